@@ -1,0 +1,80 @@
+/* SPDX-License-Identifier: MIT */
+#pragma once
+
+/*
+ * cgroup/: one service cgroup, one lifecycle, whatever the host has: pure cgroup v2, or v1/hybrid
+ * (v1 controllers, possibly plus a controller-less v2 hierarchy that is still used for tracking, kill-all
+ * and populated events, as systemd does in hybrid mode). libcgroup does the creating, setting, attaching
+ * and deleting; nothing outside this module sees it.
+ *
+ * Lifecycle:  tf_cg_check() -> tf_cg_create() -> (clone3 into tf_cg_clone_fd() | fork + tf_cg_attach())
+ *             -> run -> tf_cg_stats() -> tf_cg_kill() -> tf_cg_destroy().
+ * The runner guarantees tf_cg_destroy() on every path.
+ */
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "base/error.h"
+#include "spec/spec.h"
+
+enum tf_cg_mode {
+        TF_CG_V2,     /* unified hierarchy with controllers */
+        TF_CG_HYBRID, /* v1 controllers (+ an optional controller-less v2 hierarchy) */
+};
+
+struct tf_cg;
+
+struct tf_cg_options {
+        /* --cgroup-parent: a path below the hierarchy root ("/tfrun.slice/batch"), used in every hierarchy.
+         * NULL: tfrun's own cgroup in each hierarchy (read from /proc/self/cgroup). */
+        const char *parent;
+        /* Leaf name, unique per run, e.g. "tfrun-hello-4242-1". */
+        const char *name;
+};
+
+struct tf_cg_stats {
+        uint64_t cpu_usage_usec; /* TF_UNSET when unknown */
+        uint64_t memory_peak;    /* bytes; TF_UNSET when unknown */
+        uint64_t pids_peak;      /* TF_UNSET when unknown */
+        uint64_t oom_kills;      /* memory.events oom_kill (v2) or memory.oom_control oom_kill (v1) */
+};
+
+/* Which kind of host this is. Cached after the first call. */
+int tf_cg_detect(enum tf_cg_mode *ret, tf_error **err);
+const char *tf_cg_mode_name(enum tf_cg_mode m);
+
+/* Check, without creating anything, that every limit set in `limits` can be enforced here. A limit that
+ * cannot (controller absent or not delegated, a v1 host and memory_high, io_weight without blkio.weight,
+ * an io device that is not a block device) fails with -EOPNOTSUPP and a message naming the spec key and
+ * the controller: "limits.memory_high: cgroup v1 has no equivalent of memory.high (needs cgroup v2)". */
+int tf_cg_check(const struct tf_limits *limits, const struct tf_cg_options *o, tf_error **err);
+
+/* Create the service cgroup(s) and write every limit. On failure nothing is left behind. */
+int tf_cg_create(const struct tf_limits *limits, const struct tf_cg_options *o, struct tf_cg **ret,
+                 tf_error **err);
+
+/* An O_PATH|O_DIRECTORY fd of the v2 cgroup for clone3(CLONE_INTO_CGROUP), or -1 when the child must
+ * instead be attached with tf_cg_attach() before it is released (v1 controllers). Owned by cg. */
+int tf_cg_clone_fd(struct tf_cg *cg);
+/* True when tf_cg_attach() must still be called for a child cloned into tf_cg_clone_fd(). */
+bool tf_cg_needs_attach(struct tf_cg *cg);
+
+/* Move pid into every hierarchy of cg. */
+int tf_cg_attach(struct tf_cg *cg, pid_t pid, tf_error **err);
+
+/* Send sig to every process in cg. With SIGKILL: cgroup.kill where the kernel has it, else freeze,
+ * kill every pid, thaw, repeated until cgroup.procs is empty (a fork racing the kill is caught). */
+int tf_cg_kill(struct tf_cg *cg, int sig, tf_error **err);
+
+/* True while any process is in cg. */
+bool tf_cg_populated(struct tf_cg *cg);
+
+int tf_cg_stats(struct tf_cg *cg, struct tf_cg_stats *ret, tf_error **err);
+
+/* Kill what is left, remove every directory, free cg. NULL-safe. Errors are reported but cg is freed. */
+int tf_cg_destroy(struct tf_cg *cg, tf_error **err);
+
+/* The main path for messages, e.g. /sys/fs/cgroup/memory/.../tfrun-hello-4242-1. */
+const char *tf_cg_path(const struct tf_cg *cg);

@@ -1,0 +1,170 @@
+/* SPDX-License-Identifier: MIT */
+#pragma once
+
+/*
+ * spec/: a service.yaml parsed with libyaml into a typed, validated, normalised struct tf_spec.
+ *
+ * Units are normalised at load: sizes in bytes, durations in microseconds, CPU as a CFS quota over a
+ * period, signals as numbers. Relative paths (env_file, mounts' sources, seccomp profile) are resolved
+ * against the spec file's directory. Unknown keys are errors. Every error message starts with
+ * "FILE:LINE:COLUMN: " and names the key, what was expected, and a suggestion where one exists.
+ *
+ * spec/ uses only base/. Things other modules must check (calendar and cron syntax, whether a backend
+ * can honour a limit) keep the position of their value (struct tf_pos) so that the caller can report
+ * FILE:LINE:COLUMN too.
+ */
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "base/error.h"
+
+/* "not set" for every uint64_t field below; 0 is a real value for several (memory_swap: 0). */
+#define TF_UNSET UINT64_MAX
+/* "max"/"infinity" where a limit may be explicitly unlimited. */
+#define TF_LIMIT_MAX (UINT64_MAX - 1)
+
+#define TF_CPU_PERIOD_USEC UINT64_C(100000)
+
+struct tf_pos {
+        unsigned line, column; /* 1-based; 0 = unknown */
+};
+
+struct tf_io_limit {
+        char *device; /* path as written, e.g. /dev/vda */
+        struct tf_pos pos;
+        uint64_t read_bps, write_bps, read_iops, write_iops; /* TF_UNSET when absent */
+};
+
+struct tf_limits {
+        /* cpus: 1.5 -> cpu_quota_usec 150000 over cpu_period_usec 100000. TF_UNSET when absent. */
+        uint64_t cpu_quota_usec;
+        uint64_t cpu_period_usec;
+        uint64_t cpu_weight; /* 1..10000 */
+        char *cpuset;        /* "0-1,3", validated syntax; NULL when absent */
+        uint64_t memory;     /* bytes, or TF_LIMIT_MAX */
+        uint64_t memory_high;
+        uint64_t memory_swap; /* swap alone (v2 memory.swap.max semantics); backends convert */
+        uint64_t pids;
+        uint64_t io_weight; /* 1..10000 (cgroup v2 range); docker needs 10..1000 and refuses outside */
+        struct tf_io_limit *io;
+        size_t n_io;
+        uint64_t nofile; /* RLIMIT_NOFILE soft and hard */
+        /* Positions of each key, for errors raised by backends that cannot honour it. */
+        struct tf_pos pos_cpus, pos_cpu_weight, pos_cpuset, pos_memory, pos_memory_high, pos_memory_swap,
+                pos_pids, pos_io_weight, pos_io, pos_nofile;
+};
+
+enum tf_backend { TF_BACKEND_AUTO, TF_BACKEND_NATIVE, TF_BACKEND_DOCKER };
+
+enum tf_restart_policy { TF_RESTART_NO, TF_RESTART_ON_FAILURE, TF_RESTART_ALWAYS };
+
+enum tf_overlap { TF_OVERLAP_SKIP, TF_OVERLAP_QUEUE, TF_OVERLAP_REPLACE, TF_OVERLAP_ALLOW };
+
+enum tf_seccomp_mode { TF_SECCOMP_DEFAULT, TF_SECCOMP_UNCONFINED, TF_SECCOMP_PROFILE };
+
+enum tf_network_mode {
+        TF_NETWORK_UNSET, /* native: share the host's; docker: the engine's default */
+        TF_NETWORK_NONE,
+        TF_NETWORK_HOST,
+        TF_NETWORK_BRIDGE, /* docker only */
+        TF_NETWORK_NAMED,  /* docker only: network_name */
+};
+
+struct tf_schedule_expr {
+        char *expr;
+        struct tf_pos pos;
+};
+
+struct tf_schedule {
+        bool present;
+        struct tf_schedule_expr *calendar; /* systemd OnCalendar expressions, syntax checked by schedule/ */
+        size_t n_calendar;
+        struct tf_schedule_expr cron; /* expr NULL when absent */
+        uint64_t every_usec;          /* TF_UNSET when absent */
+        bool persistent;
+        uint64_t randomized_delay_usec; /* 0 when absent */
+        enum tf_overlap overlap;
+        struct tf_pos pos;
+};
+
+struct tf_sandbox {
+        enum tf_seccomp_mode seccomp;
+        char *seccomp_profile; /* absolute path when TF_SECCOMP_PROFILE */
+        bool no_new_privileges; /* default true */
+        char **cap_drop;        /* normalised upper case without CAP_ prefix, "ALL" allowed; NULL-terminated */
+        char **cap_add;
+        bool read_only_root;
+        enum tf_network_mode network;
+        char *network_name;
+        bool private_tmp;
+        struct tf_pos pos_seccomp, pos_network;
+};
+
+struct tf_mount {
+        char *source; /* absolute (resolved against the spec's directory), not yet checked for existence */
+        char *target; /* absolute */
+        bool read_only;
+        struct tf_pos pos;
+};
+
+struct tf_spec {
+        char *path; /* the file as given */
+        char *dir;  /* absolute directory of the file */
+
+        char *name; /* [a-z0-9][a-z0-9_.-]{0,62}; defaults to the file's basename without .yaml/.yml
+                       when that is valid, else an error */
+        char *description;
+        char **argv; /* NULL-terminated, at least one element; may be NULL only when image is set */
+        char *image;
+        enum tf_backend backend;          /* as written */
+        enum tf_backend resolved_backend; /* never AUTO: docker when image is set, else native */
+        char *working_dir;
+        char **env; /* "KEY=VALUE", NULL-terminated, env_file entries first then env:, after interpolation */
+        char **env_files; /* resolved absolute paths, as read */
+        char *user;       /* as written: "name", "uid", "uid:gid", "name:group" */
+        uid_t uid;        /* (uid_t)-1 unless numeric */
+        gid_t gid;        /* (gid_t)-1 unless numeric */
+        struct tf_limits limits;
+        uint64_t timeout_usec; /* TF_UNSET when absent */
+        int stop_signal;       /* default SIGTERM */
+        uint64_t stop_grace_usec; /* default 10s */
+        struct {
+                enum tf_restart_policy policy;
+                uint64_t max_retries; /* TF_UNSET = unlimited */
+                uint64_t backoff_initial_usec, backoff_max_usec;
+                bool jitter;
+        } restart;
+        struct tf_schedule schedule;
+        struct tf_sandbox sandbox;
+        bool sandbox_present; /* the sandbox: key was given at all */
+        struct tf_mount *mounts;
+        size_t n_mounts;
+
+        /* Positions for backend-level errors. */
+        struct tf_pos pos_image, pos_backend, pos_user, pos_command, pos_working_dir, pos_mounts, pos_sandbox;
+};
+
+/* Load and validate a spec. `environ_in` is the environment used for ${VAR} interpolation (NULL: the
+ * process's environ). On success *ret owns a new spec. On failure returns -EINVAL (bad spec; *err has
+ * "FILE:LINE:COL: ..."), -ENOENT/-EISDIR/-EACCES (file), and nothing is allocated. */
+int tf_spec_load(const char *path, char *const *environ_in, struct tf_spec **ret, tf_error **err);
+
+/* Same, from a buffer; `path` is used only in messages and to resolve relative paths. */
+int tf_spec_load_buffer(const char *path, const char *buf, size_t len, char *const *environ_in,
+                        struct tf_spec **ret, tf_error **err);
+
+struct tf_spec *tf_spec_free(struct tf_spec *s);
+static inline void tf_spec_freep(struct tf_spec **s) {
+        if (*s)
+                tf_spec_free(*s);
+}
+#define _cleanup_spec_ __attribute__((cleanup(tf_spec_freep)))
+
+/* "FILE:LINE:COL" for messages about a value at pos. Caller frees. */
+char *tf_spec_where(const struct tf_spec *s, struct tf_pos pos);
+
+/* Names for enums, for messages and --json. */
+const char *tf_backend_name(enum tf_backend b);

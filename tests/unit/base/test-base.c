@@ -1,0 +1,120 @@
+/* SPDX-License-Identifier: MIT */
+#include <errno.h>
+#include <signal.h>
+
+#include "base/cleanup.h"
+#include "base/error.h"
+#include "base/parse.h"
+#include "base/strutil.h"
+#include "tests/tap.h"
+
+static void test_size(void) {
+        static const struct {
+                const char *in;
+                int r;
+                uint64_t v;
+        } t[] = {
+                { "0", 0, 0 },
+                { "4096", 0, 4096 },
+                { "1K", 0, 1024 },
+                { "512M", 0, 512ULL << 20 },
+                { "512m", 0, 512ULL << 20 },
+                { "512MiB", 0, 512ULL << 20 },
+                { "512MB", 0, 512ULL << 20 },
+                { "1.5G", 0, 3ULL << 29 },
+                { "2T", 0, 2ULL << 40 },
+                { "", -EINVAL, 0 },
+                { "M", -EINVAL, 0 },
+                { "12Q", -EINVAL, 0 },
+                { "1.5", -EINVAL, 0 },
+                { "-1", -EINVAL, 0 },
+                { "1 M", -EINVAL, 0 },
+                { "99999999999999999999", -ERANGE, 0 },
+                { "16E", -ERANGE, 0 },
+        };
+        for (size_t i = 0; i < ELEMENTSOF(t); i++) {
+                uint64_t v = 0;
+                int r = tf_parse_size(t[i].in, &v);
+                IS_INT(r, t[i].r, "size '%s' result", t[i].in);
+                if (r == 0)
+                        IS_INT(v, t[i].v, "size '%s' value", t[i].in);
+        }
+}
+
+static void test_duration(void) {
+        static const struct {
+                const char *in;
+                int r;
+                uint64_t v;
+        } t[] = {
+                { "90s", 0, 90 * TF_USEC_PER_SEC },
+                { "90", 0, 90 * TF_USEC_PER_SEC },
+                { "1h30m", 0, 5400 * TF_USEC_PER_SEC },
+                { "1h 30min", 0, 5400 * TF_USEC_PER_SEC },
+                { "2d", 0, 2 * 86400 * TF_USEC_PER_SEC },
+                { "500ms", 0, 500 * TF_USEC_PER_MSEC },
+                { "1.5h", 0, 5400 * TF_USEC_PER_SEC },
+                { "10 s", 0, 10 * TF_USEC_PER_SEC },
+                { "1w", 0, 7 * 86400 * TF_USEC_PER_SEC },
+                { "3us", 0, 3 },
+                { "1M", 0, 2629800 * TF_USEC_PER_SEC },
+                { "infinity", 0, TF_USEC_INFINITY },
+                { "", -EINVAL, 0 },
+                { "abc", -EINVAL, 0 },
+                { "5 parsecs", -EINVAL, 0 },
+                { "-5s", -EINVAL, 0 },
+        };
+        for (size_t i = 0; i < ELEMENTSOF(t); i++) {
+                uint64_t v = 0;
+                int r = tf_parse_duration(t[i].in, &v);
+                IS_INT(r, t[i].r, "duration '%s' result", t[i].in);
+                if (r == 0)
+                        IS_INT(v, t[i].v, "duration '%s' value", t[i].in);
+        }
+        char buf[64];
+        IS_STR(tf_format_duration(buf, sizeof buf, 5400 * TF_USEC_PER_SEC), "1h 30min", "format 1h30m");
+        IS_STR(tf_format_duration(buf, sizeof buf, 2500 * TF_USEC_PER_MSEC), "2s 500ms", "format 2.5s");
+}
+
+static void test_signal(void) {
+        IS_INT(tf_parse_signal("SIGTERM"), SIGTERM, "SIGTERM");
+        IS_INT(tf_parse_signal("term"), SIGTERM, "term");
+        IS_INT(tf_parse_signal("9"), SIGKILL, "9");
+        IS_INT(tf_parse_signal("SIGRTMIN+2"), SIGRTMIN + 2, "SIGRTMIN+2");
+        IS_INT(tf_parse_signal("SIGFOO"), -EINVAL, "SIGFOO");
+        IS_INT(tf_parse_signal("0"), -EINVAL, "0");
+        IS_STR(tf_signal_name(SIGINT), "SIGINT", "name of 2");
+}
+
+static void test_split(void) {
+        _cleanup_strv_free_ char **v = NULL;
+        IS_INT(tf_split_shell("python3 -c 'print(\"a b\")' \"x\\\"y\" a\\ b", &v, NULL), 0, "split ok");
+        IS_INT(tf_strv_length(v), 5, "split count");
+        IS_STR(v[2], "print(\"a b\")", "single quotes");
+        IS_STR(v[3], "x\"y", "double quotes with escape");
+        IS_STR(v[4], "a b", "backslash space");
+        size_t off = 0;
+        char **w = NULL;
+        IS_INT(tf_split_shell("echo 'oops", &w, &off), -EINVAL, "unterminated quote");
+        IS_INT(off, 5, "offset of the quote");
+        _cleanup_free_ char *j = tf_strv_join_quoted(v);
+        IS_STR(j, "python3 -c 'print(\"a b\")' 'x\"y' 'a b'", "join quoted");
+}
+
+static void test_error(void) {
+        _cleanup_error_ tf_error *e = NULL;
+        IS_INT(tf_error_setc(&e, ENOENT, "open '%s'", "x"), -ENOENT, "set returns -code");
+        tf_error_prefix(&e, "load spec");
+        IS_STR(e->msg, "load spec: open 'x': No such file or directory", "prefix and strerror");
+        IS_INT(tf_error_set(NULL, -EPERM, "nothing"), -EPERM, "NULL err keeps the code");
+        IS_INT(tf_edit_distance("memroy", "memory"), 2, "edit distance");
+}
+
+int main(void) {
+        test_size();
+        test_duration();
+        test_signal();
+        test_split();
+        test_error();
+        return tap_done();
+}
