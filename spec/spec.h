@@ -166,5 +166,14 @@ static inline void tf_spec_freep(struct tf_spec **s) {
 /* "FILE:LINE:COL" for messages about a value at pos. Caller frees. */
 char *tf_spec_where(const struct tf_spec *s, struct tf_pos pos);
 
-/* Names for enums, for messages and --json. */
+/* Names for enums, for messages and --json: the words a spec uses ("on-failure", "none", ...). Static
+ * strings; NULL for a value outside the enum. */
 const char *tf_backend_name(enum tf_backend b);
+const char *tf_restart_policy_name(enum tf_restart_policy p);
+const char *tf_overlap_name(enum tf_overlap o);
+const char *tf_seccomp_mode_name(enum tf_seccomp_mode m);
+const char *tf_network_mode_name(enum tf_network_mode m); /* "unset" for TF_NETWORK_UNSET, "named" for NAMED */
+
+/* Linux capability number of a normalised name as stored in cap_drop/cap_add ("NET_ADMIN" -> 12).
+ * "ALL" and unknown names give -EINVAL. */
+int tf_spec_capability_number(const char *name);

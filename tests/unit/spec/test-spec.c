@@ -1,0 +1,724 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * spec/ unit tests.
+ *   test-spec --good DIR   good specs (DIR = tests/fixtures/good) and in-memory specs parse to the right
+ *                          normalised values; file-level errors.
+ *   test-spec --bad DIR    every DIR/NAME.yaml fails with -EINVAL and exactly the message in DIR/NAME.err.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <glob.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "base/cleanup.h"
+#include "base/error.h"
+#include "base/parse.h"
+#include "base/strutil.h"
+#include "spec/spec.h"
+#include "tests/tap.h"
+
+#define SEC TF_USEC_PER_SEC
+#define MIB (UINT64_C(1) << 20)
+
+static const char *good_dir;
+
+/* A fixed environment, so that interpolation does not depend on the machine. */
+static char *const fixed_env[] = {
+        "TF_TEST_HOME=/home/tester",
+        "TF_TEST_EMPTY=",
+        "TF_TEST_SET=yes",
+        NULL,
+};
+
+static char *good_path(const char *name) {
+        return tf_asprintf("%s/%s", good_dir, name);
+}
+
+/* Loads yaml as if it were the file `name` in the good fixtures directory. */
+static struct tf_spec *load_buf_as(const char *name, const char *yaml) {
+        _cleanup_free_ char *path = good_path(name);
+        _cleanup_error_ tf_error *err = NULL;
+        struct tf_spec *s = NULL;
+        static unsigned n;
+        int r = tf_spec_load_buffer(path, yaml, strlen(yaml), fixed_env, &s, &err);
+        if (!OK(r == 0 && s, "inline spec %u loads", ++n))
+                printf("#   error: %s\n", err ? err->msg : "(none)");
+        return s;
+}
+
+static struct tf_spec *load_buf(const char *yaml) {
+        return load_buf_as("inline.yaml", yaml);
+}
+
+/* Loads yaml expecting -EINVAL; returns the message without "FILE:" (path-independent). */
+static char *load_err(const char *yaml) {
+        _cleanup_error_ tf_error *err = NULL;
+        struct tf_spec *s = NULL;
+        int r = tf_spec_load_buffer("t.yaml", yaml, strlen(yaml), fixed_env, &s, &err);
+        static unsigned n;
+        IS_INT(r, -EINVAL, "bad inline spec %u refused", ++n);
+        OK(!s, "no spec on failure");
+        if (s)
+                tf_spec_free(s);
+        if (!err || !err->msg)
+                return tf_strdup("(no message)");
+        return tf_strdup(tf_startswith(err->msg, "t.yaml:") ? err->msg + 7 : err->msg);
+}
+
+#define IS_POS(p, l, c, what)                                                                               \
+        do {                                                                                                \
+                IS_INT((p).line, l, "%s line", what);                                                       \
+                IS_INT((p).column, c, "%s column", what);                                                   \
+        } while (0)
+
+static void test_full(void) {
+        _cleanup_free_ char *path = good_path("full.yaml");
+        _cleanup_spec_ struct tf_spec *s = NULL;
+        _cleanup_error_ tf_error *err = NULL;
+
+        int r = tf_spec_load(path, fixed_env, &s, &err);
+        IS_INT(r, 0, "full.yaml loads");
+        if (r < 0) {
+                printf("#   error: %s\n", err->msg);
+                return;
+        }
+        IS_STR(s->path, path, "path as given");
+        IS_STR(s->dir, good_dir, "dir is the file's directory");
+        IS_STR(s->name, "nightly-report", "name");
+        IS_STR(s->description, "Build the nightly report", "description");
+        IS_INT(tf_strv_length(s->argv), 4, "argv length");
+        IS_STR(s->argv[0], "python3", "argv[0]");
+        IS_STR(s->argv[3], "7", "a number in a command list stays as written");
+        IS_STR(s->image, "python:3.12-slim", "image");
+        IS_INT(s->backend, TF_BACKEND_AUTO, "backend as written");
+        IS_INT(s->resolved_backend, TF_BACKEND_DOCKER, "image + auto resolves to docker");
+        IS_STR(s->working_dir, "/srv/report", "working_dir");
+
+        /* env_file entries first (with env: overriding SHARED in place), then env: only names. */
+        static const char *want_env[] = {
+                "FILE_ONLY=one",
+                "SHARED=from-env",
+                "QUOTED=hello world",
+                "SINGLE=a ${NOT_INTERPOLATED}",
+                "TRAILING=value",
+                "LOG_LEVEL=info",
+                "HOME_DIR=/home/tester/reports",
+                "REGION=eu-west",
+                "PRICE=$5 and $ 3",
+                "RATIO=1.50",
+                "ENABLED=true",
+        };
+        IS_INT(tf_strv_length(s->env), ELEMENTSOF(want_env), "env: one entry per name");
+        for (size_t i = 0; i < ELEMENTSOF(want_env) && i < tf_strv_length(s->env); i++)
+                IS_STR(s->env[i], want_env[i], "env[%zu]", i);
+        _cleanup_free_ char *envf = good_path("full.env");
+        IS_INT(tf_strv_length(s->env_files), 1, "one env file");
+        IS_STR(s->env_files[0], envf, "env_file resolved against the spec's directory");
+
+        IS_STR(s->user, "1000:1000", "user as written");
+        IS_INT(s->uid, 1000, "uid");
+        IS_INT(s->gid, 1000, "gid");
+
+        const struct tf_limits *l = &s->limits;
+        IS_INT(l->cpu_quota_usec, 150000, "cpus 1.5 -> quota");
+        IS_INT(l->cpu_period_usec, TF_CPU_PERIOD_USEC, "cpu period");
+        IS_INT(l->cpu_weight, 100, "cpu_weight");
+        IS_STR(l->cpuset, "0-1,3", "cpuset");
+        IS_INT(l->memory, 512 * MIB, "memory");
+        IS_INT(l->memory_high, 400 * MIB, "memory_high");
+        IS_INT(l->memory_swap, 0, "memory_swap 0 is a value, not unset");
+        IS_INT(l->pids, 64, "pids");
+        IS_INT(l->io_weight, 100, "io_weight");
+        IS_INT(l->n_io, 1, "one io entry");
+        if (l->n_io == 1) {
+                IS_STR(l->io[0].device, "/dev/vda", "io device");
+                IS_INT(l->io[0].read_bps, 10 * MIB, "read_bps");
+                IS_INT(l->io[0].write_bps, 5 * MIB, "write_bps");
+                IS_INT(l->io[0].read_iops, 500, "read_iops");
+                IS_INT(l->io[0].write_iops, 400, "write_iops");
+                IS_POS(l->io[0].pos, 27, 8, "io[0] position");
+        }
+        IS_INT(l->nofile, 1024, "nofile");
+        IS_POS(l->pos_cpus, 19, 3, "limits.cpus key position");
+        IS_POS(l->pos_memory, 22, 3, "limits.memory key position");
+        IS_POS(l->pos_nofile, 28, 3, "limits.nofile key position");
+        IS_POS(l->pos_io, 27, 3, "limits.io key position");
+
+        IS_INT(s->timeout_usec, 30 * 60 * SEC, "timeout");
+        IS_INT(s->stop_signal, SIGINT, "stop.signal");
+        IS_INT(s->stop_grace_usec, 90 * SEC, "stop.grace '1min 30s'");
+        IS_INT(s->restart.policy, TF_RESTART_ON_FAILURE, "restart.policy");
+        IS_INT(s->restart.max_retries, 3, "max_retries");
+        IS_INT(s->restart.backoff_initial_usec, 2 * SEC, "backoff.initial");
+        IS_INT(s->restart.backoff_max_usec, 600 * SEC, "backoff.max");
+        OK(!s->restart.jitter, "backoff.jitter false");
+
+        const struct tf_schedule *sc = &s->schedule;
+        OK(sc->present, "schedule present");
+        IS_POS(sc->pos, 32, 1, "schedule key position");
+        IS_INT(sc->n_calendar, 2, "two calendar expressions");
+        if (sc->n_calendar == 2) {
+                IS_STR(sc->calendar[0].expr, "Mon..Fri 09:00 Europe/Berlin", "calendar[0]");
+                IS_POS(sc->calendar[0].pos, 33, 14, "calendar[0] value position (the quote)");
+                IS_STR(sc->calendar[1].expr, "daily", "calendar[1]");
+                IS_POS(sc->calendar[1].pos, 33, 46, "calendar[1] value position");
+        }
+        IS_STR(sc->cron.expr, "0 * * * *", "cron");
+        IS_POS(sc->cron.pos, 34, 9, "cron value position");
+        IS_INT(sc->every_usec, 30 * 60 * SEC, "every");
+        OK(sc->persistent, "persistent");
+        IS_INT(sc->randomized_delay_usec, 5 * 60 * SEC, "randomized_delay");
+        IS_INT(sc->overlap, TF_OVERLAP_QUEUE, "overlap");
+
+        const struct tf_sandbox *sb = &s->sandbox;
+        OK(s->sandbox_present, "sandbox present");
+        IS_INT(sb->seccomp, TF_SECCOMP_PROFILE, "seccomp profile");
+        _cleanup_free_ char *prof = good_path("profiles/seccomp.json");
+        IS_STR(sb->seccomp_profile, prof, "seccomp profile resolved");
+        OK(!sb->no_new_privileges, "no_new_privileges false");
+        IS_INT(tf_strv_length(sb->cap_drop), 1, "cap_drop length");
+        IS_STR(sb->cap_drop[0], "ALL", "cap_drop ALL");
+        IS_INT(tf_strv_length(sb->cap_add), 2, "cap_add length");
+        IS_STR(sb->cap_add[0], "NET_BIND_SERVICE", "cap_add normalised (prefix, case)");
+        IS_STR(sb->cap_add[1], "CHOWN", "cap_add normalised (case)");
+        OK(sb->read_only_root, "read_only_root");
+        IS_INT(sb->network, TF_NETWORK_NAMED, "named network");
+        IS_STR(sb->network_name, "backend-net", "network name");
+        OK(sb->private_tmp, "private_tmp");
+        IS_POS(sb->pos_seccomp, 40, 3, "sandbox.seccomp key position");
+        IS_POS(sb->pos_network, 45, 3, "sandbox.network key position");
+
+        IS_INT(s->n_mounts, 2, "two mounts");
+        if (s->n_mounts == 2) {
+                _cleanup_free_ char *data = good_path("data");
+                IS_STR(s->mounts[0].source, data, "mount source resolved against the spec's directory");
+                IS_STR(s->mounts[0].target, "/data", "mount target");
+                OK(s->mounts[0].read_only, "mount read_only");
+                IS_POS(s->mounts[0].pos, 48, 5, "mounts[0] position");
+                IS_STR(s->mounts[1].source, "/var/log/app", "absolute source normalised");
+                IS_STR(s->mounts[1].target, "/logs", "target normalised");
+                OK(!s->mounts[1].read_only, "read_only defaults to false");
+        }
+        IS_POS(s->pos_image, 5, 1, "image key position");
+        IS_POS(s->pos_backend, 6, 1, "backend key position");
+        IS_POS(s->pos_command, 4, 1, "command key position");
+        IS_POS(s->pos_user, 17, 1, "user key position");
+        IS_POS(s->pos_working_dir, 7, 1, "working_dir key position");
+        IS_POS(s->pos_mounts, 47, 1, "mounts key position");
+        IS_POS(s->pos_sandbox, 39, 1, "sandbox key position");
+
+        _cleanup_free_ char *w = tf_spec_where(s, l->pos_memory);
+        _cleanup_free_ char *want = tf_asprintf("%s:22:3", path);
+        IS_STR(w, want, "tf_spec_where");
+        _cleanup_free_ char *w0 = tf_spec_where(s, (struct tf_pos){0, 0});
+        IS_STR(w0, path, "tf_spec_where without a position");
+}
+
+static void test_minimal(void) {
+        _cleanup_free_ char *path = good_path("minimal.yaml");
+        _cleanup_spec_ struct tf_spec *s = NULL;
+        _cleanup_error_ tf_error *err = NULL;
+        int r = tf_spec_load(path, fixed_env, &s, &err);
+        IS_INT(r, 0, "minimal.yaml loads");
+        if (r < 0) {
+                printf("#   error: %s\n", err->msg);
+                return;
+        }
+        IS_STR(s->name, "minimal", "name defaults to the basename");
+        IS_INT(tf_strv_length(s->argv), 4, "string command split like a shell");
+        IS_STR(s->argv[1], "hello world", "double quotes");
+        IS_STR(s->argv[2], "a b", "single quotes");
+        IS_STR(s->argv[3], "c d", "backslash");
+        OK(!s->image && !s->description && !s->working_dir && !s->user, "absent strings are NULL");
+        IS_INT(s->backend, TF_BACKEND_AUTO, "backend default auto");
+        IS_INT(s->resolved_backend, TF_BACKEND_NATIVE, "no image resolves to native");
+        OK(s->env && !s->env[0], "env is an empty vector");
+        OK(s->env_files && !s->env_files[0], "env_files is an empty vector");
+        IS_INT(s->uid, (uid_t)-1, "uid unset");
+        IS_INT(s->gid, (gid_t)-1, "gid unset");
+        const struct tf_limits *l = &s->limits;
+        OK(l->cpu_quota_usec == TF_UNSET && l->cpu_period_usec == TF_UNSET && l->cpu_weight == TF_UNSET &&
+                   l->memory == TF_UNSET && l->memory_high == TF_UNSET && l->memory_swap == TF_UNSET &&
+                   l->pids == TF_UNSET && l->io_weight == TF_UNSET && l->nofile == TF_UNSET && !l->cpuset &&
+                   l->n_io == 0 && l->pos_memory.line == 0,
+           "limits default to unset");
+        IS_INT(s->timeout_usec, TF_UNSET, "no timeout");
+        IS_INT(s->stop_signal, SIGTERM, "stop signal default");
+        IS_INT(s->stop_grace_usec, 10 * SEC, "grace default");
+        IS_INT(s->restart.policy, TF_RESTART_NO, "restart default no");
+        IS_INT(s->restart.max_retries, TF_UNSET, "max_retries unlimited");
+        IS_INT(s->restart.backoff_initial_usec, 1 * SEC, "backoff.initial default");
+        IS_INT(s->restart.backoff_max_usec, 300 * SEC, "backoff.max default");
+        OK(s->restart.jitter, "jitter default true");
+        OK(!s->schedule.present && s->schedule.n_calendar == 0 && !s->schedule.cron.expr &&
+                   s->schedule.every_usec == TF_UNSET,
+           "no schedule");
+        OK(!s->sandbox_present, "no sandbox");
+        IS_INT(s->sandbox.seccomp, TF_SECCOMP_DEFAULT, "seccomp default");
+        OK(s->sandbox.no_new_privileges, "no_new_privileges default true");
+        IS_INT(s->sandbox.network, TF_NETWORK_UNSET, "network unset");
+        OK(s->sandbox.cap_drop && !s->sandbox.cap_drop[0], "cap_drop empty");
+        IS_INT(s->n_mounts, 0, "no mounts");
+        IS_POS(s->pos_command, 1, 1, "command position");
+        IS_POS(s->pos_image, 0, 0, "absent key has no position");
+}
+
+static void test_image_only(void) {
+        _cleanup_free_ char *path = good_path("image-only.yaml");
+        _cleanup_spec_ struct tf_spec *s = NULL;
+        _cleanup_error_ tf_error *err = NULL;
+        int r = tf_spec_load(path, fixed_env, &s, &err);
+        IS_INT(r, 0, "image-only.yaml loads");
+        if (r < 0) {
+                printf("#   error: %s\n", err->msg);
+                return;
+        }
+        OK(!s->argv, "argv NULL: the image's own command");
+        IS_INT(s->resolved_backend, TF_BACKEND_DOCKER, "docker");
+        IS_INT(s->limits.pids, TF_LIMIT_MAX, "pids: max");
+        IS_INT(s->limits.memory, 64 * MIB, "memory");
+}
+
+static void test_scheduled(void) {
+        _cleanup_free_ char *path = good_path("scheduled.yml");
+        _cleanup_spec_ struct tf_spec *s = NULL;
+        _cleanup_error_ tf_error *err = NULL;
+        int r = tf_spec_load(path, fixed_env, &s, &err);
+        IS_INT(r, 0, "scheduled.yml loads");
+        if (r < 0) {
+                printf("#   error: %s\n", err->msg);
+                return;
+        }
+        IS_STR(s->name, "scheduled", ".yml stripped from the default name");
+        IS_INT(s->backend, TF_BACKEND_NATIVE, "backend native");
+        IS_INT(s->resolved_backend, TF_BACKEND_NATIVE, "resolved native");
+        IS_INT(s->restart.policy, TF_RESTART_ALWAYS, "restart always");
+        IS_INT(s->schedule.n_calendar, 1, "calendar as a string");
+        IS_STR(s->schedule.calendar[0].expr, "hourly", "calendar value");
+        IS_POS(s->schedule.calendar[0].pos, 6, 13, "calendar position");
+        IS_INT(s->schedule.overlap, TF_OVERLAP_REPLACE, "overlap replace");
+        IS_INT(s->schedule.every_usec, TF_UNSET, "no every");
+        IS_INT(s->sandbox.seccomp, TF_SECCOMP_UNCONFINED, "seccomp unconfined");
+        OK(!s->sandbox.seccomp_profile, "no profile");
+        IS_INT(s->sandbox.network, TF_NETWORK_NONE, "network none");
+}
+
+static void test_values(void) {
+        struct tf_spec *s;
+
+        if ((s = load_buf("command: [a]\nlimits: {cpus: 0.01, pids: \"64\", memory: max, memory_high: 1.5G, "
+                          "memory_swap: infinity, cpuset: 7, nofile: '2048'}\n"))) {
+                IS_INT(s->limits.cpu_quota_usec, 1000, "cpus 0.01 -> 1000us");
+                IS_INT(s->limits.pids, 64, "quoted number accepted");
+                IS_INT(s->limits.memory, TF_LIMIT_MAX, "memory max");
+                IS_INT(s->limits.memory_high, 3 * (UINT64_C(1) << 29), "fractional size");
+                IS_INT(s->limits.memory_swap, TF_LIMIT_MAX, "memory_swap infinity");
+                IS_STR(s->limits.cpuset, "7", "single CPU");
+                IS_INT(s->limits.nofile, 2048, "nofile quoted");
+                tf_spec_free(s);
+        }
+        if ((s = load_buf("command: [a]\nlimits: {cpus: 2, memory: 1048576}\n"))) {
+                IS_INT(s->limits.cpu_quota_usec, 200000, "cpus 2");
+                IS_INT(s->limits.memory, MIB, "memory in plain bytes (the minimum)");
+                tf_spec_free(s);
+        }
+        if ((s = load_buf("command: [a]\nlimits: {cpus: .333333}\n"))) {
+                IS_INT(s->limits.cpu_quota_usec, 33333, "cpus rounded to a whole usec quota");
+                tf_spec_free(s);
+        }
+        static const struct {
+                const char *sig;
+                int want;
+        } sigs[] = {{"TERM", SIGTERM}, {"9", SIGKILL}, {"sigusr1", SIGUSR1}, {"SIGHUP", SIGHUP}};
+        for (size_t i = 0; i < ELEMENTSOF(sigs); i++) {
+                _cleanup_free_ char *y =
+                        tf_asprintf("command: [a]\nstop: {signal: %s, grace: 0}\n", sigs[i].sig);
+                if ((s = load_buf(y))) {
+                        IS_INT(s->stop_signal, sigs[i].want, "signal %s", sigs[i].sig);
+                        IS_INT(s->stop_grace_usec, 0, "grace 0 allowed");
+                        tf_spec_free(s);
+                }
+        }
+        if ((s = load_buf("command: [a]\nstop: {signal: SIGRTMIN+3}\ntimeout: infinity\n"))) {
+                IS_INT(s->stop_signal, SIGRTMIN + 3, "SIGRTMIN+3");
+                IS_INT(s->timeout_usec, TF_UNSET, "timeout: infinity means none");
+                tf_spec_free(s);
+        }
+        static const struct {
+                const char *user;
+                uid_t uid;
+                gid_t gid;
+        } users[] = {
+                {"alice", (uid_t)-1, (gid_t)-1},
+                {"1000", 1000, (gid_t)-1},
+                {"0:0", 0, 0},
+                {"alice:staff", (uid_t)-1, (gid_t)-1},
+                {"1000:staff", 1000, (gid_t)-1},
+                {"alice:50", (uid_t)-1, 50},
+        };
+        for (size_t i = 0; i < ELEMENTSOF(users); i++) {
+                _cleanup_free_ char *y = tf_asprintf("command: [a]\nuser: \"%s\"\n", users[i].user);
+                if ((s = load_buf(y))) {
+                        IS_STR(s->user, users[i].user, "user %s kept as written", users[i].user);
+                        IS_INT(s->uid, users[i].uid, "user %s uid", users[i].user);
+                        IS_INT(s->gid, users[i].gid, "user %s gid", users[i].user);
+                        tf_spec_free(s);
+                }
+        }
+        if ((s = load_buf("command: [a]\nuser: 1000\n"))) {
+                IS_INT(s->uid, 1000, "user as a YAML number");
+                tf_spec_free(s);
+        }
+        static const struct {
+                const char *net;
+                enum tf_network_mode want;
+        } nets[] = {{"none", TF_NETWORK_NONE}, {"host", TF_NETWORK_HOST}, {"bridge", TF_NETWORK_BRIDGE}};
+        for (size_t i = 0; i < ELEMENTSOF(nets); i++) {
+                _cleanup_free_ char *y =
+                        tf_asprintf("image: x\nsandbox: {network: %s, seccomp: default}\n", nets[i].net);
+                if ((s = load_buf(y))) {
+                        IS_INT(s->sandbox.network, nets[i].want, "network %s", nets[i].net);
+                        OK(!s->sandbox.network_name, "no network name for %s", nets[i].net);
+                        IS_INT(s->sandbox.seccomp, TF_SECCOMP_DEFAULT, "seccomp default written");
+                        tf_spec_free(s);
+                }
+        }
+        if ((s = load_buf("image: x\nbackend: docker\nsandbox: {seccomp: /etc/tfrun/../seccomp.json}\n"))) {
+                IS_INT(s->resolved_backend, TF_BACKEND_DOCKER, "backend docker with an image");
+                IS_STR(s->sandbox.seccomp_profile, "/etc/seccomp.json", "absolute profile path normalised");
+                tf_spec_free(s);
+        }
+        if ((s = load_buf(
+                     "command: [a]\nrestart: {policy: on-failure, max_retries: 0, backoff: {initial: 5m}}\n"
+                     "description: |\n  two\n  lines\n"))) {
+                IS_INT(s->restart.max_retries, 0, "max_retries 0");
+                IS_INT(s->restart.backoff_initial_usec, 300 * SEC, "initial may equal the default max");
+                IS_STR(s->description, "two\nlines\n", "block scalar description");
+                tf_spec_free(s);
+        }
+        if ((s = load_buf("command: [a]\nschedule: {cron: '*/5 * * * *', every: 1h 30min}\n"))) {
+                IS_INT(s->schedule.n_calendar, 0, "no calendar");
+                IS_STR(s->schedule.cron.expr, "*/5 * * * *", "cron");
+                IS_INT(s->schedule.every_usec, 5400 * SEC, "every with a space");
+                IS_INT(s->schedule.overlap, TF_OVERLAP_SKIP, "overlap default skip");
+                OK(!s->schedule.persistent, "persistent default false");
+                IS_INT(s->schedule.randomized_delay_usec, 0, "randomized_delay default 0");
+                tf_spec_free(s);
+        }
+        if ((s = load_buf(
+                     "command: [a]\nsandbox: {cap_add: [CAP_SYS_PTRACE, sys_admin], cap_drop: []}\n"))) {
+                IS_STR(s->sandbox.cap_add[0], "SYS_PTRACE", "CAP_ prefix dropped");
+                IS_STR(s->sandbox.cap_add[1], "SYS_ADMIN", "upper-cased");
+                OK(s->sandbox.cap_drop && !s->sandbox.cap_drop[0], "empty cap_drop");
+                tf_spec_free(s);
+        }
+        /* A command string with only a program; and a name given explicitly overrides the file name. */
+        if ((s = load_buf_as("Not A Name.yaml", "name: web.1\ncommand: /usr/bin/env\n"))) {
+                IS_STR(s->name, "web.1", "explicit name");
+                IS_INT(tf_strv_length(s->argv), 1, "one word");
+                tf_spec_free(s);
+        }
+        if ((s = load_buf("command: [a]\nmounts: [{source: data/../in, target: /in/./x/}]\n"))) {
+                _cleanup_free_ char *in = good_path("in");
+                IS_STR(s->mounts[0].source, in, "relative source with .. folded");
+                IS_STR(s->mounts[0].target, "/in/x", "target normalised");
+                tf_spec_free(s);
+        }
+}
+
+static void test_env(void) {
+        struct tf_spec *s;
+        if ((s = load_buf(
+                     "command: [a]\nenv:\n  A: ${TF_TEST_EMPTY:-fallback}\n  B: ${TF_TEST_SET:-fallback}\n"
+                     "  C: \"${TF_TEST_EMPTY}|\"\n  D: cost $5 or $\n  E: ''\n  F: 007\n  G: a$$b$${X}\n"
+                     "  H: ${TF_NOPE:-}\n  I: ~user\n"))) {
+                static const char *want[] = {"A=fallback", "B=yes",     "C=|", "D=cost $5 or $", "E=",
+                                             "F=007",      "G=a$b${X}", "H=",  "I=~user"};
+                IS_INT(tf_strv_length(s->env), ELEMENTSOF(want), "env entries");
+                for (size_t i = 0; i < ELEMENTSOF(want) && s->env[i]; i++)
+                        IS_STR(s->env[i], want[i], "inline env entry %zu", i);
+                tf_spec_free(s);
+        }
+        /* env_file as a string, from another working directory: resolved against the spec's directory. */
+        _cleanup_free_ char *cwd = getcwd(NULL, 0);
+        OK(chdir("/") == 0, "chdir /");
+        if ((s = load_buf("command: [a]\nenv_file: full.env\nenv: {QUOTED: over}\n"))) {
+                IS_INT(tf_strv_length(s->env), 5, "file entries");
+                IS_STR(s->env[2], "QUOTED=over", "env: overrides env_file");
+                tf_spec_free(s);
+        }
+        OK(chdir(cwd) == 0, "chdir back");
+
+        /* Relative spec path: dir resolved against the current directory. */
+        OK(chdir(good_dir) == 0, "chdir good");
+        _cleanup_spec_ struct tf_spec *rel = NULL;
+        _cleanup_error_ tf_error *err = NULL;
+        int r = tf_spec_load("./full.yaml", fixed_env, &rel, &err);
+        IS_INT(r, 0, "relative path loads");
+        if (r == 0) {
+                IS_STR(rel->path, "./full.yaml", "path as given");
+                IS_STR(rel->dir, good_dir, "dir absolute");
+        }
+        OK(chdir(cwd) == 0, "chdir back");
+}
+
+static void test_errors_inline(void) {
+        /* A few messages checked here too, independent of the fixture files. */
+        static const struct {
+                const char *yaml, *msg;
+        } t[] = {
+                {"command: [a]\nlimits:\n  memroy: 1G\n",
+                 "3:3: limits.memroy: unknown key; did you mean 'memory'?"},
+                {"command: [a]\nlimits: {memory: 512Q}\n",
+                 "2:18: limits.memory: '512Q' is not a size; expected bytes or a number with K, M, G or T "
+                 "(e.g. 512M)"},
+                {"command: [a]\ntimeout: soon\n",
+                 "2:10: timeout: 'soon' is not a duration; expected e.g. 90s, 1h30m or '1h 30min'"},
+                {"command: [a]\nlimits: {memory: 512}\n",
+                 "2:18: limits.memory: 512 bytes is too small; expected at least 1M; did you mean '512M'?"},
+                {"command: [a]\nsandbox: {private_tmp: yes}\n",
+                 "2:24: sandbox.private_tmp: 'yes' is not a boolean; expected true or false"},
+                {"command: [a]\nenv: {A: '${TF_NOPE}'}\n",
+                 "2:10: env.A: ${TF_NOPE} is not set in the environment; expected it set, or a default: "
+                 "${TF_NOPE:-value}"},
+                {"command: [a]\nenv: {A: $HOME}\n",
+                 "2:10: env.A: $HOME is not replaced; expected ${HOME}, or $$HOME for the text"},
+                {"command: [a]\nenv: {A: '${A'}\n", "2:10: env.A: '${A' has a malformed ${...}; expected "
+                                                    "${NAME} or ${NAME:-default}, or $$ for a "
+                                                    "literal $"},
+                {"command: [a]\nenv: {A: '${A:-x'}\n", "2:10: env.A: '${A:-x' has an unterminated ${...}; "
+                                                       "expected ${NAME} or ${NAME:-default}, or $$ "
+                                                       "for a literal $"},
+                {"command: [a]\nenv: {A: 1, A: 2}\n",
+                 "2:13: env.A: duplicate key (first at 2:7); expected each key once"},
+                {"command: [a]\nenv: {A: }\n", "2:10: env.A: no value; expected a string, number or boolean "
+                                               "(write '' for an empty value)"},
+                {"command: \"echo 'unterminated\"\n",
+                 "1:16: command: unterminated ' quote; expected a closing '"},
+                {"command: echo\\\n",
+                 "1:14: command: a backslash at the end; expected a character after it"},
+                {"command: [a]\nuser: \"1000:\"\n", "2:7: user: '1000:' is not a user; expected name, uid, "
+                                                    "uid:gid or name:group (e.g. 1000:1000)"},
+                {"command: [a]\nuser: \"4294967295\"\n",
+                 "2:7: user: '4294967295': the uid is out of range; expected 0 to 4294967294"},
+                {"command: [a]\nlimits: {cpus: 1e3}\n", "2:16: limits.cpus: '1e3' is not a number; expected "
+                                                        "0.01 to 10000 (a number of CPUs, e.g. 1.5)"},
+                {"command: [a]\nlimits: {cpus: 0.001}\n",
+                 "2:16: limits.cpus: 0.001 is out of range; expected 0.01 to 10000 (a number of CPUs, e.g. "
+                 "1.5)"},
+                {"command: [a]\nlimits: {memory: 20E}\n",
+                 "2:18: limits.memory: '20E' is too large; expected a size below 16E"},
+                {"command: [a]\nlimits: {pids: 99999999999999999999999}\n",
+                 "2:16: limits.pids: 99999999999999999999999 is out of range; expected a whole number of 1 "
+                 "or more, or max"},
+                {"command: [a]\nschedule: {every: infinity}\n",
+                 "2:19: schedule.every: 'infinity' is not allowed here; expected a finite duration (e.g. "
+                 "90s)"},
+                {"command: [a]\nschedule: {calendar: []}\n",
+                 "2:22: schedule.calendar: empty list; expected a calendar expression (e.g. 'Mon..Fri "
+                 "09:00') or "
+                 "a list of them"},
+                {"command: [a]\nrestart: {max_retries: 3}\n",
+                 "2:11: restart.max_retries: has no effect with policy no; expected policy: on-failure or "
+                 "always"},
+                {"command: [a]\nsandbox: {network: None}\n",
+                 "2:20: sandbox.network: 'None' is not a network mode; expected none, host, bridge or a "
+                 "network "
+                 "name; did you mean 'none'?"},
+                {"command: [a]\nsandbox: {cap_drop: [ALL, NET_ADMN]}\n",
+                 "2:27: sandbox.cap_drop[1]: 'NET_ADMN' is not a capability; expected a capability name "
+                 "like "
+                 "NET_ADMIN or SYS_PTRACE, or ALL; did you mean 'NET_ADMIN'?"},
+                {"command: [a]\nmounts: [{source: x, target: /x, read_only: 1}]\n",
+                 "2:45: mounts[0].read_only: '1' is not a boolean; expected true or false"},
+                {"command: [a]\nlimits: {io: [{device: /dev/sda}]}\n",
+                 "2:15: limits.io[0]: no limit given; expected at least one of read_bps, write_bps, "
+                 "read_iops or "
+                 "write_iops"},
+                {"command: [a]\nworking_dir: srv\n",
+                 "2:14: working_dir: 'srv' is relative; expected an absolute path (e.g. /srv/app)"},
+                {"command: [a]\nimage: 'a b'\n",
+                 "2:8: image: 'a b' is not an image reference; expected e.g. debian:12 or "
+                 "registry.example.com/app:1.0"},
+                {"command: [a]\ndescription: \"a\\0b\"\n",
+                 "2:14: description: a NUL character in a value; expected text"},
+                {"command: [a]\n? [x]\n: y\n", "2:3: a key must be a plain string; expected key: value"},
+                {"command: [a]\n\"\": x\n", "2:1: empty key; expected key: value"},
+                {"- a\n",
+                 "1:1: the document is a list; expected a mapping of keys (e.g. command: [echo, hello])"},
+                {"~\n", "1:1: the spec is empty; expected a mapping of keys (e.g. command: [echo, hello])"},
+                {"# only a comment\n",
+                 "1:1: the spec is empty; expected a mapping of keys (e.g. command: [echo, hello])"},
+                {"command: [a]\n\xff: x\n",
+                 "2:1: invalid YAML: invalid leading UTF-8 octet; expected UTF-8 text"},
+        };
+        for (size_t i = 0; i < ELEMENTSOF(t); i++) {
+                _cleanup_free_ char *m = load_err(t[i].yaml);
+                IS_STR(m, t[i].msg, "message %zu", i);
+        }
+}
+
+static void test_name_default(void) {
+        _cleanup_error_ tf_error *err = NULL;
+        struct tf_spec *s = NULL;
+        static const char y[] = "command: [a]\n";
+        int r = tf_spec_load_buffer("/srv/My Service.yaml", y, strlen(y), fixed_env, &s, &err);
+        IS_INT(r, -EINVAL, "invalid basename without name: refused");
+        IS_STR(err ? err->msg : NULL,
+               "/srv/My Service.yaml:1:1: name: missing, and the file name 'My Service' is not a valid "
+               "name; "
+               "expected a name: key with lower-case letters, digits, '_', '.' and '-', starting with a "
+               "letter "
+               "or digit, at most 63 characters; did you mean 'name: my-service'?",
+               "message suggests a name");
+        err = tf_error_free(err);
+        r = tf_spec_load_buffer("relative/dir/svc-1.yml", y, strlen(y), fixed_env, &s, &err);
+        IS_INT(r, 0, "basename with .yml");
+        if (s) {
+                IS_STR(s->name, "svc-1", "name from basename");
+                _cleanup_free_ char *cwd = getcwd(NULL, 0);
+                _cleanup_free_ char *want = tf_asprintf("%s/relative/dir", cwd);
+                IS_STR(s->dir, want, "dir of a relative path (need not exist)");
+                s = tf_spec_free(s);
+        }
+}
+
+static void test_files(void) {
+        _cleanup_error_ tf_error *err = NULL;
+        struct tf_spec *s = NULL;
+        int r = tf_spec_load("/nonexistent/tfrun/spec.yaml", NULL, &s, &err);
+        IS_INT(r, -ENOENT, "missing file: -ENOENT");
+        IS_STR(err ? err->msg : NULL, "/nonexistent/tfrun/spec.yaml: cannot open: No such file or directory",
+               "missing file message");
+        OK(!s, "no spec");
+        err = tf_error_free(err);
+        r = tf_spec_load(good_dir, NULL, &s, &err);
+        IS_INT(r, -EISDIR, "directory: -EISDIR");
+        _cleanup_free_ char *want_dir = tf_asprintf("%s: is a directory, expected a spec file", good_dir);
+        IS_STR(err ? err->msg : NULL, want_dir, "directory message");
+        err = tf_error_free(err);
+
+        /* Size bound: exactly 1 MiB loads; one byte more is refused, from a buffer and from a file. */
+        size_t n = 1024 * 1024;
+        _cleanup_free_ char *big = tf_malloc0(n + 2);
+        memset(big, '#', n + 1);
+        memcpy(big, "command: [a]\n", 13);
+        big[n - 1] = '\n';
+        r = tf_spec_load_buffer("big.yaml", big, n, NULL, &s, &err);
+        IS_INT(r, 0, "exactly 1 MiB loads");
+        s = tf_spec_free(s);
+        big[n] = '\n';
+        r = tf_spec_load_buffer("big.yaml", big, n + 1, NULL, &s, &err);
+        IS_INT(r, -EINVAL, "1 MiB + 1 byte refused");
+        IS_STR(err ? err->msg : NULL, "big.yaml:1:1: the file is larger than 1 MiB; expected a smaller spec",
+               "size message (buffer)");
+        err = tf_error_free(err);
+
+        char tmpl[] = "/tmp/tfrun-spec-XXXXXX";
+        int fd = mkstemp(tmpl);
+        OK(fd >= 0, "temp file");
+        if (fd >= 0) {
+                OK(write(fd, big, n + 1) == (ssize_t)(n + 1), "write big file");
+                close(fd);
+                r = tf_spec_load(tmpl, NULL, &s, &err);
+                IS_INT(r, -EINVAL, "big file refused");
+                _cleanup_free_ char *want =
+                        tf_asprintf("%s:1:1: the file is larger than 1 MiB; expected a smaller spec", tmpl);
+                IS_STR(err ? err->msg : NULL, want, "size message (file)");
+                err = tf_error_free(err);
+                unlink(tmpl);
+        }
+}
+
+static void test_names(void) {
+        IS_STR(tf_backend_name(TF_BACKEND_AUTO), "auto", "backend name auto");
+        IS_STR(tf_backend_name(TF_BACKEND_NATIVE), "native", "backend name native");
+        IS_STR(tf_backend_name(TF_BACKEND_DOCKER), "docker", "backend name docker");
+        IS_STR(tf_restart_policy_name(TF_RESTART_ON_FAILURE), "on-failure", "restart policy name");
+        IS_STR(tf_overlap_name(TF_OVERLAP_REPLACE), "replace", "overlap name");
+        IS_STR(tf_seccomp_mode_name(TF_SECCOMP_UNCONFINED), "unconfined", "seccomp mode name");
+        IS_STR(tf_network_mode_name(TF_NETWORK_BRIDGE), "bridge", "network mode name");
+        IS_INT(tf_spec_capability_number("NET_ADMIN"), 12, "CAP_NET_ADMIN is 12");
+        IS_INT(tf_spec_capability_number("CHECKPOINT_RESTORE"), 40, "CAP_CHECKPOINT_RESTORE is 40");
+        IS_INT(tf_spec_capability_number("ALL"), -EINVAL, "ALL has no number");
+}
+
+static char *read_text(const char *path) {
+        _cleanup_fclose_ FILE *f = fopen(path, "re");
+        if (!f)
+                return NULL;
+        char *buf = tf_malloc0(64 * 1024);
+        size_t n = fread(buf, 1, 64 * 1024 - 1, f);
+        buf[n] = 0;
+        if (n > 0 && buf[n - 1] == '\n')
+                buf[n - 1] = 0;
+        return buf;
+}
+
+static int run_bad(const char *dir) {
+        if (chdir(dir) < 0) {
+                OK(0, "chdir %s: %s", dir, strerror(errno));
+                return tap_done();
+        }
+        glob_t g;
+        OK(glob("*.yaml", 0, NULL, &g) == 0, "glob *.yaml in %s", dir);
+        OK(g.gl_pathc >= 60, "found %zu bad fixtures", (size_t)g.gl_pathc);
+        for (size_t i = 0; i < g.gl_pathc; i++) {
+                const char *y = g.gl_pathv[i];
+                _cleanup_free_ char *errpath = tf_asprintf("%.*s.err", (int)(strlen(y) - 5), y);
+                _cleanup_free_ char *want = read_text(errpath);
+                if (!OK(want, "%s has %s", y, errpath))
+                        continue;
+                OK(!strchr(want, '\n'), "%s is one line", errpath);
+                _cleanup_error_ tf_error *err = NULL;
+                struct tf_spec *s = NULL;
+                int r = tf_spec_load(y, fixed_env, &s, &err);
+                IS_INT(r, -EINVAL, "%s: -EINVAL", y);
+                OK(!s, "%s: no spec", y);
+                if (s)
+                        tf_spec_free(s);
+                IS_STR(err ? err->msg : NULL, want, "%s: message", y);
+        }
+        globfree(&g);
+        /* Every .err must belong to a .yaml: a renamed fixture must not leave its expectation unchecked. */
+        OK(glob("*.err", 0, NULL, &g) == 0, "glob *.err");
+        for (size_t i = 0; i < g.gl_pathc; i++) {
+                _cleanup_free_ char *yp =
+                        tf_asprintf("%.*s.yaml", (int)(strlen(g.gl_pathv[i]) - 4), g.gl_pathv[i]);
+                OK(access(yp, F_OK) == 0, "%s has %s", g.gl_pathv[i], yp);
+        }
+        globfree(&g);
+        return tap_done();
+}
+
+int main(int argc, char **argv) {
+        if (argc == 3 && streq(argv[1], "--bad"))
+                return run_bad(argv[2]);
+        if (argc != 3 || !streq(argv[1], "--good")) {
+                fprintf(stderr, "usage: test-spec --good DIR | --bad DIR\n");
+                return 2;
+        }
+        char *dir = realpath(argv[2], NULL);
+        if (!dir) {
+                OK(0, "realpath %s", argv[2]);
+                return tap_done();
+        }
+        good_dir = dir;
+        test_full();
+        test_minimal();
+        test_image_only();
+        test_scheduled();
+        test_values();
+        test_env();
+        test_errors_inline();
+        test_name_default();
+        test_files();
+        test_names();
+        free(dir);
+        return tap_done();
+}
