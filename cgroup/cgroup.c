@@ -1,0 +1,1275 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * One service cgroup over whatever the host has. The lifecycle (check, create, attach, kill, stats,
+ * destroy) is written once over a list of "leaves", one per mounted hierarchy we need; v1 and v2 differ
+ * only in the plan of (file, value) settings each limit becomes and in the files stats are read from.
+ *
+ * libcgroup creates the leaves, writes every limit, attaches and deletes. Two things it cannot do in
+ * 2.0.2 and that are therefore plain syscalls here: a cgroup in a controller-less cgroup2 hierarchy (the
+ * hybrid "unified" mount; cgroup_create_cgroup() with no controller silently creates nothing), and
+ * reading single files (cgroup_get_cgroup() reads every file of every controller).
+ */
+#include "cgroup/cgroup.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <libcgroup.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/statfs.h>
+#include <sys/sysmacros.h>
+#include <dirent.h>
+#include <limits.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "base/cleanup.h"
+#include "base/parse.h"
+#include "base/strutil.h"
+
+#ifndef CGROUP2_SUPER_MAGIC
+#define CGROUP2_SUPER_MAGIC 0x63677270
+#endif
+#ifndef CGROUP_SUPER_MAGIC
+#define CGROUP_SUPER_MAGIC 0x27e0eb
+#endif
+
+#define CG_ROOT "/sys/fs/cgroup"
+#define SUPERVISOR_NAME "tfrun-supervisor"
+
+/* systemd's CPUWeight= -> CPUShares= conversion (cgroup_cpu_weight_to_shares()). */
+#define CPU_SHARES_DEFAULT UINT64_C(1024)
+#define CPU_SHARES_MIN UINT64_C(2)
+#define CPU_SHARES_MAX UINT64_C(262144)
+#define CG_WEIGHT_DEFAULT UINT64_C(100)
+#define CG_WEIGHT_MAX UINT64_C(10000)
+/* ... and IOWeight= -> BlockIOWeight= (cgroup_weight_io_to_blkio()), and the BFQ mapping it uses. */
+#define BLKIO_WEIGHT_DEFAULT UINT64_C(500)
+#define BLKIO_WEIGHT_MIN UINT64_C(10)
+#define BLKIO_WEIGHT_MAX UINT64_C(1000)
+#define BFQ_WEIGHT_MAX UINT64_C(1000)
+
+enum ctl { CTL_CPU, CTL_CPUACCT, CTL_CPUSET, CTL_MEMORY, CTL_PIDS, CTL_IO, _CTL_MAX };
+
+static const char *const ctl_v1_name[_CTL_MAX] = {"cpu", "cpuacct", "cpuset", "memory", "pids", "blkio"};
+/* cpuacct has no v2 twin: cpu.stat's usage_usec exists in every v2 cgroup, controller or not. */
+static const char *const ctl_v2_name[_CTL_MAX] = {"cpu", NULL, "cpuset", "memory", "pids", "io"};
+
+/* What the host offers, detected once per process. */
+static struct host {
+        bool detected;
+        enum tf_cg_mode mode;
+        char *v2_mnt; /* NULL when no cgroup2 is mounted */
+        char *v2_own; /* tfrun's v2 cgroup as first read (before any move into tfrun-supervisor) */
+        bool moved;   /* tfrun moved itself into v2_own/tfrun-supervisor */
+        struct {
+                int version; /* 0 absent, 1, 2 */
+                char *mnt;
+                char *own;
+        } ctl[_CTL_MAX];
+} host;
+
+/* How a value read back is compared with what was written. */
+enum cmp {
+        CMP_EXACT,
+        CMP_PAGES,   /* a byte count the kernel rounds down to whole pages */
+        CMP_CPULIST, /* "0,1" reads back as "0-1" */
+        CMP_DEVLINE, /* v1 throttle: the line "MAJ:MIN value" */
+        CMP_IOMAX,   /* v2 io.max: every key=value written is on the device's line */
+        CMP_WEIGHT,  /* "N" or a "default N" line */
+};
+
+struct setting {
+        enum ctl ctl;
+        const char *key;  /* the spec key, for messages */
+        const char *file; /* static */
+        char *value;
+        enum cmp cmp;
+        char dev[32]; /* "MAJ:MIN" for CMP_DEVLINE, CMP_IOMAX */
+};
+
+struct plan {
+        struct setting *s;
+        size_t n;
+        unsigned need; /* controllers the limits need: bit per enum ctl */
+        unsigned want; /* controllers that are only nice to have (stats) */
+        char *parent[_CTL_MAX];
+        char *v2_parent;
+};
+
+struct leaf {
+        int version;
+        char *mnt;
+        char *rel;  /* path below the mount, "/a/b/name" */
+        char *path; /* mnt + rel */
+        unsigned ctls;
+        struct cgroup *lcg;  /* every controller of this leaf; NULL: controller-less (plain mkdir) */
+        struct cgroup *lone; /* one controller: attach, modify, delete */
+        const char *lctl;    /* libcgroup's name for this hierarchy */
+        int dfd;             /* O_PATH */
+        bool created;
+};
+
+struct tf_cg {
+        struct leaf *leaves;
+        size_t n_leaves;
+        struct leaf *unified; /* the v2 leaf (pure v2: the only one; hybrid: tracking), or NULL */
+        struct leaf *by_ctl[_CTL_MAX];
+        bool has_v1;
+};
+
+/* ---- small file helpers ---- */
+
+static int read_at(int dfd, const char *name, char *buf, size_t size) {
+        _cleanup_close_ int fd = openat(dfd, name, O_RDONLY | O_CLOEXEC);
+        if (fd < 0)
+                return -errno;
+        size_t n = 0;
+        for (;;) {
+                if (n + 1 >= size)
+                        break;
+                ssize_t k = read(fd, buf + n, size - 1 - n);
+                if (k < 0) {
+                        if (errno == EINTR)
+                                continue;
+                        return -errno;
+                }
+                if (k == 0)
+                        break;
+                n += (size_t)k;
+        }
+        buf[n] = 0;
+        while (n > 0 && (buf[n - 1] == '\n' || buf[n - 1] == ' '))
+                buf[--n] = 0;
+        return (int)n;
+}
+
+static int write_at(int dfd, const char *name, const char *value) {
+        _cleanup_close_ int fd = openat(dfd, name, O_WRONLY | O_CLOEXEC);
+        if (fd < 0)
+                return -errno;
+        size_t len = strlen(value);
+        ssize_t k = write(fd, value, len);
+        if (k < 0)
+                return -errno;
+        return (size_t)k == len ? 0 : -EIO;
+}
+
+static int read_path(const char *path, char *buf, size_t size) {
+        return read_at(AT_FDCWD, path, buf, size);
+}
+
+/* "key N" line of a flat keyed file (cpu.stat, memory.events, memory.oom_control). */
+static int keyed_u64(const char *text, const char *key, uint64_t *ret) {
+        size_t kl = strlen(key);
+        for (const char *p = text; p && *p; p = strchr(p, '\n'), p = p ? p + 1 : NULL) {
+                if (strncmp(p, key, kl) == 0 && p[kl] == ' ') {
+                        char num[32];
+                        size_t i = 0;
+                        for (const char *q = p + kl + 1; *q >= '0' && *q <= '9' && i + 1 < sizeof(num); q++)
+                                num[i++] = *q;
+                        num[i] = 0;
+                        return tf_parse_u64(num, ret);
+                }
+        }
+        return -ENOENT;
+}
+
+static bool is_cgroup2(const char *path) {
+        struct statfs sfs;
+        return statfs(path, &sfs) == 0 && (uint64_t)sfs.f_type == (uint64_t)CGROUP2_SUPER_MAGIC;
+}
+
+static char *join(const char *a, const char *b) {
+        /* Paths below a mount are kept as "/x/y"; "/" + "name" must not become "//name". */
+        if (streq(a, "/") || !*a)
+                return tf_asprintf("/%s", b[0] == '/' ? b + 1 : b);
+        return tf_asprintf("%s/%s", a, b[0] == '/' ? b + 1 : b);
+}
+
+static char *full_path(const char *mnt, const char *rel) {
+        return streq(rel, "/") ? tf_strdup(mnt) : tf_asprintf("%s%s", mnt, rel);
+}
+
+static int lcg_errno(int r) {
+        if (r == ECGOTHER || r == ECGROUPVALUENOTEXIST || r == ECGCANTSETVALUE || r == ECGNONEMPTY) {
+                int e = cgroup_get_last_errno();
+                if (e > 0)
+                        return e;
+                if (r == ECGNONEMPTY)
+                        return EBUSY;
+                if (r == ECGROUPVALUENOTEXIST)
+                        return ENOENT;
+        }
+        return r == 0 ? 0 : EIO;
+}
+
+/* libcgroup's own text for its codes, errno's for ECGOTHER (cgroup_strerror(0) is a misleading text). */
+static const char *lcg_strerror(int r) {
+        int e = lcg_errno(r);
+        if (r >= 50000 && r != ECGOTHER && !(r == ECGROUPVALUENOTEXIST && e != ENOENT))
+                return cgroup_strerror(r);
+        return strerror(e);
+}
+
+/* ---- detection ---- */
+
+static int ctl_from_name(const char *name, int version) {
+        for (int i = 0; i < _CTL_MAX; i++)
+                if (streq(name, version == 2 ? ctl_v2_name[i] : ctl_v1_name[i]))
+                        return i;
+        return -1;
+}
+
+static int parse_self_cgroup(tf_error **err) {
+        _cleanup_fclose_ FILE *f = fopen("/proc/self/cgroup", "re");
+        if (!f)
+                return tf_error_setc(err, errno, "cgroup: open /proc/self/cgroup");
+        char line[4096];
+        while (fgets(line, sizeof(line), f)) {
+                line[strcspn(line, "\n")] = 0;
+                char *c1 = strchr(line, ':');
+                char *c2 = c1 ? strchr(c1 + 1, ':') : NULL;
+                if (!c2)
+                        continue;
+                *c2 = 0;
+                const char *ctrls = c1 + 1, *path = c2 + 1;
+                if (!*ctrls) {
+                        if (!host.v2_own)
+                                host.v2_own = tf_strdup(path);
+                        continue;
+                }
+                _cleanup_free_ char *copy = tf_strdup(ctrls);
+                char *save = NULL;
+                for (char *t = strtok_r(copy, ",", &save); t; t = strtok_r(NULL, ",", &save)) {
+                        int i = ctl_from_name(t, 1);
+                        if (i >= 0 && !host.ctl[i].own)
+                                host.ctl[i].own = tf_strdup(path);
+                }
+        }
+        return 0;
+}
+
+int tf_cg_detect(enum tf_cg_mode *ret, tf_error **err) {
+        if (host.detected) {
+                if (ret)
+                        *ret = host.mode;
+                return 0;
+        }
+
+        /* Once per process: cgroup_init() scans /proc/mounts and costs about 1 ms. */
+        int r = cgroup_init();
+        if (r != 0)
+                return tf_error_set(err, lcg_errno(r), "cgroup: libcgroup cannot initialise: %s",
+                                    lcg_strerror(r));
+
+        if (is_cgroup2(CG_ROOT)) {
+                host.mode = TF_CG_V2;
+                host.v2_mnt = tf_strdup(CG_ROOT);
+        } else {
+                host.mode = TF_CG_HYBRID;
+                if (is_cgroup2(CG_ROOT "/unified"))
+                        host.v2_mnt = tf_strdup(CG_ROOT "/unified");
+        }
+
+        void *h = NULL;
+        struct cgroup_mount_point mp;
+        r = cgroup_get_controller_begin(&h, &mp);
+        while (r == 0) {
+                /* A controller is bound to exactly one hierarchy: where v2 has it, v1 does not. */
+                int version = host.v2_mnt && streq(mp.path, host.v2_mnt) ? 2 : 1;
+                int i = ctl_from_name(mp.name, version);
+                if (i >= 0 && host.ctl[i].version == 0) {
+                        host.ctl[i].version = version;
+                        host.ctl[i].mnt = tf_strdup(mp.path);
+                }
+                r = cgroup_get_controller_next(&h, &mp);
+        }
+        cgroup_get_controller_end(&h);
+
+        r = parse_self_cgroup(err);
+        if (r < 0)
+                return r;
+        if (host.v2_mnt && !host.v2_own)
+                host.v2_own = tf_strdup("/");
+        for (int i = 0; i < _CTL_MAX; i++) {
+                if (host.ctl[i].version == 2) {
+                        free(host.ctl[i].own);
+                        host.ctl[i].own = tf_strdup(host.v2_own);
+                } else if (host.ctl[i].version == 1 && !host.ctl[i].own)
+                        host.ctl[i].own = tf_strdup("/");
+        }
+
+        host.detected = true;
+        if (ret)
+                *ret = host.mode;
+        return 0;
+}
+
+const char *tf_cg_mode_name(enum tf_cg_mode m) {
+        switch (m) {
+        case TF_CG_V2:
+                return "v2";
+        case TF_CG_HYBRID:
+                return "hybrid";
+        }
+        return "unknown";
+}
+
+/* ---- the plan: limits -> (controller, file, value) in write order ---- */
+
+static void plan_done(struct plan *p) {
+        for (size_t i = 0; i < p->n; i++)
+                free(p->s[i].value);
+        free(p->s);
+        for (int i = 0; i < _CTL_MAX; i++)
+                free(p->parent[i]);
+        free(p->v2_parent);
+        *p = (struct plan){};
+}
+
+static struct setting *add(struct plan *p, enum ctl c, const char *key, const char *file, enum cmp cmp,
+                           char *value) {
+        p->s = tf_realloc(p->s, (p->n + 1) * sizeof(*p->s));
+        struct setting *s = &p->s[p->n++];
+        *s = (struct setting){.ctl = c, .key = key, .file = file, .value = value, .cmp = cmp};
+        p->need |= 1u << c;
+        return s;
+}
+
+static bool set(uint64_t v) {
+        return v != TF_UNSET;
+}
+
+static char *u64s(uint64_t v) {
+        return tf_asprintf("%" PRIu64, v);
+}
+
+static int ctl_version(enum ctl c) {
+        return host.ctl[c].version;
+}
+
+static int missing_ctl(enum ctl c, const char *key, tf_error **err) {
+        return tf_error_set(err, EOPNOTSUPP,
+                            "%s: this host has no %s controller (neither cgroup v2 nor v1 has it mounted)",
+                            key, ctl_v1_name[c]);
+}
+
+/* Whether any block device uses the bfq scheduler, the only one that honours blkio.bfq.weight. */
+static bool any_bfq_device(void) {
+        DIR *d = opendir("/sys/block");
+        if (!d)
+                return false;
+        bool found = false;
+        struct dirent *de;
+        while (!found && (de = readdir(d))) {
+                if (de->d_name[0] == '.')
+                        continue;
+                char path[PATH_MAX], buf[256];
+                snprintf(path, sizeof(path), "/sys/block/%s/queue/scheduler", de->d_name);
+                if (read_path(path, buf, sizeof(buf)) > 0 && strstr(buf, "[bfq]"))
+                        found = true;
+        }
+        closedir(d);
+        return found;
+}
+
+/* "0-2,5" <-> a bitmap, to compare cpu lists the way the kernel prints them. */
+#define CPULIST_MAX 8192
+static int cpulist_norm(const char *s, char *out, size_t size) {
+        static bool bits[CPULIST_MAX];
+        memset(bits, 0, sizeof(bits));
+        const char *p = s;
+        while (*p) {
+                char *end;
+                errno = 0;
+                unsigned long a = strtoul(p, &end, 10), b = a;
+                if (end == p || errno || a >= CPULIST_MAX)
+                        return -EINVAL;
+                p = end;
+                if (*p == '-') {
+                        b = strtoul(p + 1, &end, 10);
+                        if (end == p + 1 || b >= CPULIST_MAX || b < a)
+                                return -EINVAL;
+                        p = end;
+                }
+                for (unsigned long i = a; i <= b; i++)
+                        bits[i] = true;
+                if (*p == ',')
+                        p++;
+                else if (*p)
+                        return -EINVAL;
+        }
+        size_t n = 0;
+        out[0] = 0;
+        for (unsigned i = 0; i < CPULIST_MAX; i++) {
+                if (!bits[i])
+                        continue;
+                unsigned j = i;
+                while (j + 1 < CPULIST_MAX && bits[j + 1])
+                        j++;
+                int k = j == i ? snprintf(out + n, size - n, "%s%u", n ? "," : "", i)
+                               : snprintf(out + n, size - n, "%s%u-%u", n ? "," : "", i, j);
+                if (k < 0 || (size_t)k >= size - n)
+                        return -ENOBUFS;
+                n += (size_t)k;
+                i = j;
+        }
+        return 0;
+}
+
+static char *parent_path(enum ctl c, const struct plan *p) {
+        return full_path(host.ctl[c].mnt, p->parent[c]);
+}
+
+static int io_device(const struct tf_io_limit *io, size_t idx, char *dev, size_t size, tf_error **err) {
+        struct stat st;
+        if (!io->device)
+                return tf_error_set(err, EINVAL, "limits.io[%zu].device: missing", idx);
+        if (stat(io->device, &st) < 0)
+                return tf_error_setc(err, errno, "limits.io[%zu].device: %s", idx, io->device);
+        if (!S_ISBLK(st.st_mode))
+                return tf_error_set(
+                        err, EOPNOTSUPP,
+                        "limits.io[%zu].device: %s is not a block device; io limits apply to whole "
+                        "disks such as /dev/vda",
+                        idx, io->device);
+        snprintf(dev, size, "%u:%u", major(st.st_rdev), minor(st.st_rdev));
+        /* Both blk-throttle and io.max refuse partitions (ENODEV); say so before creating anything. */
+        char path[128];
+        snprintf(path, sizeof(path), "/sys/dev/block/%s/partition", dev);
+        if (access(path, F_OK) == 0)
+                return tf_error_set(err, EOPNOTSUPP,
+                                    "limits.io[%zu].device: %s is a partition; the kernel throttles whole "
+                                    "disks only, name the disk it belongs to",
+                                    idx, io->device);
+        return 0;
+}
+
+static int plan_io(const struct tf_limits *l, struct plan *p, tf_error **err) {
+        for (size_t i = 0; i < l->n_io; i++) {
+                const struct tf_io_limit *io = &l->io[i];
+                char dev[32];
+                int r = io_device(io, i, dev, sizeof(dev), err);
+                if (r < 0)
+                        return r;
+                static const char *const v2key[] = {"rbps", "wbps", "riops", "wiops"};
+                static const char *const v1file[] = {
+                        "blkio.throttle.read_bps_device", "blkio.throttle.write_bps_device",
+                        "blkio.throttle.read_iops_device", "blkio.throttle.write_iops_device"};
+                const uint64_t v[] = {io->read_bps, io->write_bps, io->read_iops, io->write_iops};
+                if (ctl_version(CTL_IO) == 2) {
+                        _cleanup_free_ char *line = tf_strdup(dev);
+                        bool any = false;
+                        for (size_t k = 0; k < ELEMENTSOF(v); k++) {
+                                if (!set(v[k]))
+                                        continue;
+                                char *n = v[k] == TF_LIMIT_MAX
+                                                  ? tf_asprintf("%s %s=max", line, v2key[k])
+                                                  : tf_asprintf("%s %s=%" PRIu64, line, v2key[k], v[k]);
+                                free(line);
+                                line = n;
+                                any = true;
+                        }
+                        if (any) {
+                                struct setting *s =
+                                        add(p, CTL_IO, "limits.io", "io.max", CMP_IOMAX, TAKE_PTR(line));
+                                snprintf(s->dev, sizeof(s->dev), "%s", dev);
+                        }
+                } else {
+                        for (size_t k = 0; k < ELEMENTSOF(v); k++) {
+                                /* No rule is v1's "unlimited": max needs no write. */
+                                if (!set(v[k]) || v[k] == TF_LIMIT_MAX)
+                                        continue;
+                                struct setting *s = add(p, CTL_IO, "limits.io", v1file[k], CMP_DEVLINE,
+                                                        tf_asprintf("%s %" PRIu64, dev, v[k]));
+                                snprintf(s->dev, sizeof(s->dev), "%s", dev);
+                        }
+                }
+        }
+        return 0;
+}
+
+static uint64_t bfq_weight(uint64_t w) {
+        /* systemd's mapping of [1..10000] (default 100) onto BFQ's [1..1000] (default 100). */
+        if (w <= CG_WEIGHT_DEFAULT)
+                return w;
+        return CG_WEIGHT_DEFAULT + (w - CG_WEIGHT_DEFAULT) * (BFQ_WEIGHT_MAX - CG_WEIGHT_DEFAULT) /
+                                           (CG_WEIGHT_MAX - CG_WEIGHT_DEFAULT);
+}
+
+static int plan_io_weight(const struct tf_limits *l, struct plan *p, tf_error **err) {
+        if (!set(l->io_weight))
+                return 0;
+        if (ctl_version(CTL_IO) == 2) {
+                add(p, CTL_IO, "limits.io_weight", "io.weight", CMP_WEIGHT,
+                    tf_asprintf("default %" PRIu64, l->io_weight));
+                return 0;
+        }
+        if (ctl_version(CTL_IO) == 0)
+                return tf_error_set(
+                        err, EOPNOTSUPP,
+                        "limits.io_weight: this host has no io weight controller (neither the "
+                        "cgroup v2 io controller nor cgroup v1 blkio is mounted); remove io_weight "
+                        "or run on a cgroup v2 host");
+        _cleanup_free_ char *pp = parent_path(CTL_IO, p);
+        _cleanup_free_ char *f1 = tf_asprintf("%s/blkio.weight", pp);
+        if (access(f1, F_OK) == 0) {
+                uint64_t w = l->io_weight * BLKIO_WEIGHT_DEFAULT / CG_WEIGHT_DEFAULT;
+                w = w < BLKIO_WEIGHT_MIN ? BLKIO_WEIGHT_MIN : w > BLKIO_WEIGHT_MAX ? BLKIO_WEIGHT_MAX : w;
+                add(p, CTL_IO, "limits.io_weight", "blkio.weight", CMP_WEIGHT, u64s(w));
+                return 0;
+        }
+        /* blkio.bfq.weight is hidden in the root cgroup; the bfq statistics files are not. A bfq weight
+         * is a silent no-op on devices with another scheduler, so it only counts when some device uses
+         * bfq. */
+        _cleanup_free_ char *f2 = tf_asprintf("%s/blkio.bfq.io_service_bytes", pp);
+        bool bfq = access(f2, F_OK) == 0;
+        if (bfq && any_bfq_device()) {
+                add(p, CTL_IO, "limits.io_weight", "blkio.bfq.weight", CMP_WEIGHT,
+                    u64s(bfq_weight(l->io_weight)));
+                return 0;
+        }
+        if (bfq)
+                return tf_error_set(
+                        err, EOPNOTSUPP,
+                        "limits.io_weight: this host has no io weight controller (cgroup v1 blkio "
+                        "without blkio.weight, and no block device uses the bfq scheduler that "
+                        "blkio.bfq.weight needs); remove io_weight or run on a cgroup v2 host");
+        return tf_error_set(
+                err, EOPNOTSUPP,
+                "limits.io_weight: this host has no io weight controller (cgroup v1 blkio without "
+                "blkio.weight); remove io_weight or run on a cgroup v2 host");
+}
+
+static int plan_memory(const struct tf_limits *l, struct plan *p, tf_error **err) {
+        bool v2 = ctl_version(CTL_MEMORY) == 2;
+        bool any = (set(l->memory) || set(l->memory_high) || set(l->memory_swap));
+        if (any && ctl_version(CTL_MEMORY) == 0)
+                return missing_ctl(CTL_MEMORY,
+                                   set(l->memory)        ? "limits.memory"
+                                   : set(l->memory_high) ? "limits.memory_high"
+                                                         : "limits.memory_swap",
+                                   err);
+        /* A new cgroup starts unlimited: an explicit "max" needs no write. */
+        if (set(l->memory) && l->memory != TF_LIMIT_MAX)
+                add(p, CTL_MEMORY, "limits.memory", v2 ? "memory.max" : "memory.limit_in_bytes", CMP_PAGES,
+                    u64s(l->memory));
+        if (set(l->memory_high)) {
+                if (!v2)
+                        return tf_error_set(err, EOPNOTSUPP,
+                                            "limits.memory_high: cgroup v1 has no equivalent of memory.high "
+                                            "(needs cgroup v2)");
+                if (l->memory_high != TF_LIMIT_MAX)
+                        add(p, CTL_MEMORY, "limits.memory_high", "memory.high", CMP_PAGES,
+                            u64s(l->memory_high));
+        }
+        if (set(l->memory_swap) && l->memory_swap != TF_LIMIT_MAX) {
+                if (v2) {
+                        add(p, CTL_MEMORY, "limits.memory_swap", "memory.swap.max", CMP_PAGES,
+                            u64s(l->memory_swap));
+                        return 0;
+                }
+                if (!set(l->memory) || l->memory == TF_LIMIT_MAX)
+                        return tf_error_set(err, EOPNOTSUPP,
+                                            "limits.memory_swap: cgroup v1 limits memory and swap together "
+                                            "(memory.memsw.limit_in_bytes = memory + swap), so it needs "
+                                            "limits.memory set as well");
+                _cleanup_free_ char *pp = parent_path(CTL_MEMORY, p);
+                _cleanup_free_ char *f = tf_asprintf("%s/memory.memsw.limit_in_bytes", pp);
+                if (access(f, F_OK) < 0)
+                        return tf_error_set(
+                                err, EOPNOTSUPP,
+                                "limits.memory_swap: this host's cgroup v1 memory controller has no "
+                                "swap accounting (no memory.memsw.limit_in_bytes; boot with "
+                                "swapaccount=1); remove memory_swap or run on a cgroup v2 host");
+                if (l->memory_swap > UINT64_MAX / 4 - l->memory)
+                        return tf_error_set(err, ERANGE, "limits.memory_swap: memory + swap overflows");
+                add(p, CTL_MEMORY, "limits.memory_swap", "memory.memsw.limit_in_bytes", CMP_PAGES,
+                    u64s(l->memory + l->memory_swap));
+        }
+        return 0;
+}
+
+static int plan_cpu(const struct tf_limits *l, struct plan *p, tf_error **err) {
+        bool v2 = ctl_version(CTL_CPU) == 2;
+        if (set(l->cpu_quota_usec) && l->cpu_quota_usec != TF_LIMIT_MAX) {
+                if (!ctl_version(CTL_CPU))
+                        return missing_ctl(CTL_CPU, "limits.cpus", err);
+                uint64_t period = set(l->cpu_period_usec) ? l->cpu_period_usec : TF_CPU_PERIOD_USEC;
+                if (v2)
+                        add(p, CTL_CPU, "limits.cpus", "cpu.max", CMP_EXACT,
+                            tf_asprintf("%" PRIu64 " %" PRIu64, l->cpu_quota_usec, period));
+                else {
+                        /* Period first: the kernel checks the quota against the period in force. */
+                        add(p, CTL_CPU, "limits.cpus", "cpu.cfs_period_us", CMP_EXACT, u64s(period));
+                        add(p, CTL_CPU, "limits.cpus", "cpu.cfs_quota_us", CMP_EXACT,
+                            u64s(l->cpu_quota_usec));
+                }
+        }
+        if (set(l->cpu_weight)) {
+                if (!ctl_version(CTL_CPU))
+                        return missing_ctl(CTL_CPU, "limits.cpu_weight", err);
+                if (v2)
+                        add(p, CTL_CPU, "limits.cpu_weight", "cpu.weight", CMP_EXACT, u64s(l->cpu_weight));
+                else {
+                        uint64_t s = l->cpu_weight * CPU_SHARES_DEFAULT / CG_WEIGHT_DEFAULT;
+                        s = s < CPU_SHARES_MIN ? CPU_SHARES_MIN : s > CPU_SHARES_MAX ? CPU_SHARES_MAX : s;
+                        add(p, CTL_CPU, "limits.cpu_weight", "cpu.shares", CMP_EXACT, u64s(s));
+                }
+        }
+        if (l->cpuset) {
+                char norm[1024];
+                if (cpulist_norm(l->cpuset, norm, sizeof(norm)) < 0)
+                        return tf_error_set(err, EINVAL,
+                                            "limits.cpuset: '%s' is not a cpu list like \"0-1,3\"",
+                                            l->cpuset);
+                if (!ctl_version(CTL_CPUSET))
+                        return missing_ctl(CTL_CPUSET, "limits.cpuset", err);
+                if (ctl_version(CTL_CPUSET) == 1) {
+                        /* A v1 cpuset with empty mems (or cpus) refuses every task: inherit the parent's
+                         * memory nodes (v2 does that by itself when cpuset.mems is left empty). */
+                        _cleanup_free_ char *pp = parent_path(CTL_CPUSET, p);
+                        _cleanup_free_ char *f = tf_asprintf("%s/cpuset.mems", pp);
+                        char mems[1024];
+                        int r = read_path(f, mems, sizeof(mems));
+                        if (r < 0)
+                                return tf_error_setc(err, r, "limits.cpuset: read %s", f);
+                        if (r == 0)
+                                return tf_error_set(
+                                        err, EOPNOTSUPP,
+                                        "limits.cpuset: the parent cpuset %s has no memory nodes "
+                                        "(cpuset.mems is empty)",
+                                        pp);
+                        add(p, CTL_CPUSET, "limits.cpuset", "cpuset.mems", CMP_CPULIST, tf_strdup(mems));
+                }
+                add(p, CTL_CPUSET, "limits.cpuset", "cpuset.cpus", CMP_CPULIST, tf_strdup(l->cpuset));
+        }
+        return 0;
+}
+
+static const char *key_of(const struct plan *p, enum ctl c) {
+        for (size_t i = 0; i < p->n; i++)
+                if (p->s[i].ctl == c)
+                        return p->s[i].key;
+        return "limits";
+}
+
+static bool word_in(const char *list, const char *w) {
+        size_t n = strlen(w);
+        for (const char *q = list; q && *q;) {
+                q += strspn(q, " \n");
+                size_t m = strcspn(q, " \n");
+                if (m == n && strncmp(q, w, n) == 0)
+                        return true;
+                q += m;
+        }
+        return false;
+}
+
+/* Parents must exist (only the leaf is created, so that destroy removes everything made) and, on v2,
+ * offer each controller. Controllers wanted only for statistics are dropped quietly when missing. */
+static int plan_check_parents(struct plan *p, tf_error **err) {
+        char v2ctl[512] = "";
+        if (host.v2_mnt) {
+                _cleanup_free_ char *pp = full_path(host.v2_mnt, p->v2_parent);
+                _cleanup_free_ char *f = tf_asprintf("%s/cgroup.controllers", pp);
+                int r = read_path(f, v2ctl, sizeof(v2ctl));
+                if (r < 0)
+                        return tf_error_setc(
+                                err, r, "cgroup parent %s (cgroup v2)%s", pp,
+                                r == -ENOENT ? ": create it first, or choose another --cgroup-parent" : "");
+        }
+        for (int c = 0; c < _CTL_MAX; c++) {
+                unsigned bit = 1u << c;
+                if (!((p->need | p->want) & bit))
+                        continue;
+                bool needed = p->need & bit;
+                if (ctl_version(c) == 2) {
+                        if (word_in(v2ctl, ctl_v2_name[c]))
+                                continue;
+                        if (!needed) {
+                                p->want &= ~bit;
+                                continue;
+                        }
+                        _cleanup_free_ char *pp = full_path(host.v2_mnt, p->v2_parent);
+                        return tf_error_set(
+                                err, EOPNOTSUPP,
+                                "%s: the %s controller is not available in %s (cgroup.controllers: "
+                                "'%s'); delegate it to this cgroup (systemd: Delegate=yes) or run "
+                                "tfrun as root with another --cgroup-parent",
+                                key_of(p, c), ctl_v2_name[c], pp, v2ctl);
+                }
+                if (ctl_version(c) == 0) {
+                        p->want &= ~bit;
+                        continue;
+                }
+                _cleanup_free_ char *pp = parent_path(c, p);
+                struct stat st;
+                if (stat(pp, &st) < 0) {
+                        if (!needed && errno == ENOENT) {
+                                p->want &= ~bit;
+                                continue;
+                        }
+                        return tf_error_setc(err, errno, "cgroup parent %s%s", pp,
+                                             errno == ENOENT
+                                                     ? ": create it first, or choose another --cgroup-parent"
+                                                     : "");
+                }
+        }
+        return 0;
+}
+
+static int plan_build(const struct tf_limits *l, const struct tf_cg_options *o, struct plan *p,
+                      tf_error **err) {
+        int r = tf_cg_detect(NULL, err);
+        if (r < 0)
+                return r;
+        const char *parent = o ? o->parent : NULL;
+        if (parent && (parent[0] != '/' || strstr(parent, "/../") || tf_endswith(parent, "/..")))
+                return tf_error_set(
+                        err, EINVAL,
+                        "cgroup parent '%s': expected an absolute path below the hierarchy root, "
+                        "without '..'",
+                        parent);
+        for (int c = 0; c < _CTL_MAX; c++)
+                if (host.ctl[c].version)
+                        p->parent[c] = tf_strdup(parent ?: host.ctl[c].own);
+        if (host.v2_mnt)
+                p->v2_parent = tf_strdup(parent ?: host.v2_own);
+
+        if (l) {
+                r = plan_cpu(l, p, err);
+                if (r >= 0)
+                        r = plan_memory(l, p, err);
+                if (r >= 0 && set(l->pids) && l->pids != TF_LIMIT_MAX) {
+                        if (!ctl_version(CTL_PIDS))
+                                r = missing_ctl(CTL_PIDS, "limits.pids", err);
+                        else
+                                add(p, CTL_PIDS, "limits.pids", "pids.max", CMP_EXACT, u64s(l->pids));
+                }
+                if (r >= 0)
+                        r = plan_io_weight(l, p, err);
+                if (r >= 0 && l->n_io > 0) {
+                        if (!ctl_version(CTL_IO))
+                                r = missing_ctl(CTL_IO, "limits.io", err);
+                        else
+                                r = plan_io(l, p, err);
+                }
+                /* nofile is a setrlimit() in the runner, not a cgroup limit. */
+                if (r < 0)
+                        return r;
+        }
+
+        /* Statistics: peak memory and OOM kills, peak pids, and CPU time. CPU time comes for free from
+         * cpu.stat in any v2 cgroup; without a v2 hierarchy it costs the cpuacct hierarchy. */
+        p->want |= 1u << CTL_MEMORY | 1u << CTL_PIDS;
+        if (!host.v2_mnt)
+                p->want |= 1u << CTL_CPUACCT;
+        p->want &= ~p->need;
+        return plan_check_parents(p, err);
+}
+
+int tf_cg_check(const struct tf_limits *limits, const struct tf_cg_options *o, tf_error **err) {
+        struct plan p = {};
+        int r = plan_build(limits, o, &p, err);
+        plan_done(&p);
+        return r;
+}
+
+/* ---- leaves ---- */
+
+static struct leaf *leaf_for(struct tf_cg *cg, int version, const char *mnt, const char *parent,
+                             const char *name) {
+        for (size_t i = 0; i < cg->n_leaves; i++)
+                if (streq(cg->leaves[i].mnt, mnt))
+                        return &cg->leaves[i];
+        struct leaf *l = &cg->leaves[cg->n_leaves++];
+        *l = (struct leaf){.version = version, .mnt = tf_strdup(mnt), .dfd = -1};
+        l->rel = join(parent, name);
+        l->path = full_path(mnt, l->rel);
+        if (version == 1)
+                cg->has_v1 = true;
+        else
+                cg->unified = l;
+        return l;
+}
+
+static int leaf_add_ctl(struct leaf *l, enum ctl c) {
+        const char *name = l->version == 2 ? ctl_v2_name[c] : ctl_v1_name[c];
+        l->ctls |= 1u << c;
+        if (!l->lcg) {
+                l->lcg = cgroup_new_cgroup(l->rel);
+                l->lone = cgroup_new_cgroup(l->rel);
+                if (!l->lcg || !l->lone || !cgroup_add_controller(l->lone, name))
+                        return -ENOMEM;
+                l->lctl = name;
+        } else if (l->version == 1)
+                return 0; /* co-mounted v1 controllers (cpu,cpuacct) share one directory */
+        /* On v2 libcgroup enables each controller added here in the parent's cgroup.subtree_control. */
+        return cgroup_add_controller(l->lcg, name) ? 0 : -ENOMEM;
+}
+
+static void leaf_free(struct leaf *l) {
+        if (l->dfd >= 0)
+                close(l->dfd);
+        if (l->lcg)
+                cgroup_free(&l->lcg);
+        if (l->lone)
+                cgroup_free(&l->lone);
+        free(l->mnt);
+        free(l->rel);
+        free(l->path);
+}
+
+static uint64_t now_usec(void) {
+        struct timespec ts;
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        return (uint64_t)ts.tv_sec * 1000000 + (uint64_t)ts.tv_nsec / 1000;
+}
+
+static void sleep_usec(uint64_t us) {
+        struct timespec ts = {.tv_sec = us / 1000000, .tv_nsec = (long)(us % 1000000) * 1000};
+        while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
+                ;
+}
+
+static int leaf_remove(struct tf_cg *cg, struct leaf *l, tf_error **err) {
+        if (!l->created)
+                return 0;
+        /* A process that was just killed can keep the cgroup busy for a moment after it left
+         * cgroup.procs; retry briefly, killing again in case something slipped in. */
+        uint64_t start = now_usec(), wait = 200;
+        for (;;) {
+                int e;
+                if (l->lone) {
+                        int r = cgroup_delete_cgroup_ext(l->lone, CGFLAG_DELETE_EMPTY_ONLY);
+                        e = r == 0 ? 0 : lcg_errno(r);
+                        /* libcgroup 2.0.2 reports success when rmdir failed with EBUSY on a cgroup whose
+                         * last process is still exiting: trust the directory, not the return value. */
+                        if (e == 0 && access(l->path, F_OK) == 0)
+                                e = EBUSY;
+                } else
+                        e = rmdir(l->path) < 0 ? errno : 0;
+                if (e == 0 || e == ENOENT) {
+                        l->created = false;
+                        return 0;
+                }
+                if ((e != EBUSY && e != ENOTEMPTY) || now_usec() - start > 2000000)
+                        return tf_error_set(err, e, "remove cgroup %s: %s", l->path, strerror(e));
+                if (cg)
+                        (void)tf_cg_kill(cg, SIGKILL, NULL);
+                sleep_usec(wait);
+                if (wait < 50000)
+                        wait *= 2;
+        }
+}
+
+static int leaves_remove(struct tf_cg *cg, tf_error **err) {
+        int ret = 0;
+        for (size_t i = 0; i <= cg->n_leaves; i++) {
+                /* v1 leaves in reverse order, the v2 one last: until the end it lists (and kills) every
+                 * process of the service. */
+                struct leaf *l = i < cg->n_leaves ? &cg->leaves[cg->n_leaves - 1 - i] : cg->unified;
+                if (!l || (i < cg->n_leaves && l == cg->unified))
+                        continue;
+                int r = leaf_remove(cg, l, ret < 0 ? NULL : err);
+                if (r < 0 && ret == 0)
+                        ret = r;
+        }
+        return ret;
+}
+
+static void cg_free(struct tf_cg *cg) {
+        for (size_t i = 0; i < cg->n_leaves; i++)
+                leaf_free(&cg->leaves[i]);
+        free(cg->leaves);
+        free(cg);
+}
+
+/* cgroup v2 allows controllers in a cgroup's children only while the cgroup itself holds no process
+ * ("no internal processes"). When the parent is tfrun's own cgroup, tfrun first moves itself into a
+ * leaf of its own. Controllers are enabled here rather than left to libcgroup so that a missing
+ * delegation gets a message naming the file and the fix. */
+static int v2_enable(const struct leaf *l, const char *parent_rel, tf_error **err) {
+        _cleanup_free_ char *pp = full_path(l->mnt, parent_rel);
+        _cleanup_free_ char *f = tf_asprintf("%s/cgroup.subtree_control", pp);
+        char cur[512], add_[256] = "";
+        int r = read_path(f, cur, sizeof(cur));
+        if (r < 0)
+                return tf_error_setc(err, r, "read %s", f);
+        for (int c = 0; c < _CTL_MAX; c++)
+                if ((l->ctls & (1u << c)) && !word_in(cur, ctl_v2_name[c])) {
+                        size_t n = strlen(add_);
+                        snprintf(add_ + n, sizeof(add_) - n, "%s+%s", n ? " " : "", ctl_v2_name[c]);
+                }
+        if (!add_[0])
+                return 0;
+
+        if (!host.moved && streq(parent_rel, host.v2_own) && !streq(parent_rel, "/")) {
+                _cleanup_free_ char *sup = tf_asprintf("%s/" SUPERVISOR_NAME, pp);
+                if (mkdir(sup, 0755) < 0 && errno != EEXIST)
+                        return tf_error_setc(err, errno,
+                                             "create %s (tfrun leaves its own cgroup so that "
+                                             "its children may have controllers)",
+                                             sup);
+                _cleanup_close_ int dfd = open(sup, O_PATH | O_DIRECTORY | O_CLOEXEC);
+                char pid[32];
+                snprintf(pid, sizeof(pid), "%d", (int)getpid());
+                r = dfd < 0 ? -errno : write_at(dfd, "cgroup.procs", pid);
+                if (r < 0)
+                        return tf_error_setc(err, r, "move tfrun (pid %s) into %s", pid, sup);
+                host.moved = true;
+        }
+
+        _cleanup_close_ int pfd = open(pp, O_PATH | O_DIRECTORY | O_CLOEXEC);
+        r = pfd < 0 ? -errno : write_at(pfd, "cgroup.subtree_control", add_);
+        if (r == -EBUSY)
+                return tf_error_setc(
+                        err, r,
+                        "write '%s' to %s: other processes live in %s and cgroup v2 gives "
+                        "controllers to children only of cgroups without processes; run tfrun in "
+                        "a cgroup of its own (systemd-run --scope -p Delegate=yes tfrun ...) or "
+                        "pass --cgroup-parent",
+                        add_, f, pp);
+        if (r == -EACCES || r == -EPERM)
+                return tf_error_setc(
+                        err, r,
+                        "write '%s' to %s: this cgroup is not delegated to uid %d; run as root or "
+                        "under a delegated cgroup (systemd-run --user -p Delegate=yes)",
+                        add_, f, (int)getuid());
+        if (r < 0)
+                return tf_error_setc(err, r, "write '%s' to %s", add_, f);
+        return 0;
+}
+
+static int leaf_create(struct leaf *l, const char *parent_rel, tf_error **err) {
+        struct stat st;
+        /* libcgroup's mkdir -p would silently adopt a directory left by an earlier run. */
+        if (lstat(l->path, &st) == 0)
+                return tf_error_set(err, EEXIST,
+                                    "create cgroup %s: it already exists (left over from an "
+                                    "earlier run?)",
+                                    l->path);
+        if (l->version == 2 && l->ctls) {
+                int r = v2_enable(l, parent_rel, err);
+                if (r < 0)
+                        return r;
+        }
+        if (l->lcg) {
+                int r = cgroup_create_cgroup(l->lcg, 1);
+                if (r != 0) {
+                        /* libcgroup removes what it made when it fails. */
+                        return tf_error_set(err, lcg_errno(r), "create cgroup %s: %s", l->path,
+                                            lcg_strerror(r));
+                }
+        } else if (mkdir(l->path, 0755) < 0)
+                return tf_error_setc(err, errno, "create cgroup %s", l->path);
+        l->created = true;
+        l->dfd = open(l->path, O_PATH | O_DIRECTORY | O_CLOEXEC);
+        if (l->dfd < 0)
+                return tf_error_setc(err, errno, "open %s", l->path);
+        return 0;
+}
+
+/* Whether what the kernel stored is what was asked (documented page rounding excepted). */
+static bool readback_ok(const struct setting *s, const char *got) {
+        switch (s->cmp) {
+        case CMP_EXACT:
+                return streq(got, s->value);
+        case CMP_PAGES: {
+                uint64_t g, w, page = (uint64_t)sysconf(_SC_PAGESIZE);
+                if (tf_parse_u64(got, &g) < 0 || tf_parse_u64(s->value, &w) < 0)
+                        return false;
+                return g == w - w % page;
+        }
+        case CMP_CPULIST: {
+                char a[1024], b[1024];
+                return cpulist_norm(got, a, sizeof(a)) == 0 && cpulist_norm(s->value, b, sizeof(b)) == 0 &&
+                       streq(a, b);
+        }
+        case CMP_DEVLINE:
+        case CMP_IOMAX: {
+                size_t dl = strlen(s->dev);
+                for (const char *p = got; p && *p; p = strchr(p, '\n'), p = p ? p + 1 : NULL) {
+                        if (strncmp(p, s->dev, dl) != 0 || p[dl] != ' ')
+                                continue;
+                        size_t ll = strcspn(p, "\n");
+                        _cleanup_free_ char *line = tf_strndup(p, ll);
+                        if (s->cmp == CMP_DEVLINE)
+                                return streq(line, s->value);
+                        /* Every "key=value" written must be on the device's line. */
+                        for (const char *t = s->value + dl; *t;) {
+                                t += strspn(t, " ");
+                                size_t tl = strcspn(t, " ");
+                                if (tl == 0)
+                                        break;
+                                _cleanup_free_ char *tok = tf_strndup(t, tl);
+                                if (!word_in(line + dl, tok))
+                                        return false;
+                                t += tl;
+                        }
+                        return true;
+                }
+                return false;
+        }
+        case CMP_WEIGHT: {
+                const char *w = s->value;
+                if (tf_startswith(w, "default "))
+                        w += strlen("default ");
+                if (streq(got, w))
+                        return true;
+                for (const char *p = got; p && *p; p = strchr(p, '\n'), p = p ? p + 1 : NULL)
+                        if (tf_startswith(p, "default ") && strncmp(p + 8, w, strlen(w)) == 0 &&
+                            (p[8 + strlen(w)] == '\n' || p[8 + strlen(w)] == 0))
+                                return true;
+                return false;
+        }
+        }
+        return false;
+}
+
+static int apply(struct leaf *l, const struct setting *s, tf_error **err) {
+        /* One value per cgroup_modify_cgroup(): when the kernel refuses one, the message names it. */
+        struct cgroup *c = cgroup_new_cgroup(l->rel);
+        struct cgroup_controller *cc = c ? cgroup_add_controller(c, l->lctl) : NULL;
+        int r = cc ? cgroup_add_value_string(cc, s->file, s->value) : ECGFAIL;
+        if (r == 0)
+                r = cgroup_modify_cgroup(c);
+        cgroup_free(&c);
+        if (r != 0)
+                return tf_error_set(err, lcg_errno(r), "%s: write '%s' to %s in %s: %s", s->key, s->value,
+                                    s->file, l->path, lcg_strerror(r));
+
+        char got[4096];
+        int k = read_at(l->dfd, s->file, got, sizeof(got));
+        if (k < 0)
+                return tf_error_setc(err, k, "%s: read back %s in %s", s->key, s->file, l->path);
+        if (!readback_ok(s, got))
+                return tf_error_set(err, EINVAL,
+                                    "%s: %s in %s reads back '%s' after writing '%s': the kernel did not "
+                                    "store the limit as asked",
+                                    s->key, s->file, l->path, got, s->value);
+        return 0;
+}
+
+int tf_cg_create(const struct tf_limits *limits, const struct tf_cg_options *o, struct tf_cg **ret,
+                 tf_error **err) {
+        if (!o || !o->name || !*o->name || strchr(o->name, '/') || streq(o->name, ".") ||
+            streq(o->name, ".."))
+                return tf_error_set(err, EINVAL, "cgroup: a leaf name without '/' is required");
+        struct plan p = {};
+        int r = plan_build(limits, o, &p, err);
+        if (r < 0) {
+                plan_done(&p);
+                return r;
+        }
+
+        struct tf_cg *cg = tf_malloc0(sizeof(*cg));
+        cg->leaves = tf_malloc0((_CTL_MAX + 1) * sizeof(*cg->leaves));
+        for (int c = 0; c < _CTL_MAX && r >= 0; c++) {
+                if (!((p.need | p.want) & (1u << c)))
+                        continue;
+                struct leaf *l = leaf_for(cg, host.ctl[c].version, host.ctl[c].mnt, p.parent[c], o->name);
+                r = leaf_add_ctl(l, c);
+                cg->by_ctl[c] = l;
+        }
+        /* The v2 hierarchy is used even without controllers: it tracks every descendant, knows when the
+         * last one is gone (cgroup.events), kills them all at once (cgroup.kill) and counts CPU time. */
+        if (r >= 0 && host.v2_mnt)
+                (void)leaf_for(cg, 2, host.v2_mnt, p.v2_parent, o->name);
+        if (r < 0) {
+                r = tf_error_set(err, ENOMEM, "cgroup: out of memory");
+                goto fail;
+        }
+
+        for (size_t i = 0; i < cg->n_leaves; i++) {
+                struct leaf *l = &cg->leaves[i];
+                const char *parent_rel = l->version == 2 ? p.v2_parent : NULL;
+                for (int c = 0; !parent_rel && c < _CTL_MAX; c++)
+                        if (l->ctls & (1u << c))
+                                parent_rel = p.parent[c];
+                r = leaf_create(l, parent_rel, err);
+                if (r < 0)
+                        goto fail;
+        }
+        for (size_t i = 0; i < p.n; i++) {
+                r = apply(cg->by_ctl[p.s[i].ctl], &p.s[i], err);
+                if (r < 0)
+                        goto fail;
+        }
+        plan_done(&p);
+        *ret = cg;
+        return 0;
+
+fail:
+        plan_done(&p);
+        (void)leaves_remove(cg, NULL);
+        cg_free(cg);
+        return r;
+}
+
+int tf_cg_clone_fd(struct tf_cg *cg) {
+        return cg && cg->unified ? cg->unified->dfd : -1;
+}
+
+bool tf_cg_needs_attach(struct tf_cg *cg) {
+        return cg && cg->has_v1;
+}
+
+int tf_cg_attach(struct tf_cg *cg, pid_t pid, tf_error **err) {
+        char num[32];
+        snprintf(num, sizeof(num), "%d", (int)pid);
+        for (size_t i = 0; i < cg->n_leaves; i++) {
+                struct leaf *l = &cg->leaves[i];
+                int r;
+                if (l->lone) {
+                        /* On v1 libcgroup writes the "tasks" file: one thread. The runner attaches a child
+                         * that is still single-threaded, blocked before exec. */
+                        r = cgroup_attach_task_pid(l->lone, pid);
+                        if (r != 0)
+                                return tf_error_set(err, lcg_errno(r), "attach pid %d to %s: %s", (int)pid,
+                                                    l->path, lcg_strerror(r));
+                } else {
+                        r = write_at(l->dfd, "cgroup.procs", num);
+                        if (r < 0)
+                                return tf_error_setc(err, r, "attach pid %d to %s", (int)pid, l->path);
+                }
+        }
+        return 0;
+}
+
+/* The cgroup whose cgroup.procs lists every process of the service. */
+static struct leaf *tracking(struct tf_cg *cg) {
+        if (cg->unified)
+                return cg->unified;
+        if (cg->by_ctl[CTL_MEMORY])
+                return cg->by_ctl[CTL_MEMORY];
+        return cg->n_leaves ? &cg->leaves[0] : NULL;
+}
+
+/* Signal every process listed; returns how many were listed, or -errno. */
+static int signal_procs(struct leaf *l, int sig) {
+        int fd = openat(l->dfd, "cgroup.procs", O_RDONLY | O_CLOEXEC);
+        if (fd < 0)
+                return -errno;
+        FILE *f = fdopen(fd, "re");
+        if (!f) {
+                close(fd);
+                return -ENOMEM;
+        }
+        int n = 0, pid;
+        pid_t self = getpid();
+        while (fscanf(f, "%d", &pid) == 1) {
+                n++;
+                if (pid > 0 && pid != self)
+                        (void)kill(pid, sig);
+        }
+        fclose(f);
+        return n;
+}
+
+int tf_cg_kill(struct tf_cg *cg, int sig, tf_error **err) {
+        struct leaf *t = cg ? tracking(cg) : NULL;
+        if (!t)
+                return 0;
+        if (sig != SIGKILL) {
+                int r = signal_procs(t, sig);
+                return r < 0 ? tf_error_setc(err, r, "signal the processes of %s", t->path) : 0;
+        }
+        if (t->version == 2) {
+                /* cgroup.kill (5.14+) kills the whole subtree and makes racing forks fail. */
+                int r = write_at(t->dfd, "cgroup.kill", "1");
+                if (r == 0)
+                        return 0;
+                if (r != -ENOENT)
+                        return tf_error_setc(err, r, "write '1' to cgroup.kill in %s", t->path);
+        }
+        bool freeze = t->version == 2 && faccessat(t->dfd, "cgroup.freeze", F_OK, 0) == 0;
+        uint64_t start = now_usec();
+        for (;;) {
+                if (freeze)
+                        (void)write_at(t->dfd, "cgroup.freeze", "1");
+                int n = signal_procs(t, SIGKILL);
+                if (freeze)
+                        (void)write_at(t->dfd, "cgroup.freeze", "0");
+                if (n < 0)
+                        return tf_error_setc(err, n, "read cgroup.procs in %s", t->path);
+                if (n == 0)
+                        return 0;
+                if (now_usec() - start > 5000000)
+                        return tf_error_set(err, EBUSY, "kill the processes of %s: they keep coming back",
+                                            t->path);
+                sleep_usec(1000);
+        }
+}
+
+bool tf_cg_populated(struct tf_cg *cg) {
+        struct leaf *t = cg ? tracking(cg) : NULL;
+        if (!t)
+                return false;
+        char buf[4096];
+        if (t->version == 2 && read_at(t->dfd, "cgroup.events", buf, sizeof(buf)) >= 0) {
+                uint64_t v;
+                return keyed_u64(buf, "populated", &v) == 0 && v > 0;
+        }
+        /* v1 has no populated flag (release_agent aside): any pid listed means populated. */
+        int r = read_at(t->dfd, "cgroup.procs", buf, sizeof(buf));
+        return r > 0;
+}
+
+static uint64_t read_u64_at(struct leaf *l, const char *file, const char *key) {
+        char buf[4096];
+        uint64_t v;
+        if (!l || read_at(l->dfd, file, buf, sizeof(buf)) < 0)
+                return TF_UNSET;
+        if (key ? keyed_u64(buf, key, &v) < 0 : tf_parse_u64(buf, &v) < 0)
+                return TF_UNSET;
+        return v;
+}
+
+int tf_cg_stats(struct tf_cg *cg, struct tf_cg_stats *ret, tf_error **err) {
+        struct tf_cg_stats s = {TF_UNSET, TF_UNSET, TF_UNSET, TF_UNSET};
+        if (cg->unified)
+                s.cpu_usage_usec = read_u64_at(cg->unified, "cpu.stat", "usage_usec");
+        if (s.cpu_usage_usec == TF_UNSET && cg->by_ctl[CTL_CPUACCT]) {
+                uint64_t ns = read_u64_at(cg->by_ctl[CTL_CPUACCT], "cpuacct.usage", NULL);
+                s.cpu_usage_usec = ns == TF_UNSET ? TF_UNSET : ns / 1000;
+        }
+        struct leaf *m = cg->by_ctl[CTL_MEMORY];
+        if (m && m->version == 2) {
+                s.memory_peak = read_u64_at(m, "memory.peak", NULL);
+                s.oom_kills = read_u64_at(m, "memory.events", "oom_kill");
+        } else if (m) {
+                s.memory_peak = read_u64_at(m, "memory.max_usage_in_bytes", NULL);
+                s.oom_kills = read_u64_at(m, "memory.oom_control", "oom_kill");
+        }
+        s.pids_peak = read_u64_at(cg->by_ctl[CTL_PIDS], "pids.peak", NULL);
+        *ret = s;
+        return 0;
+}
+
+int tf_cg_destroy(struct tf_cg *cg, tf_error **err) {
+        if (!cg)
+                return 0;
+        int r = 0;
+        if (tf_cg_populated(cg))
+                r = tf_cg_kill(cg, SIGKILL, err);
+        int k = leaves_remove(cg, r < 0 ? NULL : err);
+        cg_free(cg);
+        return r < 0 ? r : k;
+}
+
+const char *tf_cg_path(const struct tf_cg *cg) {
+        if (!cg)
+                return NULL;
+        if (cg->by_ctl[CTL_MEMORY])
+                return cg->by_ctl[CTL_MEMORY]->path;
+        if (cg->unified)
+                return cg->unified->path;
+        return cg->n_leaves ? cg->leaves[0].path : NULL;
+}

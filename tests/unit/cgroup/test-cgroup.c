@@ -1,0 +1,589 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * cgroup/ against the real cgroups of this host (root only). Every file is read back from
+ * /sys/fs/cgroup directly, not through the module, so that the module cannot agree with itself.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/sched.h>
+#include <signal.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/sysmacros.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "cgroup/cgroup.h"
+#include "tests/tap.h"
+
+static char own[16][512]; /* by hierarchy name index below */
+static const char *const hier[] = {"memory", "pids", "cpu", "cpuacct", "cpuset", "blkio", "unified"};
+enum { H_MEMORY, H_PIDS, H_CPU, H_CPUACCT, H_CPUSET, H_BLKIO, H_UNIFIED, _H_MAX };
+
+static void read_own(void) {
+        FILE *f = fopen("/proc/self/cgroup", "re");
+        char line[1024];
+        for (int i = 0; i < _H_MAX; i++)
+                strcpy(own[i], "/");
+        while (f && fgets(line, sizeof(line), f)) {
+                line[strcspn(line, "\n")] = 0;
+                char *a = strchr(line, ':'), *b = a ? strchr(a + 1, ':') : NULL;
+                if (!b)
+                        continue;
+                *b = 0;
+                for (int i = 0; i < _H_MAX; i++) {
+                        const char *name = i == H_UNIFIED ? "" : hier[i];
+                        char *save = NULL, copy[256];
+                        snprintf(copy, sizeof(copy), "%s", a + 1);
+                        if (!*name && !copy[0])
+                                snprintf(own[i], sizeof(own[i]), "%s", b + 1);
+                        for (char *t = strtok_r(copy, ",", &save); t; t = strtok_r(NULL, ",", &save))
+                                if (*name && strcmp(t, name) == 0)
+                                        snprintf(own[i], sizeof(own[i]), "%s", b + 1);
+                }
+        }
+        if (f)
+                fclose(f);
+}
+
+static char *leaf(int h, const char *name, const char *file) {
+        static char buf[4][1024];
+        static int k;
+        char *p = buf[k++ % 4];
+        snprintf(p, 1024, "/sys/fs/cgroup/%s%s/%s%s%s", hier[h], strcmp(own[h], "/") ? own[h] : "", name,
+                 file ? "/" : "", file ? file : "");
+        return p;
+}
+
+static char *slurp(const char *path) {
+        static char buf[8192];
+        int fd = open(path, O_RDONLY | O_CLOEXEC);
+        if (fd < 0)
+                return NULL;
+        ssize_t n = read(fd, buf, sizeof(buf) - 1);
+        close(fd);
+        if (n < 0)
+                return NULL;
+        buf[n] = 0;
+        while (n > 0 && buf[n - 1] == '\n')
+                buf[--n] = 0;
+        return buf;
+}
+
+static bool exists(const char *path) {
+        struct stat st;
+        return stat(path, &st) == 0;
+}
+
+static bool pid_listed(const char *file, pid_t pid) {
+        FILE *f = fopen(file, "re");
+        int p;
+        bool found = false;
+        while (f && fscanf(f, "%d", &p) == 1)
+                if (p == pid)
+                        found = true;
+        if (f)
+                fclose(f);
+        return found;
+}
+
+static struct tf_limits none(void) {
+        struct tf_limits l;
+        memset(&l, 0, sizeof(l));
+        l.cpu_quota_usec = l.cpu_period_usec = l.cpu_weight = TF_UNSET;
+        l.memory = l.memory_high = l.memory_swap = l.pids = l.io_weight = l.nofile = TF_UNSET;
+        return l;
+}
+
+static char name_buf[64];
+static const char *next_name(void) {
+        static int n;
+        snprintf(name_buf, sizeof(name_buf), "tfrun-test-%d-%d", (int)getpid(), ++n);
+        return name_buf;
+}
+
+/* fork, attach while the child waits on a pipe, then let it run fn. */
+static pid_t spawn(struct tf_cg *cg, void (*fn)(void)) {
+        int p[2];
+        if (pipe2(p, O_CLOEXEC) < 0)
+                return -1;
+        pid_t pid = fork();
+        if (pid == 0) {
+                char c;
+                close(p[1]);
+                if (read(p[0], &c, 1) != 1)
+                        _exit(99);
+                fn();
+                _exit(0);
+        }
+        close(p[0]);
+        tf_error *e = NULL;
+        if (tf_cg_attach(cg, pid, &e) < 0) {
+                printf("# attach: %s\n", e->msg);
+                tf_error_free(e);
+        }
+        (void)!write(p[1], "x", 1);
+        close(p[1]);
+        return pid;
+}
+
+static void do_pause(void) {
+        pause();
+}
+
+static void do_alloc20(void) {
+        size_t n = 20u << 20;
+        char *m = mmap(NULL, n, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+        if (m == MAP_FAILED)
+                _exit(2);
+        memset(m, 1, n);
+        /* burn some CPU so that usage is visibly non-zero */
+        for (volatile unsigned long i = 0; i < 20000000UL; i++)
+                ;
+}
+
+static void do_alloc100(void) {
+        size_t n = 100u << 20;
+        char *m = mmap(NULL, n, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+        if (m == MAP_FAILED)
+                _exit(2);
+        memset(m, 1, n);
+        _exit(3);
+}
+
+static void do_tree(void) {
+        for (int i = 0; i < 3; i++)
+                if (fork() == 0) {
+                        if (fork() == 0)
+                                pause();
+                        pause();
+                }
+        pause();
+}
+
+static int wait_status(pid_t pid) {
+        int st = 0;
+        while (waitpid(pid, &st, 0) < 0 && errno == EINTR)
+                ;
+        return st;
+}
+
+static bool wait_empty(struct tf_cg *cg) {
+        for (int i = 0; i < 2000; i++) {
+                if (!tf_cg_populated(cg))
+                        return true;
+                usleep(1000);
+        }
+        return false;
+}
+
+static uint64_t now_ns(void) {
+        struct timespec ts;
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        return (uint64_t)ts.tv_sec * 1000000000 + (uint64_t)ts.tv_nsec;
+}
+
+static void test_create_readback(void) {
+        struct tf_limits l = none();
+        l.memory = 32u << 20;
+        l.pids = 16;
+        l.cpu_quota_usec = 50000;
+        l.cpu_period_usec = 100000;
+        l.cpu_weight = 300;
+        l.cpuset = (char *)"0";
+        const char *name = next_name();
+        struct tf_cg_options o = {.name = name};
+        struct tf_cg *cg = NULL;
+        tf_error *e = NULL;
+        int r = tf_cg_create(&l, &o, &cg, &e);
+        if (!OK(r == 0, "create with memory, pids, cpus, cpu_weight, cpuset")) {
+                printf("# %s\n", e ? e->msg : "?");
+                tf_error_free(e);
+                return;
+        }
+        IS_STR(slurp(leaf(H_MEMORY, name, "memory.limit_in_bytes")), "33554432", "memory.limit_in_bytes");
+        IS_STR(slurp(leaf(H_PIDS, name, "pids.max")), "16", "pids.max");
+        IS_STR(slurp(leaf(H_CPU, name, "cpu.cfs_quota_us")), "50000", "cpu.cfs_quota_us");
+        IS_STR(slurp(leaf(H_CPU, name, "cpu.cfs_period_us")), "100000", "cpu.cfs_period_us");
+        IS_STR(slurp(leaf(H_CPU, name, "cpu.shares")), "3072", "cpu.shares = 300 * 1024 / 100");
+        IS_STR(slurp(leaf(H_CPUSET, name, "cpuset.cpus")), "0", "cpuset.cpus");
+        char parent_mems[64], pm[1024];
+        snprintf(pm, sizeof(pm), "/sys/fs/cgroup/cpuset%s/cpuset.mems",
+                 strcmp(own[H_CPUSET], "/") ? own[H_CPUSET] : "");
+        snprintf(parent_mems, sizeof(parent_mems), "%s", slurp(pm) ?: "?");
+        IS_STR(slurp(leaf(H_CPUSET, name, "cpuset.mems")), parent_mems,
+               "cpuset.mems copied from the parent");
+        OK(exists(leaf(H_UNIFIED, name, "cgroup.procs")), "tracking cgroup in the unified hierarchy");
+        OK(!exists(leaf(H_BLKIO, name, NULL)), "no blkio cgroup when no io limit is set");
+        OK(!exists(leaf(H_CPUACCT, name, NULL)), "no cpuacct cgroup: unified cpu.stat is used");
+        IS_STR(tf_cg_path(cg), leaf(H_MEMORY, name, NULL), "tf_cg_path is the memory cgroup");
+        OK(tf_cg_needs_attach(cg), "hybrid: needs attach to v1 hierarchies");
+        int cfd = tf_cg_clone_fd(cg);
+        struct stat st;
+        OK(cfd >= 0 && fstat(cfd, &st) == 0 && S_ISDIR(st.st_mode), "clone fd is the unified directory");
+        OK(!tf_cg_populated(cg), "empty cgroup is not populated");
+
+        /* attach */
+        pid_t pid = spawn(cg, do_pause);
+        OK(pid_listed(leaf(H_MEMORY, name, "cgroup.procs"), pid), "child in memory cgroup.procs");
+        OK(pid_listed(leaf(H_CPU, name, "tasks"), pid), "child in cpu tasks");
+        OK(pid_listed(leaf(H_CPUSET, name, "tasks"), pid), "child in cpuset tasks");
+        OK(pid_listed(leaf(H_PIDS, name, "cgroup.procs"), pid), "child in pids cgroup.procs");
+        OK(pid_listed(leaf(H_UNIFIED, name, "cgroup.procs"), pid), "child in unified cgroup.procs");
+        OK(tf_cg_populated(cg), "populated with a child");
+        r = tf_cg_kill(cg, SIGTERM, &e);
+        IS_INT(r, 0, "kill SIGTERM");
+        int ws = wait_status(pid);
+        OK(WIFSIGNALED(ws) && WTERMSIG(ws) == SIGTERM, "child got SIGTERM");
+        OK(wait_empty(cg), "not populated after the child died");
+
+        /* destroy removes everything */
+        r = tf_cg_destroy(cg, &e);
+        IS_INT(r, 0, "destroy");
+        OK(!exists(leaf(H_MEMORY, name, NULL)), "memory dir removed");
+        OK(!exists(leaf(H_PIDS, name, NULL)), "pids dir removed");
+        OK(!exists(leaf(H_CPU, name, NULL)), "cpu dir removed");
+        OK(!exists(leaf(H_CPUSET, name, NULL)), "cpuset dir removed");
+        OK(!exists(leaf(H_UNIFIED, name, NULL)), "unified dir removed");
+}
+
+static struct tf_cg *mk(struct tf_limits *l, const char *what) {
+        struct tf_cg_options o = {.name = next_name()};
+        struct tf_cg *cg = NULL;
+        tf_error *e = NULL;
+        int r = tf_cg_create(l, &o, &cg, &e);
+        if (!OK(r == 0, "create (%s)", what)) {
+                printf("# %s\n", e ? e->msg : "?");
+                tf_error_free(e);
+                return NULL;
+        }
+        return cg;
+}
+
+static void test_stats(void) {
+        struct tf_limits l = none();
+        struct tf_cg *cg = mk(&l, "no limits, for stats");
+        if (!cg)
+                return;
+        pid_t pid = spawn(cg, do_alloc20);
+        int ws = wait_status(pid);
+        OK(WIFEXITED(ws) && WEXITSTATUS(ws) == 0, "allocating child exited 0");
+        struct tf_cg_stats s;
+        tf_error *e = NULL;
+        IS_INT(tf_cg_stats(cg, &s, &e), 0, "stats");
+        OK(s.memory_peak != TF_UNSET && s.memory_peak >= (20u << 20), "peak memory %llu >= 20M",
+           (unsigned long long)s.memory_peak);
+        OK(s.cpu_usage_usec != TF_UNSET && s.cpu_usage_usec > 0, "cpu usage %llu us",
+           (unsigned long long)s.cpu_usage_usec);
+        OK(s.pids_peak != TF_UNSET && s.pids_peak >= 1, "pids peak %llu", (unsigned long long)s.pids_peak);
+        IS_INT(s.oom_kills, 0, "no OOM kill");
+        IS_INT(tf_cg_destroy(cg, &e), 0, "destroy");
+}
+
+static void test_oom(void) {
+        struct tf_limits l = none();
+        l.memory = 32u << 20;
+        l.memory_swap = 0; /* memsw = memory: the child cannot escape into swap */
+        struct tf_cg *cg = mk(&l, "memory 32M, swap 0");
+        if (!cg)
+                return;
+        char f[1024];
+        snprintf(f, sizeof(f), "%s/memory.memsw.limit_in_bytes", tf_cg_path(cg));
+        IS_STR(slurp(f), "33554432", "memory_swap 0 -> memory.memsw.limit_in_bytes = memory");
+        pid_t pid = spawn(cg, do_alloc100);
+        int ws = wait_status(pid);
+        OK(WIFSIGNALED(ws) && WTERMSIG(ws) == SIGKILL, "child allocating 100M under 32M was SIGKILLed");
+        struct tf_cg_stats s;
+        tf_error *e = NULL;
+        tf_cg_stats(cg, &s, &e);
+        OK(s.oom_kills != TF_UNSET && s.oom_kills >= 1, "oom_kills %llu >= 1",
+           (unsigned long long)s.oom_kills);
+        IS_INT(tf_cg_destroy(cg, &e), 0, "destroy");
+}
+
+static void test_kill_tree(void) {
+        struct tf_limits l = none();
+        l.pids = 16;
+        struct tf_cg *cg = mk(&l, "pids 16, process tree");
+        if (!cg)
+                return;
+        char mem_procs[1024];
+        snprintf(mem_procs, sizeof(mem_procs), "%s/cgroup.procs", tf_cg_path(cg));
+        pid_t pid = spawn(cg, do_tree);
+        /* wait for the 1 + 3 + 3 processes */
+        int n = 0;
+        for (int i = 0; i < 2000 && n < 7; i++) {
+                FILE *f = fopen(mem_procs, "re");
+                int p;
+                n = 0;
+                while (f && fscanf(f, "%d", &p) == 1)
+                        n++;
+                if (f)
+                        fclose(f);
+                usleep(1000);
+        }
+        IS_INT(n, 7, "child and 6 descendants in the cgroup");
+        tf_error *e = NULL;
+        IS_INT(tf_cg_kill(cg, SIGKILL, &e), 0, "kill SIGKILL");
+        int ws = wait_status(pid);
+        OK(WIFSIGNALED(ws) && WTERMSIG(ws) == SIGKILL, "child SIGKILLed");
+        OK(wait_empty(cg), "tree gone: not populated");
+        IS_STR(slurp(mem_procs), "", "memory cgroup.procs empty");
+        IS_INT(tf_cg_destroy(cg, &e), 0, "destroy");
+}
+
+static void test_destroy_kills(void) {
+        struct tf_limits l = none();
+        struct tf_cg *cg = mk(&l, "leftover process");
+        if (!cg)
+                return;
+        char dir[1024];
+        snprintf(dir, sizeof(dir), "%s", tf_cg_path(cg));
+        pid_t pid = spawn(cg, do_pause);
+        tf_error *e = NULL;
+        int r = tf_cg_destroy(cg, &e);
+        if (r < 0)
+                printf("# %s\n", e->msg);
+        IS_INT(r, 0, "destroy with a live process kills it and removes the cgroup");
+        int ws = wait_status(pid);
+        OK(WIFSIGNALED(ws) && WTERMSIG(ws) == SIGKILL, "leftover was SIGKILLed");
+        OK(!exists(dir), "directory removed");
+}
+
+static void expect_refusal(struct tf_limits *l, const char *what, const char *msg) {
+        tf_error *e = NULL;
+        int r = tf_cg_check(l, &(struct tf_cg_options){.name = "x"}, &e);
+        IS_INT(r, -EOPNOTSUPP, "check refuses %s", what);
+        IS_STR(e ? e->msg : NULL, msg, "message for %s", what);
+        tf_error_free(e);
+}
+
+static void test_refusals(void) {
+        struct tf_limits l = none();
+        l.memory_high = 64u << 20;
+        expect_refusal(&l, "memory_high",
+                       "limits.memory_high: cgroup v1 has no equivalent of memory.high (needs cgroup v2)");
+        l = none();
+        l.io_weight = 100;
+        expect_refusal(
+                &l, "io_weight",
+                "limits.io_weight: this host has no io weight controller (cgroup v1 blkio without "
+                "blkio.weight, and no block device uses the bfq scheduler that blkio.bfq.weight needs); "
+                "remove io_weight or run on a cgroup v2 host");
+        l = none();
+        l.memory_swap = 0;
+        expect_refusal(
+                &l, "memory_swap without memory",
+                "limits.memory_swap: cgroup v1 limits memory and swap together "
+                "(memory.memsw.limit_in_bytes = memory + swap), so it needs limits.memory set as well");
+        l = none();
+        struct tf_io_limit io = {.device = (char *)"/dev/null",
+                                 .read_bps = 1 << 20,
+                                 .write_bps = TF_UNSET,
+                                 .read_iops = TF_UNSET,
+                                 .write_iops = TF_UNSET};
+        l.io = &io;
+        l.n_io = 1;
+        expect_refusal(
+                &l, "io on a character device",
+                "limits.io[0].device: /dev/null is not a block device; io limits apply to whole disks "
+                "such as /dev/vda");
+        /* nothing was created by any of these */
+        l = none();
+        l.nofile = 1024;
+        tf_error *e = NULL;
+        IS_INT(tf_cg_check(&l, &(struct tf_cg_options){.name = "x"}, &e), 0, "nofile is not a cgroup limit");
+        tf_error_free(e);
+}
+
+static void test_io(void) {
+        struct stat st;
+        if (stat("/dev/vda", &st) < 0 || !S_ISBLK(st.st_mode)) {
+                tap_skip("/dev/vda is not a block device here");
+                return;
+        }
+        struct tf_limits l = none();
+        struct tf_io_limit io = {.device = (char *)"/dev/vda",
+                                 .read_bps = 10u << 20,
+                                 .write_bps = TF_UNSET,
+                                 .read_iops = TF_UNSET,
+                                 .write_iops = 500};
+        l.io = &io;
+        l.n_io = 1;
+        const char *name;
+        struct tf_cg *cg = mk(&l, "io throttle on /dev/vda");
+        if (!cg)
+                return;
+        name = name_buf;
+        char want[64];
+        snprintf(want, sizeof(want), "%u:%u 10485760", major(st.st_rdev), minor(st.st_rdev));
+        IS_STR(slurp(leaf(H_BLKIO, name, "blkio.throttle.read_bps_device")), want, "read_bps_device");
+        snprintf(want, sizeof(want), "%u:%u 500", major(st.st_rdev), minor(st.st_rdev));
+        IS_STR(slurp(leaf(H_BLKIO, name, "blkio.throttle.write_iops_device")), want, "write_iops_device");
+        IS_STR(slurp(leaf(H_BLKIO, name, "blkio.throttle.write_bps_device")), "",
+               "write_bps_device untouched");
+        tf_error *e = NULL;
+        IS_INT(tf_cg_destroy(cg, &e), 0, "destroy");
+        OK(!exists(leaf(H_BLKIO, name, NULL)), "blkio dir removed");
+}
+
+static void test_failure_leaves_nothing(void) {
+        struct tf_limits l = none();
+        l.memory = 32u << 20;
+        l.pids = 16;
+        l.cpu_weight = 100;
+        l.cpuset = (char *)"99";
+        const char *name = next_name();
+        struct tf_cg *cg = NULL;
+        tf_error *e = NULL;
+        int r = tf_cg_create(&l, &(struct tf_cg_options){.name = name}, &cg, &e);
+        OK(r < 0 && cg == NULL, "create with cpuset 99 fails");
+        OK(e && strstr(e->msg, "limits.cpuset") && strstr(e->msg, "cpuset.cpus"),
+           "message names key and file: %s", e ? e->msg : "(none)");
+        tf_error_free(e);
+        for (int h = 0; h < _H_MAX; h++)
+                OK(!exists(leaf(h, name, NULL)), "no %s directory left", hier[h]);
+
+        /* a leftover directory with the same name is not adopted */
+        name = next_name();
+        char *d = leaf(H_UNIFIED, name, NULL);
+        OK(mkdir(d, 0755) == 0, "make a stale directory");
+        e = NULL;
+        l = none();
+        r = tf_cg_create(&l, &(struct tf_cg_options){.name = name}, &cg, &e);
+        IS_INT(r, -EEXIST, "create refuses an existing directory");
+        OK(!exists(leaf(H_MEMORY, name, NULL)), "and removes what it made before");
+        tf_error_free(e);
+        rmdir(d);
+}
+
+static int child_in_cgroup(void *arg) {
+        (void)arg;
+        return 0;
+}
+
+static void test_clone3(void) {
+        struct tf_limits l = none();
+        l.memory = 64u << 20;
+        struct tf_cg *cg = mk(&l, "for clone3");
+        if (!cg)
+                return;
+        int p[2];
+        if (pipe2(p, O_CLOEXEC) < 0)
+                return;
+        struct clone_args a = {
+                .flags = CLONE_INTO_CGROUP, .exit_signal = SIGCHLD, .cgroup = (uint64_t)tf_cg_clone_fd(cg)};
+        long pid = syscall(SYS_clone3, &a, sizeof(a));
+        if (pid == 0) {
+                char c;
+                close(p[1]);
+                (void)!read(p[0], &c, 1);
+                _exit(child_in_cgroup(NULL));
+        }
+        close(p[0]);
+        OK(pid > 0, "clone3(CLONE_INTO_CGROUP) with the clone fd: %s", pid < 0 ? strerror(errno) : "ok");
+        if (pid > 0) {
+                char f[1024];
+                snprintf(f, sizeof(f), "%s", leaf(H_UNIFIED, name_buf, "cgroup.procs"));
+                OK(pid_listed(f, (pid_t)pid), "born in the unified cgroup");
+                tf_error *e = NULL;
+                IS_INT(tf_cg_attach(cg, (pid_t)pid, &e), 0, "then attached to the v1 hierarchies");
+                snprintf(f, sizeof(f), "%s/cgroup.procs", tf_cg_path(cg));
+                OK(pid_listed(f, (pid_t)pid), "in memory cgroup");
+                (void)!write(p[1], "x", 1);
+                wait_status((pid_t)pid);
+        }
+        close(p[1]);
+        tf_error *e = NULL;
+        IS_INT(tf_cg_destroy(cg, &e), 0, "destroy");
+}
+
+static void bench(void) {
+        /* Not an assertion (timings are for bench/), just the number for the report. */
+        struct tf_limits typical = none();
+        typical.memory = 64u << 20;
+        typical.pids = 64;
+        typical.cpu_quota_usec = 50000;
+        typical.cpu_period_usec = 100000;
+        struct tf_limits bare = none();
+        struct {
+                const char *what;
+                struct tf_limits *l;
+        } cases[] = {{"no limits", &bare}, {"memory+pids+cpus", &typical}};
+        for (size_t c = 0; c < sizeof(cases) / sizeof(cases[0]); c++) {
+                const int N = 50;
+                uint64_t t_create = 0, t_attach = 0, t_destroy = 0;
+                bool ok = true;
+                for (int i = 0; i < N && ok; i++) {
+                        struct tf_cg *cg = NULL;
+                        tf_error *e = NULL;
+                        uint64_t t0 = now_ns();
+                        ok = tf_cg_create(cases[c].l, &(struct tf_cg_options){.name = next_name()}, &cg,
+                                          &e) == 0;
+                        uint64_t t1 = now_ns();
+                        if (!ok)
+                                break;
+                        pid_t pid = fork();
+                        if (pid == 0) {
+                                pause();
+                                _exit(0);
+                        }
+                        uint64_t t2 = now_ns();
+                        ok = tf_cg_attach(cg, pid, &e) == 0;
+                        uint64_t t3 = now_ns();
+                        kill(pid, SIGKILL);
+                        wait_status(pid);
+                        uint64_t t4 = now_ns();
+                        ok = tf_cg_destroy(cg, &e) == 0 && ok;
+                        uint64_t t5 = now_ns();
+                        t_create += t1 - t0;
+                        t_attach += t3 - t2;
+                        t_destroy += t5 - t4;
+                        tf_error_free(e);
+                }
+                OK(ok, "bench %s: %d cycles", cases[c].what, N);
+                printf("# %s: create %.0f us, attach %.0f us, destroy %.0f us, total %.0f us per run\n",
+                       cases[c].what, t_create / 1e3 / N, t_attach / 1e3 / N, t_destroy / 1e3 / N,
+                       (t_create + t_attach + t_destroy) / 1e3 / N);
+        }
+}
+
+int main(void) {
+        if (geteuid() != 0) {
+                tap_skip("needs root to create cgroups");
+                return tap_done();
+        }
+        read_own();
+        enum tf_cg_mode m;
+        tf_error *e = NULL;
+        uint64_t t0 = now_ns();
+        int r = tf_cg_detect(&m, &e);
+        printf("# detect (cgroup_init included): %.0f us\n", (now_ns() - t0) / 1e3);
+        IS_INT(r, 0, "detect");
+        if (r < 0)
+                return tap_done();
+        if (m != TF_CG_HYBRID) {
+                /* These tests are written for the hybrid host; v2 runs in the VM suite. */
+                tap_skip("not a hybrid host");
+                return tap_done();
+        }
+        IS_STR(tf_cg_mode_name(m), "hybrid", "detect says hybrid");
+
+        test_create_readback();
+        test_stats();
+        test_oom();
+        test_kill_tree();
+        test_destroy_kills();
+        test_refusals();
+        test_io();
+        test_failure_leaves_nothing();
+        test_clone3();
+        bench();
+        return tap_done();
+}
