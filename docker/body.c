@@ -1,0 +1,307 @@
+/* SPDX-License-Identifier: MIT */
+/* struct tf_spec -> the JSON body of POST /containers/create. Pure: no engine involved. */
+
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "base/cleanup.h"
+#include "base/parse.h"
+#include "base/strutil.h"
+#include "docker/docker-internal.h"
+
+#define CPU_SHARES_MIN UINT64_C(2)
+#define CPU_SHARES_MAX UINT64_C(262144)
+#define BLKIO_WEIGHT_MIN 10
+#define BLKIO_WEIGHT_MAX 1000
+/* The engine refuses CFS quotas below 1 ms and periods outside 1 ms..1 s. */
+#define CPU_QUOTA_MIN UINT64_C(1000)
+#define SECCOMP_PROFILE_MAX (1024 * 1024)
+
+static bool set(uint64_t v) {
+        return v != TF_UNSET;
+}
+/* A value Docker should apply: set and not "max" (unlimited is the engine's default). */
+static bool limited(uint64_t v) {
+        return v != TF_UNSET && v != TF_LIMIT_MAX;
+}
+
+uint64_t tf_docker_cpu_shares(uint64_t w) {
+        uint64_t s = w * 1024 / 100;
+        return s < CPU_SHARES_MIN ? CPU_SHARES_MIN : s > CPU_SHARES_MAX ? CPU_SHARES_MAX : s;
+}
+
+/* "FILE:LINE:COL: " + message, when the spec knows where the key was. */
+static __attribute__((format(printf, 5, 6))) int refuse(const struct tf_spec *s, struct tf_pos pos,
+                                                        tf_error **err, int code, const char *fmt, ...) {
+        va_list ap;
+        _cleanup_free_ char *msg = NULL;
+        va_start(ap, fmt);
+        if (vasprintf(&msg, fmt, ap) < 0)
+                tf_oom();
+        va_end(ap);
+        if (s->path && pos.line > 0)
+                return tf_error_set(err, code, "%s:%u:%u: %s", s->path, pos.line, pos.column, msg);
+        return tf_error_set(err, code, "%s", msg);
+}
+
+static json_t *strv_json(char *const *v) {
+        json_t *a = json_array();
+        for (size_t i = 0; v && v[i]; i++)
+                json_array_append_new(a, json_string(v[i]));
+        return a;
+}
+
+static void set_u64(json_t *o, const char *key, uint64_t v) {
+        json_object_set_new(o, key, json_integer((json_int_t)v));
+}
+
+static int read_profile(const struct tf_spec *s, json_t **ret, tf_error **err) {
+        const char *path = s->sandbox.seccomp_profile;
+        if (!path)
+                return refuse(s, s->sandbox.pos_seccomp, err, EINVAL, "sandbox.seccomp: no profile path");
+        _cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC);
+        if (fd < 0)
+                return refuse(s, s->sandbox.pos_seccomp, err, errno, "sandbox.seccomp: open profile %s: %s",
+                              path, strerror(errno));
+        struct stat st;
+        if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || st.st_size > SECCOMP_PROFILE_MAX)
+                return refuse(s, s->sandbox.pos_seccomp, err, EFBIG,
+                              "sandbox.seccomp: profile %s is not a regular file of at most %d bytes", path,
+                              SECCOMP_PROFILE_MAX);
+        json_error_t je;
+        json_t *j = json_loadfd(fd, 0, &je);
+        if (!j)
+                return refuse(s, s->sandbox.pos_seccomp, err, EINVAL,
+                              "sandbox.seccomp: profile %s:%d:%d: %s", path, je.line, je.column, je.text);
+        if (!json_is_object(j)) {
+                json_decref(j);
+                return refuse(
+                        s, s->sandbox.pos_seccomp, err, EINVAL,
+                        "sandbox.seccomp: profile %s: expected a JSON object (Docker's seccomp format)",
+                        path);
+        }
+        *ret = j;
+        return 0;
+}
+
+static int host_limits(const struct tf_spec *s, json_t *hc, tf_error **err) {
+        const struct tf_limits *l = &s->limits;
+
+        /* Refusals first: nothing is built for a spec Docker cannot honour. */
+        if (set(l->memory_high))
+                return refuse(
+                        s, l->pos_memory_high, err, EOPNOTSUPP,
+                        "limits.memory_high: Docker has no equivalent of memory.high (MemoryReservation "
+                        "is a soft minimum, not a throttle); remove it or use the native backend");
+        if (set(l->io_weight) && (l->io_weight < BLKIO_WEIGHT_MIN || l->io_weight > BLKIO_WEIGHT_MAX))
+                return refuse(s, l->pos_io_weight, err, EINVAL,
+                              "limits.io_weight: Docker's BlkioWeight accepts %d..%d, got %" PRIu64
+                              "; use a value in that range or the native backend",
+                              BLKIO_WEIGHT_MIN, BLKIO_WEIGHT_MAX, l->io_weight);
+        if (set(l->memory_swap) && !limited(l->memory))
+                return refuse(s, l->pos_memory_swap, err, EINVAL,
+                              "limits.memory_swap: Docker limits memory and swap together (MemorySwap = "
+                              "memory + swap), so it needs limits.memory as well; add limits.memory");
+        if (limited(l->cpu_quota_usec) && set(l->cpu_period_usec) && l->cpu_quota_usec < CPU_QUOTA_MIN)
+                return refuse(s, l->pos_cpus, err, EINVAL,
+                              "limits.cpus: Docker's smallest CPU quota is 1 ms per period (0.01 CPU at "
+                              "the 100 ms period); raise it");
+
+        if (limited(l->cpu_quota_usec)) {
+                uint64_t period = set(l->cpu_period_usec) && l->cpu_period_usec ? l->cpu_period_usec
+                                                                                : TF_CPU_PERIOD_USEC;
+                if (period == TF_CPU_PERIOD_USEC)
+                        /* The engine turns NanoCpus back into quota/period at 100 ms: exact. */
+                        set_u64(hc, "NanoCpus", l->cpu_quota_usec * UINT64_C(1000000000) / period);
+                else {
+                        set_u64(hc, "CpuPeriod", period);
+                        set_u64(hc, "CpuQuota", l->cpu_quota_usec);
+                }
+        }
+        if (set(l->cpu_weight))
+                set_u64(hc, "CpuShares", tf_docker_cpu_shares(l->cpu_weight));
+        if (l->cpuset)
+                json_object_set_new(hc, "CpusetCpus", json_string(l->cpuset));
+        if (limited(l->memory))
+                set_u64(hc, "Memory", l->memory);
+        if (set(l->memory_swap)) {
+                if (l->memory_swap == TF_LIMIT_MAX)
+                        json_object_set_new(hc, "MemorySwap", json_integer(-1));
+                else if (l->memory_swap > UINT64_MAX / 2 || l->memory > UINT64_MAX / 2)
+                        return refuse(s, l->pos_memory_swap, err, ERANGE, "limits.memory_swap: too large");
+                else
+                        set_u64(hc, "MemorySwap", l->memory + l->memory_swap);
+        }
+        if (limited(l->pids))
+                set_u64(hc, "PidsLimit", l->pids);
+        if (set(l->io_weight))
+                set_u64(hc, "BlkioWeight", l->io_weight);
+        static const char *const io_keys[] = {"BlkioDeviceReadBps", "BlkioDeviceWriteBps",
+                                              "BlkioDeviceReadIOps", "BlkioDeviceWriteIOps"};
+        for (size_t k = 0; k < ELEMENTSOF(io_keys); k++) {
+                json_t *a = json_array();
+                for (size_t i = 0; i < l->n_io; i++) {
+                        const struct tf_io_limit *io = &l->io[i];
+                        const uint64_t v[] = {io->read_bps, io->write_bps, io->read_iops, io->write_iops};
+                        if (!limited(v[k]))
+                                continue;
+                        if (!io->device) {
+                                json_decref(a);
+                                return refuse(s, io->pos, err, EINVAL, "limits.io[%zu].device: missing", i);
+                        }
+                        json_array_append_new(
+                                a, json_pack("{s:s,s:I}", "Path", io->device, "Rate", (json_int_t)v[k]));
+                }
+                if (json_array_size(a) > 0)
+                        json_object_set_new(hc, io_keys[k], a);
+                else
+                        json_decref(a);
+        }
+        if (limited(l->nofile))
+                json_object_set_new(hc, "Ulimits",
+                                    json_pack("[{s:s,s:I,s:I}]", "Name", "nofile", "Soft",
+                                              (json_int_t)l->nofile, "Hard", (json_int_t)l->nofile));
+        return 0;
+}
+
+static int host_sandbox(const struct tf_spec *s, json_t *hc, tf_error **err) {
+        const struct tf_sandbox *sb = &s->sandbox;
+        json_t *opts = json_array();
+        json_object_set_new(hc, "SecurityOpt", opts);
+
+        if (sb->no_new_privileges)
+                json_array_append_new(opts, json_string("no-new-privileges:true"));
+        switch (sb->seccomp) {
+        case TF_SECCOMP_DEFAULT:
+                break; /* the engine's default profile */
+        case TF_SECCOMP_UNCONFINED:
+                json_array_append_new(opts, json_string("seccomp=unconfined"));
+                break;
+        case TF_SECCOMP_PROFILE: {
+                json_t *prof = NULL;
+                int r = read_profile(s, &prof, err);
+                if (r < 0)
+                        return r;
+                /* The engine takes the profile itself, not a path it would read on its side. */
+                _cleanup_free_ char *text = json_dumps(prof, JSON_COMPACT);
+                json_decref(prof);
+                if (!text)
+                        tf_oom();
+                _cleanup_free_ char *opt = tf_asprintf("seccomp=%s", text);
+                json_array_append_new(opts, json_string(opt));
+                break;
+        }
+        default:
+                return refuse(s, sb->pos_seccomp, err, EINVAL, "sandbox.seccomp: unknown mode %d",
+                              sb->seccomp);
+        }
+        if (sb->cap_drop && sb->cap_drop[0])
+                json_object_set_new(hc, "CapDrop", strv_json(sb->cap_drop));
+        if (sb->cap_add && sb->cap_add[0])
+                json_object_set_new(hc, "CapAdd", strv_json(sb->cap_add));
+        json_object_set_new(hc, "ReadonlyRootfs", json_boolean(sb->read_only_root));
+        if (sb->private_tmp)
+                json_object_set_new(hc, "Tmpfs", json_pack("{s:s}", "/tmp", "rw,nosuid,nodev"));
+        switch (sb->network) {
+        case TF_NETWORK_UNSET:
+                break;
+        case TF_NETWORK_NONE:
+                json_object_set_new(hc, "NetworkMode", json_string("none"));
+                break;
+        case TF_NETWORK_HOST:
+                json_object_set_new(hc, "NetworkMode", json_string("host"));
+                break;
+        case TF_NETWORK_BRIDGE:
+                json_object_set_new(hc, "NetworkMode", json_string("bridge"));
+                break;
+        case TF_NETWORK_NAMED:
+                if (!sb->network_name || !*sb->network_name)
+                        return refuse(s, sb->pos_network, err, EINVAL, "sandbox.network: no network name");
+                json_object_set_new(hc, "NetworkMode", json_string(sb->network_name));
+                break;
+        default:
+                return refuse(s, sb->pos_network, err, EINVAL, "sandbox.network: unknown mode %d",
+                              sb->network);
+        }
+        return 0;
+}
+
+static int host_mounts(const struct tf_spec *s, json_t *hc, tf_error **err) {
+        if (s->n_mounts == 0)
+                return 0;
+        /* Mounts, not Binds: a missing source is an error instead of an empty directory the engine
+         * would create on the host. */
+        json_t *a = json_array();
+        json_object_set_new(hc, "Mounts", a);
+        for (size_t i = 0; i < s->n_mounts; i++) {
+                const struct tf_mount *m = &s->mounts[i];
+                if (!m->source || !m->target || m->source[0] != '/' || m->target[0] != '/')
+                        return refuse(s, m->pos, err, EINVAL,
+                                      "mounts[%zu]: source and target must be absolute paths", i);
+                json_array_append_new(a, json_pack("{s:s,s:s,s:s,s:b}", "Type", "bind", "Source", m->source,
+                                                   "Target", m->target, "ReadOnly", m->read_only));
+        }
+        return 0;
+}
+
+int tf_docker_create_body(const struct tf_spec *s, const char *run_id, json_t **ret, tf_error **err) {
+        if (!s->image || !*s->image)
+                return refuse(s, s->pos_image, err, EINVAL, "image: the docker backend needs an image");
+        int r = tf_docker_image_ref_check(s->image, err);
+        if (r < 0)
+                return s->path && s->pos_image.line ? tf_error_prefix(err, "%s:%u:%u: image", s->path,
+                                                                      s->pos_image.line, s->pos_image.column)
+                                                    : tf_error_prefix(err, "image");
+
+        json_t *body = json_object();
+        json_t *hc = json_object();
+        json_object_set_new(body, "HostConfig", hc);
+
+        r = host_limits(s, hc, err);
+        if (r >= 0)
+                r = host_sandbox(s, hc, err);
+        if (r >= 0)
+                r = host_mounts(s, hc, err);
+        if (r < 0) {
+                json_decref(body);
+                return r;
+        }
+
+        json_object_set_new(body, "Image", json_string(s->image));
+        if (s->argv && s->argv[0])
+                json_object_set_new(body, "Cmd", strv_json(s->argv));
+        if (s->env && s->env[0])
+                json_object_set_new(body, "Env", strv_json(s->env));
+        if (s->user && *s->user)
+                json_object_set_new(body, "User", json_string(s->user));
+        if (s->working_dir && *s->working_dir)
+                json_object_set_new(body, "WorkingDir", json_string(s->working_dir));
+        json_t *labels = json_object();
+        if (s->name)
+                json_object_set_new(labels, "tfrun.service", json_string(s->name));
+        if (run_id)
+                json_object_set_new(labels, "tfrun.run", json_string(run_id));
+        json_object_set_new(body, "Labels", labels);
+        /* For a `docker stop` by hand; tfrun itself passes the signal on each stop. */
+        const char *sig = s->stop_signal > 0 ? tf_signal_name(s->stop_signal) : NULL;
+        if (sig)
+                json_object_set_new(body, "StopSignal", json_string(sig));
+        /* Output is attached, never a TTY (the demultiplexer relies on it); no stdin. */
+        json_object_set_new(body, "AttachStdin", json_false());
+        json_object_set_new(body, "AttachStdout", json_true());
+        json_object_set_new(body, "AttachStderr", json_true());
+        json_object_set_new(body, "Tty", json_false());
+        json_object_set_new(body, "OpenStdin", json_false());
+
+        /* tfrun is the init and the janitor: it reads the exit state, then removes the container. */
+        json_object_set_new(hc, "Init", json_false());
+        json_object_set_new(hc, "AutoRemove", json_false());
+
+        *ret = body;
+        return 0;
+}

@@ -1,0 +1,472 @@
+/* SPDX-License-Identifier: MIT */
+/* Container lifecycle: create, attach, start, wait, stop/kill, inspect, remove, list. */
+
+#include <errno.h>
+#include <inttypes.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "base/cleanup.h"
+#include "base/parse.h"
+#include "base/strutil.h"
+#include "base/timeutil.h"
+#include "docker/docker-internal.h"
+
+/* Ids and names are [a-zA-Z0-9][a-zA-Z0-9_.-]*; escaping keeps anything else from bending the path. */
+static char *cpath(const char *id, const char *suffix) {
+        _cleanup_free_ char *e = docker_escape(id);
+        return tf_asprintf("/containers/%s%s", e, suffix);
+}
+
+static json_t *resp_json(struct docker_resp *r) {
+        json_t *j = r->len ? json_loadb(r->body, r->len, 0, NULL) : NULL;
+        docker_resp_done(r);
+        return j;
+}
+
+static void signame(int sig, char *buf, size_t len) {
+        const char *n = tf_signal_name(sig);
+        if (n)
+                snprintf(buf, len, "%s", n);
+        else
+                snprintf(buf, len, "%d", sig);
+}
+
+int tf_docker_container_create(tf_docker *d, const char *name, json_t *body, char **ret_id,
+                               char ***ret_warnings, tf_error **err) {
+        _cleanup_free_ char *text = json_dumps(body, JSON_COMPACT);
+        if (!text)
+                tf_oom();
+        _cleanup_free_ char *path = NULL;
+        if (name) {
+                _cleanup_free_ char *e = docker_escape(name);
+                path = tf_asprintf("/containers/create?name=%s", e);
+        } else
+                path = tf_strdup("/containers/create");
+        struct docker_resp resp;
+        int r = docker_call(d,
+                            &(struct docker_req){.call = "create container",
+                                                 .method = "POST",
+                                                 .path = path,
+                                                 .body = text,
+                                                 .timeout_usec = d->timeout_usec},
+                            &resp, err);
+        if (r < 0)
+                return r;
+        json_t *j = resp_json(&resp);
+        const char *id = json_string_value(json_object_get(j, "Id"));
+        if (!id) {
+                json_decref(j);
+                return tf_error_set(err, EPROTO, "create container: the engine's answer has no Id");
+        }
+        if (ret_warnings) {
+                char **w = NULL;
+                json_t *ws = json_object_get(j, "Warnings"), *v;
+                size_t i;
+                json_array_foreach(ws, i, v) if (json_string_value(v) && *json_string_value(v))
+                        tf_strv_push(&w, json_string_value(v));
+                *ret_warnings = w;
+        }
+        *ret_id = tf_strdup(id);
+        json_decref(j);
+        return 0;
+}
+
+int tf_docker_container_start(tf_docker *d, const char *id, tf_error **err) {
+        _cleanup_free_ char *path = cpath(id, "/start");
+        struct docker_resp resp;
+        int r = docker_call(d,
+                            &(struct docker_req){.call = "start container",
+                                                 .method = "POST",
+                                                 .path = path,
+                                                 .timeout_usec = d->timeout_usec},
+                            &resp, err);
+        if (r < 0)
+                return r;
+        docker_resp_done(&resp);
+        return 0;
+}
+
+/* ---- attach: its own easy handle in a multi handle, so that start can go out while it is open ---- */
+
+struct tf_docker_attach {
+        tf_docker *d; /* borrowed */
+        CURL *easy;
+        CURLM *multi;
+        struct curl_slist *hdrs;
+        char *url;
+        char *call;
+        char errbuf[CURL_ERROR_SIZE];
+        struct tf_docker_demux demux;
+        bool headers_done, done;
+        CURLcode result;
+        long status;
+        char *errbody;
+        size_t errlen;
+        tf_error *feed_err;
+};
+
+static size_t attach_header(char *buf, size_t size, size_t n, void *userdata) {
+        struct tf_docker_attach *a = userdata;
+        size_t len = size * n;
+        if (len >= 5 && strncmp(buf, "HTTP/", 5) == 0) {
+                /* A new status line (after a 100 Continue, say): headers start over. */
+                a->headers_done = false;
+                int code = 0;
+                const char *sp = memchr(buf, ' ', len);
+                if (sp && sscanf(sp, " %d", &code) == 1)
+                        a->status = code;
+        } else if ((len == 2 && buf[0] == '\r') || (len == 1 && buf[0] == '\n')) {
+                if (a->status >= 200)
+                        a->headers_done = true;
+        }
+        return len;
+}
+
+static size_t attach_write(char *buf, size_t size, size_t n, void *userdata) {
+        struct tf_docker_attach *a = userdata;
+        size_t len = size * n;
+        if (a->status != 200) {
+                if (a->errlen + len > 64 * 1024)
+                        return len; /* enough of an error text */
+                a->errbody = tf_realloc(a->errbody, a->errlen + len + 1);
+                memcpy(a->errbody + a->errlen, buf, len);
+                a->errlen += len;
+                a->errbody[a->errlen] = '\0';
+                return len;
+        }
+        if (tf_docker_demux_feed(&a->demux, buf, len, &a->feed_err) < 0)
+                return CURL_WRITEFUNC_ERROR;
+        return len;
+}
+
+/* Drive the transfer until the headers are in (until_headers) or it is over, or the deadline passes. */
+static int attach_pump(struct tf_docker_attach *a, uint64_t deadline, bool until_headers) {
+        for (;;) {
+                int running = 0;
+                CURLMcode mc = curl_multi_perform(a->multi, &running);
+                if (mc != CURLM_OK)
+                        return -EIO;
+                CURLMsg *msg;
+                int left;
+                while ((msg = curl_multi_info_read(a->multi, &left)))
+                        if (msg->msg == CURLMSG_DONE) {
+                                a->done = true;
+                                a->result = msg->data.result;
+                        }
+                if (a->done || (until_headers && a->headers_done))
+                        return 0;
+                int wait_ms = 1000;
+                if (deadline) {
+                        uint64_t now = tf_now(CLOCK_MONOTONIC);
+                        if (now >= deadline)
+                                return -ETIMEDOUT;
+                        if ((deadline - now) / 1000 < (uint64_t)wait_ms)
+                                wait_ms = (int)((deadline - now) / 1000) + 1;
+                }
+                mc = curl_multi_poll(a->multi, NULL, 0, wait_ms, NULL);
+                if (mc != CURLM_OK)
+                        return -EIO;
+        }
+}
+
+static int attach_result(struct tf_docker_attach *a, tf_error **err) {
+        if (a->feed_err) {
+                int code = a->feed_err->code;
+                tf_error_set(err, code, "%s: %s", a->call, a->feed_err->msg);
+                return -code;
+        }
+        if (a->result != CURLE_OK)
+                return docker_curl_error(a->d, a->easy, a->result, a->call, a->errbuf, err);
+        if (a->status != 200)
+                return docker_engine_error(a->call, a->status, a->errbody, a->errlen, err);
+        return 0;
+}
+
+int tf_docker_attach_begin(tf_docker *d, const char *id, int out_fd, int err_fd, tf_docker_attach **ret,
+                           tf_error **err) {
+        int r = tf_docker_connect(d, err);
+        if (r < 0)
+                return tf_error_prefix(err, "attach to container");
+        _cleanup_(tf_docker_attach_freep) tf_docker_attach *a = tf_malloc0(sizeof(*a));
+        a->d = d;
+        a->call = tf_strdup("attach to container");
+        tf_docker_demux_init(&a->demux, out_fd, err_fd);
+        _cleanup_free_ char *path = cpath(id, "/attach?stream=1&stdout=1&stderr=1");
+        a->url = docker_url(d, path, false);
+        a->easy = docker_easy_new(d);
+        a->multi = curl_multi_init();
+        if (!a->multi)
+                tf_oom();
+        /* No "Upgrade: tcp": the engine then answers a plain 200 and streams until the container's
+         * output closes, which libcurl reads as a body delimited by the end of the connection. */
+        a->hdrs = curl_slist_append(a->hdrs, "Expect:");
+        curl_easy_setopt(a->easy, CURLOPT_URL, a->url);
+        curl_easy_setopt(a->easy, CURLOPT_POSTFIELDS, "");
+        curl_easy_setopt(a->easy, CURLOPT_POSTFIELDSIZE, 0L);
+        curl_easy_setopt(a->easy, CURLOPT_HTTPHEADER, a->hdrs);
+        curl_easy_setopt(a->easy, CURLOPT_ERRORBUFFER, a->errbuf);
+        curl_easy_setopt(a->easy, CURLOPT_HEADERFUNCTION, attach_header);
+        curl_easy_setopt(a->easy, CURLOPT_HEADERDATA, a);
+        curl_easy_setopt(a->easy, CURLOPT_WRITEFUNCTION, attach_write);
+        curl_easy_setopt(a->easy, CURLOPT_WRITEDATA, a);
+        curl_multi_add_handle(a->multi, a->easy);
+
+        r = attach_pump(a, tf_now(CLOCK_MONOTONIC) + d->timeout_usec, true);
+        if (r == -ETIMEDOUT)
+                return tf_error_set(err, ETIMEDOUT,
+                                    "attach to container: no answer from the engine in time");
+        if (r < 0)
+                return tf_error_set(err, EIO, "attach to container: libcurl multi interface failed");
+        if (a->status != 200 && !a->done) {
+                /* An error answer is short: read it to the end for the engine's message. */
+                r = attach_pump(a, tf_now(CLOCK_MONOTONIC) + d->timeout_usec, false);
+                if (r < 0)
+                        return tf_error_set(err, -r, "attach to container: reading the engine's error");
+        }
+        if (a->done || a->status != 200) {
+                r = attach_result(a, err);
+                if (r < 0)
+                        return r;
+        }
+        *ret = TAKE_PTR(a);
+        return 0;
+}
+
+int tf_docker_attach_finish(tf_docker_attach *a, uint64_t timeout_usec, tf_error **err) {
+        int r = attach_pump(a, timeout_usec ? tf_now(CLOCK_MONOTONIC) + timeout_usec : 0, false);
+        if (r == -ETIMEDOUT)
+                return tf_error_set(err, ETIMEDOUT, "attach to container: the output did not end in time");
+        if (r < 0)
+                return tf_error_set(err, EIO, "attach to container: libcurl multi interface failed");
+        r = attach_result(a, err);
+        if (r < 0)
+                return r;
+        r = tf_docker_demux_end(&a->demux, err);
+        if (r < 0)
+                return tf_error_prefix(err, "attach to container");
+        return 0;
+}
+
+void tf_docker_attach_bytes(const tf_docker_attach *a, uint64_t *ret_out, uint64_t *ret_err) {
+        if (ret_out)
+                *ret_out = a->demux.bytes[1];
+        if (ret_err)
+                *ret_err = a->demux.bytes[2];
+}
+
+tf_docker_attach *tf_docker_attach_free(tf_docker_attach *a) {
+        if (!a)
+                return NULL;
+        if (a->multi && a->easy)
+                curl_multi_remove_handle(a->multi, a->easy);
+        if (a->easy)
+                curl_easy_cleanup(a->easy);
+        if (a->multi)
+                curl_multi_cleanup(a->multi);
+        curl_slist_free_all(a->hdrs);
+        free(a->url);
+        free(a->call);
+        free(a->errbody);
+        tf_error_free(a->feed_err);
+        free(a);
+        return NULL;
+}
+
+/* ---- wait, kill, stop ---- */
+
+int tf_docker_container_wait(tf_docker *d, const char *id, uint64_t timeout_usec, int *ret_status,
+                             tf_error **err) {
+        _cleanup_free_ char *path = cpath(id, "/wait?condition=not-running");
+        struct docker_resp resp;
+        int r = docker_call(d,
+                            &(struct docker_req){.call = "wait for container",
+                                                 .method = "POST",
+                                                 .path = path,
+                                                 .timeout_usec = timeout_usec},
+                            &resp, err);
+        if (r < 0)
+                return r;
+        json_t *j = resp_json(&resp);
+        json_t *code = json_object_get(j, "StatusCode");
+        const char *emsg = json_string_value(json_object_get(json_object_get(j, "Error"), "Message"));
+        if (emsg && *emsg) {
+                r = tf_error_set(err, EIO, "wait for container: engine said: %s", emsg);
+                json_decref(j);
+                return r;
+        }
+        if (!json_is_integer(code)) {
+                json_decref(j);
+                return tf_error_set(err, EPROTO,
+                                    "wait for container: the engine's answer has no StatusCode");
+        }
+        if (ret_status)
+                *ret_status = (int)json_integer_value(code);
+        json_decref(j);
+        return 0;
+}
+
+int tf_docker_container_kill(tf_docker *d, const char *id, int sig, tf_error **err) {
+        char s[32];
+        signame(sig, s, sizeof(s));
+        _cleanup_free_ char *suffix = tf_asprintf("/kill?signal=%s", s);
+        _cleanup_free_ char *path = cpath(id, suffix);
+        _cleanup_free_ char *call = tf_asprintf("send %s to container", s);
+        struct docker_resp resp;
+        int r = docker_http(
+                d,
+                &(struct docker_req){
+                        .call = call, .method = "POST", .path = path, .timeout_usec = d->timeout_usec},
+                &resp, err);
+        if (r < 0)
+                return r;
+        /* 409 "is not running": it is already where a kill would take it. */
+        if (resp.status == 409 && resp.body && strstr(resp.body, "is not running")) {
+                docker_resp_done(&resp);
+                return 0;
+        }
+        if (resp.status >= 400)
+                r = docker_engine_error(call, resp.status, resp.body, resp.len, err);
+        docker_resp_done(&resp);
+        return r;
+}
+
+int tf_docker_container_stop(tf_docker *d, const char *id, int sig, uint64_t grace_usec, tf_error **err) {
+        int r = tf_docker_connect(d, err);
+        if (r < 0)
+                return tf_error_prefix(err, "stop container");
+        /* The engine's grace is whole seconds: round up, never cut a grace short. */
+        uint64_t t = (grace_usec + TF_USEC_PER_SEC - 1) / TF_USEC_PER_SEC;
+        if (docker_api_at_least(d, 1, 42)) {
+                char s[32];
+                signame(sig, s, sizeof(s));
+                _cleanup_free_ char *suffix = tf_asprintf("/stop?signal=%s&t=%" PRIu64, s, t);
+                _cleanup_free_ char *path = cpath(id, suffix);
+                struct docker_resp resp;
+                r = docker_http(d,
+                                &(struct docker_req){.call = "stop container",
+                                                     .method = "POST",
+                                                     .path = path,
+                                                     .timeout_usec = t * TF_USEC_PER_SEC + d->timeout_usec},
+                                &resp, err);
+                if (r < 0)
+                        return r;
+                if (resp.status >= 400 && resp.status != 304)
+                        r = docker_engine_error("stop container", resp.status, resp.body, resp.len, err);
+                docker_resp_done(&resp);
+                return r;
+        }
+        /* API 1.41's /stop has no signal parameter: do its work by hand. */
+        r = tf_docker_container_kill(d, id, sig, err);
+        if (r < 0)
+                return tf_error_prefix(err, "stop container");
+        if (grace_usec > 0) {
+                r = tf_docker_container_wait(d, id, grace_usec, NULL, err);
+                if (r == 0)
+                        return 0;
+                if (r != -ETIMEDOUT)
+                        return tf_error_prefix(err, "stop container");
+                tf_error_freep(err);
+        }
+        r = tf_docker_container_kill(d, id, SIGKILL, err);
+        if (r < 0)
+                return tf_error_prefix(err, "stop container");
+        r = tf_docker_container_wait(d, id, d->timeout_usec, NULL, err);
+        if (r < 0)
+                return tf_error_prefix(err, "stop container");
+        return 0;
+}
+
+/* ---- inspect, remove, list ---- */
+
+void tf_docker_state_done(struct tf_docker_state *s) {
+        free(s->status);
+        free(s->error);
+        free(s->finished);
+        *s = (struct tf_docker_state){};
+}
+
+int tf_docker_container_inspect(tf_docker *d, const char *id, struct tf_docker_state *ret, tf_error **err) {
+        _cleanup_free_ char *path = cpath(id, "/json");
+        struct docker_resp resp;
+        int r = docker_call(d,
+                            &(struct docker_req){.call = "inspect container",
+                                                 .method = "GET",
+                                                 .path = path,
+                                                 .timeout_usec = d->timeout_usec},
+                            &resp, err);
+        if (r < 0)
+                return r;
+        json_t *j = resp_json(&resp);
+        json_t *st = json_object_get(j, "State");
+        if (!json_is_object(st)) {
+                json_decref(j);
+                return tf_error_set(err, EPROTO, "inspect container: the engine's answer has no State");
+        }
+        const char *status = json_string_value(json_object_get(st, "Status"));
+        const char *e = json_string_value(json_object_get(st, "Error"));
+        const char *fin = json_string_value(json_object_get(st, "FinishedAt"));
+        *ret = (struct tf_docker_state){
+                .status = tf_strdup(status ? status : "unknown"),
+                .running = json_is_true(json_object_get(st, "Running")),
+                .oom_killed = json_is_true(json_object_get(st, "OOMKilled")),
+                .exit_code = (int)json_integer_value(json_object_get(st, "ExitCode")),
+                .pid = (int)json_integer_value(json_object_get(st, "Pid")),
+                .error = e && *e ? tf_strdup(e) : NULL,
+                .finished = fin ? tf_strdup(fin) : NULL,
+        };
+        json_decref(j);
+        return 0;
+}
+
+int tf_docker_container_remove(tf_docker *d, const char *id, bool force, tf_error **err) {
+        _cleanup_free_ char *path = cpath(id, force ? "?force=1&v=1" : "?v=1");
+        struct docker_resp resp;
+        int r = docker_call(d,
+                            &(struct docker_req){.call = "remove container",
+                                                 .method = "DELETE",
+                                                 .path = path,
+                                                 .timeout_usec = d->timeout_usec},
+                            &resp, err);
+        if (r < 0)
+                return r;
+        docker_resp_done(&resp);
+        return 0;
+}
+
+int tf_docker_container_list(tf_docker *d, const char *label, char ***ret, tf_error **err) {
+        json_t *f = json_pack("{s:[s]}", "label", label);
+        _cleanup_free_ char *ftext = json_dumps(f, JSON_COMPACT);
+        json_decref(f);
+        if (!ftext)
+                tf_oom();
+        _cleanup_free_ char *ef = docker_escape(ftext);
+        _cleanup_free_ char *path = tf_asprintf("/containers/json?all=1&filters=%s", ef);
+        struct docker_resp resp;
+        int r = docker_call(d,
+                            &(struct docker_req){.call = "list containers",
+                                                 .method = "GET",
+                                                 .path = path,
+                                                 .timeout_usec = d->timeout_usec},
+                            &resp, err);
+        if (r < 0)
+                return r;
+        json_t *j = resp_json(&resp);
+        if (!json_is_array(j)) {
+                json_decref(j);
+                return tf_error_set(err, EPROTO, "list containers: the engine's answer is not a list");
+        }
+        char **ids = tf_malloc0(sizeof(char *));
+        json_t *v;
+        size_t i;
+        json_array_foreach(j, i, v) {
+                const char *id = json_string_value(json_object_get(v, "Id"));
+                if (id)
+                        tf_strv_push(&ids, id);
+        }
+        json_decref(j);
+        *ret = ids;
+        return 0;
+}

@@ -1,0 +1,179 @@
+/* SPDX-License-Identifier: MIT */
+#pragma once
+
+/*
+ * docker/: a Docker Engine API client over the engine's unix socket (libcurl), the spec -> container
+ * create body translation, and the demultiplexer for attached output.
+ *
+ * Every call that talks to the engine is blocking for now, bounded by a timeout, and returns 0 or
+ * -errno with *err filled as "<call>: <cause>", e.g.
+ *   "create container: engine said 409: Conflict. The container name \"/x\" is already in use ..."
+ * HTTP statuses map to errno: 400 EINVAL, 404 ENOENT, 409 EEXIST, 5xx EIO; a socket that does not
+ * exist or refuses gives ECONNREFUSED/ENOENT, a timeout ETIMEDOUT. Request building and response parsing
+ * live apart from the transport (docker-internal.h) so that a libcurl multi-socket event loop can drive
+ * the same requests later. JSON responses are bounded (TF_DOCKER_JSON_MAX).
+ *
+ * The module takes spec/spec.h's types as input vocabulary only; it does not link spec's library.
+ */
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "base/error.h"
+#include "spec/spec.h"
+
+#define TF_DOCKER_DEFAULT_SOCKET "/var/run/docker.sock"
+/* Oldest engine API we talk to (Docker 20.10) and the newest we know. */
+#define TF_DOCKER_API_MIN "1.41"
+#define TF_DOCKER_API_MAX "1.43"
+#define TF_DOCKER_JSON_MAX (8u * 1024 * 1024)
+/* Default timeout of calls that do not wait for the container (create, start, inspect, ...). */
+#define TF_DOCKER_DEFAULT_TIMEOUT_USEC (30 * UINT64_C(1000000))
+
+typedef struct tf_docker tf_docker;
+
+/* A client for `host`: "unix:///path", or NULL for $DOCKER_HOST, else TF_DOCKER_DEFAULT_SOCKET.
+ * Other schemes (tcp://, ssh://, npipe://) give -EPROTONOSUPPORT with a message. Does no I/O. */
+int tf_docker_new(const char *host, tf_docker **ret, tf_error **err);
+tf_docker *tf_docker_free(tf_docker *d);
+static inline void tf_docker_freep(tf_docker **d) {
+        if (*d)
+                tf_docker_free(*d);
+}
+#define _cleanup_docker_ __attribute__((cleanup(tf_docker_freep)))
+
+/* Timeout of each ordinary call (0: TF_DOCKER_DEFAULT_TIMEOUT_USEC). */
+void tf_docker_set_timeout(tf_docker *d, uint64_t usec);
+
+/* GET /_ping and /version; use min(engine's API version, TF_DOCKER_API_MAX). Engines older than
+ * TF_DOCKER_API_MIN are refused (-EPROTONOSUPPORT). Every other call connects first if needed. */
+int tf_docker_connect(tf_docker *d, tf_error **err);
+const char *tf_docker_socket_path(const tf_docker *d);
+const char *tf_docker_api_version(const tf_docker *d);    /* negotiated, "1.41"; NULL before connect */
+const char *tf_docker_engine_version(const tf_docker *d); /* "20.10.24+dfsg1"; NULL before connect */
+
+/* ---- images ---- */
+
+/* Validates a reference with Docker's grammar ([domain[:port]/]path[:tag][@digest], lower-case path,
+ * length limits). -EINVAL with a message saying what is wrong; no request is made. */
+int tf_docker_image_ref_check(const char *ref, tf_error **err);
+
+/* 0 and *ret_id (may be NULL; caller frees) when the image exists locally; -ENOENT when it does not. */
+int tf_docker_image_inspect(tf_docker *d, const char *ref, char **ret_id, tf_error **err);
+
+struct tf_docker_pull_progress {
+        const char *status;     /* "Pulling fs layer", "Downloading", "Pull complete", ... */
+        const char *id;         /* layer id or tag, may be NULL */
+        int64_t current, total; /* bytes; -1 when the engine did not say */
+};
+typedef void (*tf_docker_pull_cb)(const struct tf_docker_pull_progress *p, void *userdata);
+
+/* POST /images/create. Calls cb for each progress message. An error reported inside the stream (the
+ * engine answers 200 and then fails, e.g. registry unreachable) becomes -EIO with the engine's text.
+ * timeout_usec 0: none. */
+int tf_docker_image_pull(tf_docker *d, const char *ref, tf_docker_pull_cb cb, void *userdata,
+                         uint64_t timeout_usec, tf_error **err);
+
+/* ---- spec -> container create body ---- */
+
+/* Build the JSON body of POST /containers/create from a spec (no daemon involved; the only I/O is
+ * reading a seccomp profile file). run_id becomes the label tfrun.run (may be NULL: label omitted).
+ * Limits Docker cannot express are refused with -EOPNOTSUPP and a message naming the spec key; values
+ * Docker would reject (io_weight outside 10..1000, swap without memory) with -EINVAL. Mapping:
+ *   cpus        -> NanoCpus (CpuQuota+CpuPeriod when the period is not 100 ms)
+ *   cpu_weight  -> CpuShares = clamp(weight * 1024 / 100, 2, 262144): systemd's CPUWeight->CPUShares,
+ *                  the same conversion the native backend writes to cpu.shares on v1 (100 <-> 1024)
+ *   cpuset      -> CpusetCpus
+ *   memory      -> Memory; memory_swap -> MemorySwap = memory + swap ("max": -1); unset swap leaves
+ *                  the engine default (Docker: swap as large as memory)
+ *   memory_high -> refused: Docker has no memory.high
+ *   pids -> PidsLimit; io_weight -> BlkioWeight; io[] -> BlkioDevice{Read,Write}{Bps,IOps}
+ *   nofile      -> Ulimits [{nofile, soft = hard}]
+ *   "max" (TF_LIMIT_MAX) -> omitted, the engine's "unlimited".
+ * On success *ret owns a new object. */
+int tf_docker_create_body(const struct tf_spec *spec, const char *run_id, json_t **ret, tf_error **err);
+
+/* The cpu_weight -> CpuShares conversion above. */
+uint64_t tf_docker_cpu_shares(uint64_t cpu_weight);
+
+/* ---- containers ---- */
+
+/* POST /containers/create[?name=]. *ret_id: full id (caller frees). *ret_warnings (may be NULL): the
+ * engine's warnings, NULL-terminated or NULL; a warning may mean a limit was dropped by the engine (e.g.
+ * "Your kernel does not support Block I/O weight"), so the caller should not ignore them. */
+int tf_docker_container_create(tf_docker *d, const char *name, json_t *body, char **ret_id,
+                               char ***ret_warnings, tf_error **err);
+int tf_docker_container_start(tf_docker *d, const char *id, tf_error **err);
+
+/*
+ * Attach to stdout and stderr BEFORE start. Why attach and not logs?follow=1: the engine registers the
+ * attach with the container's output broadcaster before it answers the attach request, so once
+ * tf_docker_attach_begin() has returned, every byte the container ever writes reaches us, however short
+ * its life; the stream ends when the container exits. logs?follow works only with log drivers that can
+ * be read back (not "none", "syslog", ...), goes through the log file (and its rotation limits), and
+ * costs a json encode/decode per line.
+ *
+ * begin returns once the engine has accepted the attach (or failed: -ENOENT for an unknown container).
+ * finish pumps the multiplexed stream into out_fd/err_fd (blocking fds; frames are written in the order
+ * the engine sent them) until the engine closes it, or timeout_usec (0: none) passes (-ETIMEDOUT).
+ */
+typedef struct tf_docker_attach tf_docker_attach;
+int tf_docker_attach_begin(tf_docker *d, const char *id, int out_fd, int err_fd, tf_docker_attach **ret,
+                           tf_error **err);
+int tf_docker_attach_finish(tf_docker_attach *a, uint64_t timeout_usec, tf_error **err);
+/* Bytes delivered so far to out_fd and err_fd. */
+void tf_docker_attach_bytes(const tf_docker_attach *a, uint64_t *ret_out, uint64_t *ret_err);
+tf_docker_attach *tf_docker_attach_free(tf_docker_attach *a);
+static inline void tf_docker_attach_freep(tf_docker_attach **a) {
+        if (*a)
+                tf_docker_attach_free(*a);
+}
+#define _cleanup_docker_attach_ __attribute__((cleanup(tf_docker_attach_freep)))
+
+/* POST /containers/{id}/wait: blocks until the container is not running; *ret_status its exit code.
+ * timeout_usec 0: none; on timeout -ETIMEDOUT. */
+int tf_docker_container_wait(tf_docker *d, const char *id, uint64_t timeout_usec, int *ret_status,
+                             tf_error **err);
+/* Send sig. A container that is not running is not an error (returns 0). */
+int tf_docker_container_kill(tf_docker *d, const char *id, int sig, tf_error **err);
+/* Send sig, wait up to grace_usec for it to exit, then SIGKILL. Uses /stop?signal=&t= on API >= 1.42,
+ * else kill + wait + kill. Returns 0 once the container is not running. */
+int tf_docker_container_stop(tf_docker *d, const char *id, int sig, uint64_t grace_usec, tf_error **err);
+
+struct tf_docker_state {
+        char *status; /* "created", "running", "exited", ... */
+        bool running, oom_killed;
+        int exit_code;
+        int pid;
+        char *error;    /* the engine's State.Error, NULL when empty */
+        char *finished; /* State.FinishedAt */
+};
+void tf_docker_state_done(struct tf_docker_state *s);
+int tf_docker_container_inspect(tf_docker *d, const char *id, struct tf_docker_state *ret, tf_error **err);
+
+/* DELETE /containers/{id}?force=&v=1. An already absent container gives -ENOENT (with *err). */
+int tf_docker_container_remove(tf_docker *d, const char *id, bool force, tf_error **err);
+
+/* Ids of all containers (running or not) carrying label `label` ("key" or "key=value"). *ret is a
+ * NULL-terminated vector (possibly empty, never NULL on success). */
+int tf_docker_container_list(tf_docker *d, const char *label, char ***ret, tf_error **err);
+
+/* ---- the multiplexed attach stream ---- */
+
+/* Frames: 8-byte header {stream (0 stdin, 1 stdout, 2 stderr), 0, 0, 0, big-endian u32 length}, then
+ * payload. Feed it bytes as they come, split anywhere; payload goes to fd[stream] in order. */
+struct tf_docker_demux {
+        int fd[3];
+        uint8_t hdr[8];
+        size_t hdr_len;
+        uint32_t remaining; /* payload bytes left in the current frame */
+        int stream;
+        uint64_t bytes[3];
+};
+void tf_docker_demux_init(struct tf_docker_demux *m, int out_fd, int err_fd);
+/* -EBADMSG on a stream type other than 0..2; -errno when a write fails. */
+int tf_docker_demux_feed(struct tf_docker_demux *m, const void *buf, size_t len, tf_error **err);
+/* At end of stream: -EBADMSG if it ended inside a frame. */
+int tf_docker_demux_end(const struct tf_docker_demux *m, tf_error **err);
