@@ -1,0 +1,1366 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The native backend's sandbox. See sandbox.h for the contract and the order in the child.
+ *
+ * Split: everything that parses, allocates or can fail for a user's reason runs in the parent
+ * (tf_sandbox_prepare); the child functions only make system calls on data the plan already holds.
+ */
+#include "runner/sandbox.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <jansson.h>
+#include <limits.h>
+#include <linux/capability.h>
+#include <linux/filter.h>
+#include <linux/openat2.h>
+#include <linux/seccomp.h>
+#include <net/if.h>
+#include <sched.h>
+#include <seccomp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <sys/mount.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/utsname.h>
+#include <unistd.h>
+
+#include "base/cleanup.h"
+#include "base/strutil.h"
+
+/* The profile behind `seccomp: default`, as Docker-format JSON text (runner/seccomp-default.c). */
+extern const char tf_seccomp_default_profile[];
+
+#ifndef PR_CAP_AMBIENT
+#define PR_CAP_AMBIENT 47
+#define PR_CAP_AMBIENT_RAISE 2
+#define PR_CAP_AMBIENT_CLEAR_ALL 4
+#endif
+
+/* A seccomp profile larger than this is not a profile. */
+#define PROFILE_MAX_BYTES (1024 * 1024)
+
+/* Capability names as the kernel numbers them (linux/capability.h), without the CAP_ prefix. */
+static const char *const cap_names[] = {
+        [CAP_CHOWN] = "CHOWN",
+        [CAP_DAC_OVERRIDE] = "DAC_OVERRIDE",
+        [CAP_DAC_READ_SEARCH] = "DAC_READ_SEARCH",
+        [CAP_FOWNER] = "FOWNER",
+        [CAP_FSETID] = "FSETID",
+        [CAP_KILL] = "KILL",
+        [CAP_SETGID] = "SETGID",
+        [CAP_SETUID] = "SETUID",
+        [CAP_SETPCAP] = "SETPCAP",
+        [CAP_LINUX_IMMUTABLE] = "LINUX_IMMUTABLE",
+        [CAP_NET_BIND_SERVICE] = "NET_BIND_SERVICE",
+        [CAP_NET_BROADCAST] = "NET_BROADCAST",
+        [CAP_NET_ADMIN] = "NET_ADMIN",
+        [CAP_NET_RAW] = "NET_RAW",
+        [CAP_IPC_LOCK] = "IPC_LOCK",
+        [CAP_IPC_OWNER] = "IPC_OWNER",
+        [CAP_SYS_MODULE] = "SYS_MODULE",
+        [CAP_SYS_RAWIO] = "SYS_RAWIO",
+        [CAP_SYS_CHROOT] = "SYS_CHROOT",
+        [CAP_SYS_PTRACE] = "SYS_PTRACE",
+        [CAP_SYS_PACCT] = "SYS_PACCT",
+        [CAP_SYS_ADMIN] = "SYS_ADMIN",
+        [CAP_SYS_BOOT] = "SYS_BOOT",
+        [CAP_SYS_NICE] = "SYS_NICE",
+        [CAP_SYS_RESOURCE] = "SYS_RESOURCE",
+        [CAP_SYS_TIME] = "SYS_TIME",
+        [CAP_SYS_TTY_CONFIG] = "SYS_TTY_CONFIG",
+        [CAP_MKNOD] = "MKNOD",
+        [CAP_LEASE] = "LEASE",
+        [CAP_AUDIT_WRITE] = "AUDIT_WRITE",
+        [CAP_AUDIT_CONTROL] = "AUDIT_CONTROL",
+        [CAP_SETFCAP] = "SETFCAP",
+        [CAP_MAC_OVERRIDE] = "MAC_OVERRIDE",
+        [CAP_MAC_ADMIN] = "MAC_ADMIN",
+        [CAP_SYSLOG] = "SYSLOG",
+        [CAP_WAKE_ALARM] = "WAKE_ALARM",
+        [CAP_BLOCK_SUSPEND] = "BLOCK_SUSPEND",
+        [CAP_AUDIT_READ] = "AUDIT_READ",
+        [CAP_PERFMON] = "PERFMON",
+        [CAP_BPF] = "BPF",
+        [CAP_CHECKPOINT_RESTORE] = "CHECKPOINT_RESTORE",
+};
+
+#define CAPBIT(c) (UINT64_C(1) << (c))
+
+/* moby oci/caps/defaults.go: what a container gets when neither cap_add nor cap_drop is given. */
+static const uint64_t docker_default_caps =
+        CAPBIT(CAP_CHOWN) | CAPBIT(CAP_DAC_OVERRIDE) | CAPBIT(CAP_FSETID) | CAPBIT(CAP_FOWNER) |
+        CAPBIT(CAP_MKNOD) | CAPBIT(CAP_NET_RAW) | CAPBIT(CAP_SETGID) | CAPBIT(CAP_SETUID) |
+        CAPBIT(CAP_SETFCAP) | CAPBIT(CAP_SETPCAP) | CAPBIT(CAP_NET_BIND_SERVICE) | CAPBIT(CAP_SYS_CHROOT) |
+        CAPBIT(CAP_KILL) | CAPBIT(CAP_AUDIT_WRITE);
+
+/* Under read_only_root these stay writable, as they are in a container with a read-only rootfs. */
+static const char *const api_mounts_rw[] = {"/proc", "/dev/shm", "/dev/pts", "/dev/mqueue"};
+
+struct plan_mount {
+        int source_fd; /* O_PATH, pinned at prepare time */
+        char *target;
+        bool read_only;
+        bool is_dir;
+        bool create_in_tmp; /* target lies in the private /tmp and is created there */
+        unsigned depth;
+};
+
+struct tf_sandbox_plan {
+        /* capabilities */
+        bool manage_caps; /* tfrun is root: bounding set and capability sets are ours to set */
+        unsigned cap_last;
+        uint64_t caps;    /* final set: bounding, and effective/permitted for a uid-0 service */
+        uint64_t ambient; /* explicitly added: raised as ambient for a non-root service */
+        bool no_new_privs;
+
+        /* seccomp */
+        bool seccomp;
+        struct sock_fprog prog;
+        unsigned seccomp_flags;
+
+        /* namespaces and mounts */
+        bool unshare_net, unshare_mnt, read_only_root, private_tmp;
+        struct plan_mount *mounts;
+        size_t n_mounts;
+};
+
+/* "FILE:LINE:COL", or "FILE" when the position is unknown. (spec/ has tf_spec_where() with this
+ * contract; this twin keeps the sandbox unit free of spec's object code.) */
+static char *where(const struct tf_spec *s, struct tf_pos pos) {
+        const char *f = s->path ? s->path : "(spec)";
+        if (pos.line == 0)
+                return tf_strdup(f);
+        return tf_asprintf("%s:%u:%u", f, pos.line, pos.column);
+}
+
+/* jansson >= 2.9 ships json_decrefp (behind json_auto_t). */
+#define _cleanup_json_ _cleanup_(json_decrefp)
+
+static inline void seccomp_releasep(scmp_filter_ctx *c) {
+        if (*c)
+                seccomp_release(*c);
+}
+
+/* ---------------------------------------------------------------------------------------------------- */
+/* Capabilities */
+
+static unsigned kernel_cap_last(void) {
+        unsigned v = CAP_LAST_CAP;
+        _cleanup_fclose_ FILE *f = fopen("/proc/sys/kernel/cap_last_cap", "re");
+        if (f && fscanf(f, "%u", &v) != 1)
+                v = CAP_LAST_CAP;
+        if (v >= 63)
+                v = 62;
+        return v;
+}
+
+static int cap_lookup(const char *name) {
+        if (tf_startswith(name, "CAP_") || tf_startswith(name, "cap_"))
+                name += 4;
+        for (size_t i = 0; i < ELEMENTSOF(cap_names); i++)
+                if (strcasecmp(cap_names[i], name) == 0)
+                        return (int)i;
+        return -EINVAL;
+}
+
+static const char *cap_suggest(const char *name) {
+        /* A truncated name ("NET_BIND") is far in edit distance but obvious as a prefix. */
+        if (strlen(name) >= 3)
+                for (size_t i = 0; i < ELEMENTSOF(cap_names); i++)
+                        if (strncasecmp(cap_names[i], name, strlen(name)) == 0)
+                                return cap_names[i];
+        const char *best = NULL;
+        unsigned best_d = UINT_MAX;
+        for (size_t i = 0; i < ELEMENTSOF(cap_names); i++) {
+                unsigned d = tf_edit_distance(name, cap_names[i]);
+                if (d < best_d) {
+                        best_d = d;
+                        best = cap_names[i];
+                }
+        }
+        return best && best_d <= 2 + strlen(name) / 4 ? best : NULL;
+}
+
+/* Resolves a cap_add/cap_drop list into a mask; *all says whether "ALL" was in it. */
+static int resolve_cap_list(const struct tf_spec *s, const char *key, char **list, unsigned cap_last,
+                            bool is_add, uint64_t *ret, bool *all, tf_error **err) {
+        uint64_t m = 0;
+        *all = false;
+        for (char **c = list; c && *c; c++) {
+                if (strcasecmp(*c, "ALL") == 0) {
+                        *all = true;
+                        continue;
+                }
+                int n = cap_lookup(*c);
+                if (n < 0) {
+                        _cleanup_free_ char *w = where(s, s->pos_sandbox);
+                        const char *sug = cap_suggest(*c);
+                        if (sug)
+                                return tf_error_set(err, EINVAL,
+                                                    "%s: %s: unknown capability '%s'; did you mean '%s'?", w,
+                                                    key, *c, sug);
+                        return tf_error_set(err, EINVAL, "%s: %s: unknown capability '%s'", w, key, *c);
+                }
+                if ((unsigned)n > cap_last) {
+                        /* Dropping what the kernel does not have is already true; adding it is not. */
+                        if (!is_add)
+                                continue;
+                        _cleanup_free_ char *w = where(s, s->pos_sandbox);
+                        return tf_error_set(err, EOPNOTSUPP,
+                                            "%s: %s: capability '%s' is not known to the running kernel "
+                                            "(its last capability is '%s')",
+                                            w, key, cap_names[n], cap_names[cap_last]);
+                }
+                m |= CAPBIT(n);
+        }
+        *ret = m;
+        return 0;
+}
+
+/* ---------------------------------------------------------------------------------------------------- */
+/* Paths without symbolic links */
+
+/* Opens an absolute path O_PATH, one component at a time with O_NOFOLLOW, so that no symbolic link in
+ * any component is followed. On -ELOOP *bad holds the prefix that is a link; on -ENOENT the prefix that
+ * is missing. Works on every kernel; openat2(RESOLVE_NO_SYMLINKS) would not say which component. */
+static int open_nofollow(const char *path, int *ret_fd, char **bad) {
+        _cleanup_close_ int fd = open("/", O_PATH | O_DIRECTORY | O_CLOEXEC);
+        if (fd < 0)
+                return -errno;
+        _cleanup_free_ char *copy = tf_strdup(path);
+        size_t len = strlen(copy);
+        char *p = copy;
+        while (*p) {
+                while (*p == '/')
+                        p++;
+                if (!*p)
+                        break;
+                char *end = strchr(p, '/');
+                if (end)
+                        *end = 0;
+                int nfd = openat(fd, p, O_PATH | O_NOFOLLOW | O_CLOEXEC);
+                int e = errno;
+                if (nfd >= 0) {
+                        struct stat st;
+                        if (fstat(nfd, &st) < 0) {
+                                e = errno;
+                                close(nfd);
+                                return -e;
+                        }
+                        if (S_ISLNK(st.st_mode)) {
+                                close(nfd);
+                                *bad = tf_strndup(path, (size_t)(p - copy) + strlen(p));
+                                return -ELOOP;
+                        }
+                }
+                if (nfd < 0) {
+                        *bad = tf_strndup(path, (size_t)(p - copy) + strlen(p));
+                        return -e;
+                }
+                close(fd);
+                fd = nfd;
+                if (!end)
+                        break;
+                *end = '/';
+                p = end + 1;
+                if ((size_t)(p - copy) > len)
+                        break;
+        }
+        *ret_fd = TAKE_FD(fd);
+        return 0;
+}
+
+static bool path_has_dotdot(const char *p) {
+        for (const char *c = p; (c = strstr(c, "..")); c += 2)
+                if ((c == p || c[-1] == '/') && (c[2] == 0 || c[2] == '/'))
+                        return true;
+        return false;
+}
+
+static unsigned path_depth(const char *p) {
+        unsigned n = 0;
+        for (const char *c = p; *c; c++)
+                if (*c == '/' && c[1] && c[1] != '/')
+                        n++;
+        return n;
+}
+
+static int resolve_path(const struct tf_spec *s, size_t i, const char *field, const char *path, int *ret_fd,
+                        tf_error **err) {
+        _cleanup_free_ char *w = where(s, s->mounts[i].pos);
+        _cleanup_free_ char *bad = NULL;
+        int r = open_nofollow(path, ret_fd, &bad);
+        if (r == -ELOOP) {
+                _cleanup_free_ char *real = realpath(path, NULL);
+                return tf_error_set(err, ELOOP,
+                                    "%s: mounts[%zu].%s: '%s' is a symbolic link; mount paths must not "
+                                    "contain symbolic links%s%s%s",
+                                    w, i, field, bad, real ? " (the real path is '" : "", real ? real : "",
+                                    real ? "')" : "");
+        }
+        if (r == -ENOENT && streq(field, "source"))
+                return tf_error_set(err, ENOENT, "%s: mounts[%zu].source: '%s' does not exist%s%s%s", w, i,
+                                    path, streq(bad, path) ? "" : " (no '", streq(bad, path) ? "" : bad,
+                                    streq(bad, path) ? "" : "')");
+        if (r == -ENOENT)
+                return tf_error_set(err, ENOENT,
+                                    "%s: mounts[%zu].target: '%s' does not exist on this host; the native "
+                                    "backend binds over existing paths and never creates them on the host "
+                                    "(create it, or use a target under /tmp with sandbox.private_tmp)",
+                                    w, i, path);
+        if (r < 0)
+                return tf_error_setc(err, r, "%s: mounts[%zu].%s: open '%s'", w, i, field, bad ? bad : path);
+        return 0;
+}
+
+static int prepare_mounts(const struct tf_spec *s, struct tf_sandbox_plan *p, tf_error **err) {
+        if (s->n_mounts == 0)
+                return 0;
+        if (s->n_mounts > TF_SANDBOX_MAX_MOUNTS) {
+                _cleanup_free_ char *w = where(s, s->pos_mounts);
+                return tf_error_set(err, EINVAL, "%s: mounts: at most %d mounts are supported, got %zu", w,
+                                    TF_SANDBOX_MAX_MOUNTS, s->n_mounts);
+        }
+        p->mounts = tf_malloc0(sizeof(struct plan_mount) * s->n_mounts);
+        for (size_t i = 0; i < s->n_mounts; i++)
+                p->mounts[i].source_fd = -1;
+        p->n_mounts = s->n_mounts;
+
+        for (size_t i = 0; i < s->n_mounts; i++) {
+                const struct tf_mount *m = &s->mounts[i];
+                struct plan_mount *pm = &p->mounts[i];
+                _cleanup_free_ char *w = where(s, m->pos);
+                const char *field = NULL;
+                if (!m->source || m->source[0] != '/')
+                        field = "source";
+                else if (!m->target || m->target[0] != '/')
+                        field = "target";
+                if (field)
+                        return tf_error_set(err, EINVAL, "%s: mounts[%zu].%s: must be an absolute path", w,
+                                            i, field);
+                if (strlen(m->source) >= PATH_MAX || strlen(m->target) >= PATH_MAX)
+                        return tf_error_set(err, ENAMETOOLONG, "%s: mounts[%zu]: path too long", w, i);
+                if (path_depth(m->target) == 0)
+                        return tf_error_set(err, EINVAL, "%s: mounts[%zu].target: cannot mount over /", w,
+                                            i);
+                if (path_has_dotdot(m->target))
+                        return tf_error_set(err, EINVAL,
+                                            "%s: mounts[%zu].target: '..' is not allowed in '%s'", w, i,
+                                            m->target);
+
+                int r = resolve_path(s, i, "source", m->source, &pm->source_fd, err);
+                if (r < 0)
+                        return r;
+                struct stat sst;
+                if (fstat(pm->source_fd, &sst) < 0)
+                        return tf_error_setc(err, errno, "%s: mounts[%zu].source: stat '%s'", w, i,
+                                             m->source);
+                pm->is_dir = S_ISDIR(sst.st_mode);
+                pm->target = tf_strdup(m->target);
+                pm->read_only = m->read_only;
+                pm->depth = path_depth(m->target);
+
+                if (s->sandbox.private_tmp && tf_startswith(m->target, "/tmp/")) {
+                        pm->create_in_tmp = true;
+                        continue;
+                }
+                _cleanup_close_ int tfd = -1;
+                r = resolve_path(s, i, "target", m->target, &tfd, err);
+                if (r < 0)
+                        return r;
+                struct stat tst;
+                if (fstat(tfd, &tst) < 0)
+                        return tf_error_setc(err, errno, "%s: mounts[%zu].target: stat '%s'", w, i,
+                                             m->target);
+                if (S_ISDIR(tst.st_mode) != pm->is_dir)
+                        return tf_error_set(
+                                err, ENOTDIR, "%s: mounts[%zu]: source '%s' is %s but target '%s' is %s", w,
+                                i, m->source, pm->is_dir ? "a directory" : "not a directory", m->target,
+                                S_ISDIR(tst.st_mode) ? "a directory" : "not a directory");
+        }
+        /* Parents before children, as Docker sorts them, so that /data/sub lands inside /data. */
+        for (size_t i = 1; i < p->n_mounts; i++)
+                for (size_t j = i; j > 0 && p->mounts[j - 1].depth > p->mounts[j].depth; j--) {
+                        struct plan_mount t = p->mounts[j];
+                        p->mounts[j] = p->mounts[j - 1];
+                        p->mounts[j - 1] = t;
+                }
+        return 0;
+}
+
+/* ---------------------------------------------------------------------------------------------------- */
+/* Seccomp: Docker-format JSON profile -> libseccomp -> raw BPF */
+
+struct profile_ctx {
+        const char *name;   /* for messages: the profile's path, or "default" */
+        const char *prefix; /* "FILE:L:C: sandbox.seccomp" */
+        uint64_t caps;
+        uint32_t native_arch;
+        const char *go_arch; /* moby matches includes/excludes arches against Go's GOARCH names */
+        unsigned kernel[3];
+        tf_error **err;
+};
+
+static int perr(struct profile_ctx *c, const char *path, const char *fmt, ...)
+        __attribute__((format(printf, 3, 4)));
+static int perr(struct profile_ctx *c, const char *path, const char *fmt, ...) {
+        va_list ap;
+        va_start(ap, fmt);
+        _cleanup_free_ char *msg = NULL;
+        if (vasprintf(&msg, fmt, ap) < 0)
+                msg = NULL;
+        va_end(ap);
+        return tf_error_set(c->err, EINVAL, "%s: seccomp profile %s: %s: %s", c->prefix, c->name, path,
+                            msg ? msg : "invalid");
+}
+
+static const char *go_arch_name(uint32_t a) {
+        switch (a) {
+        case SCMP_ARCH_X86_64:
+                return "amd64";
+        case SCMP_ARCH_X86:
+                return "x86";
+        case SCMP_ARCH_X32:
+                return "x32";
+        case SCMP_ARCH_AARCH64:
+                return "arm64";
+        case SCMP_ARCH_ARM:
+                return "arm";
+        case SCMP_ARCH_PPC64LE:
+                return "ppc64le";
+        case SCMP_ARCH_PPC64:
+                return "ppc64";
+        case SCMP_ARCH_S390X:
+                return "s390x";
+        case SCMP_ARCH_S390:
+                return "s390";
+        case SCMP_ARCH_RISCV64:
+                return "riscv64";
+        default:
+                return "unknown";
+        }
+}
+
+/* "SCMP_ARCH_X86_64" -> libseccomp token; 0 when unknown. */
+static uint32_t arch_token(const char *s) {
+        char buf[32];
+        if (!tf_startswith(s, "SCMP_ARCH_") || strlen(s) - 10 >= sizeof(buf))
+                return 0;
+        size_t n = 0;
+        for (const char *c = s + 10; *c; c++)
+                buf[n++] = (char)tolower((unsigned char)*c);
+        buf[n] = 0;
+        return seccomp_arch_resolve_name(buf);
+}
+
+static int parse_version(const char *s, unsigned v[3]) {
+        v[0] = v[1] = v[2] = 0;
+        int n = sscanf(s, "%u.%u.%u", &v[0], &v[1], &v[2]);
+        return n >= 2 ? 0 : -EINVAL;
+}
+
+static bool kernel_at_least(const struct profile_ctx *c, const unsigned v[3]) {
+        for (int i = 0; i < 3; i++)
+                if (c->kernel[i] != v[i])
+                        return c->kernel[i] > v[i];
+        return true;
+}
+
+static int parse_action(struct profile_ctx *c, const char *path, json_t *jaction, json_t *jerrno,
+                        uint32_t *ret) {
+        if (!json_is_string(jaction))
+                return perr(c, path, "expected a string");
+        const char *a = json_string_value(jaction);
+        int errno_ret = EPERM;
+        if (jerrno && !json_is_null(jerrno)) {
+                if (!json_is_integer(jerrno) || json_integer_value(jerrno) < 0 ||
+                    json_integer_value(jerrno) > 4095)
+                        return perr(c, path, "errnoRet must be an integer 0..4095");
+                errno_ret = (int)json_integer_value(jerrno);
+        }
+        if (streq(a, "SCMP_ACT_ALLOW"))
+                *ret = SCMP_ACT_ALLOW;
+        else if (streq(a, "SCMP_ACT_ERRNO"))
+                *ret = SCMP_ACT_ERRNO((uint32_t)errno_ret);
+        else if (streq(a, "SCMP_ACT_KILL") || streq(a, "SCMP_ACT_KILL_THREAD"))
+                *ret = SCMP_ACT_KILL_THREAD;
+        else if (streq(a, "SCMP_ACT_KILL_PROCESS"))
+                *ret = SCMP_ACT_KILL_PROCESS;
+        else if (streq(a, "SCMP_ACT_TRAP"))
+                *ret = SCMP_ACT_TRAP;
+        else if (streq(a, "SCMP_ACT_TRACE"))
+                *ret = SCMP_ACT_TRACE((uint32_t)errno_ret);
+        else if (streq(a, "SCMP_ACT_LOG"))
+                *ret = SCMP_ACT_LOG;
+        else if (streq(a, "SCMP_ACT_NOTIFY"))
+                return perr(c, path, "'SCMP_ACT_NOTIFY' needs a seccomp agent; tfrun has none");
+        else
+                return perr(c, path, "unknown action '%s'", a);
+        return 0;
+}
+
+static int parse_op(const char *s, enum scmp_compare *ret) {
+        static const struct {
+                const char *name;
+                enum scmp_compare op;
+        } ops[] = {
+                {"SCMP_CMP_NE", SCMP_CMP_NE},
+                {"SCMP_CMP_LT", SCMP_CMP_LT},
+                {"SCMP_CMP_LE", SCMP_CMP_LE},
+                {"SCMP_CMP_EQ", SCMP_CMP_EQ},
+                {"SCMP_CMP_GE", SCMP_CMP_GE},
+                {"SCMP_CMP_GT", SCMP_CMP_GT},
+                {"SCMP_CMP_MASKED_EQ", SCMP_CMP_MASKED_EQ},
+        };
+        for (size_t i = 0; i < ELEMENTSOF(ops); i++)
+                if (streq(s, ops[i].name)) {
+                        *ret = ops[i].op;
+                        return 0;
+                }
+        return -EINVAL;
+}
+
+static int parse_u64(json_t *j, uint64_t *ret) {
+        if (!j || json_is_null(j)) {
+                *ret = 0;
+                return 0;
+        }
+        if (!json_is_integer(j) || json_integer_value(j) < 0)
+                return -EINVAL;
+        *ret = (uint64_t)json_integer_value(j);
+        return 0;
+}
+
+static bool json_strings_contain(json_t *arr, const char *s) {
+        size_t i;
+        json_t *v;
+        json_array_foreach(arr, i, v) {
+                if (streq(json_string_value(v), s))
+                        return true;
+        }
+        return false;
+}
+
+/* includes/excludes: checks the shape; *matches says whether the entry's conditions hold here. For
+ * includes every listed condition must hold; for excludes any one holding excludes the entry. */
+static int parse_filter(struct profile_ctx *c, const char *path, json_t *f, bool is_include, bool *skip) {
+        if (!f || json_is_null(f))
+                return 0;
+        if (!json_is_object(f))
+                return perr(c, path, "expected an object");
+        char sub[128];
+        json_t *caps = json_object_get(f, "caps"), *arches = json_object_get(f, "arches"),
+               *mink = json_object_get(f, "minKernel");
+        if (caps && !json_is_null(caps)) {
+                snprintf(sub, sizeof(sub), "%s.caps", path);
+                if (!json_is_array(caps))
+                        return perr(c, sub, "expected an array of capability names");
+                size_t i;
+                json_t *v;
+                json_array_foreach(caps, i, v) {
+                        if (!json_is_string(v)) {
+                                snprintf(sub, sizeof(sub), "%s.caps[%zu]", path, i);
+                                return perr(c, sub, "expected a string");
+                        }
+                        int n = cap_lookup(json_string_value(v));
+                        bool have = n >= 0 && (c->caps & CAPBIT(n));
+                        if (is_include && !have)
+                                *skip = true;
+                        if (!is_include && have)
+                                *skip = true;
+                }
+        }
+        if (arches && !json_is_null(arches)) {
+                snprintf(sub, sizeof(sub), "%s.arches", path);
+                if (!json_is_array(arches))
+                        return perr(c, sub, "expected an array of architecture names");
+                size_t i;
+                json_t *v;
+                json_array_foreach(arches, i, v) {
+                        if (!json_is_string(v)) {
+                                snprintf(sub, sizeof(sub), "%s.arches[%zu]", path, i);
+                                return perr(c, sub, "expected a string");
+                        }
+                }
+                bool in = json_strings_contain(arches, c->go_arch);
+                if (json_array_size(arches) > 0 && (is_include ? !in : in))
+                        *skip = true;
+        }
+        if (mink && !json_is_null(mink) && !(json_is_string(mink) && json_string_length(mink) == 0)) {
+                unsigned v[3];
+                snprintf(sub, sizeof(sub), "%s.minKernel", path);
+                if (!json_is_string(mink) || parse_version(json_string_value(mink), v) < 0)
+                        return perr(c, sub, "expected a kernel version like \"4.8\"");
+                bool ok = kernel_at_least(c, v);
+                if (is_include ? !ok : ok)
+                        *skip = true;
+        }
+        return 0;
+}
+
+static int add_rules(struct profile_ctx *c, scmp_filter_ctx ctx, const char *path, json_t *names,
+                     uint32_t action, const struct scmp_arg_cmp *cmps, size_t n_cmps, bool split) {
+        size_t i;
+        json_t *v;
+        json_array_foreach(names, i, v) {
+                const char *name = json_string_value(v);
+                int nr = seccomp_syscall_resolve_name(name);
+                /* A name libseccomp does not know is skipped, as Docker and runc do: profiles list
+                 * syscalls of newer kernels and of other architectures. */
+                if (nr == __NR_SCMP_ERROR)
+                        continue;
+                int r = 0;
+                if (split)
+                        for (size_t k = 0; k < n_cmps && r >= 0; k++)
+                                r = seccomp_rule_add_array(ctx, action, nr, 1, &cmps[k]);
+                else
+                        r = seccomp_rule_add_array(ctx, action, nr, (unsigned)n_cmps, n_cmps ? cmps : NULL);
+                if (r < 0)
+                        return tf_error_setc(c->err, r, "%s: seccomp profile %s: %s: rule for '%s'",
+                                             c->prefix, c->name, path, name);
+        }
+        return 0;
+}
+
+static int compile_syscall(struct profile_ctx *c, scmp_filter_ctx ctx, uint32_t default_action, size_t idx,
+                           json_t *e) {
+        char path[64], sub[128];
+        snprintf(path, sizeof(path), "syscalls[%zu]", idx);
+        if (!json_is_object(e))
+                return perr(c, path, "expected an object");
+
+        json_t *name = json_object_get(e, "name"), *names = json_object_get(e, "names");
+        _cleanup_json_ json_t *one = NULL;
+        if (name && names)
+                return perr(c, path, "'name' and 'names' are both given; use one");
+        if (name) {
+                snprintf(sub, sizeof(sub), "%s.name", path);
+                if (!json_is_string(name))
+                        return perr(c, sub, "expected a string");
+                one = json_array();
+                json_array_append(one, name);
+                names = one;
+        }
+        snprintf(sub, sizeof(sub), "%s.names", path);
+        if (!names || !json_is_array(names) || json_array_size(names) == 0)
+                return perr(c, names ? sub : path, "expected a non-empty array of syscall names in 'names'");
+        size_t i;
+        json_t *v;
+        json_array_foreach(names, i, v) {
+                if (!json_is_string(v)) {
+                        snprintf(sub, sizeof(sub), "%s.names[%zu]", path, i);
+                        return perr(c, sub, "expected a string");
+                }
+        }
+
+        uint32_t action;
+        snprintf(sub, sizeof(sub), "%s.action", path);
+        json_t *ja = json_object_get(e, "action");
+        if (!ja)
+                return perr(c, path, "missing 'action'");
+        int r = parse_action(c, sub, ja, json_object_get(e, "errnoRet"), &action);
+        if (r < 0)
+                return r;
+
+        struct scmp_arg_cmp cmps[32];
+        size_t n_cmps = 0;
+        bool split = false;
+        unsigned seen = 0;
+        json_t *args = json_object_get(e, "args");
+        if (args && !json_is_null(args)) {
+                snprintf(sub, sizeof(sub), "%s.args", path);
+                if (!json_is_array(args))
+                        return perr(c, sub, "expected an array");
+                if (json_array_size(args) > ELEMENTSOF(cmps))
+                        return perr(c, sub, "at most %zu conditions", ELEMENTSOF(cmps));
+                json_array_foreach(args, i, v) {
+                        snprintf(sub, sizeof(sub), "%s.args[%zu]", path, i);
+                        if (!json_is_object(v))
+                                return perr(c, sub, "expected an object");
+                        json_t *jidx = json_object_get(v, "index"), *jop = json_object_get(v, "op");
+                        if (!json_is_integer(jidx) || json_integer_value(jidx) < 0 ||
+                            json_integer_value(jidx) > 5)
+                                return perr(c, sub, "index must be an integer 0..5");
+                        enum scmp_compare op;
+                        if (!json_is_string(jop))
+                                return perr(c, sub, "op must be a string");
+                        if (parse_op(json_string_value(jop), &op) < 0) {
+                                snprintf(sub, sizeof(sub), "%s.args[%zu].op", path, i);
+                                return perr(c, sub, "unknown operator '%s'", json_string_value(jop));
+                        }
+                        uint64_t a, b;
+                        if (parse_u64(json_object_get(v, "value"), &a) < 0 ||
+                            parse_u64(json_object_get(v, "valueTwo"), &b) < 0)
+                                return perr(c, sub, "value and valueTwo must be non-negative integers");
+                        unsigned ix = (unsigned)json_integer_value(jidx);
+                        /* runc: conditions on distinct arguments are ANDed in one rule; the same argument
+                         * named twice means OR, one rule per condition. */
+                        if (seen & (1U << ix))
+                                split = true;
+                        seen |= 1U << ix;
+                        cmps[n_cmps++] =
+                                (struct scmp_arg_cmp){.arg = ix, .op = op, .datum_a = a, .datum_b = b};
+                }
+        }
+
+        bool skip = false;
+        snprintf(sub, sizeof(sub), "%s.includes", path);
+        r = parse_filter(c, sub, json_object_get(e, "includes"), true, &skip);
+        if (r < 0)
+                return r;
+        snprintf(sub, sizeof(sub), "%s.excludes", path);
+        r = parse_filter(c, sub, json_object_get(e, "excludes"), false, &skip);
+        if (r < 0)
+                return r;
+        /* libseccomp refuses a rule whose action is the default one; it would change nothing anyway. */
+        if (skip || action == default_action)
+                return 0;
+        return add_rules(c, ctx, path, names, action, cmps, n_cmps, split);
+}
+
+static int add_arch(struct profile_ctx *c, scmp_filter_ctx ctx, const char *path, json_t *j) {
+        if (!json_is_string(j))
+                return perr(c, path, "expected an architecture name like \"SCMP_ARCH_X86_64\"");
+        uint32_t t = arch_token(json_string_value(j));
+        if (t == 0)
+                return perr(c, path, "unknown architecture '%s'", json_string_value(j));
+        int r = seccomp_arch_add(ctx, t);
+        if (r < 0 && r != -EEXIST)
+                return tf_error_setc(c->err, r, "%s: seccomp profile %s: %s: add architecture '%s'",
+                                     c->prefix, c->name, path, json_string_value(j));
+        return 0;
+}
+
+static int compile_archs(struct profile_ctx *c, scmp_filter_ctx ctx, json_t *root) {
+        json_t *archs = json_object_get(root, "architectures"), *map = json_object_get(root, "archMap");
+        char sub[128];
+        size_t i, k;
+        json_t *v, *w;
+        if (archs && !json_is_null(archs) && map && !json_is_null(map) && json_array_size(archs) &&
+            json_array_size(map))
+                return perr(c, "architectures", "'architectures' and 'archMap' are both given; use one");
+        if (archs && !json_is_null(archs)) {
+                if (!json_is_array(archs))
+                        return perr(c, "architectures", "expected an array");
+                json_array_foreach(archs, i, v) {
+                        snprintf(sub, sizeof(sub), "architectures[%zu]", i);
+                        int r = add_arch(c, ctx, sub, v);
+                        if (r < 0)
+                                return r;
+                }
+        }
+        if (map && !json_is_null(map)) {
+                if (!json_is_array(map))
+                        return perr(c, "archMap", "expected an array");
+                json_array_foreach(map, i, v) {
+                        snprintf(sub, sizeof(sub), "archMap[%zu]", i);
+                        if (!json_is_object(v))
+                                return perr(c, sub, "expected an object");
+                        json_t *a = json_object_get(v, "architecture"),
+                               *subs = json_object_get(v, "subArchitectures");
+                        snprintf(sub, sizeof(sub), "archMap[%zu].architecture", i);
+                        if (!json_is_string(a) || arch_token(json_string_value(a)) == 0)
+                                return perr(c, sub, "unknown architecture '%s'",
+                                            json_is_string(a) ? json_string_value(a) : "(not a string)");
+                        if (subs && !json_is_null(subs) && !json_is_array(subs)) {
+                                snprintf(sub, sizeof(sub), "archMap[%zu].subArchitectures", i);
+                                return perr(c, sub, "expected an array");
+                        }
+                        bool native = arch_token(json_string_value(a)) == c->native_arch;
+                        json_array_foreach(subs, k, w) {
+                                snprintf(sub, sizeof(sub), "archMap[%zu].subArchitectures[%zu]", i, k);
+                                if (!json_is_string(w) || arch_token(json_string_value(w)) == 0)
+                                        return perr(c, sub, "unknown architecture '%s'",
+                                                    json_is_string(w) ? json_string_value(w)
+                                                                      : "(not a string)");
+                                if (native) {
+                                        int r = add_arch(c, ctx, sub, w);
+                                        if (r < 0)
+                                                return r;
+                                }
+                        }
+                }
+        }
+        return 0;
+}
+
+static int compile_flags(struct profile_ctx *c, json_t *root, unsigned *ret) {
+        json_t *flags = json_object_get(root, "flags");
+        *ret = 0;
+        if (!flags || json_is_null(flags))
+                return 0;
+        if (!json_is_array(flags))
+                return perr(c, "flags", "expected an array");
+        size_t i;
+        json_t *v;
+        json_array_foreach(flags, i, v) {
+                char sub[64];
+                snprintf(sub, sizeof(sub), "flags[%zu]", i);
+                const char *f = json_string_value(v);
+                if (streq(f, "SECCOMP_FILTER_FLAG_LOG"))
+                        *ret |= SECCOMP_FILTER_FLAG_LOG;
+                else if (streq(f, "SECCOMP_FILTER_FLAG_SPEC_ALLOW"))
+                        *ret |= SECCOMP_FILTER_FLAG_SPEC_ALLOW;
+                else if (streq(f, "SECCOMP_FILTER_FLAG_TSYNC"))
+                        *ret |= SECCOMP_FILTER_FLAG_TSYNC; /* the child has one thread: harmless */
+                else
+                        return perr(c, sub, "unknown flag '%s'", f ? f : "(not a string)");
+        }
+        return 0;
+}
+
+/* The whole profile -> BPF in p->prog. Empty profile (no defaultAction, no syscalls): no filter, as in
+ * moby. */
+static int compile_profile(struct profile_ctx *c, json_t *root, struct tf_sandbox_plan *p) {
+        if (!json_is_object(root))
+                return tf_error_set(c->err, EINVAL, "%s: seccomp profile %s: expected a JSON object",
+                                    c->prefix, c->name);
+        json_t *jdef = json_object_get(root, "defaultAction"), *sys = json_object_get(root, "syscalls");
+        if (!jdef && (!sys || json_array_size(sys) == 0))
+                return 0;
+        if (!jdef)
+                return perr(c, "defaultAction", "missing");
+        uint32_t def;
+        int r = parse_action(c, "defaultAction", jdef, json_object_get(root, "defaultErrnoRet"), &def);
+        if (r < 0)
+                return r;
+        json_t *lp = json_object_get(root, "listenerPath");
+        if (json_is_string(lp) && json_string_length(lp) > 0)
+                return perr(c, "listenerPath", "seccomp agents are not supported by tfrun");
+
+        _cleanup_(seccomp_releasep) scmp_filter_ctx ctx = seccomp_init(def);
+        if (!ctx)
+                return tf_error_set(c->err, EINVAL, "%s: seccomp profile %s: seccomp_init failed", c->prefix,
+                                    c->name);
+        /* The filter is exported, never loaded by libseccomp; NNP is the child's business. */
+        seccomp_attr_set(ctx, SCMP_FLTATR_CTL_NNP, 0);
+
+        r = compile_archs(c, ctx, root);
+        if (r < 0)
+                return r;
+        r = compile_flags(c, root, &p->seccomp_flags);
+        if (r < 0)
+                return r;
+        if (sys && !json_is_null(sys)) {
+                if (!json_is_array(sys))
+                        return perr(c, "syscalls", "expected an array");
+                size_t i;
+                json_t *e;
+                json_array_foreach(sys, i, e) {
+                        r = compile_syscall(c, ctx, def, i, e);
+                        if (r < 0)
+                                return r;
+                }
+        }
+
+        /* libseccomp 2.5 exports only to a descriptor; a memfd keeps it in memory. */
+        _cleanup_close_ int fd = memfd_create("tfrun-seccomp", MFD_CLOEXEC);
+        if (fd < 0)
+                return tf_error_setc(c->err, errno, "%s: memfd_create", c->prefix);
+        r = seccomp_export_bpf(ctx, fd);
+        if (r < 0)
+                return tf_error_setc(c->err, r, "%s: seccomp profile %s: export BPF", c->prefix, c->name);
+        struct stat st;
+        if (fstat(fd, &st) < 0)
+                return tf_error_setc(c->err, errno, "%s: fstat memfd", c->prefix);
+        size_t n = (size_t)st.st_size;
+        if (n == 0 || n % sizeof(struct sock_filter) != 0 || n / sizeof(struct sock_filter) > BPF_MAXINSNS)
+                return tf_error_set(c->err, E2BIG, "%s: seccomp profile %s: compiled filter has %zu bytes",
+                                    c->prefix, c->name, n);
+        struct sock_filter *insns = tf_malloc0(n);
+        if (pread(fd, insns, n, 0) != (ssize_t)n) {
+                int e = errno ? errno : EIO;
+                free(insns);
+                return tf_error_setc(c->err, e, "%s: read compiled filter", c->prefix);
+        }
+        p->prog.len = (unsigned short)(n / sizeof(struct sock_filter));
+        p->prog.filter = insns;
+        p->seccomp = true;
+        return 0;
+}
+
+static int read_profile(const char *prefix, const char *path, json_t **ret, tf_error **err) {
+        _cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+        if (fd < 0)
+                return tf_error_setc(err, errno, "%s: seccomp profile %s", prefix, path);
+        struct stat st;
+        if (fstat(fd, &st) < 0)
+                return tf_error_setc(err, errno, "%s: seccomp profile %s", prefix, path);
+        if (!S_ISREG(st.st_mode))
+                return tf_error_set(err, EINVAL, "%s: seccomp profile %s: not a regular file", prefix, path);
+        if (st.st_size > PROFILE_MAX_BYTES)
+                return tf_error_set(err, EFBIG, "%s: seccomp profile %s: larger than %d bytes", prefix, path,
+                                    PROFILE_MAX_BYTES);
+        _cleanup_free_ char *buf = tf_malloc0((size_t)st.st_size + 1);
+        size_t got = 0;
+        while (got < (size_t)st.st_size) {
+                ssize_t n = read(fd, buf + got, (size_t)st.st_size - got);
+                if (n < 0 && errno == EINTR)
+                        continue;
+                if (n < 0)
+                        return tf_error_setc(err, errno, "%s: seccomp profile %s: read", prefix, path);
+                if (n == 0)
+                        break;
+                got += (size_t)n;
+        }
+        json_error_t je;
+        json_t *j = json_loadb(buf, got, JSON_REJECT_DUPLICATES, &je);
+        if (!j)
+                return tf_error_set(err, EINVAL, "%s: seccomp profile %s:%d:%d: %s", prefix, path, je.line,
+                                    je.column, je.text);
+        *ret = j;
+        return 0;
+}
+
+static int prepare_seccomp(const struct tf_spec *s, struct tf_sandbox_plan *p, tf_error **err) {
+        const struct tf_sandbox *sb = &s->sandbox;
+        if (sb->seccomp == TF_SECCOMP_UNCONFINED)
+                return 0;
+        _cleanup_free_ char *w = where(s, sb->pos_seccomp.line ? sb->pos_seccomp : s->pos_sandbox);
+        _cleanup_free_ char *prefix = tf_asprintf("%s: sandbox.seccomp", w);
+        struct utsname u;
+        struct profile_ctx c = {
+                .prefix = prefix,
+                .caps = p->caps,
+                .native_arch = seccomp_arch_native(),
+                .err = err,
+        };
+        c.go_arch = go_arch_name(c.native_arch);
+        if (uname(&u) == 0)
+                (void)parse_version(u.release, c.kernel);
+
+        _cleanup_json_ json_t *root = NULL;
+        if (sb->seccomp == TF_SECCOMP_DEFAULT) {
+                json_error_t je;
+                c.name = "default";
+                root = json_loads(tf_seccomp_default_profile, 0, &je);
+                if (!root)
+                        return tf_error_set(err, EINVAL, "%s: built-in default profile: %d:%d: %s", prefix,
+                                            je.line, je.column, je.text);
+        } else {
+                if (!sb->seccomp_profile)
+                        return tf_error_set(err, EINVAL, "%s: no profile path", prefix);
+                c.name = sb->seccomp_profile;
+                int r = read_profile(prefix, sb->seccomp_profile, &root, err);
+                if (r < 0)
+                        return r;
+        }
+        return compile_profile(&c, root, p);
+}
+
+/* ---------------------------------------------------------------------------------------------------- */
+
+static int prepare_caps(const struct tf_spec *s, bool root, struct tf_sandbox_plan *p, tf_error **err) {
+        const struct tf_sandbox *sb = &s->sandbox;
+        uint64_t add = 0, drop = 0;
+        bool add_all, drop_all;
+        p->cap_last = kernel_cap_last();
+        uint64_t known = p->cap_last >= 63 ? UINT64_MAX : (CAPBIT(p->cap_last + 1) - 1);
+
+        int r = resolve_cap_list(s, "sandbox.cap_drop", sb->cap_drop, p->cap_last, false, &drop, &drop_all,
+                                 err);
+        if (r < 0)
+                return r;
+        r = resolve_cap_list(s, "sandbox.cap_add", sb->cap_add, p->cap_last, true, &add, &add_all, err);
+        if (r < 0)
+                return r;
+
+        if (!root) {
+                _cleanup_free_ char *w = where(s, s->pos_sandbox);
+                if (add || add_all)
+                        return tf_error_set(
+                                err, EPERM,
+                                "%s: sandbox.cap_add: tfrun is not running as root and cannot grant "
+                                "capabilities",
+                                w);
+                if ((drop || drop_all) && !sb->no_new_privileges)
+                        return tf_error_set(
+                                err, EPERM,
+                                "%s: sandbox.cap_drop: tfrun is not running as root and cannot shrink "
+                                "the bounding set; keep no_new_privileges: true so that the service "
+                                "cannot gain capabilities",
+                                w);
+                p->manage_caps = false;
+                p->caps = 0;
+                return 0;
+        }
+
+        /* moby TweakCapabilities: ALL in cap_add wins; ALL in cap_drop leaves exactly cap_add; otherwise
+         * the defaults minus cap_drop plus cap_add (an explicit add beats a drop of the same name). */
+        if (add_all)
+                p->caps = known & ~drop;
+        else if (drop_all)
+                p->caps = add;
+        else
+                p->caps = (docker_default_caps & ~drop) | add;
+        p->caps &= known;
+        p->ambient = add & p->caps;
+        p->manage_caps = true;
+        return 0;
+}
+
+int tf_sandbox_prepare(const struct tf_spec *spec, bool running_as_root, struct tf_sandbox_plan **ret,
+                       tf_error **err) {
+        const struct tf_sandbox *sb = &spec->sandbox;
+        struct tf_sandbox_plan *p = tf_malloc0(sizeof(*p));
+        _cleanup_sandbox_plan_ struct tf_sandbox_plan *owned = p;
+        int r;
+
+        p->no_new_privs = sb->no_new_privileges;
+
+        if (sb->network == TF_NETWORK_BRIDGE || sb->network == TF_NETWORK_NAMED) {
+                _cleanup_free_ char *w =
+                        where(spec, sb->pos_network.line ? sb->pos_network : spec->pos_sandbox);
+                return tf_error_set(
+                        err, EOPNOTSUPP,
+                        "%s: sandbox.network: '%s' exists only with the docker backend; the native "
+                        "backend supports none and host",
+                        w,
+                        sb->network == TF_NETWORK_BRIDGE ? "bridge"
+                        : sb->network_name               ? sb->network_name
+                                                         : "named");
+        }
+        p->unshare_net = sb->network == TF_NETWORK_NONE;
+        p->read_only_root = sb->read_only_root;
+        p->private_tmp = sb->private_tmp;
+        p->unshare_mnt = sb->read_only_root || sb->private_tmp || spec->n_mounts > 0;
+
+        if (!running_as_root && (p->unshare_net || p->unshare_mnt)) {
+                const char *key = p->unshare_net       ? "sandbox.network"
+                                  : sb->read_only_root ? "sandbox.read_only_root"
+                                  : sb->private_tmp    ? "sandbox.private_tmp"
+                                                       : "mounts";
+                struct tf_pos pos = p->unshare_net && sb->pos_network.line ? sb->pos_network
+                                    : streq(key, "mounts")                 ? spec->pos_mounts
+                                                                           : spec->pos_sandbox;
+                _cleanup_free_ char *w = where(spec, pos);
+                return tf_error_set(err, EPERM,
+                                    "%s: %s: needs tfrun to run as root (new namespaces and mounts need "
+                                    "CAP_SYS_ADMIN)",
+                                    w, key);
+        }
+
+        r = prepare_caps(spec, running_as_root, p, err);
+        if (r < 0)
+                return r;
+
+        if (sb->seccomp != TF_SECCOMP_UNCONFINED && !sb->no_new_privileges && !running_as_root) {
+                _cleanup_free_ char *w =
+                        where(spec, sb->pos_seccomp.line ? sb->pos_seccomp : spec->pos_sandbox);
+                return tf_error_set(
+                        err, EPERM,
+                        "%s: sandbox.seccomp: installing a filter without no_new_privileges needs "
+                        "tfrun to run as root; set no_new_privileges: true or seccomp: unconfined",
+                        w);
+        }
+        r = prepare_seccomp(spec, p, err);
+        if (r < 0)
+                return r;
+
+        r = prepare_mounts(spec, p, err);
+        if (r < 0)
+                return r;
+
+        *ret = TAKE_PTR(owned);
+        return 0;
+}
+
+struct tf_sandbox_plan *tf_sandbox_plan_free(struct tf_sandbox_plan *p) {
+        if (!p)
+                return NULL;
+        for (size_t i = 0; i < p->n_mounts; i++) {
+                if (p->mounts[i].source_fd >= 0)
+                        close(p->mounts[i].source_fd);
+                free(p->mounts[i].target);
+        }
+        free(p->mounts);
+        free(p->prog.filter);
+        free(p);
+        return NULL;
+}
+
+uint64_t tf_sandbox_plan_capabilities(const struct tf_sandbox_plan *p) {
+        return p->caps;
+}
+
+uint64_t tf_sandbox_plan_ambient(const struct tf_sandbox_plan *p) {
+        return p->ambient;
+}
+
+bool tf_sandbox_plan_has_seccomp(const struct tf_sandbox_plan *p) {
+        return p->seccomp;
+}
+
+size_t tf_sandbox_plan_seccomp_instructions(const struct tf_sandbox_plan *p) {
+        return p->seccomp ? p->prog.len : 0;
+}
+
+/* ---------------------------------------------------------------------------------------------------- */
+/* Child side: system calls only. */
+
+static void what_set(char *what, size_t len, const char *a, const char *b) {
+        if (!what || len == 0)
+                return;
+        size_t n = 0;
+        for (const char *s = a; s && *s && n + 1 < len; s++)
+                what[n++] = *s;
+        for (const char *s = b; s && *s && n + 1 < len; s++)
+                what[n++] = *s;
+        what[n] = 0;
+}
+
+static int fail(char *what, size_t len, const char *a, const char *b) {
+        int e = errno ? errno : EIO;
+        what_set(what, len, a, b);
+        return -e;
+}
+
+static int loopback_up(char *what, size_t len) {
+        int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+        if (fd < 0)
+                return fail(what, len, "sandbox.network: socket for lo", NULL);
+        struct ifreq ifr;
+        memset(&ifr, 0, sizeof(ifr));
+        memcpy(ifr.ifr_name, "lo", 3);
+        if (ioctl(fd, SIOCGIFFLAGS, &ifr) < 0) {
+                int r = fail(what, len, "sandbox.network: SIOCGIFFLAGS lo", NULL);
+                close(fd);
+                return r;
+        }
+        ifr.ifr_flags |= IFF_UP;
+        if (ioctl(fd, SIOCSIFFLAGS, &ifr) < 0) {
+                int r = fail(what, len, "sandbox.network: bring lo up", NULL);
+                close(fd);
+                return r;
+        }
+        close(fd);
+        return 0;
+}
+
+/* mkdir -p for a target inside the private /tmp; the last component as directory or empty file. */
+static int create_in_tmp(const struct plan_mount *m, char *what, size_t len) {
+        char buf[PATH_MAX];
+        size_t n = strlen(m->target);
+        if (n >= sizeof(buf)) {
+                errno = ENAMETOOLONG;
+                return fail(what, len, "mounts: create target ", m->target);
+        }
+        memcpy(buf, m->target, n + 1);
+        for (char *c = buf + 5; *c; c++) {
+                if (*c != '/')
+                        continue;
+                *c = 0;
+                if (mkdir(buf, 0755) < 0 && errno != EEXIST)
+                        return fail(what, len, "mounts: create target ", m->target);
+                *c = '/';
+        }
+        if (m->is_dir) {
+                if (mkdir(buf, 0755) < 0 && errno != EEXIST)
+                        return fail(what, len, "mounts: create target ", m->target);
+        } else {
+                int fd = open(buf, O_WRONLY | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0644);
+                if (fd < 0)
+                        return fail(what, len, "mounts: create target ", m->target);
+                close(fd);
+        }
+        return 0;
+}
+
+static int attach_mount(const struct plan_mount *m, int tree, char *what, size_t len) {
+        if (m->create_in_tmp) {
+                int r = create_in_tmp(m, what, len);
+                if (r < 0)
+                        return r;
+        }
+        /* The target again without symbolic links: the host may have changed since prepare. */
+        struct open_how how = {.flags = O_PATH | O_CLOEXEC, .resolve = RESOLVE_NO_SYMLINKS};
+        int tfd = (int)syscall(SYS_openat2, AT_FDCWD, m->target, &how, sizeof(how));
+        if (tfd < 0)
+                return fail(what, len, "mounts: open target ", m->target);
+        int r = move_mount(tree, "", tfd, "", MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH);
+        if (r < 0) {
+                r = fail(what, len, "mounts: bind onto ", m->target);
+                close(tfd);
+                return r;
+        }
+        close(tfd);
+        return 0;
+}
+
+int tf_sandbox_child_namespaces(const struct tf_sandbox_plan *p, char *what, size_t len) {
+        int trees[TF_SANDBOX_MAX_MOUNTS];
+        size_t n = p->n_mounts;
+        int r = 0;
+
+        for (size_t i = 0; i < n; i++)
+                trees[i] = -1;
+        /* Bind sources are cloned while still in tfrun's mount namespace: open_tree() refuses a mount
+         * of another namespace, which the pinned source would be once we have unshared. */
+        for (size_t i = 0; i < n; i++) {
+                const struct plan_mount *m = &p->mounts[i];
+                trees[i] = open_tree(m->source_fd, "",
+                                     OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_EMPTY_PATH | AT_RECURSIVE);
+                if (trees[i] < 0) {
+                        r = fail(what, len, "mounts: clone source for ", m->target);
+                        goto out;
+                }
+                if (m->read_only) {
+                        struct mount_attr a = {.attr_set = MOUNT_ATTR_RDONLY};
+                        if (mount_setattr(trees[i], "", AT_EMPTY_PATH | AT_RECURSIVE, &a, sizeof(a)) < 0) {
+                                r = fail(what, len, "mounts: make read-only: ", m->target);
+                                goto out;
+                        }
+                }
+        }
+
+        int flags = (p->unshare_mnt ? CLONE_NEWNS : 0) | (p->unshare_net ? CLONE_NEWNET : 0);
+        if (flags && unshare(flags) < 0) {
+                r = fail(what, len,
+                         p->unshare_mnt ? "sandbox: unshare(CLONE_NEWNS)" : "sandbox: unshare(CLONE_NEWNET)",
+                         NULL);
+                goto out;
+        }
+
+        if (p->unshare_mnt) {
+                /* Host mounts still propagate in; nothing done here propagates out. */
+                if (mount(NULL, "/", NULL, MS_REC | MS_SLAVE, NULL) < 0) {
+                        r = fail(what, len, "sandbox: make / rslave", NULL);
+                        goto out;
+                }
+                if (p->read_only_root) {
+                        struct mount_attr a = {.attr_set = MOUNT_ATTR_RDONLY};
+                        if (mount_setattr(AT_FDCWD, "/", AT_RECURSIVE, &a, sizeof(a)) < 0) {
+                                r = fail(what, len, "sandbox.read_only_root: mount_setattr / read-only",
+                                         NULL);
+                                goto out;
+                        }
+                        struct mount_attr rw = {.attr_clr = MOUNT_ATTR_RDONLY};
+                        for (size_t i = 0; i < ELEMENTSOF(api_mounts_rw); i++)
+                                /* EINVAL: not a mount point here; ENOENT: absent. Either way nothing
+                                 * to keep writable. */
+                                if (mount_setattr(AT_FDCWD, api_mounts_rw[i], 0, &rw, sizeof(rw)) < 0 &&
+                                    errno != EINVAL && errno != ENOENT) {
+                                        r = fail(what, len, "sandbox.read_only_root: keep writable ",
+                                                 api_mounts_rw[i]);
+                                        goto out;
+                                }
+                }
+                if (p->private_tmp &&
+                    mount("tmpfs", "/tmp", "tmpfs", MS_NOSUID | MS_NODEV, "mode=1777") < 0) {
+                        r = fail(what, len, "sandbox.private_tmp: mount tmpfs on /tmp", NULL);
+                        goto out;
+                }
+                for (size_t i = 0; i < n; i++) {
+                        r = attach_mount(&p->mounts[i], trees[i], what, len);
+                        if (r < 0)
+                                goto out;
+                }
+        }
+
+        if (p->unshare_net) {
+                r = loopback_up(what, len);
+                if (r < 0)
+                        goto out;
+        }
+out:
+        for (size_t i = 0; i < n; i++)
+                if (trees[i] >= 0)
+                        close(trees[i]);
+        return r;
+}
+
+int tf_sandbox_child_bounding(const struct tf_sandbox_plan *p, char *what, size_t len) {
+        if (!p->manage_caps)
+                return 0;
+        for (unsigned c = 0; c <= p->cap_last; c++) {
+                if (p->caps & CAPBIT(c))
+                        continue;
+                if (prctl(PR_CAPBSET_DROP, c, 0, 0, 0) < 0 && errno != EINVAL)
+                        return fail(what, len, "sandbox: drop from bounding set CAP_",
+                                    c < ELEMENTSOF(cap_names) ? cap_names[c] : "?");
+        }
+        /* Through the user switch we keep our permitted set; privileges() then cuts it to the plan. */
+        if (prctl(PR_SET_KEEPCAPS, 1, 0, 0, 0) < 0)
+                return fail(what, len, "sandbox: PR_SET_KEEPCAPS", NULL);
+        return 0;
+}
+
+static int capset3(uint64_t eff, uint64_t perm, uint64_t inh) {
+        struct __user_cap_header_struct h = {.version = _LINUX_CAPABILITY_VERSION_3, .pid = 0};
+        struct __user_cap_data_struct d[2] = {
+                {.effective = (uint32_t)eff, .permitted = (uint32_t)perm, .inheritable = (uint32_t)inh},
+                {.effective = (uint32_t)(eff >> 32),
+                 .permitted = (uint32_t)(perm >> 32),
+                 .inheritable = (uint32_t)(inh >> 32)},
+        };
+        return (int)syscall(SYS_capset, &h, d);
+}
+
+static int capget_permitted(uint64_t *perm) {
+        struct __user_cap_header_struct h = {.version = _LINUX_CAPABILITY_VERSION_3, .pid = 0};
+        struct __user_cap_data_struct d[2];
+        memset(d, 0, sizeof(d));
+        if (syscall(SYS_capget, &h, d) < 0)
+                return -1;
+        *perm = (uint64_t)d[0].permitted | ((uint64_t)d[1].permitted << 32);
+        return 0;
+}
+
+static int install_filter(const struct tf_sandbox_plan *p, char *what, size_t len) {
+        if (syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, p->seccomp_flags, &p->prog) < 0) {
+                if (errno == ENOSYS && p->seccomp_flags == 0 &&
+                    prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &p->prog, 0, 0) == 0)
+                        return 0;
+                return fail(what, len, "sandbox.seccomp: install filter", NULL);
+        }
+        return 0;
+}
+
+int tf_sandbox_child_privileges(const struct tf_sandbox_plan *p, char *what, size_t len) {
+        bool filter_done = false;
+
+        if (p->manage_caps) {
+                bool root = geteuid() == 0;
+                uint64_t perm;
+                if (p->seccomp && !p->no_new_privs) {
+                        /* Without no_new_privs seccomp(2) needs CAP_SYS_ADMIN, which the final sets may
+                         * lack: install the filter now, with what we still hold, as runc does. */
+                        if (capget_permitted(&perm) < 0 || capset3(perm, perm, 0) < 0)
+                                return fail(what, len, "sandbox: capset (raise for seccomp)", NULL);
+                        int r = install_filter(p, what, len);
+                        if (r < 0)
+                                return r;
+                        filter_done = true;
+                }
+                /* uid 0 keeps the whole final set; execve gives root its bounding set anyway. Anyone else
+                 * keeps only what cap_add named, as ambient so that it survives execve. */
+                uint64_t keep = root ? p->caps : p->ambient;
+                if (capset3(keep, keep, root ? 0 : p->ambient) < 0)
+                        return fail(what, len, "sandbox: capset", NULL);
+                if (prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0) < 0 && errno != EINVAL)
+                        return fail(what, len, "sandbox: clear ambient capabilities", NULL);
+                if (!root)
+                        for (unsigned c = 0; c <= p->cap_last; c++)
+                                if ((p->ambient & CAPBIT(c)) &&
+                                    prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_RAISE, c, 0, 0) < 0)
+                                        return fail(what, len, "sandbox.cap_add: raise ambient CAP_",
+                                                    c < ELEMENTSOF(cap_names) ? cap_names[c] : "?");
+                if (prctl(PR_SET_KEEPCAPS, 0, 0, 0, 0) < 0)
+                        return fail(what, len, "sandbox: clear PR_SET_KEEPCAPS", NULL);
+        }
+
+        if (p->no_new_privs && prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
+                return fail(what, len, "sandbox.no_new_privileges: prctl PR_SET_NO_NEW_PRIVS", NULL);
+
+        if (p->seccomp && !filter_done)
+                return install_filter(p, what, len);
+        return 0;
+}

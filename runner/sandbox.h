@@ -1,0 +1,111 @@
+/* SPDX-License-Identifier: MIT */
+#pragma once
+
+/*
+ * The native backend's sandbox: a spec's `sandbox:` and `mounts:` sections enforced on a child process
+ * with the effect Docker gives a container.
+ *
+ * Everything that can fail for a reason a person must fix is decided in the PARENT by
+ * tf_sandbox_prepare(): capability names resolved against the running kernel, the final capability sets
+ * computed as Docker computes them, the seccomp profile parsed (jansson) and compiled once (libseccomp)
+ * into raw BPF, mount sources opened without following any symbolic link. The child then only makes
+ * system calls: no allocation, no stdio, no NSS, so it is safe between fork and exec.
+ *
+ * Order in the child (native.c follows it):
+ *   cgroup placement
+ *   tf_sandbox_child_namespaces()   mount + network namespaces, read-only root, private /tmp, binds
+ *   working_dir chdir               after the binds: working_dir may lie inside a mount target
+ *   rlimits
+ *   tf_sandbox_child_bounding()     bounding set dropped, PR_SET_KEEPCAPS (needs the privileges of root)
+ *   user switch                     setgroups, setresgid, setresuid
+ *   tf_sandbox_child_privileges()   capability sets, ambient capabilities, no_new_privs, seccomp
+ *   execve                          nothing may run between privileges() and exec but the exec itself
+ *
+ * Capabilities (tfrun running as root):
+ *   - the final set is Docker's: (defaults - cap_drop) + cap_add, "ALL" in cap_add means every capability
+ *     the kernel knows minus cap_drop, "ALL" in cap_drop means only cap_add. Defaults are moby's
+ *     oci/caps/defaults.go: CHOWN DAC_OVERRIDE FSETID FOWNER MKNOD NET_RAW SETGID SETUID SETFCAP SETPCAP
+ *     NET_BIND_SERVICE SYS_CHROOT KILL AUDIT_WRITE.
+ *   - the bounding set becomes the final set. A uid-0 service gets it as effective and permitted.
+ *   - a non-root service gets only the capabilities named in cap_add (not "ALL", not the defaults), as
+ *     ambient capabilities, so that they survive execve of an ordinary binary. DIFFERENCE FROM DOCKER:
+ *     Docker puts cap_add in the bounding set only, and a non-root process in a container ends with
+ *     CapEff 0 unless its binary has file capabilities (moby issues 8460, 45491, 50083; ambient support
+ *     was merged and reverted for 1.13). containerd's CRI and moby PR 52830 (open) raise explicitly
+ *     added capabilities as ambient as tfrun does; "cap_add: [NET_BIND_SERVICE]" with "user: nobody" is
+ *     meant to let the service bind port 80, and only this makes it do so.
+ * Capabilities (tfrun not root): tfrun cannot grant or shrink anything. cap_add is refused; cap_drop is
+ *   accepted only with no_new_privileges (the bounding set cannot change without CAP_SETPCAP, but with
+ *   no_new_privs the service can never gain a capability it does not hold, and it holds none).
+ *
+ * Seccomp: `default` is Docker's default profile (moby profiles/seccomp/default.json, shipped in
+ * runner/seccomp-default.c as JSON text) and `FILE` a Docker-format profile; both take the same path:
+ * parsed with jansson, filtered by arch/caps/minKernel as moby's setupSeccomp() does (caps tested
+ * against the final capability set), compiled with libseccomp. `unconfined`: no filter. The filter is
+ * installed last, after no_new_privs; with no_new_privileges: false it is installed before the
+ * capability step (as runc does, because seccomp(2) then needs CAP_SYS_ADMIN), so a custom profile must
+ * then allow capset and prctl.
+ *
+ * Namespaces and mounts (tfrun must be root):
+ *   - network: none: a new network namespace whose `lo` is brought up (ioctl SIOCSIFFLAGS). /proc/net
+ *     shows the new namespace; /sys/class/net still shows the host's (sysfs is not remounted, so that
+ *     /sys/fs/cgroup stays visible).
+ *   - any of read_only_root, private_tmp, mounts: a new mount namespace, / made recursively MS_SLAVE
+ *     (host mounts still propagate in, nothing propagates out).
+ *   - read_only_root: every mount under / read-only at once (mount_setattr AT_RECURSIVE, Linux >= 5.12,
+ *     where bubblewrap walks /proc/self/mountinfo and remounts each), except the API filesystems a
+ *     container also has writable: /proc, /dev/shm, /dev/pts, /dev/mqueue. A private /tmp and rw binds
+ *     are mounted after, so they stay writable.
+ *   - private_tmp: a fresh tmpfs (mode 1777, nosuid, nodev) on /tmp.
+ *   - mounts: recursive binds (Docker's rbind, rprivate), read-only recursively when read_only; mounted
+ *     parents first (sorted by target depth, as Docker does). Sources: no symbolic link in any component,
+ *     must exist; the source is pinned by an O_PATH descriptor at prepare time, so a swap after the check
+ *     cannot redirect the bind. Targets: must exist on the host with the source's type (directory or
+ *     not), contain no symbolic link, and are never created on the host; the one exception is a target
+ *     under /tmp with private_tmp, created inside the private tmpfs (it exists only in the service's
+ *     mount namespace).
+ *   - pid: private is not implemented (it needs tfrun, or a helper, as the namespace's init).
+ */
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "base/error.h"
+#include "spec/spec.h"
+
+/* Bounds: the child keeps per-mount state on its stack. */
+#define TF_SANDBOX_MAX_MOUNTS 64
+
+struct tf_sandbox_plan;
+
+/* In the parent, before fork. Validates spec->sandbox and spec->mounts and compiles everything the child
+ * needs. `running_as_root`: tfrun's effective uid is 0 (namespaces, mounts and capability changes need
+ * it). On success *ret owns a new plan, which may serve any number of forks. Errors (-EINVAL bad value,
+ * -ENOENT missing mount source, -ELOOP symlink in a path, -EOPNOTSUPP not possible here, -errno from the
+ * system) fill *err with "FILE:LINE:COL: key: cause". The plan holds open O_CLOEXEC descriptors (mount
+ * sources) until freed. */
+int tf_sandbox_prepare(const struct tf_spec *spec, bool running_as_root, struct tf_sandbox_plan **ret,
+                       tf_error **err);
+
+/* NULL-safe; returns NULL. */
+struct tf_sandbox_plan *tf_sandbox_plan_free(struct tf_sandbox_plan *p);
+static inline void tf_sandbox_plan_freep(struct tf_sandbox_plan **p) {
+        if (*p)
+                tf_sandbox_plan_free(*p);
+}
+#define _cleanup_sandbox_plan_ __attribute__((cleanup(tf_sandbox_plan_freep)))
+
+/* For messages, `tfrun explain` and tests. */
+uint64_t tf_sandbox_plan_capabilities(const struct tf_sandbox_plan *p); /* final (bounding) set, bit = cap */
+uint64_t tf_sandbox_plan_ambient(const struct tf_sandbox_plan *p);      /* raised for non-root services */
+bool tf_sandbox_plan_has_seccomp(const struct tf_sandbox_plan *p);
+size_t tf_sandbox_plan_seccomp_instructions(const struct tf_sandbox_plan *p);
+
+/* Child side, between fork and exec, in the order above. Each makes only system calls (no allocation, no
+ * stdio), returns 0 or -errno, and on failure writes a short description of the failing step into
+ * what[len] ("sandbox: unshare(CLONE_NEWNS)", "mounts: bind onto /data"); the caller appends
+ * strerror. */
+int tf_sandbox_child_namespaces(const struct tf_sandbox_plan *p, char *what, size_t len);
+int tf_sandbox_child_bounding(const struct tf_sandbox_plan *p, char *what, size_t len);
+int tf_sandbox_child_privileges(const struct tf_sandbox_plan *p, char *what, size_t len);
