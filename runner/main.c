@@ -1,14 +1,54 @@
 /* SPDX-License-Identifier: MIT */
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
+#include "base/strutil.h"
 #include "config.h"
+#include "runner/commands.h"
+
+static void usage(FILE *f) {
+        fputs("Usage: tfrun [OPTIONS] FILE            run a service spec (same as `tfrun run FILE`)\n"
+              "       tfrun run [OPTIONS] FILE        run it now with its limits; exit with its status\n"
+              "       tfrun validate FILE...          check specs without running anything\n"
+              "       tfrun next [-n N] FILE          list the next fire times of a spec's schedule\n"
+              "       tfrun calendar [--iterations=N] [--base-time=T] [--cron] EXPR...\n"
+              "                                       normalize and evaluate calendar (or cron) expressions\n"
+              "       tfrun --help | --version\n"
+              "\n"
+              "Exit status: the command's own; 128+N when killed by signal N; 124 timed out;\n"
+              "125 tfrun failed (bad spec, backend unavailable); 126 not executable; 127 not found.\n"
+              "See `tfrun run --help` for run options.\n",
+              f);
+}
 
 int main(int argc, char **argv) {
-        if (argc > 1 && strcmp(argv[1], "--version") == 0) {
+        /* Unbuffered stderr keeps tfrun's lines in order with the child's output on a shared terminal. */
+        setvbuf(stderr, NULL, _IONBF, 0);
+        if (argc < 2) {
+                usage(stderr);
+                return 125;
+        }
+        const char *cmd = argv[1];
+        if (streq(cmd, "--version") || streq(cmd, "-V")) {
                 printf("tfrun %s\n", TF_VERSION);
                 return 0;
         }
-        fprintf(stderr, "tfrun: not yet\n");
-        return 125;
+        if (streq(cmd, "--help") || streq(cmd, "-h") || streq(cmd, "help")) {
+                usage(stdout);
+                return 0;
+        }
+        if (streq(cmd, "run"))
+                return tf_cmd_run(argc - 1, argv + 1);
+        if (streq(cmd, "validate"))
+                return tf_cmd_validate(argc - 1, argv + 1);
+        if (streq(cmd, "next"))
+                return tf_cmd_next(argc - 1, argv + 1);
+#ifdef TF_HAVE_CALENDAR_CMD
+        if (streq(cmd, "calendar"))
+                return tf_cmd_calendar(argc - 1, argv + 1);
+#endif
+        /* `tfrun [OPTIONS] FILE`: everything else is a run. */
+        argv[0] = (char *) "run";
+        return tf_cmd_run(argc, argv);
 }

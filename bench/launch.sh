@@ -1,0 +1,44 @@
+#!/bin/bash
+# SPDX-License-Identifier: MIT
+# bench/launch: the cost of starting a limited service. Side by side, interleaved, in one run:
+#   bare      fork+exec of /bin/true
+#   tfrun     tfrun -q on a spec with memory + pids + cpus limits running /bin/true
+#   cgtools   libcgroup's own tools applying the same limits: cgcreate, cgset x3, cgexec /bin/true, cgdelete
+# Usage: bench/launch.sh [BUILDDIR] [ROUNDS]    (root; needs cgroup-tools)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+B=${1:-build}
+N=${2:-200}
+command -v cgcreate >/dev/null || { echo "launch: install cgroup-tools" >&2; exit 1; }
+ninja -C "$B" >/dev/null
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+cat >"$tmp/bench.yaml" <<'EOS'
+name: bench
+command: [/bin/true]
+limits: {memory: 64M, pids: 64, cpus: 0.5}
+EOS
+
+# libcgroup's tools take paths relative to each hierarchy's root: put ours under our own cgroups.
+own() { awk -F: -v c="$1" '$2 == c {print $3}' /proc/self/cgroup; }
+m=$(own memory)/tfbench-$$; p=$(own pids)/tfbench-$$; c=$(own cpu)/tfbench-$$
+m=${m#/}; p=${p#/}; c=${c#/}
+
+"$B/bench/timeit" "$N" \
+        bare /bin/true \
+        :: tfrun "$B/tfrun" -q "$tmp/bench.yaml" \
+        :: cgtools cgcreate -g "memory:$m" -g "pids:$p" -g "cpu:$c" \
+        ";;" cgset -r memory.limit_in_bytes=67108864 "$m" \
+        ";;" cgset -r pids.max=64 "$p" \
+        ";;" cgset -r cpu.cfs_quota_us=50000 "$c" \
+        ";;" cgexec -g "memory:$m" -g "pids:$p" -g "cpu:$c" /bin/true \
+        ";;" cgdelete -g "memory:$m" -g "pids:$p" -g "cpu:$c" | tee "$tmp/out"
+
+python3 - "$tmp/out" "$N" <<'EOS'
+import sys
+r = {l.split()[0]: (float(l.split()[1]), float(l.split()[2])) for l in open(sys.argv[1])}
+b, t, c = r["bare"][0], r["tfrun"][0], r["cgtools"][0]
+print(f"rounds={sys.argv[2]} bare={b:.0f}us tfrun={t:.0f}us cgtools={c:.0f}us")
+print(f"tfrun overhead over bare fork+exec: {t-b:.0f}us (target < 2000us)")
+print(f"tfrun / cgtools: {t/c:.2f} (target < 1)   tfrun / bare: {t/b:.1f}")
+EOS

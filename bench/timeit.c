@@ -1,0 +1,99 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * timeit: times command sequences side by side, interleaved round by round so that machine noise falls on
+ * every variant alike. Reports the median and p90 of each variant's wall time in microseconds.
+ *
+ *   timeit ROUNDS LABEL cmd args... [;; cmd args...] [:: LABEL cmd args... [;; ...]] ...
+ *
+ * Each variant is a sequence of commands run one after another (fork, exec, wait); a sequence fails the
+ * benchmark if any command exits non-zero. Output: one line per variant, "LABEL median_us p90_us".
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#define MAXV 8
+#define MAXS 16
+
+struct variant {
+        const char *label;
+        char **steps[MAXS];
+        int n_steps;
+        double *samples;
+};
+
+static double now_us(void) {
+        struct timespec ts;
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        return (double) ts.tv_sec * 1e6 + (double) ts.tv_nsec / 1e3;
+}
+
+static int run(char **argv) {
+        pid_t p = fork();
+        if (p == 0) {
+                execvp(argv[0], argv);
+                _exit(127);
+        }
+        int st;
+        if (p < 0 || waitpid(p, &st, 0) < 0)
+                return -1;
+        return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+}
+
+static int cmp(const void *a, const void *b) {
+        double x = *(const double *) a, y = *(const double *) b;
+        return x < y ? -1 : x > y;
+}
+
+int main(int argc, char **argv) {
+        if (argc < 4) {
+                fprintf(stderr, "usage: timeit ROUNDS LABEL cmd... [;; cmd...] [:: LABEL cmd...]\n");
+                return 2;
+        }
+        int rounds = atoi(argv[1]);
+        struct variant v[MAXV] = {};
+        int nv = 0;
+        for (int i = 2; i < argc;) {
+                if (nv == MAXV)
+                        return 2;
+                struct variant *cur = &v[nv++];
+                cur->label = argv[i++];
+                cur->steps[cur->n_steps++] = &argv[i];
+                for (; i < argc; i++) {
+                        if (!strcmp(argv[i], ";;")) {
+                                argv[i] = NULL;
+                                if (cur->n_steps == MAXS)
+                                        return 2;
+                                cur->steps[cur->n_steps++] = &argv[i + 1];
+                        } else if (!strcmp(argv[i], "::")) {
+                                argv[i++] = NULL;
+                                break;
+                        }
+                }
+        }
+        for (int k = 0; k < nv; k++)
+                v[k].samples = calloc((size_t) rounds, sizeof(double));
+        /* One warm-up round, not recorded. */
+        for (int r = -1; r < rounds; r++)
+                for (int k = 0; k < nv; k++) {
+                        double t0 = now_us();
+                        for (int s = 0; s < v[k].n_steps; s++) {
+                                int rc = run(v[k].steps[s]);
+                                if (rc != 0) {
+                                        fprintf(stderr, "timeit: %s: step %d (%s) exited %d\n", v[k].label, s,
+                                                v[k].steps[s][0], rc);
+                                        return 1;
+                                }
+                        }
+                        if (r >= 0)
+                                v[k].samples[r] = now_us() - t0;
+                }
+        for (int k = 0; k < nv; k++) {
+                qsort(v[k].samples, (size_t) rounds, sizeof(double), cmp);
+                printf("%s %.0f %.0f\n", v[k].label, v[k].samples[rounds / 2], v[k].samples[(rounds * 9) / 10]);
+        }
+        return 0;
+}

@@ -1,0 +1,46 @@
+/* SPDX-License-Identifier: MIT */
+#pragma once
+
+/*
+ * The one event loop (after redis' ae.c): epoll over file descriptors, each with a callback. Signals come
+ * in through a signalfd, children through pidfds, timeouts and schedules through timerfds, so every source
+ * is a file descriptor and there is no polling and no thread.
+ *
+ * Removing a source from inside any callback is safe: removal marks the entry and the loop frees it after
+ * the current dispatch round.
+ */
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <time.h>
+
+#include "base/error.h"
+#include "base/timeutil.h"
+
+struct tf_loop;
+struct tf_source;
+
+/* Return < 0 to stop the loop with that error (the loop returns it). */
+typedef int (*tf_io_cb)(struct tf_source *s, int fd, uint32_t events, void *userdata);
+
+int tf_loop_new(struct tf_loop **ret, tf_error **err);
+void tf_loop_free(struct tf_loop *l);
+
+/* Watch fd (borrowed: the caller keeps owning and closing it, after removing the source). */
+int tf_loop_add_io(struct tf_loop *l, int fd, uint32_t events, tf_io_cb cb, void *userdata,
+                   struct tf_source **ret, tf_error **err);
+
+/* A one-shot timer on `clock` firing at absolute time `usec` (tf_now(clock) units). The loop owns the
+ * timerfd. With CLOCK_REALTIME, TFD_TIMER_CANCEL_ON_SET is used and the callback gets events == 0 when the
+ * clock was set (the caller recomputes its deadline). Re-arm with tf_source_set_time(). */
+int tf_loop_add_timer(struct tf_loop *l, clockid_t clock, uint64_t usec, tf_io_cb cb, void *userdata,
+                      struct tf_source **ret, tf_error **err);
+int tf_source_set_time(struct tf_source *s, uint64_t usec);
+
+/* Stop watching; NULL-safe. Safe inside callbacks. */
+void tf_source_remove(struct tf_source *s);
+
+/* Run until tf_loop_exit() or a callback error. Returns the exit code given to tf_loop_exit(), or the
+ * callback's negative error. */
+int tf_loop_run(struct tf_loop *l);
+void tf_loop_exit(struct tf_loop *l, int code);

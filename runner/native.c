@@ -1,0 +1,427 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The native backend: the service's command as a child process in a cgroup of its own.
+ *
+ * Placement is race-free: on cgroup v2 the child is born in its cgroup (clone3 with CLONE_INTO_CGROUP);
+ * where v1 controllers are involved, the child blocks on a socket until the parent has attached it to
+ * every hierarchy, so it never runs an instruction of its own outside its limits. The same CLOEXEC
+ * socket carries setup and exec errors back to the parent; EOF with no message means exec succeeded.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <grp.h>
+#include <linux/sched.h>
+#include <poll.h>
+#include <pwd.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "base/cleanup.h"
+#include "base/parse.h"
+#include "base/strutil.h"
+#include "cgroup/cgroup.h"
+#include "runner/runner.h"
+#include "runner/sandbox.h"
+
+#ifndef CLOSE_RANGE_CLOEXEC
+#define CLOSE_RANGE_CLOEXEC (1U << 2)
+#endif
+#ifndef P_PIDFD
+#define P_PIDFD 3
+#endif
+
+extern char **environ;
+
+struct native {
+        struct tf_sandbox_plan *sandbox; /* NULL when the spec asks for no sandbox */
+        struct tf_cg *cg;
+        pid_t pid;
+        int pidfd;
+        struct tf_source *pid_source;
+        bool exited;
+};
+
+/* What the child sends back when it cannot exec. */
+struct child_msg {
+        int exec_stage; /* 1: execve failed (126/127); 0: setup before exec failed (tfrun's failure) */
+        int err;
+        char text[512];
+};
+
+static int native_check(struct tf_run *r, tf_error **err) {
+        const struct tf_spec *s = r->spec;
+        _cleanup_free_ char *where = NULL;
+
+        if (s->image) {
+                where = tf_spec_where(s, s->pos_image);
+                return tf_error_set(err, EOPNOTSUPP, "%s: image: the native backend runs commands, not images; "
+                                    "remove image or use backend: docker", where);
+        }
+        struct native *n = tf_malloc0(sizeof(*n));
+        n->pidfd = -1;
+        r->backend = n;
+        /* The sandbox is compiled here, in the parent, before anything exists: a bad profile, an unknown
+         * capability or an unsafe mount source refuses the run with nothing created. `sandbox:` turns it
+         * on (an empty `sandbox: {}` means Docker's defaults); without it the service runs unsandboxed. */
+        if (s->sandbox_present || s->n_mounts > 0) {
+                int ret = tf_sandbox_prepare(s, geteuid() == 0, &n->sandbox, err);
+                if (ret < 0)
+                        return ret;
+        }
+        _cleanup_free_ char *cg_name = tf_asprintf("tfrun-%s", r->run_id);
+        struct tf_cg_options o = { .parent = r->opts->cgroup_parent, .name = cg_name };
+        return tf_cg_check(&s->limits, &o, err);
+}
+
+/* Everything the child needs, computed before the fork: the child calls no allocator and no NSS. */
+struct child_plan {
+        char **argv;
+        char **envp;
+        const char *working_dir;
+        bool set_user;
+        uid_t uid;
+        gid_t gid;
+        gid_t *groups;
+        int n_groups;
+        uint64_t nofile;
+        const struct tf_sandbox_plan *sandbox;
+        int sock;
+};
+
+static char **build_env(const struct tf_spec *s) {
+        char **env = NULL;
+        /* The child inherits tfrun's environment, as with cron, supercronic and env(1); the spec's env
+         * (env_file first, then env:) overrides per name. */
+        for (char **e = environ; e && *e; e++) {
+                const char *eq = strchr(*e, '=');
+                if (!eq)
+                        continue;
+                bool overridden = false;
+                for (char **o = s->env; o && *o; o++)
+                        if (strncmp(*o, *e, (size_t) (eq - *e) + 1) == 0) {
+                                overridden = true;
+                                break;
+                        }
+                if (!overridden)
+                        tf_strv_push(&env, *e);
+        }
+        for (char **o = s->env; o && *o; o++)
+                tf_strv_push(&env, *o);
+        if (!env)
+                env = tf_malloc0(sizeof(char *));
+        return env;
+}
+
+static int resolve_user(const struct tf_spec *s, struct child_plan *p, tf_error **err) {
+        if (!s->user)
+                return 0;
+        _cleanup_free_ char *where = tf_spec_where(s, s->pos_user);
+        _cleanup_free_ char *u = tf_strdup(s->user);
+        char *g = strchr(u, ':');
+        if (g)
+                *g++ = 0;
+        struct passwd *pw = NULL;
+        if (s->uid != (uid_t) -1) {
+                p->uid = s->uid;
+                pw = getpwuid(p->uid);
+        } else {
+                errno = 0;
+                pw = getpwnam(u);
+                if (!pw)
+                        return tf_error_set(err, ENOENT, "%s: user: no such user '%s' on this host", where, u);
+                p->uid = pw->pw_uid;
+        }
+        if (g) {
+                if (s->gid != (gid_t) -1)
+                        p->gid = s->gid;
+                else {
+                        struct group *gr = getgrnam(g);
+                        if (!gr)
+                                return tf_error_set(err, ENOENT, "%s: user: no such group '%s' on this host",
+                                                    where, g);
+                        p->gid = gr->gr_gid;
+                }
+        } else
+                p->gid = pw ? pw->pw_gid : (gid_t) p->uid;
+        /* Supplementary groups: the user's own when known, none otherwise; never tfrun's (root's). */
+        if (pw) {
+                int n = 64;
+                p->groups = tf_malloc0(sizeof(gid_t) * (size_t) n);
+                if (getgrouplist(pw->pw_name, p->gid, p->groups, &n) < 0) {
+                        p->groups = tf_realloc(p->groups, sizeof(gid_t) * (size_t) n);
+                        if (getgrouplist(pw->pw_name, p->gid, p->groups, &n) < 0)
+                                n = 0;
+                }
+                p->n_groups = n;
+        }
+        p->set_user = true;
+        return 0;
+}
+
+static _Noreturn void child_fail(int sock, int exec_stage, int e, const char *what) {
+        struct child_msg m = { .exec_stage = exec_stage, .err = e };
+        /* snprintf is async-signal-safe enough here: the child is a single-threaded fork. */
+        snprintf(m.text, sizeof(m.text), "%s: %s", what, strerror(e));
+        ssize_t _unused_ w = send(sock, &m, sizeof(m), MSG_NOSIGNAL);
+        _exit(exec_stage ? (e == ENOENT ? 127 : 126) : 125);
+}
+
+static _Noreturn void child_main(const struct child_plan *p) {
+        /* The parent blocked these for its signalfd; the command must start with a clean slate. */
+        sigset_t all;
+        sigfillset(&all);
+        for (int sig = 1; sig < NSIG; sig++)
+                if (sig != SIGKILL && sig != SIGSTOP)
+                        signal(sig, SIG_DFL);
+        sigprocmask(SIG_UNBLOCK, &all, NULL);
+
+        /* If tfrun dies, so does the run: the cgroup it leaves is then empty and removable. */
+        prctl(PR_SET_PDEATHSIG, SIGKILL);
+
+        /* Wait until the parent has placed us in every hierarchy. EOF: the parent gave up. */
+        char go;
+        if (recv(p->sock, &go, 1, 0) != 1)
+                _exit(125);
+
+        /* The order matters (see runner/sandbox.h): namespaces and mounts while still root, chdir after
+         * the binds, the bounding set before the user switch, capabilities, no_new_privs and seccomp
+         * last, with nothing but exec after them. */
+        char what[128];
+        int r;
+        if (p->sandbox && (r = tf_sandbox_child_namespaces(p->sandbox, what, sizeof(what))) < 0)
+                child_fail(p->sock, 0, -r, what);
+        if (p->working_dir && chdir(p->working_dir) < 0)
+                child_fail(p->sock, 0, errno, "working_dir: chdir");
+        if (p->nofile != TF_UNSET) {
+                struct rlimit rl = { .rlim_cur = p->nofile, .rlim_max = p->nofile };
+                if (setrlimit(RLIMIT_NOFILE, &rl) < 0)
+                        child_fail(p->sock, 0, errno, "setrlimit RLIMIT_NOFILE");
+        }
+        if (p->sandbox && (r = tf_sandbox_child_bounding(p->sandbox, what, sizeof(what))) < 0)
+                child_fail(p->sock, 0, -r, what);
+        if (p->set_user) {
+                if (setgroups((size_t) p->n_groups, p->groups) < 0)
+                        child_fail(p->sock, 0, errno, "user: setgroups");
+                if (setresgid(p->gid, p->gid, p->gid) < 0)
+                        child_fail(p->sock, 0, errno, "user: setresgid");
+                if (setresuid(p->uid, p->uid, p->uid) < 0)
+                        child_fail(p->sock, 0, errno, "user: setresuid");
+        }
+
+        /* No descriptor of tfrun's reaches the command: everything above stdio is marked CLOEXEC. */
+        if (syscall(SYS_close_range, 3U, ~0U, CLOSE_RANGE_CLOEXEC) < 0) {
+                for (int fd = 3; fd < 4096; fd++)
+                        if (fd != p->sock)
+                                fcntl(fd, F_SETFD, FD_CLOEXEC);
+        }
+        if (p->sandbox && (r = tf_sandbox_child_privileges(p->sandbox, what, sizeof(what))) < 0)
+                child_fail(p->sock, 0, -r, what);
+
+        environ = p->envp;
+        execvp(p->argv[0], p->argv);
+        child_fail(p->sock, 1, errno, p->argv[0]);
+}
+
+/* clone3 with a pidfd, born in cgroup_fd when given. *ret_placed says whether CLONE_INTO_CGROUP was
+ * used; kernels before 5.7 lack it and the caller then attaches explicitly. */
+static pid_t spawn(int cgroup_fd, int *ret_pidfd, bool *ret_placed) {
+        struct clone_args ca = {
+                .flags = CLONE_PIDFD,
+                .pidfd = (uint64_t) (uintptr_t) ret_pidfd,
+                .exit_signal = SIGCHLD,
+        };
+        *ret_placed = false;
+        if (cgroup_fd >= 0) {
+                ca.flags |= CLONE_INTO_CGROUP;
+                ca.cgroup = (uint64_t) cgroup_fd;
+                long pid = syscall(SYS_clone3, &ca, sizeof(ca));
+                if (pid >= 0) {
+                        if (pid > 0)
+                                *ret_placed = true;
+                        return (pid_t) pid;
+                }
+                if (errno != EINVAL && errno != EOPNOTSUPP && errno != E2BIG)
+                        return -1;
+                ca.flags &= ~(uint64_t) CLONE_INTO_CGROUP;
+                ca.cgroup = 0;
+        }
+        return (pid_t) syscall(SYS_clone3, &ca, sizeof(ca));
+}
+
+static int on_pidfd(struct tf_source *src, int fd, uint32_t events, void *userdata) {
+        struct tf_run *r = userdata;
+        struct native *n = r->backend;
+        siginfo_t si = { 0 };
+        if (waitid((idtype_t) P_PIDFD, (id_t) fd, &si, WEXITED | WNOHANG) < 0 || si.si_pid == 0)
+                return 0;
+        tf_source_remove(src);
+        n->pid_source = NULL;
+        n->exited = true;
+        tf_run_child_exited(r, si.si_code, si.si_status);
+        return 0;
+}
+
+static int native_start(struct tf_run *r, tf_error **err) {
+        const struct tf_spec *s = r->spec;
+        struct native *n = r->backend;
+
+        _cleanup_free_ char *cg_name = tf_asprintf("tfrun-%s", r->run_id);
+        struct tf_cg_options o = { .parent = r->opts->cgroup_parent, .name = cg_name };
+        int ret = tf_cg_create(&s->limits, &o, &n->cg, err);
+        if (ret < 0)
+                return ret;
+
+        struct child_plan p = {
+                .argv = s->argv,
+                .working_dir = s->working_dir,
+                .nofile = s->limits.nofile,
+                .sandbox = n->sandbox,
+        };
+        _cleanup_strv_free_ char **envp = build_env(s);
+        p.envp = envp;
+        ret = resolve_user(s, &p, err);
+        _cleanup_free_ gid_t *groups = p.groups;
+        if (ret < 0)
+                return ret;
+
+        int sv[2];
+        if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0)
+                return tf_error_setc(err, errno, "socketpair");
+        _cleanup_close_ int parent_sock = sv[0];
+        p.sock = sv[1];
+
+        int cgfd = tf_cg_clone_fd(n->cg);
+        int pidfd = -1;
+        bool placed;
+        pid_t pid = spawn(cgfd, &pidfd, &placed);
+        if (pid < 0) {
+                int e = errno;
+                close(sv[1]);
+                return tf_error_setc(err, e, "clone3");
+        }
+        if (pid == 0)
+                child_main(&p);
+        close(sv[1]);
+        n->pid = pid;
+        n->pidfd = pidfd;
+
+        if (!placed || tf_cg_needs_attach(n->cg)) {
+                ret = tf_cg_attach(n->cg, pid, err);
+                if (ret < 0) {
+                        /* Closing our end makes the child exit before it runs anything of its own. */
+                        close(TAKE_FD(parent_sock));
+                        siginfo_t si;
+                        waitid((idtype_t) P_PIDFD, (id_t) pidfd, &si, WEXITED);
+                        n->exited = true;
+                        return tf_error_prefix(err, "place the child in its cgroup");
+                }
+        }
+
+        if (send(parent_sock, "g", 1, MSG_NOSIGNAL) != 1) {
+                ret = -errno;
+                siginfo_t si;
+                waitid((idtype_t) P_PIDFD, (id_t) pidfd, &si, WEXITED);
+                n->exited = true;
+                return tf_error_setc(err, ret, "release the child");
+        }
+
+        struct child_msg m;
+        ssize_t got = recv(parent_sock, &m, sizeof(m), 0);
+        if (got == (ssize_t) sizeof(m)) {
+                m.text[sizeof(m.text) - 1] = 0;
+                siginfo_t si;
+                waitid((idtype_t) P_PIDFD, (id_t) pidfd, &si, WEXITED);
+                n->exited = true;
+                if (!m.exec_stage)
+                        return tf_error_set(err, m.err, "%s: prepare the child: %s", s->path, m.text);
+                tf_run_exec_failed(r, m.err == ENOENT ? 127 : 126, m.text);
+                return 0;
+        }
+
+        ret = tf_loop_add_io(r->loop, pidfd, EPOLLIN, on_pidfd, r, &n->pid_source, err);
+        if (ret < 0) {
+                kill(pid, SIGKILL);
+                siginfo_t si;
+                waitid((idtype_t) P_PIDFD, (id_t) pidfd, &si, WEXITED);
+                n->exited = true;
+                return ret;
+        }
+        return 0;
+}
+
+static int native_signal(struct tf_run *r, int sig, bool all, tf_error **err) {
+        struct native *n = r->backend;
+        if (!n || !n->cg)
+                return 0;
+        if (all)
+                return tf_cg_kill(n->cg, sig, err);
+        if (n->exited || n->pidfd < 0)
+                return 0;
+        if (syscall(SYS_pidfd_send_signal, n->pidfd, sig, NULL, 0) < 0 && errno != ESRCH)
+                return tf_error_setc(err, errno, "send %s to pid %d", tf_signal_name(sig), (int) n->pid);
+        return 0;
+}
+
+static int native_collect(struct tf_run *r, struct tf_run_result *res, bool *oom, tf_error **err) {
+        struct native *n = r->backend;
+        *oom = false;
+        if (!n || !n->cg)
+                return 0;
+        /* The main process is gone; what it left behind goes too (systemd's KillMode=control-group). */
+        int ret = tf_cg_kill(n->cg, SIGKILL, err);
+        if (ret < 0)
+                return ret;
+        struct tf_cg_stats st;
+        ret = tf_cg_stats(n->cg, &st, err);
+        if (ret < 0)
+                return ret;
+        res->cpu_usec = st.cpu_usage_usec;
+        res->memory_peak = st.memory_peak;
+        res->pids_peak = st.pids_peak;
+        *oom = st.oom_kills != TF_UNSET && st.oom_kills > 0;
+        return 0;
+}
+
+static void native_cleanup(struct tf_run *r) {
+        struct native *n = r->backend;
+        if (!n)
+                return;
+        tf_source_remove(n->pid_source);
+        n->pid_source = NULL;
+        if (n->cg) {
+                _cleanup_error_ tf_error *e = NULL;
+                if (tf_cg_destroy(n->cg, &e) < 0)
+                        tf_log("warning: %s", e->msg);
+                n->cg = NULL;
+        }
+        if (n->pidfd >= 0) {
+                if (!n->exited) {
+                        siginfo_t si;
+                        syscall(SYS_pidfd_send_signal, n->pidfd, SIGKILL, NULL, 0);
+                        waitid((idtype_t) P_PIDFD, (id_t) n->pidfd, &si, WEXITED);
+                }
+                close(n->pidfd);
+        }
+        tf_sandbox_plan_free(n->sandbox);
+        free(n);
+        r->backend = NULL;
+}
+
+const struct tf_backend_ops tf_native_backend = {
+        .name = "native",
+        .check = native_check,
+        .start = native_start,
+        .signal = native_signal,
+        .collect = native_collect,
+        .cleanup = native_cleanup,
+};

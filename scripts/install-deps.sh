@@ -1,0 +1,21 @@
+#!/bin/bash
+# SPDX-License-Identifier: MIT
+# Installs what tfrun needs on Debian 12 (root). `build`: compiler, meson and libraries. `test`: also what
+# the test suites use. Idempotent, and quick when everything is already there.
+set -euo pipefail
+what=${1:-build}
+pkgs=(gcc pkg-config meson ninja-build libyaml-dev libjansson-dev libcgroup-dev libseccomp-dev
+      libcurl4-openssl-dev)
+if [ "$what" = test ]; then
+        pkgs+=(python3 python3-croniter cgroup-tools busybox-static procps libc6-dev systemd)
+fi
+missing=()
+for p in "${pkgs[@]}"; do
+        dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+        echo "install-deps: installing ${missing[*]}" >&2
+        export DEBIAN_FRONTEND=noninteractive
+        apt-get update -qq
+        apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi

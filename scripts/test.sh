@@ -1,0 +1,32 @@
+#!/bin/bash
+# SPDX-License-Identifier: MIT
+# Installs what the tests need, builds tfrun twice (plain, and ASan+UBSan), runs every suite, and ends with
+# one line: "N passed, N failed, N skipped" (TAP subtests). Under CI=true a skip is a failure.
+set -uo pipefail
+cd "$(dirname "$0")/.."
+root=$PWD
+
+bash scripts/install-deps.sh test || { echo "test.sh: installing dependencies failed" >&2; exit 1; }
+for s in scripts/setup-docker.sh scripts/setup-vm.sh; do
+        if [ -f "$s" ]; then
+                bash "$s" || echo "test.sh: $s failed; its suites will report why" >&2
+        fi
+done
+
+setup() { # DIR ARGS...
+        local d=$1
+        shift
+        if [ -f "$d/build.ninja" ]; then meson setup --reconfigure "$d" "$@" >/dev/null; else meson setup "$d" "$@" >/dev/null; fi
+}
+setup build-test || exit 1
+ninja -C build-test >/dev/null || { ninja -C build-test; exit 1; }
+setup build-asan -Db_sanitize=address,undefined -Db_lundef=false -Dvm_tests=false || exit 1
+ninja -C build-asan >/dev/null || { ninja -C build-asan; exit 1; }
+
+export UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1
+export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1
+meson test -C build-test --print-errorlogs --num-processes 2 "$@"
+# Under sanitizers: everything but the slow differential and VM suites, which exercise the same code.
+meson test -C build-asan --print-errorlogs --num-processes 2 --no-suite vm --no-suite schedule-diff "$@"
+
+python3 scripts/tap-summary.py build-test/meson-logs/testlog.json build-asan/meson-logs/testlog.json

@@ -1,0 +1,54 @@
+#!/bin/bash
+# SPDX-License-Identifier: MIT
+# Limits on this host's real cgroups, each proven by watching it bite.
+. "$SRCDIR/tests/lib.sh"
+. "$SRCDIR/tests/integration/native/common.sh"
+need_root
+
+# Effective values, read from inside the child.
+f=$(spec eff "command: [$PROBE, limits]" "limits: {memory: 64M, pids: 20, cpus: 0.5, cpuset: '0'}")
+out=$("$TFRUN" -q "$f")
+echo "$out" | grep -qx 'memory=67108864'; ok "memory 64M reads 67108864 inside"
+echo "$out" | grep -qx 'pids=20'; ok "pids 20 reads 20 inside"
+echo "$out" | grep -qx 'cpu_quota=50000' && echo "$out" | grep -qx 'cpu_period=100000'; ok "cpus 0.5 reads 50000/100000 inside"
+echo "$out" | grep -qx 'cpuset=0'; ok "cpuset 0 reads 0 inside"
+diag "$out"
+
+# memory: 32M, allocating 200M is OOM-killed and reported as such.
+f=$(spec oom "command: [$PROBE, alloc, '200']" "limits: {memory: 32M, memory_swap: 0}")
+"$TFRUN" --json "$f" >"$TMPD/oom.json" 2>"$TMPD/oom.err"; rc=$?
+is "$rc" 137 "OOM: exit 137"
+is "$(json_get "$TMPD/oom.json" reason)" "oom-killed" "OOM: reason oom-killed"
+"$TFRUN" "$f" 2>"$TMPD/oom.err" >/dev/null
+grep -q 'status=137 reason=oom-killed signal=SIGKILL' "$TMPD/oom.err"; ok "OOM in the summary line"
+no_cgroup_left oom "after OOM"
+
+# Under the limit, the same program is fine and its peak is seen.
+f=$(spec mem-ok "command: [$PROBE, alloc, '20']" "limits: {memory: 64M}")
+"$TFRUN" --json "$f" >"$TMPD/memok.json"; is "$?" 0 "20M under 64M runs"
+peak=$(json_get "$TMPD/memok.json" memory_peak_bytes)
+[ "$peak" -ge $((20 << 20)) ] && [ "$peak" -le $((64 << 20)) ]; ok "peak memory between 20M and 64M ($peak)"
+
+# pids: 16, forking 100 sleepers sees fork failures; nothing outlives the run.
+f=$(spec pids "command: [$PROBE, fork, '100']" "limits: {pids: 16}")
+"$TFRUN" -q "$f" >"$TMPD/pids.out"
+forked=$(sed -n 's/^forked=\([0-9]*\) failed=\([0-9]*\)$/\1/p' "$TMPD/pids.out")
+failed=$(sed -n 's/^forked=\([0-9]*\) failed=\([0-9]*\)$/\2/p' "$TMPD/pids.out")
+[ -n "$forked" ] && [ "$forked" -le 15 ] && [ "$failed" -ge 85 ]; ok "pids 16: at most 15 forks succeed ($forked ok, $failed failed)"
+no_process_left "$PROBE fork" "pids"
+no_cgroup_left pids "pids"
+
+# cpus: 0.5, a busy loop for 2 s uses 0.5 CPU +- 20 % (usage read from the cgroup).
+f=$(spec cpu "command: [$PROBE, spin, '2']" "limits: {cpus: 0.5}")
+"$TFRUN" --json "$f" >"$TMPD/cpu.json"
+cpu=$(json_get "$TMPD/cpu.json" cpu_usec); wall=$(json_get "$TMPD/cpu.json" wall_usec)
+ratio=$(python3 -c "print(round($cpu/$wall, 3))")
+float_between "$ratio" 0.4 0.6; ok "cpus 0.5: used $ratio CPU over ${wall}us (0.4..0.6)"
+
+# Without a limit the same loop uses a whole CPU: the limit above is what bit.
+f=$(spec cpu-free "command: [$PROBE, spin, '1']")
+"$TFRUN" --json "$f" >"$TMPD/cpu2.json"
+ratio=$(python3 -c "print(round($(json_get "$TMPD/cpu2.json" cpu_usec)/$(json_get "$TMPD/cpu2.json" wall_usec), 3))")
+float_between "$ratio" 0.8 1.1; ok "no cpus limit: used $ratio CPU"
+
+done_testing

@@ -1,0 +1,98 @@
+#!/bin/bash
+# SPDX-License-Identifier: MIT
+# The resident scheduler with real time: intervals, overlap policies, retries with backoff, persistent
+# catch-up, SIGHUP reloads, clean stop. Margins are wide: these assert counts and order, not timings.
+. "$SRCDIR/tests/lib.sh"
+. "$SRCDIR/tests/integration/native/common.sh"
+need_root
+
+# start_bg NAME SPEC: runs tfrun SPEC in the background, output in $TMPD/NAME.out/.err; sets $bg.
+start_bg() {
+        "$TFRUN" --state-dir "$TMPD/state" "$2" >"$TMPD/$1.out" 2>"$TMPD/$1.err" &
+        bg=$!
+}
+# stop_bg: SIGTERM, wait, and return tfrun's status.
+stop_bg() {
+        kill -TERM "$bg"
+        wait "$bg"
+}
+count() { grep -c -- "$1" "$2" || true; }
+
+# every: 1s fires 5 times in about 5 s.
+f=$(spec tick "command: [echo, tick]" "schedule: {every: 1s}")
+start_bg tick "$f"; sleep 5.5; stop_bg; rc=$?
+is "$rc" 0 "SIGTERM ends a resident tfrun cleanly (0)"
+is "$(count '^tick$' "$TMPD/tick.out")" 5 "every: 1s fired 5 times in 5.5 s"
+is "$(count 'tick native status=0 reason=exited' "$TMPD/tick.err")" 5 "one summary line per run"
+grep -q 'tick: firing (scheduled .*, late [0-9]*us)' "$TMPD/tick.err"; ok "each fire is logged with its lateness"
+grep -q 'waiting for the schedule; next fire at' "$TMPD/tick.err"; ok "says when it will fire first"
+no_cgroup_left tick "resident"
+
+# overlap skip (the default): a 2.5 s job every 1 s runs at 1 s and 4 s, skipping 2, 3 and 5.
+f=$(spec ov-skip "command: [$PROBE, sleep, '2.5']" "schedule: {every: 1s}")
+start_bg ov-skip "$f"; sleep 5.5; stop_bg
+is "$(count 'status=0 reason=exited' "$TMPD/ov-skip.err")" 1 "skip: one run completed"
+is "$(count 'reason=cancelled' "$TMPD/ov-skip.err")" 1 "skip: the second, still running at stop, is cancelled"
+is "$(count 'skipped, the previous run is still going' "$TMPD/ov-skip.err")" 3 "skip: three fires skipped"
+
+# overlap queue: at most one waits behind the running job.
+f=$(spec ov-queue "command: [$PROBE, sleep, '2.5']" "schedule: {every: 1s, overlap: queue}")
+start_bg ov-queue "$f"; sleep 5.5; stop_bg
+is "$(count 'queued behind the running one' "$TMPD/ov-queue.err")" 2 "queue: two fires queued"
+is "$(count 'one run is already queued' "$TMPD/ov-queue.err")" 2 "queue: two more found the queue full"
+is "$(count 'status=0 reason=exited' "$TMPD/ov-queue.err")" 1 "queue: the first run completed"
+
+# overlap replace: each fire stops the running job and starts anew.
+f=$(spec ov-repl "command: [$PROBE, sleep, '30']" "schedule: {every: 1s, overlap: replace}" "stop: {grace: 2s}")
+start_bg ov-repl "$f"; sleep 3.5; stop_bg
+is "$(count 'stopping the running one to replace it' "$TMPD/ov-repl.err")" 2 "replace: two replacements"
+is "$(count 'reason=cancelled' "$TMPD/ov-repl.err")" 3 "replace: three runs, each cancelled (two replaced, one at stop)"
+
+# overlap allow: runs side by side.
+f=$(spec ov-allow "command: [$PROBE, sleep, '5']" "schedule: {every: 1s, overlap: allow}")
+start_bg ov-allow "$f"; sleep 3.5; stop_bg
+is "$(count 'reason=cancelled' "$TMPD/ov-allow.err")" 3 "allow: three runs side by side at stop"
+no_cgroup_left ov-allow "allow"
+
+# restart: on-failure retries with exponential backoff, each attempt a run of its own.
+f=$(spec retry "command: [$PROBE, exit, '3']" \
+        "restart: {policy: on-failure, max_retries: 2, backoff: {initial: 300ms, max: 10s, jitter: false}}")
+start=$(date +%s%N)
+"$TFRUN" "$f" 2>"$TMPD/retry.err"; rc=$?
+elapsed=$(( ($(date +%s%N) - start) / 1000000 ))
+is "$rc" 3 "retries: the last attempt's status"
+is "$(count 'status=3 reason=exited' "$TMPD/retry.err")" 3 "retries: three attempts"
+grep -q 'retry 1 in 300ms' "$TMPD/retry.err" && grep -q 'retry 2 in 600ms' "$TMPD/retry.err"
+ok "retries: backoff doubles (300ms, 600ms)"
+[ "$elapsed" -ge 900 ]; ok "retries: waited the backoff (${elapsed} ms >= 900)"
+f=$(spec retry-ok "command: [true]" "restart: {policy: on-failure, max_retries: 5}")
+"$TFRUN" "$f" 2>"$TMPD/retry2.err"
+is "$(count 'reason=exited' "$TMPD/retry2.err")" 1 "on-failure: a success is not retried"
+
+# persistent: a run missed while tfrun was down is caught up once at start.
+mkdir -p "$TMPD/state"
+past=$(( ($(date +%s) - 3600) * 1000000 ))
+echo "{\"last_start_usec\": $past}" >"$TMPD/state/persist.state"
+f=$(spec persist "command: [echo, caught-up]" "schedule: {calendar: hourly, persistent: true}")
+start_bg persist "$f"; sleep 1.5; stop_bg
+grep -q 'catching up the run missed at' "$TMPD/persist.err"; ok "persistent: catches up the missed run"
+is "$(count '^caught-up$' "$TMPD/persist.out")" 1 "persistent: exactly one catch-up run"
+last=$(python3 -c "import json; print(json.load(open('$TMPD/state/persist.state'))['last_start_usec'])")
+[ "$last" -gt "$past" ]; ok "persistent: the start was recorded in the state file"
+start_bg persist2 "$f"; sleep 1; stop_bg
+is "$(count '^caught-up$' "$TMPD/persist2.out")" 0 "persistent: no catch-up when nothing was missed"
+
+# SIGHUP: a broken spec keeps the old schedule; a good one replaces it.
+f=$(spec hup "command: [echo, old]" "schedule: {every: 1s}")
+start_bg hup "$f"; sleep 1.5
+printf 'name: hup\ncommand: [echo, new]\nschedule: {every: 1s, bogus: 1}\n' >"$f"
+kill -HUP "$bg"; sleep 1.5
+grep -q 'reload: .*bogus.*keeping the previous spec' "$TMPD/hup.err"; ok "SIGHUP with a broken spec: says so and keeps the old one"
+n_old=$(count '^old$' "$TMPD/hup.out")
+[ "$n_old" -ge 2 ]; ok "the old schedule kept firing ($n_old)"
+printf 'name: hup\ncommand: [echo, new]\nschedule: {every: 1s}\n' >"$f"
+kill -HUP "$bg"; sleep 1.6; stop_bg
+grep -q 'hup: reloaded' "$TMPD/hup.err"; ok "SIGHUP with a good spec reloads"
+grep -q '^new$' "$TMPD/hup.out"; ok "the new command runs after the reload"
+
+done_testing
