@@ -113,7 +113,7 @@ static void help(void) {
         printf("Usage: tfrun calendar [--cron] [--iterations=N] [--base-time=TIMESTAMP] EXPR...\n\n"
                "Print the normalized form and the next elapses of calendar expressions (systemd.time(7)),\n"
                "the way `systemd-analyze calendar` does; with --cron, of cron expressions.\n\n"
-               "  --iterations=N        show N elapses (default 1)\n"
+               "  --iterations=N        show N elapses (default 1, 0 shows only the normalized form)\n"
                "  --base-time=TIME      start from TIME ('2026-03-28 12:00:00 UTC', '@1774699200') instead of now\n"
                "  --cron                EXPR are cron expressions ('[CRON_TZ=Zone ]m h dom mon dow')\n");
 }
@@ -139,8 +139,8 @@ int tf_cmd_calendar(int argc, char **argv) {
         while ((c = getopt_long(argc, argv, "h", options, NULL)) >= 0)
                 switch (c) {
                 case 'i':
-                        if (tf_parse_u64(optarg, &v) < 0 || v < 1 || v > ITERATIONS_MAX) {
-                                fprintf(stderr, "tfrun calendar: invalid --iterations '%s' (1..%d)\n", optarg,
+                        if (tf_parse_u64(optarg, &v) < 0 || v > ITERATIONS_MAX) {
+                                fprintf(stderr, "tfrun calendar: invalid --iterations '%s' (0..%d)\n", optarg,
                                         ITERATIONS_MAX);
                                 return 125;
                         }

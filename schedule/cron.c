@@ -1,0 +1,482 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Cron expressions with Vixie/cronie semantics. Fields are bit sets; the next run is found day by day
+ * over local dates (skipping months that cannot match), then over the day's wall times, each mapped to
+ * real instants through the zone: zero instants (a skipped wall time), one, or two (a repeated one).
+ * DST follows cronie's cron.c: after a forward jump the fixed-time jobs of the skipped minutes run
+ * once; after a backward jump only wildcard jobs run again.
+ */
+#include <ctype.h>
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "base/cleanup.h"
+#include "base/strutil.h"
+#include "schedule/sched-internal.h"
+#include "schedule/schedule.h"
+
+#define USEC_PER_SEC UINT64_C(1000000)
+/* Search horizon: the rarest satisfiable expressions (Feb 29 on a given weekday, with the AND rule)
+ * repeat within 40 years; beyond the calendar engine's MAX_YEAR nothing is searched either. */
+#define CRON_SEARCH_YEARS 60
+#define CRON_MAX_YEAR 2199
+
+enum { C_SEC, C_MIN, C_HOUR, C_DOM, C_MON, C_DOW, C_N };
+
+static const struct {
+        const char *name;
+        int min, max;
+} fields[C_N] = {
+        [C_SEC] = { "second", 0, 59 },      [C_MIN] = { "minute", 0, 59 }, [C_HOUR] = { "hour", 0, 23 },
+        [C_DOM] = { "day of month", 1, 31 }, [C_MON] = { "month", 1, 12 }, [C_DOW] = { "day of week", 0, 7 },
+};
+
+static const char *const month_names[] = { "jan", "feb", "mar", "apr", "may", "jun",
+                                           "jul", "aug", "sep", "oct", "nov", "dec" };
+static const char *const dow_names[] = { "sun", "mon", "tue", "wed", "thu", "fri", "sat" };
+
+struct tf_cron {
+        uint64_t bits[C_N];
+        bool star[C_N]; /* the field's text began with '*' (Vixie's *_STAR flags) */
+        bool has_sec;
+        bool reboot;
+        char *tz;       /* NULL: the local zone */
+};
+
+struct cparser {
+        const char *expr;
+        tf_error **err;
+};
+
+static int cfail(struct cparser *ps, int code, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static int cfail(struct cparser *ps, int code, const char *fmt, ...) {
+        _cleanup_free_ char *msg = NULL;
+        va_list ap;
+
+        va_start(ap, fmt);
+        if (vasprintf(&msg, fmt, ap) < 0)
+                msg = NULL;
+        va_end(ap);
+        return tf_error_set(ps->err, code, "'%s': %s", ps->expr, msg ? msg : "invalid expression");
+}
+
+tf_cron *tf_cron_free(tf_cron *c) {
+        if (c) {
+                free(c->tz);
+                free(c);
+        }
+        return NULL;
+}
+
+bool tf_cron_is_reboot(const tf_cron *c) {
+        return c->reboot;
+}
+
+/* One value: a number or, in month/day-of-week fields, a name. */
+static int parse_value(struct cparser *ps, int f, const char **p, int *ret) {
+        const char *s = *p;
+
+        if (isdigit((unsigned char) *s)) {
+                long v = 0;
+                while (isdigit((unsigned char) *s)) {
+                        if (v < 100000)
+                                v = v * 10 + (*s - '0');
+                        s++;
+                }
+                if (v < fields[f].min || v > fields[f].max)
+                        return cfail(ps, EINVAL, "%s %.*s out of range %d..%d at column %d", fields[f].name,
+                                     (int) (s - *p), *p, fields[f].min, fields[f].max, (int) (*p - ps->expr) + 1);
+                *ret = (int) v;
+                *p = s;
+                return 0;
+        }
+        if (isalpha((unsigned char) *s)) {
+                size_t n = 0;
+                while (isalpha((unsigned char) s[n]))
+                        n++;
+                if (n == 3 && f == C_MON)
+                        for (int i = 0; i < 12; i++)
+                                if (strncasecmp(s, month_names[i], 3) == 0) {
+                                        *ret = i + 1;
+                                        *p = s + 3;
+                                        return 0;
+                                }
+                if (n == 3 && f == C_DOW)
+                        for (int i = 0; i < 7; i++)
+                                if (strncasecmp(s, dow_names[i], 3) == 0) {
+                                        *ret = i;
+                                        *p = s + 3;
+                                        return 0;
+                                }
+                return cfail(ps, EINVAL, "unknown %s name '%.*s' at column %d", fields[f].name, (int) n, s,
+                             (int) (s - ps->expr) + 1);
+        }
+        if (*s == 0 || *s == ' ')
+                return cfail(ps, EINVAL, "%s: expected a value at column %d", fields[f].name,
+                             (int) (s - ps->expr) + 1);
+        return cfail(ps, EINVAL, "%s: unexpected '%c' at column %d", fields[f].name, *s, (int) (s - ps->expr) + 1);
+}
+
+static int parse_field(struct cparser *ps, int f, const char *s, size_t len, tf_cron *c) {
+        const char *p = s, *end = s + len;
+        int r;
+
+        c->star[f] = *s == '*';
+        for (;;) {
+                const char *item = p;
+                int lo, hi, step = 1;
+
+                if (*p == '*') {
+                        lo = fields[f].min;
+                        hi = f == C_DOW ? 6 : fields[f].max;
+                        p++;
+                } else {
+                        r = parse_value(ps, f, &p, &lo);
+                        if (r < 0)
+                                return r;
+                        hi = lo;
+                        if (*p == '-') {
+                                p++;
+                                r = parse_value(ps, f, &p, &hi);
+                                if (r < 0)
+                                        return r;
+                                if (hi < lo)
+                                        return cfail(ps, EINVAL, "%s range '%.*s' goes backwards at column %d",
+                                                     fields[f].name, (int) (p - item), item,
+                                                     (int) (item - ps->expr) + 1);
+                        } else if (*p == '/')
+                                hi = fields[f].max; /* "N/S" is N-max/S, with cronie's max (7 for weekdays) */
+                }
+                if (*p == '/') {
+                        const char *sp = ++p;
+                        long v = 0;
+                        if (!isdigit((unsigned char) *p))
+                                return cfail(ps, EINVAL, "%s: expected a step after '/' at column %d",
+                                             fields[f].name, (int) (p - ps->expr) + 1);
+                        while (isdigit((unsigned char) *p)) {
+                                if (v < 100000)
+                                        v = v * 10 + (*p - '0');
+                                p++;
+                        }
+                        if (v == 0 || v > fields[f].max - fields[f].min + 1)
+                                return cfail(ps, EINVAL, "%s step '%.*s' out of range 1..%d at column %d",
+                                             fields[f].name, (int) (p - sp), sp,
+                                             fields[f].max - fields[f].min + 1, (int) (sp - ps->expr) + 1);
+                        step = (int) v;
+                }
+                for (int v = lo; v <= hi; v += step)
+                        c->bits[f] |= UINT64_C(1) << (f == C_DOW && v == 7 ? 0 : v);
+                if (p == end)
+                        return 0;
+                if (*p != ',')
+                        return cfail(ps, EINVAL, "%s: unexpected '%c' at column %d", fields[f].name, *p,
+                                     (int) (p - ps->expr) + 1);
+                p++;
+                if (p == end)
+                        return cfail(ps, EINVAL, "%s: expected a value after ',' at column %d", fields[f].name,
+                                     (int) (p - ps->expr) + 1);
+        }
+}
+
+int tf_cron_parse(const char *expr, tf_cron **ret, tf_error **err) {
+        struct cparser ps = { .expr = expr, .err = err };
+        static const struct {
+                const char *name, *expansion;
+        } shorthands[] = {
+                { "@yearly", "0 0 1 1 *" }, { "@annually", "0 0 1 1 *" }, { "@monthly", "0 0 1 * *" },
+                { "@weekly", "0 0 * * 0" }, { "@daily", "0 0 * * *" },   { "@midnight", "0 0 * * *" },
+                { "@hourly", "0 * * * *" },
+        };
+        const char *p, *starts[C_N + 1];
+        size_t lens[C_N + 1], n = 0;
+        _cleanup_(tf_cron_freep) tf_cron *c = NULL;
+        int r;
+
+        if (!expr)
+                return tf_error_set(err, EINVAL, "cron expression missing");
+        if (strlen(expr) > TF_CRON_EXPR_MAX)
+                return tf_error_set(err, EINVAL, "'%.40s...': expression too long (at most %d characters)", expr,
+                                    TF_CRON_EXPR_MAX);
+        c = tf_malloc0(sizeof *c);
+        p = expr + strspn(expr, " \t");
+
+        if (strncmp(p, "CRON_TZ=", 8) == 0 || strncmp(p, "TZ=", 3) == 0) {
+                const char *z = p + (p[0] == 'C' ? 8 : 3);
+                size_t zl = strcspn(z, " \t");
+                _cleanup_free_ char *name = tf_strndup(z, zl);
+                const tf_tz *tz;
+                if (tf_tz_load(name, &tz, NULL) < 0)
+                        return cfail(&ps, EINVAL, "unknown time zone '%s' at column %d", name,
+                                     (int) (z - expr) + 1);
+                c->tz = TAKE_PTR(name);
+                p = z + zl;
+                p += strspn(p, " \t");
+        }
+        if (*p == 0)
+                return cfail(&ps, EINVAL, "empty expression");
+
+        if (*p == '@') {
+                size_t wl = strcspn(p, " \t");
+                if (p[wl + strspn(p + wl, " \t")] != 0)
+                        return cfail(&ps, EINVAL, "unexpected text after '%.*s' at column %d", (int) wl, p,
+                                     (int) (p + wl - expr) + 2);
+                if (wl == 7 && strncasecmp(p, "@reboot", 7) == 0) {
+                        c->reboot = true;
+                        *ret = TAKE_PTR(c);
+                        return 0;
+                }
+                for (size_t i = 0; i < ELEMENTSOF(shorthands); i++)
+                        if (strlen(shorthands[i].name) == wl && strncasecmp(p, shorthands[i].name, wl) == 0) {
+                                _cleanup_(tf_cron_freep) tf_cron *x = NULL;
+                                r = tf_cron_parse(shorthands[i].expansion, &x, NULL);
+                                if (r < 0)
+                                        return r;
+                                x->tz = TAKE_PTR(c->tz);
+                                *ret = TAKE_PTR(x);
+                                return 0;
+                        }
+                return cfail(&ps, EINVAL, "unknown shorthand '%.*s' at column %d", (int) wl, p, (int) (p - expr) + 1);
+        }
+
+        while (*p) {
+                size_t l = strcspn(p, " \t");
+                if (n >= C_N)
+                        return cfail(&ps, EINVAL, "too many fields (expected 5 or 6) at column %d",
+                                     (int) (p - expr) + 1);
+                starts[n] = p;
+                lens[n++] = l;
+                p += l;
+                p += strspn(p, " \t");
+        }
+        if (n != 5 && n != 6)
+                return cfail(&ps, EINVAL, "expected 5 or 6 fields, got %zu", n);
+        c->has_sec = n == 6;
+        for (size_t i = 0; i < n; i++) {
+                int f = (int) i + (n == 5 ? C_MIN : C_SEC);
+                r = parse_field(&ps, f, starts[i], lens[i], c);
+                if (r < 0)
+                        return r;
+        }
+        if (!c->has_sec) {
+                c->bits[C_SEC] = 1;
+                c->star[C_SEC] = false;
+        }
+        *ret = TAKE_PTR(c);
+        return 0;
+}
+
+static bool bit(uint64_t b, int v) {
+        return (b >> v) & 1;
+}
+
+static void format_field(FILE *f, const tf_cron *c, int fi) {
+        int lo = fields[fi].min, hi = fi == C_DOW ? 6 : fields[fi].max;
+        uint64_t b = c->bits[fi];
+        bool full = true, first = true;
+
+        for (int v = lo; v <= hi; v++)
+                full = full && bit(b, v);
+        if (full) {
+                fputc('*', f);
+                return;
+        }
+        if (c->star[fi]) {
+                /* "*\/S": keep the star, it carries the Vixie day rule. */
+                int a = -1, s = 0;
+                for (int v = lo; v <= hi; v++)
+                        if (bit(b, v)) {
+                                if (a < 0)
+                                        a = v;
+                                else {
+                                        s = v - a;
+                                        break;
+                                }
+                        }
+                fprintf(f, "*/%d", s > 0 ? s : hi - lo + 1);
+                return;
+        }
+        for (int v = lo; v <= hi; v++) {
+                if (!bit(b, v))
+                        continue;
+                int e = v;
+                while (e + 1 <= hi && bit(b, e + 1))
+                        e++;
+                if (!first)
+                        fputc(',', f);
+                first = false;
+                if (e - v >= 2)
+                        fprintf(f, "%d-%d", v, e);
+                else if (e > v)
+                        fprintf(f, "%d,%d", v, e);
+                else
+                        fprintf(f, "%d", v);
+                v = e;
+        }
+}
+
+char *tf_cron_format(const tf_cron *c) {
+        char *buf = NULL;
+        size_t sz = 0;
+        FILE *f = open_memstream(&buf, &sz);
+
+        if (!f)
+                tf_oom();
+        if (c->tz)
+                fprintf(f, "CRON_TZ=%s ", c->tz);
+        if (c->reboot)
+                fputs("@reboot", f);
+        else
+                for (int i = c->has_sec ? C_SEC : C_MIN; i < C_N; i++) {
+                        if (i > (c->has_sec ? C_SEC : C_MIN))
+                                fputc(' ', f);
+                        format_field(f, c, i);
+                }
+        if (fclose(f) != 0 || !buf)
+                tf_oom();
+        return buf;
+}
+
+/* ---- next run ---------------------------------------------------------------------------------- */
+
+static int32_t off_at(const tf_tz *tz, int64_t t) {
+        struct tm tm;
+        (void) tf_tz_localtime(tz, t, &tm);
+        return (int32_t) tm.tm_gmtoff;
+}
+
+/* The instants whose wall clock reads L (0, 1 or 2 of them, ascending); for 0, *gap_end is the
+ * instant the clock jumped over L. */
+static int instants(const tf_tz *tz, int64_t L, int64_t out[2], int64_t *gap_end) {
+        int32_t offs[3] = { off_at(tz, L - 86400), off_at(tz, L), off_at(tz, L + 86400) };
+        int n = 0;
+
+        for (int i = 0; i < 3; i++) {
+                int64_t t = L - offs[i];
+                if (off_at(tz, t) != offs[i])
+                        continue;
+                bool dup = false;
+                for (int j = 0; j < n; j++)
+                        dup = dup || out[j] == t;
+                if (!dup && n < 2)
+                        out[n++] = t;
+        }
+        if (n == 2 && out[0] > out[1]) {
+                int64_t x = out[0];
+                out[0] = out[1];
+                out[1] = x;
+        }
+        if (n == 0) {
+                /* In a gap: the jump happened between L - off_after and L - off_before. */
+                int64_t lo = L - (offs[0] > offs[2] ? offs[0] : offs[2]);
+                int64_t hi = L - (offs[0] < offs[2] ? offs[0] : offs[2]);
+                int32_t olo = off_at(tz, lo);
+                while (hi - lo > 1) {
+                        int64_t mid = lo + (hi - lo) / 2;
+                        if (off_at(tz, mid) == olo)
+                                lo = mid;
+                        else
+                                hi = mid;
+                }
+                *gap_end = hi;
+        }
+        return n;
+}
+
+static bool day_matches(const tf_cron *c, int mday, int wday) {
+        bool dom = bit(c->bits[C_DOM], mday), dow = bit(c->bits[C_DOW], wday);
+        if (c->star[C_DOM] || c->star[C_DOW])
+                return dom && dow;
+        return dom || dow;
+}
+
+int tf_cron_next(const tf_cron *c, uint64_t after, uint64_t *ret, tf_error **err) {
+        const tf_tz *tz;
+        int64_t base = (int64_t) (after / USEC_PER_SEC), best = INT64_MAX, day0, lb;
+        bool fixed = !c->star[C_MIN] && !c->star[C_HOUR];
+        int r;
+
+        if (c->reboot)
+                return tf_error_set(err, ENOENT, "@reboot has no next time");
+        if (c->tz) {
+                r = tf_tz_load(c->tz, &tz, err);
+                if (r < 0)
+                        return r;
+        } else
+                tz = tf_tz_local();
+
+        /* Offsets near the base bound which wall times can map after it. */
+        int32_t omin = off_at(tz, base), omax = omin;
+        for (int d = -2; d <= 2; d++) {
+                int32_t o = off_at(tz, base + d * 43200);
+                omin = o < omin ? o : omin;
+                omax = o > omax ? o : omax;
+        }
+        lb = base + omin; /* a run after base has a wall time L > base + its offset >= lb */
+        day0 = (lb - 86400) / 86400 - ((lb - 86400) % 86400 < 0);
+
+        for (int64_t day = day0; day < day0 + CRON_SEARCH_YEARS * 366; day++) {
+                int64_t y;
+                int m, d;
+
+                tf_civil_from_days(day, &y, &m, &d);
+                if (y > CRON_MAX_YEAR)
+                        break;
+                if (!bit(c->bits[C_MON], m)) {
+                        /* Jump to the first of the next month. */
+                        day = tf_days_from_civil(m == 12 ? y + 1 : y, m == 12 ? 1 : m + 1, 1) - 1;
+                        continue;
+                }
+                int wday = (int) (((day % 7) + 11) % 7);
+                if (!day_matches(c, d, wday))
+                        continue;
+
+                for (int h = 0; h < 24; h++) {
+                        if (!bit(c->bits[C_HOUR], h))
+                                continue;
+                        int64_t Lh = day * 86400 + h * 3600;
+                        if (Lh + 3599 < lb - 7200)
+                                continue;
+                        if (best != INT64_MAX && Lh - 2 * 86400 > best)
+                                break;
+                        for (int mi = 0; mi < 60; mi++) {
+                                if (!bit(c->bits[C_MIN], mi))
+                                        continue;
+                                int64_t Lm = Lh + mi * 60;
+                                if (Lm + 59 < lb - 7200)
+                                        continue;
+                                for (int s = 0; s < 60; s++) {
+                                        if (!bit(c->bits[C_SEC], s))
+                                                continue;
+                                        int64_t L = Lm + s, ts[2], gap_end = 0;
+                                        int n = instants(tz, L, ts, &gap_end);
+                                        if (n == 0) {
+                                                if (fixed && gap_end > base && gap_end < best)
+                                                        best = gap_end;
+                                                continue;
+                                        }
+                                        /* A repeated wall time: fixed-time jobs run in the first pass only. */
+                                        if (n == 2 && fixed)
+                                                n = 1;
+                                        for (int i = 0; i < n; i++)
+                                                if (ts[i] > base && ts[i] < best)
+                                                        best = ts[i];
+                                }
+                        }
+                }
+                if (best != INT64_MAX) {
+                        /* Later days cannot be earlier, except across a repeated hour around midnight:
+                         * look one more day ahead only while the best is within the next day's reach. */
+                        int64_t next_day_start = (day + 1) * 86400 - omax;
+                        if (best <= next_day_start)
+                                break;
+                }
+        }
+        if (best == INT64_MAX)
+                return tf_error_set(err, ENOENT, "cron expression never runs again");
+        *ret = (uint64_t) best * USEC_PER_SEC;
+        return 0;
+}

@@ -1,0 +1,45 @@
+#!/bin/bash
+# SPDX-License-Identifier: MIT
+# `tfrun calendar` CLI contract (through the tfcal-test driver): layout, exit codes, messages on stderr.
+. "$SRCDIR/tests/lib.sh"
+
+out=$("$TFRUN" --iterations=2 --base-time='2026-03-28 12:00:00 UTC' 'Mon..Fri 09:00 Europe/Berlin' 2>"$TMPD/err")
+rc=$?
+is "$rc" 0 "valid expression: exit 0"
+want="  Original form: Mon..Fri 09:00 Europe/Berlin
+Normalized form: Mon..Fri *-*-* 09:00:00 Europe/Berlin
+    Next elapse: Mon 2026-03-30 07:00:00 UTC"
+is "$(TZ=UTC "$TFRUN" --base-time=@1774699200 'Mon..Fri 09:00 Europe/Berlin' | head -3)" "$want" "layout as systemd-analyze"
+is "$(TZ=UTC "$TFRUN" --iterations=0 'daily' | wc -l)" 2 "--iterations=0 prints the forms only"
+is "$(TZ=UTC "$TFRUN" --base-time=@0 '*-*-* 00:00:00' | grep -c 'Original form')" 0 "no Original form when already normalized"
+is "$(TZ=Europe/Berlin "$TFRUN" --base-time=@1774699200 daily | grep -c '(in UTC)')" 1 "(in UTC) line outside UTC"
+is "$(TZ=UTC "$TFRUN" --base-time=@1774699200 daily | grep -c '(in UTC)')" 0 "no (in UTC) line in UTC"
+is "$(TZ=UTC "$TFRUN" --iterations=12 --base-time=@0 minutely | grep -c 'Iter. #1[0-2]: ')" 3 "Iter. #10..12 lines"
+is "$(TZ=UTC "$TFRUN" --iterations=12 --base-time=@0 minutely | grep 'Iter. #10:' | cut -c1-16)" "      Iter. #10:" "Iter. #10 right-aligned"
+is "$(TZ=UTC "$TFRUN" 2020-01-01 | tail -1)" "    Next elapse: never" "past expression: never"
+
+"$TFRUN" 'Mon..Fry 09:00' >"$TMPD/out" 2>"$TMPD/err"
+is "$?" 125 "invalid expression: exit 125"
+is "$(cat "$TMPD/err")" "tfrun calendar: 'Mon..Fry 09:00': unknown weekday 'Fry' at column 6" "message on stderr"
+is "$(wc -c <"$TMPD/out")" 0 "nothing on stdout for it"
+
+out=$(TZ=UTC "$TFRUN" --base-time=@0 daily 'Fry' hourly 2>/dev/null)
+is "$?" 125 "one bad expression among good ones: 125"
+is "$(printf '%s\n' "$out" | grep -c 'Normalized form')" 2 "the good ones are still printed"
+
+"$TFRUN" --cron --base-time=@1774699200 '0 25 * * *' 2>"$TMPD/err" >/dev/null
+is "$?" 125 "invalid cron: exit 125"
+is "$(cat "$TMPD/err")" "tfrun calendar: '0 25 * * *': hour 25 out of range 0..23 at column 3" "cron message"
+is "$(TZ=UTC "$TFRUN" --cron --base-time=@1774699200 '*/15 9-17 * * mon-fri' | sed -n 2p)" \
+   "Normalized form: */15 9-17 * * 1-5" "cron canonical form"
+is "$(TZ=UTC "$TFRUN" --cron @reboot | tail -1)" "    Next elapse: never" "@reboot never elapses"
+
+"$TFRUN" --base-time=garbage daily >/dev/null 2>&1
+is "$?" 125 "bad --base-time: 125"
+"$TFRUN" --iterations=x daily >/dev/null 2>&1
+is "$?" 125 "bad --iterations: 125"
+"$TFRUN" --help >/dev/null
+is "$?" 0 "--help: 0"
+is "$(TZ=UTC "$TFRUN" --base-time=@0 -- '-*-* 00:00' 2>&1 >/dev/null | cut -c1-40)" "tfrun calendar: '-*-* 00:00': expected a" \
+   "-- ends options"
+done_testing
