@@ -178,6 +178,12 @@ int docker_curl_error(const tf_docker *d, CURL *c, CURLcode cc, const char *call
                                             "running? DOCKER_HOST selects another socket)",
                                             call, d->socket_path, strerror(errno));
                 int e = oserr > 0 ? (int)oserr : ECONNREFUSED;
+                if (e == EACCES || e == EPERM)
+                        return tf_error_set(err, e,
+                                            "%s: connect to the Docker engine at unix://%s: %s (the socket "
+                                            "is not accessible to this user: run as root or as a member "
+                                            "of the socket's group, usually 'docker')",
+                                            call, d->socket_path, strerror(e));
                 return tf_error_set(err, e,
                                     "%s: connect to the Docker engine at unix://%s: %s (is dockerd "
                                     "running?)",

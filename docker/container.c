@@ -89,7 +89,21 @@ int tf_docker_container_start(tf_docker *d, const char *id, tf_error **err) {
         return 0;
 }
 
-/* ---- attach: its own easy handle in a multi handle, so that start can go out while it is open ---- */
+/* ---- attach: its own easy handle in a multi handle, so that start can go out while it is open ----
+ *
+ * The transfer is driven only through libcurl's multi-socket interface (curl_multi_socket_action): the
+ * socket and timer callbacks keep a small table of what libcurl wants to wait for. The blocking paths
+ * (begin, finish) poll() that table themselves; an event loop takes it over with tf_docker_attach_watch().
+ * One interface for both, so that the two never mix on one multi handle (libcurl forbids mixing
+ * curl_multi_perform with socket actions).
+ */
+
+#define ATTACH_MAX_SOCKETS 8
+
+struct attach_sock {
+        int fd;
+        int what; /* TF_DOCKER_WATCH_* */
+};
 
 struct tf_docker_attach {
         tf_docker *d; /* borrowed */
@@ -106,7 +120,62 @@ struct tf_docker_attach {
         char *errbody;
         size_t errlen;
         tf_error *feed_err;
+        struct attach_sock socks[ATTACH_MAX_SOCKETS];
+        size_t n_socks;
+        bool timer_set;
+        uint64_t timer_at; /* CLOCK_MONOTONIC usec */
+        struct tf_docker_watch watch;
+        int watch_error; /* first failure of watch.fd()/watch.timer() */
 };
+
+static int curl_what(int what) {
+        switch (what) {
+        case CURL_POLL_IN:
+                return TF_DOCKER_WATCH_IN;
+        case CURL_POLL_OUT:
+                return TF_DOCKER_WATCH_OUT;
+        case CURL_POLL_INOUT:
+                return TF_DOCKER_WATCH_IN | TF_DOCKER_WATCH_OUT;
+        default:
+                return 0;
+        }
+}
+
+static int attach_socket_cb(CURL *easy, curl_socket_t fd, int what, void *userp, void *socketp) {
+        struct tf_docker_attach *a = userp;
+        int w = curl_what(what);
+        size_t i;
+        for (i = 0; i < a->n_socks; i++)
+                if (a->socks[i].fd == fd)
+                        break;
+        if (w == 0) {
+                if (i < a->n_socks)
+                        a->socks[i] = a->socks[--a->n_socks];
+        } else if (i < a->n_socks)
+                a->socks[i].what = w;
+        else if (a->n_socks < ATTACH_MAX_SOCKETS)
+                a->socks[a->n_socks++] = (struct attach_sock){.fd = fd, .what = w};
+        else
+                return -1; /* one transfer on one connection: cannot happen */
+        if (a->watch.fd) {
+                int r = a->watch.fd(a->watch.userdata, fd, w);
+                if (r < 0 && !a->watch_error)
+                        a->watch_error = r;
+        }
+        return 0;
+}
+
+static int attach_timer_cb(CURLM *multi, long timeout_ms, void *userp) {
+        struct tf_docker_attach *a = userp;
+        a->timer_set = timeout_ms >= 0;
+        a->timer_at = a->timer_set ? tf_now(CLOCK_MONOTONIC) + (uint64_t)timeout_ms * 1000 : 0;
+        if (a->watch.timer) {
+                int r = a->watch.timer(a->watch.userdata, a->timer_set ? a->timer_at : 0);
+                if (r < 0 && !a->watch_error)
+                        a->watch_error = r;
+        }
+        return 0;
+}
 
 static size_t attach_header(char *buf, size_t size, size_t n, void *userdata) {
         struct tf_docker_attach *a = userdata;
@@ -142,33 +211,63 @@ static size_t attach_write(char *buf, size_t size, size_t n, void *userdata) {
         return len;
 }
 
+/* One socket action (fd, or CURL_SOCKET_TIMEOUT), then collect the end of the transfer. */
+static int attach_action(struct tf_docker_attach *a, curl_socket_t fd, int ev_bitmask) {
+        int running = 0;
+        CURLMcode mc = curl_multi_socket_action(a->multi, fd, ev_bitmask, &running);
+        if (mc != CURLM_OK)
+                return -EIO;
+        CURLMsg *msg;
+        int left;
+        while ((msg = curl_multi_info_read(a->multi, &left)))
+                if (msg->msg == CURLMSG_DONE) {
+                        a->done = true;
+                        a->result = msg->data.result;
+                }
+        return 0;
+}
+
 /* Drive the transfer until the headers are in (until_headers) or it is over, or the deadline passes. */
 static int attach_pump(struct tf_docker_attach *a, uint64_t deadline, bool until_headers) {
         for (;;) {
-                int running = 0;
-                CURLMcode mc = curl_multi_perform(a->multi, &running);
-                if (mc != CURLM_OK)
-                        return -EIO;
-                CURLMsg *msg;
-                int left;
-                while ((msg = curl_multi_info_read(a->multi, &left)))
-                        if (msg->msg == CURLMSG_DONE) {
-                                a->done = true;
-                                a->result = msg->data.result;
-                        }
                 if (a->done || (until_headers && a->headers_done))
                         return 0;
-                int wait_ms = 1000;
-                if (deadline) {
-                        uint64_t now = tf_now(CLOCK_MONOTONIC);
-                        if (now >= deadline)
-                                return -ETIMEDOUT;
-                        if ((deadline - now) / 1000 < (uint64_t)wait_ms)
-                                wait_ms = (int)((deadline - now) / 1000) + 1;
+                uint64_t now = tf_now(CLOCK_MONOTONIC);
+                if (a->timer_set && a->timer_at <= now) {
+                        a->timer_set = false;
+                        if (attach_action(a, CURL_SOCKET_TIMEOUT, 0) < 0)
+                                return -EIO;
+                        continue;
                 }
-                mc = curl_multi_poll(a->multi, NULL, 0, wait_ms, NULL);
-                if (mc != CURLM_OK)
-                        return -EIO;
+                if (deadline && now >= deadline)
+                        return -ETIMEDOUT;
+                uint64_t until = deadline;
+                if (a->timer_set && (!until || a->timer_at < until))
+                        until = a->timer_at;
+                int wait_ms = until ? (int)((until - now + 999) / 1000) : -1;
+                struct pollfd pfd[ATTACH_MAX_SOCKETS];
+                size_t n = a->n_socks;
+                for (size_t i = 0; i < n; i++)
+                        pfd[i] = (struct pollfd){
+                                .fd = a->socks[i].fd,
+                                .events = (short)(((a->socks[i].what & TF_DOCKER_WATCH_IN) ? POLLIN : 0) |
+                                                  ((a->socks[i].what & TF_DOCKER_WATCH_OUT) ? POLLOUT : 0)),
+                        };
+                int k = poll(pfd, n, wait_ms);
+                if (k < 0) {
+                        if (errno == EINTR)
+                                continue;
+                        return -errno;
+                }
+                for (size_t i = 0; i < n && k > 0; i++) {
+                        if (!pfd[i].revents)
+                                continue;
+                        int ev = ((pfd[i].revents & POLLIN) ? CURL_CSELECT_IN : 0) |
+                                 ((pfd[i].revents & POLLOUT) ? CURL_CSELECT_OUT : 0) |
+                                 ((pfd[i].revents & (POLLERR | POLLHUP)) ? CURL_CSELECT_ERR : 0);
+                        if (attach_action(a, pfd[i].fd, ev) < 0)
+                                return -EIO;
+                }
         }
 }
 
@@ -200,6 +299,10 @@ int tf_docker_attach_begin(tf_docker *d, const char *id, int out_fd, int err_fd,
         a->multi = curl_multi_init();
         if (!a->multi)
                 tf_oom();
+        curl_multi_setopt(a->multi, CURLMOPT_SOCKETFUNCTION, attach_socket_cb);
+        curl_multi_setopt(a->multi, CURLMOPT_SOCKETDATA, a);
+        curl_multi_setopt(a->multi, CURLMOPT_TIMERFUNCTION, attach_timer_cb);
+        curl_multi_setopt(a->multi, CURLMOPT_TIMERDATA, a);
         /* No "Upgrade: tcp": the engine then answers a plain 200 and streams until the container's
          * output closes, which libcurl reads as a body delimited by the end of the connection. */
         a->hdrs = curl_slist_append(a->hdrs, "Expect:");
@@ -241,13 +344,62 @@ int tf_docker_attach_finish(tf_docker_attach *a, uint64_t timeout_usec, tf_error
                 return tf_error_set(err, ETIMEDOUT, "attach to container: the output did not end in time");
         if (r < 0)
                 return tf_error_set(err, EIO, "attach to container: libcurl multi interface failed");
-        r = attach_result(a, err);
+        return tf_docker_attach_result(a, err);
+}
+
+int tf_docker_attach_result(tf_docker_attach *a, tf_error **err) {
+        if (!a->done)
+                return tf_error_set(err, EBUSY, "attach to container: the stream has not ended yet");
+        int r = attach_result(a, err);
         if (r < 0)
                 return r;
         r = tf_docker_demux_end(&a->demux, err);
         if (r < 0)
                 return tf_error_prefix(err, "attach to container");
         return 0;
+}
+
+int tf_docker_attach_watch(tf_docker_attach *a, const struct tf_docker_watch *w, tf_error **err) {
+        a->watch = *w;
+        a->watch_error = 0;
+        /* Hand over what the blocking phase was waiting for; from now on every change goes to w. */
+        for (size_t i = 0; i < a->n_socks; i++) {
+                int r = w->fd(w->userdata, a->socks[i].fd, a->socks[i].what);
+                if (r < 0)
+                        return tf_error_setc(err, -r, "attach to container: watch the engine's socket");
+        }
+        int r = w->timer(w->userdata, a->timer_set ? a->timer_at : 0);
+        if (r < 0)
+                return tf_error_setc(err, -r, "attach to container: arm the transfer's timer");
+        return 0;
+}
+
+int tf_docker_attach_on_fd(tf_docker_attach *a, int fd, int what, tf_error **err) {
+        if (a->done)
+                return 1;
+        int ev = ((what & TF_DOCKER_WATCH_IN) ? CURL_CSELECT_IN : 0) |
+                 ((what & TF_DOCKER_WATCH_OUT) ? CURL_CSELECT_OUT : 0) |
+                 ((what & TF_DOCKER_WATCH_ERR) ? CURL_CSELECT_ERR : 0);
+        if (attach_action(a, fd, ev) < 0)
+                return tf_error_set(err, EIO, "attach to container: libcurl multi interface failed");
+        if (a->watch_error)
+                return tf_error_setc(err, -a->watch_error, "attach to container: watch the engine's socket");
+        return a->done ? 1 : 0;
+}
+
+int tf_docker_attach_on_timer(tf_docker_attach *a, tf_error **err) {
+        if (a->done)
+                return 1;
+        a->timer_set = false;
+        if (attach_action(a, CURL_SOCKET_TIMEOUT, 0) < 0)
+                return tf_error_set(err, EIO, "attach to container: libcurl multi interface failed");
+        if (a->watch_error)
+                return tf_error_setc(err, -a->watch_error, "attach to container: watch the engine's socket");
+        return a->done ? 1 : 0;
+}
+
+bool tf_docker_attach_done(const tf_docker_attach *a) {
+        return a->done;
 }
 
 void tf_docker_attach_bytes(const tf_docker_attach *a, uint64_t *ret_out, uint64_t *ret_err) {
@@ -260,12 +412,17 @@ void tf_docker_attach_bytes(const tf_docker_attach *a, uint64_t *ret_out, uint64
 tf_docker_attach *tf_docker_attach_free(tf_docker_attach *a) {
         if (!a)
                 return NULL;
+        /* The watcher is told to forget the sockets (CURL_POLL_REMOVE) while it is still reachable. */
         if (a->multi && a->easy)
                 curl_multi_remove_handle(a->multi, a->easy);
         if (a->easy)
                 curl_easy_cleanup(a->easy);
         if (a->multi)
                 curl_multi_cleanup(a->multi);
+        for (size_t i = 0; a->watch.fd && i < a->n_socks; i++)
+                a->watch.fd(a->watch.userdata, a->socks[i].fd, 0);
+        if (a->watch.timer && a->timer_set)
+                a->watch.timer(a->watch.userdata, 0);
         curl_slist_free_all(a->hdrs);
         free(a->url);
         free(a->call);
@@ -436,7 +593,8 @@ int tf_docker_container_remove(tf_docker *d, const char *id, bool force, tf_erro
         return 0;
 }
 
-int tf_docker_container_list(tf_docker *d, const char *label, char ***ret, tf_error **err) {
+int tf_docker_container_list_labels(tf_docker *d, const char *label, const char *key, char ***ret_ids,
+                                    char ***ret_values, tf_error **err) {
         json_t *f = json_pack("{s:[s]}", "label", label);
         _cleanup_free_ char *ftext = json_dumps(f, JSON_COMPACT);
         json_decref(f);
@@ -459,14 +617,29 @@ int tf_docker_container_list(tf_docker *d, const char *label, char ***ret, tf_er
                 return tf_error_set(err, EPROTO, "list containers: the engine's answer is not a list");
         }
         char **ids = tf_malloc0(sizeof(char *));
+        char **values = key ? tf_malloc0(sizeof(char *)) : NULL;
         json_t *v;
         size_t i;
         json_array_foreach(j, i, v) {
                 const char *id = json_string_value(json_object_get(v, "Id"));
-                if (id)
-                        tf_strv_push(&ids, id);
+                if (!id)
+                        continue;
+                tf_strv_push(&ids, id);
+                if (key) {
+                        const char *val =
+                                json_string_value(json_object_get(json_object_get(v, "Labels"), key));
+                        tf_strv_push(&values, val ? val : "");
+                }
         }
         json_decref(j);
-        *ret = ids;
+        *ret_ids = ids;
+        if (ret_values)
+                *ret_values = values;
+        else
+                tf_strv_free(values);
         return 0;
+}
+
+int tf_docker_container_list(tf_docker *d, const char *label, char ***ret, tf_error **err) {
+        return tf_docker_container_list_labels(d, label, NULL, ret, NULL, err);
 }

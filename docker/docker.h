@@ -5,7 +5,8 @@
  * docker/: a Docker Engine API client over the engine's unix socket (libcurl), the spec -> container
  * create body translation, and the demultiplexer for attached output.
  *
- * Every call that talks to the engine is blocking for now, bounded by a timeout, and returns 0 or
+ * Every call that talks to the engine is blocking, bounded by a timeout, except the attach stream, which an
+ * event loop can drive (tf_docker_attach_watch), and returns 0 or
  * -errno with *err filled as "<call>: <cause>", e.g.
  *   "create container: engine said 409: Conflict. The container name \"/x\" is already in use ..."
  * HTTP statuses map to errno: 400 EINVAL, 404 ENOENT, 409 EEXIST, 5xx EIO; a socket that does not
@@ -123,6 +124,32 @@ typedef struct tf_docker_attach tf_docker_attach;
 int tf_docker_attach_begin(tf_docker *d, const char *id, int out_fd, int err_fd, tf_docker_attach **ret,
                            tf_error **err);
 int tf_docker_attach_finish(tf_docker_attach *a, uint64_t timeout_usec, tf_error **err);
+/*
+ * The attach stream driven by an event loop instead of tf_docker_attach_finish(). After begin, hand the
+ * transfer to the loop with tf_docker_attach_watch(): w->fd(userdata, fd, what) is called for every
+ * socket libcurl wants watched (what: TF_DOCKER_WATCH_IN|OUT; 0: stop watching fd, it may be closed
+ * already), w->timer(userdata, at) with an absolute CLOCK_MONOTONIC time at which to call
+ * tf_docker_attach_on_timer() (0: no timer). The current state is replayed at once. Callbacks return 0 or
+ * -errno. The loop then reports readiness with tf_docker_attach_on_fd() and timer expiry with
+ * tf_docker_attach_on_timer(); both return 1 once the stream has ended (tf_docker_attach_result() tells
+ * how), 0 while it goes on, -errno on a transport failure. Never call tf_docker_attach_free() from inside
+ * a watch callback.
+ */
+#define TF_DOCKER_WATCH_IN 1
+#define TF_DOCKER_WATCH_OUT 2
+#define TF_DOCKER_WATCH_ERR 4
+struct tf_docker_watch {
+        int (*fd)(void *userdata, int fd, int what);
+        int (*timer)(void *userdata, uint64_t at_usec);
+        void *userdata;
+};
+int tf_docker_attach_watch(tf_docker_attach *a, const struct tf_docker_watch *w, tf_error **err);
+int tf_docker_attach_on_fd(tf_docker_attach *a, int fd, int what, tf_error **err);
+int tf_docker_attach_on_timer(tf_docker_attach *a, tf_error **err);
+bool tf_docker_attach_done(const tf_docker_attach *a);
+/* After the end: 0 when the stream ended cleanly (the engine closed it at the container's exit), else the
+ * transport, engine or demultiplexing error. -EBUSY while it is still going. */
+int tf_docker_attach_result(tf_docker_attach *a, tf_error **err);
 /* Bytes delivered so far to out_fd and err_fd. */
 void tf_docker_attach_bytes(const tf_docker_attach *a, uint64_t *ret_out, uint64_t *ret_err);
 tf_docker_attach *tf_docker_attach_free(tf_docker_attach *a);
@@ -159,6 +186,10 @@ int tf_docker_container_remove(tf_docker *d, const char *id, bool force, tf_erro
 /* Ids of all containers (running or not) carrying label `label` ("key" or "key=value"). *ret is a
  * NULL-terminated vector (possibly empty, never NULL on success). */
 int tf_docker_container_list(tf_docker *d, const char *label, char ***ret, tf_error **err);
+/* The same, and for each id (same index) the value of label `key` ("" when the container lacks it) in
+ * *ret_values (may be NULL). */
+int tf_docker_container_list_labels(tf_docker *d, const char *label, const char *key, char ***ret_ids,
+                                    char ***ret_values, tf_error **err);
 
 /* ---- the multiplexed attach stream ---- */
 

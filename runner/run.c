@@ -37,22 +37,27 @@ const char *tf_run_state_name(enum tf_run_state s) {
         return names[s];
 }
 
-const struct tf_backend_ops *tf_run_backend_for(const struct tf_spec *spec) {
+/* The backend for a spec (its resolved_backend); the docker one is loaded on first use. */
+static int backend_for(const struct tf_spec *spec, const struct tf_backend_ops **ret, tf_error **err) {
         switch (spec->resolved_backend) {
         case TF_BACKEND_NATIVE:
-                return &tf_native_backend;
+                *ret = &tf_native_backend;
+                return 0;
+        case TF_BACKEND_DOCKER:
+                return tf_run_load_docker_backend(ret, err);
         default:
-                return NULL;
+                return tf_error_set(err, EOPNOTSUPP, "%s: backend %s is not available in this build", spec->path,
+                                    tf_backend_name(spec->resolved_backend));
         }
 }
 
 int tf_run_new(const struct tf_spec *spec, const struct tf_run_options *opts, struct tf_loop *loop,
                struct tf_run **ret, tf_error **err) {
         static unsigned counter;
-        const struct tf_backend_ops *ops = tf_run_backend_for(spec);
-        if (!ops)
-                return tf_error_set(err, EOPNOTSUPP, "%s: backend %s is not available in this build", spec->path,
-                                    tf_backend_name(spec->resolved_backend));
+        const struct tf_backend_ops *ops = NULL;
+        int k = backend_for(spec, &ops, err);
+        if (k < 0)
+                return k;
         struct tf_run *r = tf_malloc0(sizeof(*r));
         r->spec = spec;
         r->opts = opts;

@@ -46,6 +46,8 @@ struct tf_run;
 
 struct tf_backend_ops {
         const char *name;
+        /* The main process is in tfrun's process group, so a terminal's ^C already reached it. */
+        bool shares_pgrp;
         /* Refuse, before anything is created, what this backend cannot honour. */
         int (*check)(struct tf_run *r, tf_error **err);
         /* Create and start. On success the backend has registered a source on r->loop that calls
@@ -83,9 +85,13 @@ struct tf_run {
 };
 
 extern const struct tf_backend_ops tf_native_backend;
+/* Containers through the Docker Engine API (runner/docker-backend.c). */
+/* The docker backend lives in a module (tfrun-docker.so) loaded on first use: libcurl stays out of native
+ * runs. Fails with a message naming where it looked. */
+int tf_run_load_docker_backend(const struct tf_backend_ops **ret, tf_error **err);
+/* The module's entry point: its ops when `version` is the module's own TF_VERSION, else NULL. */
+const struct tf_backend_ops *tf_module_docker_backend(const char *version);
 
-/* Pick the backend for a spec (its resolved_backend). */
-const struct tf_backend_ops *tf_run_backend_for(const struct tf_spec *spec);
 
 /* Create a run for spec; nothing is started. */
 int tf_run_new(const struct tf_spec *spec, const struct tf_run_options *opts, struct tf_loop *loop,

@@ -110,7 +110,12 @@ static void limit(const char *key, const char *ctl, const char *file) {
                 snprintf(path, sizeof path, "/sys/fs/cgroup%s/%s", cg, file);
         else
                 snprintf(path, sizeof path, "/sys/fs/cgroup/%s%s/%s", ctl, cg, file);
-        if (read_line(path, val, sizeof val) < 0)
+        /* In a container on v1, /proc/self/cgroup names the host's path while the container sees its own
+         * cgroup mounted at the controller's root. */
+        if (read_line(path, val, sizeof val) < 0 &&
+            (v2 ? snprintf(path, sizeof path, "/sys/fs/cgroup/%s", file)
+                : snprintf(path, sizeof path, "/sys/fs/cgroup/%s/%s", ctl, file),
+             read_line(path, val, sizeof val) < 0))
                 printf("%s=?\n", key);
         else
                 printf("%s=%s\n", key, val);

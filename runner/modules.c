@@ -1,0 +1,69 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Backends that pull in heavy libraries live in modules loaded with dlopen() on first use, as systemd
+ * does for its optional dependencies: mapping libcurl and its TLS stack costs about 4 ms per exec here,
+ * twice the whole budget of a native launch. Lookup: $TFRUN_MODULE_DIR, then the directory of the tfrun
+ * binary (the build tree), then the install directory.
+ */
+#include <dlfcn.h>
+#include <errno.h>
+#include <limits.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "base/cleanup.h"
+#include "base/strutil.h"
+#include "config.h"
+#include "runner/runner.h"
+
+#ifndef TF_MODULE_DIR
+#define TF_MODULE_DIR "/usr/local/lib/tfrun"
+#endif
+
+static void *try_open(const char *dir, const char *file) {
+        _cleanup_free_ char *p = tf_asprintf("%s/%s", dir, file);
+        return access(p, F_OK) == 0 ? dlopen(p, RTLD_NOW | RTLD_LOCAL) : NULL;
+}
+
+int tf_run_load_docker_backend(const struct tf_backend_ops **ret, tf_error **err) {
+        static const struct tf_backend_ops *cached;
+        if (cached) {
+                *ret = cached;
+                return 0;
+        }
+        const char *file = "tfrun-docker.so";
+        void *h = NULL;
+        const char *env = getenv("TFRUN_MODULE_DIR");
+        char exe[PATH_MAX];
+        ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
+        if (env && *env)
+                h = try_open(env, file);
+        if (!h && n > 0) {
+                exe[n] = 0;
+                char *slash = strrchr(exe, '/');
+                if (slash) {
+                        *slash = 0;
+                        h = try_open(exe, file);
+                }
+        }
+        if (!h)
+                h = try_open(TF_MODULE_DIR, file);
+        if (!h) {
+                const char *why = dlerror();
+                return tf_error_set(err, ENOENT,
+                                    "the docker backend module %s could not be loaded from $TFRUN_MODULE_DIR, "
+                                    "tfrun's own directory or %s%s%s",
+                                    file, TF_MODULE_DIR, why ? ": " : "", why ? why : "");
+        }
+        const struct tf_backend_ops *(*entry)(const char *) =
+                (const struct tf_backend_ops * (*) (const char *)) dlsym(h, "tf_module_docker_backend");
+        const struct tf_backend_ops *ops = entry ? entry(TF_VERSION) : NULL;
+        if (!ops) {
+                dlclose(h);
+                return tf_error_set(err, ENOEXEC, "%s does not belong to tfrun %s", file, TF_VERSION);
+        }
+        /* Never closed: its code runs until the process ends. */
+        *ret = cached = ops;
+        return 0;
+}
