@@ -419,6 +419,7 @@ static void native_cleanup(struct tf_run *r) {
 
 const struct tf_backend_ops tf_native_backend = {
         .name = "native",
+        .shares_pgrp = true,
         .check = native_check,
         .start = native_start,
         .signal = native_signal,

@@ -444,12 +444,12 @@ static int on_signal(struct tf_source *src, int fd, uint32_t events, void *userd
                         }
                         sv->stopping = true; /* no retries after an operator's interrupt */
                 }
-                /* A terminal's ^C reaches the whole foreground process group, the service included; only
-                 * signals sent to tfrun alone (kill, systemd, a supervisor) need forwarding. */
-                if (si.ssi_code == SI_KERNEL)
-                        continue;
+                /* A terminal's ^C reaches the whole foreground process group, a native service included;
+                 * signals sent to tfrun alone (kill, systemd, a supervisor), and any signal for a container,
+                 * which is in no group of ours, need forwarding. */
                 for (struct job *j = sv->jobs; j; j = j->next)
-                        tf_run_forward_signal(j->run, sig);
+                        if (si.ssi_code != SI_KERNEL || !j->run->ops->shares_pgrp)
+                                tf_run_forward_signal(j->run, sig);
                 if (!sv->n_jobs && sv->retry_timer) {
                         tf_source_remove(sv->retry_timer);
                         sv->retry_timer = NULL;

@@ -64,8 +64,13 @@ is "$(exec 7</dev/null; "$TFRUN" -q "$f" | tr '\n' ' ')" "0 1 2 " "the child see
 
 f=$(spec cg "command: [$PROBE, cgroup]")
 out=$("$TFRUN" -q "$f")
-echo "$out" | grep -q ':memory:.*/tfrun-cg-[0-9]*-1$'; ok "the child runs in its own memory cgroup"
-echo "$out" | grep -q ':pids:.*/tfrun-cg-[0-9]*-1$'; ok "and its own pids cgroup"
+if [ -f /sys/fs/cgroup/cgroup.controllers ]; then
+        echo "$out" | grep -q '^0::.*/tfrun-cg-[0-9]*-1$'; ok "the child runs in its own cgroup (v2)"
+        is "$(echo "$out" | wc -l)" 1 "pure v2: one hierarchy"
+else
+        echo "$out" | grep -q ':memory:.*/tfrun-cg-[0-9]*-1$'; ok "the child runs in its own memory cgroup"
+        echo "$out" | grep -q ':pids:.*/tfrun-cg-[0-9]*-1$'; ok "and its own pids cgroup"
+fi
 
 f=$(spec js "command: [$PROBE, exit, '4']")
 "$TFRUN" --json "$f" >"$TMPD/js.json" 2>"$TMPD/err"; is "$?" 4 "--json keeps the exit status"
@@ -90,5 +95,13 @@ for _ in $(seq 50); do [ -n "$(cgroup_dirs fwd)" ] && break; sleep 0.1; done
 sleep 0.2
 kill -TERM $pid; wait $pid; is "$?" 143 "SIGTERM is forwarded: the service dies of it (143)"
 no_cgroup_left fwd "after SIGTERM"
+
+# ^C typed at a terminal reaches the service once (the terminal already signals the whole foreground
+# group; tfrun must not forward it a second time).
+f=$(spec ctrlc "command: [sh, -c, 'trap \"echo got-INT; exit 9\" INT; echo ready; while :; do sleep 0.1; done']")
+out=$(python3 "$SRCDIR/tests/integration/native/ctrl-c.py" "$TFRUN" "$f" ready)
+is "$(echo "$out" | head -1)" 9 "^C on a terminal: the service's own handler decides (status 9)"
+is "$(echo "$out" | grep -c got-INT)" 1 "^C on a terminal: delivered exactly once"
+no_cgroup_left ctrlc "^C"
 
 done_testing
