@@ -643,3 +643,22 @@ int tf_docker_container_list_labels(tf_docker *d, const char *label, const char 
 int tf_docker_container_list(tf_docker *d, const char *label, char ***ret, tf_error **err) {
         return tf_docker_container_list_labels(d, label, NULL, ret, NULL, err);
 }
+
+int tf_docker_container_oom_event(tf_docker *d, const char *id, int64_t since, int64_t until, int *ret,
+                                  tf_error **err) {
+        _cleanup_free_ char *ftext = tf_asprintf("{\"container\":[\"%s\"],\"event\":[\"oom\"]}", id);
+        _cleanup_free_ char *ef = docker_escape(ftext);
+        _cleanup_free_ char *path = tf_asprintf("/events?since=%lld&until=%lld&filters=%s", (long long) since,
+                                                (long long) until, ef);
+        struct docker_resp resp;
+        int r = docker_call(d,
+                            &(struct docker_req){ .call = "read the engine's oom events", .method = "GET",
+                                                  .path = path, .timeout_usec = d->timeout_usec },
+                            &resp, err);
+        if (r < 0)
+                return r;
+        /* A stream of JSON objects, one per line; any object at all is a match of the filter. */
+        *ret = resp.body && strstr(resp.body, "\"oom\"") != NULL;
+        docker_resp_done(&resp);
+        return 0;
+}

@@ -181,6 +181,13 @@ void tf_docker_state_done(struct tf_docker_state *s);
 int tf_docker_container_inspect(tf_docker *d, const char *id, struct tf_docker_state *ret, tf_error **err);
 
 /* DELETE /containers/{id}?force=&v=1. An already absent container gives -ENOENT (with *err). */
+/* Whether the engine logged an "oom" event for container id between since and until (seconds since the
+ * epoch; until in the past or now makes the engine answer from its history at once). Why: moby copies
+ * containerd's OOM flag into State.OOMKilled only when the OOM event arrived before the exit event; a late
+ * OOM event is still logged as an "oom" event but never reaches the state. *ret 1 if found, else 0. */
+int tf_docker_container_oom_event(tf_docker *d, const char *id, int64_t since, int64_t until, int *ret,
+                                  tf_error **err);
+
 int tf_docker_container_remove(tf_docker *d, const char *id, bool force, tf_error **err);
 
 /* Ids of all containers (running or not) carrying label `label` ("key" or "key=value"). *ret is a

@@ -23,6 +23,7 @@
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "config.h"
@@ -38,7 +39,8 @@
 #define EXIT_WAIT_USEC (10 * UINT64_C(1000000))
 #define MAX_WATCHES 8
 /* See read_exit(): at most 10 x 20 ms, only for a SIGKILL under a memory limit. */
-#define OOM_RECHECKS 50 /* 1 s at most: seen late by up to ~200 ms on a loaded host */
+#define OOM_RECHECKS 10
+#define OOM_EVENT_CHECKS 25 /* with OOM_RECHECK_USEC: about 1 s at most */
 #define OOM_RECHECK_USEC 20000
 
 struct watch {
@@ -318,9 +320,21 @@ static int read_exit(struct dkr *k, int *ret_code, int *ret_status, tf_error **e
                 tf_docker_state_done(&st);
                 st = again;
         }
+        /* Still no flag: the OOM event may have reached the engine after the exit, in which case only the
+         * engine's event log knows (see tf_docker_container_oom_event()). */
+        bool oom = st.oom_killed;
+        int64_t since = (int64_t) (k->run->result.start_realtime_usec / 1000000) - 1;
+        for (unsigned i = 0; i < OOM_EVENT_CHECKS && mem_limited && !oom && st.exit_code == 128 + SIGKILL; i++) {
+                int found = 0;
+                if (tf_docker_container_oom_event(k->d, k->id, since, (int64_t) time(NULL), &found, NULL) < 0)
+                        break;
+                oom = found;
+                if (!oom)
+                        usleep(OOM_RECHECK_USEC);
+        }
         if (st.error)
                 tf_log("%s: the engine reports: %s", k->run->spec->name, st.error);
-        k->oom = st.oom_killed;
+        k->oom = oom;
         exit_to_wait(st.exit_code, ret_code, ret_status);
         tf_docker_state_done(&st);
         return 0;
