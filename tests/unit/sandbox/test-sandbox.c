@@ -562,6 +562,29 @@ int main(int argc, char **argv) {
                 tap_skip("sandbox-probe not found (pass its path as argv[1])");
                 return tap_done();
         }
+        /* With private_tmp the service sees a fresh /tmp: a probe in a build tree under /tmp (a CI clone
+         * there, say) would vanish from under it. Run a copy kept outside /tmp. */
+        static char probe_dir[64], probe_copy[96];
+        snprintf(probe_dir, sizeof(probe_dir), "/run/tfrun-sandbox-probe-XXXXXX");
+        if (!mkdtemp(probe_dir))
+                abort();
+        chmod(probe_dir, 0755);
+        snprintf(probe_copy, sizeof(probe_copy), "%s/sandbox-probe", probe_dir);
+        {
+                int in = open(probe, O_RDONLY | O_CLOEXEC);
+                int out = open(probe_copy, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0755);
+                char buf[65536];
+                ssize_t n;
+                if (in < 0 || out < 0)
+                        abort();
+                while ((n = read(in, buf, sizeof(buf))) > 0)
+                        if (write(out, buf, (size_t) n) != n)
+                                abort();
+                close(in);
+                close(out);
+        }
+        probe = probe_copy;
+
         /* The probe must be executable by uid 65534 too. */
         snprintf(tmpdir, sizeof(tmpdir), "/tmp/tfrun-sandbox-XXXXXX");
         if (!mkdtemp(tmpdir))
@@ -583,5 +606,7 @@ int main(int argc, char **argv) {
         snprintf(cmd, sizeof(cmd), "rm -rf '%s'", tmpdir);
         if (system(cmd) != 0)
                 printf("# could not remove %s\n", tmpdir);
+        unlink(probe_copy);
+        rmdir(probe_dir);
         return tap_done();
 }
