@@ -7,15 +7,17 @@
  *
  * Each variant is a sequence of commands run one after another (fork, exec, wait); a sequence fails the
  * benchmark if any command exits non-zero. Output: one line per variant, "LABEL median_us p90_us".
+ * With TIMEIT_QUIET set, the commands' stdout and stderr go to /dev/null.
  */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
 #include <time.h>
+#include <fcntl.h>
 #include <unistd.h>
 
-#define MAXV 8
+#define MAXV 32
 #define MAXS 16
 
 struct variant {
@@ -34,6 +36,12 @@ static double now_us(void) {
 static int run(char **argv) {
         pid_t p = fork();
         if (p == 0) {
+                /* TIMEIT_QUIET=1: the commands' output would drown the report (and cost terminal time). */
+                if (getenv("TIMEIT_QUIET")) {
+                        int fd = open("/dev/null", O_WRONLY);
+                        dup2(fd, 1);
+                        dup2(fd, 2);
+                }
                 execvp(argv[0], argv);
                 _exit(127);
         }
@@ -57,16 +65,20 @@ int main(int argc, char **argv) {
         struct variant v[MAXV] = {};
         int nv = 0;
         for (int i = 2; i < argc;) {
-                if (nv == MAXV)
+                if (nv == MAXV) {
+                        fprintf(stderr, "timeit: at most %d variants\n", MAXV);
                         return 2;
+                }
                 struct variant *cur = &v[nv++];
                 cur->label = argv[i++];
                 cur->steps[cur->n_steps++] = &argv[i];
                 for (; i < argc; i++) {
                         if (!strcmp(argv[i], ";;")) {
                                 argv[i] = NULL;
-                                if (cur->n_steps == MAXS)
+                                if (cur->n_steps == MAXS) {
+                                        fprintf(stderr, "timeit: at most %d steps\n", MAXS);
                                         return 2;
+                                }
                                 cur->steps[cur->n_steps++] = &argv[i + 1];
                         } else if (!strcmp(argv[i], "::")) {
                                 argv[i++] = NULL;
