@@ -39,6 +39,8 @@
 #endif
 
 #define CG_ROOT "/sys/fs/cgroup"
+/* How deep below a service's leaf kill and remove look for cgroups the service made itself. */
+#define SIGNAL_DEPTH_MAX 32
 #define SUPERVISOR_NAME "tfrun-supervisor"
 
 /* systemd's CPUWeight= -> CPUShares= conversion (cgroup_cpu_weight_to_shares()). */
@@ -296,6 +298,16 @@ int tf_cg_detect(enum tf_cg_mode *ret, tf_error **err) {
                 return r;
         if (host.v2_mnt && !host.v2_own)
                 host.v2_own = tf_strdup("/");
+        /* Started inside the leaf an earlier tfrun made for itself (a restarted unit, a script that put
+         * itself there because the parent now has controllers and so accepts no process): the services
+         * belong beside it, in the cgroup it was made to free, not one level deeper. */
+        if (host.v2_own && tf_endswith(host.v2_own, "/" SUPERVISOR_NAME)) {
+                size_t n = strlen(host.v2_own) - strlen("/" SUPERVISOR_NAME);
+                char *up = n == 0 ? tf_strdup("/") : tf_strndup(host.v2_own, n);
+                free(host.v2_own);
+                host.v2_own = up;
+                host.moved = true;
+        }
         for (int i = 0; i < _CTL_MAX; i++) {
                 if (host.ctl[i].version == 2) {
                         free(host.ctl[i].own);
@@ -671,10 +683,72 @@ static bool word_in(const char *list, const char *w) {
         return false;
 }
 
+static bool writable(const char *dir, const char *file) {
+        _cleanup_free_ char *f = file ? tf_asprintf("%s/%s", dir, file) : tf_strdup(dir);
+        return faccessat(AT_FDCWD, f, W_OK, AT_EACCESS) == 0;
+}
+
+/* The deepest cgroup containing both a and b (paths below the mount, "/x/y"). */
+static char *common_ancestor(const char *a, const char *b) {
+        size_t n = 0;
+        for (size_t i = 0;; i++) {
+                bool ea = a[i] == 0 || a[i] == '/', eb = b[i] == 0 || b[i] == '/';
+                if (ea && eb)
+                        n = i;
+                if (a[i] != b[i] || !a[i])
+                        break;
+        }
+        return n == 0 ? tf_strdup("/") : tf_strndup(a, n);
+}
+
+/* cgroup v2 delegation (Documentation/admin-guide/cgroup-v2.rst, "Delegation Containment"): making the
+ * service cgroup needs write access to the parent directory, enabling controllers needs its
+ * cgroup.subtree_control, and moving a process (clone3 with CLONE_INTO_CGROUP included) needs the
+ * cgroup.procs of the common ancestor of where tfrun runs and where the child goes. Checked before
+ * anything is created, so that a user without delegation reads what is missing instead of an EACCES from
+ * libcgroup or clone3. Root passes (CAP_DAC_OVERRIDE). */
+static int v2_check_delegation(const struct plan *p, const char *subtree, tf_error **err) {
+        _cleanup_free_ char *pp = full_path(host.v2_mnt, p->v2_parent);
+        int uid = (int)geteuid();
+        if (!writable(pp, NULL))
+                return tf_error_set(
+                        err, EACCES,
+                        "cgroup parent %s (cgroup v2) is not delegated to uid %d: it may not create "
+                        "cgroups there; run as root, or delegate a subtree to this user (systemd: "
+                        "Delegate=yes; by hand: chown the directory and its cgroup.procs, "
+                        "cgroup.subtree_control and cgroup.threads to the user) and pass it with "
+                        "--cgroup-parent",
+                        pp, uid);
+        bool add = false;
+        for (int c = 0; c < _CTL_MAX; c++)
+                if (((p->need | p->want) & (1u << c)) && ctl_version(c) == 2 && !word_in(subtree, ctl_v2_name[c]))
+                        add = true;
+        if (add && !writable(pp, "cgroup.subtree_control"))
+                return tf_error_set(err, EACCES,
+                                    "cgroup parent %s (cgroup v2): cgroup.subtree_control is not "
+                                    "writable by uid %d, so the controllers the limits need cannot be "
+                                    "enabled for its children (current: '%s'); enable them there as its "
+                                    "owner, or delegate the subtree with its cgroup.subtree_control",
+                                    pp, uid, subtree);
+        _cleanup_free_ char *anc = common_ancestor(host.v2_own, p->v2_parent);
+        _cleanup_free_ char *ap = full_path(host.v2_mnt, anc);
+        if (!writable(ap, "cgroup.procs")) {
+                _cleanup_free_ char *own = full_path(host.v2_mnt, host.v2_own);
+                return tf_error_set(
+                        err, EACCES,
+                        "cgroup v2 lets uid %d move processes only inside a subtree delegated to it: "
+                        "tfrun runs in %s, the service would go below %s, and their common ancestor "
+                        "%s has a cgroup.procs this user may not write; start tfrun from inside the "
+                        "delegated subtree (e.g. systemd-run --user --scope -p Delegate=yes tfrun ...)",
+                        uid, own, pp, ap);
+        }
+        return 0;
+}
+
 /* Parents must exist (only the leaf is created, so that destroy removes everything made) and, on v2,
  * offer each controller. Controllers wanted only for statistics are dropped quietly when missing. */
 static int plan_check_parents(struct plan *p, tf_error **err) {
-        char v2ctl[512] = "";
+        char v2ctl[512] = "", v2sub[512] = "";
         if (host.v2_mnt) {
                 _cleanup_free_ char *pp = full_path(host.v2_mnt, p->v2_parent);
                 _cleanup_free_ char *f = tf_asprintf("%s/cgroup.controllers", pp);
@@ -683,6 +757,10 @@ static int plan_check_parents(struct plan *p, tf_error **err) {
                         return tf_error_setc(
                                 err, r, "cgroup parent %s (cgroup v2)%s", pp,
                                 r == -ENOENT ? ": create it first, or choose another --cgroup-parent" : "");
+                _cleanup_free_ char *fs = tf_asprintf("%s/cgroup.subtree_control", pp);
+                r = read_path(fs, v2sub, sizeof(v2sub));
+                if (r < 0)
+                        return tf_error_setc(err, r, "read %s", fs);
         }
         for (int c = 0; c < _CTL_MAX; c++) {
                 unsigned bit = 1u << c;
@@ -721,7 +799,7 @@ static int plan_check_parents(struct plan *p, tf_error **err) {
                                                      : "");
                 }
         }
-        return 0;
+        return host.v2_mnt ? v2_check_delegation(p, v2sub, err) : 0;
 }
 
 static int plan_build(const struct tf_limits *l, const struct tf_cg_options *o, struct plan *p,
@@ -838,6 +916,30 @@ static void sleep_usec(uint64_t us) {
                 ;
 }
 
+/* Cgroups the service made below its leaf (it may, running as root or with delegation), deepest first:
+ * the leaf's rmdir fails with EBUSY while any exists. They are empty once the tree was killed. */
+static void remove_children(int dfd, unsigned depth) {
+        int dd = openat(dfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        DIR *d = dd < 0 ? NULL : fdopendir(dd);
+        if (!d) {
+                if (dd >= 0)
+                        close(dd);
+                return;
+        }
+        struct dirent *de;
+        while ((de = readdir(d))) {
+                if (de->d_type != DT_DIR || de->d_name[0] == '.')
+                        continue;
+                if (depth < SIGNAL_DEPTH_MAX) {
+                        _cleanup_close_ int sub = openat(dirfd(d), de->d_name, O_PATH | O_DIRECTORY | O_CLOEXEC);
+                        if (sub >= 0)
+                                remove_children(sub, depth + 1);
+                }
+                (void)unlinkat(dirfd(d), de->d_name, AT_REMOVEDIR);
+        }
+        closedir(d);
+}
+
 static int leaf_remove(struct tf_cg *cg, struct leaf *l, tf_error **err) {
         if (!l->created)
                 return 0;
@@ -846,6 +948,8 @@ static int leaf_remove(struct tf_cg *cg, struct leaf *l, tf_error **err) {
         uint64_t start = now_usec(), wait = 200;
         for (;;) {
                 int e;
+                if (l->dfd >= 0)
+                        remove_children(l->dfd, 0);
                 if (l->lone) {
                         int r = cgroup_delete_cgroup_ext(l->lone, CGFLAG_DELETE_EMPTY_ONLY);
                         e = r == 0 ? 0 : lcg_errno(r);
@@ -891,6 +995,36 @@ static void cg_free(struct tf_cg *cg) {
         free(cg);
 }
 
+/* The pids in dir's cgroup.procs other than tfrun's own, as "1 2 3" (shortened); how many, or -errno. */
+static int other_procs(const char *dir, char *buf, size_t size) {
+        _cleanup_free_ char *f = tf_asprintf("%s/cgroup.procs", dir);
+        _cleanup_fclose_ FILE *fp = fopen(f, "re");
+        if (!fp)
+                return -errno;
+        int n = 0, pid;
+        size_t len = 0;
+        buf[0] = 0;
+        while (fscanf(fp, "%d", &pid) == 1) {
+                if (pid == (int)getpid())
+                        continue;
+                n++;
+                if (len + 16 < size)
+                        len += (size_t)snprintf(buf + len, size - len, "%s%d", len ? " " : "", pid);
+                else if (len + 4 < size && !tf_endswith(buf, "..."))
+                        len += (size_t)snprintf(buf + len, size - len, " ...");
+        }
+        return n;
+}
+
+static int busy_error(const char *add_, const char *f, const char *pp, const char *others, tf_error **err) {
+        return tf_error_set(err, EBUSY,
+                            "write '%s' to %s: other processes live in %s%s%s%s and cgroup v2 gives "
+                            "controllers to children only of cgroups without processes; run tfrun in a "
+                            "cgroup of its own (systemd-run --scope -p Delegate=yes tfrun ..., or exec "
+                            "tfrun so that it is alone there) or pass --cgroup-parent",
+                            add_, f, pp, *others ? " (pids " : "", others, *others ? ")" : "");
+}
+
 /* cgroup v2 allows controllers in a cgroup's children only while the cgroup itself holds no process
  * ("no internal processes"). When the parent is tfrun's own cgroup, tfrun first moves itself into a
  * leaf of its own. Controllers are enabled here rather than left to libcgroup so that a missing
@@ -911,6 +1045,14 @@ static int v2_enable(const struct leaf *l, const char *parent_rel, tf_error **er
                 return 0;
 
         if (!host.moved && streq(parent_rel, host.v2_own) && !streq(parent_rel, "/")) {
+                /* Moving out helps only when tfrun is alone: otherwise it would leave an empty
+                 * tfrun-supervisor behind and still fail on the others. */
+                char others[128];
+                r = other_procs(pp, others, sizeof(others));
+                if (r < 0)
+                        return tf_error_setc(err, r, "read %s/cgroup.procs", pp);
+                if (r > 0)
+                        return busy_error(add_, f, pp, others, err);
                 _cleanup_free_ char *sup = tf_asprintf("%s/" SUPERVISOR_NAME, pp);
                 if (mkdir(sup, 0755) < 0 && errno != EEXIST)
                         return tf_error_setc(err, errno,
@@ -928,14 +1070,12 @@ static int v2_enable(const struct leaf *l, const char *parent_rel, tf_error **er
 
         _cleanup_close_ int pfd = open(pp, O_PATH | O_DIRECTORY | O_CLOEXEC);
         r = pfd < 0 ? -errno : write_at(pfd, "cgroup.subtree_control", add_);
-        if (r == -EBUSY)
-                return tf_error_setc(
-                        err, r,
-                        "write '%s' to %s: other processes live in %s and cgroup v2 gives "
-                        "controllers to children only of cgroups without processes; run tfrun in "
-                        "a cgroup of its own (systemd-run --scope -p Delegate=yes tfrun ...) or "
-                        "pass --cgroup-parent",
-                        add_, f, pp);
+        if (r == -EBUSY) {
+                char others[128];
+                if (other_procs(pp, others, sizeof(others)) <= 0)
+                        others[0] = 0;
+                return busy_error(add_, f, pp, others, err);
+        }
         if (r == -EACCES || r == -EPERM)
                 return tf_error_setc(
                         err, r,
@@ -1152,9 +1292,10 @@ static struct leaf *tracking(struct tf_cg *cg) {
         return cg->n_leaves ? &cg->leaves[0] : NULL;
 }
 
-/* Signal every process listed; returns how many were listed, or -errno. */
-static int signal_procs(struct leaf *l, int sig) {
-        int fd = openat(l->dfd, "cgroup.procs", O_RDONLY | O_CLOEXEC);
+/* Signal every process in the cgroup at dfd and in its descendants (a service running as root may make
+ * cgroups of its own below its leaf); returns how many were listed, or -errno for the top cgroup. */
+static int signal_tree(int dfd, int sig, unsigned depth) {
+        int fd = openat(dfd, "cgroup.procs", O_RDONLY | O_CLOEXEC);
         if (fd < 0)
                 return -errno;
         FILE *f = fdopen(fd, "re");
@@ -1170,7 +1311,38 @@ static int signal_procs(struct leaf *l, int sig) {
                         (void)kill(pid, sig);
         }
         fclose(f);
+        if (depth >= SIGNAL_DEPTH_MAX)
+                return n;
+        int dd = openat(dfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        DIR *d = dd < 0 ? NULL : fdopendir(dd);
+        if (!d) {
+                if (dd >= 0)
+                        close(dd);
+                return n;
+        }
+        struct dirent *de;
+        while ((de = readdir(d))) {
+                if (de->d_type != DT_DIR || de->d_name[0] == '.')
+                        continue;
+                /* A child cgroup removed meanwhile is simply gone. */
+                _cleanup_close_ int sub = openat(dirfd(d), de->d_name, O_PATH | O_DIRECTORY | O_CLOEXEC);
+                int k = sub < 0 ? 0 : signal_tree(sub, sig, depth + 1);
+                if (k > 0)
+                        n += k;
+        }
+        closedir(d);
         return n;
+}
+
+static int signal_procs(struct leaf *l, int sig) {
+        return signal_tree(l->dfd, sig, 0);
+}
+
+/* For tests only: TFRUN_CG_NO_KILL_FILE=1 makes tf_cg_kill() take the freeze+kill path it uses on
+ * kernels without cgroup.kill (before 5.14), so that path runs on a kernel that has the file. */
+static bool no_kill_file(void) {
+        const char *v = secure_getenv("TFRUN_CG_NO_KILL_FILE");
+        return v && streq(v, "1");
 }
 
 int tf_cg_kill(struct tf_cg *cg, int sig, tf_error **err) {
@@ -1181,7 +1353,7 @@ int tf_cg_kill(struct tf_cg *cg, int sig, tf_error **err) {
                 int r = signal_procs(t, sig);
                 return r < 0 ? tf_error_setc(err, r, "signal the processes of %s", t->path) : 0;
         }
-        if (t->version == 2) {
+        if (t->version == 2 && !no_kill_file()) {
                 /* cgroup.kill (5.14+) kills the whole subtree and makes racing forks fail. */
                 int r = write_at(t->dfd, "cgroup.kill", "1");
                 if (r == 0)

@@ -64,8 +64,9 @@ bool tf_cg_needs_attach(struct tf_cg *cg);
 /* Move pid into every hierarchy of cg. */
 int tf_cg_attach(struct tf_cg *cg, pid_t pid, tf_error **err);
 
-/* Send sig to every process in cg. With SIGKILL: cgroup.kill where the kernel has it, else freeze,
- * kill every pid, thaw, repeated until cgroup.procs is empty (a fork racing the kill is caught). */
+/* Send sig to every process in cg (and in cgroups below it). With SIGKILL: cgroup.kill where the kernel
+ * has it, else freeze, kill every pid, thaw, repeated until cgroup.procs is empty (a fork racing the kill
+ * is caught). Tests force the fallback with TFRUN_CG_NO_KILL_FILE=1 in the environment. */
 int tf_cg_kill(struct tf_cg *cg, int sig, tf_error **err);
 
 /* True while any process is in cg. */

@@ -7,7 +7,7 @@ what=${1:-build}
 pkgs=(gcc pkg-config meson ninja-build libyaml-dev libjansson-dev libcgroup-dev libseccomp-dev
       libcurl4-openssl-dev)
 if [ "$what" = test ]; then
-        pkgs+=(python3 python3-croniter cgroup-tools busybox-static procps libc6-dev systemd)
+        pkgs+=(python3 python3-croniter cgroup-tools busybox-static procps libc6-dev systemd strace bubblewrap gcovr)
 fi
 missing=()
 for p in "${pkgs[@]}"; do

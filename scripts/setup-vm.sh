@@ -5,7 +5,8 @@
 # network) when everything is already there.
 set -eu
 
-pkgs="qemu-system-x86 linux-image-amd64 busybox-static"
+# strace: the v2 placement and kill tests watch the syscalls from inside the guest.
+pkgs="qemu-system-x86 linux-image-amd64 busybox-static strace"
 
 missing=""
 for p in $pkgs; do

@@ -96,6 +96,12 @@ for line in open(sys.argv[1]):
     else:
         bad += 1
         print(f"not ok {n} - {name}: {r} in the VM (exit {t.get('returncode')})")
+        # meson prints only stderr of a failed TAP test; its own TAP (with the diagnostics) is in the
+        # guest's log, which vanishes with the overlay: show the failures and their diagnostics here.
+        out = (t.get("stdout") or "").splitlines()
+        keep = [l for l in out if l.startswith("not ok") or l.startswith("#") or l.startswith("Bail out")]
+        for l in keep[-60:]:
+            print(f"#   {name}: {l}")
 print(f"COUNT {n} {bad}")
 EOF
 )

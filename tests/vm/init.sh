@@ -54,8 +54,17 @@ mount -t devpts -o newinstance,ptmxmode=0666 devpts $H/dev/pts
 mount -t tmpfs -o mode=1777 tmpfs $H/dev/shm
 # Only the unified hierarchy: the kernel also boots with cgroup_no_v1=all.
 mount -t cgroup2 cgroup2 $H/sys/fs/cgroup || die "mount cgroup2"
+# /tmp and /var/tmp: writable, but still showing the host's files (a CI clone or build tree may live
+# under the host's /tmp): an overlay whose lower layer is the read-only host view and whose upper layer is
+# guest memory, dropped at poweroff. Falls back to an empty tmpfs if the overlay cannot be made.
+mkdir -p /tmpov
+mount -t tmpfs -o mode=0755 tmpfs /tmpov || die "mount tmpfs for the /tmp overlays"
 for d in tmp var/tmp; do
-        mount -t tmpfs -o mode=1777 tmpfs "$H/$d" || die "mount tmpfs on /$d"
+        u=/tmpov/$(echo "$d" | tr / _)
+        mkdir -p "$u/upper" "$u/work"
+        chmod 1777 "$u/upper"
+        mount -t overlay overlay -o "lowerdir=/hostro/$d,upperdir=$u/upper,workdir=$u/work" "$H/$d" 2>/dev/null ||
+                mount -t tmpfs -o mode=1777 tmpfs "$H/$d" || die "mount tmpfs on /$d"
 done
 mount -t tmpfs -o mode=0755 tmpfs $H/run || die "mount tmpfs on /run"
 

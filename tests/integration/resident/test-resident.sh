@@ -17,6 +17,11 @@ stop_bg() {
         wait "$bg"
 }
 count() { grep -c -- "$1" "$2" || true; }
+# wait_for PATTERN FILE [MIN_COUNT] [SECONDS]: until FILE has MIN_COUNT lines matching PATTERN (slow VMs).
+wait_for() {
+        local n=${3:-1} t=$(( ${4:-20} * 10 ))
+        while [ "$(count "$1" "$2")" -lt "$n" ] && [ "$t" -gt 0 ]; do sleep 0.1; t=$((t - 1)); done
+}
 
 # every: 1s fires 5 times in about 5 s.
 f=$(spec tick "command: [echo, tick]" "schedule: {every: 1s}")
@@ -74,24 +79,24 @@ mkdir -p "$TMPD/state"
 past=$(( ($(date +%s) - 3600) * 1000000 ))
 echo "{\"last_start_usec\": $past}" >"$TMPD/state/persist.state"
 f=$(spec persist "command: [echo, caught-up]" "schedule: {calendar: hourly, persistent: true}")
-start_bg persist "$f"; sleep 1.5; stop_bg
+start_bg persist "$f"; wait_for '^caught-up$' "$TMPD/persist.out"; wait_for 'reason=exited' "$TMPD/persist.err"; stop_bg
 grep -q 'catching up the run missed at' "$TMPD/persist.err"; ok "persistent: catches up the missed run"
 is "$(count '^caught-up$' "$TMPD/persist.out")" 1 "persistent: exactly one catch-up run"
 last=$(python3 -c "import json; print(json.load(open('$TMPD/state/persist.state'))['last_start_usec'])")
 [ "$last" -gt "$past" ]; ok "persistent: the start was recorded in the state file"
-start_bg persist2 "$f"; sleep 1; stop_bg
+start_bg persist2 "$f"; wait_for 'waiting for the schedule' "$TMPD/persist2.err"; sleep 0.5; stop_bg
 is "$(count '^caught-up$' "$TMPD/persist2.out")" 0 "persistent: no catch-up when nothing was missed"
 
 # SIGHUP: a broken spec keeps the old schedule; a good one replaces it.
 f=$(spec hup "command: [echo, old]" "schedule: {every: 1s}")
-start_bg hup "$f"; sleep 1.5
+start_bg hup "$f"; wait_for '^old$' "$TMPD/hup.out"
 printf 'name: hup\ncommand: [echo, new]\nschedule: {every: 1s, bogus: 1}\n' >"$f"
-kill -HUP "$bg"; sleep 1.5
+kill -HUP "$bg"; wait_for 'keeping the previous spec' "$TMPD/hup.err"; wait_for '^old$' "$TMPD/hup.out" 3
 grep -q 'reload: .*bogus.*keeping the previous spec' "$TMPD/hup.err"; ok "SIGHUP with a broken spec: says so and keeps the old one"
 n_old=$(count '^old$' "$TMPD/hup.out")
 [ "$n_old" -ge 2 ]; ok "the old schedule kept firing ($n_old)"
 printf 'name: hup\ncommand: [echo, new]\nschedule: {every: 1s}\n' >"$f"
-kill -HUP "$bg"; sleep 1.6; stop_bg
+kill -HUP "$bg"; wait_for 'hup: reloaded' "$TMPD/hup.err"; wait_for '^new$' "$TMPD/hup.out"; stop_bg
 grep -q 'hup: reloaded' "$TMPD/hup.err"; ok "SIGHUP with a good spec reloads"
 grep -q '^new$' "$TMPD/hup.out"; ok "the new command runs after the reload"
 
