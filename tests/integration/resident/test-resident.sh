@@ -100,4 +100,17 @@ kill -HUP "$bg"; wait_for 'hup: reloaded' "$TMPD/hup.err"; wait_for '^new$' "$TM
 grep -q 'hup: reloaded' "$TMPD/hup.err"; ok "SIGHUP with a good spec reloads"
 grep -q '^new$' "$TMPD/hup.out"; ok "the new command runs after the reload"
 
+# tfrun next: the whole schedule merged, in order.
+f=$(spec nx "command: [true]" "schedule: {calendar: ['*-*-* 00:00:00 UTC', '*-*-* 12:00:00 UTC'], cron: 'CRON_TZ=UTC 0 6 * * *'}")
+out=$(TZ=UTC "$TFRUN" next -n 4 "$f")
+hours=$(echo "$out" | awk '{print $3}' | tr '\n' ' ')
+case "$hours" in
+"00:00:00 06:00:00 12:00:00 00:00:00 "|"06:00:00 12:00:00 00:00:00 06:00:00 "|"12:00:00 00:00:00 06:00:00 12:00:00 ") pass "tfrun next merges calendar and cron in order ($hours)" ;;
+*) fail "tfrun next merges calendar and cron in order"; diag "$out" ;;
+esac
+is "$(echo "$out" | wc -l)" 4 "tfrun next -n 4 prints 4 times"
+f=$(spec nx-bad "command: [true]" "schedule: {calendar: 'Mon..Fry 09:00'}")
+"$TFRUN" validate "$f" 2>"$TMPD/nx.err"; is "$?" 125 "a bad calendar expression fails validate with 125"
+grep -q "nx-bad.yaml:[0-9]*:[0-9]*: schedule.calendar: 'Mon..Fry 09:00':" "$TMPD/nx.err"; ok "the message names file:line:col and the expression"
+
 done_testing
