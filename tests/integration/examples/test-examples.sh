@@ -1,0 +1,24 @@
+#!/bin/bash
+# SPDX-License-Identifier: MIT
+# Every example in examples/ validates, and each runs as documented.
+. "$SRCDIR/tests/lib.sh"
+need_root
+E=$SRCDIR/examples
+for f in "$E"/*.yaml; do
+        "$TFRUN" validate "$f" >/dev/null; ok "$(basename "$f") validates"
+done
+out=$("$TFRUN" "$E/hello.yaml" 2>"$TMPD/err"); is "$?" 0 "hello.yaml runs"
+echo "$out" | grep -q '^hello from .*:memory:.*/tfrun-hello-'; ok "hello.yaml prints its own cgroup"
+out=$("$TFRUN" "$E/sandboxed.yaml" 2>/dev/null); is "$?" 0 "sandboxed.yaml runs"
+is "$out" "capabilities: CapEff:	0000000000000000
+0" "sandboxed.yaml: no capabilities, empty private /tmp"
+out=$("$TFRUN" next -n 3 "$E/nightly.yaml"); is "$(echo "$out" | wc -l)" 3 "nightly.yaml: tfrun next lists 3 fire times"
+echo "$out" | grep -qv '^Sat\|^Sun'; ok "nightly.yaml fires on weekdays"
+out=$("$TFRUN" run --now "$E/nightly.yaml" 2>/dev/null); is "$?" 0 "nightly.yaml runs once with --now"
+if bash "$SRCDIR/scripts/setup-docker.sh" >"$TMPD/setup.log" 2>&1; then
+        out=$("$TFRUN" "$E/container.yaml" 2>/dev/null); is "$?" 0 "container.yaml runs"
+        is "$out" "hello from a container: 67108864" "container.yaml sees its 64M limit"
+else
+        skip "container.yaml: no dockerd ($(tail -1 "$TMPD/setup.log"))"
+fi
+done_testing
