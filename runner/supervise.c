@@ -331,8 +331,10 @@ static int on_fire(struct tf_source *src, int fd, uint32_t events, void *userdat
         uint64_t now = tf_now(CLOCK_REALTIME);
         if (events == 0) {
                 /* The realtime clock was set (or DST/zone change): recompute from the new now. */
-                tf_log("%s: the system clock changed; recomputing the next fire time", sv->cur->spec->name);
                 arm_next_fire(sv, now);
+                char b[40];
+                fmt_time(b, sizeof(b), sv->next_due);
+                tf_log("%s: the system clock changed; next fire recomputed: %s", sv->cur->spec->name, b);
                 return 0;
         }
         if (now < sv->next_due) {
