@@ -74,19 +74,22 @@ int tf_docker_container_create(tf_docker *d, const char *name, json_t *body, cha
         return 0;
 }
 
-int tf_docker_container_start(tf_docker *d, const char *id, tf_error **err) {
-        _cleanup_free_ char *path = cpath(id, "/start");
+/* A call whose answer body does not matter: status >= 400 is the only thing read. */
+static int call_discard(tf_docker *d, const char *call, const char *method, const char *path, tf_error **err) {
         struct docker_resp resp;
         int r = docker_call(d,
-                            &(struct docker_req){.call = "start container",
-                                                 .method = "POST",
-                                                 .path = path,
-                                                 .timeout_usec = d->timeout_usec},
+                            &(struct docker_req){
+                                    .call = call, .method = method, .path = path, .timeout_usec = d->timeout_usec},
                             &resp, err);
         if (r < 0)
                 return r;
         docker_resp_done(&resp);
         return 0;
+}
+
+int tf_docker_container_start(tf_docker *d, const char *id, tf_error **err) {
+        _cleanup_free_ char *path = cpath(id, "/start");
+        return call_discard(d, "start container", "POST", path, err);
 }
 
 /* ---- attach: its own easy handle in a multi handle, so that start can go out while it is open ----
@@ -580,17 +583,7 @@ int tf_docker_container_inspect(tf_docker *d, const char *id, struct tf_docker_s
 
 int tf_docker_container_remove(tf_docker *d, const char *id, bool force, tf_error **err) {
         _cleanup_free_ char *path = cpath(id, force ? "?force=1&v=1" : "?v=1");
-        struct docker_resp resp;
-        int r = docker_call(d,
-                            &(struct docker_req){.call = "remove container",
-                                                 .method = "DELETE",
-                                                 .path = path,
-                                                 .timeout_usec = d->timeout_usec},
-                            &resp, err);
-        if (r < 0)
-                return r;
-        docker_resp_done(&resp);
-        return 0;
+        return call_discard(d, "remove container", "DELETE", path, err);
 }
 
 int tf_docker_container_list_labels(tf_docker *d, const char *label, const char *key, char ***ret_ids,
