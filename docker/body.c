@@ -6,6 +6,7 @@
 #include <inttypes.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 
@@ -205,8 +206,12 @@ static int host_sandbox(const struct tf_spec *s, json_t *hc, tf_error **err) {
         if (sb->cap_add && sb->cap_add[0])
                 json_object_set_new(hc, "CapAdd", strv_json(sb->cap_add));
         json_object_set_new(hc, "ReadonlyRootfs", json_boolean(sb->read_only_root));
+        /* The native backend's private /tmp: a fresh tmpfs, mode 1777, nosuid, nodev, and executable. The
+         * engine adds noexec to every Tmpfs entry unless told "exec" (moby MergeTmpfsOptions keeps the
+         * last of a pair), which would make the same spec behave differently on the two backends. */
         if (sb->private_tmp)
-                json_object_set_new(hc, "Tmpfs", json_pack("{s:s}", "/tmp", "rw,nosuid,nodev"));
+                json_object_set_new(hc, "Tmpfs",
+                                    json_pack("{s:s}", "/tmp", "rw,exec,nosuid,nodev,mode=1777"));
         switch (sb->network) {
         case TF_NETWORK_UNSET:
                 break;
@@ -231,6 +236,69 @@ static int host_sandbox(const struct tf_spec *s, json_t *hc, tf_error **err) {
         return 0;
 }
 
+/* The engine resolves a bind source with the kernel's ordinary path walk, following symbolic links in
+ * every component (`docker run --mount type=bind,source=LINK` binds the link's target). The native
+ * backend refuses such sources, so the docker backend refuses them too, with the same message, before
+ * anything is created. Each component is opened O_PATH|O_NOFOLLOW; on -ELOOP *ret_bad is the prefix that is
+ * a link. A missing component is left to the engine, which refuses it at create ("bind source path does
+ * not exist"). What this cannot do is pin the source as the native backend does with an O_PATH descriptor:
+ * the API takes a path, so a swap by someone who can write to a parent directory after this check stays
+ * possible; keep mount sources in directories only trusted users can write. */
+static int source_nofollow(const char *path, char **ret_bad) {
+        _cleanup_close_ int fd = open("/", O_PATH | O_DIRECTORY | O_CLOEXEC);
+        if (fd < 0)
+                return -errno;
+        _cleanup_free_ char *copy = tf_strdup(path);
+        char *p = copy;
+        for (;;) {
+                while (*p == '/')
+                        p++;
+                if (!*p)
+                        return 0;
+                char *end = strchr(p, '/');
+                if (end)
+                        *end = 0;
+                int nfd = openat(fd, p, O_PATH | O_NOFOLLOW | O_CLOEXEC);
+                if (nfd < 0) {
+                        int e = errno;
+                        *ret_bad = tf_strndup(path, (size_t)(p - copy) + strlen(p));
+                        return -e;
+                }
+                struct stat st;
+                int e = fstat(nfd, &st) < 0 ? errno : S_ISLNK(st.st_mode) ? ELOOP : 0;
+                if (e != 0) {
+                        close(nfd);
+                        *ret_bad = tf_strndup(path, (size_t)(p - copy) + strlen(p));
+                        return -e;
+                }
+                close(fd);
+                fd = nfd;
+                if (!end)
+                        return 0;
+                *end = '/';
+                p = end + 1;
+        }
+}
+
+static int check_source(const struct tf_spec *s, size_t i, tf_error **err) {
+        const struct tf_mount *m = &s->mounts[i];
+        _cleanup_free_ char *bad = NULL;
+        int r = source_nofollow(m->source, &bad);
+        if (r == -ELOOP) {
+                _cleanup_free_ char *real = realpath(m->source, NULL);
+                return refuse(s, m->pos, err, ELOOP,
+                              "mounts[%zu].source: '%s' is a symbolic link; mount paths must not contain "
+                              "symbolic links%s%s%s",
+                              i, bad, real ? " (the real path is '" : "", real ? real : "",
+                              real ? "')" : "");
+        }
+        if (r < 0 && r != -ENOENT)
+                return refuse(s, m->pos, err, -r,
+                              "mounts[%zu].source: cannot check '%s' for symbolic links: %s", i,
+                              bad ? bad : m->source, strerror(-r));
+        return 0;
+}
+
 static int host_mounts(const struct tf_spec *s, json_t *hc, tf_error **err) {
         if (s->n_mounts == 0)
                 return 0;
@@ -243,6 +311,9 @@ static int host_mounts(const struct tf_spec *s, json_t *hc, tf_error **err) {
                 if (!m->source || !m->target || m->source[0] != '/' || m->target[0] != '/')
                         return refuse(s, m->pos, err, EINVAL,
                                       "mounts[%zu]: source and target must be absolute paths", i);
+                int r = check_source(s, i, err);
+                if (r < 0)
+                        return r;
                 json_array_append_new(a, json_pack("{s:s,s:s,s:s,s:b}", "Type", "bind", "Source", m->source,
                                                    "Target", m->target, "ReadOnly", m->read_only));
         }

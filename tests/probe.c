@@ -19,15 +19,30 @@
  *   tfprobe cwd                    print the working directory
  *   tfprobe output BYTES           write BYTES of a known pattern to stdout
  *   tfprobe interleave N           alternate N lines between stdout and stderr
+ *   tfprobe syscall NAME...        try each system call with harmless arguments, print NAME=OK or
+ *                                  NAME=ERRNO (as bubblewrap's try-syscall: a filtered call answers EPERM
+ *                                  or ENOSYS, an allowed one its own error for the bad argument)
+ *   tfprobe status                 print CapInh CapPrm CapEff CapBnd CapAmb NoNewPrivs Seccomp, KEY=VALUE
+ *   tfprobe bind PORT              bind a TCP socket to 127.0.0.1:PORT; print bound or bind=ERRNO
+ *   tfprobe netdev                 list the interface names of /proc/net/dev, one per line
+ *   tfprobe write PATH             create PATH and write to it; print wrote or write=ERRNO
+ *   tfprobe ls DIR                 list DIR's entries (without . and ..), one per line, or ls=ERRNO
+ *   tfprobe cat PATH               print a file (a sysctl, say), or cat=ERRNO
+ *   tfprobe mountopts PATH         print the mount point PATH's filesystem type and options (mountinfo)
  */
 #include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <grp.h>
+#include <netinet/in.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
+#include <sys/socket.h>
+#include <sys/syscall.h>
 #include <sys/types.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -145,6 +160,180 @@ static int limits(void) {
                 limit("cpu_period", "cpu", "cpu.cfs_period_us");
                 limit("cpuset", "cpuset", "cpuset.cpus");
         }
+        return 0;
+}
+
+static const char *errname(int e) {
+        const char *n = strerrorname_np(e);
+        return n ? n : "E?";
+}
+
+#ifndef AF_VSOCK
+#define AF_VSOCK 40
+#endif
+#ifndef SYS_clone3
+#define SYS_clone3 435
+#endif
+#ifndef SYS_io_uring_setup
+#define SYS_io_uring_setup 425
+#endif
+
+/* Each call's arguments are chosen so that, when the filter lets it through, the kernel refuses it for a
+ * reason other than EPERM (or succeeds harmlessly in this short-lived process). */
+static long try_syscall(const char *name, int *known) {
+        *known = 1;
+        if (!strcmp(name, "reboot"))
+                return syscall(SYS_reboot, 0, 0, 0, NULL); /* bad magic: EINVAL once CAP_SYS_BOOT passes */
+        if (!strcmp(name, "kexec_load"))
+                return syscall(SYS_kexec_load, 0, (unsigned long) 1 << 30, NULL, 0); /* too many segments */
+        if (!strcmp(name, "keyctl"))
+                return syscall(SYS_keyctl, 0x7fff, 0, 0, 0, 0); /* unknown operation: EOPNOTSUPP */
+        if (!strcmp(name, "add_key"))
+                return syscall(SYS_add_key, NULL, NULL, NULL, 0, 0); /* EFAULT */
+        if (!strcmp(name, "unshare-user"))
+                return syscall(SYS_unshare, CLONE_NEWUSER); /* the probe exits right after */
+        if (!strcmp(name, "setns"))
+                return syscall(SYS_setns, -1, 0); /* EBADF */
+        if (!strcmp(name, "kcmp")) {
+                pid_t p = getpid();
+                return syscall(SYS_kcmp, p, p, 0 /* KCMP_FILE */, 0, 0); /* fd 0 against itself: 0 */
+        }
+        if (!strcmp(name, "clone3"))
+                return syscall(SYS_clone3, NULL, 0); /* size 0: EINVAL; Docker's profile answers ENOSYS */
+        if (!strcmp(name, "io_uring_setup"))
+                return syscall(SYS_io_uring_setup, 0, NULL); /* EFAULT or EINVAL */
+        if (!strcmp(name, "socket-vsock")) {
+                long fd = syscall(SYS_socket, AF_VSOCK, SOCK_STREAM | SOCK_CLOEXEC, 0);
+                if (fd >= 0)
+                        close((int) fd);
+                return fd < 0 ? -1 : 0;
+        }
+        if (!strcmp(name, "personality-bad"))
+                return syscall(SYS_personality, 0xffffffffUL - 1); /* not on Docker's list of personas */
+        if (!strcmp(name, "getpid"))
+                return syscall(SYS_getpid) > 0 ? 0 : -1;
+        *known = 0;
+        return -1;
+}
+
+static int syscalls(int n, char **names) {
+        int rc = 0;
+        for (int i = 0; i < n; i++) {
+                int known;
+                errno = 0;
+                long r = try_syscall(names[i], &known);
+                int e = errno;
+                if (!known) {
+                        fprintf(stderr, "tfprobe: unknown syscall test '%s'\n", names[i]);
+                        rc = 2;
+                } else if (r < 0)
+                        printf("%s=%s\n", names[i], errname(e));
+                else
+                        printf("%s=OK\n", names[i]);
+        }
+        return rc;
+}
+
+static int status(void) {
+        static const char *const keys[] = {"CapInh", "CapPrm", "CapEff", "CapBnd", "CapAmb", "NoNewPrivs",
+                                           "Seccomp"};
+        FILE *f = fopen("/proc/self/status", "re");
+        if (!f)
+                return 1;
+        char line[512];
+        while (fgets(line, sizeof line, f)) {
+                char *colon = strchr(line, ':');
+                if (!colon)
+                        continue;
+                *colon = 0;
+                for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++)
+                        if (!strcmp(line, keys[i])) {
+                                char *v = colon + 1;
+                                v += strspn(v, " \t");
+                                v[strcspn(v, "\n")] = 0;
+                                printf("%s=%s\n", keys[i], v);
+                        }
+        }
+        fclose(f);
+        return 0;
+}
+
+static int bind_port(int port) {
+        int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        if (fd < 0) {
+                printf("socket=%s\n", errname(errno));
+                return 1;
+        }
+        struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t) port),
+                                .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+        if (bind(fd, (struct sockaddr *) &a, sizeof a) < 0)
+                printf("bind=%s\n", errname(errno));
+        else
+                printf("bound\n");
+        close(fd);
+        return 0;
+}
+
+static int netdev(void) {
+        FILE *f = fopen("/proc/net/dev", "re");
+        if (!f)
+                return 1;
+        char line[512];
+        while (fgets(line, sizeof line, f)) {
+                char *colon = strchr(line, ':');
+                if (!colon)
+                        continue; /* the two header lines */
+                *colon = 0;
+                printf("%s\n", line + strspn(line, " "));
+        }
+        fclose(f);
+        return 0;
+}
+
+static int write_file(const char *path) {
+        int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+        if (fd < 0 || write(fd, "x\n", 2) != 2)
+                printf("write=%s\n", errname(errno));
+        else
+                printf("wrote\n");
+        if (fd >= 0)
+                close(fd);
+        return 0;
+}
+
+static int list_dir(const char *path) {
+        DIR *d = opendir(path);
+        if (!d) {
+                printf("ls=%s\n", errname(errno));
+                return 0;
+        }
+        struct dirent *e;
+        while ((e = readdir(d)))
+                if (strcmp(e->d_name, ".") && strcmp(e->d_name, ".."))
+                        printf("%s\n", e->d_name);
+        closedir(d);
+        return 0;
+}
+
+/* mountinfo: "ID PARENT MAJ:MIN ROOT MOUNTPOINT OPTIONS [OPTIONAL...] - FSTYPE SOURCE SUPEROPTIONS"; the
+ * last entry for PATH is the one on top. */
+static int mountopts(const char *path) {
+        FILE *f = fopen("/proc/self/mountinfo", "re");
+        if (!f)
+                return 1;
+        char line[4096], found[4096] = "";
+        while (fgets(line, sizeof line, f)) {
+                char mp[4096], opts[1024];
+                if (sscanf(line, "%*s %*s %*s %*s %4095s %1023s", mp, opts) != 2 || strcmp(mp, path))
+                        continue;
+                const char *sep = strstr(line, " - ");
+                char fstype[256] = "?";
+                if (sep)
+                        sscanf(sep + 3, "%255s", fstype);
+                snprintf(found, sizeof found, "%s %s", fstype, opts);
+        }
+        fclose(f);
+        printf("%s\n", *found ? found : "none");
         return 0;
 }
 
@@ -295,6 +484,27 @@ int main(int argc, char **argv) {
                 }
                 return 0;
         }
+        if (!strcmp(c, "syscall"))
+                return syscalls(argc - 2, argv + 2);
+        if (!strcmp(c, "status"))
+                return status();
+        if (!strcmp(c, "bind") && argc >= 3)
+                return bind_port(atoi(argv[2]));
+        if (!strcmp(c, "netdev"))
+                return netdev();
+        if (!strcmp(c, "write") && argc >= 3)
+                return write_file(argv[2]);
+        if (!strcmp(c, "ls") && argc >= 3)
+                return list_dir(argv[2]);
+        if (!strcmp(c, "cat") && argc >= 3) {
+                if (access(argv[2], R_OK) < 0)
+                        printf("cat=%s\n", errname(errno));
+                else
+                        cat(argv[2]);
+                return 0;
+        }
+        if (!strcmp(c, "mountopts") && argc >= 3)
+                return mountopts(argv[2]);
         fprintf(stderr, "tfprobe: unknown command '%s'\n", c);
         return 2;
 }

@@ -6,6 +6,7 @@
 #include <signal.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "base/cleanup.h"
@@ -297,6 +298,9 @@ static void test_sandbox(void) {
         IS_INT(json_array_size(json_object_get(hc(b), "SecurityOpt")), 0,
                "no_new_privileges false: no option");
         OK(json_object_get(json_object_get(hc(b), "Tmpfs"), "/tmp"), "private_tmp -> Tmpfs /tmp");
+        /* The native private /tmp is executable; without "exec" the engine would add noexec. */
+        IS_STR(json_string_value(json_object_get(json_object_get(hc(b), "Tmpfs"), "/tmp")),
+               "rw,exec,nosuid,nodev,mode=1777", "private_tmp: the native backend's options, exec explicit");
         json_decref(b);
 
         /* A profile file is read and passed inline. */
@@ -323,6 +327,71 @@ static void test_sandbox(void) {
         e = tf_error_free(e);
         OK(tf_docker_create_body(&s, "r", &b, &e) == -ENOENT && e && strstr(e->msg, path),
            "a missing profile is refused with its path");
+}
+
+/* A symbolic link anywhere in a bind source is refused before create, as on the native backend: the
+ * engine would follow it. */
+static void test_mount_symlink(void) {
+        char dir[] = "/tmp/tfrun-body-XXXXXX";
+        OK(mkdtemp(dir) != NULL, "make a directory");
+        _cleanup_free_ char *real = tf_asprintf("%s/real", dir), *link = tf_asprintf("%s/link", dir),
+                            *via = tf_asprintf("%s/link/sub", dir), *sub = tf_asprintf("%s/real/sub", dir),
+                            *file = tf_asprintf("%s/real/sub/f", dir),
+                            *viafile = tf_asprintf("%s/link/sub/f", dir),
+                            *dangling = tf_asprintf("%s/dangling", dir),
+                            *missing = tf_asprintf("%s/missing", dir);
+        OK(mkdir(real, 0755) == 0 && mkdir(sub, 0755) == 0 && symlink("real", link) == 0 &&
+                   symlink("nowhere", dangling) == 0,
+           "a real directory, a link to it and a dangling link");
+        int fd = open(file, O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
+        OK(fd >= 0, "a file inside");
+        if (fd >= 0)
+                close(fd);
+
+        struct tf_spec s;
+        struct tf_mount m = {.target = "/data", .pos = {.line = 7, .column = 5}};
+        spec_init(&s);
+        s.path = "svc.yaml";
+        s.mounts = &m;
+        s.n_mounts = 1;
+        struct {
+                const char *source, *bad;
+                const char *real;
+        } cases[] = {
+                {link, link, real}, {via, link, sub}, {viafile, link, file}, {dangling, dangling, NULL}};
+        for (size_t i = 0; i < ELEMENTSOF(cases); i++) {
+                m.source = (char *)cases[i].source;
+                _cleanup_error_ tf_error *e = NULL;
+                json_t *b = NULL;
+                int r = tf_docker_create_body(&s, "r", &b, &e);
+                IS_INT(r, -ELOOP, "symlink source %s refused with -ELOOP", cases[i].source);
+                _cleanup_free_ char *want = tf_asprintf(
+                        "svc.yaml:7:5: mounts[0].source: '%s' is a symbolic link; mount paths must not "
+                        "contain symbolic links%s%s%s",
+                        cases[i].bad, cases[i].real ? " (the real path is '" : "",
+                        cases[i].real ? cases[i].real : "", cases[i].real ? "')" : "");
+                IS_STR(e ? e->msg : NULL, want, "the native backend's message for %s", cases[i].source);
+                OK(!b, "no body built");
+        }
+        /* A real path builds, and the source is passed as written. */
+        m.source = file;
+        json_t *b = build(&s, NULL);
+        IS_STR(json_string_value(
+                       json_object_get(json_array_get(json_object_get(hc(b), "Mounts"), 0), "Source")),
+               file, "a source without links builds");
+        json_decref(b);
+        /* A missing source is the engine's to refuse (it does, at create). */
+        m.source = missing;
+        b = build(&s, NULL);
+        OK(b != NULL, "a missing source is left to the engine");
+        json_decref(b);
+
+        unlink(file);
+        rmdir(sub);
+        rmdir(real);
+        unlink(link);
+        unlink(dangling);
+        rmdir(dir);
 }
 
 static void test_refs(void) {
@@ -521,6 +590,7 @@ int main(void) {
         test_cpu();
         test_refusals();
         test_sandbox();
+        test_mount_symlink();
         test_refs();
         test_pull_parse();
         test_engine_error();
