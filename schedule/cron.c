@@ -280,7 +280,9 @@ static void format_field(FILE *f, const tf_cron *c, int fi) {
 
         for (int v = lo; v <= hi; v++)
                 full = full && bit(b, v);
-        if (full) {
+        /* "*" only when it was written with a star: "0-23" selects every hour too, but without the star it
+         * makes the job fixed-time for cronie's DST rule and, in the day fields, ORs DOM with DOW. */
+        if (full && c->star[fi]) {
                 fputc('*', f);
                 return;
         }

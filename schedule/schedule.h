@@ -112,7 +112,8 @@ static inline void tf_cron_freep(tf_cron **c) {
 
 /* Canonical form: "[CRON_TZ=Zone ][SEC ]MIN HOUR DOM MON DOW" with every field as a sorted,
  * comma-separated list of numbers and ranges "a-b" (maximal runs of 3 or more consecutive values), or
- * "*" when the field selects every value. A field written with a leading '*' that does not select every
+ * "*" when the field selects every value AND was written with a leading '*' ("0-23" stays "0-23": without
+ * the star it means something else, see below). A field written with a leading '*' that does not select every
  * value ("*\/15") stays "*\/S": the leading star changes Vixie's day rule (DOM and DOW are ANDed when
  * either starts with '*', ORed otherwise) and cronie's DST rule (wildcard jobs), so it is kept. Names
  * become numbers, Sunday is 0 (7 folds into it). "@reboot" stays "@reboot"; other @-shorthands expand. */

@@ -169,6 +169,26 @@ struct ctx {
         bool have_backoff_initial, have_backoff_max;
 };
 
+/* A message is one line whatever the input holds: keys, values and file names are user text, and a YAML
+ * key may contain a newline. Control characters are written as C escapes. */
+static char *one_line(const char *s) {
+        char *out = tf_malloc0(strlen(s) * 4 + 1), *p = out;
+        for (const unsigned char *q = (const unsigned char *) s; *q; q++) {
+                if (*q == '\n')
+                        p = stpcpy(p, "\\n");
+                else if (*q == '\r')
+                        p = stpcpy(p, "\\r");
+                else if (*q == '\t')
+                        p = stpcpy(p, "\\t");
+                else if (*q < 0x20 || *q == 0x7f)
+                        p += sprintf(p, "\\x%02x", *q);
+                else
+                        *p++ = (char) *q;
+        }
+        *p = 0;
+        return out;
+}
+
 static int fail(struct ctx *c, struct tf_pos pos, const char *kp, const char *fmt, ...)
         __attribute__((format(printf, 4, 5)));
 static int fail(struct ctx *c, struct tf_pos pos, const char *kp, const char *fmt, ...) {
@@ -179,10 +199,10 @@ static int fail(struct ctx *c, struct tf_pos pos, const char *kp, const char *fm
         va_end(ap);
         if (r < 0)
                 tf_oom();
-        if (kp && *kp)
-                return tf_error_set(c->err, EINVAL, "%s:%u:%u: %s: %s", c->path, pos.line, pos.column, kp,
-                                    what);
-        return tf_error_set(c->err, EINVAL, "%s:%u:%u: %s", c->path, pos.line, pos.column, what);
+        _cleanup_free_ char *msg = kp && *kp ? tf_asprintf("%s:%u:%u: %s: %s", c->path, pos.line, pos.column, kp, what)
+                                             : tf_asprintf("%s:%u:%u: %s", c->path, pos.line, pos.column, what);
+        _cleanup_free_ char *line = one_line(msg);
+        return tf_error_set(c->err, EINVAL, "%s", line);
 }
 
 /* A value as it appears in a message: quoted, one line, and short. */

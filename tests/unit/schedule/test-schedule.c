@@ -346,7 +346,7 @@ static void test_cron(void) {
                 { "@reboot", "@reboot" },
                 { "30 */20 * * * *", "30 */20 * * * *" },
                 { "CRON_TZ=Europe/Berlin 0 3 * * *", "CRON_TZ=Europe/Berlin 0 3 * * *" },
-                { "0-59 0-23 1-31 1-12 0-7", "* * * * *" },
+                { "0-59 0-23 1-31 1-12 0-7", "0-59 0-23 1-31 1-12 0-6" },
         };
         for (size_t i = 0; i < ELEMENTSOF(f); i++) {
                 _cleanup_error_ tf_error *err = NULL;
