@@ -16,7 +16,12 @@ stop_bg() {
         kill -TERM "$bg"
         wait "$bg"
 }
-count() { grep -c -- "$1" "$2" || true; }
+# count PATTERN FILE: matching lines; 0 also when FILE does not exist yet (tfrun was just started).
+count() {
+        local c
+        c=$(grep -c -- "$1" "$2" 2>/dev/null)
+        echo "${c:-0}"
+}
 # wait_for PATTERN FILE [MIN_COUNT] [SECONDS]: until FILE has MIN_COUNT lines matching PATTERN (slow VMs).
 wait_for() {
         local n=${3:-1} t=$(( ${4:-20} * 10 ))
