@@ -11,11 +11,7 @@
 . "$SRCDIR/tests/integration/native/common.sh"
 need_root
 
-bash "$SRCDIR/scripts/setup-docker.sh" >&2 ||
-        skip_all "scripts/setup-docker.sh could not start dockerd with the test image (see its message)"
-unset DOCKER_HOST
-SOCK=/var/run/docker.sock
-IMAGE=tfrun-test/busybox:latest
+. "$SRCDIR/tests/integration/docker-cli/common.sh"
 
 # private_tmp hides the host's /tmp from the native service, and a build tree may live there (a CI clone):
 # run a copy of the probe kept outside /tmp, readable and executable by uid 65534.
@@ -26,19 +22,6 @@ chmod 755 "$PROBE_DIR/tfprobe"
 PROBE=$PROBE_DIR/tfprobe
 trap 'rm -rf "$TMPD" "$PROBE_DIR"' EXIT
 
-containers_left() {
-        local f='{"label":["tfrun.service'${1:+=$1}'"]}'
-        curl -sf --unix-socket "$SOCK" -G "http://localhost/containers/json" --data-urlencode all=1 \
-                --data-urlencode "filters=$f" | python3 -c 'import json,sys; print(" ".join(c["Id"][:12] for c in json.load(sys.stdin)))'
-}
-no_container_left() {
-        local left
-        left=$(containers_left "$1")
-        if [ -z "$left" ]; then pass "$2: no container left"; else
-                fail "$2: no container left"
-                diag "left: $left"
-        fi
-}
 # containers_created SERVICE SINCE: how many containers the engine created for SERVICE since SINCE (unix time).
 containers_created() {
         curl -sf --unix-socket "$SOCK" -G "http://localhost/events" --data-urlencode "since=$2" \
@@ -54,15 +37,6 @@ todo() {
         if "$@"; then echo "ok $TAP_N - $d"; else echo "not ok $TAP_N - $d # TODO $why"; fi
 }
 
-# pair NAME LINES...: the same spec for both backends, $TMPD/NAME-native.yaml and $TMPD/NAME-docker.yaml.
-# The probe is bind-mounted at its host path, so the command line is identical.
-pair() {
-        local name=$1
-        shift
-        spec "$name-native" "backend: native" "$@" >/dev/null
-        spec "$name-docker" "image: $IMAGE" "mounts: [{source: $PROBE, target: $PROBE, read_only: true}]" \
-                "$@" >/dev/null
-}
 # both NAME: runs the pair, output in $TMPD/NAME-{native,docker}.out, exit status checked to be 0.
 both() {
         local b
