@@ -346,7 +346,8 @@ static int on_fire(struct tf_source *src, int fd, uint32_t events, void *userdat
         fmt_time(due, sizeof(due), sv->next_due);
         char why[96];
         snprintf(why, sizeof(why), "fire for %s", due);
-        tf_log("%s: firing (scheduled %s, late %" PRIu64 "us)", sv->cur->spec->name, due, now - sv->fire_at);
+        tf_log("%s: firing (scheduled %s, delay %" PRIu64 "us, late %" PRIu64 "us)", sv->cur->spec->name, due,
+               sv->fire_at - sv->next_due, now - sv->fire_at);
         uint64_t last = sv->next_due;
         fire(sv, why);
         arm_next_fire(sv, last > now ? last : now);

@@ -34,9 +34,16 @@ start_bg tick "$f"; sleep 5.5; stop_bg; rc=$?
 is "$rc" 0 "SIGTERM ends a resident tfrun cleanly (0)"
 is "$(count '^tick$' "$TMPD/tick.out")" 5 "every: 1s fired 5 times in 5.5 s"
 is "$(count 'tick native status=0 reason=exited' "$TMPD/tick.err")" 5 "one summary line per run"
-grep -q 'tick: firing (scheduled .*, late [0-9]*us)' "$TMPD/tick.err"; ok "each fire is logged with its lateness"
+grep -q 'tick: firing (scheduled .*, delay 0us, late [0-9]*us)' "$TMPD/tick.err"; ok "each fire is logged with its delay and lateness"
 grep -q 'waiting for the schedule; next fire at' "$TMPD/tick.err"; ok "says when it will fire first"
 no_cgroup_left tick "resident"
+
+# randomized_delay: each fire is delayed by a random time below it.
+f=$(spec rnd "command: [true]" "schedule: {every: 1s, randomized_delay: 400ms}")
+start_bg rnd "$f"; wait_for 'rnd: firing' "$TMPD/rnd.err" 5; stop_bg
+lates=$(sed -n 's/.*rnd: firing (scheduled .*, delay \([0-9]*\)us, late [0-9]*us).*/\1/p' "$TMPD/rnd.err" | head -5 | tr '\n' ' ')
+python3 -c "import sys; v=list(map(int,sys.argv[1:])); sys.exit(0 if len(v)==5 and max(v)<450000 and max(v)>5000 else 1)" $lates
+ok "randomized_delay 400ms: each fire delayed by a random amount below 400ms (${lates}us)"
 
 # overlap skip (the default): a 2.5 s job every 1 s runs at 1 s and 4 s, skipping 2, 3 and 5.
 f=$(spec ov-skip "command: [$PROBE, sleep, '2.5']" "schedule: {every: 1s}")
