@@ -104,4 +104,24 @@ is "$(echo "$out" | head -1)" 9 "^C on a terminal: the service's own handler dec
 is "$(echo "$out" | grep -c got-INT)" 1 "^C on a terminal: delivered exactly once"
 no_cgroup_left ctrlc "^C"
 
+# The compiled seccomp filter is cached: a hit reuses the entry, a tampered or loosely permitted entry is
+# never used (it is recompiled and replaced), and a filter from the cache still blocks.
+C=$TMPD/cache
+f=$(spec sc "command: [$PROBE, syscall, reboot, getpid]" "sandbox: {}")
+is "$(TFRUN_CACHE_DIR=$C "$TFRUN" -q "$f")" "reboot=EPERM
+getpid=OK" "default seccomp blocks reboot (compiled)"
+entry=$(ls "$C"/seccomp/*.bpf 2>/dev/null | head -1)
+[ -n "$entry" ] && [ "$(stat -c %a "$C/seccomp")" = 700 ]; ok "the compiled filter is cached in a 0700 directory"
+ino=$(stat -c %i "$entry" 2>/dev/null)
+is "$(TFRUN_CACHE_DIR=$C "$TFRUN" -q "$f")" "reboot=EPERM
+getpid=OK" "default seccomp blocks reboot (from the cache)"
+is "$(stat -c %i "$entry" 2>/dev/null)" "$ino" "the second run used the cached entry"
+printf 'X' | dd of="$entry" bs=1 seek=40 conv=notrunc 2>/dev/null
+is "$(TFRUN_CACHE_DIR=$C "$TFRUN" -q "$f")" "reboot=EPERM
+getpid=OK" "a tampered entry: still blocked"
+[ "$(stat -c %i "$entry")" != "$ino" ]; ok "a tampered entry is not used: recompiled and replaced"
+ino=$(stat -c %i "$entry"); chmod 666 "$entry"
+TFRUN_CACHE_DIR=$C "$TFRUN" -q "$f" >/dev/null
+[ "$(stat -c %i "$entry")" != "$ino" ] && [ "$(stat -c %a "$entry")" = 600 ]; ok "a world-writable entry is not used: replaced by a 0600 one"
+
 done_testing
