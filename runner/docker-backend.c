@@ -32,6 +32,7 @@
 #include "base/strutil.h"
 #include "docker/docker.h"
 #include "runner/runner.h"
+#include "runner/sandbox.h"
 
 /* A pull runs before anything else of the run and blocks the loop; bound it. */
 #define PULL_TIMEOUT_USEC (15 * 60 * UINT64_C(1000000))
@@ -88,6 +89,10 @@ static int docker_check(struct tf_run *r, tf_error **err) {
                                     s->path);
         /* Every refusal of a limit Docker cannot express happens here, before any call to the engine. */
         int ret = tf_docker_create_body(s, r->run_id, &k->body, err);
+        if (ret < 0)
+                return ret;
+        /* The engine checks a profile's actions and architectures only when the container starts. */
+        ret = tf_sandbox_check_seccomp_profile(s, err);
         if (ret < 0)
                 return ret;
         return tf_docker_new(NULL, &k->d, err);

@@ -1211,6 +1211,18 @@ int tf_sandbox_prepare(const struct tf_spec *spec, bool running_as_root, struct 
         return 0;
 }
 
+int tf_sandbox_check_seccomp_profile(const struct tf_spec *spec, tf_error **err) {
+        if (spec->sandbox.seccomp != TF_SECCOMP_PROFILE)
+                return 0;
+        struct tf_sandbox_plan *p = tf_malloc0(sizeof(*p));
+        _cleanup_sandbox_plan_ struct tf_sandbox_plan *owned = p;
+        /* The capability set a root engine gives the container decides the caps-gated entries. */
+        int r = prepare_caps(spec, true, p, err);
+        if (r < 0)
+                return r;
+        return prepare_seccomp(spec, p, err);
+}
+
 struct tf_sandbox_plan *tf_sandbox_plan_free(struct tf_sandbox_plan *p) {
         if (!p)
                 return NULL;

@@ -88,6 +88,11 @@ struct tf_sandbox_plan;
 int tf_sandbox_prepare(const struct tf_spec *spec, bool running_as_root, struct tf_sandbox_plan **ret,
                        tf_error **err);
 
+/* For the docker backend: parse and compile a `seccomp: FILE` profile exactly as the native backend would,
+ * so that a profile the engine would only reject at start (unknown action or architecture) is refused
+ * before any container exists, with the same message on both backends. 0 for default/unconfined. */
+int tf_sandbox_check_seccomp_profile(const struct tf_spec *spec, tf_error **err);
+
 /* NULL-safe; returns NULL. */
 struct tf_sandbox_plan *tf_sandbox_plan_free(struct tf_sandbox_plan *p);
 static inline void tf_sandbox_plan_freep(struct tf_sandbox_plan **p) {
