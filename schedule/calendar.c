@@ -820,7 +820,8 @@ static void format_chain(FILE *f, int space, const struct chain *ch, bool usec) 
                 fputc('*', f);
                 return;
         }
-        if (usec && ch->n == 1 && ch->v[0].start == 0 && ch->v[0].stop < 0 && ch->v[0].repeat == USEC_PER_SEC) {
+        /* systemd looks only at the head of the sorted chain: "0/1,59" and "5/1,0/1" both print "*". */
+        if (usec && ch->v[0].start == 0 && ch->v[0].stop < 0 && ch->v[0].repeat == USEC_PER_SEC) {
                 fputc('*', f);
                 return;
         }
