@@ -20,10 +20,16 @@ static char *cpath(const char *id, const char *suffix) {
         return tf_asprintf("/containers/%s%s", e, suffix);
 }
 
-static json_t *resp_json(struct docker_resp *r) {
-        json_t *j = r->len ? json_loadb(r->body, r->len, 0, NULL) : NULL;
-        docker_resp_done(r);
-        return j;
+/* Run req and parse its answer body; *ret is NULL when the body is empty or not JSON (callers check the
+ * shape they need and say what was missing). */
+static int call_json(tf_docker *d, const struct docker_req *req, json_t **ret, tf_error **err) {
+        struct docker_resp resp;
+        int r = docker_call(d, req, &resp, err);
+        if (r < 0)
+                return r;
+        *ret = resp.len ? json_loadb(resp.body, resp.len, 0, NULL) : NULL;
+        docker_resp_done(&resp);
+        return 0;
 }
 
 static void signame(int sig, char *buf, size_t len) {
@@ -45,17 +51,18 @@ int tf_docker_container_create(tf_docker *d, const char *name, json_t *body, cha
                 path = tf_asprintf("/containers/create?name=%s", e);
         } else
                 path = tf_strdup("/containers/create");
-        struct docker_resp resp;
-        int r = docker_call(d,
-                            &(struct docker_req){.call = "create container",
-                                                 .method = "POST",
-                                                 .path = path,
-                                                 .body = text,
-                                                 .timeout_usec = d->timeout_usec},
-                            &resp, err);
+        json_t *j = NULL;
+        int r = call_json(d,
+                          &(struct docker_req){
+                                  .call = "create container",
+                                  .method = "POST",
+                                  .path = path,
+                                  .body = text,
+                                  .timeout_usec = d->timeout_usec
+                          },
+                          &j, err);
         if (r < 0)
                 return r;
-        json_t *j = resp_json(&resp);
         const char *id = json_string_value(json_object_get(j, "Id"));
         if (!id) {
                 json_decref(j);
@@ -440,16 +447,17 @@ tf_docker_attach *tf_docker_attach_free(tf_docker_attach *a) {
 int tf_docker_container_wait(tf_docker *d, const char *id, uint64_t timeout_usec, int *ret_status,
                              tf_error **err) {
         _cleanup_free_ char *path = cpath(id, "/wait?condition=not-running");
-        struct docker_resp resp;
-        int r = docker_call(d,
-                            &(struct docker_req){.call = "wait for container",
-                                                 .method = "POST",
-                                                 .path = path,
-                                                 .timeout_usec = timeout_usec},
-                            &resp, err);
+        json_t *j = NULL;
+        int r = call_json(d,
+                          &(struct docker_req){
+                                  .call = "wait for container",
+                                  .method = "POST",
+                                  .path = path,
+                                  .timeout_usec = timeout_usec
+                          },
+                          &j, err);
         if (r < 0)
                 return r;
-        json_t *j = resp_json(&resp);
         json_t *code = json_object_get(j, "StatusCode");
         const char *emsg = json_string_value(json_object_get(json_object_get(j, "Error"), "Message"));
         if (emsg && *emsg) {
@@ -550,16 +558,17 @@ void tf_docker_state_done(struct tf_docker_state *s) {
 
 int tf_docker_container_inspect(tf_docker *d, const char *id, struct tf_docker_state *ret, tf_error **err) {
         _cleanup_free_ char *path = cpath(id, "/json");
-        struct docker_resp resp;
-        int r = docker_call(d,
-                            &(struct docker_req){.call = "inspect container",
-                                                 .method = "GET",
-                                                 .path = path,
-                                                 .timeout_usec = d->timeout_usec},
-                            &resp, err);
+        json_t *j = NULL;
+        int r = call_json(d,
+                          &(struct docker_req){
+                                  .call = "inspect container",
+                                  .method = "GET",
+                                  .path = path,
+                                  .timeout_usec = d->timeout_usec
+                          },
+                          &j, err);
         if (r < 0)
                 return r;
-        json_t *j = resp_json(&resp);
         json_t *st = json_object_get(j, "State");
         if (!json_is_object(st)) {
                 json_decref(j);
@@ -595,16 +604,17 @@ int tf_docker_container_list_labels(tf_docker *d, const char *label, const char 
                 tf_oom();
         _cleanup_free_ char *ef = docker_escape(ftext);
         _cleanup_free_ char *path = tf_asprintf("/containers/json?all=1&filters=%s", ef);
-        struct docker_resp resp;
-        int r = docker_call(d,
-                            &(struct docker_req){.call = "list containers",
-                                                 .method = "GET",
-                                                 .path = path,
-                                                 .timeout_usec = d->timeout_usec},
-                            &resp, err);
+        json_t *j = NULL;
+        int r = call_json(d,
+                          &(struct docker_req){
+                                  .call = "list containers",
+                                  .method = "GET",
+                                  .path = path,
+                                  .timeout_usec = d->timeout_usec
+                          },
+                          &j, err);
         if (r < 0)
                 return r;
-        json_t *j = resp_json(&resp);
         if (!json_is_array(j)) {
                 json_decref(j);
                 return tf_error_set(err, EPROTO, "list containers: the engine's answer is not a list");
