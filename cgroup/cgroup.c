@@ -28,6 +28,7 @@
 #include <unistd.h>
 
 #include "base/cleanup.h"
+#include "base/io.h"
 #include "base/parse.h"
 #include "base/strutil.h"
 
@@ -130,20 +131,10 @@ static int read_at(int dfd, const char *name, char *buf, size_t size) {
         _cleanup_close_ int fd = openat(dfd, name, O_RDONLY | O_CLOEXEC);
         if (fd < 0)
                 return -errno;
-        size_t n = 0;
-        for (;;) {
-                if (n + 1 >= size)
-                        break;
-                ssize_t k = read(fd, buf + n, size - 1 - n);
-                if (k < 0) {
-                        if (errno == EINTR)
-                                continue;
-                        return -errno;
-                }
-                if (k == 0)
-                        break;
-                n += (size_t)k;
-        }
+        ssize_t k = tf_read_full(fd, buf, size - 1);
+        if (k < 0)
+                return (int)k;
+        size_t n = (size_t)k;
         buf[n] = 0;
         while (n > 0 && (buf[n - 1] == '\n' || buf[n - 1] == ' '))
                 buf[--n] = 0;

@@ -35,6 +35,7 @@
 #include <unistd.h>
 
 #include "base/cleanup.h"
+#include "base/io.h"
 #include "base/strutil.h"
 
 /* The profile behind `seccomp: default`, as Docker-format JSON text (runner/seccomp-default.c). */
@@ -1043,17 +1044,10 @@ static int read_profile(const char *prefix, const char *path, char **ret, size_t
                 return tf_error_set(err, EFBIG, "%s: seccomp profile %s: larger than %d bytes", prefix, path,
                                     PROFILE_MAX_BYTES);
         _cleanup_free_ char *buf = tf_malloc0((size_t)st.st_size + 1);
-        size_t got = 0;
-        while (got < (size_t)st.st_size) {
-                ssize_t n = read(fd, buf + got, (size_t)st.st_size - got);
-                if (n < 0 && errno == EINTR)
-                        continue;
-                if (n < 0)
-                        return tf_error_setc(err, errno, "%s: seccomp profile %s: read", prefix, path);
-                if (n == 0)
-                        break;
-                got += (size_t)n;
-        }
+        ssize_t n = tf_read_full(fd, buf, (size_t)st.st_size);
+        if (n < 0)
+                return tf_error_setc(err, (int)-n, "%s: seccomp profile %s: read", prefix, path);
+        size_t got = (size_t)n;
         /* JSON has no raw NUL; refusing it here also keeps the cache key (a C string) exact. */
         if (memchr(buf, 0, got))
                 return tf_error_set(err, EINVAL, "%s: seccomp profile %s: contains a NUL byte", prefix, path);

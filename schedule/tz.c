@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "base/cleanup.h"
+#include "base/io.h"
 #include "base/strutil.h"
 #include "schedule/schedule.h"
 #include "schedule/sched-internal.h"
@@ -481,17 +482,10 @@ static int read_file(const char *path, uint8_t **ret, size_t *ret_len) {
         if (st.st_size > TZIF_MAX_SIZE)
                 return -EFBIG;
         buf = tf_malloc0((size_t) st.st_size + 1);
-        while (n < (size_t) st.st_size) {
-                ssize_t k = read(fd, buf + n, (size_t) st.st_size - n);
-                if (k < 0) {
-                        if (errno == EINTR)
-                                continue;
-                        return -errno;
-                }
-                if (k == 0)
-                        break;
-                n += (size_t) k;
-        }
+        ssize_t k = tf_read_full(fd, buf, (size_t) st.st_size);
+        if (k < 0)
+                return (int) k;
+        n = (size_t) k;
         *ret = TAKE_PTR(buf);
         *ret_len = n;
         return 0;
