@@ -71,7 +71,8 @@
  *   no_new_privileges [true]; cap_drop, cap_add: lists of capability names with or without CAP_, any
  *   case, stored upper case without the prefix, checked against Linux's names, plus ALL;
  *   read_only_root [false]; network [unset]: none | host | bridge | a network name
- *   ([A-Za-z0-9][A-Za-z0-9_.-]*; a different-case none/host/bridge is refused); private_tmp [false].
+ *   ([A-Za-z0-9][A-Za-z0-9_.-]*; a different-case none/host/bridge is refused); private_tmp [false];
+ *   pid [unset]: private | host.
  * - mounts: a list of {source (required; relative to the spec's directory), target (required, absolute),
  *   read_only [false]}.
  * Relative paths are resolved lexically (".." and "." folded) against the absolute directory of the spec
@@ -788,8 +789,8 @@ static const char *const stop_keys[] = {"signal", "grace"};
 static const char *const restart_keys[] = {"policy", "max_retries", "backoff"};
 static const char *const schedule_keys[] = {"calendar",         "cron",   "every", "persistent",
                                             "randomized_delay", "overlap"};
-static const char *const sandbox_keys[] = {"seccomp",        "no_new_privileges", "cap_drop",   "cap_add",
-                                           "read_only_root", "network",           "private_tmp"};
+static const char *const sandbox_keys[] = {"seccomp",        "no_new_privileges", "cap_drop",    "cap_add",
+                                           "read_only_root", "network",           "private_tmp", "pid"};
 
 /* A key written at the top level that belongs in a section: `memory: 1G` -> "limits.memory". */
 static char *section_hint(const char *key) {
@@ -1748,6 +1749,16 @@ static int sandbox_field(struct ctx *c, const char *key, const struct node *k, c
                 sb->pos_network = k->pos;
                 return parse_network(c, v, kp);
         }
+        if (streq(key, "pid")) {
+                static const char *const modes[] = {"private", "host"};
+                int m;
+                sb->pos_pid = k->pos;
+                int r = get_enum(c, v, kp, "a pid namespace mode", modes, ELEMENTSOF(modes), &m);
+                if (r < 0)
+                        return r;
+                sb->pid = (enum tf_pid_mode)(TF_PID_PRIVATE + m);
+                return 0;
+        }
         return get_bool(c, v, kp, &sb->private_tmp);
 }
 
@@ -2156,6 +2167,18 @@ const char *tf_seccomp_mode_name(enum tf_seccomp_mode m) {
                 return "profile";
         }
         return NULL;
+}
+
+const char *tf_pid_mode_name(enum tf_pid_mode m) {
+        switch (m) {
+        case TF_PID_UNSET:
+                return "unset";
+        case TF_PID_PRIVATE:
+                return "private";
+        case TF_PID_HOST:
+                return "host";
+        }
+        return "?";
 }
 
 const char *tf_network_mode_name(enum tf_network_mode m) {

@@ -73,6 +73,12 @@ enum tf_network_mode {
         TF_NETWORK_NAMED,  /* docker only: network_name */
 };
 
+enum tf_pid_mode {
+        TF_PID_UNSET,   /* native: the host's pid namespace; docker: the engine's default (private, no init) */
+        TF_PID_PRIVATE, /* a pid namespace of its own with an init as pid 1 that reaps zombies */
+        TF_PID_HOST,
+};
+
 struct tf_schedule_expr {
         char *expr;
         struct tf_pos pos;
@@ -100,7 +106,8 @@ struct tf_sandbox {
         enum tf_network_mode network;
         char *network_name;
         bool private_tmp;
-        struct tf_pos pos_seccomp, pos_network;
+        enum tf_pid_mode pid;
+        struct tf_pos pos_seccomp, pos_network, pos_pid;
 };
 
 struct tf_mount {
@@ -172,6 +179,7 @@ const char *tf_backend_name(enum tf_backend b);
 const char *tf_restart_policy_name(enum tf_restart_policy p);
 const char *tf_overlap_name(enum tf_overlap o);
 const char *tf_seccomp_mode_name(enum tf_seccomp_mode m);
+const char *tf_pid_mode_name(enum tf_pid_mode m); /* "unset", "private", "host" */
 const char *tf_network_mode_name(enum tf_network_mode m); /* "unset" for TF_NETWORK_UNSET, "named" for NAMED */
 
 /* Linux capability number of a normalised name as stored in cap_drop/cap_add ("NET_ADMIN" -> 12).

@@ -262,6 +262,7 @@ static void test_minimal(void) {
         IS_INT(s->sandbox.seccomp, TF_SECCOMP_DEFAULT, "seccomp default");
         OK(s->sandbox.no_new_privileges, "no_new_privileges default true");
         IS_INT(s->sandbox.network, TF_NETWORK_UNSET, "network unset");
+        IS_INT(s->sandbox.pid, TF_PID_UNSET, "pid unset");
         OK(s->sandbox.cap_drop && !s->sandbox.cap_drop[0], "cap_drop empty");
         IS_INT(s->n_mounts, 0, "no mounts");
         IS_POS(s->pos_command, 1, 1, "command position");
@@ -385,6 +386,19 @@ static void test_values(void) {
                         IS_INT(s->sandbox.network, nets[i].want, "network %s", nets[i].net);
                         OK(!s->sandbox.network_name, "no network name for %s", nets[i].net);
                         IS_INT(s->sandbox.seccomp, TF_SECCOMP_DEFAULT, "seccomp default written");
+                        tf_spec_free(s);
+                }
+        }
+        static const struct {
+                const char *pid;
+                enum tf_pid_mode want;
+        } pids[] = {{"private", TF_PID_PRIVATE}, {"host", TF_PID_HOST}};
+        for (size_t i = 0; i < ELEMENTSOF(pids); i++) {
+                _cleanup_free_ char *y = tf_asprintf("command: [a]\nsandbox:\n  pid: %s\n", pids[i].pid);
+                if ((s = load_buf(y))) {
+                        IS_INT(s->sandbox.pid, pids[i].want, "pid %s", pids[i].pid);
+                        IS_STR(tf_pid_mode_name(s->sandbox.pid), pids[i].pid, "pid mode name %s", pids[i].pid);
+                        IS_POS(s->sandbox.pos_pid, 3, 3, "sandbox.pid key position");
                         tf_spec_free(s);
                 }
         }
