@@ -233,6 +233,21 @@ static int host_sandbox(const struct tf_spec *s, json_t *hc, tf_error **err) {
                 return refuse(s, sb->pos_network, err, EINVAL, "sandbox.network: unknown mode %d",
                               sb->network);
         }
+        /* A container always has a pid namespace of its own, with the service as its pid 1 (no zombie
+         * reaping, unhandled signals ignored). `pid: private` means what it means natively: an init as
+         * pid 1 that reaps and forwards signals, the service below it; here the engine's docker-init. */
+        switch (sb->pid) {
+        case TF_PID_UNSET:
+                break;
+        case TF_PID_PRIVATE:
+                json_object_set_new(hc, "Init", json_true());
+                break;
+        case TF_PID_HOST:
+                json_object_set_new(hc, "PidMode", json_string("host"));
+                break;
+        default:
+                return refuse(s, sb->pos_pid, err, EINVAL, "sandbox.pid: unknown mode %d", sb->pid);
+        }
         return 0;
 }
 
@@ -369,8 +384,11 @@ int tf_docker_create_body(const struct tf_spec *s, const char *run_id, json_t **
         json_object_set_new(body, "Tty", json_false());
         json_object_set_new(body, "OpenStdin", json_false());
 
-        /* tfrun is the init and the janitor: it reads the exit state, then removes the container. */
-        json_object_set_new(hc, "Init", json_false());
+        /* tfrun is the janitor: it reads the exit state, then removes the container. Init is explicit
+         * either way, so that a daemon configured with `"init": true` does not change what the spec
+         * says (an init only with pid: private). */
+        if (!json_object_get(hc, "Init"))
+                json_object_set_new(hc, "Init", json_false());
         json_object_set_new(hc, "AutoRemove", json_false());
 
         *ret = body;

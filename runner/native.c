@@ -49,6 +49,7 @@ struct native {
         int pidfd;
         struct tf_source *pid_source;
         bool exited;
+        int status_fd; /* pid: private: the init writes the service's wait status here; -1 otherwise */
 };
 
 /* What the child sends back when it cannot exec. */
@@ -69,6 +70,7 @@ static int native_check(struct tf_run *r, tf_error **err) {
         }
         struct native *n = tf_malloc0(sizeof(*n));
         n->pidfd = -1;
+        n->status_fd = -1;
         r->backend = n;
         /* The sandbox is compiled here, in the parent, before anything exists: a bad profile, an unknown
          * capability or an unsafe mount source refuses the run with nothing created. `sandbox:` turns it
@@ -96,6 +98,7 @@ struct child_plan {
         uint64_t nofile;
         const struct tf_sandbox_plan *sandbox;
         int sock;
+        int status_fd; /* write end, pid: private only */
 };
 
 static char **build_env(const struct tf_spec *s) {
@@ -176,6 +179,88 @@ static _Noreturn void child_fail(int sock, int exec_stage, int e, const char *wh
         _exit(exec_stage ? (e == ENOENT ? 127 : 126) : 125);
 }
 
+/* Synchronous signals concern the init itself; forwarding them would be wrong. */
+static bool forwardable(int sig) {
+        switch (sig) {
+        case SIGCHLD:
+        case SIGILL:
+        case SIGTRAP:
+        case SIGABRT:
+        case SIGBUS:
+        case SIGFPE:
+        case SIGSEGV:
+        case SIGSYS:
+        case SIGTTIN:
+        case SIGTTOU:
+                return false;
+        }
+        return true;
+}
+
+/*
+ * pid: private. We are pid 1 of a new pid namespace, its mounts done. Fork the service (pid 2), which
+ * returns to child_main's remaining steps; stay behind as the namespace's init, as tini and bwrap's
+ * init do:
+ *   - reap every child: orphans of the service are reparented to pid 1, and without this they would
+ *     stay zombies until the run ends;
+ *   - forward signals that tfrun sends (si_code <= 0: kill, pidfd_send_signal) to the service. Signals
+ *     the kernel generates for the terminal's process group (^C, SIGWINCH, SIGHUP) reach the service
+ *     directly, as it shares the group: forwarding those would deliver them twice;
+ *   - when the service ends, hand its wait status to tfrun through status_fd and exit; the kernel then
+ *     kills whatever is left in the namespace. The init cannot end by the service's signal itself (a
+ *     namespace's init ignores signals it has no handler for), so tfrun reports the service's status
+ *     from the pipe, not the init's.
+ * The init keeps only CAP_KILL and gets no_new_privs. Its setup errors still go through p->sock.
+ */
+static void become_init(const struct child_plan *p) {
+        sigset_t all;
+        sigfillset(&all);
+        /* Blocked before the fork: a signal that arrives before the loop below waits queued. */
+        sigprocmask(SIG_BLOCK, &all, NULL);
+        pid_t svc = fork();
+        if (svc < 0)
+                child_fail(p->sock, 0, errno, "sandbox.pid: fork the service");
+        if (svc == 0) {
+                close(p->status_fd);
+                prctl(PR_SET_PDEATHSIG, SIGKILL);
+                sigprocmask(SIG_UNBLOCK, &all, NULL);
+                return;
+        }
+        char what[128];
+        int r = tf_sandbox_init_privileges(what, sizeof(what));
+        if (r < 0) {
+                kill(svc, SIGKILL);
+                child_fail(p->sock, 0, -r, what);
+        }
+        /* tfrun learns that exec succeeded from EOF on the socket: the init must not hold it open, nor
+         * any other descriptor of tfrun's (a pipe's write end held here would delay someone's EOF). */
+        int keep = p->status_fd;
+        syscall(SYS_close_range, 3U, (unsigned) keep - 1, 0U);
+        syscall(SYS_close_range, (unsigned) keep + 1, ~0U, 0U);
+        prctl(PR_SET_NAME, "tfrun-init");
+        if (chdir("/") < 0) {
+                /* Only so the init pins no directory; nothing depends on it. */
+        }
+        for (;;) {
+                siginfo_t si;
+                int sig = sigwaitinfo(&all, &si);
+                if (sig < 0)
+                        continue;
+                if (sig != SIGCHLD) {
+                        if (forwardable(sig) && si.si_code <= 0)
+                                kill(svc, sig);
+                        continue;
+                }
+                int st;
+                pid_t w;
+                while ((w = waitpid(-1, &st, WNOHANG)) > 0)
+                        if (w == svc) {
+                                ssize_t _unused_ n = write(p->status_fd, &st, sizeof(st));
+                                _exit(WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st));
+                        }
+        }
+}
+
 static _Noreturn void child_main(const struct child_plan *p) {
         /* The parent blocked these for its signalfd; the command must start with a clean slate. */
         sigset_t all;
@@ -200,6 +285,8 @@ static _Noreturn void child_main(const struct child_plan *p) {
         int r;
         if (p->sandbox && (r = tf_sandbox_child_namespaces(p->sandbox, what, sizeof(what))) < 0)
                 child_fail(p->sock, 0, -r, what);
+        if (p->status_fd >= 0)
+                become_init(p); /* returns in the service, pid 2 */
         if (p->working_dir && chdir(p->working_dir) < 0)
                 child_fail(p->sock, 0, errno, "working_dir: chdir");
         if (p->nofile != TF_UNSET) {
@@ -232,11 +319,11 @@ static _Noreturn void child_main(const struct child_plan *p) {
         child_fail(p->sock, 1, errno, p->argv[0]);
 }
 
-/* clone3 with a pidfd, born in cgroup_fd when given. *ret_placed says whether CLONE_INTO_CGROUP was
+/* clone3 with a pidfd and `flags` (CLONE_NEWPID), born in cgroup_fd when given. *ret_placed says whether CLONE_INTO_CGROUP was
  * used; kernels before 5.7 lack it and the caller then attaches explicitly. */
-static pid_t spawn(int cgroup_fd, int *ret_pidfd, bool *ret_placed) {
+static pid_t spawn(int cgroup_fd, uint64_t flags, int *ret_pidfd, bool *ret_placed) {
         struct clone_args ca = {
-                .flags = CLONE_PIDFD,
+                .flags = CLONE_PIDFD | flags,
                 .pidfd = (uint64_t) (uintptr_t) ret_pidfd,
                 .exit_signal = SIGCHLD,
         };
@@ -267,7 +354,19 @@ static int on_pidfd(struct tf_source *src, int fd, uint32_t events, void *userda
         tf_source_remove(src);
         n->pid_source = NULL;
         n->exited = true;
-        tf_run_child_exited(r, si.si_code, si.si_status);
+        int code = si.si_code, status = si.si_status, st;
+        /* pid: private: the child was the init; the service's own status is in the pipe, unless the
+         * init was killed (timeout, tfrun's kill of the cgroup) before the service ended. */
+        if (n->status_fd >= 0 && read(n->status_fd, &st, sizeof(st)) == (ssize_t) sizeof(st)) {
+                if (WIFEXITED(st)) {
+                        code = CLD_EXITED;
+                        status = WEXITSTATUS(st);
+                } else {
+                        code = WCOREDUMP(st) ? CLD_DUMPED : CLD_KILLED;
+                        status = WTERMSIG(st);
+                }
+        }
+        tf_run_child_exited(r, code, status);
         return 0;
 }
 
@@ -299,19 +398,36 @@ static int native_start(struct tf_run *r, tf_error **err) {
                 return tf_error_setc(err, errno, "socketpair");
         _cleanup_close_ int parent_sock = sv[0];
         p.sock = sv[1];
+        p.status_fd = -1;
+        uint64_t flags = 0;
+        if (tf_sandbox_plan_pid_private(n->sandbox)) {
+                int pfd[2];
+                if (pipe2(pfd, O_CLOEXEC | O_NONBLOCK) < 0) {
+                        ret = -errno;
+                        close(sv[1]);
+                        return tf_error_setc(err, ret, "pipe2");
+                }
+                n->status_fd = pfd[0];
+                p.status_fd = pfd[1];
+                flags |= CLONE_NEWPID;
+        }
 
         int cgfd = tf_cg_clone_fd(n->cg);
         int pidfd = -1;
         bool placed;
-        pid_t pid = spawn(cgfd, &pidfd, &placed);
+        pid_t pid = spawn(cgfd, flags, &pidfd, &placed);
         if (pid < 0) {
                 int e = errno;
                 close(sv[1]);
+                if (p.status_fd >= 0)
+                        close(p.status_fd);
                 return tf_error_setc(err, e, "clone3");
         }
         if (pid == 0)
                 child_main(&p);
         close(sv[1]);
+        if (p.status_fd >= 0)
+                close(p.status_fd);
         n->pid = pid;
         n->pidfd = pidfd;
 
@@ -412,6 +528,8 @@ static void native_cleanup(struct tf_run *r) {
                 }
                 close(n->pidfd);
         }
+        if (n->status_fd >= 0)
+                close(n->status_fd);
         tf_sandbox_plan_free(n->sandbox);
         free(n);
         r->backend = NULL;

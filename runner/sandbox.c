@@ -130,7 +130,7 @@ struct tf_sandbox_plan {
         unsigned seccomp_flags;
 
         /* namespaces and mounts */
-        bool unshare_net, unshare_mnt, read_only_root, private_tmp;
+        bool unshare_net, unshare_mnt, read_only_root, private_tmp, pid_private;
         struct plan_mount *mounts;
         size_t n_mounts;
 };
@@ -1163,14 +1163,18 @@ int tf_sandbox_prepare(const struct tf_spec *spec, bool running_as_root, struct 
         p->unshare_net = sb->network == TF_NETWORK_NONE;
         p->read_only_root = sb->read_only_root;
         p->private_tmp = sb->private_tmp;
-        p->unshare_mnt = sb->read_only_root || sb->private_tmp || spec->n_mounts > 0;
+        p->pid_private = sb->pid == TF_PID_PRIVATE;
+        /* A pid namespace needs a /proc of its own, hence a mount namespace to mount it in. */
+        p->unshare_mnt = sb->read_only_root || sb->private_tmp || spec->n_mounts > 0 || p->pid_private;
 
         if (!running_as_root && (p->unshare_net || p->unshare_mnt)) {
                 const char *key = p->unshare_net       ? "sandbox.network"
+                                  : p->pid_private     ? "sandbox.pid"
                                   : sb->read_only_root ? "sandbox.read_only_root"
                                   : sb->private_tmp    ? "sandbox.private_tmp"
                                                        : "mounts";
                 struct tf_pos pos = p->unshare_net && sb->pos_network.line ? sb->pos_network
+                                    : p->pid_private && sb->pos_pid.line   ? sb->pos_pid
                                     : streq(key, "mounts")                 ? spec->pos_mounts
                                                                            : spec->pos_sandbox;
                 _cleanup_free_ char *w = where(spec, pos);
@@ -1239,6 +1243,10 @@ uint64_t tf_sandbox_plan_ambient(const struct tf_sandbox_plan *p) {
         return p->ambient;
 }
 
+bool tf_sandbox_plan_pid_private(const struct tf_sandbox_plan *p) {
+        return p && p->pid_private;
+}
+
 bool tf_sandbox_plan_has_seccomp(const struct tf_sandbox_plan *p) {
         return p->seccomp;
 }
@@ -1290,6 +1298,24 @@ static int loopback_up(char *what, size_t len) {
 }
 
 /* mkdir -p for a target inside the private /tmp; the last component as directory or empty file. */
+/* As Docker (20.10+) does for a container with a network namespace of its own: any user may bind any
+ * port there. Only `lo` exists, so a low port gives no one a service to impersonate. /proc/sys/net
+ * shows the namespace of the process that opens it: ours, the new one. Kernels before 4.11 lack the
+ * knob (ENOENT) and keep 1024. */
+static int unprivileged_ports(char *what, size_t len) {
+        int fd = open("/proc/sys/net/ipv4/ip_unprivileged_port_start", O_WRONLY | O_CLOEXEC);
+        if (fd < 0)
+                return errno == ENOENT ? 0 : fail(what, len, "sandbox.network: open ip_unprivileged_port_start", NULL);
+        ssize_t w = write(fd, "0", 1);
+        int e = errno;
+        close(fd);
+        if (w != 1) {
+                errno = w < 0 ? e : EIO;
+                return fail(what, len, "sandbox.network: set ip_unprivileged_port_start to 0", NULL);
+        }
+        return 0;
+}
+
 static int create_in_tmp(const struct plan_mount *m, char *what, size_t len) {
         char buf[PATH_MAX];
         size_t n = strlen(m->target);
@@ -1397,6 +1423,13 @@ int tf_sandbox_child_namespaces(const struct tf_sandbox_plan *p, char *what, siz
                                         goto out;
                                 }
                 }
+                /* The caller is pid 1 of the new pid namespace: this procfs shows that namespace. It is
+                 * mounted after the read-only step, so it stays writable as Docker's /proc is. */
+                if (p->pid_private &&
+                    mount("proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL) < 0) {
+                        r = fail(what, len, "sandbox.pid: mount proc on /proc", NULL);
+                        goto out;
+                }
                 if (p->private_tmp &&
                     mount("tmpfs", "/tmp", "tmpfs", MS_NOSUID | MS_NODEV, "mode=1777") < 0) {
                         r = fail(what, len, "sandbox.private_tmp: mount tmpfs on /tmp", NULL);
@@ -1411,6 +1444,9 @@ int tf_sandbox_child_namespaces(const struct tf_sandbox_plan *p, char *what, siz
 
         if (p->unshare_net) {
                 r = loopback_up(what, len);
+                if (r < 0)
+                        goto out;
+                r = unprivileged_ports(what, len);
                 if (r < 0)
                         goto out;
         }
@@ -1506,5 +1542,28 @@ int tf_sandbox_child_privileges(const struct tf_sandbox_plan *p, char *what, siz
 
         if (p->seccomp && !filter_done)
                 return install_filter(p, what, len);
+        return 0;
+}
+
+int tf_sandbox_init_privileges(char *what, size_t len) {
+        for (int cap = 0; cap <= 63; cap++)
+                if (cap != CAP_KILL && prctl(PR_CAPBSET_DROP, cap, 0, 0, 0) < 0) {
+                        if (errno == EINVAL)
+                                break; /* past the kernel's last capability */
+                        /* EPERM: no CAP_SETPCAP. The bounding set only limits what an exec may gain,
+                         * and the init never execs and has no_new_privs. */
+                        if (errno != EPERM)
+                                return fail(what, len, "sandbox.pid: init: drop the bounding set", NULL);
+                }
+        if (prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0) < 0 && errno != EINVAL)
+                return fail(what, len, "sandbox.pid: init: clear ambient capabilities", NULL);
+        uint64_t perm = 0;
+        if (capget_permitted(&perm) < 0)
+                return fail(what, len, "sandbox.pid: init: capget", NULL);
+        uint64_t keep = perm & CAPBIT(CAP_KILL);
+        if (capset3(keep, keep, 0) < 0)
+                return fail(what, len, "sandbox.pid: init: capset", NULL);
+        if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
+                return fail(what, len, "sandbox.pid: init: no_new_privs", NULL);
         return 0;
 }

@@ -50,8 +50,8 @@
  *   - network: none: a new network namespace whose `lo` is brought up (ioctl SIOCSIFFLAGS). /proc/net
  *     shows the new namespace; /sys/class/net still shows the host's (sysfs is not remounted, so that
  *     /sys/fs/cgroup stays visible).
- *   - any of read_only_root, private_tmp, mounts: a new mount namespace, / made recursively MS_SLAVE
- *     (host mounts still propagate in, nothing propagates out).
+ *   - any of read_only_root, private_tmp, mounts, pid: private: a new mount namespace, / made
+ *     recursively MS_SLAVE (host mounts still propagate in, nothing propagates out).
  *   - read_only_root: every mount under / read-only at once (mount_setattr AT_RECURSIVE, Linux >= 5.12,
  *     where bubblewrap walks /proc/self/mountinfo and remounts each), except the API filesystems a
  *     container also has writable: /proc, /dev/shm, /dev/pts, /dev/mqueue. A private /tmp and rw binds
@@ -64,7 +64,11 @@
  *     not), contain no symbolic link, and are never created on the host; the one exception is a target
  *     under /tmp with private_tmp, created inside the private tmpfs (it exists only in the service's
  *     mount namespace).
- *   - pid: private is not implemented (it needs tfrun, or a helper, as the namespace's init).
+ *   - network: none also sets net.ipv4.ip_unprivileged_port_start to 0 in the new namespace, as Docker
+ *     does for every container with a network namespace of its own: any user binds any port on `lo`.
+ *   - pid: private: the child is cloned into a new pid namespace (CLONE_NEWPID, native.c) and is its
+ *     pid 1; tf_sandbox_child_namespaces() mounts a fresh procfs on /proc in the new mount namespace.
+ *     native.c then forks the service as pid 2 and stays as a minimal init (see there).
  */
 
 #include <stdbool.h>
@@ -105,6 +109,7 @@ static inline void tf_sandbox_plan_freep(struct tf_sandbox_plan **p) {
 uint64_t tf_sandbox_plan_capabilities(const struct tf_sandbox_plan *p); /* final (bounding) set, bit = cap */
 uint64_t tf_sandbox_plan_ambient(const struct tf_sandbox_plan *p);      /* raised for non-root services */
 bool tf_sandbox_plan_has_seccomp(const struct tf_sandbox_plan *p);
+bool tf_sandbox_plan_pid_private(const struct tf_sandbox_plan *p); /* NULL-safe: false */
 size_t tf_sandbox_plan_seccomp_instructions(const struct tf_sandbox_plan *p);
 
 /* Child side, between fork and exec, in the order above. Each makes only system calls (no allocation, no
@@ -114,3 +119,8 @@ size_t tf_sandbox_plan_seccomp_instructions(const struct tf_sandbox_plan *p);
 int tf_sandbox_child_namespaces(const struct tf_sandbox_plan *p, char *what, size_t len);
 int tf_sandbox_child_bounding(const struct tf_sandbox_plan *p, char *what, size_t len);
 int tf_sandbox_child_privileges(const struct tf_sandbox_plan *p, char *what, size_t len);
+
+/* For the init of a private pid namespace, once the service is forked: keep only CAP_KILL (to forward
+ * signals to a service of another uid) in every set, clear the ambient set, set no_new_privs. The init
+ * then holds less than any service. Same contract as the child steps above. */
+int tf_sandbox_init_privileges(char *what, size_t len);

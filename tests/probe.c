@@ -28,6 +28,8 @@
  *   tfprobe write PATH             create PATH and write to it; print wrote or write=ERRNO
  *   tfprobe ls DIR                 list DIR's entries (without . and ..), one per line, or ls=ERRNO
  *   tfprobe cat PATH               print a file (a sysctl, say), or cat=ERRNO
+ *   tfprobe orphan                 leave an orphan that exits after 100 ms, wait 600 ms, print
+ *                                  "self=PID zombies=N" (N: processes in state Z visible in /proc)
  *   tfprobe mountopts PATH         print the mount point PATH's filesystem type and options (mountinfo)
  */
 #include <dirent.h>
@@ -337,6 +339,31 @@ static int mountopts(const char *path) {
         return 0;
 }
 
+/* Processes in state Z visible in /proc. */
+static int count_zombies(void) {
+        DIR *d = opendir("/proc");
+        int n = 0;
+        struct dirent *e;
+        while (d && (e = readdir(d))) {
+                if (e->d_name[0] < '0' || e->d_name[0] > '9')
+                        continue;
+                char path[300], buf[512];
+                snprintf(path, sizeof(path), "/proc/%s/stat", e->d_name);
+                FILE *f = fopen(path, "re");
+                if (!f)
+                        continue;
+                size_t len = fread(buf, 1, sizeof(buf) - 1, f);
+                fclose(f);
+                buf[len] = 0;
+                char *rp = strrchr(buf, ')');
+                if (rp && rp[1] == ' ' && rp[2] == 'Z')
+                        n++;
+        }
+        if (d)
+                closedir(d);
+        return n;
+}
+
 int main(int argc, char **argv) {
         setvbuf(stdout, NULL, _IOLBF, 0);
         if (argc < 2) {
@@ -482,6 +509,23 @@ int main(int argc, char **argv) {
                         fprintf(i % 2 ? stderr : stdout, "line %d\n", i);
                         fflush(i % 2 ? stderr : stdout);
                 }
+                return 0;
+        }
+        if (!strcmp(c, "orphan")) {
+                /* A child that leaves a grandchild and exits at once: the grandchild, orphaned, exits
+                 * 100 ms later. Only the child is waited for, so whether the grandchild is reaped is up to
+                 * the pid namespace's init (or the host's subreaper). */
+                pid_t child = fork();
+                if (child == 0) {
+                        if (fork() == 0) {
+                                usleep(100000);
+                                _exit(0);
+                        }
+                        _exit(0);
+                }
+                waitpid(child, NULL, 0);
+                usleep(600000);
+                printf("self=%d zombies=%d\n", (int) getpid(), count_zombies());
                 return 0;
         }
         if (!strcmp(c, "syscall"))

@@ -11,7 +11,8 @@ out=$("$TFRUN" "$E/hello.yaml" 2>"$TMPD/err"); is "$?" 0 "hello.yaml runs"
 echo "$out" | grep -q '^hello from .*:memory:.*/tfrun-hello-'; ok "hello.yaml prints its own cgroup"
 out=$("$TFRUN" "$E/sandboxed.yaml" 2>/dev/null); is "$?" 0 "sandboxed.yaml runs"
 is "$out" "capabilities: CapEff:	0000000000000000
-0" "sandboxed.yaml: no capabilities, empty private /tmp"
+0
+pid 1: tfrun-init" "sandboxed.yaml: no capabilities, empty private /tmp, tfrun's init as pid 1"
 out=$("$TFRUN" next -n 3 "$E/nightly.yaml"); is "$(echo "$out" | wc -l)" 3 "nightly.yaml: tfrun next lists 3 fire times"
 echo "$out" | grep -qv '^Sat\|^Sun'; ok "nightly.yaml fires on weekdays"
 out=$("$TFRUN" run --now "$E/nightly.yaml" 2>/dev/null); is "$?" 0 "nightly.yaml runs once with --now"

@@ -133,14 +133,14 @@ for b in native docker; do
 done
 
 # In a network namespace of its own Docker (20.10+) also sets net.ipv4.ip_unprivileged_port_start=0, so
-# any user binds port 80 whatever the capabilities; tfrun's network: none leaves the kernel default (1024),
-# and the capability is what lets the service bind.
+# any user binds port 80 on `lo` whatever the capabilities; tfrun's network: none does the same.
 pair portns "user: '65534:65534'" \
         "command: [sh, -c, '$PROBE cat /proc/sys/net/ipv4/ip_unprivileged_port_start; $PROBE bind 80']" \
         "sandbox: {cap_drop: [ALL], network: none}"
 both portns
-is "$(out portns-native)" "1024 bind=EACCES" "native, network none, no capability: ip_unprivileged_port_start 1024, port 80 refused"
+is "$(out portns-native)" "0 bound" "native, network none, no capability: ip_unprivileged_port_start 0 (as Docker), port 80 bound"
 is "$(out portns-docker)" "0 bound" "docker, network none, no capability: ip_unprivileged_port_start 0 (Docker's default), port 80 bound"
+is "$(cat /proc/sys/net/ipv4/ip_unprivileged_port_start)" 1024 "the host's own namespace keeps 1024"
 pair portnsc "user: '65534:65534'" "command: [$PROBE, bind, '80']" \
         "sandbox: {cap_drop: [ALL], cap_add: [NET_BIND_SERVICE], network: none}"
 both portnsc
@@ -151,6 +151,60 @@ pair net "command: [$PROBE, netdev]" "sandbox: {network: none}"
 both net
 is "$(out net-native)" lo "native, network none: /proc/net/dev lists only lo"
 is "$(out net-docker)" lo "docker, network none: only lo"
+
+# ================================================================================================ pid namespace
+# pid: private: an init as pid 1 (tfrun's own natively, the engine's docker-init in a container), the
+# service below it. The probe leaves an orphan that exits and waits only for its own child: the init must
+# reap the orphan.
+pair pidp "command: [sh, -c, 'echo init=\$(cat /proc/1/comm); echo procs=\$(ls -d /proc/[0-9]* | wc -l); $PROBE orphan']" \
+        "sandbox: {pid: private}"
+both pidp
+is "$(field pidp-native init)/$(field pidp-docker init)" "tfrun-init/docker-init" "pid private: pid 1 is an init on both (tfrun-init, docker-init)"
+[ "$(out pidp-native | sed 's/.*self=\([0-9]*\).*/\1/')" != 1 ] && [ "$(out pidp-docker | sed 's/.*self=\([0-9]*\).*/\1/')" != 1 ]
+ok "pid private: the service is not pid 1 on either ($(out pidp-native); $(out pidp-docker))"
+is "$(out pidp-native | grep -o 'zombies=[0-9]*')/$(out pidp-docker | grep -o 'zombies=[0-9]*')" zombies=0/zombies=0 \
+        "pid private: the orphan that exited was reaped on both"
+p1=$(field pidp-native procs)
+[ -n "$p1" ] && [ "$p1" -le 6 ]
+ok "native pid private: /proc is the namespace's own ($p1 processes)"
+# The zombie check can fail: in a container without an init the probe is pid 1 and never reaps the orphan.
+spec pidd "image: $IMAGE" "mounts: [{source: $PROBE, target: $PROBE, read_only: true}]" "command: [$PROBE, orphan]" >/dev/null
+"$TFRUN" -q "$TMPD/pidd.yaml" >"$TMPD/pidd.out" 2>"$TMPD/pidd.err"
+is "$(out pidd)" "self=1 zombies=1" "docker, pid unset: the probe is pid 1 and the orphan stays a zombie (the check above can fail)"
+# The service's own end comes back through the init: an exit code, a signal (128+N).
+pair pidx "command: [sh, -c, 'exit 3']" "sandbox: {pid: private}"
+pair pids "command: [sh, -c, 'kill -USR1 \$\$; sleep 5']" "sandbox: {pid: private}"
+for b in native docker; do
+        "$TFRUN" -q "$TMPD/pidx-$b.yaml"
+        is "$?" 3 "$b, pid private: the service's exit code 3 passes the init"
+        "$TFRUN" -q "$TMPD/pids-$b.yaml"
+        is "$?" 138 "$b, pid private: the service's death by SIGUSR1 is reported as 138"
+done
+grep -q 'reason=signaled signal=SIGUSR1' < <("$TFRUN" "$TMPD/pids-native.yaml" 2>&1)
+ok "native, pid private: the summary names the service's signal, not the init's status"
+# SIGTERM to tfrun is forwarded through the init to the service, whose handler decides.
+pair pidt "command: [sh, -c, 'trap \"echo got-term; exit 7\" TERM; echo ready; sleep 30 & wait']" "sandbox: {pid: private}"
+for b in native docker; do
+        "$TFRUN" -q "$TMPD/pidt-$b.yaml" >"$TMPD/pidt-$b.out" &
+        p=$!
+        for _ in $(seq 100); do grep -q ready "$TMPD/pidt-$b.out" 2>/dev/null && break; sleep 0.1; done
+        kill -TERM $p
+        wait $p
+        is "$?" 7 "$b, pid private: SIGTERM to tfrun reaches the service through the init (exit 7 from its handler)"
+done
+# ^C typed at a terminal: the kernel signals the whole foreground group, the service and the init
+# included; the init forwards only what tfrun sends (si_code <= 0), so the service's handler decides alone.
+# (Two SIGINTs arriving together would coalesce, so a forwarded duplicate could hide; the count still
+# catches a handler run twice.)
+f=$(spec pidc "command: [sh, -c, 'trap \"echo got-INT; exit 9\" INT; echo ready; while :; do sleep 0.1; done']" "sandbox: {pid: private}")
+out=$(python3 "$SRCDIR/tests/integration/native/ctrl-c.py" "$TFRUN" "$f" ready)
+is "$(echo "$out" | head -1)/$(echo "$out" | grep -c got-INT)" 9/1 "native, pid private: ^C on a terminal reaches the service, whose handler runs once (status 9)"
+no_cgroup_left pidc "pid private, ^C"
+# pid: host: the host's processes, on both.
+pair pidh "command: [sh, -c, 'echo init=\$(cat /proc/1/comm)']" "sandbox: {pid: host}"
+both pidh
+is "$(out pidh-native)/$(out pidh-docker)" "init=$(cat /proc/1/comm)/init=$(cat /proc/1/comm)" "pid host: pid 1 is the host's on both"
+for n in pidp pidx pids pidt pidh; do no_cgroup_left "$n-native" "pid $n"; done
 
 # ================================================================================================ read-only root, private /tmp
 pair rofs "command: [sh, -c, '$PROBE write /tfrun-rofs-probe; $PROBE write /tmp/w']" \

@@ -292,6 +292,18 @@ static void test_sandbox(void) {
         }
 
         spec_init(&s);
+        s.sandbox.pid = TF_PID_PRIVATE;
+        json_t *bp = build(&s, NULL);
+        OK(json_is_true(json_object_get(hc(bp), "Init")), "pid private: Init true (docker-init as pid 1)");
+        OK(!json_object_get(hc(bp), "PidMode"), "pid private: PidMode omitted (the container's own)");
+        json_decref(bp);
+        s.sandbox.pid = TF_PID_HOST;
+        bp = build(&s, NULL);
+        IS_STR(json_string_value(json_object_get(hc(bp), "PidMode")), "host", "pid host: PidMode host");
+        OK(json_is_false(json_object_get(hc(bp), "Init")), "pid host: Init false");
+        json_decref(bp);
+
+        spec_init(&s);
         s.sandbox.no_new_privileges = false;
         s.sandbox.private_tmp = true;
         json_t *b = build(&s, NULL);

@@ -37,6 +37,24 @@ else
 fi
 is "$(tfrun_cg_left)" "" "no service cgroup left"
 
+# sandbox.pid: private: one clone3 makes the child pid 1 of a new pid namespace AND places it in its leaf;
+# the service (pid 2, forked by the init) is in the same leaf, and the init reaps its orphans.
+f=$(spec pidns "command: [sh, -c, 'cat /proc/self/cgroup; cat /proc/1/cgroup; $PROBE orphan']" "sandbox: {pid: private}")
+out=$("$TFRUN" -q "$f"); rc=$?
+is "$rc" 0 "pid private: tfrun runs the service"
+is "$(printf '%s\n' "$out" | sed -n 1p | sed 's/-[0-9]*-[0-9]*$//')/$(printf '%s\n' "$out" | sed -n 2p | sed 's/-[0-9]*-[0-9]*$//')" \
+        "0::/tfrun-pidns/0::/tfrun-pidns" "pid private: the service and its init are both in the service's leaf"
+[[ "$(printf '%s\n' "$out" | tail -n 1)" =~ ^self=[0-9]+\ zombies=0$ ]]; ok "pid private: the init reaped the orphan ($(printf '%s\n' "$out" | tail -n 1))"
+if command -v strace >/dev/null; then
+        strace -f -qq -o "$TMPD/stp" -e trace=clone3 "$TFRUN" -q "$f" >/dev/null 2>&1
+        cl=$(grep -m1 'clone3(' "$TMPD/stp")
+        diag "$cl"
+        [[ "$cl" == *CLONE_NEWPID* && "$cl" == *CLONE_INTO_CGROUP* ]]; ok "clone3 asks for CLONE_NEWPID and CLONE_INTO_CGROUP together"
+else
+        skip "strace is not installed on the host (apt-get install strace)"
+fi
+is "$(tfrun_cg_left)" "" "no service cgroup left after pid private"
+
 # Controllers for the children of a non-root cgroup demand that it holds no process ("no internal
 # processes"). tfrun alone in such a cgroup moves itself into a leaf of its own, then enables what the
 # limits need.
