@@ -1274,6 +1274,27 @@ int tf_cg_attach(struct tf_cg *cg, pid_t pid, tf_error **err) {
         return 0;
 }
 
+int tf_cg_attach_self(struct tf_cg *cg, bool placed, char *what, size_t len) {
+        for (size_t i = 0; i < cg->n_leaves; i++) {
+                struct leaf *l = &cg->leaves[i];
+                if (l->lone) {
+                        int lr = cgroup_attach_task_pid(l->lone, 0);
+                        if (lr != 0) {
+                                snprintf(what, len, "cgroup: attach to %s (libcgroup: %s)", l->path,
+                                         lcg_strerror(lr));
+                                return -lcg_errno(lr);
+                        }
+                } else if (!placed) {
+                        int r = write_at(l->dfd, "cgroup.procs", "0");
+                        if (r < 0) {
+                                snprintf(what, len, "cgroup: attach to %s", l->path);
+                                return r;
+                        }
+                }
+        }
+        return 0;
+}
+
 /* The cgroup whose cgroup.procs lists every process of the service. */
 static struct leaf *tracking(struct tf_cg *cg) {
         if (cg->unified)

@@ -64,6 +64,14 @@ bool tf_cg_needs_attach(struct tf_cg *cg);
 /* Move pid into every hierarchy of cg. */
 int tf_cg_attach(struct tf_cg *cg, pid_t pid, tf_error **err);
 
+/* Move the CALLING process into every hierarchy of cg (all but the unified one when `placed` by
+ * CLONE_INTO_CGROUP), writing "0", which names the writer itself. For the child between fork and exec:
+ * a parent writing the child's pid makes the kernel take its global threadgroup lock for writing, which
+ * waits for an RCU grace period (about 10 ms on an idle host; nothing when attaches come back to back),
+ * while a thread moving itself through a v1 "tasks" file skips that lock. Calls libcgroup, hence malloc:
+ * only for the fork of a single-threaded process. 0 or -errno, with the failing step in what[len]. */
+int tf_cg_attach_self(struct tf_cg *cg, bool placed, char *what, size_t len);
+
 /* Send sig to every process in cg (and in cgroups below it). With SIGKILL: cgroup.kill where the kernel
  * has it, else freeze, kill every pid, thaw, repeated until cgroup.procs is empty (a fork racing the kill
  * is caught). Tests force the fallback with TFRUN_CG_NO_KILL_FILE=1 in the environment. */

@@ -3,9 +3,12 @@
  * The native backend: the service's command as a child process in a cgroup of its own.
  *
  * Placement is race-free: on cgroup v2 the child is born in its cgroup (clone3 with CLONE_INTO_CGROUP);
- * where v1 controllers are involved, the child blocks on a socket until the parent has attached it to
- * every hierarchy, so it never runs an instruction of its own outside its limits. The same CLOEXEC
- * socket carries setup and exec errors back to the parent; EOF with no message means exec succeeded.
+ * where v1 controllers are involved, the child's first step is to move itself into every v1 hierarchy
+ * (tf_cg_attach_self), before anything of the service runs. It moves itself rather than being moved: a
+ * parent writing the child's pid takes the kernel's global threadgroup lock, whose writer waits for an
+ * RCU grace period, about 10 ms on an idle host, where a thread moving itself through a v1 "tasks" file
+ * skips it (bench/launch.sh, docs/benchmarks.md). A CLOEXEC socket carries the parent's go and the
+ * setup and exec errors back; EOF with no message means exec succeeded.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -97,6 +100,9 @@ struct child_plan {
         int n_groups;
         uint64_t nofile;
         const struct tf_sandbox_plan *sandbox;
+        struct tf_cg *cg;
+        bool self_attach; /* v1 hierarchies (or no CLONE_INTO_CGROUP): the child moves itself */
+        bool placed;      /* born in the unified leaf by CLONE_INTO_CGROUP */
         int sock;
         int status_fd; /* write end, pid: private only */
 };
@@ -273,16 +279,18 @@ static _Noreturn void child_main(const struct child_plan *p) {
         /* If tfrun dies, so does the run: the cgroup it leaves is then empty and removable. */
         prctl(PR_SET_PDEATHSIG, SIGKILL);
 
-        /* Wait until the parent has placed us in every hierarchy. EOF: the parent gave up. */
+        /* Wait for the parent's word. EOF: the parent gave up. */
         char go;
         if (recv(p->sock, &go, 1, 0) != 1)
                 _exit(125);
 
-        /* The order matters (see runner/sandbox.h): namespaces and mounts while still root, chdir after
-         * the binds, the bounding set before the user switch, capabilities, no_new_privs and seccomp
-         * last, with nothing but exec after them. */
-        char what[128];
+        /* The order matters (see runner/sandbox.h): cgroups first, namespaces and mounts while still
+         * root, chdir after the binds, the bounding set before the user switch, capabilities,
+         * no_new_privs and seccomp last, with nothing but exec after them. */
+        char what[256];
         int r;
+        if (p->self_attach && (r = tf_cg_attach_self(p->cg, p->placed, what, sizeof(what))) < 0)
+                child_fail(p->sock, 0, -r, what);
         if (p->sandbox && (r = tf_sandbox_child_namespaces(p->sandbox, what, sizeof(what))) < 0)
                 child_fail(p->sock, 0, -r, what);
         if (p->status_fd >= 0)
@@ -333,8 +341,7 @@ static pid_t spawn(int cgroup_fd, uint64_t flags, int *ret_pidfd, bool *ret_plac
                 ca.cgroup = (uint64_t) cgroup_fd;
                 long pid = syscall(SYS_clone3, &ca, sizeof(ca));
                 if (pid >= 0) {
-                        if (pid > 0)
-                                *ret_placed = true;
+                        *ret_placed = true; /* in the child too */
                         return (pid_t) pid;
                 }
                 if (errno != EINVAL && errno != EOPNOTSUPP && errno != E2BIG)
@@ -415,6 +422,7 @@ static int native_start(struct tf_run *r, tf_error **err) {
         int cgfd = tf_cg_clone_fd(n->cg);
         int pidfd = -1;
         bool placed;
+        p.cg = n->cg;
         pid_t pid = spawn(cgfd, flags, &pidfd, &placed);
         if (pid < 0) {
                 int e = errno;
@@ -423,25 +431,16 @@ static int native_start(struct tf_run *r, tf_error **err) {
                         close(p.status_fd);
                 return tf_error_setc(err, e, "clone3");
         }
-        if (pid == 0)
+        if (pid == 0) {
+                p.placed = placed;
+                p.self_attach = !placed || tf_cg_needs_attach(n->cg);
                 child_main(&p);
+        }
         close(sv[1]);
         if (p.status_fd >= 0)
                 close(p.status_fd);
         n->pid = pid;
         n->pidfd = pidfd;
-
-        if (!placed || tf_cg_needs_attach(n->cg)) {
-                ret = tf_cg_attach(n->cg, pid, err);
-                if (ret < 0) {
-                        /* Closing our end makes the child exit before it runs anything of its own. */
-                        close(TAKE_FD(parent_sock));
-                        siginfo_t si;
-                        waitid((idtype_t) P_PIDFD, (id_t) pidfd, &si, WEXITED);
-                        n->exited = true;
-                        return tf_error_prefix(err, "place the child in its cgroup");
-                }
-        }
 
         if (send(parent_sock, "g", 1, MSG_NOSIGNAL) != 1) {
                 ret = -errno;

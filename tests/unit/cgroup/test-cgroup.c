@@ -504,6 +504,56 @@ static void test_clone3(void) {
         IS_INT(tf_cg_destroy(cg, &e), 0, "destroy");
 }
 
+/* The child moves itself (tf_cg_attach_self), born in the unified cgroup by clone3 or not at all. */
+static void test_attach_self(void) {
+        for (int placed = 1; placed >= 0; placed--) {
+                struct tf_limits l = none();
+                l.memory = 64u << 20;
+                l.pids = 32;
+                struct tf_cg *cg = mk(&l, "for self-attach");
+                if (!cg)
+                        return;
+                int p[2];
+                if (pipe2(p, O_CLOEXEC) < 0)
+                        return;
+                struct clone_args a = {.exit_signal = SIGCHLD};
+                if (placed) {
+                        a.flags = CLONE_INTO_CGROUP;
+                        a.cgroup = (uint64_t)tf_cg_clone_fd(cg);
+                }
+                long pid = syscall(SYS_clone3, &a, sizeof(a));
+                if (pid == 0) {
+                        char what[256] = "";
+                        close(p[0]);
+                        int r = tf_cg_attach_self(cg, placed, what, sizeof(what));
+                        (void)!write(p[1], what, strlen(what) + 1);
+                        /* Stay until the parent has looked. */
+                        pause();
+                        _exit(r < 0 ? 1 : 0);
+                }
+                close(p[1]);
+                char what[256] = "";
+                ssize_t n = pid > 0 ? read(p[0], what, sizeof(what) - 1) : -1;
+                OK(n > 0 && what[0] == 0, "%s: the child moved itself (%s)", placed ? "placed" : "not placed",
+                   n > 0 && what[0] ? what : "no error");
+                if (pid > 0) {
+                        char f[1024];
+                        snprintf(f, sizeof(f), "%s", leaf(H_UNIFIED, name_buf, "cgroup.procs"));
+                        OK(pid_listed(f, (pid_t)pid), "%s: in the unified cgroup",
+                           placed ? "placed" : "not placed");
+                        snprintf(f, sizeof(f), "%s/cgroup.procs", tf_cg_path(cg));
+                        OK(pid_listed(f, (pid_t)pid), "%s: in the v1 memory cgroup", placed ? "placed" : "not placed");
+                        snprintf(f, sizeof(f), "%s", leaf(H_PIDS, name_buf, "cgroup.procs"));
+                        OK(pid_listed(f, (pid_t)pid), "%s: in the v1 pids cgroup", placed ? "placed" : "not placed");
+                        kill((pid_t)pid, SIGKILL);
+                        wait_status((pid_t)pid);
+                }
+                close(p[0]);
+                tf_error *e = NULL;
+                IS_INT(tf_cg_destroy(cg, &e), 0, "destroy");
+        }
+}
+
 static void bench(void) {
         /* Not an assertion (timings are for bench/), just the number for the report. */
         struct tf_limits typical = none();
@@ -585,6 +635,7 @@ int main(void) {
         test_io();
         test_failure_leaves_nothing();
         test_clone3();
+        test_attach_self();
         bench();
         return tap_done();
 }
