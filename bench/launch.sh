@@ -5,6 +5,8 @@
 #   tfrun     tfrun -q on a spec with memory + pids + cpus limits running /bin/true
 #   cgtools   libcgroup's own tools applying the same limits: cgcreate, cgset x3, cgexec /bin/true, cgdelete
 # Usage: bench/launch.sh [BUILDDIR] [ROUNDS]    (root; needs cgroup-tools)
+# TIMEIT_GAP_MS=50 bench/launch.sh ...: an idle pause before each launch, as a job launched on a quiet host
+# sees it (back to back, the kernel's cgroup attach lock stays in its fast state and hides a grace period).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 B=${1:-build}

@@ -7,7 +7,9 @@
  *
  * Each variant is a sequence of commands run one after another (fork, exec, wait); a sequence fails the
  * benchmark if any command exits non-zero. Output: one line per variant, "LABEL median_us p90_us".
- * With TIMEIT_QUIET set, the commands' stdout and stderr go to /dev/null.
+ * With TIMEIT_QUIET set, the commands' stdout and stderr go to /dev/null. With TIMEIT_FD9=PATH, every command
+ * starts with PATH open read-only on descriptor 9 (fresh each time: `bwrap --seccomp 9` reads it to EOF).
+ * With TIMEIT_GAP_MS=N, an untimed pause of N ms comes before each variant.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -41,6 +43,12 @@ static int run(char **argv) {
                         int fd = open("/dev/null", O_WRONLY);
                         dup2(fd, 1);
                         dup2(fd, 2);
+                }
+                const char *fd9 = getenv("TIMEIT_FD9");
+                if (fd9) {
+                        int fd = open(fd9, O_RDONLY);
+                        if (fd < 0 || dup2(fd, 9) < 0)
+                                _exit(126);
                 }
                 execvp(argv[0], argv);
                 _exit(127);
@@ -88,9 +96,17 @@ int main(int argc, char **argv) {
         }
         for (int k = 0; k < nv; k++)
                 v[k].samples = calloc((size_t) rounds, sizeof(double));
+        /* TIMEIT_GAP_MS: an untimed pause before each variant, so that what one variant leaves to the kernel
+         * (namespace teardown, RCU grace periods) is not billed to the next one. */
+        const char *gap_s = getenv("TIMEIT_GAP_MS");
+        long gap_ms = gap_s ? strtol(gap_s, NULL, 10) : 0;
         /* One warm-up round, not recorded. */
         for (int r = -1; r < rounds; r++)
                 for (int k = 0; k < nv; k++) {
+                        if (gap_ms > 0) {
+                                struct timespec ts = { gap_ms / 1000, (gap_ms % 1000) * 1000000L };
+                                nanosleep(&ts, NULL);
+                        }
                         double t0 = now_us();
                         for (int s = 0; s < v[k].n_steps; s++) {
                                 int rc = run(v[k].steps[s]);
