@@ -88,7 +88,8 @@ static int native_check(struct tf_run *r, tf_error **err) {
         return tf_cg_check(&s->limits, &o, err);
 }
 
-/* Everything the child needs, computed before the fork: the child calls no allocator and no NSS. */
+/* Everything the child needs, computed before the fork: the child calls no NSS, and no allocator but
+ * libcgroup's in tf_cg_attach_self() (tfrun is single-threaded when it forks, so that is safe). */
 struct child_plan {
         char **argv;
         char **envp;
@@ -185,6 +186,9 @@ static _Noreturn void child_fail(int sock, int exec_stage, int e, const char *wh
         _exit(exec_stage ? (e == ENOENT ? 127 : 126) : 125);
 }
 
+/* sival_int of a sigqueue from tfrun asking the init to signal every process of its namespace. */
+#define INIT_SIGNAL_ALL 0x74667275
+
 /* Synchronous signals concern the init itself; forwarding them would be wrong. */
 static bool forwardable(int sig) {
         switch (sig) {
@@ -209,20 +213,21 @@ static bool forwardable(int sig) {
  * init do:
  *   - reap every child: orphans of the service are reparented to pid 1, and without this they would
  *     stay zombies until the run ends;
- *   - forward signals that tfrun sends (si_code <= 0: kill, pidfd_send_signal) to the service. Signals
- *     the kernel generates for the terminal's process group (^C, SIGWINCH, SIGHUP) reach the service
- *     directly, as it shares the group: forwarding those would deliver them twice;
+ *   - forward the signals tfrun sends (si_code <= 0, from outside the namespace: si_pid 0) to the
+ *     service. Signals from inside (the service's own kill(0, ...)) are not sent back to it. Signals the
+ *     kernel sends the terminal's process group (^C, SIGWINCH, SIGHUP) reach the service directly, as it
+ *     shares the group: forwarding those would deliver them twice. A signal tfrun marks with
+ *     INIT_SIGNAL_ALL (the stop signal of a timeout) goes to every process of the namespace;
  *   - when the service ends, hand its wait status to tfrun through status_fd and exit; the kernel then
  *     kills whatever is left in the namespace. The init cannot end by the service's signal itself (a
  *     namespace's init ignores signals it has no handler for), so tfrun reports the service's status
  *     from the pipe, not the init's.
- * The init keeps only CAP_KILL and gets no_new_privs. Its setup errors still go through p->sock.
+ * The init keeps only CAP_KILL, gets no_new_privs, is not dumpable and runs under a filter of its own
+ * (tf_sandbox_init_filter). Its setup errors still go through p->sock until it closes it.
  */
 static void become_init(const struct child_plan *p) {
         sigset_t all;
-        sigfillset(&all);
-        /* Blocked before the fork: a signal that arrives before the loop below waits queued. */
-        sigprocmask(SIG_BLOCK, &all, NULL);
+        sigfillset(&all); /* blocked since child_main's start: what arrives waits for the loop below */
         pid_t svc = fork();
         if (svc < 0)
                 child_fail(p->sock, 0, errno, "sandbox.pid: fork the service");
@@ -241,11 +246,23 @@ static void become_init(const struct child_plan *p) {
         /* tfrun learns that exec succeeded from EOF on the socket: the init must not hold it open, nor
          * any other descriptor of tfrun's (a pipe's write end held here would delay someone's EOF). */
         int keep = p->status_fd;
-        syscall(SYS_close_range, 3U, (unsigned) keep - 1, 0U);
-        syscall(SYS_close_range, (unsigned) keep + 1, ~0U, 0U);
+        close(p->sock);
+        if (syscall(SYS_close_range, (unsigned) keep + 1, ~0U, 0U) < 0) /* Linux < 5.9 */
+                for (int fd = keep + 1; fd < 4096; fd++)
+                        close(fd);
+        for (int fd = 3; fd < keep; fd++)
+                close(fd);
         prctl(PR_SET_NAME, "tfrun-init");
         if (chdir("/") < 0) {
                 /* Only so the init pins no directory; nothing depends on it. */
+        }
+        /* The service must not be able to borrow the init to escape its own filter: not dumpable (no
+         * ptrace, no /proc/1/mem without CAP_SYS_PTRACE), and a filter of the init's own that allows only
+         * what the loop below does. */
+        r = tf_sandbox_init_filter(what, sizeof(what));
+        if (r < 0) {
+                kill(svc, SIGKILL);
+                _exit(125);
         }
         for (;;) {
                 siginfo_t si;
@@ -253,7 +270,15 @@ static void become_init(const struct child_plan *p) {
                 if (sig < 0)
                         continue;
                 if (sig != SIGCHLD) {
-                        if (forwardable(sig) && si.si_code <= 0)
+                        if (!forwardable(sig))
+                                continue;
+                        /* si_pid is 0 for a sender outside the namespace (tfrun); the service's own
+                         * kill(0, ...) or kill(1, ...) must not come back to it a second time. */
+                        if (si.si_code > 0 || si.si_pid != 0)
+                                continue;
+                        if (si.si_code == SI_QUEUE && si.si_value.sival_int == INIT_SIGNAL_ALL)
+                                kill(-1, sig); /* everyone in the namespace but us */
+                        else
                                 kill(svc, sig);
                         continue;
                 }
@@ -274,7 +299,9 @@ static _Noreturn void child_main(const struct child_plan *p) {
         for (int sig = 1; sig < NSIG; sig++)
                 if (sig != SIGKILL && sig != SIGSTOP)
                         signal(sig, SIG_DFL);
-        sigprocmask(SIG_UNBLOCK, &all, NULL);
+        /* pid: private: we are pid 1 of the namespace, and a pid 1 drops signals it has no handler for:
+         * keep everything blocked (queued) until become_init() waits for them. */
+        sigprocmask(p->status_fd >= 0 ? SIG_BLOCK : SIG_UNBLOCK, &all, NULL);
 
         /* If tfrun dies, so does the run: the cgroup it leaves is then empty and removable. */
         prctl(PR_SET_PDEATHSIG, SIGKILL);
@@ -478,11 +505,20 @@ static int native_signal(struct tf_run *r, int sig, bool all, tf_error **err) {
         struct native *n = r->backend;
         if (!n || !n->cg)
                 return 0;
-        if (all)
+        /* pid: private and a signal for every process (the stop signal of a timeout): signalling the
+         * cgroup would reach the service twice, directly and forwarded by the init. The init is asked
+         * instead, with a marked sigqueue, to signal its whole namespace (kill(-1)). SIGKILL needs no
+         * one's help. */
+        bool via_init = all && sig != SIGKILL && n->status_fd >= 0 && !n->exited && n->pidfd >= 0;
+        if (all && !via_init)
                 return tf_cg_kill(n->cg, sig, err);
         if (n->exited || n->pidfd < 0)
                 return 0;
-        if (syscall(SYS_pidfd_send_signal, n->pidfd, sig, NULL, 0) < 0 && errno != ESRCH)
+        siginfo_t si = { .si_signo = sig, .si_code = SI_QUEUE };
+        si.si_pid = getpid();
+        si.si_uid = getuid();
+        si.si_value.sival_int = INIT_SIGNAL_ALL;
+        if (syscall(SYS_pidfd_send_signal, n->pidfd, sig, via_init ? &si : NULL, 0) < 0 && errno != ESRCH)
                 return tf_error_setc(err, errno, "send %s to pid %d", tf_signal_name(sig), (int) n->pid);
         return 0;
 }

@@ -15,6 +15,7 @@
 #include <jansson.h>
 #include <limits.h>
 #include <linux/capability.h>
+#include <linux/audit.h>
 #include <linux/filter.h>
 #include <linux/openat2.h>
 #include <linux/seccomp.h>
@@ -849,8 +850,12 @@ static int compile_profile(struct profile_ctx *c, json_t *root, struct tf_sandbo
          * call of the service walks the filter, and so does the kernel when the filter is attached: since
          * 5.11 it emulates the filter once per syscall number and architecture to build its allow-bitmap
          * cache. With Docker's ~370 allowed calls the chain makes that cost grow with the square of the
-         * list. Older libseccomp (< 2.5) lacks the attribute and keeps the chain. */
-        seccomp_attr_set(ctx, SCMP_FLTATR_CTL_OPTIMIZE, 2);
+         * list. Only from libseccomp 2.5.4 on: before it, a tree with no rule ignored the default action
+         * (libseccomp issue 370), which a profile whose rules are all filtered out by arch, caps or
+         * minKernel would hit. */
+        const struct scmp_version *sv = seccomp_version();
+        if (sv && (sv->major > 2 || (sv->major == 2 && (sv->minor > 5 || (sv->minor == 5 && sv->micro >= 4)))))
+                seccomp_attr_set(ctx, SCMP_FLTATR_CTL_OPTIMIZE, 2);
 
         r = compile_archs(c, ctx, root);
         if (r < 0)
@@ -1306,12 +1311,15 @@ static int loopback_up(char *what, size_t len) {
 /* mkdir -p for a target inside the private /tmp; the last component as directory or empty file. */
 /* As Docker (20.10+) does for a container with a network namespace of its own: any user may bind any
  * port there. Only `lo` exists, so a low port gives no one a service to impersonate. /proc/sys/net
- * shows the namespace of the process that opens it: ours, the new one. Kernels before 4.11 lack the
- * knob (ENOENT) and keep 1024. */
+ * shows the namespace of the process that opens it: ours, the new one. Where the knob is missing
+ * (Linux < 4.11) or /proc/sys cannot be written (a read-only /proc/sys in a container, a hardened host),
+ * the namespace keeps the kernel's 1024: stricter than Docker, never looser. */
 static int unprivileged_ports(char *what, size_t len) {
         int fd = open("/proc/sys/net/ipv4/ip_unprivileged_port_start", O_WRONLY | O_CLOEXEC);
         if (fd < 0)
-                return errno == ENOENT ? 0 : fail(what, len, "sandbox.network: open ip_unprivileged_port_start", NULL);
+                return errno == ENOENT || errno == EROFS || errno == EACCES || errno == EPERM
+                               ? 0
+                               : fail(what, len, "sandbox.network: open ip_unprivileged_port_start", NULL);
         ssize_t w = write(fd, "0", 1);
         int e = errno;
         close(fd);
@@ -1571,5 +1579,42 @@ int tf_sandbox_init_privileges(char *what, size_t len) {
                 return fail(what, len, "sandbox.pid: init: capset", NULL);
         if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
                 return fail(what, len, "sandbox.pid: init: no_new_privs", NULL);
+        return 0;
+}
+
+/* The init's own filter: its loop waits for signals (rt_sigtimedwait), reaps (wait4), forwards (kill),
+ * reports (write) and exits; nothing else is allowed, on the native architecture only. */
+#if defined(__x86_64__) && !defined(__ILP32__)
+#define INIT_AUDIT_ARCH AUDIT_ARCH_X86_64
+#elif defined(__aarch64__)
+#define INIT_AUDIT_ARCH AUDIT_ARCH_AARCH64
+#elif defined(__i386__)
+#define INIT_AUDIT_ARCH AUDIT_ARCH_I386
+#endif
+
+int tf_sandbox_init_filter(char *what, size_t len) {
+        if (prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) < 0)
+                return fail(what, len, "sandbox.pid: init: not dumpable", NULL);
+#ifdef INIT_AUDIT_ARCH
+#define ALLOW_NR(nr) BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, (nr), 0, 1), BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW)
+        struct sock_filter insns[] = {
+                BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, arch)),
+                BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, INIT_AUDIT_ARCH, 1, 0),
+                BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_KILL_PROCESS),
+                BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, nr)),
+                ALLOW_NR(__NR_rt_sigtimedwait),
+                ALLOW_NR(__NR_wait4),
+                ALLOW_NR(__NR_kill),
+                ALLOW_NR(__NR_write),
+                ALLOW_NR(__NR_exit_group),
+                ALLOW_NR(__NR_exit),
+                ALLOW_NR(__NR_restart_syscall),
+                BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_KILL_PROCESS),
+        };
+#undef ALLOW_NR
+        struct sock_fprog prog = {.len = (unsigned short)ELEMENTSOF(insns), .filter = insns};
+        if (syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, 0, &prog) < 0)
+                return fail(what, len, "sandbox.pid: init: seccomp", NULL);
+#endif
         return 0;
 }

@@ -13,7 +13,8 @@
  *
  * Order in the child (native.c follows it):
  *   cgroup placement
- *   tf_sandbox_child_namespaces()   mount + network namespaces, read-only root, private /tmp, binds
+ *   tf_sandbox_child_namespaces()   mount + network namespaces, read-only root, /proc, private /tmp, binds
+ *   (pid: private) fork             the child stays as the pid namespace's init; the service goes on
  *   working_dir chdir               after the binds: working_dir may lie inside a mount target
  *   rlimits
  *   tf_sandbox_child_bounding()     bounding set dropped, PR_SET_KEEPCAPS (needs the privileges of root)
@@ -124,3 +125,9 @@ int tf_sandbox_child_privileges(const struct tf_sandbox_plan *p, char *what, siz
  * signals to a service of another uid) in every set, clear the ambient set, set no_new_privs. The init
  * then holds less than any service. Same contract as the child steps above. */
 int tf_sandbox_init_privileges(char *what, size_t len);
+
+/* Last, for the same init (after tf_sandbox_init_privileges: needs no_new_privs): not dumpable, and a
+ * filter that allows only rt_sigtimedwait, wait4, kill, write, exit_group, exit and restart_syscall on
+ * the native architecture, killing the init on anything else. A service that could ptrace its init
+ * (CAP_SYS_PTRACE) gains nothing its own filter denies. */
+int tf_sandbox_init_filter(char *what, size_t len);
