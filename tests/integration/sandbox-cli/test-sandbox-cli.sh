@@ -208,8 +208,9 @@ is "$(echo "$out" | head -1)/$(echo "$out" | grep -c got-INT)" 9/1 "native, pid 
 no_cgroup_left pidc "pid private, ^C"
 # A timeout's stop signal goes to every process of the service (as without a pid namespace): tfrun asks the
 # init to signal its whole namespace rather than signalling the cgroup, which would also make the init
-# forward a second copy to the service.
-f=$(spec pidto "command: [sh, -c, 'trap \"echo svc-term; exit 5\" TERM; sh -c \"trap \\\"echo child-term; exit 0\\\" TERM; echo ready; while :; do sleep 0.1; done\" & wait; wait']" \
+# forward a second copy to the service. The service waits for its child after the signal: when the service
+# ends, whatever is left is killed at once (as without a pid namespace), which would race the child's handler.
+f=$(spec pidto "command: [sh, -c, 'trap \"echo svc-term\" TERM; sh -c \"trap \\\"echo child-term; exit 0\\\" TERM; echo ready; while :; do sleep 0.1; done\" & wait; wait']" \
         "timeout: 1s" "stop: {grace: 5s}" "sandbox: {pid: private}")
 start=$(date +%s%N)
 "$TFRUN" -q "$f" >"$TMPD/pidto.out" 2>&1
