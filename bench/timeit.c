@@ -7,9 +7,9 @@
  *
  * Each variant is a sequence of commands run one after another (fork, exec, wait); a sequence fails the
  * benchmark if any command exits non-zero. Output: one line per variant, "LABEL median_us p90_us".
- * With TIMEIT_QUIET set, the commands' stdout and stderr go to /dev/null. With TIMEIT_FD9=PATH, every command
- * starts with PATH open read-only on descriptor 9 (fresh each time: `bwrap --seccomp 9` reads it to EOF).
- * With TIMEIT_GAP_MS=N, an untimed pause of N ms comes before each variant.
+ * With TIMEIT_QUIET set, the commands' stdout and stderr go to /dev/null. With TIMEIT_FD9=PATH, every
+ * command starts with PATH open read-only on descriptor 9 (fresh each time: `bwrap --seccomp 9` reads it
+ * to EOF). With TIMEIT_GAP_MS=N, an untimed pause of N ms comes before each variant.
  */
 #include <stdio.h>
 #include <stdlib.h>

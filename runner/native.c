@@ -354,8 +354,9 @@ static _Noreturn void child_main(const struct child_plan *p) {
         child_fail(p->sock, 1, errno, p->argv[0]);
 }
 
-/* clone3 with a pidfd and `flags` (CLONE_NEWPID), born in cgroup_fd when given. *ret_placed says whether CLONE_INTO_CGROUP was
- * used; kernels before 5.7 lack it and the caller then attaches explicitly. */
+/* clone3 with a pidfd and `flags` (CLONE_NEWPID), born in cgroup_fd when given. *ret_placed (in the
+ * child too) says whether CLONE_INTO_CGROUP was used; kernels before 5.7 lack it and the child then
+ * attaches itself to every hierarchy. */
 static pid_t spawn(int cgroup_fd, uint64_t flags, int *ret_pidfd, bool *ret_placed) {
         struct clone_args ca = {
                 .flags = CLONE_PIDFD | flags,
@@ -368,7 +369,7 @@ static pid_t spawn(int cgroup_fd, uint64_t flags, int *ret_pidfd, bool *ret_plac
                 ca.cgroup = (uint64_t) cgroup_fd;
                 long pid = syscall(SYS_clone3, &ca, sizeof(ca));
                 if (pid >= 0) {
-                        *ret_placed = true; /* in the child too */
+                        *ret_placed = true;
                         return (pid_t) pid;
                 }
                 if (errno != EINVAL && errno != EOPNOTSUPP && errno != E2BIG)

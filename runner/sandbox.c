@@ -854,7 +854,8 @@ static int compile_profile(struct profile_ctx *c, json_t *root, struct tf_sandbo
          * (libseccomp issue 370), which a profile whose rules are all filtered out by arch, caps or
          * minKernel would hit. */
         const struct scmp_version *sv = seccomp_version();
-        if (sv && (sv->major > 2 || (sv->major == 2 && (sv->minor > 5 || (sv->minor == 5 && sv->micro >= 4)))))
+        unsigned ver = sv ? sv->major * 10000 + sv->minor * 100 + sv->micro : 0;
+        if (ver >= 20504)
                 seccomp_attr_set(ctx, SCMP_FLTATR_CTL_OPTIMIZE, 2);
 
         r = compile_archs(c, ctx, root);
@@ -956,7 +957,8 @@ static int cache_open_dir(const char *dir) {
 /* The profile's own bytes are part of the key, so a hit needs no JSON parsing at all. */
 static char *cache_key(const struct profile_ctx *c, const char *text, size_t len) {
         const struct scmp_version *v = seccomp_version();
-        return tf_asprintf("tfrun %s|libseccomp %u.%u.%u|tree|kernel %u.%u.%u|arch %u|caps %llx|%.*s", TF_VERSION,
+        return tf_asprintf("tfrun %s|libseccomp %u.%u.%u|tree|kernel %u.%u.%u|arch %u|caps %llx|%.*s",
+                           TF_VERSION,
                            v ? v->major : 0, v ? v->minor : 0, v ? v->micro : 0, c->kernel[0], c->kernel[1],
                            c->kernel[2], c->native_arch, (unsigned long long) c->caps, (int) len, text);
 }
@@ -1596,7 +1598,8 @@ int tf_sandbox_init_filter(char *what, size_t len) {
         if (prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) < 0)
                 return fail(what, len, "sandbox.pid: init: not dumpable", NULL);
 #ifdef INIT_AUDIT_ARCH
-#define ALLOW_NR(nr) BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, (nr), 0, 1), BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW)
+#define ALLOW_NR(nr) \
+        BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, (nr), 0, 1), BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW)
         struct sock_filter insns[] = {
                 BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, arch)),
                 BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, INIT_AUDIT_ARCH, 1, 0),

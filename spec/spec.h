@@ -74,7 +74,7 @@ enum tf_network_mode {
 };
 
 enum tf_pid_mode {
-        TF_PID_UNSET,   /* native: the host's pid namespace; docker: the engine's default (private, no init) */
+        TF_PID_UNSET,   /* native: the host's pid namespace; docker: the engine's default (own, no init) */
         TF_PID_PRIVATE, /* a pid namespace of its own with an init as pid 1 that reaps zombies */
         TF_PID_HOST,
 };

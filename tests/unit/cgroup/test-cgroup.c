@@ -534,19 +534,21 @@ static void test_attach_self(void) {
                 close(p[1]);
                 char what[256] = "";
                 ssize_t n = pid > 0 ? read(p[0], what, sizeof(what) - 1) : -1;
-                OK(n > 0 && what[0] == 0, "%s: the child moved itself (%s)", placed ? "placed" : "not placed",
+                OK(n > 0 && what[0] == 0, "%s: the child moved itself (%s)",
+                   placed ? "placed" : "not placed",
                    n > 0 && what[0] ? what : "no error");
                 if (pid > 0) {
                         char f[1024];
                         if (!placed) {
                                 /* (When placed, clone3 put it there, and attach_self leaves it.) */
                                 snprintf(f, sizeof(f), "%s", leaf(H_UNIFIED, name_buf, "cgroup.procs"));
-                                OK(pid_listed(f, (pid_t)pid), "not placed: moved itself into the unified cgroup");
+                                OK(pid_listed(f, (pid_t)pid), "not placed: moved itself into unified");
                         }
                         snprintf(f, sizeof(f), "%s/cgroup.procs", tf_cg_path(cg));
-                        OK(pid_listed(f, (pid_t)pid), "%s: in the v1 memory cgroup", placed ? "placed" : "not placed");
+                        const char *how = placed ? "placed" : "not placed";
+                        OK(pid_listed(f, (pid_t)pid), "%s: in the v1 memory cgroup", how);
                         snprintf(f, sizeof(f), "%s", leaf(H_PIDS, name_buf, "cgroup.procs"));
-                        OK(pid_listed(f, (pid_t)pid), "%s: in the v1 pids cgroup", placed ? "placed" : "not placed");
+                        OK(pid_listed(f, (pid_t)pid), "%s: in the v1 pids cgroup", how);
                         kill((pid_t)pid, SIGKILL);
                         wait_status((pid_t)pid);
                 }

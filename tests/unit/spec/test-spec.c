@@ -397,7 +397,8 @@ static void test_values(void) {
                 _cleanup_free_ char *y = tf_asprintf("command: [a]\nsandbox:\n  pid: %s\n", pids[i].pid);
                 if ((s = load_buf(y))) {
                         IS_INT(s->sandbox.pid, pids[i].want, "pid %s", pids[i].pid);
-                        IS_STR(tf_pid_mode_name(s->sandbox.pid), pids[i].pid, "pid mode name %s", pids[i].pid);
+                        IS_STR(tf_pid_mode_name(s->sandbox.pid), pids[i].pid, "pid mode name %s",
+                               pids[i].pid);
                         IS_POS(s->sandbox.pos_pid, 3, 3, "sandbox.pid key position");
                         tf_spec_free(s);
                 }
