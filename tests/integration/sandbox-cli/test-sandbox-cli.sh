@@ -271,24 +271,27 @@ refused() {
         no_cgroup_left "$name-native" "$desc"
 }
 # The refusal specs run `true` (the host's and busybox's): no probe bind, so the line numbers match.
+# bare_pair NAME LINES...: NAME-native and NAME-docker with the same lines and nothing else between them.
+bare_pair() {
+        local name=$1
+        shift
+        spec "$name-native" "backend: native" "$@" >/dev/null
+        spec "$name-docker" "image: $IMAGE" "$@" >/dev/null
+}
 mkdir -p "$TMPD/real/sub"
 ln -s real "$TMPD/link"
-spec symlink-native "backend: native" "command: [true]" "mounts: [{source: $TMPD/link, target: /mnt}]" >/dev/null
-spec symlink-docker "image: $IMAGE" "command: [true]" "mounts: [{source: $TMPD/link, target: /mnt}]" >/dev/null
+bare_pair symlink "command: [true]" "mounts: [{source: $TMPD/link, target: /mnt}]"
 refused symlink "@F@:4:10: mounts[0].source: '$TMPD/link' is a symbolic link; mount paths must not contain symbolic links (the real path is '$TMPD/real')" \
         "a symbolic link as mount source"
-spec symlink2-native "backend: native" "command: [true]" "mounts: [{source: $TMPD/link/sub, target: /mnt}]" >/dev/null
-spec symlink2-docker "image: $IMAGE" "command: [true]" "mounts: [{source: $TMPD/link/sub, target: /mnt}]" >/dev/null
+bare_pair symlink2 "command: [true]" "mounts: [{source: $TMPD/link/sub, target: /mnt}]"
 refused symlink2 "@F@:4:10: mounts[0].source: '$TMPD/link' is a symbolic link; mount paths must not contain symbolic links (the real path is '$TMPD/real/sub')" \
         "a symbolic link in a parent of the mount source"
 no_container_left "" "refusals"
 
-spec badcap-native "backend: native" "command: [true]" "sandbox: {cap_add: [NET_BIND]}" >/dev/null
-spec badcap-docker "image: $IMAGE" "command: [true]" "sandbox: {cap_add: [NET_BIND]}" >/dev/null
+bare_pair badcap "command: [true]" "sandbox: {cap_add: [NET_BIND]}"
 refused badcap "@F@:4:21: sandbox.cap_add[0]: 'NET_BIND' is not a capability; expected a capability name like NET_ADMIN or SYS_PTRACE, or ALL" \
         "an unknown capability in cap_add"
-spec badcap2-native "backend: native" "command: [true]" "sandbox: {cap_drop: [CAP_FOO]}" >/dev/null
-spec badcap2-docker "image: $IMAGE" "command: [true]" "sandbox: {cap_drop: [CAP_FOO]}" >/dev/null
+bare_pair badcap2 "command: [true]" "sandbox: {cap_drop: [CAP_FOO]}"
 refused badcap2 "@F@:4:22: sandbox.cap_drop[0]: 'CAP_FOO' is not a capability; expected a capability name like NET_ADMIN or SYS_PTRACE, or ALL" \
         "an unknown capability in cap_drop"
 
@@ -296,8 +299,7 @@ refused badcap2 "@F@:4:22: sandbox.cap_drop[0]: 'CAP_FOO' is not a capability; e
 printf '{"defaultAction": "SCMP_ACT_ERRNO",\n' >"$TMPD/p-syntax.json"
 echo '["SCMP_ACT_ALLOW"]' >"$TMPD/p-array.json"
 for p in syntax array missing; do
-        spec "prof$p-native" "backend: native" "command: [true]" "sandbox: {seccomp: $TMPD/p-$p.json}" >/dev/null
-        spec "prof$p-docker" "image: $IMAGE" "command: [true]" "sandbox: {seccomp: $TMPD/p-$p.json}" >/dev/null
+        bare_pair "prof$p" "command: [true]" "sandbox: {seccomp: $TMPD/p-$p.json}"
 done
 # refused2 NAME WANT_NATIVE WANT_DOCKER DESCRIPTION: as refused, with the wording of each backend.
 refused2() {
@@ -331,8 +333,7 @@ refused2 profmissing \
 echo '{"defaultAction": "SCMP_ACT_BOGUS"}' >"$TMPD/p-action.json"
 echo '{"defaultAction": "SCMP_ACT_ALLOW", "architectures": ["SCMP_ARCH_BOGUS"]}' >"$TMPD/p-arch.json"
 for p in action arch; do
-        spec "prof$p-native" "backend: native" "command: [true]" "sandbox: {seccomp: $TMPD/p-$p.json}" >/dev/null
-        spec "prof$p-docker" "image: $IMAGE" "command: [true]" "sandbox: {seccomp: $TMPD/p-$p.json}" >/dev/null
+        bare_pair "prof$p" "command: [true]" "sandbox: {seccomp: $TMPD/p-$p.json}"
 done
 # semantic NAME WANT_NATIVE DOCKER_REGEX DESCRIPTION
 semantic() {
