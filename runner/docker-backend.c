@@ -412,7 +412,10 @@ static int start_container(struct tf_run *r, tf_error **err) {
                 return ret;
         }
         struct tf_docker_watch w = {.fd = watch_fd, .timer = watch_timer, .userdata = k};
-        return tf_docker_attach_watch(k->attach, &w, err);
+        ret = tf_docker_attach_watch(k->attach, &w, err);
+        if (ret == 0)
+                tf_run_started(r);
+        return ret;
 }
 
 static int docker_start(struct tf_run *r, tf_error **err) {

@@ -71,6 +71,10 @@ int tf_fire_plan_has_reboot(const struct tf_fire_plan *p) {
         return p->reboot;
 }
 
+uint64_t tf_fire_plan_origin(const struct tf_fire_plan *p) {
+        return p->origin;
+}
+
 void tf_fire_plan_free(struct tf_fire_plan *p) {
         if (!p)
                 return;

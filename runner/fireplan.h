@@ -22,4 +22,7 @@ int tf_fire_plan_next(const struct tf_fire_plan *p, uint64_t after_usec, uint64_
 /* True when the plan has an @reboot cron entry: fire once at start. */
 int tf_fire_plan_has_reboot(const struct tf_fire_plan *p);
 
+/* The anchor of `every:`: a reload passes the old plan's origin on, so the series keeps its phase. */
+uint64_t tf_fire_plan_origin(const struct tf_fire_plan *p);
+
 void tf_fire_plan_free(struct tf_fire_plan *p);

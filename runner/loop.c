@@ -1,8 +1,11 @@
 /* SPDX-License-Identifier: MIT */
 #include "loop.h"
 
+#include <dlfcn.h>
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
+#include <sys/auxv.h>
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/timerfd.h>
@@ -18,6 +21,7 @@ struct tf_source {
         bool is_timer;
         bool realtime;
         bool dead;
+        bool deferred;
         tf_io_cb cb;
         void *userdata;
         struct tf_source *next; /* all sources, for freeing */
@@ -29,10 +33,51 @@ struct tf_loop {
         int exit_code;
         struct tf_source *sources;
         unsigned dead_count;
+        unsigned n_deferred; /* deferred calls not yet made */
+        unsigned holds;
+        uint64_t warn_usec; /* TFRUN_LOOP_WARN_MS; 0: off */
+        bool warn_fatal;
 };
+
+/* Only for an unprivileged tfrun: a setuid one must not take behaviour from its caller's environment. */
+static void read_warn_env(struct tf_loop *l) {
+        if (getauxval(AT_SECURE))
+                return;
+        const char *v = getenv("TFRUN_LOOP_WARN_MS");
+        if (v && *v) {
+                char *end;
+                unsigned long ms = strtoul(v, &end, 10);
+                if (*end == 0 && ms > 0)
+                        l->warn_usec = (uint64_t) ms * 1000;
+        }
+        v = getenv("TFRUN_LOOP_WARN_FATAL");
+        l->warn_fatal = v && streq(v, "1");
+}
+
+/* One callback, timed when the debug switch is on. */
+static int dispatch(struct tf_loop *l, struct tf_source *s, uint32_t events) {
+        if (!l->warn_usec)
+                return s->cb(s, s->fd, events, s->userdata);
+        uint64_t t0 = tf_now(CLOCK_MONOTONIC);
+        tf_io_cb cb = s->cb;
+        int fd = s->fd;
+        int r = cb(s, fd, events, s->userdata);
+        uint64_t took = tf_now(CLOCK_MONOTONIC) - t0;
+        if (took > l->warn_usec) {
+                Dl_info di = {};
+                dladdr((void *) (uintptr_t) cb, &di);
+                fprintf(stderr, "tfrun: loop: a dispatch took %llu ms (callback %s%s%p, fd %d)\n",
+                        (unsigned long long) (took / 1000), di.dli_sname ? di.dli_sname : "",
+                        di.dli_sname ? " at " : "", (void *) (uintptr_t) cb, fd);
+                if (l->warn_fatal)
+                        abort();
+        }
+        return r;
+}
 
 int tf_loop_new(struct tf_loop **ret, tf_error **err) {
         struct tf_loop *l = tf_malloc0(sizeof(*l));
+        read_warn_env(l);
         l->epfd = epoll_create1(EPOLL_CLOEXEC);
         if (l->epfd < 0) {
                 int r = tf_error_setc(err, errno, "epoll_create1");
@@ -128,10 +173,37 @@ int tf_loop_add_timer(struct tf_loop *l, clockid_t clock, uint64_t usec, tf_io_c
         return 0;
 }
 
+int tf_loop_defer(struct tf_loop *l, tf_io_cb cb, void *userdata, struct tf_source **ret) {
+        struct tf_source *s = tf_malloc0(sizeof(*s));
+        *s = (struct tf_source){ .loop = l, .fd = -1, .deferred = true, .cb = cb, .userdata = userdata };
+        /* Appended, so that deferred calls run in order. */
+        struct tf_source **p = &l->sources;
+        while (*p)
+                p = &(*p)->next;
+        *p = s;
+        l->n_deferred++;
+        if (ret)
+                *ret = s;
+        return 0;
+}
+
+void tf_loop_hold(struct tf_loop *l) {
+        l->holds++;
+}
+
+void tf_loop_release(struct tf_loop *l) {
+        if (l->holds > 0)
+                l->holds--;
+}
+
 void tf_source_remove(struct tf_source *s) {
         if (!s || s->dead)
                 return;
-        epoll_ctl(s->loop->epfd, EPOLL_CTL_DEL, s->fd, NULL);
+        if (s->deferred) {
+                s->loop->n_deferred--;
+                s->deferred = false;
+        } else
+                epoll_ctl(s->loop->epfd, EPOLL_CTL_DEL, s->fd, NULL);
         s->dead = true;
         s->loop->dead_count++;
 }
@@ -141,8 +213,30 @@ void tf_loop_exit(struct tf_loop *l, int code) {
         l->exit_code = code;
 }
 
+/* Make the deferred calls pending now; those they defer in turn wait for the next round. */
+static int run_deferred(struct tf_loop *l) {
+        unsigned n = l->n_deferred;
+        for (struct tf_source *s = l->sources; s && n > 0; s = s->next) {
+                if (!s->deferred || s->dead)
+                        continue;
+                n--;
+                tf_source_remove(s); /* before the call: the callback may free what userdata points to */
+                int r = dispatch(l, s, 0);
+                if (r < 0)
+                        return r;
+        }
+        return 0;
+}
+
 int tf_loop_run(struct tf_loop *l) {
-        while (!l->exiting) {
+        while (!l->exiting || l->holds > 0 || l->n_deferred > 0) {
+                if (l->n_deferred > 0) {
+                        int r = run_deferred(l);
+                        reap_dead(l);
+                        if (r < 0)
+                                return r;
+                        continue;
+                }
                 struct epoll_event evs[16];
                 int n = epoll_wait(l->epfd, evs, (int) ELEMENTSOF(evs), -1);
                 if (n < 0) {
@@ -150,7 +244,7 @@ int tf_loop_run(struct tf_loop *l) {
                                 continue;
                         return -errno;
                 }
-                for (int i = 0; i < n && !l->exiting; i++) {
+                for (int i = 0; i < n; i++) {
                         struct tf_source *s = evs[i].data.ptr;
                         if (s->dead)
                                 continue;
@@ -161,7 +255,7 @@ int tf_loop_run(struct tf_loop *l) {
                                 if (read(s->fd, &ticks, sizeof(ticks)) < 0 && errno == ECANCELED)
                                         events = 0;
                         }
-                        int r = s->cb(s, s->fd, events, s->userdata);
+                        int r = dispatch(l, s, events);
                         if (r < 0) {
                                 reap_dead(l);
                                 return r;

@@ -37,10 +37,22 @@ int tf_loop_add_timer(struct tf_loop *l, clockid_t clock, uint64_t usec, tf_io_c
                       struct tf_source **ret, tf_error **err);
 int tf_source_set_time(struct tf_source *s, uint64_t usec);
 
+/* Call cb(s, -1, 0, userdata) once from the loop, before it waits again: for work that must not run
+ * inside its caller (a run that ends from inside its own start). Deferred calls run in the order they were
+ * made. The source is gone after the call; tf_source_remove() before it cancels it. */
+int tf_loop_defer(struct tf_loop *l, tf_io_cb cb, void *userdata, struct tf_source **ret);
+
+/* Work that must finish before the process ends (a container's DELETE in flight): after tf_loop_exit(),
+ * tf_loop_run() goes on dispatching until every hold is released. Holders bound their own work. */
+void tf_loop_hold(struct tf_loop *l);
+void tf_loop_release(struct tf_loop *l);
+
 /* Stop watching; NULL-safe. Safe inside callbacks. */
 void tf_source_remove(struct tf_source *s);
 
 /* Run until tf_loop_exit() or a callback error. Returns the exit code given to tf_loop_exit(), or the
  * callback's negative error. */
 int tf_loop_run(struct tf_loop *l);
+/* Debug switch: TFRUN_LOOP_WARN_MS=N in the environment (ignored for a setuid or otherwise privileged
+ * tfrun, AT_SECURE) makes the loop log every dispatch that took longer than N ms, naming the callback. */
 void tf_loop_exit(struct tf_loop *l, int code);

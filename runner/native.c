@@ -499,6 +499,7 @@ static int native_start(struct tf_run *r, tf_error **err) {
                 n->exited = true;
                 return ret;
         }
+        tf_run_started(r);
         return 0;
 }
 
@@ -540,6 +541,7 @@ static int native_collect(struct tf_run *r, struct tf_run_result *res, bool *oom
         res->cpu_usec = st.cpu_usage_usec;
         res->memory_peak = st.memory_peak;
         res->pids_peak = st.pids_peak;
+        res->oom_kills = st.oom_kills;
         *oom = st.oom_kills != TF_UNSET && st.oom_kills > 0;
         return 0;
 }

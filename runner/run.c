@@ -9,6 +9,8 @@
 #include <string.h>
 #include <sys/wait.h>
 #include <time.h>
+#include <fcntl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "base/cleanup.h"
@@ -37,6 +39,34 @@ const char *tf_run_state_name(enum tf_run_state s) {
         return names[s];
 }
 
+const char *tf_run_reason_name(enum tf_run_reason r) {
+        static const char *const names[] = {
+                [TF_REASON_NONE] = "none",
+                [TF_REASON_EXITED] = "exited",
+                [TF_REASON_SIGNALED] = "signaled",
+                [TF_REASON_TIMED_OUT] = "timed-out",
+                [TF_REASON_OOM_KILLED] = "oom-killed",
+                [TF_REASON_CANCELLED] = "cancelled",
+                [TF_REASON_NOT_FOUND] = "not-found",
+                [TF_REASON_NOT_EXECUTABLE] = "not-executable",
+                [TF_REASON_START_FAILED] = "start-failed",
+                [TF_REASON_INVALID_SPEC] = "invalid-spec",
+        };
+        return (unsigned) r < ELEMENTSOF(names) ? names[r] : "unknown";
+}
+
+void tf_run_ctx_init(struct tf_run_ctx *c, struct tf_loop *loop) {
+        *c = (struct tf_run_ctx){ .loop = loop };
+}
+
+void tf_run_ctx_done(struct tf_run_ctx *c) {
+        for (size_t i = 0; i < ELEMENTSOF(c->backend_state); i++)
+                if (c->backend_state[i] && c->backend_state_free[i]) {
+                        c->backend_state_free[i](c->backend_state[i]);
+                        c->backend_state[i] = NULL;
+                }
+}
+
 /* The backend for a spec (its resolved_backend); the docker one is loaded on first use. */
 static int backend_for(const struct tf_spec *spec, const struct tf_backend_ops **ret, tf_error **err) {
         switch (spec->resolved_backend) {
@@ -51,25 +81,22 @@ static int backend_for(const struct tf_spec *spec, const struct tf_backend_ops *
         }
 }
 
-int tf_run_new(const struct tf_spec *spec, const struct tf_run_options *opts, struct tf_loop *loop,
+int tf_run_new(struct tf_run_ctx *ctx, const struct tf_spec *spec, const struct tf_run_options *opts,
                struct tf_run **ret, tf_error **err) {
-        static unsigned counter;
-        const struct tf_backend_ops *ops = NULL;
-        int k = backend_for(spec, &ops, err);
-        if (k < 0)
-                return k;
         struct tf_run *r = tf_malloc0(sizeof(*r));
         r->spec = spec;
         r->opts = opts;
-        r->ops = ops;
-        r->loop = loop;
-        r->run_id = tf_asprintf("%s-%d-%u", spec->name, (int) getpid(), ++counter);
+        r->ctx = ctx;
+        r->loop = ctx->loop;
+        r->run_id = tf_asprintf("%s-%d-%u", spec->name, (int) getpid(), ++ctx->run_counter);
         r->state = TF_RUN_PENDING;
         r->result = (struct tf_run_result){
                 .exit_code = -1,
                 .cpu_usec = TF_UNSET,
                 .memory_peak = TF_UNSET,
                 .pids_peak = TF_UNSET,
+                .oom_kills = TF_UNSET,
+                .pids_refused = TF_UNSET,
         };
         *ret = r;
         return 0;
@@ -80,30 +107,99 @@ void tf_run_free(struct tf_run *r) {
                 return;
         tf_source_remove(r->timeout_source);
         tf_source_remove(r->grace_source);
+        tf_source_remove(r->finish_source);
         if (r->ops && r->ops->cleanup)
                 r->ops->cleanup(r);
+        free(r->result.error);
         free(r->run_id);
         free(r);
 }
 
-/* The end of every run that started. on_done is the last thing that touches r: it may free it. */
-static void finish(struct tf_run *r) {
+static bool is_final(enum tf_run_state s) {
+        return s >= TF_RUN_SUCCEEDED;
+}
+
+static int on_finish(struct tf_source *s, int fd, uint32_t events, void *userdata) {
+        struct tf_run *r = userdata;
+        r->finish_source = NULL;
         tf_source_remove(r->timeout_source);
         tf_source_remove(r->grace_source);
         r->timeout_source = r->grace_source = NULL;
-        r->result.wall_usec = tf_now(CLOCK_MONOTONIC) - r->start_mono_usec;
-        r->ops->cleanup(r);
+        if (r->ops)
+                r->ops->cleanup(r);
         if (r->on_done)
-                r->on_done(r, r->on_done_userdata);
+                r->on_done(r, r->on_done_userdata); /* last: it may free r */
+        return 0;
+}
+
+/* The one way a run ends: its result is complete, the state final. The rest (cleanup, on_done) happens
+ * from a deferred call, so that a backend may end the run from anywhere, inside start() included. */
+static void end_run(struct tf_run *r) {
+        if (!r->ended) {
+                r->ended = true;
+                r->result.wall_usec = tf_now(CLOCK_MONOTONIC) - r->start_mono_usec;
+        }
+        if (r->finish_source)
+                return;
+        tf_source_remove(r->timeout_source);
+        tf_source_remove(r->grace_source);
+        r->timeout_source = r->grace_source = NULL;
+        tf_loop_defer(r->loop, on_finish, r, &r->finish_source);
+}
+
+static void set_error(struct tf_run *r, const char *msg) {
+        free(r->result.error);
+        r->result.error = msg ? tf_strdup(msg) : NULL;
+}
+
+void tf_run_start_failed(struct tf_run *r, tf_error *err) {
+        struct tf_run_result *res = &r->result;
+        if (is_final(r->state)) {
+                tf_error_free(err);
+                return;
+        }
+        set_error(r, err ? err->msg : "start failed");
+        tf_error_free(err);
+        res->exit_code = -1;
+        res->signal = 0;
+        if (r->stopping == TF_REASON_TIMED_OUT) {
+                /* The timeout came while it was still starting (a long pull, a hung engine). */
+                res->exit_status = 124;
+                res->reason = TF_REASON_TIMED_OUT;
+                r->state = TF_RUN_TIMED_OUT;
+        } else if (r->stopping == TF_REASON_CANCELLED) {
+                /* Stopped before the process existed: as if the stop signal had ended it. */
+                res->exit_status = 128 + r->spec->stop_signal;
+                res->reason = TF_REASON_CANCELLED;
+                r->state = TF_RUN_CANCELLED;
+        } else {
+                res->exit_status = 125;
+                res->reason = TF_REASON_START_FAILED;
+                r->state = TF_RUN_FAILED;
+        }
+        end_run(r);
 }
 
 void tf_run_exec_failed(struct tf_run *r, int exit_status, const char *msg) {
-        tf_log("%s", msg);
+        if (is_final(r->state))
+                return;
+        set_error(r, msg);
         r->result.exit_status = exit_status;
         r->result.exit_code = exit_status;
-        r->result.reason = exit_status == 127 ? "not-found" : "not-executable";
+        r->result.reason = exit_status == 127 ? TF_REASON_NOT_FOUND : TF_REASON_NOT_EXECUTABLE;
         r->state = TF_RUN_FAILED;
-        /* No finish() here: we are inside start(); tf_run_start() finishes the run once start() returns. */
+        end_run(r);
+}
+
+static void do_stop(struct tf_run *r);
+
+void tf_run_started(struct tf_run *r) {
+        if (r->state != TF_RUN_STARTING)
+                return;
+        r->state = TF_RUN_RUNNING;
+        /* A stop asked for while starting, by a backend that cannot abort a start: now it can stop. */
+        if (r->stopping != TF_REASON_NONE)
+                do_stop(r);
 }
 
 void tf_run_child_exited(struct tf_run *r, int code, int status) {
@@ -111,11 +207,14 @@ void tf_run_child_exited(struct tf_run *r, int code, int status) {
         bool oom = false;
         _cleanup_error_ tf_error *e = NULL;
 
+        if (is_final(r->state))
+                return;
+        if (!r->ended) {
+                r->ended = true;
+                r->result.wall_usec = tf_now(CLOCK_MONOTONIC) - r->start_mono_usec;
+        }
         if (r->ops->collect(r, res, &oom, &e) < 0)
                 tf_log("warning: collect %s: %s", r->run_id, e->msg);
-
-        bool timed_out = r->state == TF_RUN_STOPPING && res->reason && streq(res->reason, "timed-out");
-        bool cancelled = r->state == TF_RUN_STOPPING && res->reason && streq(res->reason, "cancelled");
 
         if (code == CLD_EXITED) {
                 res->exit_code = status;
@@ -126,23 +225,29 @@ void tf_run_child_exited(struct tf_run *r, int code, int status) {
                 res->signal = status;
                 res->exit_status = 128 + status;
         }
+        /* tfrun stopped it only if the stop came before the end: a backend that knows when the main
+         * process really ended (a container's FinishedAt) tells us with exit_realtime_usec. */
+        bool stopped = r->stopping != TF_REASON_NONE &&
+                       !(r->exit_realtime_usec && r->exit_realtime_usec < r->stop_realtime_usec);
 
-        if (timed_out) {
+        if (stopped && r->stopping == TF_REASON_TIMED_OUT) {
                 res->exit_status = 124;
+                res->reason = TF_REASON_TIMED_OUT;
                 r->state = TF_RUN_TIMED_OUT;
         } else if (oom && res->signal == SIGKILL) {
-                res->reason = "oom-killed";
+                res->reason = TF_REASON_OOM_KILLED;
                 r->state = TF_RUN_OOM_KILLED;
-        } else if (cancelled) {
+        } else if (stopped) {
+                res->reason = TF_REASON_CANCELLED;
                 r->state = TF_RUN_CANCELLED;
         } else if (res->signal) {
-                res->reason = "signaled";
+                res->reason = TF_REASON_SIGNALED;
                 r->state = TF_RUN_FAILED;
         } else {
-                res->reason = "exited";
+                res->reason = TF_REASON_EXITED;
                 r->state = res->exit_code == 0 ? TF_RUN_SUCCEEDED : TF_RUN_FAILED;
         }
-        finish(r);
+        end_run(r);
 }
 
 static int on_grace(struct tf_source *s, int fd, uint32_t events, void *userdata) {
@@ -155,18 +260,9 @@ static int on_grace(struct tf_source *s, int fd, uint32_t events, void *userdata
         return 0;
 }
 
-void tf_run_stop(struct tf_run *r, bool cancel) {
+static void do_stop(struct tf_run *r) {
         _cleanup_error_ tf_error *e = NULL;
-        if (r->state == TF_RUN_STOPPING) {
-                /* Asked again while stopping: do not wait for the grace period. */
-                if (r->ops->signal(r, SIGKILL, true, &e) < 0)
-                        tf_log("warning: kill %s: %s", r->run_id, e->msg);
-                return;
-        }
-        if (r->state != TF_RUN_RUNNING)
-                return;
         r->state = TF_RUN_STOPPING;
-        r->result.reason = cancel ? "cancelled" : "timed-out";
         if (r->ops->signal(r, r->spec->stop_signal, true, &e) < 0)
                 tf_log("warning: stop %s: %s", r->run_id, e ? e->msg : "");
         uint64_t at = tf_now(CLOCK_MONOTONIC) + r->spec->stop_grace_usec;
@@ -174,6 +270,28 @@ void tf_run_stop(struct tf_run *r, bool cancel) {
                 tf_log("warning: %s; killing at once", e->msg);
                 on_grace(NULL, -1, 0, r);
         }
+}
+
+void tf_run_stop(struct tf_run *r, bool cancel) {
+        _cleanup_error_ tf_error *e = NULL;
+        if (is_final(r->state) || r->ended || r->state == TF_RUN_PENDING)
+                return;
+        if (r->state == TF_RUN_STOPPING) {
+                /* Asked again while stopping: do not wait for the grace period. */
+                if (r->ops->signal(r, SIGKILL, true, &e) < 0)
+                        tf_log("warning: kill %s: %s", r->run_id, e->msg);
+                return;
+        }
+        if (r->stopping == TF_REASON_NONE) {
+                r->stopping = cancel ? TF_REASON_CANCELLED : TF_REASON_TIMED_OUT;
+                r->stop_realtime_usec = tf_now(CLOCK_REALTIME);
+        }
+        if (r->state == TF_RUN_STARTING) {
+                if (r->ops->abort)
+                        r->ops->abort(r);
+                return; /* else stopped by tf_run_started() */
+        }
+        do_stop(r);
 }
 
 void tf_run_forward_signal(struct tf_run *r, int sig) {
@@ -192,38 +310,27 @@ static int on_timeout(struct tf_source *s, int fd, uint32_t events, void *userda
         return 0;
 }
 
-int tf_run_start(struct tf_run *r, void (*on_done)(struct tf_run *, void *), void *userdata, tf_error **err) {
+void tf_run_start(struct tf_run *r, void (*on_done)(struct tf_run *, void *), void *userdata) {
+        _cleanup_error_ tf_error *e = NULL;
         r->on_done = on_done;
         r->on_done_userdata = userdata;
-        int ret = r->ops->check(r, err);
-        if (ret < 0)
-                return ret;
         r->state = TF_RUN_STARTING;
         r->start_mono_usec = tf_now(CLOCK_MONOTONIC);
         r->result.start_realtime_usec = tf_now(CLOCK_REALTIME);
-        ret = r->ops->start(r, err);
-        if (ret < 0) {
-                r->ops->cleanup(r);
-                r->state = TF_RUN_FAILED;
-                return ret;
+        if (backend_for(r->spec, &r->ops, &e) < 0 || r->ops->check(r, &e) < 0) {
+                tf_run_start_failed(r, TAKE_PTR(e));
+                return;
         }
-        if (r->state != TF_RUN_STARTING) {
-                /* exec failed: the run is over. finish() calls on_done last, which may free r. */
-                finish(r);
-                return 0;
+        /* The timeout covers the start too: a pull or a hung engine cannot hold a run past it. */
+        if (r->spec->timeout_usec != TF_UNSET && r->spec->timeout_usec != TF_USEC_INFINITY &&
+            tf_loop_add_timer(r->loop, CLOCK_MONOTONIC, r->start_mono_usec + r->spec->timeout_usec, on_timeout,
+                              r, &r->timeout_source, &e) < 0) {
+                /* Never run without the timeout the spec asked for. */
+                tf_run_start_failed(r, TAKE_PTR(e));
+                return;
         }
-        r->state = TF_RUN_RUNNING;
-        if (r->spec->timeout_usec != TF_UNSET && r->spec->timeout_usec != TF_USEC_INFINITY) {
-                ret = tf_loop_add_timer(r->loop, CLOCK_MONOTONIC, r->start_mono_usec + r->spec->timeout_usec,
-                                        on_timeout, r, &r->timeout_source, err);
-                if (ret < 0) {
-                        /* Never run without the timeout the spec asked for. */
-                        _cleanup_error_ tf_error *e = NULL;
-                        r->ops->signal(r, SIGKILL, true, &e);
-                        return ret;
-                }
-        }
-        return 0;
+        if (r->ops->start(r, &e) < 0)
+                tf_run_start_failed(r, TAKE_PTR(e));
 }
 
 static void fmt_opt_size(char *buf, size_t len, uint64_t v) {
@@ -233,46 +340,96 @@ static void fmt_opt_size(char *buf, size_t len, uint64_t v) {
                 tf_format_size(buf, len, v);
 }
 
+static void fmt_time(char *buf, size_t len, uint64_t usec) {
+        char ts[64];
+        time_t t = (time_t) (usec / TF_USEC_PER_SEC);
+        struct tm tm;
+        gmtime_r(&t, &tm);
+        strftime(ts, sizeof(ts), "%Y-%m-%dT%H:%M:%S", &tm);
+        snprintf(buf, len, "%s.%06" PRIu64 "Z", ts, usec % TF_USEC_PER_SEC);
+}
+
+json_t *tf_run_result_json(const char *service, const char *backend, const char *run_id,
+                           const struct tf_run_result *res) {
+        json_t *o = json_object();
+        json_object_set_new(o, "service", service ? json_string(service) : json_null());
+        json_object_set_new(o, "backend", backend ? json_string(backend) : json_null());
+        json_object_set_new(o, "run_id", run_id ? json_string(run_id) : json_null());
+        json_object_set_new(o, "status", json_integer(res->exit_status));
+        json_object_set_new(o, "reason", json_string(tf_run_reason_name(res->reason)));
+        json_object_set_new(o, "exit_code", res->exit_code >= 0 ? json_integer(res->exit_code) : json_null());
+        const char *sn = res->signal ? tf_signal_name(res->signal) : NULL;
+        json_object_set_new(o, "signal", res->signal ? json_string(sn ? sn : "?") : json_null());
+        json_object_set_new(o, "error", res->error ? json_string(res->error) : json_null());
+        if (res->start_realtime_usec) {
+                char ts[96];
+                fmt_time(ts, sizeof(ts), res->start_realtime_usec);
+                json_object_set_new(o, "started_at", json_string(ts));
+        } else
+                json_object_set_new(o, "started_at", json_null());
+        json_object_set_new(o, "wall_usec", json_integer((json_int_t) res->wall_usec));
+#define OPT(k, v) json_object_set_new(o, k, (v) == TF_UNSET ? json_null() : json_integer((json_int_t) (v)))
+        OPT("cpu_usec", res->cpu_usec);
+        OPT("memory_peak_bytes", res->memory_peak);
+        OPT("pids_peak", res->pids_peak);
+        OPT("oom_kills", res->oom_kills);
+        OPT("pids_refused", res->pids_refused);
+#undef OPT
+        return o;
+}
+
+int tf_write_json_file(const char *path, json_t *obj, tf_error **err) {
+        _cleanup_free_ char *s = json_dumps(obj, JSON_COMPACT);
+        if (!s)
+                return tf_error_set(err, ENOMEM, "--json-file %s: cannot encode the result", path);
+        /* A temp file beside the target, created O_EXCL (mkostemp) and never through a symlink, so a
+         * directory others may write cannot redirect it; renamed over the target only once complete. */
+        _cleanup_free_ char *tmp = tf_asprintf("%s.tmp.XXXXXX", path);
+        _cleanup_close_ int fd = mkostemp(tmp, O_CLOEXEC | O_NOFOLLOW);
+        if (fd < 0)
+                return tf_error_setc(err, errno, "--json-file %s: create a temporary file beside it", path);
+        size_t n = strlen(s);
+        s[n] = '\n';
+        int ret = 0;
+        if (fchmod(fd, 0644) < 0 || write(fd, s, n + 1) != (ssize_t) (n + 1) || fsync(fd) < 0)
+                ret = tf_error_setc(err, errno ? errno : EIO, "--json-file %s: write", path);
+        else if (rename(tmp, path) < 0)
+                ret = tf_error_setc(err, errno, "--json-file %s: rename", path);
+        s[n] = 0;
+        if (ret < 0)
+                unlink(tmp);
+        return ret;
+}
+
 void tf_run_report(const struct tf_run *r) {
         const struct tf_run_result *res = &r->result;
-        if (r->opts->json) {
-                json_t *o = json_object();
-                json_object_set_new(o, "service", json_string(r->spec->name));
-                json_object_set_new(o, "backend", json_string(r->ops->name));
-                json_object_set_new(o, "run_id", json_string(r->run_id));
+        const char *backend = r->ops ? r->ops->name : tf_backend_name(r->spec->resolved_backend);
+        if (res->error)
+                tf_log("%s", res->error);
+        if (r->opts->json || r->opts->json_file) {
+                json_t *o = tf_run_result_json(r->spec->name, backend, r->run_id, res);
                 json_object_set_new(o, "state", json_string(tf_run_state_name(r->state)));
-                json_object_set_new(o, "status", json_integer(res->exit_status));
-                json_object_set_new(o, "reason", json_string(res->reason ? res->reason : "unknown"));
-                json_object_set_new(o, "exit_code", res->exit_code >= 0 ? json_integer(res->exit_code) : json_null());
-                json_object_set_new(o, "signal",
-                                    res->signal ? json_string(tf_signal_name(res->signal) ? tf_signal_name(res->signal) : "?")
-                                                : json_null());
-                char ts[64];
-                time_t t = (time_t) (res->start_realtime_usec / TF_USEC_PER_SEC);
-                struct tm tm;
-                gmtime_r(&t, &tm);
-                strftime(ts, sizeof(ts), "%Y-%m-%dT%H:%M:%S", &tm);
-                char ts2[96];
-                snprintf(ts2, sizeof(ts2), "%s.%06" PRIu64 "Z", ts, res->start_realtime_usec % TF_USEC_PER_SEC);
-                json_object_set_new(o, "started_at", json_string(ts2));
-                json_object_set_new(o, "wall_usec", json_integer((json_int_t) res->wall_usec));
-#define OPT(k, v) json_object_set_new(o, k, (v) == TF_UNSET ? json_null() : json_integer((json_int_t) (v)))
-                OPT("cpu_usec", res->cpu_usec);
-                OPT("memory_peak_bytes", res->memory_peak);
-                OPT("pids_peak", res->pids_peak);
-#undef OPT
-                char *s = json_dumps(o, JSON_COMPACT);
-                if (s) {
-                        printf("%s\n", s);
-                        fflush(stdout);
-                        free(s);
+                if (r->opts->json_file) {
+                        _cleanup_error_ tf_error *e = NULL;
+                        if (tf_write_json_file(r->opts->json_file, o, &e) < 0)
+                                tf_log("%s", e->msg);
+                }
+                if (r->opts->json) {
+                        char *s = json_dumps(o, JSON_COMPACT);
+                        if (s) {
+                                printf("%s\n", s);
+                                fflush(stdout);
+                                free(s);
+                        }
+                        json_decref(o);
+                        return;
                 }
                 json_decref(o);
-                return;
         }
-        if (r->opts->quiet)
+        /* Nothing ran: the message says it all, as it did before anything was started. */
+        if (r->opts->quiet || res->reason == TF_REASON_START_FAILED)
                 return;
-        char wall[32], cpu[32] = "-", mem[32], pids[32] = "-", sig[48] = "";
+        char wall[32], cpu[32] = "-", mem[32], pids[32] = "-", sig[48] = "", extra[96] = "";
         tf_format_duration_short(wall, sizeof(wall), res->wall_usec);
         if (res->cpu_usec != TF_UNSET)
                 tf_format_duration_short(cpu, sizeof(cpu), res->cpu_usec);
@@ -281,6 +438,15 @@ void tf_run_report(const struct tf_run *r) {
                 snprintf(pids, sizeof(pids), "%" PRIu64, res->pids_peak);
         if (res->signal)
                 snprintf(sig, sizeof(sig), " signal=%s", tf_signal_name(res->signal) ? tf_signal_name(res->signal) : "?");
-        tf_log("%s %s status=%d reason=%s%s wall=%s cpu=%s mem_peak=%s pids_peak=%s", r->spec->name, r->ops->name,
-               res->exit_status, res->reason ? res->reason : "unknown", sig, wall, cpu, mem, pids);
+        /* Facts that change the meaning of a plain exit: another process of the run was OOM-killed, or
+         * the pids limit refused forks. */
+        size_t el = 0;
+        if (res->oom_kills != TF_UNSET && res->oom_kills > 0 && res->reason != TF_REASON_OOM_KILLED)
+                el += (size_t) snprintf(extra + el, sizeof(extra) - el, " oom_kills=%" PRIu64, res->oom_kills);
+        else if (res->oom_kills != TF_UNSET && res->oom_kills > 1)
+                el += (size_t) snprintf(extra + el, sizeof(extra) - el, " oom_kills=%" PRIu64, res->oom_kills);
+        if (res->pids_refused != TF_UNSET && res->pids_refused > 0)
+                snprintf(extra + el, sizeof(extra) - el, " pids_refused=%" PRIu64, res->pids_refused);
+        tf_log("%s %s status=%d reason=%s%s wall=%s cpu=%s mem_peak=%s pids_peak=%s%s", r->spec->name, backend,
+               res->exit_status, tf_run_reason_name(res->reason), sig, wall, cpu, mem, pids, extra);
 }

@@ -9,6 +9,7 @@
  * sequence; a backend only knows how to start, signal, kill, collect and clean up its own kind of child.
  */
 
+#include <jansson.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <sys/types.h>
@@ -29,37 +30,76 @@ enum tf_run_state {
         TF_RUN_CANCELLED,
 };
 
+/* Why a run ended. Printed as tf_run_reason_name(): the words of the summary line and of --json. */
+enum tf_run_reason {
+        TF_REASON_NONE,           /* not ended yet */
+        TF_REASON_EXITED,         /* the main process exited by itself, any code */
+        TF_REASON_SIGNALED,       /* killed by a signal tfrun did not send (or forwarded from outside) */
+        TF_REASON_TIMED_OUT,      /* stopped by tfrun at `timeout:` (124) */
+        TF_REASON_OOM_KILLED,     /* the main process was killed by the kernel's OOM killer (137) */
+        TF_REASON_CANCELLED,      /* stopped by tfrun on request (SIGINT/SIGTERM to tfrun, overlap: replace) */
+        TF_REASON_NOT_FOUND,      /* the command does not exist (127) */
+        TF_REASON_NOT_EXECUTABLE, /* the command cannot be executed (126) */
+        TF_REASON_START_FAILED,   /* tfrun could not start it: refused limit, backend down, ... (125) */
+        TF_REASON_INVALID_SPEC,   /* the spec failed validation; nothing was started (125) */
+};
+const char *tf_run_reason_name(enum tf_run_reason r);
+
 struct tf_run_result {
-        int exit_status;    /* what tfrun exits with: code, 128+sig, 124, 125, 126, 127 */
-        int exit_code;      /* the child's own exit code, -1 when killed */
-        int signal;         /* the killing signal, 0 when exited */
-        const char *reason; /* "exited", "killed", "timed-out", "oom-killed", "not-found",
-                               "not-executable", "start-failed" */
+        int exit_status; /* what tfrun exits with: code, 128+sig, 124, 125, 126, 127 */
+        int exit_code;   /* the child's own exit code, -1 when killed or never started */
+        int signal;      /* the killing signal, 0 when exited */
+        enum tf_run_reason reason;
+        char *error;     /* owned: why it could not start (START_FAILED, NOT_FOUND, ...); NULL otherwise */
         uint64_t start_realtime_usec;
-        uint64_t wall_usec;
-        uint64_t cpu_usec;    /* TF_UNSET when unknown */
-        uint64_t memory_peak; /* TF_UNSET when unknown */
-        uint64_t pids_peak;   /* TF_UNSET when unknown */
+        uint64_t wall_usec;     /* from the start request to the main process's end (not cleanup) */
+        uint64_t cpu_usec;      /* TF_UNSET when unknown */
+        uint64_t memory_peak;   /* TF_UNSET when unknown */
+        uint64_t pids_peak;     /* TF_UNSET when unknown */
+        uint64_t oom_kills;     /* processes of the run the OOM killer took; TF_UNSET when unknown */
+        uint64_t pids_refused;  /* forks the pids limit refused; TF_UNSET when unknown */
 };
 
 struct tf_run;
+
+/* Process-wide state of the runs of one process (one loop): what used to be static. */
+struct tf_run_ctx {
+        struct tf_loop *loop; /* borrowed */
+        unsigned run_counter; /* run ids "<name>-<pid>-<n>" */
+        /* A backend's process-wide state (docker: the engine client, its requests in flight, the
+         * containers this process made), created on first use and freed by tf_run_ctx_done(). */
+        void *backend_state[4];
+        void (*backend_state_free[4])(void *state);
+};
+#define TF_RUN_CTX_DOCKER 0
+void tf_run_ctx_init(struct tf_run_ctx *c, struct tf_loop *loop);
+void tf_run_ctx_done(struct tf_run_ctx *c);
 
 struct tf_backend_ops {
         const char *name;
         /* The main process is in tfrun's process group, so a terminal's ^C already reached it. */
         bool shares_pgrp;
-        /* Refuse, before anything is created, what this backend cannot honour. */
+        /* Refuse, before anything is created, what this backend cannot honour. Must not block. */
         int (*check)(struct tf_run *r, tf_error **err);
-        /* Create and start. On success the backend has registered a source on r->loop that calls
-         * tf_run_child_exited() when the main process is gone. On failure everything made is undone
-         * by cleanup(). Exec-level failures (not found, not executable) are not errors: they end the run
-         * through tf_run_child_exited() with the 127/126 status set in the result. */
+        /* Begin creating and starting; never blocks the loop. The run is STARTING until the backend calls
+         * tf_run_started() (the main process runs; may be called from inside start()), then RUNNING.
+         * A failure is either returned at once (< 0, with *err) or reported later with
+         * tf_run_start_failed(); exec-level failures (not found, not executable) with tf_run_exec_failed().
+         * Once the main process has ended, the backend calls tf_run_child_exited() exactly once, after it
+         * has collected what it reports (for native: after the cgroup is empty). Every tf_run_* call
+         * above may be made from inside start(): the run finishes from a deferred call, never re-entrantly.
+         */
         int (*start)(struct tf_run *r, tf_error **err);
+        /* STARTING only, optional: give up starting (a timeout or a stop came first). The backend cancels
+         * what it has in flight and ends the run with tf_run_start_failed() (or tf_run_child_exited() if
+         * the process exists after all). Without abort, the run is stopped once it is RUNNING. */
+        void (*abort)(struct tf_run *r);
         /* Send sig to the main process (forwarding) or, with all, to every process of the run. */
         int (*signal)(struct tf_run *r, int sig, bool all, tf_error **err);
-        /* After exit: kill leftovers and fill cpu/memory/pids/oom into the result. */
+        /* After exit: fill cpu/memory/pids/oom into the result. *oom: the main process was OOM-killed. */
         int (*collect)(struct tf_run *r, struct tf_run_result *res, bool *oom, tf_error **err);
-        /* Remove everything made; idempotent; called on every path. */
+        /* Remove everything made; idempotent; called on every path; must not block (work that must
+         * outlive the run, such as a container's DELETE, goes on in the backend's ctx state). */
         void (*cleanup)(struct tf_run *r);
 };
 
@@ -67,18 +107,26 @@ struct tf_run_options {
         const char *cgroup_parent; /* --cgroup-parent */
         bool json;                 /* --json: summary object on stdout */
         bool quiet;                /* --quiet: no summary line */
+        const char *json_file;     /* --json-file: the result object written (atomically) to this file */
 };
 
 struct tf_run {
         const struct tf_spec *spec; /* borrowed */
         const struct tf_run_options *opts;
         const struct tf_backend_ops *ops;
-        struct tf_loop *loop; /* borrowed */
-        char *run_id;         /* "<name>-<pid>-<counter>" */
+        struct tf_run_ctx *ctx; /* borrowed */
+        struct tf_loop *loop;   /* borrowed: ctx->loop */
+        char *run_id;           /* "<name>-<pid>-<counter>" */
         enum tf_run_state state;
         struct tf_run_result result;
         uint64_t start_mono_usec;
-        struct tf_source *timeout_source, *grace_source;
+        bool ended;                  /* the main process ended (or never started): wall time is taken */
+        enum tf_run_reason stopping; /* TIMED_OUT or CANCELLED once tfrun asked it to stop */
+        uint64_t stop_realtime_usec; /* when tfrun asked it to stop */
+        /* Backends that know when the main process really ended (a container's FinishedAt) set this
+         * before tf_run_child_exited(): a run that ended before tfrun's stop was not stopped by it. */
+        uint64_t exit_realtime_usec;
+        struct tf_source *timeout_source, *grace_source, *finish_source;
         void (*on_done)(struct tf_run *r, void *userdata);
         void *on_done_userdata;
         void *backend; /* backend-private state */
@@ -94,13 +142,20 @@ const struct tf_backend_ops *tf_module_docker_backend(const char *version);
 
 
 /* Create a run for spec; nothing is started. */
-int tf_run_new(const struct tf_spec *spec, const struct tf_run_options *opts, struct tf_loop *loop,
+int tf_run_new(struct tf_run_ctx *ctx, const struct tf_spec *spec, const struct tf_run_options *opts,
                struct tf_run **ret, tf_error **err);
 void tf_run_free(struct tf_run *r);
 
-/* Check and start; arms the timeout. on_done is called once the run reached a final state and was cleaned
- * up. */
-int tf_run_start(struct tf_run *r, void (*on_done)(struct tf_run *, void *), void *userdata, tf_error **err);
+/* Check and start. Every run ends through on_done, called once from the loop (never from inside this
+ * call) after the run reached a final state and was cleaned up, whatever happened: a refused check or a
+ * failed start ends as TF_REASON_START_FAILED (status 125) with result.error set. on_done may free r. */
+void tf_run_start(struct tf_run *r, void (*on_done)(struct tf_run *, void *), void *userdata);
+
+/* Backends: the main process runs (STARTING -> RUNNING). */
+void tf_run_started(struct tf_run *r);
+/* Backends: starting failed; takes err (may be NULL with msg in none). status 125, or 124/cancelled when
+ * the run was being stopped. */
+void tf_run_start_failed(struct tf_run *r, tf_error *err);
 
 /* Called by backends when the main process has ended. code and status are waitid()'s si_code and si_status. */
 void tf_run_child_exited(struct tf_run *r, int code, int status);
@@ -117,8 +172,14 @@ void tf_run_forward_signal(struct tf_run *r, int sig);
 
 const char *tf_run_state_name(enum tf_run_state s);
 
-/* The summary line (stderr) or JSON object (stdout). */
+/* The result as a JSON object (new reference). spec may be NULL (a spec that failed to load). */
+json_t *tf_run_result_json(const char *service, const char *backend, const char *run_id,
+                           const struct tf_run_result *res);
+
+/* The summary line (stderr) or JSON object (stdout), and --json-file. */
 void tf_run_report(const struct tf_run *r);
+/* Write obj to path atomically (temp file beside it, O_EXCL|O_NOFOLLOW, fsync, rename). */
+int tf_write_json_file(const char *path, json_t *obj, tf_error **err);
 
 /* Log a line on stderr prefixed "tfrun: " (the runner is the only module that prints). */
 void tf_log(const char *fmt, ...) __attribute__((format(printf, 1, 2)));

@@ -40,6 +40,7 @@ struct job {
 struct supervisor {
         const struct tf_supervise_options *o;
         struct tf_loop *loop;
+        struct tf_run_ctx ctx;
         struct spec_ref *cur;
         struct job *jobs;
         unsigned n_jobs;
@@ -261,32 +262,25 @@ static void start_job(struct supervisor *sv, unsigned attempt) {
         j->ref = sv->cur;
         j->ref->refs++;
         j->attempt = attempt;
-        if (tf_run_new(j->ref->spec, &sv->o->run, sv->loop, &j->run, &e) < 0)
-                goto fail;
+        if (tf_run_new(&sv->ctx, j->ref->spec, &sv->o->run, &j->run, &e) < 0) {
+                tf_log("%s", e->msg);
+                sv->status = 125;
+                ref_put(j->ref);
+                free(j);
+                maybe_exit(sv);
+                return;
+        }
         j->next = sv->jobs;
         sv->jobs = j;
         sv->n_jobs++;
-        /* Recorded before the start: once started, the run may end (and free j) before we get back. */
         const struct tf_spec *spec = j->ref->spec;
         if (spec->schedule.persistent) {
                 int r = state_write(sv, tf_now(CLOCK_REALTIME));
                 if (r < 0)
                         tf_log("%s: cannot record the start in %s: %s", spec->name, sv->state_path, strerror(-r));
         }
-        if (tf_run_start(j->run, on_run_done, j, &e) < 0) {
-                job_remove(sv, j);
-                goto fail;
-        }
-        return;
-fail:
-        tf_log("%s", e->msg);
-        sv->status = 125;
-        if (j->run)
-                tf_run_free(j->run);
-        ref_put(j->ref);
-        free(j);
-        /* A resident scheduler keeps going: the next fire may find the host able again. */
-        maybe_exit(sv);
+        /* Every outcome, a refused start included, comes back through on_run_done. */
+        tf_run_start(j->run, on_run_done, j);
 }
 
 /* --- firing --- */
@@ -380,8 +374,11 @@ static void reload(struct supervisor *sv) {
         _cleanup_error_ tf_error *e = NULL;
         struct tf_spec *spec = NULL;
         struct tf_fire_plan *plan = NULL;
+        /* The old plan's origin: `every:` keeps its phase across reloads (a reload per 2 s must not
+         * push a 3 s series forever ahead). */
+        uint64_t origin = sv->cur->plan ? tf_fire_plan_origin(sv->cur->plan) : tf_now(CLOCK_REALTIME);
         if (tf_spec_load(sv->o->spec_path, NULL, &spec, &e) < 0 ||
-            (spec->schedule.present && tf_fire_plan_new(spec, tf_now(CLOCK_REALTIME), &plan, &e) < 0)) {
+            (spec->schedule.present && tf_fire_plan_new(spec, origin, &plan, &e) < 0)) {
                 tf_log("reload: %s; keeping the previous spec", e->msg);
                 tf_spec_free(spec);
                 return;
@@ -394,6 +391,10 @@ static void reload(struct supervisor *sv) {
         ref_put(sv->cur);
         sv->cur = ref_new(spec, plan);
         tf_log("%s: reloaded %s", spec->name, sv->o->spec_path);
+        /* Unchanged next fire: keep the armed deadline and its randomized delay. */
+        uint64_t next;
+        if (sv->fire_timer && tf_fire_plan_next(plan, tf_now(CLOCK_REALTIME), &next) == 0 && next == sv->next_due)
+                return;
         arm_next_fire(sv, tf_now(CLOCK_REALTIME));
 }
 
@@ -499,6 +500,7 @@ int tf_supervise(struct tf_spec *spec, const struct tf_supervise_options *o) {
                 tf_log("%s", e->msg);
                 goto out;
         }
+        tf_run_ctx_init(&sv.ctx, sv.loop);
 
         if (!o->resident) {
                 /* One-shot: start at once, from inside the loop so that every path is the loop's. */
@@ -545,9 +547,13 @@ out:
                 ref_put(j->ref);
                 free(j);
         }
+        tf_run_ctx_done(&sv.ctx);
         tf_loop_free(sv.loop);
         ref_put(sv.cur);
         free(sv.state_path);
-        sigprocmask(SIG_SETMASK, &old, NULL);
+        /* The handled signals stay blocked: restoring the old mask would deliver a SIGTERM still pending
+         * from a burst with its default action, and tfrun would die of it after its summary instead of
+         * exiting with the run's status. The process ends right after this. */
+        (void) old;
         return status;
 }
