@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 #include <errno.h>
+#include <jansson.h>
 #include <getopt.h>
 #include <signal.h>
 #include <stdio.h>
@@ -29,7 +30,10 @@ static void usage_run(FILE *f) {
               "With a schedule: stay in the foreground and run it at each fire time.\n"
               "\n"
               "Options:\n"
-              "  --json                 print the run's summary as a JSON object on stdout\n"
+              "  --json                 print the run's summary as a JSON object on stdout (after the\n"
+              "                         service's own output: see --json-file for a clean channel)\n"
+              "  --json-file FILE       write the run's result object to FILE (atomically), also for\n"
+              "                         status 125; resident: after every run\n"
               "  -q, --quiet            no summary line on stderr\n"
               "  --cgroup-parent PATH   create the service's cgroup below PATH (default: tfrun's own cgroup)\n"
               "  --now                  run once now, even if the spec has a schedule\n"
@@ -48,11 +52,57 @@ static int load(const char *path, struct tf_spec **ret) {
         return 0;
 }
 
+/* A schedule with no future fire time (calendar dates in the past, say) would sit idle forever: refuse
+ * it, in `validate` as in `run`. @reboot fires once at start and needs no future. */
+static int check_schedule(const struct tf_spec *spec, tf_error **err) {
+        if (!spec->schedule.present)
+                return 0;
+        struct tf_fire_plan *plan = NULL;
+        uint64_t now = tf_now(CLOCK_REALTIME), next;
+        int r = tf_fire_plan_new(spec, now, &plan, err);
+        if (r < 0)
+                return r;
+        if (!tf_fire_plan_has_reboot(plan) && tf_fire_plan_next(plan, now, &next) < 0) {
+                _cleanup_free_ char *w = tf_spec_where(spec, spec->schedule.pos);
+                r = tf_error_set(err, EINVAL,
+                                 "%s: schedule: no fire time after now: this schedule can never fire "
+                                 "(check the years of the calendar expressions; `tfrun next FILE` lists fire times)",
+                                 w);
+        }
+        tf_fire_plan_free(plan);
+        return r;
+}
+
+/* Status 125 before any run: the same result object a run would have given, for --json and --json-file. */
+static void report_failure(const struct tf_run_options *o, const char *service, enum tf_run_reason reason,
+                           const char *msg) {
+        if (!o->json && !o->json_file)
+                return;
+        struct tf_run_result res = { .exit_status = 125, .exit_code = -1, .reason = reason, .error = (char *) msg,
+                                     .cpu_usec = TF_UNSET, .memory_peak = TF_UNSET, .pids_peak = TF_UNSET,
+                                     .oom_kills = TF_UNSET, .pids_refused = TF_UNSET };
+        json_t *obj = tf_run_result_json(service, NULL, NULL, &res);
+        json_object_set_new(obj, "state", json_string("failed"));
+        if (o->json_file) {
+                _cleanup_error_ tf_error *e = NULL;
+                if (tf_write_json_file(o->json_file, obj, &e) < 0)
+                        tf_log("%s", e->msg);
+        }
+        if (o->json) {
+                char *js = json_dumps(obj, JSON_COMPACT);
+                if (js)
+                        printf("%s\n", js);
+                free(js);
+                fflush(stdout);
+        }
+        json_decref(obj);
+}
+
 int tf_cmd_run(int argc, char **argv) {
         static const struct option longopts[] = {
                 { "json", no_argument, NULL, 'j' },          { "quiet", no_argument, NULL, 'q' },
                 { "cgroup-parent", required_argument, NULL, 'p' }, { "now", no_argument, NULL, 'n' },
-                { "state-dir", required_argument, NULL, 's' },
+                { "state-dir", required_argument, NULL, 's' }, { "json-file", required_argument, NULL, 'J' },
                 { "help", no_argument, NULL, 'h' },          {},
         };
         struct tf_run_options opts = {};
@@ -60,7 +110,8 @@ int tf_cmd_run(int argc, char **argv) {
         const char *state_dir = NULL;
         int c;
         optind = 1;
-        while ((c = getopt_long(argc, argv, "+qh", longopts, NULL)) >= 0) {
+        opterr = 0;
+        while ((c = getopt_long(argc, argv, "+:qh", longopts, NULL)) >= 0) {
                 switch (c) {
                 case 'j':
                         opts.json = true;
@@ -77,11 +128,20 @@ int tf_cmd_run(int argc, char **argv) {
                 case 's':
                         state_dir = optarg;
                         break;
+                case 'J':
+                        opts.json_file = optarg;
+                        break;
                 case 'h':
                         usage_run(stdout);
                         return 0;
                 default:
-                        usage_run(stderr);
+                        if (c == ':')
+                                tf_log("run: option '%s' needs a value; see `tfrun run --help`", argv[optind - 1]);
+                        else if (optopt)
+                                tf_log("run: unknown option '-%c'; see `tfrun run --help` for the options", optopt);
+                        else
+                                tf_log("run: unknown option '%s'; see `tfrun run --help` for the options",
+                                       argv[optind - 1]);
                         return 125;
                 }
         }
@@ -91,8 +151,17 @@ int tf_cmd_run(int argc, char **argv) {
         }
 
         _cleanup_spec_ struct tf_spec *spec = NULL;
-        if (load(argv[optind], &spec) < 0)
+        _cleanup_error_ tf_error *e = NULL;
+        if (tf_spec_load(argv[optind], NULL, &spec, &e) < 0) {
+                tf_log("%s", e->msg);
+                report_failure(&opts, NULL, TF_REASON_INVALID_SPEC, e->msg);
                 return 125;
+        }
+        if (spec->schedule.present && !now && check_schedule(spec, &e) < 0) {
+                tf_log("%s", e->msg);
+                report_failure(&opts, spec->name, TF_REASON_INVALID_SPEC, e->msg);
+                return 125;
+        }
 
         struct tf_supervise_options so = {
                 .run = opts,
@@ -105,30 +174,40 @@ int tf_cmd_run(int argc, char **argv) {
 
 int tf_cmd_validate(int argc, char **argv) {
         if (argc < 2 || streq(argv[1], "-h") || streq(argv[1], "--help")) {
-                fputs("Usage: tfrun validate FILE...\n\nCheck spec files without running anything.\n",
+                fputs("Usage: tfrun validate FILE...\n\nCheck spec files without running anything: the spec, its\n"
+                      "schedule, and everything tfrun checks before it starts a run (limits this host and the\n"
+                      "backend can honour, the sandbox, the container body).\n",
                       argc < 2 ? stderr : stdout);
                 return argc < 2 ? 125 : 0;
         }
         int status = 0;
+        /* A loop is needed only as the context's; nothing is dispatched. */
+        struct tf_loop *loop = NULL;
+        _cleanup_error_ tf_error *le = NULL;
+        if (tf_loop_new(&loop, &le) < 0) {
+                tf_log("%s", le->msg);
+                return 125;
+        }
+        struct tf_run_ctx ctx;
+        tf_run_ctx_init(&ctx, loop);
+        struct tf_run_options ro = {};
         for (int i = 1; i < argc; i++) {
                 _cleanup_spec_ struct tf_spec *spec = NULL;
+                _cleanup_error_ tf_error *e = NULL;
                 if (load(argv[i], &spec) < 0) {
                         status = 125;
                         continue;
                 }
-                if (spec->schedule.present) {
-                        _cleanup_error_ tf_error *e = NULL;
-                        struct tf_fire_plan *plan = NULL;
-                        if (tf_fire_plan_new(spec, tf_now(CLOCK_REALTIME), &plan, &e) < 0) {
-                                tf_log("%s", e->msg);
-                                status = 125;
-                                continue;
-                        }
-                        tf_fire_plan_free(plan);
+                if (check_schedule(spec, &e) < 0 || tf_run_check(&ctx, spec, &ro, &e) < 0) {
+                        tf_log("%s", e->msg);
+                        status = 125;
+                        continue;
                 }
                 printf("%s: ok (service %s, backend %s)\n", argv[i], spec->name,
                        tf_backend_name(spec->resolved_backend));
         }
+        tf_run_ctx_done(&ctx);
+        tf_loop_free(loop);
         return status;
 }
 

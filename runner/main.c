@@ -48,6 +48,16 @@ int main(int argc, char **argv) {
         if (streq(cmd, "calendar"))
                 return tf_cmd_calendar(argc - 1, argv + 1);
 #endif
+        /* A word that is neither a command nor a file, and does not look like a spec's name, is most likely
+         * a command this version does not have (`tfrun status`): say so rather than "cannot open". */
+        if (cmd[0] != '-' && !strchr(cmd, '/') && !tf_endswith(cmd, ".yaml") && !tf_endswith(cmd, ".yml") &&
+            access(cmd, F_OK) < 0) {
+                fprintf(stderr,
+                        "tfrun: '%s' is not a tfrun command nor a spec file; commands: run, validate, next, "
+                        "calendar (see tfrun --help)\n",
+                        cmd);
+                return 125;
+        }
         /* `tfrun [OPTIONS] FILE`: everything else is a run. */
         argv[0] = (char *) "run";
         return tf_cmd_run(argc, argv);

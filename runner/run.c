@@ -310,6 +310,19 @@ static int on_timeout(struct tf_source *s, int fd, uint32_t events, void *userda
         return 0;
 }
 
+int tf_run_check(struct tf_run_ctx *ctx, const struct tf_spec *spec, const struct tf_run_options *opts,
+                 tf_error **err) {
+        struct tf_run *r = NULL;
+        int ret = tf_run_new(ctx, spec, opts, &r, err);
+        if (ret < 0)
+                return ret;
+        ret = backend_for(spec, &r->ops, err);
+        if (ret == 0)
+                ret = r->ops->check(r, err);
+        tf_run_free(r);
+        return ret;
+}
+
 void tf_run_start(struct tf_run *r, void (*on_done)(struct tf_run *, void *), void *userdata) {
         _cleanup_error_ tf_error *e = NULL;
         r->on_done = on_done;

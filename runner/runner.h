@@ -146,6 +146,11 @@ int tf_run_new(struct tf_run_ctx *ctx, const struct tf_spec *spec, const struct 
                struct tf_run **ret, tf_error **err);
 void tf_run_free(struct tf_run *r);
 
+/* Everything tf_run_start() checks before it creates anything (the backend's check: limits this host and
+ * backend can honour, the sandbox, the container body), without starting: `tfrun validate`. */
+int tf_run_check(struct tf_run_ctx *ctx, const struct tf_spec *spec, const struct tf_run_options *opts,
+                 tf_error **err);
+
 /* Check and start. Every run ends through on_done, called once from the loop (never from inside this
  * call) after the run reached a final state and was cleaned up, whatever happened: a refused check or a
  * failed start ends as TF_REASON_START_FAILED (status 125) with result.error set. on_done may free r. */

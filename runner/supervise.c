@@ -126,10 +126,17 @@ static int state_write(struct supervisor *sv, uint64_t start_usec) {
         int r = mkdir_p(dir);
         if (r < 0)
                 return r;
-        _cleanup_free_ char *tmp = tf_asprintf("%s.tmp.%d", sv->state_path, (int) getpid());
-        _cleanup_close_ int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+        /* O_EXCL under a random name (mkostemp), never through a symlink: the state directory may be
+         * one that others can write. */
+        _cleanup_free_ char *tmp = tf_asprintf("%s.tmp.XXXXXX", sv->state_path);
+        _cleanup_close_ int fd = mkostemp(tmp, O_CLOEXEC | O_NOFOLLOW);
         if (fd < 0)
                 return -errno;
+        if (fchmod(fd, 0644) < 0) {
+                r = -errno;
+                unlink(tmp);
+                return r;
+        }
         char buf[128];
         int n = snprintf(buf, sizeof(buf), "{\"last_start_usec\": %" PRIu64 "}\n", start_usec);
         if (write(fd, buf, (size_t) n) != n || fsync(fd) < 0) {
@@ -148,15 +155,22 @@ static int state_write(struct supervisor *sv, uint64_t start_usec) {
         return 0;
 }
 
+/* -ENOENT when there is no state yet; a file that exists but cannot be used is said, not silently taken
+ * for "never ran": the catch-up it would have given is lost, and the user should know why. */
 static int state_read(struct supervisor *sv, uint64_t *ret) {
         json_error_t je;
-        json_t *o = json_load_file(sv->state_path, 0, &je);
-        if (!o)
+        if (access(sv->state_path, F_OK) < 0 && errno == ENOENT)
                 return -ENOENT;
-        json_t *v = json_object_get(o, "last_start_usec");
-        int r = json_is_integer(v) ? 0 : -EINVAL;
+        json_t *o = json_load_file(sv->state_path, JSON_REJECT_DUPLICATES, &je);
+        json_t *v = o ? json_object_get(o, "last_start_usec") : NULL;
+        int r = json_is_integer(v) && json_integer_value(v) > 0 ? 0 : -EINVAL;
         if (r == 0)
                 *ret = (uint64_t) json_integer_value(v);
+        else
+                tf_log("warning: %s: persistent state %s is unreadable (%s); kept nothing of it: no catch-up "
+                       "this time, and the next start rewrites it",
+                       sv->cur->spec->name, sv->state_path,
+                       o ? "no positive integer last_start_usec" : je.text);
         json_decref(o);
         return r;
 }
