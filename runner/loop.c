@@ -5,8 +5,8 @@
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
-#include <sys/auxv.h>
 #include <string.h>
+#include <sys/auxv.h>
 #include <sys/epoll.h>
 #include <sys/timerfd.h>
 #include <unistd.h>
@@ -14,17 +14,28 @@
 #include "base/cleanup.h"
 #include "base/strutil.h"
 
+enum kind { IO, TIMER, DEFERRED };
+
 struct tf_source {
         struct tf_loop *loop;
-        int fd;
-        bool owns_fd;
-        bool is_timer;
-        bool realtime;
+        enum kind kind;
+        int fd;       /* IO only */
+        bool realtime; /* TIMER: CLOCK_REALTIME, else CLOCK_MONOTONIC */
+        bool armed;    /* TIMER: in its clock's queue */
         bool dead;
-        bool deferred;
+        uint64_t at;   /* TIMER: absolute deadline */
         tf_io_cb cb;
         void *userdata;
-        struct tf_source *next; /* all sources, for freeing */
+        struct tf_source *next;  /* all sources, for freeing */
+        struct tf_source *tnext; /* TIMER: its clock's queue, sorted by deadline */
+};
+
+/* One timerfd per clock, armed at the earliest deadline of its queue: hundreds of services' timers cost two
+ * descriptors, not hundreds. The realtime one carries TFD_TIMER_CANCEL_ON_SET. */
+struct clock_q {
+        int fd;
+        struct tf_source *head;
+        uint64_t armed_at; /* what the timerfd is set to; UINT64_MAX: disarmed */
 };
 
 struct tf_loop {
@@ -33,8 +44,11 @@ struct tf_loop {
         int exit_code;
         struct tf_source *sources;
         unsigned dead_count;
-        unsigned n_deferred; /* deferred calls not yet made */
+        unsigned n_deferred;
         unsigned holds;
+        struct clock_q q[2]; /* [0] monotonic, [1] realtime */
+        bool is_virtual;
+        uint64_t vnow[2];
         uint64_t warn_usec; /* TFRUN_LOOP_WARN_MS; 0: off */
         bool warn_fatal;
 };
@@ -52,6 +66,12 @@ static void read_warn_env(struct tf_loop *l) {
         }
         v = getenv("TFRUN_LOOP_WARN_FATAL");
         l->warn_fatal = v && streq(v, "1");
+}
+
+uint64_t tf_loop_now(const struct tf_loop *l, clockid_t clock) {
+        if (l->is_virtual)
+                return l->vnow[clock == CLOCK_REALTIME];
+        return tf_now(clock);
 }
 
 /* One callback, timed when the debug switch is on. */
@@ -75,8 +95,11 @@ static int dispatch(struct tf_loop *l, struct tf_source *s, uint32_t events) {
         return r;
 }
 
-int tf_loop_new(struct tf_loop **ret, tf_error **err) {
+static int loop_new(bool is_virtual, struct tf_loop **ret, tf_error **err) {
         struct tf_loop *l = tf_malloc0(sizeof(*l));
+        l->is_virtual = is_virtual;
+        l->q[0].fd = l->q[1].fd = -1;
+        l->q[0].armed_at = l->q[1].armed_at = UINT64_MAX;
         read_warn_env(l);
         l->epfd = epoll_create1(EPOLL_CLOEXEC);
         if (l->epfd < 0) {
@@ -84,13 +107,35 @@ int tf_loop_new(struct tf_loop **ret, tf_error **err) {
                 free(l);
                 return r;
         }
+        if (!is_virtual)
+                for (int i = 0; i < 2; i++) {
+                        l->q[i].fd = timerfd_create(i ? CLOCK_REALTIME : CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK);
+                        struct epoll_event ev = { .events = EPOLLIN, .data.ptr = &l->q[i] };
+                        if (l->q[i].fd < 0 || epoll_ctl(l->epfd, EPOLL_CTL_ADD, l->q[i].fd, &ev) < 0) {
+                                int r = tf_error_setc(err, errno, "timerfd");
+                                tf_loop_free(l);
+                                return r;
+                        }
+                }
         *ret = l;
         return 0;
 }
 
+int tf_loop_new(struct tf_loop **ret, tf_error **err) {
+        return loop_new(false, ret, err);
+}
+
+int tf_loop_new_virtual(uint64_t realtime_usec, uint64_t monotonic_usec, struct tf_loop **ret, tf_error **err) {
+        int r = loop_new(true, ret, err);
+        if (r == 0) {
+                (*ret)->vnow[0] = monotonic_usec;
+                (*ret)->vnow[1] = realtime_usec;
+        }
+        return r;
+}
+
+/* I/O sources borrow their fd; timers and deferred calls have none of their own. */
 static void source_free(struct tf_source *s) {
-        if (s->owns_fd && s->fd >= 0)
-                close(s->fd);
         free(s);
 }
 
@@ -116,15 +161,26 @@ void tf_loop_free(struct tf_loop *l) {
                 l->sources = s->next;
                 source_free(s);
         }
+        for (int i = 0; i < 2; i++)
+                if (l->q[i].fd >= 0)
+                        close(l->q[i].fd);
         if (l->epfd >= 0)
                 close(l->epfd);
         free(l);
 }
 
-static int add(struct tf_loop *l, int fd, bool owns, uint32_t events, tf_io_cb cb, void *userdata,
-               struct tf_source **ret, tf_error **err) {
+static struct tf_source *source_new(struct tf_loop *l, enum kind k, tf_io_cb cb, void *userdata) {
         struct tf_source *s = tf_malloc0(sizeof(*s));
-        *s = (struct tf_source){ .loop = l, .fd = fd, .owns_fd = owns, .cb = cb, .userdata = userdata };
+        *s = (struct tf_source){ .loop = l, .kind = k, .fd = -1, .cb = cb, .userdata = userdata };
+        s->next = l->sources;
+        l->sources = s;
+        return s;
+}
+
+int tf_loop_add_io(struct tf_loop *l, int fd, uint32_t events, tf_io_cb cb, void *userdata,
+                   struct tf_source **ret, tf_error **err) {
+        struct tf_source *s = tf_malloc0(sizeof(*s));
+        *s = (struct tf_source){ .loop = l, .kind = IO, .fd = fd, .cb = cb, .userdata = userdata };
         struct epoll_event ev = { .events = events, .data.ptr = s };
         if (epoll_ctl(l->epfd, EPOLL_CTL_ADD, fd, &ev) < 0) {
                 int r = tf_error_setc(err, errno, "epoll_ctl add fd %d", fd);
@@ -138,32 +194,58 @@ static int add(struct tf_loop *l, int fd, bool owns, uint32_t events, tf_io_cb c
         return 0;
 }
 
-int tf_loop_add_io(struct tf_loop *l, int fd, uint32_t events, tf_io_cb cb, void *userdata,
-                   struct tf_source **ret, tf_error **err) {
-        return add(l, fd, false, events, cb, userdata, ret, err);
+/* Set the clock's timerfd to its queue's head, if that changed. */
+static int rearm(struct tf_loop *l, struct clock_q *q, bool realtime) {
+        uint64_t want = q->head ? q->head->at : UINT64_MAX;
+        if (l->is_virtual || want == q->armed_at)
+                return 0;
+        /* An all-zero value disarms; a deadline at the epoch is due at once anyway, so make it 1 ns. */
+        struct itimerspec its = {};
+        if (want != UINT64_MAX) {
+                its.it_value = tf_usec_to_timespec(want);
+                if (want == 0)
+                        its.it_value.tv_nsec = 1;
+        }
+        int flags = TFD_TIMER_ABSTIME | (realtime ? TFD_TIMER_CANCEL_ON_SET : 0);
+        if (timerfd_settime(q->fd, flags, &its, NULL) < 0)
+                return -errno;
+        q->armed_at = want;
+        return 0;
+}
+
+static void unqueue(struct tf_source *s) {
+        if (!s->armed)
+                return;
+        struct clock_q *q = &s->loop->q[s->realtime];
+        for (struct tf_source **p = &q->head; *p; p = &(*p)->tnext)
+                if (*p == s) {
+                        *p = s->tnext;
+                        break;
+                }
+        s->tnext = NULL;
+        s->armed = false;
 }
 
 int tf_source_set_time(struct tf_source *s, uint64_t usec) {
-        struct itimerspec its = { .it_value = tf_usec_to_timespec(usec ? usec : 1) };
-        int flags = TFD_TIMER_ABSTIME | (s->realtime ? TFD_TIMER_CANCEL_ON_SET : 0);
-        if (timerfd_settime(s->fd, flags, &its, NULL) < 0)
-                return -errno;
-        return 0;
+        struct tf_loop *l = s->loop;
+        struct clock_q *q = &l->q[s->realtime];
+        unqueue(s);
+        s->at = usec;
+        /* After equal deadlines: timers due at the same time fire in the order they were set. */
+        struct tf_source **p = &q->head;
+        while (*p && (*p)->at <= usec)
+                p = &(*p)->tnext;
+        s->tnext = *p;
+        *p = s;
+        s->armed = true;
+        return rearm(l, q, s->realtime);
 }
 
 int tf_loop_add_timer(struct tf_loop *l, clockid_t clock, uint64_t usec, tf_io_cb cb, void *userdata,
                       struct tf_source **ret, tf_error **err) {
-        _cleanup_close_ int fd = timerfd_create(clock, TFD_CLOEXEC | TFD_NONBLOCK);
-        if (fd < 0)
-                return tf_error_setc(err, errno, "timerfd_create");
-        struct tf_source *s = NULL;
-        int r = add(l, fd, true, EPOLLIN, cb, userdata, &s, err);
-        if (r < 0)
-                return r;
-        TAKE_FD(fd);
-        s->is_timer = true;
+        struct tf_source *s = source_new(l, TIMER, cb, userdata);
         s->realtime = clock == CLOCK_REALTIME;
-        r = tf_source_set_time(s, usec);
+        int r = tf_source_set_time(s, usec);
         if (r < 0) {
                 tf_source_remove(s);
                 return tf_error_setc(err, r, "timerfd_settime");
@@ -175,7 +257,7 @@ int tf_loop_add_timer(struct tf_loop *l, clockid_t clock, uint64_t usec, tf_io_c
 
 int tf_loop_defer(struct tf_loop *l, tf_io_cb cb, void *userdata, struct tf_source **ret) {
         struct tf_source *s = tf_malloc0(sizeof(*s));
-        *s = (struct tf_source){ .loop = l, .fd = -1, .deferred = true, .cb = cb, .userdata = userdata };
+        *s = (struct tf_source){ .loop = l, .kind = DEFERRED, .fd = -1, .cb = cb, .userdata = userdata };
         /* Appended, so that deferred calls run in order. */
         struct tf_source **p = &l->sources;
         while (*p)
@@ -199,13 +281,21 @@ void tf_loop_release(struct tf_loop *l) {
 void tf_source_remove(struct tf_source *s) {
         if (!s || s->dead)
                 return;
-        if (s->deferred) {
-                s->loop->n_deferred--;
-                s->deferred = false;
-        } else
-                epoll_ctl(s->loop->epfd, EPOLL_CTL_DEL, s->fd, NULL);
+        struct tf_loop *l = s->loop;
+        switch (s->kind) {
+        case DEFERRED:
+                l->n_deferred--;
+                break;
+        case TIMER:
+                unqueue(s);
+                (void) rearm(l, &l->q[s->realtime], s->realtime);
+                break;
+        case IO:
+                epoll_ctl(l->epfd, EPOLL_CTL_DEL, s->fd, NULL);
+                break;
+        }
         s->dead = true;
-        s->loop->dead_count++;
+        l->dead_count++;
 }
 
 void tf_loop_exit(struct tf_loop *l, int code) {
@@ -213,11 +303,15 @@ void tf_loop_exit(struct tf_loop *l, int code) {
         l->exit_code = code;
 }
 
+bool tf_loop_exiting(const struct tf_loop *l) {
+        return l->exiting;
+}
+
 /* Make the deferred calls pending now; those they defer in turn wait for the next round. */
 static int run_deferred(struct tf_loop *l) {
         unsigned n = l->n_deferred;
         for (struct tf_source *s = l->sources; s && n > 0; s = s->next) {
-                if (!s->deferred || s->dead)
+                if (s->kind != DEFERRED || s->dead)
                         continue;
                 n--;
                 tf_source_remove(s); /* before the call: the callback may free what userdata points to */
@@ -228,8 +322,41 @@ static int run_deferred(struct tf_loop *l) {
         return 0;
 }
 
+/* Fire the timers of one clock that are due at `now` (cancelled: the realtime clock was set, and every
+ * realtime timer is told with events 0 so that its owner recomputes). */
+static int run_timers(struct tf_loop *l, int which, uint64_t now, bool cancelled) {
+        struct clock_q *q = &l->q[which];
+        q->armed_at = UINT64_MAX; /* the timerfd fired or was cancelled: it is no longer set */
+        /* Detach the due ones first: callbacks re-arm and add timers freely. */
+        struct tf_source *due = NULL, **tail = &due;
+        while (q->head && (cancelled || q->head->at <= now)) {
+                struct tf_source *s = q->head;
+                q->head = s->tnext;
+                s->armed = false;
+                s->tnext = NULL;
+                *tail = s;
+                tail = &s->tnext;
+        }
+        int r = rearm(l, q, which == 1);
+        while (due) {
+                struct tf_source *s = due;
+                due = s->tnext;
+                s->tnext = NULL;
+                if (s->dead || s->armed)
+                        continue;
+                int k = dispatch(l, s, cancelled ? 0 : EPOLLIN);
+                if (k < 0)
+                        return k;
+        }
+        return r < 0 ? r : 0;
+}
+
+static bool running(const struct tf_loop *l) {
+        return !l->exiting || l->holds > 0 || l->n_deferred > 0;
+}
+
 int tf_loop_run(struct tf_loop *l) {
-        while (!l->exiting || l->holds > 0 || l->n_deferred > 0) {
+        while (running(l)) {
                 if (l->n_deferred > 0) {
                         int r = run_deferred(l);
                         reap_dead(l);
@@ -237,6 +364,8 @@ int tf_loop_run(struct tf_loop *l) {
                                 return r;
                         continue;
                 }
+                if (l->is_virtual)
+                        return -EDEADLK; /* nothing to do until the test advances the clock */
                 struct epoll_event evs[16];
                 int n = epoll_wait(l->epfd, evs, (int) ELEMENTSOF(evs), -1);
                 if (n < 0) {
@@ -245,17 +374,20 @@ int tf_loop_run(struct tf_loop *l) {
                         return -errno;
                 }
                 for (int i = 0; i < n; i++) {
-                        struct tf_source *s = evs[i].data.ptr;
-                        if (s->dead)
-                                continue;
-                        uint32_t events = evs[i].events;
-                        if (s->is_timer) {
+                        void *p = evs[i].data.ptr;
+                        int r = 0;
+                        if (p == &l->q[0] || p == &l->q[1]) {
+                                int which = p == &l->q[1];
                                 uint64_t ticks;
-                                /* ECANCELED: the realtime clock was set; tell the owner with events 0. */
-                                if (read(s->fd, &ticks, sizeof(ticks)) < 0 && errno == ECANCELED)
-                                        events = 0;
+                                bool cancelled = read(l->q[which].fd, &ticks, sizeof(ticks)) < 0 &&
+                                                 errno == ECANCELED;
+                                r = run_timers(l, which, tf_now(which ? CLOCK_REALTIME : CLOCK_MONOTONIC),
+                                               cancelled);
+                        } else {
+                                struct tf_source *s = p;
+                                if (!s->dead)
+                                        r = dispatch(l, s, evs[i].events);
                         }
-                        int r = dispatch(l, s, events);
                         if (r < 0) {
                                 reap_dead(l);
                                 return r;
@@ -264,4 +396,37 @@ int tf_loop_run(struct tf_loop *l) {
                 reap_dead(l);
         }
         return l->exit_code;
+}
+
+int tf_loop_advance(struct tf_loop *l, uint64_t usec) {
+        if (!l->is_virtual)
+                return -EINVAL;
+        uint64_t end = l->vnow[0] + usec;
+        for (;;) {
+                int r = run_deferred(l);
+                reap_dead(l);
+                if (r < 0)
+                        return r;
+                if (l->n_deferred > 0)
+                        continue;
+                /* The next deadline of either clock within the step; both clocks move together. */
+                uint64_t step = end - l->vnow[0];
+                int which = -1;
+                for (int i = 0; i < 2; i++)
+                        if (l->q[i].head) {
+                                uint64_t d = l->q[i].head->at > l->vnow[i] ? l->q[i].head->at - l->vnow[i] : 0;
+                                if (d <= step) {
+                                        step = d;
+                                        which = i;
+                                }
+                        }
+                l->vnow[0] += step;
+                l->vnow[1] += step;
+                if (which < 0)
+                        return 0;
+                r = run_timers(l, which, l->vnow[which], false);
+                reap_dead(l);
+                if (r < 0)
+                        return r;
+        }
 }

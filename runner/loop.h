@@ -24,14 +24,22 @@ struct tf_source;
 typedef int (*tf_io_cb)(struct tf_source *s, int fd, uint32_t events, void *userdata);
 
 int tf_loop_new(struct tf_loop **ret, tf_error **err);
+/* A loop on a virtual clock, for unit tests of what runs on it: time stands still until
+ * tf_loop_advance() moves both clocks, firing due timers and deferred calls in order. I/O sources are
+ * not watched (tf_loop_run() returns -EDEADLK once only they are left). */
+int tf_loop_new_virtual(uint64_t realtime_usec, uint64_t monotonic_usec, struct tf_loop **ret, tf_error **err);
+int tf_loop_advance(struct tf_loop *l, uint64_t usec);
+/* The loop's clock: tf_now() for a real loop, the virtual time otherwise. Everything that arms the loop's
+ * timers takes its "now" from here. */
+uint64_t tf_loop_now(const struct tf_loop *l, clockid_t clock);
 void tf_loop_free(struct tf_loop *l);
 
 /* Watch fd (borrowed: the caller keeps owning and closing it, after removing the source). */
 int tf_loop_add_io(struct tf_loop *l, int fd, uint32_t events, tf_io_cb cb, void *userdata,
                    struct tf_source **ret, tf_error **err);
 
-/* A one-shot timer on `clock` firing at absolute time `usec` (tf_now(clock) units). The loop owns the
- * timerfd. With CLOCK_REALTIME, TFD_TIMER_CANCEL_ON_SET is used and the callback gets events == 0 when the
+/* A one-shot timer on `clock` firing at absolute time `usec` (tf_now(clock) units). Timers live in the
+ * loop (one timerfd per clock for all of them, armed at the earliest deadline). With CLOCK_REALTIME, TFD_TIMER_CANCEL_ON_SET is used and the callback gets events == 0 when the
  * clock was set (the caller recomputes its deadline). Re-arm with tf_source_set_time(). */
 int tf_loop_add_timer(struct tf_loop *l, clockid_t clock, uint64_t usec, tf_io_cb cb, void *userdata,
                       struct tf_source **ret, tf_error **err);
@@ -56,3 +64,4 @@ int tf_loop_run(struct tf_loop *l);
 /* Debug switch: TFRUN_LOOP_WARN_MS=N in the environment (ignored for a setuid or otherwise privileged
  * tfrun, AT_SECURE) makes the loop log every dispatch that took longer than N ms, naming the callback. */
 void tf_loop_exit(struct tf_loop *l, int code);
+bool tf_loop_exiting(const struct tf_loop *l);

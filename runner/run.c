@@ -68,7 +68,12 @@ void tf_run_ctx_done(struct tf_run_ctx *c) {
 }
 
 /* The backend for a spec (its resolved_backend); the docker one is loaded on first use. */
-static int backend_for(const struct tf_spec *spec, const struct tf_backend_ops **ret, tf_error **err) {
+static int backend_for(const struct tf_run_ctx *ctx, const struct tf_spec *spec,
+                       const struct tf_backend_ops **ret, tf_error **err) {
+        if (ctx->backend_override) {
+                *ret = ctx->backend_override;
+                return 0;
+        }
         switch (spec->resolved_backend) {
         case TF_BACKEND_NATIVE:
                 *ret = &tf_native_backend;
@@ -137,7 +142,7 @@ static int on_finish(struct tf_source *s, int fd, uint32_t events, void *userdat
 static void end_run(struct tf_run *r) {
         if (!r->ended) {
                 r->ended = true;
-                r->result.wall_usec = tf_now(CLOCK_MONOTONIC) - r->start_mono_usec;
+                r->result.wall_usec = tf_loop_now(r->loop, CLOCK_MONOTONIC) - r->start_mono_usec;
         }
         if (r->finish_source)
                 return;
@@ -211,7 +216,7 @@ void tf_run_child_exited(struct tf_run *r, int code, int status) {
                 return;
         if (!r->ended) {
                 r->ended = true;
-                r->result.wall_usec = tf_now(CLOCK_MONOTONIC) - r->start_mono_usec;
+                r->result.wall_usec = tf_loop_now(r->loop, CLOCK_MONOTONIC) - r->start_mono_usec;
         }
         if (r->ops->collect(r, res, &oom, &e) < 0)
                 tf_log("warning: collect %s: %s", r->run_id, e->msg);
@@ -265,7 +270,7 @@ static void do_stop(struct tf_run *r) {
         r->state = TF_RUN_STOPPING;
         if (r->ops->signal(r, r->spec->stop_signal, true, &e) < 0)
                 tf_log("warning: stop %s: %s", r->run_id, e ? e->msg : "");
-        uint64_t at = tf_now(CLOCK_MONOTONIC) + r->spec->stop_grace_usec;
+        uint64_t at = tf_loop_now(r->loop, CLOCK_MONOTONIC) + r->spec->stop_grace_usec;
         if (tf_loop_add_timer(r->loop, CLOCK_MONOTONIC, at, on_grace, r, &r->grace_source, &e) < 0) {
                 tf_log("warning: %s; killing at once", e->msg);
                 on_grace(NULL, -1, 0, r);
@@ -284,7 +289,7 @@ void tf_run_stop(struct tf_run *r, bool cancel) {
         }
         if (r->stopping == TF_REASON_NONE) {
                 r->stopping = cancel ? TF_REASON_CANCELLED : TF_REASON_TIMED_OUT;
-                r->stop_realtime_usec = tf_now(CLOCK_REALTIME);
+                r->stop_realtime_usec = tf_loop_now(r->loop, CLOCK_REALTIME);
         }
         if (r->state == TF_RUN_STARTING) {
                 if (r->ops->abort)
@@ -316,7 +321,7 @@ int tf_run_check(struct tf_run_ctx *ctx, const struct tf_spec *spec, const struc
         int ret = tf_run_new(ctx, spec, opts, &r, err);
         if (ret < 0)
                 return ret;
-        ret = backend_for(spec, &r->ops, err);
+        ret = backend_for(ctx, spec, &r->ops, err);
         if (ret == 0)
                 ret = r->ops->check(r, err);
         tf_run_free(r);
@@ -328,9 +333,9 @@ void tf_run_start(struct tf_run *r, void (*on_done)(struct tf_run *, void *), vo
         r->on_done = on_done;
         r->on_done_userdata = userdata;
         r->state = TF_RUN_STARTING;
-        r->start_mono_usec = tf_now(CLOCK_MONOTONIC);
-        r->result.start_realtime_usec = tf_now(CLOCK_REALTIME);
-        if (backend_for(r->spec, &r->ops, &e) < 0 || r->ops->check(r, &e) < 0) {
+        r->start_mono_usec = tf_loop_now(r->loop, CLOCK_MONOTONIC);
+        r->result.start_realtime_usec = tf_loop_now(r->loop, CLOCK_REALTIME);
+        if (backend_for(r->ctx, r->spec, &r->ops, &e) < 0 || r->ops->check(r, &e) < 0) {
                 tf_run_start_failed(r, TAKE_PTR(e));
                 return;
         }

@@ -70,6 +70,8 @@ struct tf_run_ctx {
          * containers this process made), created on first use and freed by tf_run_ctx_done(). */
         void *backend_state[4];
         void (*backend_state_free[4])(void *state);
+        /* Unit tests of what drives runs (services) put a backend of their own here. */
+        const struct tf_backend_ops *backend_override;
 };
 #define TF_RUN_CTX_DOCKER 0
 void tf_run_ctx_init(struct tf_run_ctx *c, struct tf_loop *loop);

@@ -1,0 +1,536 @@
+/* SPDX-License-Identifier: MIT */
+#include "runner/service.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "base/cleanup.h"
+#include "base/parse.h"
+#include "base/strutil.h"
+#include "base/timeutil.h"
+#include "runner/fireplan.h"
+#include "runner/supervise.h"
+
+/* A spec shared by the runs started from it: a reload must not pull it from under a running job. */
+struct spec_ref {
+        struct tf_spec *spec;
+        struct tf_fire_plan *plan;
+        unsigned refs;
+};
+
+struct job {
+        struct tf_service *svc;
+        struct spec_ref *ref;
+        struct tf_run *run;            /* NULL while the job waits for its retry */
+        struct tf_source *retry_timer; /* CLOCK_MONOTONIC */
+        unsigned attempt;              /* 0 for the first run of a fire */
+        struct job *next;
+};
+
+struct tf_service {
+        struct tf_run_ctx *ctx; /* borrowed */
+        struct tf_loop *loop;   /* borrowed */
+        struct tf_service_options o;
+        struct spec_ref *cur;
+        struct job *jobs;
+        unsigned n_jobs;
+        struct tf_source *fire_timer; /* CLOCK_REALTIME, cancel-on-set */
+        struct tf_source *idle_call;  /* deferred on_idle */
+        struct tf_source *first[2];   /* deferred first runs: one-shot or catch-up, and @reboot */
+        uint64_t next_due;            /* the scheduled time of the armed fire (without delay) */
+        uint64_t fire_at;             /* next_due plus the randomized delay: when the timer goes off */
+        bool queued;                  /* overlap queue/replace: one fire waits for the running job */
+        bool draining;
+        unsigned runs_started;
+        int status;
+        char *state_path;
+        void (*on_idle)(struct tf_service *s, void *userdata);
+        void *on_idle_userdata;
+};
+
+static struct spec_ref *ref_new(struct tf_spec *spec, struct tf_fire_plan *plan) {
+        struct spec_ref *r = tf_malloc0(sizeof(*r));
+        r->spec = spec;
+        r->plan = plan;
+        r->refs = 1;
+        return r;
+}
+
+static void ref_put(struct spec_ref *r) {
+        if (!r || --r->refs > 0)
+                return;
+        tf_spec_free(r->spec);
+        tf_fire_plan_free(r->plan);
+        free(r);
+}
+
+static uint64_t now_rt(const struct tf_service *s) {
+        return tf_loop_now(s->loop, CLOCK_REALTIME);
+}
+
+static void fmt_time(char *buf, size_t len, uint64_t usec) {
+        time_t t = (time_t) (usec / TF_USEC_PER_SEC);
+        struct tm tm;
+        gmtime_r(&t, &tm);
+        char b[32];
+        strftime(b, sizeof(b), "%Y-%m-%dT%H:%M:%S", &tm);
+        snprintf(buf, len, "%s.%06" PRIu64 "Z", b, usec % TF_USEC_PER_SEC);
+}
+
+static uint64_t random_below(uint64_t n) {
+        if (n == 0)
+                return 0;
+        uint64_t r = 0;
+        if (getrandom(&r, sizeof(r), GRND_NONBLOCK) != (ssize_t) sizeof(r))
+                r = tf_now(CLOCK_MONOTONIC) * 6364136223846793005ULL;
+        return r % n;
+}
+
+/* --- persistent state: the last start time, written atomically (temp + fsync + rename) --- */
+
+static int mkdir_p(const char *path) {
+        _cleanup_free_ char *p = tf_strdup(path);
+        for (char *c = p + 1; *c; c++)
+                if (*c == '/') {
+                        *c = 0;
+                        if (mkdir(p, 0755) < 0 && errno != EEXIST)
+                                return -errno;
+                        *c = '/';
+                }
+        if (mkdir(p, 0755) < 0 && errno != EEXIST)
+                return -errno;
+        return 0;
+}
+
+static int state_write(struct tf_service *s, uint64_t start_usec) {
+        if (!s->state_path)
+                return 0;
+        _cleanup_free_ char *dir = tf_strdup(s->state_path);
+        *strrchr(dir, '/') = 0;
+        int r = mkdir_p(dir);
+        if (r < 0)
+                return r;
+        /* O_EXCL under a random name (mkostemp), never through a symlink: the state directory may be
+         * one that others can write. */
+        _cleanup_free_ char *tmp = tf_asprintf("%s.tmp.XXXXXX", s->state_path);
+        _cleanup_close_ int fd = mkostemp(tmp, O_CLOEXEC | O_NOFOLLOW);
+        if (fd < 0)
+                return -errno;
+        char buf[128];
+        int n = snprintf(buf, sizeof(buf), "{\"last_start_usec\": %" PRIu64 "}\n", start_usec);
+        if (fchmod(fd, 0644) < 0 || write(fd, buf, (size_t) n) != n || fsync(fd) < 0) {
+                r = errno ? -errno : -EIO;
+                unlink(tmp);
+                return r;
+        }
+        if (rename(tmp, s->state_path) < 0) {
+                r = -errno;
+                unlink(tmp);
+                return r;
+        }
+        _cleanup_close_ int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        if (dfd >= 0)
+                fsync(dfd);
+        return 0;
+}
+
+/* -ENOENT when there is no state yet; a file that exists but cannot be used is said, not silently taken
+ * for "never ran": the catch-up it would have given is lost, and the user should know why. */
+static int state_read(struct tf_service *s, uint64_t *ret) {
+        json_error_t je;
+        if (access(s->state_path, F_OK) < 0 && errno == ENOENT)
+                return -ENOENT;
+        json_t *o = json_load_file(s->state_path, JSON_REJECT_DUPLICATES, &je);
+        json_t *v = o ? json_object_get(o, "last_start_usec") : NULL;
+        int r = json_is_integer(v) && json_integer_value(v) > 0 ? 0 : -EINVAL;
+        if (r == 0)
+                *ret = (uint64_t) json_integer_value(v);
+        else
+                tf_log("warning: %s: persistent state %s is unreadable (%s); kept nothing of it: no catch-up "
+                       "this time, and the next start rewrites it",
+                       s->cur->spec->name, s->state_path, o ? "no positive integer last_start_usec" : je.text);
+        json_decref(o);
+        return r;
+}
+
+/* --- jobs --- */
+
+static void arm_next_fire(struct tf_service *s, uint64_t after);
+static void run_job(struct job *j);
+
+bool tf_service_idle(const struct tf_service *s) {
+        return s->n_jobs == 0 && !s->queued;
+}
+
+static int on_idle_call(struct tf_source *src, int fd, uint32_t events, void *userdata) {
+        struct tf_service *s = userdata;
+        s->idle_call = NULL;
+        if (tf_service_idle(s) && s->on_idle)
+                s->on_idle(s, s->on_idle_userdata);
+        return 0;
+}
+
+/* Deferred: the owner may free the service from its callback. */
+static void check_idle(struct tf_service *s) {
+        if (tf_service_idle(s) && !s->idle_call)
+                tf_loop_defer(s->loop, on_idle_call, s, &s->idle_call);
+}
+
+static void job_free(struct tf_service *s, struct job *j) {
+        for (struct job **p = &s->jobs; *p; p = &(*p)->next)
+                if (*p == j) {
+                        *p = j->next;
+                        s->n_jobs--;
+                        break;
+                }
+        tf_source_remove(j->retry_timer);
+        tf_run_free(j->run);
+        ref_put(j->ref);
+        free(j);
+}
+
+static bool should_retry(const struct tf_spec *spec, const struct tf_run *r, unsigned attempt) {
+        if (spec->restart.policy == TF_RESTART_NO)
+                return false;
+        if (r->state == TF_RUN_CANCELLED)
+                return false;
+        if (spec->restart.policy == TF_RESTART_ON_FAILURE && r->state == TF_RUN_SUCCEEDED)
+                return false;
+        return spec->restart.max_retries == TF_UNSET || attempt < spec->restart.max_retries;
+}
+
+/* Exponential backoff from `initial`, doubled per attempt, capped at `max`; with jitter, a random point in
+ * the upper half, so retries of many services spread out but never come sooner than half the step. */
+static uint64_t backoff(const struct tf_spec *spec, unsigned attempt) {
+        uint64_t d = spec->restart.backoff_initial_usec;
+        for (unsigned i = 1; i < attempt && d < spec->restart.backoff_max_usec; i++)
+                d = d > UINT64_MAX / 2 ? UINT64_MAX : d * 2;
+        if (d > spec->restart.backoff_max_usec)
+                d = spec->restart.backoff_max_usec;
+        if (spec->restart.jitter)
+                d = d / 2 + random_below(d / 2 + 1);
+        return d;
+}
+
+static int on_retry(struct tf_source *src, int fd, uint32_t events, void *userdata) {
+        struct job *j = userdata;
+        tf_source_remove(src);
+        j->retry_timer = NULL;
+        run_job(j);
+        return 0;
+}
+
+static void start_queued(struct tf_service *s);
+
+static void on_run_done(struct tf_run *r, void *userdata) {
+        struct job *j = userdata;
+        struct tf_service *s = j->svc;
+        const struct tf_spec *spec = j->ref->spec;
+        tf_run_report(r);
+        s->status = r->result.exit_status;
+        bool retry = !s->draining && should_retry(spec, r, j->attempt);
+        /* Safe here: on_done is the last thing a run does. */
+        tf_run_free(r);
+        j->run = NULL;
+        if (retry) {
+                j->attempt++;
+                uint64_t d = backoff(spec, j->attempt);
+                char b[64];
+                tf_log("%s: retry %u in %s (restart: %s)", spec->name, j->attempt,
+                       tf_format_duration(b, sizeof(b), d),
+                       spec->restart.policy == TF_RESTART_ALWAYS ? "always" : "on-failure");
+                _cleanup_error_ tf_error *e = NULL;
+                if (tf_loop_add_timer(s->loop, CLOCK_MONOTONIC, tf_loop_now(s->loop, CLOCK_MONOTONIC) + d,
+                                      on_retry, j, &j->retry_timer, &e) == 0)
+                        return;
+                tf_log("%s: cannot arm the retry timer: %s", spec->name, e->msg);
+        }
+        job_free(s, j);
+        start_queued(s);
+        check_idle(s);
+}
+
+static void run_job(struct job *j) {
+        struct tf_service *s = j->svc;
+        _cleanup_error_ tf_error *e = NULL;
+        if (tf_run_new(s->ctx, j->ref->spec, s->o.run, &j->run, &e) < 0) {
+                tf_log("%s", e->msg);
+                s->status = 125;
+                job_free(s, j);
+                check_idle(s);
+                return;
+        }
+        const struct tf_spec *spec = j->ref->spec;
+        s->runs_started++;
+        if (spec->schedule.persistent) {
+                int r = state_write(s, now_rt(s));
+                if (r < 0)
+                        tf_log("%s: cannot record the start in %s: %s", spec->name, s->state_path, strerror(-r));
+        }
+        /* Every outcome, a refused start included, comes back through on_run_done. */
+        tf_run_start(j->run, on_run_done, j);
+}
+
+static void new_job(struct tf_service *s) {
+        struct job *j = tf_malloc0(sizeof(*j));
+        j->svc = s;
+        j->ref = s->cur;
+        j->ref->refs++;
+        j->next = s->jobs;
+        s->jobs = j;
+        s->n_jobs++;
+        run_job(j);
+}
+
+static void start_queued(struct tf_service *s) {
+        if (s->queued && !s->draining && s->n_jobs == 0) {
+                s->queued = false;
+                new_job(s);
+        }
+}
+
+/* --- firing --- */
+
+void tf_service_trigger(struct tf_service *s, const char *why) {
+        const struct tf_spec *spec = s->cur->spec;
+        if (s->draining)
+                return;
+        if (s->n_jobs > 0) {
+                switch (spec->schedule.overlap) {
+                case TF_OVERLAP_SKIP:
+                        tf_log("%s: %s: skipped, the previous run is still going (overlap: skip)", spec->name, why);
+                        return;
+                case TF_OVERLAP_QUEUE:
+                        if (s->queued)
+                                tf_log("%s: %s: skipped, one run is already queued (overlap: queue)", spec->name,
+                                       why);
+                        else
+                                tf_log("%s: %s: queued behind the running one (overlap: queue)", spec->name, why);
+                        s->queued = true;
+                        return;
+                case TF_OVERLAP_REPLACE:
+                        tf_log("%s: %s: stopping the running one to replace it (overlap: replace)", spec->name,
+                               why);
+                        s->queued = true;
+                        /* Jobs waiting for a retry are dropped; running ones are stopped and start the
+                         * queued fire when the last one is done. */
+                        for (struct job *j = s->jobs, *next; j; j = next) {
+                                next = j->next;
+                                if (!j->run)
+                                        job_free(s, j);
+                        }
+                        for (struct job *j = s->jobs; j; j = j->next)
+                                tf_run_stop(j->run, true);
+                        start_queued(s);
+                        return;
+                case TF_OVERLAP_ALLOW:
+                        break;
+                }
+        }
+        new_job(s);
+}
+
+static int on_fire(struct tf_source *src, int fd, uint32_t events, void *userdata) {
+        struct tf_service *s = userdata;
+        uint64_t now = now_rt(s);
+        if (events == 0) {
+                /* The realtime clock was set (or DST/zone change): recompute from the new now. */
+                arm_next_fire(s, now);
+                char b[40];
+                fmt_time(b, sizeof(b), s->next_due);
+                tf_log("%s: the system clock changed; next fire recomputed: %s", s->cur->spec->name, b);
+                return 0;
+        }
+        if (now < s->fire_at) {
+                /* Woken early (clock set backwards without a cancel): re-arm for the same deadline. */
+                tf_source_set_time(s->fire_timer, s->fire_at);
+                return 0;
+        }
+        char due[40];
+        fmt_time(due, sizeof(due), s->next_due);
+        char why[96];
+        snprintf(why, sizeof(why), "fire for %s", due);
+        tf_log("%s: firing (scheduled %s, delay %" PRIu64 "us, late %" PRIu64 "us)", s->cur->spec->name, due,
+               s->fire_at - s->next_due, now - s->fire_at);
+        uint64_t last = s->next_due;
+        tf_service_trigger(s, why);
+        arm_next_fire(s, last > now ? last : now);
+        return 0;
+}
+
+static void arm_next_fire(struct tf_service *s, uint64_t after) {
+        const struct tf_spec *spec = s->cur->spec;
+        uint64_t next;
+        if (s->draining || !s->cur->plan)
+                return;
+        if (tf_fire_plan_next(s->cur->plan, after, &next) < 0) {
+                tf_log("%s: the schedule has no future fire time", spec->name);
+                tf_source_remove(s->fire_timer);
+                s->fire_timer = NULL;
+                s->next_due = 0;
+                return;
+        }
+        s->next_due = next;
+        s->fire_at = next + random_below(spec->schedule.randomized_delay_usec);
+        _cleanup_error_ tf_error *e = NULL;
+        if (s->fire_timer)
+                tf_source_set_time(s->fire_timer, s->fire_at);
+        else if (tf_loop_add_timer(s->loop, CLOCK_REALTIME, s->fire_at, on_fire, s, &s->fire_timer, &e) < 0)
+                tf_log("%s: cannot arm the schedule timer: %s", spec->name, e->msg);
+}
+
+/* --- lifecycle --- */
+
+int tf_service_new(struct tf_run_ctx *ctx, struct tf_spec *spec, const struct tf_service_options *o,
+                   struct tf_service **ret, tf_error **err) {
+        struct tf_fire_plan *plan = NULL;
+        if (o->resident && tf_fire_plan_new(spec, tf_loop_now(ctx->loop, CLOCK_REALTIME), &plan, err) < 0) {
+                tf_spec_free(spec);
+                return -EINVAL;
+        }
+        struct tf_service *s = tf_malloc0(sizeof(*s));
+        s->ctx = ctx;
+        s->loop = ctx->loop;
+        s->o = *o;
+        s->cur = ref_new(spec, plan);
+        if (o->resident && spec->schedule.persistent) {
+                _cleanup_free_ char *dir = o->state_dir ? tf_strdup(o->state_dir) : tf_default_state_dir();
+                s->state_path = tf_asprintf("%s/%s.state", dir, spec->name);
+        }
+        *ret = s;
+        return 0;
+}
+
+static int on_first(struct tf_source *src, int fd, uint32_t events, void *userdata) {
+        struct tf_service *s = userdata;
+        for (size_t i = 0; i < ELEMENTSOF(s->first); i++)
+                if (s->first[i] == src)
+                        s->first[i] = NULL;
+        if (!s->draining)
+                new_job(s);
+        check_idle(s);
+        return 0;
+}
+
+void tf_service_start(struct tf_service *s) {
+        const struct tf_spec *spec = s->cur->spec;
+        if (!s->o.resident) {
+                /* One-shot: from inside the loop, so that every path is the loop's. */
+                tf_loop_defer(s->loop, on_first, s, &s->first[0]);
+                return;
+        }
+        uint64_t now = now_rt(s), last, missed;
+        bool catch_up = false;
+        if (s->state_path && state_read(s, &last) == 0 && tf_fire_plan_next(s->cur->plan, last, &missed) == 0 &&
+            missed <= now) {
+                char b[40];
+                fmt_time(b, sizeof(b), missed);
+                tf_log("%s: catching up the run missed at %s (persistent: true)", spec->name, b);
+                catch_up = true;
+        }
+        if (catch_up)
+                tf_loop_defer(s->loop, on_first, s, &s->first[0]);
+        if (tf_fire_plan_has_reboot(s->cur->plan))
+                tf_loop_defer(s->loop, on_first, s, &s->first[1]);
+        arm_next_fire(s, now);
+        if (s->fire_timer) {
+                char b[40];
+                fmt_time(b, sizeof(b), s->next_due);
+                tf_log("%s: waiting for the schedule; next fire at %s", spec->name, b);
+        }
+}
+
+int tf_service_reload(struct tf_service *s, struct tf_spec *spec, tf_error **err) {
+        struct tf_fire_plan *plan = NULL;
+        /* The old plan's origin: `every:` keeps its phase across reloads (a reload per 2 s must not push a
+         * 3 s series forever ahead). */
+        uint64_t origin = s->cur->plan ? tf_fire_plan_origin(s->cur->plan) : now_rt(s);
+        if (s->o.resident && tf_fire_plan_new(spec, origin, &plan, err) < 0) {
+                tf_spec_free(spec);
+                return -EINVAL;
+        }
+        ref_put(s->cur);
+        s->cur = ref_new(spec, plan);
+        if (!s->o.resident)
+                return 0;
+        /* Unchanged next fire: keep the armed deadline and its randomized delay. */
+        uint64_t next;
+        if (s->fire_timer && tf_fire_plan_next(plan, now_rt(s), &next) == 0 && next == s->next_due)
+                return 0;
+        arm_next_fire(s, now_rt(s));
+        return 0;
+}
+
+void tf_service_drain(struct tf_service *s) {
+        s->draining = true;
+        s->queued = false;
+        tf_source_remove(s->fire_timer);
+        s->fire_timer = NULL;
+        s->next_due = 0;
+        for (struct job *j = s->jobs, *next; j; j = next) {
+                next = j->next;
+                if (!j->run)
+                        job_free(s, j);
+        }
+        check_idle(s);
+}
+
+void tf_service_stop(struct tf_service *s) {
+        tf_service_drain(s);
+        for (struct job *j = s->jobs; j; j = j->next)
+                if (j->run)
+                        tf_run_stop(j->run, true);
+}
+
+void tf_service_forward_signal(struct tf_service *s, int sig, bool from_terminal) {
+        /* A terminal's ^C reaches the whole foreground process group, a native service included; signals
+         * sent to tfrun alone (kill, systemd, a supervisor), and any signal for a container, which is in no
+         * group of ours, need forwarding. */
+        for (struct job *j = s->jobs; j; j = j->next)
+                if (j->run && (!from_terminal || !j->run->ops || !j->run->ops->shares_pgrp))
+                        tf_run_forward_signal(j->run, sig);
+}
+
+void tf_service_on_idle(struct tf_service *s, void (*cb)(struct tf_service *s, void *userdata), void *userdata) {
+        s->on_idle = cb;
+        s->on_idle_userdata = userdata;
+}
+
+int tf_service_last_status(const struct tf_service *s) {
+        return s->status;
+}
+
+const struct tf_spec *tf_service_spec(const struct tf_service *s) {
+        return s->cur->spec;
+}
+
+unsigned tf_service_runs_started(const struct tf_service *s) {
+        return s->runs_started;
+}
+
+uint64_t tf_service_next_fire(const struct tf_service *s) {
+        return s->fire_timer ? s->next_due : 0;
+}
+
+void tf_service_free(struct tf_service *s) {
+        if (!s)
+                return;
+        while (s->jobs)
+                job_free(s, s->jobs);
+        tf_source_remove(s->fire_timer);
+        tf_source_remove(s->idle_call);
+        for (size_t i = 0; i < ELEMENTSOF(s->first); i++)
+                tf_source_remove(s->first[i]);
+        ref_put(s->cur);
+        free(s->state_path);
+        free(s);
+}
