@@ -18,7 +18,6 @@
 #include "base/strutil.h"
 #include "base/timeutil.h"
 #include "runner/fireplan.h"
-#include "runner/supervise.h"
 
 /* A spec shared by the runs started from it: a reload must not pull it from under a running job. */
 struct spec_ref {
@@ -93,6 +92,16 @@ static uint64_t random_below(uint64_t n) {
         if (getrandom(&r, sizeof(r), GRND_NONBLOCK) != (ssize_t) sizeof(r))
                 r = tf_now(CLOCK_MONOTONIC) * 6364136223846793005ULL;
         return r % n;
+}
+
+char *tf_default_state_dir(void) {
+        if (geteuid() == 0)
+                return tf_strdup("/var/lib/tfrun");
+        const char *x = getenv("XDG_STATE_HOME");
+        if (x && *x == '/')
+                return tf_asprintf("%s/tfrun", x);
+        const char *h = getenv("HOME");
+        return tf_asprintf("%s/.local/state/tfrun", h && *h ? h : "/tmp");
 }
 
 /* --- persistent state: the last start time, written atomically (temp + fsync + rename) --- */

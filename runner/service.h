@@ -23,6 +23,9 @@ struct tf_service_options {
         bool resident;                    /* fire on the schedule; else one run at start */
 };
 
+/* Default state directory: /var/lib/tfrun as root, else $XDG_STATE_HOME/tfrun or ~/.local/state/tfrun. */
+char *tf_default_state_dir(void);
+
 /* Takes spec (also on failure). Nothing is armed or started before tf_service_start(). */
 int tf_service_new(struct tf_run_ctx *ctx, struct tf_spec *spec, const struct tf_service_options *o,
                    struct tf_service **ret, tf_error **err);

@@ -30,16 +30,6 @@ struct supervisor {
 
 static const int handled_signals[] = { SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2 };
 
-char *tf_default_state_dir(void) {
-        if (geteuid() == 0)
-                return tf_strdup("/var/lib/tfrun");
-        const char *x = getenv("XDG_STATE_HOME");
-        if (x && *x == '/')
-                return tf_asprintf("%s/tfrun", x);
-        const char *h = getenv("HOME");
-        return tf_asprintf("%s/.local/state/tfrun", h && *h ? h : "/tmp");
-}
-
 static void on_idle(struct tf_service *s, void *userdata) {
         struct supervisor *sv = userdata;
         /* One-shot: done once its run (and retries) ended. Resident: only once asked to stop. */

@@ -22,5 +22,3 @@ struct tf_supervise_options {
  * stop by SIGINT/SIGTERM; 125 when tfrun itself failed. */
 int tf_supervise(struct tf_spec *spec, const struct tf_supervise_options *o);
 
-/* Default state directory: /var/lib/tfrun as root, else $XDG_STATE_HOME/tfrun or ~/.local/state/tfrun. */
-char *tf_default_state_dir(void);

@@ -1,0 +1,341 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The service logic in virtual time. Specs are real YAML files loaded by the real parser; the runs are real
+ * tf_run objects driven by run.c; only the backend is the test's own: a run of `command: [fake, DURATION,
+ * CODE]` lasts DURATION of virtual time and exits with CODE, and the stop signal ends it at once with that
+ * signal. Every run's start is recorded as seconds after T0, so whole schedules are checked in
+ * milliseconds of real time.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "base/cleanup.h"
+#include "base/parse.h"
+#include "base/strutil.h"
+#include "runner/runner.h"
+#include "runner/service.h"
+#include "runner/supervise.h"
+#include "tests/tap.h"
+
+#define SEC UINT64_C(1000000)
+/* 2026-03-02 10:00:00 UTC, a Monday: whole hours and minutes fall on round virtual times. */
+#define T0 (UINT64_C(1772445600) * SEC)
+
+/* The real backends are not linked: the context's override is the only backend here. */
+const struct tf_backend_ops tf_native_backend;
+int tf_run_load_docker_backend(const struct tf_backend_ops **ret, tf_error **err) {
+        return tf_error_set(err, ENOTSUP, "no docker in this test");
+}
+
+static struct tf_loop *loop;
+static unsigned starts[256];
+static unsigned n_starts;
+static char tmpdir[] = "/tmp/tfrun-test-service-XXXXXX";
+
+struct fake {
+        struct tf_source *end;
+        int code, sig;
+};
+
+static unsigned vsec(void) {
+        return (unsigned) ((tf_loop_now(loop, CLOCK_REALTIME) - T0) / SEC);
+}
+
+static int fake_check(struct tf_run *r, tf_error **err) {
+        r->backend = tf_malloc0(sizeof(struct fake));
+        return 0;
+}
+
+static int on_end(struct tf_source *src, int fd, uint32_t events, void *userdata) {
+        struct tf_run *r = userdata;
+        struct fake *f = r->backend;
+        tf_source_remove(src);
+        f->end = NULL;
+        tf_run_child_exited(r, f->sig ? CLD_KILLED : CLD_EXITED, f->sig ? f->sig : f->code);
+        return 0;
+}
+
+static int fake_start(struct tf_run *r, tf_error **err) {
+        struct fake *f = r->backend;
+        uint64_t d = 0, code = 0;
+        if (tf_parse_duration(r->spec->argv[1], &d) < 0 || tf_parse_u64(r->spec->argv[2], &code) < 0)
+                return tf_error_set(err, EINVAL, "bad fake command");
+        f->code = (int) code;
+        if (n_starts < ELEMENTSOF(starts))
+                starts[n_starts++] = vsec();
+        int k = tf_loop_add_timer(r->loop, CLOCK_MONOTONIC, tf_loop_now(r->loop, CLOCK_MONOTONIC) + d, on_end, r,
+                                  &f->end, err);
+        if (k < 0)
+                return k;
+        tf_run_started(r);
+        return 0;
+}
+
+static int fake_signal(struct tf_run *r, int sig, bool all, tf_error **err) {
+        struct fake *f = r->backend;
+        if (f->end && (sig == r->spec->stop_signal || sig == SIGKILL)) {
+                f->sig = sig;
+                tf_source_set_time(f->end, tf_loop_now(r->loop, CLOCK_MONOTONIC));
+        }
+        return 0;
+}
+
+static int fake_collect(struct tf_run *r, struct tf_run_result *res, bool *oom, tf_error **err) {
+        *oom = false;
+        return 0;
+}
+
+static void fake_cleanup(struct tf_run *r) {
+        struct fake *f = r->backend;
+        if (!f)
+                return;
+        tf_source_remove(f->end);
+        free(f);
+        r->backend = NULL;
+}
+
+static const struct tf_backend_ops fake_ops = {
+        .name = "fake",
+        .check = fake_check,
+        .start = fake_start,
+        .signal = fake_signal,
+        .collect = fake_collect,
+        .cleanup = fake_cleanup,
+};
+
+static struct tf_spec *load(const char *name, const char *yaml) {
+        _cleanup_free_ char *path = tf_asprintf("%s/%s.yaml", tmpdir, name);
+        FILE *f = fopen(path, "we");
+        fputs(yaml, f);
+        fclose(f);
+        struct tf_spec *spec = NULL;
+        _cleanup_error_ tf_error *e = NULL;
+        if (tf_spec_load(path, NULL, &spec, &e) < 0) {
+                printf("# %s\n", e->msg);
+                abort();
+        }
+        return spec;
+}
+
+struct world {
+        struct tf_run_ctx ctx;
+        struct tf_run_options ro;
+        struct tf_service *svc;
+        bool idle;
+};
+
+static void on_idle(struct tf_service *s, void *userdata) {
+        ((struct world *) userdata)->idle = true;
+}
+
+static void world_begin(struct world *w, const char *name, const char *yaml, bool resident) {
+        _cleanup_error_ tf_error *e = NULL;
+        *w = (struct world){ .ro = { .quiet = true } };
+        n_starts = 0;
+        if (tf_loop_new_virtual(T0, 1000 * SEC, &loop, &e) < 0)
+                abort();
+        tf_run_ctx_init(&w->ctx, loop);
+        w->ctx.backend_override = &fake_ops;
+        struct tf_service_options so = { .run = &w->ro, .state_dir = tmpdir, .resident = resident };
+        if (tf_service_new(&w->ctx, load(name, yaml), &so, &w->svc, &e) < 0) {
+                printf("# %s\n", e->msg);
+                abort();
+        }
+        tf_service_on_idle(w->svc, on_idle, w);
+        tf_service_start(w->svc);
+}
+
+static void world_end(struct world *w) {
+        tf_service_free(w->svc);
+        tf_run_ctx_done(&w->ctx);
+        tf_loop_free(loop);
+        loop = NULL;
+}
+
+static void advance(unsigned secs) {
+        if (tf_loop_advance(loop, (uint64_t) secs * SEC) < 0)
+                abort();
+}
+
+/* "10 20 30" */
+static const char *starts_str(void) {
+        static char buf[1024];
+        size_t len = 0;
+        buf[0] = 0;
+        for (unsigned i = 0; i < n_starts && len < sizeof(buf) - 16; i++)
+                len += (size_t) snprintf(buf + len, sizeof(buf) - len, "%s%u", i ? " " : "", starts[i]);
+        return buf;
+}
+
+static void test_oneshot(void) {
+        struct world w;
+        world_begin(&w, "once", "command: [fake, 5s, 3]\n", false);
+        advance(0);
+        IS_STR(starts_str(), "0", "one-shot: one run at once");
+        OK(!w.idle, "one-shot: not idle while it runs");
+        advance(5);
+        OK(w.idle, "one-shot: idle once the run ended");
+        IS_INT(tf_service_last_status(&*w.svc), 3, "one-shot: the run's status");
+        world_end(&w);
+}
+
+static void test_overlap_skip(void) {
+        struct world w;
+        world_begin(&w, "skip", "command: [fake, 15s, 0]\nschedule: {every: 10s, overlap: skip}\n", true);
+        advance(65);
+        /* 10 runs to 25: 20 skipped; 30 to 45: 40 skipped; 50 to 65. */
+        IS_STR(starts_str(), "10 30 50", "overlap skip: a fire during a run is skipped");
+        world_end(&w);
+}
+
+static void test_overlap_queue(void) {
+        struct world w;
+        world_begin(&w, "queue", "command: [fake, 15s, 0]\nschedule: {every: 10s, overlap: queue}\n", true);
+        advance(70);
+        /* 10..25; 20 queued -> 25..40; 30 queued; 40 would queue a second: one only -> 40..55; 50 queued
+         * -> 55..70; 60 queued -> 70. */
+        IS_STR(starts_str(), "10 25 40 55 70", "overlap queue: one fire waits, later ones are dropped");
+        world_end(&w);
+}
+
+static void test_overlap_replace(void) {
+        struct world w;
+        world_begin(&w, "replace", "command: [fake, 15s, 0]\nschedule: {every: 10s, overlap: replace}\n", true);
+        advance(35);
+        IS_STR(starts_str(), "10 20 30", "overlap replace: each fire stops the running one and starts at once");
+        world_end(&w);
+}
+
+static void test_retries_per_job(void) {
+        struct world w;
+        world_begin(&w, "retry",
+                    "command: [fake, 15s, 1]\nschedule: {every: 10s, overlap: allow}\n"
+                    "restart: {policy: on-failure, max_retries: 1, backoff: {initial: 2s, max: 2s, jitter: false}}\n",
+                    true);
+        advance(38);
+        /* 10 fails at 25 -> retry at 27; 20 fails at 35 -> retry at 37 (two jobs, two retries); 30 too. */
+        IS_STR(starts_str(), "10 20 27 30 37", "overlap allow: every failed job gets its own retry");
+        world_end(&w);
+}
+
+static void test_retry_limit(void) {
+        struct world w;
+        world_begin(&w, "retry2",
+                    "command: [fake, 1s, 2]\n"
+                    "restart: {policy: on-failure, max_retries: 2, backoff: {initial: 1s, max: 10s, jitter: false}}\n",
+                    false);
+        advance(60);
+        /* 0..1 fail, +1s -> 2..3 fail, +2s -> 5..6 fail: no more. */
+        IS_STR(starts_str(), "0 2 5", "retries: backoff doubles, max_retries bounds them");
+        OK(w.idle, "retries: idle after the last attempt");
+        IS_INT(tf_service_last_status(w.svc), 2, "retries: the last attempt's status");
+        world_end(&w);
+}
+
+static void test_drain_cancels_retry(void) {
+        struct world w;
+        world_begin(&w, "drain",
+                    "command: [fake, 1s, 2]\nrestart: {policy: always, backoff: {initial: 30s, jitter: false}}\n",
+                    false);
+        advance(5);
+        OK(!w.idle, "drain: a pending retry keeps the service busy");
+        tf_service_drain(w.svc);
+        advance(0);
+        OK(w.idle, "drain: a pending retry is dropped");
+        advance(60);
+        IS_STR(starts_str(), "0", "drain: no run after it");
+        world_end(&w);
+}
+
+static void test_stop(void) {
+        struct world w;
+        world_begin(&w, "stop", "command: [fake, 100s, 0]\nschedule: {every: 10s}\n", true);
+        advance(15);
+        tf_service_stop(w.svc);
+        advance(1);
+        OK(w.idle, "stop: the running run is stopped");
+        IS_INT(tf_service_last_status(w.svc), 128 + SIGTERM, "stop: it ended by the stop signal");
+        advance(60);
+        IS_STR(starts_str(), "10", "stop: no fire after it");
+        world_end(&w);
+}
+
+static void test_reload_keeps_anchor(void) {
+        struct world w;
+        const char *y = "command: [fake, 1s, 0]\nschedule: {every: 3s}\n";
+        world_begin(&w, "anchor", y, true);
+        for (int i = 0; i < 6; i++) {
+                advance(2);
+                _cleanup_error_ tf_error *e = NULL;
+                OK(tf_service_reload(w.svc, load("anchor", y), &e) == 0, "reload %d", i);
+        }
+        /* Reloaded at 2, 4, ..., 12: the series stays on 3, 6, 9, 12. */
+        IS_STR(starts_str(), "3 6 9 12", "reload every 2 s keeps every: 3s firing on its anchor");
+        world_end(&w);
+}
+
+static void write_state(const char *name, const char *text) {
+        _cleanup_free_ char *p = tf_asprintf("%s/%s.state", tmpdir, name);
+        FILE *f = fopen(p, "we");
+        fputs(text, f);
+        fclose(f);
+}
+
+static void test_persistent(void) {
+        struct world w;
+        char buf[128];
+        /* Last start 3 h before T0: the hourly fires since were missed; one catch-up at start. */
+        snprintf(buf, sizeof(buf), "{\"last_start_usec\": %llu}\n", (unsigned long long) (T0 - 3 * 3600 * SEC));
+        write_state("pers", buf);
+        world_begin(&w, "pers", "command: [fake, 1s, 0]\nschedule: {calendar: hourly, persistent: true}\n", true);
+        advance(10);
+        IS_STR(starts_str(), "0", "persistent: one catch-up run at start");
+        _cleanup_free_ char *p = tf_asprintf("%s/pers.state", tmpdir);
+        json_error_t je;
+        json_t *o = json_load_file(p, 0, &je);
+        OK(o && json_integer_value(json_object_get(o, "last_start_usec")) == (json_int_t) T0,
+           "persistent: the start is recorded");
+        json_decref(o);
+        world_end(&w);
+
+        /* Started again right after: nothing was missed since. */
+        world_begin(&w, "pers", "command: [fake, 1s, 0]\nschedule: {calendar: hourly, persistent: true}\n", true);
+        advance(10);
+        IS_STR(starts_str(), "", "persistent: no catch-up when nothing was missed");
+        advance(3600);
+        IS_STR(starts_str(), "3600", "persistent: then on the schedule");
+        world_end(&w);
+
+        write_state("pers", "{\"last_start_usec\": \"garbage\"\n");
+        world_begin(&w, "pers", "command: [fake, 1s, 0]\nschedule: {calendar: hourly, persistent: true}\n", true);
+        advance(10);
+        IS_STR(starts_str(), "", "persistent: a corrupt state file gives no catch-up (and a warning)");
+        world_end(&w);
+}
+
+int main(void) {
+        if (!mkdtemp(tmpdir))
+                return 1;
+        test_oneshot();
+        test_overlap_skip();
+        test_overlap_queue();
+        test_overlap_replace();
+        test_retries_per_job();
+        test_retry_limit();
+        test_drain_cancels_retry();
+        test_stop();
+        test_reload_keeps_anchor();
+        test_persistent();
+        _cleanup_free_ char *cmd = tf_asprintf("rm -rf '%s'", tmpdir);
+        if (system(cmd) != 0)
+                return 1;
+        printf("1..%d\n", tap_count);
+        return tap_failed ? 1 : 0;
+}
