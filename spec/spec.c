@@ -11,7 +11,10 @@
  *   keys in one mapping; keys that are not plain strings; NUL characters in values; tabs used for
  *   indentation (detected by tfrun, because libyaml's own message for them is cryptic).
  * - Unknown keys are errors, with a suggestion when a known key is close ("did you mean 'memory'?"), or
- *   when a top-level key belongs in a section (`memory:` -> 'limits.memory'). Duplicate keys are errors.
+ *   when a top-level key belongs in a section (`memory:` -> 'limits.memory'). docker-compose's keys at the
+ *   top level (volumes, environment, mem_limit, entrypoint, container_name, ports, depends_on, services,
+ *   ...) name tfrun's key or say that there is none; `restart: always` (compose's string form) suggests
+ *   `restart: {policy: always}`. Duplicate keys are errors.
  * - Every error message reads `FILE:LINE:COL: KEYPATH: what is wrong; expected WHAT[; did you mean 'X'?]`,
  *   with FILE as given to tf_spec_load(), LINE:COL 1-based and pointing at the offending key or value,
  *   and KEYPATH like `limits.io[0].device`. Messages about the document as a whole (empty, not a mapping,
@@ -27,8 +30,12 @@
  *   A key with no value (`key:`, `key: ~`, `key: null`) is an error, never "unset": leave the key out.
  * - Booleans are `true` or `false` only; YAML 1.1's yes/no/on/off are refused with "expected true or false".
  * - Whole numbers are plain decimal. Sizes are bytes or a number with a binary suffix K, M, G, T (P, E;
- *   fractions allowed: 1.5G); memory, memory_high, memory_swap and pids also take `max` or `infinity`
- *   (TF_LIMIT_MAX). Durations follow systemd: 90s, 1h30m, '1h 30min', 2d; a bare number is seconds.
+ *   fractions allowed: 1.5G; 2G, 2GB and 2GiB all mean 2^31 bytes); memory, memory_high, memory_swap and
+ *   pids also take `max` or `infinity` (TF_LIMIT_MAX). A size with a space or a spelled-out unit ('2 GB',
+ *   '1.5 gigabytes') is refused with the accepted form suggested ('2G'). A bare number is bytes: below the
+ *   1M minimum, a number up to 65536 is taken for a forgotten M ('512' -> '512M'), a larger one for bytes
+ *   meant as a decimal megabyte ('1000000' -> '1M').
+ *   Durations follow systemd: 90s, 1h30m, '1h 30min', 2d; a bare number is seconds.
  *
  * Keys (defaults in brackets)
  * - name [file basename without .yaml/.yml]: [a-z0-9][a-z0-9_.-]{0,62}. When name: is absent and the
@@ -36,7 +43,9 @@
  * - description: any text.
  * - command: a list of strings (argv as is), or a string split like a POSIX shell would (quotes and
  *   backslashes; no expansion, no shell is run). Must yield at least one word. Required unless image: is set
- *   (then the image's own command runs).
+ *   (then the image's own command runs). A shell operator outside quotes in the string (&& || | ; > >> <
+ *   & 2>&1 $( `), alone or attached to a word, is refused with the operator's position: no shell would
+ *   run it, and the program would get it as an argument. Write [sh, -c, '...'] for a shell, or quote it.
  * - image: a container image reference (no whitespace). backend [auto]: auto | native | docker.
  *   resolved_backend is docker when image: is set and backend is auto, else native. backend: native with
  *   an image and backend: docker without one are errors.
@@ -107,6 +116,8 @@
 #define SPEC_MIN_MEMORY ((uint64_t)1024 * 1024)
 #define SPEC_MAX_NOFILE ((uint64_t)1 << 30)
 #define SPEC_MAX_CPUS 10000
+/* `memory: N` with N at most this is taken for a forgotten M (N megabytes, up to 64G). */
+#define SPEC_MAX_FORGOTTEN_M 65536
 
 extern char **environ;
 
@@ -597,6 +608,35 @@ static bool is_max_word(const char *t) {
 
 static const char SIZE_EXPECTED[] = "bytes or a number with K, M, G or T (e.g. 512M)";
 
+/* The accepted form of a size written with a space or a spelled-out unit: '2 GB', '512 MB', '1.5 G',
+ * '2 GiB' -> '2G', '512M', '1.5G', '2G'. NULL when t is not such a size. */
+static char *size_suggestion(const char *t) {
+        static const struct {
+                const char *word;
+                char unit;
+        } words[] = {
+                {"kilobytes", 'K'}, {"kilobyte", 'K'}, {"megabytes", 'M'}, {"megabyte", 'M'},
+                {"gigabytes", 'G'}, {"gigabyte", 'G'}, {"terabytes", 'T'}, {"terabyte", 'T'},
+                {"kib", 'K'},       {"mib", 'M'},      {"gib", 'G'},       {"tib", 'T'},
+                {"kb", 'K'},        {"mb", 'M'},       {"gb", 'G'},        {"tb", 'T'},
+                {"k", 'K'},         {"m", 'M'},        {"g", 'G'},         {"t", 'T'},
+        };
+        size_t n = strspn(t, "0123456789.");
+        if (n == 0 || t[n] == 0)
+                return NULL;
+        const char *u = t + n + strspn(t + n, " \t");
+        for (size_t i = 0; i < ELEMENTSOF(words); i++)
+                if (strcasecmp(u, words[i].word) == 0) {
+                        char *sug = tf_asprintf("%.*s%c", (int)n, t, words[i].unit);
+                        uint64_t v;
+                        if (tf_parse_size(sug, &v) == 0)
+                                return sug;
+                        free(sug);
+                        return NULL;
+                }
+        return NULL;
+}
+
 /* A size in bytes of at least `min`; with allow_max also max/infinity (TF_LIMIT_MAX). */
 static int get_size(struct ctx *c, const struct node *n, const char *kp, bool allow_max, uint64_t min,
                     uint64_t *ret) {
@@ -613,19 +653,35 @@ static int get_size(struct ctx *c, const struct node *n, const char *kp, bool al
         _cleanup_free_ char *q = quoted(n);
         if (r == -ERANGE || (r == 0 && v >= TF_LIMIT_MAX))
                 return fail(c, n->pos, kp, "%s is too large; expected a size below 16E", q);
-        if (r < 0)
+        if (r < 0) {
+                _cleanup_free_ char *sug = size_suggestion(t);
+                if (sug)
+                        return fail(c, n->pos, kp,
+                                    "%s is not a size; expected the number and its unit without a space "
+                                    "(units are binary: 1G = 1024M); did you mean '%s'?",
+                                    q, sug);
                 return fail(c, n->pos, kp, "%s is not a size; expected %s", q, SIZE_EXPECTED);
+        }
         if (v < min) {
                 if (min == 1)
                         return fail(c, n->pos, kp, "%s is too small; expected more than 0", q);
                 assert(min == SPEC_MIN_MEMORY);
-                /* `memory: 512` is 512 bytes: almost certainly a forgotten unit. */
-                if (tf_parse_u64(t, &(uint64_t){0}) == 0)
+                uint64_t bytes;
+                if (tf_parse_u64(t, &bytes) < 0)
+                        return fail(c, n->pos, kp, "%s is too small; expected at least 1M", q);
+                /* `memory: 512` is 512 bytes: almost certainly a forgotten unit, as long as the number
+                 * with an M is a plausible limit (up to 64G). A larger bare number was meant as bytes
+                 * (1000000: a decimal megabyte), and the nearest limit is the smallest one. */
+                if (bytes <= SPEC_MAX_FORGOTTEN_M)
                         return fail(c, n->pos, kp,
                                     "%s bytes is too small; expected at least 1M; did you mean "
                                     "'%sM'?",
                                     t, t);
-                return fail(c, n->pos, kp, "%s is too small; expected at least 1M", q);
+                return fail(c, n->pos, kp,
+                            "%s bytes is too small (a number without a unit is bytes); expected at least 1M "
+                            "(1048576 bytes); did you mean "
+                            "'1M'?",
+                            t);
         }
         *ret = v;
         return 0;
@@ -812,6 +868,61 @@ static char *section_hint(const char *key) {
         return NULL;
 }
 
+/* docker-compose's keys, written in a spec by someone who knows compose: tfrun's key, or why there is
+ * none. */
+static const struct compose_key {
+        const char *key;
+        const char *tfrun; /* NULL: no equivalent */
+        const char *note;
+} compose_keys[] = {
+        {"volumes", "mounts", "e.g. mounts: [{source: ./data, target: /data, read_only: true}]"},
+        {"environment", "env", "a mapping, e.g. env: {LOG_LEVEL: info}"},
+        {"mem_limit", "limits.memory", "e.g. limits: {memory: 512M}"},
+        {"memswap_limit", "limits.memory_swap",
+         "swap alone, not memory + swap as in compose, e.g. limits: {memory: 512M, memory_swap: 512M}"},
+        {"mem_reservation", "limits.memory_high", "a throttle, native backend on cgroup v2 only"},
+        {"pids_limit", "limits.pids", "e.g. limits: {pids: 100}"},
+        {"cpu_shares", "limits.cpu_weight", "1..10000, 100 being the default (1024 shares)"},
+        {"ulimits", "limits.nofile", "the open files limit, e.g. limits: {nofile: 4096}"},
+        {"entrypoint", "command", "the image's entrypoint is kept; command: replaces its command"},
+        {"workdir", "working_dir", "e.g. working_dir: /srv/app"},
+        {"cwd", "working_dir", "e.g. working_dir: /srv/app"},
+        {"container_name", "name", "e.g. name: web"},
+        {"hostname", "name", "the service's name; tfrun sets no host name"},
+        {"stop_signal", "stop.signal", "e.g. stop: {signal: SIGINT}"},
+        {"stop_grace_period", "stop.grace", "e.g. stop: {grace: 30s}"},
+        {"read_only", "sandbox.read_only_root", "e.g. sandbox: {read_only_root: true}"},
+        {"network_mode", "sandbox.network", "e.g. sandbox: {network: none}"},
+        {"networks", "sandbox.network", "one network, e.g. sandbox: {network: backend}"},
+        {"security_opt", "sandbox.seccomp",
+         "and sandbox.no_new_privileges, e.g. sandbox: {seccomp: ./p.json}"},
+        {"tmpfs", "sandbox.private_tmp", "a fresh /tmp, e.g. sandbox: {private_tmp: true}"},
+        {"deploy", "limits", "e.g. limits: {memory: 512M, cpus: 1.5}"},
+        {"ports", NULL,
+         "a native service shares the host's network, and sandbox.network: host gives a container the "
+         "host's; expected no ports: key"},
+        {"depends_on", NULL, "a spec is one service and tfrun starts nothing else; expected one spec per "
+                             "service, started in order"},
+        {"services", NULL, "a spec is one service, not a compose file; expected the service's keys at the "
+                           "top level (e.g. command:, image:, limits:)"},
+        {"version", NULL, "a spec is one service, not a compose file; expected no version: key"},
+        {"privileged", NULL, "expected the capabilities it needs, e.g. sandbox: {cap_add: [NET_ADMIN]}"},
+};
+
+static int compose_fail(struct ctx *c, const struct node *k, const char *kp) {
+        for (size_t i = 0; i < ELEMENTSOF(compose_keys); i++) {
+                const struct compose_key *ck = &compose_keys[i];
+                if (!streq(ck->key, k->text))
+                        continue;
+                if (ck->tfrun)
+                        return fail(c, k->pos, kp, "unknown key (docker-compose's); did you mean '%s'? (%s)",
+                                    ck->tfrun, ck->note);
+                return fail(c, k->pos, kp, "unknown key (docker-compose's), with no tfrun equivalent: %s",
+                            ck->note);
+        }
+        return 0;
+}
+
 /* Walks a mapping (the caller has checked that it is one) in document order: duplicate and unknown keys
  * are errors, every known key goes to fn. */
 static int walk_map(struct ctx *c, const struct node *map, const char *parent_kp, const char *const *keys,
@@ -836,6 +947,9 @@ static int walk_map(struct ctx *c, const struct node *map, const char *parent_kp
                                 break;
                         }
                 if (found == n_keys) {
+                        r = !parent_kp ? compose_fail(c, k, kp) : 0;
+                        if (r < 0)
+                                return r;
                         _cleanup_free_ char *hint = !parent_kp ? section_hint(key) : NULL;
                         const char *s = hint ? hint : suggest(key, keys, n_keys);
                         if (s)
@@ -943,6 +1057,77 @@ static int default_name(struct ctx *c) {
 static const char COMMAND_EXPECTED[] =
         "a list of strings (e.g. [python3, app.py]) or a command line (e.g. python3 app.py)";
 
+/* A shell operator outside quotes in a command line: && || | ; > >> < & 2>&1 $( and `, alone or
+ * attached to a word. No shell runs the command, so the program would get the operator as an argument.
+ * Quotes and backslashes are read as tf_split_shell() reads them. Sets the operator's offset and length. */
+static bool find_shell_operator(const char *t, size_t *ret_off, size_t *ret_len) {
+        bool word_start = true;
+        for (size_t i = 0; t[i];) {
+                char ch = t[i];
+                if (ch == '\'') {
+                        const char *e = strchr(t + i + 1, '\'');
+                        if (!e)
+                                return false;
+                        i = (size_t)(e - t) + 1;
+                } else if (ch == '"') {
+                        for (i++; t[i] && t[i] != '"'; i++)
+                                if (t[i] == '\\' && t[i + 1])
+                                        i++;
+                        if (!t[i])
+                                return false;
+                        i++;
+                } else if (ch == '\\') {
+                        i += t[i + 1] ? 2 : 1;
+                } else if (strchr("&|;<>`", ch) || (ch == '$' && t[i + 1] == '(') ||
+                           (word_start && isdigit((unsigned char)ch) && t[i + 1] &&
+                            strchr("<>", t[i + 1]))) {
+                        size_t n = ch == '$' ? 2 : ch == '`' ? 1 : 0;
+                        if (!n) {
+                                n = isdigit((unsigned char)ch);
+                                n += strspn(t + i + n, "&|;<>");
+                                /* 2>&1, <&0 */
+                                if (n >= 2 && t[i + n - 1] == '&' && (isdigit((unsigned char)t[i + n]) ||
+                                                                       t[i + n] == '-'))
+                                        n++;
+                        }
+                        *ret_off = i;
+                        *ret_len = n;
+                        return true;
+                } else
+                        i++;
+                word_start = ch == ' ' || ch == '\t' || ch == '\n';
+        }
+        return false;
+}
+
+/* The column of byte `off` of a scalar's text, exact when the scalar sits on one line (and has no escapes
+ * inside quotes). */
+static struct tf_pos text_pos(const struct node *v, size_t off) {
+        struct tf_pos p = v->pos;
+        if (v->end.line != v->pos.line)
+                return p;
+        size_t chars = 0;
+        for (size_t i = 0; i < off; i++)
+                if (((unsigned char)v->text[i] & 0xc0) != 0x80)
+                        chars++;
+        p.column += (unsigned)chars + (v->style == YAML_SINGLE_QUOTED_SCALAR_STYLE ||
+                                       v->style == YAML_DOUBLE_QUOTED_SCALAR_STYLE);
+        return p;
+}
+
+/* The command line as a YAML single-quoted string: ' doubled. */
+static char *yaml_single_quoted(const char *t) {
+        char *out = tf_malloc0(strlen(t) * 2 + 3), *p = out;
+        *p++ = '\'';
+        for (; *t; t++) {
+                if (*t == '\'')
+                        *p++ = '\'';
+                *p++ = *t;
+        }
+        *p++ = '\'';
+        return out;
+}
+
 static int parse_command(struct ctx *c, const struct node *v, const char *kp) {
         struct tf_spec *s = c->s;
         if (v->type == NODE_SEQ) {
@@ -973,17 +1158,8 @@ static int parse_command(struct ctx *c, const struct node *v, const char *kp) {
         size_t off = 0;
         r = tf_split_shell(t, &argv, &off);
         if (r == -EINVAL) {
-                /* Point at the quote itself when the scalar sits on one line (exact unless escapes were used
-                 * inside a quoted scalar). */
-                struct tf_pos p = v->pos;
-                if (v->end.line == v->pos.line) {
-                        size_t chars = 0;
-                        for (size_t i = 0; i < off; i++)
-                                if (((unsigned char)t[i] & 0xc0) != 0x80)
-                                        chars++;
-                        p.column += (unsigned)chars + (v->style == YAML_SINGLE_QUOTED_SCALAR_STYLE ||
-                                                       v->style == YAML_DOUBLE_QUOTED_SCALAR_STYLE);
-                }
+                /* Point at the quote itself. */
+                struct tf_pos p = text_pos(v, off);
                 if (t[off] == '\\')
                         return fail(c, p, kp, "a backslash at the end; expected a character after it");
                 return fail(c, p, kp, "unterminated %c quote; expected a closing %c", t[off], t[off]);
@@ -993,6 +1169,15 @@ static int parse_command(struct ctx *c, const struct node *v, const char *kp) {
         if (!argv || !argv[0])
                 return fail(c, v->pos, kp,
                             "empty string; expected a program and its arguments (e.g. python3 app.py)");
+        size_t op_len;
+        if (find_shell_operator(t, &off, &op_len)) {
+                _cleanup_free_ char *sq = yaml_single_quoted(t);
+                return fail(c, text_pos(v, off), kp,
+                            "'%.*s' is a shell operator, but no shell runs the command (%s would get it as "
+                            "an argument); expected [sh, -c, '...'] to run a shell, or the operator quoted; "
+                            "did you mean [sh, -c, %s]?",
+                            (int)op_len, t + off, argv[0], sq);
+        }
         s->argv = TAKE_PTR(argv);
         return 0;
 }
@@ -1531,6 +1716,27 @@ static int restart_field(struct ctx *c, const char *key, const struct node *k, c
         return walk_map(c, v, kp, KEYS("initial", "max", "jitter"), backoff_field, NULL);
 }
 
+/* `restart: always`, compose's form: the mapping it means. */
+static int restart_scalar(struct ctx *c, const struct node *v, const char *kp) {
+        static const char expected[] = "a mapping of policy, max_retries and backoff";
+        if (v->type != NODE_SCALAR || is_null(v))
+                return 0;
+        const char *t = v->text;
+        _cleanup_free_ char *q = quoted(v), *sug = NULL;
+        uint64_t n;
+        if (streq(t, "no") || streq(t, "always") || streq(t, "on-failure"))
+                sug = tf_asprintf("{policy: %s}", t);
+        else if (streq(t, "unless-stopped"))
+                sug = tf_strdup("{policy: always}");
+        else if (tf_startswith(t, "on-failure:") && tf_parse_u64(t + 11, &n) == 0)
+                sug = tf_asprintf("{policy: on-failure, max_retries: %" PRIu64 "}", n);
+        if (sug)
+                return fail(c, v->pos, kp,
+                            "got %s (docker-compose's form); expected %s; did you mean 'restart: %s'?", q,
+                            expected, sug);
+        return 0;
+}
+
 static int sched_expr(struct ctx *c, const struct node *v, const char *kp, const char *expected,
                       struct tf_schedule_expr *e) {
         e->pos = v->pos;
@@ -1911,6 +2117,9 @@ static int top_field(struct ctx *c, const char *key, const struct node *k, const
                 return walk_map(c, v, kp, stop_keys, ELEMENTSOF(stop_keys), stop_field, NULL);
         }
         if (streq(key, "restart")) {
+                r = restart_scalar(c, v, kp);
+                if (r < 0)
+                        return r;
                 r = expect_map(c, v, kp, "{policy: on-failure, max_retries: 3}");
                 if (r < 0)
                         return r;
