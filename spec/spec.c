@@ -49,7 +49,9 @@
  * - image: a container image reference (no whitespace). backend [auto]: auto | native | docker.
  *   resolved_backend is docker when image: is set and backend is auto, else native. backend: native with
  *   an image and backend: docker without one are errors.
- * - working_dir: an absolute path.
+ * - working_dir: an absolute path. With sandbox.private_tmp on the native backend, a working_dir
+ *   strictly under /tmp is refused unless a mount's target holds it: the private /tmp is empty, and nothing
+ *   creates it (the docker engine creates a missing working directory, so docker specs may).
  * - env: a mapping NAME: value, NAME matching [A-Za-z_][A-Za-z0-9_]*. In values, ${VAR} and
  *   ${VAR:-default} (default used when VAR is unset or empty; taken literally) are replaced from the
  *   environment tfrun was given, $$ is a literal $. ${VAR} with VAR unset is an error, as is $VAR without
@@ -175,7 +177,7 @@ struct ctx {
         struct tf_pos root_pos;
         char **env_inline;     /* from env:, interpolated */
         char **env_from_files; /* from env_file:, one entry per name */
-        struct tf_pos pos_backend_value, pos_env_file;
+        struct tf_pos pos_backend_value, pos_env_file, pos_working_dir_value;
         bool have_backend, have_max_retries;
         struct tf_pos pos_max_retries, pos_backoff_initial;
         bool have_backoff_initial, have_backoff_max;
@@ -2076,6 +2078,7 @@ static int top_field(struct ctx *c, const char *key, const struct node *k, const
         }
         if (streq(key, "working_dir")) {
                 s->pos_working_dir = k->pos;
+                c->pos_working_dir_value = v->pos;
                 r = get_string(c, v, kp, "an absolute path (e.g. /srv/app)", true, &s->working_dir);
                 if (r < 0)
                         return r;
@@ -2176,6 +2179,31 @@ static struct tf_spec *spec_new(void) {
         return s;
 }
 
+/* Natively, a working_dir strictly under /tmp does not exist in the empty /tmp that private_tmp gives the
+ * service, unless a mount's target holds it (mount targets under a private /tmp are created in it), and
+ * the chdir fails at run time. The docker engine creates a missing working directory (in the tmpfs). */
+static int check_working_dir(struct ctx *c) {
+        struct tf_spec *s = c->s;
+        if (!s->working_dir || !s->sandbox.private_tmp || s->resolved_backend != TF_BACKEND_NATIVE)
+                return 0;
+        _cleanup_free_ char *wd = path_normalize(s->working_dir);
+        if (!tf_startswith(wd, "/tmp/"))
+                return 0;
+        for (size_t i = 0; i < s->n_mounts; i++) {
+                const char *t = s->mounts[i].target;
+                size_t n = strlen(t);
+                if (strncmp(wd, t, n) == 0 && (wd[n] == 0 || wd[n] == '/' || streq(t, "/")))
+                        return 0;
+        }
+        _cleanup_free_ char *q = quote_text(s->working_dir);
+        return fail(c, c->pos_working_dir_value, "working_dir",
+                    "%s is under /tmp, and sandbox.private_tmp gives the service an empty /tmp of its own "
+                    "(the native backend does not create it); "
+                    "expected a working_dir outside /tmp, a mount whose target holds it (e.g. mounts: "
+                    "[{source: ./work, target: %s}]) or private_tmp: false",
+                    q, wd);
+}
+
 /* Checks that need the whole document. */
 static int finish(struct ctx *c) {
         struct tf_spec *s = c->s;
@@ -2201,6 +2229,9 @@ static int finish(struct ctx *c) {
         s->resolved_backend = s->backend != TF_BACKEND_AUTO ? s->backend
                               : s->image                    ? TF_BACKEND_DOCKER
                                                             : TF_BACKEND_NATIVE;
+        int r = check_working_dir(c);
+        if (r < 0)
+                return r;
         if (c->have_max_retries && s->restart.policy == TF_RESTART_NO)
                 return fail(c, c->pos_max_retries, "restart.max_retries",
                             "has no effect with policy no; expected policy: on-failure or always");

@@ -503,6 +503,19 @@ static void test_command_operators_quoted(void) {
                 IS_INT(tf_strv_length(s->argv), t[i].n, "operators quoted %zu: words", i);
                 IS_STR(s->argv[t[i].n - 1], t[i].last, "operators quoted %zu: last word as written", i);
         }
+        /* The docker engine creates a missing working directory inside the private /tmp; a mount's
+         * target holds one natively. */
+        static const char *const wd_ok[] = {
+                "image: debian:12\nworking_dir: /tmp/build\nsandbox: {private_tmp: true}\n",
+                "command: [a]\nworking_dir: /tmp/data/x\nsandbox: {private_tmp: true}\n"
+                "mounts: [{source: ., target: /tmp/data}]\n",
+                "command: [a]\nworking_dir: /tmp\nsandbox: {private_tmp: true}\n",
+                "command: [a]\nworking_dir: /tmp/x\n",
+        };
+        for (size_t i = 0; i < ELEMENTSOF(wd_ok); i++) {
+                _cleanup_spec_ struct tf_spec *s = load_buf(wd_ok[i]);
+                OK(s, "working_dir with private_tmp accepted %zu", i);
+        }
         /* The suggestion for a bare number: a forgotten M up to 64G, else the smallest limit. */
         _cleanup_free_ char *a = load_err("command: [a]\nlimits: {memory: 65536}\n");
         IS_STR(a,
