@@ -277,7 +277,7 @@ static bool find_shell_operator(const char *t, size_t *ret_off, size_t *ret_len)
                             strchr("<>", t[i + 1]))) {
                         size_t n = ch == '$' ? 2 : ch == '`' ? 1 : 0;
                         if (!n) {
-                                n = isdigit((unsigned char)ch);
+                                n = isdigit((unsigned char)ch) ? 1 : 0;
                                 n += strspn(t + i + n, "&|;<>");
                                 /* 2>&1, <&0 */
                                 if (n >= 2 && t[i + n - 1] == '&' &&
