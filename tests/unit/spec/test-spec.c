@@ -482,6 +482,53 @@ static void test_env(void) {
         OK(chdir(cwd) == 0, "chdir back");
 }
 
+/* Shell operators inside quotes, escaped, or inside a word that is no operator are text, kept as written. */
+static void test_command_operators_quoted(void) {
+        static const struct {
+                const char *yaml;
+                size_t n;
+                const char *last;
+        } t[] = {
+                {"command: sh -c 'make && make install'\n", 3, "make && make install"},
+                {"command: sh -c \"a | b; c > d 2>&1 $(e) `f`\"\n", 3, "a | b; c > d 2>&1 $(e) `f`"},
+                {"command: echo a\\;b \\& \\|\n", 4, "|"},
+                {"command: echo $HOME a=b x-1 2\n", 5, "2"},
+                {"command: [sh, -c, 'a && b']\n", 3, "a && b"},
+                {"command: [echo, '&&', '|']\n", 3, "|"},
+        };
+        for (size_t i = 0; i < ELEMENTSOF(t); i++) {
+                _cleanup_spec_ struct tf_spec *s = load_buf(t[i].yaml);
+                if (!s)
+                        continue;
+                IS_INT(tf_strv_length(s->argv), t[i].n, "operators quoted %zu: words", i);
+                IS_STR(s->argv[t[i].n - 1], t[i].last, "operators quoted %zu: last word as written", i);
+        }
+        /* The docker engine creates a missing working directory inside the private /tmp; a mount's
+         * target holds one natively. */
+        static const char *const wd_ok[] = {
+                "image: debian:12\nworking_dir: /tmp/build\nsandbox: {private_tmp: true}\n",
+                "command: [a]\nworking_dir: /tmp/data/x\nsandbox: {private_tmp: true}\n"
+                "mounts: [{source: ., target: /tmp/data}]\n",
+                "command: [a]\nworking_dir: /tmp\nsandbox: {private_tmp: true}\n",
+                "command: [a]\nworking_dir: /tmp/x\n",
+        };
+        for (size_t i = 0; i < ELEMENTSOF(wd_ok); i++) {
+                _cleanup_spec_ struct tf_spec *s = load_buf(wd_ok[i]);
+                OK(s, "working_dir with private_tmp accepted %zu", i);
+        }
+        /* The suggestion for a bare number: a forgotten M up to 64G, else the smallest limit. */
+        _cleanup_free_ char *a = load_err("command: [a]\nlimits: {memory: 65536}\n");
+        IS_STR(a,
+               "2:18: limits.memory: 65536 bytes is too small; expected at least 1M; did you mean "
+               "'65536M'?",
+               "65536: a forgotten M");
+        _cleanup_free_ char *b = load_err("command: [a]\nlimits: {memory: 65537}\n");
+        IS_STR(b,
+               "2:18: limits.memory: 65537 bytes is too small (a number without a unit is bytes); expected "
+               "at least 1M (1048576 bytes); did you mean '1M'?",
+               "65537: meant as bytes");
+}
+
 static void test_errors_inline(void) {
         /* A few messages checked here too, independent of the fixture files. */
         static const struct {
@@ -731,6 +778,7 @@ int main(int argc, char **argv) {
         test_values();
         test_env();
         test_errors_inline();
+        test_command_operators_quoted();
         test_name_default();
         test_files();
         test_names();

@@ -1,0 +1,1331 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * spec/schema.c: the schema as tables, one entry per key with its parser, and the checks that need the
+ * whole document.
+ */
+
+#include <assert.h>
+#include <ctype.h>
+#include <errno.h>
+#include <inttypes.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "base/parse.h"
+#include "base/strutil.h"
+#include "spec/spec-internal.h"
+
+/* ---- mappings ----------------------------------------------------------------------------------------- */
+
+/* A key of a mapping and its parser: the parser is found through the key's own entry, so a key cannot
+ * exist without it, and the names a "did you mean" compares with come from the same table. */
+struct key;
+
+struct field {
+        const struct key *key;
+        const struct node *k, *v;
+        const char *kp; /* the key path, e.g. limits.memory */
+        void *obj;      /* what the mapping fills: the spec, its limits, one io entry, one mount... */
+};
+
+typedef int (*key_parser)(struct ctx *c, const struct field *f);
+
+struct key {
+        const char *name;
+        key_parser parse;
+        const struct key *sub; /* a section's own keys (the parser walks them) */
+        size_t n_sub;
+};
+
+#define KEY(n, p)                                                                                           \
+        { .name = n, .parse = p }
+#define SECTION(n, p, t)                                                                                    \
+        { .name = n, .parse = p, .sub = t, .n_sub = ELEMENTSOF(t) }
+
+static const char **key_names(const struct key *keys, size_t n) {
+        const char **names = tf_malloc0((n + 1) * sizeof(char *));
+        for (size_t i = 0; i < n; i++)
+                names[i] = keys[i].name;
+        return names;
+}
+
+/* A key written at the top level that belongs in a section: `memory: 1G` -> "limits.memory". */
+static char *section_hint(const char *key, const struct key *top, size_t n_top) {
+        for (size_t i = 0; i < n_top; i++)
+                for (size_t j = 0; j < top[i].n_sub; j++)
+                        if (streq(key, top[i].sub[j].name))
+                                return tf_asprintf("%s.%s", top[i].name, key);
+        return NULL;
+}
+
+/* docker-compose's keys, written in a spec by someone who knows compose: tfrun's key, or why there is
+ * none. */
+static const struct compose_key {
+        const char *key;
+        const char *tfrun; /* NULL: no equivalent */
+        const char *note;
+} compose_keys[] = {
+        {"volumes", "mounts", "e.g. mounts: [{source: ./data, target: /data, read_only: true}]"},
+        {"environment", "env", "a mapping, e.g. env: {LOG_LEVEL: info}"},
+        {"mem_limit", "limits.memory", "e.g. limits: {memory: 512M}"},
+        {"memswap_limit", "limits.memory_swap",
+         "swap alone, not memory + swap as in compose, e.g. limits: {memory: 512M, memory_swap: 512M}"},
+        {"mem_reservation", "limits.memory_high", "a throttle, native backend on cgroup v2 only"},
+        {"pids_limit", "limits.pids", "e.g. limits: {pids: 100}"},
+        {"cpu_shares", "limits.cpu_weight", "1..10000, 100 being the default (1024 shares)"},
+        {"ulimits", "limits.nofile", "the open files limit, e.g. limits: {nofile: 4096}"},
+        {"entrypoint", "command", "the image's entrypoint is kept; command: replaces its command"},
+        {"workdir", "working_dir", "e.g. working_dir: /srv/app"},
+        {"cwd", "working_dir", "e.g. working_dir: /srv/app"},
+        {"container_name", "name", "e.g. name: web"},
+        {"hostname", "name", "the service's name; tfrun sets no host name"},
+        {"stop_signal", "stop.signal", "e.g. stop: {signal: SIGINT}"},
+        {"stop_grace_period", "stop.grace", "e.g. stop: {grace: 30s}"},
+        {"read_only", "sandbox.read_only_root", "e.g. sandbox: {read_only_root: true}"},
+        {"network_mode", "sandbox.network", "e.g. sandbox: {network: none}"},
+        {"networks", "sandbox.network", "one network, e.g. sandbox: {network: backend}"},
+        {"security_opt", "sandbox.seccomp",
+         "and sandbox.no_new_privileges, e.g. sandbox: {seccomp: ./p.json}"},
+        {"tmpfs", "sandbox.private_tmp", "a fresh /tmp, e.g. sandbox: {private_tmp: true}"},
+        {"deploy", "limits", "e.g. limits: {memory: 512M, cpus: 1.5}"},
+        {"ports", NULL,
+         "a native service shares the host's network, and sandbox.network: host gives a container the "
+         "host's; expected no ports: key"},
+        {"depends_on", NULL,
+         "a spec is one service and tfrun starts nothing else; expected one spec per "
+         "service, started in order"},
+        {"services", NULL,
+         "a spec is one service, not a compose file; expected the service's keys at the "
+         "top level (e.g. command:, image:, limits:)"},
+        {"version", NULL, "a spec is one service, not a compose file; expected no version: key"},
+        {"privileged", NULL, "expected the capabilities it needs, e.g. sandbox: {cap_add: [NET_ADMIN]}"},
+};
+
+static int compose_fail(struct ctx *c, const struct node *k, const char *kp) {
+        for (size_t i = 0; i < ELEMENTSOF(compose_keys); i++) {
+                const struct compose_key *ck = &compose_keys[i];
+                if (!streq(ck->key, k->text))
+                        continue;
+                if (ck->tfrun)
+                        return spec_fail(c, k->pos, kp,
+                                         "unknown key (docker-compose's); did you mean '%s'? (%s)",
+                                         ck->tfrun, ck->note);
+                return spec_fail(c, k->pos, kp,
+                                 "unknown key (docker-compose's), with no tfrun equivalent: %s", ck->note);
+        }
+        return 0;
+}
+
+static int unknown_key(struct ctx *c, const struct node *k, const char *parent_kp, const char *kp,
+                       const struct key *keys, size_t n_keys) {
+        int r = !parent_kp ? compose_fail(c, k, kp) : 0;
+        if (r < 0)
+                return r;
+        _cleanup_free_ const char **names = key_names(keys, n_keys);
+        _cleanup_free_ char *hint = !parent_kp ? section_hint(k->text, keys, n_keys) : NULL;
+        const char *s = hint ? hint : spec_suggest(k->text, names, n_keys);
+        if (s)
+                return spec_fail(c, k->pos, kp, "unknown key; did you mean '%s'?", s);
+        _cleanup_free_ char *alts = spec_join_alternatives(names, n_keys, ", ");
+        return spec_fail(c, k->pos, kp, "unknown key; expected one of %s", alts);
+}
+
+/* Walks a mapping (the caller has checked that it is one) in document order: duplicate and unknown keys
+ * are errors, every known key goes to its entry's parser with obj. */
+static int walk_map(struct ctx *c, const struct node *map, const char *parent_kp, const struct key *keys,
+                    size_t n_keys, void *obj) {
+        for (size_t i = 0; i + 1 < map->n_items; i += 2) {
+                const struct node *k = map->items[i], *v = map->items[i + 1];
+                const char *name = k->text;
+                _cleanup_free_ char *kp = spec_kp_join(parent_kp, name);
+
+                if (spec_is_null(k) || spec_blank(name))
+                        return spec_fail(c, k->pos, parent_kp, "empty key; expected key: value");
+                for (size_t j = 0; j < i; j += 2)
+                        if (streq(map->items[j]->text, name))
+                                return spec_fail(c, k->pos, kp,
+                                                 "duplicate key (first at %u:%u); expected each key once",
+                                                 map->items[j]->pos.line, map->items[j]->pos.column);
+                const struct key *e = NULL;
+                for (size_t j = 0; j < n_keys && !e; j++)
+                        if (streq(keys[j].name, name))
+                                e = &keys[j];
+                if (!e)
+                        return unknown_key(c, k, parent_kp, kp, keys, n_keys);
+                assert(e->parse);
+                int r = e->parse(c, &(struct field){.key = e, .k = k, .v = v, .kp = kp, .obj = obj});
+                if (r < 0)
+                        return r;
+        }
+        return 0;
+}
+
+/* A section: a mapping walked against its own keys. */
+static int walk_section(struct ctx *c, const struct field *f, const char *example, void *obj) {
+        int r = spec_expect_map(c, f->v, f->kp, example);
+        if (r < 0)
+                return r;
+        return walk_map(c, f->v, f->kp, f->key->sub, f->key->n_sub, obj);
+}
+
+/* ---- name, command, user ------------------------------------------------------------------------------ */
+
+static bool name_valid(const char *s) {
+        size_t n = strlen(s);
+        if (n < 1 || n > 63)
+                return false;
+        if (!islower((unsigned char)s[0]) && !isdigit((unsigned char)s[0]))
+                return false;
+        for (size_t i = 0; i < n; i++)
+                if (!((s[i] >= 'a' && s[i] <= 'z') || isdigit((unsigned char)s[i]) || strchr("_.-", s[i])))
+                        return false;
+        return true;
+}
+
+/* A valid name close to s, for "did you mean": lower case, other characters to '-'. NULL if none. */
+static char *name_suggestion(const char *s) {
+        char *out = tf_malloc0(64);
+        size_t o = 0;
+        for (const char *p = s; *p && o < 63; p++) {
+                char ch = (char)tolower((unsigned char)*p);
+                if (o == 0 && !((ch >= 'a' && ch <= 'z') || isdigit((unsigned char)ch)))
+                        continue;
+                out[o++] = ((ch >= 'a' && ch <= 'z') || isdigit((unsigned char)ch) || strchr("_.-", ch))
+                                   ? ch
+                                   : '-';
+        }
+        out[o] = 0;
+        if (!name_valid(out)) {
+                free(out);
+                return NULL;
+        }
+        return out;
+}
+
+static const char NAME_EXPECTED[] = "lower-case letters, digits, '_', '.' and '-', starting with a letter "
+                                    "or digit, at most 63 characters";
+
+static int parse_name(struct ctx *c, const struct node *v, const char *kp) {
+        int r = spec_get_string(c, v, kp, NAME_EXPECTED, false, &c->s->name);
+        if (r < 0)
+                return r;
+        if (name_valid(c->s->name))
+                return 0;
+        _cleanup_free_ char *q = spec_quoted(v);
+        _cleanup_free_ char *sug = name_suggestion(c->s->name);
+        if (sug)
+                return spec_fail(c, v->pos, kp, "%s is not a valid name; expected %s; did you mean '%s'?", q,
+                                 NAME_EXPECTED, sug);
+        return spec_fail(c, v->pos, kp, "%s is not a valid name; expected %s", q, NAME_EXPECTED);
+}
+
+static int default_name(struct ctx *c) {
+        const char *slash = strrchr(c->path, '/');
+        const char *base = slash ? slash + 1 : c->path;
+        size_t n = strlen(base);
+        if (tf_endswith(base, ".yaml"))
+                n -= 5;
+        else if (tf_endswith(base, ".yml"))
+                n -= 4;
+        _cleanup_free_ char *name = tf_strndup(base, n);
+        if (name_valid(name)) {
+                c->s->name = TAKE_PTR(name);
+                return 0;
+        }
+        _cleanup_free_ char *q = spec_quote_text(name);
+        _cleanup_free_ char *sug = name_suggestion(name);
+        if (sug)
+                return spec_fail(
+                        c, c->root_pos, "name",
+                        "missing, and the file name %s is not a valid name; expected a name: key with %s; "
+                        "did you mean 'name: %s'?",
+                        q, NAME_EXPECTED, sug);
+        return spec_fail(c, c->root_pos, "name",
+                         "missing, and the file name %s is not a valid name; expected a name: key with %s",
+                         q, NAME_EXPECTED);
+}
+
+static const char COMMAND_EXPECTED[] =
+        "a list of strings (e.g. [python3, app.py]) or a command line (e.g. python3 app.py)";
+
+/* A shell operator outside quotes in a command line: && || | ; > >> < & 2>&1 $( and `, alone or
+ * attached to a word. No shell runs the command, so the program would get the operator as an argument.
+ * Quotes and backslashes are read as tf_split_shell() reads them. Sets the operator's offset and length. */
+static bool find_shell_operator(const char *t, size_t *ret_off, size_t *ret_len) {
+        bool word_start = true;
+        for (size_t i = 0; t[i];) {
+                char ch = t[i];
+                if (ch == '\'') {
+                        const char *e = strchr(t + i + 1, '\'');
+                        if (!e)
+                                return false;
+                        i = (size_t)(e - t) + 1;
+                } else if (ch == '"') {
+                        for (i++; t[i] && t[i] != '"'; i++)
+                                if (t[i] == '\\' && t[i + 1])
+                                        i++;
+                        if (!t[i])
+                                return false;
+                        i++;
+                } else if (ch == '\\') {
+                        i += t[i + 1] ? 2 : 1;
+                } else if (strchr("&|;<>`", ch) || (ch == '$' && t[i + 1] == '(') ||
+                           (word_start && isdigit((unsigned char)ch) && t[i + 1] &&
+                            strchr("<>", t[i + 1]))) {
+                        size_t n = ch == '$' ? 2 : ch == '`' ? 1 : 0;
+                        if (!n) {
+                                n = isdigit((unsigned char)ch) ? 1 : 0;
+                                n += strspn(t + i + n, "&|;<>");
+                                /* 2>&1, <&0 */
+                                if (n >= 2 && t[i + n - 1] == '&' &&
+                                    (isdigit((unsigned char)t[i + n]) || t[i + n] == '-'))
+                                        n++;
+                        }
+                        *ret_off = i;
+                        *ret_len = n;
+                        return true;
+                } else
+                        i++;
+                word_start = ch == ' ' || ch == '\t' || ch == '\n';
+        }
+        return false;
+}
+
+/* The column of byte `off` of a scalar's text, exact when the scalar sits on one line (and has no escapes
+ * inside quotes). */
+static struct tf_pos text_pos(const struct node *v, size_t off) {
+        struct tf_pos p = v->pos;
+        if (v->end.line != v->pos.line)
+                return p;
+        size_t chars = 0;
+        for (size_t i = 0; i < off; i++)
+                if (((unsigned char)v->text[i] & 0xc0) != 0x80)
+                        chars++;
+        p.column += (unsigned)chars + (v->style == YAML_SINGLE_QUOTED_SCALAR_STYLE ||
+                                       v->style == YAML_DOUBLE_QUOTED_SCALAR_STYLE);
+        return p;
+}
+
+/* The command line as a YAML single-quoted string: ' doubled. */
+static char *yaml_single_quoted(const char *t) {
+        char *out = tf_malloc0(strlen(t) * 2 + 3), *p = out;
+        *p++ = '\'';
+        for (; *t; t++) {
+                if (*t == '\'')
+                        *p++ = '\'';
+                *p++ = *t;
+        }
+        *p++ = '\'';
+        return out;
+}
+
+static int parse_command(struct ctx *c, const struct node *v, const char *kp) {
+        struct tf_spec *s = c->s;
+        if (v->type == NODE_SEQ) {
+                if (v->n_items == 0)
+                        return spec_fail(
+                                c, v->pos, kp,
+                                "empty list; expected a program and its arguments (e.g. [python3, app.py])");
+                _cleanup_strv_free_ char **argv = tf_malloc0((v->n_items + 1) * sizeof(char *));
+                for (size_t i = 0; i < v->n_items; i++) {
+                        _cleanup_free_ char *ikp = spec_kp_index(kp, i);
+                        const char *t = NULL;
+                        int r = spec_get_scalar(c, v->items[i], ikp, "a string", &t);
+                        if (r < 0)
+                                return r;
+                        if (i == 0 && !*t)
+                                return spec_fail(c, v->items[i]->pos, ikp,
+                                                 "empty program name; expected a program (e.g. python3)");
+                        argv[i] = tf_strdup(t);
+                }
+                s->argv = TAKE_PTR(argv);
+                return 0;
+        }
+        const char *t = NULL;
+        int r = spec_get_scalar(c, v, kp, COMMAND_EXPECTED, &t);
+        if (r < 0)
+                return r;
+        _cleanup_strv_free_ char **argv = NULL;
+        size_t off = 0;
+        r = tf_split_shell(t, &argv, &off);
+        if (r == -EINVAL) {
+                /* Point at the quote itself. */
+                struct tf_pos p = text_pos(v, off);
+                if (t[off] == '\\')
+                        return spec_fail(c, p, kp, "a backslash at the end; expected a character after it");
+                return spec_fail(c, p, kp, "unterminated %c quote; expected a closing %c", t[off], t[off]);
+        }
+        if (r < 0)
+                return tf_error_setc(c->err, r, "%s: command", c->path);
+        if (!argv || !argv[0])
+                return spec_fail(c, v->pos, kp,
+                                 "empty string; expected a program and its arguments (e.g. python3 app.py)");
+        size_t op_len;
+        if (find_shell_operator(t, &off, &op_len)) {
+                _cleanup_free_ char *sq = yaml_single_quoted(t);
+                return spec_fail(
+                        c, text_pos(v, off), kp,
+                        "'%.*s' is a shell operator, but no shell runs the command (%s would get it as "
+                        "an argument); expected [sh, -c, '...'] to run a shell, or the operator quoted; "
+                        "did you mean [sh, -c, %s]?",
+                        (int)op_len, t + off, argv[0], sq);
+        }
+        s->argv = TAKE_PTR(argv);
+        return 0;
+}
+
+static bool user_part_valid(const char *s, size_t n) {
+        if (n == 0 || n > 32 || s[0] == '-')
+                return false;
+        for (size_t i = 0; i < n; i++)
+                if (!isalnum((unsigned char)s[i]) && !strchr("_.-", s[i]) && !(s[i] == '$' && i == n - 1))
+                        return false;
+        return true;
+}
+
+/* A numeric user part: all digits, fitting in uid_t/gid_t without being (uid_t)-1. */
+static int user_number(const char *s, size_t n, uint32_t *ret) {
+        if (strspn(s, "0123456789") < n)
+                return 0;
+        _cleanup_free_ char *d = tf_strndup(s, n);
+        uint64_t v;
+        if (tf_parse_u64(d, &v) < 0 || v >= UINT32_MAX)
+                return -ERANGE;
+        *ret = (uint32_t)v;
+        return 1;
+}
+
+static int parse_user(struct ctx *c, const struct node *v, const char *kp) {
+        static const char expected[] = "name, uid, uid:gid or name:group (e.g. 1000:1000)";
+        struct tf_spec *s = c->s;
+        int r = spec_get_string(c, v, kp, expected, false, &s->user);
+        if (r < 0)
+                return r;
+        const char *u = s->user, *colon = strchr(u, ':');
+        size_t un = colon ? (size_t)(colon - u) : strlen(u);
+        const char *g = colon ? colon + 1 : NULL;
+        size_t gn = g ? strlen(g) : 0;
+        _cleanup_free_ char *q = spec_quoted(v);
+        if (!user_part_valid(u, un) || (g && !user_part_valid(g, gn)))
+                return spec_fail(c, v->pos, kp, "%s is not a user; expected %s", q, expected);
+        uint32_t id;
+        r = user_number(u, un, &id);
+        if (r < 0)
+                return spec_fail(c, v->pos, kp, "%s: the uid is out of range; expected 0 to 4294967294", q);
+        if (r > 0)
+                s->uid = (uid_t)id;
+        if (g) {
+                r = user_number(g, gn, &id);
+                if (r < 0)
+                        return spec_fail(c, v->pos, kp,
+                                         "%s: the gid is out of range; expected 0 to 4294967294", q);
+                if (r > 0)
+                        s->gid = (gid_t)id;
+        }
+        return 0;
+}
+
+/* ---- limits ------------------------------------------------------------------------------------------- */
+
+static int parse_cpus(struct ctx *c, const struct node *v, const char *kp) {
+        static const char expected[] = "0.01 to 10000 (a number of CPUs, e.g. 1.5)";
+        const char *t = NULL;
+        int r = spec_get_scalar(c, v, kp, expected, &t);
+        if (r < 0)
+                return r;
+        const char *p = t + (t[0] == '-' || t[0] == '+');
+        size_t ip = strspn(p, "0123456789"), fp = 0;
+        if (p[ip] == '.')
+                fp = strspn(p + ip + 1, "0123456789");
+        bool ok =
+                (ip > 0 || fp > 0) && p[ip + (p[ip] == '.' ? 1 + fp : 0)] == 0 && !(p[ip] == '.' && fp == 0);
+        if (!ok) {
+                _cleanup_free_ char *q = spec_quoted(v);
+                return spec_fail(c, v->pos, kp, "%s is not a number; expected %s", q, expected);
+        }
+        double d = strtod(t, NULL);
+        if (!(d >= 0.01 && d <= SPEC_MAX_CPUS))
+                return spec_fail(c, v->pos, kp, "%s is out of range; expected %s", t, expected);
+        c->s->limits.cpu_quota_usec = (uint64_t)(d * (double)TF_CPU_PERIOD_USEC + 0.5);
+        c->s->limits.cpu_period_usec = TF_CPU_PERIOD_USEC;
+        return 0;
+}
+
+static int parse_cpuset(struct ctx *c, const struct node *v, const char *kp) {
+        static const char expected[] = "CPU numbers and ranges (e.g. 0-1,3)";
+        struct tf_limits *l = &c->s->limits;
+        int r = spec_get_string(c, v, kp, expected, false, &l->cpuset);
+        if (r < 0)
+                return r;
+        const char *p = l->cpuset;
+        bool ok = *p != 0;
+        while (ok && *p) {
+                char *end;
+                if (!isdigit((unsigned char)*p)) {
+                        ok = false;
+                        break;
+                }
+                unsigned long a = strtoul(p, &end, 10), b = a;
+                p = end;
+                if (*p == '-') {
+                        p++;
+                        if (!isdigit((unsigned char)*p)) {
+                                ok = false;
+                                break;
+                        }
+                        b = strtoul(p, &end, 10);
+                        p = end;
+                }
+                if (a > 65535 || b > 65535 || b < a)
+                        ok = false;
+                else if (*p == ',' && p[1])
+                        p++;
+                else if (*p)
+                        ok = false;
+        }
+        if (!ok) {
+                _cleanup_free_ char *q = spec_quoted(v);
+                return spec_fail(c, v->pos, kp, "%s is not a CPU list; expected %s", q, expected);
+        }
+        return 0;
+}
+
+static const char IOPS_EXPECTED[] = "a whole number of operations per second above 0 (e.g. 500)";
+
+static int io_device(struct ctx *c, const struct field *f) {
+        struct tf_io_limit *io = f->obj;
+        int r = spec_get_string(c, f->v, f->kp, "a block device path (e.g. /dev/vda)", true, &io->device);
+        if (r < 0)
+                return r;
+        if (io->device[0] != '/') {
+                _cleanup_free_ char *q = spec_quoted(f->v);
+                return spec_fail(c, f->v->pos, f->kp,
+                                 "%s is relative; expected an absolute device path (e.g. /dev/vda)", q);
+        }
+        return 0;
+}
+
+static int io_read_bps(struct ctx *c, const struct field *f) {
+        return spec_get_size(c, f->v, f->kp, false, 1, &((struct tf_io_limit *)f->obj)->read_bps);
+}
+
+static int io_write_bps(struct ctx *c, const struct field *f) {
+        return spec_get_size(c, f->v, f->kp, false, 1, &((struct tf_io_limit *)f->obj)->write_bps);
+}
+
+static int io_read_iops(struct ctx *c, const struct field *f) {
+        return spec_get_uint(c, f->v, f->kp, 1, UINT64_MAX - 2, IOPS_EXPECTED,
+                             &((struct tf_io_limit *)f->obj)->read_iops);
+}
+
+static int io_write_iops(struct ctx *c, const struct field *f) {
+        return spec_get_uint(c, f->v, f->kp, 1, UINT64_MAX - 2, IOPS_EXPECTED,
+                             &((struct tf_io_limit *)f->obj)->write_iops);
+}
+
+static const struct key io_keys[] = {
+        KEY("device", io_device),       KEY("read_bps", io_read_bps),     KEY("write_bps", io_write_bps),
+        KEY("read_iops", io_read_iops), KEY("write_iops", io_write_iops),
+};
+
+static int parse_io(struct ctx *c, const struct node *v, const char *kp) {
+        static const char example[] = "{device: /dev/vda, read_bps: 10M}";
+        struct tf_limits *l = &c->s->limits;
+        int r = spec_expect_list(c, v, kp, "a list of mappings (e.g. [{device: /dev/vda, read_bps: 10M}])");
+        if (r < 0)
+                return r;
+        l->io = tf_malloc0(v->n_items * sizeof(struct tf_io_limit));
+        l->n_io = v->n_items;
+        for (size_t i = 0; i < v->n_items; i++) {
+                struct tf_io_limit *io = &l->io[i];
+                const struct node *e = v->items[i];
+                _cleanup_free_ char *ikp = spec_kp_index(kp, i);
+                io->read_bps = io->write_bps = io->read_iops = io->write_iops = TF_UNSET;
+                io->pos = e->pos;
+                r = spec_expect_map(c, e, ikp, example);
+                if (r < 0)
+                        return r;
+                r = walk_map(c, e, ikp, io_keys, ELEMENTSOF(io_keys), io);
+                if (r < 0)
+                        return r;
+                if (!io->device) {
+                        _cleanup_free_ char *dkp = spec_kp_join(ikp, "device");
+                        return spec_fail(c, e->pos, dkp,
+                                         "missing; expected a block device path (e.g. /dev/vda)");
+                }
+                if (io->read_bps == TF_UNSET && io->write_bps == TF_UNSET && io->read_iops == TF_UNSET &&
+                    io->write_iops == TF_UNSET)
+                        return spec_fail(
+                                c, e->pos, ikp,
+                                "no limit given; expected at least one of read_bps, write_bps, read_iops or "
+                                "write_iops");
+        }
+        return 0;
+}
+
+static int limits_cpus(struct ctx *c, const struct field *f) {
+        c->s->limits.pos_cpus = f->k->pos;
+        return parse_cpus(c, f->v, f->kp);
+}
+
+static int limits_cpu_weight(struct ctx *c, const struct field *f) {
+        struct tf_limits *l = f->obj;
+        l->pos_cpu_weight = f->k->pos;
+        return spec_get_uint(c, f->v, f->kp, 1, 10000, "a whole number from 1 to 10000", &l->cpu_weight);
+}
+
+static int limits_cpuset(struct ctx *c, const struct field *f) {
+        c->s->limits.pos_cpuset = f->k->pos;
+        return parse_cpuset(c, f->v, f->kp);
+}
+
+static int limits_memory(struct ctx *c, const struct field *f) {
+        struct tf_limits *l = f->obj;
+        l->pos_memory = f->k->pos;
+        return spec_get_size(c, f->v, f->kp, true, SPEC_MIN_MEMORY, &l->memory);
+}
+
+static int limits_memory_high(struct ctx *c, const struct field *f) {
+        struct tf_limits *l = f->obj;
+        l->pos_memory_high = f->k->pos;
+        return spec_get_size(c, f->v, f->kp, true, SPEC_MIN_MEMORY, &l->memory_high);
+}
+
+static int limits_memory_swap(struct ctx *c, const struct field *f) {
+        struct tf_limits *l = f->obj;
+        l->pos_memory_swap = f->k->pos;
+        return spec_get_size(c, f->v, f->kp, true, 0, &l->memory_swap);
+}
+
+static int limits_pids(struct ctx *c, const struct field *f) {
+        static const char expected[] = "a whole number of 1 or more, or max";
+        struct tf_limits *l = f->obj;
+        l->pos_pids = f->k->pos;
+        const char *t = NULL;
+        int r = spec_get_scalar(c, f->v, f->kp, expected, &t);
+        if (r < 0)
+                return r;
+        if (spec_is_max_word(t)) {
+                l->pids = TF_LIMIT_MAX;
+                return 0;
+        }
+        return spec_get_uint(c, f->v, f->kp, 1, UINT64_MAX - 2, expected, &l->pids);
+}
+
+static int limits_io_weight(struct ctx *c, const struct field *f) {
+        struct tf_limits *l = f->obj;
+        l->pos_io_weight = f->k->pos;
+        return spec_get_uint(c, f->v, f->kp, 1, 10000, "a whole number from 1 to 10000", &l->io_weight);
+}
+
+static int limits_io(struct ctx *c, const struct field *f) {
+        c->s->limits.pos_io = f->k->pos;
+        return parse_io(c, f->v, f->kp);
+}
+
+static int limits_nofile(struct ctx *c, const struct field *f) {
+        struct tf_limits *l = f->obj;
+        l->pos_nofile = f->k->pos;
+        return spec_get_uint(c, f->v, f->kp, 1, SPEC_MAX_NOFILE, "a whole number from 1 to 1073741824",
+                             &l->nofile);
+}
+
+static const struct key limits_keys[] = {
+        KEY("cpus", limits_cpus),
+        KEY("cpu_weight", limits_cpu_weight),
+        KEY("cpuset", limits_cpuset),
+        KEY("memory", limits_memory),
+        KEY("memory_high", limits_memory_high),
+        KEY("memory_swap", limits_memory_swap),
+        KEY("pids", limits_pids),
+        KEY("io_weight", limits_io_weight),
+        KEY("io", limits_io),
+        KEY("nofile", limits_nofile),
+};
+
+/* ---- stop, restart, schedule -------------------------------------------------------------------------- */
+
+static int parse_signal(struct ctx *c, const struct node *v, const char *kp) {
+        static const char expected[] = "a signal name like SIGTERM, or a number";
+        const char *t = NULL;
+        int r = spec_get_scalar(c, v, kp, expected, &t);
+        if (r < 0)
+                return r;
+        int sig = tf_parse_signal(t);
+        if (sig > 0) {
+                c->s->stop_signal = sig;
+                return 0;
+        }
+        if (t[strspn(t, "0123456789")] == 0)
+                return spec_fail(c, v->pos, kp,
+                                 "%s is not a signal number; expected 1 to %d, or a name like SIGTERM", t,
+                                 SIGRTMAX);
+        /* Compare without the SIG prefix, so that "SIGFOO" is not "close" to SIGFPE through SIG alone. */
+        const char *names[SIGSYS + 1];
+        size_t n = 0;
+        for (int i = 1; i <= SIGSYS; i++)
+                if (tf_signal_name(i))
+                        names[n++] = tf_signal_name(i) + 3;
+        const char *s = spec_suggest(strncasecmp(t, "SIG", 3) == 0 ? t + 3 : t, names, n);
+        _cleanup_free_ char *q = spec_quoted(v);
+        if (s)
+                return spec_fail(c, v->pos, kp, "%s is not a signal; expected %s; did you mean 'SIG%s'?", q,
+                                 expected, s);
+        return spec_fail(c, v->pos, kp, "%s is not a signal; expected %s", q, expected);
+}
+
+static int stop_signal(struct ctx *c, const struct field *f) {
+        return parse_signal(c, f->v, f->kp);
+}
+
+static int stop_grace(struct ctx *c, const struct field *f) {
+        return spec_get_duration(c, f->v, f->kp, DUR_ZERO, &c->s->stop_grace_usec);
+}
+
+static const struct key stop_keys[] = {
+        KEY("signal", stop_signal),
+        KEY("grace", stop_grace),
+};
+
+static int backoff_initial(struct ctx *c, const struct field *f) {
+        c->have_backoff_initial = true;
+        c->pos_backoff_initial = f->v->pos;
+        return spec_get_duration(c, f->v, f->kp, 0, &c->s->restart.backoff_initial_usec);
+}
+
+static int backoff_max(struct ctx *c, const struct field *f) {
+        c->have_backoff_max = true;
+        return spec_get_duration(c, f->v, f->kp, 0, &c->s->restart.backoff_max_usec);
+}
+
+static int backoff_jitter(struct ctx *c, const struct field *f) {
+        return spec_get_bool(c, f->v, f->kp, &c->s->restart.jitter);
+}
+
+static const struct key backoff_keys[] = {
+        KEY("initial", backoff_initial),
+        KEY("max", backoff_max),
+        KEY("jitter", backoff_jitter),
+};
+
+static int restart_policy(struct ctx *c, const struct field *f) {
+        static const char *const policies[] = {"no", "on-failure", "always"};
+        int p;
+        int r = spec_get_enum(c, f->v, f->kp, "a restart policy", policies, ELEMENTSOF(policies), &p);
+        if (r < 0)
+                return r;
+        c->s->restart.policy = (enum tf_restart_policy)p;
+        return 0;
+}
+
+static int restart_max_retries(struct ctx *c, const struct field *f) {
+        c->have_max_retries = true;
+        c->pos_max_retries = f->k->pos;
+        return spec_get_uint(c, f->v, f->kp, 0, UINT64_MAX - 2, "a whole number (0 or more)",
+                             &c->s->restart.max_retries);
+}
+
+static int restart_backoff(struct ctx *c, const struct field *f) {
+        return walk_section(c, f, "{initial: 1s, max: 5m}", f->obj);
+}
+
+static const struct key restart_keys[] = {
+        KEY("policy", restart_policy),
+        KEY("max_retries", restart_max_retries),
+        SECTION("backoff", restart_backoff, backoff_keys),
+};
+
+/* `restart: always`, compose's form: the mapping it means. */
+static int restart_scalar(struct ctx *c, const struct node *v, const char *kp) {
+        static const char expected[] = "a mapping of policy, max_retries and backoff";
+        if (v->type != NODE_SCALAR || spec_is_null(v))
+                return 0;
+        const char *t = v->text;
+        _cleanup_free_ char *q = spec_quoted(v), *sug = NULL;
+        uint64_t n;
+        if (streq(t, "no") || streq(t, "always") || streq(t, "on-failure"))
+                sug = tf_asprintf("{policy: %s}", t);
+        else if (streq(t, "unless-stopped"))
+                sug = tf_strdup("{policy: always}");
+        else if (tf_startswith(t, "on-failure:") && tf_parse_u64(t + 11, &n) == 0)
+                sug = tf_asprintf("{policy: on-failure, max_retries: %" PRIu64 "}", n);
+        if (sug)
+                return spec_fail(c, v->pos, kp,
+                                 "got %s (docker-compose's form); expected %s; did you mean 'restart: %s'?",
+                                 q, expected, sug);
+        return 0;
+}
+
+static int sched_expr(struct ctx *c, const struct node *v, const char *kp, const char *expected,
+                      struct tf_schedule_expr *e) {
+        e->pos = v->pos;
+        return spec_get_string(c, v, kp, expected, true, &e->expr);
+}
+
+static int schedule_calendar(struct ctx *c, const struct field *f) {
+        static const char cal[] = "a calendar expression (e.g. 'Mon..Fri 09:00')";
+        struct tf_schedule *sc = f->obj;
+        const struct node *v = f->v;
+        if (v->type == NODE_SEQ) {
+                if (v->n_items == 0)
+                        return spec_fail(c, v->pos, f->kp, "empty list; expected %s or a list of them", cal);
+                sc->calendar = tf_malloc0(v->n_items * sizeof(struct tf_schedule_expr));
+                sc->n_calendar = v->n_items;
+                for (size_t i = 0; i < v->n_items; i++) {
+                        _cleanup_free_ char *ikp = spec_kp_index(f->kp, i);
+                        int r = sched_expr(c, v->items[i], ikp, cal, &sc->calendar[i]);
+                        if (r < 0)
+                                return r;
+                }
+                return 0;
+        }
+        sc->calendar = tf_malloc0(sizeof(struct tf_schedule_expr));
+        sc->n_calendar = 1;
+        return sched_expr(c, v, f->kp, "a calendar expression or a list of them (e.g. 'Mon..Fri 09:00')",
+                          &sc->calendar[0]);
+}
+
+static int schedule_cron(struct ctx *c, const struct field *f) {
+        struct tf_schedule *sc = f->obj;
+        return sched_expr(c, f->v, f->kp, "a cron expression (e.g. '0 * * * *')", &sc->cron);
+}
+
+static int schedule_every(struct ctx *c, const struct field *f) {
+        struct tf_schedule *sc = f->obj;
+        return spec_get_duration(c, f->v, f->kp, 0, &sc->every_usec);
+}
+
+static int schedule_persistent(struct ctx *c, const struct field *f) {
+        struct tf_schedule *sc = f->obj;
+        return spec_get_bool(c, f->v, f->kp, &sc->persistent);
+}
+
+static int schedule_randomized_delay(struct ctx *c, const struct field *f) {
+        struct tf_schedule *sc = f->obj;
+        return spec_get_duration(c, f->v, f->kp, DUR_ZERO, &sc->randomized_delay_usec);
+}
+
+static int schedule_overlap(struct ctx *c, const struct field *f) {
+        static const char *const overlaps[] = {"skip", "queue", "replace", "allow"};
+        struct tf_schedule *sc = f->obj;
+        int o;
+        int r = spec_get_enum(c, f->v, f->kp, "an overlap policy", overlaps, ELEMENTSOF(overlaps), &o);
+        if (r < 0)
+                return r;
+        sc->overlap = (enum tf_overlap)o;
+        return 0;
+}
+
+static const struct key schedule_keys[] = {
+        KEY("calendar", schedule_calendar),
+        KEY("cron", schedule_cron),
+        KEY("every", schedule_every),
+        KEY("persistent", schedule_persistent),
+        KEY("randomized_delay", schedule_randomized_delay),
+        KEY("overlap", schedule_overlap),
+};
+
+/* ---- sandbox, mounts ---------------------------------------------------------------------------------- */
+
+static const char *const capabilities[] = {
+        "CHOWN",
+        "DAC_OVERRIDE",
+        "DAC_READ_SEARCH",
+        "FOWNER",
+        "FSETID",
+        "KILL",
+        "SETGID",
+        "SETUID",
+        "SETPCAP",
+        "LINUX_IMMUTABLE",
+        "NET_BIND_SERVICE",
+        "NET_BROADCAST",
+        "NET_ADMIN",
+        "NET_RAW",
+        "IPC_LOCK",
+        "IPC_OWNER",
+        "SYS_MODULE",
+        "SYS_RAWIO",
+        "SYS_CHROOT",
+        "SYS_PTRACE",
+        "SYS_PACCT",
+        "SYS_ADMIN",
+        "SYS_BOOT",
+        "SYS_NICE",
+        "SYS_RESOURCE",
+        "SYS_TIME",
+        "SYS_TTY_CONFIG",
+        "MKNOD",
+        "LEASE",
+        "AUDIT_WRITE",
+        "AUDIT_CONTROL",
+        "SETFCAP",
+        "MAC_OVERRIDE",
+        "MAC_ADMIN",
+        "SYSLOG",
+        "WAKE_ALARM",
+        "BLOCK_SUSPEND",
+        "AUDIT_READ",
+        "PERFMON",
+        "BPF",
+        "CHECKPOINT_RESTORE",
+};
+
+int tf_spec_capability_number(const char *name) {
+        for (size_t i = 0; name && i < ELEMENTSOF(capabilities); i++)
+                if (streq(name, capabilities[i]))
+                        return (int)i;
+        return -EINVAL;
+}
+
+static int parse_caps(struct ctx *c, const struct node *v, const char *kp, char ***ret) {
+        static const char expected[] = "a capability name like NET_ADMIN or SYS_PTRACE, or ALL";
+        int r = spec_expect_list(c, v, kp, "a list of capability names (e.g. [ALL])");
+        if (r < 0)
+                return r;
+        tf_strv_free(*ret);
+        *ret = tf_malloc0((v->n_items + 1) * sizeof(char *));
+        for (size_t i = 0; i < v->n_items; i++) {
+                _cleanup_free_ char *ikp = spec_kp_index(kp, i);
+                const char *t = NULL;
+                r = spec_get_scalar(c, v->items[i], ikp, expected, &t);
+                if (r < 0)
+                        return r;
+                if (strncasecmp(t, "CAP_", 4) == 0)
+                        t += 4;
+                char *up = tf_strdup(t);
+                for (char *p = up; *p; p++)
+                        *p = (char)toupper((unsigned char)*p);
+                (*ret)[i] = up;
+                if (streq(up, "ALL") || tf_spec_capability_number(up) >= 0)
+                        continue;
+                _cleanup_free_ char *q = spec_quoted(v->items[i]);
+                const char *s = spec_suggest(up, capabilities, ELEMENTSOF(capabilities));
+                if (s)
+                        return spec_fail(c, v->items[i]->pos, ikp,
+                                         "%s is not a capability; expected %s; did you mean '%s'?", q,
+                                         expected, s);
+                return spec_fail(c, v->items[i]->pos, ikp, "%s is not a capability; expected %s", q,
+                                 expected);
+        }
+        return 0;
+}
+
+static int parse_seccomp(struct ctx *c, const struct node *v, const char *kp) {
+        static const char *const modes[] = {"default", "unconfined"};
+        static const char expected[] =
+                "default, unconfined or a path to a JSON profile (e.g. ./seccomp.json)";
+        struct tf_sandbox *sb = &c->s->sandbox;
+        const char *t = NULL;
+        int r = spec_get_scalar(c, v, kp, expected, &t);
+        if (r < 0)
+                return r;
+        if (streq(t, "default")) {
+                sb->seccomp = TF_SECCOMP_DEFAULT;
+                return 0;
+        }
+        if (streq(t, "unconfined")) {
+                sb->seccomp = TF_SECCOMP_UNCONFINED;
+                return 0;
+        }
+        if (strchr(t, '/') || tf_endswith(t, ".json")) {
+                sb->seccomp = TF_SECCOMP_PROFILE;
+                free(sb->seccomp_profile);
+                sb->seccomp_profile = spec_path_resolve(c->s->dir, t);
+                return 0;
+        }
+        _cleanup_free_ char *q = spec_quoted(v);
+        const char *s = spec_suggest(t, modes, ELEMENTSOF(modes));
+        if (s)
+                return spec_fail(c, v->pos, kp, "%s is not a seccomp mode; expected %s; did you mean '%s'?",
+                                 q, expected, s);
+        return spec_fail(c, v->pos, kp, "%s is not a seccomp mode; expected %s", q, expected);
+}
+
+static int parse_network(struct ctx *c, const struct node *v, const char *kp) {
+        static const char *const modes[] = {"none", "host", "bridge"};
+        static const char expected[] = "none, host, bridge or a network name";
+        struct tf_sandbox *sb = &c->s->sandbox;
+        const char *t = NULL;
+        int r = spec_get_scalar(c, v, kp, expected, &t);
+        if (r < 0)
+                return r;
+        for (size_t i = 0; i < ELEMENTSOF(modes); i++) {
+                if (streq(t, modes[i])) {
+                        sb->network = (enum tf_network_mode)(TF_NETWORK_NONE + i);
+                        return 0;
+                }
+                /* "None" or "HOST" is a typo far more often than a network's name. */
+                if (strcasecmp(t, modes[i]) == 0) {
+                        _cleanup_free_ char *q = spec_quoted(v);
+                        return spec_fail(c, v->pos, kp,
+                                         "%s is not a network mode; expected %s; did you mean '%s'?", q,
+                                         expected, modes[i]);
+                }
+        }
+        bool ok = strlen(t) <= 128 && isalnum((unsigned char)t[0]);
+        for (const char *p = t; ok && *p; p++)
+                ok = isalnum((unsigned char)*p) || strchr("_.-", *p);
+        if (!ok) {
+                _cleanup_free_ char *q = spec_quoted(v);
+                return spec_fail(
+                        c, v->pos, kp,
+                        "%s is not a network mode or name; expected %s (letters, digits, '_', '.', '-')", q,
+                        expected);
+        }
+        sb->network = TF_NETWORK_NAMED;
+        free(sb->network_name);
+        sb->network_name = tf_strdup(t);
+        return 0;
+}
+
+static int sandbox_seccomp(struct ctx *c, const struct field *f) {
+        c->s->sandbox.pos_seccomp = f->k->pos;
+        return parse_seccomp(c, f->v, f->kp);
+}
+
+static int sandbox_no_new_privileges(struct ctx *c, const struct field *f) {
+        return spec_get_bool(c, f->v, f->kp, &c->s->sandbox.no_new_privileges);
+}
+
+static int sandbox_cap_drop(struct ctx *c, const struct field *f) {
+        return parse_caps(c, f->v, f->kp, &c->s->sandbox.cap_drop);
+}
+
+static int sandbox_cap_add(struct ctx *c, const struct field *f) {
+        return parse_caps(c, f->v, f->kp, &c->s->sandbox.cap_add);
+}
+
+static int sandbox_read_only_root(struct ctx *c, const struct field *f) {
+        return spec_get_bool(c, f->v, f->kp, &c->s->sandbox.read_only_root);
+}
+
+static int sandbox_network(struct ctx *c, const struct field *f) {
+        c->s->sandbox.pos_network = f->k->pos;
+        return parse_network(c, f->v, f->kp);
+}
+
+static int sandbox_private_tmp(struct ctx *c, const struct field *f) {
+        return spec_get_bool(c, f->v, f->kp, &c->s->sandbox.private_tmp);
+}
+
+static int sandbox_pid(struct ctx *c, const struct field *f) {
+        static const char *const modes[] = {"private", "host"};
+        struct tf_sandbox *sb = &c->s->sandbox;
+        int m;
+        sb->pos_pid = f->k->pos;
+        int r = spec_get_enum(c, f->v, f->kp, "a pid namespace mode", modes, ELEMENTSOF(modes), &m);
+        if (r < 0)
+                return r;
+        sb->pid = (enum tf_pid_mode)(TF_PID_PRIVATE + m);
+        return 0;
+}
+
+static const struct key sandbox_keys[] = {
+        KEY("seccomp", sandbox_seccomp),
+        KEY("no_new_privileges", sandbox_no_new_privileges),
+        KEY("cap_drop", sandbox_cap_drop),
+        KEY("cap_add", sandbox_cap_add),
+        KEY("read_only_root", sandbox_read_only_root),
+        KEY("network", sandbox_network),
+        KEY("private_tmp", sandbox_private_tmp),
+        KEY("pid", sandbox_pid),
+};
+
+static int mount_source(struct ctx *c, const struct field *f) {
+        struct tf_mount *m = f->obj;
+        _cleanup_free_ char *src = NULL;
+        int r = spec_get_string(c, f->v, f->kp, "a path on the host (relative to the spec's directory)",
+                                true, &src);
+        if (r < 0)
+                return r;
+        m->source = spec_path_resolve(c->s->dir, src);
+        return 0;
+}
+
+static int mount_target(struct ctx *c, const struct field *f) {
+        struct tf_mount *m = f->obj;
+        int r = spec_get_string(c, f->v, f->kp, "an absolute path (e.g. /data)", true, &m->target);
+        if (r < 0)
+                return r;
+        if (m->target[0] != '/') {
+                _cleanup_free_ char *q = spec_quoted(f->v);
+                return spec_fail(c, f->v->pos, f->kp,
+                                 "%s is relative; expected an absolute path (e.g. /data)", q);
+        }
+        char *n = spec_path_normalize(m->target);
+        free(m->target);
+        m->target = n;
+        return 0;
+}
+
+static int mount_read_only(struct ctx *c, const struct field *f) {
+        struct tf_mount *m = f->obj;
+        return spec_get_bool(c, f->v, f->kp, &m->read_only);
+}
+
+static const struct key mount_keys[] = {
+        KEY("source", mount_source),
+        KEY("target", mount_target),
+        KEY("read_only", mount_read_only),
+};
+
+static int parse_mounts(struct ctx *c, const struct node *v, const char *kp) {
+        struct tf_spec *s = c->s;
+        int r = spec_expect_list(c, v, kp, "a list of mappings (e.g. [{source: ./data, target: /data}])");
+        if (r < 0)
+                return r;
+        s->mounts = tf_malloc0(v->n_items * sizeof(struct tf_mount));
+        s->n_mounts = v->n_items;
+        for (size_t i = 0; i < v->n_items; i++) {
+                struct tf_mount *m = &s->mounts[i];
+                const struct node *e = v->items[i];
+                _cleanup_free_ char *ikp = spec_kp_index(kp, i);
+                m->pos = e->pos;
+                r = spec_expect_map(c, e, ikp, "{source: ./data, target: /data}");
+                if (r < 0)
+                        return r;
+                r = walk_map(c, e, ikp, mount_keys, ELEMENTSOF(mount_keys), m);
+                if (r < 0)
+                        return r;
+                if (!m->source) {
+                        _cleanup_free_ char *skp = spec_kp_join(ikp, "source");
+                        return spec_fail(c, e->pos, skp,
+                                         "missing; expected a path on the host (relative to the spec's "
+                                         "directory)");
+                }
+                if (!m->target) {
+                        _cleanup_free_ char *tkp = spec_kp_join(ikp, "target");
+                        return spec_fail(c, e->pos, tkp, "missing; expected an absolute path (e.g. /data)");
+                }
+        }
+        return 0;
+}
+
+/* ---- top level ---------------------------------------------------------------------------------------- */
+
+static int top_name(struct ctx *c, const struct field *f) {
+        return parse_name(c, f->v, f->kp);
+}
+
+static int top_description(struct ctx *c, const struct field *f) {
+        return spec_get_string(c, f->v, f->kp, "a string", false, &c->s->description);
+}
+
+static int top_command(struct ctx *c, const struct field *f) {
+        c->s->pos_command = f->k->pos;
+        return parse_command(c, f->v, f->kp);
+}
+
+static int top_image(struct ctx *c, const struct field *f) {
+        struct tf_spec *s = c->s;
+        s->pos_image = f->k->pos;
+        int r = spec_get_string(c, f->v, f->kp, "an image reference (e.g. debian:12)", true, &s->image);
+        if (r < 0)
+                return r;
+        if (s->image[strcspn(s->image, " \t\n\r\v\f")] || s->image[0] == '-') {
+                _cleanup_free_ char *q = spec_quoted(f->v);
+                return spec_fail(c, f->v->pos, f->kp,
+                                 "%s is not an image reference; expected e.g. debian:12 or "
+                                 "registry.example.com/app:1.0",
+                                 q);
+        }
+        return 0;
+}
+
+static int top_backend(struct ctx *c, const struct field *f) {
+        static const char *const backends[] = {"auto", "native", "docker"};
+        int b;
+        c->s->pos_backend = f->k->pos;
+        c->pos_backend_value = f->v->pos;
+        c->have_backend = true;
+        int r = spec_get_enum(c, f->v, f->kp, "a backend", backends, ELEMENTSOF(backends), &b);
+        if (r < 0)
+                return r;
+        c->s->backend = (enum tf_backend)b;
+        return 0;
+}
+
+static int top_working_dir(struct ctx *c, const struct field *f) {
+        struct tf_spec *s = c->s;
+        s->pos_working_dir = f->k->pos;
+        c->pos_working_dir_value = f->v->pos;
+        int r = spec_get_string(c, f->v, f->kp, "an absolute path (e.g. /srv/app)", true, &s->working_dir);
+        if (r < 0)
+                return r;
+        if (s->working_dir[0] != '/') {
+                _cleanup_free_ char *q = spec_quoted(f->v);
+                return spec_fail(c, f->v->pos, f->kp,
+                                 "%s is relative; expected an absolute path (e.g. /srv/app)", q);
+        }
+        return 0;
+}
+
+static int top_env(struct ctx *c, const struct field *f) {
+        return spec_parse_env(c, f->v, f->kp);
+}
+
+static int top_env_file(struct ctx *c, const struct field *f) {
+        c->pos_env_file = f->k->pos;
+        return spec_parse_env_file(c, f->v, f->kp);
+}
+
+static int top_user(struct ctx *c, const struct field *f) {
+        c->s->pos_user = f->k->pos;
+        return parse_user(c, f->v, f->kp);
+}
+
+static int top_limits(struct ctx *c, const struct field *f) {
+        return walk_section(c, f, "{memory: 512M, cpus: 1}", &c->s->limits);
+}
+
+static int top_timeout(struct ctx *c, const struct field *f) {
+        struct tf_spec *s = c->s;
+        int r = spec_get_duration(c, f->v, f->kp, DUR_INFINITY, &s->timeout_usec);
+        if (r < 0)
+                return r;
+        if (s->timeout_usec == TF_USEC_INFINITY)
+                s->timeout_usec = TF_UNSET;
+        return 0;
+}
+
+static int top_stop(struct ctx *c, const struct field *f) {
+        return walk_section(c, f, "{signal: SIGTERM, grace: 10s}", c->s);
+}
+
+static int top_restart(struct ctx *c, const struct field *f) {
+        int r = restart_scalar(c, f->v, f->kp);
+        if (r < 0)
+                return r;
+        return walk_section(c, f, "{policy: on-failure, max_retries: 3}", c->s);
+}
+
+static int top_schedule(struct ctx *c, const struct field *f) {
+        struct tf_schedule *sc = &c->s->schedule;
+        sc->present = true;
+        sc->pos = f->k->pos;
+        int r = walk_section(c, f, "{every: 30m}", sc);
+        if (r < 0)
+                return r;
+        if (sc->n_calendar == 0 && !sc->cron.expr && sc->every_usec == TF_UNSET)
+                return spec_fail(c, f->v->pos, f->kp,
+                                 "no trigger; expected at least one of calendar, cron or every");
+        return 0;
+}
+
+static int top_sandbox(struct ctx *c, const struct field *f) {
+        c->s->sandbox_present = true;
+        c->s->pos_sandbox = f->k->pos;
+        return walk_section(c, f, "{network: none, cap_drop: [ALL]}", &c->s->sandbox);
+}
+
+static int top_mounts(struct ctx *c, const struct field *f) {
+        c->s->pos_mounts = f->k->pos;
+        return parse_mounts(c, f->v, f->kp);
+}
+
+static const struct key top_keys[] = {
+        KEY("name", top_name),
+        KEY("description", top_description),
+        KEY("command", top_command),
+        KEY("image", top_image),
+        KEY("backend", top_backend),
+        KEY("working_dir", top_working_dir),
+        KEY("env", top_env),
+        KEY("env_file", top_env_file),
+        KEY("user", top_user),
+        SECTION("limits", top_limits, limits_keys),
+        KEY("timeout", top_timeout),
+        SECTION("stop", top_stop, stop_keys),
+        SECTION("restart", top_restart, restart_keys),
+        SECTION("schedule", top_schedule, schedule_keys),
+        SECTION("sandbox", top_sandbox, sandbox_keys),
+        KEY("mounts", top_mounts),
+};
+
+/* Natively, a working_dir strictly under /tmp does not exist in the empty /tmp that private_tmp gives the
+ * service, unless a mount's target holds it (mount targets under a private /tmp are created in it), and
+ * the chdir fails at run time. The docker engine creates a missing working directory (in the tmpfs). */
+static int check_working_dir(struct ctx *c) {
+        struct tf_spec *s = c->s;
+        if (!s->working_dir || !s->sandbox.private_tmp || s->resolved_backend != TF_BACKEND_NATIVE)
+                return 0;
+        _cleanup_free_ char *wd = spec_path_normalize(s->working_dir);
+        if (!tf_startswith(wd, "/tmp/"))
+                return 0;
+        for (size_t i = 0; i < s->n_mounts; i++) {
+                const char *t = s->mounts[i].target;
+                size_t n = strlen(t);
+                if (strncmp(wd, t, n) == 0 && (wd[n] == 0 || wd[n] == '/' || streq(t, "/")))
+                        return 0;
+        }
+        _cleanup_free_ char *q = spec_quote_text(s->working_dir);
+        return spec_fail(
+                c, c->pos_working_dir_value, "working_dir",
+                "%s is under /tmp, and sandbox.private_tmp gives the service an empty /tmp of its own "
+                "(the native backend does not create it); "
+                "expected a working_dir outside /tmp, a mount whose target holds it (e.g. mounts: "
+                "[{source: ./work, target: %s}]) or private_tmp: false",
+                q, wd);
+}
+
+/* Checks that need the whole document. */
+static int finish(struct ctx *c) {
+        struct tf_spec *s = c->s;
+        char a[64], b[64];
+
+        if (!s->name) {
+                int r = default_name(c);
+                if (r < 0)
+                        return r;
+        }
+        if (!s->argv && !s->image)
+                return spec_fail(
+                        c, c->root_pos, "command",
+                        "missing; expected a command to run (e.g. command: [python3, app.py]) or an image:");
+        if (s->backend == TF_BACKEND_NATIVE && s->image)
+                return spec_fail(
+                        c, c->pos_backend_value, "backend",
+                        "native cannot run an image (an image needs the docker backend); expected docker or "
+                        "auto, or no image: key");
+        if (s->backend == TF_BACKEND_DOCKER && !s->image)
+                return spec_fail(c, c->pos_backend_value, "backend",
+                                 "docker needs an image; expected an image: key (e.g. image: debian:12)");
+        s->resolved_backend = s->backend != TF_BACKEND_AUTO ? s->backend
+                              : s->image                    ? TF_BACKEND_DOCKER
+                                                            : TF_BACKEND_NATIVE;
+        int r = check_working_dir(c);
+        if (r < 0)
+                return r;
+        if (c->have_max_retries && s->restart.policy == TF_RESTART_NO)
+                return spec_fail(c, c->pos_max_retries, "restart.max_retries",
+                                 "has no effect with policy no; expected policy: on-failure or always");
+        if (s->restart.backoff_initial_usec > s->restart.backoff_max_usec)
+                return spec_fail(c, c->pos_backoff_initial, "restart.backoff.initial",
+                                 "%s is longer than backoff.max (%s); expected initial <= max",
+                                 tf_format_duration(a, sizeof(a), s->restart.backoff_initial_usec),
+                                 tf_format_duration(b, sizeof(b), s->restart.backoff_max_usec));
+
+        /* env_file entries first, env: overriding them by name. */
+        char **env = TAKE_PTR(c->env_from_files);
+        for (size_t i = 0; c->env_inline && c->env_inline[i]; i++)
+                spec_env_set(&env, TAKE_PTR(c->env_inline[i]));
+        s->env = env ? env : tf_malloc0(sizeof(char *));
+        if (!s->env_files)
+                s->env_files = tf_malloc0(sizeof(char *));
+        if (!s->sandbox.cap_drop)
+                s->sandbox.cap_drop = tf_malloc0(sizeof(char *));
+        if (!s->sandbox.cap_add)
+                s->sandbox.cap_add = tf_malloc0(sizeof(char *));
+        return 0;
+}
+
+int spec_apply_schema(struct ctx *c, const struct node *root) {
+        int r = walk_map(c, root, NULL, top_keys, ELEMENTSOF(top_keys), c->s);
+        if (r < 0)
+                return r;
+        return finish(c);
+}
