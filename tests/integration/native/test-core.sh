@@ -1,0 +1,77 @@
+#!/bin/bash
+# SPDX-License-Identifier: MIT
+# The core's promises through the CLI: results as data (--json-file, JSON for status 125), signal storms
+# (tfrun exits with the run's status, never by a signal of its own), SIGHUP keeps every: on its anchor, and
+# what validate refuses from the spec alone.
+. "$SRCDIR/tests/lib.sh"
+. "$SRCDIR/tests/integration/native/common.sh"
+need_root
+STORM="$SRCDIR/tests/integration/native/storm.py"
+export TFRUN_LOOP_WARN_MS=${TFRUN_LOOP_WARN_MS:-500} TFRUN_LOOP_WARN_FATAL=1
+
+# ---- --json-file: a clean channel even when the service prints no final newline
+f=$(spec nonl "command: [printf, no-newline]")
+out=$("$TFRUN" --json --json-file "$TMPD/r.json" "$f" 2>"$TMPD/err"); rc=$?
+is "$rc" 0 "--json-file: the run's status"
+python3 -c 'import json,sys; o=json.load(open(sys.argv[1])); assert o["status"]==0 and o["reason"]=="exited" and o["service"]=="nonl", o' "$TMPD/r.json"
+ok "--json-file: the file holds the result object alone"
+case "$out" in "no-newline{"*) pass "--json on stdout follows the service's output on its line (the documented caveat)";; *) fail "--json caveat"; diag "$out";; esac
+ls "$TMPD"/r.json.tmp.* >/dev/null 2>&1 && fail "--json-file: no temporary file left" || pass "--json-file: no temporary file left"
+
+# ---- status 125 yields a result too
+f=$(spec bad "command: [true]" "limts: {memory: 1M}")
+out=$("$TFRUN" --json --json-file "$TMPD/bad.json" "$f" 2>"$TMPD/err"); rc=$?
+is "$rc" 125 "invalid spec: 125"
+is "$(python3 -c 'import json,sys; o=json.loads(sys.argv[1]); print(o["status"], o["reason"], o["service"])' "$out")" \
+        "125 invalid-spec None" "invalid spec: a JSON result on stdout"
+is "$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["error"])' "$TMPD/bad.json")" \
+        "$f:3:1: limts: unknown key; did you mean 'limits'?" "invalid spec: the message in the file's error"
+f=$(spec nfound "command: [tfrun-no-such-command]")
+"$TFRUN" --json-file "$TMPD/nf.json" "$f" 2>"$TMPD/err"; is "$?" 127 "not found: 127"
+is "$(python3 -c 'import json,sys; o=json.load(open(sys.argv[1])); print(o["status"], o["reason"])' "$TMPD/nf.json")" \
+        "127 not-found" "not found: reason in the result"
+
+# ---- signal storms: 50 signals, back to back and spaced; tfrun ends with the run's status
+f=$(spec storm "command: [sh, -c, 'trap \"exit 7\" TERM INT HUP; while :; do sleep 0.05; done']" "stop: {grace: 2s}")
+for gap in 0 10; do
+        res=$(python3 "$STORM" "$gap" 50 TERM,INT,HUP "$TFRUN" "$f" 2>"$TMPD/storm.err")
+        rc=$(echo "$res" | sed -n 's/^rc=//p'); st=$(echo "$res" | sed -n 's/^summary=//p')
+        check "one-shot storm (gap ${gap} ms): tfrun exits, not killed by a signal (rc=$rc)" test "$rc" -ge 0
+        is "$rc" "$st" "one-shot storm (gap ${gap} ms): tfrun's status is the summary's"
+        grep -q 'loop: a dispatch took' "$TMPD/storm.err" && { fail "storm: no slow dispatch"; diag "$(cat "$TMPD/storm.err")"; }
+done
+no_cgroup_left storm "storms"
+f=$(spec rstorm "command: [sleep, 30]" "schedule: {every: 1h}")
+for gap in 0 10; do
+        res=$(python3 "$STORM" "$gap" 50 TERM,INT "$TFRUN" "$f" 2>"$TMPD/storm.err")
+        is "$(echo "$res" | sed -n 's/^rc=//p')" 0 "resident storm (gap ${gap} ms): tfrun exits 0"
+done
+
+# ---- SIGHUP every 2 s keeps every: 3s firing on its anchor
+f=$(spec hup "command: [true]" "schedule: {every: 3s}")
+"$TFRUN" "$f" 2>"$TMPD/hup.err" & pid=$!
+for i in 1 2 3 4 5; do sleep 2; kill -HUP "$pid"; done
+sleep 0.5; kill -TERM "$pid"; wait "$pid"; rc=$?
+is "$rc" 0 "SIGHUP storm: resident tfrun exits 0"
+n=$(grep -c 'hup: firing' "$TMPD/hup.err")
+check "SIGHUP every 2 s: every: 3s still fired $n times in 10.5 s (3 or more)" test "$n" -ge 3
+is "$(grep -c 'hup: reloaded' "$TMPD/hup.err")" 5 "SIGHUP every 2 s: five reloads"
+
+# ---- validate refuses what the spec alone decides, with file:line:col
+f=$(spec old "command: [true]" "schedule:" "  calendar: '2001-01-01'")
+"$TFRUN" validate "$f" 2>"$TMPD/err"; is "$?" 125 "validate: a schedule that can never fire: 125"
+is "$(cat "$TMPD/err")" "tfrun: $f:3:1: schedule: no fire time after now: this schedule can never fire (check the years of the calendar expressions; \`tfrun next FILE\` lists fire times)" \
+        "validate: a schedule that can never fire: message"
+"$TFRUN" "$f" 2>"$TMPD/err"; is "$?" 125 "run: a schedule that can never fire: 125"
+f=$(spec dmh "image: tfrun-test/busybox:latest" "command: [true]" "limits: {memory: 64M, memory_high: 32M}")
+"$TFRUN" validate "$f" 2>"$TMPD/err"; is "$?" 125 "validate: docker with memory_high: 125"
+is "$(cat "$TMPD/err")" "tfrun: $f:4:23: limits.memory_high: Docker has no equivalent of memory.high (MemoryReservation is a soft minimum, not a throttle); remove it or use the native backend" \
+        "validate: docker with memory_high: message"
+"$TFRUN" status 2>"$TMPD/err"; is "$?" 125 "an unknown command: 125"
+is "$(cat "$TMPD/err")" "tfrun: 'status' is not a tfrun command nor a spec file; commands: run, validate, next, calendar (see tfrun --help)" \
+        "an unknown command: message"
+"$TFRUN" --frobnicate "$f" 2>"$TMPD/err"; is "$?" 125 "an unknown option: 125"
+is "$(cat "$TMPD/err")" "tfrun: run: unknown option '--frobnicate'; see \`tfrun run --help\` for the options" \
+        "an unknown option: message"
+
+done_testing
