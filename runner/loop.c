@@ -327,27 +327,31 @@ static int run_deferred(struct tf_loop *l) {
 static int run_timers(struct tf_loop *l, int which, uint64_t now, bool cancelled) {
         struct clock_q *q = &l->q[which];
         q->armed_at = UINT64_MAX; /* the timerfd fired or was cancelled: it is no longer set */
-        /* Detach the due ones first: callbacks re-arm and add timers freely. */
-        struct tf_source *due = NULL, **tail = &due;
+        /* Take the due ones out first, into an array of their own: callbacks re-arm, add and remove timers
+         * freely (a re-armed one is back in the queue and is skipped here). */
+        size_t n = 0, cap = 0;
+        struct tf_source **due = NULL;
         while (q->head && (cancelled || q->head->at <= now)) {
                 struct tf_source *s = q->head;
                 q->head = s->tnext;
                 s->armed = false;
                 s->tnext = NULL;
-                *tail = s;
-                tail = &s->tnext;
+                if (n == cap) {
+                        cap = cap ? cap * 2 : 8;
+                        due = tf_realloc(due, cap * sizeof(*due));
+                }
+                due[n++] = s;
         }
         int r = rearm(l, q, which == 1);
-        while (due) {
-                struct tf_source *s = due;
-                due = s->tnext;
-                s->tnext = NULL;
+        for (size_t i = 0; i < n && r >= 0; i++) {
+                struct tf_source *s = due[i];
                 if (s->dead || s->armed)
                         continue;
                 int k = dispatch(l, s, cancelled ? 0 : EPOLLIN);
                 if (k < 0)
-                        return k;
+                        r = k;
         }
+        free(due);
         return r < 0 ? r : 0;
 }
 
