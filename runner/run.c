@@ -185,10 +185,29 @@ void tf_run_start_failed(struct tf_run *r, tf_error *err) {
         end_run(r);
 }
 
+/* The PATH execvp() searched in the child: the spec's env (which overrides tfrun's), else tfrun's own, else
+ * glibc's default. */
+static const char *child_path(const struct tf_spec *spec) {
+        for (char **e = spec->env; e && *e; e++)
+                if (tf_startswith(*e, "PATH="))
+                        return *e + 5;
+        const char *p = getenv("PATH");
+        return p ? p : "/bin:/usr/bin";
+}
+
 void tf_run_exec_failed(struct tf_run *r, int exit_status, const char *msg) {
         if (is_final(r->state))
                 return;
-        set_error(r, msg);
+        const struct tf_spec *spec = r->spec;
+        if (exit_status == 127 && r->ops == &tf_native_backend && spec->argv && !strchr(spec->argv[0], '/')) {
+                /* "nosuchcmd: No such file or directory" does not say where tfrun looked. */
+                _cleanup_free_ char *w = tf_spec_where(spec, spec->pos_command);
+                _cleanup_free_ char *m = tf_asprintf("%s: command: '%s' was not found in PATH (%s); give its full "
+                                                     "path, or set PATH in env:",
+                                                     w, spec->argv[0], child_path(spec));
+                set_error(r, m);
+        } else
+                set_error(r, msg);
         r->result.exit_status = exit_status;
         r->result.exit_code = exit_status;
         r->result.reason = exit_status == 127 ? TF_REASON_NOT_FOUND : TF_REASON_NOT_EXECUTABLE;

@@ -28,6 +28,11 @@ is "$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["error"])'
         "$f:3:1: limts: unknown key; did you mean 'limits'?" "invalid spec: the message in the file's error"
 f=$(spec nfound "command: [tfrun-no-such-command]")
 "$TFRUN" --json-file "$TMPD/nf.json" "$f" 2>"$TMPD/err"; is "$?" 127 "not found: 127"
+is "$(head -1 "$TMPD/err")" "tfrun: $f:2:1: command: 'tfrun-no-such-command' was not found in PATH ($PATH); give its full path, or set PATH in env:" \
+        "not found: the message says where tfrun looked"
+f=$(spec nfound2 "command: [tfrun-no-such-command]" "env: {PATH: /nowhere}")
+"$TFRUN" "$f" 2>"$TMPD/err"
+grep -q "was not found in PATH (/nowhere)" "$TMPD/err"; ok "not found: the PATH of the spec's env"
 is "$(python3 -c 'import json,sys; o=json.load(open(sys.argv[1])); print(o["status"], o["reason"])' "$TMPD/nf.json")" \
         "127 not-found" "not found: reason in the result"
 
