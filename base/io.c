@@ -2,6 +2,12 @@
 #include "io.h"
 
 #include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 ssize_t tf_read_full(int fd, void *buf, size_t len) {
@@ -18,4 +24,53 @@ ssize_t tf_read_full(int fd, void *buf, size_t len) {
                 n += (size_t) k;
         }
         return (ssize_t) n;
+}
+
+static int write_all(int fd, const void *data, size_t len) {
+        size_t n = 0;
+        while (n < len) {
+                ssize_t k = write(fd, (const char *) data + n, len - n);
+                if (k < 0) {
+                        if (errno == EINTR)
+                                continue;
+                        return -errno;
+                }
+                n += (size_t) k;
+        }
+        return 0;
+}
+
+int tf_write_file_atomic(const char *path, const void *data, size_t len, mode_t mode) {
+        char tmp[PATH_MAX];
+        if (snprintf(tmp, sizeof(tmp), "%s.tmp.XXXXXX", path) >= (int) sizeof(tmp))
+                return -ENAMETOOLONG;
+        int fd = mkostemp(tmp, O_CLOEXEC | O_NOFOLLOW);
+        if (fd < 0)
+                return -errno;
+        int r = 0;
+        if (fchmod(fd, mode) < 0 || fsync(fd) < 0)
+                r = -errno;
+        if (r == 0)
+                r = write_all(fd, data, len);
+        if (r == 0 && fsync(fd) < 0)
+                r = -errno;
+        close(fd);
+        if (r == 0 && rename(tmp, path) < 0)
+                r = -errno;
+        if (r < 0) {
+                unlink(tmp);
+                return r;
+        }
+        /* The rename is durable only once the directory is. */
+        char dir[PATH_MAX];
+        snprintf(dir, sizeof(dir), "%s", path);
+        char *slash = strrchr(dir, '/');
+        if (slash)
+                *(slash == dir ? slash + 1 : slash) = 0;
+        int dfd = open(slash ? dir : ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        if (dfd >= 0) {
+                (void) fsync(dfd);
+                close(dfd);
+        }
+        return 0;
 }

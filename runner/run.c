@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "base/cleanup.h"
+#include "base/io.h"
 #include "base/parse.h"
 #include "base/strutil.h"
 #include "base/timeutil.h"
@@ -419,23 +420,11 @@ int tf_write_json_file(const char *path, json_t *obj, tf_error **err) {
         _cleanup_free_ char *s = json_dumps(obj, JSON_COMPACT);
         if (!s)
                 return tf_error_set(err, ENOMEM, "--json-file %s: cannot encode the result", path);
-        /* A temp file beside the target, created O_EXCL (mkostemp) and never through a symlink, so a
-         * directory others may write cannot redirect it; renamed over the target only once complete. */
-        _cleanup_free_ char *tmp = tf_asprintf("%s.tmp.XXXXXX", path);
-        _cleanup_close_ int fd = mkostemp(tmp, O_CLOEXEC | O_NOFOLLOW);
-        if (fd < 0)
-                return tf_error_setc(err, errno, "--json-file %s: create a temporary file beside it", path);
-        size_t n = strlen(s);
-        s[n] = '\n';
-        int ret = 0;
-        if (fchmod(fd, 0644) < 0 || write(fd, s, n + 1) != (ssize_t) (n + 1) || fsync(fd) < 0)
-                ret = tf_error_setc(err, errno ? errno : EIO, "--json-file %s: write", path);
-        else if (rename(tmp, path) < 0)
-                ret = tf_error_setc(err, errno, "--json-file %s: rename", path);
-        s[n] = 0;
-        if (ret < 0)
-                unlink(tmp);
-        return ret;
+        _cleanup_free_ char *line = tf_asprintf("%s\n", s);
+        int r = tf_write_file_atomic(path, line, strlen(line), 0644);
+        if (r < 0)
+                return tf_error_setc(err, r, "--json-file %s", path);
+        return 0;
 }
 
 void tf_run_report(const struct tf_run *r) {

@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "base/cleanup.h"
+#include "base/io.h"
 #include "base/parse.h"
 #include "base/strutil.h"
 #include "base/timeutil.h"
@@ -128,28 +129,10 @@ static int state_write(struct tf_service *s, uint64_t start_usec) {
         int r = mkdir_p(dir);
         if (r < 0)
                 return r;
-        /* O_EXCL under a random name (mkostemp), never through a symlink: the state directory may be
-         * one that others can write. */
-        _cleanup_free_ char *tmp = tf_asprintf("%s.tmp.XXXXXX", s->state_path);
-        _cleanup_close_ int fd = mkostemp(tmp, O_CLOEXEC | O_NOFOLLOW);
-        if (fd < 0)
-                return -errno;
+        /* The state directory may be one that others can write: see tf_write_file_atomic(). */
         char buf[128];
         int n = snprintf(buf, sizeof(buf), "{\"last_start_usec\": %" PRIu64 "}\n", start_usec);
-        if (fchmod(fd, 0644) < 0 || write(fd, buf, (size_t) n) != n || fsync(fd) < 0) {
-                r = errno ? -errno : -EIO;
-                unlink(tmp);
-                return r;
-        }
-        if (rename(tmp, s->state_path) < 0) {
-                r = -errno;
-                unlink(tmp);
-                return r;
-        }
-        _cleanup_close_ int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-        if (dfd >= 0)
-                fsync(dfd);
-        return 0;
+        return tf_write_file_atomic(s->state_path, buf, (size_t) n, 0644);
 }
 
 /* -ENOENT when there is no state yet; a file that exists but cannot be used is said, not silently taken
