@@ -12,6 +12,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <inttypes.h>
 #include <grp.h>
 #include <linux/sched.h>
 #include <poll.h>
@@ -51,8 +52,15 @@ struct native {
         pid_t pid;
         int pidfd;
         struct tf_source *pid_source;
-        bool exited;
+        bool exited; /* reaped */
         int status_fd; /* pid: private: the init writes the service's wait status here; -1 otherwise */
+        /* The exec handshake: EOF on sock means exec succeeded, a struct child_msg that it did not. */
+        int sock;
+        struct tf_source *sock_source;
+        bool handshake_done, failed;
+        int fail_status; /* 125 (setup), 126, 127 */
+        int fail_err;
+        char *fail_msg;
 };
 
 /* What the child sends back when it cannot exec. */
@@ -74,6 +82,7 @@ static int native_check(struct tf_run *r, tf_error **err) {
         struct native *n = tf_malloc0(sizeof(*n));
         n->pidfd = -1;
         n->status_fd = -1;
+        n->sock = -1;
         r->backend = n;
         /* The sandbox is compiled here, in the parent, before anything exists: a bad profile, an unknown
          * capability or an unsafe mount source refuses the run with nothing created. `sandbox:` turns it
@@ -380,6 +389,50 @@ static pid_t spawn(int cgroup_fd, uint64_t flags, int *ret_pidfd, bool *ret_plac
         return (pid_t) syscall(SYS_clone3, &ca, sizeof(ca));
 }
 
+static void close_sock(struct native *n) {
+        tf_source_remove(n->sock_source);
+        n->sock_source = NULL;
+        if (n->sock >= 0)
+                close(n->sock);
+        n->sock = -1;
+}
+
+/* Read the exec handshake without blocking. Returns false while the child has said nothing yet. */
+static bool handshake_read(struct tf_run *r) {
+        struct native *n = r->backend;
+        struct child_msg m;
+        ssize_t got = recv(n->sock, &m, sizeof(m), MSG_DONTWAIT);
+        if (got < 0 && (errno == EAGAIN || errno == EINTR))
+                return false;
+        /* A whole message (SOCK_SEQPACKET keeps it whole), or EOF: exec happened (or the child died
+         * before it could say why; its exit status then tells). */
+        if (got == (ssize_t) sizeof(m)) {
+                m.text[sizeof(m.text) - 1] = 0;
+                n->failed = true;
+                n->fail_err = m.err;
+                if (m.exec_stage) {
+                        n->fail_status = m.err == ENOENT ? 127 : 126;
+                        n->fail_msg = tf_strdup(m.text);
+                } else {
+                        n->fail_status = 125;
+                        n->fail_msg = tf_asprintf("%s: prepare the child: %s", r->spec->path, m.text);
+                }
+        }
+        close_sock(n);
+        n->handshake_done = true;
+        return true;
+}
+
+/* EOF or a message on the handshake socket. A failure is reported once the child is reaped (on_pidfd):
+ * it exits right after its message. */
+static int on_sock(struct tf_source *src, int fd, uint32_t events, void *userdata) {
+        struct tf_run *r = userdata;
+        struct native *n = r->backend;
+        if (handshake_read(r) && !n->failed)
+                tf_run_started(r);
+        return 0;
+}
+
 static int on_pidfd(struct tf_source *src, int fd, uint32_t events, void *userdata) {
         struct tf_run *r = userdata;
         struct native *n = r->backend;
@@ -401,6 +454,26 @@ static int on_pidfd(struct tf_source *src, int fd, uint32_t events, void *userda
                         status = WTERMSIG(st);
                 }
         }
+        /* The pidfd may fire before the socket's EOF was dispatched: the handshake is read first. What
+         * still holds the socket's other end now (pid: private's service, which dies with its init)
+         * cannot have exec'ed a failure message in time: no message is no failure. */
+        if (!n->handshake_done && !handshake_read(r)) {
+                tf_source_remove(n->sock_source);
+                n->sock_source = NULL;
+                close_sock(n);
+                n->handshake_done = true;
+        }
+        if (n->failed) {
+                tf_error *e = NULL;
+                if (n->fail_status == 125) {
+                        tf_error_set(&e, n->fail_err, "%s", n->fail_msg);
+                        tf_run_start_failed(r, e);
+                }
+                else
+                        tf_run_exec_failed(r, n->fail_status, n->fail_msg);
+                return 0;
+        }
+        tf_run_started(r);
         tf_run_child_exited(r, code, status);
         return 0;
 }
@@ -470,36 +543,16 @@ static int native_start(struct tf_run *r, tf_error **err) {
         n->pid = pid;
         n->pidfd = pidfd;
 
-        if (send(parent_sock, "g", 1, MSG_NOSIGNAL) != 1) {
-                ret = -errno;
-                siginfo_t si;
-                waitid((idtype_t) P_PIDFD, (id_t) pidfd, &si, WEXITED);
-                n->exited = true;
-                return tf_error_setc(err, ret, "release the child");
-        }
-
-        struct child_msg m;
-        ssize_t got = recv(parent_sock, &m, sizeof(m), 0);
-        if (got == (ssize_t) sizeof(m)) {
-                m.text[sizeof(m.text) - 1] = 0;
-                siginfo_t si;
-                waitid((idtype_t) P_PIDFD, (id_t) pidfd, &si, WEXITED);
-                n->exited = true;
-                if (!m.exec_stage)
-                        return tf_error_set(err, m.err, "%s: prepare the child: %s", s->path, m.text);
-                tf_run_exec_failed(r, m.err == ENOENT ? 127 : 126, m.text);
-                return 0;
-        }
-
-        ret = tf_loop_add_io(r->loop, pidfd, EPOLLIN, on_pidfd, r, &n->pid_source, err);
-        if (ret < 0) {
-                kill(pid, SIGKILL);
-                siginfo_t si;
-                waitid((idtype_t) P_PIDFD, (id_t) pidfd, &si, WEXITED);
-                n->exited = true;
-                return ret;
-        }
-        tf_run_started(r);
+        if (send(parent_sock, "g", 1, MSG_NOSIGNAL) != 1)
+                /* The child is gone already; cleanup reaps it without waiting. */
+                return tf_error_setc(err, errno, "release the child");
+        n->sock = TAKE_FD(parent_sock);
+        /* The rest happens from the loop: EOF or a message on the socket, the pidfd when it exits. */
+        ret = tf_loop_add_io(r->loop, n->sock, EPOLLIN, on_sock, r, &n->sock_source, err);
+        if (ret >= 0)
+                ret = tf_loop_add_io(r->loop, pidfd, EPOLLIN, on_pidfd, r, &n->pid_source, err);
+        if (ret < 0)
+                return ret; /* cleanup kills and reaps it */
         return 0;
 }
 
@@ -546,12 +599,149 @@ static int native_collect(struct tf_run *r, struct tf_run_result *res, bool *oom
         return 0;
 }
 
+/*
+ * What a run leaves behind when it is cleaned up before its child was reaped (a start that failed after
+ * the clone, a run freed at shutdown): the child was sent SIGKILL, and it is reaped from the loop when its
+ * pidfd fires, never waited for. A leftover holds the loop (tf_loop_hold) so that tfrun does not exit
+ * first, and is bounded: a process that SIGKILL does not end within LEFTOVER_MAX_USEC (stuck in the
+ * kernel) is reported and abandoned. Leftovers still pending when the loop is gone get one last
+ * non-blocking try, then the same report.
+ */
+#define LEFTOVER_MAX_USEC (5 * TF_USEC_PER_SEC)
+
+struct native_ctx {
+        struct tf_loop *loop;
+        struct leftover *leftovers;
+};
+
+struct leftover {
+        struct native_ctx *nc;
+        struct leftover *next;
+        int pidfd;
+        pid_t pid;
+        struct tf_source *pid_source, *timer;
+        uint64_t deadline, delay;
+};
+
+/* True once nothing is left to do. */
+static bool leftover_try(struct leftover *lo) {
+        if (lo->pidfd >= 0) {
+                siginfo_t si = { 0 };
+                if (waitid((idtype_t) P_PIDFD, (id_t) lo->pidfd, &si, WEXITED | WNOHANG) < 0 || si.si_pid != 0) {
+                        tf_source_remove(lo->pid_source);
+                        lo->pid_source = NULL;
+                        close(lo->pidfd);
+                        lo->pidfd = -1;
+                }
+        }
+        return lo->pidfd < 0;
+}
+
+static void leftover_free(struct leftover *lo, bool report) {
+        struct native_ctx *nc = lo->nc;
+        for (struct leftover **p = &nc->leftovers; *p; p = &(*p)->next)
+                if (*p == lo) {
+                        *p = lo->next;
+                        break;
+                }
+        tf_source_remove(lo->pid_source);
+        tf_source_remove(lo->timer);
+        if (lo->pidfd >= 0) {
+                if (report)
+                        tf_log("warning: pid %d did not end %" PRIu64 " s after SIGKILL; not waiting for it",
+                               (int) lo->pid, LEFTOVER_MAX_USEC / TF_USEC_PER_SEC);
+                close(lo->pidfd);
+        }
+        free(lo);
+}
+
+static void leftover_done(struct leftover *lo, bool report) {
+        struct tf_loop *l = lo->nc->loop;
+        leftover_free(lo, report);
+        tf_loop_release(l);
+}
+
+static int on_leftover_pidfd(struct tf_source *s, int fd, uint32_t events, void *userdata) {
+        struct leftover *lo = userdata;
+        if (leftover_try(lo))
+                leftover_done(lo, false);
+        return 0;
+}
+
+static int on_leftover_timer(struct tf_source *s, int fd, uint32_t events, void *userdata) {
+        struct leftover *lo = userdata;
+        if (leftover_try(lo)) {
+                leftover_done(lo, false);
+                return 0;
+        }
+        uint64_t now = tf_now(CLOCK_MONOTONIC);
+        if (now >= lo->deadline) {
+                leftover_done(lo, true);
+                return 0;
+        }
+        lo->delay = lo->delay * 2 > 500 * TF_USEC_PER_MSEC ? 500 * TF_USEC_PER_MSEC : lo->delay * 2;
+        tf_source_set_time(lo->timer, now + lo->delay > lo->deadline ? lo->deadline : now + lo->delay);
+        return 0;
+}
+
+static void native_ctx_free(void *state) {
+        struct native_ctx *nc = state;
+        /* The loop has stopped: one last try each, nothing waited for. */
+        while (nc->leftovers) {
+                struct leftover *lo = nc->leftovers;
+                leftover_free(lo, !leftover_try(lo));
+        }
+        free(nc);
+}
+
+static struct native_ctx *native_ctx(struct tf_run *r) {
+        struct tf_run_ctx *c = r->ctx;
+        if (!c->backend_state[TF_RUN_CTX_NATIVE]) {
+                struct native_ctx *nc = tf_malloc0(sizeof(*nc));
+                nc->loop = c->loop;
+                c->backend_state[TF_RUN_CTX_NATIVE] = nc;
+                c->backend_state_free[TF_RUN_CTX_NATIVE] = native_ctx_free;
+        }
+        return c->backend_state[TF_RUN_CTX_NATIVE];
+}
+
+/* Take over a child that was sent SIGKILL but is not reaped yet (pidfd is taken). */
+static void leftover_add(struct tf_run *r, int pidfd, pid_t pid) {
+        struct native_ctx *nc = native_ctx(r);
+        struct leftover *lo = tf_malloc0(sizeof(*lo));
+        *lo = (struct leftover){ .nc = nc, .pidfd = pidfd, .pid = pid, .delay = 10 * TF_USEC_PER_MSEC };
+        lo->next = nc->leftovers;
+        nc->leftovers = lo;
+        if (leftover_try(lo)) {
+                leftover_free(lo, false);
+                return;
+        }
+        uint64_t now = tf_now(CLOCK_MONOTONIC);
+        lo->deadline = now + LEFTOVER_MAX_USEC;
+        _cleanup_error_ tf_error *e = NULL;
+        if (lo->pidfd >= 0 &&
+            tf_loop_add_io(nc->loop, lo->pidfd, EPOLLIN, on_leftover_pidfd, lo, &lo->pid_source, &e) < 0)
+                tf_log("warning: %s", e->msg);
+        tf_error_free(TAKE_PTR(e));
+        /* The timer bounds the wait, and retries what has no event of its own. */
+        if (tf_loop_add_timer(nc->loop, CLOCK_MONOTONIC, now + lo->delay, on_leftover_timer, lo, &lo->timer,
+                              &e) < 0) {
+                tf_log("warning: %s", e->msg);
+                leftover_free(lo, true);
+                return;
+        }
+        tf_loop_hold(nc->loop);
+}
+
 static void native_cleanup(struct tf_run *r) {
         struct native *n = r->backend;
         if (!n)
                 return;
         tf_source_remove(n->pid_source);
         n->pid_source = NULL;
+        close_sock(n);
+        if (n->pidfd >= 0 && !n->exited)
+                syscall(SYS_pidfd_send_signal, n->pidfd, SIGKILL, NULL, 0);
         if (n->cg) {
                 _cleanup_error_ tf_error *e = NULL;
                 if (tf_cg_destroy(n->cg, &e) < 0)
@@ -559,15 +749,14 @@ static void native_cleanup(struct tf_run *r) {
                 n->cg = NULL;
         }
         if (n->pidfd >= 0) {
-                if (!n->exited) {
-                        siginfo_t si;
-                        syscall(SYS_pidfd_send_signal, n->pidfd, SIGKILL, NULL, 0);
-                        waitid((idtype_t) P_PIDFD, (id_t) n->pidfd, &si, WEXITED);
-                }
-                close(n->pidfd);
+                if (!n->exited)
+                        leftover_add(r, n->pidfd, n->pid);
+                else
+                        close(n->pidfd);
         }
         if (n->status_fd >= 0)
                 close(n->status_fd);
+        free(n->fail_msg);
         tf_sandbox_plan_free(n->sandbox);
         free(n);
         r->backend = NULL;
