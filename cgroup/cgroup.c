@@ -19,6 +19,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <poll.h>
+#include <sys/inotify.h>
 #include <sys/stat.h>
 #include <sys/statfs.h>
 #include <sys/sysmacros.h>
@@ -123,6 +125,7 @@ struct tf_cg {
         struct leaf *unified; /* the v2 leaf (pure v2: the only one; hybrid: tracking), or NULL */
         struct leaf *by_ctl[_CTL_MAX];
         bool has_v1;
+        int events_fd; /* inotify on the unified leaf's cgroup.events; -1 until asked for */
 };
 
 /* ---- small file helpers ---- */
@@ -901,11 +904,6 @@ static uint64_t now_usec(void) {
         return (uint64_t)ts.tv_sec * 1000000 + (uint64_t)ts.tv_nsec / 1000;
 }
 
-static void sleep_usec(uint64_t us) {
-        struct timespec ts = {.tv_sec = us / 1000000, .tv_nsec = (long)(us % 1000000) * 1000};
-        while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
-                ;
-}
 
 /* Cgroups the service made below its leaf (it may, running as root or with delegation), deepest first:
  * the leaf's rmdir fails with EBUSY while any exists. They are empty once the tree was killed. */
@@ -931,37 +929,30 @@ static void remove_children(int dfd, unsigned depth) {
         closedir(d);
 }
 
-static int leaf_remove(struct tf_cg *cg, struct leaf *l, tf_error **err) {
+/* One attempt, never a wait: -EBUSY while the kernel still holds the cgroup (the caller empties it
+ * first, tf_cg_populated(), and retries from its loop). */
+static int leaf_remove(struct leaf *l, tf_error **err) {
         if (!l->created)
                 return 0;
-        /* A process that was just killed can keep the cgroup busy for a moment after it left
-         * cgroup.procs; retry briefly, killing again in case something slipped in. */
-        uint64_t start = now_usec(), wait = 200;
-        for (;;) {
-                int e;
-                if (l->dfd >= 0)
-                        remove_children(l->dfd, 0);
-                if (l->lone) {
-                        int r = cgroup_delete_cgroup_ext(l->lone, CGFLAG_DELETE_EMPTY_ONLY);
-                        e = r == 0 ? 0 : lcg_errno(r);
-                        /* libcgroup 2.0.2 reports success when rmdir failed with EBUSY on a cgroup whose
-                         * last process is still exiting: trust the directory, not the return value. */
-                        if (e == 0 && access(l->path, F_OK) == 0)
-                                e = EBUSY;
-                } else
-                        e = rmdir(l->path) < 0 ? errno : 0;
-                if (e == 0 || e == ENOENT) {
-                        l->created = false;
-                        return 0;
-                }
-                if ((e != EBUSY && e != ENOTEMPTY) || now_usec() - start > 2000000)
-                        return tf_error_set(err, e, "remove cgroup %s: %s", l->path, strerror(e));
-                if (cg)
-                        (void)tf_cg_kill(cg, SIGKILL, NULL);
-                sleep_usec(wait);
-                if (wait < 50000)
-                        wait *= 2;
+        int e;
+        if (l->dfd >= 0)
+                remove_children(l->dfd, 0);
+        if (l->lone) {
+                int r = cgroup_delete_cgroup_ext(l->lone, CGFLAG_DELETE_EMPTY_ONLY);
+                e = r == 0 ? 0 : lcg_errno(r);
+                /* libcgroup 2.0.2 reports success when rmdir failed with EBUSY on a cgroup whose last
+                 * process is still exiting: trust the directory, not the return value. */
+                if (e == 0 && access(l->path, F_OK) == 0)
+                        e = EBUSY;
+        } else
+                e = rmdir(l->path) < 0 ? errno : 0;
+        if (e == 0 || e == ENOENT) {
+                l->created = false;
+                return 0;
         }
+        if (e == ENOTEMPTY)
+                e = EBUSY;
+        return tf_error_set(err, e, "remove cgroup %s: %s", l->path, strerror(e));
 }
 
 static int leaves_remove(struct tf_cg *cg, tf_error **err) {
@@ -972,7 +963,7 @@ static int leaves_remove(struct tf_cg *cg, tf_error **err) {
                 struct leaf *l = i < cg->n_leaves ? &cg->leaves[cg->n_leaves - 1 - i] : cg->unified;
                 if (!l || (i < cg->n_leaves && l == cg->unified))
                         continue;
-                int r = leaf_remove(cg, l, ret < 0 ? NULL : err);
+                int r = leaf_remove(l, ret < 0 ? NULL : err);
                 if (r < 0 && ret == 0)
                         ret = r;
         }
@@ -980,6 +971,8 @@ static int leaves_remove(struct tf_cg *cg, tf_error **err) {
 }
 
 static void cg_free(struct tf_cg *cg) {
+        if (cg->events_fd >= 0)
+                close(cg->events_fd);
         for (size_t i = 0; i < cg->n_leaves; i++)
                 leaf_free(&cg->leaves[i]);
         free(cg->leaves);
@@ -1201,6 +1194,7 @@ int tf_cg_create(const struct tf_limits *limits, const struct tf_cg_options *o, 
         }
 
         struct tf_cg *cg = tf_malloc0(sizeof(*cg));
+        cg->events_fd = -1;
         cg->leaves = tf_malloc0((_CTL_MAX + 1) * sizeof(*cg->leaves));
         for (int c = 0; c < _CTL_MAX && r >= 0; c++) {
                 if (!((p.need | p.want) & (1u << c)))
@@ -1373,23 +1367,33 @@ int tf_cg_kill(struct tf_cg *cg, int sig, tf_error **err) {
                 if (r != -ENOENT)
                         return tf_error_setc(err, r, "write '1' to cgroup.kill in %s", t->path);
         }
+        /* One pass, never a wait: the caller watches tf_cg_events_fd() and calls again if a fork raced
+         * the pass (freezing first makes that unlikely where cgroup.freeze exists). */
         bool freeze = t->version == 2 && faccessat(t->dfd, "cgroup.freeze", F_OK, 0) == 0;
-        uint64_t start = now_usec();
-        for (;;) {
-                if (freeze)
-                        (void)write_at(t->dfd, "cgroup.freeze", "1");
-                int n = signal_procs(t, SIGKILL);
-                if (freeze)
-                        (void)write_at(t->dfd, "cgroup.freeze", "0");
-                if (n < 0)
-                        return tf_error_setc(err, n, "read cgroup.procs in %s", t->path);
-                if (n == 0)
-                        return 0;
-                if (now_usec() - start > 5000000)
-                        return tf_error_set(err, EBUSY, "kill the processes of %s: they keep coming back",
-                                            t->path);
-                sleep_usec(1000);
-        }
+        if (freeze)
+                (void)write_at(t->dfd, "cgroup.freeze", "1");
+        int n = signal_procs(t, SIGKILL);
+        if (freeze)
+                (void)write_at(t->dfd, "cgroup.freeze", "0");
+        if (n < 0)
+                return tf_error_setc(err, n, "read cgroup.procs in %s", t->path);
+        return 0;
+}
+
+int tf_cg_events_fd(struct tf_cg *cg) {
+        if (!cg || !cg->unified || cg->unified->dfd < 0)
+                return -EOPNOTSUPP;
+        if (cg->events_fd >= 0)
+                return cg->events_fd;
+        /* inotify reports IN_MODIFY on cgroup.events when a populated (or frozen) flag changes. */
+        _cleanup_close_ int fd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
+        if (fd < 0)
+                return -errno;
+        _cleanup_free_ char *f = tf_asprintf("%s/cgroup.events", cg->unified->path);
+        if (inotify_add_watch(fd, f, IN_MODIFY) < 0)
+                return -errno;
+        cg->events_fd = TAKE_FD(fd);
+        return cg->events_fd;
 }
 
 bool tf_cg_populated(struct tf_cg *cg) {
@@ -1397,6 +1401,10 @@ bool tf_cg_populated(struct tf_cg *cg) {
         if (!t)
                 return false;
         char buf[4096];
+        /* Drained before the read: a change after it leaves the fd readable again. */
+        if (cg->events_fd >= 0)
+                while (read(cg->events_fd, buf, sizeof(buf)) > 0)
+                        ;
         if (t->version == 2 && read_at(t->dfd, "cgroup.events", buf, sizeof(buf)) >= 0) {
                 uint64_t v;
                 return keyed_u64(buf, "populated", &v) == 0 && v > 0;
@@ -1437,15 +1445,53 @@ int tf_cg_stats(struct tf_cg *cg, struct tf_cg_stats *ret, tf_error **err) {
         return 0;
 }
 
+int tf_cg_remove(struct tf_cg *cg, tf_error **err) {
+        if (!cg)
+                return 0;
+        if (tf_cg_populated(cg)) {
+                int r = tf_cg_kill(cg, SIGKILL, err);
+                if (r < 0)
+                        return r;
+                if (tf_cg_populated(cg)) {
+                        struct leaf *t = tracking(cg);
+                        return tf_error_set(err, EBUSY, "remove cgroup %s: processes still in it",
+                                            t ? t->path : "?");
+                }
+        }
+        return leaves_remove(cg, err);
+}
+
+void tf_cg_free(struct tf_cg *cg) {
+        if (cg)
+                cg_free(cg);
+}
+
+/* The blocking convenience for tools and tests; the runner waits from its loop instead. */
+#define DESTROY_WAIT_MS 2000
 int tf_cg_destroy(struct tf_cg *cg, tf_error **err) {
         if (!cg)
                 return 0;
-        int r = 0;
-        if (tf_cg_populated(cg))
-                r = tf_cg_kill(cg, SIGKILL, err);
-        int k = leaves_remove(cg, r < 0 ? NULL : err);
+        int r = tf_cg_kill(cg, SIGKILL, err);
+        int fd = tf_cg_events_fd(cg);
+        uint64_t start = now_usec();
+        while (r >= 0 && tf_cg_populated(cg) && now_usec() - start < DESTROY_WAIT_MS * 1000) {
+                /* Without cgroup.events (no cgroup2 mounted), a short re-check. */
+                struct pollfd pfd = {.fd = fd, .events = POLLIN};
+                if (fd < 0 || poll(&pfd, 1, 10) == 0)
+                        (void)tf_cg_kill(cg, SIGKILL, NULL);
+        }
+        int k = r < 0 ? r : tf_cg_remove(cg, err);
+        if (k == -EBUSY) {
+                /* Just emptied: the kernel may still hold the directory a moment. */
+                for (int i = 0; i < 100 && k == -EBUSY; i++) {
+                        poll(NULL, 0, 10);
+                        k = tf_cg_remove(cg, NULL);
+                }
+                if (k < 0)
+                        k = tf_cg_remove(cg, err);
+        }
         cg_free(cg);
-        return r < 0 ? r : k;
+        return k;
 }
 
 const char *tf_cg_path(const struct tf_cg *cg) {

@@ -8,7 +8,8 @@
  * and deleting; nothing outside this module sees it.
  *
  * Lifecycle:  tf_cg_check() -> tf_cg_create() -> (clone3 into tf_cg_clone_fd() | fork + tf_cg_attach())
- *             -> run -> tf_cg_stats() -> tf_cg_kill() -> tf_cg_destroy().
+ *             -> run -> tf_cg_kill() -> (wait: tf_cg_events_fd(), tf_cg_populated()) -> tf_cg_stats()
+ *             -> tf_cg_remove() (until not -EBUSY) -> tf_cg_free();  tf_cg_destroy() for tools and tests.
  * The runner guarantees tf_cg_destroy() on every path.
  */
 
@@ -72,17 +73,35 @@ int tf_cg_attach(struct tf_cg *cg, pid_t pid, tf_error **err);
  * only for the fork of a single-threaded process. 0 or -errno, with the failing step in what[len]. */
 int tf_cg_attach_self(struct tf_cg *cg, bool placed, char *what, size_t len);
 
-/* Send sig to every process in cg (and in cgroups below it). With SIGKILL: cgroup.kill where the kernel
- * has it, else freeze, kill every pid, thaw, repeated until cgroup.procs is empty (a fork racing the kill
- * is caught). Tests force the fallback with TFRUN_CG_NO_KILL_FILE=1 in the environment. */
+/* Send sig to every process in cg (and in cgroups below it), in one pass that never waits. With SIGKILL:
+ * cgroup.kill where the kernel has it (racing forks fail), else freeze, kill every pid listed, thaw, once:
+ * a fork that raced the pass survives it, so a caller that needs the cgroup empty watches
+ * tf_cg_events_fd() and kills again while tf_cg_populated(). Tests force the fallback with
+ * TFRUN_CG_NO_KILL_FILE=1 in the environment. */
 int tf_cg_kill(struct tf_cg *cg, int sig, tf_error **err);
 
-/* True while any process is in cg. */
+/* A non-blocking fd (owned by cg) that becomes readable when the populated state may have changed: an
+ * inotify watch (IN_MODIFY) on the cgroup.events of cg's cgroup2 leaf (pure v2, or the hybrid host's
+ * unified hierarchy). -EOPNOTSUPP without a cgroup2 hierarchy (pure v1): the caller re-checks
+ * tf_cg_populated() on a timer instead. Create it before the tf_cg_populated() that decides to wait. */
+int tf_cg_events_fd(struct tf_cg *cg);
+
+/* True while any process is in cg (cgroup.events "populated", or a pid in cgroup.procs on pure v1).
+ * Drains tf_cg_events_fd() first, so the fd signals only changes after this call. */
 bool tf_cg_populated(struct tf_cg *cg);
 
 int tf_cg_stats(struct tf_cg *cg, struct tf_cg_stats *ret, tf_error **err);
 
-/* Kill what is left, remove every directory, free cg. NULL-safe. Errors are reported but cg is freed. */
+/* One non-blocking attempt at removing every directory of cg (killing first if populated). 0 once all
+ * are gone; -EBUSY while processes remain or the kernel still holds a just-emptied cgroup (call again
+ * later, from a timer); other -errno on failure. cg stays allocated either way: tf_cg_free(). */
+int tf_cg_remove(struct tf_cg *cg, tf_error **err);
+/* Free cg without touching the cgroups (what was not removed stays). NULL-safe. */
+void tf_cg_free(struct tf_cg *cg);
+
+/* Kill what is left, wait until empty (poll on tf_cg_events_fd(), at most 2 s), remove every directory,
+ * free cg. Blocking: for tools and tests, not for a loop (the runner uses tf_cg_kill, tf_cg_events_fd,
+ * tf_cg_remove). NULL-safe. Errors are reported but cg is freed. */
 int tf_cg_destroy(struct tf_cg *cg, tf_error **err);
 
 /* The main path for messages, e.g. /sys/fs/cgroup/memory/.../tfrun-hello-4242-1. */

@@ -61,7 +61,16 @@ struct native {
         int fail_status; /* 125 (setup), 126, 127 */
         int fail_err;
         char *fail_msg;
+        /* After the main process ended: the rest of the cgroup is killed and waited for, from the loop. */
+        int code, status;
+        struct tf_source *events_source, *drain_timer;
+        uint64_t drain_deadline, drain_delay;
 };
+
+/* How long the rest of a run's cgroup may take to empty after SIGKILL before the run is reported
+ * without it (a process stuck in the kernel); and the re-kill/re-check period meanwhile. */
+#define DRAIN_MAX_USEC (5 * TF_USEC_PER_SEC)
+#define DRAIN_RECHECK_USEC (100 * TF_USEC_PER_MSEC)
 
 /* What the child sends back when it cannot exec. */
 struct child_msg {
@@ -389,12 +398,88 @@ static pid_t spawn(int cgroup_fd, uint64_t flags, int *ret_pidfd, bool *ret_plac
         return (pid_t) syscall(SYS_clone3, &ca, sizeof(ca));
 }
 
+static void drain(struct tf_run *r);
+
 static void close_sock(struct native *n) {
         tf_source_remove(n->sock_source);
         n->sock_source = NULL;
         if (n->sock >= 0)
                 close(n->sock);
         n->sock = -1;
+}
+
+static void drain_done(struct tf_run *r) {
+        struct native *n = r->backend;
+        tf_source_remove(n->events_source);
+        tf_source_remove(n->drain_timer);
+        n->events_source = n->drain_timer = NULL;
+        tf_run_child_exited(r, n->code, n->status);
+}
+
+/* Whether the cgroup is empty now; kills again (a fork may have raced the last pass) when it is not. */
+static bool drain_check(struct tf_run *r) {
+        struct native *n = r->backend;
+        if (!tf_cg_populated(n->cg))
+                return true;
+        _cleanup_error_ tf_error *e = NULL;
+        if (tf_cg_kill(n->cg, SIGKILL, &e) < 0)
+                tf_log("warning: %s: %s", r->run_id, e->msg);
+        return false;
+}
+
+static int on_cg_events(struct tf_source *s, int fd, uint32_t events, void *userdata) {
+        struct tf_run *r = userdata;
+        if (!tf_cg_populated(((struct native *) r->backend)->cg))
+                drain_done(r);
+        return 0;
+}
+
+static int on_drain_timer(struct tf_source *s, int fd, uint32_t events, void *userdata) {
+        struct tf_run *r = userdata;
+        struct native *n = r->backend;
+        if (drain_check(r)) {
+                drain_done(r);
+                return 0;
+        }
+        uint64_t now = tf_now(CLOCK_MONOTONIC);
+        if (now >= n->drain_deadline) {
+                tf_log("warning: %s: cgroup %s still has processes %" PRIu64 " s after the main process "
+                       "ended and SIGKILL; reporting the run without waiting for them",
+                       r->run_id, tf_cg_path(n->cg), DRAIN_MAX_USEC / TF_USEC_PER_SEC);
+                drain_done(r);
+                return 0;
+        }
+        if (n->drain_delay < DRAIN_RECHECK_USEC)
+                n->drain_delay *= 2;
+        tf_source_set_time(s, now + n->drain_delay);
+        return 0;
+}
+
+/* The main process is gone; what it left behind goes too (systemd's KillMode=control-group), and the run
+ * is reported once the cgroup is empty. Waited for as loop sources: cgroup.events through inotify where a
+ * cgroup2 hierarchy exists, with a timer that re-kills (a fork that raced a freeze/kill pass) and bounds
+ * the wait; on a pure v1 host (no cgroup2 mounted) the timer alone re-checks, from 1 ms up to every
+ * 100 ms. */
+static void drain(struct tf_run *r) {
+        struct native *n = r->backend;
+        _cleanup_error_ tf_error *e = NULL;
+        if (tf_cg_kill(n->cg, SIGKILL, &e) < 0)
+                tf_log("warning: %s: %s", r->run_id, e->msg);
+        tf_error_free(TAKE_PTR(e));
+        int fd = tf_cg_events_fd(n->cg); /* before the check, so that no change is missed */
+        if (!tf_cg_populated(n->cg)) {
+                drain_done(r);
+                return;
+        }
+        uint64_t now = tf_now(CLOCK_MONOTONIC);
+        n->drain_deadline = now + DRAIN_MAX_USEC;
+        n->drain_delay = fd >= 0 ? DRAIN_RECHECK_USEC : TF_USEC_PER_MSEC;
+        if ((fd >= 0 && tf_loop_add_io(r->loop, fd, EPOLLIN, on_cg_events, r, &n->events_source, &e) < 0) ||
+            tf_loop_add_timer(r->loop, CLOCK_MONOTONIC, now + n->drain_delay, on_drain_timer, r, &n->drain_timer,
+                              &e) < 0) {
+                tf_log("warning: %s: %s; reporting the run without waiting for its cgroup", r->run_id, e->msg);
+                drain_done(r);
+        }
 }
 
 /* Read the exec handshake without blocking. Returns false while the child has said nothing yet. */
@@ -468,13 +553,21 @@ static int on_pidfd(struct tf_source *src, int fd, uint32_t events, void *userda
                 if (n->fail_status == 125) {
                         tf_error_set(&e, n->fail_err, "%s", n->fail_msg);
                         tf_run_start_failed(r, e);
-                }
-                else
+                } else
                         tf_run_exec_failed(r, n->fail_status, n->fail_msg);
                 return 0;
         }
         tf_run_started(r);
-        tf_run_child_exited(r, code, status);
+        /* The main process's end is the run's end in time; what it left behind is killed and waited for
+         * before the report (stats of an empty cgroup are final), not counted in the wall time. */
+        if (!r->ended) {
+                r->ended = true;
+                r->result.wall_usec = tf_now(CLOCK_MONOTONIC) - r->start_mono_usec;
+        }
+        r->exit_realtime_usec = tf_now(CLOCK_REALTIME);
+        n->code = code;
+        n->status = status;
+        drain(r);
         return 0;
 }
 
@@ -583,12 +676,9 @@ static int native_collect(struct tf_run *r, struct tf_run_result *res, bool *oom
         *oom = false;
         if (!n || !n->cg)
                 return 0;
-        /* The main process is gone; what it left behind goes too (systemd's KillMode=control-group). */
-        int ret = tf_cg_kill(n->cg, SIGKILL, err);
-        if (ret < 0)
-                return ret;
+        /* Called once the cgroup is empty (drain()): the numbers are final. */
         struct tf_cg_stats st;
-        ret = tf_cg_stats(n->cg, &st, err);
+        int ret = tf_cg_stats(n->cg, &st, err);
         if (ret < 0)
                 return ret;
         res->cpu_usec = st.cpu_usage_usec;
@@ -619,7 +709,9 @@ struct leftover {
         struct leftover *next;
         int pidfd;
         pid_t pid;
-        struct tf_source *pid_source, *timer;
+        struct tf_cg *cg;
+        char *cg_path;
+        struct tf_source *pid_source, *cg_source, *timer;
         uint64_t deadline, delay;
 };
 
@@ -634,7 +726,19 @@ static bool leftover_try(struct leftover *lo) {
                         lo->pidfd = -1;
                 }
         }
-        return lo->pidfd < 0;
+        if (lo->cg) {
+                _cleanup_error_ tf_error *e = NULL;
+                int r = tf_cg_remove(lo->cg, &e);
+                if (r != -EBUSY) {
+                        if (r < 0)
+                                tf_log("warning: %s", e->msg);
+                        tf_source_remove(lo->cg_source);
+                        lo->cg_source = NULL;
+                        tf_cg_free(lo->cg);
+                        lo->cg = NULL;
+                }
+        }
+        return lo->pidfd < 0 && !lo->cg;
 }
 
 static void leftover_free(struct leftover *lo, bool report) {
@@ -645,7 +749,15 @@ static void leftover_free(struct leftover *lo, bool report) {
                         break;
                 }
         tf_source_remove(lo->pid_source);
+        tf_source_remove(lo->cg_source);
         tf_source_remove(lo->timer);
+        if (lo->cg) {
+                if (report)
+                        tf_log("warning: cgroup %s not removed: still busy %" PRIu64 " s after SIGKILL",
+                               lo->cg_path, LEFTOVER_MAX_USEC / TF_USEC_PER_SEC);
+                tf_cg_free(lo->cg);
+        }
+        free(lo->cg_path);
         if (lo->pidfd >= 0) {
                 if (report)
                         tf_log("warning: pid %d did not end %" PRIu64 " s after SIGKILL; not waiting for it",
@@ -662,6 +774,13 @@ static void leftover_done(struct leftover *lo, bool report) {
 }
 
 static int on_leftover_pidfd(struct tf_source *s, int fd, uint32_t events, void *userdata) {
+        struct leftover *lo = userdata;
+        if (leftover_try(lo))
+                leftover_done(lo, false);
+        return 0;
+}
+
+static int on_leftover_cg(struct tf_source *s, int fd, uint32_t events, void *userdata) {
         struct leftover *lo = userdata;
         if (leftover_try(lo))
                 leftover_done(lo, false);
@@ -705,11 +824,13 @@ static struct native_ctx *native_ctx(struct tf_run *r) {
         return c->backend_state[TF_RUN_CTX_NATIVE];
 }
 
-/* Take over a child that was sent SIGKILL but is not reaped yet (pidfd is taken). */
-static void leftover_add(struct tf_run *r, int pidfd, pid_t pid) {
+/* Take over a child that was sent SIGKILL but is not reaped yet (pidfd, -1 if none) and a cgroup not
+ * removed yet (cg, NULL if none); both are taken. */
+static void leftover_add(struct tf_run *r, int pidfd, pid_t pid, struct tf_cg *cg) {
         struct native_ctx *nc = native_ctx(r);
         struct leftover *lo = tf_malloc0(sizeof(*lo));
-        *lo = (struct leftover){ .nc = nc, .pidfd = pidfd, .pid = pid, .delay = 10 * TF_USEC_PER_MSEC };
+        *lo = (struct leftover){ .nc = nc, .pidfd = pidfd, .pid = pid, .cg = cg, .delay = 10 * TF_USEC_PER_MSEC };
+        lo->cg_path = cg ? tf_strdup(tf_cg_path(cg)) : NULL;
         lo->next = nc->leftovers;
         nc->leftovers = lo;
         if (leftover_try(lo)) {
@@ -721,6 +842,10 @@ static void leftover_add(struct tf_run *r, int pidfd, pid_t pid) {
         _cleanup_error_ tf_error *e = NULL;
         if (lo->pidfd >= 0 &&
             tf_loop_add_io(nc->loop, lo->pidfd, EPOLLIN, on_leftover_pidfd, lo, &lo->pid_source, &e) < 0)
+                tf_log("warning: %s", e->msg);
+        tf_error_free(TAKE_PTR(e));
+        int cfd = lo->cg ? tf_cg_events_fd(lo->cg) : -1;
+        if (cfd >= 0 && tf_loop_add_io(nc->loop, cfd, EPOLLIN, on_leftover_cg, lo, &lo->cg_source, &e) < 0)
                 tf_log("warning: %s", e->msg);
         tf_error_free(TAKE_PTR(e));
         /* The timer bounds the wait, and retries what has no event of its own. */
@@ -742,18 +867,31 @@ static void native_cleanup(struct tf_run *r) {
         close_sock(n);
         if (n->pidfd >= 0 && !n->exited)
                 syscall(SYS_pidfd_send_signal, n->pidfd, SIGKILL, NULL, 0);
+        tf_source_remove(n->events_source);
+        tf_source_remove(n->drain_timer);
+        n->events_source = n->drain_timer = NULL;
+        /* Normally the cgroup is empty by now (drain()) and goes in one rmdir per hierarchy; what is
+         * still busy, or a child not reaped yet, is finished from the loop by a leftover. */
+        struct tf_cg *busy = NULL;
         if (n->cg) {
                 _cleanup_error_ tf_error *e = NULL;
-                if (tf_cg_destroy(n->cg, &e) < 0)
-                        tf_log("warning: %s", e->msg);
+                int ret = tf_cg_remove(n->cg, &e);
+                if (ret == -EBUSY)
+                        busy = n->cg;
+                else {
+                        if (ret < 0)
+                                tf_log("warning: %s", e->msg);
+                        tf_cg_free(n->cg);
+                }
                 n->cg = NULL;
         }
-        if (n->pidfd >= 0) {
-                if (!n->exited)
-                        leftover_add(r, n->pidfd, n->pid);
-                else
-                        close(n->pidfd);
+        int pidfd = n->pidfd;
+        if (pidfd >= 0 && n->exited) {
+                close(pidfd);
+                pidfd = -1;
         }
+        if (pidfd >= 0 || busy)
+                leftover_add(r, pidfd, n->pid, busy);
         if (n->status_fd >= 0)
                 close(n->status_fd);
         free(n->fail_msg);
