@@ -1425,7 +1425,7 @@ static uint64_t read_u64_at(struct leaf *l, const char *file, const char *key) {
 }
 
 int tf_cg_stats(struct tf_cg *cg, struct tf_cg_stats *ret, tf_error **err) {
-        struct tf_cg_stats s = {TF_UNSET, TF_UNSET, TF_UNSET, TF_UNSET};
+        struct tf_cg_stats s = {TF_UNSET, TF_UNSET, TF_UNSET, TF_UNSET, TF_UNSET};
         if (cg->unified)
                 s.cpu_usage_usec = read_u64_at(cg->unified, "cpu.stat", "usage_usec");
         if (s.cpu_usage_usec == TF_UNSET && cg->by_ctl[CTL_CPUACCT]) {
@@ -1441,6 +1441,9 @@ int tf_cg_stats(struct tf_cg *cg, struct tf_cg_stats *ret, tf_error **err) {
                 s.oom_kills = read_u64_at(m, "memory.oom_control", "oom_kill");
         }
         s.pids_peak = read_u64_at(cg->by_ctl[CTL_PIDS], "pids.peak", NULL);
+        /* pids.events counts the forks refused in this cgroup because of its own pids.max (or an
+         * ancestor's, on kernels before 5.13: the count is then an upper bound of the service's). */
+        s.pids_refused = read_u64_at(cg->by_ctl[CTL_PIDS], "pids.events", "max");
         *ret = s;
         return 0;
 }

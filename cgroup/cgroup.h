@@ -40,6 +40,7 @@ struct tf_cg_stats {
         uint64_t memory_peak;    /* bytes; TF_UNSET when unknown */
         uint64_t pids_peak;      /* TF_UNSET when unknown */
         uint64_t oom_kills;      /* memory.events oom_kill (v2) or memory.oom_control oom_kill (v1) */
+        uint64_t pids_refused;   /* forks the pids limit refused: pids.events "max" (v1 and v2) */
 };
 
 /* Which kind of host this is. Cached after the first call. */

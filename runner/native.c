@@ -685,6 +685,7 @@ static int native_collect(struct tf_run *r, struct tf_run_result *res, bool *oom
         res->memory_peak = st.memory_peak;
         res->pids_peak = st.pids_peak;
         res->oom_kills = st.oom_kills;
+        res->pids_refused = st.pids_refused;
         *oom = st.oom_kills != TF_UNSET && st.oom_kills > 0;
         return 0;
 }
