@@ -12,6 +12,7 @@
 #include "cgroup/cgroup.h"
 
 #include <errno.h>
+#include <stddef.h>
 #include <fcntl.h>
 #include <inttypes.h>
 #include <libcgroup.h>
@@ -95,6 +96,7 @@ struct setting {
         char *value;
         enum cmp cmp;
         char dev[32]; /* "MAJ:MIN" for CMP_DEVLINE, CMP_IOMAX */
+        struct tf_pos pos; /* of the spec key, for a refusal at create */
 };
 
 struct plan {
@@ -104,6 +106,13 @@ struct plan {
         unsigned want; /* controllers that are only nice to have (stats) */
         char *parent[_CTL_MAX];
         char *v2_parent;
+};
+
+/* What tf_cg_check() found and tf_cg_create_from() makes: built once per run. */
+struct tf_cg_plan {
+        struct plan p;
+        char *name;
+        char *spec_path;
 };
 
 struct leaf {
@@ -386,9 +395,8 @@ static bool any_bfq_device(void) {
 
 /* "0-2,5" <-> a bitmap, to compare cpu lists the way the kernel prints them. */
 #define CPULIST_MAX 8192
-static int cpulist_norm(const char *s, char *out, size_t size) {
-        static bool bits[CPULIST_MAX];
-        memset(bits, 0, sizeof(bits));
+static int cpulist_parse(const char *s, bool bits[static CPULIST_MAX]) {
+        memset(bits, 0, CPULIST_MAX * sizeof(bool));
         const char *p = s;
         while (*p) {
                 char *end;
@@ -410,6 +418,13 @@ static int cpulist_norm(const char *s, char *out, size_t size) {
                 else if (*p)
                         return -EINVAL;
         }
+        return 0;
+}
+
+static int cpulist_norm(const char *s, char *out, size_t size) {
+        static bool bits[CPULIST_MAX];
+        if (cpulist_parse(s, bits) < 0)
+                return -EINVAL;
         size_t n = 0;
         out[0] = 0;
         for (unsigned i = 0; i < CPULIST_MAX; i++) {
@@ -601,6 +616,46 @@ static int plan_memory(const struct tf_limits *l, struct plan *p, tf_error **err
         return 0;
 }
 
+/* The CPUs the service's cgroup may be given are those of its parent (cpuset.effective_cpus on v1,
+ * cpuset.cpus.effective on v2; both leave offline CPUs out). Asking for others fails at create with
+ * the kernel's bare ERANGE or EINVAL: say which ones exist instead, before anything is made. */
+static int cpuset_available(const char *want, const struct plan *p, tf_error **err) {
+        _cleanup_free_ char *pp = parent_path(CTL_CPUSET, p);
+        const char *const files[] = {"cpuset.cpus.effective", "cpuset.effective_cpus", "cpuset.cpus"};
+        char have[1024] = "";
+        _cleanup_free_ char *from = NULL;
+        for (size_t i = 0; i < ELEMENTSOF(files) && !from; i++) {
+                _cleanup_free_ char *f = tf_asprintf("%s/%s", pp, files[i]);
+                if (read_path(f, have, sizeof(have)) > 0)
+                        from = TAKE_PTR(f);
+        }
+        if (!from) {
+                from = tf_strdup("/sys/devices/system/cpu/online");
+                if (read_path(from, have, sizeof(have)) <= 0)
+                        return 0; /* nothing to compare with: the kernel decides at create */
+        }
+        static bool w[CPULIST_MAX], h[CPULIST_MAX];
+        if (cpulist_parse(want, w) < 0 || cpulist_parse(have, h) < 0)
+                return 0;
+        char missing[256] = "";
+        size_t n = 0;
+        for (unsigned i = 0; i < CPULIST_MAX; i++)
+                if (w[i] && !h[i] && n + 16 < sizeof(missing))
+                        n += (size_t)snprintf(missing + n, sizeof(missing) - n, "%s%u", n ? "," : "", i);
+        if (!n)
+                return 0;
+        char online[256] = "", norm[256];
+        if (read_path("/sys/devices/system/cpu/online", online, sizeof(online)) <= 0)
+                snprintf(online, sizeof(online), "?");
+        if (cpulist_norm(missing, norm, sizeof(norm)) < 0)
+                snprintf(norm, sizeof(norm), "%s", missing);
+        bool one = !strpbrk(norm, ",-");
+        return tf_error_set(err, EOPNOTSUPP,
+                            "limits.cpuset: CPU%s %s of '%s' %s not available here: the cgroup parent offers "
+                            "CPUs %s (%s; online: %s); choose CPUs among those",
+                            one ? "" : "s", norm, want, one ? "is" : "are", have, from, online);
+}
+
 static int plan_cpu(const struct tf_limits *l, struct plan *p, tf_error **err) {
         bool v2 = ctl_version(CTL_CPU) == 2;
         if (set(l->cpu_quota_usec) && l->cpu_quota_usec != TF_LIMIT_MAX) {
@@ -653,6 +708,9 @@ static int plan_cpu(const struct tf_limits *l, struct plan *p, tf_error **err) {
                                         pp);
                         add(p, CTL_CPUSET, "limits.cpuset", "cpuset.mems", CMP_CPULIST, tf_strdup(mems));
                 }
+                int r = cpuset_available(l->cpuset, p, err);
+                if (r < 0)
+                        return r;
                 add(p, CTL_CPUSET, "limits.cpuset", "cpuset.cpus", CMP_CPULIST, tf_strdup(l->cpuset));
         }
         return 0;
@@ -846,11 +904,75 @@ static int plan_build(const struct tf_limits *l, const struct tf_cg_options *o, 
         return plan_check_parents(p, err);
 }
 
-int tf_cg_check(const struct tf_limits *limits, const struct tf_cg_options *o, tf_error **err) {
-        struct plan p = {};
-        int r = plan_build(limits, o, &p, err);
-        plan_done(&p);
-        return r;
+/* The position of a spec key named at the start of a message ("limits.io[1].device: ..."). */
+static struct tf_pos key_pos(const struct tf_limits *l, const char *msg) {
+        static const struct {
+                const char *key;
+                size_t off;
+        } keys[] = {
+                {"limits.cpus", offsetof(struct tf_limits, pos_cpus)},
+                {"limits.cpu_weight", offsetof(struct tf_limits, pos_cpu_weight)},
+                {"limits.cpuset", offsetof(struct tf_limits, pos_cpuset)},
+                {"limits.memory", offsetof(struct tf_limits, pos_memory)},
+                {"limits.memory_high", offsetof(struct tf_limits, pos_memory_high)},
+                {"limits.memory_swap", offsetof(struct tf_limits, pos_memory_swap)},
+                {"limits.pids", offsetof(struct tf_limits, pos_pids)},
+                {"limits.io_weight", offsetof(struct tf_limits, pos_io_weight)},
+                {"limits.io", offsetof(struct tf_limits, pos_io)},
+        };
+        size_t kl = strcspn(msg, ":[");
+        if (tf_startswith(msg, "limits.io[")) {
+                unsigned long i = strtoul(msg + strlen("limits.io["), NULL, 10);
+                if (i < l->n_io && l->io[i].pos.line)
+                        return l->io[i].pos;
+        }
+        for (size_t i = 0; i < ELEMENTSOF(keys); i++)
+                if (strlen(keys[i].key) == kl && strncmp(msg, keys[i].key, kl) == 0)
+                        return *(const struct tf_pos *)((const char *)l + keys[i].off);
+        return (struct tf_pos){};
+}
+
+/* A refusal about a spec key starts with the key (every message of the plan and of apply() does); the
+ * spec's FILE:LINE:COL goes before it, as tf_spec_where() prints it. */
+static int at_pos(const char *spec_path, struct tf_pos pos, int r, tf_error **err) {
+        if (r >= 0 || !spec_path || !err || !*err || !tf_startswith((*err)->msg, "limits."))
+                return r;
+        if (pos.line == 0)
+                return tf_error_prefix(err, "%s", spec_path);
+        return tf_error_prefix(err, "%s:%u:%u", spec_path, pos.line, pos.column);
+}
+
+int tf_cg_check(const struct tf_limits *limits, const struct tf_cg_options *o, struct tf_cg_plan **ret,
+                tf_error **err) {
+        if (!o || !o->name || !*o->name || strchr(o->name, '/') || streq(o->name, ".") ||
+            streq(o->name, ".."))
+                return tf_error_set(err, EINVAL, "cgroup: a leaf name without '/' is required");
+        struct tf_cg_plan *cp = tf_malloc0(sizeof(*cp));
+        int r = plan_build(limits, o, &cp->p, err);
+        if (r < 0) {
+                if (limits && err && *err)
+                        r = at_pos(o->spec_path, key_pos(limits, (*err)->msg), r, err);
+                tf_cg_plan_free(cp);
+                return r;
+        }
+        for (size_t i = 0; limits && i < cp->p.n; i++)
+                cp->p.s[i].pos = key_pos(limits, cp->p.s[i].key);
+        cp->name = tf_strdup(o->name);
+        cp->spec_path = o->spec_path ? tf_strdup(o->spec_path) : NULL;
+        if (ret)
+                *ret = cp;
+        else
+                tf_cg_plan_free(cp);
+        return 0;
+}
+
+void tf_cg_plan_free(struct tf_cg_plan *cp) {
+        if (!cp)
+                return;
+        plan_done(&cp->p);
+        free(cp->name);
+        free(cp->spec_path);
+        free(cp);
 }
 
 /* ---- leaves ---- */
@@ -1183,30 +1305,31 @@ static int apply(struct leaf *l, const struct setting *s, tf_error **err) {
 
 int tf_cg_create(const struct tf_limits *limits, const struct tf_cg_options *o, struct tf_cg **ret,
                  tf_error **err) {
-        if (!o || !o->name || !*o->name || strchr(o->name, '/') || streq(o->name, ".") ||
-            streq(o->name, ".."))
-                return tf_error_set(err, EINVAL, "cgroup: a leaf name without '/' is required");
-        struct plan p = {};
-        int r = plan_build(limits, o, &p, err);
-        if (r < 0) {
-                plan_done(&p);
-                return r;
-        }
+        struct tf_cg_plan *cp = NULL;
+        int r = tf_cg_check(limits, o, &cp, err);
+        if (r >= 0)
+                r = tf_cg_create_from(cp, ret, err);
+        tf_cg_plan_free(cp);
+        return r;
+}
 
+int tf_cg_create_from(const struct tf_cg_plan *cp, struct tf_cg **ret, tf_error **err) {
+        const struct plan *p = &cp->p;
+        int r = 0;
         struct tf_cg *cg = tf_malloc0(sizeof(*cg));
         cg->events_fd = -1;
         cg->leaves = tf_malloc0((_CTL_MAX + 1) * sizeof(*cg->leaves));
         for (int c = 0; c < _CTL_MAX && r >= 0; c++) {
-                if (!((p.need | p.want) & (1u << c)))
+                if (!((p->need | p->want) & (1u << c)))
                         continue;
-                struct leaf *l = leaf_for(cg, host.ctl[c].version, host.ctl[c].mnt, p.parent[c], o->name);
+                struct leaf *l = leaf_for(cg, host.ctl[c].version, host.ctl[c].mnt, p->parent[c], cp->name);
                 r = leaf_add_ctl(l, c);
                 cg->by_ctl[c] = l;
         }
         /* The v2 hierarchy is used even without controllers: it tracks every descendant, knows when the
-         * last one is gone (cgroup.events), kills them all at once (cgroup.kill) and counts CPU time. */
+         * last one is gone (cgroup->events), kills them all at once (cgroup->kill) and counts CPU time. */
         if (r >= 0 && host.v2_mnt)
-                (void)leaf_for(cg, 2, host.v2_mnt, p.v2_parent, o->name);
+                (void)leaf_for(cg, 2, host.v2_mnt, p->v2_parent, cp->name);
         if (r < 0) {
                 r = tf_error_set(err, ENOMEM, "cgroup: out of memory");
                 goto fail;
@@ -1214,25 +1337,23 @@ int tf_cg_create(const struct tf_limits *limits, const struct tf_cg_options *o, 
 
         for (size_t i = 0; i < cg->n_leaves; i++) {
                 struct leaf *l = &cg->leaves[i];
-                const char *parent_rel = l->version == 2 ? p.v2_parent : NULL;
+                const char *parent_rel = l->version == 2 ? p->v2_parent : NULL;
                 for (int c = 0; !parent_rel && c < _CTL_MAX; c++)
                         if (l->ctls & (1u << c))
-                                parent_rel = p.parent[c];
+                                parent_rel = p->parent[c];
                 r = leaf_create(l, parent_rel, err);
                 if (r < 0)
                         goto fail;
         }
-        for (size_t i = 0; i < p.n; i++) {
-                r = apply(cg->by_ctl[p.s[i].ctl], &p.s[i], err);
+        for (size_t i = 0; i < p->n; i++) {
+                r = at_pos(cp->spec_path, p->s[i].pos, apply(cg->by_ctl[p->s[i].ctl], &p->s[i], err), err);
                 if (r < 0)
                         goto fail;
         }
-        plan_done(&p);
         *ret = cg;
         return 0;
 
 fail:
-        plan_done(&p);
         (void)leaves_remove(cg, NULL);
         cg_free(cg);
         return r;

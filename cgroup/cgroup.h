@@ -26,6 +26,9 @@ enum tf_cg_mode {
 };
 
 struct tf_cg;
+/* Limits turned into (controller, file, value) writes and the hierarchies they need, checked against
+ * this host: built once by tf_cg_check(), used by tf_cg_create_from(). */
+struct tf_cg_plan;
 
 struct tf_cg_options {
         /* --cgroup-parent: a path below the hierarchy root ("/tfrun.slice/batch"), used in every hierarchy.
@@ -33,6 +36,9 @@ struct tf_cg_options {
         const char *parent;
         /* Leaf name, unique per run, e.g. "tfrun-hello-4242-1". */
         const char *name;
+        /* The spec file, for messages: a refusal about a limit starts "FILE:LINE:COL: limits.KEY: ". NULL:
+         * messages start with the key. */
+        const char *spec_path;
 };
 
 struct tf_cg_stats {
@@ -47,13 +53,19 @@ struct tf_cg_stats {
 int tf_cg_detect(enum tf_cg_mode *ret, tf_error **err);
 const char *tf_cg_mode_name(enum tf_cg_mode m);
 
-/* Check, without creating anything, that every limit set in `limits` can be enforced here. A limit that
- * cannot (controller absent or not delegated, a v1 host and memory_high, io_weight without blkio.weight,
- * an io device that is not a block device) fails with -EOPNOTSUPP and a message naming the spec key and
- * the controller: "limits.memory_high: cgroup v1 has no equivalent of memory.high (needs cgroup v2)". */
-int tf_cg_check(const struct tf_limits *limits, const struct tf_cg_options *o, tf_error **err);
+/* Check, without creating anything, that every limit set in `limits` can be enforced here, and build the
+ * plan (*ret, when ret is not NULL; owned by the caller; it borrows nothing). A limit that cannot
+ * (controller absent or not delegated, a v1 host and memory_high, io_weight without blkio.weight, an io
+ * device that is not a block device, cpuset CPUs this host does not offer) fails with -EOPNOTSUPP and a
+ * message naming the spec key (after its position when o->spec_path is set) and the controller:
+ * "limits.memory_high: cgroup v1 has no equivalent of memory.high (needs cgroup v2)". */
+int tf_cg_check(const struct tf_limits *limits, const struct tf_cg_options *o, struct tf_cg_plan **ret,
+                tf_error **err);
+void tf_cg_plan_free(struct tf_cg_plan *plan);
 
-/* Create the service cgroup(s) and write every limit. On failure nothing is left behind. */
+/* Create the service cgroup(s) of a plan and write every limit. On failure nothing is left behind. */
+int tf_cg_create_from(const struct tf_cg_plan *plan, struct tf_cg **ret, tf_error **err);
+/* tf_cg_check() and tf_cg_create_from() in one call, for tools and tests. */
 int tf_cg_create(const struct tf_limits *limits, const struct tf_cg_options *o, struct tf_cg **ret,
                  tf_error **err);
 

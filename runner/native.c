@@ -26,6 +26,7 @@
 #include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -48,6 +49,7 @@ extern char **environ;
 
 struct native {
         struct tf_sandbox_plan *sandbox; /* NULL when the spec asks for no sandbox */
+        struct tf_cg_plan *cg_plan; /* from check, used by start */
         struct tf_cg *cg;
         pid_t pid;
         int pidfd;
@@ -101,9 +103,25 @@ static int native_check(struct tf_run *r, tf_error **err) {
                 if (ret < 0)
                         return ret;
         }
+        /* Without a sandbox the command runs in this host's tree as it is: a working_dir that is not there
+         * is refused with the spec's position, before anything is created. (A sandbox's mounts may make
+         * it; the child's chdir then tells.) */
+        struct stat st;
+        if (s->working_dir && !n->sandbox && stat(s->working_dir, &st) < 0) {
+                int e = errno;
+                where = tf_spec_where(s, s->pos_working_dir);
+                return tf_error_set(err, e, "%s: working_dir: %s: %s on this host; create it or choose "
+                                    "another working_dir", where, s->working_dir,
+                                    e == ENOENT ? "no such directory" : strerror(e));
+        }
+        if (s->working_dir && !n->sandbox && !S_ISDIR(st.st_mode)) {
+                where = tf_spec_where(s, s->pos_working_dir);
+                return tf_error_set(err, ENOTDIR, "%s: working_dir: %s is not a directory", where,
+                                    s->working_dir);
+        }
         _cleanup_free_ char *cg_name = tf_asprintf("tfrun-%s", r->run_id);
-        struct tf_cg_options o = { .parent = r->opts->cgroup_parent, .name = cg_name };
-        return tf_cg_check(&s->limits, &o, err);
+        struct tf_cg_options o = { .parent = r->opts->cgroup_parent, .name = cg_name, .spec_path = s->path };
+        return tf_cg_check(&s->limits, &o, &n->cg_plan, err);
 }
 
 /* Everything the child needs, computed before the fork: the child calls no NSS, and no allocator but
@@ -575,9 +593,7 @@ static int native_start(struct tf_run *r, tf_error **err) {
         const struct tf_spec *s = r->spec;
         struct native *n = r->backend;
 
-        _cleanup_free_ char *cg_name = tf_asprintf("tfrun-%s", r->run_id);
-        struct tf_cg_options o = { .parent = r->opts->cgroup_parent, .name = cg_name };
-        int ret = tf_cg_create(&s->limits, &o, &n->cg, err);
+        int ret = tf_cg_create_from(n->cg_plan, &n->cg, err);
         if (ret < 0)
                 return ret;
 
@@ -896,6 +912,7 @@ static void native_cleanup(struct tf_run *r) {
         if (n->status_fd >= 0)
                 close(n->status_fd);
         free(n->fail_msg);
+        tf_cg_plan_free(n->cg_plan);
         tf_sandbox_plan_free(n->sandbox);
         free(n);
         r->backend = NULL;

@@ -14,6 +14,24 @@ echo "$out" | grep -qx 'cpu_quota=50000' && echo "$out" | grep -qx 'cpu_period=1
 echo "$out" | grep -qx 'cpuset=0'; ok "cpuset 0 reads 0 inside"
 diag "$out"
 
+# Host-dependent refusals name the key's position and say what the host has; nothing is created.
+cs_own=$(awk -F: '$2 == "cpuset" {print $3}' /proc/self/cgroup); [ "$cs_own" = / ] && cs_own=
+cs_file=/sys/fs/cgroup/cpuset$cs_own/cpuset.effective_cpus
+f=$(spec cpuset-far "command: [true]" "limits: {cpuset: '0,4095'}")
+"$TFRUN" "$f" 2>"$TMPD/cs.err"; is "$?" 125 "cpuset CPU 4095: refused, 125"
+is "$(cat "$TMPD/cs.err")" "tfrun: $f:3:10: limits.cpuset: CPU 4095 of '0,4095' is not available here: the cgroup parent offers CPUs $(cat "$cs_file") ($cs_file; online: $(cat /sys/devices/system/cpu/online)); choose CPUs among those" \
+        "cpuset CPU 4095: the message names the position and the CPUs that exist"
+no_cgroup_left cpuset-far "cpuset refused"
+if [ -e /sys/fs/cgroup/memory/memory.limit_in_bytes ]; then
+        f=$(spec memhigh "command: [true]" "limits: {memory: 64M, memory_high: 32M}")
+        "$TFRUN" "$f" 2>"$TMPD/mh.err"; is "$?" 125 "memory_high on v1: refused, 125"
+        is "$(cat "$TMPD/mh.err")" "tfrun: $f:3:23: limits.memory_high: cgroup v1 has no equivalent of memory.high (needs cgroup v2)" \
+                "memory_high on v1: the message names the position"
+        no_cgroup_left memhigh "memory_high refused"
+else
+        skip "memory_high is supported on this cgroup v2 host"
+fi
+
 # memory: 32M, allocating 200M is OOM-killed and reported as such.
 f=$(spec oom "command: [$PROBE, alloc, '200']" "limits: {memory: 32M, memory_swap: 0}")
 "$TFRUN" --json "$f" >"$TMPD/oom.json" 2>"$TMPD/oom.err"; rc=$?

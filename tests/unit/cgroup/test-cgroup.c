@@ -358,13 +358,14 @@ static void test_destroy_kills(void) {
 
 static void expect_refusal(struct tf_limits *l, const char *what, const char *msg) {
         tf_error *e = NULL;
-        int r = tf_cg_check(l, &(struct tf_cg_options){.name = "x"}, &e);
+        int r = tf_cg_check(l, &(struct tf_cg_options){.name = "x"}, NULL, &e);
         IS_INT(r, -EOPNOTSUPP, "check refuses %s", what);
         IS_STR(e ? e->msg : NULL, msg, "message for %s", what);
         tf_error_free(e);
 }
 
 static void test_refusals(void) {
+        tf_error *e = NULL;
         struct tf_limits l = none();
         l.memory_high = 64u << 20;
         expect_refusal(&l, "memory_high",
@@ -394,11 +395,36 @@ static void test_refusals(void) {
                 &l, "io on a character device",
                 "limits.io[0].device: /dev/null is not a block device; io limits apply to whole disks "
                 "such as /dev/vda");
+        /* cpuset CPUs this host does not have: named, with the ones it has (this host: 0-1, see below) */
+        char online[64];
+        snprintf(online, sizeof(online), "%s", slurp("/sys/devices/system/cpu/online"));
+        char want[1024];
+        l = none();
+        l.cpuset = (char *)"0,4095";
+        char eff[64], effp[600];
+        snprintf(effp, sizeof(effp), "/sys/fs/cgroup/cpuset%s/cpuset.effective_cpus",
+                 strcmp(own[H_CPUSET], "/") ? own[H_CPUSET] : "");
+        snprintf(eff, sizeof(eff), "%s", slurp(effp));
+        snprintf(want, sizeof(want),
+                 "limits.cpuset: CPU 4095 of '0,4095' is not available here: the cgroup parent offers CPUs "
+                 "%.64s (%.300s; online: %.64s); choose CPUs among those",
+                 eff, effp, online);
+        expect_refusal(&l, "cpuset CPU 4095", want);
+        /* With the spec's path, the key's position goes first (as tf_spec_where() prints it). */
+        l = none();
+        l.memory_high = 64u << 20;
+        l.pos_memory_high = (struct tf_pos){.line = 4, .column = 10};
+        e = NULL;
+        IS_INT(tf_cg_check(&l, &(struct tf_cg_options){.name = "x", .spec_path = "svc.yaml"}, NULL, &e),
+               -EOPNOTSUPP, "memory_high refused with a spec path");
+        IS_STR(e ? e->msg : NULL,
+               "svc.yaml:4:10: limits.memory_high: cgroup v1 has no equivalent of memory.high (needs cgroup v2)",
+               "the refusal names the key's position");
+        e = tf_error_free(e);
         /* nothing was created by any of these */
         l = none();
         l.nofile = 1024;
-        tf_error *e = NULL;
-        IS_INT(tf_cg_check(&l, &(struct tf_cg_options){.name = "x"}, &e), 0, "nofile is not a cgroup limit");
+        IS_INT(tf_cg_check(&l, &(struct tf_cg_options){.name = "x"}, NULL, &e), 0, "nofile is not a cgroup limit");
         tf_error_free(e);
 }
 
@@ -438,14 +464,17 @@ static void test_failure_leaves_nothing(void) {
         l.memory = 32u << 20;
         l.pids = 16;
         l.cpu_weight = 100;
-        l.cpuset = (char *)"99";
+        /* A quota under 1 ms passes the plan and is refused by the kernel (EINVAL) at create, after
+         * the leaves exist. */
+        l.cpu_quota_usec = 500;
         const char *name = next_name();
         struct tf_cg *cg = NULL;
         tf_error *e = NULL;
-        int r = tf_cg_create(&l, &(struct tf_cg_options){.name = name}, &cg, &e);
-        OK(r < 0 && cg == NULL, "create with cpuset 99 fails");
-        OK(e && strstr(e->msg, "limits.cpuset") && strstr(e->msg, "cpuset.cpus"),
-           "message names key and file: %s", e ? e->msg : "(none)");
+        int r = tf_cg_create(&l, &(struct tf_cg_options){.name = name, .spec_path = "svc.yaml"}, &cg, &e);
+        OK(r < 0 && cg == NULL, "create with a 500 us cpu quota fails");
+        const char *pre = "svc.yaml: limits.cpus: write '500' to cpu.cfs_quota_us in ";
+        OK(e && !strncmp(e->msg, pre, strlen(pre)) && strstr(e->msg, ": Invalid argument"),
+           "message names position, key and file: %s", e ? e->msg : "(none)");
         tf_error_free(e);
         for (int h = 0; h < _H_MAX; h++)
                 OK(!exists(leaf(h, name, NULL)), "no %s directory left", hier[h]);
