@@ -79,6 +79,10 @@ static struct host {
         } ctl[_CTL_MAX];
 } host;
 
+/* One inotify fd per process for every cgroup's cgroup.events (tf_cg_watch): closing an inotify fd
+ * waits for an SRCU grace period (about 20 ms here), far too much per run; removing a watch does not. */
+static int events_fd = -1;
+
 /* How a value read back is compared with what was written. */
 enum cmp {
         CMP_EXACT,
@@ -134,7 +138,7 @@ struct tf_cg {
         struct leaf *unified; /* the v2 leaf (pure v2: the only one; hybrid: tracking), or NULL */
         struct leaf *by_ctl[_CTL_MAX];
         bool has_v1;
-        int events_fd; /* inotify on the unified leaf's cgroup.events; -1 until asked for */
+        int wd; /* the watch on the unified leaf's cgroup.events in the process's inotify fd; -1: none */
 };
 
 /* ---- small file helpers ---- */
@@ -1093,8 +1097,8 @@ static int leaves_remove(struct tf_cg *cg, tf_error **err) {
 }
 
 static void cg_free(struct tf_cg *cg) {
-        if (cg->events_fd >= 0)
-                close(cg->events_fd);
+        if (cg->wd >= 0)
+                (void)inotify_rm_watch(events_fd, cg->wd);
         for (size_t i = 0; i < cg->n_leaves; i++)
                 leaf_free(&cg->leaves[i]);
         free(cg->leaves);
@@ -1317,7 +1321,7 @@ int tf_cg_create_from(const struct tf_cg_plan *cp, struct tf_cg **ret, tf_error 
         const struct plan *p = &cp->p;
         int r = 0;
         struct tf_cg *cg = tf_malloc0(sizeof(*cg));
-        cg->events_fd = -1;
+        cg->wd = -1;
         cg->leaves = tf_malloc0((_CTL_MAX + 1) * sizeof(*cg->leaves));
         for (int c = 0; c < _CTL_MAX && r >= 0; c++) {
                 if (!((p->need | p->want) & (1u << c)))
@@ -1501,20 +1505,32 @@ int tf_cg_kill(struct tf_cg *cg, int sig, tf_error **err) {
         return 0;
 }
 
-int tf_cg_events_fd(struct tf_cg *cg) {
+int tf_cg_events_fd(void) {
+        if (events_fd >= 0)
+                return events_fd;
+        events_fd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
+        return events_fd < 0 ? -errno : events_fd;
+}
+
+int tf_cg_watch(struct tf_cg *cg) {
         if (!cg || !cg->unified || cg->unified->dfd < 0)
                 return -EOPNOTSUPP;
-        if (cg->events_fd >= 0)
-                return cg->events_fd;
-        /* inotify reports IN_MODIFY on cgroup.events when a populated (or frozen) flag changes. */
-        _cleanup_close_ int fd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
+        if (cg->wd >= 0)
+                return 0;
+        int fd = tf_cg_events_fd();
         if (fd < 0)
-                return -errno;
+                return fd;
+        /* inotify reports IN_MODIFY on cgroup.events when a populated (or frozen) flag changes. */
         _cleanup_free_ char *f = tf_asprintf("%s/cgroup.events", cg->unified->path);
-        if (inotify_add_watch(fd, f, IN_MODIFY) < 0)
-                return -errno;
-        cg->events_fd = TAKE_FD(fd);
-        return cg->events_fd;
+        cg->wd = inotify_add_watch(fd, f, IN_MODIFY);
+        return cg->wd < 0 ? -errno : 0;
+}
+
+void tf_cg_events_drain(void) {
+        char buf[4096] __attribute__((aligned(__alignof__(struct inotify_event))));
+        if (events_fd >= 0)
+                while (read(events_fd, buf, sizeof(buf)) > 0)
+                        ;
 }
 
 bool tf_cg_populated(struct tf_cg *cg) {
@@ -1522,10 +1538,6 @@ bool tf_cg_populated(struct tf_cg *cg) {
         if (!t)
                 return false;
         char buf[4096];
-        /* Drained before the read: a change after it leaves the fd readable again. */
-        if (cg->events_fd >= 0)
-                while (read(cg->events_fd, buf, sizeof(buf)) > 0)
-                        ;
         if (t->version == 2 && read_at(t->dfd, "cgroup.events", buf, sizeof(buf)) >= 0) {
                 uint64_t v;
                 return keyed_u64(buf, "populated", &v) == 0 && v > 0;
@@ -1596,13 +1608,14 @@ int tf_cg_destroy(struct tf_cg *cg, tf_error **err) {
         if (!cg)
                 return 0;
         int r = tf_cg_kill(cg, SIGKILL, err);
-        int fd = tf_cg_events_fd(cg);
+        int fd = tf_cg_populated(cg) && tf_cg_watch(cg) == 0 ? events_fd : -1;
         uint64_t start = now_usec();
         while (r >= 0 && tf_cg_populated(cg) && now_usec() - start < DESTROY_WAIT_MS * 1000) {
                 /* Without cgroup.events (no cgroup2 mounted), a short re-check. */
                 struct pollfd pfd = {.fd = fd, .events = POLLIN};
                 if (fd < 0 || poll(&pfd, 1, 10) == 0)
                         (void)tf_cg_kill(cg, SIGKILL, NULL);
+                tf_cg_events_drain();
         }
         int k = r < 0 ? r : tf_cg_remove(cg, err);
         if (k == -EBUSY) {

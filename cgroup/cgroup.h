@@ -8,7 +8,7 @@
  * and deleting; nothing outside this module sees it.
  *
  * Lifecycle:  tf_cg_check() -> tf_cg_create() -> (clone3 into tf_cg_clone_fd() | fork + tf_cg_attach())
- *             -> run -> tf_cg_kill() -> (wait: tf_cg_events_fd(), tf_cg_populated()) -> tf_cg_stats()
+ *             -> run -> tf_cg_kill() -> (wait: tf_cg_watch(), tf_cg_populated()) -> tf_cg_stats()
  *             -> tf_cg_remove() (until not -EBUSY) -> tf_cg_free();  tf_cg_destroy() for tools and tests.
  * The runner guarantees tf_cg_destroy() on every path.
  */
@@ -93,14 +93,18 @@ int tf_cg_attach_self(struct tf_cg *cg, bool placed, char *what, size_t len);
  * TFRUN_CG_NO_KILL_FILE=1 in the environment. */
 int tf_cg_kill(struct tf_cg *cg, int sig, tf_error **err);
 
-/* A non-blocking fd (owned by cg) that becomes readable when the populated state may have changed: an
- * inotify watch (IN_MODIFY) on the cgroup.events of cg's cgroup2 leaf (pure v2, or the hybrid host's
- * unified hierarchy). -EOPNOTSUPP without a cgroup2 hierarchy (pure v1): the caller re-checks
- * tf_cg_populated() on a timer instead. Create it before the tf_cg_populated() that decides to wait. */
-int tf_cg_events_fd(struct tf_cg *cg);
+/* Emptiness as an event. tf_cg_events_fd() is the process's one inotify fd (non-blocking, never closed:
+ * closing an inotify fd waits for an SRCU grace period, ~20 ms), readable when the populated state of a
+ * watched cgroup may have changed; tf_cg_watch() adds cg's watch (IN_MODIFY on the cgroup.events of its
+ * cgroup2 leaf: pure v2, or the hybrid host's unified hierarchy; removed by tf_cg_free), -EOPNOTSUPP
+ * without a cgroup2 hierarchy (pure v1: re-check tf_cg_populated() on a timer instead).
+ * tf_cg_events_drain() empties the fd; drain, then check tf_cg_populated() of each watched cgroup. Watch
+ * before the check that decides to wait, so that no change is missed. */
+int tf_cg_events_fd(void);
+int tf_cg_watch(struct tf_cg *cg);
+void tf_cg_events_drain(void);
 
-/* True while any process is in cg (cgroup.events "populated", or a pid in cgroup.procs on pure v1).
- * Drains tf_cg_events_fd() first, so the fd signals only changes after this call. */
+/* True while any process is in cg (cgroup.events "populated", or a pid in cgroup.procs on pure v1). */
 bool tf_cg_populated(struct tf_cg *cg);
 
 int tf_cg_stats(struct tf_cg *cg, struct tf_cg_stats *ret, tf_error **err);
@@ -113,7 +117,7 @@ int tf_cg_remove(struct tf_cg *cg, tf_error **err);
 void tf_cg_free(struct tf_cg *cg);
 
 /* Kill what is left, wait until empty (poll on tf_cg_events_fd(), at most 2 s), remove every directory,
- * free cg. Blocking: for tools and tests, not for a loop (the runner uses tf_cg_kill, tf_cg_events_fd,
+ * free cg. Blocking: for tools and tests, not for a loop (the runner uses tf_cg_kill, tf_cg_watch,
  * tf_cg_remove). NULL-safe. Errors are reported but cg is freed. */
 int tf_cg_destroy(struct tf_cg *cg, tf_error **err);
 

@@ -65,7 +65,10 @@ struct native {
         char *fail_msg;
         /* After the main process ended: the rest of the cgroup is killed and waited for, from the loop. */
         int code, status;
-        struct tf_source *events_source, *drain_timer;
+        struct tf_run *run;
+        struct native *drain_next; /* in native_ctx's list of runs waiting for their cgroup to empty */
+        bool draining;
+        struct tf_source *drain_timer;
         uint64_t drain_deadline, drain_delay;
 };
 
@@ -417,6 +420,9 @@ static pid_t spawn(int cgroup_fd, uint64_t flags, int *ret_pidfd, bool *ret_plac
 }
 
 static void drain(struct tf_run *r);
+static struct native_ctx *native_ctx(struct tf_run *r);
+static void drain_unlink(struct tf_run *r);
+static int drain_link(struct tf_run *r, tf_error **err);
 
 static void close_sock(struct native *n) {
         tf_source_remove(n->sock_source);
@@ -428,9 +434,9 @@ static void close_sock(struct native *n) {
 
 static void drain_done(struct tf_run *r) {
         struct native *n = r->backend;
-        tf_source_remove(n->events_source);
+        drain_unlink(r);
         tf_source_remove(n->drain_timer);
-        n->events_source = n->drain_timer = NULL;
+        n->drain_timer = NULL;
         tf_run_child_exited(r, n->code, n->status);
 }
 
@@ -443,13 +449,6 @@ static bool drain_check(struct tf_run *r) {
         if (tf_cg_kill(n->cg, SIGKILL, &e) < 0)
                 tf_log("warning: %s: %s", r->run_id, e->msg);
         return false;
-}
-
-static int on_cg_events(struct tf_source *s, int fd, uint32_t events, void *userdata) {
-        struct tf_run *r = userdata;
-        if (!tf_cg_populated(((struct native *) r->backend)->cg))
-                drain_done(r);
-        return 0;
 }
 
 static int on_drain_timer(struct tf_source *s, int fd, uint32_t events, void *userdata) {
@@ -484,16 +483,22 @@ static void drain(struct tf_run *r) {
         if (tf_cg_kill(n->cg, SIGKILL, &e) < 0)
                 tf_log("warning: %s: %s", r->run_id, e->msg);
         tf_error_free(TAKE_PTR(e));
-        int fd = tf_cg_events_fd(n->cg); /* before the check, so that no change is missed */
+        /* Usually the main process was the last one: empty now, no watch needed. Otherwise watch, then
+         * check again, so that no change is missed. */
+        if (!tf_cg_populated(n->cg)) {
+                drain_done(r);
+                return;
+        }
+        bool events = tf_cg_watch(n->cg) == 0 && drain_link(r, &e) >= 0;
+        tf_error_free(TAKE_PTR(e));
         if (!tf_cg_populated(n->cg)) {
                 drain_done(r);
                 return;
         }
         uint64_t now = tf_now(CLOCK_MONOTONIC);
         n->drain_deadline = now + DRAIN_MAX_USEC;
-        n->drain_delay = fd >= 0 ? DRAIN_RECHECK_USEC : TF_USEC_PER_MSEC;
-        if ((fd >= 0 && tf_loop_add_io(r->loop, fd, EPOLLIN, on_cg_events, r, &n->events_source, &e) < 0) ||
-            tf_loop_add_timer(r->loop, CLOCK_MONOTONIC, now + n->drain_delay, on_drain_timer, r, &n->drain_timer,
+        n->drain_delay = events ? DRAIN_RECHECK_USEC : TF_USEC_PER_MSEC;
+        if (tf_loop_add_timer(r->loop, CLOCK_MONOTONIC, now + n->drain_delay, on_drain_timer, r, &n->drain_timer,
                               &e) < 0) {
                 tf_log("warning: %s: %s; reporting the run without waiting for its cgroup", r->run_id, e->msg);
                 drain_done(r);
@@ -719,6 +724,10 @@ static int native_collect(struct tf_run *r, struct tf_run_result *res, bool *oom
 struct native_ctx {
         struct tf_loop *loop;
         struct leftover *leftovers;
+        /* The process's one cgroup events fd (tf_cg_events_fd) as a source, added on first use, and the
+         * runs waiting on it for their cgroup to empty. */
+        struct tf_source *events_source;
+        struct native *draining;
 };
 
 struct leftover {
@@ -728,7 +737,7 @@ struct leftover {
         pid_t pid;
         struct tf_cg *cg;
         char *cg_path;
-        struct tf_source *pid_source, *cg_source, *timer;
+        struct tf_source *pid_source, *timer;
         uint64_t deadline, delay;
 };
 
@@ -749,8 +758,6 @@ static bool leftover_try(struct leftover *lo) {
                 if (r != -EBUSY) {
                         if (r < 0)
                                 tf_log("warning: %s", e->msg);
-                        tf_source_remove(lo->cg_source);
-                        lo->cg_source = NULL;
                         tf_cg_free(lo->cg);
                         lo->cg = NULL;
                 }
@@ -766,7 +773,6 @@ static void leftover_free(struct leftover *lo, bool report) {
                         break;
                 }
         tf_source_remove(lo->pid_source);
-        tf_source_remove(lo->cg_source);
         tf_source_remove(lo->timer);
         if (lo->cg) {
                 if (report)
@@ -797,13 +803,6 @@ static int on_leftover_pidfd(struct tf_source *s, int fd, uint32_t events, void 
         return 0;
 }
 
-static int on_leftover_cg(struct tf_source *s, int fd, uint32_t events, void *userdata) {
-        struct leftover *lo = userdata;
-        if (leftover_try(lo))
-                leftover_done(lo, false);
-        return 0;
-}
-
 static int on_leftover_timer(struct tf_source *s, int fd, uint32_t events, void *userdata) {
         struct leftover *lo = userdata;
         if (leftover_try(lo)) {
@@ -822,6 +821,7 @@ static int on_leftover_timer(struct tf_source *s, int fd, uint32_t events, void 
 
 static void native_ctx_free(void *state) {
         struct native_ctx *nc = state;
+        tf_source_remove(nc->events_source);
         /* The loop has stopped: one last try each, nothing waited for. */
         while (nc->leftovers) {
                 struct leftover *lo = nc->leftovers;
@@ -839,6 +839,52 @@ static struct native_ctx *native_ctx(struct tf_run *r) {
                 c->backend_state_free[TF_RUN_CTX_NATIVE] = native_ctx_free;
         }
         return c->backend_state[TF_RUN_CTX_NATIVE];
+}
+
+/* Some watched cgroup changed: every run waiting for its cgroup checks its own. */
+static int on_cg_events(struct tf_source *s, int fd, uint32_t events, void *userdata) {
+        struct native_ctx *nc = userdata;
+        tf_cg_events_drain();
+        struct tf_run *done[64];
+        size_t k = 0;
+        for (struct native *n = nc->draining; n && k < ELEMENTSOF(done); n = n->drain_next)
+                if (!tf_cg_populated(n->cg))
+                        done[k++] = n->run;
+        /* Ends after the walk: drain_done() unlinks. More than 64 at once wait for their timers. */
+        for (size_t i = 0; i < k; i++)
+                drain_done(done[i]);
+        return 0;
+}
+
+static int drain_link(struct tf_run *r, tf_error **err) {
+        struct native_ctx *nc = native_ctx(r);
+        struct native *n = r->backend;
+        if (!nc->events_source) {
+                int fd = tf_cg_events_fd();
+                if (fd < 0)
+                        return tf_error_setc(err, fd, "inotify");
+                int ret = tf_loop_add_io(nc->loop, fd, EPOLLIN, on_cg_events, nc, &nc->events_source, err);
+                if (ret < 0)
+                        return ret;
+        }
+        n->run = r;
+        n->drain_next = nc->draining;
+        nc->draining = n;
+        n->draining = true;
+        return 0;
+}
+
+static void drain_unlink(struct tf_run *r) {
+        struct native *n = r->backend;
+        if (!n->draining)
+                return;
+        struct native_ctx *nc = native_ctx(r);
+        for (struct native **p = &nc->draining; *p; p = &(*p)->drain_next)
+                if (*p == n) {
+                        *p = n->drain_next;
+                        break;
+                }
+        n->draining = false;
 }
 
 /* Take over a child that was sent SIGKILL but is not reaped yet (pidfd, -1 if none) and a cgroup not
@@ -861,10 +907,6 @@ static void leftover_add(struct tf_run *r, int pidfd, pid_t pid, struct tf_cg *c
             tf_loop_add_io(nc->loop, lo->pidfd, EPOLLIN, on_leftover_pidfd, lo, &lo->pid_source, &e) < 0)
                 tf_log("warning: %s", e->msg);
         tf_error_free(TAKE_PTR(e));
-        int cfd = lo->cg ? tf_cg_events_fd(lo->cg) : -1;
-        if (cfd >= 0 && tf_loop_add_io(nc->loop, cfd, EPOLLIN, on_leftover_cg, lo, &lo->cg_source, &e) < 0)
-                tf_log("warning: %s", e->msg);
-        tf_error_free(TAKE_PTR(e));
         /* The timer bounds the wait, and retries what has no event of its own. */
         if (tf_loop_add_timer(nc->loop, CLOCK_MONOTONIC, now + lo->delay, on_leftover_timer, lo, &lo->timer,
                               &e) < 0) {
@@ -884,9 +926,9 @@ static void native_cleanup(struct tf_run *r) {
         close_sock(n);
         if (n->pidfd >= 0 && !n->exited)
                 syscall(SYS_pidfd_send_signal, n->pidfd, SIGKILL, NULL, 0);
-        tf_source_remove(n->events_source);
+        drain_unlink(r);
         tf_source_remove(n->drain_timer);
-        n->events_source = n->drain_timer = NULL;
+        n->drain_timer = NULL;
         /* Normally the cgroup is empty by now (drain()) and goes in one rmdir per hierarchy; what is
          * still busy, or a child not reaped yet, is finished from the loop by a leftover. */
         struct tf_cg *busy = NULL;
