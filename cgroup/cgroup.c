@@ -12,6 +12,7 @@
 #include "cgroup/cgroup.h"
 
 #include <errno.h>
+#include <stddef.h>
 #include <fcntl.h>
 #include <inttypes.h>
 #include <libcgroup.h>
@@ -19,6 +20,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <poll.h>
+#include <sys/inotify.h>
 #include <sys/stat.h>
 #include <sys/statfs.h>
 #include <sys/sysmacros.h>
@@ -76,6 +79,10 @@ static struct host {
         } ctl[_CTL_MAX];
 } host;
 
+/* One inotify fd per process for every cgroup's cgroup.events (tf_cg_watch): closing an inotify fd
+ * waits for an SRCU grace period (about 20 ms here), far too much per run; removing a watch does not. */
+static int events_fd = -1;
+
 /* How a value read back is compared with what was written. */
 enum cmp {
         CMP_EXACT,
@@ -93,6 +100,7 @@ struct setting {
         char *value;
         enum cmp cmp;
         char dev[32]; /* "MAJ:MIN" for CMP_DEVLINE, CMP_IOMAX */
+        struct tf_pos pos; /* of the spec key, for a refusal at create */
 };
 
 struct plan {
@@ -102,6 +110,13 @@ struct plan {
         unsigned want; /* controllers that are only nice to have (stats) */
         char *parent[_CTL_MAX];
         char *v2_parent;
+};
+
+/* What tf_cg_check() found and tf_cg_create_from() makes: built once per run. */
+struct tf_cg_plan {
+        struct plan p;
+        char *name;
+        char *spec_path;
 };
 
 struct leaf {
@@ -123,6 +138,7 @@ struct tf_cg {
         struct leaf *unified; /* the v2 leaf (pure v2: the only one; hybrid: tracking), or NULL */
         struct leaf *by_ctl[_CTL_MAX];
         bool has_v1;
+        int wd; /* the watch on the unified leaf's cgroup.events in the process's inotify fd; -1: none */
 };
 
 /* ---- small file helpers ---- */
@@ -383,9 +399,8 @@ static bool any_bfq_device(void) {
 
 /* "0-2,5" <-> a bitmap, to compare cpu lists the way the kernel prints them. */
 #define CPULIST_MAX 8192
-static int cpulist_norm(const char *s, char *out, size_t size) {
-        static bool bits[CPULIST_MAX];
-        memset(bits, 0, sizeof(bits));
+static int cpulist_parse(const char *s, bool bits[static CPULIST_MAX]) {
+        memset(bits, 0, CPULIST_MAX * sizeof(bool));
         const char *p = s;
         while (*p) {
                 char *end;
@@ -407,6 +422,13 @@ static int cpulist_norm(const char *s, char *out, size_t size) {
                 else if (*p)
                         return -EINVAL;
         }
+        return 0;
+}
+
+static int cpulist_norm(const char *s, char *out, size_t size) {
+        static bool bits[CPULIST_MAX];
+        if (cpulist_parse(s, bits) < 0)
+                return -EINVAL;
         size_t n = 0;
         out[0] = 0;
         for (unsigned i = 0; i < CPULIST_MAX; i++) {
@@ -598,6 +620,46 @@ static int plan_memory(const struct tf_limits *l, struct plan *p, tf_error **err
         return 0;
 }
 
+/* The CPUs the service's cgroup may be given are those of its parent (cpuset.effective_cpus on v1,
+ * cpuset.cpus.effective on v2; both leave offline CPUs out). Asking for others fails at create with
+ * the kernel's bare ERANGE or EINVAL: say which ones exist instead, before anything is made. */
+static int cpuset_available(const char *want, const struct plan *p, tf_error **err) {
+        _cleanup_free_ char *pp = parent_path(CTL_CPUSET, p);
+        const char *const files[] = {"cpuset.cpus.effective", "cpuset.effective_cpus", "cpuset.cpus"};
+        char have[1024] = "";
+        _cleanup_free_ char *from = NULL;
+        for (size_t i = 0; i < ELEMENTSOF(files) && !from; i++) {
+                _cleanup_free_ char *f = tf_asprintf("%s/%s", pp, files[i]);
+                if (read_path(f, have, sizeof(have)) > 0)
+                        from = TAKE_PTR(f);
+        }
+        if (!from) {
+                from = tf_strdup("/sys/devices/system/cpu/online");
+                if (read_path(from, have, sizeof(have)) <= 0)
+                        return 0; /* nothing to compare with: the kernel decides at create */
+        }
+        static bool w[CPULIST_MAX], h[CPULIST_MAX];
+        if (cpulist_parse(want, w) < 0 || cpulist_parse(have, h) < 0)
+                return 0;
+        char missing[256] = "";
+        size_t n = 0;
+        for (unsigned i = 0; i < CPULIST_MAX; i++)
+                if (w[i] && !h[i] && n + 16 < sizeof(missing))
+                        n += (size_t)snprintf(missing + n, sizeof(missing) - n, "%s%u", n ? "," : "", i);
+        if (!n)
+                return 0;
+        char online[256] = "", norm[256];
+        if (read_path("/sys/devices/system/cpu/online", online, sizeof(online)) <= 0)
+                snprintf(online, sizeof(online), "?");
+        if (cpulist_norm(missing, norm, sizeof(norm)) < 0)
+                snprintf(norm, sizeof(norm), "%s", missing);
+        bool one = !strpbrk(norm, ",-");
+        return tf_error_set(err, EOPNOTSUPP,
+                            "limits.cpuset: CPU%s %s of '%s' %s not available here: the cgroup parent offers "
+                            "CPUs %s (%s; online: %s); choose CPUs among those",
+                            one ? "" : "s", norm, want, one ? "is" : "are", have, from, online);
+}
+
 static int plan_cpu(const struct tf_limits *l, struct plan *p, tf_error **err) {
         bool v2 = ctl_version(CTL_CPU) == 2;
         if (set(l->cpu_quota_usec) && l->cpu_quota_usec != TF_LIMIT_MAX) {
@@ -650,6 +712,9 @@ static int plan_cpu(const struct tf_limits *l, struct plan *p, tf_error **err) {
                                         pp);
                         add(p, CTL_CPUSET, "limits.cpuset", "cpuset.mems", CMP_CPULIST, tf_strdup(mems));
                 }
+                int r = cpuset_available(l->cpuset, p, err);
+                if (r < 0)
+                        return r;
                 add(p, CTL_CPUSET, "limits.cpuset", "cpuset.cpus", CMP_CPULIST, tf_strdup(l->cpuset));
         }
         return 0;
@@ -843,11 +908,75 @@ static int plan_build(const struct tf_limits *l, const struct tf_cg_options *o, 
         return plan_check_parents(p, err);
 }
 
-int tf_cg_check(const struct tf_limits *limits, const struct tf_cg_options *o, tf_error **err) {
-        struct plan p = {};
-        int r = plan_build(limits, o, &p, err);
-        plan_done(&p);
-        return r;
+/* The position of a spec key named at the start of a message ("limits.io[1].device: ..."). */
+static struct tf_pos key_pos(const struct tf_limits *l, const char *msg) {
+        static const struct {
+                const char *key;
+                size_t off;
+        } keys[] = {
+                {"limits.cpus", offsetof(struct tf_limits, pos_cpus)},
+                {"limits.cpu_weight", offsetof(struct tf_limits, pos_cpu_weight)},
+                {"limits.cpuset", offsetof(struct tf_limits, pos_cpuset)},
+                {"limits.memory", offsetof(struct tf_limits, pos_memory)},
+                {"limits.memory_high", offsetof(struct tf_limits, pos_memory_high)},
+                {"limits.memory_swap", offsetof(struct tf_limits, pos_memory_swap)},
+                {"limits.pids", offsetof(struct tf_limits, pos_pids)},
+                {"limits.io_weight", offsetof(struct tf_limits, pos_io_weight)},
+                {"limits.io", offsetof(struct tf_limits, pos_io)},
+        };
+        size_t kl = strcspn(msg, ":[");
+        if (tf_startswith(msg, "limits.io[")) {
+                unsigned long i = strtoul(msg + strlen("limits.io["), NULL, 10);
+                if (i < l->n_io && l->io[i].pos.line)
+                        return l->io[i].pos;
+        }
+        for (size_t i = 0; i < ELEMENTSOF(keys); i++)
+                if (strlen(keys[i].key) == kl && strncmp(msg, keys[i].key, kl) == 0)
+                        return *(const struct tf_pos *)((const char *)l + keys[i].off);
+        return (struct tf_pos){};
+}
+
+/* A refusal about a spec key starts with the key (every message of the plan and of apply() does); the
+ * spec's FILE:LINE:COL goes before it, as tf_spec_where() prints it. */
+static int at_pos(const char *spec_path, struct tf_pos pos, int r, tf_error **err) {
+        if (r >= 0 || !spec_path || !err || !*err || !tf_startswith((*err)->msg, "limits."))
+                return r;
+        if (pos.line == 0)
+                return tf_error_prefix(err, "%s", spec_path);
+        return tf_error_prefix(err, "%s:%u:%u", spec_path, pos.line, pos.column);
+}
+
+int tf_cg_check(const struct tf_limits *limits, const struct tf_cg_options *o, struct tf_cg_plan **ret,
+                tf_error **err) {
+        if (!o || !o->name || !*o->name || strchr(o->name, '/') || streq(o->name, ".") ||
+            streq(o->name, ".."))
+                return tf_error_set(err, EINVAL, "cgroup: a leaf name without '/' is required");
+        struct tf_cg_plan *cp = tf_malloc0(sizeof(*cp));
+        int r = plan_build(limits, o, &cp->p, err);
+        if (r < 0) {
+                if (limits && err && *err)
+                        r = at_pos(o->spec_path, key_pos(limits, (*err)->msg), r, err);
+                tf_cg_plan_free(cp);
+                return r;
+        }
+        for (size_t i = 0; limits && i < cp->p.n; i++)
+                cp->p.s[i].pos = key_pos(limits, cp->p.s[i].key);
+        cp->name = tf_strdup(o->name);
+        cp->spec_path = o->spec_path ? tf_strdup(o->spec_path) : NULL;
+        if (ret)
+                *ret = cp;
+        else
+                tf_cg_plan_free(cp);
+        return 0;
+}
+
+void tf_cg_plan_free(struct tf_cg_plan *cp) {
+        if (!cp)
+                return;
+        plan_done(&cp->p);
+        free(cp->name);
+        free(cp->spec_path);
+        free(cp);
 }
 
 /* ---- leaves ---- */
@@ -901,11 +1030,6 @@ static uint64_t now_usec(void) {
         return (uint64_t)ts.tv_sec * 1000000 + (uint64_t)ts.tv_nsec / 1000;
 }
 
-static void sleep_usec(uint64_t us) {
-        struct timespec ts = {.tv_sec = us / 1000000, .tv_nsec = (long)(us % 1000000) * 1000};
-        while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
-                ;
-}
 
 /* Cgroups the service made below its leaf (it may, running as root or with delegation), deepest first:
  * the leaf's rmdir fails with EBUSY while any exists. They are empty once the tree was killed. */
@@ -931,37 +1055,30 @@ static void remove_children(int dfd, unsigned depth) {
         closedir(d);
 }
 
-static int leaf_remove(struct tf_cg *cg, struct leaf *l, tf_error **err) {
+/* One attempt, never a wait: -EBUSY while the kernel still holds the cgroup (the caller empties it
+ * first, tf_cg_populated(), and retries from its loop). */
+static int leaf_remove(struct leaf *l, tf_error **err) {
         if (!l->created)
                 return 0;
-        /* A process that was just killed can keep the cgroup busy for a moment after it left
-         * cgroup.procs; retry briefly, killing again in case something slipped in. */
-        uint64_t start = now_usec(), wait = 200;
-        for (;;) {
-                int e;
-                if (l->dfd >= 0)
-                        remove_children(l->dfd, 0);
-                if (l->lone) {
-                        int r = cgroup_delete_cgroup_ext(l->lone, CGFLAG_DELETE_EMPTY_ONLY);
-                        e = r == 0 ? 0 : lcg_errno(r);
-                        /* libcgroup 2.0.2 reports success when rmdir failed with EBUSY on a cgroup whose
-                         * last process is still exiting: trust the directory, not the return value. */
-                        if (e == 0 && access(l->path, F_OK) == 0)
-                                e = EBUSY;
-                } else
-                        e = rmdir(l->path) < 0 ? errno : 0;
-                if (e == 0 || e == ENOENT) {
-                        l->created = false;
-                        return 0;
-                }
-                if ((e != EBUSY && e != ENOTEMPTY) || now_usec() - start > 2000000)
-                        return tf_error_set(err, e, "remove cgroup %s: %s", l->path, strerror(e));
-                if (cg)
-                        (void)tf_cg_kill(cg, SIGKILL, NULL);
-                sleep_usec(wait);
-                if (wait < 50000)
-                        wait *= 2;
+        int e;
+        if (l->dfd >= 0)
+                remove_children(l->dfd, 0);
+        if (l->lone) {
+                int r = cgroup_delete_cgroup_ext(l->lone, CGFLAG_DELETE_EMPTY_ONLY);
+                e = r == 0 ? 0 : lcg_errno(r);
+                /* libcgroup 2.0.2 reports success when rmdir failed with EBUSY on a cgroup whose last
+                 * process is still exiting: trust the directory, not the return value. */
+                if (e == 0 && access(l->path, F_OK) == 0)
+                        e = EBUSY;
+        } else
+                e = rmdir(l->path) < 0 ? errno : 0;
+        if (e == 0 || e == ENOENT) {
+                l->created = false;
+                return 0;
         }
+        if (e == ENOTEMPTY)
+                e = EBUSY;
+        return tf_error_set(err, e, "remove cgroup %s: %s", l->path, strerror(e));
 }
 
 static int leaves_remove(struct tf_cg *cg, tf_error **err) {
@@ -972,7 +1089,7 @@ static int leaves_remove(struct tf_cg *cg, tf_error **err) {
                 struct leaf *l = i < cg->n_leaves ? &cg->leaves[cg->n_leaves - 1 - i] : cg->unified;
                 if (!l || (i < cg->n_leaves && l == cg->unified))
                         continue;
-                int r = leaf_remove(cg, l, ret < 0 ? NULL : err);
+                int r = leaf_remove(l, ret < 0 ? NULL : err);
                 if (r < 0 && ret == 0)
                         ret = r;
         }
@@ -980,6 +1097,8 @@ static int leaves_remove(struct tf_cg *cg, tf_error **err) {
 }
 
 static void cg_free(struct tf_cg *cg) {
+        if (cg->wd >= 0)
+                (void)inotify_rm_watch(events_fd, cg->wd);
         for (size_t i = 0; i < cg->n_leaves; i++)
                 leaf_free(&cg->leaves[i]);
         free(cg->leaves);
@@ -1190,29 +1309,31 @@ static int apply(struct leaf *l, const struct setting *s, tf_error **err) {
 
 int tf_cg_create(const struct tf_limits *limits, const struct tf_cg_options *o, struct tf_cg **ret,
                  tf_error **err) {
-        if (!o || !o->name || !*o->name || strchr(o->name, '/') || streq(o->name, ".") ||
-            streq(o->name, ".."))
-                return tf_error_set(err, EINVAL, "cgroup: a leaf name without '/' is required");
-        struct plan p = {};
-        int r = plan_build(limits, o, &p, err);
-        if (r < 0) {
-                plan_done(&p);
-                return r;
-        }
+        struct tf_cg_plan *cp = NULL;
+        int r = tf_cg_check(limits, o, &cp, err);
+        if (r >= 0)
+                r = tf_cg_create_from(cp, ret, err);
+        tf_cg_plan_free(cp);
+        return r;
+}
 
+int tf_cg_create_from(const struct tf_cg_plan *cp, struct tf_cg **ret, tf_error **err) {
+        const struct plan *p = &cp->p;
+        int r = 0;
         struct tf_cg *cg = tf_malloc0(sizeof(*cg));
+        cg->wd = -1;
         cg->leaves = tf_malloc0((_CTL_MAX + 1) * sizeof(*cg->leaves));
         for (int c = 0; c < _CTL_MAX && r >= 0; c++) {
-                if (!((p.need | p.want) & (1u << c)))
+                if (!((p->need | p->want) & (1u << c)))
                         continue;
-                struct leaf *l = leaf_for(cg, host.ctl[c].version, host.ctl[c].mnt, p.parent[c], o->name);
+                struct leaf *l = leaf_for(cg, host.ctl[c].version, host.ctl[c].mnt, p->parent[c], cp->name);
                 r = leaf_add_ctl(l, c);
                 cg->by_ctl[c] = l;
         }
         /* The v2 hierarchy is used even without controllers: it tracks every descendant, knows when the
-         * last one is gone (cgroup.events), kills them all at once (cgroup.kill) and counts CPU time. */
+         * last one is gone (cgroup->events), kills them all at once (cgroup->kill) and counts CPU time. */
         if (r >= 0 && host.v2_mnt)
-                (void)leaf_for(cg, 2, host.v2_mnt, p.v2_parent, o->name);
+                (void)leaf_for(cg, 2, host.v2_mnt, p->v2_parent, cp->name);
         if (r < 0) {
                 r = tf_error_set(err, ENOMEM, "cgroup: out of memory");
                 goto fail;
@@ -1220,25 +1341,23 @@ int tf_cg_create(const struct tf_limits *limits, const struct tf_cg_options *o, 
 
         for (size_t i = 0; i < cg->n_leaves; i++) {
                 struct leaf *l = &cg->leaves[i];
-                const char *parent_rel = l->version == 2 ? p.v2_parent : NULL;
+                const char *parent_rel = l->version == 2 ? p->v2_parent : NULL;
                 for (int c = 0; !parent_rel && c < _CTL_MAX; c++)
                         if (l->ctls & (1u << c))
-                                parent_rel = p.parent[c];
+                                parent_rel = p->parent[c];
                 r = leaf_create(l, parent_rel, err);
                 if (r < 0)
                         goto fail;
         }
-        for (size_t i = 0; i < p.n; i++) {
-                r = apply(cg->by_ctl[p.s[i].ctl], &p.s[i], err);
+        for (size_t i = 0; i < p->n; i++) {
+                r = at_pos(cp->spec_path, p->s[i].pos, apply(cg->by_ctl[p->s[i].ctl], &p->s[i], err), err);
                 if (r < 0)
                         goto fail;
         }
-        plan_done(&p);
         *ret = cg;
         return 0;
 
 fail:
-        plan_done(&p);
         (void)leaves_remove(cg, NULL);
         cg_free(cg);
         return r;
@@ -1373,23 +1492,45 @@ int tf_cg_kill(struct tf_cg *cg, int sig, tf_error **err) {
                 if (r != -ENOENT)
                         return tf_error_setc(err, r, "write '1' to cgroup.kill in %s", t->path);
         }
+        /* One pass, never a wait: the caller watches tf_cg_events_fd() and calls again if a fork raced
+         * the pass (freezing first makes that unlikely where cgroup.freeze exists). */
         bool freeze = t->version == 2 && faccessat(t->dfd, "cgroup.freeze", F_OK, 0) == 0;
-        uint64_t start = now_usec();
-        for (;;) {
-                if (freeze)
-                        (void)write_at(t->dfd, "cgroup.freeze", "1");
-                int n = signal_procs(t, SIGKILL);
-                if (freeze)
-                        (void)write_at(t->dfd, "cgroup.freeze", "0");
-                if (n < 0)
-                        return tf_error_setc(err, n, "read cgroup.procs in %s", t->path);
-                if (n == 0)
-                        return 0;
-                if (now_usec() - start > 5000000)
-                        return tf_error_set(err, EBUSY, "kill the processes of %s: they keep coming back",
-                                            t->path);
-                sleep_usec(1000);
-        }
+        if (freeze)
+                (void)write_at(t->dfd, "cgroup.freeze", "1");
+        int n = signal_procs(t, SIGKILL);
+        if (freeze)
+                (void)write_at(t->dfd, "cgroup.freeze", "0");
+        if (n < 0)
+                return tf_error_setc(err, n, "read cgroup.procs in %s", t->path);
+        return 0;
+}
+
+int tf_cg_events_fd(void) {
+        if (events_fd >= 0)
+                return events_fd;
+        events_fd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
+        return events_fd < 0 ? -errno : events_fd;
+}
+
+int tf_cg_watch(struct tf_cg *cg) {
+        if (!cg || !cg->unified || cg->unified->dfd < 0)
+                return -EOPNOTSUPP;
+        if (cg->wd >= 0)
+                return 0;
+        int fd = tf_cg_events_fd();
+        if (fd < 0)
+                return fd;
+        /* inotify reports IN_MODIFY on cgroup.events when a populated (or frozen) flag changes. */
+        _cleanup_free_ char *f = tf_asprintf("%s/cgroup.events", cg->unified->path);
+        cg->wd = inotify_add_watch(fd, f, IN_MODIFY);
+        return cg->wd < 0 ? -errno : 0;
+}
+
+void tf_cg_events_drain(void) {
+        char buf[4096] __attribute__((aligned(__alignof__(struct inotify_event))));
+        if (events_fd >= 0)
+                while (read(events_fd, buf, sizeof(buf)) > 0)
+                        ;
 }
 
 bool tf_cg_populated(struct tf_cg *cg) {
@@ -1417,7 +1558,7 @@ static uint64_t read_u64_at(struct leaf *l, const char *file, const char *key) {
 }
 
 int tf_cg_stats(struct tf_cg *cg, struct tf_cg_stats *ret, tf_error **err) {
-        struct tf_cg_stats s = {TF_UNSET, TF_UNSET, TF_UNSET, TF_UNSET};
+        struct tf_cg_stats s = {TF_UNSET, TF_UNSET, TF_UNSET, TF_UNSET, TF_UNSET};
         if (cg->unified)
                 s.cpu_usage_usec = read_u64_at(cg->unified, "cpu.stat", "usage_usec");
         if (s.cpu_usage_usec == TF_UNSET && cg->by_ctl[CTL_CPUACCT]) {
@@ -1433,19 +1574,61 @@ int tf_cg_stats(struct tf_cg *cg, struct tf_cg_stats *ret, tf_error **err) {
                 s.oom_kills = read_u64_at(m, "memory.oom_control", "oom_kill");
         }
         s.pids_peak = read_u64_at(cg->by_ctl[CTL_PIDS], "pids.peak", NULL);
+        /* pids.events counts the forks refused in this cgroup because of its own pids.max (or an
+         * ancestor's, on kernels before 5.13: the count is then an upper bound of the service's). */
+        s.pids_refused = read_u64_at(cg->by_ctl[CTL_PIDS], "pids.events", "max");
         *ret = s;
         return 0;
 }
 
+int tf_cg_remove(struct tf_cg *cg, tf_error **err) {
+        if (!cg)
+                return 0;
+        if (tf_cg_populated(cg)) {
+                int r = tf_cg_kill(cg, SIGKILL, err);
+                if (r < 0)
+                        return r;
+                if (tf_cg_populated(cg)) {
+                        struct leaf *t = tracking(cg);
+                        return tf_error_set(err, EBUSY, "remove cgroup %s: processes still in it",
+                                            t ? t->path : "?");
+                }
+        }
+        return leaves_remove(cg, err);
+}
+
+void tf_cg_free(struct tf_cg *cg) {
+        if (cg)
+                cg_free(cg);
+}
+
+/* The blocking convenience for tools and tests; the runner waits from its loop instead. */
+#define DESTROY_WAIT_MS 2000
 int tf_cg_destroy(struct tf_cg *cg, tf_error **err) {
         if (!cg)
                 return 0;
-        int r = 0;
-        if (tf_cg_populated(cg))
-                r = tf_cg_kill(cg, SIGKILL, err);
-        int k = leaves_remove(cg, r < 0 ? NULL : err);
+        int r = tf_cg_kill(cg, SIGKILL, err);
+        int fd = tf_cg_populated(cg) && tf_cg_watch(cg) == 0 ? events_fd : -1;
+        uint64_t start = now_usec();
+        while (r >= 0 && tf_cg_populated(cg) && now_usec() - start < DESTROY_WAIT_MS * 1000) {
+                /* Without cgroup.events (no cgroup2 mounted), a short re-check. */
+                struct pollfd pfd = {.fd = fd, .events = POLLIN};
+                if (fd < 0 || poll(&pfd, 1, 10) == 0)
+                        (void)tf_cg_kill(cg, SIGKILL, NULL);
+                tf_cg_events_drain();
+        }
+        int k = r < 0 ? r : tf_cg_remove(cg, err);
+        if (k == -EBUSY) {
+                /* Just emptied: the kernel may still hold the directory a moment. */
+                for (int i = 0; i < 100 && k == -EBUSY; i++) {
+                        poll(NULL, 0, 10);
+                        k = tf_cg_remove(cg, NULL);
+                }
+                if (k < 0)
+                        k = tf_cg_remove(cg, err);
+        }
         cg_free(cg);
-        return r < 0 ? r : k;
+        return k;
 }
 
 const char *tf_cg_path(const struct tf_cg *cg) {

@@ -8,7 +8,8 @@
  * and deleting; nothing outside this module sees it.
  *
  * Lifecycle:  tf_cg_check() -> tf_cg_create() -> (clone3 into tf_cg_clone_fd() | fork + tf_cg_attach())
- *             -> run -> tf_cg_stats() -> tf_cg_kill() -> tf_cg_destroy().
+ *             -> run -> tf_cg_kill() -> (wait: tf_cg_watch(), tf_cg_populated()) -> tf_cg_stats()
+ *             -> tf_cg_remove() (until not -EBUSY) -> tf_cg_free();  tf_cg_destroy() for tools and tests.
  * The runner guarantees tf_cg_destroy() on every path.
  */
 
@@ -25,6 +26,9 @@ enum tf_cg_mode {
 };
 
 struct tf_cg;
+/* Limits turned into (controller, file, value) writes and the hierarchies they need, checked against
+ * this host: built once by tf_cg_check(), used by tf_cg_create_from(). */
+struct tf_cg_plan;
 
 struct tf_cg_options {
         /* --cgroup-parent: a path below the hierarchy root ("/tfrun.slice/batch"), used in every hierarchy.
@@ -32,6 +36,9 @@ struct tf_cg_options {
         const char *parent;
         /* Leaf name, unique per run, e.g. "tfrun-hello-4242-1". */
         const char *name;
+        /* The spec file, for messages: a refusal about a limit starts "FILE:LINE:COL: limits.KEY: ". NULL:
+         * messages start with the key. */
+        const char *spec_path;
 };
 
 struct tf_cg_stats {
@@ -39,19 +46,26 @@ struct tf_cg_stats {
         uint64_t memory_peak;    /* bytes; TF_UNSET when unknown */
         uint64_t pids_peak;      /* TF_UNSET when unknown */
         uint64_t oom_kills;      /* memory.events oom_kill (v2) or memory.oom_control oom_kill (v1) */
+        uint64_t pids_refused;   /* forks the pids limit refused: pids.events "max" (v1 and v2) */
 };
 
 /* Which kind of host this is. Cached after the first call. */
 int tf_cg_detect(enum tf_cg_mode *ret, tf_error **err);
 const char *tf_cg_mode_name(enum tf_cg_mode m);
 
-/* Check, without creating anything, that every limit set in `limits` can be enforced here. A limit that
- * cannot (controller absent or not delegated, a v1 host and memory_high, io_weight without blkio.weight,
- * an io device that is not a block device) fails with -EOPNOTSUPP and a message naming the spec key and
- * the controller: "limits.memory_high: cgroup v1 has no equivalent of memory.high (needs cgroup v2)". */
-int tf_cg_check(const struct tf_limits *limits, const struct tf_cg_options *o, tf_error **err);
+/* Check, without creating anything, that every limit set in `limits` can be enforced here, and build the
+ * plan (*ret, when ret is not NULL; owned by the caller; it borrows nothing). A limit that cannot
+ * (controller absent or not delegated, a v1 host and memory_high, io_weight without blkio.weight, an io
+ * device that is not a block device, cpuset CPUs this host does not offer) fails with -EOPNOTSUPP and a
+ * message naming the spec key (after its position when o->spec_path is set) and the controller:
+ * "limits.memory_high: cgroup v1 has no equivalent of memory.high (needs cgroup v2)". */
+int tf_cg_check(const struct tf_limits *limits, const struct tf_cg_options *o, struct tf_cg_plan **ret,
+                tf_error **err);
+void tf_cg_plan_free(struct tf_cg_plan *plan);
 
-/* Create the service cgroup(s) and write every limit. On failure nothing is left behind. */
+/* Create the service cgroup(s) of a plan and write every limit. On failure nothing is left behind. */
+int tf_cg_create_from(const struct tf_cg_plan *plan, struct tf_cg **ret, tf_error **err);
+/* tf_cg_check() and tf_cg_create_from() in one call, for tools and tests. */
 int tf_cg_create(const struct tf_limits *limits, const struct tf_cg_options *o, struct tf_cg **ret,
                  tf_error **err);
 
@@ -72,17 +86,39 @@ int tf_cg_attach(struct tf_cg *cg, pid_t pid, tf_error **err);
  * only for the fork of a single-threaded process. 0 or -errno, with the failing step in what[len]. */
 int tf_cg_attach_self(struct tf_cg *cg, bool placed, char *what, size_t len);
 
-/* Send sig to every process in cg (and in cgroups below it). With SIGKILL: cgroup.kill where the kernel
- * has it, else freeze, kill every pid, thaw, repeated until cgroup.procs is empty (a fork racing the kill
- * is caught). Tests force the fallback with TFRUN_CG_NO_KILL_FILE=1 in the environment. */
+/* Send sig to every process in cg (and in cgroups below it), in one pass that never waits. With SIGKILL:
+ * cgroup.kill where the kernel has it (racing forks fail), else freeze, kill every pid listed, thaw, once:
+ * a fork that raced the pass survives it, so a caller that needs the cgroup empty watches
+ * tf_cg_events_fd() and kills again while tf_cg_populated(). Tests force the fallback with
+ * TFRUN_CG_NO_KILL_FILE=1 in the environment. */
 int tf_cg_kill(struct tf_cg *cg, int sig, tf_error **err);
 
-/* True while any process is in cg. */
+/* Emptiness as an event. tf_cg_events_fd() is the process's one inotify fd (non-blocking, never closed:
+ * closing an inotify fd waits for an SRCU grace period, ~20 ms), readable when the populated state of a
+ * watched cgroup may have changed; tf_cg_watch() adds cg's watch (IN_MODIFY on the cgroup.events of its
+ * cgroup2 leaf: pure v2, or the hybrid host's unified hierarchy; removed by tf_cg_free), -EOPNOTSUPP
+ * without a cgroup2 hierarchy (pure v1: re-check tf_cg_populated() on a timer instead).
+ * tf_cg_events_drain() empties the fd; drain, then check tf_cg_populated() of each watched cgroup. Watch
+ * before the check that decides to wait, so that no change is missed. */
+int tf_cg_events_fd(void);
+int tf_cg_watch(struct tf_cg *cg);
+void tf_cg_events_drain(void);
+
+/* True while any process is in cg (cgroup.events "populated", or a pid in cgroup.procs on pure v1). */
 bool tf_cg_populated(struct tf_cg *cg);
 
 int tf_cg_stats(struct tf_cg *cg, struct tf_cg_stats *ret, tf_error **err);
 
-/* Kill what is left, remove every directory, free cg. NULL-safe. Errors are reported but cg is freed. */
+/* One non-blocking attempt at removing every directory of cg (killing first if populated). 0 once all
+ * are gone; -EBUSY while processes remain or the kernel still holds a just-emptied cgroup (call again
+ * later, from a timer); other -errno on failure. cg stays allocated either way: tf_cg_free(). */
+int tf_cg_remove(struct tf_cg *cg, tf_error **err);
+/* Free cg without touching the cgroups (what was not removed stays). NULL-safe. */
+void tf_cg_free(struct tf_cg *cg);
+
+/* Kill what is left, wait until empty (poll on tf_cg_events_fd(), at most 2 s), remove every directory,
+ * free cg. Blocking: for tools and tests, not for a loop (the runner uses tf_cg_kill, tf_cg_watch,
+ * tf_cg_remove). NULL-safe. Errors are reported but cg is freed. */
 int tf_cg_destroy(struct tf_cg *cg, tf_error **err);
 
 /* The main path for messages, e.g. /sys/fs/cgroup/memory/.../tfrun-hello-4242-1. */

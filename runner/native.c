@@ -12,6 +12,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <inttypes.h>
 #include <grp.h>
 #include <linux/sched.h>
 #include <poll.h>
@@ -25,6 +26,7 @@
 #include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -47,13 +49,33 @@ extern char **environ;
 
 struct native {
         struct tf_sandbox_plan *sandbox; /* NULL when the spec asks for no sandbox */
+        struct tf_cg_plan *cg_plan; /* from check, used by start */
         struct tf_cg *cg;
         pid_t pid;
         int pidfd;
         struct tf_source *pid_source;
-        bool exited;
+        bool exited; /* reaped */
         int status_fd; /* pid: private: the init writes the service's wait status here; -1 otherwise */
+        /* The exec handshake: EOF on sock means exec succeeded, a struct child_msg that it did not. */
+        int sock;
+        struct tf_source *sock_source;
+        bool handshake_done, failed;
+        int fail_status; /* 125 (setup), 126, 127 */
+        int fail_err;
+        char *fail_msg;
+        /* After the main process ended: the rest of the cgroup is killed and waited for, from the loop. */
+        int code, status;
+        struct tf_run *run;
+        struct native *drain_next; /* in native_ctx's list of runs waiting for their cgroup to empty */
+        bool draining;
+        struct tf_source *drain_timer;
+        uint64_t drain_deadline, drain_delay;
 };
+
+/* How long the rest of a run's cgroup may take to empty after SIGKILL before the run is reported
+ * without it (a process stuck in the kernel); and the re-kill/re-check period meanwhile. */
+#define DRAIN_MAX_USEC (5 * TF_USEC_PER_SEC)
+#define DRAIN_RECHECK_USEC (100 * TF_USEC_PER_MSEC)
 
 /* What the child sends back when it cannot exec. */
 struct child_msg {
@@ -74,6 +96,7 @@ static int native_check(struct tf_run *r, tf_error **err) {
         struct native *n = tf_malloc0(sizeof(*n));
         n->pidfd = -1;
         n->status_fd = -1;
+        n->sock = -1;
         r->backend = n;
         /* The sandbox is compiled here, in the parent, before anything exists: a bad profile, an unknown
          * capability or an unsafe mount source refuses the run with nothing created. `sandbox:` turns it
@@ -83,9 +106,25 @@ static int native_check(struct tf_run *r, tf_error **err) {
                 if (ret < 0)
                         return ret;
         }
+        /* Without a sandbox the command runs in this host's tree as it is: a working_dir that is not there
+         * is refused with the spec's position, before anything is created. (A sandbox's mounts may make
+         * it; the child's chdir then tells.) */
+        struct stat st;
+        if (s->working_dir && !n->sandbox && stat(s->working_dir, &st) < 0) {
+                int e = errno;
+                where = tf_spec_where(s, s->pos_working_dir);
+                return tf_error_set(err, e, "%s: working_dir: %s: %s on this host; create it or choose "
+                                    "another working_dir", where, s->working_dir,
+                                    e == ENOENT ? "no such directory" : strerror(e));
+        }
+        if (s->working_dir && !n->sandbox && !S_ISDIR(st.st_mode)) {
+                where = tf_spec_where(s, s->pos_working_dir);
+                return tf_error_set(err, ENOTDIR, "%s: working_dir: %s is not a directory", where,
+                                    s->working_dir);
+        }
         _cleanup_free_ char *cg_name = tf_asprintf("tfrun-%s", r->run_id);
-        struct tf_cg_options o = { .parent = r->opts->cgroup_parent, .name = cg_name };
-        return tf_cg_check(&s->limits, &o, err);
+        struct tf_cg_options o = { .parent = r->opts->cgroup_parent, .name = cg_name, .spec_path = s->path };
+        return tf_cg_check(&s->limits, &o, &n->cg_plan, err);
 }
 
 /* Everything the child needs, computed before the fork: the child calls no NSS, and no allocator but
@@ -380,6 +419,128 @@ static pid_t spawn(int cgroup_fd, uint64_t flags, int *ret_pidfd, bool *ret_plac
         return (pid_t) syscall(SYS_clone3, &ca, sizeof(ca));
 }
 
+static void drain(struct tf_run *r);
+static struct native_ctx *native_ctx(struct tf_run *r);
+static void drain_unlink(struct tf_run *r);
+static int drain_link(struct tf_run *r, tf_error **err);
+
+static void close_sock(struct native *n) {
+        tf_source_remove(n->sock_source);
+        n->sock_source = NULL;
+        if (n->sock >= 0)
+                close(n->sock);
+        n->sock = -1;
+}
+
+static void drain_done(struct tf_run *r) {
+        struct native *n = r->backend;
+        drain_unlink(r);
+        tf_source_remove(n->drain_timer);
+        n->drain_timer = NULL;
+        tf_run_child_exited(r, n->code, n->status);
+}
+
+/* Whether the cgroup is empty now; kills again (a fork may have raced the last pass) when it is not. */
+static bool drain_check(struct tf_run *r) {
+        struct native *n = r->backend;
+        if (!tf_cg_populated(n->cg))
+                return true;
+        _cleanup_error_ tf_error *e = NULL;
+        if (tf_cg_kill(n->cg, SIGKILL, &e) < 0)
+                tf_log("warning: %s: %s", r->run_id, e->msg);
+        return false;
+}
+
+static int on_drain_timer(struct tf_source *s, int fd, uint32_t events, void *userdata) {
+        struct tf_run *r = userdata;
+        struct native *n = r->backend;
+        if (drain_check(r)) {
+                drain_done(r);
+                return 0;
+        }
+        uint64_t now = tf_now(CLOCK_MONOTONIC);
+        if (now >= n->drain_deadline) {
+                tf_log("warning: %s: cgroup %s still has processes %" PRIu64 " s after the main process "
+                       "ended and SIGKILL; reporting the run without waiting for them",
+                       r->run_id, tf_cg_path(n->cg), DRAIN_MAX_USEC / TF_USEC_PER_SEC);
+                drain_done(r);
+                return 0;
+        }
+        if (n->drain_delay < DRAIN_RECHECK_USEC)
+                n->drain_delay *= 2;
+        tf_source_set_time(s, now + n->drain_delay);
+        return 0;
+}
+
+/* The main process is gone; what it left behind goes too (systemd's KillMode=control-group), and the run
+ * is reported once the cgroup is empty. Waited for as loop sources: cgroup.events through inotify where a
+ * cgroup2 hierarchy exists, with a timer that re-kills (a fork that raced a freeze/kill pass) and bounds
+ * the wait; on a pure v1 host (no cgroup2 mounted) the timer alone re-checks, from 1 ms up to every
+ * 100 ms. */
+static void drain(struct tf_run *r) {
+        struct native *n = r->backend;
+        _cleanup_error_ tf_error *e = NULL;
+        if (tf_cg_kill(n->cg, SIGKILL, &e) < 0)
+                tf_log("warning: %s: %s", r->run_id, e->msg);
+        tf_error_free(TAKE_PTR(e));
+        /* Usually the main process was the last one: empty now, no watch needed. Otherwise watch, then
+         * check again, so that no change is missed. */
+        if (!tf_cg_populated(n->cg)) {
+                drain_done(r);
+                return;
+        }
+        bool events = tf_cg_watch(n->cg) == 0 && drain_link(r, &e) >= 0;
+        tf_error_free(TAKE_PTR(e));
+        if (!tf_cg_populated(n->cg)) {
+                drain_done(r);
+                return;
+        }
+        uint64_t now = tf_now(CLOCK_MONOTONIC);
+        n->drain_deadline = now + DRAIN_MAX_USEC;
+        n->drain_delay = events ? DRAIN_RECHECK_USEC : TF_USEC_PER_MSEC;
+        if (tf_loop_add_timer(r->loop, CLOCK_MONOTONIC, now + n->drain_delay, on_drain_timer, r, &n->drain_timer,
+                              &e) < 0) {
+                tf_log("warning: %s: %s; reporting the run without waiting for its cgroup", r->run_id, e->msg);
+                drain_done(r);
+        }
+}
+
+/* Read the exec handshake without blocking. Returns false while the child has said nothing yet. */
+static bool handshake_read(struct tf_run *r) {
+        struct native *n = r->backend;
+        struct child_msg m;
+        ssize_t got = recv(n->sock, &m, sizeof(m), MSG_DONTWAIT);
+        if (got < 0 && (errno == EAGAIN || errno == EINTR))
+                return false;
+        /* A whole message (SOCK_SEQPACKET keeps it whole), or EOF: exec happened (or the child died
+         * before it could say why; its exit status then tells). */
+        if (got == (ssize_t) sizeof(m)) {
+                m.text[sizeof(m.text) - 1] = 0;
+                n->failed = true;
+                n->fail_err = m.err;
+                if (m.exec_stage) {
+                        n->fail_status = m.err == ENOENT ? 127 : 126;
+                        n->fail_msg = tf_strdup(m.text);
+                } else {
+                        n->fail_status = 125;
+                        n->fail_msg = tf_asprintf("%s: prepare the child: %s", r->spec->path, m.text);
+                }
+        }
+        close_sock(n);
+        n->handshake_done = true;
+        return true;
+}
+
+/* EOF or a message on the handshake socket. A failure is reported once the child is reaped (on_pidfd):
+ * it exits right after its message. */
+static int on_sock(struct tf_source *src, int fd, uint32_t events, void *userdata) {
+        struct tf_run *r = userdata;
+        struct native *n = r->backend;
+        if (handshake_read(r) && !n->failed)
+                tf_run_started(r);
+        return 0;
+}
+
 static int on_pidfd(struct tf_source *src, int fd, uint32_t events, void *userdata) {
         struct tf_run *r = userdata;
         struct native *n = r->backend;
@@ -401,7 +562,35 @@ static int on_pidfd(struct tf_source *src, int fd, uint32_t events, void *userda
                         status = WTERMSIG(st);
                 }
         }
-        tf_run_child_exited(r, code, status);
+        /* The pidfd may fire before the socket's EOF was dispatched: the handshake is read first. What
+         * still holds the socket's other end now (pid: private's service, which dies with its init)
+         * cannot have exec'ed a failure message in time: no message is no failure. */
+        if (!n->handshake_done && !handshake_read(r)) {
+                tf_source_remove(n->sock_source);
+                n->sock_source = NULL;
+                close_sock(n);
+                n->handshake_done = true;
+        }
+        if (n->failed) {
+                tf_error *e = NULL;
+                if (n->fail_status == 125) {
+                        tf_error_set(&e, n->fail_err, "%s", n->fail_msg);
+                        tf_run_start_failed(r, e);
+                } else
+                        tf_run_exec_failed(r, n->fail_status, n->fail_msg);
+                return 0;
+        }
+        tf_run_started(r);
+        /* The main process's end is the run's end in time; what it left behind is killed and waited for
+         * before the report (stats of an empty cgroup are final), not counted in the wall time. */
+        if (!r->ended) {
+                r->ended = true;
+                r->result.wall_usec = tf_now(CLOCK_MONOTONIC) - r->start_mono_usec;
+        }
+        r->exit_realtime_usec = tf_now(CLOCK_REALTIME);
+        n->code = code;
+        n->status = status;
+        drain(r);
         return 0;
 }
 
@@ -409,9 +598,7 @@ static int native_start(struct tf_run *r, tf_error **err) {
         const struct tf_spec *s = r->spec;
         struct native *n = r->backend;
 
-        _cleanup_free_ char *cg_name = tf_asprintf("tfrun-%s", r->run_id);
-        struct tf_cg_options o = { .parent = r->opts->cgroup_parent, .name = cg_name };
-        int ret = tf_cg_create(&s->limits, &o, &n->cg, err);
+        int ret = tf_cg_create_from(n->cg_plan, &n->cg, err);
         if (ret < 0)
                 return ret;
 
@@ -470,36 +657,16 @@ static int native_start(struct tf_run *r, tf_error **err) {
         n->pid = pid;
         n->pidfd = pidfd;
 
-        if (send(parent_sock, "g", 1, MSG_NOSIGNAL) != 1) {
-                ret = -errno;
-                siginfo_t si;
-                waitid((idtype_t) P_PIDFD, (id_t) pidfd, &si, WEXITED);
-                n->exited = true;
-                return tf_error_setc(err, ret, "release the child");
-        }
-
-        struct child_msg m;
-        ssize_t got = recv(parent_sock, &m, sizeof(m), 0);
-        if (got == (ssize_t) sizeof(m)) {
-                m.text[sizeof(m.text) - 1] = 0;
-                siginfo_t si;
-                waitid((idtype_t) P_PIDFD, (id_t) pidfd, &si, WEXITED);
-                n->exited = true;
-                if (!m.exec_stage)
-                        return tf_error_set(err, m.err, "%s: prepare the child: %s", s->path, m.text);
-                tf_run_exec_failed(r, m.err == ENOENT ? 127 : 126, m.text);
-                return 0;
-        }
-
-        ret = tf_loop_add_io(r->loop, pidfd, EPOLLIN, on_pidfd, r, &n->pid_source, err);
-        if (ret < 0) {
-                kill(pid, SIGKILL);
-                siginfo_t si;
-                waitid((idtype_t) P_PIDFD, (id_t) pidfd, &si, WEXITED);
-                n->exited = true;
-                return ret;
-        }
-        tf_run_started(r);
+        if (send(parent_sock, "g", 1, MSG_NOSIGNAL) != 1)
+                /* The child is gone already; cleanup reaps it without waiting. */
+                return tf_error_setc(err, errno, "release the child");
+        n->sock = TAKE_FD(parent_sock);
+        /* The rest happens from the loop: EOF or a message on the socket, the pidfd when it exits. */
+        ret = tf_loop_add_io(r->loop, n->sock, EPOLLIN, on_sock, r, &n->sock_source, err);
+        if (ret >= 0)
+                ret = tf_loop_add_io(r->loop, pidfd, EPOLLIN, on_pidfd, r, &n->pid_source, err);
+        if (ret < 0)
+                return ret; /* cleanup kills and reaps it */
         return 0;
 }
 
@@ -530,20 +697,224 @@ static int native_collect(struct tf_run *r, struct tf_run_result *res, bool *oom
         *oom = false;
         if (!n || !n->cg)
                 return 0;
-        /* The main process is gone; what it left behind goes too (systemd's KillMode=control-group). */
-        int ret = tf_cg_kill(n->cg, SIGKILL, err);
-        if (ret < 0)
-                return ret;
+        /* Called once the cgroup is empty (drain()): the numbers are final. */
         struct tf_cg_stats st;
-        ret = tf_cg_stats(n->cg, &st, err);
+        int ret = tf_cg_stats(n->cg, &st, err);
         if (ret < 0)
                 return ret;
         res->cpu_usec = st.cpu_usage_usec;
         res->memory_peak = st.memory_peak;
         res->pids_peak = st.pids_peak;
         res->oom_kills = st.oom_kills;
+        res->pids_refused = st.pids_refused;
         *oom = st.oom_kills != TF_UNSET && st.oom_kills > 0;
         return 0;
+}
+
+/*
+ * What a run leaves behind when it is cleaned up before its child was reaped (a start that failed after
+ * the clone, a run freed at shutdown): the child was sent SIGKILL, and it is reaped from the loop when its
+ * pidfd fires, never waited for. A leftover holds the loop (tf_loop_hold) so that tfrun does not exit
+ * first, and is bounded: a process that SIGKILL does not end within LEFTOVER_MAX_USEC (stuck in the
+ * kernel) is reported and abandoned. Leftovers still pending when the loop is gone get one last
+ * non-blocking try, then the same report.
+ */
+#define LEFTOVER_MAX_USEC (5 * TF_USEC_PER_SEC)
+
+struct native_ctx {
+        struct tf_loop *loop;
+        struct leftover *leftovers;
+        /* The process's one cgroup events fd (tf_cg_events_fd) as a source, added on first use, and the
+         * runs waiting on it for their cgroup to empty. */
+        struct tf_source *events_source;
+        struct native *draining;
+};
+
+struct leftover {
+        struct native_ctx *nc;
+        struct leftover *next;
+        int pidfd;
+        pid_t pid;
+        struct tf_cg *cg;
+        char *cg_path;
+        struct tf_source *pid_source, *timer;
+        uint64_t deadline, delay;
+};
+
+/* True once nothing is left to do. */
+static bool leftover_try(struct leftover *lo) {
+        if (lo->pidfd >= 0) {
+                siginfo_t si = { 0 };
+                if (waitid((idtype_t) P_PIDFD, (id_t) lo->pidfd, &si, WEXITED | WNOHANG) < 0 || si.si_pid != 0) {
+                        tf_source_remove(lo->pid_source);
+                        lo->pid_source = NULL;
+                        close(lo->pidfd);
+                        lo->pidfd = -1;
+                }
+        }
+        if (lo->cg) {
+                _cleanup_error_ tf_error *e = NULL;
+                int r = tf_cg_remove(lo->cg, &e);
+                if (r != -EBUSY) {
+                        if (r < 0)
+                                tf_log("warning: %s", e->msg);
+                        tf_cg_free(lo->cg);
+                        lo->cg = NULL;
+                }
+        }
+        return lo->pidfd < 0 && !lo->cg;
+}
+
+static void leftover_free(struct leftover *lo, bool report) {
+        struct native_ctx *nc = lo->nc;
+        for (struct leftover **p = &nc->leftovers; *p; p = &(*p)->next)
+                if (*p == lo) {
+                        *p = lo->next;
+                        break;
+                }
+        tf_source_remove(lo->pid_source);
+        tf_source_remove(lo->timer);
+        if (lo->cg) {
+                if (report)
+                        tf_log("warning: cgroup %s not removed: still busy %" PRIu64 " s after SIGKILL",
+                               lo->cg_path, LEFTOVER_MAX_USEC / TF_USEC_PER_SEC);
+                tf_cg_free(lo->cg);
+        }
+        free(lo->cg_path);
+        if (lo->pidfd >= 0) {
+                if (report)
+                        tf_log("warning: pid %d did not end %" PRIu64 " s after SIGKILL; not waiting for it",
+                               (int) lo->pid, LEFTOVER_MAX_USEC / TF_USEC_PER_SEC);
+                close(lo->pidfd);
+        }
+        free(lo);
+}
+
+static void leftover_done(struct leftover *lo, bool report) {
+        struct tf_loop *l = lo->nc->loop;
+        leftover_free(lo, report);
+        tf_loop_release(l);
+}
+
+static int on_leftover_pidfd(struct tf_source *s, int fd, uint32_t events, void *userdata) {
+        struct leftover *lo = userdata;
+        if (leftover_try(lo))
+                leftover_done(lo, false);
+        return 0;
+}
+
+static int on_leftover_timer(struct tf_source *s, int fd, uint32_t events, void *userdata) {
+        struct leftover *lo = userdata;
+        if (leftover_try(lo)) {
+                leftover_done(lo, false);
+                return 0;
+        }
+        uint64_t now = tf_now(CLOCK_MONOTONIC);
+        if (now >= lo->deadline) {
+                leftover_done(lo, true);
+                return 0;
+        }
+        lo->delay = lo->delay * 2 > 500 * TF_USEC_PER_MSEC ? 500 * TF_USEC_PER_MSEC : lo->delay * 2;
+        tf_source_set_time(lo->timer, now + lo->delay > lo->deadline ? lo->deadline : now + lo->delay);
+        return 0;
+}
+
+static void native_ctx_free(void *state) {
+        struct native_ctx *nc = state;
+        tf_source_remove(nc->events_source);
+        /* The loop has stopped: one last try each, nothing waited for. */
+        while (nc->leftovers) {
+                struct leftover *lo = nc->leftovers;
+                leftover_free(lo, !leftover_try(lo));
+        }
+        free(nc);
+}
+
+static struct native_ctx *native_ctx(struct tf_run *r) {
+        struct tf_run_ctx *c = r->ctx;
+        if (!c->backend_state[TF_RUN_CTX_NATIVE]) {
+                struct native_ctx *nc = tf_malloc0(sizeof(*nc));
+                nc->loop = c->loop;
+                c->backend_state[TF_RUN_CTX_NATIVE] = nc;
+                c->backend_state_free[TF_RUN_CTX_NATIVE] = native_ctx_free;
+        }
+        return c->backend_state[TF_RUN_CTX_NATIVE];
+}
+
+/* Some watched cgroup changed: every run waiting for its cgroup checks its own. */
+static int on_cg_events(struct tf_source *s, int fd, uint32_t events, void *userdata) {
+        struct native_ctx *nc = userdata;
+        tf_cg_events_drain();
+        struct tf_run *done[64];
+        size_t k = 0;
+        for (struct native *n = nc->draining; n && k < ELEMENTSOF(done); n = n->drain_next)
+                if (!tf_cg_populated(n->cg))
+                        done[k++] = n->run;
+        /* Ends after the walk: drain_done() unlinks. More than 64 at once wait for their timers. */
+        for (size_t i = 0; i < k; i++)
+                drain_done(done[i]);
+        return 0;
+}
+
+static int drain_link(struct tf_run *r, tf_error **err) {
+        struct native_ctx *nc = native_ctx(r);
+        struct native *n = r->backend;
+        if (!nc->events_source) {
+                int fd = tf_cg_events_fd();
+                if (fd < 0)
+                        return tf_error_setc(err, fd, "inotify");
+                int ret = tf_loop_add_io(nc->loop, fd, EPOLLIN, on_cg_events, nc, &nc->events_source, err);
+                if (ret < 0)
+                        return ret;
+        }
+        n->run = r;
+        n->drain_next = nc->draining;
+        nc->draining = n;
+        n->draining = true;
+        return 0;
+}
+
+static void drain_unlink(struct tf_run *r) {
+        struct native *n = r->backend;
+        if (!n->draining)
+                return;
+        struct native_ctx *nc = native_ctx(r);
+        for (struct native **p = &nc->draining; *p; p = &(*p)->drain_next)
+                if (*p == n) {
+                        *p = n->drain_next;
+                        break;
+                }
+        n->draining = false;
+}
+
+/* Take over a child that was sent SIGKILL but is not reaped yet (pidfd, -1 if none) and a cgroup not
+ * removed yet (cg, NULL if none); both are taken. */
+static void leftover_add(struct tf_run *r, int pidfd, pid_t pid, struct tf_cg *cg) {
+        struct native_ctx *nc = native_ctx(r);
+        struct leftover *lo = tf_malloc0(sizeof(*lo));
+        *lo = (struct leftover){ .nc = nc, .pidfd = pidfd, .pid = pid, .cg = cg, .delay = 10 * TF_USEC_PER_MSEC };
+        lo->cg_path = cg ? tf_strdup(tf_cg_path(cg)) : NULL;
+        lo->next = nc->leftovers;
+        nc->leftovers = lo;
+        if (leftover_try(lo)) {
+                leftover_free(lo, false);
+                return;
+        }
+        uint64_t now = tf_now(CLOCK_MONOTONIC);
+        lo->deadline = now + LEFTOVER_MAX_USEC;
+        _cleanup_error_ tf_error *e = NULL;
+        if (lo->pidfd >= 0 &&
+            tf_loop_add_io(nc->loop, lo->pidfd, EPOLLIN, on_leftover_pidfd, lo, &lo->pid_source, &e) < 0)
+                tf_log("warning: %s", e->msg);
+        tf_error_free(TAKE_PTR(e));
+        /* The timer bounds the wait, and retries what has no event of its own. */
+        if (tf_loop_add_timer(nc->loop, CLOCK_MONOTONIC, now + lo->delay, on_leftover_timer, lo, &lo->timer,
+                              &e) < 0) {
+                tf_log("warning: %s", e->msg);
+                leftover_free(lo, true);
+                return;
+        }
+        tf_loop_hold(nc->loop);
 }
 
 static void native_cleanup(struct tf_run *r) {
@@ -552,22 +923,38 @@ static void native_cleanup(struct tf_run *r) {
                 return;
         tf_source_remove(n->pid_source);
         n->pid_source = NULL;
+        close_sock(n);
+        if (n->pidfd >= 0 && !n->exited)
+                syscall(SYS_pidfd_send_signal, n->pidfd, SIGKILL, NULL, 0);
+        drain_unlink(r);
+        tf_source_remove(n->drain_timer);
+        n->drain_timer = NULL;
+        /* Normally the cgroup is empty by now (drain()) and goes in one rmdir per hierarchy; what is
+         * still busy, or a child not reaped yet, is finished from the loop by a leftover. */
+        struct tf_cg *busy = NULL;
         if (n->cg) {
                 _cleanup_error_ tf_error *e = NULL;
-                if (tf_cg_destroy(n->cg, &e) < 0)
-                        tf_log("warning: %s", e->msg);
+                int ret = tf_cg_remove(n->cg, &e);
+                if (ret == -EBUSY)
+                        busy = n->cg;
+                else {
+                        if (ret < 0)
+                                tf_log("warning: %s", e->msg);
+                        tf_cg_free(n->cg);
+                }
                 n->cg = NULL;
         }
-        if (n->pidfd >= 0) {
-                if (!n->exited) {
-                        siginfo_t si;
-                        syscall(SYS_pidfd_send_signal, n->pidfd, SIGKILL, NULL, 0);
-                        waitid((idtype_t) P_PIDFD, (id_t) n->pidfd, &si, WEXITED);
-                }
-                close(n->pidfd);
+        int pidfd = n->pidfd;
+        if (pidfd >= 0 && n->exited) {
+                close(pidfd);
+                pidfd = -1;
         }
+        if (pidfd >= 0 || busy)
+                leftover_add(r, pidfd, n->pid, busy);
         if (n->status_fd >= 0)
                 close(n->status_fd);
+        free(n->fail_msg);
+        tf_cg_plan_free(n->cg_plan);
         tf_sandbox_plan_free(n->sandbox);
         free(n);
         r->backend = NULL;

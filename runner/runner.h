@@ -74,6 +74,7 @@ struct tf_run_ctx {
         const struct tf_backend_ops *backend_override;
 };
 #define TF_RUN_CTX_DOCKER 0
+#define TF_RUN_CTX_NATIVE 1
 void tf_run_ctx_init(struct tf_run_ctx *c, struct tf_loop *loop);
 void tf_run_ctx_done(struct tf_run_ctx *c);
 

@@ -14,6 +14,24 @@ echo "$out" | grep -qx 'cpu_quota=50000' && echo "$out" | grep -qx 'cpu_period=1
 echo "$out" | grep -qx 'cpuset=0'; ok "cpuset 0 reads 0 inside"
 diag "$out"
 
+# Host-dependent refusals name the key's position and say what the host has; nothing is created.
+cs_own=$(awk -F: '$2 == "cpuset" {print $3}' /proc/self/cgroup); [ "$cs_own" = / ] && cs_own=
+cs_file=/sys/fs/cgroup/cpuset$cs_own/cpuset.effective_cpus
+f=$(spec cpuset-far "command: [true]" "limits: {cpuset: '0,4095'}")
+"$TFRUN" "$f" 2>"$TMPD/cs.err"; is "$?" 125 "cpuset CPU 4095: refused, 125"
+is "$(cat "$TMPD/cs.err")" "tfrun: $f:3:10: limits.cpuset: CPU 4095 of '0,4095' is not available here: the cgroup parent offers CPUs $(cat "$cs_file") ($cs_file; online: $(cat /sys/devices/system/cpu/online)); choose CPUs among those" \
+        "cpuset CPU 4095: the message names the position and the CPUs that exist"
+no_cgroup_left cpuset-far "cpuset refused"
+if [ -e /sys/fs/cgroup/memory/memory.limit_in_bytes ]; then
+        f=$(spec memhigh "command: [true]" "limits: {memory: 64M, memory_high: 32M}")
+        "$TFRUN" "$f" 2>"$TMPD/mh.err"; is "$?" 125 "memory_high on v1: refused, 125"
+        is "$(cat "$TMPD/mh.err")" "tfrun: $f:3:23: limits.memory_high: cgroup v1 has no equivalent of memory.high (needs cgroup v2)" \
+                "memory_high on v1: the message names the position"
+        no_cgroup_left memhigh "memory_high refused"
+else
+        skip "memory_high is supported on this cgroup v2 host"
+fi
+
 # memory: 32M, allocating 200M is OOM-killed and reported as such.
 f=$(spec oom "command: [$PROBE, alloc, '200']" "limits: {memory: 32M, memory_swap: 0}")
 "$TFRUN" --json "$f" >"$TMPD/oom.json" 2>"$TMPD/oom.err"; rc=$?
@@ -23,6 +41,19 @@ is "$(json_get "$TMPD/oom.json" reason)" "oom-killed" "OOM: reason oom-killed"
 grep -q 'status=137 reason=oom-killed signal=SIGKILL' "$TMPD/oom.err"; ok "OOM in the summary line"
 no_cgroup_left oom "after OOM"
 
+# A child (not the main process) OOM-killed: the main process exits 0, and the report says a process of
+# the run was OOM-killed all the same.
+f=$(spec child-oom "command: [/bin/sh, -c, '$PROBE alloc 200; echo child=\$?']" "limits: {memory: 32M, memory_swap: 0}")
+"$TFRUN" --json "$f" >"$TMPD/coom.json" 2>/dev/null; rc=$?
+is "$rc" 0 "child OOM: the main process exits 0"
+grep -qx 'child=137' "$TMPD/coom.json"; ok "child OOM: the child was SIGKILLed"
+is "$(json_get "$TMPD/coom.json" reason)" "exited" "child OOM: reason exited"
+is "$(json_get "$TMPD/coom.json" oom_kills)" 1 "child OOM: JSON oom_kills 1"
+"$TFRUN" "$f" 2>"$TMPD/coom.err" >/dev/null
+grep -q 'status=0 reason=exited .* oom_kills=1' "$TMPD/coom.err"; ok "child OOM: summary says reason=exited and oom_kills=1"
+diag "$(cat "$TMPD/coom.err")"
+no_cgroup_left child-oom "after a child's OOM"
+
 # Under the limit, the same program is fine and its peak is seen.
 f=$(spec mem-ok "command: [$PROBE, alloc, '20']" "limits: {memory: 64M}")
 "$TFRUN" --json "$f" >"$TMPD/memok.json"; is "$?" 0 "20M under 64M runs"
@@ -31,10 +62,18 @@ peak=$(json_get "$TMPD/memok.json" memory_peak_bytes)
 
 # pids: 16, forking 100 sleepers sees fork failures; nothing outlives the run.
 f=$(spec pids "command: [$PROBE, fork, '100']" "limits: {pids: 16}")
-"$TFRUN" -q "$f" >"$TMPD/pids.out"
+"$TFRUN" "$f" >"$TMPD/pids.out" 2>"$TMPD/pids.err"
 forked=$(sed -n 's/^forked=\([0-9]*\) failed=\([0-9]*\)$/\1/p' "$TMPD/pids.out")
 failed=$(sed -n 's/^forked=\([0-9]*\) failed=\([0-9]*\)$/\2/p' "$TMPD/pids.out")
 [ -n "$forked" ] && [ "$forked" -le 15 ] && [ "$failed" -ge 85 ]; ok "pids 16: at most 15 forks succeed ($forked ok, $failed failed)"
+refused=$(sed -n 's/.* pids_refused=\([0-9]*\).*/\1/p' "$TMPD/pids.err")
+[ -n "$refused" ] && [ "$refused" -eq "$failed" ]; ok "pids 16: summary says pids_refused=$refused, the $failed failed forks"
+"$TFRUN" -q --json "$f" >"$TMPD/pids.json"
+[ "$(json_get "$TMPD/pids.json" pids_refused)" -ge 85 ]; ok "pids 16: JSON pids_refused >= 85"
+f=$(spec pids-ok "command: [$PROBE, fork, '3']" "limits: {pids: 16}")
+"$TFRUN" --json "$f" >"$TMPD/pids-ok.json" 2>"$TMPD/pids-ok.err"
+is "$(json_get "$TMPD/pids-ok.json" pids_refused)" 0 "pids 16, 3 forks: JSON pids_refused 0"
+! grep -q pids_refused "$TMPD/pids-ok.err"; ok "pids 16, 3 forks: no pids_refused in the summary"
 no_process_left "$PROBE fork" "pids"
 no_cgroup_left pids "pids"
 

@@ -44,6 +44,14 @@ HOME=/home/t" "env, \${VAR} interpolation, defaults, env_file, override order, i
 
 f=$(spec wd "command: [$PROBE, cwd]" "working_dir: /usr/share")
 is "$("$TFRUN" -q "$f")" "/usr/share" "working_dir"
+f=$(spec wd-missing "command: [$PROBE, cwd]" "working_dir: /nonexistent/dir")
+"$TFRUN" "$f" >/dev/null 2>"$TMPD/wd.err"; is "$?" 125 "missing working_dir: 125"
+is "$(cat "$TMPD/wd.err")" "tfrun: $f:3:1: working_dir: /nonexistent/dir: no such directory on this host; create it or choose another working_dir" \
+        "missing working_dir: the message names the position"
+f=$(spec wd-file "command: [$PROBE, cwd]" "working_dir: /etc/hostname")
+"$TFRUN" "$f" >/dev/null 2>"$TMPD/wd.err"; is "$?" 125 "working_dir on a file: 125"
+is "$(cat "$TMPD/wd.err")" "tfrun: $f:3:1: working_dir: /etc/hostname is not a directory" \
+        "working_dir on a file: the message names the position"
 
 f=$(spec usr "command: [$PROBE, ids]" "user: nobody")
 is "$("$TFRUN" -q "$f")" "uid=65534 gid=65534 groups=65534" "user nobody: uid, gid, no root groups"
