@@ -54,6 +54,10 @@ int tf_docker_new(const char *host, tf_docker **ret, tf_error **err) {
 tf_docker *tf_docker_free(tf_docker *d) {
         if (!d)
                 return NULL;
+        while (d->calls)
+                tf_docker_call_cancel(d->calls);
+        if (d->multi)
+                curl_multi_cleanup(d->multi);
         if (d->curl)
                 curl_easy_cleanup(d->curl);
         free(d->socket_path);
@@ -304,6 +308,42 @@ static int http_raw(tf_docker *d, const struct docker_req *req, struct docker_re
         return 0;
 }
 
+int docker_version_apply(tf_docker *d, const char *ping_api, const char *body, size_t len, tf_error **err) {
+        int r;
+        json_t *j = json_loadb(body, len, 0, NULL);
+        const char *api = json_string_value(json_object_get(j, "ApiVersion"));
+        const char *ver = json_string_value(json_object_get(j, "Version"));
+        if (!api)
+                api = ping_api[0] ? ping_api : NULL;
+        int ma, mi, wma, wmi;
+        if (!api || docker_api_parse(api, &ma, &mi) < 0) {
+                json_decref(j);
+                return tf_error_set(err, EPROTO,
+                                    "get Docker engine version: the engine did not say its API "
+                                    "version");
+        }
+        (void)docker_api_parse(TF_DOCKER_API_MIN, &wma, &wmi);
+        if (ma < wma || (ma == wma && mi < wmi)) {
+                r = tf_error_set(err, EPROTONOSUPPORT,
+                                 "Docker engine %s at unix://%s speaks API %s; tfrun needs API %s or newer "
+                                 "(Docker 20.10+): upgrade the engine",
+                                 ver ? ver : "(unknown version)", d->socket_path, api, TF_DOCKER_API_MIN);
+                json_decref(j);
+                return r;
+        }
+        (void)docker_api_parse(TF_DOCKER_API_MAX, &wma, &wmi);
+        if (ma > wma || (ma == wma && mi > wmi))
+                ma = wma, mi = wmi;
+        d->api_major = ma;
+        d->api_minor = mi;
+        snprintf(d->api, sizeof(d->api), "%d.%d", ma, mi);
+        free(d->engine_version);
+        d->engine_version = tf_strdup(ver ? ver : "unknown");
+        json_decref(j);
+        d->connected = true;
+        return 0;
+}
+
 int tf_docker_connect(tf_docker *d, tf_error **err) {
         if (d->connected)
                 return 0;
@@ -340,39 +380,9 @@ int tf_docker_connect(tf_docker *d, tf_error **err) {
                 docker_resp_done(&resp);
                 return r;
         }
-        json_t *j = json_loadb(resp.body, resp.len, 0, NULL);
+        r = docker_version_apply(d, ping_api, resp.body, resp.len, err);
         docker_resp_done(&resp);
-        const char *api = json_string_value(json_object_get(j, "ApiVersion"));
-        const char *ver = json_string_value(json_object_get(j, "Version"));
-        if (!api)
-                api = ping_api[0] ? ping_api : NULL;
-        int ma, mi, wma, wmi;
-        if (!api || docker_api_parse(api, &ma, &mi) < 0) {
-                json_decref(j);
-                return tf_error_set(err, EPROTO,
-                                    "get Docker engine version: the engine did not say its API "
-                                    "version");
-        }
-        (void)docker_api_parse(TF_DOCKER_API_MIN, &wma, &wmi);
-        if (ma < wma || (ma == wma && mi < wmi)) {
-                r = tf_error_set(err, EPROTONOSUPPORT,
-                                 "Docker engine %s at unix://%s speaks API %s; tfrun needs API %s or newer "
-                                 "(Docker 20.10+): upgrade the engine",
-                                 ver ? ver : "(unknown version)", d->socket_path, api, TF_DOCKER_API_MIN);
-                json_decref(j);
-                return r;
-        }
-        (void)docker_api_parse(TF_DOCKER_API_MAX, &wma, &wmi);
-        if (ma > wma || (ma == wma && mi > wmi))
-                ma = wma, mi = wmi;
-        d->api_major = ma;
-        d->api_minor = mi;
-        snprintf(d->api, sizeof(d->api), "%d.%d", ma, mi);
-        free(d->engine_version);
-        d->engine_version = tf_strdup(ver ? ver : "unknown");
-        json_decref(j);
-        d->connected = true;
-        return 0;
+        return r;
 }
 
 int docker_http(tf_docker *d, const struct docker_req *req, struct docker_resp *resp, tf_error **err) {

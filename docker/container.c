@@ -15,7 +15,7 @@
 #include "docker/docker-internal.h"
 
 /* Ids and names are [a-zA-Z0-9][a-zA-Z0-9_.-]*; escaping keeps anything else from bending the path. */
-static char *cpath(const char *id, const char *suffix) {
+char *docker_cpath(const char *id, const char *suffix) {
         _cleanup_free_ char *e = docker_escape(id);
         return tf_asprintf("/containers/%s%s", e, suffix);
 }
@@ -63,21 +63,25 @@ int tf_docker_container_create(tf_docker *d, const char *name, json_t *body, cha
                           &j, err);
         if (r < 0)
                 return r;
-        const char *id = json_string_value(json_object_get(j, "Id"));
-        if (!id) {
-                json_decref(j);
-                return tf_error_set(err, EPROTO, "create container: the engine's answer has no Id");
-        }
-        if (ret_warnings) {
-                char **w = NULL;
-                json_t *ws = json_object_get(j, "Warnings"), *v;
-                size_t i;
-                json_array_foreach(ws, i, v) if (json_string_value(v) && *json_string_value(v))
-                        tf_strv_push(&w, json_string_value(v));
-                *ret_warnings = w;
-        }
-        *ret_id = tf_strdup(id);
+        _cleanup_strv_free_ char **w = NULL;
+        r = docker_parse_create(j, ret_id, &w, err);
         json_decref(j);
+        if (r >= 0 && ret_warnings)
+                *ret_warnings = TAKE_PTR(w);
+        return r;
+}
+
+int docker_parse_create(json_t *j, char **ret_id, char ***ret_warnings, tf_error **err) {
+        const char *id = json_string_value(json_object_get(j, "Id"));
+        if (!id)
+                return tf_error_set(err, EPROTO, "create container: the engine's answer has no Id");
+        char **w = NULL;
+        json_t *ws = json_object_get(j, "Warnings"), *v;
+        size_t i;
+        json_array_foreach(ws, i, v) if (json_string_value(v) && *json_string_value(v))
+                tf_strv_push(&w, json_string_value(v));
+        *ret_warnings = w;
+        *ret_id = tf_strdup(id);
         return 0;
 }
 
@@ -95,17 +99,16 @@ static int call_discard(tf_docker *d, const char *call, const char *method, cons
 }
 
 int tf_docker_container_start(tf_docker *d, const char *id, tf_error **err) {
-        _cleanup_free_ char *path = cpath(id, "/start");
+        _cleanup_free_ char *path = docker_cpath(id, "/start");
         return call_discard(d, "start container", "POST", path, err);
 }
 
 /* ---- attach: its own easy handle in a multi handle, so that start can go out while it is open ----
  *
  * The transfer is driven only through libcurl's multi-socket interface (curl_multi_socket_action): the
- * socket and timer callbacks keep a small table of what libcurl wants to wait for. The blocking paths
- * (begin, finish) poll() that table themselves; an event loop takes it over with tf_docker_attach_watch().
- * One interface for both, so that the two never mix on one multi handle (libcurl forbids mixing
- * curl_multi_perform with socket actions).
+ * socket and timer callbacks keep a small table of what libcurl wants to wait for, and the blocking paths
+ * (begin, finish) poll() that table. This is the blocking attach, for tests and tools; an event loop uses
+ * tf_docker_attach_async() (async.c), a transfer in the client's one multi handle.
  */
 
 #define ATTACH_MAX_SOCKETS 8
@@ -134,8 +137,6 @@ struct tf_docker_attach {
         size_t n_socks;
         bool timer_set;
         uint64_t timer_at; /* CLOCK_MONOTONIC usec */
-        struct tf_docker_watch watch;
-        int watch_error; /* first failure of watch.fd()/watch.timer() */
 };
 
 static int curl_what(int what) {
@@ -167,11 +168,6 @@ static int attach_socket_cb(CURL *easy, curl_socket_t fd, int what, void *userp,
                 a->socks[a->n_socks++] = (struct attach_sock){.fd = fd, .what = w};
         else
                 return -1; /* one transfer on one connection: cannot happen */
-        if (a->watch.fd) {
-                int r = a->watch.fd(a->watch.userdata, fd, w);
-                if (r < 0 && !a->watch_error)
-                        a->watch_error = r;
-        }
         return 0;
 }
 
@@ -179,11 +175,6 @@ static int attach_timer_cb(CURLM *multi, long timeout_ms, void *userp) {
         struct tf_docker_attach *a = userp;
         a->timer_set = timeout_ms >= 0;
         a->timer_at = a->timer_set ? tf_now(CLOCK_MONOTONIC) + (uint64_t)timeout_ms * 1000 : 0;
-        if (a->watch.timer) {
-                int r = a->watch.timer(a->watch.userdata, a->timer_set ? a->timer_at : 0);
-                if (r < 0 && !a->watch_error)
-                        a->watch_error = r;
-        }
         return 0;
 }
 
@@ -303,7 +294,7 @@ int tf_docker_attach_begin(tf_docker *d, const char *id, int out_fd, int err_fd,
         a->d = d;
         a->call = tf_strdup("attach to container");
         tf_docker_demux_init(&a->demux, out_fd, err_fd);
-        _cleanup_free_ char *path = cpath(id, "/attach?stream=1&stdout=1&stderr=1");
+        _cleanup_free_ char *path = docker_cpath(id, "/attach?stream=1&stdout=1&stderr=1");
         a->url = docker_url(d, path, false);
         a->easy = docker_easy_new(d);
         a->multi = curl_multi_init();
@@ -369,44 +360,6 @@ int tf_docker_attach_result(tf_docker_attach *a, tf_error **err) {
         return 0;
 }
 
-int tf_docker_attach_watch(tf_docker_attach *a, const struct tf_docker_watch *w, tf_error **err) {
-        a->watch = *w;
-        a->watch_error = 0;
-        /* Hand over what the blocking phase was waiting for; from now on every change goes to w. */
-        for (size_t i = 0; i < a->n_socks; i++) {
-                int r = w->fd(w->userdata, a->socks[i].fd, a->socks[i].what);
-                if (r < 0)
-                        return tf_error_setc(err, -r, "attach to container: watch the engine's socket");
-        }
-        int r = w->timer(w->userdata, a->timer_set ? a->timer_at : 0);
-        if (r < 0)
-                return tf_error_setc(err, -r, "attach to container: arm the transfer's timer");
-        return 0;
-}
-
-int tf_docker_attach_on_fd(tf_docker_attach *a, int fd, int what, tf_error **err) {
-        if (a->done)
-                return 1;
-        int ev = ((what & TF_DOCKER_WATCH_IN) ? CURL_CSELECT_IN : 0) |
-                 ((what & TF_DOCKER_WATCH_OUT) ? CURL_CSELECT_OUT : 0) |
-                 ((what & TF_DOCKER_WATCH_ERR) ? CURL_CSELECT_ERR : 0);
-        if (attach_action(a, fd, ev) < 0)
-                return tf_error_set(err, EIO, "attach to container: libcurl multi interface failed");
-        if (a->watch_error)
-                return tf_error_setc(err, -a->watch_error, "attach to container: watch the engine's socket");
-        return a->done ? 1 : 0;
-}
-
-int tf_docker_attach_on_timer(tf_docker_attach *a, tf_error **err) {
-        if (a->done)
-                return 1;
-        a->timer_set = false;
-        if (attach_action(a, CURL_SOCKET_TIMEOUT, 0) < 0)
-                return tf_error_set(err, EIO, "attach to container: libcurl multi interface failed");
-        if (a->watch_error)
-                return tf_error_setc(err, -a->watch_error, "attach to container: watch the engine's socket");
-        return a->done ? 1 : 0;
-}
 
 bool tf_docker_attach_done(const tf_docker_attach *a) {
         return a->done;
@@ -422,17 +375,12 @@ void tf_docker_attach_bytes(const tf_docker_attach *a, uint64_t *ret_out, uint64
 tf_docker_attach *tf_docker_attach_free(tf_docker_attach *a) {
         if (!a)
                 return NULL;
-        /* The watcher is told to forget the sockets (CURL_POLL_REMOVE) while it is still reachable. */
         if (a->multi && a->easy)
                 curl_multi_remove_handle(a->multi, a->easy);
         if (a->easy)
                 curl_easy_cleanup(a->easy);
         if (a->multi)
                 curl_multi_cleanup(a->multi);
-        for (size_t i = 0; a->watch.fd && i < a->n_socks; i++)
-                a->watch.fd(a->watch.userdata, a->socks[i].fd, 0);
-        if (a->watch.timer && a->timer_set)
-                a->watch.timer(a->watch.userdata, 0);
         curl_slist_free_all(a->hdrs);
         free(a->url);
         free(a->call);
@@ -446,7 +394,7 @@ tf_docker_attach *tf_docker_attach_free(tf_docker_attach *a) {
 
 int tf_docker_container_wait(tf_docker *d, const char *id, uint64_t timeout_usec, int *ret_status,
                              tf_error **err) {
-        _cleanup_free_ char *path = cpath(id, "/wait?condition=not-running");
+        _cleanup_free_ char *path = docker_cpath(id, "/wait?condition=not-running");
         json_t *j = NULL;
         int r = call_json(d,
                           &(struct docker_req){
@@ -458,30 +406,28 @@ int tf_docker_container_wait(tf_docker *d, const char *id, uint64_t timeout_usec
                           &j, err);
         if (r < 0)
                 return r;
+        int status = 0;
+        r = docker_parse_wait(j, &status, err);
+        json_decref(j);
+        if (r >= 0 && ret_status)
+                *ret_status = status;
+        return r;
+}
+
+int docker_parse_wait(json_t *j, int *ret_status, tf_error **err) {
         json_t *code = json_object_get(j, "StatusCode");
         const char *emsg = json_string_value(json_object_get(json_object_get(j, "Error"), "Message"));
-        if (emsg && *emsg) {
-                r = tf_error_set(err, EIO, "wait for container: engine said: %s", emsg);
-                json_decref(j);
-                return r;
-        }
-        if (!json_is_integer(code)) {
-                json_decref(j);
-                return tf_error_set(err, EPROTO,
-                                    "wait for container: the engine's answer has no StatusCode");
-        }
-        if (ret_status)
-                *ret_status = (int)json_integer_value(code);
-        json_decref(j);
+        if (emsg && *emsg)
+                return tf_error_set(err, EIO, "wait for container: engine said: %s", emsg);
+        if (!json_is_integer(code))
+                return tf_error_set(err, EPROTO, "wait for container: the engine's answer has no StatusCode");
+        *ret_status = (int)json_integer_value(code);
         return 0;
 }
 
 int tf_docker_container_kill(tf_docker *d, const char *id, int sig, tf_error **err) {
-        char s[32];
-        signame(sig, s, sizeof(s));
-        _cleanup_free_ char *suffix = tf_asprintf("/kill?signal=%s", s);
-        _cleanup_free_ char *path = cpath(id, suffix);
-        _cleanup_free_ char *call = tf_asprintf("send %s to container", s);
+        _cleanup_free_ char *call = NULL;
+        _cleanup_free_ char *path = docker_kill_path(id, sig, &call);
         struct docker_resp resp;
         int r = docker_http(
                 d,
@@ -490,15 +436,26 @@ int tf_docker_container_kill(tf_docker *d, const char *id, int sig, tf_error **e
                 &resp, err);
         if (r < 0)
                 return r;
-        /* 409 "is not running": it is already where a kill would take it. */
-        if (resp.status == 409 && resp.body && strstr(resp.body, "is not running")) {
-                docker_resp_done(&resp);
-                return 0;
-        }
-        if (resp.status >= 400)
-                r = docker_engine_error(call, resp.status, resp.body, resp.len, err);
+        r = docker_kill_status(call, &resp, err);
         docker_resp_done(&resp);
         return r;
+}
+
+int docker_kill_status(const char *call, const struct docker_resp *resp, tf_error **err) {
+        /* 409 "is not running": it is already where a kill would take it. */
+        if (resp->status == 409 && resp->body && strstr(resp->body, "is not running"))
+                return 0;
+        if (resp->status >= 400)
+                return docker_engine_error(call, resp->status, resp->body, resp->len, err);
+        return 0;
+}
+
+char *docker_kill_path(const char *id, int sig, char **ret_call) {
+        char s[32];
+        signame(sig, s, sizeof(s));
+        _cleanup_free_ char *suffix = tf_asprintf("/kill?signal=%s", s);
+        *ret_call = tf_asprintf("send %s to container", s);
+        return docker_cpath(id, suffix);
 }
 
 int tf_docker_container_stop(tf_docker *d, const char *id, int sig, uint64_t grace_usec, tf_error **err) {
@@ -511,7 +468,7 @@ int tf_docker_container_stop(tf_docker *d, const char *id, int sig, uint64_t gra
                 char s[32];
                 signame(sig, s, sizeof(s));
                 _cleanup_free_ char *suffix = tf_asprintf("/stop?signal=%s&t=%" PRIu64, s, t);
-                _cleanup_free_ char *path = cpath(id, suffix);
+                _cleanup_free_ char *path = docker_cpath(id, suffix);
                 struct docker_resp resp;
                 r = docker_http(d,
                                 &(struct docker_req){.call = "stop container",
@@ -557,7 +514,7 @@ void tf_docker_state_done(struct tf_docker_state *s) {
 }
 
 int tf_docker_container_inspect(tf_docker *d, const char *id, struct tf_docker_state *ret, tf_error **err) {
-        _cleanup_free_ char *path = cpath(id, "/json");
+        _cleanup_free_ char *path = docker_cpath(id, "/json");
         json_t *j = NULL;
         int r = call_json(d,
                           &(struct docker_req){
@@ -569,11 +526,15 @@ int tf_docker_container_inspect(tf_docker *d, const char *id, struct tf_docker_s
                           &j, err);
         if (r < 0)
                 return r;
+        r = docker_parse_inspect(j, ret, err);
+        json_decref(j);
+        return r;
+}
+
+int docker_parse_inspect(json_t *j, struct tf_docker_state *ret, tf_error **err) {
         json_t *st = json_object_get(j, "State");
-        if (!json_is_object(st)) {
-                json_decref(j);
+        if (!json_is_object(st))
                 return tf_error_set(err, EPROTO, "inspect container: the engine's answer has no State");
-        }
         const char *status = json_string_value(json_object_get(st, "Status"));
         const char *e = json_string_value(json_object_get(st, "Error"));
         const char *fin = json_string_value(json_object_get(st, "FinishedAt"));
@@ -586,24 +547,17 @@ int tf_docker_container_inspect(tf_docker *d, const char *id, struct tf_docker_s
                 .error = e && *e ? tf_strdup(e) : NULL,
                 .finished = fin ? tf_strdup(fin) : NULL,
         };
-        json_decref(j);
         return 0;
 }
 
 int tf_docker_container_remove(tf_docker *d, const char *id, bool force, tf_error **err) {
-        _cleanup_free_ char *path = cpath(id, force ? "?force=1&v=1" : "?v=1");
+        _cleanup_free_ char *path = docker_cpath(id, force ? "?force=1&v=1" : "?v=1");
         return call_discard(d, "remove container", "DELETE", path, err);
 }
 
 int tf_docker_container_list_labels(tf_docker *d, const char *label, const char *key, char ***ret_ids,
                                     char ***ret_values, tf_error **err) {
-        json_t *f = json_pack("{s:[s]}", "label", label);
-        _cleanup_free_ char *ftext = json_dumps(f, JSON_COMPACT);
-        json_decref(f);
-        if (!ftext)
-                tf_oom();
-        _cleanup_free_ char *ef = docker_escape(ftext);
-        _cleanup_free_ char *path = tf_asprintf("/containers/json?all=1&filters=%s", ef);
+        _cleanup_free_ char *path = docker_list_path(label);
         json_t *j = NULL;
         int r = call_json(d,
                           &(struct docker_req){
@@ -615,10 +569,24 @@ int tf_docker_container_list_labels(tf_docker *d, const char *label, const char 
                           &j, err);
         if (r < 0)
                 return r;
-        if (!json_is_array(j)) {
-                json_decref(j);
+        r = docker_parse_list(j, key, ret_ids, ret_values, err);
+        json_decref(j);
+        return r;
+}
+
+char *docker_list_path(const char *label) {
+        json_t *f = json_pack("{s:[s]}", "label", label);
+        _cleanup_free_ char *ftext = json_dumps(f, JSON_COMPACT);
+        json_decref(f);
+        if (!ftext)
+                tf_oom();
+        _cleanup_free_ char *ef = docker_escape(ftext);
+        return tf_asprintf("/containers/json?all=1&filters=%s", ef);
+}
+
+int docker_parse_list(json_t *j, const char *key, char ***ret_ids, char ***ret_values, tf_error **err) {
+        if (!json_is_array(j))
                 return tf_error_set(err, EPROTO, "list containers: the engine's answer is not a list");
-        }
         char **ids = tf_malloc0(sizeof(char *));
         char **values = key ? tf_malloc0(sizeof(char *)) : NULL;
         json_t *v;
@@ -634,7 +602,6 @@ int tf_docker_container_list_labels(tf_docker *d, const char *label, const char 
                         tf_strv_push(&values, val ? val : "");
                 }
         }
-        json_decref(j);
         *ret_ids = ids;
         if (ret_values)
                 *ret_values = values;
@@ -649,10 +616,7 @@ int tf_docker_container_list(tf_docker *d, const char *label, char ***ret, tf_er
 
 int tf_docker_container_oom_event(tf_docker *d, const char *id, int64_t since, int64_t until, int *ret,
                                   tf_error **err) {
-        _cleanup_free_ char *ftext = tf_asprintf("{\"container\":[\"%s\"],\"event\":[\"oom\"]}", id);
-        _cleanup_free_ char *ef = docker_escape(ftext);
-        _cleanup_free_ char *path = tf_asprintf("/events?since=%lld&until=%lld&filters=%s", (long long) since,
-                                                (long long) until, ef);
+        _cleanup_free_ char *path = docker_oom_event_path(id, since, until);
         struct docker_resp resp;
         int r = docker_call(d,
                             &(struct docker_req){ .call = "read the engine's oom events", .method = "GET",
@@ -660,8 +624,19 @@ int tf_docker_container_oom_event(tf_docker *d, const char *id, int64_t since, i
                             &resp, err);
         if (r < 0)
                 return r;
-        /* A stream of JSON objects, one per line; any object at all is a match of the filter. */
-        *ret = resp.body && strstr(resp.body, "\"oom\"") != NULL;
+        *ret = docker_parse_oom_events(resp.body);
         docker_resp_done(&resp);
         return 0;
+}
+
+char *docker_oom_event_path(const char *id, int64_t since, int64_t until) {
+        _cleanup_free_ char *ftext = tf_asprintf("{\"container\":[\"%s\"],\"event\":[\"oom\"]}", id);
+        _cleanup_free_ char *ef = docker_escape(ftext);
+        return tf_asprintf("/events?since=%lld&until=%lld&filters=%s", (long long) since, (long long) until,
+                           ef);
+}
+
+bool docker_parse_oom_events(const char *body) {
+        /* A stream of JSON objects, one per line; any object at all is a match of the filter. */
+        return body && strstr(body, "\"oom\"") != NULL;
 }

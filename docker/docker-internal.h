@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 #pragma once
 
-/* Internals of docker/: the client object, the transport, and the pure request/response helpers that a
- * later multi-socket transport will share with the blocking one. */
+/* Internals of docker/: the client object, the two transports (blocking: one reused easy handle, client.c;
+ * asynchronous: easy handles in one multi handle driven by the caller's event loop, async.c), and the pure
+ * request/response helpers both share. */
 
 #include <curl/curl.h>
 #include <stdbool.h>
@@ -19,6 +20,11 @@ struct tf_docker {
         int api_major, api_minor;
         char api[16]; /* negotiated, "1.41" */
         char *engine_version;
+        /* The asynchronous transport (async.c): created by tf_docker_watch(). */
+        CURLM *multi;
+        struct tf_docker_watch watch;
+        struct tf_docker_call *calls; /* in flight */
+        bool dispatching;             /* inside curl_multi_socket_action: completions are queued */
 };
 
 /* Streaming consumer of a 2xx response body; return 0 to go on, -errno to abort the transfer. */
@@ -77,3 +83,33 @@ int docker_ref_split(const char *ref, char **ret_image, char **ret_tag);
 /* Parse one line of the pull progress stream. Returns 1 with *ret_error (caller frees) when the line
  * reports an error, 0 otherwise (p filled, pointing into j). */
 int docker_pull_parse(json_t *j, struct tf_docker_pull_progress *p, char **ret_error);
+
+/* GET /version's answer (after /_ping gave ping_api, "" if none): negotiate and mark d connected. */
+int docker_version_apply(tf_docker *d, const char *ping_api, const char *body, size_t len, tf_error **err);
+
+/* ---- requests built and answers parsed, shared by both transports (container.c) ---- */
+char *docker_cpath(const char *id, const char *suffix); /* "/containers/<escaped id><suffix>" */
+char *docker_list_path(const char *label);
+char *docker_kill_path(const char *id, int sig, char **ret_call);
+char *docker_oom_event_path(const char *id, int64_t since, int64_t until);
+int docker_parse_create(json_t *j, char **ret_id, char ***ret_warnings, tf_error **err);
+int docker_parse_wait(json_t *j, int *ret_status, tf_error **err);
+int docker_parse_inspect(json_t *j, struct tf_docker_state *ret, tf_error **err);
+int docker_parse_list(json_t *j, const char *key, char ***ret_ids, char ***ret_values, tf_error **err);
+bool docker_parse_oom_events(const char *body);
+/* kill's answer: 409 "is not running" is success. */
+int docker_kill_status(const char *call, const struct docker_resp *resp, tf_error **err);
+/* POST /images/create?fromImage=&tag= for a (checked) reference. */
+char *docker_pull_path(const char *ref);
+
+/* The pull progress stream, line by line (image.c). */
+struct docker_pull {
+        char *line;
+        size_t len;
+        char *error;
+        tf_docker_pull_cb cb;
+        void *userdata;
+};
+int docker_pull_data(const char *buf, size_t len, void *userdata);
+/* After the stream: the last line, and the error the stream reported (or the transfer's, r < 0). */
+int docker_pull_finish(struct docker_pull *p, const char *call, int r, tf_error **err);

@@ -5,14 +5,15 @@
  * docker/: a Docker Engine API client over the engine's unix socket (libcurl), the spec -> container
  * create body translation, and the demultiplexer for attached output.
  *
- * Every call that talks to the engine is blocking, bounded by a timeout, except the attach stream, which an
- * event loop can drive (tf_docker_attach_watch), and returns 0 or
- * -errno with *err filled as "<call>: <cause>", e.g.
+ * Each call exists twice: blocking, bounded by a timeout (for tests and tools without an event loop), and
+ * asynchronous (tf_docker_*_async, below), driven by the caller's event loop through libcurl's multi-socket
+ * interface: one multi handle per client, so one per process when the process keeps one client. Both
+ * return, or complete with, 0 or -errno and an error filled as "<call>: <cause>", e.g.
  *   "create container: engine said 409: Conflict. The container name \"/x\" is already in use ..."
  * HTTP statuses map to errno: 400 EINVAL, 404 ENOENT, 409 EEXIST, 5xx EIO; a socket that does not
  * exist or refuses gives ECONNREFUSED/ENOENT, a timeout ETIMEDOUT. Request building and response parsing
- * live apart from the transport (docker-internal.h) so that a libcurl multi-socket event loop can drive
- * the same requests later. JSON responses are bounded (TF_DOCKER_JSON_MAX).
+ * live apart from the two transports (docker-internal.h), so both say the same things in the same words.
+ * JSON responses are bounded (TF_DOCKER_JSON_MAX).
  *
  * The module takes spec/spec.h's types as input vocabulary only; it does not link spec's library.
  */
@@ -124,28 +125,6 @@ typedef struct tf_docker_attach tf_docker_attach;
 int tf_docker_attach_begin(tf_docker *d, const char *id, int out_fd, int err_fd, tf_docker_attach **ret,
                            tf_error **err);
 int tf_docker_attach_finish(tf_docker_attach *a, uint64_t timeout_usec, tf_error **err);
-/*
- * The attach stream driven by an event loop instead of tf_docker_attach_finish(). After begin, hand the
- * transfer to the loop with tf_docker_attach_watch(): w->fd(userdata, fd, what) is called for every
- * socket libcurl wants watched (what: TF_DOCKER_WATCH_IN|OUT; 0: stop watching fd, it may be closed
- * already), w->timer(userdata, at) with an absolute CLOCK_MONOTONIC time at which to call
- * tf_docker_attach_on_timer() (0: no timer). The current state is replayed at once. Callbacks return 0 or
- * -errno. The loop then reports readiness with tf_docker_attach_on_fd() and timer expiry with
- * tf_docker_attach_on_timer(); both return 1 once the stream has ended (tf_docker_attach_result() tells
- * how), 0 while it goes on, -errno on a transport failure. Never call tf_docker_attach_free() from inside
- * a watch callback.
- */
-#define TF_DOCKER_WATCH_IN 1
-#define TF_DOCKER_WATCH_OUT 2
-#define TF_DOCKER_WATCH_ERR 4
-struct tf_docker_watch {
-        int (*fd)(void *userdata, int fd, int what);
-        int (*timer)(void *userdata, uint64_t at_usec);
-        void *userdata;
-};
-int tf_docker_attach_watch(tf_docker_attach *a, const struct tf_docker_watch *w, tf_error **err);
-int tf_docker_attach_on_fd(tf_docker_attach *a, int fd, int what, tf_error **err);
-int tf_docker_attach_on_timer(tf_docker_attach *a, tf_error **err);
 bool tf_docker_attach_done(const tf_docker_attach *a);
 /* After the end: 0 when the stream ended cleanly (the engine closed it at the container's exit), else the
  * transport, engine or demultiplexing error. -EBUSY while it is still going. */
@@ -197,6 +176,88 @@ int tf_docker_container_list(tf_docker *d, const char *label, char ***ret, tf_er
  * *ret_values (may be NULL). */
 int tf_docker_container_list_labels(tf_docker *d, const char *label, const char *key, char ***ret_ids,
                                     char ***ret_values, tf_error **err);
+
+/* ---- asynchronous calls: the client driven by an event loop ----
+ *
+ * tf_docker_watch() hands the client's sockets and timer to a loop: w->fd(userdata, fd, what) is called for
+ * every socket libcurl wants watched (what: TF_DOCKER_WATCH_IN|OUT; 0: stop watching fd, it may be closed
+ * already), w->timer(userdata, at) with an absolute CLOCK_MONOTONIC time at which to call
+ * tf_docker_on_timer() (0: no timer). The loop reports readiness with tf_docker_on_fd() and expiry with
+ * tf_docker_on_timer(); completions are delivered from inside those two, never from inside the call that
+ * issued the request, so a completion callback may issue new calls and cancel others (not its own).
+ *
+ * Every tf_docker_*_async() returns at once with *ret (borrowed: valid until its completion or cancel)
+ * or fails at once (a bad reference, no watch set). The first call of an unconnected client pings and
+ * negotiates first, as the blocking calls do. done() runs exactly once unless the call is cancelled:
+ * r is 0 or -errno; err (NULL on success) and rep are the client's and freed after done() returns (take
+ * fields with TAKE_PTR). Timeouts are the client's (tf_docker_set_timeout) unless given.
+ */
+#define TF_DOCKER_WATCH_IN 1
+#define TF_DOCKER_WATCH_OUT 2
+#define TF_DOCKER_WATCH_ERR 4
+struct tf_docker_watch {
+        int (*fd)(void *userdata, int fd, int what);
+        int (*timer)(void *userdata, uint64_t at_usec);
+        void *userdata;
+};
+typedef struct tf_docker_call tf_docker_call;
+struct tf_docker_reply {
+        char *id;                     /* create */
+        char **warnings;              /* create; NULL when none */
+        struct tf_docker_state state; /* inspect */
+        int status_code;              /* wait */
+        bool found;                   /* oom_event */
+        char **ids, **values;         /* list */
+};
+typedef void (*tf_docker_done_fn)(tf_docker_call *c, int r, tf_error *err, struct tf_docker_reply *rep,
+                                  void *userdata);
+
+int tf_docker_watch(tf_docker *d, const struct tf_docker_watch *w, tf_error **err);
+/* -errno only when libcurl's multi interface itself fails. */
+int tf_docker_on_fd(tf_docker *d, int fd, int what, tf_error **err);
+int tf_docker_on_timer(tf_docker *d, tf_error **err);
+/* Abandon a call: its transfer is dropped, done() is not called. NULL-safe. */
+void tf_docker_call_cancel(tf_docker_call *c);
+/* Calls in flight. */
+size_t tf_docker_calls(const tf_docker *d);
+
+int tf_docker_connect_async(tf_docker *d, tf_docker_done_fn done, void *userdata, tf_docker_call **ret,
+                            tf_error **err);
+/* r -ENOENT when absent. */
+int tf_docker_image_inspect_async(tf_docker *d, const char *ref, tf_docker_done_fn done, void *userdata,
+                                  tf_docker_call **ret, tf_error **err);
+/* cb: progress, called from inside tf_docker_on_fd(). */
+int tf_docker_image_pull_async(tf_docker *d, const char *ref, tf_docker_pull_cb cb, void *cb_userdata,
+                               uint64_t timeout_usec, tf_docker_done_fn done, void *userdata,
+                               tf_docker_call **ret, tf_error **err);
+int tf_docker_container_list_labels_async(tf_docker *d, const char *label, const char *key,
+                                          tf_docker_done_fn done, void *userdata, tf_docker_call **ret,
+                                          tf_error **err);
+int tf_docker_container_create_async(tf_docker *d, const char *name, json_t *body, tf_docker_done_fn done,
+                                     void *userdata, tf_docker_call **ret, tf_error **err);
+int tf_docker_container_start_async(tf_docker *d, const char *id, tf_docker_done_fn done, void *userdata,
+                                    tf_docker_call **ret, tf_error **err);
+int tf_docker_container_kill_async(tf_docker *d, const char *id, int sig, tf_docker_done_fn done,
+                                   void *userdata, tf_docker_call **ret, tf_error **err);
+int tf_docker_container_inspect_async(tf_docker *d, const char *id, tf_docker_done_fn done, void *userdata,
+                                      tf_docker_call **ret, tf_error **err);
+/* timeout_usec 0: none. */
+int tf_docker_container_wait_async(tf_docker *d, const char *id, uint64_t timeout_usec, tf_docker_done_fn done,
+                                   void *userdata, tf_docker_call **ret, tf_error **err);
+int tf_docker_container_oom_event_async(tf_docker *d, const char *id, int64_t since, int64_t until,
+                                        tf_docker_done_fn done, void *userdata, tf_docker_call **ret,
+                                        tf_error **err);
+/* timeout_usec 0: the client's. */
+int tf_docker_container_remove_async(tf_docker *d, const char *id, bool force, uint64_t timeout_usec,
+                                     tf_docker_done_fn done, void *userdata, tf_docker_call **ret,
+                                     tf_error **err);
+/* The attach stream (see tf_docker_attach_begin() for why attach): ready(c, userdata) once the engine has
+ * accepted it (from then on every byte the container writes reaches out_fd/err_fd); done() when the stream
+ * ended: 0 when the engine closed it cleanly, else the transport, engine or demultiplexing error. No
+ * timeout: it lasts as long as the container's output. */
+int tf_docker_attach_async(tf_docker *d, const char *id, int out_fd, int err_fd,
+                           void (*ready)(tf_docker_call *c, void *userdata), tf_docker_done_fn done,
+                           void *userdata, tf_docker_call **ret, tf_error **err);
 
 /* ---- the multiplexed attach stream ---- */
 

@@ -145,15 +145,7 @@ int docker_pull_parse(json_t *j, struct tf_docker_pull_progress *p, char **ret_e
 
 #define PULL_LINE_MAX (1024 * 1024)
 
-struct pull {
-        char *line;
-        size_t len;
-        char *error;
-        tf_docker_pull_cb cb;
-        void *userdata;
-};
-
-static int pull_line(struct pull *p, const char *s, size_t n) {
+static int pull_line(struct docker_pull *p, const char *s, size_t n) {
         while (n > 0 && (s[n - 1] == '\r' || s[n - 1] == ' '))
                 n--;
         if (n == 0)
@@ -172,8 +164,8 @@ static int pull_line(struct pull *p, const char *s, size_t n) {
         return 0;
 }
 
-static int pull_data(const char *buf, size_t len, void *userdata) {
-        struct pull *p = userdata;
+int docker_pull_data(const char *buf, size_t len, void *userdata) {
+        struct docker_pull *p = userdata;
         while (len > 0) {
                 const char *nl = memchr(buf, '\n', len);
                 size_t take = nl ? (size_t)(nl - buf) : len;
@@ -192,43 +184,49 @@ static int pull_data(const char *buf, size_t len, void *userdata) {
         return 0;
 }
 
+char *docker_pull_path(const char *ref) {
+        _cleanup_free_ char *image = NULL, *tag = NULL;
+        docker_ref_split(ref, &image, &tag);
+        _cleanup_free_ char *ei = docker_escape(image), *et = docker_escape(tag);
+        return tf_asprintf("/images/create?fromImage=%s&tag=%s", ei, et);
+}
+
+int docker_pull_finish(struct docker_pull *p, const char *call, int r, tf_error **err) {
+        if (r == 0 && p->len > 0)
+                pull_line(p, p->line, p->len);
+        free(p->line);
+        p->line = NULL;
+        p->len = 0;
+        _cleanup_free_ char *e = TAKE_PTR(p->error);
+        if (r == -EFBIG && !e) {
+                tf_error_freep(err);
+                return tf_error_set(err, EFBIG, "%s: a progress message exceeds %d bytes", call, PULL_LINE_MAX);
+        }
+        if (r < 0)
+                return r;
+        if (e)
+                return tf_error_set(err, EIO, "%s: engine said: %s", call, e);
+        return 0;
+}
+
 int tf_docker_image_pull(tf_docker *d, const char *ref, tf_docker_pull_cb cb, void *userdata,
                          uint64_t timeout_usec, tf_error **err) {
         int r = tf_docker_image_ref_check(ref, err);
         if (r < 0)
                 return tf_error_prefix(err, "pull image");
-        _cleanup_free_ char *image = NULL, *tag = NULL;
-        docker_ref_split(ref, &image, &tag);
-        _cleanup_free_ char *ei = docker_escape(image), *et = docker_escape(tag);
-        _cleanup_free_ char *path = tf_asprintf("/images/create?fromImage=%s&tag=%s", ei, et);
+        _cleanup_free_ char *path = docker_pull_path(ref);
         _cleanup_free_ char *call = tf_asprintf("pull image '%s'", ref);
-        struct pull p = {.cb = cb, .userdata = userdata};
+        struct docker_pull p = {.cb = cb, .userdata = userdata};
         struct docker_resp resp;
         r = docker_call(d,
                         &(struct docker_req){.call = call,
                                              .method = "POST",
                                              .path = path,
                                              .timeout_usec = timeout_usec,
-                                             .on_data = pull_data,
+                                             .on_data = docker_pull_data,
                                              .userdata = &p},
                         &resp, err);
-        if (r == 0 && p.len > 0)
-                pull_line(&p, p.line, p.len);
-        free(p.line);
-        if (r == -EFBIG && !p.error) {
-                free(p.error);
-                return tf_error_set(err, EFBIG, "%s: a progress message exceeds %d bytes", call,
-                                    PULL_LINE_MAX);
-        }
-        if (r < 0) {
-                free(p.error);
-                return r;
-        }
-        docker_resp_done(&resp);
-        if (p.error) {
-                r = tf_error_set(err, EIO, "%s: engine said: %s", call, p.error);
-                free(p.error);
-                return r;
-        }
-        return 0;
+        if (r == 0)
+                docker_resp_done(&resp);
+        return docker_pull_finish(&p, call, r, err);
 }

@@ -5,15 +5,26 @@
  * Sequence: connect (version check), remove what a crashed tfrun left of this service, make sure the image
  * is there (pull when absent), create (labels tfrun.service and tfrun.run), attach, start. Attaching before
  * start is what makes the output complete however short the container's life (see docker/docker.h). The
- * attach stream is the one long-lived call: its socket and timer are sources of tfrun's event loop, so
- * timeouts and signals are handled while the container runs. The stream ends when the container has
- * exited; a short inspect then gives the exit code and OOMKilled. Every other call is blocking with the
- * client's timeout.
+ * stream ends when the container has exited; an inspect then gives the exit code, FinishedAt and OOMKilled.
+ *
+ * Nothing here blocks tfrun's loop: every Engine API call is an asynchronous call of docker/ (libcurl's
+ * multi interface, one multi handle per process, its sockets and timer sources of the loop), and the
+ * backend is a state machine driven by their completions: start() issues the first call and returns,
+ * tf_run_started() once the container runs, tf_run_start_failed() with the call's message when a step
+ * fails. A timeout or a stop while starting aborts: the call in flight is dropped and what was made is
+ * removed. Signals are kill calls. The short second looks for an OOM kill are loop timers, and the run's
+ * wall time ends when the container exited, not after them.
+ *
+ * Process-wide (the run ctx's backend state): the client and its multi handle, the loop sources, the
+ * containers this process made and has not removed yet, and the DELETEs in flight: a container's DELETE
+ * goes on after its run is freed, and holds the loop (tf_loop_hold) so that tfrun waits for it, bounded by
+ * REMOVE_TIMEOUT_USEC, before it exits.
  *
  * What this backend cannot report: CPU time and peak memory. The engine removes the container's cgroup as
  * soon as its main process exits, before we learn of the exit, and GET /containers/{id}/stats of a
  * stopped container returns zeros. Polling stats while it runs would cost a call per interval and still
- * miss the peak, so these stay unknown ("-" in the summary, null in --json).
+ * miss the peak, so these stay unknown ("-" in the summary, null in --json). OOM kills are a flag in the
+ * engine's state: oom_kills is 1 when any process of the container was OOM-killed, else 0.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -30,51 +41,240 @@
 #include "base/cleanup.h"
 #include "base/parse.h"
 #include "base/strutil.h"
+#include "base/timeutil.h"
 #include "docker/docker.h"
 #include "runner/runner.h"
 #include "runner/sandbox.h"
 
-/* A pull runs before anything else of the run and blocks the loop; bound it. */
+/* A pull is bounded; the run's own timeout, if any, covers it too. */
 #define PULL_TIMEOUT_USEC (15 * 60 * UINT64_C(1000000))
 /* After the output stream ended, how long the engine may take to record the exit. */
 #define EXIT_WAIT_USEC (10 * UINT64_C(1000000))
-#define MAX_WATCHES 8
-/* See read_exit(): at most 10 x 20 ms, only for a SIGKILL under a memory limit. */
+/* See on_exit_state(): at most 10 x 20 ms, only for a SIGKILL under a memory limit. */
 #define OOM_RECHECKS 10
 #define OOM_EVENT_CHECKS 25 /* with OOM_RECHECK_USEC: about 1 s at most */
 #define OOM_RECHECK_USEC 20000
+/* The DELETE at the end of a run, which tfrun waits for before it exits. */
+#define REMOVE_TIMEOUT_USEC (10 * UINT64_C(1000000))
+/* After SIGKILL, how long the container's output may take to end before tfrun gives up on it (a hung
+ * engine): the run ends as tfrun's failure and the container's DELETE is left to the next sweep. */
+#define LOST_USEC (5 * UINT64_C(1000000))
 
 struct watch {
         int fd;
         struct tf_source *src;
 };
 
-struct dkr {
-        struct tf_run *run; /* borrowed: the run owns us */
-        tf_docker *d;
-        json_t *body; /* the create body, built (and limits refused) in check() */
-        char *id;
-        tf_docker_attach *attach;
-        struct watch watches[MAX_WATCHES];
-        size_t n_watches;
-        struct tf_source *timer;
-        bool exited, oom;
+struct removal {
+        struct dctx *x;
+        char *id, *name;
+        tf_docker_call *call;
+        struct removal *next;
 };
 
-/* Containers this process created and has not removed yet: the stale sweep must not take a container of a
- * concurrent run of ours for one left by an earlier tfrun that had the same pid. */
-static char **live_ids;
+/* The process-wide state: ctx->backend_state[TF_RUN_CTX_DOCKER]. */
+struct dctx {
+        struct tf_loop *loop; /* borrowed */
+        tf_docker *d;
+        struct watch *watches;
+        size_t n_watches;
+        struct tf_source *timer;
+        /* Containers this process created and has not removed yet: the stale sweep must not take a
+         * container of a concurrent run of ours for one left by an earlier tfrun that had the same pid. */
+        char **live_ids;
+        struct removal *removals; /* DELETEs in flight, each holding the loop */
+};
 
-static void live_remove(const char *id) {
-        for (size_t i = 0; live_ids && live_ids[i]; i++)
-                if (streq(live_ids[i], id)) {
-                        free(live_ids[i]);
-                        size_t n = tf_strv_length(live_ids);
-                        live_ids[i] = live_ids[n - 1];
-                        live_ids[n - 1] = NULL;
-                        return;
+enum step {
+        STEP_CONNECT,
+        STEP_SWEEP,
+        STEP_IMAGE,
+        STEP_PULL,
+        STEP_CREATE,
+        STEP_ATTACH,
+        STEP_START,
+        STEP_RUNNING,
+        STEP_EXIT, /* the stream ended: reading the exit */
+        STEP_DONE,
+};
+
+struct kill {
+        struct dkr *k;
+        tf_docker_call *call;
+        struct kill *next;
+};
+
+struct dkr {
+        struct tf_run *run; /* borrowed: the run owns us */
+        struct dctx *x;     /* borrowed: the ctx owns it */
+        json_t *body;       /* the create body, built (and limits refused) in check() */
+        char *id;
+        enum step step;
+        tf_docker_call *call;   /* the sequence's call in flight */
+        tf_docker_call *attach; /* the output stream */
+        struct kill *kills;     /* signals in flight */
+        char **stale_ids, **stale_runs;
+        size_t stale_next;
+        char pull_last[256];
+        bool pull_tty;
+        bool stream_ended; /* before start's answer came */
+        uint64_t stream_end_usec;
+        bool waited, exited, oom, oom_known;
+        unsigned rechecks, event_checks;
+        struct tf_docker_state st;
+        struct tf_source *recheck, *lost;
+};
+
+static void live_remove(struct dctx *x, const char *id) {
+        for (size_t i = 0; x->live_ids && x->live_ids[i]; i++)
+                if (streq(x->live_ids[i], id)) {
+                        free(x->live_ids[i]);
+                        size_t n = tf_strv_length(x->live_ids);
+                        x->live_ids[i] = x->live_ids[n - 1];
+                        x->live_ids[n - 1] = NULL;
+                        break;
                 }
+        if (x->live_ids && !x->live_ids[0]) {
+                free(x->live_ids);
+                x->live_ids = NULL;
+        }
 }
+
+/* ---- the process-wide state: the client's sockets and timer as loop sources ---- */
+
+static int on_client_io(struct tf_source *s, int fd, uint32_t events, void *userdata) {
+        struct dctx *x = userdata;
+        _cleanup_error_ tf_error *e = NULL;
+        int what = ((events & EPOLLIN) ? TF_DOCKER_WATCH_IN : 0) | ((events & EPOLLOUT) ? TF_DOCKER_WATCH_OUT : 0) |
+                   ((events & (EPOLLERR | EPOLLHUP)) ? TF_DOCKER_WATCH_ERR : 0);
+        if (tf_docker_on_fd(x->d, fd, what, &e) < 0)
+                tf_log("warning: %s", e->msg);
+        return 0;
+}
+
+static int on_client_timer(struct tf_source *s, int fd, uint32_t events, void *userdata) {
+        struct dctx *x = userdata;
+        _cleanup_error_ tf_error *e = NULL;
+        if (tf_docker_on_timer(x->d, &e) < 0)
+                tf_log("warning: %s", e->msg);
+        return 0;
+}
+
+static int watch_fd(void *userdata, int fd, int what) {
+        struct dctx *x = userdata;
+        for (size_t i = 0; i < x->n_watches; i++)
+                if (x->watches[i].fd == fd) {
+                        tf_source_remove(x->watches[i].src);
+                        x->watches[i] = x->watches[--x->n_watches];
+                        break;
+                }
+        if (what == 0)
+                return 0;
+        uint32_t ev = ((what & TF_DOCKER_WATCH_IN) ? EPOLLIN : 0) | ((what & TF_DOCKER_WATCH_OUT) ? EPOLLOUT : 0);
+        _cleanup_error_ tf_error *e = NULL;
+        struct tf_source *src;
+        int r = tf_loop_add_io(x->loop, fd, ev, on_client_io, x, &src, &e);
+        if (r < 0)
+                return r;
+        x->watches = tf_realloc(x->watches, (x->n_watches + 1) * sizeof(*x->watches));
+        x->watches[x->n_watches++] = (struct watch){ .fd = fd, .src = src };
+        return 0;
+}
+
+static int watch_timer(void *userdata, uint64_t at) {
+        struct dctx *x = userdata;
+        if (at == 0) {
+                tf_source_remove(x->timer);
+                x->timer = NULL;
+                return 0;
+        }
+        if (x->timer)
+                return tf_source_set_time(x->timer, at);
+        _cleanup_error_ tf_error *e = NULL;
+        return tf_loop_add_timer(x->loop, CLOCK_MONOTONIC, at, on_client_timer, x, &x->timer, &e);
+}
+
+static void dctx_free(void *p) {
+        struct dctx *x = p;
+        /* First: dropping the transfers tells watch_fd() to remove their sources. */
+        x->d = tf_docker_free(x->d);
+        while (x->removals) {
+                struct removal *m = x->removals;
+                x->removals = m->next;
+                tf_loop_release(x->loop);
+                free(m->id);
+                free(m->name);
+                free(m);
+        }
+        for (size_t i = 0; i < x->n_watches; i++)
+                tf_source_remove(x->watches[i].src);
+        free(x->watches);
+        tf_source_remove(x->timer);
+        tf_strv_free(x->live_ids);
+        free(x);
+}
+
+static int dctx_get(struct tf_run *r, struct dctx **ret, tf_error **err) {
+        struct tf_run_ctx *ctx = r->ctx;
+        if (ctx->backend_state[TF_RUN_CTX_DOCKER]) {
+                *ret = ctx->backend_state[TF_RUN_CTX_DOCKER];
+                return 0;
+        }
+        tf_docker *d = NULL;
+        int ret_ = tf_docker_new(NULL, &d, err);
+        if (ret_ < 0)
+                return ret_;
+        struct dctx *x = tf_malloc0(sizeof(*x));
+        x->loop = ctx->loop;
+        x->d = d;
+        ret_ = tf_docker_watch(d, &(struct tf_docker_watch){ .fd = watch_fd, .timer = watch_timer, .userdata = x },
+                               err);
+        if (ret_ < 0) {
+                dctx_free(x);
+                return ret_;
+        }
+        ctx->backend_state[TF_RUN_CTX_DOCKER] = x;
+        ctx->backend_state_free[TF_RUN_CTX_DOCKER] = dctx_free;
+        *ret = x;
+        return 0;
+}
+
+static void on_removed(tf_docker_call *c, int r, tf_error *err, struct tf_docker_reply *rep, void *userdata) {
+        struct removal *m = userdata;
+        struct dctx *x = m->x;
+        if (r < 0 && err->code != ENOENT)
+                tf_log("warning: %s: remove container %.12s: %s", m->name, m->id, err->msg);
+        live_remove(x, m->id);
+        for (struct removal **p = &x->removals; *p; p = &(*p)->next)
+                if (*p == m) {
+                        *p = m->next;
+                        break;
+                }
+        tf_loop_release(x->loop);
+        free(m->id);
+        free(m->name);
+        free(m);
+}
+
+/* The container's DELETE, owned by the process: it outlives the run. */
+static void remove_later(struct dctx *x, char *id, const char *name) {
+        _cleanup_error_ tf_error *e = NULL;
+        struct removal *m = tf_malloc0(sizeof(*m));
+        *m = (struct removal){ .x = x, .id = id, .name = tf_strdup(name) };
+        if (tf_docker_container_remove_async(x->d, id, true, REMOVE_TIMEOUT_USEC, on_removed, m, &m->call, &e) < 0) {
+                tf_log("warning: %s: remove container %.12s: %s", name, id, e->msg);
+                live_remove(x, id);
+                free(m->id);
+                free(m->name);
+                free(m);
+                return;
+        }
+        m->next = x->removals;
+        x->removals = m;
+        tf_loop_hold(x->loop);
+}
+
+/* ---- check ---- */
 
 static int docker_check(struct tf_run *r, tf_error **err) {
         const struct tf_spec *s = r->spec;
@@ -95,8 +295,11 @@ static int docker_check(struct tf_run *r, tf_error **err) {
         ret = tf_sandbox_check_seccomp_profile(s, err);
         if (ret < 0)
                 return ret;
-        return tf_docker_new(NULL, &k->d, err);
+        /* No I/O: the client is only made (a DOCKER_HOST it cannot use is refused here). */
+        return dctx_get(r, &k->x, err);
 }
+
+/* ---- helpers ---- */
 
 static bool pid_is_tfrun(pid_t pid) {
         if (pid <= 0)
@@ -129,34 +332,6 @@ static pid_t run_label_pid(const char *run, const char *name) {
         return (pid_t)pid;
 }
 
-/* Containers of this service whose tfrun is gone (crashed, killed) are removed before the next run. Not
- * fatal: a failure here is logged and the run goes on. */
-static void remove_stale(struct dkr *k, const struct tf_spec *s) {
-        _cleanup_error_ tf_error *e = NULL;
-        _cleanup_free_ char *label = tf_asprintf("tfrun.service=%s", s->name);
-        _cleanup_strv_free_ char **ids = NULL, **runs = NULL;
-        if (tf_docker_container_list_labels(k->d, label, "tfrun.run", &ids, &runs, &e) < 0) {
-                tf_log("warning: %s: looking for containers left by an earlier tfrun: %s", s->name, e->msg);
-                return;
-        }
-        for (size_t i = 0; ids[i]; i++) {
-                pid_t pid = run_label_pid(runs[i], s->name);
-                if (pid < 0)
-                        continue;
-                if (pid == getpid() ? tf_strv_contains(live_ids, ids[i]) : pid_is_tfrun(pid))
-                        continue;
-                if (tf_docker_container_remove(k->d, ids[i], true, &e) < 0 && e->code != ENOENT) {
-                        tf_log("warning: %s: removing container %.12s left by run %s: %s", s->name, ids[i],
-                               runs[i], e->msg);
-                        e = tf_error_free(e);
-                        continue;
-                }
-                e = tf_error_free(e);
-                tf_log("%s: removed container %.12s left by run %s (its tfrun, pid %d, is gone)", s->name,
-                       ids[i], runs[i], (int)pid);
-        }
-}
-
 static void on_pull(const struct tf_docker_pull_progress *p, void *userdata) {
         char *last = userdata;
         char line[256];
@@ -171,23 +346,6 @@ static void on_pull(const struct tf_docker_pull_progress *p, void *userdata) {
                 return;
         fprintf(stderr, progress ? "\rtfrun: pull: %-70.70s" : "\ntfrun: pull: %s", line);
         snprintf(last, 256, "%s", line);
-}
-
-static int ensure_image(struct dkr *k, const char *ref, tf_error **err) {
-        int ret = tf_docker_image_inspect(k->d, ref, NULL, err);
-        if (ret != -ENOENT)
-                return ret;
-        tf_error_freep(err);
-        bool tty = isatty(STDERR_FILENO);
-        char last[256] = "";
-        if (tty)
-                fprintf(stderr, "tfrun: image %s is not present locally: pulling", ref);
-        ret = tf_docker_image_pull(k->d, ref, tty ? on_pull : NULL, last, PULL_TIMEOUT_USEC, err);
-        if (tty)
-                fputc('\n', stderr);
-        if (ret < 0)
-                return tf_error_prefix(err, "image %s is not present locally and cannot be pulled", ref);
-        return 0;
 }
 
 /* The engine's create warnings that say it dropped (or weakened) a limit, e.g. "Your kernel does not
@@ -206,80 +364,6 @@ static int exec_failure_status(const char *msg) {
         return 0;
 }
 
-/* ---- the attach stream in the loop ---- */
-
-static void stream_ended(struct dkr *k);
-
-static int on_stream_io(struct tf_source *s, int fd, uint32_t events, void *userdata) {
-        struct dkr *k = userdata;
-        _cleanup_error_ tf_error *e = NULL;
-        int what = ((events & EPOLLIN) ? TF_DOCKER_WATCH_IN : 0) |
-                   ((events & EPOLLOUT) ? TF_DOCKER_WATCH_OUT : 0) |
-                   ((events & (EPOLLERR | EPOLLHUP)) ? TF_DOCKER_WATCH_ERR : 0);
-        int r = tf_docker_attach_on_fd(k->attach, fd, what, &e);
-        if (r < 0)
-                tf_log("warning: %s: %s", k->run->run_id, e->msg);
-        if (r != 0)
-                stream_ended(k);
-        return 0;
-}
-
-static int on_stream_timer(struct tf_source *s, int fd, uint32_t events, void *userdata) {
-        struct dkr *k = userdata;
-        _cleanup_error_ tf_error *e = NULL;
-        int r = tf_docker_attach_on_timer(k->attach, &e);
-        if (r < 0)
-                tf_log("warning: %s: %s", k->run->run_id, e->msg);
-        if (r != 0)
-                stream_ended(k);
-        return 0;
-}
-
-static int watch_fd(void *userdata, int fd, int what) {
-        struct dkr *k = userdata;
-        for (size_t i = 0; i < k->n_watches; i++)
-                if (k->watches[i].fd == fd) {
-                        tf_source_remove(k->watches[i].src);
-                        k->watches[i] = k->watches[--k->n_watches];
-                        break;
-                }
-        if (what == 0)
-                return 0;
-        if (k->n_watches == MAX_WATCHES)
-                return -ENOSPC;
-        uint32_t ev =
-                ((what & TF_DOCKER_WATCH_IN) ? EPOLLIN : 0) | ((what & TF_DOCKER_WATCH_OUT) ? EPOLLOUT : 0);
-        struct watch *w = &k->watches[k->n_watches];
-        _cleanup_error_ tf_error *e = NULL;
-        int r = tf_loop_add_io(k->run->loop, fd, ev, on_stream_io, k, &w->src, &e);
-        if (r < 0)
-                return r;
-        w->fd = fd;
-        k->n_watches++;
-        return 0;
-}
-
-static int watch_timer(void *userdata, uint64_t at) {
-        struct dkr *k = userdata;
-        if (at == 0) {
-                tf_source_remove(k->timer);
-                k->timer = NULL;
-                return 0;
-        }
-        if (k->timer)
-                return tf_source_set_time(k->timer, at);
-        _cleanup_error_ tf_error *e = NULL;
-        return tf_loop_add_timer(k->run->loop, CLOCK_MONOTONIC, at, on_stream_timer, k, &k->timer, &e);
-}
-
-static void unwatch_all(struct dkr *k) {
-        for (size_t i = 0; i < k->n_watches; i++)
-                tf_source_remove(k->watches[i].src);
-        k->n_watches = 0;
-        tf_source_remove(k->timer);
-        k->timer = NULL;
-}
-
 /* The exit as waitid() would say it. Docker reports a death by signal N as exit code 128+N, like a shell;
  * it is read back that way, as `docker run` users expect (an exit(137) by hand looks the same). */
 static void exit_to_wait(int exit_code, int *ret_code, int *ret_status) {
@@ -292,152 +376,523 @@ static void exit_to_wait(int exit_code, int *ret_code, int *ret_status) {
         }
 }
 
-static int read_exit(struct dkr *k, int *ret_code, int *ret_status, tf_error **err) {
-        struct tf_docker_state st;
-        int r = tf_docker_container_inspect(k->d, k->id, &st, err);
-        if (r < 0)
-                return r;
-        if (st.running) {
-                /* The engine closes the stream a moment before it records the exit. */
-                tf_docker_state_done(&st);
-                r = tf_docker_container_wait(k->d, k->id, EXIT_WAIT_USEC, NULL, err);
-                if (r == -ETIMEDOUT)
-                        return tf_error_set(
-                                err, EIO,
-                                "the container's output stream ended but the container still runs");
-                if (r < 0)
-                        return r;
-                r = tf_docker_container_inspect(k->d, k->id, &st, err);
-                if (r < 0)
-                        return r;
-        }
-        /* The shim reports the OOM kill and the exit on separate paths, so the engine may record the exit
-         * first and set OOMKilled a few milliseconds later. A SIGKILL under a memory limit is worth a short
-         * second look; `docker inspect` right after `docker wait` has the same race. */
-        const struct tf_limits *l = &k->run->spec->limits;
-        bool mem_limited = l->memory != TF_UNSET && l->memory != TF_LIMIT_MAX;
-        for (unsigned i = 0;
-             i < OOM_RECHECKS && mem_limited && !st.oom_killed && st.exit_code == 128 + SIGKILL; i++) {
-                usleep(OOM_RECHECK_USEC);
-                struct tf_docker_state again;
-                if (tf_docker_container_inspect(k->d, k->id, &again, NULL) < 0)
-                        break;
-                tf_docker_state_done(&st);
-                st = again;
-        }
-        /* Still no flag: the OOM event may have reached the engine after the exit, in which case only the
-         * engine's event log knows (see tf_docker_container_oom_event()). */
-        bool oom = st.oom_killed;
-        int64_t since = (int64_t) (k->run->result.start_realtime_usec / 1000000) - 1;
-        for (unsigned i = 0; i < OOM_EVENT_CHECKS && mem_limited && !oom && st.exit_code == 128 + SIGKILL; i++) {
-                int found = 0;
-                if (tf_docker_container_oom_event(k->d, k->id, since, (int64_t) time(NULL), &found, NULL) < 0)
-                        break;
-                oom = found;
-                if (!oom)
-                        usleep(OOM_RECHECK_USEC);
-        }
-        if (st.error)
-                tf_log("%s: the engine reports: %s", k->run->spec->name, st.error);
-        k->oom = oom;
-        exit_to_wait(st.exit_code, ret_code, ret_status);
-        tf_docker_state_done(&st);
-        return 0;
+/* ---- the start sequence ---- */
+
+static tf_error *error_copy(const tf_error *e) {
+        tf_error *c = NULL;
+        tf_error_set(&c, e ? e->code : EIO, "%s", e && e->msg ? e->msg : "start failed");
+        return c;
 }
 
-static void stream_ended(struct dkr *k) {
+static void unwind(struct dkr *k) {
+        tf_docker_call_cancel(k->call);
+        k->call = NULL;
+        tf_docker_call_cancel(k->attach);
+        k->attach = NULL;
+        k->step = STEP_DONE;
+}
+
+/* A step failed: the run ends as a start failure (cleanup removes what was made). Takes e. */
+static void fail(struct dkr *k, tf_error *e) {
         struct tf_run *r = k->run;
-        _cleanup_error_ tf_error *e = NULL;
-        int code = CLD_EXITED, status = 125;
-
-        unwatch_all(k);
-        if (tf_docker_attach_result(k->attach, &e) < 0) {
-                tf_log("warning: %s: output: %s", r->run_id, e->msg);
-                e = tf_error_free(e);
-        }
-        if (read_exit(k, &code, &status, &e) < 0) {
-                /* tfrun lost track of the container: that is tfrun's failure (125), and the container goes.
-                 */
-                tf_log("%s: %s", r->spec->name, e->msg);
-                e = tf_error_free(e);
-                if (tf_docker_container_kill(k->d, k->id, SIGKILL, &e) < 0)
-                        tf_log("warning: %s", e->msg);
-                code = CLD_EXITED;
-                status = 125;
-        }
-        k->exited = true;
-        /* Last: this may finish the run, clean us up and free r. */
-        tf_run_child_exited(r, code, status);
+        unwind(k);
+        if (!tf_startswith(e->msg, r->spec->path))
+                tf_error_prefix(&e, "%s", r->spec->path);
+        tf_run_start_failed(r, e);
 }
 
-static int start_container(struct tf_run *r, tf_error **err) {
-        const struct tf_spec *s = r->spec;
-        struct dkr *k = r->backend;
-        int ret = tf_docker_connect(k->d, err);
-        if (ret < 0)
-                return ret;
-        remove_stale(k, s);
-        ret = ensure_image(k, s->image, err);
-        if (ret < 0)
-                return ret;
+static void step_image(struct dkr *k);
+static void step_create(struct dkr *k);
+static void sweep_next(struct dkr *k);
 
-        _cleanup_free_ char *name = tf_asprintf("tfrun-%s", r->run_id);
-        _cleanup_strv_free_ char **warnings = NULL;
-        ret = tf_docker_container_create(k->d, name, k->body, &k->id, &warnings, err);
-        if (ret < 0)
-                return ret;
-        tf_strv_push(&live_ids, k->id);
-        for (size_t i = 0; warnings && warnings[i]; i++) {
-                if (warning_drops_limit(warnings[i]))
-                        /* Never run with less than the spec asked for; cleanup() removes the container. */
-                        return tf_error_set(err, EOPNOTSUPP,
-                                            "%s: the Docker engine would drop a limit of this spec: \"%s\" "
-                                            "(remove the limit or use backend: native)",
-                                            s->path, warnings[i]);
-                tf_log("%s: engine warning: %s", s->name, warnings[i]);
-        }
-
-        ret = tf_docker_attach_begin(k->d, k->id, STDOUT_FILENO, STDERR_FILENO, &k->attach, err);
-        if (ret < 0)
-                return ret;
-        ret = tf_docker_container_start(k->d, k->id, err);
-        if (ret < 0) {
-                int st = exec_failure_status((*err)->msg);
-                if (st) {
-                        _cleanup_free_ char *msg = tf_strdup((*err)->msg);
-                        tf_error_freep(err);
-                        tf_run_exec_failed(r, st, msg);
-                        return 0;
-                }
-                return ret;
-        }
-        struct tf_docker_watch w = {.fd = watch_fd, .timer = watch_timer, .userdata = k};
-        ret = tf_docker_attach_watch(k->attach, &w, err);
-        if (ret == 0)
-                tf_run_started(r);
-        return ret;
-}
+static void on_connected(tf_docker_call *c, int r, tf_error *err, struct tf_docker_reply *rep, void *userdata);
 
 static int docker_start(struct tf_run *r, tf_error **err) {
-        int ret = start_container(r, err);
+        struct dkr *k = r->backend;
+        k->step = STEP_CONNECT;
+        int ret = tf_docker_connect_async(k->x->d, on_connected, k, &k->call, err);
         if (ret < 0 && !tf_startswith((*err)->msg, r->spec->path))
                 return tf_error_prefix(err, "%s", r->spec->path);
         return ret;
+}
+
+static void on_listed(tf_docker_call *c, int r, tf_error *err, struct tf_docker_reply *rep, void *userdata) {
+        struct dkr *k = userdata;
+        k->call = NULL;
+        /* Not fatal: a failure here is logged and the run goes on. */
+        if (r < 0) {
+                tf_log("warning: %s: looking for containers left by an earlier tfrun: %s", k->run->spec->name,
+                       err->msg);
+                return step_image(k);
+        }
+        k->stale_ids = TAKE_PTR(rep->ids);
+        k->stale_runs = TAKE_PTR(rep->values);
+        k->stale_next = 0;
+        sweep_next(k);
+}
+
+static void on_connected(tf_docker_call *c, int r, tf_error *err, struct tf_docker_reply *rep, void *userdata) {
+        struct dkr *k = userdata;
+        k->call = NULL;
+        if (r < 0)
+                return fail(k, error_copy(err));
+        /* Containers of this service whose tfrun is gone (crashed, killed) are removed before the run. */
+        _cleanup_error_ tf_error *e = NULL;
+        _cleanup_free_ char *label = tf_asprintf("tfrun.service=%s", k->run->spec->name);
+        k->step = STEP_SWEEP;
+        if (tf_docker_container_list_labels_async(k->x->d, label, "tfrun.run", on_listed, k, &k->call, &e) < 0) {
+                tf_log("warning: %s: looking for containers left by an earlier tfrun: %s", k->run->spec->name,
+                       e->msg);
+                step_image(k);
+        }
+}
+
+static void on_swept(tf_docker_call *c, int r, tf_error *err, struct tf_docker_reply *rep, void *userdata) {
+        struct dkr *k = userdata;
+        const char *name = k->run->spec->name, *id = k->stale_ids[k->stale_next],
+                   *run = k->stale_runs[k->stale_next];
+        k->call = NULL;
+        if (r < 0 && err->code != ENOENT)
+                tf_log("warning: %s: removing container %.12s left by run %s: %s", name, id, run, err->msg);
+        else
+                tf_log("%s: removed container %.12s left by run %s (its tfrun, pid %d, is gone)", name, id, run,
+                       (int) run_label_pid(run, name));
+        k->stale_next++;
+        sweep_next(k);
+}
+
+/* One stale container at a time, in the engine's order, so the log reads as it did. */
+static void sweep_next(struct dkr *k) {
+        const char *name = k->run->spec->name;
+        for (; k->stale_ids && k->stale_ids[k->stale_next]; k->stale_next++) {
+                const char *id = k->stale_ids[k->stale_next], *run = k->stale_runs[k->stale_next];
+                pid_t pid = run_label_pid(run, name);
+                if (pid < 0)
+                        continue;
+                if (pid == getpid() ? tf_strv_contains(k->x->live_ids, id) : pid_is_tfrun(pid))
+                        continue;
+                _cleanup_error_ tf_error *e = NULL;
+                if (tf_docker_container_remove_async(k->x->d, id, true, 0, on_swept, k, &k->call, &e) == 0)
+                        return;
+                tf_log("warning: %s: removing container %.12s left by run %s: %s", name, id, run, e->msg);
+        }
+        k->stale_ids = (tf_strv_free(k->stale_ids), NULL);
+        k->stale_runs = (tf_strv_free(k->stale_runs), NULL);
+        step_image(k);
+}
+
+static void on_pulled(tf_docker_call *c, int r, tf_error *err, struct tf_docker_reply *rep, void *userdata) {
+        struct dkr *k = userdata;
+        k->call = NULL;
+        if (k->pull_tty)
+                fputc('\n', stderr);
+        if (r < 0) {
+                tf_error *e = error_copy(err);
+                tf_error_prefix(&e, "image %s is not present locally and cannot be pulled", k->run->spec->image);
+                return fail(k, e);
+        }
+        step_create(k);
+}
+
+static void on_image(tf_docker_call *c, int r, tf_error *err, struct tf_docker_reply *rep, void *userdata) {
+        struct dkr *k = userdata;
+        const char *ref = k->run->spec->image;
+        k->call = NULL;
+        if (r == 0)
+                return step_create(k);
+        if (r != -ENOENT)
+                return fail(k, error_copy(err));
+        tf_error *e = NULL;
+        k->pull_tty = isatty(STDERR_FILENO);
+        k->pull_last[0] = '\0';
+        if (k->pull_tty)
+                fprintf(stderr, "tfrun: image %s is not present locally: pulling", ref);
+        k->step = STEP_PULL;
+        if (tf_docker_image_pull_async(k->x->d, ref, k->pull_tty ? on_pull : NULL, k->pull_last, PULL_TIMEOUT_USEC,
+                                       on_pulled, k, &k->call, &e) < 0) {
+                if (k->pull_tty)
+                        fputc('\n', stderr);
+                tf_error_prefix(&e, "image %s is not present locally and cannot be pulled", ref);
+                fail(k, e);
+        }
+}
+
+static void step_image(struct dkr *k) {
+        tf_error *e = NULL;
+        k->step = STEP_IMAGE;
+        if (tf_docker_image_inspect_async(k->x->d, k->run->spec->image, on_image, k, &k->call, &e) < 0)
+                fail(k, e);
+}
+
+static void on_attached(tf_docker_call *c, void *userdata);
+static void on_stream_end(tf_docker_call *c, int r, tf_error *err, struct tf_docker_reply *rep, void *userdata);
+
+static void on_created(tf_docker_call *c, int r, tf_error *err, struct tf_docker_reply *rep, void *userdata) {
+        struct dkr *k = userdata;
+        const struct tf_spec *s = k->run->spec;
+        k->call = NULL;
+        if (r < 0)
+                return fail(k, error_copy(err));
+        k->id = TAKE_PTR(rep->id);
+        tf_strv_push(&k->x->live_ids, k->id);
+        for (size_t i = 0; rep->warnings && rep->warnings[i]; i++) {
+                if (warning_drops_limit(rep->warnings[i])) {
+                        /* Never run with less than the spec asked for; cleanup() removes the container. */
+                        tf_error *e = NULL;
+                        tf_error_set(&e, EOPNOTSUPP,
+                                     "%s: the Docker engine would drop a limit of this spec: \"%s\" (remove "
+                                     "the limit or use backend: native)",
+                                     s->path, rep->warnings[i]);
+                        return fail(k, e);
+                }
+                tf_log("%s: engine warning: %s", s->name, rep->warnings[i]);
+        }
+        tf_error *e = NULL;
+        k->step = STEP_ATTACH;
+        if (tf_docker_attach_async(k->x->d, k->id, STDOUT_FILENO, STDERR_FILENO, on_attached, on_stream_end, k,
+                                   &k->attach, &e) < 0)
+                fail(k, e);
+}
+
+static void step_create(struct dkr *k) {
+        _cleanup_free_ char *name = tf_asprintf("tfrun-%s", k->run->run_id);
+        tf_error *e = NULL;
+        k->step = STEP_CREATE;
+        if (tf_docker_container_create_async(k->x->d, name, k->body, on_created, k, &k->call, &e) < 0)
+                fail(k, e);
+}
+
+static void read_exit(struct dkr *k);
+
+static void on_started(tf_docker_call *c, int r, tf_error *err, struct tf_docker_reply *rep, void *userdata) {
+        struct dkr *k = userdata;
+        k->call = NULL;
+        if (r < 0) {
+                int st = exec_failure_status(err->msg);
+                if (!st)
+                        return fail(k, error_copy(err));
+                unwind(k);
+                tf_run_exec_failed(k->run, st, err->msg);
+                return;
+        }
+        k->step = STEP_RUNNING;
+        tf_run_started(k->run);
+        if (k->stream_ended)
+                read_exit(k);
+}
+
+/* The engine accepted the attach: from now on every byte the container writes reaches us. */
+static void on_attached(tf_docker_call *c, void *userdata) {
+        struct dkr *k = userdata;
+        tf_error *e = NULL;
+        k->step = STEP_START;
+        if (tf_docker_container_start_async(k->x->d, k->id, on_started, k, &k->call, &e) < 0)
+                fail(k, e);
+}
+
+/* ---- the exit ---- */
+
+static bool mem_limited(const struct dkr *k) {
+        const struct tf_limits *l = &k->run->spec->limits;
+        return l->memory != TF_UNSET && l->memory != TF_LIMIT_MAX;
+}
+
+/* State.FinishedAt, "2024-12-01T19:41:00.123456789Z", in usec since the epoch; 0 when unknown. */
+static uint64_t parse_finished(const char *s) {
+        struct tm tm = {};
+        int n = 0;
+        if (!s || sscanf(s, "%d-%d-%dT%d:%d:%d%n", &tm.tm_year, &tm.tm_mon, &tm.tm_mday, &tm.tm_hour, &tm.tm_min,
+                         &tm.tm_sec, &n) != 6 || tm.tm_year < 1970)
+                return 0; /* "0001-01-01T00:00:00Z": never finished */
+        tm.tm_year -= 1900;
+        tm.tm_mon -= 1;
+        const char *p = s + n;
+        uint64_t usec = 0, scale = 100000;
+        if (*p == '.')
+                for (p++; *p >= '0' && *p <= '9'; p++, scale /= 10)
+                        usec += (uint64_t) (*p - '0') * scale;
+        time_t t = timegm(&tm);
+        if (*p != 'Z' || t < 0)
+                return 0;
+        return (uint64_t) t * TF_USEC_PER_SEC + usec;
+}
+
+static void on_killed(tf_docker_call *c, int r, tf_error *err, struct tf_docker_reply *rep, void *userdata) {
+        struct kill *kl = userdata;
+        struct dkr *k = kl->k;
+        for (struct kill **p = &k->kills; *p; p = &(*p)->next)
+                if (*p == kl) {
+                        *p = kl->next;
+                        break;
+                }
+        if (r < 0)
+                tf_log("warning: %s: %s", k->run->run_id, err->msg);
+        free(kl);
+}
+
+static int send_signal(struct dkr *k, int sig, tf_error **err) {
+        struct kill *kl = tf_malloc0(sizeof(*kl));
+        kl->k = k;
+        int r = tf_docker_container_kill_async(k->x->d, k->id, sig, on_killed, kl, &kl->call, err);
+        if (r < 0) {
+                free(kl);
+                return r;
+        }
+        kl->next = k->kills;
+        k->kills = kl;
+        return 0;
+}
+
+/* tfrun lost track of the container (the engine does not say how it ended): that is tfrun's failure
+ * (125), and the container goes. */
+static void lost(struct dkr *k, const char *msg) {
+        struct tf_run *r = k->run;
+        _cleanup_error_ tf_error *e = NULL;
+        tf_log("%s: %s", r->spec->name, msg);
+        unwind(k);
+        tf_source_remove(k->recheck);
+        tf_source_remove(k->lost);
+        k->recheck = k->lost = NULL;
+        if (send_signal(k, SIGKILL, &e) < 0)
+                tf_log("warning: %s", e->msg);
+        k->exited = true;
+        tf_run_child_exited(r, CLD_EXITED, 125);
+}
+
+static void finish_exit(struct dkr *k) {
+        struct tf_run *r = k->run;
+        int code, status;
+        if (k->st.error)
+                tf_log("%s: the engine reports: %s", r->spec->name, k->st.error);
+        k->oom = k->oom || k->st.oom_killed;
+        k->oom_known = true;
+        r->exit_realtime_usec = parse_finished(k->st.finished);
+        exit_to_wait(k->st.exit_code, &code, &status);
+        k->exited = true;
+        k->step = STEP_DONE;
+        /* Last: this may finish the run. */
+        tf_run_child_exited(r, code, status);
+}
+
+static void exit_next(struct dkr *k);
+
+static void on_recheck_state(tf_docker_call *c, int r, tf_error *err, struct tf_docker_reply *rep,
+                             void *userdata) {
+        struct dkr *k = userdata;
+        k->call = NULL;
+        if (r < 0)
+                k->rechecks = OOM_RECHECKS;
+        else {
+                tf_docker_state_done(&k->st);
+                k->st = rep->state;
+                rep->state = (struct tf_docker_state){};
+        }
+        exit_next(k);
+}
+
+static void on_oom_event(tf_docker_call *c, int r, tf_error *err, struct tf_docker_reply *rep, void *userdata) {
+        struct dkr *k = userdata;
+        k->call = NULL;
+        if (r < 0)
+                k->event_checks = OOM_EVENT_CHECKS;
+        else if (rep->found)
+                k->oom = true;
+        else
+                k->event_checks++;
+        exit_next(k);
+}
+
+static int on_recheck(struct tf_source *s, int fd, uint32_t events, void *userdata) {
+        struct dkr *k = userdata;
+        tf_source_remove(s);
+        k->recheck = NULL;
+        int r;
+        if (k->rechecks < OOM_RECHECKS) {
+                k->rechecks++;
+                r = tf_docker_container_inspect_async(k->x->d, k->id, on_recheck_state, k, &k->call, NULL);
+                if (r < 0)
+                        k->rechecks = OOM_RECHECKS;
+        } else {
+                int64_t since = (int64_t) (k->run->result.start_realtime_usec / TF_USEC_PER_SEC) - 1;
+                r = tf_docker_container_oom_event_async(k->x->d, k->id, since, (int64_t) time(NULL), on_oom_event,
+                                                        k, &k->call, NULL);
+                if (r < 0)
+                        k->event_checks = OOM_EVENT_CHECKS;
+        }
+        if (r < 0)
+                exit_next(k);
+        return 0;
+}
+
+/*
+ * The shim reports the OOM kill and the exit on separate paths, so the engine may record the exit first and
+ * set OOMKilled a few milliseconds later: a SIGKILL under a memory limit is worth a short second look
+ * (`docker inspect` right after `docker wait` has the same race). Still no flag: the OOM event may have
+ * reached the engine after the exit, and then only the engine's event log knows (see
+ * tf_docker_container_oom_event()). The looks are spaced by loop timers; the run's wall time was taken
+ * at the exit, before them.
+ */
+static void exit_next(struct dkr *k) {
+        bool suspect = mem_limited(k) && !k->st.oom_killed && !k->oom && k->st.exit_code == 128 + SIGKILL;
+        if (suspect && (k->rechecks < OOM_RECHECKS || k->event_checks < OOM_EVENT_CHECKS)) {
+                _cleanup_error_ tf_error *e = NULL;
+                /* The first look at the event log goes at once, the others after a pause. */
+                uint64_t delay = k->rechecks == OOM_RECHECKS && k->event_checks == 0 ? 0 : OOM_RECHECK_USEC;
+                if (tf_loop_add_timer(k->run->loop, CLOCK_MONOTONIC, tf_now(CLOCK_MONOTONIC) + delay, on_recheck, k,
+                                      &k->recheck, &e) == 0)
+                        return;
+        }
+        finish_exit(k);
+}
+
+static void on_exit_state(tf_docker_call *c, int r, tf_error *err, struct tf_docker_reply *rep, void *userdata);
+
+static void on_exit_wait(tf_docker_call *c, int r, tf_error *err, struct tf_docker_reply *rep, void *userdata) {
+        struct dkr *k = userdata;
+        tf_error *e = NULL;
+        k->call = NULL;
+        if (r == -ETIMEDOUT)
+                return lost(k, "the container's output stream ended but the container still runs");
+        if (r < 0)
+                return lost(k, err->msg);
+        if (tf_docker_container_inspect_async(k->x->d, k->id, on_exit_state, k, &k->call, &e) < 0) {
+                lost(k, e->msg);
+                tf_error_free(e);
+        }
+}
+
+static void on_exit_state(tf_docker_call *c, int r, tf_error *err, struct tf_docker_reply *rep, void *userdata) {
+        struct dkr *k = userdata;
+        struct tf_run *run = k->run;
+        tf_error *e = NULL;
+        k->call = NULL;
+        if (r < 0)
+                return lost(k, err->msg);
+        if (rep->state.running && !k->waited) {
+                /* The engine closes the stream a moment before it records the exit. */
+                k->waited = true;
+                if (tf_docker_container_wait_async(k->x->d, k->id, EXIT_WAIT_USEC, on_exit_wait, k, &k->call,
+                                                   &e) < 0) {
+                        lost(k, e->msg);
+                        tf_error_free(e);
+                }
+                return;
+        }
+        /* The main process ended when its output did (or, after a wait, about now): the wall time ends here,
+         * not after the OOM looks below. */
+        if (!run->ended) {
+                uint64_t at = k->waited ? tf_now(CLOCK_MONOTONIC) : k->stream_end_usec;
+                run->ended = true;
+                run->result.wall_usec = at - run->start_mono_usec;
+        }
+        tf_docker_state_done(&k->st);
+        k->st = rep->state;
+        rep->state = (struct tf_docker_state){};
+        exit_next(k);
+}
+
+static void read_exit(struct dkr *k) {
+        tf_error *e = NULL;
+        k->step = STEP_EXIT;
+        if (tf_docker_container_inspect_async(k->x->d, k->id, on_exit_state, k, &k->call, &e) < 0) {
+                lost(k, e->msg);
+                tf_error_free(e);
+        }
+}
+
+static void on_stream_end(tf_docker_call *c, int r, tf_error *err, struct tf_docker_reply *rep, void *userdata) {
+        struct dkr *k = userdata;
+        k->attach = NULL;
+        if (k->step == STEP_ATTACH) {
+                /* Never accepted: the attach itself failed. */
+                tf_error *e = error_copy(err);
+                if (r == 0)
+                        tf_error_set(&e, EPROTO, "attach to container: the engine closed the stream at once");
+                return fail(k, e);
+        }
+        if (r < 0)
+                tf_log("warning: %s: output: %s", k->run->run_id, err->msg);
+        k->stream_end_usec = tf_now(CLOCK_MONOTONIC);
+        if (k->step == STEP_START) {
+                k->stream_ended = true; /* read once start has answered */
+                return;
+        }
+        read_exit(k);
+}
+
+/* ---- the run's other operations ---- */
+
+static const char *step_what(const struct dkr *k, char *buf, size_t len) {
+        const char *ref = k->run->spec->image;
+        switch (k->step) {
+        case STEP_CONNECT:
+                snprintf(buf, len, "connecting to the Docker engine at unix://%s", tf_docker_socket_path(k->x->d));
+                return buf;
+        case STEP_SWEEP:
+                return "removing containers left by an earlier tfrun";
+        case STEP_IMAGE:
+                snprintf(buf, len, "looking for image %s", ref);
+                return buf;
+        case STEP_PULL:
+                snprintf(buf, len, "pulling image %s", ref);
+                return buf;
+        case STEP_CREATE:
+                return "creating the container";
+        case STEP_ATTACH:
+                return "attaching to the container";
+        default:
+                return "starting the container";
+        }
+}
+
+/* A timeout or a stop while starting: drop the call in flight; cleanup() removes what was made. */
+static void docker_abort(struct tf_run *r) {
+        struct dkr *k = r->backend;
+        if (!k || k->step >= STEP_RUNNING)
+                return;
+        char buf[512];
+        tf_error *e = NULL;
+        tf_error_set(&e, ECANCELED, "%s: stopped while %s", r->spec->path, step_what(k, buf, sizeof(buf)));
+        if (k->step == STEP_PULL && k->pull_tty)
+                fputc('\n', stderr);
+        unwind(k);
+        tf_run_start_failed(r, e);
+}
+
+static int on_lost(struct tf_source *s, int fd, uint32_t events, void *userdata) {
+        struct dkr *k = userdata;
+        tf_source_remove(s);
+        k->lost = NULL;
+        if (k->step == STEP_RUNNING || (k->step == STEP_EXIT && !k->run->ended))
+                lost(k, "the container did not end within 5 s of SIGKILL (is the Docker engine hung?)");
+        return 0;
 }
 
 static int docker_signal(struct tf_run *r, int sig, bool all, tf_error **err) {
         struct dkr *k = r->backend;
         /* The same call either way: PID 1 is the main process, and when it dies of SIGKILL the kernel kills
          * the rest of the container's pid namespace. */
-        if (!k || !k->id || k->exited)
+        if (!k || !k->id || k->exited || k->step < STEP_RUNNING || k->step == STEP_DONE)
                 return 0;
-        return tf_docker_container_kill(k->d, k->id, sig, err);
+        int ret = send_signal(k, sig, err);
+        if (ret < 0)
+                return ret;
+        /* A kill the engine never carries out must not hold the run forever. */
+        if (sig == SIGKILL && !k->lost) {
+                _cleanup_error_ tf_error *e = NULL;
+                if (tf_loop_add_timer(r->loop, CLOCK_MONOTONIC, tf_now(CLOCK_MONOTONIC) + LOST_USEC, on_lost, k,
+                                      &k->lost, &e) < 0)
+                        tf_log("warning: %s: %s", r->run_id, e->msg);
+        }
+        return 0;
 }
 
 static int docker_collect(struct tf_run *r, struct tf_run_result *res, bool *oom, tf_error **err) {
         struct dkr *k = r->backend;
         /* cpu, memory and pids peaks stay TF_UNSET: see the top of this file. */
         *oom = k && k->oom;
+        if (k && k->oom_known)
+                res->oom_kills = k->oom ? 1 : 0;
         return 0;
 }
 
@@ -445,31 +900,30 @@ static void docker_cleanup(struct tf_run *r) {
         struct dkr *k = r->backend;
         if (!k)
                 return;
-        /* First: freeing the transfer calls watch_fd() to drop its sources. */
-        tf_docker_attach_free(k->attach);
-        k->attach = NULL;
-        unwatch_all(k);
-        if (k->id) {
-                _cleanup_error_ tf_error *e = NULL;
-                if (tf_docker_container_remove(k->d, k->id, true, &e) < 0 && e->code != ENOENT)
-                        tf_log("warning: %s: remove container %.12s: %s", r->spec->name, k->id, e->msg);
-                live_remove(k->id);
-                free(k->id);
+        unwind(k);
+        while (k->kills) {
+                struct kill *kl = k->kills;
+                k->kills = kl->next;
+                tf_docker_call_cancel(kl->call);
+                free(kl);
         }
-        tf_docker_free(k->d);
+        tf_source_remove(k->recheck);
+        tf_source_remove(k->lost);
+        if (k->id)
+                remove_later(k->x, TAKE_PTR(k->id), r->spec->name);
+        tf_strv_free(k->stale_ids);
+        tf_strv_free(k->stale_runs);
+        tf_docker_state_done(&k->st);
         json_decref(k->body);
         free(k);
         r->backend = NULL;
-        if (live_ids && !live_ids[0]) {
-                free(live_ids);
-                live_ids = NULL;
-        }
 }
 
 static const struct tf_backend_ops tf_docker_backend = {
         .name = "docker",
         .check = docker_check,
         .start = docker_start,
+        .abort = docker_abort,
         .signal = docker_signal,
         .collect = docker_collect,
         .cleanup = docker_cleanup,
