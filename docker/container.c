@@ -360,7 +360,6 @@ int tf_docker_attach_result(tf_docker_attach *a, tf_error **err) {
         return 0;
 }
 
-
 bool tf_docker_attach_done(const tf_docker_attach *a) {
         return a->done;
 }
