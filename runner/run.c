@@ -225,6 +225,11 @@ void tf_run_started(struct tf_run *r) {
         /* A stop asked for while starting, by a backend that cannot abort a start: now it can stop. */
         if (r->stopping != TF_REASON_NONE)
                 do_stop(r);
+        else if (r->pending_signal) {
+                int sig = r->pending_signal;
+                r->pending_signal = 0;
+                tf_run_forward_signal(r, sig);
+        }
 }
 
 void tf_run_child_exited(struct tf_run *r, int code, int status) {
@@ -321,6 +326,15 @@ void tf_run_stop(struct tf_run *r, bool cancel) {
 
 void tf_run_forward_signal(struct tf_run *r, int sig) {
         _cleanup_error_ tf_error *e = NULL;
+        if (r->state == TF_RUN_STARTING) {
+                /* Nothing to forward to yet (an image pull, a hung engine): a signal that would end the
+                 * service ends the start instead; any other waits for the process. */
+                if (sig == SIGINT || sig == SIGTERM || sig == SIGHUP || sig == SIGQUIT)
+                        tf_run_stop(r, true);
+                else
+                        r->pending_signal = sig;
+                return;
+        }
         if (r->state != TF_RUN_RUNNING && r->state != TF_RUN_STOPPING)
                 return;
         if (r->ops->signal(r, sig, false, &e) < 0)

@@ -126,6 +126,7 @@ struct tf_run {
         bool ended;                  /* the main process ended (or never started): wall time is taken */
         enum tf_run_reason stopping; /* TIMED_OUT or CANCELLED once tfrun asked it to stop */
         uint64_t stop_realtime_usec; /* when tfrun asked it to stop */
+        int pending_signal;          /* forwarded while starting; delivered once it runs */
         /* Backends that know when the main process really ended (a container's FinishedAt) set this
          * before tf_run_child_exited(): a run that ended before tfrun's stop was not stopped by it. */
         uint64_t exit_realtime_usec;
@@ -175,7 +176,8 @@ void tf_run_exec_failed(struct tf_run *r, int exit_status, const char *msg);
  * (operator request) rather than timed-out. */
 void tf_run_stop(struct tf_run *r, bool cancel);
 
-/* Forward a signal received by tfrun to the main process. */
+/* Forward a signal received by tfrun to the main process. While the run is still starting, SIGINT, SIGTERM,
+ * SIGHUP and SIGQUIT stop it (cancelled) and other signals are delivered once it runs. */
 void tf_run_forward_signal(struct tf_run *r, int sig);
 
 const char *tf_run_state_name(enum tf_run_state s);

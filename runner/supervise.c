@@ -138,6 +138,12 @@ int tf_supervise(struct tf_spec *spec, const struct tf_supervise_options *o) {
         status = o->resident ? 0 : tf_service_last_status(sv.svc);
 out:
         tf_service_free(sv.svc);
+        /* Freeing runs that never ended (an error exit) may leave work to the loop, such as a container's
+         * DELETE: let it finish; its holders bound it. */
+        if (sv.loop) {
+                tf_loop_exit(sv.loop, 0);
+                (void) tf_loop_run(sv.loop);
+        }
         tf_run_ctx_done(&sv.ctx);
         tf_loop_free(sv.loop);
         return status;
