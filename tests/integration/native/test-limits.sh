@@ -15,11 +15,14 @@ echo "$out" | grep -qx 'cpuset=0'; ok "cpuset 0 reads 0 inside"
 diag "$out"
 
 # Host-dependent refusals name the key's position and say what the host has; nothing is created.
-cs_own=$(awk -F: '$2 == "cpuset" {print $3}' /proc/self/cgroup); [ "$cs_own" = / ] && cs_own=
-cs_file=/sys/fs/cgroup/cpuset$cs_own/cpuset.effective_cpus
 f=$(spec cpuset-far "command: [true]" "limits: {cpuset: '0,4095'}")
 "$TFRUN" "$f" 2>"$TMPD/cs.err"; is "$?" 125 "cpuset CPU 4095: refused, 125"
-is "$(cat "$TMPD/cs.err")" "tfrun: $f:3:10: limits.cpuset: CPU 4095 of '0,4095' is not available here: the cgroup parent offers CPUs $(cat "$cs_file") ($cs_file; online: $(cat /sys/devices/system/cpu/online)); choose CPUs among those" \
+# The parent's file differs by hierarchy (v1 cpuset.effective_cpus, v2 cpuset.cpus.effective): take the one the
+# message names and check that the CPUs it quotes are that file's and the host's.
+cs_file=$(sed -n 's/.*offers CPUs [^ ]* (\([^;]*\);.*/\1/p' "$TMPD/cs.err")
+case "$cs_file" in /sys/fs/cgroup/*cpus.effective|/sys/fs/cgroup/*effective_cpus) pass "cpuset CPU 4095: names the parent's file";;
+        *) fail "cpuset CPU 4095: names the parent's file"; diag "$(cat "$TMPD/cs.err")";; esac
+is "$(cat "$TMPD/cs.err")" "tfrun: $f:3:10: limits.cpuset: CPU 4095 of '0,4095' is not available here: the cgroup parent offers CPUs $(cat "$cs_file" 2>/dev/null) ($cs_file; online: $(cat /sys/devices/system/cpu/online)); choose CPUs among those" \
         "cpuset CPU 4095: the message names the position and the CPUs that exist"
 no_cgroup_left cpuset-far "cpuset refused"
 if [ -e /sys/fs/cgroup/memory/memory.limit_in_bytes ]; then
