@@ -62,6 +62,7 @@ int main(void) {
         uint64_t took = tf_now(CLOCK_MONOTONIC) - now;
         OK(took >= 200000, "the loop waited for the last timer (%llu us)", (unsigned long long) took);
         tf_loop_free(l);
+        victim = NULL; /* freed with its loop */
 
         /* A virtual loop: time moves only when told. */
         if (tf_loop_new_virtual(1000000, 5000000, &l, &e) < 0)
