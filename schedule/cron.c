@@ -273,34 +273,9 @@ static bool bit(uint64_t b, int v) {
         return (b >> v) & 1;
 }
 
-static void format_field(FILE *f, const tf_cron *c, int fi) {
-        int lo = fields[fi].min, hi = fi == C_DOW ? 6 : fields[fi].max;
-        uint64_t b = c->bits[fi];
-        bool full = true, first = true;
-
-        for (int v = lo; v <= hi; v++)
-                full = full && bit(b, v);
-        /* "*" only when it was written with a star: "0-23" selects every hour too, but without the star it
-         * makes the job fixed-time for cronie's DST rule and, in the day fields, ORs DOM with DOW. */
-        if (full && c->star[fi]) {
-                fputc('*', f);
-                return;
-        }
-        if (c->star[fi]) {
-                /* "*\/S": keep the star, it carries the Vixie day rule. */
-                int a = -1, s = 0;
-                for (int v = lo; v <= hi; v++)
-                        if (bit(b, v)) {
-                                if (a < 0)
-                                        a = v;
-                                else {
-                                        s = v - a;
-                                        break;
-                                }
-                        }
-                fprintf(f, "*/%d", s > 0 ? s : hi - lo + 1);
-                return;
-        }
+/* Values of `b` in lo..hi as a sorted list of numbers and ranges (runs of 3 or more), each preceded by a
+ * comma unless it is the first thing printed. */
+static void format_list(FILE *f, uint64_t b, int lo, int hi, bool first) {
         for (int v = lo; v <= hi; v++) {
                 if (!bit(b, v))
                         continue;
@@ -318,6 +293,41 @@ static void format_field(FILE *f, const tf_cron *c, int fi) {
                         fprintf(f, "%d", v);
                 v = e;
         }
+}
+
+/* The bits "*\/s" selects in lo..hi. */
+static uint64_t star_step_bits(int lo, int hi, int s) {
+        uint64_t b = 0;
+        for (int v = lo; v <= hi; v += s)
+                b |= UINT64_C(1) << v;
+        return b;
+}
+
+static void format_field(FILE *f, const tf_cron *c, int fi) {
+        int lo = fields[fi].min, hi = fi == C_DOW ? 6 : fields[fi].max;
+        uint64_t b = c->bits[fi];
+
+        if (!c->star[fi]) {
+                format_list(f, b, lo, hi, true);
+                return;
+        }
+        /* Written with a leading star: keep one, it carries the Vixie day rule and cronie's DST rule ("0-23"
+         * selects every hour too, but without the star it makes the job fixed-time and, in the day fields,
+         * ORs DOM with DOW). A star field always selects lo, so some "*\/s" (at worst s = hi - lo + 1, which
+         * is lo alone) fits inside it: print the smallest such s, the one covering the most values, then what
+         * it leaves out ("*\/15,7"). A function of the bits alone, so the form is a fixed point. */
+        for (int s = 1; s <= hi - lo + 1; s++) {
+                uint64_t sb = star_step_bits(lo, hi, s);
+                if ((b & sb) != sb)
+                        continue;
+                if (s == 1)
+                        fputc('*', f);
+                else
+                        fprintf(f, "*/%d", s);
+                format_list(f, b & ~sb, lo, hi, false);
+                return;
+        }
+        abort(); /* not reached: a star field selects lo, so s = hi - lo + 1 fits */
 }
 
 char *tf_cron_format(const tf_cron *c) {
@@ -345,9 +355,27 @@ char *tf_cron_format(const tf_cron *c) {
 /* ---- next run ---------------------------------------------------------------------------------- */
 
 static int32_t off_at(const tf_tz *tz, int64_t t) {
-        struct tm tm;
-        (void) tf_tz_localtime(tz, t, &tm);
-        return (int32_t) tm.tm_gmtoff;
+        return tf_tz_utoff(tz, t);
+}
+
+/* Bounds of the offsets instants() may use for any wall time in L..L+span (it samples a day either side):
+ * every instant of those wall times lies in [L - *hi, L + span - *lo]. */
+static void off_bounds(const tf_tz *tz, int64_t L, int64_t span, int32_t *lo, int32_t *hi) {
+        const int64_t at[] = { L - 86400, L, L + span, L + span + 86400 };
+        *lo = INT32_MAX;
+        *hi = INT32_MIN;
+        for (size_t i = 0; i < ELEMENTSOF(at); i++) {
+                int32_t o = off_at(tz, at[i]);
+                *lo = o < *lo ? o : *lo;
+                *hi = o > *hi ? o : *hi;
+        }
+}
+
+/* No instant of the wall times L..L+span can be after `base` and before `best`: skip them. */
+static bool span_useless(const tf_tz *tz, int64_t L, int64_t span, int64_t base, int64_t best) {
+        int32_t lo, hi;
+        off_bounds(tz, L, span, &lo, &hi);
+        return L + span - lo <= base || L - hi >= best;
 }
 
 /* The instants whose wall clock reads L (0, 1 or 2 of them, ascending); for 0, *gap_end is the
@@ -399,6 +427,7 @@ int tf_cron_next(const tf_cron *c, uint64_t after, uint64_t *ret, tf_error **err
         const tf_tz *tz;
         int64_t base = (int64_t) (after / USEC_PER_SEC), best = INT64_MAX, day0, lb;
         bool fixed = !c->star[C_MIN] && !c->star[C_HOUR];
+        bool many_secs = (c->bits[C_SEC] & (c->bits[C_SEC] - 1)) != 0;
         int r;
 
         if (c->reboot)
@@ -444,11 +473,16 @@ int tf_cron_next(const tf_cron *c, uint64_t after, uint64_t *ret, tf_error **err
                                 continue;
                         if (best != INT64_MAX && Lh - 2 * 86400 > best)
                                 break;
+                        if (span_useless(tz, Lh, 3599, base, best))
+                                continue;
                         for (int mi = 0; mi < 60; mi++) {
                                 if (!bit(c->bits[C_MIN], mi))
                                         continue;
                                 int64_t Lm = Lh + mi * 60;
                                 if (Lm + 59 < lb - 7200)
+                                        continue;
+                                /* Worth a look of its own only when the minute holds several seconds. */
+                                if (many_secs && span_useless(tz, Lm, 59, base, best))
                                         continue;
                                 for (int s = 0; s < 60; s++) {
                                         if (!bit(c->bits[C_SEC], s))

@@ -353,6 +353,10 @@ int tf_tz_localtime(const tf_tz *tz, int64_t t, struct tm *tm) {
         return 0;
 }
 
+int32_t tf_tz_utoff(const tf_tz *tz, int64_t t) {
+        return lookup(tz, t)->utoff;
+}
+
 static int32_t utoff_at(const tf_tz *tz, int64_t t, bool *isdst) {
         const struct ttinfo *ti = lookup(tz, t);
         if (isdst)

@@ -347,6 +347,12 @@ static void test_cron(void) {
                 { "30 */20 * * * *", "30 */20 * * * *" },
                 { "CRON_TZ=Europe/Berlin 0 3 * * *", "CRON_TZ=Europe/Berlin 0 3 * * *" },
                 { "0-59 0-23 1-31 1-12 0-7", "0-59 0-23 1-31 1-12 0-6" },
+                /* a list led by "*\/N" keeps its other values (it printed "*\/7 * * * *") */
+                { "*/15,7 * * * *", "*/15,7 * * * *" },
+                { "*/2,*/3 * * * *", "*/2,3,9,15,21,27,33,39,45,51,57 * * * *" },
+                { "*,5 * * * *", "* * * * *" },
+                { "0 0 */10,5 * *", "0 0 */10,5 * *" },
+                { "0 0 * * */7", "0 0 * * */7" },
         };
         for (size_t i = 0; i < ELEMENTSOF(f); i++) {
                 _cleanup_error_ tf_error *err = NULL;
@@ -451,6 +457,176 @@ static void test_cron(void) {
         }
 }
 
+/* ---- cron's normal form is a fixed point, over a generated corpus ------------------------------ */
+
+/* A seeded generator (splitmix64): SEED=<n> replays a run; under CI=true the seed is fixed, elsewhere each run
+ * explores a new one, as the differential tests do. */
+static uint64_t rng_state;
+
+static uint64_t rng(void) {
+        uint64_t z = (rng_state += UINT64_C(0x9e3779b97f4a7c15));
+        z = (z ^ (z >> 30)) * UINT64_C(0xbf58476d1ce4e5b9);
+        z = (z ^ (z >> 27)) * UINT64_C(0x94d049bb133111eb);
+        return z ^ (z >> 31);
+}
+
+static int rnd(int lo, int hi) {
+        return lo + (int) (rng() % (uint64_t) (hi - lo + 1));
+}
+
+static const char *const gen_months[] = { "jan", "feb", "mar", "apr", "may", "jun",
+                                          "jul", "aug", "sep", "oct", "nov", "dec" };
+static const char *const gen_dows[] = { "sun", "mon", "tue", "wed", "thu", "fri", "sat", "SUN" };
+
+static void gen_value(FILE *f, int v, int lo, bool mon, bool dow) {
+        if ((mon || dow) && rnd(0, 2) == 0)
+                fputs(mon ? gen_months[v - lo] : gen_dows[v], f);
+        else
+                fprintf(f, "%d", v);
+}
+
+/* One cron field over lo..hi: '*', '*\/S' (also inside lists, and first in them), values, ranges, steps. */
+static void gen_field(FILE *f, int lo, int hi, bool mon, bool dow) {
+        int items = rnd(0, 9) < 6 ? 1 : rnd(2, 4);
+
+        if (rnd(0, 3) == 0) {
+                fputc('*', f);
+                return;
+        }
+        for (int i = 0; i < items; i++) {
+                int a = rnd(lo, hi), b = rnd(a, hi);
+                if (i > 0)
+                        fputc(',', f);
+                switch (rnd(0, 5)) {
+                case 0:
+                        fprintf(f, "*/%d", rnd(1, hi - lo + 1));
+                        break;
+                case 1:
+                        gen_value(f, a, lo, mon, dow);
+                        break;
+                case 2:
+                        gen_value(f, a, lo, mon, dow);
+                        fputc('-', f);
+                        gen_value(f, b, lo, mon, dow);
+                        break;
+                case 3:
+                        gen_value(f, a, lo, mon, dow);
+                        fprintf(f, "-%d/%d", b, rnd(1, hi - lo + 1));
+                        break;
+                case 4:
+                        fprintf(f, "%d/%d", a, rnd(1, hi - lo + 1));
+                        break;
+                default:
+                        fprintf(f, "%d", a);
+                }
+        }
+}
+
+static char *gen_cron(void) {
+        static const char *const zones[] = { "Europe/Berlin", "America/New_York", "Australia/Lord_Howe", "UTC" };
+        static const char *const shorthands[] = { "@yearly", "@annually", "@monthly", "@weekly",
+                                                  "@daily",  "@midnight", "@hourly" };
+        char *buf = NULL;
+        size_t sz = 0;
+        FILE *f = open_memstream(&buf, &sz);
+
+        if (rnd(0, 3) == 0)
+                fprintf(f, "CRON_TZ=%s ", zones[rnd(0, 3)]);
+        if (rnd(0, 40) == 0)
+                fputs(shorthands[rnd(0, 6)], f);
+        else {
+                if (rnd(0, 4) == 0) {
+                        gen_field(f, 0, 59, false, false);
+                        fputc(' ', f);
+                }
+                gen_field(f, 0, 59, false, false);
+                fputc(' ', f);
+                gen_field(f, 0, 23, false, false);
+                fputc(' ', f);
+                gen_field(f, 1, 31, false, false);
+                fputc(' ', f);
+                gen_field(f, 1, 12, true, false);
+                fputc(' ', f);
+                gen_field(f, 0, 7, false, true);
+        }
+        if (fclose(f) != 0 || !buf)
+                abort();
+        return buf;
+}
+
+/* Re-parsed, the normal form prints itself and gives the same next 100 runs as the original. */
+static void test_cron_fixed_point(void) {
+        static const struct {
+                const char *tz;
+                int64_t base;
+        } bases[] = {
+                { "UTC", 1767225600 },           { "Europe/Berlin", 1774742400 - 86400 },
+                { "Europe/Berlin", 1792882200 }, { "America/New_York", 1772946000 },
+                { "Australia/Lord_Howe", 1775311800 }, { "UTC", 1835395200 - 86400 * 3 },
+        };
+        const char *seed_env = getenv("SEED"), *ci = getenv("CI"), *count_env = getenv("COUNT");
+        uint64_t seed;
+        int count = count_env ? atoi(count_env) : 3000, bad = 0, compared = 0, refused = 0;
+
+        if (seed_env && *seed_env)
+                seed = strtoull(seed_env, NULL, 10);
+        else if (ci && strcmp(ci, "true") == 0)
+                seed = 20261201;
+        else {
+                struct timespec ts;
+                clock_gettime(CLOCK_REALTIME, &ts);
+                seed = (uint64_t) ts.tv_nsec ^ (uint64_t) ts.tv_sec << 20;
+                seed %= UINT64_C(2147483647);
+        }
+        printf("# cron fixed point: SEED=%llu COUNT=%d (replay with SEED=%llu)\n", (unsigned long long) seed,
+               count, (unsigned long long) seed);
+        rng_state = seed;
+
+        for (int i = 0; i < count; i++) {
+                _cleanup_free_ char *expr = gen_cron(), *norm = NULL, *norm2 = NULL;
+                _cleanup_cron_ tf_cron *c = NULL, *c2 = NULL;
+                _cleanup_error_ tf_error *err = NULL;
+                int b = rnd(0, (int) ELEMENTSOF(bases) - 1);
+
+                if (tf_cron_parse(expr, &c, &err) < 0) {
+                        /* ranges like "9-3" the generator cannot make; anything else is a generator bug */
+                        refused++;
+                        continue;
+                }
+                norm = tf_cron_format(c);
+                if (tf_cron_parse(norm, &c2, &err) < 0) {
+                        if (bad++ < 5)
+                                printf("#   '%s' -> '%s' does not parse: %s\n", expr, norm, err->msg);
+                        continue;
+                }
+                norm2 = tf_cron_format(c2);
+                if (strcmp(norm, norm2) != 0) {
+                        if (bad++ < 5)
+                                printf("#   '%s' -> '%s' -> '%s'\n", expr, norm, norm2);
+                        continue;
+                }
+                set_tz(bases[b].tz);
+                uint64_t t1 = (uint64_t) bases[b].base * USEC, t2 = t1;
+                for (int k = 0; k < 100; k++) {
+                        int r1 = tf_cron_next(c, t1, &t1, NULL), r2 = tf_cron_next(c2, t2, &t2, NULL);
+                        if (r1 != r2 || (r1 == 0 && t1 != t2)) {
+                                if (bad++ < 5)
+                                        printf("#   TZ=%s '%s' -> '%s': run %d: %llu vs %llu\n", bases[b].tz, expr,
+                                               norm, k + 1, (unsigned long long) t1 / USEC,
+                                               (unsigned long long) t2 / USEC);
+                                break;
+                        }
+                        if (r1 < 0)
+                                break;
+                        compared += k == 0;
+                }
+        }
+        set_tz(NULL);
+        IS_INT(bad, 0, "cron normal form is a fixed point over %d generated expressions (SEED=%llu)", count,
+               (unsigned long long) seed);
+        OK(compared >= count / 2, "%d of them had runs to compare, %d refused", compared, refused);
+}
+
 static void test_timestamps(void) {
         char buf[128];
         const tf_tz *tz;
@@ -509,6 +685,7 @@ int main(void) {
         test_next();
         test_cal_errors();
         test_cron();
+        test_cron_fixed_point();
         test_timestamps();
         return tap_done();
 }
