@@ -121,6 +121,104 @@ static int parse_value(struct cparser *ps, int f, const char **p, int *ret) {
         return cfail(ps, EINVAL, "%s: unexpected '%c' at column %d", fields[f].name, *s, (int) (s - ps->expr) + 1);
 }
 
+/* Quartz's and cronexpr's day syntax (L, W, #, ?), which cronie does not have: name it, and the calendar
+ * expression that does the job where there is one ('*-*~01' is the last day of every month). */
+static int refuse_quartz(struct cparser *ps, int f, const char *item, size_t len) {
+        static const char *const days[] = { "Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun" };
+        static const char *const long_days[] = { "Sunday",   "Monday", "Tuesday",  "Wednesday",
+                                                 "Thursday", "Friday", "Saturday", "Sunday" };
+        const char *q = NULL, *what = NULL;
+        _cleanup_free_ char *hint = NULL;
+
+        if (f != C_DOM && f != C_DOW)
+                return 0;
+        for (size_t i = 0; i < len && !q; i++) {
+                char ch = item[i];
+                if (ch == '?' || ch == '#')
+                        q = item + i;
+                else if ((ch == 'L' || ch == 'l' || ch == 'W' || ch == 'w') && f == C_DOM)
+                        q = item + i;
+                else if ((ch == 'L' || ch == 'l') && f == C_DOW) /* no weekday name has an L */
+                        q = item + i;
+        }
+        if (!q)
+                return 0;
+
+        /* The weekday before 'L' or '#' ("5L", "fri#3"), for the hint. */
+        int day = -1;
+        if (f == C_DOW && q > item) {
+                if (isdigit((unsigned char) *item)) {
+                        char *e;
+                        long v = strtol(item, &e, 10);
+                        if (e == q && v >= 0 && v <= 7)
+                                day = (int) v;
+                } else if (q - item == 3)
+                        for (int i = 0; i < 7; i++)
+                                if (strncasecmp(item, dow_names[i], 3) == 0)
+                                        day = i;
+        }
+        if (f == C_DOM && (memchr(item, 'W', len) || memchr(item, 'w', len)))
+                q = memchr(item, 'W', len) ?: memchr(item, 'w', len); /* "LW" is about W */
+        switch (*q) {
+        case '?':
+                what = "'?' (no specific value)";
+                hint = tf_strdup("write '*' for it");
+                break;
+        case '#': {
+                long k = strtol(q + 1, NULL, 10);
+                what = "'#' (the Nth weekday of the month)";
+                if (day >= 0 && k >= 1 && k <= 5) {
+                        if (asprintf(&hint,
+                                     "use a calendar expression instead, e.g. calendar: '%s "
+                                     "*-*-%02ld..%02ld'",
+                                     days[day], 7 * k - 6, k == 5 ? 31 : 7 * k) < 0)
+                                tf_oom();
+                } else
+                        hint = tf_strdup(
+                                "use a calendar expression instead, e.g. calendar: 'Fri *-*-15..21' "
+                                "(the third Friday of the month)");
+                break;
+        }
+        case 'W':
+        case 'w':
+                what = "'W' (the nearest weekday)";
+                hint = tf_strdup(
+                        "there is no nearest-weekday rule, but a calendar expression combines weekdays and "
+                        "days, e.g. calendar: 'Mon..Fri *-*-01..03' (weekdays among the 1st to the 3rd)");
+                break;
+        default:
+                if (f == C_DOW) {
+                        what = "'L' (the last such weekday of the month)";
+                        if (asprintf(&hint,
+                                     "use a calendar expression instead, e.g. calendar: '%s *-*~01..07' "
+                                     "(the last %s of the month)",
+                                     days[day >= 0 ? day : 5], long_days[day >= 0 ? day : 5]) < 0)
+                                tf_oom();
+                        break;
+                }
+                what = "'L' (the last day of the month)";
+                long back = 0;
+                if (q == item && len > 2 && item[1] == '-' && isdigit((unsigned char) item[2]))
+                        back = strtol(item + 2, NULL, 10);
+                if (back > 30)
+                        back = 30;
+                if (back > 0) {
+                        if (asprintf(&hint,
+                                     "use a calendar expression instead, e.g. calendar: '*-*~%02ld' (%ld "
+                                     "day%s before the last day of every month)",
+                                     back + 1, back, back == 1 ? "" : "s") < 0)
+                                tf_oom();
+                } else
+                        hint = tf_strdup(
+                                "use a calendar expression instead, e.g. calendar: '*-*~01' (the last day "
+                                "of every month)");
+        }
+        return cfail(ps, EINVAL,
+                     "%s %s at column %d is not supported by tfrun's cron (it follows cronie, which has "
+                     "no L, W, # or ?); %s",
+                     fields[f].name, what, (int) (q - ps->expr) + 1, hint);
+}
+
 static int parse_field(struct cparser *ps, int f, const char *s, size_t len, tf_cron *c) {
         const char *p = s, *end = s + len;
         int r;
@@ -129,6 +227,11 @@ static int parse_field(struct cparser *ps, int f, const char *s, size_t len, tf_
         for (;;) {
                 const char *item = p;
                 int lo, hi, step = 1;
+
+                const char *comma = memchr(p, ',', (size_t) (end - p));
+                r = refuse_quartz(ps, f, item, (size_t) ((comma ? comma : end) - p));
+                if (r < 0)
+                        return r;
 
                 if (*p == '*') {
                         lo = fields[f].min;

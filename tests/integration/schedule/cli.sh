@@ -34,6 +34,24 @@ is "$(TZ=UTC "$TFRUN" --cron --base-time=@1774699200 '*/15 9-17 * * mon-fri' | s
    "Normalized form: */15 9-17 * * 1-5" "cron canonical form"
 is "$(TZ=UTC "$TFRUN" --cron @reboot | tail -1)" "    Next elapse: never" "@reboot never elapses"
 
+# Messages a new user can act on: cron's Quartz day syntax, a calendar weekday after the time.
+"$TFRUN" --cron '0 3 L * *' 2>"$TMPD/err" >/dev/null
+is "$?" 125 "cron L: exit 125"
+is "$(cat "$TMPD/err")" "tfrun calendar: '0 3 L * *': day of month 'L' (the last day of the month) at column 5 \
+is not supported by tfrun's cron (it follows cronie, which has no L, W, # or ?); use a calendar expression \
+instead, e.g. calendar: '*-*~01' (the last day of every month)" "cron L: unsupported, with the calendar form"
+"$TFRUN" --cron '0 3 * * 1#2' 2>"$TMPD/err" >/dev/null
+is "$?" 125 "cron #: exit 125"
+is "$(cat "$TMPD/err")" "tfrun calendar: '0 3 * * 1#2': day of week '#' (the Nth weekday of the month) at column \
+10 is not supported by tfrun's cron (it follows cronie, which has no L, W, # or ?); use a calendar expression \
+instead, e.g. calendar: 'Mon *-*-08..14'" "cron #: unsupported, with the calendar form"
+"$TFRUN" '09:00 Mon' 2>"$TMPD/err" >/dev/null
+is "$?" 125 "calendar '09:00 Mon': exit 125"
+is "$(cat "$TMPD/err")" "tfrun calendar: '09:00 Mon': the weekday goes first: 'Mon' at column 7 belongs before \
+the date and time, as in 'Mon 09:00'" "calendar '09:00 Mon': the weekday goes first"
+is "$(TZ=UTC "$TFRUN" --base-time=@1774699200 'Mon 09:00' | sed -n 2,3p)" "Normalized form: Mon *-*-* 09:00:00
+    Next elapse: Mon 2026-03-30 09:00:00 UTC" "the suggested form works"
+
 "$TFRUN" --base-time=garbage daily >/dev/null 2>&1
 is "$?" 125 "bad --base-time: 125"
 "$TFRUN" --iterations=x daily >/dev/null 2>&1

@@ -296,6 +296,13 @@ static void test_cal_errors(void) {
                 { "@-5", "'@-5': timestamp '@-5' out of range 1970..2199 at column 1" },
                 { "*-*-* 10:00 Europe/Berln", "'*-*-* 10:00 Europe/Berln': unknown time zone 'Europe/Berln' at column 13" },
                 { "10:00 junk", "'10:00 junk': unknown time zone 'junk' at column 7" },
+                /* the weekday after the time: systemd says "Invalid argument"; we say where it goes */
+                { "09:00 Mon", "'09:00 Mon': the weekday goes first: 'Mon' at column 7 belongs before the "
+                  "date and time, as in 'Mon 09:00'" },
+                { "*-*-* 09:00 Sat,Sun Europe/Berlin", "'*-*-* 09:00 Sat,Sun Europe/Berlin': the weekday "
+                  "goes first: 'Sat,Sun' at column 13 belongs before the date and time, as in "
+                  "'Sat,Sun *-*-* 09:00 Europe/Berlin'" },
+                { "09:00 Monster", "'09:00 Monster': unknown time zone 'Monster' at column 7" },
                 { "00:00:00/0.00000001", "'00:00:00/0.00000001': repetition '/0.00000001' must be positive at column 9" },
                 { " utc", "'' : " },
         };
@@ -326,6 +333,8 @@ static void test_cal_errors(void) {
            "overlong expression refused");
         set_tz(NULL);
 }
+
+#define UNSUP "is not supported by tfrun's cron (it follows cronie, which has no L, W, # or ?); "
 
 static void test_cron(void) {
         static const struct {
@@ -447,6 +456,23 @@ static void test_cron(void) {
                 { "0 0 1-x * *", "'0 0 1-x * *': unknown day of month name 'x' at column 7" },
                 { "0 0 1;2 * *", "'0 0 1;2 * *': day of month: unexpected ';' at column 6" },
                 { "@daily extra", "'@daily extra': unexpected text after '@daily' at column 8" },
+                /* Quartz/cronexpr day syntax: said unsupported, with the calendar form that does the job */
+                { "0 0 L * *", "'0 0 L * *': day of month 'L' (the last day of the month) at column 5 " UNSUP
+                  "use a calendar expression instead, e.g. calendar: '*-*~01' (the last day of every "
+                  "month)" },
+                { "0 0 L-2 * *", "'0 0 L-2 * *': day of month 'L' (the last day of the month) at column 5 "
+                  UNSUP "use a calendar expression instead, e.g. calendar: '*-*~03' (2 days before the last "
+                  "day of every month)" },
+                { "0 0 15W * *", "'0 0 15W * *': day of month 'W' (the nearest weekday) at column 7 " UNSUP
+                  "there is no nearest-weekday rule, but a calendar expression combines weekdays and days, "
+                  "e.g. calendar: 'Mon..Fri *-*-01..03' (weekdays among the 1st to the 3rd)" },
+                { "0 0 * * 5L", "'0 0 * * 5L': day of week 'L' (the last such weekday of the month) at "
+                  "column 10 " UNSUP "use a calendar expression instead, e.g. calendar: 'Fri *-*~01..07' "
+                  "(the last Friday of the month)" },
+                { "0 0 * * fri#3", "'0 0 * * fri#3': day of week '#' (the Nth weekday of the month) at "
+                  "column 12 " UNSUP "use a calendar expression instead, e.g. calendar: 'Fri *-*-15..21'" },
+                { "0 0 ? * 1", "'0 0 ? * 1': day of month '?' (no specific value) at column 5 " UNSUP
+                  "write '*' for it" },
         };
         for (size_t i = 0; i < ELEMENTSOF(e); i++) {
                 _cleanup_error_ tf_error *err = NULL;
