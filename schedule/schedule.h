@@ -97,10 +97,11 @@ typedef struct tf_cron tf_cron;
 
 #define TF_CRON_EXPR_MAX 1024
 
-/* Parse "MIN HOUR DOM MON DOW" or, with 6 fields, "SEC MIN HOUR DOM MON DOW"; the @-shorthands
- * (@yearly @annually @monthly @weekly @daily @midnight @hourly @reboot); names jan..dec and sun..sat
- * (any case, also in ranges); 0 and 7 are Sunday; "N/S" means N-max/S. An optional leading
- * "CRON_TZ=Zone " (or "TZ=Zone ") evaluates it in that zone instead of the local one.
+/* Parse "MIN HOUR DOM MON DOW", as supercronic (cronexpr) does also "MIN HOUR DOM MON DOW YEAR" (6 fields)
+ * and "SEC MIN HOUR DOM MON DOW YEAR" (7; years 1970..2199); the @-shorthands (@yearly @annually @monthly
+ * @weekly @daily @midnight @hourly @reboot); names jan..dec and sun..sat (any case, also in ranges); 0 and 7
+ * are Sunday; "N/S" means N-max/S. An optional leading "CRON_TZ=Zone " (or "TZ=Zone ") evaluates it in that
+ * zone instead of the local one. Quartz's L, W, # and ? are refused with the calendar form to use instead.
  * Errors: "'0 25 * * *': hour 25 out of range 0..23 at column 3". */
 int tf_cron_parse(const char *expr, tf_cron **ret, tf_error **err);
 
@@ -110,13 +111,16 @@ static inline void tf_cron_freep(tf_cron **c) {
 }
 #define _cleanup_cron_ __attribute__((cleanup(tf_cron_freep)))
 
-/* Canonical form: "[CRON_TZ=Zone ][SEC ]MIN HOUR DOM MON DOW" with every field as a sorted,
- * comma-separated list of numbers and ranges "a-b" (maximal runs of 3 or more consecutive values), or
- * "*" when the field selects every value AND was written with a leading '*' ("0-23" stays "0-23": without
- * the star it means something else, see below). A field written with a leading '*' that does not select every
- * value ("*\/15") stays "*\/S": the leading star changes Vixie's day rule (DOM and DOW are ANDed when
- * either starts with '*', ORed otherwise) and cronie's DST rule (wildcard jobs), so it is kept. Names
- * become numbers, Sunday is 0 (7 folds into it). "@reboot" stays "@reboot"; other @-shorthands expand. */
+/* Canonical form: "[CRON_TZ=Zone ]MIN HOUR DOM MON DOW" when the seconds are 0 and every year runs, else
+ * all seven fields "SEC MIN HOUR DOM MON DOW YEAR": never 6 fields, which cron dialects read three ways.
+ * Every field is a sorted, comma-separated list of numbers and ranges "a-b" (maximal runs of 3 or more
+ * consecutive values), or "*" when the field selects every value AND was written with a leading '*' ("0-23"
+ * stays "0-23": without the star it means something else, see below; a year has no such rule, every year is
+ * "*"). A field written with a leading '*' that does not select every value stays "*\/S" followed by the
+ * values that step leaves out ("*\/15,7"): the leading star changes Vixie's day rule (DOM and DOW are ANDed
+ * when either starts with '*', ORed otherwise) and cronie's DST rule (wildcard jobs), so it is kept. Names
+ * become numbers, Sunday is 0 (7 folds into it). "@reboot" stays "@reboot"; other @-shorthands expand. The
+ * form is a fixed point: parsed again it prints itself and runs at the same times. */
 char *tf_cron_format(const tf_cron *c);
 
 /* True for @reboot: it has no next time (tf_cron_next returns -ENOENT). */

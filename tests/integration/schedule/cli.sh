@@ -32,6 +32,17 @@ is "$?" 125 "invalid cron: exit 125"
 is "$(cat "$TMPD/err")" "tfrun calendar: '0 25 * * *': hour 25 out of range 0..23 at column 3" "cron message"
 is "$(TZ=UTC "$TFRUN" --cron --base-time=@1774699200 '*/15 9-17 * * mon-fri' | sed -n 2p)" \
    "Normalized form: */15 9-17 * * 1-5" "cron canonical form"
+# 6 fields end with a year, 7 start with seconds (supercronic's reading); the form prints 5 or all 7
+is "$(TZ=UTC "$TFRUN" --cron --iterations=0 '*/10 * * * * *' | sed -n 2p)" "Normalized form: */10 * * * *" \
+   "6 fields: the 6th is the year"
+is "$(TZ=UTC "$TFRUN" --cron --iterations=0 '0 9 * * 1-5 2027' | sed -n 2p)" \
+   "Normalized form: 0 0 9 * * 1-5 2027" "a year prints all 7 fields"
+is "$(TZ=UTC "$TFRUN" --cron --base-time=@1767225600 '*/10 * * * * * *' | sed -n 1,2p)" \
+   "Normalized form: */10 * * * * * *
+    Next elapse: Thu 2026-01-01 00:00:10 UTC" "7 fields: seconds first"
+is "$(TZ=UTC "$TFRUN" --cron '0 */5 * * * 1-5' 2>&1 >/dev/null)" "tfrun calendar: '0 */5 * * * 1-5': year 1 \
+out of range 1970..2199 at column 13; 6 fields are minute hour day month weekday year, as supercronic reads \
+them (seconds come first in 7 fields: '0 */5 * * * 1-5 *' if the first is seconds)" "a 6th field, no year"
 is "$(TZ=UTC "$TFRUN" --cron @reboot | tail -1)" "    Next elapse: never" "@reboot never elapses"
 
 # Messages a new user can act on: cron's Quartz day syntax, a calendar weekday after the time.

@@ -2,8 +2,11 @@
 # SPDX-License-Identifier: MIT
 """Differential test: `tfrun calendar --cron` (the tfcal-test driver) against python3-croniter.
 
-Generates cron expressions (5 fields, and 6 with leading seconds; names, ranges, steps, lists, 7 = Sunday,
-@-shorthands, CRON_TZ=), computes 10 next runs with both and compares them. Base times stay away from DST
+Generates cron expressions (5 fields; 6 with a trailing year and 7 with leading seconds and a trailing
+year, as supercronic reads them; names, ranges, steps, lists, 7 = Sunday, @-shorthands), computes 10 next
+runs with both and compares them. croniter reads a 6th field as seconds-last and knows no years: it gets
+the seconds moved last and its runs are filtered to the year field (restarting at the next allowed year).
+Base times stay away from DST
 changes: croniter runs a repeated hour twice and does not make up skipped times, unlike cronie (our DST
 rules have their own unit fixtures). Expressions where Vixie cron and croniter disagree by design are not
 generated: a day field starting with '*' (e.g. "*/2") next to a restricted other day field (Vixie: AND,
@@ -15,7 +18,7 @@ import os
 import random
 import subprocess
 import sys
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 
 TFCAL = os.environ.get("TFCAL") or os.path.join(os.environ.get("BUILDDIR", "build"), "schedule", "tfcal-test")
 COUNT = int(os.environ.get("COUNT", "1200"))
@@ -106,6 +109,10 @@ def gen(r):
     if r.random() < 0.04:
         return r.choice(["@yearly", "@annually", "@monthly", "@weekly", "@daily", "@midnight", "@hourly"])
     sec = field(r, 0, 59, star=0.3) if r.random() < 0.25 else None
+    year = None
+    if sec is not None or r.random() < 0.15:
+        year = "*" if r.random() < 0.5 else r.choice(["2026", "2027", "2026-2028", "2027,2029",
+                                                      "2026-2032/2", "2028-2030", "*/3", "2026,2031-2033"])
     mi = field(r, 0, 59, star=0.2)
     h = field(r, 0, 23, star=0.35)
     mon = field(r, 1, 12, MONTHS, star=0.6)
@@ -124,6 +131,8 @@ def gen(r):
     parts = [mi, h, dom, mon, dow]
     if sec is not None:
         parts.insert(0, sec)
+    if year is not None:
+        parts.append(year)
     return " ".join(parts)
 
 
@@ -132,12 +141,32 @@ def croniter_runs(expr, tz, base):
     from zoneinfo import ZoneInfo
     z = ZoneInfo(tz)
     fields = expr.split()
-    if len(fields) == 6:  # croniter wants the seconds last
-        fields = fields[1:] + fields[:1]
-    it = croniter(" ".join(fields), base.astimezone(z))
+    years = None
+    if len(fields) == 7:  # ours: SEC ... DOW YEAR; croniter: MIN ... DOW SEC
+        years = expand(fields[6], 1970, 2199)
+        fields = fields[1:6] + fields[:1]
+    elif len(fields) == 6:  # ours: MIN ... DOW YEAR
+        years = expand(fields[5], 1970, 2199)
+        fields = fields[:5]
+    cexpr = " ".join(fields)
+    it = croniter(cexpr, base.astimezone(z))
     out = []
+    wall = False
     for _ in range(ITER):
         t = it.get_next(datetime)
+        if wall:
+            t = t.replace(tzinfo=z)
+        while years is not None and t.year not in years:  # croniter has no year field: skip to the next one
+            later = [y for y in years if y > t.year]
+            if not later or min(later) > 2199:
+                return out
+            # on the wall clock: croniter's zone-aware iteration from January goes wrong across a DST change
+            # (runs in another offset than the base's are not compared anyway)
+            it = croniter(cexpr, datetime(min(later), 1, 1) - timedelta(seconds=1))
+            wall = True
+            t = it.get_next(datetime).replace(tzinfo=z)
+        if wall and t.astimezone(timezone.utc).astimezone(z).replace(tzinfo=None) != t.replace(tzinfo=None):
+            break  # a wall time the clock skips: DST rules, not compared here
         # croniter is wrong once a run crosses a DST change: compare only up to the first one
         if t.astimezone(z).utcoffset() != base.astimezone(z).utcoffset():
             break

@@ -334,6 +334,9 @@ static void test_cal_errors(void) {
         set_tz(NULL);
 }
 
+#define SIX                                                                                          \
+        "6 fields are minute hour day month weekday year, as supercronic reads them (seconds come " \
+        "first in 7 fields: "
 #define UNSUP "is not supported by tfrun's cron (it follows cronie, which has no L, W, # or ?); "
 
 static void test_cron(void) {
@@ -353,7 +356,15 @@ static void test_cron(void) {
                 { "@hourly", "0 * * * *" },
                 { "@weekly", "0 0 * * 0" },
                 { "@reboot", "@reboot" },
-                { "30 */20 * * * *", "30 */20 * * * *" },
+                /* 6 fields end with the year and 7 start with seconds, as supercronic reads them; the form
+                 * prints 5 fields or all 7 */
+                { "30 */20 * * * *", "30 */20 * * *" },
+                { "30 */20 * * * * *", "30 */20 * * * * *" },
+                { "0 9 * * 1-5 2027", "0 0 9 * * 1-5 2027" },
+                { "0 0 9 * * 1-5 2027-2030/2,2040", "0 0 9 * * 1-5 2027,2029,2040" },
+                { "0 0 12 * * * *", "0 12 * * *" },
+                { "0 0 1 1 * 1970-2199", "0 0 1 1 *" },
+                { "0 0 1 1 * */10", "0 0 0 1 1 * */10" },
                 { "CRON_TZ=Europe/Berlin 0 3 * * *", "CRON_TZ=Europe/Berlin 0 3 * * *" },
                 { "0-59 0-23 1-31 1-12 0-7", "0-59 0-23 1-31 1-12 0-6" },
                 /* a list led by "*\/N" keeps its other values (it printed "*\/7 * * * *") */
@@ -403,6 +414,10 @@ static void test_cron(void) {
                 { "15 2 * * *", "Australia/Lord_Howe", 1791036000, { 1791041400, 1791126900 }, 2 },
                 /* ...and 01:45 repeated on 2026-04-05 runs once (+11 pass) */
                 { "45 1 * * *", "Australia/Lord_Howe", 1775311800, { 1775313900, 1775402100 }, 2 },
+                /* a year field: years left out are jumped over, past the 60-year search horizon too */
+                { "0 0 1 1 * 2150", "UTC", 1767225600, { 5680281600 }, 1 },
+                { "0 12 * * * 2020", "UTC", 1767225600, { 0 }, 0 },
+                { "0 0 0 1 1 * */2", "UTC", 1767225600, { 1830297600, 1893456000 }, 2 },
                 /* CRON_TZ overrides the process zone */
                 { "CRON_TZ=America/New_York 0 9 * * *", "Europe/Berlin", 1767225600, { 1767276000 }, 1 },
         };
@@ -443,9 +458,15 @@ static void test_cron(void) {
         } e[] = {
                 { "", "'': empty expression" },
                 { "0 25 * * *", "'0 25 * * *': hour 25 out of range 0..23 at column 3" },
-                { "60 * * * * *", "'60 * * * * *': second 60 out of range 0..59 at column 1" },
-                { "* * * * * * *", "'* * * * * * *': too many fields (expected 5 or 6) at column 13" },
-                { "* * *", "'* * *': expected 5 or 6 fields, got 3" },
+                { "60 * * * * * *", "'60 * * * * * *': second 60 out of range 0..59 at column 1" },
+                { "60 * * * * *", "'60 * * * * *': minute 60 out of range 0..59 at column 1" },
+                { "* * * * * * * *", "'* * * * * * * *': too many fields (expected 5, 6 or 7) at column "
+                  "15" },
+                { "* * *", "'* * *': expected 5, 6 or 7 fields, got 3" },
+                { "0 0 * * * 1969", "'0 0 * * * 1969': year 1969 out of range 1970..2199 at column 11; "
+                  SIX "'0 0 * * * 1969 *' if the first is seconds)" },
+                { "0 */5 * * * 1-5", "'0 */5 * * * 1-5': year 1 out of range 1970..2199 at column 13; "
+                  SIX "'0 */5 * * * 1-5 *' if the first is seconds)" },
                 { "0 0 * foo *", "'0 0 * foo *': unknown month name 'foo' at column 7" },
                 { "0 0 * * 8", "'0 0 * * 8': day of week 8 out of range 0..7 at column 9" },
                 { "*/0 * * * *", "'*/0 * * * *': minute step '0' out of range 1..60 at column 3" },
@@ -561,7 +582,8 @@ static char *gen_cron(void) {
         if (rnd(0, 40) == 0)
                 fputs(shorthands[rnd(0, 6)], f);
         else {
-                if (rnd(0, 4) == 0) {
+                int n = rnd(0, 9) < 6 ? 5 : rnd(6, 7);
+                if (n == 7) {
                         gen_field(f, 0, 59, false, false);
                         fputc(' ', f);
                 }
@@ -574,6 +596,10 @@ static char *gen_cron(void) {
                 gen_field(f, 1, 12, true, false);
                 fputc(' ', f);
                 gen_field(f, 0, 7, false, true);
+                if (n >= 6) {
+                        fputc(' ', f);
+                        gen_field(f, 2020, rnd(0, 1) ? 2040 : 2199, false, false);
+                }
         }
         if (fclose(f) != 0 || !buf)
                 abort();
