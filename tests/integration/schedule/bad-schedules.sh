@@ -1,7 +1,7 @@
 #!/bin/bash
 # SPDX-License-Identifier: MIT
-# Specs whose schedule/ expressions are refused (the spec module leaves their syntax to schedule/, so they are
-# not in fixtures/bad): through the real CLI, `validate` and `run` exit 125 with exactly the message in NAME.err.
+# Specs whose schedule/ expressions are refused (the spec module leaves their syntax to schedule/, so they
+# are not in fixtures/bad): through the real CLI, `validate` and `run` exit 125 with exactly NAME.err.
 . "$SRCDIR/tests/lib.sh"
 cd "$FIXTURES/bad-schedule" || exit 1
 n=0

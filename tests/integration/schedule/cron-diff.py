@@ -1,6 +1,6 @@
 #!/usr/bin/python3
 # SPDX-License-Identifier: MIT
-"""Differential test: `tfrun calendar --cron` (the tfcal-test driver) against python3-croniter.
+"""Differential test: `tfrun calendar --cron` against python3-croniter.
 
 Generates cron expressions (5 fields; 6 with a trailing year and 7 with leading seconds and a trailing
 year, as supercronic reads them; names, ranges, steps, lists, 7 = Sunday, @-shorthands), computes 10 next
@@ -20,7 +20,9 @@ import subprocess
 import sys
 from datetime import datetime, timedelta, timezone
 
-TFCAL = os.environ.get("TFCAL") or os.path.join(os.environ.get("BUILDDIR", "build"), "schedule", "tfcal-test")
+TFRUN = os.environ.get("TFRUN") or os.path.join(os.environ.get("BUILDDIR", "build"), "tfrun")
+# The real CLI, as users run it.
+TFCAL = [TFRUN, "calendar"]
 COUNT = int(os.environ.get("COUNT", "1200"))
 # Under CI=true a fixed seed keeps a landing's verdict about its own change; elsewhere every run explores a
 # new seed (a difference found that way is replayed with SEED= and fixed).
@@ -176,8 +178,8 @@ def croniter_runs(expr, tz, base):
 
 def ours(exprs, tz, base):
     env = dict(os.environ, TZ=tz, LC_ALL="C")
-    p = subprocess.run([TFCAL, "--cron", f"--iterations={ITER}", f"--base-time=@{int(base.timestamp())}", "--"]
-                       + exprs, env=env, capture_output=True, text=True)
+    args = ["--cron", f"--iterations={ITER}", f"--base-time=@{int(base.timestamp())}", "--"]
+    p = subprocess.run(TFCAL + args + exprs, env=env, capture_output=True, text=True)
     blocks = []
     for block in p.stdout.split("\n\n"):
         runs = [line.split(": ", 1)[1] for line in block.splitlines()
@@ -196,8 +198,8 @@ def main():
             return 1
         print("1..0 # SKIP python3-croniter not installed (apt-get install python3-croniter)")
         return 0
-    if not os.access(TFCAL, os.X_OK):
-        print(f"not ok 1 - {TFCAL} missing\n1..1")
+    if not os.access(TFRUN, os.X_OK):
+        print(f"not ok 1 - {TFRUN} missing\n1..1")
         return 1
     r = random.Random(SEED)
     exprs = [gen(r) for _ in range(COUNT)]
@@ -211,7 +213,7 @@ def main():
         n += 1
         bad = []
         if rc != 0 or len(blocks) != len(batch):
-            bad.append(f"tfcal rc {rc}: {err.strip()[:500]}")
+            bad.append(f"tfrun calendar rc {rc}: {err.strip()[:500]}")
         else:
             for e, got in zip(batch, blocks):
                 want = croniter_ok(e, tz, base)
