@@ -18,14 +18,35 @@
 
 /* ---- time zones -------------------------------------------------------------------------------- */
 
-/* A loaded zone. Zones are cached for the life of the process and immutable: callers borrow the
- * pointer and never free it. Thread-unsafe (the runner is single-threaded by design). */
+/* A loaded zone. Zones live in a cache (tf_tz_cache) as long as it does: callers borrow the pointer and
+ * never free it. When the zone's TZif file changes (a tzdata update, a new /etc/localtime), the cache reads
+ * it again into the same object: a borrowed pointer stays valid and sees the new rules. Thread-unsafe (the
+ * runner is single-threaded by design). */
 typedef struct tf_tz tf_tz;
 
-/* Load a zone by IANA name ("Europe/Berlin", "UTC") from /usr/share/zoneinfo. A name that is not a
- * valid zone name (systemd's rules: [A-Za-z0-9_+-] path components, no leading '/', no "//") fails with
- * -EINVAL, one without a readable TZif file with -ENOENT (or -EBADMSG); more than 64 distinct zones in
- * one process with -ENOSPC. */
+/* A zone cache: the zones by name, the local zone per $TZ value. tf_tz_load() and tf_tz_local() (and the
+ * calendar and cron engines) use the process's default one; more can be made, e.g. for tests. */
+typedef struct tf_tz_cache tf_tz_cache;
+
+tf_tz_cache *tf_tz_cache_new(void);
+/* Frees the cache and every zone it handed out. NULL-safe; returns NULL. */
+tf_tz_cache *tf_tz_cache_free(tf_tz_cache *c);
+/* The cache tf_tz_load() and tf_tz_local() use (made on first use, freed at exit). */
+tf_tz_cache *tf_tz_cache_default(void);
+/* Look at every zone's TZif file now and read the changed ones again, in place. A file that vanished or
+ * no longer parses keeps the rules read before. Returns how many zones were read again. */
+int tf_tz_cache_reload(tf_tz_cache *c);
+/* How long a cache hit trusts what it read before looking at the file again (a stat(); default 60 s,
+ * 0: on every hit, UINT64_MAX: only on tf_tz_cache_reload()). */
+void tf_tz_cache_set_recheck(tf_tz_cache *c, uint64_t usec);
+/* tf_tz_load() and tf_tz_local() in a given cache. */
+int tf_tz_cache_load(tf_tz_cache *c, const char *name, const tf_tz **ret, tf_error **err);
+const tf_tz *tf_tz_cache_local(tf_tz_cache *c);
+
+/* Load a zone by IANA name ("Europe/Berlin", "UTC") from /usr/share/zoneinfo, through the default cache. A
+ * name that is not a valid zone name (systemd's rules: [A-Za-z0-9_+-] path components, no leading '/', no
+ * "//") fails with -EINVAL, one without a readable TZif file with -ENOENT (or -EBADMSG); more than 64
+ * distinct zones in one cache with -ENOSPC. */
 int tf_tz_load(const char *name, const tf_tz **ret, tf_error **err);
 
 /* The local zone: $TZ if set (a leading ':' is ignored; a zone name, an absolute TZif path or a POSIX TZ

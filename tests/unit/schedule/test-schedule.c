@@ -3,12 +3,15 @@
  * taken from systemd-analyze 252 (DST in Europe/Berlin, America/New_York, Australia/Lord_Howe, leap days,
  * month ends, '~'), cron (cronie DST rules), exact error messages, timestamp helpers. */
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "base/cleanup.h"
 #include "base/error.h"
+#include "base/strutil.h"
 #include "schedule/schedule.h"
 #include "tests/tap.h"
 
@@ -679,6 +682,72 @@ static void test_cron_fixed_point(void) {
         OK(compared >= count / 2, "%d of them had runs to compare, %d refused", compared, refused);
 }
 
+/* ---- the zone cache sees a changed TZif file ------------------------------------------------- */
+
+static int copy_file(const char *from, const char *to) {
+        FILE *in = fopen(from, "rb"), *out = in ? fopen(to, "wb") : NULL;
+        char buf[4096];
+        size_t n;
+        int r = in && out ? 0 : -1;
+        while (r == 0 && (n = fread(buf, 1, sizeof buf, in)) > 0)
+                if (fwrite(buf, 1, n, out) != n)
+                        r = -1;
+        if (in)
+                fclose(in);
+        if (out && fclose(out) != 0)
+                r = -1;
+        return r;
+}
+
+/* Replace `path` by a copy of zone `name`, as a tzdata update does (a new file renamed over the old). */
+static int install_zone(const char *dir, const char *name) {
+        _cleanup_free_ char *from = tf_asprintf("/usr/share/zoneinfo/%s", name);
+        _cleanup_free_ char *tmp = tf_asprintf("%s/zone.new", dir), *path = tf_asprintf("%s/zone", dir);
+        if (copy_file(from, tmp) < 0)
+                return -1;
+        return rename(tmp, path);
+}
+
+static long gmtoff(const tf_tz *z) {
+        struct tm tm;
+        return tf_tz_localtime(z, 1767225600, &tm) == 0 ? tm.tm_gmtoff : -1; /* 2026-01-01 00:00 UTC */
+}
+
+static void test_tz_reload(void) {
+        char dir[] = "/tmp/tfrun-tz.XXXXXX";
+        if (!OK(mkdtemp(dir), "temporary zone directory"))
+                return;
+        _cleanup_free_ char *path = tf_asprintf("%s/zone", dir), *tz = tf_asprintf("TZ=%s", path);
+        tf_tz_cache *c = tf_tz_cache_new();
+
+        OK(install_zone(dir, "Europe/Berlin") == 0, "a Berlin TZif file");
+        set_tz(tz + 3);
+        tf_tz_cache_set_recheck(c, UINT64_MAX);
+        const tf_tz *z = tf_tz_cache_local(c);
+        IS_INT(gmtoff(z), 3600, "the local zone read from it");
+        OK(install_zone(dir, "America/New_York") == 0, "the file replaced by New York's");
+        IS_INT(gmtoff(tf_tz_cache_local(c)), 3600, "no look at the file without a reload (recheck off)");
+        IS_INT(tf_tz_cache_reload(c), 1, "a reload reads the changed file");
+        OK(tf_tz_cache_local(c) == z, "...into the same zone object");
+        IS_INT(gmtoff(z), -18000, "...which has the new rules");
+        IS_INT(tf_tz_cache_reload(c), 0, "an unchanged file is not read again");
+
+        const tf_tz *b = NULL;
+        OK(tf_tz_cache_load(c, "Europe/Berlin", &b, NULL) == 0 && gmtoff(b) == 3600, "a named zone beside it");
+        IS_INT(tf_tz_cache_reload(c), 0, "zoneinfo unchanged: nothing read again");
+
+        tf_tz_cache_set_recheck(c, 0);
+        OK(install_zone(dir, "Europe/Berlin") == 0, "the file replaced again");
+        IS_INT(gmtoff(tf_tz_cache_local(c)), 3600, "with recheck 0 a cache hit sees it");
+        OK(unlink(path) == 0, "the file removed");
+        IS_INT(gmtoff(tf_tz_cache_local(c)), 3600, "a vanished file keeps the rules read before");
+        IS_INT(tf_tz_cache_reload(c), 0, "...also on a reload");
+
+        tf_tz_cache_free(c);
+        rmdir(dir);
+        set_tz(NULL);
+}
+
 static void test_timestamps(void) {
         char buf[128];
         const tf_tz *tz;
@@ -739,5 +808,6 @@ int main(void) {
         test_cron();
         test_cron_fixed_point();
         test_timestamps();
+        test_tz_reload();
         return tap_done();
 }
