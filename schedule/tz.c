@@ -487,14 +487,14 @@ static int64_t be64(const uint8_t *p) {
 }
 
 static void file_id_of(const struct stat *st, struct file_id *id) {
-        *id = (struct file_id){ .dev = st->st_dev, .ino = st->st_ino, .size = st->st_size, .mtim = st->st_mtim,
-                                .ctim = st->st_ctim };
+        *id = (struct file_id){ .dev = st->st_dev, .ino = st->st_ino, .size = st->st_size,
+                                .mtim = st->st_mtim, .ctim = st->st_ctim };
 }
 
 static bool file_id_eq(const struct file_id *a, const struct file_id *b) {
-        return a->dev == b->dev && a->ino == b->ino && a->size == b->size && a->mtim.tv_sec == b->mtim.tv_sec &&
-               a->mtim.tv_nsec == b->mtim.tv_nsec && a->ctim.tv_sec == b->ctim.tv_sec &&
-               a->ctim.tv_nsec == b->ctim.tv_nsec;
+        return a->dev == b->dev && a->ino == b->ino && a->size == b->size &&
+               a->mtim.tv_sec == b->mtim.tv_sec && a->mtim.tv_nsec == b->mtim.tv_nsec &&
+               a->ctim.tv_sec == b->ctim.tv_sec && a->ctim.tv_nsec == b->ctim.tv_nsec;
 }
 
 static int read_file(const char *path, uint8_t **ret, size_t *ret_len, struct file_id *ret_id) {

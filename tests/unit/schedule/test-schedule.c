@@ -733,7 +733,8 @@ static void test_tz_reload(void) {
         IS_INT(tf_tz_cache_reload(c), 0, "an unchanged file is not read again");
 
         const tf_tz *b = NULL;
-        OK(tf_tz_cache_load(c, "Europe/Berlin", &b, NULL) == 0 && gmtoff(b) == 3600, "a named zone beside it");
+        OK(tf_tz_cache_load(c, "Europe/Berlin", &b, NULL) == 0 && gmtoff(b) == 3600,
+           "a named zone beside it");
         IS_INT(tf_tz_cache_reload(c), 0, "zoneinfo unchanged: nothing read again");
 
         tf_tz_cache_set_recheck(c, 0);
