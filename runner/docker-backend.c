@@ -44,7 +44,7 @@
 #include "base/timeutil.h"
 #include "docker/docker.h"
 #include "runner/runner.h"
-#include "runner/sandbox.h"
+#include "sandbox/sandbox.h"
 
 /* A pull is bounded; the run's own timeout, if any, covers it too. */
 #define PULL_TIMEOUT_USEC (15 * 60 * UINT64_C(1000000))

@@ -36,7 +36,7 @@
 #include "base/strutil.h"
 #include "cgroup/cgroup.h"
 #include "runner/runner.h"
-#include "runner/sandbox.h"
+#include "sandbox/sandbox.h"
 
 #ifndef CLOSE_RANGE_CLOEXEC
 #define CLOSE_RANGE_CLOEXEC (1U << 2)

@@ -752,6 +752,50 @@ static int parse_full(const char *expr, tf_cal **ret, tf_error **err) {
         return 0;
 }
 
+/* "09:00 Mon" (cron's or a sentence's order): systemd refuses it, as we do, but says only "Invalid
+ * argument". If the expression parses with its last word (or the one before a trailing zone) moved to the
+ * front and that word starts with a weekday, say so, with the form that works. Sets err and returns true
+ * then. */
+static bool weekday_last(const char *expr, tf_error **err) {
+        static const char *const days[] = { "mon", "tue", "wed", "thu", "fri", "sat", "sun" };
+        const char *wend = expr + strlen(expr);
+
+        for (int tries = 0; tries < 2; tries++) {
+                const char *w = wend;
+                while (w > expr && w[-1] != ' ')
+                        w--;
+                if (w == expr)
+                        return false;
+                size_t wl = (size_t) (wend - w);
+                bool day = false;
+                for (size_t i = 0; i < ELEMENTSOF(days); i++)
+                        day = day || (wl >= 3 && strncasecmp(w, days[i], 3) == 0);
+                if (day) {
+                        _cleanup_free_ char *moved = NULL;
+                        tf_cal *probe = NULL;
+                        const char *pend = w;
+                        while (pend > expr && pend[-1] == ' ')
+                                pend--;
+                        int pl = (int) (pend - expr);
+                        if (asprintf(&moved, "%.*s %.*s%s", (int) wl, w, pl, expr, wend) < 0)
+                                tf_oom();
+                        if (parse_full(moved, &probe, NULL) >= 0) {
+                                tf_cal_free(probe);
+                                tf_error_set(err, EINVAL,
+                                             "'%s': the weekday goes first: '%.*s' at column %d "
+                                             "belongs before the date and time, as in '%s'",
+                                             expr, (int) wl, w, (int) (w - expr) + 1, moved);
+                                return true;
+                        }
+                }
+                /* once more, before a trailing zone: "09:00 Mon Europe/Berlin" */
+                wend = w;
+                while (wend > expr && wend[-1] == ' ')
+                        wend--;
+        }
+        return false;
+}
+
 int tf_cal_parse(const char *expr, tf_cal **ret, tf_error **err) {
         size_t len;
         int r;
@@ -763,6 +807,8 @@ int tf_cal_parse(const char *expr, tf_cal **ret, tf_error **err) {
                 return tf_error_set(err, EINVAL, "'%.40s...': expression too long (%zu characters, at most %d)",
                                     expr, len, TF_CAL_EXPR_MAX);
         r = parse_full(expr, ret, err);
+        if (r < 0 && weekday_last(expr, err))
+                return r;
         if (r < 0) {
                 /* A last word that looks like a zone but is none, after an expression that is fine
                  * without it: name the zone, which is what is wrong. */

@@ -18,14 +18,35 @@
 
 /* ---- time zones -------------------------------------------------------------------------------- */
 
-/* A loaded zone. Zones are cached for the life of the process and immutable: callers borrow the
- * pointer and never free it. Thread-unsafe (the runner is single-threaded by design). */
+/* A loaded zone. Zones live in a cache (tf_tz_cache) as long as it does: callers borrow the pointer and
+ * never free it. When the zone's TZif file changes (a tzdata update, a new /etc/localtime), the cache reads
+ * it again into the same object: a borrowed pointer stays valid and sees the new rules. Thread-unsafe (the
+ * runner is single-threaded by design). */
 typedef struct tf_tz tf_tz;
 
-/* Load a zone by IANA name ("Europe/Berlin", "UTC") from /usr/share/zoneinfo. A name that is not a
- * valid zone name (systemd's rules: [A-Za-z0-9_+-] path components, no leading '/', no "//") fails with
- * -EINVAL, one without a readable TZif file with -ENOENT (or -EBADMSG); more than 64 distinct zones in
- * one process with -ENOSPC. */
+/* A zone cache: the zones by name, the local zone per $TZ value. tf_tz_load() and tf_tz_local() (and the
+ * calendar and cron engines) use the process's default one; more can be made, e.g. for tests. */
+typedef struct tf_tz_cache tf_tz_cache;
+
+tf_tz_cache *tf_tz_cache_new(void);
+/* Frees the cache and every zone it handed out. NULL-safe; returns NULL. */
+tf_tz_cache *tf_tz_cache_free(tf_tz_cache *c);
+/* The cache tf_tz_load() and tf_tz_local() use (made on first use, freed at exit). */
+tf_tz_cache *tf_tz_cache_default(void);
+/* Look at every zone's TZif file now and read the changed ones again, in place. A file that vanished or
+ * no longer parses keeps the rules read before. Returns how many zones were read again. */
+int tf_tz_cache_reload(tf_tz_cache *c);
+/* How long a cache hit trusts what it read before looking at the file again (a stat(); default 60 s,
+ * 0: on every hit, UINT64_MAX: only on tf_tz_cache_reload()). */
+void tf_tz_cache_set_recheck(tf_tz_cache *c, uint64_t usec);
+/* tf_tz_load() and tf_tz_local() in a given cache. */
+int tf_tz_cache_load(tf_tz_cache *c, const char *name, const tf_tz **ret, tf_error **err);
+const tf_tz *tf_tz_cache_local(tf_tz_cache *c);
+
+/* Load a zone by IANA name ("Europe/Berlin", "UTC") from /usr/share/zoneinfo, through the default cache. A
+ * name that is not a valid zone name (systemd's rules: [A-Za-z0-9_+-] path components, no leading '/', no
+ * "//") fails with -EINVAL, one without a readable TZif file with -ENOENT (or -EBADMSG); more than 64
+ * distinct zones in one cache with -ENOSPC. */
 int tf_tz_load(const char *name, const tf_tz **ret, tf_error **err);
 
 /* The local zone: $TZ if set (a leading ':' is ignored; a zone name, an absolute TZif path or a POSIX TZ
@@ -97,10 +118,11 @@ typedef struct tf_cron tf_cron;
 
 #define TF_CRON_EXPR_MAX 1024
 
-/* Parse "MIN HOUR DOM MON DOW" or, with 6 fields, "SEC MIN HOUR DOM MON DOW"; the @-shorthands
- * (@yearly @annually @monthly @weekly @daily @midnight @hourly @reboot); names jan..dec and sun..sat
- * (any case, also in ranges); 0 and 7 are Sunday; "N/S" means N-max/S. An optional leading
- * "CRON_TZ=Zone " (or "TZ=Zone ") evaluates it in that zone instead of the local one.
+/* Parse "MIN HOUR DOM MON DOW", as supercronic (cronexpr) does also "MIN HOUR DOM MON DOW YEAR" (6 fields)
+ * and "SEC MIN HOUR DOM MON DOW YEAR" (7; years 1970..2199); the @-shorthands (@yearly @annually @monthly
+ * @weekly @daily @midnight @hourly @reboot); names jan..dec and sun..sat (any case, also in ranges); 0 and 7
+ * are Sunday; "N/S" means N-max/S. An optional leading "CRON_TZ=Zone " (or "TZ=Zone ") evaluates it in that
+ * zone instead of the local one. Quartz's L, W, # and ? are refused with the calendar form to use instead.
  * Errors: "'0 25 * * *': hour 25 out of range 0..23 at column 3". */
 int tf_cron_parse(const char *expr, tf_cron **ret, tf_error **err);
 
@@ -110,13 +132,16 @@ static inline void tf_cron_freep(tf_cron **c) {
 }
 #define _cleanup_cron_ __attribute__((cleanup(tf_cron_freep)))
 
-/* Canonical form: "[CRON_TZ=Zone ][SEC ]MIN HOUR DOM MON DOW" with every field as a sorted,
- * comma-separated list of numbers and ranges "a-b" (maximal runs of 3 or more consecutive values), or
- * "*" when the field selects every value AND was written with a leading '*' ("0-23" stays "0-23": without
- * the star it means something else, see below). A field written with a leading '*' that does not select every
- * value ("*\/15") stays "*\/S": the leading star changes Vixie's day rule (DOM and DOW are ANDed when
- * either starts with '*', ORed otherwise) and cronie's DST rule (wildcard jobs), so it is kept. Names
- * become numbers, Sunday is 0 (7 folds into it). "@reboot" stays "@reboot"; other @-shorthands expand. */
+/* Canonical form: "[CRON_TZ=Zone ]MIN HOUR DOM MON DOW" when the seconds are 0 and every year runs, else
+ * all seven fields "SEC MIN HOUR DOM MON DOW YEAR": never 6 fields, which cron dialects read three ways.
+ * Every field is a sorted, comma-separated list of numbers and ranges "a-b" (maximal runs of 3 or more
+ * consecutive values), or "*" when the field selects every value AND was written with a leading '*' ("0-23"
+ * stays "0-23": without the star it means something else, see below; a year has no such rule, every year is
+ * "*"). A field written with a leading '*' that does not select every value stays "*\/S" followed by the
+ * values that step leaves out ("*\/15,7"): the leading star changes Vixie's day rule (DOM and DOW are ANDed
+ * when either starts with '*', ORed otherwise) and cronie's DST rule (wildcard jobs), so it is kept. Names
+ * become numbers, Sunday is 0 (7 folds into it). "@reboot" stays "@reboot"; other @-shorthands expand. The
+ * form is a fixed point: parsed again it prints itself and runs at the same times. */
 char *tf_cron_format(const tf_cron *c);
 
 /* True for @reboot: it has no next time (tf_cron_next returns -ENOENT). */

@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "base/cleanup.h"
@@ -22,6 +23,8 @@
 #define ZONEINFO "/usr/share/zoneinfo/"
 #define TZIF_MAX_SIZE (1024 * 1024)
 #define TZ_CACHE_MAX 64
+/* How often a cache hit looks at its TZif file again (a tzdata update, a new /etc/localtime). */
+#define TZ_RECHECK_USEC (60 * UINT64_C(1000000))
 
 struct ttinfo {
         int32_t utoff;
@@ -52,15 +55,27 @@ struct tf_tz {
         size_t ntypes;
         struct posix_tz footer;
         char *env; /* for the local zone: the $TZ value it was made from ("" for /etc/localtime) */
+        char *path; /* the TZif file it was read from (NULL: a POSIX rule, or UTC) */
+        struct file_id {
+                dev_t dev;
+                ino_t ino;
+                off_t size;
+                struct timespec mtim, ctim;
+        } id;       /* of that file when it was read (stat(), so a replaced symlink target counts) */
+        uint64_t checked; /* CLOCK_MONOTONIC usec of the last look at the file */
 };
 
-static tf_tz *cache[TZ_CACHE_MAX];
-static size_t n_cache;
-/* Local zones, one per $TZ value seen: a zone handed out stays valid when $TZ changes. Bounded: past
- * TZ_CACHE_MAX distinct values the oldest is recycled. */
-static tf_tz *locals[TZ_CACHE_MAX];
-static size_t n_locals, next_local;
-static tf_tz *local_zone;
+struct tf_tz_cache {
+        tf_tz *zones[TZ_CACHE_MAX];
+        size_t n_zones;
+        /* Local zones, one per $TZ value seen: a zone handed out stays valid when $TZ changes. Bounded:
+         * past TZ_CACHE_MAX distinct values the oldest is recycled. */
+        tf_tz *locals[TZ_CACHE_MAX];
+        size_t n_locals, next_local;
+        tf_tz *local_zone;
+        uint64_t recheck_usec;
+};
+
 static tf_tz utc_zone = {
         .name = (char *) "UTC",
         .footer = { .valid = true, .std = { 0, false, "UTC" }, .dst = { 0, false, "UTC" } },
@@ -74,6 +89,7 @@ static void tz_free(tf_tz *z) {
         free(z->trans_type);
         free(z->types);
         free(z->env);
+        free(z->path);
         free(z);
 }
 
@@ -353,6 +369,10 @@ int tf_tz_localtime(const tf_tz *tz, int64_t t, struct tm *tm) {
         return 0;
 }
 
+int32_t tf_tz_utoff(const tf_tz *tz, int64_t t) {
+        return lookup(tz, t)->utoff;
+}
+
 static int32_t utoff_at(const tf_tz *tz, int64_t t, bool *isdst) {
         const struct ttinfo *ti = lookup(tz, t);
         if (isdst)
@@ -466,7 +486,18 @@ static int64_t be64(const uint8_t *p) {
         return (int64_t) ((uint64_t) be32(p) << 32 | be32(p + 4));
 }
 
-static int read_file(const char *path, uint8_t **ret, size_t *ret_len) {
+static void file_id_of(const struct stat *st, struct file_id *id) {
+        *id = (struct file_id){ .dev = st->st_dev, .ino = st->st_ino, .size = st->st_size,
+                                .mtim = st->st_mtim, .ctim = st->st_ctim };
+}
+
+static bool file_id_eq(const struct file_id *a, const struct file_id *b) {
+        return a->dev == b->dev && a->ino == b->ino && a->size == b->size &&
+               a->mtim.tv_sec == b->mtim.tv_sec && a->mtim.tv_nsec == b->mtim.tv_nsec &&
+               a->ctim.tv_sec == b->ctim.tv_sec && a->ctim.tv_nsec == b->ctim.tv_nsec;
+}
+
+static int read_file(const char *path, uint8_t **ret, size_t *ret_len, struct file_id *ret_id) {
         _cleanup_close_ int fd = -1;
         _cleanup_free_ uint8_t *buf = NULL;
         struct stat st;
@@ -481,6 +512,7 @@ static int read_file(const char *path, uint8_t **ret, size_t *ret_len) {
                 return -EISDIR;
         if (st.st_size > TZIF_MAX_SIZE)
                 return -EFBIG;
+        file_id_of(&st, ret_id);
         buf = tf_malloc0((size_t) st.st_size + 1);
         ssize_t k = tf_read_full(fd, buf, (size_t) st.st_size);
         if (k < 0)
@@ -573,12 +605,21 @@ static int parse_tzif(const uint8_t *b, size_t len, tf_tz *z) {
         return 0;
 }
 
+static uint64_t now_usec(void) {
+        struct timespec ts;
+        /* The coarse clock is a vDSO read: cheap enough for every cache hit. */
+        if (clock_gettime(CLOCK_MONOTONIC_COARSE, &ts) < 0 && clock_gettime(CLOCK_MONOTONIC, &ts) < 0)
+                return 0;
+        return (uint64_t) ts.tv_sec * 1000000 + (uint64_t) ts.tv_nsec / 1000;
+}
+
 static int load_path(const char *name, const char *path, tf_tz **ret) {
         _cleanup_free_ uint8_t *buf = NULL;
+        struct file_id id;
         size_t len = 0;
         int r;
 
-        r = read_file(path, &buf, &len);
+        r = read_file(path, &buf, &len, &id);
         if (r < 0)
                 return r;
         tf_tz *z = tf_malloc0(sizeof *z);
@@ -588,18 +629,99 @@ static int load_path(const char *name, const char *path, tf_tz **ret) {
                 return r;
         }
         z->name = tf_strdup(name);
+        z->path = tf_strdup(path);
+        z->id = id;
+        z->checked = now_usec();
         *ret = z;
         return 0;
 }
 
+/* Read z's file again if it changed since, into z itself: pointers handed out stay valid and see the new
+ * rules. A file that vanished or no longer parses keeps the rules read before (as a running libc does).
+ * Returns 1 if reloaded, 0 if unchanged (or not from a file), -errno if it could not be read. */
+static int zone_refresh(tf_tz *z) {
+        struct stat st;
+        struct file_id id;
+        tf_tz *n = NULL;
+        int r;
+
+        if (!z->path)
+                return 0;
+        z->checked = now_usec();
+        if (stat(z->path, &st) < 0)
+                return -errno;
+        file_id_of(&st, &id);
+        if (file_id_eq(&id, &z->id))
+                return 0;
+        r = load_path(z->name, z->path, &n);
+        if (r < 0)
+                return r;
+        free(z->trans);
+        free(z->trans_type);
+        free(z->types);
+        z->trans = TAKE_PTR(n->trans);
+        z->trans_type = TAKE_PTR(n->trans_type);
+        z->types = TAKE_PTR(n->types);
+        z->ntrans = n->ntrans;
+        z->ntypes = n->ntypes;
+        z->footer = n->footer;
+        z->id = n->id;
+        tz_free(n);
+        return 1;
+}
+
+/* A cache hit: look at the file again once its recheck interval passed. */
+static tf_tz *zone_hit(tf_tz_cache *c, tf_tz *z) {
+        if (c->recheck_usec != UINT64_MAX && z->path) {
+                uint64_t now = now_usec();
+                if (now - z->checked >= c->recheck_usec)
+                        (void) zone_refresh(z);
+        }
+        return z;
+}
+
+tf_tz_cache *tf_tz_cache_new(void) {
+        tf_tz_cache *c = tf_malloc0(sizeof *c);
+        c->recheck_usec = TZ_RECHECK_USEC;
+        return c;
+}
+
+tf_tz_cache *tf_tz_cache_free(tf_tz_cache *c) {
+        if (!c)
+                return NULL;
+        for (size_t i = 0; i < c->n_zones; i++)
+                tz_free(c->zones[i]);
+        for (size_t i = 0; i < c->n_locals; i++)
+                tz_free(c->locals[i]);
+        free(c);
+        return NULL;
+}
+
+void tf_tz_cache_set_recheck(tf_tz_cache *c, uint64_t usec) {
+        c->recheck_usec = usec;
+}
+
+int tf_tz_cache_reload(tf_tz_cache *c) {
+        int n = 0;
+        for (size_t i = 0; i < c->n_zones + c->n_locals; i++) {
+                tf_tz *z = i < c->n_zones ? c->zones[i] : c->locals[i - c->n_zones];
+                if (zone_refresh(z) > 0)
+                        n++;
+        }
+        return n;
+}
+
+static tf_tz_cache *default_cache;
+
+tf_tz_cache *tf_tz_cache_default(void) {
+        if (!default_cache)
+                default_cache = tf_tz_cache_new();
+        return default_cache;
+}
+
 /* Leave nothing behind for leak checkers. */
-static void __attribute__((destructor)) tz_cache_free(void) {
-        for (size_t i = 0; i < n_cache; i++)
-                tz_free(cache[i]);
-        for (size_t i = 0; i < n_locals; i++)
-                tz_free(locals[i]);
-        n_cache = n_locals = 0;
-        local_zone = NULL;
+static void __attribute__((destructor)) tz_default_cache_free(void) {
+        default_cache = tf_tz_cache_free(default_cache);
 }
 
 const tf_tz *tf_tz_utc(void) {
@@ -607,15 +729,23 @@ const tf_tz *tf_tz_utc(void) {
 }
 
 int tf_tz_load(const char *name, const tf_tz **ret, tf_error **err) {
+        return tf_tz_cache_load(tf_tz_cache_default(), name, ret, err);
+}
+
+const tf_tz *tf_tz_local(void) {
+        return tf_tz_cache_local(tf_tz_cache_default());
+}
+
+int tf_tz_cache_load(tf_tz_cache *c, const char *name, const tf_tz **ret, tf_error **err) {
         _cleanup_free_ char *path = NULL;
         tf_tz *z;
         int r;
 
         if (!tf_tz_name_valid(name))
                 return tf_error_set(err, EINVAL, "invalid time zone name '%s'", name ? name : "");
-        for (size_t i = 0; i < n_cache; i++)
-                if (streq(cache[i]->name, name)) {
-                        *ret = cache[i];
+        for (size_t i = 0; i < c->n_zones; i++)
+                if (streq(c->zones[i]->name, name)) {
+                        *ret = zone_hit(c, c->zones[i]);
                         return 0;
                 }
         path = tf_asprintf(ZONEINFO "%s", name);
@@ -627,27 +757,27 @@ int tf_tz_load(const char *name, const tf_tz **ret, tf_error **err) {
                 }
                 return tf_error_setc(err, r, "time zone '%s': %s", name, path);
         }
-        if (n_cache >= TZ_CACHE_MAX) {
-                /* Zones live as long as the process, so the cache is bounded by refusing more. */
+        if (c->n_zones >= TZ_CACHE_MAX) {
+                /* Zones live as long as the cache, so it is bounded by refusing more. */
                 tz_free(z);
                 return tf_error_set(err, ENOSPC, "time zone '%s': more than %d distinct zones in use", name,
                                     TZ_CACHE_MAX);
         }
-        cache[n_cache++] = z;
+        c->zones[c->n_zones++] = z;
         *ret = z;
         return 0;
 }
 
-const tf_tz *tf_tz_local(void) {
+const tf_tz *tf_tz_cache_local(tf_tz_cache *c) {
         const char *e = getenv("TZ");
         const char *env = e ? e : "";
         tf_tz *z = NULL;
 
-        if (local_zone && streq(local_zone->env, env))
-                return local_zone;
-        for (size_t i = 0; i < n_locals; i++)
-                if (streq(locals[i]->env, env))
-                        return (local_zone = locals[i]);
+        if (c->local_zone && streq(c->local_zone->env, env))
+                return zone_hit(c, c->local_zone);
+        for (size_t i = 0; i < c->n_locals; i++)
+                if (streq(c->locals[i]->env, env))
+                        return zone_hit(c, (c->local_zone = c->locals[i]));
 
         if (!e) {
                 if (load_path("localtime", "/etc/localtime", &z) < 0)
@@ -680,14 +810,14 @@ const tf_tz *tf_tz_local(void) {
                 z->footer = utc_zone.footer;
         }
         z->env = tf_strdup(env);
-        if (n_locals < TZ_CACHE_MAX)
-                locals[n_locals++] = z;
+        if (c->n_locals < TZ_CACHE_MAX)
+                c->locals[c->n_locals++] = z;
         else {
-                tz_free(locals[next_local]);
-                locals[next_local] = z;
-                next_local = (next_local + 1) % TZ_CACHE_MAX;
+                tz_free(c->locals[c->next_local]);
+                c->locals[c->next_local] = z;
+                c->next_local = (c->next_local + 1) % TZ_CACHE_MAX;
         }
-        local_zone = z;
+        c->local_zone = z;
         return z;
 }
 

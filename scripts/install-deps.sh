@@ -1,13 +1,14 @@
 #!/bin/bash
 # SPDX-License-Identifier: MIT
 # Installs what tfrun needs on Debian 12 (root). `build`: compiler, meson and libraries. `test`: also what
-# the test suites use. Idempotent, and quick when everything is already there.
+# the test suites and the short fuzz runs use. Idempotent, and quick when everything is already there.
 set -euo pipefail
 what=${1:-build}
 pkgs=(gcc pkg-config meson ninja-build libyaml-dev libjansson-dev libcgroup-dev libseccomp-dev
       libcurl4-openssl-dev)
 if [ "$what" = test ]; then
-        pkgs+=(python3 python3-croniter cgroup-tools busybox-static procps libc6-dev systemd strace bubblewrap gcovr)
+        pkgs+=(python3 python3-croniter cgroup-tools busybox-static procps libc6-dev systemd strace bubblewrap gcovr
+               clang libclang-rt-14-dev) # clang's libFuzzer (-fsanitize=fuzzer) for the short fuzz runs
 fi
 missing=()
 for p in "${pkgs[@]}"; do

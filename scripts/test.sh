@@ -1,7 +1,8 @@
 #!/bin/bash
 # SPDX-License-Identifier: MIT
-# Installs what the tests need, builds tfrun twice (plain, and ASan+UBSan), runs every suite, and ends with
-# one line: "N passed, N failed, N skipped" (TAP subtests). Under CI=true a skip is a failure.
+# Installs what the tests need, builds tfrun twice (plain, and ASan+UBSan), runs every suite, runs each
+# libFuzzer target briefly (clang, FUZZ_SECONDS=15 over its corpus), and ends with one line:
+# "N passed, N failed, N skipped" (TAP subtests, the fuzz runs included). Under CI=true a skip is a failure.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 root=$PWD
@@ -29,4 +30,17 @@ meson test -C build-test --print-errorlogs --num-processes 2 "$@"
 # Under sanitizers: everything but the slow differential and VM suites, which exercise the same code.
 meson test -C build-asan --print-errorlogs --num-processes 2 --no-suite vm --no-suite schedule-diff "$@"
 
-python3 scripts/tap-summary.py build-test/meson-logs/testlog.json build-asan/meson-logs/testlog.json
+# The fuzzers: only their binaries are built in this tree (`fuzzers`), then each runs FUZZ_SECONDS over a
+# scratch copy of its corpus; a crash, sanitizer report or broken property fails its test (tests/fuzz).
+fuzz_logs=build-fuzz/meson-logs/testlog.json
+rm -f "$fuzz_logs"
+if CC=clang setup build-fuzz -Dfuzzing=true -Dvm_tests=false && ninja -C build-fuzz fuzzers >/dev/null; then
+        meson test -C build-fuzz --no-rebuild --print-errorlogs --num-processes 2 --suite fuzz-run
+else
+        echo "test.sh: the fuzz tree (CC=clang -Dfuzzing=true) did not build" >&2
+        ninja -C build-fuzz fuzzers 2>&1 | tail -20 >&2
+fi
+
+# A missing fuzz log (the fuzz tree did not build) counts as a failure.
+python3 scripts/tap-summary.py build-test/meson-logs/testlog.json build-asan/meson-logs/testlog.json \
+        "$fuzz_logs"

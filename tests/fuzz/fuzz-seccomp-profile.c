@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * runner/sandbox.c's Docker-format seccomp profile reader (jansson) and compiler (libseccomp -> BPF).
- * runner/sandbox.h has no buffer entry point: the profile is reached only through tf_sandbox_prepare()
+ * sandbox/sandbox.c's Docker-format seccomp profile reader (jansson) and compiler (libseccomp -> BPF).
+ * sandbox/sandbox.h has no buffer entry point: the profile is reached only through tf_sandbox_prepare()
  * with a spec whose sandbox.seccomp_profile is a path. So the input is written to a memfd and the spec
  * names it as /proc/self/fd/N (a regular file to open(), as the real profile is). The spec is built by
  * hand, with nothing else in the sandbox: prepare() then makes no system change (no namespace, no mount;
@@ -15,7 +15,7 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
-#include "runner/sandbox.h"
+#include "sandbox/sandbox.h"
 #include "fuzz.h"
 
 #define PREFIX "fuzz.yaml:3:5: sandbox.seccomp"

@@ -1,10 +1,12 @@
 #!/usr/bin/python3
 # SPDX-License-Identifier: MIT
-"""Differential test: `tfrun calendar` (the tfcal-test driver) against `systemd-analyze calendar`.
+"""Differential test: `tfrun calendar` against `systemd-analyze calendar`.
 
 Generates calendar expressions over the whole systemd.time(7) grammar (valid and malformed), runs them in
 batches through both programs with the same TZ, --base-time and --iterations=10, and requires identical
-output apart from the "From now" lines (they depend on the clock). Base times sit around the DST changes
+output apart from the "From now" lines (they depend on the clock). Then, without systemd, our normal form of
+every valid expression must be a fixed point: re-parsed it prints itself and the same next 100 elapses.
+Base times sit around the DST changes
 of Europe/Berlin, America/New_York and Australia/Lord_Howe, on leap days and at month ends.
 
 Seeded: SEED=<n> replays a run; the seed is printed first. COUNT=<n> changes the number of expressions.
@@ -17,7 +19,9 @@ import subprocess
 import sys
 from concurrent.futures import ThreadPoolExecutor
 
-TFCAL = os.environ.get("TFCAL") or os.path.join(os.environ.get("BUILDDIR", "build"), "schedule", "tfcal-test")
+TFRUN = os.environ.get("TFRUN") or os.path.join(os.environ.get("BUILDDIR", "build"), "tfrun")
+# The real CLI, as users run it.
+TFCAL = [TFRUN, "calendar"]
 COUNT = int(os.environ.get("COUNT", "2400"))
 # Under CI=true a fixed seed keeps a landing's verdict about its own change; elsewhere every run explores a
 # new seed (a difference found that way is replayed with SEED= and fixed).
@@ -229,8 +233,48 @@ def check(job):
     tz, base, exprs = job
     args = ["--iterations=10", f"--base-time=@{base}", "--"] + exprs
     rc_s, out_s = run(["systemd-analyze", "calendar"] + args, tz)
-    rc_t, out_t = run([TFCAL] + args, tz)
+    rc_t, out_t = run(TFCAL + args, tz)
     return job, (rc_s == 0) == (rc_t == 0), strip(out_s), strip(out_t), rc_s, rc_t
+
+
+def blocks(out):
+    """Our output split per expression: (normalized form, the elapse lines), "From now" lines dropped."""
+    res = []
+    for block in out.strip("\n").split("\n\n"):
+        lines = strip(block)
+        norm = next((ln.split(": ", 1)[1] for ln in lines if ln.startswith("Normalized form: ")), None)
+        res.append((norm, [ln for ln in lines if "form: " not in ln],
+                    any(ln.lstrip().startswith("Original form:") for ln in lines)))
+    return res
+
+
+def fixed_point(job):
+    """The normal form is a fixed point: re-parsed it prints itself (no "Original form" line) and gives the
+    same next 100 elapses as the expression it came from."""
+    tz, base, exprs = job
+    env = dict(os.environ, TZ=tz, LC_ALL="C")
+    args = ["--iterations=100", f"--base-time=@{base}", "--"]
+    p = subprocess.run(TFCAL + args + exprs, env=env, capture_output=True, text=True)
+    valid = [e for e in exprs if f"'{e}': " not in p.stderr]
+    if not valid:
+        return 0, []
+    first = blocks(subprocess.run(TFCAL + args + valid, env=env, capture_output=True, text=True).stdout)
+    if len(first) != len(valid):
+        return len(valid), [f"{len(valid)} valid expressions gave {len(first)} blocks"]
+    norms = [b[0] for b in first]
+    q = subprocess.run(TFCAL + args + norms, env=env, capture_output=True, text=True)
+    again = blocks(q.stdout)
+    if q.returncode != 0 or len(again) != len(norms):
+        return len(valid), [f"normal forms refused: {q.stderr.strip()[:300]}"]
+    bad = []
+    for e, (n1, el1, _), (n2, el2, orig2) in zip(valid, first, again):
+        if n2 != n1 or orig2:
+            bad.append(f"{e!r} -> {n1!r} -> {n2!r}")
+        elif el1 != el2:
+            short = min(len(el1), len(el2))
+            k = next(i for i in range(short + 1) if i >= short or el1[i] != el2[i])
+            bad.append(f"{e!r} -> {n1!r}: line {k + 1} differs")
+    return len(valid), bad
 
 
 def main():
@@ -241,8 +285,8 @@ def main():
             return 1
         print("1..0 # SKIP systemd-analyze not installed (apt-get install systemd)")
         return 0
-    if not os.access(TFCAL, os.X_OK):
-        print(f"not ok 1 - {TFCAL} missing\n1..1")
+    if not os.access(TFRUN, os.X_OK):
+        print(f"not ok 1 - {TFRUN} missing\n1..1")
         return 1
     r = random.Random(SEED)
     exprs = [gen(r) for _ in range(COUNT)]
@@ -272,9 +316,22 @@ def main():
                             print(f"#     systemd: {a}\n#     tfrun:   {b}")
                             break
             print(f"#   replay: SEED={SEED} COUNT={COUNT}")
+    with ThreadPoolExecutor(max_workers=os.cpu_count() or 2) as ex:
+        res = list(ex.map(fixed_point, jobs))
+    bad = [b for _, r in res for b in r]
+    checked = sum(k for k, _ in res)
+    n += 1
+    if bad or checked < COUNT // 2:
+        failed += 1
+        print(f"not ok {n} - the normal form is a fixed point: {len(bad)} of {checked} are not")
+        for line in bad[:10]:
+            print(f"#   {line}")
+    else:
+        print(f"ok {n} - the normal forms of {checked} valid expressions are fixed points "
+              "(same form, next 100 elapses)")
     print(f"1..{n}")
     if failed:
-        print(f"# {failed} batch(es) differ; SEED={SEED}")
+        print(f"# {failed} check(s) failed; SEED={SEED}")
     return 1 if failed else 0
 
 

@@ -18,7 +18,7 @@
 
 #include "base/cleanup.h"
 #include "base/strutil.h"
-#include "runner/sandbox.h"
+#include "sandbox/sandbox.h"
 #include "tests/tap.h"
 
 static const char *probe;

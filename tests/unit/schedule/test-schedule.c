@@ -3,12 +3,15 @@
  * taken from systemd-analyze 252 (DST in Europe/Berlin, America/New_York, Australia/Lord_Howe, leap days,
  * month ends, '~'), cron (cronie DST rules), exact error messages, timestamp helpers. */
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "base/cleanup.h"
 #include "base/error.h"
+#include "base/strutil.h"
 #include "schedule/schedule.h"
 #include "tests/tap.h"
 
@@ -296,6 +299,13 @@ static void test_cal_errors(void) {
                 { "@-5", "'@-5': timestamp '@-5' out of range 1970..2199 at column 1" },
                 { "*-*-* 10:00 Europe/Berln", "'*-*-* 10:00 Europe/Berln': unknown time zone 'Europe/Berln' at column 13" },
                 { "10:00 junk", "'10:00 junk': unknown time zone 'junk' at column 7" },
+                /* the weekday after the time: systemd says "Invalid argument"; we say where it goes */
+                { "09:00 Mon", "'09:00 Mon': the weekday goes first: 'Mon' at column 7 belongs before the "
+                  "date and time, as in 'Mon 09:00'" },
+                { "*-*-* 09:00 Sat,Sun Europe/Berlin", "'*-*-* 09:00 Sat,Sun Europe/Berlin': the weekday "
+                  "goes first: 'Sat,Sun' at column 13 belongs before the date and time, as in "
+                  "'Sat,Sun *-*-* 09:00 Europe/Berlin'" },
+                { "09:00 Monster", "'09:00 Monster': unknown time zone 'Monster' at column 7" },
                 { "00:00:00/0.00000001", "'00:00:00/0.00000001': repetition '/0.00000001' must be positive at column 9" },
                 { " utc", "'' : " },
         };
@@ -327,6 +337,11 @@ static void test_cal_errors(void) {
         set_tz(NULL);
 }
 
+#define SIX                                                                                          \
+        "6 fields are minute hour day month weekday year, as supercronic reads them (seconds come " \
+        "first in 7 fields: "
+#define UNSUP "is not supported by tfrun's cron (it follows cronie, which has no L, W, # or ?); "
+
 static void test_cron(void) {
         static const struct {
                 const char *in, *norm;
@@ -344,9 +359,23 @@ static void test_cron(void) {
                 { "@hourly", "0 * * * *" },
                 { "@weekly", "0 0 * * 0" },
                 { "@reboot", "@reboot" },
-                { "30 */20 * * * *", "30 */20 * * * *" },
+                /* 6 fields end with the year and 7 start with seconds, as supercronic reads them; the form
+                 * prints 5 fields or all 7 */
+                { "30 */20 * * * *", "30 */20 * * *" },
+                { "30 */20 * * * * *", "30 */20 * * * * *" },
+                { "0 9 * * 1-5 2027", "0 0 9 * * 1-5 2027" },
+                { "0 0 9 * * 1-5 2027-2030/2,2040", "0 0 9 * * 1-5 2027,2029,2040" },
+                { "0 0 12 * * * *", "0 12 * * *" },
+                { "0 0 1 1 * 1970-2199", "0 0 1 1 *" },
+                { "0 0 1 1 * */10", "0 0 0 1 1 * */10" },
                 { "CRON_TZ=Europe/Berlin 0 3 * * *", "CRON_TZ=Europe/Berlin 0 3 * * *" },
                 { "0-59 0-23 1-31 1-12 0-7", "0-59 0-23 1-31 1-12 0-6" },
+                /* a list led by "*\/N" keeps its other values (it printed "*\/7 * * * *") */
+                { "*/15,7 * * * *", "*/15,7 * * * *" },
+                { "*/2,*/3 * * * *", "*/2,3,9,15,21,27,33,39,45,51,57 * * * *" },
+                { "*,5 * * * *", "* * * * *" },
+                { "0 0 */10,5 * *", "0 0 */10,5 * *" },
+                { "0 0 * * */7", "0 0 * * */7" },
         };
         for (size_t i = 0; i < ELEMENTSOF(f); i++) {
                 _cleanup_error_ tf_error *err = NULL;
@@ -388,6 +417,10 @@ static void test_cron(void) {
                 { "15 2 * * *", "Australia/Lord_Howe", 1791036000, { 1791041400, 1791126900 }, 2 },
                 /* ...and 01:45 repeated on 2026-04-05 runs once (+11 pass) */
                 { "45 1 * * *", "Australia/Lord_Howe", 1775311800, { 1775313900, 1775402100 }, 2 },
+                /* a year field: years left out are jumped over, past the 60-year search horizon too */
+                { "0 0 1 1 * 2150", "UTC", 1767225600, { 5680281600 }, 1 },
+                { "0 12 * * * 2020", "UTC", 1767225600, { 0 }, 0 },
+                { "0 0 0 1 1 * */2", "UTC", 1767225600, { 1830297600, 1893456000 }, 2 },
                 /* CRON_TZ overrides the process zone */
                 { "CRON_TZ=America/New_York 0 9 * * *", "Europe/Berlin", 1767225600, { 1767276000 }, 1 },
         };
@@ -428,9 +461,15 @@ static void test_cron(void) {
         } e[] = {
                 { "", "'': empty expression" },
                 { "0 25 * * *", "'0 25 * * *': hour 25 out of range 0..23 at column 3" },
-                { "60 * * * * *", "'60 * * * * *': second 60 out of range 0..59 at column 1" },
-                { "* * * * * * *", "'* * * * * * *': too many fields (expected 5 or 6) at column 13" },
-                { "* * *", "'* * *': expected 5 or 6 fields, got 3" },
+                { "60 * * * * * *", "'60 * * * * * *': second 60 out of range 0..59 at column 1" },
+                { "60 * * * * *", "'60 * * * * *': minute 60 out of range 0..59 at column 1" },
+                { "* * * * * * * *", "'* * * * * * * *': too many fields (expected 5, 6 or 7) at column "
+                  "15" },
+                { "* * *", "'* * *': expected 5, 6 or 7 fields, got 3" },
+                { "0 0 * * * 1969", "'0 0 * * * 1969': year 1969 out of range 1970..2199 at column 11; "
+                  SIX "'0 0 * * * 1969 *' if the first is seconds)" },
+                { "0 */5 * * * 1-5", "'0 */5 * * * 1-5': year 1 out of range 1970..2199 at column 13; "
+                  SIX "'0 */5 * * * 1-5 *' if the first is seconds)" },
                 { "0 0 * foo *", "'0 0 * foo *': unknown month name 'foo' at column 7" },
                 { "0 0 * * 8", "'0 0 * * 8': day of week 8 out of range 0..7 at column 9" },
                 { "*/0 * * * *", "'*/0 * * * *': minute step '0' out of range 1..60 at column 3" },
@@ -441,6 +480,23 @@ static void test_cron(void) {
                 { "0 0 1-x * *", "'0 0 1-x * *': unknown day of month name 'x' at column 7" },
                 { "0 0 1;2 * *", "'0 0 1;2 * *': day of month: unexpected ';' at column 6" },
                 { "@daily extra", "'@daily extra': unexpected text after '@daily' at column 8" },
+                /* Quartz/cronexpr day syntax: said unsupported, with the calendar form that does the job */
+                { "0 0 L * *", "'0 0 L * *': day of month 'L' (the last day of the month) at column 5 " UNSUP
+                  "use a calendar expression instead, e.g. calendar: '*-*~01' (the last day of every "
+                  "month)" },
+                { "0 0 L-2 * *", "'0 0 L-2 * *': day of month 'L' (the last day of the month) at column 5 "
+                  UNSUP "use a calendar expression instead, e.g. calendar: '*-*~03' (2 days before the last "
+                  "day of every month)" },
+                { "0 0 15W * *", "'0 0 15W * *': day of month 'W' (the nearest weekday) at column 7 " UNSUP
+                  "there is no nearest-weekday rule, but a calendar expression combines weekdays and days, "
+                  "e.g. calendar: 'Mon..Fri *-*-01..03' (weekdays among the 1st to the 3rd)" },
+                { "0 0 * * 5L", "'0 0 * * 5L': day of week 'L' (the last such weekday of the month) at "
+                  "column 10 " UNSUP "use a calendar expression instead, e.g. calendar: 'Fri *-*~01..07' "
+                  "(the last Friday of the month)" },
+                { "0 0 * * fri#3", "'0 0 * * fri#3': day of week '#' (the Nth weekday of the month) at "
+                  "column 12 " UNSUP "use a calendar expression instead, e.g. calendar: 'Fri *-*-15..21'" },
+                { "0 0 ? * 1", "'0 0 ? * 1': day of month '?' (no specific value) at column 5 " UNSUP
+                  "write '*' for it" },
         };
         for (size_t i = 0; i < ELEMENTSOF(e); i++) {
                 _cleanup_error_ tf_error *err = NULL;
@@ -449,6 +505,248 @@ static void test_cron(void) {
                 IS_STR(err ? err->msg : NULL, e[i].msg, "cron message for '%s'", e[i].in);
                 tf_cron_free(c);
         }
+}
+
+/* ---- cron's normal form is a fixed point, over a generated corpus ------------------------------ */
+
+/* A seeded generator (splitmix64): SEED=<n> replays a run; under CI=true the seed is fixed, elsewhere each run
+ * explores a new one, as the differential tests do. */
+static uint64_t rng_state;
+
+static uint64_t rng(void) {
+        uint64_t z = (rng_state += UINT64_C(0x9e3779b97f4a7c15));
+        z = (z ^ (z >> 30)) * UINT64_C(0xbf58476d1ce4e5b9);
+        z = (z ^ (z >> 27)) * UINT64_C(0x94d049bb133111eb);
+        return z ^ (z >> 31);
+}
+
+static int rnd(int lo, int hi) {
+        return lo + (int) (rng() % (uint64_t) (hi - lo + 1));
+}
+
+static const char *const gen_months[] = { "jan", "feb", "mar", "apr", "may", "jun",
+                                          "jul", "aug", "sep", "oct", "nov", "dec" };
+static const char *const gen_dows[] = { "sun", "mon", "tue", "wed", "thu", "fri", "sat", "SUN" };
+
+static void gen_value(FILE *f, int v, int lo, bool mon, bool dow) {
+        if ((mon || dow) && rnd(0, 2) == 0)
+                fputs(mon ? gen_months[v - lo] : gen_dows[v], f);
+        else
+                fprintf(f, "%d", v);
+}
+
+/* One cron field over lo..hi: '*', '*\/S' (also inside lists, and first in them), values, ranges, steps. */
+static void gen_field(FILE *f, int lo, int hi, bool mon, bool dow) {
+        int items = rnd(0, 9) < 6 ? 1 : rnd(2, 4);
+
+        if (rnd(0, 3) == 0) {
+                fputc('*', f);
+                return;
+        }
+        for (int i = 0; i < items; i++) {
+                int a = rnd(lo, hi), b = rnd(a, hi);
+                if (i > 0)
+                        fputc(',', f);
+                switch (rnd(0, 5)) {
+                case 0:
+                        fprintf(f, "*/%d", rnd(1, hi - lo + 1));
+                        break;
+                case 1:
+                        gen_value(f, a, lo, mon, dow);
+                        break;
+                case 2:
+                        gen_value(f, a, lo, mon, dow);
+                        fputc('-', f);
+                        gen_value(f, b, lo, mon, dow);
+                        break;
+                case 3:
+                        gen_value(f, a, lo, mon, dow);
+                        fprintf(f, "-%d/%d", b, rnd(1, hi - lo + 1));
+                        break;
+                case 4:
+                        fprintf(f, "%d/%d", a, rnd(1, hi - lo + 1));
+                        break;
+                default:
+                        fprintf(f, "%d", a);
+                }
+        }
+}
+
+static char *gen_cron(void) {
+        static const char *const zones[] = { "Europe/Berlin", "America/New_York", "Australia/Lord_Howe", "UTC" };
+        static const char *const shorthands[] = { "@yearly", "@annually", "@monthly", "@weekly",
+                                                  "@daily",  "@midnight", "@hourly" };
+        char *buf = NULL;
+        size_t sz = 0;
+        FILE *f = open_memstream(&buf, &sz);
+
+        if (rnd(0, 3) == 0)
+                fprintf(f, "CRON_TZ=%s ", zones[rnd(0, 3)]);
+        if (rnd(0, 40) == 0)
+                fputs(shorthands[rnd(0, 6)], f);
+        else {
+                int n = rnd(0, 9) < 6 ? 5 : rnd(6, 7);
+                if (n == 7) {
+                        gen_field(f, 0, 59, false, false);
+                        fputc(' ', f);
+                }
+                gen_field(f, 0, 59, false, false);
+                fputc(' ', f);
+                gen_field(f, 0, 23, false, false);
+                fputc(' ', f);
+                gen_field(f, 1, 31, false, false);
+                fputc(' ', f);
+                gen_field(f, 1, 12, true, false);
+                fputc(' ', f);
+                gen_field(f, 0, 7, false, true);
+                if (n >= 6) {
+                        fputc(' ', f);
+                        gen_field(f, 2020, rnd(0, 1) ? 2040 : 2199, false, false);
+                }
+        }
+        if (fclose(f) != 0 || !buf)
+                abort();
+        return buf;
+}
+
+/* Re-parsed, the normal form prints itself and gives the same next 100 runs as the original. */
+static void test_cron_fixed_point(void) {
+        static const struct {
+                const char *tz;
+                int64_t base;
+        } bases[] = {
+                { "UTC", 1767225600 },           { "Europe/Berlin", 1774742400 - 86400 },
+                { "Europe/Berlin", 1792882200 }, { "America/New_York", 1772946000 },
+                { "Australia/Lord_Howe", 1775311800 }, { "UTC", 1835395200 - 86400 * 3 },
+        };
+        const char *seed_env = getenv("SEED"), *ci = getenv("CI"), *count_env = getenv("COUNT");
+        uint64_t seed;
+        int count = count_env ? atoi(count_env) : 3000, bad = 0, compared = 0, refused = 0;
+
+        if (seed_env && *seed_env)
+                seed = strtoull(seed_env, NULL, 10);
+        else if (ci && strcmp(ci, "true") == 0)
+                seed = 20261201;
+        else {
+                struct timespec ts;
+                clock_gettime(CLOCK_REALTIME, &ts);
+                seed = (uint64_t) ts.tv_nsec ^ (uint64_t) ts.tv_sec << 20;
+                seed %= UINT64_C(2147483647);
+        }
+        printf("# cron fixed point: SEED=%llu COUNT=%d (replay with SEED=%llu)\n", (unsigned long long) seed,
+               count, (unsigned long long) seed);
+        rng_state = seed;
+
+        for (int i = 0; i < count; i++) {
+                _cleanup_free_ char *expr = gen_cron(), *norm = NULL, *norm2 = NULL;
+                _cleanup_cron_ tf_cron *c = NULL, *c2 = NULL;
+                _cleanup_error_ tf_error *err = NULL;
+                int b = rnd(0, (int) ELEMENTSOF(bases) - 1);
+
+                if (tf_cron_parse(expr, &c, &err) < 0) {
+                        /* ranges like "9-3" the generator cannot make; anything else is a generator bug */
+                        refused++;
+                        continue;
+                }
+                norm = tf_cron_format(c);
+                if (tf_cron_parse(norm, &c2, &err) < 0) {
+                        if (bad++ < 5)
+                                printf("#   '%s' -> '%s' does not parse: %s\n", expr, norm, err->msg);
+                        continue;
+                }
+                norm2 = tf_cron_format(c2);
+                if (strcmp(norm, norm2) != 0) {
+                        if (bad++ < 5)
+                                printf("#   '%s' -> '%s' -> '%s'\n", expr, norm, norm2);
+                        continue;
+                }
+                set_tz(bases[b].tz);
+                uint64_t t1 = (uint64_t) bases[b].base * USEC, t2 = t1;
+                for (int k = 0; k < 100; k++) {
+                        int r1 = tf_cron_next(c, t1, &t1, NULL), r2 = tf_cron_next(c2, t2, &t2, NULL);
+                        if (r1 != r2 || (r1 == 0 && t1 != t2)) {
+                                if (bad++ < 5)
+                                        printf("#   TZ=%s '%s' -> '%s': run %d: %llu vs %llu\n", bases[b].tz, expr,
+                                               norm, k + 1, (unsigned long long) t1 / USEC,
+                                               (unsigned long long) t2 / USEC);
+                                break;
+                        }
+                        if (r1 < 0)
+                                break;
+                        compared += k == 0;
+                }
+        }
+        set_tz(NULL);
+        IS_INT(bad, 0, "cron normal form is a fixed point over %d generated expressions (SEED=%llu)", count,
+               (unsigned long long) seed);
+        OK(compared >= count / 2, "%d of them had runs to compare, %d refused", compared, refused);
+}
+
+/* ---- the zone cache sees a changed TZif file ------------------------------------------------- */
+
+static int copy_file(const char *from, const char *to) {
+        FILE *in = fopen(from, "rb"), *out = in ? fopen(to, "wb") : NULL;
+        char buf[4096];
+        size_t n;
+        int r = in && out ? 0 : -1;
+        while (r == 0 && (n = fread(buf, 1, sizeof buf, in)) > 0)
+                if (fwrite(buf, 1, n, out) != n)
+                        r = -1;
+        if (in)
+                fclose(in);
+        if (out && fclose(out) != 0)
+                r = -1;
+        return r;
+}
+
+/* Replace `path` by a copy of zone `name`, as a tzdata update does (a new file renamed over the old). */
+static int install_zone(const char *dir, const char *name) {
+        _cleanup_free_ char *from = tf_asprintf("/usr/share/zoneinfo/%s", name);
+        _cleanup_free_ char *tmp = tf_asprintf("%s/zone.new", dir), *path = tf_asprintf("%s/zone", dir);
+        if (copy_file(from, tmp) < 0)
+                return -1;
+        return rename(tmp, path);
+}
+
+static long gmtoff(const tf_tz *z) {
+        struct tm tm;
+        return tf_tz_localtime(z, 1767225600, &tm) == 0 ? tm.tm_gmtoff : -1; /* 2026-01-01 00:00 UTC */
+}
+
+static void test_tz_reload(void) {
+        char dir[] = "/tmp/tfrun-tz.XXXXXX";
+        if (!OK(mkdtemp(dir), "temporary zone directory"))
+                return;
+        _cleanup_free_ char *path = tf_asprintf("%s/zone", dir), *tz = tf_asprintf("TZ=%s", path);
+        tf_tz_cache *c = tf_tz_cache_new();
+
+        OK(install_zone(dir, "Europe/Berlin") == 0, "a Berlin TZif file");
+        set_tz(tz + 3);
+        tf_tz_cache_set_recheck(c, UINT64_MAX);
+        const tf_tz *z = tf_tz_cache_local(c);
+        IS_INT(gmtoff(z), 3600, "the local zone read from it");
+        OK(install_zone(dir, "America/New_York") == 0, "the file replaced by New York's");
+        IS_INT(gmtoff(tf_tz_cache_local(c)), 3600, "no look at the file without a reload (recheck off)");
+        IS_INT(tf_tz_cache_reload(c), 1, "a reload reads the changed file");
+        OK(tf_tz_cache_local(c) == z, "...into the same zone object");
+        IS_INT(gmtoff(z), -18000, "...which has the new rules");
+        IS_INT(tf_tz_cache_reload(c), 0, "an unchanged file is not read again");
+
+        const tf_tz *b = NULL;
+        OK(tf_tz_cache_load(c, "Europe/Berlin", &b, NULL) == 0 && gmtoff(b) == 3600,
+           "a named zone beside it");
+        IS_INT(tf_tz_cache_reload(c), 0, "zoneinfo unchanged: nothing read again");
+
+        tf_tz_cache_set_recheck(c, 0);
+        OK(install_zone(dir, "Europe/Berlin") == 0, "the file replaced again");
+        IS_INT(gmtoff(tf_tz_cache_local(c)), 3600, "with recheck 0 a cache hit sees it");
+        OK(unlink(path) == 0, "the file removed");
+        IS_INT(gmtoff(tf_tz_cache_local(c)), 3600, "a vanished file keeps the rules read before");
+        IS_INT(tf_tz_cache_reload(c), 0, "...also on a reload");
+
+        tf_tz_cache_free(c);
+        rmdir(dir);
+        set_tz(NULL);
 }
 
 static void test_timestamps(void) {
@@ -509,6 +807,8 @@ int main(void) {
         test_next();
         test_cal_errors();
         test_cron();
+        test_cron_fixed_point();
         test_timestamps();
+        test_tz_reload();
         return tap_done();
 }

@@ -11,7 +11,8 @@
  * into raw BPF, mount sources opened without following any symbolic link. The child then only makes
  * system calls: no allocation, no stdio, no NSS, so it is safe between fork and exec.
  *
- * Order in the child (native.c follows it):
+ * Order in the child (runner/native.c follows it; the child-side steps live in sandbox/child.c, which
+ * neither allocates nor prints):
  *   cgroup placement
  *   tf_sandbox_child_namespaces()   mount + network namespaces, read-only root, /proc, private /tmp, binds
  *   (pid: private) fork             the child stays as the pid namespace's init; the service goes on
@@ -40,7 +41,7 @@
  *   no_new_privs the service can never gain a capability it does not hold, and it holds none).
  *
  * Seccomp: `default` is Docker's default profile (moby profiles/seccomp/default.json, shipped in
- * runner/seccomp-default.c as JSON text) and `FILE` a Docker-format profile; both take the same path:
+ * sandbox/seccomp-default.c as JSON text) and `FILE` a Docker-format profile; both take the same path:
  * parsed with jansson, filtered by arch/caps/minKernel as moby's setupSeccomp() does (caps tested
  * against the final capability set), compiled with libseccomp. `unconfined`: no filter. The filter is
  * installed last, after no_new_privs; with no_new_privileges: false it is installed before the

@@ -3,7 +3,7 @@
  * Docker's default seccomp profile (moby profiles/seccomp/default.json, the Docker 25+ revision with the
  * socket(AF_VSOCK) rule, CAP_BPF and CAP_PERFMON entries), as the JSON text tfrun parses for
  * `seccomp: default`. Kept as Docker-format JSON rather than a C table so that `default` and
- * `seccomp: FILE` take one code path (runner/sandbox.c): whatever a user can write in a profile, the
+ * `seccomp: FILE` take one code path (sandbox/sandbox.c): whatever a user can write in a profile, the
  * default exercises. To update: replace the text with a newer moby default.json (any formatting).
  */
 

@@ -1,0 +1,51 @@
+/* SPDX-License-Identifier: MIT */
+#pragma once
+
+/* What sandbox.c (the parent side) and child.c (the child side) share; not part of the public API. */
+
+#include <linux/capability.h>
+#include <linux/filter.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#ifndef PR_CAP_AMBIENT
+#define PR_CAP_AMBIENT 47
+#define PR_CAP_AMBIENT_RAISE 2
+#define PR_CAP_AMBIENT_CLEAR_ALL 4
+#endif
+
+#define CAPBIT(c) (UINT64_C(1) << (c))
+
+/* Capability names as the kernel numbers them (linux/capability.h), without the CAP_ prefix; a number past
+ * the table (a kernel newer than these headers) has no name. */
+#define TF_SANDBOX_CAP_NAMES (CAP_CHECKPOINT_RESTORE + 1)
+extern const char *const tf_sandbox_cap_names[TF_SANDBOX_CAP_NAMES];
+
+struct plan_mount {
+        int source_fd; /* O_PATH, pinned at prepare time */
+        char *target;
+        bool read_only;
+        bool is_dir;
+        bool create_in_tmp; /* target lies in the private /tmp and is created there */
+        unsigned depth;
+};
+
+struct tf_sandbox_plan {
+        /* capabilities */
+        bool manage_caps; /* tfrun is root: bounding set and capability sets are ours to set */
+        unsigned cap_last;
+        uint64_t caps;    /* final set: bounding, and effective/permitted for a uid-0 service */
+        uint64_t ambient; /* explicitly added: raised as ambient for a non-root service */
+        bool no_new_privs;
+
+        /* seccomp */
+        bool seccomp;
+        struct sock_fprog prog;
+        unsigned seccomp_flags;
+
+        /* namespaces and mounts */
+        bool unshare_net, unshare_mnt, read_only_root, private_tmp, pid_private;
+        struct plan_mount *mounts;
+        size_t n_mounts;
+};

@@ -1,0 +1,29 @@
+#!/bin/bash
+# SPDX-License-Identifier: MIT
+# A short libFuzzer run of one target over a scratch copy of its corpus (new inputs must not land in the
+# source tree), as TAP: `run-fuzzer.sh NAME FUZZER CORPUS MAX_LEN`. FUZZ_SECONDS (default 15) bounds it.
+# A crash, a sanitizer report, a leak, a timeout or a broken property fails it; the reproducer is kept
+# under $FUZZ_ARTIFACTS (default: the build tree's fuzz-artifacts/) and named in the output.
+set -uo pipefail
+name=$1 fuzzer=$2 corpus=$3 max_len=$4
+secs=${FUZZ_SECONDS:-15}
+art=${FUZZ_ARTIFACTS:-$(dirname "$fuzzer")/fuzz-artifacts}/$name
+tmp=$(mktemp -d /tmp/tfrun-fuzz.XXXXXX)
+trap 'rm -rf "$tmp"' EXIT
+mkdir -p "$tmp/corpus" "$art"
+cp "$corpus"/* "$tmp/corpus/"
+n=$(ls "$tmp/corpus" | wc -l)
+"$fuzzer" -max_total_time="$secs" -timeout=10 -max_len="$max_len" -print_final_stats=1 \
+        -artifact_prefix="$art/" "$tmp/corpus" >"$tmp/log" 2>&1
+rc=$?
+runs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$tmp/log" | tail -1)
+if [ "$rc" = 0 ] && [ -n "$runs" ] && [ "$runs" -gt 0 ]; then
+        echo "ok 1 - fuzz-$name: ${secs}s over $n corpus inputs, $runs runs, no finding"
+else
+        echo "not ok 1 - fuzz-$name: exit $rc after ${runs:-0} runs (${secs}s over $n corpus inputs)"
+        grep -E '^(==[0-9]+==|SUMMARY|artifact_prefix|Test unit written|FUZZ|.*runtime error)' "$tmp/log" |
+                head -20 | sed 's/^/# /'
+        tail -5 "$tmp/log" | sed 's/^/# /'
+        ls "$art" 2>/dev/null | sed 's/^/# reproducer: '"${art//\//\\/}"'\//'
+fi
+echo "1..1"
