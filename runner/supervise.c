@@ -18,6 +18,9 @@
 #include "base/parse.h"
 #include "base/strutil.h"
 #include "runner/service.h"
+#ifdef TF_HAVE_SCHEDULE
+#include "schedule/schedule.h"
+#endif
 
 struct supervisor {
         const struct tf_supervise_options *o;
@@ -40,6 +43,12 @@ static void on_idle(struct tf_service *s, void *userdata) {
 static void reload(struct supervisor *sv) {
         _cleanup_error_ tf_error *e = NULL;
         struct tf_spec *spec = NULL;
+#ifdef TF_HAVE_SCHEDULE
+        /* A SIGHUP is also how an operator says "tzdata changed": re-read the zones before the new plan. */
+        int z = tf_tz_cache_reload(tf_tz_cache_default());
+        if (z > 0)
+                tf_log("reload: %d time zone%s read again", z, z == 1 ? "" : "s");
+#endif
         if (tf_spec_load(sv->o->spec_path, NULL, &spec, &e) < 0) {
                 tf_log("reload: %s; keeping the previous spec", e->msg);
                 return;
