@@ -65,6 +65,26 @@ skip_all() {
 
 need_root() { [ "$(id -u)" = 0 ] || skip_all "needs root"; }
 
+# bad_fixtures MIN KIND: every NAME.yaml in the current directory through `tfrun validate` and `tfrun run`:
+# exit 125 and exactly "tfrun: $(cat NAME.err)"; at least MIN of them.
+bad_fixtures() {
+        local min=$1 kind=$2 n=0 y name want cmd got rc
+        for y in *.yaml; do
+                name=${y%.yaml}
+                [ -f "$name.err" ] || { fail "$name: has no .err file"; continue; }
+                want="tfrun: $(cat "$name.err")"
+                for cmd in validate run; do
+                        got=$("$TFRUN" $cmd "$y" 2>&1 >/dev/null); rc=$?
+                        if [ "$rc" = 125 ] && [ "$got" = "$want" ]; then pass "$cmd $name: 125 and its message"; else
+                                fail "$cmd $name: 125 and its message"
+                                diag "rc:   $rc" "got:  $got" "want: $want"
+                        fi
+                done
+                n=$((n + 1))
+        done
+        [ "$n" -ge "$min" ]; ok "at least $min $kind fixtures ($n)"
+}
+
 done_testing() {
         echo "1..$TAP_N"
         [ "$TAP_FAILED" -eq 0 ]

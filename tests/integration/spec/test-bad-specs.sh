@@ -4,21 +4,7 @@
 . "$SRCDIR/tests/lib.sh"
 cd "$FIXTURES/bad" || exit 1
 before=$(find /sys/fs/cgroup -maxdepth 8 -type d -name 'tfrun-*' 2>/dev/null | sort)
-n=0
-for y in *.yaml; do
-        name=${y%.yaml}
-        [ -f "$name.err" ] || { fail "$name: has no .err file"; continue; }
-        want="tfrun: $(cat "$name.err")"
-        for cmd in validate run; do
-                got=$("$TFRUN" $cmd "$y" 2>&1 >/dev/null); rc=$?
-                if [ "$rc" = 125 ] && [ "$got" = "$want" ]; then pass "$cmd $name: 125 and its message"; else
-                        fail "$cmd $name: 125 and its message"
-                        diag "rc:   $rc" "got:  $got" "want: $want"
-                fi
-        done
-        n=$((n + 1))
-done
-[ "$n" -ge 20 ]; ok "at least 20 bad-spec fixtures ($n)"
+bad_fixtures 20 bad-spec
 after=$(find /sys/fs/cgroup -maxdepth 8 -type d -name 'tfrun-*' 2>/dev/null | sort)
 is "$after" "$before" "no bad spec created a cgroup"
 
