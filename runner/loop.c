@@ -57,14 +57,14 @@ struct tf_loop {
 static void read_warn_env(struct tf_loop *l) {
         if (getauxval(AT_SECURE))
                 return;
-        const char *v = getenv("TFRUN_LOOP_WARN_MS");
+        const char *v = secure_getenv("TFRUN_LOOP_WARN_MS");
         if (v && *v) {
                 char *end;
                 unsigned long ms = strtoul(v, &end, 10);
                 if (*end == 0 && ms > 0)
                         l->warn_usec = (uint64_t) ms * 1000;
         }
-        v = getenv("TFRUN_LOOP_WARN_FATAL");
+        v = secure_getenv("TFRUN_LOOP_WARN_FATAL");
         l->warn_fatal = v && streq(v, "1");
 }
 

@@ -25,6 +25,16 @@ static void usage(FILE *f) {
 int main(int argc, char **argv) {
         /* Unbuffered stderr keeps tfrun's lines in order with the child's output on a shared terminal. */
         setvbuf(stderr, NULL, _IONBF, 0);
+        /* A setuid or setgid tfrun would run any caller's spec with the owner's powers and take its module
+         * path, cache and state directories from the caller's environment: refuse. Privilege is given by
+         * running tfrun as that user (sudo, a systemd unit, the manager), never by the file mode. */
+        if (getuid() != geteuid() || getgid() != getegid()) {
+                fprintf(stderr,
+                        "tfrun: refusing to run with real uid/gid %u/%u and effective uid/gid %u/%u (a setuid or "
+                        "setgid tfrun): run it as the user it should run jobs as (sudo, a systemd unit)\n",
+                        (unsigned) getuid(), (unsigned) getgid(), (unsigned) geteuid(), (unsigned) getegid());
+                return 125;
+        }
         if (argc < 2) {
                 usage(stderr);
                 return 125;

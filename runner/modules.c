@@ -34,7 +34,7 @@ int tf_run_load_docker_backend(const struct tf_backend_ops **ret, tf_error **err
         }
         const char *file = "tfrun-docker.so";
         void *h = NULL;
-        const char *env = getenv("TFRUN_MODULE_DIR");
+        const char *env = secure_getenv("TFRUN_MODULE_DIR");
         char exe[PATH_MAX];
         ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
         if (env && *env)

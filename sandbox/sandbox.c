@@ -880,10 +880,10 @@ static int compile_profile(struct profile_ctx *c, json_t *root, struct tf_sandbo
 #define CACHE_MAX ((size_t) 4 << 20)
 
 static char *cache_dir(void) {
-        const char *off = getenv("TFRUN_SECCOMP_CACHE");
+        const char *off = secure_getenv("TFRUN_SECCOMP_CACHE");
         if (off && streq(off, "0"))
                 return NULL;
-        const char *d = getenv("TFRUN_CACHE_DIR");
+        const char *d = secure_getenv("TFRUN_CACHE_DIR");
         if (d && *d == '/')
                 return tf_asprintf("%s/seccomp", d);
         if (geteuid() == 0)

@@ -79,4 +79,32 @@ is "$(cat "$TMPD/err")" "tfrun: 'status' is not a tfrun command nor a spec file;
 is "$(cat "$TMPD/err")" "tfrun: run: unknown option '--frobnicate'; see \`tfrun run --help\` for the options" \
         "an unknown option: message"
 
+# ---- files tfrun writes where others may write: a planted symlink is replaced, never written through
+echo precious >"$TMPD/victim"
+ln -s "$TMPD/victim" "$TMPD/planted.json"
+f=$(spec plant "command: [true]")
+"$TFRUN" -q --json-file "$TMPD/planted.json" "$f"; is "$?" 0 "planted --json-file: the run"
+is "$(cat "$TMPD/victim")" precious "planted --json-file: the symlink's target is untouched"
+check "planted --json-file: the result is a regular file of its own" test -f "$TMPD/planted.json" -a ! -L "$TMPD/planted.json"
+mkdir -p "$TMPD/state"
+ln -s "$TMPD/victim" "$TMPD/state/pers.state"
+f=$(spec pers "command: [true]" "schedule: {every: 1s, persistent: true}")
+"$TFRUN" --state-dir "$TMPD/state" "$f" 2>"$TMPD/pers.err" & pid=$!
+for i in $(seq 50); do grep -q 'pers native status=0' "$TMPD/pers.err" && break; sleep 0.1; done
+kill -TERM "$pid"; wait "$pid"
+is "$(cat "$TMPD/victim")" precious "planted state file: the symlink's target is untouched"
+check "planted state file: replaced by a regular file" test -f "$TMPD/state/pers.state" -a ! -L "$TMPD/state/pers.state"
+
+# ---- a setuid tfrun refuses to run (it would take its caller's environment and specs)
+d=$(mktemp -d /tmp/tfrun-suid.XXXXXX); cp "$TFRUN" "$d/tfrun"; chmod 4755 "$d/tfrun"; chmod 755 "$d"
+if id nobody >/dev/null 2>&1 && runuser -u nobody -- true 2>/dev/null; then
+        runuser -u nobody -- "$d/tfrun" validate "$SRCDIR/examples/hello.yaml" >/dev/null 2>"$TMPD/suid.err"
+        is "$?" 125 "setuid tfrun run by nobody: 125"
+        is "$(cat "$TMPD/suid.err")" "tfrun: refusing to run with real uid/gid $(id -u nobody)/$(id -g nobody) and effective uid/gid 0/$(id -g nobody) (a setuid or setgid tfrun): run it as the user it should run jobs as (sudo, a systemd unit)" \
+                "setuid tfrun run by nobody: message"
+else
+        skip "no user nobody to run a setuid copy as"
+fi
+rm -rf "$d"
+
 done_testing
