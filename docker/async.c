@@ -8,6 +8,14 @@
  * Completions are never delivered from inside libcurl: its callbacks only record (a header block, a
  * body byte); ready() and done() run after curl_multi_socket_action() has returned, where libcurl allows
  * adding and removing handles, so a completion may issue the next call or cancel another.
+ *
+ * The attach stream's output goes to tfrun's fds through output.c, which never blocks: what a reader does
+ * not take is queued, and once a stream has TF_DOCKER_OUTPUT_MAX bytes queued the transfer is paused
+ * (curl_easy_pause(CURLPAUSE_RECV): libcurl stops reading the socket, the engine's buffers fill, the
+ * container's writes block, as they would on a full pipe of its own). The fd the queue waits for is a
+ * watch of the loop (TF_DOCKER_WATCH_OUT) like the client's sockets; when it has drained below half the
+ * bound the transfer goes on. A stream that ends with output still queued completes once it is written
+ * (or dropped by tf_docker_attach_drop()).
  */
 
 #include <errno.h>
@@ -63,6 +71,15 @@ struct tf_docker_call {
         struct docker_pull pull;    /* pull */
         struct tf_docker_demux demux; /* attach */
         tf_error *feed_err;         /* attach: why demultiplexing stopped */
+        struct docker_out out;      /* attach: the output not yet written */
+        int out_watch;              /* attach: the output fd watched for EPOLLOUT; -1: none */
+        bool want_pause, paused;    /* attach: a stream has TF_DOCKER_OUTPUT_MAX bytes queued */
+        bool held;                  /* attach: the stream ended; done() waits for the output */
+        int held_r;
+        tf_error *held_err;
+        bool told_paused, told_held; /* attach: stalled() called for either */
+        bool stall_pending;
+        void (*stalled)(tf_docker_call *c, bool ended, void *userdata);
         void (*ready)(tf_docker_call *c, void *userdata);
         tf_docker_done_fn done;
         void *userdata;
@@ -86,7 +103,24 @@ static void call_unlink(tf_docker_call *c) {
         c->next = c->prev = NULL;
 }
 
+static void out_watch(tf_docker_call *c, int fd) {
+        tf_docker *d = c->d;
+        if (fd == c->out_watch)
+                return;
+        if (c->out_watch >= 0)
+                d->watch.fd(d->watch.userdata, c->out_watch, 0);
+        c->out_watch = -1;
+        if (fd >= 0 && d->watch.fd(d->watch.userdata, fd, TF_DOCKER_WATCH_OUT) == 0)
+                c->out_watch = fd;
+}
+
 static void call_free(tf_docker_call *c) {
+        if (c->kind == KIND_ATTACH) {
+                /* The loop stops watching the output fd before it is closed. */
+                out_watch(c, -1);
+                docker_out_done(&c->out);
+        }
+        tf_error_free(c->held_err);
         if (c->in_multi)
                 curl_multi_remove_handle(c->d->multi, c->easy);
         if (c->easy)
@@ -134,7 +168,18 @@ static int socket_cb(CURL *easy, curl_socket_t fd, int what, void *userp, void *
 static int timer_cb(CURLM *multi, long timeout_ms, void *userp) {
         tf_docker *d = userp;
         uint64_t at = timeout_ms < 0 ? 0 : tf_now(CLOCK_MONOTONIC) + (uint64_t) timeout_ms * 1000;
+        d->timer_at = at;
+        /* A kick is due now; tf_docker_on_timer() puts libcurl's time back after it. */
+        if (d->kicked)
+                return 0;
         return d->watch.timer(d->watch.userdata, at) < 0 ? -1 : 0;
+}
+
+/* Work of our own (a held completion) that must run from the loop, not from inside the caller: the
+ * watch's timer, due now, comes back through tf_docker_on_timer(). */
+static void kick(tf_docker *d) {
+        d->kicked = true;
+        d->watch.timer(d->watch.userdata, tf_now(CLOCK_MONOTONIC));
 }
 
 static size_t header_cb(char *buf, size_t size, size_t n, void *userdata) {
@@ -238,6 +283,20 @@ static int stage_begin(tf_docker_call *c, tf_error **err) {
 }
 
 static void complete(tf_docker_call *c, int r, tf_error *e, struct tf_docker_reply *rep) {
+        if (c->kind == KIND_ATTACH) {
+                if (docker_out_queued(&c->out) > 0 && !c->out.discard) {
+                        /* The output is the container's too: done() once it is written or dropped. */
+                        c->held = true;
+                        c->held_r = r;
+                        tf_error_free(c->held_err);
+                        c->held_err = e;
+                        if (c->stalled && !c->told_held)
+                                c->stall_pending = true;
+                        return;
+                }
+                rep->out_dropped = c->out.dropped[1];
+                rep->err_dropped = c->out.dropped[2];
+        }
         call_unlink(c);
         if (c->done)
                 c->done(c, r, e, rep, c->userdata);
@@ -358,7 +417,56 @@ static void transfer_done(tf_docker_call *c, CURLcode cc) {
 
 /* After a socket action: attach streams that were accepted, then calls that ended, in that order (a
  * stream accepted and ended in one read is ready before it is done). */
+static int attach_sink(void *userdata, int stream, const uint8_t *p, size_t n, tf_error **err) {
+        tf_docker_call *c = userdata;
+        int r = docker_out_push(&c->out, stream, p, n, err);
+        if (r == 0 && c->out.queued[stream] >= TF_DOCKER_OUTPUT_MAX)
+                c->want_pause = true;
+        return r;
+}
+
+/* After libcurl or the output moved: watch the fd the queue waits for, pause a transfer whose queue is
+ * full (here, not inside the write callback, where libcurl is in the middle of its read loop). */
+static void settle(tf_docker_call *c) {
+        out_watch(c, docker_out_blocked_fd(&c->out));
+        if (c->in_multi && c->want_pause && !c->paused && !c->out.discard) {
+                curl_easy_pause(c->easy, CURLPAUSE_RECV);
+                c->paused = true;
+                if (c->stalled && !c->told_paused)
+                        c->stall_pending = true;
+        }
+}
+
+/* The output fd takes bytes again. */
+static void out_ready(tf_docker_call *c) {
+        tf_error *e = NULL;
+        int r = docker_out_flush(&c->out, &e);
+        if (r < 0) {
+                /* The reader is gone: the stream cannot go on. */
+                if (c->in_multi) {
+                        curl_multi_remove_handle(c->d->multi, c->easy);
+                        c->in_multi = false;
+                }
+                docker_out_drop(&c->out);
+                tf_error_prefix(&e, "%s", c->call);
+                tf_error_free(c->held_err);
+                c->held = true;
+                c->held_r = r;
+                c->held_err = e;
+                return;
+        }
+        if (c->paused && docker_out_queued(&c->out) < TF_DOCKER_OUTPUT_MAX / 2) {
+                c->paused = c->want_pause = false;
+                /* libcurl may hand over what it had read before this returns. */
+                if (c->in_multi)
+                        curl_easy_pause(c->easy, CURLPAUSE_CONT);
+        }
+}
+
 static void collect(tf_docker *d) {
+        for (tf_docker_call *c = d->calls; c; c = c->next)
+                if (c->kind == KIND_ATTACH)
+                        settle(c);
         for (;;) {
                 tf_docker_call *c = d->calls;
                 while (c && !c->ready_pending)
@@ -378,6 +486,34 @@ static void collect(tf_docker *d) {
                 curl_easy_getinfo(m->easy_handle, CURLINFO_PRIVATE, (char **) &c);
                 transfer_done(c, cc);
         }
+        /* Streams whose output has now gone (or was dropped), then streams that stall. */
+        for (;;) {
+                tf_docker_call *c = d->calls;
+                while (c && !(c->held && (docker_out_queued(&c->out) == 0 || c->out.discard)))
+                        c = c->next;
+                if (!c)
+                        break;
+                c->held = false;
+                struct tf_docker_reply rep = {};
+                complete(c, c->held_r, TAKE_PTR(c->held_err), &rep);
+        }
+        for (;;) {
+                tf_docker_call *c = d->calls;
+                while (c && !c->stall_pending)
+                        c = c->next;
+                if (!c)
+                        break;
+                c->stall_pending = false;
+                bool ended = c->held;
+                if (ended)
+                        c->told_held = true;
+                else
+                        c->told_paused = true;
+                c->stalled(c, ended, c->userdata);
+        }
+        for (tf_docker_call *c = d->calls; c; c = c->next)
+                if (c->kind == KIND_ATTACH)
+                        settle(c);
 }
 
 static int drive(tf_docker *d, curl_socket_t fd, int ev, tf_error **err) {
@@ -390,6 +526,12 @@ static int drive(tf_docker *d, curl_socket_t fd, int ev, tf_error **err) {
 }
 
 int tf_docker_on_fd(tf_docker *d, int fd, int what, tf_error **err) {
+        for (tf_docker_call *c = d->calls; c; c = c->next)
+                if (c->kind == KIND_ATTACH && c->out_watch == fd) {
+                        out_ready(c);
+                        collect(d);
+                        return 0;
+                }
         int ev = ((what & TF_DOCKER_WATCH_IN) ? CURL_CSELECT_IN : 0) |
                  ((what & TF_DOCKER_WATCH_OUT) ? CURL_CSELECT_OUT : 0) |
                  ((what & TF_DOCKER_WATCH_ERR) ? CURL_CSELECT_ERR : 0);
@@ -397,7 +539,32 @@ int tf_docker_on_fd(tf_docker *d, int fd, int what, tf_error **err) {
 }
 
 int tf_docker_on_timer(tf_docker *d, tf_error **err) {
-        return d->multi ? drive(d, CURL_SOCKET_TIMEOUT, 0, err) : 0;
+        if (!d->multi)
+                return 0;
+        bool kicked = d->kicked;
+        d->kicked = false;
+        int r = drive(d, CURL_SOCKET_TIMEOUT, 0, err);
+        /* Early for libcurl, which does nothing before its time: give it its own timer back. */
+        if (kicked && !d->kicked)
+                d->watch.timer(d->watch.userdata, d->timer_at);
+        return r;
+}
+
+void tf_docker_attach_on_stall(tf_docker_call *c, void (*stalled)(tf_docker_call *c, bool ended, void *userdata)) {
+        c->stalled = stalled;
+}
+
+void tf_docker_attach_drop(tf_docker_call *c) {
+        if (c->kind != KIND_ATTACH)
+                return;
+        docker_out_drop(&c->out);
+        if (c->paused) {
+                c->paused = c->want_pause = false;
+                if (c->in_multi)
+                        curl_easy_pause(c->easy, CURLPAUSE_CONT);
+        }
+        /* The watch goes and a held done() is delivered from the loop. */
+        kick(c->d);
 }
 
 int tf_docker_watch(tf_docker *d, const struct tf_docker_watch *w, tf_error **err) {
@@ -432,6 +599,7 @@ static int call_new(tf_docker *d, enum kind kind, const char *call, const char *
                 .method = method,
                 .path = TAKE_PTR(p),
                 .timeout_usec = d->timeout_usec,
+                .out_watch = -1,
                 .done = done,
                 .userdata = userdata,
         };
@@ -605,6 +773,9 @@ int tf_docker_attach_async(tf_docker *d, const char *id, int out_fd, int err_fd,
                 return r;
         c->timeout_usec = 0;
         c->ready = ready;
-        tf_docker_demux_init(&c->demux, out_fd, err_fd);
+        tf_docker_demux_init(&c->demux, -1, -1);
+        c->demux.sink = attach_sink;
+        c->demux.sink_userdata = c;
+        docker_out_init(&c->out, out_fd, err_fd);
         return call_go(c, ret, err);
 }

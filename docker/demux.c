@@ -51,7 +51,11 @@ int tf_docker_demux_feed(struct tf_docker_demux *m, const void *buf, size_t len,
                 }
                 size_t take = m->remaining < len ? m->remaining : len;
                 int fd = m->fd[m->stream];
-                if (fd >= 0) {
+                if (m->sink) {
+                        int r = m->sink(m->sink_userdata, m->stream, p, take, err);
+                        if (r < 0)
+                                return r;
+                } else if (fd >= 0) {
                         int r = write_all(fd, p, take);
                         if (r < 0)
                                 return tf_error_setc(err, r, "attach stream: write %s",

@@ -25,6 +25,8 @@ struct tf_docker {
         struct tf_docker_watch watch;
         struct tf_docker_call *calls; /* in flight */
         bool dispatching;             /* inside curl_multi_socket_action: completions are queued */
+        uint64_t timer_at;            /* libcurl's timer as last set through watch.timer (0: none) */
+        bool kicked;                  /* watch.timer moved to now for a completion of our own */
 };
 
 /* Streaming consumer of a 2xx response body; return 0 to go on, -errno to abort the transfer. */
@@ -113,3 +115,36 @@ struct docker_pull {
 int docker_pull_data(const char *buf, size_t len, void *userdata);
 /* After the stream: the last line, and the error the stream reported (or the transfer's, r < 0). */
 int docker_pull_finish(struct docker_pull *p, const char *call, int r, tf_error **err);
+
+/* ---- attached output on its way to tfrun's fds without blocking (output.c) ---- */
+enum docker_out_mode {
+        DOCKER_OUT_BLOCKING, /* the fd as given: a regular file, /dev/null, or a reopen that failed */
+        DOCKER_OUT_NONBLOCK, /* our own O_NONBLOCK description of the same pipe, FIFO or terminal */
+        DOCKER_OUT_SOCKET,   /* a dup of a socket, written with send(MSG_DONTWAIT) */
+};
+struct docker_out_dest {
+        int fd; /* -1: the stream is discarded */
+        bool own;
+        enum docker_out_mode mode;
+};
+struct docker_out_chunk;
+struct docker_out {
+        struct docker_out_dest dest[3]; /* by stream: 1 stdout, 2 stderr */
+        struct docker_out_chunk *head, *tail; /* one queue for both streams, in the engine's order */
+        size_t queued[3];
+        uint64_t written[3], dropped[3];
+        bool discard; /* after docker_out_drop(): everything pushed is counted as dropped */
+};
+/* Open the destinations (see output.c for why each kind is opened as it is). out_fd/err_fd -1: discard. */
+void docker_out_init(struct docker_out *o, int out_fd, int err_fd);
+void docker_out_done(struct docker_out *o);
+/* Payload of stream 1 or 2 (0 is ignored): written at once as far as the fd takes it, the rest queued.
+ * -errno with "attach stream: write stdout: ..." when a write fails. */
+int docker_out_push(struct docker_out *o, int stream, const uint8_t *p, size_t n, tf_error **err);
+/* Write what is queued, in order, as far as the fds take it. */
+int docker_out_flush(struct docker_out *o, tf_error **err);
+/* The fd the head of the queue waits for (-1: nothing queued). */
+int docker_out_blocked_fd(const struct docker_out *o);
+size_t docker_out_queued(const struct docker_out *o);
+/* Give up on the reader: the queue is dropped and what is pushed from now on too, counted in dropped[]. */
+void docker_out_drop(struct docker_out *o);

@@ -208,6 +208,7 @@ struct tf_docker_reply {
         int status_code;              /* wait */
         bool found;                   /* oom_event */
         char **ids, **values;         /* list */
+        uint64_t out_dropped, err_dropped; /* attach: output dropped by tf_docker_attach_drop() */
 };
 typedef void (*tf_docker_done_fn)(tf_docker_call *c, int r, tf_error *err, struct tf_docker_reply *rep,
                                   void *userdata);
@@ -253,11 +254,27 @@ int tf_docker_container_remove_async(tf_docker *d, const char *id, bool force, u
                                      tf_error **err);
 /* The attach stream (see tf_docker_attach_begin() for why attach): ready(c, userdata) once the engine has
  * accepted it (from then on every byte the container writes reaches out_fd/err_fd); done() when the stream
- * ended: 0 when the engine closed it cleanly, else the transport, engine or demultiplexing error. No
- * timeout: it lasts as long as the container's output. */
+ * ended and its output was written: 0 when the engine closed it cleanly, else the transport, engine,
+ * demultiplexing or write error. No timeout: it lasts as long as the container's output.
+ *
+ * The output never blocks the loop, and out_fd/err_fd's open file descriptions are left as they are (no
+ * O_NONBLOCK on what tfrun shares with its shell or terminal): pipes, FIFOs and terminals are reopened
+ * through /proc/self/fd for a description of the client's own, sockets written with MSG_DONTWAIT, regular
+ * files and other devices written as they are (docker/output.c says why). Frames keep the engine's order
+ * across both fds. What a reader does not take is queued; at TF_DOCKER_OUTPUT_MAX bytes queued for a
+ * stream the transfer pauses until the queue has drained to half, which holds the container's writes
+ * back as a full pipe would. */
+#define TF_DOCKER_OUTPUT_MAX (1024u * 1024)
 int tf_docker_attach_async(tf_docker *d, const char *id, int out_fd, int err_fd,
                            void (*ready)(tf_docker_call *c, void *userdata), tf_docker_done_fn done,
                            void *userdata, tf_docker_call **ret, tf_error **err);
+/* stalled(c, ended, userdata) when a reader holds the stream back: once when the transfer first pauses
+ * (ended false: the container may still run, but its end will not show until the reader reads), once when
+ * the stream ended with output still queued (ended true). Delivered from the loop like done(). */
+void tf_docker_attach_on_stall(tf_docker_call *c, void (*stalled)(tf_docker_call *c, bool ended, void *userdata));
+/* Give up on the reader: what is queued is dropped, and the rest of the stream is read and dropped too, so
+ * that it comes to its end; done() reports the bytes dropped (rep->out_dropped, err_dropped). */
+void tf_docker_attach_drop(tf_docker_call *c);
 
 /* ---- the multiplexed attach stream ---- */
 
@@ -265,6 +282,10 @@ int tf_docker_attach_async(tf_docker *d, const char *id, int out_fd, int err_fd,
  * payload. Feed it bytes as they come, split anywhere; payload goes to fd[stream] in order. */
 struct tf_docker_demux {
         int fd[3];
+        /* When set, payload goes to sink instead of fd[] (async.c queues it without blocking); its error
+         * is the feed's. */
+        int (*sink)(void *userdata, int stream, const uint8_t *p, size_t n, tf_error **err);
+        void *sink_userdata;
         uint8_t hdr[8];
         size_t hdr_len;
         uint32_t remaining; /* payload bytes left in the current frame */

@@ -33,6 +33,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -59,6 +60,9 @@
 /* After SIGKILL, how long the container's output may take to end before tfrun gives up on it (a hung
  * engine): the run ends as tfrun's failure and the container's DELETE is left to the next sweep. */
 #define LOST_USEC (5 * UINT64_C(1000000))
+/* After the container's exit, how long a reader that does not read may hold its last output (at most the
+ * spec's stop grace): then the rest is dropped with a warning, and the run ends. */
+#define FLUSH_USEC (2 * UINT64_C(1000000))
 
 struct watch {
         int fd;
@@ -112,6 +116,9 @@ struct dkr {
         enum step step;
         tf_docker_call *call;   /* the sequence's call in flight */
         tf_docker_call *attach; /* the output stream */
+        tf_docker_call *waiter; /* the exit, while a reader holds the stream back */
+        int pidfd;              /* the same, through the container's main process; -1: none */
+        struct tf_source *pidfd_src;
         struct kill *kills;     /* signals in flight */
         char **stale_ids, **stale_runs;
         size_t stale_next;
@@ -119,6 +126,11 @@ struct dkr {
         bool pull_tty;
         bool stream_ended; /* before start's answer came */
         uint64_t stream_end_usec;
+        bool stalled;          /* a reader holds the output back (tf_docker_attach_on_stall) */
+        bool watching_exit;
+        uint64_t gone_usec;    /* a wait said the container is gone before its stream ended; 0: not */
+        uint64_t held_usec;    /* the stream ended with output still queued; 0: not */
+        struct tf_source *flush; /* the bound on the last output's flush */
         bool waited, exited, oom, oom_known;
         unsigned rechecks, event_checks;
         struct tf_docker_state st;
@@ -280,6 +292,7 @@ static int docker_check(struct tf_run *r, tf_error **err) {
         const struct tf_spec *s = r->spec;
         struct dkr *k = tf_malloc0(sizeof(*k));
         k->run = r;
+        k->pidfd = -1;
         r->backend = k;
 
         if (r->opts->cgroup_parent)
@@ -384,11 +397,24 @@ static tf_error *error_copy(const tf_error *e) {
         return c;
 }
 
+static void unwatch_pid(struct dkr *k) {
+        tf_source_remove(k->pidfd_src);
+        k->pidfd_src = NULL;
+        if (k->pidfd >= 0)
+                close(k->pidfd);
+        k->pidfd = -1;
+}
+
 static void unwind(struct dkr *k) {
         tf_docker_call_cancel(k->call);
         k->call = NULL;
         tf_docker_call_cancel(k->attach);
         k->attach = NULL;
+        tf_docker_call_cancel(k->waiter);
+        k->waiter = NULL;
+        unwatch_pid(k);
+        tf_source_remove(k->flush);
+        k->flush = NULL;
         k->step = STEP_DONE;
 }
 
@@ -525,6 +551,7 @@ static void step_image(struct dkr *k) {
 }
 
 static void on_attached(tf_docker_call *c, void *userdata);
+static void on_stall(tf_docker_call *c, bool ended, void *userdata);
 static void on_stream_end(tf_docker_call *c, int r, tf_error *err, struct tf_docker_reply *rep, void *userdata);
 
 static void on_created(tf_docker_call *c, int r, tf_error *err, struct tf_docker_reply *rep, void *userdata) {
@@ -551,7 +578,8 @@ static void on_created(tf_docker_call *c, int r, tf_error *err, struct tf_docker
         k->step = STEP_ATTACH;
         if (tf_docker_attach_async(k->x->d, k->id, STDOUT_FILENO, STDERR_FILENO, on_attached, on_stream_end, k,
                                    &k->attach, &e) < 0)
-                fail(k, e);
+                return fail(k, e);
+        tf_docker_attach_on_stall(k->attach, on_stall);
 }
 
 static void step_create(struct dkr *k) {
@@ -563,6 +591,7 @@ static void step_create(struct dkr *k) {
 }
 
 static void read_exit(struct dkr *k);
+static void watch_exit(struct dkr *k);
 
 static void on_started(tf_docker_call *c, int r, tf_error *err, struct tf_docker_reply *rep, void *userdata) {
         struct dkr *k = userdata;
@@ -579,6 +608,8 @@ static void on_started(tf_docker_call *c, int r, tf_error *err, struct tf_docker
         tf_run_started(k->run);
         if (k->stream_ended)
                 read_exit(k);
+        else if (k->stalled)
+                watch_exit(k);
 }
 
 /* The engine accepted the attach: from now on every byte the container writes reaches us. */
@@ -781,7 +812,7 @@ static void on_exit_state(tf_docker_call *c, int r, tf_error *err, struct tf_doc
         /* The main process ended when its output did (or, after a wait, about now): the wall time ends here,
          * not after the OOM looks below. */
         if (!run->ended) {
-                uint64_t at = k->waited ? tf_now(CLOCK_MONOTONIC) : k->stream_end_usec;
+                uint64_t at = k->waited && !k->gone_usec ? tf_now(CLOCK_MONOTONIC) : k->stream_end_usec;
                 run->ended = true;
                 run->result.wall_usec = at - run->start_mono_usec;
         }
@@ -800,6 +831,146 @@ static void read_exit(struct dkr *k) {
         }
 }
 
+/* ---- a reader that holds the output back ----
+ *
+ * The attach stream pauses when tfrun's stdout or stderr does not take the output (docker/docker.h). The
+ * container's end then shows neither as the stream's end nor in the engine's state: the engine records an
+ * exit only once the container's output is copied out, which the paused stream holds back (its inspect and
+ * wait block meanwhile). So the end is watched on the container's main process itself, a pidfd of the
+ * host pid the engine reports (checked by its cgroup, which names the container), else, where tfrun cannot
+ * see that process, by the engine's wait. Once the process is gone, the last output has FLUSH_USEC (at
+ * most the stop grace; for a run tfrun stopped, counted from the stop) to be read; then the rest is
+ * dropped and the stream comes to its end, so that the run's status and timing never wait for a reader
+ * longer. Timeouts and signals are not held meanwhile:
+ * they are kill calls on connections of their own.
+ */
+
+static uint64_t flush_bound(const struct dkr *k) {
+        uint64_t g = k->run->spec->stop_grace_usec;
+        return g < FLUSH_USEC ? g : FLUSH_USEC;
+}
+
+static const char *flush_bound_text(const struct dkr *k) {
+        static char buf[32];
+        uint64_t ms = flush_bound(k) / 1000;
+        snprintf(buf, sizeof(buf), ms % 1000 ? "%llu ms" : "%llu s",
+                 (unsigned long long) (ms % 1000 ? ms : ms / 1000));
+        return buf;
+}
+
+static int on_flush_bound(struct tf_source *s, int fd, uint32_t events, void *userdata) {
+        struct dkr *k = userdata;
+        tf_source_remove(s);
+        k->flush = NULL;
+        if (k->attach)
+                tf_docker_attach_drop(k->attach);
+        return 0;
+}
+
+/* The container's output ended (or the container is gone) but not all of it is out: bound the flush. */
+static void bound_flush(struct dkr *k) {
+        const struct tf_run *r = k->run;
+        if (k->flush || !k->attach)
+                return;
+        /* A run tfrun is stopping: the reader has had the bound since the stop already. */
+        uint64_t bound = flush_bound(k), rt = tf_now(CLOCK_REALTIME);
+        if (r->stopping != TF_REASON_NONE && r->stop_realtime_usec && rt > r->stop_realtime_usec)
+                bound = rt - r->stop_realtime_usec >= bound ? 0 : bound - (rt - r->stop_realtime_usec);
+        _cleanup_error_ tf_error *e = NULL;
+        if (tf_loop_add_timer(r->loop, CLOCK_MONOTONIC, tf_now(CLOCK_MONOTONIC) + bound, on_flush_bound, k,
+                              &k->flush, &e) < 0) {
+                tf_log("warning: %s: %s", k->run->run_id, e->msg);
+                tf_docker_attach_drop(k->attach);
+        }
+}
+
+static void container_gone(struct dkr *k) {
+        if (k->gone_usec)
+                return;
+        k->gone_usec = tf_now(CLOCK_MONOTONIC);
+        /* Not a hung engine: a kill was carried out, and no other is needed. */
+        tf_source_remove(k->lost);
+        k->lost = NULL;
+        bound_flush(k);
+}
+
+static void on_waited(tf_docker_call *c, int r, tf_error *err, struct tf_docker_reply *rep, void *userdata) {
+        struct dkr *k = userdata;
+        k->waiter = NULL;
+        if (r < 0) {
+                /* The stream's end will tell, once the reader reads. */
+                tf_log("warning: %s: %s", k->run->run_id, err->msg);
+                return;
+        }
+        container_gone(k);
+}
+
+static int on_pid_exit(struct tf_source *s, int fd, uint32_t events, void *userdata) {
+        struct dkr *k = userdata;
+        unwatch_pid(k);
+        container_gone(k);
+        return 0;
+}
+
+/* A pidfd of pid when it is the main process of container id as tfrun sees it: the engine's pid is the
+ * host's, and tfrun may live in another pid namespace, where the same number is another process. */
+static int container_pidfd(pid_t pid, const char *id) {
+        if (pid <= 0)
+                return -1;
+        _cleanup_close_ int pfd = (int) syscall(SYS_pidfd_open, pid, 0);
+        if (pfd < 0)
+                return -1;
+        /* The pidfd pins the process: what /proc says from now on is about it (or it has exited). */
+        char path[64], buf[4096];
+        snprintf(path, sizeof(path), "/proc/%d/cgroup", (int) pid);
+        _cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC);
+        if (fd < 0)
+                return -1;
+        ssize_t n = read(fd, buf, sizeof(buf) - 1);
+        if (n <= 0)
+                return -1;
+        buf[n] = '\0';
+        return strstr(buf, id) ? TAKE_FD(pfd) : -1;
+}
+
+static void on_stall_state(tf_docker_call *c, int r, tf_error *err, struct tf_docker_reply *rep, void *userdata) {
+        struct dkr *k = userdata;
+        _cleanup_error_ tf_error *e = NULL;
+        k->waiter = NULL;
+        if (r == 0 && !rep->state.running)
+                return container_gone(k);
+        int fd = r == 0 ? container_pidfd(rep->state.pid, k->id) : -1;
+        if (fd >= 0) {
+                k->pidfd = fd;
+                if (tf_loop_add_io(k->run->loop, fd, EPOLLIN, on_pid_exit, k, &k->pidfd_src, &e) == 0)
+                        return;
+                unwatch_pid(k);
+                tf_error_free(TAKE_PTR(e));
+        }
+        if (tf_docker_container_wait_async(k->x->d, k->id, 0, on_waited, k, &k->waiter, &e) < 0)
+                tf_log("warning: %s: %s", k->run->run_id, e->msg);
+}
+
+static void watch_exit(struct dkr *k) {
+        _cleanup_error_ tf_error *e = NULL;
+        if (k->watching_exit || k->gone_usec)
+                return;
+        k->watching_exit = true;
+        if (tf_docker_container_inspect_async(k->x->d, k->id, on_stall_state, k, &k->waiter, &e) < 0)
+                tf_log("warning: %s: %s", k->run->run_id, e->msg);
+}
+
+static void on_stall(tf_docker_call *c, bool ended, void *userdata) {
+        struct dkr *k = userdata;
+        k->stalled = true;
+        if (ended) {
+                /* The stream ends when the container's output closes, at its exit: the time of the end. */
+                k->held_usec = tf_now(CLOCK_MONOTONIC);
+                bound_flush(k);
+        } else if (k->step == STEP_RUNNING)
+                watch_exit(k);
+}
+
 static void on_stream_end(tf_docker_call *c, int r, tf_error *err, struct tf_docker_reply *rep, void *userdata) {
         struct dkr *k = userdata;
         k->attach = NULL;
@@ -812,7 +983,21 @@ static void on_stream_end(tf_docker_call *c, int r, tf_error *err, struct tf_doc
         }
         if (r < 0)
                 tf_log("warning: %s: output: %s", k->run->run_id, err->msg);
+        if (rep->out_dropped || rep->err_dropped)
+                tf_log("warning: %s: dropped %llu bytes of the container's stdout and %llu of its stderr: "
+                       "nothing read them within %s of the run's end",
+                       k->run->spec->name, (unsigned long long) rep->out_dropped,
+                       (unsigned long long) rep->err_dropped, flush_bound_text(k));
+        tf_docker_call_cancel(k->waiter);
+        k->waiter = NULL;
+        unwatch_pid(k);
+        tf_source_remove(k->flush);
+        k->flush = NULL;
         k->stream_end_usec = tf_now(CLOCK_MONOTONIC);
+        if (k->gone_usec && k->gone_usec < k->stream_end_usec)
+                k->stream_end_usec = k->gone_usec;
+        if (k->held_usec && k->held_usec < k->stream_end_usec)
+                k->stream_end_usec = k->held_usec;
         if (k->step == STEP_START) {
                 k->stream_ended = true; /* read once start has answered */
                 return;
@@ -872,7 +1057,7 @@ static int docker_signal(struct tf_run *r, int sig, bool all, tf_error **err) {
         struct dkr *k = r->backend;
         /* The same call either way: PID 1 is the main process, and when it dies of SIGKILL the kernel kills
          * the rest of the container's pid namespace. */
-        if (!k || !k->id || k->exited || k->step < STEP_RUNNING || k->step == STEP_DONE)
+        if (!k || !k->id || k->exited || k->gone_usec || k->step < STEP_RUNNING || k->step == STEP_DONE)
                 return 0;
         int ret = send_signal(k, sig, err);
         if (ret < 0)
@@ -909,6 +1094,7 @@ static void docker_cleanup(struct tf_run *r) {
         }
         tf_source_remove(k->recheck);
         tf_source_remove(k->lost);
+        tf_source_remove(k->flush);
         if (k->id)
                 remove_later(k->x, TAKE_PTR(k->id), r->spec->name);
         tf_strv_free(k->stale_ids);
