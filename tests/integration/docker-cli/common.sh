@@ -14,12 +14,18 @@ containers_left() {
         curl -sf --unix-socket "$SOCK" -G "http://localhost/containers/json" --data-urlencode all=1 \
                 --data-urlencode "filters=$f" | python3 -c 'import json,sys; print(" ".join(c["Id"][:12] for c in json.load(sys.stdin)))'
 }
+# containers_described [SERVICE]: the same, each with its service and run labels (for a failure's diag).
+containers_described() {
+        local f='{"label":["tfrun.service'${1:+=$1}'"]}'
+        curl -sf --unix-socket "$SOCK" -G "http://localhost/containers/json" --data-urlencode all=1 \
+                --data-urlencode "filters=$f" | python3 -c 'import json,sys; print(" ".join(c["Id"][:12] + "(" + c["Labels"].get("tfrun.run", "?") + ", " + c["State"] + ")" for c in json.load(sys.stdin)))'
+}
 no_container_left() {
         local left
         left=$(containers_left "$1")
         if [ -z "$left" ]; then pass "$2: no container left"; else
                 fail "$2: no container left"
-                diag "left: $left"
+                diag "left: $(containers_described "$1")"
         fi
 }
 
