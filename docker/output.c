@@ -51,12 +51,12 @@ struct docker_out_chunk {
  * description shared. */
 static void dest_dup(struct docker_out_dest *d, int fd, enum docker_out_mode mode) {
         int c = fcntl(fd, F_DUPFD_CLOEXEC, 3);
-        *d = c >= 0 ? (struct docker_out_dest){ .fd = c, .own = true, .mode = mode }
-                    : (struct docker_out_dest){ .fd = fd, .mode = DOCKER_OUT_BLOCKING };
+        *d = c >= 0 ? (struct docker_out_dest){.fd = c, .own = true, .mode = mode}
+                    : (struct docker_out_dest){.fd = fd, .mode = DOCKER_OUT_BLOCKING};
 }
 
 static void dest_open(struct docker_out_dest *d, int fd) {
-        *d = (struct docker_out_dest){ .fd = fd, .mode = DOCKER_OUT_BLOCKING };
+        *d = (struct docker_out_dest){.fd = fd, .mode = DOCKER_OUT_BLOCKING};
         struct stat st;
         if (fd < 0 || fstat(fd, &st) < 0)
                 return;
@@ -76,7 +76,7 @@ static void dest_open(struct docker_out_dest *d, int fd) {
                 close(c);
                 return dest_dup(d, fd, DOCKER_OUT_BLOCKING);
         }
-        *d = (struct docker_out_dest){ .fd = c, .own = true, .mode = DOCKER_OUT_NONBLOCK };
+        *d = (struct docker_out_dest){.fd = c, .own = true, .mode = DOCKER_OUT_NONBLOCK};
 }
 
 void docker_out_init(struct docker_out *o, int out_fd, int err_fd) {
@@ -120,9 +120,9 @@ static ssize_t dest_write(const struct docker_out_dest *d, const uint8_t *p, siz
                         return -errno;
                 }
                 /* A short write: once more, the next one says EAGAIN when it is full. */
-                done += (size_t) w;
+                done += (size_t)w;
         }
-        return (ssize_t) done;
+        return (ssize_t)done;
 }
 
 static int write_error(int stream, int r, tf_error **err) {
@@ -161,11 +161,11 @@ int docker_out_push(struct docker_out *o, int stream, const uint8_t *p, size_t n
         if (!o->head) {
                 ssize_t w = dest_write(d, p, n);
                 if (w < 0 && w != -EAGAIN)
-                        return write_error(stream, (int) w, err);
+                        return write_error(stream, (int)w, err);
                 if (w > 0) {
                         p += w;
-                        n -= (size_t) w;
-                        o->written[stream] += (uint64_t) w;
+                        n -= (size_t)w;
+                        o->written[stream] += (uint64_t)w;
                 }
         }
         if (n > 0)
@@ -180,10 +180,10 @@ int docker_out_flush(struct docker_out *o, tf_error **err) {
                 if (w == -EAGAIN)
                         return 0;
                 if (w < 0)
-                        return write_error(c->stream, (int) w, err);
-                c->off += (size_t) w;
-                o->queued[c->stream] -= (size_t) w;
-                o->written[c->stream] += (uint64_t) w;
+                        return write_error(c->stream, (int)w, err);
+                c->off += (size_t)w;
+                o->queued[c->stream] -= (size_t)w;
+                o->written[c->stream] += (uint64_t)w;
                 if (c->off < c->len)
                         return 0;
                 o->head = c->next;
