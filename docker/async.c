@@ -550,7 +550,8 @@ int tf_docker_on_timer(tf_docker *d, tf_error **err) {
         return r;
 }
 
-void tf_docker_attach_on_stall(tf_docker_call *c, void (*stalled)(tf_docker_call *c, bool ended, void *userdata)) {
+void tf_docker_attach_on_stall(tf_docker_call *c,
+                               void (*stalled)(tf_docker_call *c, bool ended, void *userdata)) {
         c->stalled = stalled;
 }
 

@@ -271,7 +271,8 @@ int tf_docker_attach_async(tf_docker *d, const char *id, int out_fd, int err_fd,
 /* stalled(c, ended, userdata) when a reader holds the stream back: once when the transfer first pauses
  * (ended false: the container may still run, but its end will not show until the reader reads), once when
  * the stream ended with output still queued (ended true). Delivered from the loop like done(). */
-void tf_docker_attach_on_stall(tf_docker_call *c, void (*stalled)(tf_docker_call *c, bool ended, void *userdata));
+void tf_docker_attach_on_stall(tf_docker_call *c,
+                               void (*stalled)(tf_docker_call *c, bool ended, void *userdata));
 /* Give up on the reader: what is queued is dropped, and the rest of the stream is read and dropped too, so
  * that it comes to its end; done() reports the bytes dropped (rep->out_dropped, err_dropped). */
 void tf_docker_attach_drop(tf_docker_call *c);

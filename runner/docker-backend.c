@@ -933,7 +933,8 @@ static int container_pidfd(pid_t pid, const char *id) {
         return strstr(buf, id) ? TAKE_FD(pfd) : -1;
 }
 
-static void on_stall_state(tf_docker_call *c, int r, tf_error *err, struct tf_docker_reply *rep, void *userdata) {
+static void on_stall_state(tf_docker_call *c, int r, tf_error *err, struct tf_docker_reply *rep,
+                           void *userdata) {
         struct dkr *k = userdata;
         _cleanup_error_ tf_error *e = NULL;
         k->waiter = NULL;
