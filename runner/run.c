@@ -327,12 +327,10 @@ void tf_run_stop(struct tf_run *r, bool cancel) {
 void tf_run_forward_signal(struct tf_run *r, int sig) {
         _cleanup_error_ tf_error *e = NULL;
         if (r->state == TF_RUN_STARTING) {
-                /* Nothing to forward to yet (an image pull, a hung engine): a signal that would end the
-                 * service ends the start instead; any other waits for the process. */
-                if (sig == SIGINT || sig == SIGTERM || sig == SIGHUP || sig == SIGQUIT)
-                        tf_run_stop(r, true);
-                else
-                        r->pending_signal = sig;
+                /* The process may already run (a container runs before the engine answers its start), so
+                 * the signal is for it: delivered once the backend says it runs. A second SIGINT/SIGTERM
+                 * to tfrun stops the run, which aborts a start that hangs (docs/running.md). */
+                r->pending_signal = sig;
                 return;
         }
         if (r->state != TF_RUN_RUNNING && r->state != TF_RUN_STOPPING)

@@ -176,8 +176,8 @@ void tf_run_exec_failed(struct tf_run *r, int exit_status, const char *msg);
  * (operator request) rather than timed-out. */
 void tf_run_stop(struct tf_run *r, bool cancel);
 
-/* Forward a signal received by tfrun to the main process. While the run is still starting, SIGINT, SIGTERM,
- * SIGHUP and SIGQUIT stop it (cancelled) and other signals are delivered once it runs. */
+/* Forward a signal received by tfrun to the main process; one that comes while the run is still starting is
+ * delivered once it runs. */
 void tf_run_forward_signal(struct tf_run *r, int sig);
 
 const char *tf_run_state_name(enum tf_run_state s);
