@@ -34,6 +34,7 @@
 #include "base/io.h"
 #include "base/parse.h"
 #include "base/strutil.h"
+#include "spec/limits.h"
 
 #ifndef CGROUP2_SUPER_MAGIC
 #define CGROUP2_SUPER_MAGIC 0x63677270
@@ -47,13 +48,10 @@
 #define SIGNAL_DEPTH_MAX 32
 #define SUPERVISOR_NAME "tfrun-supervisor"
 
-/* systemd's CPUWeight= -> CPUShares= conversion (cgroup_cpu_weight_to_shares()). */
-#define CPU_SHARES_DEFAULT UINT64_C(1024)
-#define CPU_SHARES_MIN UINT64_C(2)
-#define CPU_SHARES_MAX UINT64_C(262144)
+/* The cgroup v2 weight range (cpu.weight, io.weight); CPUWeight= -> CPUShares= is spec/limits.h's. */
 #define CG_WEIGHT_DEFAULT UINT64_C(100)
 #define CG_WEIGHT_MAX UINT64_C(10000)
-/* ... and IOWeight= -> BlockIOWeight= (cgroup_weight_io_to_blkio()), and the BFQ mapping it uses. */
+/* systemd's IOWeight= -> BlockIOWeight= (cgroup_weight_io_to_blkio()), and the BFQ mapping it uses. */
 #define BLKIO_WEIGHT_DEFAULT UINT64_C(500)
 #define BLKIO_WEIGHT_MIN UINT64_C(10)
 #define BLKIO_WEIGHT_MAX UINT64_C(1000)
@@ -360,10 +358,6 @@ static struct setting *add(struct plan *p, enum ctl c, const char *key, const ch
         return s;
 }
 
-static bool set(uint64_t v) {
-        return v != TF_UNSET;
-}
-
 static char *u64s(uint64_t v) {
         return tf_asprintf("%" PRIu64, v);
 }
@@ -491,7 +485,7 @@ static int plan_io(const struct tf_limits *l, struct plan *p, tf_error **err) {
                         _cleanup_free_ char *line = tf_strdup(dev);
                         bool any = false;
                         for (size_t k = 0; k < ELEMENTSOF(v); k++) {
-                                if (!set(v[k]))
+                                if (!tf_limit_is_set(v[k]))
                                         continue;
                                 char *n = v[k] == TF_LIMIT_MAX
                                                   ? tf_asprintf("%s %s=max", line, v2key[k])
@@ -508,7 +502,7 @@ static int plan_io(const struct tf_limits *l, struct plan *p, tf_error **err) {
                 } else {
                         for (size_t k = 0; k < ELEMENTSOF(v); k++) {
                                 /* No rule is v1's "unlimited": max needs no write. */
-                                if (!set(v[k]) || v[k] == TF_LIMIT_MAX)
+                                if (!tf_limit_is_finite(v[k]))
                                         continue;
                                 struct setting *s = add(p, CTL_IO, "limits.io", v1file[k], CMP_DEVLINE,
                                                         tf_asprintf("%s %" PRIu64, dev, v[k]));
@@ -528,7 +522,7 @@ static uint64_t bfq_weight(uint64_t w) {
 }
 
 static int plan_io_weight(const struct tf_limits *l, struct plan *p, tf_error **err) {
-        if (!set(l->io_weight))
+        if (!tf_limit_is_set(l->io_weight))
                 return 0;
         if (ctl_version(CTL_IO) == 2) {
                 add(p, CTL_IO, "limits.io_weight", "io.weight", CMP_WEIGHT,
@@ -573,18 +567,19 @@ static int plan_io_weight(const struct tf_limits *l, struct plan *p, tf_error **
 
 static int plan_memory(const struct tf_limits *l, struct plan *p, tf_error **err) {
         bool v2 = ctl_version(CTL_MEMORY) == 2;
-        bool any = (set(l->memory) || set(l->memory_high) || set(l->memory_swap));
+        bool any = (tf_limit_is_set(l->memory) || tf_limit_is_set(l->memory_high) ||
+                    tf_limit_is_set(l->memory_swap));
         if (any && ctl_version(CTL_MEMORY) == 0)
                 return missing_ctl(CTL_MEMORY,
-                                   set(l->memory)        ? "limits.memory"
-                                   : set(l->memory_high) ? "limits.memory_high"
-                                                         : "limits.memory_swap",
+                                   tf_limit_is_set(l->memory)        ? "limits.memory"
+                                   : tf_limit_is_set(l->memory_high) ? "limits.memory_high"
+                                                                     : "limits.memory_swap",
                                    err);
         /* A new cgroup starts unlimited: an explicit "max" needs no write. */
-        if (set(l->memory) && l->memory != TF_LIMIT_MAX)
+        if (tf_limit_is_finite(l->memory))
                 add(p, CTL_MEMORY, "limits.memory", v2 ? "memory.max" : "memory.limit_in_bytes", CMP_PAGES,
                     u64s(l->memory));
-        if (set(l->memory_high)) {
+        if (tf_limit_is_set(l->memory_high)) {
                 if (!v2)
                         return tf_error_set(err, EOPNOTSUPP,
                                             "limits.memory_high: cgroup v1 has no equivalent of memory.high "
@@ -593,13 +588,13 @@ static int plan_memory(const struct tf_limits *l, struct plan *p, tf_error **err
                         add(p, CTL_MEMORY, "limits.memory_high", "memory.high", CMP_PAGES,
                             u64s(l->memory_high));
         }
-        if (set(l->memory_swap) && l->memory_swap != TF_LIMIT_MAX) {
+        if (tf_limit_is_finite(l->memory_swap)) {
                 if (v2) {
                         add(p, CTL_MEMORY, "limits.memory_swap", "memory.swap.max", CMP_PAGES,
                             u64s(l->memory_swap));
                         return 0;
                 }
-                if (!set(l->memory) || l->memory == TF_LIMIT_MAX)
+                if (!tf_limit_is_finite(l->memory))
                         return tf_error_set(err, EOPNOTSUPP,
                                             "limits.memory_swap: cgroup v1 limits memory and swap together "
                                             "(memory.memsw.limit_in_bytes = memory + swap), so it needs "
@@ -612,10 +607,11 @@ static int plan_memory(const struct tf_limits *l, struct plan *p, tf_error **err
                                 "limits.memory_swap: this host's cgroup v1 memory controller has no "
                                 "swap accounting (no memory.memsw.limit_in_bytes; boot with "
                                 "swapaccount=1); remove memory_swap or run on a cgroup v2 host");
-                if (l->memory_swap > UINT64_MAX / 4 - l->memory)
+                uint64_t memsw;
+                if (tf_limits_memsw(l, &memsw) < 0)
                         return tf_error_set(err, ERANGE, "limits.memory_swap: memory + swap overflows");
                 add(p, CTL_MEMORY, "limits.memory_swap", "memory.memsw.limit_in_bytes", CMP_PAGES,
-                    u64s(l->memory + l->memory_swap));
+                    u64s(memsw));
         }
         return 0;
 }
@@ -662,10 +658,11 @@ static int cpuset_available(const char *want, const struct plan *p, tf_error **e
 
 static int plan_cpu(const struct tf_limits *l, struct plan *p, tf_error **err) {
         bool v2 = ctl_version(CTL_CPU) == 2;
-        if (set(l->cpu_quota_usec) && l->cpu_quota_usec != TF_LIMIT_MAX) {
+        if (tf_limit_is_finite(l->cpu_quota_usec)) {
                 if (!ctl_version(CTL_CPU))
                         return missing_ctl(CTL_CPU, "limits.cpus", err);
-                uint64_t period = set(l->cpu_period_usec) ? l->cpu_period_usec : TF_CPU_PERIOD_USEC;
+                uint64_t period =
+                        tf_limit_is_set(l->cpu_period_usec) ? l->cpu_period_usec : TF_CPU_PERIOD_USEC;
                 if (v2)
                         add(p, CTL_CPU, "limits.cpus", "cpu.max", CMP_EXACT,
                             tf_asprintf("%" PRIu64 " %" PRIu64, l->cpu_quota_usec, period));
@@ -676,15 +673,14 @@ static int plan_cpu(const struct tf_limits *l, struct plan *p, tf_error **err) {
                             u64s(l->cpu_quota_usec));
                 }
         }
-        if (set(l->cpu_weight)) {
+        if (tf_limit_is_set(l->cpu_weight)) {
                 if (!ctl_version(CTL_CPU))
                         return missing_ctl(CTL_CPU, "limits.cpu_weight", err);
                 if (v2)
                         add(p, CTL_CPU, "limits.cpu_weight", "cpu.weight", CMP_EXACT, u64s(l->cpu_weight));
                 else {
-                        uint64_t s = l->cpu_weight * CPU_SHARES_DEFAULT / CG_WEIGHT_DEFAULT;
-                        s = s < CPU_SHARES_MIN ? CPU_SHARES_MIN : s > CPU_SHARES_MAX ? CPU_SHARES_MAX : s;
-                        add(p, CTL_CPU, "limits.cpu_weight", "cpu.shares", CMP_EXACT, u64s(s));
+                        add(p, CTL_CPU, "limits.cpu_weight", "cpu.shares", CMP_EXACT,
+                            u64s(tf_cpu_weight_to_shares(l->cpu_weight)));
                 }
         }
         if (l->cpuset) {
@@ -880,7 +876,7 @@ static int plan_build(const struct tf_limits *l, const struct tf_cg_options *o, 
                 r = plan_cpu(l, p, err);
                 if (r >= 0)
                         r = plan_memory(l, p, err);
-                if (r >= 0 && set(l->pids) && l->pids != TF_LIMIT_MAX) {
+                if (r >= 0 && tf_limit_is_finite(l->pids)) {
                         if (!ctl_version(CTL_PIDS))
                                 r = missing_ctl(CTL_PIDS, "limits.pids", err);
                         else

@@ -37,6 +37,7 @@
 #include "cgroup/cgroup.h"
 #include "runner/runner.h"
 #include "sandbox/sandbox.h"
+#include "spec/limits.h"
 
 #ifndef CLOSE_RANGE_CLOEXEC
 #define CLOSE_RANGE_CLOEXEC (1U << 2)
@@ -363,7 +364,7 @@ static _Noreturn void child_main(const struct child_plan *p) {
                 become_init(p); /* returns in the service, pid 2 */
         if (p->working_dir && chdir(p->working_dir) < 0)
                 child_fail(p->sock, 0, errno, "working_dir: chdir");
-        if (p->nofile != TF_UNSET) {
+        if (tf_limit_is_set(p->nofile)) {
                 struct rlimit rl = { .rlim_cur = p->nofile, .rlim_max = p->nofile };
                 if (setrlimit(RLIMIT_NOFILE, &rl) < 0)
                         child_fail(p->sock, 0, errno, "setrlimit RLIMIT_NOFILE");
