@@ -10,6 +10,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "cleanup.h"
+#include "strutil.h"
+
 ssize_t tf_read_full(int fd, void *buf, size_t len) {
         size_t n = 0;
         while (n < len) {
@@ -72,5 +75,38 @@ int tf_write_file_atomic(const char *path, const void *data, size_t len, mode_t 
                 (void) fsync(dfd);
                 close(dfd);
         }
+        return 0;
+}
+
+int tf_open_nofollow(const char *path, int *ret_fd, char **ret_bad) {
+        _cleanup_close_ int fd = open("/", O_PATH | O_DIRECTORY | O_CLOEXEC);
+        if (fd < 0)
+                return -errno;
+        _cleanup_free_ char *copy = tf_strdup(path);
+        char *p = copy;
+        for (;;) {
+                while (*p == '/')
+                        p++;
+                if (!*p)
+                        break;
+                char *end = strchr(p, '/');
+                if (end)
+                        *end = 0;
+                _cleanup_close_ int nfd = openat(fd, p, O_PATH | O_NOFOLLOW | O_CLOEXEC);
+                struct stat st;
+                int r = nfd < 0 ? -errno : fstat(nfd, &st) < 0 ? -errno : S_ISLNK(st.st_mode) ? -ELOOP : 0;
+                if (r < 0) {
+                        *ret_bad = tf_strndup(path, (size_t)(p - copy) + strlen(p));
+                        return r;
+                }
+                close(fd);
+                fd = TAKE_FD(nfd);
+                if (!end)
+                        break;
+                *end = '/';
+                p = end + 1;
+        }
+        if (ret_fd)
+                *ret_fd = TAKE_FD(fd);
         return 0;
 }

@@ -34,6 +34,7 @@
 #include "base/io.h"
 #include "base/parse.h"
 #include "base/strutil.h"
+#include "spec/limits.h"
 
 #ifndef CGROUP2_SUPER_MAGIC
 #define CGROUP2_SUPER_MAGIC 0x63677270
@@ -47,13 +48,10 @@
 #define SIGNAL_DEPTH_MAX 32
 #define SUPERVISOR_NAME "tfrun-supervisor"
 
-/* systemd's CPUWeight= -> CPUShares= conversion (cgroup_cpu_weight_to_shares()). */
-#define CPU_SHARES_DEFAULT UINT64_C(1024)
-#define CPU_SHARES_MIN UINT64_C(2)
-#define CPU_SHARES_MAX UINT64_C(262144)
+/* The cgroup v2 weight range (cpu.weight, io.weight); CPUWeight= -> CPUShares= is spec/limits.h's. */
 #define CG_WEIGHT_DEFAULT UINT64_C(100)
 #define CG_WEIGHT_MAX UINT64_C(10000)
-/* ... and IOWeight= -> BlockIOWeight= (cgroup_weight_io_to_blkio()), and the BFQ mapping it uses. */
+/* systemd's IOWeight= -> BlockIOWeight= (cgroup_weight_io_to_blkio()), and the BFQ mapping it uses. */
 #define BLKIO_WEIGHT_DEFAULT UINT64_C(500)
 #define BLKIO_WEIGHT_MIN UINT64_C(10)
 #define BLKIO_WEIGHT_MAX UINT64_C(1000)
@@ -65,9 +63,10 @@ static const char *const ctl_v1_name[_CTL_MAX] = {"cpu", "cpuacct", "cpuset", "m
 /* cpuacct has no v2 twin: cpu.stat's usage_usec exists in every v2 cgroup, controller or not. */
 static const char *const ctl_v2_name[_CTL_MAX] = {"cpu", NULL, "cpuset", "memory", "pids", "io"};
 
-/* What the host offers, detected once per process. */
-static struct host {
-        bool detected;
+/* What the host offers (tf_cg_host_new): its cgroup mode and mounts, tfrun's own cgroups, and the inotify fd
+ * of every cgroup's cgroup.events. One per process, passed down, never static: a plan and a cgroup borrow
+ * it. */
+struct tf_cg_host {
         enum tf_cg_mode mode;
         char *v2_mnt; /* NULL when no cgroup2 is mounted */
         char *v2_own; /* tfrun's v2 cgroup as first read (before any move into tfrun-supervisor) */
@@ -77,11 +76,15 @@ static struct host {
                 char *mnt;
                 char *own;
         } ctl[_CTL_MAX];
-} host;
+        /* One inotify fd for every cgroup's cgroup.events (tf_cg_watch), -1 until first used: closing an
+         * inotify fd waits for an SRCU grace period (about 20 ms here), far too much per run; removing a
+         * watch does not. Closed with the host. */
+        int events_fd;
+};
 
-/* One inotify fd per process for every cgroup's cgroup.events (tf_cg_watch): closing an inotify fd
- * waits for an SRCU grace period (about 20 ms here), far too much per run; removing a watch does not. */
-static int events_fd = -1;
+/* libcgroup's own state is process-wide: cgroup_init() scans /proc/mounts and clears a 2.35 MiB table,
+ * so it runs once per process, whatever number of hosts are made. */
+static bool lcg_initialised;
 
 /* How a value read back is compared with what was written. */
 enum cmp {
@@ -110,6 +113,7 @@ struct plan {
         unsigned want; /* controllers that are only nice to have (stats) */
         char *parent[_CTL_MAX];
         char *v2_parent;
+        struct tf_cg_host *host; /* borrowed */
 };
 
 /* What tf_cg_check() found and tf_cg_create_from() makes: built once per run. */
@@ -138,6 +142,7 @@ struct tf_cg {
         struct leaf *unified; /* the v2 leaf (pure v2: the only one; hybrid: tracking), or NULL */
         struct leaf *by_ctl[_CTL_MAX];
         bool has_v1;
+        struct tf_cg_host *host; /* borrowed from the plan: outlives cg */
         int wd; /* the watch on the unified leaf's cgroup.events in the process's inotify fd; -1: none */
 };
 
@@ -234,7 +239,7 @@ static int ctl_from_name(const char *name, int version) {
         return -1;
 }
 
-static int parse_self_cgroup(tf_error **err) {
+static int parse_self_cgroup(struct tf_cg_host *h, tf_error **err) {
         _cleanup_fclose_ FILE *f = fopen("/proc/self/cgroup", "re");
         if (!f)
                 return tf_error_setc(err, errno, "cgroup: open /proc/self/cgroup");
@@ -248,85 +253,109 @@ static int parse_self_cgroup(tf_error **err) {
                 *c2 = 0;
                 const char *ctrls = c1 + 1, *path = c2 + 1;
                 if (!*ctrls) {
-                        if (!host.v2_own)
-                                host.v2_own = tf_strdup(path);
+                        if (!h->v2_own)
+                                h->v2_own = tf_strdup(path);
                         continue;
                 }
                 _cleanup_free_ char *copy = tf_strdup(ctrls);
                 char *save = NULL;
                 for (char *t = strtok_r(copy, ",", &save); t; t = strtok_r(NULL, ",", &save)) {
                         int i = ctl_from_name(t, 1);
-                        if (i >= 0 && !host.ctl[i].own)
-                                host.ctl[i].own = tf_strdup(path);
+                        if (i >= 0 && !h->ctl[i].own)
+                                h->ctl[i].own = tf_strdup(path);
                 }
         }
         return 0;
 }
 
-int tf_cg_detect(enum tf_cg_mode *ret, tf_error **err) {
-        if (host.detected) {
-                if (ret)
-                        *ret = host.mode;
-                return 0;
+static int host_detect(struct tf_cg_host *h, tf_error **err) {
+        int r;
+        if (!lcg_initialised) {
+                r = cgroup_init();
+                if (r != 0)
+                        return tf_error_set(err, lcg_errno(r), "cgroup: libcgroup cannot initialise: %s",
+                                            lcg_strerror(r));
+                lcg_initialised = true;
         }
-
-        /* Once per process: cgroup_init() scans /proc/mounts and costs about 1 ms. */
-        int r = cgroup_init();
-        if (r != 0)
-                return tf_error_set(err, lcg_errno(r), "cgroup: libcgroup cannot initialise: %s",
-                                    lcg_strerror(r));
 
         if (is_cgroup2(CG_ROOT)) {
-                host.mode = TF_CG_V2;
-                host.v2_mnt = tf_strdup(CG_ROOT);
+                h->mode = TF_CG_V2;
+                h->v2_mnt = tf_strdup(CG_ROOT);
         } else {
-                host.mode = TF_CG_HYBRID;
+                h->mode = TF_CG_HYBRID;
                 if (is_cgroup2(CG_ROOT "/unified"))
-                        host.v2_mnt = tf_strdup(CG_ROOT "/unified");
+                        h->v2_mnt = tf_strdup(CG_ROOT "/unified");
         }
 
-        void *h = NULL;
+        void *it = NULL;
         struct cgroup_mount_point mp;
-        r = cgroup_get_controller_begin(&h, &mp);
+        r = cgroup_get_controller_begin(&it, &mp);
         while (r == 0) {
                 /* A controller is bound to exactly one hierarchy: where v2 has it, v1 does not. */
-                int version = host.v2_mnt && streq(mp.path, host.v2_mnt) ? 2 : 1;
+                int version = h->v2_mnt && streq(mp.path, h->v2_mnt) ? 2 : 1;
                 int i = ctl_from_name(mp.name, version);
-                if (i >= 0 && host.ctl[i].version == 0) {
-                        host.ctl[i].version = version;
-                        host.ctl[i].mnt = tf_strdup(mp.path);
+                if (i >= 0 && h->ctl[i].version == 0) {
+                        h->ctl[i].version = version;
+                        h->ctl[i].mnt = tf_strdup(mp.path);
                 }
-                r = cgroup_get_controller_next(&h, &mp);
+                r = cgroup_get_controller_next(&it, &mp);
         }
-        cgroup_get_controller_end(&h);
+        cgroup_get_controller_end(&it);
 
-        r = parse_self_cgroup(err);
+        r = parse_self_cgroup(h, err);
         if (r < 0)
                 return r;
-        if (host.v2_mnt && !host.v2_own)
-                host.v2_own = tf_strdup("/");
+        if (h->v2_mnt && !h->v2_own)
+                h->v2_own = tf_strdup("/");
         /* Started inside the leaf an earlier tfrun made for itself (a restarted unit, a script that put
          * itself there because the parent now has controllers and so accepts no process): the services
          * belong beside it, in the cgroup it was made to free, not one level deeper. */
-        if (host.v2_own && tf_endswith(host.v2_own, "/" SUPERVISOR_NAME)) {
-                size_t n = strlen(host.v2_own) - strlen("/" SUPERVISOR_NAME);
-                char *up = n == 0 ? tf_strdup("/") : tf_strndup(host.v2_own, n);
-                free(host.v2_own);
-                host.v2_own = up;
-                host.moved = true;
+        if (h->v2_own && tf_endswith(h->v2_own, "/" SUPERVISOR_NAME)) {
+                size_t n = strlen(h->v2_own) - strlen("/" SUPERVISOR_NAME);
+                char *up = n == 0 ? tf_strdup("/") : tf_strndup(h->v2_own, n);
+                free(h->v2_own);
+                h->v2_own = up;
+                h->moved = true;
         }
         for (int i = 0; i < _CTL_MAX; i++) {
-                if (host.ctl[i].version == 2) {
-                        free(host.ctl[i].own);
-                        host.ctl[i].own = tf_strdup(host.v2_own);
-                } else if (host.ctl[i].version == 1 && !host.ctl[i].own)
-                        host.ctl[i].own = tf_strdup("/");
+                if (h->ctl[i].version == 2) {
+                        free(h->ctl[i].own);
+                        h->ctl[i].own = tf_strdup(h->v2_own);
+                } else if (h->ctl[i].version == 1 && !h->ctl[i].own)
+                        h->ctl[i].own = tf_strdup("/");
         }
-
-        host.detected = true;
-        if (ret)
-                *ret = host.mode;
         return 0;
+}
+
+struct tf_cg_host *tf_cg_host_free(struct tf_cg_host *h) {
+        if (!h)
+                return NULL;
+        free(h->v2_mnt);
+        free(h->v2_own);
+        for (int i = 0; i < _CTL_MAX; i++) {
+                free(h->ctl[i].mnt);
+                free(h->ctl[i].own);
+        }
+        if (h->events_fd >= 0)
+                close(h->events_fd);
+        free(h);
+        return NULL;
+}
+
+int tf_cg_host_new(struct tf_cg_host **ret, tf_error **err) {
+        struct tf_cg_host *h = tf_malloc0(sizeof(*h));
+        h->events_fd = -1;
+        int r = host_detect(h, err);
+        if (r < 0) {
+                tf_cg_host_free(h);
+                return r;
+        }
+        *ret = h;
+        return 0;
+}
+
+enum tf_cg_mode tf_cg_host_mode(const struct tf_cg_host *h) {
+        return h->mode;
 }
 
 const char *tf_cg_mode_name(enum tf_cg_mode m) {
@@ -360,16 +389,12 @@ static struct setting *add(struct plan *p, enum ctl c, const char *key, const ch
         return s;
 }
 
-static bool set(uint64_t v) {
-        return v != TF_UNSET;
-}
-
 static char *u64s(uint64_t v) {
         return tf_asprintf("%" PRIu64, v);
 }
 
-static int ctl_version(enum ctl c) {
-        return host.ctl[c].version;
+static int ctl_version(const struct plan *p, enum ctl c) {
+        return p->host->ctl[c].version;
 }
 
 static int missing_ctl(enum ctl c, const char *key, tf_error **err) {
@@ -448,7 +473,7 @@ static int cpulist_norm(const char *s, char *out, size_t size) {
 }
 
 static char *parent_path(enum ctl c, const struct plan *p) {
-        return full_path(host.ctl[c].mnt, p->parent[c]);
+        return full_path(p->host->ctl[c].mnt, p->parent[c]);
 }
 
 static int io_device(const struct tf_io_limit *io, size_t idx, char *dev, size_t size, tf_error **err) {
@@ -487,11 +512,11 @@ static int plan_io(const struct tf_limits *l, struct plan *p, tf_error **err) {
                         "blkio.throttle.read_bps_device", "blkio.throttle.write_bps_device",
                         "blkio.throttle.read_iops_device", "blkio.throttle.write_iops_device"};
                 const uint64_t v[] = {io->read_bps, io->write_bps, io->read_iops, io->write_iops};
-                if (ctl_version(CTL_IO) == 2) {
+                if (ctl_version(p, CTL_IO) == 2) {
                         _cleanup_free_ char *line = tf_strdup(dev);
                         bool any = false;
                         for (size_t k = 0; k < ELEMENTSOF(v); k++) {
-                                if (!set(v[k]))
+                                if (!tf_limit_is_set(v[k]))
                                         continue;
                                 char *n = v[k] == TF_LIMIT_MAX
                                                   ? tf_asprintf("%s %s=max", line, v2key[k])
@@ -508,7 +533,7 @@ static int plan_io(const struct tf_limits *l, struct plan *p, tf_error **err) {
                 } else {
                         for (size_t k = 0; k < ELEMENTSOF(v); k++) {
                                 /* No rule is v1's "unlimited": max needs no write. */
-                                if (!set(v[k]) || v[k] == TF_LIMIT_MAX)
+                                if (!tf_limit_is_finite(v[k]))
                                         continue;
                                 struct setting *s = add(p, CTL_IO, "limits.io", v1file[k], CMP_DEVLINE,
                                                         tf_asprintf("%s %" PRIu64, dev, v[k]));
@@ -528,14 +553,14 @@ static uint64_t bfq_weight(uint64_t w) {
 }
 
 static int plan_io_weight(const struct tf_limits *l, struct plan *p, tf_error **err) {
-        if (!set(l->io_weight))
+        if (!tf_limit_is_set(l->io_weight))
                 return 0;
-        if (ctl_version(CTL_IO) == 2) {
+        if (ctl_version(p, CTL_IO) == 2) {
                 add(p, CTL_IO, "limits.io_weight", "io.weight", CMP_WEIGHT,
                     tf_asprintf("default %" PRIu64, l->io_weight));
                 return 0;
         }
-        if (ctl_version(CTL_IO) == 0)
+        if (ctl_version(p, CTL_IO) == 0)
                 return tf_error_set(
                         err, EOPNOTSUPP,
                         "limits.io_weight: this host has no io weight controller (neither the "
@@ -572,19 +597,20 @@ static int plan_io_weight(const struct tf_limits *l, struct plan *p, tf_error **
 }
 
 static int plan_memory(const struct tf_limits *l, struct plan *p, tf_error **err) {
-        bool v2 = ctl_version(CTL_MEMORY) == 2;
-        bool any = (set(l->memory) || set(l->memory_high) || set(l->memory_swap));
-        if (any && ctl_version(CTL_MEMORY) == 0)
+        bool v2 = ctl_version(p, CTL_MEMORY) == 2;
+        bool any = (tf_limit_is_set(l->memory) || tf_limit_is_set(l->memory_high) ||
+                    tf_limit_is_set(l->memory_swap));
+        if (any && ctl_version(p, CTL_MEMORY) == 0)
                 return missing_ctl(CTL_MEMORY,
-                                   set(l->memory)        ? "limits.memory"
-                                   : set(l->memory_high) ? "limits.memory_high"
-                                                         : "limits.memory_swap",
+                                   tf_limit_is_set(l->memory)        ? "limits.memory"
+                                   : tf_limit_is_set(l->memory_high) ? "limits.memory_high"
+                                                                     : "limits.memory_swap",
                                    err);
         /* A new cgroup starts unlimited: an explicit "max" needs no write. */
-        if (set(l->memory) && l->memory != TF_LIMIT_MAX)
+        if (tf_limit_is_finite(l->memory))
                 add(p, CTL_MEMORY, "limits.memory", v2 ? "memory.max" : "memory.limit_in_bytes", CMP_PAGES,
                     u64s(l->memory));
-        if (set(l->memory_high)) {
+        if (tf_limit_is_set(l->memory_high)) {
                 if (!v2)
                         return tf_error_set(err, EOPNOTSUPP,
                                             "limits.memory_high: cgroup v1 has no equivalent of memory.high "
@@ -593,13 +619,13 @@ static int plan_memory(const struct tf_limits *l, struct plan *p, tf_error **err
                         add(p, CTL_MEMORY, "limits.memory_high", "memory.high", CMP_PAGES,
                             u64s(l->memory_high));
         }
-        if (set(l->memory_swap) && l->memory_swap != TF_LIMIT_MAX) {
+        if (tf_limit_is_finite(l->memory_swap)) {
                 if (v2) {
                         add(p, CTL_MEMORY, "limits.memory_swap", "memory.swap.max", CMP_PAGES,
                             u64s(l->memory_swap));
                         return 0;
                 }
-                if (!set(l->memory) || l->memory == TF_LIMIT_MAX)
+                if (!tf_limit_is_finite(l->memory))
                         return tf_error_set(err, EOPNOTSUPP,
                                             "limits.memory_swap: cgroup v1 limits memory and swap together "
                                             "(memory.memsw.limit_in_bytes = memory + swap), so it needs "
@@ -612,10 +638,11 @@ static int plan_memory(const struct tf_limits *l, struct plan *p, tf_error **err
                                 "limits.memory_swap: this host's cgroup v1 memory controller has no "
                                 "swap accounting (no memory.memsw.limit_in_bytes; boot with "
                                 "swapaccount=1); remove memory_swap or run on a cgroup v2 host");
-                if (l->memory_swap > UINT64_MAX / 4 - l->memory)
+                uint64_t memsw;
+                if (tf_limits_memsw(l, &memsw) < 0)
                         return tf_error_set(err, ERANGE, "limits.memory_swap: memory + swap overflows");
                 add(p, CTL_MEMORY, "limits.memory_swap", "memory.memsw.limit_in_bytes", CMP_PAGES,
-                    u64s(l->memory + l->memory_swap));
+                    u64s(memsw));
         }
         return 0;
 }
@@ -661,11 +688,12 @@ static int cpuset_available(const char *want, const struct plan *p, tf_error **e
 }
 
 static int plan_cpu(const struct tf_limits *l, struct plan *p, tf_error **err) {
-        bool v2 = ctl_version(CTL_CPU) == 2;
-        if (set(l->cpu_quota_usec) && l->cpu_quota_usec != TF_LIMIT_MAX) {
-                if (!ctl_version(CTL_CPU))
+        bool v2 = ctl_version(p, CTL_CPU) == 2;
+        if (tf_limit_is_finite(l->cpu_quota_usec)) {
+                if (!ctl_version(p, CTL_CPU))
                         return missing_ctl(CTL_CPU, "limits.cpus", err);
-                uint64_t period = set(l->cpu_period_usec) ? l->cpu_period_usec : TF_CPU_PERIOD_USEC;
+                uint64_t period =
+                        tf_limit_is_set(l->cpu_period_usec) ? l->cpu_period_usec : TF_CPU_PERIOD_USEC;
                 if (v2)
                         add(p, CTL_CPU, "limits.cpus", "cpu.max", CMP_EXACT,
                             tf_asprintf("%" PRIu64 " %" PRIu64, l->cpu_quota_usec, period));
@@ -676,15 +704,14 @@ static int plan_cpu(const struct tf_limits *l, struct plan *p, tf_error **err) {
                             u64s(l->cpu_quota_usec));
                 }
         }
-        if (set(l->cpu_weight)) {
-                if (!ctl_version(CTL_CPU))
+        if (tf_limit_is_set(l->cpu_weight)) {
+                if (!ctl_version(p, CTL_CPU))
                         return missing_ctl(CTL_CPU, "limits.cpu_weight", err);
                 if (v2)
                         add(p, CTL_CPU, "limits.cpu_weight", "cpu.weight", CMP_EXACT, u64s(l->cpu_weight));
                 else {
-                        uint64_t s = l->cpu_weight * CPU_SHARES_DEFAULT / CG_WEIGHT_DEFAULT;
-                        s = s < CPU_SHARES_MIN ? CPU_SHARES_MIN : s > CPU_SHARES_MAX ? CPU_SHARES_MAX : s;
-                        add(p, CTL_CPU, "limits.cpu_weight", "cpu.shares", CMP_EXACT, u64s(s));
+                        add(p, CTL_CPU, "limits.cpu_weight", "cpu.shares", CMP_EXACT,
+                            u64s(tf_cpu_weight_to_shares(l->cpu_weight)));
                 }
         }
         if (l->cpuset) {
@@ -693,9 +720,9 @@ static int plan_cpu(const struct tf_limits *l, struct plan *p, tf_error **err) {
                         return tf_error_set(err, EINVAL,
                                             "limits.cpuset: '%s' is not a cpu list like \"0-1,3\"",
                                             l->cpuset);
-                if (!ctl_version(CTL_CPUSET))
+                if (!ctl_version(p, CTL_CPUSET))
                         return missing_ctl(CTL_CPUSET, "limits.cpuset", err);
-                if (ctl_version(CTL_CPUSET) == 1) {
+                if (ctl_version(p, CTL_CPUSET) == 1) {
                         /* A v1 cpuset with empty mems (or cpus) refuses every task: inherit the parent's
                          * memory nodes (v2 does that by itself when cpuset.mems is left empty). */
                         _cleanup_free_ char *pp = parent_path(CTL_CPUSET, p);
@@ -764,7 +791,7 @@ static char *common_ancestor(const char *a, const char *b) {
  * anything is created, so that a user without delegation reads what is missing instead of an EACCES from
  * libcgroup or clone3. Root passes (CAP_DAC_OVERRIDE). */
 static int v2_check_delegation(const struct plan *p, const char *subtree, tf_error **err) {
-        _cleanup_free_ char *pp = full_path(host.v2_mnt, p->v2_parent);
+        _cleanup_free_ char *pp = full_path(p->host->v2_mnt, p->v2_parent);
         int uid = (int)geteuid();
         if (!writable(pp, NULL))
                 return tf_error_set(
@@ -777,7 +804,8 @@ static int v2_check_delegation(const struct plan *p, const char *subtree, tf_err
                         pp, uid);
         bool add = false;
         for (int c = 0; c < _CTL_MAX; c++)
-                if (((p->need | p->want) & (1u << c)) && ctl_version(c) == 2 && !word_in(subtree, ctl_v2_name[c]))
+                if (((p->need | p->want) & (1u << c)) && ctl_version(p, c) == 2 &&
+                    !word_in(subtree, ctl_v2_name[c]))
                         add = true;
         if (add && !writable(pp, "cgroup.subtree_control"))
                 return tf_error_set(err, EACCES,
@@ -786,10 +814,10 @@ static int v2_check_delegation(const struct plan *p, const char *subtree, tf_err
                                     "enabled for its children (current: '%s'); enable them there as its "
                                     "owner, or delegate the subtree with its cgroup.subtree_control",
                                     pp, uid, subtree);
-        _cleanup_free_ char *anc = common_ancestor(host.v2_own, p->v2_parent);
-        _cleanup_free_ char *ap = full_path(host.v2_mnt, anc);
+        _cleanup_free_ char *anc = common_ancestor(p->host->v2_own, p->v2_parent);
+        _cleanup_free_ char *ap = full_path(p->host->v2_mnt, anc);
         if (!writable(ap, "cgroup.procs")) {
-                _cleanup_free_ char *own = full_path(host.v2_mnt, host.v2_own);
+                _cleanup_free_ char *own = full_path(p->host->v2_mnt, p->host->v2_own);
                 return tf_error_set(
                         err, EACCES,
                         "cgroup v2 lets uid %d move processes only inside a subtree delegated to it: "
@@ -805,8 +833,8 @@ static int v2_check_delegation(const struct plan *p, const char *subtree, tf_err
  * offer each controller. Controllers wanted only for statistics are dropped quietly when missing. */
 static int plan_check_parents(struct plan *p, tf_error **err) {
         char v2ctl[512] = "", v2sub[512] = "";
-        if (host.v2_mnt) {
-                _cleanup_free_ char *pp = full_path(host.v2_mnt, p->v2_parent);
+        if (p->host->v2_mnt) {
+                _cleanup_free_ char *pp = full_path(p->host->v2_mnt, p->v2_parent);
                 _cleanup_free_ char *f = tf_asprintf("%s/cgroup.controllers", pp);
                 int r = read_path(f, v2ctl, sizeof(v2ctl));
                 if (r < 0)
@@ -823,14 +851,14 @@ static int plan_check_parents(struct plan *p, tf_error **err) {
                 if (!((p->need | p->want) & bit))
                         continue;
                 bool needed = p->need & bit;
-                if (ctl_version(c) == 2) {
+                if (ctl_version(p, c) == 2) {
                         if (word_in(v2ctl, ctl_v2_name[c]))
                                 continue;
                         if (!needed) {
                                 p->want &= ~bit;
                                 continue;
                         }
-                        _cleanup_free_ char *pp = full_path(host.v2_mnt, p->v2_parent);
+                        _cleanup_free_ char *pp = full_path(p->host->v2_mnt, p->v2_parent);
                         return tf_error_set(
                                 err, EOPNOTSUPP,
                                 "%s: the %s controller is not available in %s (cgroup.controllers: "
@@ -838,7 +866,7 @@ static int plan_check_parents(struct plan *p, tf_error **err) {
                                 "tfrun as root with another --cgroup-parent",
                                 key_of(p, c), ctl_v2_name[c], pp, v2ctl);
                 }
-                if (ctl_version(c) == 0) {
+                if (ctl_version(p, c) == 0) {
                         p->want &= ~bit;
                         continue;
                 }
@@ -855,14 +883,13 @@ static int plan_check_parents(struct plan *p, tf_error **err) {
                                                      : "");
                 }
         }
-        return host.v2_mnt ? v2_check_delegation(p, v2sub, err) : 0;
+        return p->host->v2_mnt ? v2_check_delegation(p, v2sub, err) : 0;
 }
 
-static int plan_build(const struct tf_limits *l, const struct tf_cg_options *o, struct plan *p,
-                      tf_error **err) {
-        int r = tf_cg_detect(NULL, err);
-        if (r < 0)
-                return r;
+static int plan_build(struct tf_cg_host *h, const struct tf_limits *l, const struct tf_cg_options *o,
+                      struct plan *p, tf_error **err) {
+        int r;
+        p->host = h;
         const char *parent = o ? o->parent : NULL;
         if (parent && (parent[0] != '/' || strstr(parent, "/../") || tf_endswith(parent, "/..")))
                 return tf_error_set(
@@ -871,17 +898,17 @@ static int plan_build(const struct tf_limits *l, const struct tf_cg_options *o, 
                         "without '..'",
                         parent);
         for (int c = 0; c < _CTL_MAX; c++)
-                if (host.ctl[c].version)
-                        p->parent[c] = tf_strdup(parent ?: host.ctl[c].own);
-        if (host.v2_mnt)
-                p->v2_parent = tf_strdup(parent ?: host.v2_own);
+                if (h->ctl[c].version)
+                        p->parent[c] = tf_strdup(parent ?: h->ctl[c].own);
+        if (h->v2_mnt)
+                p->v2_parent = tf_strdup(parent ?: h->v2_own);
 
         if (l) {
                 r = plan_cpu(l, p, err);
                 if (r >= 0)
                         r = plan_memory(l, p, err);
-                if (r >= 0 && set(l->pids) && l->pids != TF_LIMIT_MAX) {
-                        if (!ctl_version(CTL_PIDS))
+                if (r >= 0 && tf_limit_is_finite(l->pids)) {
+                        if (!ctl_version(p, CTL_PIDS))
                                 r = missing_ctl(CTL_PIDS, "limits.pids", err);
                         else
                                 add(p, CTL_PIDS, "limits.pids", "pids.max", CMP_EXACT, u64s(l->pids));
@@ -889,7 +916,7 @@ static int plan_build(const struct tf_limits *l, const struct tf_cg_options *o, 
                 if (r >= 0)
                         r = plan_io_weight(l, p, err);
                 if (r >= 0 && l->n_io > 0) {
-                        if (!ctl_version(CTL_IO))
+                        if (!ctl_version(p, CTL_IO))
                                 r = missing_ctl(CTL_IO, "limits.io", err);
                         else
                                 r = plan_io(l, p, err);
@@ -902,7 +929,7 @@ static int plan_build(const struct tf_limits *l, const struct tf_cg_options *o, 
         /* Statistics: peak memory and OOM kills, peak pids, and CPU time. CPU time comes for free from
          * cpu.stat in any v2 cgroup; without a v2 hierarchy it costs the cpuacct hierarchy. */
         p->want |= 1u << CTL_MEMORY | 1u << CTL_PIDS;
-        if (!host.v2_mnt)
+        if (!h->v2_mnt)
                 p->want |= 1u << CTL_CPUACCT;
         p->want &= ~p->need;
         return plan_check_parents(p, err);
@@ -946,13 +973,13 @@ static int at_pos(const char *spec_path, struct tf_pos pos, int r, tf_error **er
         return tf_error_prefix(err, "%s:%u:%u", spec_path, pos.line, pos.column);
 }
 
-int tf_cg_check(const struct tf_limits *limits, const struct tf_cg_options *o, struct tf_cg_plan **ret,
-                tf_error **err) {
+int tf_cg_check(struct tf_cg_host *h, const struct tf_limits *limits, const struct tf_cg_options *o,
+                struct tf_cg_plan **ret, tf_error **err) {
         if (!o || !o->name || !*o->name || strchr(o->name, '/') || streq(o->name, ".") ||
             streq(o->name, ".."))
                 return tf_error_set(err, EINVAL, "cgroup: a leaf name without '/' is required");
         struct tf_cg_plan *cp = tf_malloc0(sizeof(*cp));
-        int r = plan_build(limits, o, &cp->p, err);
+        int r = plan_build(h, limits, o, &cp->p, err);
         if (r < 0) {
                 if (limits && err && *err)
                         r = at_pos(o->spec_path, key_pos(limits, (*err)->msg), r, err);
@@ -1098,7 +1125,7 @@ static int leaves_remove(struct tf_cg *cg, tf_error **err) {
 
 static void cg_free(struct tf_cg *cg) {
         if (cg->wd >= 0)
-                (void)inotify_rm_watch(events_fd, cg->wd);
+                (void)inotify_rm_watch(cg->host->events_fd, cg->wd);
         for (size_t i = 0; i < cg->n_leaves; i++)
                 leaf_free(&cg->leaves[i]);
         free(cg->leaves);
@@ -1139,7 +1166,7 @@ static int busy_error(const char *add_, const char *f, const char *pp, const cha
  * ("no internal processes"). When the parent is tfrun's own cgroup, tfrun first moves itself into a
  * leaf of its own. Controllers are enabled here rather than left to libcgroup so that a missing
  * delegation gets a message naming the file and the fix. */
-static int v2_enable(const struct leaf *l, const char *parent_rel, tf_error **err) {
+static int v2_enable(struct tf_cg_host *h, const struct leaf *l, const char *parent_rel, tf_error **err) {
         _cleanup_free_ char *pp = full_path(l->mnt, parent_rel);
         _cleanup_free_ char *f = tf_asprintf("%s/cgroup.subtree_control", pp);
         char cur[512], add_[256] = "";
@@ -1154,7 +1181,7 @@ static int v2_enable(const struct leaf *l, const char *parent_rel, tf_error **er
         if (!add_[0])
                 return 0;
 
-        if (!host.moved && streq(parent_rel, host.v2_own) && !streq(parent_rel, "/")) {
+        if (!h->moved && streq(parent_rel, h->v2_own) && !streq(parent_rel, "/")) {
                 /* Moving out helps only when tfrun is alone: otherwise it would leave an empty
                  * tfrun-supervisor behind and still fail on the others. */
                 char others[128];
@@ -1175,7 +1202,7 @@ static int v2_enable(const struct leaf *l, const char *parent_rel, tf_error **er
                 r = dfd < 0 ? -errno : write_at(dfd, "cgroup.procs", pid);
                 if (r < 0)
                         return tf_error_setc(err, r, "move tfrun (pid %s) into %s", pid, sup);
-                host.moved = true;
+                h->moved = true;
         }
 
         _cleanup_close_ int pfd = open(pp, O_PATH | O_DIRECTORY | O_CLOEXEC);
@@ -1197,7 +1224,7 @@ static int v2_enable(const struct leaf *l, const char *parent_rel, tf_error **er
         return 0;
 }
 
-static int leaf_create(struct leaf *l, const char *parent_rel, tf_error **err) {
+static int leaf_create(struct tf_cg_host *h, struct leaf *l, const char *parent_rel, tf_error **err) {
         struct stat st;
         /* libcgroup's mkdir -p would silently adopt a directory left by an earlier run. */
         if (lstat(l->path, &st) == 0)
@@ -1206,7 +1233,7 @@ static int leaf_create(struct leaf *l, const char *parent_rel, tf_error **err) {
                                     "earlier run?)",
                                     l->path);
         if (l->version == 2 && l->ctls) {
-                int r = v2_enable(l, parent_rel, err);
+                int r = v2_enable(h, l, parent_rel, err);
                 if (r < 0)
                         return r;
         }
@@ -1307,10 +1334,10 @@ static int apply(struct leaf *l, const struct setting *s, tf_error **err) {
         return 0;
 }
 
-int tf_cg_create(const struct tf_limits *limits, const struct tf_cg_options *o, struct tf_cg **ret,
-                 tf_error **err) {
+int tf_cg_create(struct tf_cg_host *h, const struct tf_limits *limits, const struct tf_cg_options *o,
+                 struct tf_cg **ret, tf_error **err) {
         struct tf_cg_plan *cp = NULL;
-        int r = tf_cg_check(limits, o, &cp, err);
+        int r = tf_cg_check(h, limits, o, &cp, err);
         if (r >= 0)
                 r = tf_cg_create_from(cp, ret, err);
         tf_cg_plan_free(cp);
@@ -1322,18 +1349,20 @@ int tf_cg_create_from(const struct tf_cg_plan *cp, struct tf_cg **ret, tf_error 
         int r = 0;
         struct tf_cg *cg = tf_malloc0(sizeof(*cg));
         cg->wd = -1;
+        cg->host = p->host;
         cg->leaves = tf_malloc0((_CTL_MAX + 1) * sizeof(*cg->leaves));
         for (int c = 0; c < _CTL_MAX && r >= 0; c++) {
                 if (!((p->need | p->want) & (1u << c)))
                         continue;
-                struct leaf *l = leaf_for(cg, host.ctl[c].version, host.ctl[c].mnt, p->parent[c], cp->name);
+                struct leaf *l =
+                        leaf_for(cg, p->host->ctl[c].version, p->host->ctl[c].mnt, p->parent[c], cp->name);
                 r = leaf_add_ctl(l, c);
                 cg->by_ctl[c] = l;
         }
         /* The v2 hierarchy is used even without controllers: it tracks every descendant, knows when the
          * last one is gone (cgroup->events), kills them all at once (cgroup->kill) and counts CPU time. */
-        if (r >= 0 && host.v2_mnt)
-                (void)leaf_for(cg, 2, host.v2_mnt, p->v2_parent, cp->name);
+        if (r >= 0 && p->host->v2_mnt)
+                (void)leaf_for(cg, 2, p->host->v2_mnt, p->v2_parent, cp->name);
         if (r < 0) {
                 r = tf_error_set(err, ENOMEM, "cgroup: out of memory");
                 goto fail;
@@ -1345,7 +1374,7 @@ int tf_cg_create_from(const struct tf_cg_plan *cp, struct tf_cg **ret, tf_error 
                 for (int c = 0; !parent_rel && c < _CTL_MAX; c++)
                         if (l->ctls & (1u << c))
                                 parent_rel = p->parent[c];
-                r = leaf_create(l, parent_rel, err);
+                r = leaf_create(p->host, l, parent_rel, err);
                 if (r < 0)
                         goto fail;
         }
@@ -1505,11 +1534,11 @@ int tf_cg_kill(struct tf_cg *cg, int sig, tf_error **err) {
         return 0;
 }
 
-int tf_cg_events_fd(void) {
-        if (events_fd >= 0)
-                return events_fd;
-        events_fd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
-        return events_fd < 0 ? -errno : events_fd;
+int tf_cg_events_fd(struct tf_cg_host *h) {
+        if (h->events_fd >= 0)
+                return h->events_fd;
+        h->events_fd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
+        return h->events_fd < 0 ? -errno : h->events_fd;
 }
 
 int tf_cg_watch(struct tf_cg *cg) {
@@ -1517,7 +1546,7 @@ int tf_cg_watch(struct tf_cg *cg) {
                 return -EOPNOTSUPP;
         if (cg->wd >= 0)
                 return 0;
-        int fd = tf_cg_events_fd();
+        int fd = tf_cg_events_fd(cg->host);
         if (fd < 0)
                 return fd;
         /* inotify reports IN_MODIFY on cgroup.events when a populated (or frozen) flag changes. */
@@ -1526,10 +1555,10 @@ int tf_cg_watch(struct tf_cg *cg) {
         return cg->wd < 0 ? -errno : 0;
 }
 
-void tf_cg_events_drain(void) {
+void tf_cg_events_drain(struct tf_cg_host *h) {
         char buf[4096] __attribute__((aligned(__alignof__(struct inotify_event))));
-        if (events_fd >= 0)
-                while (read(events_fd, buf, sizeof(buf)) > 0)
+        if (h->events_fd >= 0)
+                while (read(h->events_fd, buf, sizeof(buf)) > 0)
                         ;
 }
 
@@ -1608,14 +1637,14 @@ int tf_cg_destroy(struct tf_cg *cg, tf_error **err) {
         if (!cg)
                 return 0;
         int r = tf_cg_kill(cg, SIGKILL, err);
-        int fd = tf_cg_populated(cg) && tf_cg_watch(cg) == 0 ? events_fd : -1;
+        int fd = tf_cg_populated(cg) && tf_cg_watch(cg) == 0 ? cg->host->events_fd : -1;
         uint64_t start = now_usec();
         while (r >= 0 && tf_cg_populated(cg) && now_usec() - start < DESTROY_WAIT_MS * 1000) {
                 /* Without cgroup.events (no cgroup2 mounted), a short re-check. */
                 struct pollfd pfd = {.fd = fd, .events = POLLIN};
                 if (fd < 0 || poll(&pfd, 1, 10) == 0)
                         (void)tf_cg_kill(cg, SIGKILL, NULL);
-                tf_cg_events_drain();
+                tf_cg_events_drain(cg->host);
         }
         int k = r < 0 ? r : tf_cg_remove(cg, err);
         if (k == -EBUSY) {

@@ -7,10 +7,11 @@
  * and populated events, as systemd does in hybrid mode). libcgroup does the creating, setting, attaching
  * and deleting; nothing outside this module sees it.
  *
- * Lifecycle:  tf_cg_check() -> tf_cg_create() -> (clone3 into tf_cg_clone_fd() | fork + tf_cg_attach())
+ * Lifecycle:  tf_cg_host_new() once per process, then per run:
+ *             tf_cg_check() -> tf_cg_create() -> (clone3 into tf_cg_clone_fd() | fork + tf_cg_attach())
  *             -> run -> tf_cg_kill() -> (wait: tf_cg_watch(), tf_cg_populated()) -> tf_cg_stats()
  *             -> tf_cg_remove() (until not -EBUSY) -> tf_cg_free();  tf_cg_destroy() for tools and tests.
- * The runner guarantees tf_cg_destroy() on every path.
+ * The runner guarantees tf_cg_destroy() on every path, and tf_cg_host_free() after the last cgroup.
  */
 
 #include <stdbool.h>
@@ -25,6 +26,9 @@ enum tf_cg_mode {
         TF_CG_HYBRID, /* v1 controllers (+ an optional controller-less v2 hierarchy) */
 };
 
+/* The host description: cgroup mode, mounted hierarchies, tfrun's own cgroups (and whether tfrun moved
+ * itself out of its v2 cgroup), the cgroup events fd. Plans and cgroups borrow it: free it last. */
+struct tf_cg_host;
 struct tf_cg;
 /* Limits turned into (controller, file, value) writes and the hierarchies they need, checked against
  * this host: built once by tf_cg_check(), used by tf_cg_create_from(). */
@@ -49,8 +53,12 @@ struct tf_cg_stats {
         uint64_t pids_refused;   /* forks the pids limit refused: pids.events "max" (v1 and v2) */
 };
 
-/* Which kind of host this is. Cached after the first call. */
-int tf_cg_detect(enum tf_cg_mode *ret, tf_error **err);
+/* Detect what this host offers: reads /proc/self/cgroup and the mount table. libcgroup's cgroup_init() runs
+ * at the first call of the process only (it clears a 2.35 MiB table). *ret owned by the caller. */
+int tf_cg_host_new(struct tf_cg_host **ret, tf_error **err);
+/* Closes the events fd (about 20 ms: once per process). NULL-safe; returns NULL. */
+struct tf_cg_host *tf_cg_host_free(struct tf_cg_host *h);
+enum tf_cg_mode tf_cg_host_mode(const struct tf_cg_host *h);
 const char *tf_cg_mode_name(enum tf_cg_mode m);
 
 /* Check, without creating anything, that every limit set in `limits` can be enforced here, and build the
@@ -59,15 +67,15 @@ const char *tf_cg_mode_name(enum tf_cg_mode m);
  * device that is not a block device, cpuset CPUs this host does not offer) fails with -EOPNOTSUPP and a
  * message naming the spec key (after its position when o->spec_path is set) and the controller:
  * "limits.memory_high: cgroup v1 has no equivalent of memory.high (needs cgroup v2)". */
-int tf_cg_check(const struct tf_limits *limits, const struct tf_cg_options *o, struct tf_cg_plan **ret,
-                tf_error **err);
+int tf_cg_check(struct tf_cg_host *h, const struct tf_limits *limits, const struct tf_cg_options *o,
+                struct tf_cg_plan **ret, tf_error **err);
 void tf_cg_plan_free(struct tf_cg_plan *plan);
 
 /* Create the service cgroup(s) of a plan and write every limit. On failure nothing is left behind. */
 int tf_cg_create_from(const struct tf_cg_plan *plan, struct tf_cg **ret, tf_error **err);
 /* tf_cg_check() and tf_cg_create_from() in one call, for tools and tests. */
-int tf_cg_create(const struct tf_limits *limits, const struct tf_cg_options *o, struct tf_cg **ret,
-                 tf_error **err);
+int tf_cg_create(struct tf_cg_host *h, const struct tf_limits *limits, const struct tf_cg_options *o,
+                 struct tf_cg **ret, tf_error **err);
 
 /* An O_PATH|O_DIRECTORY fd of the v2 cgroup for clone3(CLONE_INTO_CGROUP), or -1 when the child must
  * instead be attached with tf_cg_attach() before it is released (v1 controllers). Owned by cg. */
@@ -93,16 +101,16 @@ int tf_cg_attach_self(struct tf_cg *cg, bool placed, char *what, size_t len);
  * TFRUN_CG_NO_KILL_FILE=1 in the environment. */
 int tf_cg_kill(struct tf_cg *cg, int sig, tf_error **err);
 
-/* Emptiness as an event. tf_cg_events_fd() is the process's one inotify fd (non-blocking, never closed:
- * closing an inotify fd waits for an SRCU grace period, ~20 ms), readable when the populated state of a
- * watched cgroup may have changed; tf_cg_watch() adds cg's watch (IN_MODIFY on the cgroup.events of its
+/* Emptiness as an event. tf_cg_events_fd() is the host's one inotify fd (non-blocking, closed only with the
+ * host: closing an inotify fd waits for an SRCU grace period, ~20 ms), readable when the populated state of
+ * a watched cgroup may have changed; tf_cg_watch() adds cg's watch (IN_MODIFY on the cgroup.events of its
  * cgroup2 leaf: pure v2, or the hybrid host's unified hierarchy; removed by tf_cg_free), -EOPNOTSUPP
  * without a cgroup2 hierarchy (pure v1: re-check tf_cg_populated() on a timer instead).
  * tf_cg_events_drain() empties the fd; drain, then check tf_cg_populated() of each watched cgroup. Watch
  * before the check that decides to wait, so that no change is missed. */
-int tf_cg_events_fd(void);
+int tf_cg_events_fd(struct tf_cg_host *h);
 int tf_cg_watch(struct tf_cg *cg);
-void tf_cg_events_drain(void);
+void tf_cg_events_drain(struct tf_cg_host *h);
 
 /* True while any process is in cg (cgroup.events "populated", or a pid in cgroup.procs on pure v1). */
 bool tf_cg_populated(struct tf_cg *cg);

@@ -11,30 +11,17 @@
 #include <sys/stat.h>
 
 #include "base/cleanup.h"
+#include "base/io.h"
 #include "base/parse.h"
 #include "base/strutil.h"
 #include "docker/docker-internal.h"
+#include "spec/limits.h"
 
-#define CPU_SHARES_MIN UINT64_C(2)
-#define CPU_SHARES_MAX UINT64_C(262144)
 #define BLKIO_WEIGHT_MIN 10
 #define BLKIO_WEIGHT_MAX 1000
 /* The engine refuses CFS quotas below 1 ms and periods outside 1 ms..1 s. */
 #define CPU_QUOTA_MIN UINT64_C(1000)
 #define SECCOMP_PROFILE_MAX (1024 * 1024)
-
-static bool set(uint64_t v) {
-        return v != TF_UNSET;
-}
-/* A value Docker should apply: set and not "max" (unlimited is the engine's default). */
-static bool limited(uint64_t v) {
-        return v != TF_UNSET && v != TF_LIMIT_MAX;
-}
-
-uint64_t tf_docker_cpu_shares(uint64_t w) {
-        uint64_t s = w * 1024 / 100;
-        return s < CPU_SHARES_MIN ? CPU_SHARES_MIN : s > CPU_SHARES_MAX ? CPU_SHARES_MAX : s;
-}
 
 /* "FILE:LINE:COL: " + message, when the spec knows where the key was. */
 static __attribute__((format(printf, 5, 6))) int refuse(const struct tf_spec *s, struct tf_pos pos,
@@ -94,28 +81,31 @@ static int host_limits(const struct tf_spec *s, json_t *hc, tf_error **err) {
         const struct tf_limits *l = &s->limits;
 
         /* Refusals first: nothing is built for a spec Docker cannot honour. */
-        if (set(l->memory_high))
+        if (tf_limit_is_set(l->memory_high))
                 return refuse(
                         s, l->pos_memory_high, err, EOPNOTSUPP,
                         "limits.memory_high: Docker has no equivalent of memory.high (MemoryReservation "
                         "is a soft minimum, not a throttle); remove it or use the native backend");
-        if (set(l->io_weight) && (l->io_weight < BLKIO_WEIGHT_MIN || l->io_weight > BLKIO_WEIGHT_MAX))
+        if (tf_limit_is_set(l->io_weight) &&
+            (l->io_weight < BLKIO_WEIGHT_MIN || l->io_weight > BLKIO_WEIGHT_MAX))
                 return refuse(s, l->pos_io_weight, err, EINVAL,
                               "limits.io_weight: Docker's BlkioWeight accepts %d..%d, got %" PRIu64
                               "; use a value in that range or the native backend",
                               BLKIO_WEIGHT_MIN, BLKIO_WEIGHT_MAX, l->io_weight);
-        if (set(l->memory_swap) && !limited(l->memory))
+        if (tf_limit_is_set(l->memory_swap) && !tf_limit_is_finite(l->memory))
                 return refuse(s, l->pos_memory_swap, err, EINVAL,
                               "limits.memory_swap: Docker limits memory and swap together (MemorySwap = "
                               "memory + swap), so it needs limits.memory as well; add limits.memory");
-        if (limited(l->cpu_quota_usec) && set(l->cpu_period_usec) && l->cpu_quota_usec < CPU_QUOTA_MIN)
+        if (tf_limit_is_finite(l->cpu_quota_usec) && tf_limit_is_set(l->cpu_period_usec) &&
+            l->cpu_quota_usec < CPU_QUOTA_MIN)
                 return refuse(s, l->pos_cpus, err, EINVAL,
                               "limits.cpus: Docker's smallest CPU quota is 1 ms per period (0.01 CPU at "
                               "the 100 ms period); raise it");
 
-        if (limited(l->cpu_quota_usec)) {
-                uint64_t period = set(l->cpu_period_usec) && l->cpu_period_usec ? l->cpu_period_usec
-                                                                                : TF_CPU_PERIOD_USEC;
+        if (tf_limit_is_finite(l->cpu_quota_usec)) {
+                uint64_t period = tf_limit_is_set(l->cpu_period_usec) && l->cpu_period_usec
+                                          ? l->cpu_period_usec
+                                          : TF_CPU_PERIOD_USEC;
                 if (period == TF_CPU_PERIOD_USEC)
                         /* The engine turns NanoCpus back into quota/period at 100 ms: exact. */
                         set_u64(hc, "NanoCpus", l->cpu_quota_usec * UINT64_C(1000000000) / period);
@@ -124,23 +114,24 @@ static int host_limits(const struct tf_spec *s, json_t *hc, tf_error **err) {
                         set_u64(hc, "CpuQuota", l->cpu_quota_usec);
                 }
         }
-        if (set(l->cpu_weight))
-                set_u64(hc, "CpuShares", tf_docker_cpu_shares(l->cpu_weight));
+        if (tf_limit_is_set(l->cpu_weight))
+                set_u64(hc, "CpuShares", tf_cpu_weight_to_shares(l->cpu_weight));
         if (l->cpuset)
                 json_object_set_new(hc, "CpusetCpus", json_string(l->cpuset));
-        if (limited(l->memory))
+        if (tf_limit_is_finite(l->memory))
                 set_u64(hc, "Memory", l->memory);
-        if (set(l->memory_swap)) {
+        if (tf_limit_is_set(l->memory_swap)) {
+                uint64_t memsw;
                 if (l->memory_swap == TF_LIMIT_MAX)
                         json_object_set_new(hc, "MemorySwap", json_integer(-1));
-                else if (l->memory_swap > UINT64_MAX / 2 || l->memory > UINT64_MAX / 2)
+                else if (tf_limits_memsw(l, &memsw) < 0)
                         return refuse(s, l->pos_memory_swap, err, ERANGE, "limits.memory_swap: too large");
                 else
-                        set_u64(hc, "MemorySwap", l->memory + l->memory_swap);
+                        set_u64(hc, "MemorySwap", memsw);
         }
-        if (limited(l->pids))
+        if (tf_limit_is_finite(l->pids))
                 set_u64(hc, "PidsLimit", l->pids);
-        if (set(l->io_weight))
+        if (tf_limit_is_set(l->io_weight))
                 set_u64(hc, "BlkioWeight", l->io_weight);
         static const char *const io_keys[] = {"BlkioDeviceReadBps", "BlkioDeviceWriteBps",
                                               "BlkioDeviceReadIOps", "BlkioDeviceWriteIOps"};
@@ -149,7 +140,7 @@ static int host_limits(const struct tf_spec *s, json_t *hc, tf_error **err) {
                 for (size_t i = 0; i < l->n_io; i++) {
                         const struct tf_io_limit *io = &l->io[i];
                         const uint64_t v[] = {io->read_bps, io->write_bps, io->read_iops, io->write_iops};
-                        if (!limited(v[k]))
+                        if (!tf_limit_is_finite(v[k]))
                                 continue;
                         if (!io->device) {
                                 json_decref(a);
@@ -163,7 +154,7 @@ static int host_limits(const struct tf_spec *s, json_t *hc, tf_error **err) {
                 else
                         json_decref(a);
         }
-        if (limited(l->nofile))
+        if (tf_limit_is_finite(l->nofile))
                 json_object_set_new(hc, "Ulimits",
                                     json_pack("[{s:s,s:I,s:I}]", "Name", "nofile", "Soft",
                                               (json_int_t)l->nofile, "Hard", (json_int_t)l->nofile));
@@ -253,52 +244,16 @@ static int host_sandbox(const struct tf_spec *s, json_t *hc, tf_error **err) {
 
 /* The engine resolves a bind source with the kernel's ordinary path walk, following symbolic links in
  * every component (`docker run --mount type=bind,source=LINK` binds the link's target). The native
- * backend refuses such sources, so the docker backend refuses them too, with the same message, before
- * anything is created. Each component is opened O_PATH|O_NOFOLLOW; on -ELOOP *ret_bad is the prefix that is
- * a link. A missing component is left to the engine, which refuses it at create ("bind source path does
- * not exist"). What this cannot do is pin the source as the native backend does with an O_PATH descriptor:
- * the API takes a path, so a swap by someone who can write to a parent directory after this check stays
- * possible; keep mount sources in directories only trusted users can write. */
-static int source_nofollow(const char *path, char **ret_bad) {
-        _cleanup_close_ int fd = open("/", O_PATH | O_DIRECTORY | O_CLOEXEC);
-        if (fd < 0)
-                return -errno;
-        _cleanup_free_ char *copy = tf_strdup(path);
-        char *p = copy;
-        for (;;) {
-                while (*p == '/')
-                        p++;
-                if (!*p)
-                        return 0;
-                char *end = strchr(p, '/');
-                if (end)
-                        *end = 0;
-                int nfd = openat(fd, p, O_PATH | O_NOFOLLOW | O_CLOEXEC);
-                if (nfd < 0) {
-                        int e = errno;
-                        *ret_bad = tf_strndup(path, (size_t)(p - copy) + strlen(p));
-                        return -e;
-                }
-                struct stat st;
-                int e = fstat(nfd, &st) < 0 ? errno : S_ISLNK(st.st_mode) ? ELOOP : 0;
-                if (e != 0) {
-                        close(nfd);
-                        *ret_bad = tf_strndup(path, (size_t)(p - copy) + strlen(p));
-                        return -e;
-                }
-                close(fd);
-                fd = nfd;
-                if (!end)
-                        return 0;
-                *end = '/';
-                p = end + 1;
-        }
-}
-
+ * backend refuses such sources, so the docker backend refuses them too, with the same message and the same
+ * walk (tf_open_nofollow), before anything is created. A missing component is left to the engine, which
+ * refuses it at create ("bind source path does not exist"). What this cannot do is pin the source as the
+ * native backend does with an O_PATH descriptor: the API takes a path, so a swap by someone who can write
+ * to a parent directory after this check stays possible; keep mount sources in directories only trusted
+ * users can write. */
 static int check_source(const struct tf_spec *s, size_t i, tf_error **err) {
         const struct tf_mount *m = &s->mounts[i];
         _cleanup_free_ char *bad = NULL;
-        int r = source_nofollow(m->source, &bad);
+        int r = tf_open_nofollow(m->source, NULL, &bad);
         if (r == -ELOOP) {
                 _cleanup_free_ char *real = realpath(m->source, NULL);
                 return refuse(s, m->pos, err, ELOOP,

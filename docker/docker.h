@@ -85,7 +85,7 @@ int tf_docker_image_pull(tf_docker *d, const char *ref, tf_docker_pull_cb cb, vo
  * Limits Docker cannot express are refused with -EOPNOTSUPP and a message naming the spec key; values
  * Docker would reject (io_weight outside 10..1000, swap without memory) with -EINVAL. Mapping:
  *   cpus        -> NanoCpus (CpuQuota+CpuPeriod when the period is not 100 ms)
- *   cpu_weight  -> CpuShares = clamp(weight * 1024 / 100, 2, 262144): systemd's CPUWeight->CPUShares,
+ *   cpu_weight  -> CpuShares = tf_cpu_weight_to_shares() (spec/limits.h): systemd's CPUWeight->CPUShares,
  *                  the same conversion the native backend writes to cpu.shares on v1 (100 <-> 1024)
  *   cpuset      -> CpusetCpus
  *   memory      -> Memory; memory_swap -> MemorySwap = memory + swap ("max": -1); unset swap leaves
@@ -96,9 +96,6 @@ int tf_docker_image_pull(tf_docker *d, const char *ref, tf_docker_pull_cb cb, vo
  *   "max" (TF_LIMIT_MAX) -> omitted, the engine's "unlimited".
  * On success *ret owns a new object. */
 int tf_docker_create_body(const struct tf_spec *spec, const char *run_id, json_t **ret, tf_error **err);
-
-/* The cpu_weight -> CpuShares conversion above. */
-uint64_t tf_docker_cpu_shares(uint64_t cpu_weight);
 
 /* ---- containers ---- */
 

@@ -46,6 +46,7 @@
 #include "docker/docker.h"
 #include "runner/runner.h"
 #include "sandbox/sandbox.h"
+#include "spec/limits.h"
 
 /* A pull is bounded; the run's own timeout, if any, covers it too. */
 #define PULL_TIMEOUT_USEC (15 * 60 * UINT64_C(1000000))
@@ -625,7 +626,7 @@ static void on_attached(tf_docker_call *c, void *userdata) {
 
 static bool mem_limited(const struct dkr *k) {
         const struct tf_limits *l = &k->run->spec->limits;
-        return l->memory != TF_UNSET && l->memory != TF_LIMIT_MAX;
+        return tf_limit_is_finite(l->memory);
 }
 
 /* State.FinishedAt, "2024-12-01T19:41:00.123456789Z", in usec since the epoch; 0 when unknown. */

@@ -37,6 +37,7 @@
 #include "cgroup/cgroup.h"
 #include "runner/runner.h"
 #include "sandbox/sandbox.h"
+#include "spec/limits.h"
 
 #ifndef CLOSE_RANGE_CLOEXEC
 #define CLOSE_RANGE_CLOEXEC (1U << 2)
@@ -84,6 +85,9 @@ struct child_msg {
         char text[512];
 };
 
+static struct native_ctx *native_ctx(struct tf_run *r);
+static int native_cg_host(struct tf_run *r, struct tf_cg_host **ret, tf_error **err);
+
 static int native_check(struct tf_run *r, tf_error **err) {
         const struct tf_spec *s = r->spec;
         _cleanup_free_ char *where = NULL;
@@ -122,9 +126,13 @@ static int native_check(struct tf_run *r, tf_error **err) {
                 return tf_error_set(err, ENOTDIR, "%s: working_dir: %s is not a directory", where,
                                     s->working_dir);
         }
+        struct tf_cg_host *host;
+        int ret = native_cg_host(r, &host, err);
+        if (ret < 0)
+                return ret;
         _cleanup_free_ char *cg_name = tf_asprintf("tfrun-%s", r->run_id);
         struct tf_cg_options o = { .parent = r->opts->cgroup_parent, .name = cg_name, .spec_path = s->path };
-        return tf_cg_check(&s->limits, &o, &n->cg_plan, err);
+        return tf_cg_check(host, &s->limits, &o, &n->cg_plan, err);
 }
 
 /* Everything the child needs, computed before the fork: the child calls no NSS, and no allocator but
@@ -363,7 +371,7 @@ static _Noreturn void child_main(const struct child_plan *p) {
                 become_init(p); /* returns in the service, pid 2 */
         if (p->working_dir && chdir(p->working_dir) < 0)
                 child_fail(p->sock, 0, errno, "working_dir: chdir");
-        if (p->nofile != TF_UNSET) {
+        if (tf_limit_is_set(p->nofile)) {
                 struct rlimit rl = { .rlim_cur = p->nofile, .rlim_max = p->nofile };
                 if (setrlimit(RLIMIT_NOFILE, &rl) < 0)
                         child_fail(p->sock, 0, errno, "setrlimit RLIMIT_NOFILE");
@@ -420,7 +428,6 @@ static pid_t spawn(int cgroup_fd, uint64_t flags, int *ret_pidfd, bool *ret_plac
 }
 
 static void drain(struct tf_run *r);
-static struct native_ctx *native_ctx(struct tf_run *r);
 static void drain_unlink(struct tf_run *r);
 static int drain_link(struct tf_run *r, tf_error **err);
 
@@ -723,8 +730,11 @@ static int native_collect(struct tf_run *r, struct tf_run_result *res, bool *oom
 
 struct native_ctx {
         struct tf_loop *loop;
+        /* The cgroup host description, detected at the first check (tf_cg_host_new); every plan and
+         * cgroup of the process's native runs borrows it, so it is freed last. */
+        struct tf_cg_host *cg_host;
         struct leftover *leftovers;
-        /* The process's one cgroup events fd (tf_cg_events_fd) as a source, added on first use, and the
+        /* The host's one cgroup events fd (tf_cg_events_fd) as a source, added on first use, and the
          * runs waiting on it for their cgroup to empty. */
         struct tf_source *events_source;
         struct native *draining;
@@ -827,6 +837,7 @@ static void native_ctx_free(void *state) {
                 struct leftover *lo = nc->leftovers;
                 leftover_free(lo, !leftover_try(lo));
         }
+        tf_cg_host_free(nc->cg_host);
         free(nc);
 }
 
@@ -841,10 +852,22 @@ static struct native_ctx *native_ctx(struct tf_run *r) {
         return c->backend_state[TF_RUN_CTX_NATIVE];
 }
 
+/* The process's cgroup host description, detected at the first native check of this run context. */
+static int native_cg_host(struct tf_run *r, struct tf_cg_host **ret, tf_error **err) {
+        struct native_ctx *nc = native_ctx(r);
+        if (!nc->cg_host) {
+                int k = tf_cg_host_new(&nc->cg_host, err);
+                if (k < 0)
+                        return k;
+        }
+        *ret = nc->cg_host;
+        return 0;
+}
+
 /* Some watched cgroup changed: every run waiting for its cgroup checks its own. */
 static int on_cg_events(struct tf_source *s, int fd, uint32_t events, void *userdata) {
         struct native_ctx *nc = userdata;
-        tf_cg_events_drain();
+        tf_cg_events_drain(nc->cg_host);
         struct tf_run *done[64];
         size_t k = 0;
         for (struct native *n = nc->draining; n && k < ELEMENTSOF(done); n = n->drain_next)
@@ -860,7 +883,7 @@ static int drain_link(struct tf_run *r, tf_error **err) {
         struct native_ctx *nc = native_ctx(r);
         struct native *n = r->backend;
         if (!nc->events_source) {
-                int fd = tf_cg_events_fd();
+                int fd = tf_cg_events_fd(nc->cg_host);
                 if (fd < 0)
                         return tf_error_setc(err, fd, "inotify");
                 int ret = tf_loop_add_io(nc->loop, fd, EPOLLIN, on_cg_events, nc, &nc->events_source, err);

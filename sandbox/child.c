@@ -31,7 +31,8 @@
 static const char *const api_mounts_rw[] = {"/proc", "/dev/shm", "/dev/pts", "/dev/mqueue"};
 
 static const char *cap_name(unsigned c) {
-        return c < TF_SANDBOX_CAP_NAMES && tf_sandbox_cap_names[c] ? tf_sandbox_cap_names[c] : "?";
+        const char *n = tf_cap_name(c);
+        return n ? n : "?";
 }
 
 static void what_set(char *what, size_t len, const char *a, const char *b) {

@@ -9,6 +9,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "spec/caps.h" /* tf_cap_name(): the capability table, inline, so child.c imports nothing */
+
 #ifndef PR_CAP_AMBIENT
 #define PR_CAP_AMBIENT 47
 #define PR_CAP_AMBIENT_RAISE 2
@@ -16,11 +18,6 @@
 #endif
 
 #define CAPBIT(c) (UINT64_C(1) << (c))
-
-/* Capability names as the kernel numbers them (linux/capability.h), without the CAP_ prefix; a number past
- * the table (a kernel newer than these headers) has no name. */
-#define TF_SANDBOX_CAP_NAMES (CAP_CHECKPOINT_RESTORE + 1)
-extern const char *const tf_sandbox_cap_names[TF_SANDBOX_CAP_NAMES];
 
 struct plan_mount {
         int source_fd; /* O_PATH, pinned at prepare time */

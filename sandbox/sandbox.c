@@ -41,51 +41,6 @@
 #include "base/io.h"
 #include "base/strutil.h"
 
-/* Capability names as the kernel numbers them (linux/capability.h), without the CAP_ prefix. */
-const char *const tf_sandbox_cap_names[TF_SANDBOX_CAP_NAMES] = {
-        [CAP_CHOWN] = "CHOWN",
-        [CAP_DAC_OVERRIDE] = "DAC_OVERRIDE",
-        [CAP_DAC_READ_SEARCH] = "DAC_READ_SEARCH",
-        [CAP_FOWNER] = "FOWNER",
-        [CAP_FSETID] = "FSETID",
-        [CAP_KILL] = "KILL",
-        [CAP_SETGID] = "SETGID",
-        [CAP_SETUID] = "SETUID",
-        [CAP_SETPCAP] = "SETPCAP",
-        [CAP_LINUX_IMMUTABLE] = "LINUX_IMMUTABLE",
-        [CAP_NET_BIND_SERVICE] = "NET_BIND_SERVICE",
-        [CAP_NET_BROADCAST] = "NET_BROADCAST",
-        [CAP_NET_ADMIN] = "NET_ADMIN",
-        [CAP_NET_RAW] = "NET_RAW",
-        [CAP_IPC_LOCK] = "IPC_LOCK",
-        [CAP_IPC_OWNER] = "IPC_OWNER",
-        [CAP_SYS_MODULE] = "SYS_MODULE",
-        [CAP_SYS_RAWIO] = "SYS_RAWIO",
-        [CAP_SYS_CHROOT] = "SYS_CHROOT",
-        [CAP_SYS_PTRACE] = "SYS_PTRACE",
-        [CAP_SYS_PACCT] = "SYS_PACCT",
-        [CAP_SYS_ADMIN] = "SYS_ADMIN",
-        [CAP_SYS_BOOT] = "SYS_BOOT",
-        [CAP_SYS_NICE] = "SYS_NICE",
-        [CAP_SYS_RESOURCE] = "SYS_RESOURCE",
-        [CAP_SYS_TIME] = "SYS_TIME",
-        [CAP_SYS_TTY_CONFIG] = "SYS_TTY_CONFIG",
-        [CAP_MKNOD] = "MKNOD",
-        [CAP_LEASE] = "LEASE",
-        [CAP_AUDIT_WRITE] = "AUDIT_WRITE",
-        [CAP_AUDIT_CONTROL] = "AUDIT_CONTROL",
-        [CAP_SETFCAP] = "SETFCAP",
-        [CAP_MAC_OVERRIDE] = "MAC_OVERRIDE",
-        [CAP_MAC_ADMIN] = "MAC_ADMIN",
-        [CAP_SYSLOG] = "SYSLOG",
-        [CAP_WAKE_ALARM] = "WAKE_ALARM",
-        [CAP_BLOCK_SUSPEND] = "BLOCK_SUSPEND",
-        [CAP_AUDIT_READ] = "AUDIT_READ",
-        [CAP_PERFMON] = "PERFMON",
-        [CAP_BPF] = "BPF",
-        [CAP_CHECKPOINT_RESTORE] = "CHECKPOINT_RESTORE",
-};
-
 /* The profile behind `seccomp: default`, as Docker-format JSON text (sandbox/seccomp-default.c). */
 extern const char tf_seccomp_default_profile[];
 
@@ -132,8 +87,8 @@ static unsigned kernel_cap_last(void) {
 static int cap_lookup(const char *name) {
         if (tf_startswith(name, "CAP_") || tf_startswith(name, "cap_"))
                 name += 4;
-        for (size_t i = 0; i < ELEMENTSOF(tf_sandbox_cap_names); i++)
-                if (strcasecmp(tf_sandbox_cap_names[i], name) == 0)
+        for (size_t i = 0; i < TF_CAP_COUNT; i++)
+                if (strcasecmp(tf_cap_name(i), name) == 0)
                         return (int)i;
         return -EINVAL;
 }
@@ -141,16 +96,16 @@ static int cap_lookup(const char *name) {
 static const char *cap_suggest(const char *name) {
         /* A truncated name ("NET_BIND") is far in edit distance but obvious as a prefix. */
         if (strlen(name) >= 3)
-                for (size_t i = 0; i < ELEMENTSOF(tf_sandbox_cap_names); i++)
-                        if (strncasecmp(tf_sandbox_cap_names[i], name, strlen(name)) == 0)
-                                return tf_sandbox_cap_names[i];
+                for (size_t i = 0; i < TF_CAP_COUNT; i++)
+                        if (strncasecmp(tf_cap_name(i), name, strlen(name)) == 0)
+                                return tf_cap_name(i);
         const char *best = NULL;
         unsigned best_d = UINT_MAX;
-        for (size_t i = 0; i < ELEMENTSOF(tf_sandbox_cap_names); i++) {
-                unsigned d = tf_edit_distance(name, tf_sandbox_cap_names[i]);
+        for (size_t i = 0; i < TF_CAP_COUNT; i++) {
+                unsigned d = tf_edit_distance(name, tf_cap_name(i));
                 if (d < best_d) {
                         best_d = d;
-                        best = tf_sandbox_cap_names[i];
+                        best = tf_cap_name(i);
                 }
         }
         return best && best_d <= 2 + strlen(name) / 4 ? best : NULL;
@@ -184,7 +139,7 @@ static int resolve_cap_list(const struct tf_spec *s, const char *key, char **lis
                         return tf_error_set(err, EOPNOTSUPP,
                                             "%s: %s: capability '%s' is not known to the running kernel "
                                             "(its last capability is '%s')",
-                                            w, key, tf_sandbox_cap_names[n], tf_sandbox_cap_names[cap_last]);
+                                            w, key, tf_cap_name(n), tf_cap_name(cap_last));
                 }
                 m |= CAPBIT(n);
         }
@@ -194,56 +149,6 @@ static int resolve_cap_list(const struct tf_spec *s, const char *key, char **lis
 
 /* ---------------------------------------------------------------------------------------------------- */
 /* Paths without symbolic links */
-
-/* Opens an absolute path O_PATH, one component at a time with O_NOFOLLOW, so that no symbolic link in
- * any component is followed. On -ELOOP *bad holds the prefix that is a link; on -ENOENT the prefix that
- * is missing. Works on every kernel; openat2(RESOLVE_NO_SYMLINKS) would not say which component. */
-static int open_nofollow(const char *path, int *ret_fd, char **bad) {
-        _cleanup_close_ int fd = open("/", O_PATH | O_DIRECTORY | O_CLOEXEC);
-        if (fd < 0)
-                return -errno;
-        _cleanup_free_ char *copy = tf_strdup(path);
-        size_t len = strlen(copy);
-        char *p = copy;
-        while (*p) {
-                while (*p == '/')
-                        p++;
-                if (!*p)
-                        break;
-                char *end = strchr(p, '/');
-                if (end)
-                        *end = 0;
-                int nfd = openat(fd, p, O_PATH | O_NOFOLLOW | O_CLOEXEC);
-                int e = errno;
-                if (nfd >= 0) {
-                        struct stat st;
-                        if (fstat(nfd, &st) < 0) {
-                                e = errno;
-                                close(nfd);
-                                return -e;
-                        }
-                        if (S_ISLNK(st.st_mode)) {
-                                close(nfd);
-                                *bad = tf_strndup(path, (size_t)(p - copy) + strlen(p));
-                                return -ELOOP;
-                        }
-                }
-                if (nfd < 0) {
-                        *bad = tf_strndup(path, (size_t)(p - copy) + strlen(p));
-                        return -e;
-                }
-                close(fd);
-                fd = nfd;
-                if (!end)
-                        break;
-                *end = '/';
-                p = end + 1;
-                if ((size_t)(p - copy) > len)
-                        break;
-        }
-        *ret_fd = TAKE_FD(fd);
-        return 0;
-}
 
 static bool path_has_dotdot(const char *p) {
         for (const char *c = p; (c = strstr(c, "..")); c += 2)
@@ -264,7 +169,7 @@ static int resolve_path(const struct tf_spec *s, size_t i, const char *field, co
                         tf_error **err) {
         _cleanup_free_ char *w = where(s, s->mounts[i].pos);
         _cleanup_free_ char *bad = NULL;
-        int r = open_nofollow(path, ret_fd, &bad);
+        int r = tf_open_nofollow(path, ret_fd, &bad);
         if (r == -ELOOP) {
                 _cleanup_free_ char *real = realpath(path, NULL);
                 return tf_error_set(err, ELOOP,

@@ -16,6 +16,7 @@
 
 #include "base/parse.h"
 #include "base/strutil.h"
+#include "spec/caps.h"
 #include "spec/spec-internal.h"
 
 /* ---- mappings ----------------------------------------------------------------------------------------- */
@@ -830,55 +831,8 @@ static const struct key schedule_keys[] = {
 
 /* ---- sandbox, mounts ---------------------------------------------------------------------------------- */
 
-static const char *const capabilities[] = {
-        "CHOWN",
-        "DAC_OVERRIDE",
-        "DAC_READ_SEARCH",
-        "FOWNER",
-        "FSETID",
-        "KILL",
-        "SETGID",
-        "SETUID",
-        "SETPCAP",
-        "LINUX_IMMUTABLE",
-        "NET_BIND_SERVICE",
-        "NET_BROADCAST",
-        "NET_ADMIN",
-        "NET_RAW",
-        "IPC_LOCK",
-        "IPC_OWNER",
-        "SYS_MODULE",
-        "SYS_RAWIO",
-        "SYS_CHROOT",
-        "SYS_PTRACE",
-        "SYS_PACCT",
-        "SYS_ADMIN",
-        "SYS_BOOT",
-        "SYS_NICE",
-        "SYS_RESOURCE",
-        "SYS_TIME",
-        "SYS_TTY_CONFIG",
-        "MKNOD",
-        "LEASE",
-        "AUDIT_WRITE",
-        "AUDIT_CONTROL",
-        "SETFCAP",
-        "MAC_OVERRIDE",
-        "MAC_ADMIN",
-        "SYSLOG",
-        "WAKE_ALARM",
-        "BLOCK_SUSPEND",
-        "AUDIT_READ",
-        "PERFMON",
-        "BPF",
-        "CHECKPOINT_RESTORE",
-};
-
 int tf_spec_capability_number(const char *name) {
-        for (size_t i = 0; name && i < ELEMENTSOF(capabilities); i++)
-                if (streq(name, capabilities[i]))
-                        return (int)i;
-        return -EINVAL;
+        return tf_cap_number(name);
 }
 
 static int parse_caps(struct ctx *c, const struct node *v, const char *kp, char ***ret) {
@@ -903,7 +857,7 @@ static int parse_caps(struct ctx *c, const struct node *v, const char *kp, char 
                 if (streq(up, "ALL") || tf_spec_capability_number(up) >= 0)
                         continue;
                 _cleanup_free_ char *q = spec_quoted(v->items[i]);
-                const char *s = spec_suggest(up, capabilities, ELEMENTSOF(capabilities));
+                const char *s = spec_suggest(up, tf_cap_names(), TF_CAP_COUNT);
                 if (s)
                         return spec_fail(c, v->items[i]->pos, ikp,
                                          "%s is not a capability; expected %s; did you mean '%s'?", q,

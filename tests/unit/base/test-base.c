@@ -1,9 +1,14 @@
 /* SPDX-License-Identifier: MIT */
 #include <errno.h>
+#include <fcntl.h>
 #include <signal.h>
+#include <stdlib.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "base/cleanup.h"
 #include "base/error.h"
+#include "base/io.h"
 #include "base/parse.h"
 #include "base/strutil.h"
 #include "tests/tap.h"
@@ -110,11 +115,54 @@ static void test_error(void) {
         IS_INT(tf_edit_distance("memroy", "memory"), 2, "edit distance");
 }
 
+/* The no-symlink walk the sandbox's mounts and the docker body's bind sources share. */
+static void test_open_nofollow(void) {
+        char dir[] = "/tmp/tf-nofollow-XXXXXX";
+        if (!mkdtemp(dir)) {
+                OK(false, "mkdtemp: %s", strerror(errno));
+                return;
+        }
+        _cleanup_free_ char *real = tf_asprintf("%s/real", dir), *link = tf_asprintf("%s/link", dir),
+                            *file = tf_asprintf("%s/real/f", dir), *via = tf_asprintf("%s/link/f", dir),
+                            *missing = tf_asprintf("%s/real/none/f", dir);
+        OK(mkdir(real, 0700) == 0 && symlink("real", link) == 0, "fixture: a directory and a link to it");
+        _cleanup_close_ int wfd = open(file, O_WRONLY | O_CREAT | O_CLOEXEC, 0600);
+
+        int fd = -1;
+        char *bad = NULL;
+        IS_INT(tf_open_nofollow(file, &fd, &bad), 0, "a path without links opens");
+        struct stat a, b;
+        OK(fd >= 0 && fstat(fd, &a) == 0 && stat(file, &b) == 0 && a.st_ino == b.st_ino,
+           "... the path itself");
+        OK(fd >= 0 && (fcntl(fd, F_GETFD) & FD_CLOEXEC), "... close-on-exec");
+        if (fd >= 0)
+                close(fd);
+        IS_INT(tf_open_nofollow(via, NULL, &bad), -ELOOP, "a link in a middle component: -ELOOP");
+        IS_STR(bad, link, "... naming the prefix that is the link");
+        free(bad);
+        bad = NULL;
+        IS_INT(tf_open_nofollow(link, NULL, &bad), -ELOOP, "a link as the last component: -ELOOP");
+        free(bad);
+        bad = NULL;
+        IS_INT(tf_open_nofollow(missing, NULL, &bad), -ENOENT, "a missing component: -ENOENT");
+        _cleanup_free_ char *none = tf_asprintf("%s/real/none", dir);
+        IS_STR(bad, none, "... naming the missing prefix");
+        free(bad);
+        bad = NULL;
+        IS_INT(tf_open_nofollow("/", NULL, &bad), 0, "/ opens");
+
+        unlink(file);
+        unlink(link);
+        rmdir(real);
+        rmdir(dir);
+}
+
 int main(void) {
         test_size();
         test_duration();
         test_signal();
         test_split();
         test_error();
+        test_open_nofollow();
         return tap_done();
 }

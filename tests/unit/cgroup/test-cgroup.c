@@ -24,6 +24,8 @@
 #include "cgroup/cgroup.h"
 #include "tests/tap.h"
 
+/* The process's host description, made once in main(). */
+static struct tf_cg_host *host;
 static char own[16][512]; /* by hierarchy name index below */
 static const char *const hier[] = {"memory", "pids", "cpu", "cpuacct", "cpuset", "blkio", "unified"};
 enum { H_MEMORY, H_PIDS, H_CPU, H_CPUACCT, H_CPUSET, H_BLKIO, H_UNIFIED, _H_MAX };
@@ -203,7 +205,7 @@ static void test_create_readback(void) {
         struct tf_cg_options o = {.name = name};
         struct tf_cg *cg = NULL;
         tf_error *e = NULL;
-        int r = tf_cg_create(&l, &o, &cg, &e);
+        int r = tf_cg_create(host, &l, &o, &cg, &e);
         if (!OK(r == 0, "create with memory, pids, cpus, cpu_weight, cpuset")) {
                 printf("# %s\n", e ? e->msg : "?");
                 tf_error_free(e);
@@ -259,7 +261,7 @@ static struct tf_cg *mk(struct tf_limits *l, const char *what) {
         struct tf_cg_options o = {.name = next_name()};
         struct tf_cg *cg = NULL;
         tf_error *e = NULL;
-        int r = tf_cg_create(l, &o, &cg, &e);
+        int r = tf_cg_create(host, l, &o, &cg, &e);
         if (!OK(r == 0, "create (%s)", what)) {
                 printf("# %s\n", e ? e->msg : "?");
                 tf_error_free(e);
@@ -360,7 +362,7 @@ static void test_destroy_kills(void) {
 
 static void expect_refusal(struct tf_limits *l, const char *what, const char *msg) {
         tf_error *e = NULL;
-        int r = tf_cg_check(l, &(struct tf_cg_options){.name = "x"}, NULL, &e);
+        int r = tf_cg_check(host, l, &(struct tf_cg_options){.name = "x"}, NULL, &e);
         IS_INT(r, -EOPNOTSUPP, "check refuses %s", what);
         IS_STR(e ? e->msg : NULL, msg, "message for %s", what);
         tf_error_free(e);
@@ -417,7 +419,8 @@ static void test_refusals(void) {
         l.memory_high = 64u << 20;
         l.pos_memory_high = (struct tf_pos){.line = 4, .column = 10};
         e = NULL;
-        IS_INT(tf_cg_check(&l, &(struct tf_cg_options){.name = "x", .spec_path = "svc.yaml"}, NULL, &e),
+        IS_INT(tf_cg_check(host, &l, &(struct tf_cg_options){.name = "x", .spec_path = "svc.yaml"}, NULL,
+                           &e),
                -EOPNOTSUPP, "memory_high refused with a spec path");
         IS_STR(e ? e->msg : NULL,
                "svc.yaml:4:10: limits.memory_high: cgroup v1 has no equivalent of memory.high (needs cgroup v2)",
@@ -426,7 +429,8 @@ static void test_refusals(void) {
         /* nothing was created by any of these */
         l = none();
         l.nofile = 1024;
-        IS_INT(tf_cg_check(&l, &(struct tf_cg_options){.name = "x"}, NULL, &e), 0, "nofile is not a cgroup limit");
+        IS_INT(tf_cg_check(host, &l, &(struct tf_cg_options){.name = "x"}, NULL, &e), 0,
+               "nofile is not a cgroup limit");
         tf_error_free(e);
 }
 
@@ -472,7 +476,8 @@ static void test_failure_leaves_nothing(void) {
         const char *name = next_name();
         struct tf_cg *cg = NULL;
         tf_error *e = NULL;
-        int r = tf_cg_create(&l, &(struct tf_cg_options){.name = name, .spec_path = "svc.yaml"}, &cg, &e);
+        int r = tf_cg_create(host, &l, &(struct tf_cg_options){.name = name, .spec_path = "svc.yaml"}, &cg,
+                             &e);
         OK(r < 0 && cg == NULL, "create with a 500 us cpu quota fails");
         const char *pre = "svc.yaml: limits.cpus: write '500' to cpu.cfs_quota_us in ";
         OK(e && !strncmp(e->msg, pre, strlen(pre)) && strstr(e->msg, ": Invalid argument"),
@@ -487,7 +492,7 @@ static void test_failure_leaves_nothing(void) {
         OK(mkdir(d, 0755) == 0, "make a stale directory");
         e = NULL;
         l = none();
-        r = tf_cg_create(&l, &(struct tf_cg_options){.name = name}, &cg, &e);
+        r = tf_cg_create(host, &l, &(struct tf_cg_options){.name = name}, &cg, &e);
         IS_INT(r, -EEXIST, "create refuses an existing directory");
         OK(!exists(leaf(H_MEMORY, name, NULL)), "and removes what it made before");
         tf_error_free(e);
@@ -609,8 +614,8 @@ static void bench(void) {
                         struct tf_cg *cg = NULL;
                         tf_error *e = NULL;
                         uint64_t t0 = now_ns();
-                        ok = tf_cg_create(cases[c].l, &(struct tf_cg_options){.name = next_name()}, &cg,
-                                          &e) == 0;
+                        ok = tf_cg_create(host, cases[c].l, &(struct tf_cg_options){.name = next_name()},
+                                          &cg, &e) == 0;
                         uint64_t t1 = now_ns();
                         if (!ok)
                                 break;
@@ -639,6 +644,20 @@ static void bench(void) {
         }
 }
 
+/* A second host in the same process (libcgroup is initialised once, by the first) describes the same host.
+ */
+static void test_second_host(enum tf_cg_mode m) {
+        struct tf_cg_host *h2 = NULL;
+        tf_error *e = NULL;
+        uint64_t t0 = now_ns();
+        int r = tf_cg_host_new(&h2, &e);
+        printf("# second host (no cgroup_init): %.0f us\n", (now_ns() - t0) / 1e3);
+        IS_INT(r, 0, "a second host in one process");
+        OK(h2 && tf_cg_host_mode(h2) == m, "... of the same mode");
+        tf_cg_host_free(h2);
+        tf_error_free(e);
+}
+
 /* Pure cgroup v2: detection agrees with the kernel, and a limited cgroup's lifecycle (limit written,
  * populated, events on emptying, kill, removal) seen through /sys/fs/cgroup directly. */
 static void test_pure_v2(enum tf_cg_mode m) {
@@ -651,7 +670,7 @@ static void test_pure_v2(enum tf_cg_mode m) {
         const char *name = next_name();
         tf_error *e = NULL;
         struct tf_cg *cg = NULL;
-        int r = tf_cg_create(&l, &(struct tf_cg_options){.name = name}, &cg, &e);
+        int r = tf_cg_create(host, &l, &(struct tf_cg_options){.name = name}, &cg, &e);
         IS_INT(r, 0, "v2: create with pids 16");
         if (r < 0) {
                 printf("# %s\n", e->msg);
@@ -664,7 +683,7 @@ static void test_pure_v2(enum tf_cg_mode m) {
         snprintf(f, sizeof(f), "%s/pids.max", dir);
         IS_STR(slurp(f), "16", "v2: pids.max reads 16");
         IS_INT(tf_cg_watch(cg), 0, "v2: cgroup.events watched");
-        int fd = tf_cg_events_fd();
+        int fd = tf_cg_events_fd(host);
         OK(fd >= 0, "v2: an events fd");
         OK(!tf_cg_populated(cg), "v2: empty at first");
         pid_t pid = spawn(cg, do_pause);
@@ -677,7 +696,8 @@ static void test_pure_v2(enum tf_cg_mode m) {
         struct pollfd pfd = {.fd = fd, .events = POLLIN};
         bool empty = false;
         for (int i = 0; i < 20 && !empty; i++)
-                empty = !tf_cg_populated(cg) || (poll(&pfd, 1, 100) >= 0 && (tf_cg_events_drain(), !tf_cg_populated(cg)));
+                empty = !tf_cg_populated(cg) ||
+                        (poll(&pfd, 1, 100) >= 0 && (tf_cg_events_drain(host), !tf_cg_populated(cg)));
         OK(empty, "v2: not populated after the kill");
         IS_INT(tf_cg_destroy(cg, &e), 0, "v2: destroy");
         OK(!exists(dir), "v2: directory removed");
@@ -692,15 +712,18 @@ int main(void) {
         enum tf_cg_mode m;
         tf_error *e = NULL;
         uint64_t t0 = now_ns();
-        int r = tf_cg_detect(&m, &e);
+        int r = tf_cg_host_new(&host, &e);
         printf("# detect (cgroup_init included): %.0f us\n", (now_ns() - t0) / 1e3);
         IS_INT(r, 0, "detect");
         if (r < 0)
                 return tap_done();
+        m = tf_cg_host_mode(host);
+        test_second_host(m);
         if (m != TF_CG_HYBRID) {
                 /* The rest is written for the hybrid host; on pure v2 (inside the VM, vm-native) the
                  * lifecycle is proven here against the kernel's own files, the limits by vm-v2. */
                 test_pure_v2(m);
+                host = tf_cg_host_free(host);
                 return tap_done();
         }
         IS_STR(tf_cg_mode_name(m), "hybrid", "detect says hybrid");
@@ -716,5 +739,6 @@ int main(void) {
         test_clone3();
         test_attach_self();
         bench();
+        host = tf_cg_host_free(host);
         return tap_done();
 }

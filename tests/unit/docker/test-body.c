@@ -188,12 +188,6 @@ static void test_cpu(void) {
         OK(b && !json_object_get(hc(b), "NanoCpus") && !json_object_get(hc(b), "CpuQuota"),
            "cpus max: omitted");
         json_decref(b);
-
-        IS_INT(tf_docker_cpu_shares(1), 10, "cpu_weight 1 -> 10 shares");
-        IS_INT(tf_docker_cpu_shares(100), 1024, "cpu_weight 100 -> 1024 shares");
-        IS_INT(tf_docker_cpu_shares(200), 2048, "cpu_weight 200 -> 2048 shares");
-        IS_INT(tf_docker_cpu_shares(10000), 102400, "cpu_weight 10000 -> 102400 shares");
-        IS_INT(tf_docker_cpu_shares(0), 2, "clamped to the kernel's minimum 2");
 }
 
 static void test_refusals(void) {

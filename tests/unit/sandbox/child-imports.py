@@ -14,8 +14,6 @@ ALLOWED = {
     "openat", "open_tree", "prctl", "socket", "syscall", "unshare", "write", "__errno_location",
     # string functions on caller-owned memory
     "memcpy", "memset", "memmove", "strlen",
-    # the capability names, a constant table in sandbox.c
-    "tf_sandbox_cap_names",
 }
 HOOKS = ("__asan_", "__ubsan_", "__sanitizer_", "__tsan_", "__stack_chk_", "_GLOBAL_OFFSET_TABLE_",
          "__sancov_", "__llvm_")

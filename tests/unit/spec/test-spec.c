@@ -19,6 +19,8 @@
 #include "base/error.h"
 #include "base/parse.h"
 #include "base/strutil.h"
+#include "spec/caps.h"
+#include "spec/limits.h"
 #include "spec/spec.h"
 #include "tests/tap.h"
 
@@ -708,6 +710,35 @@ static void test_names(void) {
         IS_INT(tf_spec_capability_number("NET_ADMIN"), 12, "CAP_NET_ADMIN is 12");
         IS_INT(tf_spec_capability_number("CHECKPOINT_RESTORE"), 40, "CAP_CHECKPOINT_RESTORE is 40");
         IS_INT(tf_spec_capability_number("ALL"), -EINVAL, "ALL has no number");
+        IS_STR(tf_cap_name(12), "NET_ADMIN", "capability 12 is NET_ADMIN");
+        OK(tf_cap_name(TF_CAP_COUNT) == NULL, "no name past the table");
+        for (unsigned i = 0; i < TF_CAP_COUNT; i++)
+                if (!tf_cap_name(i) || tf_cap_number(tf_cap_name(i)) != (int)i) {
+                        OK(false, "capability %u has a name that maps back to it", i);
+                        break;
+                }
+}
+
+/* spec/limits.h: the facts every backend converts from. */
+static void test_limit_facts(void) {
+        OK(!tf_limit_is_set(TF_UNSET) && tf_limit_is_set(TF_LIMIT_MAX) && tf_limit_is_set(0), "is set");
+        OK(!tf_limit_is_finite(TF_UNSET) && !tf_limit_is_finite(TF_LIMIT_MAX) && tf_limit_is_finite(0),
+           "is finite");
+        IS_INT(tf_cpu_weight_to_shares(1), 10, "cpu_weight 1 -> 10 shares");
+        IS_INT(tf_cpu_weight_to_shares(100), 1024, "cpu_weight 100 -> 1024 shares");
+        IS_INT(tf_cpu_weight_to_shares(200), 2048, "cpu_weight 200 -> 2048 shares");
+        IS_INT(tf_cpu_weight_to_shares(10000), 102400, "cpu_weight 10000 -> 102400 shares");
+        IS_INT(tf_cpu_weight_to_shares(0), 2, "clamped to the kernel's minimum 2");
+        struct tf_limits l = {.memory = 64 << 20, .memory_swap = 32 << 20};
+        uint64_t v = 0;
+        OK(tf_limits_memsw(&l, &v) == 0 && v == 96 << 20, "memsw = memory + swap");
+        l.memory_swap = (uint64_t)INT64_MAX - l.memory;
+        OK(tf_limits_memsw(&l, &v) == 0 && v == (uint64_t)INT64_MAX, "memsw up to INT64_MAX");
+        l.memory_swap++;
+        IS_INT(tf_limits_memsw(&l, &v), -ERANGE, "memsw past INT64_MAX: -ERANGE");
+        l.memory = (uint64_t)INT64_MAX + 1;
+        l.memory_swap = 0;
+        IS_INT(tf_limits_memsw(&l, &v), -ERANGE, "memory past INT64_MAX: -ERANGE");
 }
 
 static char *read_text(const char *path) {
@@ -782,6 +813,7 @@ int main(int argc, char **argv) {
         test_name_default();
         test_files();
         test_names();
+        test_limit_facts();
         free(dir);
         return tap_done();
 }
