@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -109,4 +110,86 @@ int tf_open_nofollow(const char *path, int *ret_fd, char **ret_bad) {
         if (ret_fd)
                 *ret_fd = TAKE_FD(fd);
         return 0;
+}
+
+/*
+ * Why not O_NONBLOCK on fds 1 and 2 themselves: the flag lives in the open file description, which tfrun
+ * shares with whoever gave it the fds (the shell and the other processes of a terminal, a service
+ * manager's other writers, the rest of a pipeline). Set there, it is set for all of them, and a shell that
+ * finds its terminal non-blocking fails its reads. So each destination gets a description of tfrun's own,
+ * chosen by what the fd is:
+ *   pipe, FIFO, terminal: reopened through /proc/self/fd/N (O_WRONLY|O_NONBLOCK|O_NOCTTY): the same pipe
+ *           or terminal, a new description whose flags are ours. A terminal stopped by ^S then answers
+ *           EAGAIN, and the loop waits for EPOLLOUT like for a full pipe.
+ *   socket: a socket cannot be reopened through /proc (ENXIO); send(MSG_DONTWAIT) makes each write
+ *           non-blocking without touching the description. It goes through a dup so that the loop's
+ *           epoll watches a number of our own.
+ *   regular file, block device, other character devices (/dev/null): written as they are, blocking:
+ *           they do not wait for a reader (a full disk fails, it does not stall).
+ * When a reopen fails (no /proc, a terminal tfrun may not open, a FIFO whose reader is gone), writes go to
+ * the fd's own description, blocking, as before. Every destination is a number of our own (the reopen or a
+ * dup), so that two runs writing to one fd watch it each through its own number.
+ *
+ */
+static void dest_dup(struct tf_out_dest *d, int fd, enum tf_out_mode mode) {
+        int c = fcntl(fd, F_DUPFD_CLOEXEC, 3);
+        *d = c >= 0 ? (struct tf_out_dest){ .fd = c, .own = true, .mode = mode }
+                    : (struct tf_out_dest){ .fd = fd, .mode = TF_OUT_BLOCKING };
+}
+
+void tf_out_dest_open(struct tf_out_dest *d, int fd) {
+        *d = (struct tf_out_dest){ .fd = fd, .mode = TF_OUT_BLOCKING };
+        struct stat st;
+        if (fd < 0 || fstat(fd, &st) < 0)
+                return;
+        if (S_ISSOCK(st.st_mode)) {
+                dest_dup(d, fd, TF_OUT_SOCKET);
+                return;
+        }
+        if (!S_ISFIFO(st.st_mode) && !(S_ISCHR(st.st_mode) && isatty(fd))) {
+                dest_dup(d, fd, TF_OUT_BLOCKING);
+                return;
+        }
+        char path[64];
+        snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
+        int c = open(path, O_WRONLY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
+        if (c < 0) {
+                dest_dup(d, fd, TF_OUT_BLOCKING);
+                return;
+        }
+        /* The same object, not another file that took its name. */
+        struct stat st2;
+        if (fstat(c, &st2) < 0 || st2.st_dev != st.st_dev || st2.st_ino != st.st_ino ||
+            st2.st_rdev != st.st_rdev) {
+                close(c);
+                dest_dup(d, fd, TF_OUT_BLOCKING);
+                return;
+        }
+        *d = (struct tf_out_dest){ .fd = c, .own = true, .mode = TF_OUT_NONBLOCK };
+}
+
+void tf_out_dest_close(struct tf_out_dest *d) {
+        if (d->own && d->fd >= 0)
+                close(d->fd);
+        d->fd = -1;
+        d->own = false;
+}
+
+ssize_t tf_out_dest_write(const struct tf_out_dest *d, const void *buf, size_t n) {
+        const char *p = buf;
+        size_t done = 0;
+        while (done < n) {
+                ssize_t w = d->mode == TF_OUT_SOCKET ? send(d->fd, p + done, n - done, MSG_DONTWAIT | MSG_NOSIGNAL)
+                                                     : write(d->fd, p + done, n - done);
+                if (w < 0) {
+                        if (errno == EINTR)
+                                continue;
+                        if (errno == EAGAIN && done > 0)
+                                break;
+                        return -errno;
+                }
+                /* A short write: once more, the next one says EAGAIN when it is full. */
+                done += (size_t) w;
+        }
+        return (ssize_t) done;
 }

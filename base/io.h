@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 #pragma once
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <sys/types.h>
 
@@ -21,3 +22,26 @@ int tf_write_file_atomic(const char *path, const void *data, size_t len, mode_t 
  * then *ret_bad (when the walk got as far as a component) owns the prefix of path up to and including the
  * component that failed. */
 int tf_open_nofollow(const char *path, int *ret_fd, char **ret_bad);
+
+/*
+ * An output fd written without blocking and without changing the open file description others share
+ * (the terminal, the shell, the rest of a pipeline): see tf_out_dest_open() in io.c for how each kind of
+ * fd is opened. Used for a container's output and for tfrun's own messages.
+ */
+enum tf_out_mode {
+        TF_OUT_BLOCKING, /* the fd as given: a regular file, /dev/null, or a reopen that failed */
+        TF_OUT_NONBLOCK, /* our own O_NONBLOCK description of the same pipe, FIFO or terminal */
+        TF_OUT_SOCKET,   /* a dup of a socket, written with send(MSG_DONTWAIT) */
+};
+struct tf_out_dest {
+        int fd; /* -1: discarded */
+        bool own; /* fd is ours to close */
+        enum tf_out_mode mode;
+};
+/* Every destination is a number of our own (a reopen or a dup) when the kernel allows, so that a loop
+ * watching it for EPOLLOUT watches no one else's number. fd < 0: a discarding destination. */
+void tf_out_dest_open(struct tf_out_dest *d, int fd);
+void tf_out_dest_close(struct tf_out_dest *d);
+/* Write what the fd takes now: bytes written, or -errno (-EAGAIN: nothing taken). A blocking destination
+ * takes everything or fails. */
+ssize_t tf_out_dest_write(const struct tf_out_dest *d, const void *p, size_t n);

@@ -10,6 +10,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "base/io.h"
 #include "docker/docker.h"
 
 struct tf_docker {
@@ -117,19 +118,9 @@ int docker_pull_data(const char *buf, size_t len, void *userdata);
 int docker_pull_finish(struct docker_pull *p, const char *call, int r, tf_error **err);
 
 /* ---- attached output on its way to tfrun's fds without blocking (output.c) ---- */
-enum docker_out_mode {
-        DOCKER_OUT_BLOCKING, /* the fd as given: a regular file, /dev/null, or a reopen that failed */
-        DOCKER_OUT_NONBLOCK, /* our own O_NONBLOCK description of the same pipe, FIFO or terminal */
-        DOCKER_OUT_SOCKET,   /* a dup of a socket, written with send(MSG_DONTWAIT) */
-};
-struct docker_out_dest {
-        int fd; /* -1: the stream is discarded */
-        bool own;
-        enum docker_out_mode mode;
-};
 struct docker_out_chunk;
 struct docker_out {
-        struct docker_out_dest dest[3]; /* by stream: 1 stdout, 2 stderr */
+        struct tf_out_dest dest[3]; /* by stream: 1 stdout, 2 stderr */
         struct docker_out_chunk *head, *tail; /* one queue for both streams, in the engine's order */
         size_t queued[3];
         uint64_t written[3], dropped[3];

@@ -13,6 +13,7 @@
 #include "base/cleanup.h"
 #include "base/strutil.h"
 #include "runner/commands.h"
+#include "runner/log.h"
 #include "runner/runner.h"
 #include "runner/supervise.h"
 #include "runner/fireplan.h"
@@ -89,11 +90,11 @@ static void report_failure(const struct tf_run_options *o, const char *service, 
                         tf_log("%s", e->msg);
         }
         if (o->json) {
-                char *js = json_dumps(obj, JSON_COMPACT);
-                if (js)
-                        printf("%s\n", js);
-                free(js);
-                fflush(stdout);
+                _cleanup_free_ char *js = json_dumps(obj, JSON_COMPACT);
+                if (js) {
+                        _cleanup_free_ char *line = tf_asprintf("%s\n", js);
+                        tf_out(1, line, strlen(line));
+                }
         }
         json_decref(obj);
 }

@@ -6,6 +6,7 @@
 #include "base/strutil.h"
 #include "config.h"
 #include "runner/commands.h"
+#include "runner/log.h"
 
 static void usage(FILE *f) {
         fputs("Usage: tfrun [OPTIONS] FILE            run a service spec (same as `tfrun run FILE`)\n"
@@ -22,7 +23,16 @@ static void usage(FILE *f) {
               f);
 }
 
+static int run_command(int argc, char **argv);
+
 int main(int argc, char **argv) {
+        int status = run_command(argc, argv);
+        /* What a stalled reader did not take of tfrun's own output gets a bounded last chance. */
+        tf_out_flush(2 * 1000000);
+        return status;
+}
+
+static int run_command(int argc, char **argv) {
         /* Unbuffered stderr keeps tfrun's lines in order with the child's output on a shared terminal. */
         setvbuf(stderr, NULL, _IONBF, 0);
         /* A setuid or setgid tfrun would run any caller's spec with the owner's powers and take its module

@@ -18,16 +18,9 @@
 #include "base/parse.h"
 #include "base/strutil.h"
 #include "base/timeutil.h"
+#include "runner/log.h"
 #include "runner/runner.h"
 
-void tf_log(const char *fmt, ...) {
-        char buf[4096];
-        va_list ap;
-        va_start(ap, fmt);
-        vsnprintf(buf, sizeof(buf), fmt, ap);
-        va_end(ap);
-        fprintf(stderr, "tfrun: %s\n", buf);
-}
 
 const char *tf_run_state_name(enum tf_run_state s) {
         static const char *const names[] = {
@@ -453,11 +446,10 @@ void tf_run_report(const struct tf_run *r) {
                                 tf_log("%s", e->msg);
                 }
                 if (r->opts->json) {
-                        char *s = json_dumps(o, JSON_COMPACT);
+                        _cleanup_free_ char *s = json_dumps(o, JSON_COMPACT);
                         if (s) {
-                                printf("%s\n", s);
-                                fflush(stdout);
-                                free(s);
+                                _cleanup_free_ char *line = tf_asprintf("%s\n", s);
+                                tf_out(1, line, strlen(line));
                         }
                         json_decref(o);
                         return;

@@ -79,6 +79,14 @@ is "$(cat "$TMPD/err")" "tfrun: 'status' is not a tfrun command nor a spec file;
 is "$(cat "$TMPD/err")" "tfrun: run: unknown option '--frobnicate'; see \`tfrun run --help\` for the options" \
         "an unknown option: message"
 
+# ---- tfrun's own stderr stalled (a full pipe nobody reads): timeouts still act, and tfrun ends
+f=$(spec stall "command: [sleep, 30]" "timeout: 1s" "stop: {grace: 1s}")
+res=$(python3 "$SRCDIR/tests/integration/native/stalled-stderr.py" "$TFRUN" "$f")
+is "${res%% *}" "rc=124" "stalled stderr: the timeout acts and tfrun ends with 124 ($res)"
+secs=${res##*secs=}
+check "stalled stderr: within 6 s (its last lines get 2 s, then are dropped)" python3 -c "import sys; sys.exit(0 if float('${secs:-99}') < 6 else 1)"
+no_cgroup_left stall "stalled stderr"
+
 # ---- files tfrun writes where others may write: a planted symlink is replaced, never written through
 echo precious >"$TMPD/victim"
 ln -s "$TMPD/victim" "$TMPD/planted.json"
