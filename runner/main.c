@@ -1,4 +1,5 @@
 /* SPDX-License-Identifier: MIT */
+#include <signal.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
@@ -33,6 +34,10 @@ int main(int argc, char **argv) {
 }
 
 static int run_command(int argc, char **argv) {
+        /* A reader that goes away (`tfrun x | head -1`) must not kill tfrun by SIGPIPE in the middle of a
+         * run, before it cleaned up: writes then fail with EPIPE and the output is dropped. The child resets
+         * every disposition before exec, so the service gets SIGPIPE as usual. */
+        signal(SIGPIPE, SIG_IGN);
         /* Unbuffered stderr keeps tfrun's lines in order with the child's output on a shared terminal. */
         setvbuf(stderr, NULL, _IONBF, 0);
         /* A setuid or setgid tfrun would run any caller's spec with the owner's powers and take its module
