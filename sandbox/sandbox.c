@@ -41,9 +41,6 @@
 #include "base/io.h"
 #include "base/strutil.h"
 
-/* The profile behind `seccomp: default`, as Docker-format JSON text (sandbox/seccomp-default.c). */
-extern const char tf_seccomp_default_profile[];
-
 /* A seccomp profile larger than this is not a profile. */
 #define PROFILE_MAX_BYTES (1024 * 1024)
 
@@ -639,17 +636,20 @@ static int compile_archs(struct profile_ctx *c, scmp_filter_ctx ctx, json_t *roo
                         json_t *a = json_object_get(v, "architecture"),
                                *subs = json_object_get(v, "subArchitectures");
                         snprintf(sub, sizeof(sub), "archMap[%zu].architecture", i);
-                        if (!json_is_string(a) || arch_token(json_string_value(a)) == 0)
-                                return perr(c, sub, "unknown architecture '%s'",
-                                            json_is_string(a) ? json_string_value(a) : "(not a string)");
+                        if (!json_is_string(a) || !tf_startswith(json_string_value(a), "SCMP_ARCH_"))
+                                return perr(c, sub, "expected an architecture name like \"SCMP_ARCH_X86_64\"");
                         if (subs && !json_is_null(subs) && !json_is_array(subs)) {
                                 snprintf(sub, sizeof(sub), "archMap[%zu].subArchitectures", i);
                                 return perr(c, sub, "expected an array");
                         }
+                        /* Only the native architecture's entry counts, as in moby's setupSeccomp(): an
+                         * entry for an architecture this libseccomp does not know (SCMP_ARCH_LOONGARCH64
+                         * before 2.6) cannot be the native one and is skipped; the native entry's
+                         * sub-architectures must all be known, as runc refuses them otherwise. */
                         bool native = arch_token(json_string_value(a)) == c->native_arch;
                         json_array_foreach(subs, k, w) {
                                 snprintf(sub, sizeof(sub), "archMap[%zu].subArchitectures[%zu]", i, k);
-                                if (!json_is_string(w) || arch_token(json_string_value(w)) == 0)
+                                if (!json_is_string(w) || (native && arch_token(json_string_value(w)) == 0))
                                         return perr(c, sub, "unknown architecture '%s'",
                                                     json_is_string(w) ? json_string_value(w)
                                                                       : "(not a string)");
