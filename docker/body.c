@@ -310,8 +310,8 @@ static int host_mounts(const struct tf_spec *s, json_t *hc, tf_error **err) {
         return 0;
 }
 
-int tf_docker_create_body(const struct tf_spec *s, const char *run_id, const char *default_seccomp, json_t **ret,
-                          tf_error **err) {
+int tf_docker_create_body(const struct tf_spec *s, const char *run_id, const char *default_seccomp,
+                          json_t **ret, tf_error **err) {
         if (!s->image || !*s->image)
                 return refuse(s, s->pos_image, err, EINVAL, "image: the docker backend needs an image");
         int r = tf_docker_image_ref_check(s->image, err);

@@ -499,12 +499,13 @@ static void note_arch(struct profile_ctx *c, uint32_t arch) {
 static void note_names(struct profile_ctx *c, json_t *names) {
         size_t i;
         json_t *v;
-        json_array_foreach(names, i, v)
+        json_array_foreach(names, i, v) {
                 for (size_t k = 0; k < c->n_archs; k++) {
                         int nr = seccomp_syscall_resolve_name_arch(c->archs[k].arch, json_string_value(v));
                         if (nr > c->archs[k].last)
                                 c->archs[k].last = nr;
                 }
+        }
 }
 
 static int add_rules(struct profile_ctx *c, scmp_filter_ctx ctx, const char *path, json_t *names,
@@ -673,7 +674,8 @@ static int compile_archs(struct profile_ctx *c, scmp_filter_ctx ctx, json_t *roo
                                *subs = json_object_get(v, "subArchitectures");
                         snprintf(sub, sizeof(sub), "archMap[%zu].architecture", i);
                         if (!json_is_string(a) || !tf_startswith(json_string_value(a), "SCMP_ARCH_"))
-                                return perr(c, sub, "expected an architecture name like \"SCMP_ARCH_X86_64\"");
+                                return perr(c, sub,
+                                            "expected an architecture name like \"SCMP_ARCH_X86_64\"");
                         if (subs && !json_is_null(subs) && !json_is_array(subs)) {
                                 snprintf(sub, sizeof(sub), "archMap[%zu].subArchitectures", i);
                                 return perr(c, sub, "expected an array");
@@ -743,7 +745,8 @@ static int compile_flags(struct profile_ctx *c, json_t *root, unsigned *ret) {
 
 /* runc prepends no stub when the default action already allows (ALLOW, LOG, TRACE) or is ENOSYS. */
 static bool enosys_wanted(json_t *root, uint32_t def) {
-        json_t *jdef = json_object_get(root, "defaultAction"), *jerr = json_object_get(root, "defaultErrnoRet");
+        json_t *jdef = json_object_get(root, "defaultAction"),
+               *jerr = json_object_get(root, "defaultErrnoRet");
         const char *a = json_string_value(jdef);
         if (a && (streq(a, "SCMP_ACT_ALLOW") || streq(a, "SCMP_ACT_LOG") || streq(a, "SCMP_ACT_TRACE")))
                 return false;
@@ -779,7 +782,8 @@ static size_t enosys_stub(const struct profile_ctx *c, struct sock_filter *out) 
                 if (c->archs[i].last <= 0)
                         continue;
                 bool x32 = c->archs[i].arch == SCMP_ARCH_X32;
-                uint32_t a = x32 ? SCMP_ARCH_X86_64 : c->archs[i].arch; /* libseccomp tokens are AUDIT_ARCH_* */
+                /* libseccomp's tokens are the AUDIT_ARCH_* values, but for x32 */
+                uint32_t a = x32 ? SCMP_ARCH_X86_64 : c->archs[i].arch;
                 size_t k = 0;
                 while (k < n_audit && audit[k] != a)
                         k++;
@@ -924,7 +928,8 @@ static int compile_profile(struct profile_ctx *c, json_t *root, struct tf_sandbo
         size_t n_stub = enosys_wanted(root, def) ? enosys_stub(c, stub) : 0;
         size_t total = n_stub + n / sizeof(struct sock_filter);
         if (total > BPF_MAXINSNS)
-                return tf_error_set(c->err, E2BIG, "%s: seccomp profile %s: compiled filter has %zu instructions",
+                return tf_error_set(c->err, E2BIG,
+                                    "%s: seccomp profile %s: compiled filter has %zu instructions",
                                     c->prefix, c->name, total);
         struct sock_filter *insns = tf_malloc0(total * sizeof(struct sock_filter));
         memcpy(insns, stub, n_stub * sizeof(struct sock_filter));
@@ -997,10 +1002,10 @@ static int cache_open_dir(const char *dir) {
 static char *libseccomp_identity(void) {
         Dl_info info;
         struct stat st;
-        if (dladdr((void *) seccomp_init, &info) == 0 || !info.dli_fname || stat(info.dli_fname, &st) < 0)
+        if (dladdr((void *)seccomp_init, &info) == 0 || !info.dli_fname || stat(info.dli_fname, &st) < 0)
                 return tf_strdup("?");
-        return tf_asprintf("%s %llu:%llu %lld %lld", info.dli_fname, (unsigned long long) st.st_dev,
-                           (unsigned long long) st.st_ino, (long long) st.st_size, (long long) st.st_mtime);
+        return tf_asprintf("%s %llu:%llu %lld %lld", info.dli_fname, (unsigned long long)st.st_dev,
+                           (unsigned long long)st.st_ino, (long long)st.st_size, (long long)st.st_mtime);
 }
 
 /* The profile's own bytes are part of the key, so a hit needs no JSON parsing at all. "enosys 1" names
@@ -1010,9 +1015,9 @@ static char *cache_key(const struct profile_ctx *c, const char *text, size_t len
         _cleanup_free_ char *lib = libseccomp_identity();
         return tf_asprintf("tfrun %s|libseccomp %u.%u.%u (%s)|tree|enosys 1|kernel %u.%u.%u|arch %u|caps "
                            "%llx|%.*s",
-                           TF_VERSION, v ? v->major : 0, v ? v->minor : 0, v ? v->micro : 0, lib, c->kernel[0],
-                           c->kernel[1], c->kernel[2], c->native_arch, (unsigned long long) c->caps, (int) len,
-                           text);
+                           TF_VERSION, v ? v->major : 0, v ? v->minor : 0, v ? v->micro : 0, lib,
+                           c->kernel[0], c->kernel[1], c->kernel[2], c->native_arch,
+                           (unsigned long long)c->caps, (int)len, text);
 }
 
 static uint64_t fnv1a(const char *s) {

@@ -41,12 +41,12 @@
  *   no_new_privs the service can never gain a capability it does not hold, and it holds none).
  *
  * Seccomp: `default` is Docker's default profile, pinned (moby profiles/seccomp v0.2.3, shipped in
- * sandbox/seccomp-default.json, named in seccomp-default.c) and `FILE` a Docker-format profile; both
- * take the same path: parsed with jansson, filtered by arch/caps/minKernel as moby's setupSeccomp() does (caps tested
- * against the final capability set), compiled with libseccomp. `unconfined`: no filter. The filter is
- * installed last, after no_new_privs; with no_new_privileges: false it is installed before the
- * capability step (as runc does, because seccomp(2) then needs CAP_SYS_ADMIN), so a custom profile must
- * then allow capset and prctl.
+ * sandbox/seccomp-default.json, named in seccomp-default.c) and `FILE` a Docker-format profile; both take
+ * the same path: parsed with jansson, filtered by arch/caps/minKernel as moby's setupSeccomp() does (caps
+ * tested against the final capability set), compiled with libseccomp. `unconfined`: no filter. The filter is
+ * installed last, after no_new_privs; with no_new_privileges: false it is installed before the capability
+ * step (as runc does, because seccomp(2) then needs CAP_SYS_ADMIN), so a custom profile must then allow
+ * capset and prctl. Syscalls newer than the profile answer ENOSYS, as under runc (sandbox.c, enosys_stub()).
  *
  * Namespaces and mounts (tfrun must be root):
  *   - network: none: a new network namespace whose `lo` is brought up (ioctl SIOCSIFFLAGS). /proc/net

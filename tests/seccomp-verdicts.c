@@ -7,16 +7,17 @@
  *
  * How: a child process stacks one more filter of its own (SECCOMP_FILTER_FLAG_NEW_LISTENER; it sets
  * no_new_privs first, which the job usually has already) that answers SECCOMP_RET_USER_NOTIF for every call
- * made from the probe's own `syscall` instruction (told by the instruction pointer) and ALLOW otherwise, and passes the listener to the parent over
- * a unix socket (SCM_RIGHTS). The parent, outside that filter, answers every notification with errno
- * MARK_ERRNO without running the call. The kernel takes the action of highest precedence over all
- * filters (seccomp(2): KILL_PROCESS > KILL_THREAD > TRAP > ERRNO > USER_NOTIF > TRACE > LOG > ALLOW), so:
+ * made from the probe's own `syscall` instruction (told by the instruction pointer) and ALLOW otherwise, and
+ * passes the listener to the parent over a unix socket (SCM_RIGHTS). The parent, outside that filter,
+ * answers every notification with errno MARK_ERRNO without running the call. The kernel takes the action of
+ * highest precedence over all filters (seccomp(2): KILL_PROCESS > KILL_THREAD > TRAP > ERRNO > USER_NOTIF >
+ * TRACE > LOG > ALLOW), so:
  *   - a call the job's filter denies returns the job filter's errno (EPERM, ENOSYS) and never reaches the
  *     parent: "EPERM", "ENOSYS", ...;
  *   - a call the job's filter allows reaches the parent, which refuses it: "allowed". It never runs, so no
  *     capability check, no side effect: a filter verdict is never confused with a missing capability.
- * Arguments other than the probed ones are 0. `tfprobe-seccomp selftest` checks the mechanism itself: a call the
- * probe's own extra filter denies with ERRNO must not reach the parent.
+ * Arguments other than the probed ones are 0. `tfprobe-seccomp selftest` checks the mechanism itself: a call
+ * the probe's own extra filter denies with ERRNO must not reach the parent.
  *
  * Output: one "KEY=VERDICT" per line (KEY a number, or clone:FLAG, socket:FAMILY, personality:VALUE), then
  * "done=N" with the number of notifications the parent answered.
@@ -40,7 +41,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#define MARK_ERRNO 1234   /* what the parent answers: no real errno has this number */
+#define MARK_ERRNO 1234 /* what the parent answers: no real errno has this number */
 #define LAST_NR 460
 
 static const char *verdict(long r, int e, char *buf, size_t len) {
@@ -78,19 +79,19 @@ __attribute__((noinline)) static long probe_syscall(long nr, unsigned long a0, u
 static void probe(const char *key, long nr, unsigned long a0, unsigned long a1) {
         char buf[64];
         long r = probe_syscall(nr, a0, a1);
-        printf("%s=%s\n", key, verdict(r < 0 && r > -4096 ? -1 : r, r < 0 && r > -4096 ? (int) -r : 0, buf,
-                                        sizeof buf));
+        printf("%s=%s\n", key,
+               verdict(r < 0 && r > -4096 ? -1 : r, r < 0 && r > -4096 ? (int)-r : 0, buf, sizeof buf));
 }
 
 static int install_listener(uint32_t deny_nr) {
         /* Calls from probe_syscall() -> USER_NOTIF (or, for the self-test, ERRNO(EACCES) for deny_nr); the
          * rest ALLOW. Only the native ABI is probed. */
-        uint64_t ip = (uint64_t) (uintptr_t) probe_syscall_ret;
+        uint64_t ip = (uint64_t)(uintptr_t)probe_syscall_ret;
         struct sock_filter f[] = {
                 BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, instruction_pointer)),
-                BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, (uint32_t) ip, 0, 2),
+                BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, (uint32_t)ip, 0, 2),
                 BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, instruction_pointer) + 4),
-                BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, (uint32_t) (ip >> 32), 1, 0),
+                BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, (uint32_t)(ip >> 32), 1, 0),
                 BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
                 BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, nr)),
                 BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, deny_nr, 0, 1),
@@ -100,7 +101,7 @@ static int install_listener(uint32_t deny_nr) {
         struct sock_fprog prog = {.len = sizeof f / sizeof f[0], .filter = f};
         if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
                 return -1;
-        return (int) syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, SECCOMP_FILTER_FLAG_NEW_LISTENER, &prog);
+        return (int)syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, SECCOMP_FILTER_FLAG_NEW_LISTENER, &prog);
 }
 
 static int send_fd(int sock, int fd) {
@@ -111,7 +112,8 @@ static int send_fd(int sock, int fd) {
                 struct cmsghdr align;
         } u;
         memset(&u, 0, sizeof u);
-        struct msghdr m = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = u.buf, .msg_controllen = sizeof u.buf};
+        struct msghdr m = {
+                .msg_iov = &iov, .msg_iovlen = 1, .msg_control = u.buf, .msg_controllen = sizeof u.buf};
         struct cmsghdr *c = CMSG_FIRSTHDR(&m);
         c->cmsg_level = SOL_SOCKET;
         c->cmsg_type = SCM_RIGHTS;
@@ -127,7 +129,8 @@ static int recv_fd(int sock) {
                 char buf[CMSG_SPACE(sizeof(int))];
                 struct cmsghdr align;
         } u;
-        struct msghdr m = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = u.buf, .msg_controllen = sizeof u.buf};
+        struct msghdr m = {
+                .msg_iov = &iov, .msg_iovlen = 1, .msg_control = u.buf, .msg_controllen = sizeof u.buf};
         if (recvmsg(sock, &m, 0) != 1)
                 return -1;
         struct cmsghdr *c = CMSG_FIRSTHDR(&m);
@@ -164,9 +167,15 @@ static void child_probes(bool selftest) {
                 const char *name;
                 unsigned long flag;
         } clones[] = {
-                {"SIGCHLD", SIGCHLD},           {"NEWNS", CLONE_NEWNS},       {"NEWCGROUP", CLONE_NEWCGROUP},
-                {"NEWUTS", CLONE_NEWUTS},       {"NEWIPC", CLONE_NEWIPC},     {"NEWUSER", CLONE_NEWUSER},
-                {"NEWPID", CLONE_NEWPID},       {"NEWNET", CLONE_NEWNET},     {"NEWTIME", 0x80},
+                {"SIGCHLD", SIGCHLD},
+                {"NEWNS", CLONE_NEWNS},
+                {"NEWCGROUP", CLONE_NEWCGROUP},
+                {"NEWUTS", CLONE_NEWUTS},
+                {"NEWIPC", CLONE_NEWIPC},
+                {"NEWUSER", CLONE_NEWUSER},
+                {"NEWPID", CLONE_NEWPID},
+                {"NEWNET", CLONE_NEWNET},
+                {"NEWTIME", 0x80},
                 {"THREAD", CLONE_THREAD | CLONE_SIGHAND | CLONE_VM},
         };
         for (size_t i = 0; i < sizeof clones / sizeof clones[0]; i++) {
@@ -177,8 +186,8 @@ static void child_probes(bool selftest) {
                 snprintf(key, sizeof key, "socket:%lu", fam);
                 probe(key, SYS_socket, fam, 1 /* SOCK_STREAM */);
         }
-        static const unsigned long pers[] = {0, 8, 0x20000, 0x20008, 0xffffffffUL, 0xffffffffffffffffUL,
-                                             1, 0x40000, 0x400000, 0x0200000};
+        static const unsigned long pers[] = {
+                0, 8, 0x20000, 0x20008, 0xffffffffUL, 0xffffffffffffffffUL, 1, 0x40000, 0x400000, 0x0200000};
         for (size_t i = 0; i < sizeof pers / sizeof pers[0]; i++) {
                 snprintf(key, sizeof key, "personality:%#lx", pers[i]);
                 probe(key, SYS_personality, pers[i], 0);
@@ -234,7 +243,8 @@ int main(int argc, char **argv) {
                 perror("tfprobe-seccomp: SECCOMP_GET_NOTIF_SIZES");
                 return 2;
         }
-        struct seccomp_notif *req = calloc(1, sz.seccomp_notif > sizeof *req ? sz.seccomp_notif : sizeof *req);
+        struct seccomp_notif *req =
+                calloc(1, sz.seccomp_notif > sizeof *req ? sz.seccomp_notif : sizeof *req);
         struct seccomp_notif_resp *resp =
                 calloc(1, sz.seccomp_notif_resp > sizeof *resp ? sz.seccomp_notif_resp : sizeof *resp);
         unsigned long answered = 0;

@@ -351,20 +351,22 @@ static void test_default_seccomp(void) {
                "default: the pinned profile passed inline, compact");
         json_decref(b);
         b = NULL;
-        OK(tf_docker_create_body(&s, "r", NULL, &b, NULL) == 0, "default without a profile text: body built");
+        OK(tf_docker_create_body(&s, "r", NULL, &b, NULL) == 0,
+           "default without a profile text: body built");
         IS_INT((long long)json_array_size(json_object_get(hc(b), "SecurityOpt")), 1,
                "default without a profile text: only no-new-privileges (the engine's profile)");
         json_decref(b);
         b = NULL;
         s.sandbox.seccomp = TF_SECCOMP_UNCONFINED;
         OK(tf_docker_create_body(&s, "r", pinned, &b, NULL) == 0, "unconfined: body built");
-        IS_STR(json_string_value(json_array_get(json_object_get(hc(b), "SecurityOpt"), 1)), "seccomp=unconfined",
-               "unconfined: seccomp=unconfined, the pinned text unused");
+        IS_STR(json_string_value(json_array_get(json_object_get(hc(b), "SecurityOpt"), 1)),
+               "seccomp=unconfined", "unconfined: seccomp=unconfined, the pinned text unused");
         json_decref(b);
         b = NULL;
         _cleanup_error_ tf_error *e = NULL;
         s.sandbox.seccomp = TF_SECCOMP_DEFAULT;
-        OK(tf_docker_create_body(&s, "r", "{nope", &b, &e) == -EINVAL && e && strstr(e->msg, "sandbox.seccomp"),
+        OK(tf_docker_create_body(&s, "r", "{nope", &b, &e) == -EINVAL && e &&
+                   strstr(e->msg, "sandbox.seccomp"),
            "a default profile text that does not parse is refused");
 }
 
