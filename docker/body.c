@@ -161,7 +161,16 @@ static int host_limits(const struct tf_spec *s, json_t *hc, tf_error **err) {
         return 0;
 }
 
-static int host_sandbox(const struct tf_spec *s, json_t *hc, tf_error **err) {
+/* "seccomp=<compact JSON>": the engine takes the profile itself, not a path it would read on its side. */
+static void append_profile(json_t *opts, json_t *prof) {
+        _cleanup_free_ char *text = json_dumps(prof, JSON_COMPACT);
+        if (!text)
+                tf_oom();
+        _cleanup_free_ char *opt = tf_asprintf("seccomp=%s", text);
+        json_array_append_new(opts, json_string(opt));
+}
+
+static int host_sandbox(const struct tf_spec *s, const char *default_seccomp, json_t *hc, tf_error **err) {
         const struct tf_sandbox *sb = &s->sandbox;
         json_t *opts = json_array();
         json_object_set_new(hc, "SecurityOpt", opts);
@@ -169,8 +178,24 @@ static int host_sandbox(const struct tf_spec *s, json_t *hc, tf_error **err) {
         if (sb->no_new_privileges)
                 json_array_append_new(opts, json_string("no-new-privileges:true"));
         switch (sb->seccomp) {
-        case TF_SECCOMP_DEFAULT:
-                break; /* the engine's default profile */
+        case TF_SECCOMP_DEFAULT: {
+                /* tfrun's pinned profile, the one the native backend compiles, so that the engine's version
+                 * does not change what a job may call. Without one (unit tests of unrelated keys): the
+                 * engine's own default. */
+                if (!default_seccomp)
+                        break;
+                json_error_t je;
+                json_t *prof = json_loads(default_seccomp, 0, &je);
+                if (!prof || !json_is_object(prof)) {
+                        json_decref(prof);
+                        return refuse(s, sb->pos_seccomp, err, EINVAL,
+                                      "sandbox.seccomp: tfrun's default profile does not parse (%d:%d: %s)",
+                                      je.line, je.column, je.text);
+                }
+                append_profile(opts, prof);
+                json_decref(prof);
+                break;
+        }
         case TF_SECCOMP_UNCONFINED:
                 json_array_append_new(opts, json_string("seccomp=unconfined"));
                 break;
@@ -179,13 +204,8 @@ static int host_sandbox(const struct tf_spec *s, json_t *hc, tf_error **err) {
                 int r = read_profile(s, &prof, err);
                 if (r < 0)
                         return r;
-                /* The engine takes the profile itself, not a path it would read on its side. */
-                _cleanup_free_ char *text = json_dumps(prof, JSON_COMPACT);
+                append_profile(opts, prof);
                 json_decref(prof);
-                if (!text)
-                        tf_oom();
-                _cleanup_free_ char *opt = tf_asprintf("seccomp=%s", text);
-                json_array_append_new(opts, json_string(opt));
                 break;
         }
         default:
@@ -290,7 +310,8 @@ static int host_mounts(const struct tf_spec *s, json_t *hc, tf_error **err) {
         return 0;
 }
 
-int tf_docker_create_body(const struct tf_spec *s, const char *run_id, json_t **ret, tf_error **err) {
+int tf_docker_create_body(const struct tf_spec *s, const char *run_id, const char *default_seccomp,
+                          json_t **ret, tf_error **err) {
         if (!s->image || !*s->image)
                 return refuse(s, s->pos_image, err, EINVAL, "image: the docker backend needs an image");
         int r = tf_docker_image_ref_check(s->image, err);
@@ -305,7 +326,7 @@ int tf_docker_create_body(const struct tf_spec *s, const char *run_id, json_t **
 
         r = host_limits(s, hc, err);
         if (r >= 0)
-                r = host_sandbox(s, hc, err);
+                r = host_sandbox(s, default_seccomp, hc, err);
         if (r >= 0)
                 r = host_mounts(s, hc, err);
         if (r < 0) {

@@ -82,6 +82,10 @@ int tf_docker_image_pull(tf_docker *d, const char *ref, tf_docker_pull_cb cb, vo
 
 /* Build the JSON body of POST /containers/create from a spec (no daemon involved; the only I/O is
  * reading a seccomp profile file). run_id becomes the label tfrun.run (may be NULL: label omitted).
+ * default_seccomp: the Docker-format JSON text `seccomp: default` stands for, sent as the container's
+ * profile (HostConfig.SecurityOpt "seccomp=<json>"); the runner passes the pinned profile the native
+ * backend compiles (sandbox/seccomp-default.json), so both backends filter alike whatever the engine's
+ * version. NULL leaves the engine's built-in profile (only tests of other keys do that).
  * Limits Docker cannot express are refused with -EOPNOTSUPP and a message naming the spec key; values
  * Docker would reject (io_weight outside 10..1000, swap without memory) with -EINVAL. Mapping:
  *   cpus        -> NanoCpus (CpuQuota+CpuPeriod when the period is not 100 ms)
@@ -95,7 +99,8 @@ int tf_docker_image_pull(tf_docker *d, const char *ref, tf_docker_pull_cb cb, vo
  *   nofile      -> Ulimits [{nofile, soft = hard}]
  *   "max" (TF_LIMIT_MAX) -> omitted, the engine's "unlimited".
  * On success *ret owns a new object. */
-int tf_docker_create_body(const struct tf_spec *spec, const char *run_id, json_t **ret, tf_error **err);
+int tf_docker_create_body(const struct tf_spec *spec, const char *run_id, const char *default_seccomp,
+                          json_t **ret, tf_error **err);
 
 /* ---- containers ---- */
 

@@ -302,7 +302,7 @@ static int docker_check(struct tf_run *r, tf_error **err) {
                                     "containers in its own cgroups (drop the option or use backend: native)",
                                     s->path);
         /* Every refusal of a limit Docker cannot express happens here, before any call to the engine. */
-        int ret = tf_docker_create_body(s, r->run_id, &k->body, err);
+        int ret = tf_docker_create_body(s, r->run_id, tf_seccomp_default_profile, &k->body, err);
         if (ret < 0)
                 return ret;
         /* The engine checks a profile's actions and architectures only when the container starts. */

@@ -11,7 +11,9 @@
 
 #include "config.h"
 
+#include <assert.h>
 #include <ctype.h>
+#include <dlfcn.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <jansson.h>
@@ -24,6 +26,7 @@
 #include <net/if.h>
 #include <sched.h>
 #include <seccomp.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -40,9 +43,6 @@
 #include "base/cleanup.h"
 #include "base/io.h"
 #include "base/strutil.h"
-
-/* The profile behind `seccomp: default`, as Docker-format JSON text (sandbox/seccomp-default.c). */
-extern const char tf_seccomp_default_profile[];
 
 /* A seccomp profile larger than this is not a profile. */
 #define PROFILE_MAX_BYTES (1024 * 1024)
@@ -279,6 +279,13 @@ struct profile_ctx {
         const char *go_arch; /* moby matches includes/excludes arches against Go's GOARCH names */
         unsigned kernel[3];
         tf_error **err;
+        /* The ENOSYS stub's input (see enosys_stub()): every architecture of the filter and the highest
+         * syscall number, on it, of the entries that apply here. */
+        struct {
+                uint32_t arch; /* libseccomp token */
+                int last;      /* 0: none named */
+        } archs[16];
+        size_t n_archs;
 };
 
 static int perr(struct profile_ctx *c, const char *path, const char *fmt, ...)
@@ -478,6 +485,29 @@ static int parse_filter(struct profile_ctx *c, const char *path, json_t *f, bool
         return 0;
 }
 
+static void note_arch(struct profile_ctx *c, uint32_t arch) {
+        for (size_t i = 0; i < c->n_archs; i++)
+                if (c->archs[i].arch == arch)
+                        return;
+        if (c->n_archs < ELEMENTSOF(c->archs))
+                c->archs[c->n_archs++].arch = arch;
+}
+
+/* runc's findLastSyscalls(): the highest number, per architecture, of any name in an entry that applies
+ * (whatever its action); names this libseccomp cannot resolve, and its negative pseudo-numbers, count for
+ * nothing. */
+static void note_names(struct profile_ctx *c, json_t *names) {
+        size_t i;
+        json_t *v;
+        json_array_foreach(names, i, v) {
+                for (size_t k = 0; k < c->n_archs; k++) {
+                        int nr = seccomp_syscall_resolve_name_arch(c->archs[k].arch, json_string_value(v));
+                        if (nr > c->archs[k].last)
+                                c->archs[k].last = nr;
+                }
+        }
+}
+
 static int add_rules(struct profile_ctx *c, scmp_filter_ctx ctx, const char *path, json_t *names,
                      uint32_t action, const struct scmp_arg_cmp *cmps, size_t n_cmps, bool split) {
         size_t i;
@@ -592,8 +622,11 @@ static int compile_syscall(struct profile_ctx *c, scmp_filter_ctx ctx, uint32_t 
         r = parse_filter(c, sub, json_object_get(e, "excludes"), false, &skip);
         if (r < 0)
                 return r;
+        if (skip)
+                return 0;
+        note_names(c, names);
         /* libseccomp refuses a rule whose action is the default one; it would change nothing anyway. */
-        if (skip || action == default_action)
+        if (action == default_action)
                 return 0;
         return add_rules(c, ctx, path, names, action, cmps, n_cmps, split);
 }
@@ -608,6 +641,7 @@ static int add_arch(struct profile_ctx *c, scmp_filter_ctx ctx, const char *path
         if (r < 0 && r != -EEXIST)
                 return tf_error_setc(c->err, r, "%s: seccomp profile %s: %s: add architecture '%s'",
                                      c->prefix, c->name, path, json_string_value(j));
+        note_arch(c, t);
         return 0;
 }
 
@@ -639,17 +673,21 @@ static int compile_archs(struct profile_ctx *c, scmp_filter_ctx ctx, json_t *roo
                         json_t *a = json_object_get(v, "architecture"),
                                *subs = json_object_get(v, "subArchitectures");
                         snprintf(sub, sizeof(sub), "archMap[%zu].architecture", i);
-                        if (!json_is_string(a) || arch_token(json_string_value(a)) == 0)
-                                return perr(c, sub, "unknown architecture '%s'",
-                                            json_is_string(a) ? json_string_value(a) : "(not a string)");
+                        if (!json_is_string(a) || !tf_startswith(json_string_value(a), "SCMP_ARCH_"))
+                                return perr(c, sub,
+                                            "expected an architecture name like \"SCMP_ARCH_X86_64\"");
                         if (subs && !json_is_null(subs) && !json_is_array(subs)) {
                                 snprintf(sub, sizeof(sub), "archMap[%zu].subArchitectures", i);
                                 return perr(c, sub, "expected an array");
                         }
+                        /* Only the native architecture's entry counts, as in moby's setupSeccomp(): an
+                         * entry for an architecture this libseccomp does not know (SCMP_ARCH_LOONGARCH64
+                         * before 2.6) cannot be the native one and is skipped; the native entry's
+                         * sub-architectures must all be known, as runc refuses them otherwise. */
                         bool native = arch_token(json_string_value(a)) == c->native_arch;
                         json_array_foreach(subs, k, w) {
                                 snprintf(sub, sizeof(sub), "archMap[%zu].subArchitectures[%zu]", i, k);
-                                if (!json_is_string(w) || arch_token(json_string_value(w)) == 0)
+                                if (!json_is_string(w) || (native && arch_token(json_string_value(w)) == 0))
                                         return perr(c, sub, "unknown architecture '%s'",
                                                     json_is_string(w) ? json_string_value(w)
                                                                       : "(not a string)");
@@ -689,6 +727,133 @@ static int compile_flags(struct profile_ctx *c, json_t *root, unsigned *ret) {
         return 0;
 }
 
+/*
+ * Syscalls newer than the profile answer ENOSYS, as runc's filters do (libcontainer/seccomp/patchbpf,
+ * the same in runc 1.1 and 1.2): programs fall back on ENOSYS (glibc's fchmodat2 -> fchmodat, clone3 ->
+ * clone), never on the profile's EPERM. A stub runs before libseccomp's program: on each architecture of
+ * the filter, a number above the highest one any applying entry names (note_names()) returns
+ * ERRNO(ENOSYS); everything else, and an architecture the filter does not know, goes on to the program,
+ * where a known syscall the profile does not allow keeps the default action (EPERM). x86_64 and x32 share
+ * AUDIT_ARCH_X86_64 and are told apart by the x32 bit of the number, as runc does; s390's multiplexer
+ * (number 0) answers ENOSYS as well. Both evaluate names with the host's libseccomp, so on one host a
+ * profile gives the same verdicts natively and under runc.
+ */
+#define ENOSYS_STUB_MAX 96
+#define X32_SYSCALL_BIT 0x40000000U
+#define STUB_ARCH_OFF offsetof(struct seccomp_data, arch)
+#define STUB_NR_OFF offsetof(struct seccomp_data, nr)
+
+/* runc prepends no stub when the default action already allows (ALLOW, LOG, TRACE) or is ENOSYS. */
+static bool enosys_wanted(json_t *root, uint32_t def) {
+        json_t *jdef = json_object_get(root, "defaultAction"),
+               *jerr = json_object_get(root, "defaultErrnoRet");
+        const char *a = json_string_value(jdef);
+        if (a && (streq(a, "SCMP_ACT_ALLOW") || streq(a, "SCMP_ACT_LOG") || streq(a, "SCMP_ACT_TRACE")))
+                return false;
+        if (json_is_integer(jerr) && json_integer_value(jerr) == ENOSYS)
+                return false;
+        return def != SCMP_ACT_ERRNO(ENOSYS);
+}
+
+/* A tiny assembler: jumps name labels, resolved once the stub is laid out. */
+/* L_SECTION + k: the section of audit arch k; L_SECTION + ARCHS + k: its x32 half. */
+enum { L_FILTER = 0, L_ENOSYS = 1, L_SECTION = 2 };
+struct stub_insn {
+        struct sock_filter f;
+        int jt, jf; /* label or -1 (next instruction) */
+};
+
+static size_t stub_emit(struct stub_insn *s, size_t n, uint16_t code, uint32_t k, int jt, int jf) {
+        assert(n < ENOSYS_STUB_MAX);
+        s[n] = (struct stub_insn){.f = BPF_STMT(code, k), .jt = jt, .jf = jf};
+        return n + 1;
+}
+
+static size_t enosys_stub(const struct profile_ctx *c, struct sock_filter *out) {
+        struct stub_insn s[ENOSYS_STUB_MAX];
+        enum { ARCHS = ELEMENTSOF(c->archs) };
+        int label[L_SECTION + 2 * ARCHS];
+        size_t n = 0;
+        /* Group the architectures by audit arch: x32 joins x86_64. */
+        uint32_t audit[ELEMENTSOF(c->archs)];
+        int last64[ELEMENTSOF(c->archs)], last32[ELEMENTSOF(c->archs)];
+        size_t n_audit = 0;
+        for (size_t i = 0; i < c->n_archs; i++) {
+                if (c->archs[i].last <= 0)
+                        continue;
+                bool x32 = c->archs[i].arch == SCMP_ARCH_X32;
+                /* libseccomp's tokens are the AUDIT_ARCH_* values, but for x32 */
+                uint32_t a = x32 ? SCMP_ARCH_X86_64 : c->archs[i].arch;
+                size_t k = 0;
+                while (k < n_audit && audit[k] != a)
+                        k++;
+                if (k == n_audit) {
+                        audit[n_audit] = a;
+                        last64[n_audit] = last32[n_audit] = 0;
+                        n_audit++;
+                }
+                if (x32)
+                        last32[k] = c->archs[i].last;
+                else
+                        last64[k] = c->archs[i].last;
+        }
+        if (n_audit == 0)
+                return 0;
+
+        n = stub_emit(s, n, BPF_LD | BPF_W | BPF_ABS, STUB_ARCH_OFF, -1, -1);
+        for (size_t k = 0; k < n_audit; k++)
+                n = stub_emit(s, n, BPF_JMP | BPF_JEQ | BPF_K, audit[k], L_SECTION + (int)k, -1);
+        n = stub_emit(s, n, BPF_JMP | BPF_JA, 0, L_FILTER, -1);
+        for (size_t k = 0; k < n_audit; k++) {
+                label[L_SECTION + k] = (int)n;
+                n = stub_emit(s, n, BPF_LD | BPF_W | BPF_ABS, STUB_NR_OFF, -1, -1);
+                if (audit[k] == SCMP_ARCH_S390 || audit[k] == SCMP_ARCH_S390X)
+                        n = stub_emit(s, n, BPF_JMP | BPF_JEQ | BPF_K, 0, L_ENOSYS, -1);
+                if (audit[k] == SCMP_ARCH_X86_64) {
+                        /* x32 numbers carry the x32 bit; libseccomp's x32 numbers include it. An ABI the
+                         * filter does not name goes on to the program, which refuses it. */
+                        n = stub_emit(s, n, BPF_JMP | BPF_JSET | BPF_K, X32_SYSCALL_BIT,
+                                      L_SECTION + ARCHS + (int)k, -1);
+                        if (last64[k] > 0)
+                                n = stub_emit(s, n, BPF_JMP | BPF_JGT | BPF_K, (uint32_t)last64[k], L_ENOSYS,
+                                              L_FILTER);
+                        else
+                                n = stub_emit(s, n, BPF_JMP | BPF_JA, 0, L_FILTER, -1);
+                        label[L_SECTION + ARCHS + k] = (int)n;
+                        if (last32[k] > 0)
+                                n = stub_emit(s, n, BPF_JMP | BPF_JGT | BPF_K, (uint32_t)last32[k], L_ENOSYS,
+                                              L_FILTER);
+                        else
+                                n = stub_emit(s, n, BPF_JMP | BPF_JA, 0, L_FILTER, -1);
+                        continue;
+                }
+                n = stub_emit(s, n, BPF_JMP | BPF_JGT | BPF_K, (uint32_t)last64[k], L_ENOSYS, L_FILTER);
+        }
+        label[L_ENOSYS] = (int)n;
+        n = stub_emit(s, n, BPF_RET | BPF_K, SCMP_ACT_ERRNO(ENOSYS), -1, -1);
+        label[L_FILTER] = (int)n; /* libseccomp's program follows */
+
+        /* Resolve: labels are absolute indexes, jumps are relative and only go forward. */
+        for (size_t i = 0; i < n; i++) {
+                int tgt[2] = {s[i].jt, s[i].jf};
+                uint32_t off[2];
+                for (int b = 0; b < 2; b++) {
+                        int t = tgt[b] == -1 ? (int)i + 1 : label[tgt[b]];
+                        assert(t > (int)i);
+                        off[b] = (uint32_t)(t - (int)i - 1);
+                }
+                out[i] = s[i].f;
+                if (BPF_CLASS(s[i].f.code) == BPF_JMP && BPF_OP(s[i].f.code) == BPF_JA)
+                        out[i].k = off[0];
+                else if (BPF_CLASS(s[i].f.code) == BPF_JMP) {
+                        assert(off[0] <= 255 && off[1] <= 255);
+                        out[i].jt = (uint8_t)off[0];
+                        out[i].jf = (uint8_t)off[1];
+                }
+        }
+        return n;
+}
+
 /* The whole profile -> BPF in p->prog. Empty profile (no defaultAction, no syscalls): no filter, as in
  * moby. */
 static int compile_profile(struct profile_ctx *c, json_t *root, struct tf_sandbox_plan *p) {
@@ -726,6 +891,7 @@ static int compile_profile(struct profile_ctx *c, json_t *root, struct tf_sandbo
         if (ver >= 20504)
                 seccomp_attr_set(ctx, SCMP_FLTATR_CTL_OPTIMIZE, 2);
 
+        note_arch(c, c->native_arch); /* libseccomp's context starts with it */
         r = compile_archs(c, ctx, root);
         if (r < 0)
                 return r;
@@ -758,13 +924,21 @@ static int compile_profile(struct profile_ctx *c, json_t *root, struct tf_sandbo
         if (n == 0 || n % sizeof(struct sock_filter) != 0 || n / sizeof(struct sock_filter) > BPF_MAXINSNS)
                 return tf_error_set(c->err, E2BIG, "%s: seccomp profile %s: compiled filter has %zu bytes",
                                     c->prefix, c->name, n);
-        struct sock_filter *insns = tf_malloc0(n);
-        if (pread(fd, insns, n, 0) != (ssize_t)n) {
+        struct sock_filter stub[ENOSYS_STUB_MAX];
+        size_t n_stub = enosys_wanted(root, def) ? enosys_stub(c, stub) : 0;
+        size_t total = n_stub + n / sizeof(struct sock_filter);
+        if (total > BPF_MAXINSNS)
+                return tf_error_set(c->err, E2BIG,
+                                    "%s: seccomp profile %s: compiled filter has %zu instructions",
+                                    c->prefix, c->name, total);
+        struct sock_filter *insns = tf_malloc0(total * sizeof(struct sock_filter));
+        memcpy(insns, stub, n_stub * sizeof(struct sock_filter));
+        if (pread(fd, insns + n_stub, n, 0) != (ssize_t)n) {
                 int e = errno ? errno : EIO;
                 free(insns);
                 return tf_error_setc(c->err, e, "%s: read compiled filter", c->prefix);
         }
-        p->prog.len = (unsigned short)(n / sizeof(struct sock_filter));
+        p->prog.len = (unsigned short)total;
         p->prog.filter = insns;
         p->seccomp = true;
         return 0;
@@ -773,7 +947,8 @@ static int compile_profile(struct profile_ctx *c, json_t *root, struct tf_sandbo
 /*
  * The compiled filter, cached on disk. Compiling Docker's profile for its three architectures costs 10-20 ms
  * in libseccomp, most of a sandboxed launch. The key is everything the compiled filter depends on: tfrun's
- * and libseccomp's versions, the kernel release (minKernel entries), the native architecture, the final
+ * and libseccomp's versions and its library file (a patched syscall table changes which names resolve),
+ * the ENOSYS stub's layout, the kernel release (minKernel entries), the native architecture, the final
  * capability set (includes/excludes by caps) and the profile's canonical JSON text. The whole key is stored
  * in the entry and compared byte for byte, so the file name's hash may collide harmlessly. An entry is used
  * only if it and its directory belong to our effective uid and are not writable by group or others; a
@@ -822,13 +997,27 @@ static int cache_open_dir(const char *dir) {
         return fd;
 }
 
-/* The profile's own bytes are part of the key, so a hit needs no JSON parsing at all. */
+/* The libseccomp in use, as a file: its syscall tables decide which names resolve (rules and the ENOSYS
+ * stub's highest numbers), and a distribution may patch them without changing the version. */
+static char *libseccomp_identity(void) {
+        Dl_info info;
+        struct stat st;
+        if (dladdr((void *)seccomp_init, &info) == 0 || !info.dli_fname || stat(info.dli_fname, &st) < 0)
+                return tf_strdup("?");
+        return tf_asprintf("%s %llu:%llu %lld %lld", info.dli_fname, (unsigned long long)st.st_dev,
+                           (unsigned long long)st.st_ino, (long long)st.st_size, (long long)st.st_mtime);
+}
+
+/* The profile's own bytes are part of the key, so a hit needs no JSON parsing at all. "enosys 1" names
+ * the stub's layout (enosys_stub()), so that a change to it never meets an old entry. */
 static char *cache_key(const struct profile_ctx *c, const char *text, size_t len) {
         const struct scmp_version *v = seccomp_version();
-        return tf_asprintf("tfrun %s|libseccomp %u.%u.%u|tree|kernel %u.%u.%u|arch %u|caps %llx|%.*s",
-                           TF_VERSION,
-                           v ? v->major : 0, v ? v->minor : 0, v ? v->micro : 0, c->kernel[0], c->kernel[1],
-                           c->kernel[2], c->native_arch, (unsigned long long) c->caps, (int) len, text);
+        _cleanup_free_ char *lib = libseccomp_identity();
+        return tf_asprintf("tfrun %s|libseccomp %u.%u.%u (%s)|tree|enosys 1|kernel %u.%u.%u|arch %u|caps "
+                           "%llx|%.*s",
+                           TF_VERSION, v ? v->major : 0, v ? v->minor : 0, v ? v->micro : 0, lib,
+                           c->kernel[0], c->kernel[1], c->kernel[2], c->native_arch,
+                           (unsigned long long)c->caps, (int)len, text);
 }
 
 static uint64_t fnv1a(const char *s) {

@@ -40,13 +40,13 @@
  *   accepted only with no_new_privileges (the bounding set cannot change without CAP_SETPCAP, but with
  *   no_new_privs the service can never gain a capability it does not hold, and it holds none).
  *
- * Seccomp: `default` is Docker's default profile (moby profiles/seccomp/default.json, shipped in
- * sandbox/seccomp-default.c as JSON text) and `FILE` a Docker-format profile; both take the same path:
- * parsed with jansson, filtered by arch/caps/minKernel as moby's setupSeccomp() does (caps tested
- * against the final capability set), compiled with libseccomp. `unconfined`: no filter. The filter is
- * installed last, after no_new_privs; with no_new_privileges: false it is installed before the
- * capability step (as runc does, because seccomp(2) then needs CAP_SYS_ADMIN), so a custom profile must
- * then allow capset and prctl.
+ * Seccomp: `default` is Docker's default profile, pinned (moby profiles/seccomp v0.2.3, shipped in
+ * sandbox/seccomp-default.json, named in seccomp-default.c) and `FILE` a Docker-format profile; both take
+ * the same path: parsed with jansson, filtered by arch/caps/minKernel as moby's setupSeccomp() does (caps
+ * tested against the final capability set), compiled with libseccomp. `unconfined`: no filter. The filter is
+ * installed last, after no_new_privs; with no_new_privileges: false it is installed before the capability
+ * step (as runc does, because seccomp(2) then needs CAP_SYS_ADMIN), so a custom profile must then allow
+ * capset and prctl. Syscalls newer than the profile answer ENOSYS, as under runc (sandbox.c, enosys_stub()).
  *
  * Namespaces and mounts (tfrun must be root):
  *   - network: none: a new network namespace whose `lo` is brought up (ioctl SIOCSIFFLAGS). /proc/net
@@ -93,6 +93,11 @@ struct tf_sandbox_plan;
  * sources) until freed. */
 int tf_sandbox_prepare(const struct tf_spec *spec, bool running_as_root, struct tf_sandbox_plan **ret,
                        tf_error **err);
+
+/* Docker's default seccomp profile as pinned (sandbox/seccomp-default.c): the Docker-format JSON text behind
+ * `seccomp: default` on both backends, and the revision it is, for messages and docs. */
+extern const char tf_seccomp_default_profile[];
+extern const char tf_seccomp_default_revision[];
 
 /* For the docker backend: parse and compile a `seccomp: FILE` profile exactly as the native backend would,
  * so that a profile the engine would only reject at start (unknown action or architecture) is refused

@@ -68,7 +68,7 @@ static void result_done(struct result *r) {
 static int run(const struct tf_spec *s, bool merge, struct result *res, tf_error **err) {
         *res = (struct result){.status = -1};
         json_t *body = NULL;
-        int r = tf_docker_create_body(s, "run-itest", &body, err);
+        int r = tf_docker_create_body(s, "run-itest", NULL, &body, err);
         if (r < 0)
                 return r;
         _cleanup_free_ char *id = NULL;
@@ -228,7 +228,7 @@ static void test_exit_codes(void) {
         json_t *body = NULL;
         _cleanup_error_ tf_error *e = NULL;
         _cleanup_free_ char *id = NULL;
-        tf_docker_create_body(&s, "r", &body, NULL);
+        tf_docker_create_body(&s, "r", NULL, &body, NULL);
         int r = tf_docker_container_create(D, NULL, body, &id, NULL, &e);
         json_decref(body);
         if (r == 0)
@@ -244,7 +244,7 @@ static int start_sleeper(const char *script, char **ret_id, tf_error **err) {
         struct tf_spec s;
         spec_init(&s, argv);
         json_t *body = NULL;
-        int r = tf_docker_create_body(&s, "r", &body, err);
+        int r = tf_docker_create_body(&s, "r", NULL, &body, err);
         if (r < 0)
                 return r;
         r = tf_docker_container_create(D, NULL, body, ret_id, NULL, err);
@@ -344,7 +344,7 @@ static void test_errors(void) {
         /* Name conflict: the engine's own words, with the call. */
         spec_init(&s, argv);
         json_t *body = NULL;
-        tf_docker_create_body(&s, "r", &body, NULL);
+        tf_docker_create_body(&s, "r", NULL, &body, NULL);
         _cleanup_free_ char *id1 = NULL, *id2 = NULL;
         e = tf_error_free(e);
         r = tf_docker_container_create(D, "tfrun-itest-conflict", body, &id1, NULL, &e);

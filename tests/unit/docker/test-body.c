@@ -32,7 +32,7 @@ static void spec_init(struct tf_spec *s) {
 
 static json_t *build(const struct tf_spec *s, tf_error **err) {
         json_t *b = NULL;
-        int r = tf_docker_create_body(s, "run-1", &b, err);
+        int r = tf_docker_create_body(s, "run-1", NULL, &b, err);
         return r < 0 ? NULL : b;
 }
 
@@ -197,7 +197,7 @@ static void test_refusals(void) {
         s.limits.memory_high = 400 << 20;
         _cleanup_error_ tf_error *e = NULL;
         json_t *b = NULL;
-        int r = tf_docker_create_body(&s, "r", &b, &e);
+        int r = tf_docker_create_body(&s, "r", NULL, &b, &e);
         IS_INT(r, -EOPNOTSUPP, "memory_high refused with -EOPNOTSUPP");
         OK(!b, "nothing built");
         IS_STR(e ? e->msg : NULL,
@@ -210,7 +210,7 @@ static void test_refusals(void) {
         s.path = "svc.yaml";
         s.limits.pos_memory_high = (struct tf_pos){7, 3};
         e = tf_error_free(e);
-        tf_docker_create_body(&s, "r", &b, &e);
+        tf_docker_create_body(&s, "r", NULL, &b, &e);
         OK(e && tf_startswith(e->msg, "svc.yaml:7:3: limits.memory_high: Docker has no equivalent"),
            "position prefixed when known");
 
@@ -224,7 +224,7 @@ static void test_refusals(void) {
                 s.limits.io_weight = weights[i].w;
                 e = tf_error_free(e);
                 b = NULL;
-                r = tf_docker_create_body(&s, "r", &b, &e);
+                r = tf_docker_create_body(&s, "r", NULL, &b, &e);
                 if (weights[i].ok)
                         OK(r == 0 && ival(hc(b), "BlkioWeight") == (long long)weights[i].w,
                            "io_weight %llu accepted", (unsigned long long)weights[i].w);
@@ -239,7 +239,7 @@ static void test_refusals(void) {
         spec_init(&s);
         s.limits.memory_swap = 100 << 20;
         e = tf_error_free(e);
-        r = tf_docker_create_body(&s, "r", &b, &e);
+        r = tf_docker_create_body(&s, "r", NULL, &b, &e);
         OK(r == -EINVAL && e && tf_startswith(e->msg, "limits.memory_swap: "),
            "swap without memory refused");
 
@@ -257,12 +257,12 @@ static void test_refusals(void) {
         spec_init(&s);
         s.image = NULL;
         e = tf_error_free(e);
-        OK(tf_docker_create_body(&s, "r", &b, &e) == -EINVAL && e && strstr(e->msg, "image"),
+        OK(tf_docker_create_body(&s, "r", NULL, &b, &e) == -EINVAL && e && strstr(e->msg, "image"),
            "no image refused");
         spec_init(&s);
         s.image = "Bad Image!";
         e = tf_error_free(e);
-        OK(tf_docker_create_body(&s, "r", &b, &e) == -EINVAL && e &&
+        OK(tf_docker_create_body(&s, "r", NULL, &b, &e) == -EINVAL && e &&
                    strstr(e->msg, "invalid image reference"),
            "bad image reference refused before any request");
 }
@@ -327,12 +327,47 @@ static void test_sandbox(void) {
         OK(fd >= 0 && write(fd, "{nope", 5) == 5, "corrupt the profile");
         close(fd);
         _cleanup_error_ tf_error *e = NULL;
-        OK(tf_docker_create_body(&s, "r", &b, &e) == -EINVAL && e && strstr(e->msg, "sandbox.seccomp"),
+        OK(tf_docker_create_body(&s, "r", NULL, &b, &e) == -EINVAL && e && strstr(e->msg, "sandbox.seccomp"),
            "a broken profile is refused naming sandbox.seccomp");
         unlink(path);
         e = tf_error_free(e);
-        OK(tf_docker_create_body(&s, "r", &b, &e) == -ENOENT && e && strstr(e->msg, path),
+        OK(tf_docker_create_body(&s, "r", NULL, &b, &e) == -ENOENT && e && strstr(e->msg, path),
            "a missing profile is refused with its path");
+}
+
+/* `seccomp: default` sends the profile the runner hands over (tfrun's pinned one), compacted; unconfined and
+ * a file ignore it; no text leaves the engine's built-in profile. */
+static void test_default_seccomp(void) {
+        struct tf_spec s;
+        spec_init(&s);
+        s.sandbox.seccomp = TF_SECCOMP_DEFAULT;
+        const char *pinned = "{\n\t\"defaultAction\": \"SCMP_ACT_ERRNO\",\n\t\"defaultErrnoRet\": 1\n}\n";
+        json_t *b = NULL;
+        OK(tf_docker_create_body(&s, "r", pinned, &b, NULL) == 0, "default: body built");
+        json_t *opts = json_object_get(hc(b), "SecurityOpt");
+        IS_INT((long long)json_array_size(opts), 2, "default: no-new-privileges and the profile");
+        IS_STR(json_string_value(json_array_get(opts, 1)),
+               "seccomp={\"defaultAction\":\"SCMP_ACT_ERRNO\",\"defaultErrnoRet\":1}",
+               "default: the pinned profile passed inline, compact");
+        json_decref(b);
+        b = NULL;
+        OK(tf_docker_create_body(&s, "r", NULL, &b, NULL) == 0,
+           "default without a profile text: body built");
+        IS_INT((long long)json_array_size(json_object_get(hc(b), "SecurityOpt")), 1,
+               "default without a profile text: only no-new-privileges (the engine's profile)");
+        json_decref(b);
+        b = NULL;
+        s.sandbox.seccomp = TF_SECCOMP_UNCONFINED;
+        OK(tf_docker_create_body(&s, "r", pinned, &b, NULL) == 0, "unconfined: body built");
+        IS_STR(json_string_value(json_array_get(json_object_get(hc(b), "SecurityOpt"), 1)),
+               "seccomp=unconfined", "unconfined: seccomp=unconfined, the pinned text unused");
+        json_decref(b);
+        b = NULL;
+        _cleanup_error_ tf_error *e = NULL;
+        s.sandbox.seccomp = TF_SECCOMP_DEFAULT;
+        OK(tf_docker_create_body(&s, "r", "{nope", &b, &e) == -EINVAL && e &&
+                   strstr(e->msg, "sandbox.seccomp"),
+           "a default profile text that does not parse is refused");
 }
 
 /* A symbolic link anywhere in a bind source is refused before create, as on the native backend: the
@@ -369,7 +404,7 @@ static void test_mount_symlink(void) {
                 m.source = (char *)cases[i].source;
                 _cleanup_error_ tf_error *e = NULL;
                 json_t *b = NULL;
-                int r = tf_docker_create_body(&s, "r", &b, &e);
+                int r = tf_docker_create_body(&s, "r", NULL, &b, &e);
                 IS_INT(r, -ELOOP, "symlink source %s refused with -ELOOP", cases[i].source);
                 _cleanup_free_ char *want = tf_asprintf(
                         "svc.yaml:7:5: mounts[0].source: '%s' is a symbolic link; mount paths must not "
@@ -596,6 +631,7 @@ int main(void) {
         test_cpu();
         test_refusals();
         test_sandbox();
+        test_default_seccomp();
         test_mount_symlink();
         test_refs();
         test_pull_parse();
