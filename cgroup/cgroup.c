@@ -596,6 +596,24 @@ static int plan_io_weight(const struct tf_limits *l, struct plan *p, tf_error **
                 "blkio.weight); remove io_weight or run on a cgroup v2 host");
 }
 
+/* The host cannot limit swap: a memory limit alone would leave swap unlimited where Docker's default
+ * limits it to the size of memory (and the engine drops it, "Memory limited without swap"). Refused, as the
+ * docker backend refuses that warning, with the explicit way out. */
+static int no_swap_accounting(const char *key, const char *file, tf_error **err) {
+        if (streq(key, "limits.memory"))
+                return tf_error_set(err, EOPNOTSUPP,
+                                    "limits.memory: this host does not account swap (no %s), so the swap "
+                                    "limit that goes with memory (as large as memory, as in Docker) cannot "
+                                    "be set; add memory_swap: max to leave swap unlimited, or enable swap "
+                                    "accounting (cgroup v1: boot with swapaccount=1)",
+                                    file);
+        return tf_error_set(err, EOPNOTSUPP,
+                            "limits.memory_swap: this host does not account swap (no %s); remove "
+                            "memory_swap (or set it to max), or enable swap accounting (cgroup v1: boot "
+                            "with swapaccount=1)",
+                            file);
+}
+
 static int plan_memory(const struct tf_limits *l, struct plan *p, tf_error **err) {
         bool v2 = ctl_version(p, CTL_MEMORY) == 2;
         bool any = (tf_limit_is_set(l->memory) || tf_limit_is_set(l->memory_high) ||
@@ -619,31 +637,37 @@ static int plan_memory(const struct tf_limits *l, struct plan *p, tf_error **err
                         add(p, CTL_MEMORY, "limits.memory_high", "memory.high", CMP_PAGES,
                             u64s(l->memory_high));
         }
-        if (tf_limit_is_finite(l->memory_swap)) {
-                if (v2) {
-                        add(p, CTL_MEMORY, "limits.memory_swap", "memory.swap.max", CMP_PAGES,
-                            u64s(l->memory_swap));
-                        return 0;
-                }
-                if (!tf_limit_is_finite(l->memory))
-                        return tf_error_set(err, EOPNOTSUPP,
-                                            "limits.memory_swap: cgroup v1 limits memory and swap together "
-                                            "(memory.memsw.limit_in_bytes = memory + swap), so it needs "
-                                            "limits.memory set as well");
-                _cleanup_free_ char *pp = parent_path(CTL_MEMORY, p);
-                _cleanup_free_ char *f = tf_asprintf("%s/memory.memsw.limit_in_bytes", pp);
-                if (access(f, F_OK) < 0)
-                        return tf_error_set(
-                                err, EOPNOTSUPP,
-                                "limits.memory_swap: this host's cgroup v1 memory controller has no "
-                                "swap accounting (no memory.memsw.limit_in_bytes; boot with "
-                                "swapaccount=1); remove memory_swap or run on a cgroup v2 host");
-                uint64_t memsw;
-                if (tf_limits_memsw(l, &memsw) < 0)
-                        return tf_error_set(err, ERANGE, "limits.memory_swap: memory + swap overflows");
-                add(p, CTL_MEMORY, "limits.memory_swap", "memory.memsw.limit_in_bytes", CMP_PAGES,
-                    u64s(memsw));
+        if (!tf_limit_is_finite(l->memory_swap) && !(tf_limit_is_finite(l->memory) && !tf_limit_is_set(l->memory_swap)))
+                return 0; /* swap "max", or no memory limit to derive one from: nothing to write */
+
+        /* memory without memory_swap: Docker's default, swap as large as memory (MemorySwap = 2 x Memory),
+         * so that one spec reads back the same on both backends. */
+        bool derived = !tf_limit_is_set(l->memory_swap);
+        uint64_t swap = derived ? l->memory : l->memory_swap;
+        const char *key = derived ? "limits.memory" : "limits.memory_swap";
+        _cleanup_free_ char *pp = parent_path(CTL_MEMORY, p);
+        if (v2) {
+                /* The root cgroup has no memory.swap.max even where swap is accounted: only a real
+                 * parent tells before anything is made (the write itself fails clearly otherwise). */
+                _cleanup_free_ char *f = tf_asprintf("%s/memory.swap.max", pp);
+                if (!streq(p->parent[CTL_MEMORY], "/") && access(f, F_OK) < 0)
+                        return no_swap_accounting(key, "memory.swap.max", err);
+                add(p, CTL_MEMORY, key, "memory.swap.max", CMP_PAGES, u64s(swap));
+                return 0;
         }
+        if (!tf_limit_is_finite(l->memory))
+                return tf_error_set(err, EOPNOTSUPP,
+                                    "limits.memory_swap: cgroup v1 limits memory and swap together "
+                                    "(memory.memsw.limit_in_bytes = memory + swap), so it needs "
+                                    "limits.memory set as well");
+        _cleanup_free_ char *f = tf_asprintf("%s/memory.memsw.limit_in_bytes", pp);
+        if (access(f, F_OK) < 0)
+                return no_swap_accounting(key, "memory.memsw.limit_in_bytes", err);
+        struct tf_limits both = {.memory = l->memory, .memory_swap = swap};
+        uint64_t memsw;
+        if (tf_limits_memsw(&both, &memsw) < 0)
+                return tf_error_set(err, ERANGE, "%s: memory + swap overflows", key);
+        add(p, CTL_MEMORY, key, "memory.memsw.limit_in_bytes", CMP_PAGES, u64s(memsw));
         return 0;
 }
 

@@ -92,7 +92,7 @@ static int host_limits(const struct tf_spec *s, json_t *hc, tf_error **err) {
                               "limits.io_weight: Docker's BlkioWeight accepts %d..%d, got %" PRIu64
                               "; use a value in that range or the native backend",
                               BLKIO_WEIGHT_MIN, BLKIO_WEIGHT_MAX, l->io_weight);
-        if (tf_limit_is_set(l->memory_swap) && !tf_limit_is_finite(l->memory))
+        if (tf_limit_is_finite(l->memory_swap) && !tf_limit_is_finite(l->memory))
                 return refuse(s, l->pos_memory_swap, err, EINVAL,
                               "limits.memory_swap: Docker limits memory and swap together (MemorySwap = "
                               "memory + swap), so it needs limits.memory as well; add limits.memory");
@@ -120,12 +120,19 @@ static int host_limits(const struct tf_spec *s, json_t *hc, tf_error **err) {
                 json_object_set_new(hc, "CpusetCpus", json_string(l->cpuset));
         if (tf_limit_is_finite(l->memory))
                 set_u64(hc, "Memory", l->memory);
-        if (tf_limit_is_set(l->memory_swap)) {
+        /* Swap goes with memory only. Unset, it is as large as memory: the engine's own default, sent
+         * explicitly (MemorySwap = 2 x Memory) so that the native backend's rule is what the engine gets. */
+        if (tf_limit_is_finite(l->memory)) {
+                struct tf_limits both = {.memory = l->memory,
+                                         .memory_swap = tf_limit_is_set(l->memory_swap) ? l->memory_swap
+                                                                                         : l->memory};
                 uint64_t memsw;
                 if (l->memory_swap == TF_LIMIT_MAX)
                         json_object_set_new(hc, "MemorySwap", json_integer(-1));
-                else if (tf_limits_memsw(l, &memsw) < 0)
-                        return refuse(s, l->pos_memory_swap, err, ERANGE, "limits.memory_swap: too large");
+                else if (tf_limits_memsw(&both, &memsw) < 0)
+                        return refuse(s, tf_limit_is_set(l->memory_swap) ? l->pos_memory_swap : l->pos_memory,
+                                      err, ERANGE, "%s: memory + swap too large",
+                                      tf_limit_is_set(l->memory_swap) ? "limits.memory_swap" : "limits.memory");
                 else
                         set_u64(hc, "MemorySwap", memsw);
         }

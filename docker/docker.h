@@ -92,8 +92,9 @@ int tf_docker_image_pull(tf_docker *d, const char *ref, tf_docker_pull_cb cb, vo
  *   cpu_weight  -> CpuShares = tf_cpu_weight_to_shares() (spec/limits.h): systemd's CPUWeight->CPUShares,
  *                  the same conversion the native backend writes to cpu.shares on v1 (100 <-> 1024)
  *   cpuset      -> CpusetCpus
- *   memory      -> Memory; memory_swap -> MemorySwap = memory + swap ("max": -1); unset swap leaves
- *                  the engine default (Docker: swap as large as memory)
+ *   memory      -> Memory; MemorySwap = memory + memory_swap ("max": -1); memory_swap unset: swap as
+ *                  large as memory, MemorySwap = 2 x memory (the engine's default, sent explicitly; the
+ *                  native backend writes the same). memory_swap: max without memory sends nothing.
  *   memory_high -> refused: Docker has no memory.high
  *   pids -> PidsLimit; io_weight -> BlkioWeight; io[] -> BlkioDevice{Read,Write}{Bps,IOps}
  *   nofile      -> Ulimits [{nofile, soft = hard}]

@@ -12,6 +12,7 @@
  *   tfprobe kill-self SIG          raise SIG (number)
  *   tfprobe cgroup                 print /proc/self/cgroup
  *   tfprobe limits                 print the effective limits of its own cgroup, v1 or v2, one per line
+ *                                  (swap: swap alone, v2 memory.swap.max or v1 memsw - memory)
  *   tfprobe fds                    list open fds (from /proc/self/fd)
  *   tfprobe env NAME...            print NAME=value for each (or NAME unset)
  *   tfprobe rlimit-nofile          print soft and hard RLIMIT_NOFILE
@@ -138,12 +139,53 @@ static void limit(const char *key, const char *ctl, const char *file) {
                 printf("%s=%s\n", key, val);
 }
 
+/* The limit's file as limit() finds it (the job's cgroup, or a container's own at the controller root). */
+static int limit_value(const char *ctl, const char *file, char *val, size_t len) {
+        char cg[2048], path[4096];
+        int v2 = access("/sys/fs/cgroup/cgroup.controllers", F_OK) == 0;
+        if (own_cgroup(v2 ? "" : ctl, cg, sizeof cg) < 0)
+                return -1;
+        if (v2)
+                snprintf(path, sizeof path, "/sys/fs/cgroup%s/%s", cg, file);
+        else
+                snprintf(path, sizeof path, "/sys/fs/cgroup/%s%s/%s", ctl, cg, file);
+        if (read_line(path, val, len) == 0)
+                return 0;
+        if (v2)
+                snprintf(path, sizeof path, "/sys/fs/cgroup/%s", file);
+        else
+                snprintf(path, sizeof path, "/sys/fs/cgroup/%s/%s", ctl, file);
+        return read_line(path, val, len);
+}
+
+/* Swap alone, as the spec's memory_swap means it: v2's memory.swap.max; on v1 memory.memsw.limit_in_bytes
+ * minus memory.limit_in_bytes ("max" when memsw is the kernel's unlimited, which is page-aligned
+ * LLONG_MAX). "?" where the host does not account swap. */
+static void swap_limit(int v2) {
+        char val[256], mem[256];
+        if (v2) {
+                printf("swap=%s\n", limit_value("memory", "memory.swap.max", val, sizeof val) == 0 ? val : "?");
+                return;
+        }
+        if (limit_value("memory", "memory.memsw.limit_in_bytes", val, sizeof val) < 0 ||
+            limit_value("memory", "memory.limit_in_bytes", mem, sizeof mem) < 0) {
+                printf("swap=?\n");
+                return;
+        }
+        unsigned long long sw = strtoull(val, NULL, 10), m = strtoull(mem, NULL, 10);
+        if (sw >= 0x7ffffffffffff000ULL)
+                printf("swap=max\n");
+        else
+                printf("swap=%llu\n", sw - m);
+}
+
 /* Effective limits in one vocabulary whatever the cgroup version, so that tests compare v1 and v2. */
 static int limits(void) {
         int v2 = access("/sys/fs/cgroup/cgroup.controllers", F_OK) == 0;
         printf("cgroup=%s\n", v2 ? "v2" : "v1");
         if (v2) {
                 limit("memory", "memory", "memory.max");
+                swap_limit(1);
                 limit("pids", "pids", "pids.max");
                 char cg[2048], path[4096], val[256];
                 if (own_cgroup("", cg, sizeof cg) == 0) {
@@ -157,6 +199,7 @@ static int limits(void) {
                 limit("cpuset", "cpuset", "cpuset.cpus");
         } else {
                 limit("memory", "memory", "memory.limit_in_bytes");
+                swap_limit(0);
                 limit("pids", "pids", "pids.max");
                 limit("cpu_quota", "cpu", "cpu.cfs_quota_us");
                 limit("cpu_period", "cpu", "cpu.cfs_period_us");

@@ -253,6 +253,17 @@ static void test_refusals(void) {
         b = build(&s, NULL);
         IS_INT(ival(hc(b), "MemorySwap"), -1, "swap max -> MemorySwap -1 (unlimited)");
         json_decref(b);
+        s.limits.memory_swap = TF_UNSET;
+        b = build(&s, NULL);
+        IS_INT(ival(hc(b), "MemorySwap"), 128LL << 20,
+               "memory 64M alone -> MemorySwap 128M, sent explicitly (swap as large as memory, both backends)");
+        json_decref(b);
+        spec_init(&s);
+        s.limits.memory_swap = TF_LIMIT_MAX;
+        b = build(&s, NULL);
+        OK(!json_object_get(hc(b), "Memory") && !json_object_get(hc(b), "MemorySwap"),
+           "swap max without memory: accepted, nothing to send (unlimited, as natively)");
+        json_decref(b);
 
         spec_init(&s);
         s.image = NULL;
