@@ -219,6 +219,11 @@ static int host_sandbox(const struct tf_spec *s, const char *default_seccomp, js
                 return refuse(s, sb->pos_seccomp, err, EINVAL, "sandbox.seccomp: unknown mode %d",
                               sb->seccomp);
         }
+        if (sb->cap_ambient)
+                return refuse(s, sb->pos_cap_ambient, err, EOPNOTSUPP,
+                              "sandbox.cap_ambient: Docker gives a non-root user no ambient capabilities "
+                              "(cap_add only widens its bounding set); remove cap_ambient or use the native "
+                              "backend");
         if (sb->cap_drop && sb->cap_drop[0])
                 json_object_set_new(hc, "CapDrop", strv_json(sb->cap_drop));
         if (sb->cap_add && sb->cap_add[0])

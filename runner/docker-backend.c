@@ -309,6 +309,9 @@ static int docker_check(struct tf_run *r, tf_error **err) {
         ret = tf_sandbox_check_seccomp_profile(s, err);
         if (ret < 0)
                 return ret;
+        ret = tf_sandbox_check_capabilities(s, err);
+        if (ret < 0)
+                return ret;
         /* No I/O: the client is only made (a DOCKER_HOST it cannot use is refused here). */
         return dctx_get(r, &k->x, err);
 }

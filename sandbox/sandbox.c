@@ -24,6 +24,7 @@
 #include <linux/openat2.h>
 #include <linux/seccomp.h>
 #include <net/if.h>
+#include <pwd.h>
 #include <sched.h>
 #include <seccomp.h>
 #include <stddef.h>
@@ -53,6 +54,12 @@ static const uint64_t docker_default_caps =
         CAPBIT(CAP_MKNOD) | CAPBIT(CAP_NET_RAW) | CAPBIT(CAP_SETGID) | CAPBIT(CAP_SETUID) |
         CAPBIT(CAP_SETFCAP) | CAPBIT(CAP_SETPCAP) | CAPBIT(CAP_NET_BIND_SERVICE) | CAPBIT(CAP_SYS_CHROOT) |
         CAPBIT(CAP_KILL) | CAPBIT(CAP_AUDIT_WRITE);
+
+/* What cap_add: [ALL] means, pinned like the seccomp profile: the engine's list, not the kernel's. Docker
+ * 20.10 (moby's vendored gocapability) knows CHOWN..AUDIT_READ; PERFMON, BPF and CHECKPOINT_RESTORE are
+ * newer and the engine refuses them by name ("unknown capability"). Natively they are granted only when
+ * cap_add names them. */
+#define DOCKER_ALL_CAPS (CAPBIT(CAP_AUDIT_READ + 1) - 1)
 
 /* "FILE:LINE:COL", or "FILE" when the position is unknown. (spec/ has tf_spec_where() with this
  * contract; this twin keeps the sandbox unit free of spec's object code.) */
@@ -1198,15 +1205,73 @@ static int prepare_caps(const struct tf_spec *s, bool root, struct tf_sandbox_pl
         /* moby TweakCapabilities: ALL in cap_add wins; ALL in cap_drop leaves exactly cap_add; otherwise
          * the defaults minus cap_drop plus cap_add (an explicit add beats a drop of the same name). */
         if (add_all)
-                p->caps = known & ~drop;
+                p->caps = (DOCKER_ALL_CAPS | add) & ~drop;
         else if (drop_all)
                 p->caps = add;
         else
                 p->caps = (docker_default_caps & ~drop) | add;
         p->caps &= known;
-        p->ambient = add & p->caps;
+        /* Docker gives a non-root user nothing but the bounding set (CapEff 0 after execve); keeping
+         * cap_add as ambient capabilities is the native-only choice sandbox.cap_ambient makes. */
+        p->ambient = sb->cap_ambient ? add & p->caps : 0;
         p->manage_caps = true;
         return 0;
+}
+
+/* tfrun's own bounding set: what any child of it (and, on this host, the engine's runc) can hold. */
+static uint64_t held_caps(unsigned cap_last) {
+        uint64_t m = 0;
+        for (unsigned c = 0; c <= cap_last; c++)
+                if (prctl(PR_CAPBSET_READ, c, 0, 0, 0) == 1)
+                        m |= CAPBIT(c);
+        return m;
+}
+
+/* The service runs as uid 0: no user:, or "0" / "root" before any ':' (a name that maps to 0 otherwise is
+ * rare enough to be looked up). */
+static bool service_is_root(const struct tf_spec *s) {
+        if (!s->user)
+                return true;
+        size_t n = strcspn(s->user, ":");
+        _cleanup_free_ char *u = strndup(s->user, n);
+        if (!u)
+                tf_oom();
+        if (streq(u, "0") || streq(u, "root"))
+                return true;
+        struct passwd *pw = u[0] < '0' || u[0] > '9' ? getpwnam(u) : NULL;
+        return pw && pw->pw_uid == 0;
+}
+
+/* A root service holds its whole set in CapPrm, which cannot exceed the bounding set tfrun itself has: the
+ * native capset would fail in the child, and runc fails the same way ("unable to apply caps: operation not
+ * permitted"). Say which capability before anything starts, on both backends. A non-root service only has
+ * the bounding set, where an absent capability is simply absent on both. */
+static int check_held(const struct tf_spec *s, const struct tf_sandbox_plan *p, tf_error **err) {
+        if (!p->manage_caps || !service_is_root(s))
+                return 0;
+        uint64_t missing = p->caps & ~held_caps(p->cap_last);
+        if (!missing)
+                return 0;
+        char names[512] = "";
+        size_t n = 0;
+        for (unsigned c = 0; c <= p->cap_last && n < sizeof(names) - 32; c++)
+                if (missing & CAPBIT(c))
+                        n += (size_t)snprintf(names + n, sizeof(names) - n, "%s%s", n ? ", " : "",
+                                              tf_cap_name(c) ?: "?");
+        _cleanup_free_ char *w = where(s, s->pos_sandbox);
+        return tf_error_set(err, EPERM,
+                            "%s: sandbox.cap_add: this host does not grant %s to tfrun (not in its bounding "
+                            "set), so a root service cannot hold %s; add %s to cap_drop",
+                            w, names, __builtin_popcountll(missing) > 1 ? "them" : "it", names);
+}
+
+int tf_sandbox_check_capabilities(const struct tf_spec *spec, tf_error **err) {
+        _cleanup_sandbox_plan_ struct tf_sandbox_plan *p = tf_malloc0(sizeof(*p));
+        /* The engine runs the container as root, whatever uid tfrun has. */
+        int r = prepare_caps(spec, true, p, err);
+        if (r < 0)
+                return r;
+        return check_held(spec, p, err);
 }
 
 int tf_sandbox_prepare(const struct tf_spec *spec, bool running_as_root, struct tf_sandbox_plan **ret,
@@ -1255,6 +1320,9 @@ int tf_sandbox_prepare(const struct tf_spec *spec, bool running_as_root, struct 
         }
 
         r = prepare_caps(spec, running_as_root, p, err);
+        if (r < 0)
+                return r;
+        r = check_held(spec, p, err);
         if (r < 0)
                 return r;
 

@@ -104,6 +104,11 @@ extern const char tf_seccomp_default_revision[];
  * before any container exists, with the same message on both backends. 0 for default/unconfined. */
 int tf_sandbox_check_seccomp_profile(const struct tf_spec *spec, tf_error **err);
 
+/* For the docker backend: the capability set the container's root would hold, checked as natively
+ * against tfrun's own bounding set (the engine's on this host), so that runc's bare "unable to apply
+ * caps" becomes the native message naming the capability, before any container exists. */
+int tf_sandbox_check_capabilities(const struct tf_spec *spec, tf_error **err);
+
 /* NULL-safe; returns NULL. */
 struct tf_sandbox_plan *tf_sandbox_plan_free(struct tf_sandbox_plan *p);
 static inline void tf_sandbox_plan_freep(struct tf_sandbox_plan **p) {

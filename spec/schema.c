@@ -962,6 +962,11 @@ static int sandbox_network(struct ctx *c, const struct field *f) {
         return parse_network(c, f->v, f->kp);
 }
 
+static int sandbox_cap_ambient(struct ctx *c, const struct field *f) {
+        c->s->sandbox.pos_cap_ambient = f->k->pos;
+        return spec_get_bool(c, f->v, f->kp, &c->s->sandbox.cap_ambient);
+}
+
 static int sandbox_private_tmp(struct ctx *c, const struct field *f) {
         return spec_get_bool(c, f->v, f->kp, &c->s->sandbox.private_tmp);
 }
@@ -983,6 +988,7 @@ static const struct key sandbox_keys[] = {
         KEY("no_new_privileges", sandbox_no_new_privileges),
         KEY("cap_drop", sandbox_cap_drop),
         KEY("cap_add", sandbox_cap_add),
+        KEY("cap_ambient", sandbox_cap_ambient),
         KEY("read_only_root", sandbox_read_only_root),
         KEY("network", sandbox_network),
         KEY("private_tmp", sandbox_private_tmp),

@@ -84,6 +84,7 @@
  *   with a '/' or ending in .json; resolved against the spec's directory, not opened here);
  *   no_new_privileges [true]; cap_drop, cap_add: lists of capability names with or without CAP_, any
  *   case, stored upper case without the prefix, checked against Linux's names, plus ALL;
+ *   cap_ambient [false] (native only: a non-root user keeps cap_add as ambient capabilities);
  *   read_only_root [false]; network [unset]: none | host | bridge | a network name
  *   ([A-Za-z0-9][A-Za-z0-9_.-]*; a different-case none/host/bridge is refused); private_tmp [false];
  *   pid [unset]: private | host.

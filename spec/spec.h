@@ -102,12 +102,13 @@ struct tf_sandbox {
         bool no_new_privileges; /* default true */
         char **cap_drop;        /* normalised upper case without CAP_ prefix, "ALL" allowed; NULL-terminated */
         char **cap_add;
+        bool cap_ambient; /* native only: a non-root user keeps cap_add as ambient capabilities */
         bool read_only_root;
         enum tf_network_mode network;
         char *network_name;
         bool private_tmp;
         enum tf_pid_mode pid;
-        struct tf_pos pos_seccomp, pos_network, pos_pid;
+        struct tf_pos pos_seccomp, pos_network, pos_pid, pos_cap_ambient;
 };
 
 struct tf_mount {
