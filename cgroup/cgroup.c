@@ -637,12 +637,12 @@ static int plan_memory(const struct tf_limits *l, struct plan *p, tf_error **err
                         add(p, CTL_MEMORY, "limits.memory_high", "memory.high", CMP_PAGES,
                             u64s(l->memory_high));
         }
-        if (!tf_limit_is_finite(l->memory_swap) && !(tf_limit_is_finite(l->memory) && !tf_limit_is_set(l->memory_swap)))
+        bool derived = tf_limit_is_finite(l->memory) && !tf_limit_is_set(l->memory_swap);
+        if (!derived && !tf_limit_is_finite(l->memory_swap))
                 return 0; /* swap "max", or no memory limit to derive one from: nothing to write */
 
         /* memory without memory_swap: Docker's default, swap as large as memory (MemorySwap = 2 x Memory),
          * so that one spec reads back the same on both backends. */
-        bool derived = !tf_limit_is_set(l->memory_swap);
         uint64_t swap = derived ? l->memory : l->memory_swap;
         const char *key = derived ? "limits.memory" : "limits.memory_swap";
         _cleanup_free_ char *pp = parent_path(CTL_MEMORY, p);

@@ -125,14 +125,15 @@ static int host_limits(const struct tf_spec *s, json_t *hc, tf_error **err) {
         if (tf_limit_is_finite(l->memory)) {
                 struct tf_limits both = {.memory = l->memory,
                                          .memory_swap = tf_limit_is_set(l->memory_swap) ? l->memory_swap
-                                                                                         : l->memory};
+                                                                                        : l->memory};
                 uint64_t memsw;
                 if (l->memory_swap == TF_LIMIT_MAX)
                         json_object_set_new(hc, "MemorySwap", json_integer(-1));
                 else if (tf_limits_memsw(&both, &memsw) < 0)
-                        return refuse(s, tf_limit_is_set(l->memory_swap) ? l->pos_memory_swap : l->pos_memory,
-                                      err, ERANGE, "%s: memory + swap too large",
-                                      tf_limit_is_set(l->memory_swap) ? "limits.memory_swap" : "limits.memory");
+                        return refuse(
+                                s, tf_limit_is_set(l->memory_swap) ? l->pos_memory_swap : l->pos_memory, err,
+                                ERANGE, "%s: memory + swap too large",
+                                tf_limit_is_set(l->memory_swap) ? "limits.memory_swap" : "limits.memory");
                 else
                         set_u64(hc, "MemorySwap", memsw);
         }

@@ -24,18 +24,21 @@
  *   execve                          nothing may run between privileges() and exec but the exec itself
  *
  * Capabilities (tfrun running as root):
- *   - the final set is Docker's: (defaults - cap_drop) + cap_add, "ALL" in cap_add means every capability
- *     the kernel knows minus cap_drop, "ALL" in cap_drop means only cap_add. Defaults are moby's
+ *   - the final set is Docker's: (defaults - cap_drop) + cap_add, "ALL" in cap_add means the engine's
+ *     list, pinned as Docker 20.10 has it (CHOWN..AUDIT_READ, capabilities 0..37; not PERFMON, BPF,
+ *     CHECKPOINT_RESTORE, which only cap_add by name grants natively and Docker 20.10 refuses as
+ *     "unknown capability") minus cap_drop, "ALL" in cap_drop means only cap_add. Defaults are moby's
  *     oci/caps/defaults.go: CHOWN DAC_OVERRIDE FSETID FOWNER MKNOD NET_RAW SETGID SETUID SETFCAP SETPCAP
  *     NET_BIND_SERVICE SYS_CHROOT KILL AUDIT_WRITE.
  *   - the bounding set becomes the final set. A uid-0 service gets it as effective and permitted.
- *   - a non-root service gets only the capabilities named in cap_add (not "ALL", not the defaults), as
- *     ambient capabilities, so that they survive execve of an ordinary binary. DIFFERENCE FROM DOCKER:
- *     Docker puts cap_add in the bounding set only, and a non-root process in a container ends with
- *     CapEff 0 unless its binary has file capabilities (moby issues 8460, 45491, 50083; ambient support
- *     was merged and reverted for 1.13). containerd's CRI and moby PR 52830 (open) raise explicitly
- *     added capabilities as ambient as tfrun does; "cap_add: [NET_BIND_SERVICE]" with "user: nobody" is
- *     meant to let the service bind port 80, and only this makes it do so.
+ *   - a root service whose final set holds a capability tfrun's own bounding set lacks (a host that
+ *     withholds one, e.g. SYS_RESOURCE, from every process) is refused before start on both backends,
+ *     naming it ("add SYS_RESOURCE to cap_drop"): natively capset would fail, and runc fails the same way.
+ *   - a non-root service holds nothing after execve: cap_add widens its bounding set only, as in Docker
+ *     (CapInh CapPrm CapEff CapAmb 0; moby issues 8460, 45491). sandbox.cap_ambient: true (native
+ *     only; the docker backend refuses it) keeps the capabilities named in cap_add as inheritable,
+ *     permitted, effective and ambient, so that they survive execve of an ordinary binary:
+ *     "cap_add: [NET_BIND_SERVICE], cap_ambient: true" with "user: nobody" binds port 80.
  * Capabilities (tfrun not root): tfrun cannot grant or shrink anything. cap_add is refused; cap_drop is
  *   accepted only with no_new_privileges (the bounding set cannot change without CAP_SETPCAP, but with
  *   no_new_privs the service can never gain a capability it does not hold, and it holds none).

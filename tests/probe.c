@@ -164,7 +164,8 @@ static int limit_value(const char *ctl, const char *file, char *val, size_t len)
 static void swap_limit(int v2) {
         char val[256], mem[256];
         if (v2) {
-                printf("swap=%s\n", limit_value("memory", "memory.swap.max", val, sizeof val) == 0 ? val : "?");
+                int r = limit_value("memory", "memory.swap.max", val, sizeof val);
+                printf("swap=%s\n", r == 0 ? val : "?");
                 return;
         }
         if (limit_value("memory", "memory.memsw.limit_in_bytes", val, sizeof val) < 0 ||

@@ -256,7 +256,8 @@ static void test_refusals(void) {
         s.limits.memory_swap = TF_UNSET;
         b = build(&s, NULL);
         IS_INT(ival(hc(b), "MemorySwap"), 128LL << 20,
-               "memory 64M alone -> MemorySwap 128M, sent explicitly (swap as large as memory, both backends)");
+               "memory 64M alone -> MemorySwap 128M, sent explicitly (swap as large as memory, both "
+               "backends)");
         json_decref(b);
         spec_init(&s);
         s.limits.memory_swap = TF_LIMIT_MAX;

@@ -259,12 +259,13 @@ static void test_caps(void) {
         char *args1[] = {"status", "bind", "80", NULL};
         prepare_run(&s, 65534, args1, &r);
         IS_INT(r.status, 0, "uid 65534 + cap_add NET_BIND_SERVICE (no cap_ambient): probe ran");
-        IS_INT(ival(&r, "bind"), EACCES, "uid 65534 + cap_add, no cap_ambient: bind 127.0.0.1:80 -> EACCES (Docker)");
+        IS_INT(ival(&r, "bind"), EACCES,
+               "uid 65534 + cap_add, no cap_ambient: bind 127.0.0.1:80 -> EACCES (Docker)");
         IS_INT(hval(&r, "CapEff") | hval(&r, "CapPrm") | hval(&r, "CapAmb") | hval(&r, "CapInh"), 0,
                "uid 65534 + cap_add, no cap_ambient: CapEff, CapPrm, CapAmb, CapInh all 0 (Docker)");
 
-        /* uid 65534 + cap_add NET_BIND_SERVICE + cap_ambient: port 80 binds, chown does not. In the host's network
-         * namespace (on 127.0.0.1, for an instant): a namespace of the service's own lets anyone bind
+        /* uid 65534 + cap_add NET_BIND_SERVICE + cap_ambient: port 80 binds, chown does not. In the host's
+         * network namespace (on 127.0.0.1, for an instant): a namespace of the service's own lets anyone bind
          * low ports, as Docker's does, and would prove nothing about the capability. */
         char path[128];
         snprintf(path, sizeof(path), "%s/owned-by-nobody", tmpdir);
