@@ -910,17 +910,28 @@ static int plan_check_parents(struct plan *p, tf_error **err) {
         return p->host->v2_mnt ? v2_check_delegation(p, v2sub, err) : 0;
 }
 
-static int plan_build(struct tf_cg_host *h, const struct tf_limits *l, const struct tf_cg_options *o,
-                      struct plan *p, tf_error **err) {
-        int r;
-        p->host = h;
-        const char *parent = o ? o->parent : NULL;
+static int parent_check(const char *parent, tf_error **err) {
         if (parent && (parent[0] != '/' || strstr(parent, "/../") || tf_endswith(parent, "/..")))
                 return tf_error_set(
                         err, EINVAL,
                         "cgroup parent '%s': expected an absolute path below the hierarchy root, "
                         "without '..'",
                         parent);
+        return 0;
+}
+
+static bool leaf_name_ok(const char *name) {
+        return name && *name && !strchr(name, '/') && !streq(name, ".") && !streq(name, "..");
+}
+
+static int plan_build(struct tf_cg_host *h, const struct tf_limits *l, const struct tf_cg_options *o,
+                      struct plan *p, tf_error **err) {
+        int r;
+        p->host = h;
+        const char *parent = o ? o->parent : NULL;
+        r = parent_check(parent, err);
+        if (r < 0)
+                return r;
         for (int c = 0; c < _CTL_MAX; c++)
                 if (h->ctl[c].version)
                         p->parent[c] = tf_strdup(parent ?: h->ctl[c].own);
@@ -999,8 +1010,7 @@ static int at_pos(const char *spec_path, struct tf_pos pos, int r, tf_error **er
 
 int tf_cg_check(struct tf_cg_host *h, const struct tf_limits *limits, const struct tf_cg_options *o,
                 struct tf_cg_plan **ret, tf_error **err) {
-        if (!o || !o->name || !*o->name || strchr(o->name, '/') || streq(o->name, ".") ||
-            streq(o->name, ".."))
+        if (!o || !leaf_name_ok(o->name))
                 return tf_error_set(err, EINVAL, "cgroup: a leaf name without '/' is required");
         struct tf_cg_plan *cp = tf_malloc0(sizeof(*cp));
         int r = plan_build(h, limits, o, &cp->p, err);
@@ -1469,16 +1479,26 @@ int tf_cg_attach_self(struct tf_cg *cg, bool placed, char *what, size_t len) {
 
 /* The cgroup whose cgroup.procs lists every process of the service. */
 static struct leaf *tracking(struct tf_cg *cg) {
-        if (cg->unified)
+        /* A leaf that is not open is one tf_cg_open() did not find after all (removed meanwhile). */
+        if (cg->unified && cg->unified->dfd >= 0)
                 return cg->unified;
-        if (cg->by_ctl[CTL_MEMORY])
+        if (cg->by_ctl[CTL_MEMORY] && cg->by_ctl[CTL_MEMORY]->dfd >= 0)
                 return cg->by_ctl[CTL_MEMORY];
-        return cg->n_leaves ? &cg->leaves[0] : NULL;
+        for (size_t i = 0; i < cg->n_leaves; i++)
+                if (cg->leaves[i].dfd >= 0)
+                        return &cg->leaves[i];
+        return NULL;
 }
 
-/* Signal every process in the cgroup at dfd and in its descendants (a service running as root may make
- * cgroups of its own below its leaf); returns how many were listed, or -errno for the top cgroup. */
-static int signal_tree(int dfd, int sig, unsigned depth) {
+struct pid_list {
+        pid_t *v;
+        size_t n;
+};
+
+/* Signal (sig 0: none) every process in the cgroup at dfd and in its descendants (a service running as
+ * root may make cgroups of its own below its leaf), adding each to out when it is not NULL; returns how
+ * many were listed, or -errno for the top cgroup. */
+static int signal_tree(int dfd, int sig, struct pid_list *out, unsigned depth) {
         int fd = openat(dfd, "cgroup.procs", O_RDONLY | O_CLOEXEC);
         if (fd < 0)
                 return -errno;
@@ -1491,8 +1511,12 @@ static int signal_tree(int dfd, int sig, unsigned depth) {
         pid_t self = getpid();
         while (fscanf(f, "%d", &pid) == 1) {
                 n++;
-                if (pid > 0 && pid != self)
+                if (pid > 0 && pid != self && sig)
                         (void)kill(pid, sig);
+                if (out && pid > 0) {
+                        out->v = tf_realloc(out->v, (out->n + 1) * sizeof(*out->v));
+                        out->v[out->n++] = (pid_t)pid;
+                }
         }
         fclose(f);
         if (depth >= SIGNAL_DEPTH_MAX)
@@ -1510,7 +1534,7 @@ static int signal_tree(int dfd, int sig, unsigned depth) {
                         continue;
                 /* A child cgroup removed meanwhile is simply gone. */
                 _cleanup_close_ int sub = openat(dirfd(d), de->d_name, O_PATH | O_DIRECTORY | O_CLOEXEC);
-                int k = sub < 0 ? 0 : signal_tree(sub, sig, depth + 1);
+                int k = sub < 0 ? 0 : signal_tree(sub, sig, out, depth + 1);
                 if (k > 0)
                         n += k;
         }
@@ -1519,7 +1543,7 @@ static int signal_tree(int dfd, int sig, unsigned depth) {
 }
 
 static int signal_procs(struct leaf *l, int sig) {
-        return signal_tree(l->dfd, sig, 0);
+        return signal_tree(l->dfd, sig, NULL, 0);
 }
 
 /* For tests only: TFRUN_CG_NO_KILL_FILE=1 makes tf_cg_kill() take the freeze+kill path it uses on
@@ -1692,4 +1716,115 @@ const char *tf_cg_path(const struct tf_cg *cg) {
         if (cg->unified)
                 return cg->unified->path;
         return cg->n_leaves ? cg->leaves[0].path : NULL;
+}
+
+/* ---- cgroups of other runs: listing and adopting them for a sweep ---- */
+
+/* Hierarchy i (a controller, or _CTL_MAX for the cgroup2 one): its mount, NULL when absent, and the
+ * parent a run with this --cgroup-parent creates its leaf below (as plan_build() chooses it). */
+static const char *hier_mnt(const struct tf_cg_host *h, int i) {
+        return i == _CTL_MAX ? h->v2_mnt : h->ctl[i].version ? h->ctl[i].mnt : NULL;
+}
+
+static const char *hier_parent(const struct tf_cg_host *h, const char *parent, int i) {
+        return parent ?: i == _CTL_MAX ? h->v2_own : h->ctl[i].own;
+}
+
+static int cmp_str(const void *a, const void *b) {
+        return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+int tf_cg_list(struct tf_cg_host *h, const char *parent, const char *prefix, char ***ret, tf_error **err) {
+        int r = parent_check(parent, err);
+        if (r < 0)
+                return r;
+        _cleanup_strv_free_ char **names = NULL, **dirs = NULL;
+        for (int i = 0; i <= _CTL_MAX; i++) {
+                const char *mnt = hier_mnt(h, i);
+                if (!mnt)
+                        continue;
+                _cleanup_free_ char *dir = full_path(mnt, hier_parent(h, parent, i));
+                /* Co-mounted v1 controllers (cpu,cpuacct) and every v2 controller share a directory. */
+                if (tf_strv_contains(dirs, dir))
+                        continue;
+                tf_strv_push(&dirs, dir);
+                DIR *d = opendir(dir);
+                if (!d) {
+                        if (errno == ENOENT)
+                                continue; /* a --cgroup-parent not made yet: nothing below it */
+                        return tf_error_setc(err, errno, "cgroup: list %s", dir);
+                }
+                struct dirent *de;
+                while ((de = readdir(d)))
+                        if (de->d_type == DT_DIR && tf_startswith(de->d_name, prefix) &&
+                            leaf_name_ok(de->d_name) && !tf_strv_contains(names, de->d_name))
+                                tf_strv_push(&names, de->d_name);
+                closedir(d);
+        }
+        size_t n = tf_strv_length(names);
+        if (n > 1)
+                qsort(names, n, sizeof(*names), cmp_str);
+        *ret = TAKE_PTR(names);
+        return 0;
+}
+
+int tf_cg_open(struct tf_cg_host *h, const char *parent, const char *name, struct tf_cg **ret, tf_error **err) {
+        int r = parent_check(parent, err);
+        if (r < 0)
+                return r;
+        if (!leaf_name_ok(name))
+                return tf_error_set(err, EINVAL, "cgroup: a leaf name without '/' is required");
+        struct tf_cg *cg = tf_malloc0(sizeof(*cg));
+        cg->wd = -1;
+        cg->host = h;
+        cg->leaves = tf_malloc0((_CTL_MAX + 1) * sizeof(*cg->leaves));
+        for (int i = 0; i <= _CTL_MAX; i++) {
+                const char *mnt = hier_mnt(h, i);
+                if (!mnt)
+                        continue;
+                const char *pr = hier_parent(h, parent, i);
+                _cleanup_free_ char *rel = join(pr, name);
+                _cleanup_free_ char *path = full_path(mnt, rel);
+                struct stat st;
+                if (lstat(path, &st) < 0 || !S_ISDIR(st.st_mode))
+                        continue;
+                /* The same leaves, controllers and libcgroup handles as tf_cg_create_from() makes, so
+                 * that removal goes the same way. */
+                struct leaf *l = leaf_for(cg, i == _CTL_MAX ? 2 : h->ctl[i].version, mnt, pr, name);
+                if (i < _CTL_MAX) {
+                        if (leaf_add_ctl(l, i) < 0) {
+                                cg_free(cg);
+                                return tf_error_set(err, ENOMEM, "cgroup: out of memory");
+                        }
+                        cg->by_ctl[i] = l;
+                }
+        }
+        size_t found = 0;
+        for (size_t i = 0; i < cg->n_leaves; i++) {
+                struct leaf *l = &cg->leaves[i];
+                l->dfd = open(l->path, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+                l->created = l->dfd >= 0;
+                found += l->created;
+        }
+        if (found == 0) {
+                cg_free(cg);
+                return tf_error_set(err, ENOENT, "cgroup: no cgroup named %s below the parent", name);
+        }
+        *ret = cg;
+        return 0;
+}
+
+int tf_cg_pids(struct tf_cg *cg, pid_t **ret, size_t *ret_n, tf_error **err) {
+        struct leaf *t = cg ? tracking(cg) : NULL;
+        struct pid_list out = {};
+        if (t && t->dfd >= 0) {
+                int r = signal_tree(t->dfd, 0, &out, 0);
+                if (r < 0) {
+                        free(out.v);
+                        return tf_error_setc(err, r, "read cgroup.procs in %s", t->path);
+                }
+        }
+        *ret = out.v;
+        *ret_n = out.n;
+        return 0;
 }

@@ -11,6 +11,8 @@
  *             tf_cg_check() -> tf_cg_create() -> (clone3 into tf_cg_clone_fd() | fork + tf_cg_attach())
  *             -> run -> tf_cg_kill() -> (wait: tf_cg_watch(), tf_cg_populated()) -> tf_cg_stats()
  *             -> tf_cg_remove() (until not -EBUSY) -> tf_cg_free();  tf_cg_destroy() for tools and tests.
+ * A sweep of another run's leftovers: tf_cg_list() -> tf_cg_open() -> tf_cg_kill() -> tf_cg_remove()
+ *             (until not -EBUSY) -> tf_cg_free().
  * The runner guarantees tf_cg_destroy() on every path, and tf_cg_host_free() after the last cgroup.
  */
 
@@ -128,6 +130,19 @@ void tf_cg_free(struct tf_cg *cg);
  * free cg. Blocking: for tools and tests, not for a loop (the runner uses tf_cg_kill, tf_cg_watch,
  * tf_cg_remove). NULL-safe. Errors are reported but cg is freed. */
 int tf_cg_destroy(struct tf_cg *cg, tf_error **err);
+
+/*
+ * Cgroups made by other runs, for a sweep of what a killed tfrun left (the policy, whose cgroup may go, is
+ * the caller's). tf_cg_list() names the leaves below `parent` (as in tf_cg_options: NULL is tfrun's own
+ * cgroup) whose name starts with `prefix`, in every hierarchy a run uses (their union, sorted; *ret is a
+ * NULL-terminated strv, NULL when there is none). tf_cg_open() takes such a leaf in every hierarchy it is
+ * found in as a struct tf_cg that tf_cg_kill(), tf_cg_populated(), tf_cg_watch(), tf_cg_remove() and
+ * tf_cg_free() work on as on one tfrun created (-ENOENT when it is in none). tf_cg_pids() lists the
+ * processes in cg and below it (*ret owned by the caller). Nothing here waits.
+ */
+int tf_cg_list(struct tf_cg_host *h, const char *parent, const char *prefix, char ***ret, tf_error **err);
+int tf_cg_open(struct tf_cg_host *h, const char *parent, const char *name, struct tf_cg **ret, tf_error **err);
+int tf_cg_pids(struct tf_cg *cg, pid_t **ret, size_t *ret_n, tf_error **err);
 
 /* The main path for messages, e.g. /sys/fs/cgroup/memory/.../tfrun-hello-4242-1. */
 const char *tf_cg_path(const struct tf_cg *cg);

@@ -52,6 +52,7 @@ struct native {
         struct tf_sandbox_plan *sandbox; /* NULL when the spec asks for no sandbox */
         struct tf_cg_plan *cg_plan; /* from check, used by start */
         struct tf_cg *cg;
+        char *cg_name; /* its leaf name, "tfrun-<run id>" */
         pid_t pid;
         int pidfd;
         struct tf_source *pid_source;
@@ -87,6 +88,7 @@ struct child_msg {
 
 static struct native_ctx *native_ctx(struct tf_run *r);
 static int native_cg_host(struct tf_run *r, struct tf_cg_host **ret, tf_error **err);
+static void own_add(struct native_ctx *nc, const char *name);
 
 static int native_check(struct tf_run *r, tf_error **err) {
         const struct tf_spec *s = r->spec;
@@ -130,8 +132,8 @@ static int native_check(struct tf_run *r, tf_error **err) {
         int ret = native_cg_host(r, &host, err);
         if (ret < 0)
                 return ret;
-        _cleanup_free_ char *cg_name = tf_asprintf("tfrun-%s", r->run_id);
-        struct tf_cg_options o = { .parent = r->opts->cgroup_parent, .name = cg_name, .spec_path = s->path };
+        n->cg_name = tf_asprintf("tfrun-%s", r->run_id);
+        struct tf_cg_options o = { .parent = r->opts->cgroup_parent, .name = n->cg_name, .spec_path = s->path };
         return tf_cg_check(host, &s->limits, &o, &n->cg_plan, err);
 }
 
@@ -605,9 +607,15 @@ static int native_start(struct tf_run *r, tf_error **err) {
         const struct tf_spec *s = r->spec;
         struct native *n = r->backend;
 
+        /* What a killed tfrun left of this service goes first (never waited for), so that this run's
+         * cgroup is not the only one left standing. A failure to look is not this run's failure. */
+        _cleanup_error_ tf_error *se = NULL;
+        if (tf_native_sweep(r->ctx, r->opts->cgroup_parent, s->name, &se) < 0)
+                tf_log("warning: %s: looking for cgroups left by an earlier tfrun: %s", s->name, se->msg);
         int ret = tf_cg_create_from(n->cg_plan, &n->cg, err);
         if (ret < 0)
                 return ret;
+        own_add(native_ctx(r), n->cg_name);
 
         struct child_plan p = {
                 .argv = s->argv,
@@ -738,6 +746,10 @@ struct native_ctx {
          * runs waiting on it for their cgroup to empty. */
         struct tf_source *events_source;
         struct native *draining;
+        /* The leaf names of the cgroups this process made and has not removed or given up on yet: a
+         * sweep takes a cgroup named with this process's pid only when it is not one of them (an earlier
+         * tfrun had the same pid). */
+        char **own_cgroups;
 };
 
 struct leftover {
@@ -747,9 +759,42 @@ struct leftover {
         pid_t pid;
         struct tf_cg *cg;
         char *cg_path;
+        char *own_name; /* cg's name in own_cgroups, when this process made it */
+        /* A cgroup swept from a tfrun that is gone (tf_native_sweep): its service, run id, tfrun pid, and
+         * whether that pid is now another process's. NULL service: not swept. */
+        char *swept_service, *swept_run;
+        pid_t swept_pid;
+        bool swept_reused;
         struct tf_source *pid_source, *timer;
         uint64_t deadline, delay;
 };
+
+static void own_add(struct native_ctx *nc, const char *name) {
+        tf_strv_push(&nc->own_cgroups, name);
+}
+
+static void own_remove(struct native_ctx *nc, const char *name) {
+        for (size_t i = 0; name && nc->own_cgroups && nc->own_cgroups[i]; i++)
+                if (streq(nc->own_cgroups[i], name)) {
+                        free(nc->own_cgroups[i]);
+                        memmove(&nc->own_cgroups[i], &nc->own_cgroups[i + 1],
+                                (tf_strv_length(nc->own_cgroups + i + 1) + 1) * sizeof(char *));
+                        return;
+                }
+}
+
+/* The leftover's cgroup is removed or given up on: free it, and it is no longer this process's. */
+static void leftover_cg_done(struct leftover *lo) {
+        tf_cg_free(lo->cg);
+        lo->cg = NULL;
+        own_remove(lo->nc, lo->own_name);
+}
+
+static void swept_log(const struct leftover *lo) {
+        tf_log("%s: removed cgroup %s left by run %s (its tfrun, pid %d, is gone%s)", lo->swept_service,
+               lo->cg_path, lo->swept_run, (int) lo->swept_pid,
+               lo->swept_reused ? "; the pid is now another process's" : "");
+}
 
 /* True once nothing is left to do. */
 static bool leftover_try(struct leftover *lo) {
@@ -768,8 +813,9 @@ static bool leftover_try(struct leftover *lo) {
                 if (r != -EBUSY) {
                         if (r < 0)
                                 tf_log("warning: %s", e->msg);
-                        tf_cg_free(lo->cg);
-                        lo->cg = NULL;
+                        else if (lo->swept_service)
+                                swept_log(lo);
+                        leftover_cg_done(lo);
                 }
         }
         return lo->pidfd < 0 && !lo->cg;
@@ -785,12 +831,20 @@ static void leftover_free(struct leftover *lo, bool report) {
         tf_source_remove(lo->pid_source);
         tf_source_remove(lo->timer);
         if (lo->cg) {
-                if (report)
+                if (report && lo->swept_service)
+                        tf_log("warning: %s: cgroup %s left by run %s (its tfrun, pid %d, is gone) not removed: "
+                               "still busy %" PRIu64 " s after SIGKILL; the next run of %s tries again",
+                               lo->swept_service, lo->cg_path, lo->swept_run, (int) lo->swept_pid,
+                               LEFTOVER_MAX_USEC / TF_USEC_PER_SEC, lo->swept_service);
+                else if (report)
                         tf_log("warning: cgroup %s not removed: still busy %" PRIu64 " s after SIGKILL",
                                lo->cg_path, LEFTOVER_MAX_USEC / TF_USEC_PER_SEC);
-                tf_cg_free(lo->cg);
+                leftover_cg_done(lo);
         }
         free(lo->cg_path);
+        free(lo->own_name);
+        free(lo->swept_service);
+        free(lo->swept_run);
         if (lo->pidfd >= 0) {
                 if (report)
                         tf_log("warning: pid %d did not end %" PRIu64 " s after SIGKILL; not waiting for it",
@@ -838,11 +892,11 @@ static void native_ctx_free(void *state) {
                 leftover_free(lo, !leftover_try(lo));
         }
         tf_cg_host_free(nc->cg_host);
+        tf_strv_free(nc->own_cgroups);
         free(nc);
 }
 
-static struct native_ctx *native_ctx(struct tf_run *r) {
-        struct tf_run_ctx *c = r->ctx;
+static struct native_ctx *native_ctx_of(struct tf_run_ctx *c) {
         if (!c->backend_state[TF_RUN_CTX_NATIVE]) {
                 struct native_ctx *nc = tf_malloc0(sizeof(*nc));
                 nc->loop = c->loop;
@@ -852,9 +906,12 @@ static struct native_ctx *native_ctx(struct tf_run *r) {
         return c->backend_state[TF_RUN_CTX_NATIVE];
 }
 
-/* The process's cgroup host description, detected at the first native check of this run context. */
-static int native_cg_host(struct tf_run *r, struct tf_cg_host **ret, tf_error **err) {
-        struct native_ctx *nc = native_ctx(r);
+static struct native_ctx *native_ctx(struct tf_run *r) {
+        return native_ctx_of(r->ctx);
+}
+
+/* The process's cgroup host description, detected at the first use in this run context. */
+static int ctx_cg_host(struct native_ctx *nc, struct tf_cg_host **ret, tf_error **err) {
         if (!nc->cg_host) {
                 int k = tf_cg_host_new(&nc->cg_host, err);
                 if (k < 0)
@@ -862,6 +919,10 @@ static int native_cg_host(struct tf_run *r, struct tf_cg_host **ret, tf_error **
         }
         *ret = nc->cg_host;
         return 0;
+}
+
+static int native_cg_host(struct tf_run *r, struct tf_cg_host **ret, tf_error **err) {
+        return ctx_cg_host(native_ctx(r), ret, err);
 }
 
 /* Some watched cgroup changed: every run waiting for its cgroup checks its own. */
@@ -910,13 +971,20 @@ static void drain_unlink(struct tf_run *r) {
         n->draining = false;
 }
 
-/* Take over a child that was sent SIGKILL but is not reaped yet (pidfd, -1 if none) and a cgroup not
- * removed yet (cg, NULL if none); both are taken. */
-static void leftover_add(struct tf_run *r, int pidfd, pid_t pid, struct tf_cg *cg) {
-        struct native_ctx *nc = native_ctx(r);
+/* A child that was sent SIGKILL but is not reaped yet (pidfd, -1 if none) and a cgroup not removed yet
+ * (cg, NULL if none; own_name: its name in own_cgroups, or NULL); all are taken. leftover_start() makes
+ * the first try and, when something is left, retries from the loop. */
+static struct leftover *leftover_new(struct native_ctx *nc, int pidfd, pid_t pid, struct tf_cg *cg,
+                                     char *own_name) {
         struct leftover *lo = tf_malloc0(sizeof(*lo));
-        *lo = (struct leftover){ .nc = nc, .pidfd = pidfd, .pid = pid, .cg = cg, .delay = 10 * TF_USEC_PER_MSEC };
+        *lo = (struct leftover){ .nc = nc, .pidfd = pidfd, .pid = pid, .cg = cg, .own_name = own_name,
+                                 .delay = 10 * TF_USEC_PER_MSEC };
         lo->cg_path = cg ? tf_strdup(tf_cg_path(cg)) : NULL;
+        return lo;
+}
+
+static void leftover_start(struct leftover *lo) {
+        struct native_ctx *nc = lo->nc;
         lo->next = nc->leftovers;
         nc->leftovers = lo;
         if (leftover_try(lo)) {
@@ -938,6 +1006,10 @@ static void leftover_add(struct tf_run *r, int pidfd, pid_t pid, struct tf_cg *c
                 return;
         }
         tf_loop_hold(nc->loop);
+}
+
+static void leftover_add(struct tf_run *r, int pidfd, pid_t pid, struct tf_cg *cg, char *own_name) {
+        leftover_start(leftover_new(native_ctx(r), pidfd, pid, cg, own_name));
 }
 
 static void native_cleanup(struct tf_run *r) {
@@ -964,6 +1036,7 @@ static void native_cleanup(struct tf_run *r) {
                         if (ret < 0)
                                 tf_log("warning: %s", e->msg);
                         tf_cg_free(n->cg);
+                        own_remove(native_ctx(r), n->cg_name);
                 }
                 n->cg = NULL;
         }
@@ -973,7 +1046,8 @@ static void native_cleanup(struct tf_run *r) {
                 pidfd = -1;
         }
         if (pidfd >= 0 || busy)
-                leftover_add(r, pidfd, n->pid, busy);
+                leftover_add(r, pidfd, n->pid, busy, busy ? TAKE_PTR(n->cg_name) : NULL);
+        free(n->cg_name);
         if (n->status_fd >= 0)
                 close(n->status_fd);
         free(n->fail_msg);
@@ -992,3 +1066,152 @@ const struct tf_backend_ops tf_native_backend = {
         .collect = native_collect,
         .cleanup = native_cleanup,
 };
+
+/*
+ * What a tfrun that is gone (killed with SIGKILL, crashed) left: PR_SET_PDEATHSIG ends its main child,
+ * not what that child forked, which lives on in the run's cgroup; and the cgroup stays in every
+ * hierarchy. Before a run creates its cgroup, the cgroups of the same service below the same parent
+ * whose tfrun is gone are killed and removed, as the docker backend removes containers by label. The
+ * cgroup/ module lists, kills and removes; what may be taken is decided here, from the name
+ * "tfrun-<service>-<tfrun pid>-<n>" and that pid. Never waited for: a cgroup that does not empty at once
+ * is a leftover (re-killed and retried from the loop for at most LEFTOVER_MAX_USEC, then a warning; the
+ * next run tries again).
+ */
+
+/* "tfrun-<service>-<pid>-<n>" -> service, pid; -EINVAL for any other name. Read from the end: a service
+ * name may hold '-' and digits ("a-1"), the two numbers after it may not. */
+static int parse_leaf(const char *leaf, char **ret_service, pid_t *ret_pid) {
+        if (!tf_startswith(leaf, "tfrun-"))
+                return -EINVAL;
+        const char *s = leaf + strlen("tfrun-"), *e = s + strlen(s), *d[2];
+        for (int k = 0; k < 2; k++) {
+                const char *q = e;
+                while (q > s && q[-1] >= '0' && q[-1] <= '9')
+                        q--;
+                if (q == e || q - 1 <= s || q[-1] != '-' || e - q > 10)
+                        return -EINVAL;
+                d[k] = q;
+                e = q - 1;
+        }
+        char *end;
+        errno = 0;
+        long pid = strtol(d[1], &end, 10);
+        if (errno || *end != '-' || pid <= 0 || pid > INT32_MAX)
+                return -EINVAL;
+        *ret_service = tf_strndup(s, (size_t) (e - s));
+        *ret_pid = (pid_t) pid;
+        return 0;
+}
+
+/* Field 22 of /proc/PID/stat, the start time in clock ticks since boot; 0 when unknown. */
+static uint64_t proc_start_time(pid_t pid) {
+        char path[64], buf[1024];
+        snprintf(path, sizeof(path), "/proc/%d/stat", (int) pid);
+        _cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC);
+        ssize_t k = fd < 0 ? -1 : read(fd, buf, sizeof(buf) - 1);
+        if (k <= 0)
+                return 0;
+        buf[k] = 0;
+        /* The name in parentheses may hold spaces and ')': the fields start after the last ')'. */
+        char *p = strrchr(buf, ')'), *save = NULL;
+        if (!p)
+                return 0;
+        int field = 3;
+        for (char *t = strtok_r(p + 1, " ", &save); t; t = strtok_r(NULL, " ", &save), field++) {
+                uint64_t v;
+                if (field == 22)
+                        return tf_parse_u64(t, &v) == 0 ? v : 0;
+        }
+        return 0;
+}
+
+enum owner {
+        OWNER_ALIVE,  /* a tfrun that may have made it: leave it alone */
+        OWNER_GONE,   /* no process has that pid */
+        OWNER_REUSED, /* the pid is another process's now */
+};
+
+/* Whether the tfrun with pid `pid`, which made the cgroup named leaf (cg), still runs. A process with
+ * that pid is another one when it is not a tfrun (/proc/PID/comm; the pid namespace's init of a
+ * `pid: private` run calls itself tfrun-init), or when it started after a process in the cgroup (a
+ * tfrun's runs are its descendants: they start after it). The pidfd makes the reads about one process:
+ * had it ended meanwhile and its pid gone to another, the pidfd would tell. What cannot be read
+ * (hidepid) counts as alive. */
+static enum owner owner_of(struct native_ctx *nc, const char *leaf, pid_t pid, struct tf_cg *cg) {
+        if (pid == getpid())
+                /* This process's own, unless a tfrun before it had the same pid. */
+                return tf_strv_contains(nc->own_cgroups, leaf) ? OWNER_ALIVE : OWNER_REUSED;
+        _cleanup_close_ int pfd = (int) syscall(SYS_pidfd_open, pid, 0);
+        if (pfd < 0) {
+                if (errno == ESRCH)
+                        return OWNER_GONE;
+                if (errno == EINVAL)
+                        return OWNER_REUSED; /* a thread of another process, not a process */
+                if (errno == ENOSYS && kill(pid, 0) < 0 && errno == ESRCH)
+                        return OWNER_GONE;
+                return OWNER_ALIVE;
+        }
+        char path[64], comm[32] = "";
+        snprintf(path, sizeof(path), "/proc/%d/comm", (int) pid);
+        _cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC);
+        ssize_t k = fd < 0 ? -1 : read(fd, comm, sizeof(comm) - 1);
+        if (k <= 0)
+                return OWNER_ALIVE;
+        comm[k] = 0;
+        comm[strcspn(comm, "\n")] = 0;
+        enum owner o = OWNER_ALIVE;
+        if (!tf_startswith(comm, "tfrun") || streq(comm, "tfrun-init"))
+                o = OWNER_REUSED;
+        uint64_t start = proc_start_time(pid);
+        _cleanup_free_ pid_t *pids = NULL;
+        size_t n = 0;
+        if (o == OWNER_ALIVE && start > 0 && tf_cg_pids(cg, &pids, &n, NULL) >= 0)
+                for (size_t i = 0; i < n && o == OWNER_ALIVE; i++) {
+                        uint64_t t = proc_start_time(pids[i]);
+                        if (t > 0 && t < start)
+                                o = OWNER_REUSED;
+                }
+        if (syscall(SYS_pidfd_send_signal, pfd, 0, NULL, 0) < 0 && errno == ESRCH)
+                return OWNER_GONE;
+        return o;
+}
+
+int tf_native_sweep(struct tf_run_ctx *c, const char *cgroup_parent, const char *service, tf_error **err) {
+        struct native_ctx *nc = native_ctx_of(c);
+        struct tf_cg_host *h;
+        int ret = ctx_cg_host(nc, &h, err);
+        if (ret < 0)
+                return ret;
+        _cleanup_free_ char *prefix = service ? tf_asprintf("tfrun-%s-", service) : tf_strdup("tfrun-");
+        _cleanup_strv_free_ char **names = NULL;
+        ret = tf_cg_list(h, cgroup_parent, prefix, &names, err);
+        if (ret < 0)
+                return ret;
+        for (char **p = names; p && *p; p++) {
+                _cleanup_free_ char *svc = NULL;
+                pid_t pid;
+                if (parse_leaf(*p, &svc, &pid) < 0 || (service && !streq(svc, service)))
+                        continue;
+                _cleanup_error_ tf_error *e = NULL;
+                struct tf_cg *cg;
+                if (tf_cg_open(h, cgroup_parent, *p, &cg, &e) < 0) {
+                        if (e->code != ENOENT) /* gone meanwhile: someone else swept it */
+                                tf_log("warning: %s: %s", svc, e->msg);
+                        continue;
+                }
+                enum owner o = owner_of(nc, *p, pid, cg);
+                if (o == OWNER_ALIVE) {
+                        tf_cg_free(cg);
+                        continue;
+                }
+                if (tf_cg_kill(cg, SIGKILL, &e) < 0)
+                        tf_log("warning: %s: %s", svc, e->msg);
+                struct leftover *lo = leftover_new(nc, -1, 0, cg, NULL);
+                lo->swept_service = TAKE_PTR(svc);
+                lo->swept_run = tf_strdup(*p + strlen("tfrun-"));
+                lo->swept_pid = pid;
+                lo->swept_reused = o == OWNER_REUSED;
+                leftover_start(lo);
+        }
+        return 0;
+}

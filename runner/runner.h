@@ -137,6 +137,12 @@ struct tf_run {
 };
 
 extern const struct tf_backend_ops tf_native_backend;
+/* Kill and remove the cgroups named tfrun-<service>-<pid>-<n> below --cgroup-parent (NULL: tfrun's own
+ * cgroups) whose tfrun (pid) is gone, in every hierarchy; service NULL: those of every service (the
+ * manager at start). A live tfrun's are never touched. Does not wait: what does not empty at once is
+ * retried from c's loop (bounded), then left with a warning. Each one removed is logged. A native run
+ * calls it for its service before it creates its cgroup. */
+int tf_native_sweep(struct tf_run_ctx *c, const char *cgroup_parent, const char *service, tf_error **err);
 /* Containers through the Docker Engine API (runner/docker-backend.c). */
 /* The docker backend lives in a module (tfrun-docker.so) loaded on first use: libcurl stays out of native
  * runs. Fails with a message naming where it looked. */
