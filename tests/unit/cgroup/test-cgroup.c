@@ -21,6 +21,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "base/cleanup.h"
 #include "cgroup/cgroup.h"
 #include "tests/tap.h"
 
@@ -358,6 +359,71 @@ static void test_destroy_kills(void) {
         int ws = wait_status(pid);
         OK(WIFSIGNALED(ws) && WTERMSIG(ws) == SIGKILL, "leftover was SIGKILLed");
         OK(!exists(dir), "directory removed");
+}
+
+/* A cgroup another run left (made, given a process, then freed without removal) is found by name in every
+ * hierarchy, adopted, killed and removed: the sweep's cgroup half. */
+static void test_list_open(void) {
+        struct tf_limits l = none();
+        l.memory = 64u << 20;
+        l.pids = 16;
+        struct tf_cg *cg = mk(&l, "a run that will be left");
+        if (!cg)
+                return;
+        char name[64];
+        snprintf(name, sizeof(name), "%s", name_buf);
+        pid_t pid = spawn(cg, do_pause);
+        tf_cg_free(cg); /* as a killed tfrun leaves it */
+        const int hs[] = {H_MEMORY, H_PIDS, H_UNIFIED};
+        for (size_t i = 0; i < sizeof(hs) / sizeof(hs[0]); i++)
+                OK(exists(leaf(hs[i], name, NULL)), "left: %s exists in %s", name, hier[hs[i]]);
+
+        char prefix[64];
+        snprintf(prefix, sizeof(prefix), "tfrun-test-%d-", (int)getpid());
+        char **names = NULL;
+        tf_error *e = NULL;
+        IS_INT(tf_cg_list(host, NULL, prefix, &names, &e), 0, "list by prefix");
+        int found = 0, n = 0;
+        for (char **q = names; q && *q; q++, n++)
+                found += strcmp(*q, name) == 0;
+        IS_INT(found, 1, "list: the left cgroup once, the union of its hierarchies (%d names)", n);
+        tf_strv_free(names);
+        names = NULL;
+        IS_INT(tf_cg_list(host, NULL, "tfrun-no-such-prefix-", &names, &e), 0, "list: no match");
+        OK(names == NULL, "list: no match is NULL");
+
+        IS_INT(tf_cg_open(host, NULL, "tfrun-no-such-1-1", &cg, &e), -ENOENT, "open: a name in no hierarchy");
+        tf_error_free(e);
+        e = NULL;
+        IS_INT(tf_cg_open(host, NULL, "../x", &cg, &e), -EINVAL, "open: a name with '/'");
+        tf_error_free(e);
+        e = NULL;
+        cg = NULL;
+        IS_INT(tf_cg_open(host, NULL, name, &cg, &e), 0, "open the left cgroup");
+        if (!cg)
+                return;
+        OK(tf_cg_populated(cg), "open: populated");
+        pid_t *pids = NULL;
+        size_t np = 0;
+        IS_INT(tf_cg_pids(cg, &pids, &np, &e), 0, "pids");
+        OK(np == 1 && pids[0] == pid, "pids: the process left in it (%zu)", np);
+        free(pids);
+        IS_INT(tf_cg_kill(cg, SIGKILL, &e), 0, "kill");
+        int ws = wait_status(pid);
+        OK(WIFSIGNALED(ws) && WTERMSIG(ws) == SIGKILL, "the left process was SIGKILLed");
+        int r = -EBUSY;
+        for (int i = 0; i < 200 && r == -EBUSY; i++) {
+                tf_error_free(e);
+                e = NULL;
+                r = tf_cg_remove(cg, &e);
+                if (r == -EBUSY)
+                        usleep(5000);
+        }
+        IS_INT(r, 0, "remove");
+        tf_cg_free(cg);
+        for (size_t i = 0; i < sizeof(hs) / sizeof(hs[0]); i++)
+                OK(!exists(leaf(hs[i], name, NULL)), "removed from %s", hier[hs[i]]);
+        tf_error_free(e);
 }
 
 static void expect_refusal(struct tf_limits *l, const char *what, const char *msg) {
@@ -733,6 +799,7 @@ int main(void) {
         test_oom();
         test_kill_tree();
         test_destroy_kills();
+        test_list_open();
         test_refusals();
         test_io();
         test_failure_leaves_nothing();
