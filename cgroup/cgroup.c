@@ -1768,7 +1768,8 @@ int tf_cg_list(struct tf_cg_host *h, const char *parent, const char *prefix, cha
         return 0;
 }
 
-int tf_cg_open(struct tf_cg_host *h, const char *parent, const char *name, struct tf_cg **ret, tf_error **err) {
+int tf_cg_open(struct tf_cg_host *h, const char *parent, const char *name, struct tf_cg **ret,
+               tf_error **err) {
         int r = parent_check(parent, err);
         if (r < 0)
                 return r;

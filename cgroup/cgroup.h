@@ -141,7 +141,8 @@ int tf_cg_destroy(struct tf_cg *cg, tf_error **err);
  * processes in cg and below it (*ret owned by the caller). Nothing here waits.
  */
 int tf_cg_list(struct tf_cg_host *h, const char *parent, const char *prefix, char ***ret, tf_error **err);
-int tf_cg_open(struct tf_cg_host *h, const char *parent, const char *name, struct tf_cg **ret, tf_error **err);
+int tf_cg_open(struct tf_cg_host *h, const char *parent, const char *name, struct tf_cg **ret,
+               tf_error **err);
 int tf_cg_pids(struct tf_cg *cg, pid_t **ret, size_t *ret_n, tf_error **err);
 
 /* The main path for messages, e.g. /sys/fs/cgroup/memory/.../tfrun-hello-4242-1. */

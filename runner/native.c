@@ -133,7 +133,8 @@ static int native_check(struct tf_run *r, tf_error **err) {
         if (ret < 0)
                 return ret;
         n->cg_name = tf_asprintf("tfrun-%s", r->run_id);
-        struct tf_cg_options o = { .parent = r->opts->cgroup_parent, .name = n->cg_name, .spec_path = s->path };
+        struct tf_cg_options o = { .parent = r->opts->cgroup_parent, .name = n->cg_name,
+                                   .spec_path = s->path };
         return tf_cg_check(host, &s->limits, &o, &n->cg_plan, err);
 }
 
@@ -832,8 +833,8 @@ static void leftover_free(struct leftover *lo, bool report) {
         tf_source_remove(lo->timer);
         if (lo->cg) {
                 if (report && lo->swept_service)
-                        tf_log("warning: %s: cgroup %s left by run %s (its tfrun, pid %d, is gone) not removed: "
-                               "still busy %" PRIu64 " s after SIGKILL; the next run of %s tries again",
+                        tf_log("warning: %s: cgroup %s left by run %s (its tfrun, pid %d, is gone) not "
+                               "removed: still busy %" PRIu64 " s after SIGKILL; the next run of %s tries again",
                                lo->swept_service, lo->cg_path, lo->swept_run, (int) lo->swept_pid,
                                LEFTOVER_MAX_USEC / TF_USEC_PER_SEC, lo->swept_service);
                 else if (report)
