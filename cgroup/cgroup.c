@@ -614,6 +614,21 @@ static int no_swap_accounting(const char *key, const char *file, tf_error **err)
                             file);
 }
 
+static bool word_in(const char *list, const char *w);
+
+/* Whether the swap file's absence says something about swap accounting: only where the parent exists and
+ * offers the memory controller. Otherwise the parents' check (plan_check_parents) names the real problem
+ * (a missing parent, a controller not delegated) and the swap question does not arise yet. */
+static bool swap_file_telling(const char *pp, bool v2) {
+        if (access(pp, F_OK) < 0)
+                return false;
+        if (!v2)
+                return true;
+        _cleanup_free_ char *f = tf_asprintf("%s/cgroup.controllers", pp);
+        char buf[512];
+        return read_path(f, buf, sizeof(buf)) >= 0 && word_in(buf, "memory");
+}
+
 static int plan_memory(const struct tf_limits *l, struct plan *p, tf_error **err) {
         bool v2 = ctl_version(p, CTL_MEMORY) == 2;
         bool any = (tf_limit_is_set(l->memory) || tf_limit_is_set(l->memory_high) ||
@@ -650,7 +665,7 @@ static int plan_memory(const struct tf_limits *l, struct plan *p, tf_error **err
                 /* The root cgroup has no memory.swap.max even where swap is accounted: only a real
                  * parent tells before anything is made (the write itself fails clearly otherwise). */
                 _cleanup_free_ char *f = tf_asprintf("%s/memory.swap.max", pp);
-                if (!streq(p->parent[CTL_MEMORY], "/") && access(f, F_OK) < 0)
+                if (!streq(p->parent[CTL_MEMORY], "/") && swap_file_telling(pp, true) && access(f, F_OK) < 0)
                         return no_swap_accounting(key, "memory.swap.max", err);
                 add(p, CTL_MEMORY, key, "memory.swap.max", CMP_PAGES, u64s(swap));
                 return 0;
@@ -661,7 +676,7 @@ static int plan_memory(const struct tf_limits *l, struct plan *p, tf_error **err
                                     "(memory.memsw.limit_in_bytes = memory + swap), so it needs "
                                     "limits.memory set as well");
         _cleanup_free_ char *f = tf_asprintf("%s/memory.memsw.limit_in_bytes", pp);
-        if (access(f, F_OK) < 0)
+        if (swap_file_telling(pp, false) && access(f, F_OK) < 0)
                 return no_swap_accounting(key, "memory.memsw.limit_in_bytes", err);
         struct tf_limits both = {.memory = l->memory, .memory_swap = swap};
         uint64_t memsw;

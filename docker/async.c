@@ -185,7 +185,6 @@ static void kick(tf_docker *d) {
 static size_t header_cb(char *buf, size_t size, size_t n, void *userdata) {
         tf_docker_call *c = userdata;
         size_t len = size * n;
-        static const char key[] = "api-version:";
         if (len >= 5 && strncmp(buf, "HTTP/", 5) == 0) {
                 /* A new status line (after a 100 Continue, say): headers start over. */
                 c->headers_done = false;
@@ -199,18 +198,8 @@ static size_t header_cb(char *buf, size_t size, size_t n, void *userdata) {
                         if (c->ready && c->stage == STAGE_MAIN && c->resp.status == 200)
                                 c->ready_pending = true;
                 }
-        } else if (len > sizeof(key) - 1 && strncasecmp(buf, key, sizeof(key) - 1) == 0) {
-                const char *v = buf + sizeof(key) - 1;
-                size_t vl = len - (sizeof(key) - 1);
-                while (vl > 0 && (*v == ' ' || *v == '\t'))
-                        v++, vl--;
-                while (vl > 0 && (v[vl - 1] == '\r' || v[vl - 1] == '\n' || v[vl - 1] == ' '))
-                        vl--;
-                if (vl < sizeof(c->resp.api_version)) {
-                        memcpy(c->resp.api_version, v, vl);
-                        c->resp.api_version[vl] = '\0';
-                }
-        }
+        } else
+                docker_resp_header_api_version(&c->resp, buf, len);
         return len;
 }
 

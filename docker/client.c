@@ -86,6 +86,23 @@ void docker_resp_done(struct docker_resp *r) {
         r->len = 0;
 }
 
+bool docker_resp_header_api_version(struct docker_resp *r, const char *buf, size_t len) {
+        static const char key[] = "api-version:";
+        if (len <= sizeof(key) - 1 || strncasecmp(buf, key, sizeof(key) - 1) != 0)
+                return false;
+        const char *v = buf + sizeof(key) - 1;
+        size_t vl = len - (sizeof(key) - 1);
+        while (vl > 0 && (*v == ' ' || *v == '\t'))
+                v++, vl--;
+        while (vl > 0 && (v[vl - 1] == '\r' || v[vl - 1] == '\n' || v[vl - 1] == ' '))
+                vl--;
+        if (vl < sizeof(r->api_version)) {
+                memcpy(r->api_version, v, vl);
+                r->api_version[vl] = '\0';
+        }
+        return true;
+}
+
 int docker_api_parse(const char *s, int *ret_major, int *ret_minor) {
         int ma, mi, n = 0;
         if (!s || sscanf(s, "%d.%d%n", &ma, &mi, &n) != 2 || s[n] != '\0' || ma < 0 || mi < 0)
@@ -215,21 +232,8 @@ struct xfer {
 
 static size_t on_header(char *buf, size_t size, size_t n, void *userdata) {
         struct xfer *x = userdata;
-        size_t len = size * n;
-        static const char key[] = "api-version:";
-        if (len > sizeof(key) - 1 && strncasecmp(buf, key, sizeof(key) - 1) == 0) {
-                const char *v = buf + sizeof(key) - 1;
-                size_t vl = len - (sizeof(key) - 1);
-                while (vl > 0 && (*v == ' ' || *v == '\t'))
-                        v++, vl--;
-                while (vl > 0 && (v[vl - 1] == '\r' || v[vl - 1] == '\n' || v[vl - 1] == ' '))
-                        vl--;
-                if (vl < sizeof(x->resp->api_version)) {
-                        memcpy(x->resp->api_version, v, vl);
-                        x->resp->api_version[vl] = '\0';
-                }
-        }
-        return len;
+        docker_resp_header_api_version(x->resp, buf, size * n);
+        return size * n;
 }
 
 static size_t on_write(char *buf, size_t size, size_t n, void *userdata) {

@@ -52,6 +52,9 @@ struct docker_resp {
         int cb_error;         /* what on_data returned when it aborted */
 };
 void docker_resp_done(struct docker_resp *r);
+/* One response header line (libcurl's header callback): when it is Api-Version, its value into
+ * r->api_version. Returns whether it was. */
+bool docker_resp_header_api_version(struct docker_resp *r, const char *buf, size_t len);
 
 /* Ensure connected, then run the request. Transport failures give -errno with "<call>: ..."; an HTTP
  * status >= 400 is NOT an error here (the caller decides; docker_engine_error() makes the message). */
