@@ -13,7 +13,6 @@
 #include "base/cleanup.h"
 #include "base/strutil.h"
 #include "runner/commands.h"
-#include "runner/log.h"
 #include "runner/runner.h"
 #include "runner/supervise.h"
 #include "runner/fireplan.h"
@@ -79,24 +78,14 @@ static void report_failure(const struct tf_run_options *o, const char *service, 
                            const char *msg) {
         if (!o->json && !o->json_file)
                 return;
-        struct tf_run_result res = { .exit_status = 125, .exit_code = -1, .reason = reason, .error = (char *) msg,
-                                     .cpu_usec = TF_UNSET, .memory_peak = TF_UNSET, .pids_peak = TF_UNSET,
-                                     .oom_kills = TF_UNSET, .pids_refused = TF_UNSET };
+        struct tf_run_result res;
+        tf_run_result_init(&res);
+        res.exit_status = 125;
+        res.reason = reason;
+        res.error = (char *) msg;
         json_t *obj = tf_run_result_json(service, NULL, NULL, &res);
         json_object_set_new(obj, "state", json_string("failed"));
-        if (o->json_file) {
-                _cleanup_error_ tf_error *e = NULL;
-                if (tf_write_json_file(o->json_file, obj, &e) < 0)
-                        tf_log("%s", e->msg);
-        }
-        if (o->json) {
-                _cleanup_free_ char *js = json_dumps(obj, JSON_COMPACT);
-                if (js) {
-                        _cleanup_free_ char *line = tf_asprintf("%s\n", js);
-                        tf_out(1, line, strlen(line));
-                }
-        }
-        json_decref(obj);
+        tf_run_emit_json(o, obj);
 }
 
 int tf_cmd_run(int argc, char **argv) {

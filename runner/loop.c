@@ -303,10 +303,6 @@ void tf_loop_exit(struct tf_loop *l, int code) {
         l->exit_code = code;
 }
 
-bool tf_loop_exiting(const struct tf_loop *l) {
-        return l->exiting;
-}
-
 /* Make the deferred calls pending now; those they defer in turn wait for the next round. */
 static int run_deferred(struct tf_loop *l) {
         unsigned n = l->n_deferred;

@@ -64,4 +64,3 @@ int tf_loop_run(struct tf_loop *l);
 /* Debug switch: TFRUN_LOOP_WARN_MS=N in the environment (ignored for a setuid or otherwise privileged
  * tfrun, AT_SECURE) makes the loop log every dispatch that took longer than N ms, naming the callback. */
 void tf_loop_exit(struct tf_loop *l, int code);
-bool tf_loop_exiting(const struct tf_loop *l);

@@ -80,6 +80,17 @@ static int backend_for(const struct tf_run_ctx *ctx, const struct tf_spec *spec,
         }
 }
 
+void tf_run_result_init(struct tf_run_result *res) {
+        *res = (struct tf_run_result){
+                .exit_code = -1,
+                .cpu_usec = TF_UNSET,
+                .memory_peak = TF_UNSET,
+                .pids_peak = TF_UNSET,
+                .oom_kills = TF_UNSET,
+                .pids_refused = TF_UNSET,
+        };
+}
+
 int tf_run_new(struct tf_run_ctx *ctx, const struct tf_spec *spec, const struct tf_run_options *opts,
                struct tf_run **ret, tf_error **err) {
         struct tf_run *r = tf_malloc0(sizeof(*r));
@@ -89,14 +100,7 @@ int tf_run_new(struct tf_run_ctx *ctx, const struct tf_spec *spec, const struct 
         r->loop = ctx->loop;
         r->run_id = tf_asprintf("%s-%d-%u", spec->name, (int) getpid(), ++ctx->run_counter);
         r->state = TF_RUN_PENDING;
-        r->result = (struct tf_run_result){
-                .exit_code = -1,
-                .cpu_usec = TF_UNSET,
-                .memory_peak = TF_UNSET,
-                .pids_peak = TF_UNSET,
-                .oom_kills = TF_UNSET,
-                .pids_refused = TF_UNSET,
-        };
+        tf_run_result_init(&r->result);
         *ret = r;
         return 0;
 }
@@ -133,11 +137,17 @@ static int on_finish(struct tf_source *s, int fd, uint32_t events, void *userdat
 
 /* The one way a run ends: its result is complete, the state final. The rest (cleanup, on_done) happens
  * from a deferred call, so that a backend may end the run from anywhere, inside start() included. */
-static void end_run(struct tf_run *r) {
+/* The main process ended (or never started): the wall time stops here, whatever collecting takes after.
+ * A backend that saw the end earlier has set it already. */
+static void mark_ended(struct tf_run *r) {
         if (!r->ended) {
                 r->ended = true;
                 r->result.wall_usec = tf_loop_now(r->loop, CLOCK_MONOTONIC) - r->start_mono_usec;
         }
+}
+
+static void end_run(struct tf_run *r) {
+        mark_ended(r);
         if (r->finish_source)
                 return;
         tf_source_remove(r->timeout_source);
@@ -232,10 +242,7 @@ void tf_run_child_exited(struct tf_run *r, int code, int status) {
 
         if (is_final(r->state))
                 return;
-        if (!r->ended) {
-                r->ended = true;
-                r->result.wall_usec = tf_loop_now(r->loop, CLOCK_MONOTONIC) - r->start_mono_usec;
-        }
+        mark_ended(r);
         if (r->ops->collect(r, res, &oom, &e) < 0)
                 tf_log("warning: collect %s: %s", r->run_id, e->msg);
 
@@ -383,15 +390,6 @@ static void fmt_opt_size(char *buf, size_t len, uint64_t v) {
                 tf_format_size(buf, len, v);
 }
 
-static void fmt_time(char *buf, size_t len, uint64_t usec) {
-        char ts[64];
-        time_t t = (time_t) (usec / TF_USEC_PER_SEC);
-        struct tm tm;
-        gmtime_r(&t, &tm);
-        strftime(ts, sizeof(ts), "%Y-%m-%dT%H:%M:%S", &tm);
-        snprintf(buf, len, "%s.%06" PRIu64 "Z", ts, usec % TF_USEC_PER_SEC);
-}
-
 json_t *tf_run_result_json(const char *service, const char *backend, const char *run_id,
                            const struct tf_run_result *res) {
         json_t *o = json_object();
@@ -406,7 +404,7 @@ json_t *tf_run_result_json(const char *service, const char *backend, const char 
         json_object_set_new(o, "error", res->error ? json_string(res->error) : json_null());
         if (res->start_realtime_usec) {
                 char ts[96];
-                fmt_time(ts, sizeof(ts), res->start_realtime_usec);
+                tf_format_utc_usec(ts, sizeof(ts), res->start_realtime_usec);
                 json_object_set_new(o, "started_at", json_string(ts));
         } else
                 json_object_set_new(o, "started_at", json_null());
@@ -421,7 +419,7 @@ json_t *tf_run_result_json(const char *service, const char *backend, const char 
         return o;
 }
 
-int tf_write_json_file(const char *path, json_t *obj, tf_error **err) {
+static int write_json_file(const char *path, json_t *obj, tf_error **err) {
         _cleanup_free_ char *s = json_dumps(obj, JSON_COMPACT);
         if (!s)
                 return tf_error_set(err, ENOMEM, "--json-file %s: cannot encode the result", path);
@@ -432,6 +430,22 @@ int tf_write_json_file(const char *path, json_t *obj, tf_error **err) {
         return 0;
 }
 
+void tf_run_emit_json(const struct tf_run_options *o, json_t *obj) {
+        if (o->json_file) {
+                _cleanup_error_ tf_error *e = NULL;
+                if (write_json_file(o->json_file, obj, &e) < 0)
+                        tf_log("%s", e->msg);
+        }
+        if (o->json) {
+                _cleanup_free_ char *s = json_dumps(obj, JSON_COMPACT);
+                if (s) {
+                        _cleanup_free_ char *line = tf_asprintf("%s\n", s);
+                        tf_out(1, line, strlen(line));
+                }
+        }
+        json_decref(obj);
+}
+
 void tf_run_report(const struct tf_run *r) {
         const struct tf_run_result *res = &r->result;
         const char *backend = r->ops ? r->ops->name : tf_backend_name(r->spec->resolved_backend);
@@ -440,21 +454,9 @@ void tf_run_report(const struct tf_run *r) {
         if (r->opts->json || r->opts->json_file) {
                 json_t *o = tf_run_result_json(r->spec->name, backend, r->run_id, res);
                 json_object_set_new(o, "state", json_string(tf_run_state_name(r->state)));
-                if (r->opts->json_file) {
-                        _cleanup_error_ tf_error *e = NULL;
-                        if (tf_write_json_file(r->opts->json_file, o, &e) < 0)
-                                tf_log("%s", e->msg);
-                }
-                if (r->opts->json) {
-                        _cleanup_free_ char *s = json_dumps(o, JSON_COMPACT);
-                        if (s) {
-                                _cleanup_free_ char *line = tf_asprintf("%s\n", s);
-                                tf_out(1, line, strlen(line));
-                        }
-                        json_decref(o);
+                tf_run_emit_json(r->opts, o);
+                if (r->opts->json)
                         return;
-                }
-                json_decref(o);
         }
         /* Nothing ran: the message says it all, as it did before anything was started. */
         if (r->opts->quiet || res->reason == TF_REASON_START_FAILED)

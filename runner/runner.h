@@ -194,8 +194,10 @@ json_t *tf_run_result_json(const char *service, const char *backend, const char 
 
 /* The summary line (stderr) or JSON object (stdout), and --json-file. */
 void tf_run_report(const struct tf_run *r);
-/* Write obj to path atomically (temp file beside it, O_EXCL|O_NOFOLLOW, fsync, rename). */
-int tf_write_json_file(const char *path, json_t *obj, tf_error **err);
+/* A result object (takes obj) to --json-file (atomically: tf_write_file_atomic()) and/or --json (stdout). */
+void tf_run_emit_json(const struct tf_run_options *o, json_t *obj);
+/* A result before anything is known: no exit code, statistics unknown. */
+void tf_run_result_init(struct tf_run_result *res);
 
 /* Log a line on stderr prefixed "tfrun: " (the runner is the only module that prints). */
 void tf_log(const char *fmt, ...) __attribute__((format(printf, 1, 2)));

@@ -77,15 +77,6 @@ static uint64_t now_rt(const struct tf_service *s) {
         return tf_loop_now(s->loop, CLOCK_REALTIME);
 }
 
-static void fmt_time(char *buf, size_t len, uint64_t usec) {
-        time_t t = (time_t) (usec / TF_USEC_PER_SEC);
-        struct tm tm;
-        gmtime_r(&t, &tm);
-        char b[32];
-        strftime(b, sizeof(b), "%Y-%m-%dT%H:%M:%S", &tm);
-        snprintf(buf, len, "%s.%06" PRIu64 "Z", b, usec % TF_USEC_PER_SEC);
-}
-
 static uint64_t random_below(uint64_t n) {
         if (n == 0)
                 return 0;
@@ -338,7 +329,7 @@ static int on_fire(struct tf_source *src, int fd, uint32_t events, void *userdat
                 /* The realtime clock was set (or DST/zone change): recompute from the new now. */
                 arm_next_fire(s, now);
                 char b[40];
-                fmt_time(b, sizeof(b), s->next_due);
+                tf_format_utc_usec(b, sizeof(b), s->next_due);
                 tf_log("%s: the system clock changed; next fire recomputed: %s", s->cur->spec->name, b);
                 return 0;
         }
@@ -348,7 +339,7 @@ static int on_fire(struct tf_source *src, int fd, uint32_t events, void *userdat
                 return 0;
         }
         char due[40];
-        fmt_time(due, sizeof(due), s->next_due);
+        tf_format_utc_usec(due, sizeof(due), s->next_due);
         char why[96];
         snprintf(why, sizeof(why), "fire for %s", due);
         tf_log("%s: firing (scheduled %s, delay %" PRIu64 "us, late %" PRIu64 "us)", s->cur->spec->name, due,
@@ -425,7 +416,7 @@ void tf_service_start(struct tf_service *s) {
         if (s->state_path && state_read(s, &last) == 0 && tf_fire_plan_next(s->cur->plan, last, &missed) == 0 &&
             missed <= now) {
                 char b[40];
-                fmt_time(b, sizeof(b), missed);
+                tf_format_utc_usec(b, sizeof(b), missed);
                 tf_log("%s: catching up the run missed at %s (persistent: true)", spec->name, b);
                 catch_up = true;
         }
@@ -436,7 +427,7 @@ void tf_service_start(struct tf_service *s) {
         arm_next_fire(s, now);
         if (s->fire_timer) {
                 char b[40];
-                fmt_time(b, sizeof(b), s->next_due);
+                tf_format_utc_usec(b, sizeof(b), s->next_due);
                 tf_log("%s: waiting for the schedule; next fire at %s", spec->name, b);
         }
 }
