@@ -1,0 +1,846 @@
+/* SPDX-License-Identifier: MIT */
+/* The run history (store/store.h) on real SQLite files in a temporary directory. Usage: test-store
+ * STORE_WRITER (the program the crash test kills). */
+#define _XOPEN_SOURCE 700
+#include <errno.h>
+#include <fcntl.h>
+#include <ftw.h>
+#include <signal.h>
+#include <sqlite3.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "base/cleanup.h"
+#include "base/error.h"
+#include "base/strutil.h"
+#include "base/timeutil.h"
+#include "store/store.h"
+#include "tests/tap.h"
+
+#define DAY (UINT64_C(86400) * 1000000)
+
+static char dir[64];
+static const char *writer;
+
+static char *in_dir(const char *name) {
+        return tf_asprintf("%s/%s", dir, name);
+}
+
+static const char *msg(tf_error *e) {
+        return e && e->msg ? e->msg : "(no error)";
+}
+
+static tf_store *open_ok(const char *path) {
+        _cleanup_error_ tf_error *err = NULL;
+        tf_store *s = NULL;
+        int r = tf_store_open(path, 0, &s, &err);
+        if (!OK(r == 0, "open %s", path))
+                printf("#   %s\n", msg(err));
+        return s;
+}
+
+/* A raw connection beside the store's, for what the API does not show (pragmas, locks). */
+static sqlite3 *raw(const char *path) {
+        sqlite3 *db = NULL;
+        if (sqlite3_open_v2(path, &db, SQLITE_OPEN_READWRITE, NULL) != SQLITE_OK) {
+                printf("# raw open %s: %s\n", path, db ? sqlite3_errmsg(db) : "?");
+                abort();
+        }
+        return db;
+}
+
+static char *raw_text(sqlite3 *db, const char *sql) {
+        sqlite3_stmt *st = NULL;
+        char *out = NULL;
+        if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) == SQLITE_OK && sqlite3_step(st) == SQLITE_ROW)
+                out = tf_strdup(sqlite3_column_text(st, 0) ? (const char *)sqlite3_column_text(st, 0)
+                                                           : "NULL");
+        else
+                out = tf_asprintf("error: %s", sqlite3_errmsg(db));
+        sqlite3_finalize(st);
+        return out;
+}
+
+static struct tf_store_run mkrun(const char *id, const char *service, uint64_t started,
+                                 const char *manager) {
+        struct tf_store_run r = TF_STORE_RUN_INIT;
+        r.run_id = id;
+        r.service = service;
+        r.trigger = "schedule";
+        r.started_usec = started;
+        r.backend = "native";
+        r.manager_id = manager;
+        return r;
+}
+
+static int begin(tf_store *s, const char *id, const char *service, uint64_t started, const char *manager) {
+        _cleanup_error_ tf_error *err = NULL;
+        struct tf_store_run r = mkrun(id, service, started, manager);
+        int ret = tf_store_run_begin(s, &r, &err);
+        if (ret < 0)
+                printf("# begin %s: %s\n", id, msg(err));
+        return ret;
+}
+
+static int end(tf_store *s, const char *id, const char *status, uint64_t ended, const char *log) {
+        _cleanup_error_ tf_error *err = NULL;
+        struct tf_store_run r = TF_STORE_RUN_INIT;
+        r.run_id = id;
+        r.status = status;
+        r.ended_usec = ended;
+        r.exit_code = streq(status, "success") ? 0 : 1;
+        r.log_path = log;
+        int ret = tf_store_run_end(s, &r, &err);
+        if (ret < 0)
+                printf("# end %s: %s\n", id, msg(err));
+        return ret;
+}
+
+/* Query results as "id id id". */
+static int collect(const struct tf_store_run *r, void *userdata) {
+        char **out = userdata;
+        char *n = tf_asprintf("%s%s%s", *out ? *out : "", *out ? " " : "", r->run_id);
+        free(*out);
+        *out = n;
+        return 0;
+}
+static char *query(tf_store *s, struct tf_store_filter f, int *ret) {
+        _cleanup_error_ tf_error *err = NULL;
+        char *out = NULL;
+        *ret = tf_store_query(s, &f, collect, &out, &err);
+        if (*ret < 0)
+                printf("# query: %s\n", msg(err));
+        return out ? out : tf_strdup("");
+}
+
+static void test_schema(void) {
+        _cleanup_free_ char *path = in_dir("schema.db"), *wal = tf_asprintf("%s-wal", path);
+        tf_store *s = open_ok(path);
+        struct stat st;
+        OK(stat(path, &st) == 0 && (st.st_mode & 0777) == 0600, "the database is created mode 0600");
+        OK(begin(s, "a-1", "a", 100, "m1") == 0, "a run is recorded");
+        OK(stat(wal, &st) == 0 && (st.st_mode & 0777) == 0600, "its WAL file is mode 0600 too");
+        sqlite3 *db = raw(path);
+        _cleanup_free_ char *jm = raw_text(db, "PRAGMA journal_mode"),
+                            *uv = raw_text(db, "PRAGMA user_version"),
+                            *tables = raw_text(db, "SELECT group_concat(name, ' ') FROM (SELECT name FROM "
+                                                   "sqlite_master WHERE type = 'table' ORDER BY name)"),
+                            *idx = raw_text(
+                                    db,
+                                    "SELECT group_concat(name, ' ') FROM (SELECT name FROM sqlite_master "
+                                    "WHERE type = 'index' AND name NOT LIKE 'sqlite_%' ORDER BY name)");
+        IS_STR(jm, "wal", "journal_mode is WAL");
+        IS_STR(uv, "1", "user_version is the schema version");
+        IS_STR(tables, "run_counts runs service_state steps", "the tables");
+        IS_STR(idx, "runs_service_started runs_started runs_status", "the indexes");
+        sqlite3_close(db);
+        tf_store_free(s);
+
+        s = open_ok(path);
+        _cleanup_free_ struct tf_store_run *r = NULL;
+        _cleanup_error_ tf_error *err = NULL;
+        OK(tf_store_get_run(s, "a-1", &r, &err) == 0 && streq(r->status, "running"),
+           "reopened, the run is there");
+        OK(tf_store_check(s, &err) == 0, "quick_check passes");
+        tf_store_free(s);
+}
+
+static void test_runs(void) {
+        _cleanup_free_ char *path = in_dir("runs.db");
+        _cleanup_error_ tf_error *err = NULL;
+        tf_store *s = open_ok(path);
+
+        struct tf_store_run in = mkrun("web-12-1", "web", 1700000000000000, "boot:12:99");
+        in.trigger = "manual";
+        in.attempt = 2;
+        in.scheduled_usec = 1699999999000000;
+        in.log_path = "/var/lib/tfrun/logs/web/web-12-1.log";
+        OK(tf_store_run_begin(s, &in, &err) == 0, "run_begin");
+        IS_INT(tf_store_run_begin(s, &in, &err), -EEXIST, "the same run_id again: -EEXIST");
+        IS_STR(msg(err), tf_asprintf("history '%s': run web-12-1 is already recorded", path),
+               "  its message");
+
+        _cleanup_free_ struct tf_store_run *r = NULL;
+        OK(tf_store_get_run(s, "web-12-1", &r, &err) == 0, "get_run");
+        IS_STR(r->service, "web", "  service");
+        IS_STR(r->trigger, "manual", "  trigger");
+        IS_INT(r->attempt, 2, "  attempt");
+        IS_INT(r->scheduled_usec, 1699999999000000, "  scheduled_usec");
+        IS_INT(r->started_usec, 1700000000000000, "  started_usec");
+        IS_INT(r->ended_usec, 0, "  ended_usec NULL while running");
+        IS_STR(r->status, "running", "  status running");
+        OK(r->reason == NULL && r->exit_code == -1 && r->signal == 0 && !r->oom &&
+                   r->peak_memory == TF_STORE_UNKNOWN && r->cpu_usec == TF_STORE_UNKNOWN,
+           "  the result fields are none");
+        IS_STR(r->backend, "native", "  backend");
+        IS_STR(r->log_path, "/var/lib/tfrun/logs/web/web-12-1.log", "  log_path");
+        IS_STR(r->manager_id, "boot:12:99", "  manager_id");
+        r = TAKE_PTR(r), free(r);
+
+        struct tf_store_run e = TF_STORE_RUN_INIT;
+        e.run_id = "web-12-1";
+        e.status = "oom";
+        e.ended_usec = 1700000005000000;
+        e.reason = "oom-killed\n\tby the kernel";
+        e.signal = 9;
+        e.oom = true;
+        e.peak_memory = 64 << 20;
+        e.cpu_usec = 1234;
+        OK(tf_store_run_end(s, &e, &err) == 0, "run_end");
+        OK(tf_store_get_run(s, "web-12-1", &r, &err) == 0, "get_run after the end");
+        OK(streq(r->status, "oom") && r->ended_usec == 1700000005000000 && streq(r->reason, e.reason) &&
+                   r->exit_code == -1 && r->signal == 9 && r->oom && r->peak_memory == 64 << 20 &&
+                   r->cpu_usec == 1234,
+           "  the result is stored");
+        IS_STR(r->log_path, "/var/lib/tfrun/logs/web/web-12-1.log",
+               "  log_path kept when the end gives none");
+        IS_INT(tf_store_run_end(s, &e, &err), -EALREADY, "ending it again: -EALREADY");
+        IS_STR(msg(err), tf_asprintf("history '%s': run web-12-1 has already ended (oom)", path),
+               "  its message");
+        e.run_id = "web-12-2";
+        IS_INT(tf_store_run_end(s, &e, &err), -ENOENT, "ending an unknown run: -ENOENT");
+        IS_INT(tf_store_get_run(s, "nope", &r, &err), -ENOENT, "get_run of an unknown run: -ENOENT");
+        IS_STR(msg(err), tf_asprintf("history '%s': no run nope", path), "  its message");
+
+        /* A skip is recorded over at once. */
+        struct tf_store_run sk = mkrun("web-12-3", "web", 1700000010000000, "boot:12:99");
+        sk.status = "skipped";
+        sk.ended_usec = sk.started_usec;
+        sk.reason = "the previous run is still going (overlap: skip)";
+        OK(tf_store_run_begin(s, &sk, &err) == 0, "a skipped run is recorded ended");
+        sk.ended_usec = 0;
+        sk.run_id = "web-12-4";
+        IS_INT(tf_store_run_begin(s, &sk, &err), -EINVAL, "skipped without an end time: -EINVAL");
+        IS_STR(msg(err),
+               "store: run web-12-4: status skipped with no end time: a run is running exactly until it "
+               "ends",
+               "  its message");
+        tf_store_free(s);
+}
+
+static void test_query(void) {
+        _cleanup_free_ char *path = in_dir("query.db");
+        _cleanup_error_ tf_error *err = NULL;
+        tf_store *s = open_ok(path);
+        int n;
+        /* a-1..a-6 and b-1..b-3, started at 10, 20, ...; b-2 and a-3 start at the same instant. */
+        begin(s, "a-1", "a", 10, "m");
+        begin(s, "a-2", "a", 20, "m");
+        begin(s, "a-3", "a", 30, "m");
+        begin(s, "b-1", "b", 15, "m");
+        begin(s, "b-2", "b", 30, "m");
+        begin(s, "a-4", "a", 40, "m");
+        begin(s, "b-3", "b", 50, "m");
+        begin(s, "a-5", "a", 60, "m");
+        begin(s, "a-6", "a", 70, "m");
+        end(s, "a-1", "success", 11, NULL);
+        end(s, "a-2", "failure", 21, NULL);
+        end(s, "a-3", "success", 31, NULL);
+        end(s, "b-1", "timeout", 16, NULL);
+        end(s, "a-4", "failure", 41, NULL);
+        end(s, "a-5", "success", 61, NULL);
+
+        _cleanup_free_ char *all = query(s, (struct tf_store_filter){}, &n);
+        IS_STR(all, "a-6 a-5 b-3 a-4 b-2 a-3 a-2 b-1 a-1",
+               "all runs, newest first (same start: run_id descending)");
+        IS_INT(n, 9, "  the count returned");
+        _cleanup_free_ char *a = query(s, (struct tf_store_filter){.service = "a"}, &n);
+        IS_STR(a, "a-6 a-5 a-4 a-3 a-2 a-1", "filter by service");
+        _cleanup_free_ char *fail = query(s, (struct tf_store_filter){.status = "failure"}, &n);
+        IS_STR(fail, "a-4 a-2", "filter by status");
+        _cleanup_free_ char *running = query(s, (struct tf_store_filter){.status = "running"}, &n);
+        IS_STR(running, "a-6 b-3 b-2", "the running ones");
+        _cleanup_free_ char *as =
+                query(s, (struct tf_store_filter){.service = "a", .status = "success"}, &n);
+        IS_STR(as, "a-5 a-3 a-1", "service and status");
+        _cleanup_free_ char *since = query(s, (struct tf_store_filter){.since_usec = 30}, &n);
+        IS_STR(since, "a-6 a-5 b-3 a-4 b-2 a-3", "since (inclusive)");
+        _cleanup_free_ char *lim = query(s, (struct tf_store_filter){.limit = 3}, &n);
+        IS_STR(lim, "a-6 a-5 b-3", "limit");
+        _cleanup_free_ char *page2 = query(s, (struct tf_store_filter){.limit = 3, .before = "b-3"}, &n);
+        IS_STR(page2, "a-4 b-2 a-3", "the next page: before a run_id");
+        _cleanup_free_ char *page3 = query(s, (struct tf_store_filter){.limit = 3, .before = "a-3"}, &n);
+        IS_STR(page3, "a-2 b-1 a-1", "and the one after it (a tie on started_usec does not lose a row)");
+        _cleanup_free_ char *prev = query(s, (struct tf_store_filter){.limit = 2, .after = "b-2"}, &n);
+        IS_STR(prev, "b-3 a-4", "the previous page: the rows next to `after`, newest first");
+        _cleanup_free_ char *range = query(s, (struct tf_store_filter){.after = "a-2", .before = "a-4"}, &n);
+        IS_STR(range, "b-2 a-3", "before and after together");
+        _cleanup_free_ char *svc_page =
+                query(s, (struct tf_store_filter){.service = "b", .before = "a-6", .limit = 2}, &n);
+        IS_STR(svc_page, "b-3 b-2", "a cursor with a filter");
+
+        IS_INT(tf_store_query(s, &(struct tf_store_filter){.limit = TF_STORE_QUERY_MAX + 1}, collect, NULL,
+                              &err),
+               -EINVAL, "a limit over TF_STORE_QUERY_MAX: -EINVAL");
+        IS_STR(msg(err), "store: limit 10001: at most 10000 rows per query", "  its message");
+        IS_INT(tf_store_query(s, &(struct tf_store_filter){.before = "zz-1"}, collect, NULL, &err), -ENOENT,
+               "a cursor naming no run: -ENOENT");
+        IS_INT(tf_store_query(s, &(struct tf_store_filter){.status = "done"}, collect, NULL, &err), -EINVAL,
+               "a bad status filter: -EINVAL");
+
+        _cleanup_free_ struct tf_store_run *last = NULL, *ok = NULL;
+        OK(tf_store_last_run(s, "a", NULL, &last, &err) == 0 && streq(last->run_id, "a-6"), "last run of a");
+        OK(tf_store_last_run(s, "a", "success", &ok, &err) == 0 && streq(ok->run_id, "a-5"),
+           "last success of a");
+        IS_INT(tf_store_last_run(s, "b", "success", &ok, &err), -ENOENT, "no success of b: -ENOENT");
+        IS_STR(msg(err), tf_asprintf("history '%s': no success run of service b", path), "  its message");
+        tf_store_free(s);
+}
+
+static int count_line(const char *service, const char *status, uint64_t total, void *userdata) {
+        char **out = userdata;
+        char *n = tf_asprintf("%s%s%s/%s=%llu", *out ? *out : "", *out ? " " : "", service, status,
+                              (unsigned long long)total);
+        free(*out);
+        *out = n;
+        return 0;
+}
+
+static int log_line(const char *run_id, const char *log_path, void *userdata) {
+        return count_line(run_id, log_path, 0, userdata);
+}
+
+static void test_retention_and_counts(void) {
+        _cleanup_free_ char *path = in_dir("retention.db");
+        _cleanup_error_ tf_error *err = NULL;
+        tf_store *s = open_ok(path);
+        uint64_t now = tf_now(CLOCK_REALTIME);
+        char id[32], log[64];
+        /* r-1 .. r-6 of service r, ended 6 .. 1 days ago; r-7 still running; o-1 another service's. */
+        for (int i = 1; i <= 6; i++) {
+                snprintf(id, sizeof(id), "r-%d", i);
+                snprintf(log, sizeof(log), "/logs/r/r-%d.log", i);
+                begin(s, id, "r", now - (uint64_t)(7 - i) * DAY - 1000, "m");
+                end(s, id, i % 2 ? "success" : "failure", now - (uint64_t)(7 - i) * DAY, log);
+        }
+        begin(s, "r-7", "r", now - 10 * DAY, "m");
+        begin(s, "o-1", "o", now - 30 * DAY, "m");
+        end(s, "o-1", "success", now - 30 * DAY + 1, "/logs/o/o-1.log");
+        struct tf_store_step step = {.run_id = "r-1",
+                                     .name = "fetch",
+                                     .order = 0,
+                                     .status = "success",
+                                     .exit_code = 0,
+                                     .started_usec = 1,
+                                     .ended_usec = 2,
+                                     .output_size = 10,
+                                     .log_path = "/logs/r/r-1.fetch.log"};
+        OK(tf_store_step_begin(s, &step, &err) == 0, "a step of r-1");
+
+        _cleanup_free_ char *counts = NULL;
+        OK(tf_store_counts(s, count_line, &counts, &err) == 0, "counts");
+        IS_STR(counts, "o/success=1 r/failure=3 r/running=1 r/success=3", "  per service and status");
+
+        _cleanup_free_ char *logs = NULL;
+        IS_INT(tf_store_retention(s, "r", 4, 0, log_line, &logs, &err), 2, "keep 4: two ended runs deleted");
+        IS_STR(logs, "r-1//logs/r/r-1.log=0 r-1//logs/r/r-1.fetch.log=0 r-2//logs/r/r-2.log=0",
+               "  the callback gets each deleted log file, the steps' too");
+        int n;
+        _cleanup_free_ char *left = query(s, (struct tf_store_filter){.service = "r"}, &n);
+        IS_STR(left, "r-6 r-5 r-4 r-3 r-7", "  the newest 4 ended runs are kept, and the running one");
+        sqlite3 *db = raw(path);
+        _cleanup_free_ char *nsteps = raw_text(db, "SELECT count(*) FROM steps");
+        IS_STR(nsteps, "0", "  the deleted run's steps went with it (ON DELETE CASCADE)");
+        sqlite3_close(db);
+
+        free(logs), logs = NULL;
+        IS_INT(tf_store_retention(s, "r", 0, 3, log_line, &logs, &err), 2, "keep 3 days: two more deleted");
+        IS_STR(logs, "r-3//logs/r/r-3.log=0 r-4//logs/r/r-4.log=0",
+               "  the ones that ended more than 3 days ago");
+        free(left);
+        left = query(s, (struct tf_store_filter){.service = "r"}, &n);
+        IS_STR(left, "r-6 r-5 r-7", "  a running run is kept, however old");
+        IS_INT(tf_store_retention(s, "r", 1, 2, NULL, NULL, &err), 1, "keep 1 run and 2 days: r-5 goes too");
+        IS_INT(tf_store_retention(s, "r", 0, 0, NULL, NULL, &err), 0, "no limits: nothing deleted");
+        free(left);
+        left = query(s, (struct tf_store_filter){}, &n);
+        IS_STR(left, "r-6 r-7 o-1", "  other services are untouched");
+
+        free(counts), counts = NULL;
+        OK(tf_store_counts(s, count_line, &counts, &err) == 0, "counts after retention");
+        IS_STR(counts, "o/success=1 r/failure=3 r/running=1 r/success=3",
+               "  unchanged: totals never go back");
+        end(s, "r-7", "cancelled", 0, NULL);
+        free(counts), counts = NULL;
+        tf_store_counts(s, count_line, &counts, &err);
+        IS_STR(counts, "o/success=1 r/cancelled=1 r/failure=3 r/success=3", "  an end is counted once");
+        tf_store_free(s);
+}
+
+static int lost_line(const struct tf_store_run *r, void *userdata) {
+        char **out = userdata;
+        char *n = tf_asprintf("%s%s%s/%s/%s", *out ? *out : "", *out ? " " : "", r->service, r->run_id,
+                              r->backend);
+        free(*out);
+        *out = n;
+        return 0;
+}
+
+static void test_mark_lost(void) {
+        _cleanup_free_ char *path = in_dir("lost.db");
+        _cleanup_error_ tf_error *err = NULL;
+        tf_store *s = open_ok(path);
+        begin(s, "a-1", "a", 10, "old");
+        begin(s, "a-2", "a", 20, "old");
+        end(s, "a-2", "success", 21, NULL);
+        begin(s, "b-1", "b", 30, "new");
+        struct tf_store_run d = mkrun("c-1", "c", 40, "older");
+        d.backend = "docker";
+        tf_store_run_begin(s, &d, &err);
+
+        _cleanup_free_ char *seen = NULL;
+        unsigned n = 99;
+        OK(tf_store_mark_lost(s, "new", lost_line, &seen, &n, &err) == 0, "mark_lost");
+        IS_INT(n, 2, "  two runs of gone managers");
+        IS_STR(seen, "c/c-1/docker a/a-1/native",
+               "  the callback got each one's service, run_id and backend");
+        _cleanup_free_ struct tf_store_run *r = NULL;
+        tf_store_get_run(s, "a-1", &r, &err);
+        OK(streq(r->status, "lost") && r->ended_usec > 10, "  a-1 is lost, with an end time");
+        IS_STR(r->reason, "the manager that ran it is gone (this one is new)", "  and a reason");
+        free(r);
+        tf_store_get_run(s, "b-1", &r, &err);
+        IS_STR(r->status, "running", "  the current manager's run is left running");
+        free(r);
+        tf_store_get_run(s, "a-2", &r, &err);
+        IS_STR(r->status, "success", "  an ended run is left alone");
+        free(r), r = NULL;
+        OK(tf_store_mark_lost(s, "new", NULL, NULL, &n, &err) == 0 && n == 0,
+           "a second sweep finds nothing");
+        IS_INT(end(s, "a-1", "success", 50, NULL), -EALREADY, "the late end of a lost run: -EALREADY");
+        tf_store_free(s);
+}
+
+static int step_line(const struct tf_store_step *st, void *userdata) {
+        char **out = userdata;
+        char *n = tf_asprintf("%s%s%s:%s:%d", *out ? *out : "", *out ? " " : "", st->name, st->status,
+                              st->exit_code);
+        free(*out);
+        *out = n;
+        return 0;
+}
+
+static void test_steps(void) {
+        _cleanup_free_ char *path = in_dir("steps.db");
+        _cleanup_error_ tf_error *err = NULL;
+        tf_store *s = open_ok(path);
+        begin(s, "w-1", "w", 10, "m");
+        struct tf_store_step a = {.run_id = "w-1",
+                                  .name = "build",
+                                  .order = 1,
+                                  .status = "running",
+                                  .exit_code = -1,
+                                  .started_usec = 11,
+                                  .output_size = TF_STORE_UNKNOWN},
+                             b = {.run_id = "w-1",
+                                  .name = "fetch",
+                                  .order = 0,
+                                  .status = "running",
+                                  .exit_code = -1,
+                                  .started_usec = 10,
+                                  .output_size = TF_STORE_UNKNOWN};
+        OK(tf_store_step_begin(s, &a, &err) == 0 && tf_store_step_begin(s, &b, &err) == 0,
+           "two steps begin");
+        IS_INT(tf_store_step_begin(s, &a, &err), -EEXIST, "the same step again: -EEXIST");
+        struct tf_store_step orphan = b;
+        orphan.run_id = "w-9";
+        IS_INT(tf_store_step_begin(s, &orphan, &err), -ENOENT, "a step of an unknown run: -ENOENT");
+        IS_STR(msg(err), tf_asprintf("history '%s': no run w-9 (for step fetch)", path), "  its message");
+        b.status = "success";
+        b.exit_code = 0;
+        b.output_size = 42;
+        OK(tf_store_step_end(s, &b, &err) == 0, "a step ends");
+        IS_INT(tf_store_step_end(s, &b, &err), -EALREADY, "  ending it again: -EALREADY");
+        _cleanup_free_ char *list = NULL;
+        IS_INT(tf_store_steps(s, "w-1", step_line, &list, &err), 2, "steps listed");
+        IS_STR(list, "fetch:success:0 build:running:-1", "  in workflow order");
+        tf_store_free(s);
+}
+
+static void test_service_state(void) {
+        _cleanup_free_ char *path = in_dir("state.db");
+        _cleanup_error_ tf_error *err = NULL;
+        tf_store *s = open_ok(path);
+        _cleanup_free_ struct tf_store_service_state *got = NULL;
+        IS_INT(tf_store_service_get(s, "web", &got, &err), -ENOENT, "no state yet: -ENOENT");
+        static const char json[] = "{\"next\": 5}";
+        struct tf_store_service_state st = {.service = "web",
+                                            .enabled = false,
+                                            .last_fire_usec = 123,
+                                            .json = json,
+                                            .json_len = sizeof(json) - 1};
+        OK(tf_store_service_set(s, &st, &err) == 0, "set");
+        tf_store_free(s);
+        s = open_ok(path);
+        OK(tf_store_service_get(s, "web", &got, &err) == 0, "get after a reopen");
+        OK(got && streq(got->service, "web") && !got->enabled && got->last_fire_usec == 123 &&
+                   got->json_len == sizeof(json) - 1 && streq(got->json, json) && got->updated_usec > 0,
+           "  the state persisted (tfrun disable survives a restart)");
+        free(got), got = NULL;
+        st.enabled = true;
+        st.json = NULL;
+        OK(tf_store_service_set(s, &st, &err) == 0, "set again");
+        OK(tf_store_service_get(s, "web", &got, &err) == 0 && got->enabled && !got->json, "  replaced");
+        static const char nul[] = "{\"a\": \"x\0y\"}";
+        st.json = nul;
+        st.json_len = sizeof(nul) - 1;
+        IS_INT(tf_store_service_set(s, &st, &err), -EINVAL, "json with a NUL byte: -EINVAL");
+        IS_STR(msg(err),
+               "store: service state json has '\\x00' at byte 8: expected UTF-8 text without NUL bytes",
+               "  its message");
+        tf_store_free(s);
+}
+
+static void test_bad_input(void) {
+        _cleanup_free_ char *path = in_dir("input.db");
+        _cleanup_error_ tf_error *err = NULL;
+        tf_store *s = open_ok(path);
+        char longid[TF_STORE_ID_MAX + 2];
+        memset(longid, 'x', sizeof(longid) - 1);
+        longid[sizeof(longid) - 1] = 0;
+        static const struct {
+                const char *field, *value, *message;
+        } t[] = {
+                {"run_id", NULL, "store: run_id is missing"},
+                {"run_id", "",
+                 "store: run_id '' is invalid: expected 1 to 255 bytes of letters, digits, '_', '.', "
+                 "':', '@' and '-'"},
+                {"run_id", "a b",
+                 "store: run_id 'a b' is invalid: expected 1 to 255 bytes of letters, digits, "
+                 "'_', '.', ':', '@' and '-'"},
+                {"service", "web\n",
+                 "store: service 'web\\x0a' is invalid: expected 1 to 255 bytes of letters, "
+                 "digits, '_', '.', ':', '@' and '-'"},
+                {"service", "x';DROP TABLE runs;--",
+                 "store: service 'x\\x27;DROP TABLE runs;--' is invalid: expected "
+                 "1 to 255 bytes of letters, digits, '_', '.', ':', '@' and '-'"},
+                {"trigger", "Schedule",
+                 "store: trigger 'Schedule' is invalid: expected 1 to 32 lower-case letters, "
+                 "digits and '-', starting with a letter"},
+                {"status", "done",
+                 "store: status 'done' is invalid: expected running, success, failure, timeout, "
+                 "oom, cancelled, skipped or lost"},
+                {"log_path", "logs/x.log",
+                 "store: log_path 'logs/x.log' is invalid: expected an absolute path"},
+                {"log_path", "/logs/\x01.log",
+                 "store: log_path has '\\x01' at byte 6: expected UTF-8 text without "
+                 "control characters"},
+                {"reason", "bad \xc3\x28 utf-8",
+                 "store: reason has '\\xc3' at byte 4: expected UTF-8 text without "
+                 "control characters"},
+                {"reason", "overlong \xc0\xaf",
+                 "store: reason has '\\xc0' at byte 9: expected UTF-8 text without "
+                 "control characters"},
+        };
+        for (size_t i = 0; i < ELEMENTSOF(t); i++) {
+                struct tf_store_run r = mkrun("ok-1", "ok", 10, "m");
+                if (streq(t[i].field, "run_id"))
+                        r.run_id = t[i].value;
+                else if (streq(t[i].field, "service"))
+                        r.service = t[i].value;
+                else if (streq(t[i].field, "trigger"))
+                        r.trigger = t[i].value;
+                else if (streq(t[i].field, "status"))
+                        r.status = t[i].value;
+                else if (streq(t[i].field, "log_path"))
+                        r.log_path = t[i].value;
+                else
+                        r.reason = t[i].value;
+                IS_INT(tf_store_run_begin(s, &r, &err), -EINVAL, "%s %s refused", t[i].field,
+                       t[i].value ? "bad value" : "missing");
+                IS_STR(msg(err), t[i].message, "  its message");
+        }
+        struct tf_store_run r = mkrun(longid, "ok", 10, "m");
+        IS_INT(tf_store_run_begin(s, &r, &err), -EINVAL, "a run_id of 256 bytes refused");
+        IS_STR(msg(err),
+               "store: run_id 'xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx...' is invalid: expected 1 "
+               "to 255 bytes of letters, digits, '_', '.', ':', '@' and '-'",
+               "  its message");
+        longid[TF_STORE_ID_MAX] = 0;
+        r = mkrun(longid, "ok", 10, "m");
+        IS_INT(tf_store_run_begin(s, &r, &err), 0, "one of 255 bytes accepted");
+        _cleanup_free_ char *reason = tf_malloc0(TF_STORE_REASON_MAX + 2);
+        memset(reason, 'r', TF_STORE_REASON_MAX + 1);
+        r = mkrun("ok-2", "ok", 10, "m");
+        r.reason = reason;
+        IS_INT(tf_store_run_begin(s, &r, &err), -EINVAL, "a reason over 4096 bytes refused");
+        IS_STR(msg(err), "store: reason is 4097 bytes long: at most 4096 are stored", "  its message");
+        r = mkrun("ok-3", "ok", 10, "m");
+        r.reason = "caf\xc3\xa9: \xe2\x9c\x93\n\tdone";
+        IS_INT(tf_store_run_begin(s, &r, &err), 0, "UTF-8 with a newline and a tab is a fine reason");
+        r = mkrun("ok-4", "ok", 10, "m");
+        r.exit_code = 256;
+        IS_INT(tf_store_run_begin(s, &r, &err), -EINVAL, "exit_code 256 refused");
+        r = mkrun("ok-5", "ok", (uint64_t)INT64_MAX + 1, "m");
+        IS_INT(tf_store_run_begin(s, &r, &err), -ERANGE, "a time past INT64_MAX refused");
+        r = mkrun("ok-6", "ok", 10, "m");
+        r.status = "running";
+        r.ended_usec = 11;
+        IS_INT(tf_store_run_begin(s, &r, &err), -EINVAL, "running with an end time refused");
+        int n;
+        _cleanup_free_ char *all = query(s, (struct tf_store_filter){}, &n);
+        IS_INT(n, 2, "only the two valid runs were stored");
+        tf_store_free(s);
+}
+
+static void test_open_refusals(void) {
+        _cleanup_error_ tf_error *err = NULL;
+        tf_store *s = NULL;
+
+        _cleanup_free_ char *target = in_dir("target.db"), *link = in_dir("link.db");
+        tf_store_free(open_ok(target));
+        OK(symlink(target, link) == 0, "symlink made");
+        IS_INT(tf_store_open(link, 0, &s, &err), -ELOOP, "a symlinked history: -ELOOP");
+        IS_STR(msg(err),
+               tf_asprintf("history '%s' is a symbolic link: refused (the state dir's files must be its "
+                           "own: remove the link)",
+                           link),
+               "  its message");
+        IS_INT(tf_store_open(link, TF_STORE_READONLY, &s, &err), -ELOOP, "  read-only too");
+
+        _cleanup_free_ char *garbage = in_dir("garbage.db");
+        _cleanup_close_ int fd = open(garbage, O_WRONLY | O_CREAT | O_CLOEXEC, 0600);
+        char junk[8192];
+        for (size_t i = 0; i < sizeof(junk); i++)
+                junk[i] = (char)(i * 7 + 3);
+        OK(write(fd, junk, sizeof(junk)) == (ssize_t)sizeof(junk), "garbage written");
+        IS_INT(tf_store_open(garbage, 0, &s, &err), -EBADMSG, "a file that is not SQLite: -EBADMSG");
+        IS_STR(msg(err),
+               tf_asprintf("history '%s': set journal_mode WAL: file is not a database (move the file "
+                           "aside, and its -wal and -shm files, to start an empty history, or restore it "
+                           "from a backup)",
+                           garbage),
+               "  its message");
+        IS_INT(tf_store_open(garbage, TF_STORE_READONLY, &s, &err), -EBADMSG, "  read-only too");
+        IS_STR(msg(err),
+               tf_asprintf("history '%s': PRAGMA application_id: file is not a database (move the file "
+                           "aside, and its -wal and -shm files, to start an empty history, or restore it "
+                           "from a backup)",
+                           garbage),
+               "  its message");
+
+        _cleanup_free_ char *other = in_dir("other.db");
+        sqlite3 *db = NULL;
+        sqlite3_open(other, &db);
+        sqlite3_exec(db, "CREATE TABLE t(x)", NULL, NULL, NULL);
+        sqlite3_close(db);
+        IS_INT(tf_store_open(other, 0, &s, &err), -EBADMSG, "another program's SQLite database: -EBADMSG");
+        IS_STR(msg(err),
+               tf_asprintf("history '%s': an SQLite database, but not a tfrun history (application_id 0): "
+                           "move it aside, or give the manager another state dir",
+                           other),
+               "  its message");
+
+        _cleanup_free_ char *future = in_dir("future.db");
+        tf_store_free(open_ok(future));
+        db = raw(future);
+        sqlite3_exec(db, "PRAGMA user_version = 7", NULL, NULL, NULL);
+        sqlite3_close(db);
+        IS_INT(tf_store_open(future, 0, &s, &err), -EPROTO, "a newer schema: -EPROTO");
+        IS_STR(msg(err),
+               tf_asprintf("history '%s': schema version 7 was written by a newer tfrun (this one knows up "
+                           "to 1): run that version, or move the file aside",
+                           future),
+               "  its message");
+
+        _cleanup_free_ char *missing = in_dir("missing.db");
+        IS_INT(tf_store_open(missing, TF_STORE_READONLY, &s, &err), -ENOENT,
+               "read-only open of a missing file");
+        OK(access(missing, F_OK) < 0, "  creates nothing");
+
+        _cleanup_free_ char *fifo = in_dir("fifo.db");
+        mkfifo(fifo, 0600);
+        IS_INT(tf_store_open(fifo, TF_STORE_READONLY, &s, &err), -EINVAL, "a FIFO: refused without hanging");
+        IS_STR(msg(err), tf_asprintf("history '%s' is not a regular file", fifo), "  its message");
+
+        _cleanup_free_ char *loose = in_dir("loose.db");
+        _cleanup_close_ int lfd = open(loose, O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
+        fchmod(lfd, 0644);
+        tf_store_free(open_ok(loose));
+        struct stat st;
+        OK(stat(loose, &st) == 0 && (st.st_mode & 0777) == 0600,
+           "an existing file others could read is made 0600");
+}
+
+static void test_locked_and_readonly(void) {
+        _cleanup_free_ char *path = in_dir("locked.db");
+        _cleanup_error_ tf_error *err = NULL;
+        tf_store *s = open_ok(path);
+        begin(s, "a-1", "a", 10, "m");
+
+        /* Another connection takes the write lock and keeps it. */
+        sqlite3 *db = raw(path);
+        OK(sqlite3_exec(db, "BEGIN IMMEDIATE", NULL, NULL, NULL) == SQLITE_OK,
+           "another connection holds the write lock");
+        struct tf_store_run r = mkrun("a-2", "a", 20, "m");
+        IS_INT(tf_store_run_begin(s, &r, &err), -EBUSY, "run_begin: -EBUSY, not a wait");
+        IS_STR(msg(err),
+               tf_asprintf("history '%s': record run a-2: database is locked (another process holds the "
+                           "database locked: only one tfrun up may use a state dir)",
+                           path),
+               "  its message");
+        IS_INT(end(s, "a-1", "success", 11, NULL), -EBUSY, "run_end: -EBUSY");
+        IS_INT(tf_store_mark_lost(s, "m", NULL, NULL, NULL, &err), -EBUSY, "mark_lost: -EBUSY");
+        IS_INT(tf_store_retention(s, "a", 1, 0, NULL, NULL, &err), -EBUSY, "retention: -EBUSY");
+        int n;
+        _cleanup_free_ char *rows = query(s, (struct tf_store_filter){}, &n);
+        IS_STR(rows, "a-1", "reads still work beside a writer (WAL)");
+        tf_store *s2 = NULL;
+        _cleanup_free_ char *fresh = in_dir("locked2.db");
+        tf_store_free(open_ok(fresh));
+        OK(tf_store_open(path, 0, &s2, &err) == 0, "a second open of a current schema needs no write lock");
+        tf_store_free(s2);
+        sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
+        OK(tf_store_run_begin(s, &r, &err) == 0, "once the lock is gone, writes work again");
+        sqlite3_close(db);
+        tf_store_free(s);
+
+        /* A schema to create while another holds the lock: the open fails at once too. */
+        _cleanup_free_ char *empty = in_dir("empty-locked.db");
+        db = NULL;
+        sqlite3_open(empty, &db);
+        sqlite3_exec(db, "PRAGMA journal_mode = WAL; BEGIN IMMEDIATE", NULL, NULL, NULL);
+        IS_INT(tf_store_open(empty, 0, &s2, &err), -EBUSY,
+               "creating the schema under another's lock: -EBUSY");
+        sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
+        sqlite3_close(db);
+
+        OK(tf_store_open(path, TF_STORE_READONLY, &s, &err) == 0, "a read-only open");
+        rows = (free(rows), query(s, (struct tf_store_filter){}, &n));
+        IS_STR(rows, "a-2 a-1", "  reads");
+        r = mkrun("a-3", "a", 30, "m");
+        IS_INT(tf_store_run_begin(s, &r, &err), -EROFS, "  writes: -EROFS");
+        IS_STR(msg(err),
+               tf_asprintf("history '%s': record run a-3: attempt to write a readonly database (opened "
+                           "read-only)",
+                           path),
+               "  its message");
+        tf_store_free(s);
+}
+
+static long long count_range(sqlite3 *db, const char *where, unsigned long lo, long long hi) {
+        _cleanup_free_ char *sql =
+                tf_asprintf("SELECT count(*) FROM runs WHERE CAST(substr(run_id, 3) AS INTEGER) "
+                            "BETWEEN ?1 AND ?2 AND %s",
+                            where);
+        sqlite3_stmt *st = NULL;
+        sqlite3_prepare_v2(db, sql, -1, &st, NULL);
+        sqlite3_bind_int64(st, 1, (sqlite3_int64)lo);
+        sqlite3_bind_int64(st, 2, hi);
+        long long n = sqlite3_step(st) == SQLITE_ROW ? sqlite3_column_int64(st, 0) : -1;
+        sqlite3_finalize(st);
+        return n;
+}
+
+/* Crash durability: store-writer is killed with SIGKILL once it has reported `after` commits (it may
+ * have run ahead: everything it wrote on the pipe before it died counts as reported). Every commit any
+ * writer reported must be there, and the file intact. Writer k records w-first[k], w-first[k]+1, ...
+ * in order, so what it reported is a range. */
+static void test_kill(void) {
+        _cleanup_free_ char *path = in_dir("crash.db");
+        static const unsigned after[] = {1, 7, 60, 250, 4};
+        unsigned long first[ELEMENTSOF(after)], next = 0;
+        long long last_began[ELEMENTSOF(after)], last_ended[ELEMENTSOF(after)];
+
+        for (size_t k = 0; k < ELEMENTSOF(after); k++) {
+                int p[2];
+                if (pipe2(p, O_CLOEXEC) < 0)
+                        abort();
+                char arg[32], manager[32];
+                first[k] = next;
+                last_began[k] = last_ended[k] = (long long)next - 1;
+                snprintf(arg, sizeof(arg), "%lu", next);
+                snprintf(manager, sizeof(manager), "writer-%zu", k);
+                pid_t pid = fork();
+                if (pid == 0) {
+                        dup2(p[1], STDOUT_FILENO);
+                        execl(writer, writer, path, arg, manager, (char *)NULL);
+                        _exit(127);
+                }
+                close(p[1]);
+                _cleanup_fclose_ FILE *f = fdopen(p[0], "r");
+                char line[64];
+                unsigned seen = 0;
+                bool killed = false;
+                while (fgets(line, sizeof(line), f)) {
+                        char what;
+                        unsigned long i;
+                        if (sscanf(line, "%c %lu", &what, &i) != 2)
+                                break;
+                        if (what == 'b')
+                                last_began[k] = (long long)i;
+                        else
+                                last_ended[k] = (long long)i;
+                        next = i + 2; /* past what it may have committed and not reported */
+                        if (++seen == after[k] && !killed) {
+                                kill(pid, SIGKILL);
+                                killed = true;
+                        }
+                }
+                int status;
+                waitpid(pid, &status, 0);
+                OK(seen >= after[k] && killed && WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL,
+                   "writer %zu killed with SIGKILL after %u reported commits (%u reported in all)", k,
+                   after[k], seen);
+
+                sqlite3 *db = raw(path);
+                _cleanup_free_ char *ic = raw_text(db, "PRAGMA integrity_check");
+                IS_STR(ic, "ok", "  integrity_check after the kill");
+                long long want_b = 0, want_e = 0, got_b = 0, got_e = 0;
+                for (size_t j = 0; j <= k; j++) {
+                        want_b += last_began[j] - (long long)first[j] + 1;
+                        want_e += last_ended[j] - (long long)first[j] + 1;
+                        got_b += count_range(db, "1", first[j], last_began[j]);
+                        got_e +=
+                                count_range(db, "status IN ('success', 'failure')", first[j], last_ended[j]);
+                }
+                IS_INT(got_b, want_b, "  every run any writer reported begun is there");
+                IS_INT(got_e, want_e, "  every run any writer reported ended has its end");
+                sqlite3_close(db);
+
+                /* The next manager finds at most the one run that was in flight and marks it lost. */
+                _cleanup_error_ tf_error *err = NULL;
+                tf_store *s = open_ok(path);
+                unsigned n = 99;
+                OK(tf_store_mark_lost(s, "next", NULL, NULL, &n, &err) == 0 && n <= 1,
+                   "  a reopen sweeps at most the run in flight (%u)", n);
+                int total =
+                        tf_store_query(s, &(struct tf_store_filter){.status = "running"}, NULL, NULL, &err);
+                IS_INT(total, 0, "  and none is left running");
+                tf_store_free(s);
+        }
+}
+
+static int rm_entry(const char *p, const struct stat *sb, int flag, struct FTW *ftw) {
+        return remove(p);
+}
+
+int main(int argc, char **argv) {
+        if (argc != 2) {
+                fprintf(stderr, "usage: test-store STORE_WRITER\n");
+                return 2;
+        }
+        writer = argv[1];
+        snprintf(dir, sizeof(dir), "/tmp/tf-store-XXXXXX");
+        if (!mkdtemp(dir)) {
+                perror("mkdtemp");
+                return 1;
+        }
+        test_schema();
+        test_runs();
+        test_query();
+        test_retention_and_counts();
+        test_mark_lost();
+        test_steps();
+        test_service_state();
+        test_bad_input();
+        test_open_refusals();
+        test_locked_and_readonly();
+        test_kill();
+        nftw(dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+        return tap_done();
+}
