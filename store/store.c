@@ -359,9 +359,10 @@ static int check_text(const char *s, size_t n, size_t max, const char *allowed, 
         if (bad < n) {
                 char q[32];
                 quote(q, sizeof(q), s + bad, 1);
-                return tf_error_set(err, EINVAL,
-                                    "store: %s has '%s' at byte %zu: expected UTF-8 text without %s", what,
-                                    q, bad, s[bad] ? "control characters" : "NUL bytes");
+                return tf_error_set(err, EINVAL, "store: %s has '%s' at byte %zu: expected %s", what, q, bad,
+                                    !s[bad]                        ? "text without NUL bytes"
+                                    : (unsigned char)s[bad] < 0x80 ? "text without control characters"
+                                                                   : "well-formed UTF-8");
         }
         return 0;
 }
@@ -624,7 +625,6 @@ int tf_store_open(const char *path, unsigned flags, tf_store **ret, tf_error **e
                  * history of runs that is durable enough, and it keeps an fsync off every run's start and
                  * end.
                  */
-                int64_t unused;
                 _cleanup_finalize_ sqlite3_stmt *jm = NULL;
                 rc = sqlite3_prepare_v2(s->db, "PRAGMA journal_mode = WAL", -1, &jm, NULL);
                 if (rc == SQLITE_OK)
@@ -637,10 +637,19 @@ int tf_store_open(const char *path, unsigned flags, tf_store **ret, tf_error **e
                 r = exec(s, "PRAGMA synchronous = NORMAL", err);
                 if (r < 0)
                         return r;
-                r = pragma_int(s, "PRAGMA foreign_keys", &unused, err);
+                /* Bounds the WAL file on disk: a checkpoint leaves it at its largest size otherwise. */
+                r = exec(s, "PRAGMA journal_size_limit = 8388608", err);
                 if (r < 0)
                         return r;
         }
+        /* steps' ON DELETE CASCADE relies on it; a build of SQLite without foreign keys says 0 here. */
+        int64_t fk = 0;
+        r = pragma_int(s, "PRAGMA foreign_keys", &fk, err);
+        if (r < 0)
+                return r;
+        if (fk != 1)
+                return tf_error_set(err, ENOTSUP, "history '%s': this SQLite does not enforce foreign keys",
+                                    path);
         r = migrate(s, err);
         if (r < 0)
                 return r;
@@ -655,13 +664,21 @@ int tf_store_check(tf_store *s, tf_error **err) {
                 rc = sqlite3_step(st);
         if (rc != SQLITE_ROW)
                 return sql_fail(s, sqlite3_extended_errcode(s->db), err, "quick_check");
-        if (!streq(col_text(st, 0), "ok"))
-                return tf_error_set(
-                        err, EBADMSG,
-                        "history '%s' is damaged: %s (move it aside, and its -wal and -shm files, to "
-                        "start an empty history, or restore it from a backup)",
-                        s->path, col_text(st, 0) ? col_text(st, 0) : "?");
-        return 0;
+        if (streq(col_text(st, 0), "ok"))
+                return 0;
+        /* One line: SQLite's report reads "*** in database main ***\nPage 3: ...". */
+        const char *t = col_text(st, 0) ? col_text(st, 0) : "?";
+        if (tf_startswith(t, "*** in database main ***\n"))
+                t += strlen("*** in database main ***\n");
+        _cleanup_free_ char *line = tf_strndup(t, 512);
+        for (char *c = line; *c; c++)
+                if (*c == '\n')
+                        *c = ' ';
+        return tf_error_set(
+                err, EBADMSG,
+                "history '%s' is damaged: %s (move it aside, and its -wal and -shm files, to start an "
+                "empty history, or restore it from a backup)",
+                s->path, line);
 }
 
 /* ---- runs -------------------------------------------------------------------------------------------- */
@@ -1255,7 +1272,7 @@ int tf_store_steps(tf_store *s, const char *run_id, tf_store_step_cb cb, void *u
                         .log_path = col_text(st, 8),
                 };
                 n++;
-                r = cb(&step, userdata);
+                r = cb ? cb(&step, userdata) : 0;
                 if (r < 0)
                         return r;
                 if (r > 0)

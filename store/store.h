@@ -12,7 +12,7 @@
  *
  * Strings in a struct handed to a callback are borrowed: valid only during the callback. A callback
  * returns 0 to go on, > 0 to stop early (the call then returns 0), or -errno to fail the call with that
- * error. Callbacks must not call back into the same store.
+ * error. Callbacks must not call back into the same store. A store is used from one thread.
  */
 
 #include <stdbool.h>
