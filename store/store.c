@@ -54,7 +54,7 @@ static const char *const migrations[] = {
         /* run_id after started_usec: the order of every listing, so the index gives it without a sort. */
         "CREATE INDEX runs_service_started ON runs(service, started_usec, run_id);"
         "CREATE INDEX runs_started ON runs(started_usec, run_id);"
-        "CREATE INDEX runs_status ON runs(status);"
+        "CREATE INDEX runs_status ON runs(status, started_usec, run_id);"
         "CREATE TABLE steps ("
         "  run_id TEXT NOT NULL REFERENCES runs(run_id) ON DELETE CASCADE,"
         "  name TEXT NOT NULL,"
