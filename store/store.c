@@ -140,7 +140,8 @@ static const char *const statements[_ST_MAX] = {
                 "SELECT " RUN_COLS " FROM runs WHERE service = ?1 AND status = ?2" ORDER_NEWEST " LIMIT 1",
         [ST_RUNNING_OTHERS] = "SELECT " RUN_COLS
                               " FROM runs WHERE status = 'running' AND manager_id IS NOT ?1" ORDER_NEWEST,
-        [ST_MARK_LOST] = "UPDATE runs SET status = 'lost', ended_usec = MAX(started_usec, ?2), reason = ?3 "
+        [ST_MARK_LOST] = "UPDATE runs SET status = 'lost', ended_usec = MAX(started_usec, ?2), "
+                         "reason = 'its manager ' || manager_id || ' is gone' "
                          "WHERE run_id = ?1 AND ended_usec IS NULL",
         [ST_COUNTS] = "SELECT service, status, total FROM run_counts "
                       "UNION ALL SELECT service, 'running', count(*) FROM runs WHERE status = 'running' "
@@ -895,13 +896,10 @@ int tf_store_mark_lost(tf_store *s, const char *current_manager_id, tf_store_run
                 return r;
         _cleanup_reset_ sqlite3_stmt *st = p;
         uint64_t now = tf_now(CLOCK_REALTIME);
-        _cleanup_free_ char *reason =
-                tf_asprintf("the manager that ran it is gone (this one is %s)", current_manager_id);
         for (char **id = ids; id && *id; id++) {
                 sqlite3_reset(st);
                 bind_text(st, 1, *id);
                 bind_time(st, 2, now);
-                bind_text(st, 3, reason);
                 r = step_done(s, st, err, "mark runs lost");
                 if (r < 0)
                         return r;

@@ -413,7 +413,7 @@ static void test_mark_lost(void) {
         _cleanup_free_ struct tf_store_run *r = NULL;
         tf_store_get_run(s, "a-1", &r, &err);
         OK(streq(r->status, "lost") && r->ended_usec > 10, "  a-1 is lost, with an end time");
-        IS_STR(r->reason, "the manager that ran it is gone (this one is new)", "  and a reason");
+        IS_STR(r->reason, "its manager old is gone", "  and a reason naming its manager");
         free(r);
         tf_store_get_run(s, "b-1", &r, &err);
         IS_STR(r->status, "running", "  the current manager's run is left running");
