@@ -86,6 +86,7 @@ struct tf_http_request {
         struct MHD_Response *answer;
         unsigned status;
         bool held, suspended;
+        struct tf_source *watch; /* while suspended: the client's hangup */
         void (*gone)(void *);
         void *gone_userdata;
         struct tf_http_stream *stream;
@@ -178,13 +179,6 @@ static void held_add(struct tf_http_request *r) {
         r->held = true;
 }
 
-static void resume(struct tf_http_request *r) {
-        if (!r->suspended)
-                return;
-        r->suspended = false;
-        MHD_resume_connection(r->conn);
-}
-
 /* Set the answer; the access handler queues it on its next call (now, or after a resume). */
 static void set_answer(struct tf_http_request *r, unsigned status, struct MHD_Response *answer) {
         if (r->answer || r->queued) {
@@ -193,6 +187,47 @@ static void set_answer(struct tf_http_request *r, unsigned status, struct MHD_Re
         }
         r->status = status;
         r->answer = answer;
+}
+
+static void resume(struct tf_http_request *r) {
+        if (!r->suspended)
+                return;
+        r->suspended = false;
+        tf_source_remove(TAKE_PTR(r->watch));
+        MHD_resume_connection(r->conn);
+}
+
+/* The client of a suspended connection hung up (libmicrohttpd does not watch a suspended connection, so
+ * a `logs -f` left with ^C on a quiet service would hold its connection, one of connection_limit, for
+ * ever). Tell the owner, then let libmicrohttpd close it. */
+static int on_hangup(struct tf_source *src, int fd, uint32_t events, void *userdata) {
+        struct tf_http_request *r = userdata;
+        if (r->held) {
+                held_remove(r);
+                if (r->gone)
+                        r->gone(r->gone_userdata);
+                r->gone = NULL;
+        }
+        if (r->stream)
+                r->stream->cut = true;
+        else
+                set_answer(r, MHD_HTTP_SERVICE_UNAVAILABLE, error_response("the client went away"));
+        resume(r);
+        return 0;
+}
+
+static void suspend(struct tf_http_request *r) {
+        if (r->suspended)
+                return;
+        r->suspended = true;
+        MHD_suspend_connection(r->conn);
+        const union MHD_ConnectionInfo *ci =
+                MHD_get_connection_info(r->conn, MHD_CONNECTION_INFO_CONNECTION_FD);
+        /* EPOLLRDHUP alone: data the client sends meanwhile stays for libmicrohttpd (EPOLLHUP and EPOLLERR
+         * are always reported). */
+        if (ci)
+                (void)tf_loop_add_io(r->li->server->loop, ci->connect_fd, EPOLLRDHUP, on_hangup, r,
+                                     &r->watch, NULL);
 }
 
 void tf_http_respond_json(struct tf_http_response *resp, unsigned status, json_t *body) {
@@ -249,11 +284,8 @@ static ssize_t stream_read(void *cls, uint64_t pos, char *buf, size_t max) {
         }
         if (st->ended)
                 return MHD_CONTENT_READER_END_OF_STREAM;
-        struct tf_http_request *r = st->req;
-        if (r && !r->suspended) {
-                r->suspended = true;
-                MHD_suspend_connection(r->conn);
-        }
+        if (st->req)
+                suspend(st->req);
         return 0;
 }
 
@@ -380,6 +412,7 @@ bool tf_http_request_peer(const struct tf_http_request *req, uid_t *ret_uid, pid
 
 static void request_free(struct tf_http_request *r) {
         held_remove(r);
+        tf_source_remove(r->watch);
         if (r->answer)
                 MHD_destroy_response(r->answer);
         for (unsigned i = 0; i < r->n_seg; i++)
@@ -614,10 +647,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         if (r->answer)
                 return queue(r);
         /* Pending: out of libmicrohttpd's sight until the answer resumes it. */
-        if (!r->suspended) {
-                r->suspended = true;
-                MHD_suspend_connection(conn);
-        }
+        suspend(r);
         return MHD_YES;
 }
 

@@ -219,6 +219,22 @@ is "$(curl -s -N --max-time 20 --unix-socket "$S" http://localhost/api/v1/runs/a
         req "$S" /api/v1/feed -X POST >/dev/null; wait)" 200 "curl reads a stream as it comes"
 is "$(cat "$TMPD/curl-stream")" "line 1${NL}line 2${NL}line 3" "... all of it"
 
+# A client that leaves while its answer waits or its stream is quiet: noticed (libmicrohttpd does not watch
+# a suspended connection; the loop does), its owner told, its connection slot freed.
+curl -s -N --max-time 60 --unix-socket "$S" http://localhost/api/v1/runs/a-1-3/log -o "$TMPD/left-stream" &
+cpid=$!
+check "a client reads a quiet stream" wait_for "$TMPD/left-stream" 'line 1'
+kill "$cpid"
+wait "$cpid" 2>/dev/null
+check "... and leaves: the stream's owner is told" wait_for "$TMPD/main.err" '^tfrun: log: gone$'
+req "$S" /api/v1/services/a/trigger -X POST >/dev/null &
+cpid=$!
+check "a client waits for a trigger" wait_pending "$S" triggers 1
+kill "$cpid"
+wait "$cpid" 2>/dev/null
+check "... and leaves: the trigger's owner is told" wait_for "$TMPD/main.err" '^tfrun: trigger: gone$'
+check "... and holds nothing" wait_pending "$S" triggers 0
+
 # A reader that never reads: cut off once 64 KiB (--stream-max) pile up, and nothing else is held up.
 python3 - "$S" >"$TMPD/flood.out" <<'EOF' &
 import socket, sys
@@ -330,7 +346,13 @@ wait "$PID_main"
 is "$?" 0 "the server exits 0"
 check "its owner was told first" grep -q "^tfrun: hold: gone$" "$TMPD/main.err"
 check "the socket is removed" test ! -e "$S"
+for name in pub2:pub slow:slow lim:lim; do
+        req "$TMPD/${name#*:}/api.sock" /api/v1/quit -X POST >/dev/null
+        eval "wait \$PID_${name%:*}"
+        is "$?" 0 "server ${name%:*} quits cleanly"
+done
 check "no loop dispatch took long" test -z "$(grep -h 'dispatch took' "$TMPD"/*.err)"
+check "no sanitizer report" test -z "$(grep -h -e 'Sanitizer' -e 'runtime error' "$TMPD"/*.err)"
 
 echo "1..$TAP_N"
 [ "$TAP_FAILED" = 0 ]
