@@ -64,7 +64,7 @@ struct tf_http_response {
 struct tf_http_stream {
         struct tf_http_request *req;
         char *buf;
-        size_t len, off, max;
+        size_t len, off, cap, max; /* buf[off..len) waits for the reader; cap <= max */
         bool ended, cut;
 };
 
@@ -323,12 +323,21 @@ int tf_http_stream_write(struct tf_http_stream *st, const void *buf, size_t n) {
                 resume(r);
                 return -ENOBUFS;
         }
-        if (!st->buf)
-                st->buf = tf_malloc0(st->max);
-        if (st->len + n > st->max) {
-                memmove(st->buf, st->buf + st->off, st->len - st->off);
-                st->len -= st->off;
-                st->off = 0;
+        if (st->len + n > st->cap) {
+                /* Compact first; grow (doubling, up to max) only for what is really waiting: an idle
+                 * `logs -f` costs a few KiB, not max. */
+                if (st->off) {
+                        memmove(st->buf, st->buf + st->off, st->len - st->off);
+                        st->len -= st->off;
+                        st->off = 0;
+                }
+                if (st->len + n > st->cap) {
+                        size_t cap = st->cap ? st->cap * 2 : 4096;
+                        while (cap < st->len + n)
+                                cap *= 2;
+                        st->cap = cap < st->max ? cap : st->max;
+                        st->buf = tf_realloc(st->buf, st->cap);
+                }
         }
         memcpy(st->buf + st->len, buf, n);
         st->len += n;
@@ -575,9 +584,13 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
                 r->started = true;
                 r->method = method;
                 if (r->refused) {
-                        if (r->have_peer)
-                                tf_log("api: refused a caller on %s: uid %u (pid %d) is neither uid %u nor "
-                                       "root",
+                        if (r->have_peer && geteuid() == 0)
+                                tf_log("api: refused a caller on %s: uid %u (pid %d): only root may use it",
+                                       li->path, (unsigned)r->peer.uid, (int)r->peer.pid);
+                        else if (r->have_peer)
+                                tf_log("api: refused a caller on %s: uid %u (pid %d): only uid %u and root "
+                                       "may "
+                                       "use it",
                                        li->path, (unsigned)r->peer.uid, (int)r->peer.pid,
                                        (unsigned)geteuid());
                         else
