@@ -117,6 +117,10 @@ is "$(req "$S" /api/v1/services/a%zz)" "{\"error\":\"path segment 4 has a bad pe
         "a bad escape: 400"
 is "$(req "$S" /api/v1/services/Web)" "{\"error\":\"invalid service name 'Web'\"}$NL 400" \
         "tf_http_valid_name() refuses what spec/ refuses"
+n63=$(head -c 63 /dev/zero | tr '\0' a)
+is "$(req "$S" "/api/v1/services/$n63")" "{\"name\":\"$n63\",\"verbose\":null}$NL 200" "a 63-byte name is valid"
+is "$(req "$S" "/api/v1/services/${n63}b")" "{\"error\":\"invalid service name '${n63}b'\"}$NL 400" "a 64-byte one is not"
+is "$(req "$S" "/api/v1/services/-a")" "{\"error\":\"invalid service name '-a'\"}$NL 400" "nor one that starts with '-'"
 is "$(req "$S" /api/v1/runs/Run%20x/log)" "{\"error\":\"invalid run id 'Run x'\"}$NL 400" \
         "tf_http_valid_run_id() refuses a bad run id"
 is "$(req "$S" /api/v1/silent)" "{\"error\":\"the handler gave no answer\"}$NL 500" "a handler that answers nothing: 500"
@@ -145,6 +149,8 @@ is "$(req "$S" "/api/v1/services/$long")" "{\"error\":\"the request target is lo
         "a too-long URL: 414"
 long=$(head -c 40000 /dev/zero | tr '\0' a)
 is "$(req "$S" "/api/v1/services/$long" -o /dev/null)" " 414" "a URL beyond the header memory: libmicrohttpd's 414"
+big=$(head -c 40000 /dev/zero | tr '\0' a)
+is "$(req "$S" /api/v1/services -H "X-Big: $big" -o /dev/null)" " 431" "a header beyond the header memory: 431"
 hdrs=()
 for i in $(seq 1 70); do hdrs+=(-H "X-H$i: v"); done
 is "$(req "$S" /api/v1/services "${hdrs[@]}")" "{\"error\":\"the request has more than 64 header fields\"}$NL 431" \
