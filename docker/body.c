@@ -178,8 +178,22 @@ static void append_profile(json_t *opts, json_t *prof) {
         json_array_append_new(opts, json_string(opt));
 }
 
-static int host_sandbox(const struct tf_spec *s, const char *default_seccomp, json_t *hc, tf_error **err) {
+static json_t *paths_json(const char *const *paths) {
+        json_t *a = json_array();
+        for (size_t i = 0; paths && paths[i]; i++)
+                json_array_append_new(a, json_string(paths[i]));
+        return a;
+}
+
+static int host_sandbox(const struct tf_spec *s, const struct tf_docker_pinned *pinned, json_t *hc,
+                        tf_error **err) {
         const struct tf_sandbox *sb = &s->sandbox;
+        const char *default_seccomp = pinned ? pinned->seccomp_profile : NULL;
+        if (sb->host)
+                return refuse(s, s->pos_sandbox, err, EOPNOTSUPP,
+                              "sandbox: 'host' (no sandbox) exists only with the native backend; expected "
+                              "the opt-outs a container has, e.g. sandbox: {pid: host, ipc: host, uts: host, "
+                              "system_paths: unconfined}");
         json_t *opts = json_array();
         json_object_set_new(hc, "SecurityOpt", opts);
 
@@ -272,6 +286,22 @@ static int host_sandbox(const struct tf_spec *s, const char *default_seccomp, js
         default:
                 return refuse(s, sb->pos_pid, err, EINVAL, "sandbox.pid: unknown mode %d", sb->pid);
         }
+        /* Sent whatever the engine's own default (daemon.json default-ipc-mode, default-cgroupns-mode,
+         * which is host on cgroup v1), so that both backends read back the same namespaces. */
+        json_object_set_new(hc, "IpcMode", json_string(sb->ipc == TF_NS_HOST ? "host" : "private"));
+        if (sb->uts == TF_NS_HOST)
+                json_object_set_new(hc, "UTSMode", json_string("host"));
+        json_object_set_new(hc, "CgroupnsMode", json_string(sb->cgroupns == TF_NS_HOST ? "host" : "private"));
+        /* tfrun's pinned lists, or none at all (`--security-opt systempaths=unconfined`). */
+        if (sb->system_paths == TF_SYSTEM_PATHS_UNCONFINED) {
+                json_object_set_new(hc, "MaskedPaths", json_array());
+                json_object_set_new(hc, "ReadonlyPaths", json_array());
+        } else {
+                if (pinned && pinned->masked_paths)
+                        json_object_set_new(hc, "MaskedPaths", paths_json(pinned->masked_paths));
+                if (pinned && pinned->readonly_paths)
+                        json_object_set_new(hc, "ReadonlyPaths", paths_json(pinned->readonly_paths));
+        }
         return 0;
 }
 
@@ -323,7 +353,7 @@ static int host_mounts(const struct tf_spec *s, json_t *hc, tf_error **err) {
         return 0;
 }
 
-int tf_docker_create_body(const struct tf_spec *s, const char *run_id, const char *default_seccomp,
+int tf_docker_create_body(const struct tf_spec *s, const char *run_id, const struct tf_docker_pinned *pinned,
                           json_t **ret, tf_error **err) {
         if (!s->image || !*s->image)
                 return refuse(s, s->pos_image, err, EINVAL, "image: the docker backend needs an image");
@@ -339,7 +369,7 @@ int tf_docker_create_body(const struct tf_spec *s, const char *run_id, const cha
 
         r = host_limits(s, hc, err);
         if (r >= 0)
-                r = host_sandbox(s, default_seccomp, hc, err);
+                r = host_sandbox(s, pinned, hc, err);
         if (r >= 0)
                 r = host_mounts(s, hc, err);
         if (r < 0) {

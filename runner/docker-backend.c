@@ -302,7 +302,10 @@ static int docker_check(struct tf_run *r, tf_error **err) {
                                     "containers in its own cgroups (drop the option or use backend: native)",
                                     s->path);
         /* Every refusal of a limit Docker cannot express happens here, before any call to the engine. */
-        int ret = tf_docker_create_body(s, r->run_id, tf_seccomp_default_profile, &k->body, err);
+        const struct tf_docker_pinned pinned = {.seccomp_profile = tf_seccomp_default_profile,
+                                                .masked_paths = tf_sandbox_masked_paths,
+                                                .readonly_paths = tf_sandbox_readonly_paths};
+        int ret = tf_docker_create_body(s, r->run_id, &pinned, &k->body, err);
         if (ret < 0)
                 return ret;
         /* The engine checks a profile's actions and architectures only when the container starts. */

@@ -105,25 +105,26 @@ static int native_check(struct tf_run *r, tf_error **err) {
         n->sock = -1;
         r->backend = n;
         /* The sandbox is compiled here, in the parent, before anything exists: a bad profile, an unknown
-         * capability or an unsafe mount source refuses the run with nothing created. `sandbox:` turns it
-         * on (an empty `sandbox: {}` means Docker's defaults); without it the service runs unsandboxed. */
-        if (s->sandbox_present || s->n_mounts > 0) {
+         * capability or an unsafe mount source refuses the run with nothing created. No `sandbox:` key
+         * is `sandbox: {}`, Docker's defaults; only `sandbox: host` runs the service unsandboxed. */
+        if (!s->sandbox.host) {
                 int ret = tf_sandbox_prepare(s, geteuid() == 0, &n->sandbox, err);
                 if (ret < 0)
                         return ret;
         }
-        /* Without a sandbox the command runs in this host's tree as it is: a working_dir that is not there
-         * is refused with the spec's position, before anything is created. (A sandbox's mounts may make
-         * it; the child's chdir then tells.) */
+        /* Without mounts the command runs in this host's tree as it is: a working_dir that is not there
+         * is refused with the spec's position, before anything is created. (Mounts or a private /tmp may
+         * make it; the child's chdir then tells.) */
         struct stat st;
-        if (s->working_dir && !n->sandbox && stat(s->working_dir, &st) < 0) {
+        bool host_tree = s->n_mounts == 0 && !s->sandbox.private_tmp;
+        if (s->working_dir && host_tree && stat(s->working_dir, &st) < 0) {
                 int e = errno;
                 where = tf_spec_where(s, s->pos_working_dir);
                 return tf_error_set(err, e, "%s: working_dir: %s: %s on this host; create it or choose "
                                     "another working_dir", where, s->working_dir,
                                     e == ENOENT ? "no such directory" : strerror(e));
         }
-        if (s->working_dir && !n->sandbox && !S_ISDIR(st.st_mode)) {
+        if (s->working_dir && host_tree && !S_ISDIR(st.st_mode)) {
                 where = tf_spec_where(s, s->pos_working_dir);
                 return tf_error_set(err, ENOTDIR, "%s: working_dir: %s is not a directory", where,
                                     s->working_dir);
@@ -647,8 +648,8 @@ static int native_start(struct tf_run *r, tf_error **err) {
                 }
                 n->status_fd = pfd[0];
                 p.status_fd = pfd[1];
-                flags |= CLONE_NEWPID;
         }
+        flags |= tf_sandbox_plan_clone_flags(n->sandbox);
 
         int cgfd = tf_cg_clone_fd(n->cg);
         int pidfd = -1;

@@ -145,6 +145,154 @@ static int attach_mount(const struct plan_mount *m, int tree, char *what, size_t
         return 0;
 }
 
+/* Writes text to a /proc/self file (uid_map and the like). */
+static int write_proc(const char *path, const char *text, size_t n, char *what, size_t len) {
+        int fd = open(path, O_WRONLY | O_CLOEXEC);
+        if (fd < 0)
+                return fail(what, len, "sandbox: user namespace: open ", path);
+        ssize_t w = write(fd, text, n);
+        int e = errno;
+        close(fd);
+        if (w != (ssize_t)n) {
+                errno = w < 0 ? e : EIO;
+                return fail(what, len, "sandbox: user namespace: write ", path);
+        }
+        return 0;
+}
+
+/* "ID ID 1\n" without stdio. */
+static size_t format_map(char *buf, unsigned long id) {
+        char digits[24];
+        size_t n = 0, o = 0;
+        do
+                digits[n++] = (char)('0' + id % 10);
+        while ((id /= 10) > 0);
+        for (int k = 0; k < 2; k++) {
+                for (size_t i = n; i > 0; i--)
+                        buf[o++] = digits[i - 1];
+                buf[o++] = ' ';
+        }
+        buf[o++] = '1';
+        buf[o++] = '\n';
+        return o;
+}
+
+/* A non-root tfrun's child, cloned into a user namespace of its own: map only tfrun's uid and gid (the
+ * only mapping an unprivileged process may write), with setgroups denied, as `unshare -r` does but
+ * without becoming root in it: the service keeps its uid, and execve leaves it no capabilities. */
+static int map_userns(const struct tf_sandbox_plan *p, char *what, size_t len) {
+        char buf[64];
+        int r = write_proc("/proc/self/setgroups", "deny", 4, what, len);
+        if (r < 0)
+                return r;
+        r = write_proc("/proc/self/uid_map", buf, format_map(buf, p->outer_uid), what, len);
+        if (r < 0)
+                return r;
+        return write_proc("/proc/self/gid_map", buf, format_map(buf, p->outer_gid), what, len);
+}
+
+/* Docker's masked paths (a file: /dev/null bound over; a directory: an empty read-only tmpfs) and
+ * read-only paths (bound read-only onto themselves), those the kernel has. */
+static int mask_system_paths(char *what, size_t len) {
+        for (size_t i = 0; tf_sandbox_masked_paths[i]; i++) {
+                const char *path = tf_sandbox_masked_paths[i];
+                struct stat st;
+                if (lstat(path, &st) < 0) {
+                        if (errno == ENOENT)
+                                continue;
+                        return fail(what, len, "sandbox.system_paths: stat ", path);
+                }
+                int r = S_ISDIR(st.st_mode)
+                                ? mount("tmpfs", path, "tmpfs", MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC,
+                                        "size=0")
+                                : mount("/dev/null", path, NULL, MS_BIND, NULL);
+                if (r < 0)
+                        return fail(what, len, "sandbox.system_paths: mask ", path);
+        }
+        for (size_t i = 0; tf_sandbox_readonly_paths[i]; i++) {
+                const char *path = tf_sandbox_readonly_paths[i];
+                if (mount(path, path, NULL, MS_BIND | MS_REC, NULL) < 0) {
+                        if (errno == ENOENT)
+                                continue;
+                        return fail(what, len, "sandbox.system_paths: bind ", path);
+                }
+                struct mount_attr a = {.attr_set = MOUNT_ATTR_RDONLY};
+                if (mount_setattr(AT_FDCWD, path, AT_RECURSIVE, &a, sizeof(a)) < 0)
+                        return fail(what, len, "sandbox.system_paths: make read-only: ", path);
+        }
+        return 0;
+}
+
+/* The IPC namespace's own POSIX message queues and a /dev/shm of its own (Docker's: 64 MiB), so that
+ * neither is the host's; where the host has no such directory there is nothing to hide. */
+static int private_ipc_mounts(char *what, size_t len) {
+        if (mount("mqueue", "/dev/mqueue", "mqueue", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL) < 0 &&
+            errno != ENOENT)
+                return fail(what, len, "sandbox.ipc: mount mqueue on /dev/mqueue", NULL);
+        if (mount("shm", "/dev/shm", "tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC, "mode=1777,size=65536k") < 0 &&
+            errno != ENOENT)
+                return fail(what, len, "sandbox.ipc: mount tmpfs on /dev/shm", NULL);
+        return 0;
+}
+
+/* In the new cgroup namespace, the host's cgroup filesystems again, read-only: the service's own cgroup
+ * is their root, as in a container. Through fsopen()/fsmount(): mount(2) refuses a filesystem on a mount
+ * point that already shows the same one (EBUSY), which is just what this does. */
+static int cgroup_mount(const struct plan_cgmount *m, char *what, size_t len) {
+        int fs = (int)syscall(SYS_fsopen, m->v2 ? "cgroup2" : "cgroup", FSOPEN_CLOEXEC);
+        if (fs < 0)
+                return fail(what, len, "sandbox.cgroupns: fsopen for ", m->target);
+        char opts[256];
+        size_t n = m->data ? strlen(m->data) : 0;
+        if (n >= sizeof(opts))
+                n = sizeof(opts) - 1;
+        memcpy(opts, m->data ? m->data : "", n);
+        opts[n] = 0;
+        if (syscall(SYS_fsconfig, fs, FSCONFIG_SET_STRING, "source", "cgroup", 0) < 0) {
+                int r = fail(what, len, "sandbox.cgroupns: configure the cgroup filesystem for ", m->target);
+                close(fs);
+                return r;
+        }
+        /* v1: the hierarchy's controllers as flags, name=X as a string. */
+        for (char *o = opts, *next; o && *o; o = next) {
+                next = strchr(o, ',');
+                if (next)
+                        *next++ = 0;
+                char *eq = strchr(o, '=');
+                if (eq)
+                        *eq = 0;
+                if (syscall(SYS_fsconfig, fs, eq ? FSCONFIG_SET_STRING : FSCONFIG_SET_FLAG, o, eq ? eq + 1 : NULL,
+                            0) < 0) {
+                        int r = fail(what, len, "sandbox.cgroupns: configure the cgroup filesystem for ", m->target);
+                        close(fs);
+                        return r;
+                }
+        }
+        int mfd = -1;
+        if (syscall(SYS_fsconfig, fs, FSCONFIG_CMD_CREATE, NULL, NULL, 0) < 0 ||
+            (mfd = (int)syscall(SYS_fsmount, fs, FSMOUNT_CLOEXEC,
+                                MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | MOUNT_ATTR_NOEXEC)) < 0 ||
+            move_mount(mfd, "", AT_FDCWD, m->target, MOVE_MOUNT_F_EMPTY_PATH) < 0) {
+                int r = fail(what, len, "sandbox.cgroupns: mount the cgroup filesystem on ", m->target);
+                if (mfd >= 0)
+                        close(mfd);
+                close(fs);
+                return r;
+        }
+        close(mfd);
+        close(fs);
+        return 0;
+}
+
+static int cgroup_mounts(const struct tf_sandbox_plan *p, char *what, size_t len) {
+        for (size_t i = 0; i < p->n_cgmounts; i++) {
+                int r = cgroup_mount(&p->cgmounts[i], what, len);
+                if (r < 0)
+                        return r;
+        }
+        return 0;
+}
+
 int tf_sandbox_child_namespaces(const struct tf_sandbox_plan *p, char *what, size_t len) {
         int trees[TF_SANDBOX_MAX_MOUNTS];
         size_t n = p->n_mounts;
@@ -152,6 +300,11 @@ int tf_sandbox_child_namespaces(const struct tf_sandbox_plan *p, char *what, siz
 
         for (size_t i = 0; i < n; i++)
                 trees[i] = -1;
+        if (p->userns) {
+                r = map_userns(p, what, len);
+                if (r < 0)
+                        return r;
+        }
         /* Bind sources are cloned while still in tfrun's mount namespace: open_tree() refuses a mount
          * of another namespace, which the pinned source would be once we have unshared. */
         for (size_t i = 0; i < n; i++) {
@@ -171,11 +324,12 @@ int tf_sandbox_child_namespaces(const struct tf_sandbox_plan *p, char *what, siz
                 }
         }
 
-        int flags = (p->unshare_mnt ? CLONE_NEWNS : 0) | (p->unshare_net ? CLONE_NEWNET : 0);
+        /* The cgroup namespace's root is the cgroup we are in: the caller placed us first. */
+        int flags = (p->unshare_mnt ? CLONE_NEWNS : 0) | (p->unshare_net ? CLONE_NEWNET : 0) |
+                    (p->unshare_ipc ? CLONE_NEWIPC : 0) | (p->unshare_uts ? CLONE_NEWUTS : 0) |
+                    (p->unshare_cgroup ? CLONE_NEWCGROUP : 0);
         if (flags && unshare(flags) < 0) {
-                r = fail(what, len,
-                         p->unshare_mnt ? "sandbox: unshare(CLONE_NEWNS)" : "sandbox: unshare(CLONE_NEWNET)",
-                         NULL);
+                r = fail(what, len, "sandbox: unshare (mount, network, ipc, uts, cgroup namespaces)", NULL);
                 goto out;
         }
 
@@ -208,6 +362,29 @@ int tf_sandbox_child_namespaces(const struct tf_sandbox_plan *p, char *what, siz
                 if (p->pid_private &&
                     mount("proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL) < 0) {
                         r = fail(what, len, "sandbox.pid: mount proc on /proc", NULL);
+                        goto out;
+                }
+                if (p->mask_system_paths) {
+                        r = mask_system_paths(what, len);
+                        if (r < 0)
+                                goto out;
+                }
+                if (p->unshare_ipc) {
+                        r = private_ipc_mounts(what, len);
+                        if (r < 0)
+                                goto out;
+                }
+                if (p->unshare_cgroup) {
+                        r = cgroup_mounts(p, what, len);
+                        if (r < 0)
+                                goto out;
+                }
+                /* /sys read-only, everything under it too (the cgroup tree above the service's own among
+                 * it), as a container's; a fresh sysfs would need the network namespace's ownership. */
+                struct mount_attr ro = {.attr_set = MOUNT_ATTR_RDONLY};
+                if (mount_setattr(AT_FDCWD, "/sys", AT_RECURSIVE, &ro, sizeof(ro)) < 0 && errno != ENOENT &&
+                    errno != EINVAL) {
+                        r = fail(what, len, "sandbox: make /sys read-only", NULL);
                         goto out;
                 }
                 if (p->private_tmp &&

@@ -8,6 +8,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #include "spec/caps.h" /* tf_cap_name(): the capability table, inline, so child.c imports nothing */
 
@@ -28,6 +29,14 @@ struct plan_mount {
         unsigned depth;
 };
 
+/* A cgroup filesystem of the host's, mounted afresh in the service's cgroup namespace so that the
+ * service sees its own cgroup as the root, as in a container. */
+struct plan_cgmount {
+        char *target;
+        bool v2;
+        char *data; /* v1: the hierarchy's controllers and name=, as mount(2) data */
+};
+
 struct tf_sandbox_plan {
         /* capabilities */
         bool manage_caps; /* tfrun is root: bounding set and capability sets are ours to set */
@@ -43,6 +52,15 @@ struct tf_sandbox_plan {
 
         /* namespaces and mounts */
         bool unshare_net, unshare_mnt, read_only_root, private_tmp, pid_private;
+        bool unshare_ipc, unshare_uts, unshare_cgroup;
+        bool mask_system_paths; /* tf_sandbox_masked_paths and tf_sandbox_readonly_paths */
+        /* tfrun is not root: the child is cloned into a user namespace of its own (CLONE_NEWUSER) that
+         * maps only tfrun's uid and gid, so that it may create the other namespaces and mount. */
+        bool userns;
+        uid_t outer_uid;
+        gid_t outer_gid;
+        struct plan_cgmount *cgmounts;
+        size_t n_cgmounts;
         struct plan_mount *mounts;
         size_t n_mounts;
 };

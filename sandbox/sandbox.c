@@ -1274,6 +1274,85 @@ int tf_sandbox_check_capabilities(const struct tf_spec *spec, tf_error **err) {
         return check_held(spec, p, err);
 }
 
+/* Superblock options of a v1 hierarchy that a fresh mount of it may not, or need not, repeat: only the
+ * controllers and name= select the hierarchy (a mismatch of the rest is ignored by the kernel, and
+ * release_agent is refused outside the initial namespaces). */
+static bool cg1_option_kept(const char *o) {
+        static const char *const dropped[] = {"rw", "ro", "clone_children", "noprefix", "xattr",
+                                              "cpuset_v2_mode", "favordynmods"};
+        if (tf_startswith(o, "release_agent="))
+                return false;
+        for (size_t i = 0; i < ELEMENTSOF(dropped); i++)
+                if (streq(o, dropped[i]))
+                        return false;
+        return true;
+}
+
+/* The host's cgroup filesystems under /sys (from /proc/self/mountinfo), for the child to mount afresh
+ * in its cgroup namespace, read-only, as a container has them: its own cgroup is the root there, so that
+ * /proc/self/cgroup ("/") and /sys/fs/cgroup agree. */
+static int prepare_cgmounts(struct tf_sandbox_plan *p, tf_error **err) {
+        _cleanup_fclose_ FILE *f = fopen("/proc/self/mountinfo", "re");
+        if (!f)
+                return tf_error_setc(err, errno, "sandbox.cgroupns: open /proc/self/mountinfo");
+        char line[4096];
+        while (fgets(line, sizeof(line), f)) {
+                char *sep = strstr(line, " - ");
+                if (!sep)
+                        continue;
+                char target[PATH_MAX], fstype[64], source[256], opts[1024];
+                if (sscanf(line, "%*s %*s %*s %*s %4095s", target) != 1 ||
+                    sscanf(sep + 3, "%63s %255s %1023s", fstype, source, opts) != 3)
+                        continue;
+                bool v2 = streq(fstype, "cgroup2");
+                if ((!v2 && !streq(fstype, "cgroup")) || !tf_startswith(target, "/sys/") || strchr(target, '\\'))
+                        continue;
+                _cleanup_free_ char *data = NULL;
+                if (!v2) {
+                        char *save = NULL;
+                        for (char *o = strtok_r(opts, ",", &save); o; o = strtok_r(NULL, ",", &save)) {
+                                if (!cg1_option_kept(o))
+                                        continue;
+                                char *d = data ? tf_asprintf("%s,%s", data, o) : tf_strdup(o);
+                                free(data);
+                                data = d;
+                        }
+                        if (!data)
+                                continue;
+                }
+                p->cgmounts = tf_realloc(p->cgmounts, (p->n_cgmounts + 1) * sizeof(*p->cgmounts));
+                p->cgmounts[p->n_cgmounts++] =
+                        (struct plan_cgmount){.target = tf_strdup(target), .v2 = v2, .data = TAKE_PTR(data)};
+                if (p->n_cgmounts >= TF_SANDBOX_MAX_MOUNTS)
+                        break;
+        }
+        return 0;
+}
+
+/* A non-root tfrun builds the default sandbox in a user namespace of the child's own; where the kernel
+ * allows none, the run is refused here, never silently left unconfined. */
+static int check_userns(const struct tf_spec *spec, tf_error **err) {
+        static const struct {
+                const char *path, *name;
+        } knobs[] = {
+                {"/proc/sys/kernel/unprivileged_userns_clone", "kernel.unprivileged_userns_clone"},
+                {"/proc/sys/user/max_user_namespaces", "user.max_user_namespaces"},
+        };
+        for (size_t i = 0; i < ELEMENTSOF(knobs); i++) {
+                _cleanup_fclose_ FILE *f = fopen(knobs[i].path, "re");
+                long v;
+                if (!f || fscanf(f, "%ld", &v) != 1 || v != 0)
+                        continue;
+                _cleanup_free_ char *w = where(spec, spec->pos_sandbox);
+                return tf_error_set(err, EPERM,
+                                    "%s: sandbox: the default sandbox needs an unprivileged user namespace "
+                                    "when tfrun is not root, and this kernel allows none (%s = 0); run tfrun "
+                                    "as root, set %s to 1, or write `sandbox: host` to run unconfined",
+                                    w, knobs[i].name, knobs[i].name);
+        }
+        return 0;
+}
+
 int tf_sandbox_prepare(const struct tf_spec *spec, bool running_as_root, struct tf_sandbox_plan **ret,
                        tf_error **err) {
         const struct tf_sandbox *sb = &spec->sandbox;
@@ -1298,18 +1377,24 @@ int tf_sandbox_prepare(const struct tf_spec *spec, bool running_as_root, struct 
         p->unshare_net = sb->network == TF_NETWORK_NONE;
         p->read_only_root = sb->read_only_root;
         p->private_tmp = sb->private_tmp;
-        p->pid_private = sb->pid == TF_PID_PRIVATE;
-        /* A pid namespace needs a /proc of its own, hence a mount namespace to mount it in. */
-        p->unshare_mnt = sb->read_only_root || sb->private_tmp || spec->n_mounts > 0 || p->pid_private;
+        /* The default sandbox: every namespace of its own but the network's (pid: unset is private),
+         * hence always a mount namespace, for the pid namespace's /proc, the masks and a read-only /sys. */
+        p->pid_private = sb->pid != TF_PID_HOST;
+        p->unshare_ipc = sb->ipc == TF_NS_PRIVATE;
+        p->unshare_uts = sb->uts == TF_NS_PRIVATE;
+        p->unshare_cgroup = sb->cgroupns == TF_NS_PRIVATE;
+        p->mask_system_paths = sb->system_paths == TF_SYSTEM_PATHS_MASKED;
+        p->unshare_mnt = true;
 
-        if (!running_as_root && (p->unshare_net || p->unshare_mnt)) {
+        /* Without root, the namespaces come from a user namespace; what needs root's view of the host
+         * (the host's network devices, binds of host mounts, a read-only root, a private /tmp) is still
+         * refused. */
+        if (!running_as_root && (p->unshare_net || sb->read_only_root || sb->private_tmp || spec->n_mounts > 0)) {
                 const char *key = p->unshare_net       ? "sandbox.network"
-                                  : p->pid_private     ? "sandbox.pid"
                                   : sb->read_only_root ? "sandbox.read_only_root"
                                   : sb->private_tmp    ? "sandbox.private_tmp"
                                                        : "mounts";
                 struct tf_pos pos = p->unshare_net && sb->pos_network.line ? sb->pos_network
-                                    : p->pid_private && sb->pos_pid.line   ? sb->pos_pid
                                     : streq(key, "mounts")                 ? spec->pos_mounts
                                                                            : spec->pos_sandbox;
                 _cleanup_free_ char *w = where(spec, pos);
@@ -1317,6 +1402,20 @@ int tf_sandbox_prepare(const struct tf_spec *spec, bool running_as_root, struct 
                                     "%s: %s: needs tfrun to run as root (new namespaces and mounts need "
                                     "CAP_SYS_ADMIN)",
                                     w, key);
+        }
+
+        if (!running_as_root) {
+                r = check_userns(spec, err);
+                if (r < 0)
+                        return r;
+                p->userns = true;
+                p->outer_uid = geteuid();
+                p->outer_gid = getegid();
+        }
+        if (p->unshare_cgroup) {
+                r = prepare_cgmounts(p, err);
+                if (r < 0)
+                        return r;
         }
 
         r = prepare_caps(spec, running_as_root, p, err);
@@ -1367,6 +1466,11 @@ struct tf_sandbox_plan *tf_sandbox_plan_free(struct tf_sandbox_plan *p) {
                 free(p->mounts[i].target);
         }
         free(p->mounts);
+        for (size_t i = 0; i < p->n_cgmounts; i++) {
+                free(p->cgmounts[i].target);
+                free(p->cgmounts[i].data);
+        }
+        free(p->cgmounts);
         free(p->prog.filter);
         free(p);
         return NULL;
@@ -1382,6 +1486,12 @@ uint64_t tf_sandbox_plan_ambient(const struct tf_sandbox_plan *p) {
 
 bool tf_sandbox_plan_pid_private(const struct tf_sandbox_plan *p) {
         return p && p->pid_private;
+}
+
+uint64_t tf_sandbox_plan_clone_flags(const struct tf_sandbox_plan *p) {
+        if (!p)
+                return 0;
+        return (p->pid_private ? CLONE_NEWPID : 0) | (p->userns ? CLONE_NEWUSER : 0);
 }
 
 bool tf_sandbox_plan_has_seccomp(const struct tf_sandbox_plan *p) {

@@ -102,6 +102,12 @@ int tf_sandbox_prepare(const struct tf_spec *spec, bool running_as_root, struct 
 extern const char tf_seccomp_default_profile[];
 extern const char tf_seccomp_default_revision[];
 
+/* Docker's masked and read-only paths as pinned (sandbox/system-paths.c), NULL-terminated: what the
+ * default `system_paths: masked` means on both backends, and the revision they come from. */
+extern const char *const tf_sandbox_masked_paths[];
+extern const char *const tf_sandbox_readonly_paths[];
+extern const char tf_sandbox_system_paths_revision[];
+
 /* For the docker backend: parse and compile a `seccomp: FILE` profile exactly as the native backend would,
  * so that a profile the engine would only reject at start (unknown action or architecture) is refused
  * before any container exists, with the same message on both backends. 0 for default/unconfined. */
@@ -125,6 +131,9 @@ uint64_t tf_sandbox_plan_capabilities(const struct tf_sandbox_plan *p); /* final
 uint64_t tf_sandbox_plan_ambient(const struct tf_sandbox_plan *p);      /* raised for non-root services */
 bool tf_sandbox_plan_has_seccomp(const struct tf_sandbox_plan *p);
 bool tf_sandbox_plan_pid_private(const struct tf_sandbox_plan *p); /* NULL-safe: false */
+/* The namespace flags the child must be cloned with (CLONE_NEWPID, CLONE_NEWUSER for a non-root tfrun);
+ * the others it unshares itself. NULL-safe: 0. */
+uint64_t tf_sandbox_plan_clone_flags(const struct tf_sandbox_plan *p);
 size_t tf_sandbox_plan_seccomp_instructions(const struct tf_sandbox_plan *p);
 
 /* Child side, between fork and exec, in the order above. Each makes only system calls (no allocation, no

@@ -983,6 +983,46 @@ static int sandbox_pid(struct ctx *c, const struct field *f) {
         return 0;
 }
 
+/* ipc, uts, cgroupns: private (the default) or host. */
+static int parse_ns(struct ctx *c, const struct field *f, const char *what, enum tf_ns_mode *ret,
+                    struct tf_pos *pos) {
+        static const char *const modes[] = {"private", "host"};
+        int m;
+        *pos = f->k->pos;
+        int r = spec_get_enum(c, f->v, f->kp, what, modes, ELEMENTSOF(modes), &m);
+        if (r < 0)
+                return r;
+        *ret = m == 0 ? TF_NS_PRIVATE : TF_NS_HOST;
+        return 0;
+}
+
+static int sandbox_ipc(struct ctx *c, const struct field *f) {
+        struct tf_sandbox *sb = &c->s->sandbox;
+        return parse_ns(c, f, "an ipc namespace mode", &sb->ipc, &sb->pos_ipc);
+}
+
+static int sandbox_uts(struct ctx *c, const struct field *f) {
+        struct tf_sandbox *sb = &c->s->sandbox;
+        return parse_ns(c, f, "a uts namespace mode", &sb->uts, &sb->pos_uts);
+}
+
+static int sandbox_cgroupns(struct ctx *c, const struct field *f) {
+        struct tf_sandbox *sb = &c->s->sandbox;
+        return parse_ns(c, f, "a cgroup namespace mode", &sb->cgroupns, &sb->pos_cgroupns);
+}
+
+static int sandbox_system_paths(struct ctx *c, const struct field *f) {
+        static const char *const modes[] = {"masked", "unconfined"};
+        struct tf_sandbox *sb = &c->s->sandbox;
+        int m;
+        sb->pos_system_paths = f->k->pos;
+        int r = spec_get_enum(c, f->v, f->kp, "a system paths mode", modes, ELEMENTSOF(modes), &m);
+        if (r < 0)
+                return r;
+        sb->system_paths = m == 0 ? TF_SYSTEM_PATHS_MASKED : TF_SYSTEM_PATHS_UNCONFINED;
+        return 0;
+}
+
 static const struct key sandbox_keys[] = {
         KEY("seccomp", sandbox_seccomp),
         KEY("no_new_privileges", sandbox_no_new_privileges),
@@ -993,6 +1033,10 @@ static const struct key sandbox_keys[] = {
         KEY("network", sandbox_network),
         KEY("private_tmp", sandbox_private_tmp),
         KEY("pid", sandbox_pid),
+        KEY("ipc", sandbox_ipc),
+        KEY("uts", sandbox_uts),
+        KEY("cgroupns", sandbox_cgroupns),
+        KEY("system_paths", sandbox_system_paths),
 };
 
 static int mount_source(struct ctx *c, const struct field *f) {
@@ -1179,6 +1223,24 @@ static int top_schedule(struct ctx *c, const struct field *f) {
 static int top_sandbox(struct ctx *c, const struct field *f) {
         c->s->sandbox_present = true;
         c->s->pos_sandbox = f->k->pos;
+        /* The one scalar: `sandbox: host`, the explicit way out of the default sandbox. */
+        if (f->v->type == NODE_SCALAR && !spec_is_null(f->v)) {
+                static const char *const words[] = {"host"};
+                static const char expected[] =
+                        "host (no sandbox, native only) or a mapping of settings (e.g. {network: none, "
+                        "cap_drop: [ALL]}; {} for the defaults)";
+                const char *t = f->v->text;
+                if (streq(t, "host")) {
+                        c->s->sandbox.host = true;
+                        c->pos_sandbox_value = f->v->pos;
+                        return 0;
+                }
+                _cleanup_free_ char *q = spec_quoted(f->v);
+                if (spec_suggest(t, words, ELEMENTSOF(words)))
+                        return spec_fail(c, f->v->pos, f->kp, "%s is not a sandbox; expected %s; did you "
+                                         "mean 'host'?", q, expected);
+                return spec_fail(c, f->v->pos, f->kp, "%s is not a sandbox; expected %s", q, expected);
+        }
         return walk_section(c, f, "{network: none, cap_drop: [ALL]}", &c->s->sandbox);
 }
 
@@ -1260,6 +1322,16 @@ static int finish(struct ctx *c) {
         int r = check_working_dir(c);
         if (r < 0)
                 return r;
+        if (s->sandbox.host && s->resolved_backend == TF_BACKEND_DOCKER)
+                return spec_fail(
+                        c, c->pos_sandbox_value, "sandbox",
+                        "'host' (no sandbox) exists only with the native backend, a container always has "
+                        "walls; expected the opt-outs a container has, e.g. sandbox: {pid: host, ipc: host, "
+                        "uts: host, system_paths: unconfined}");
+        if (s->sandbox.host && s->n_mounts > 0)
+                return spec_fail(c, c->pos_sandbox_value, "sandbox",
+                                 "'host' (no sandbox) has no mount namespace to bind mounts in; expected a "
+                                 "mapping (e.g. sandbox: {pid: host, ipc: host, uts: host}) or no mounts:");
         if (c->have_max_retries && s->restart.policy == TF_RESTART_NO)
                 return spec_fail(c, c->pos_max_retries, "restart.max_retries",
                                  "has no effect with policy no; expected policy: on-failure or always");

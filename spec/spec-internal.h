@@ -68,7 +68,7 @@ struct ctx {
         struct tf_pos root_pos;
         char **env_inline;     /* from env:, interpolated */
         char **env_from_files; /* from env_file:, one entry per name */
-        struct tf_pos pos_backend_value, pos_env_file, pos_working_dir_value;
+        struct tf_pos pos_backend_value, pos_env_file, pos_working_dir_value, pos_sandbox_value;
         bool have_backend, have_max_retries;
         struct tf_pos pos_max_retries, pos_backoff_initial;
         bool have_backoff_initial, have_backoff_max;

@@ -355,6 +355,10 @@ const char *tf_pid_mode_name(enum tf_pid_mode m) {
         return "?";
 }
 
+const char *tf_ns_mode_name(enum tf_ns_mode m) {
+        return m == TF_NS_HOST ? "host" : "private";
+}
+
 const char *tf_network_mode_name(enum tf_network_mode m) {
         switch (m) {
         case TF_NETWORK_UNSET:

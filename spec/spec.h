@@ -74,10 +74,19 @@ enum tf_network_mode {
 };
 
 enum tf_pid_mode {
-        TF_PID_UNSET,   /* native: the host's pid namespace; docker: the engine's default (own, no init) */
+        TF_PID_UNSET,   /* native: as private (the default sandbox); docker: the engine's default (own, no
+                           init) */
         TF_PID_PRIVATE, /* a pid namespace of its own with an init as pid 1 that reaps zombies */
         TF_PID_HOST,
 };
+
+/* sandbox.ipc, sandbox.uts, sandbox.cgroupns: a namespace of the service's own (the default) or the
+ * host's. */
+enum tf_ns_mode { TF_NS_PRIVATE, TF_NS_HOST };
+
+/* sandbox.system_paths: Docker's masked and read-only paths under /proc and /sys (the default), or none
+ * (Docker's --security-opt systempaths=unconfined). */
+enum tf_system_paths { TF_SYSTEM_PATHS_MASKED, TF_SYSTEM_PATHS_UNCONFINED };
 
 struct tf_schedule_expr {
         char *expr;
@@ -108,7 +117,13 @@ struct tf_sandbox {
         char *network_name;
         bool private_tmp;
         enum tf_pid_mode pid;
-        struct tf_pos pos_seccomp, pos_network, pos_pid, pos_cap_ambient;
+        enum tf_ns_mode ipc, uts, cgroupns;
+        enum tf_system_paths system_paths;
+        /* `sandbox: host`: native only, no sandbox at all (the plain child of tfrun); every other field
+         * keeps its default and means nothing then. */
+        bool host;
+        struct tf_pos pos_seccomp, pos_network, pos_pid, pos_cap_ambient, pos_ipc, pos_uts, pos_cgroupns,
+                pos_system_paths;
 };
 
 struct tf_mount {
@@ -181,6 +196,7 @@ const char *tf_restart_policy_name(enum tf_restart_policy p);
 const char *tf_overlap_name(enum tf_overlap o);
 const char *tf_seccomp_mode_name(enum tf_seccomp_mode m);
 const char *tf_pid_mode_name(enum tf_pid_mode m); /* "unset", "private", "host" */
+const char *tf_ns_mode_name(enum tf_ns_mode m);   /* "private", "host" */
 const char *tf_network_mode_name(enum tf_network_mode m); /* "unset" for TF_NETWORK_UNSET, "named" for NAMED */
 
 /* Linux capability number of a normalised name as stored in cap_drop/cap_add ("NET_ADMIN" -> 12).

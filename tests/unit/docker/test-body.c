@@ -353,9 +353,11 @@ static void test_default_seccomp(void) {
         struct tf_spec s;
         spec_init(&s);
         s.sandbox.seccomp = TF_SECCOMP_DEFAULT;
-        const char *pinned = "{\n\t\"defaultAction\": \"SCMP_ACT_ERRNO\",\n\t\"defaultErrnoRet\": 1\n}\n";
+        const struct tf_docker_pinned pinned = {
+                .seccomp_profile = "{\n\t\"defaultAction\": \"SCMP_ACT_ERRNO\",\n\t\"defaultErrnoRet\": 1\n}\n"};
+        const struct tf_docker_pinned garbled = {.seccomp_profile = "{nope"};
         json_t *b = NULL;
-        OK(tf_docker_create_body(&s, "r", pinned, &b, NULL) == 0, "default: body built");
+        OK(tf_docker_create_body(&s, "r", &pinned, &b, NULL) == 0, "default: body built");
         json_t *opts = json_object_get(hc(b), "SecurityOpt");
         IS_INT((long long)json_array_size(opts), 2, "default: no-new-privileges and the profile");
         IS_STR(json_string_value(json_array_get(opts, 1)),
@@ -370,14 +372,14 @@ static void test_default_seccomp(void) {
         json_decref(b);
         b = NULL;
         s.sandbox.seccomp = TF_SECCOMP_UNCONFINED;
-        OK(tf_docker_create_body(&s, "r", pinned, &b, NULL) == 0, "unconfined: body built");
+        OK(tf_docker_create_body(&s, "r", &pinned, &b, NULL) == 0, "unconfined: body built");
         IS_STR(json_string_value(json_array_get(json_object_get(hc(b), "SecurityOpt"), 1)),
                "seccomp=unconfined", "unconfined: seccomp=unconfined, the pinned text unused");
         json_decref(b);
         b = NULL;
         _cleanup_error_ tf_error *e = NULL;
         s.sandbox.seccomp = TF_SECCOMP_DEFAULT;
-        OK(tf_docker_create_body(&s, "r", "{nope", &b, &e) == -EINVAL && e &&
+        OK(tf_docker_create_body(&s, "r", &garbled, &b, &e) == -EINVAL && e &&
                    strstr(e->msg, "sandbox.seccomp"),
            "a default profile text that does not parse is refused");
 }
