@@ -333,6 +333,16 @@ int tf_sandbox_child_namespaces(const struct tf_sandbox_plan *p, char *what, siz
                 goto out;
         }
 
+        /* Before the mounts: /proc/sys is read-only after them. */
+        if (p->unshare_net) {
+                r = loopback_up(what, len);
+                if (r < 0)
+                        goto out;
+                r = unprivileged_ports(what, len);
+                if (r < 0)
+                        goto out;
+        }
+
         if (p->unshare_mnt) {
                 /* Host mounts still propagate in; nothing done here propagates out. */
                 if (mount(NULL, "/", NULL, MS_REC | MS_SLAVE, NULL) < 0) {
@@ -399,14 +409,6 @@ int tf_sandbox_child_namespaces(const struct tf_sandbox_plan *p, char *what, siz
                 }
         }
 
-        if (p->unshare_net) {
-                r = loopback_up(what, len);
-                if (r < 0)
-                        goto out;
-                r = unprivileged_ports(what, len);
-                if (r < 0)
-                        goto out;
-        }
 out:
         for (size_t i = 0; i < n; i++)
                 if (trees[i] >= 0)

@@ -70,7 +70,11 @@ is "$(echo piped | "$TFRUN" -q "$f")" "piped" "stdin passes through"
 f=$(spec fds "command: [$PROBE, fds]")
 is "$(exec 7</dev/null; "$TFRUN" -q "$f" | tr '\n' ' ')" "0 1 2 " "the child sees only fds 0, 1, 2"
 
-f=$(spec cg "command: [$PROBE, cgroup]")
+# cgroupns: host shows the host's paths; the default cgroup namespace has the job's cgroup as its root.
+f=$(spec cgdef "command: [$PROBE, cgroup]")
+out=$("$TFRUN" -q "$f")
+[ -n "$out" ] && ! echo "$out" | grep -qv ':/$'; ok "default sandbox: every hierarchy's path is / (cgroupns)"
+f=$(spec cg "command: [$PROBE, cgroup]" "sandbox: {cgroupns: host}")
 out=$("$TFRUN" -q "$f")
 if [ -f /sys/fs/cgroup/cgroup.controllers ]; then
         echo "$out" | grep -q '^0::.*/tfrun-cg-[0-9]*-1$'; ok "the child runs in its own cgroup (v2)"

@@ -32,7 +32,9 @@ while :; do sleep 1; done
 EOF
 
 # job_spec NAME [LINES...]: the long job under service NAME; quick_spec NAME: `true` under the same name.
-job_spec() { local n=$1; shift; spec "$n" "command: [sh, $TMPD/job.sh, $M-$n]" "$@"; }
+# pid: host: in the default sandbox's pid namespace nothing outlives the init, which PR_SET_PDEATHSIG
+# kills with tfrun (checked last); the host's pid namespace is where leftovers exist to be swept.
+job_spec() { local n=$1; shift; spec "$n" "command: [sh, $TMPD/job.sh, $M-$n]" "sandbox: {pid: host}" "$@"; }
 quick_spec() {
         local f="$TMPD/$1-quick.yaml"
         printf 'name: %s\ncommand: ["true"]\n' "$1" >"$f"
@@ -193,5 +195,16 @@ else
         rmdir "$base/tfrun-sw-hand-b-$dead-1" "$base/tfrun-sw-hand-x-1" "$base/tfrun-sw-hand-$dead"
         no_cgroup_left sw-idle "the live tfrun, stopped"
 fi
+
+# ---- the default sandbox: the job's pid namespace ends with tfrun, grandchildren included; only the
+# (empty) cgroups are left for the next run to remove.
+f=$(spec sw-ns "command: [sh, $TMPD/job.sh, $M-sw-ns]")
+"$TFRUN" "$f" >/dev/null 2>&1 &
+pid=$!
+wait_count 2 "$M-sw-ns-g"; ok "default sandbox: the job and its grandchildren run"
+kill -KILL "$pid"; wait "$pid" 2>/dev/null
+for _ in $(seq 50); do [ "$(count "$M-sw-ns")" = 0 ] && break; sleep 0.1; done
+is "$(count "$M-sw-ns")" 0 "default sandbox, kill -9 tfrun: no process of the job outlives it"
+swept sw-ns "$pid" "default sandbox, kill -9 tfrun"
 
 done_testing

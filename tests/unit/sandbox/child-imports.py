@@ -12,8 +12,11 @@ ALLOWED = {
     # system calls (async-signal-safe, no allocation)
     "close", "geteuid", "ioctl", "mkdir", "mount", "mount_setattr", "move_mount", "open", "open64",
     "openat", "open_tree", "prctl", "socket", "syscall", "unshare", "write", "__errno_location",
+    "lstat", "lstat64",
     # string functions on caller-owned memory
-    "memcpy", "memset", "memmove", "strlen",
+    "memcpy", "memset", "memmove", "strlen", "strchr",
+    # constant tables (sandbox/system-paths.c), data, not code
+    "tf_sandbox_masked_paths", "tf_sandbox_readonly_paths",
 }
 HOOKS = ("__asan_", "__ubsan_", "__sanitizer_", "__tsan_", "__stack_chk_", "_GLOBAL_OFFSET_TABLE_",
          "__sancov_", "__llvm_")

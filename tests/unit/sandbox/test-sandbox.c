@@ -7,6 +7,8 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <grp.h>
+#include <sched.h>
+#include <sys/prctl.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -89,6 +91,9 @@ static void run(const struct tf_sandbox_plan *p, uid_t uid, char **args, struct 
                 char what[256] = "";
                 int ret;
                 dup2(out[1], 1);
+                /* What native.c's clone3 does for a non-root tfrun (the pid namespace aside). */
+                if ((tf_sandbox_plan_clone_flags(p) & CLONE_NEWUSER) && unshare(CLONE_NEWUSER) < 0)
+                        child_fail(errp[1], "unshare(CLONE_NEWUSER)", errno);
                 if ((ret = tf_sandbox_child_namespaces(p, what, sizeof(what))) < 0)
                         child_fail(errp[1], what, -ret);
                 if ((ret = tf_sandbox_child_bounding(p, what, sizeof(what))) < 0)
@@ -320,22 +325,49 @@ static void test_nnp(void) {
 }
 
 static void test_unprivileged_plan(void) {
-        /* A plan made for a tfrun that is not root: no capability management, but no_new_privs and the
-         * filter still apply (the child here drops root by itself, as such a tfrun never had it). */
-        struct tf_spec s;
+        /* A plan made by a tfrun that is not root, in a helper that is uid 65534 from the start: no
+         * capability management, a user namespace of the child's own for the other namespaces (pid: host
+         * here, as fork() makes no pid namespace), and no_new_privs and the filter still apply. */
         struct result r;
-        spec_init(&s);
-        _cleanup_sandbox_plan_ struct tf_sandbox_plan *p = NULL;
-        _cleanup_error_ tf_error *e = NULL;
-        int ret = tf_sandbox_prepare(&s, false, &p, &e);
-        IS_INT(ret, 0, "not root: default sandbox prepares (%s)", e ? e->msg : "ok");
-        if (ret < 0)
-                return;
-        char *args[] = {"status", "try", "keyctl", NULL};
-        run(p, 65534, args, &r);
+        memset(&r, 0, sizeof(r));
+        r.status = -1;
+        int pp[2];
+        if (pipe(pp) < 0)
+                abort();
+        pid_t h = fork();
+        if (h == 0) {
+                close(pp[0]);
+                struct tf_spec s;
+                spec_init(&s);
+                s.sandbox.pid = TF_PID_HOST;
+                struct result hr;
+                memset(&hr, 0, sizeof(hr));
+                hr.status = -1;
+                if (setgroups(0, NULL) == 0 && setresgid(65534, 65534, 65534) == 0 &&
+                    setresuid(65534, 65534, 65534) == 0) {
+                        /* The uid change made us not dumpable, which a tfrun started as 65534 is. */
+                        prctl(PR_SET_DUMPABLE, 1, 0, 0, 0);
+                        struct tf_sandbox_plan *p = NULL;
+                        tf_error *e = NULL;
+                        if (tf_sandbox_prepare(&s, false, &p, &e) == 0) {
+                                char *args[] = {"status", "try", "keyctl", NULL};
+                                run(p, (uid_t)-1, args, &hr);
+                        } else
+                                snprintf(hr.err, sizeof(hr.err), "prepare: %s", e ? e->msg : "?");
+                }
+                ssize_t _unused_ w = write(pp[1], &hr, sizeof(hr));
+                _exit(0);
+        }
+        close(pp[1]);
+        ssize_t n = read(pp[0], &r, sizeof(r));
+        close(pp[0]);
+        waitpid(h, NULL, 0);
+        IS_INT(n == (ssize_t)sizeof(r) ? r.status : -2, 0, "not root: default sandbox prepares and runs (%s)",
+               r.err[0] ? r.err : "ok");
         IS_INT(ival(&r, "Seccomp"), 2, "not root: filter installed");
         IS_INT(ival(&r, "NoNewPrivs"), 1, "not root: NoNewPrivs 1");
         IS_INT(ival(&r, "keyctl"), EPERM, "not root: keyctl -> EPERM");
+        IS_INT(hval(&r, "CapEff"), 0, "not root: no capability after execve in its user namespace");
 }
 
 static void test_child_error(void) {
@@ -559,20 +591,20 @@ static void test_errors(void) {
                "CAP_SYS_ADMIN)",
                "not root: network none refused");
         spec_init(&s);
-        s.sandbox.pid = TF_PID_PRIVATE;
-        s.sandbox.pos_pid = (struct tf_pos){.line = 4, .column = 3};
-        free(e);
-        e = prepare_error(&s, false);
-        IS_STR(e,
-               "test.yaml:4:3: sandbox.pid: needs tfrun to run as root (new namespaces and mounts need "
-               "CAP_SYS_ADMIN)",
-               "not root: pid private refused");
-        spec_init(&s);
-        s.sandbox.pid = TF_PID_HOST;
         struct tf_sandbox_plan *hp = NULL;
         tf_error *he = NULL;
-        IS_INT(tf_sandbox_prepare(&s, false, &hp, &he), 0, "not root: pid host is the default, accepted");
+        IS_INT(tf_sandbox_prepare(&s, false, &hp, &he), 0,
+               "not root: the default (pid private) is accepted, in a user namespace");
+        IS_INT((long long)tf_sandbox_plan_clone_flags(hp), CLONE_NEWPID | CLONE_NEWUSER,
+               "not root, default: cloned with CLONE_NEWPID | CLONE_NEWUSER");
+        hp = tf_sandbox_plan_free(hp);
+        tf_error_free(he);
+        he = NULL;
+        spec_init(&s);
+        s.sandbox.pid = TF_PID_HOST;
+        IS_INT(tf_sandbox_prepare(&s, false, &hp, &he), 0, "not root: pid host accepted");
         OK(!tf_sandbox_plan_pid_private(hp), "pid host: no pid namespace");
+        IS_INT((long long)tf_sandbox_plan_clone_flags(hp), CLONE_NEWUSER, "not root, pid host: CLONE_NEWUSER");
         tf_sandbox_plan_free(hp);
         tf_error_free(he);
         spec_init(&s);
