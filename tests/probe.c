@@ -32,6 +32,14 @@
  *   tfprobe orphan                 leave an orphan that exits after 100 ms, wait 600 ms, print
  *                                  "self=PID zombies=N" (N: processes in state Z visible in /proc)
  *   tfprobe mountopts PATH         print the mount point PATH's filesystem type and options (mountinfo)
+ *   tfprobe walls                  the sandbox's walls, one key=value per line: ns_{ipc,uts,mnt,pid,cgroup}
+ *                                  same|private against $TFPROBE_NS_<NAME> (the host's ids, "ipc:[N]");
+ *                                  proc_sys (open core_pattern for writing), sysrq (the same for
+ *                                  /proc/sysrq-trigger), cgroup_procs (own pid into the parent cgroup's
+ *                                  cgroup.procs, v1 memory or v2): writable or the errno name; sys
+ *                                  and ro_<path>: ro|rw; mask_<path>: empty, content, absent or errno;
+ *                                  kill_host (kill($TFPROBE_HOST_PID, 0)): ok or errno; hostname
+ *                                  same|other against $TFPROBE_HOSTNAME
  */
 #include <dirent.h>
 #include <errno.h>
@@ -39,6 +47,7 @@
 #include <grp.h>
 #include <netinet/in.h>
 #include <sched.h>
+#include <sys/statvfs.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -408,6 +417,114 @@ static int count_zombies(void) {
         return n;
 }
 
+/* What Docker masks and makes read-only (moby oci/defaults.go), written out again here: the probe is the
+ * test's own oracle, not tfrun's table. */
+static const char *const walls_masked[] = {"/proc/asound", "/proc/acpi", "/proc/kcore", "/proc/keys",
+                                           "/proc/latency_stats", "/proc/timer_list", "/proc/timer_stats",
+                                           "/proc/sched_debug", "/proc/scsi", "/sys/firmware"};
+static const char *const walls_ro[] = {"/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys"};
+
+static const char *open_wr(const char *path) {
+        int fd = open(path, O_WRONLY | O_CLOEXEC);
+        if (fd < 0)
+                return errname(errno);
+        close(fd);
+        return "writable";
+}
+
+/* empty, content, absent or the errno name, for a file or a directory. */
+static const char *masked(const char *path) {
+        DIR *d = opendir(path);
+        if (d) {
+                struct dirent *e;
+                int n = 0;
+                while ((e = readdir(d)))
+                        if (strcmp(e->d_name, ".") && strcmp(e->d_name, ".."))
+                                n++;
+                closedir(d);
+                return n ? "content" : "empty";
+        }
+        if (errno != ENOTDIR)
+                return errno == ENOENT ? "absent" : errname(errno);
+        int fd = open(path, O_RDONLY | O_CLOEXEC);
+        if (fd < 0)
+                return errno == ENOENT ? "absent" : errname(errno);
+        char c;
+        ssize_t n = read(fd, &c, 1);
+        int e = errno;
+        close(fd);
+        return n > 0 ? "content" : n == 0 ? "empty" : errname(e);
+}
+
+static void ns_line(const char *name) {
+        char path[64], env[64], id[128];
+        snprintf(path, sizeof path, "/proc/self/ns/%s", name);
+        snprintf(env, sizeof env, "TFPROBE_NS_%s", name);
+        ssize_t n = readlink(path, id, sizeof id - 1);
+        const char *host = getenv(env);
+        if (n < 0 || !host) {
+                printf("ns_%s=%s\n", name, n < 0 ? errname(errno) : "no-host-id");
+                return;
+        }
+        id[n] = 0;
+        printf("ns_%s=%s\n", name, strcmp(id, host) ? "private" : "same");
+}
+
+/* The parent of the cgroup this process is in, as this process sees the tree (v2, or v1's memory). */
+static const char *cgroup_escape(void) {
+        int v2 = access("/sys/fs/cgroup/cgroup.controllers", F_OK) == 0;
+        char cg[4096], path[4600];
+        if (own_cgroup(v2 ? "" : "memory", cg, sizeof cg) < 0)
+                return "no-cgroup";
+        /* The parent: one level up; in a cgroup namespace (path "/") the root of what is visible, which
+         * is the job's own cgroup: writable there means writable everywhere the mount lets it. */
+        char *slash = strrchr(cg, '/');
+        if (slash)
+                *slash = 0;
+        snprintf(path, sizeof path, "/sys/fs/cgroup%s%s/cgroup.procs", v2 ? "" : "/memory", cg);
+        int fd = open(path, O_WRONLY | O_CLOEXEC);
+        /* In a container on v1 with the host's cgroup namespace, /proc/self/cgroup names host paths while
+         * the mount's root is the container's own cgroup: the visible top is what there is to try. */
+        if (fd < 0 && errno == ENOENT) {
+                snprintf(path, sizeof path, "/sys/fs/cgroup%s/cgroup.procs", v2 ? "" : "/memory");
+                fd = open(path, O_WRONLY | O_CLOEXEC);
+        }
+        if (fd < 0)
+                return errname(errno);
+        char pid[32];
+        int n = snprintf(pid, sizeof pid, "%d\n", (int) getpid());
+        ssize_t w = write(fd, pid, (size_t) n);
+        int e = errno;
+        close(fd);
+        return w == n ? "writable" : errname(e);
+}
+
+static int walls(void) {
+        static const char *const ns[] = {"ipc", "uts", "mnt", "pid", "cgroup"};
+        for (size_t i = 0; i < sizeof ns / sizeof ns[0]; i++)
+                ns_line(ns[i]);
+        printf("proc_sys=%s\n", open_wr("/proc/sys/kernel/core_pattern"));
+        struct statvfs sv;
+        printf("sys=%s\n", statvfs("/sys", &sv) < 0 ? errname(errno) : (sv.f_flag & ST_RDONLY) ? "ro" : "rw");
+        for (size_t i = 0; i < sizeof walls_ro / sizeof walls_ro[0]; i++)
+                printf("ro_%s=%s\n", walls_ro[i],
+                       statvfs(walls_ro[i], &sv) < 0 ? (errno == ENOENT ? "absent" : errname(errno))
+                       : (sv.f_flag & ST_RDONLY)    ? "ro"
+                                                    : "rw");
+        printf("sysrq=%s\n", access("/proc/sysrq-trigger", F_OK) < 0 ? "absent" : open_wr("/proc/sysrq-trigger"));
+        for (size_t i = 0; i < sizeof walls_masked / sizeof walls_masked[0]; i++)
+                printf("mask_%s=%s\n", walls_masked[i], masked(walls_masked[i]));
+        const char *hp = getenv("TFPROBE_HOST_PID");
+        printf("kill_host=%s\n", !hp ? "no-pid" : kill((pid_t) atoi(hp), 0) < 0 ? errname(errno) : "ok");
+        char host[256] = "";
+        gethostname(host, sizeof host);
+        const char *want = getenv("TFPROBE_HOSTNAME");
+        printf("hostname=%s\n", want && !strcmp(host, want) ? "same" : "other");
+        /* Last: on success this moves the probe out of the job's cgroup. */
+        printf("cgroup_procs=%s\n", cgroup_escape());
+        return 0;
+}
+
 int main(int argc, char **argv) {
         setvbuf(stdout, NULL, _IOLBF, 0);
         if (argc < 2) {
@@ -591,6 +708,8 @@ int main(int argc, char **argv) {
                         cat(argv[2]);
                 return 0;
         }
+        if (!strcmp(c, "walls"))
+                return walls();
         if (!strcmp(c, "mountopts") && argc >= 3)
                 return mountopts(argv[2]);
         fprintf(stderr, "tfprobe: unknown command '%s'\n", c);
