@@ -78,7 +78,8 @@ diag "$(cat "$TMPD/pids.err")"
 
 # Without --cgroup-parent: tfrun in the user's own leaf /deleg/init moves itself into a supervisor leaf
 # it may create there, enables the controllers in /deleg/init, and the service lands beside it.
-fc=$(spec rlcg "command: [$PROBE, cgroup]" "limits: {memory: 32M}")
+# cgroupns: host: the default cgroup namespace would show the service's own cgroup as / (checked below).
+fc=$(spec rlcg "command: [$PROBE, cgroup]" "limits: {memory: 32M}" "sandbox: {cgroupns: host}")
 chmod 0644 "$fc"
 start_in /deleg/init "$TFRUN" -q "$fc" >"$TMPD/own.out" 2>"$TMPD/own.err"
 is "$?" 0 "uid $U without --cgroup-parent, from its own leaf in the subtree"
@@ -86,6 +87,38 @@ diag "$(cat "$TMPD/own.err")"
 own=$(cat "$TMPD/own.out")
 [[ "$own" =~ ^0::/deleg/init/tfrun-rlcg-[0-9-]+$ ]]; ok "the service ran in /deleg/init/tfrun-rlcg-* ($own)"
 is "$(stat -c %u $D/init/tfrun-supervisor 2>&1)" $U "tfrun's leaf /deleg/init/tfrun-supervisor belongs to the user"
+
+# The default sandbox for a non-root tfrun: its namespaces come from a user namespace of the child's own
+# that maps only uid $U; the service keeps its uid, holds no capability, and sees its own cgroup as /.
+fw=$(spec rlwalls "command: [$PROBE, walls]" "env: {TFPROBE_NS_pid: '$(readlink /proc/self/ns/pid)', TFPROBE_NS_cgroup: '$(readlink /proc/self/ns/cgroup)', TFPROBE_HOST_PID: '1'}")
+fi_=$(spec rlids "command: [$PROBE, ids]")
+fs=$(spec rlstatus "command: [$PROBE, status]")
+chmod 0644 "$fw" "$fi_" "$fs"
+start_in /deleg/init "$TFRUN" -q "$fw" >"$TMPD/walls.out" 2>"$TMPD/walls.err"
+is "$?" 0 "uid $U, default sandbox: runs"
+diag "$(cat "$TMPD/walls.err")"
+grep -qx ns_pid=private "$TMPD/walls.out" && grep -qx ns_cgroup=private "$TMPD/walls.out"; ok "private pid and cgroup namespaces"
+grep -qx kill_host=ESRCH "$TMPD/walls.out"; ok "host pid 1 invisible (ESRCH)"
+grep -qx sys=ro "$TMPD/walls.out" && grep -qx cgroup_procs=EROFS "$TMPD/walls.out"; ok "/sys and the cgroup tree read-only"
+grep -qx mask_/proc/keys=empty "$TMPD/walls.out"; ok "/proc/keys masked"
+start_in /deleg/init "$TFRUN" -q "$fi_" >"$TMPD/ids.out" 2>&1
+is "$(cat "$TMPD/ids.out")" "uid=$U gid=$U groups=" "uid $U, default sandbox: the service keeps uid and gid $U, no groups"
+start_in /deleg/init "$TFRUN" -q "$fs" >"$TMPD/st.out" 2>&1
+grep -qx CapEff=0000000000000000 "$TMPD/st.out" && grep -qx NoNewPrivs=1 "$TMPD/st.out" && grep -qx Seccomp=2 "$TMPD/st.out"
+ok "uid $U, default sandbox: no capability, no_new_privs, the seccomp filter"
+# A kernel that allows no user namespace: refused before start, never run unconfined; `sandbox: host` runs.
+old_max=$(cat /proc/sys/user/max_user_namespaces)
+echo 0 >/proc/sys/user/max_user_namespaces
+start_in /deleg/init "$TFRUN" -q "$fi_" >/dev/null 2>"$TMPD/nouserns.err"
+is "$?" 125 "no user namespaces allowed: 125"
+grep -q "sandbox: the default sandbox needs an unprivileged user namespace when tfrun is not root, and this kernel allows none (user.max_user_namespaces = 0); run tfrun as root, set user.max_user_namespaces to 1, or write \`sandbox: host\` to run unconfined" "$TMPD/nouserns.err"
+ok "the message names the knob and the way out"
+diag "$(cat "$TMPD/nouserns.err")"
+fh=$(spec rlhost "command: [$PROBE, ids]" "sandbox: host")
+chmod 0644 "$fh"
+start_in /deleg/init "$TFRUN" -q "$fh" >"$TMPD/host.out" 2>&1
+is "$(cat "$TMPD/host.out")" "uid=$U gid=$U groups=" "no user namespaces, sandbox: host: runs unconfined"
+echo "$old_max" >/proc/sys/user/max_user_namespaces
 
 # A root-owned cgroup inside the subtree is not the user's.
 mkdir $D/rootowned
