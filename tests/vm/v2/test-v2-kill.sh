@@ -33,7 +33,10 @@ chmod +x "$TMPD/forker.sh" "$TMPD/nested.sh" "$TMPD/forker-int.sh"
 run_case() {
         local mode=$1 name=$2 cmd=$3 envs=() f rc st=()
         [ "$mode" = fallback ] && envs=(TFRUN_CG_NO_KILL_FILE=1)
-        f=$(spec "$name" "command: [$cmd]" "timeout: 1500ms" "stop: {signal: SIGTERM, grace: 500ms}")
+        # sandbox: host: nested.sh makes a cgroup of its own below the service's (read-only in the
+        # default sandbox), and what is killed here must be what the cgroup holds, not what a pid
+        # namespace's end would take with it.
+        f=$(spec "$name" "command: [$cmd]" "timeout: 1500ms" "stop: {signal: SIGTERM, grace: 500ms}" "sandbox: host")
         [ "$have_strace" = 1 ] && st=(strace -f -qq -o "$TMPD/$name.st" -e trace=openat,write)
         env "${envs[@]}" "${st[@]}" "$TFRUN" --json "$f" >"$TMPD/$name.json" 2>"$TMPD/$name.err"; rc=$?
         is "$rc" 124 "$mode, $name: timed out (124)"

@@ -10,7 +10,9 @@
 is "$(cg_of_pid $$)" "/" "the suite runs in the root cgroup of the guest's fresh hierarchy"
 
 # The first thing the command does is print /proc/self/cgroup: it is already the service's leaf.
-f=$(spec place "command: [$PROBE, cgroup]" "limits: {memory: 64M, pids: 32}")
+# pid: host, so that the clone3 child is the one that execs the probe; cgroupns: host, so that
+# /proc/self/cgroup names the leaf (the default cgroup namespace shows it as /).
+f=$(spec place "command: [$PROBE, cgroup]" "limits: {memory: 64M, pids: 32}" "sandbox: {pid: host, cgroupns: host}")
 out=$("$TFRUN" -q "$f"); rc=$?
 is "$rc" 0 "tfrun runs the probe"
 first=$(printf '%s\n' "$out" | head -n 1)
@@ -39,7 +41,7 @@ is "$(tfrun_cg_left)" "" "no service cgroup left"
 
 # sandbox.pid: private: one clone3 makes the child pid 1 of a new pid namespace AND places it in its leaf;
 # the service (pid 2, forked by the init) is in the same leaf, and the init reaps its orphans.
-f=$(spec pidns "command: [sh, -c, 'cat /proc/self/cgroup; cat /proc/1/cgroup; $PROBE orphan']" "sandbox: {pid: private}")
+f=$(spec pidns "command: [sh, -c, 'cat /proc/self/cgroup; cat /proc/1/cgroup; $PROBE orphan']" "sandbox: {pid: private, cgroupns: host}")
 out=$("$TFRUN" -q "$f"); rc=$?
 is "$rc" 0 "pid private: tfrun runs the service"
 is "$(printf '%s\n' "$out" | sed -n 1p | sed 's/-[0-9]*-[0-9]*$//')/$(printf '%s\n' "$out" | sed -n 2p | sed 's/-[0-9]*-[0-9]*$//')" \
@@ -80,7 +82,7 @@ is "$(tfrun_cg_left)" "" "no service cgroup left"
 # /svc-alone now has controllers, so it accepts no process: a second tfrun is started in the supervisor
 # leaf, and its services still go beside that leaf, not below it.
 ! sh -c "echo \$\$ >$S/cgroup.procs" 2>/dev/null; ok "the kernel now refuses processes in /svc-alone itself"
-f2=$(spec again "command: [$PROBE, cgroup]" "limits: {memory: 48M}")
+f2=$(spec again "command: [$PROBE, cgroup]" "limits: {memory: 48M}" "sandbox: {cgroupns: host}")
 sh -c "echo \$\$ >$S/tfrun-supervisor/cgroup.procs && exec \"\$0\" -q \"\$1\"" "$TFRUN" "$f2" \
         >"$TMPD/again.out" 2>"$TMPD/again.err"
 is "$?" 0 "a second tfrun started in /svc-alone/tfrun-supervisor runs"
