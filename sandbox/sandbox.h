@@ -3,7 +3,10 @@
 
 /*
  * The native backend's sandbox: a spec's `sandbox:` and `mounts:` sections enforced on a child process
- * with the effect Docker gives a container.
+ * with the effect Docker gives a container. It is the default: no `sandbox:` key means `sandbox: {}`
+ * (Docker's seccomp profile, capabilities and no_new_privileges; private mount, pid, ipc, uts and cgroup
+ * namespaces; Docker's masked and read-only paths; /sys read-only). Only `sandbox: host` (spec.host)
+ * runs the plain child, and native.c then makes no plan at all.
  *
  * Everything that can fail for a reason a person must fix is decided in the PARENT by
  * tf_sandbox_prepare(): capability names resolved against the running kernel, the final capability sets
@@ -13,8 +16,12 @@
  *
  * Order in the child (runner/native.c follows it; the child-side steps live in sandbox/child.c, which
  * neither allocates nor prints):
- *   cgroup placement
- *   tf_sandbox_child_namespaces()   mount + network namespaces, read-only root, /proc, private /tmp, binds
+ *   clone3                          CLONE_NEWPID (pid private), CLONE_NEWUSER (tfrun not root):
+ *                                   tf_sandbox_plan_clone_flags()
+ *   cgroup placement                before the cgroup namespace, whose root is where the child is then
+ *   tf_sandbox_child_namespaces()   uid/gid map (user namespace), unshare mount, network, ipc, uts, cgroup;
+ *                                   lo up; read-only root, /proc, masked and read-only paths, mqueue and
+ *                                   /dev/shm, fresh cgroup mounts, /sys read-only, private /tmp, binds
  *   (pid: private) fork             the child stays as the pid namespace's init; the service goes on
  *   working_dir chdir               after the binds: working_dir may lie inside a mount target
  *   rlimits
@@ -51,12 +58,27 @@
  * step (as runc does, because seccomp(2) then needs CAP_SYS_ADMIN), so a custom profile must then allow
  * capset and prctl. Syscalls newer than the profile answer ENOSYS, as under runc (sandbox.c, enosys_stub()).
  *
- * Namespaces and mounts (tfrun must be root):
- *   - network: none: a new network namespace whose `lo` is brought up (ioctl SIOCSIFFLAGS). /proc/net
- *     shows the new namespace; /sys/class/net still shows the host's (sysfs is not remounted, so that
- *     /sys/fs/cgroup stays visible).
- *   - any of read_only_root, private_tmp, mounts, pid: private: a new mount namespace, / made
- *     recursively MS_SLAVE (host mounts still propagate in, nothing propagates out).
+ * The default namespaces (tfrun root, or not root in a user namespace of the child's own):
+ *   - mount: always; / made recursively MS_SLAVE (host mounts still propagate in, nothing propagates out).
+ *   - pid (unless pid: host): below. ipc (unless ipc: host): a new IPC namespace, a fresh mqueue on
+ *     /dev/mqueue and a 64 MiB tmpfs on /dev/shm. uts (unless uts: host): a copy of the host's, hostname
+ *     kept. cgroup (unless cgroupns: host): unshared after placement, so its root is the service's cgroup;
+ *     the host's cgroup filesystems under /sys (found in /proc/self/mountinfo at prepare time) are mounted
+ *     afresh there, read-only, through fsopen/fsmount (mount(2) refuses the same filesystem again on its
+ *     own mount point), so that /sys/fs/cgroup shows the service's cgroup at its top, as in a container.
+ *   - system_paths: masked (the default): tf_sandbox_masked_paths (a file: /dev/null bound over; a
+ *     directory: an empty read-only tmpfs) and tf_sandbox_readonly_paths (bound read-only onto
+ *     themselves), on the pid namespace's fresh /proc and on /sys; absent paths are skipped.
+ *   - /sys read-only, recursively (mount_setattr AT_RECURSIVE): the cgroup tree above the service, and
+ *     its own limits, answer EROFS. tfrun's parent keeps the host's view for placement, kill and removal.
+ *   - tfrun not root: clone3 adds CLONE_NEWUSER; the child maps only tfrun's uid and gid (setgroups
+ *     denied) before anything else, holds every capability in that namespace for the mounts, and loses
+ *     them at execve (its uid is not 0 there). Where the kernel allows no unprivileged user namespace,
+ *     tf_sandbox_prepare() refuses (EPERM) naming the knob and `sandbox: host`.
+ * Namespaces and mounts on request (tfrun must be root):
+ *   - network: none: a new network namespace whose `lo` is brought up (ioctl SIOCSIFFLAGS), before the
+ *     mounts make /proc/sys read-only. /proc/net shows the new namespace; /sys/class/net still shows the
+ *     host's (sysfs is not remounted).
  *   - read_only_root: every mount under / read-only at once (mount_setattr AT_RECURSIVE, Linux >= 5.12,
  *     where bubblewrap walks /proc/self/mountinfo and remounts each), except the API filesystems a
  *     container also has writable: /proc, /dev/shm, /dev/pts, /dev/mqueue. A private /tmp and rw binds
@@ -71,9 +93,10 @@
  *     mount namespace).
  *   - network: none also sets net.ipv4.ip_unprivileged_port_start to 0 in the new namespace, as Docker
  *     does for every container with a network namespace of its own: any user binds any port on `lo`.
- *   - pid: private: the child is cloned into a new pid namespace (CLONE_NEWPID, native.c) and is its
- *     pid 1; tf_sandbox_child_namespaces() mounts a fresh procfs on /proc in the new mount namespace.
- *     native.c then forks the service as pid 2 and stays as a minimal init (see there).
+ *   - pid: private (also unset, the default): the child is cloned into a new pid namespace
+ *     (CLONE_NEWPID, native.c) and is its pid 1; tf_sandbox_child_namespaces() mounts a fresh procfs on
+ *     /proc in the new mount namespace. native.c then forks the service as pid 2 and stays as a minimal
+ *     init (see there).
  */
 
 #include <stdbool.h>
