@@ -190,10 +190,11 @@ static int host_sandbox(const struct tf_spec *s, const struct tf_docker_pinned *
         const struct tf_sandbox *sb = &s->sandbox;
         const char *default_seccomp = pinned ? pinned->seccomp_profile : NULL;
         if (sb->host)
-                return refuse(s, s->pos_sandbox, err, EOPNOTSUPP,
-                              "sandbox: 'host' (no sandbox) exists only with the native backend; expected "
-                              "the opt-outs a container has, e.g. sandbox: {pid: host, ipc: host, uts: host, "
-                              "system_paths: unconfined}");
+                return refuse(
+                        s, s->pos_sandbox, err, EOPNOTSUPP,
+                        "sandbox: 'host' (no sandbox) exists only with the native backend; expected "
+                        "the opt-outs a container has, e.g. sandbox: {pid: host, ipc: host, uts: host, "
+                        "system_paths: unconfined}");
         json_t *opts = json_array();
         json_object_set_new(hc, "SecurityOpt", opts);
 
@@ -291,7 +292,8 @@ static int host_sandbox(const struct tf_spec *s, const struct tf_docker_pinned *
         json_object_set_new(hc, "IpcMode", json_string(sb->ipc == TF_NS_HOST ? "host" : "private"));
         if (sb->uts == TF_NS_HOST)
                 json_object_set_new(hc, "UTSMode", json_string("host"));
-        json_object_set_new(hc, "CgroupnsMode", json_string(sb->cgroupns == TF_NS_HOST ? "host" : "private"));
+        json_object_set_new(hc, "CgroupnsMode",
+                            json_string(sb->cgroupns == TF_NS_HOST ? "host" : "private"));
         /* tfrun's pinned lists, or none at all (`--security-opt systempaths=unconfined`). */
         if (sb->system_paths == TF_SYSTEM_PATHS_UNCONFINED) {
                 json_object_set_new(hc, "MaskedPaths", json_array());

@@ -103,12 +103,12 @@ int tf_docker_image_pull(tf_docker *d, const char *ref, tf_docker_pull_cb cb, vo
 /* What the runner pins for every container, so that the engine's version does not change it (the
  * native backend's own tables, sandbox/): NULL, or a NULL member, leaves that default to the engine. */
 struct tf_docker_pinned {
-        const char *seccomp_profile;      /* Docker-format JSON sent for `seccomp: default` */
-        const char *const *masked_paths;  /* NULL-terminated: HostConfig.MaskedPaths */
+        const char *seccomp_profile;       /* Docker-format JSON sent for `seccomp: default` */
+        const char *const *masked_paths;   /* NULL-terminated: HostConfig.MaskedPaths */
         const char *const *readonly_paths; /* NULL-terminated: HostConfig.ReadonlyPaths */
 };
-int tf_docker_create_body(const struct tf_spec *spec, const char *run_id, const struct tf_docker_pinned *pinned,
-                          json_t **ret, tf_error **err);
+int tf_docker_create_body(const struct tf_spec *spec, const char *run_id,
+                          const struct tf_docker_pinned *pinned, json_t **ret, tf_error **err);
 
 /* ---- containers ---- */
 

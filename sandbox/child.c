@@ -202,10 +202,9 @@ static int mask_system_paths(char *what, size_t len) {
                                 continue;
                         return fail(what, len, "sandbox.system_paths: stat ", path);
                 }
-                int r = S_ISDIR(st.st_mode)
-                                ? mount("tmpfs", path, "tmpfs", MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC,
-                                        "size=0")
-                                : mount("/dev/null", path, NULL, MS_BIND, NULL);
+                int r = S_ISDIR(st.st_mode) ? mount("tmpfs", path, "tmpfs",
+                                                    MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC, "size=0")
+                                            : mount("/dev/null", path, NULL, MS_BIND, NULL);
                 if (r < 0)
                         return fail(what, len, "sandbox.system_paths: mask ", path);
         }
@@ -229,7 +228,8 @@ static int private_ipc_mounts(char *what, size_t len) {
         if (mount("mqueue", "/dev/mqueue", "mqueue", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL) < 0 &&
             errno != ENOENT)
                 return fail(what, len, "sandbox.ipc: mount mqueue on /dev/mqueue", NULL);
-        if (mount("shm", "/dev/shm", "tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC, "mode=1777,size=65536k") < 0 &&
+        if (mount("shm", "/dev/shm", "tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC, "mode=1777,size=65536k") <
+                    0 &&
             errno != ENOENT)
                 return fail(what, len, "sandbox.ipc: mount tmpfs on /dev/shm", NULL);
         return 0;
@@ -261,9 +261,10 @@ static int cgroup_mount(const struct plan_cgmount *m, char *what, size_t len) {
                 char *eq = strchr(o, '=');
                 if (eq)
                         *eq = 0;
-                if (syscall(SYS_fsconfig, fs, eq ? FSCONFIG_SET_STRING : FSCONFIG_SET_FLAG, o, eq ? eq + 1 : NULL,
-                            0) < 0) {
-                        int r = fail(what, len, "sandbox.cgroupns: configure the cgroup filesystem for ", m->target);
+                if (syscall(SYS_fsconfig, fs, eq ? FSCONFIG_SET_STRING : FSCONFIG_SET_FLAG, o,
+                            eq ? eq + 1 : NULL, 0) < 0) {
+                        int r = fail(what, len, "sandbox.cgroupns: configure the cgroup filesystem for ",
+                                     m->target);
                         close(fs);
                         return r;
                 }
@@ -271,7 +272,8 @@ static int cgroup_mount(const struct plan_cgmount *m, char *what, size_t len) {
         int mfd = -1;
         if (syscall(SYS_fsconfig, fs, FSCONFIG_CMD_CREATE, NULL, NULL, 0) < 0 ||
             (mfd = (int)syscall(SYS_fsmount, fs, FSMOUNT_CLOEXEC,
-                                MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | MOUNT_ATTR_NOEXEC)) < 0 ||
+                                MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV |
+                                        MOUNT_ATTR_NOEXEC)) < 0 ||
             move_mount(mfd, "", AT_FDCWD, m->target, MOVE_MOUNT_F_EMPTY_PATH) < 0) {
                 int r = fail(what, len, "sandbox.cgroupns: mount the cgroup filesystem on ", m->target);
                 if (mfd >= 0)

@@ -1278,8 +1278,8 @@ int tf_sandbox_check_capabilities(const struct tf_spec *spec, tf_error **err) {
  * controllers and name= select the hierarchy (a mismatch of the rest is ignored by the kernel, and
  * release_agent is refused outside the initial namespaces). */
 static bool cg1_option_kept(const char *o) {
-        static const char *const dropped[] = {"rw", "ro", "clone_children", "noprefix", "xattr",
-                                              "cpuset_v2_mode", "favordynmods"};
+        static const char *const dropped[] = {
+                "rw", "ro", "clone_children", "noprefix", "xattr", "cpuset_v2_mode", "favordynmods"};
         if (tf_startswith(o, "release_agent="))
                 return false;
         for (size_t i = 0; i < ELEMENTSOF(dropped); i++)
@@ -1305,7 +1305,8 @@ static int prepare_cgmounts(struct tf_sandbox_plan *p, tf_error **err) {
                     sscanf(sep + 3, "%63s %255s %1023s", fstype, source, opts) != 3)
                         continue;
                 bool v2 = streq(fstype, "cgroup2");
-                if ((!v2 && !streq(fstype, "cgroup")) || !tf_startswith(target, "/sys/") || strchr(target, '\\'))
+                if ((!v2 && !streq(fstype, "cgroup")) || !tf_startswith(target, "/sys/") ||
+                    strchr(target, '\\'))
                         continue;
                 _cleanup_free_ char *data = NULL;
                 if (!v2) {
@@ -1344,11 +1345,12 @@ static int check_userns(const struct tf_spec *spec, tf_error **err) {
                 if (!f || fscanf(f, "%ld", &v) != 1 || v != 0)
                         continue;
                 _cleanup_free_ char *w = where(spec, spec->pos_sandbox);
-                return tf_error_set(err, EPERM,
-                                    "%s: sandbox: the default sandbox needs an unprivileged user namespace "
-                                    "when tfrun is not root, and this kernel allows none (%s = 0); run tfrun "
-                                    "as root, set %s to 1, or write `sandbox: host` to run unconfined",
-                                    w, knobs[i].name, knobs[i].name);
+                return tf_error_set(
+                        err, EPERM,
+                        "%s: sandbox: the default sandbox needs an unprivileged user namespace "
+                        "when tfrun is not root, and this kernel allows none (%s = 0); run tfrun "
+                        "as root, set %s to 1, or write `sandbox: host` to run unconfined",
+                        w, knobs[i].name, knobs[i].name);
         }
         return 0;
 }
@@ -1389,7 +1391,8 @@ int tf_sandbox_prepare(const struct tf_spec *spec, bool running_as_root, struct 
         /* Without root, the namespaces come from a user namespace; what needs root's view of the host
          * (the host's network devices, binds of host mounts, a read-only root, a private /tmp) is still
          * refused. */
-        if (!running_as_root && (p->unshare_net || sb->read_only_root || sb->private_tmp || spec->n_mounts > 0)) {
+        if (!running_as_root &&
+            (p->unshare_net || sb->read_only_root || sb->private_tmp || spec->n_mounts > 0)) {
                 const char *key = p->unshare_net       ? "sandbox.network"
                                   : sb->read_only_root ? "sandbox.read_only_root"
                                   : sb->private_tmp    ? "sandbox.private_tmp"

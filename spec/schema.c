@@ -1237,8 +1237,10 @@ static int top_sandbox(struct ctx *c, const struct field *f) {
                 }
                 _cleanup_free_ char *q = spec_quoted(f->v);
                 if (spec_suggest(t, words, ELEMENTSOF(words)))
-                        return spec_fail(c, f->v->pos, f->kp, "%s is not a sandbox; expected %s; did you "
-                                         "mean 'host'?", q, expected);
+                        return spec_fail(c, f->v->pos, f->kp,
+                                         "%s is not a sandbox; expected %s; did you "
+                                         "mean 'host'?",
+                                         q, expected);
                 return spec_fail(c, f->v->pos, f->kp, "%s is not a sandbox; expected %s", q, expected);
         }
         return walk_section(c, f, "{network: none, cap_drop: [ALL]}", &c->s->sandbox);

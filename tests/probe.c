@@ -505,13 +505,16 @@ static int walls(void) {
                 ns_line(ns[i]);
         printf("proc_sys=%s\n", open_wr("/proc/sys/kernel/core_pattern"));
         struct statvfs sv;
-        printf("sys=%s\n", statvfs("/sys", &sv) < 0 ? errname(errno) : (sv.f_flag & ST_RDONLY) ? "ro" : "rw");
+        printf("sys=%s\n", statvfs("/sys", &sv) < 0           ? errname(errno)
+                            : (sv.f_flag & ST_RDONLY) ? "ro"
+                                                      : "rw");
         for (size_t i = 0; i < sizeof walls_ro / sizeof walls_ro[0]; i++)
                 printf("ro_%s=%s\n", walls_ro[i],
                        statvfs(walls_ro[i], &sv) < 0 ? (errno == ENOENT ? "absent" : errname(errno))
                        : (sv.f_flag & ST_RDONLY)    ? "ro"
                                                     : "rw");
-        printf("sysrq=%s\n", access("/proc/sysrq-trigger", F_OK) < 0 ? "absent" : open_wr("/proc/sysrq-trigger"));
+        printf("sysrq=%s\n",
+               access("/proc/sysrq-trigger", F_OK) < 0 ? "absent" : open_wr("/proc/sysrq-trigger"));
         for (size_t i = 0; i < sizeof walls_masked / sizeof walls_masked[0]; i++)
                 printf("mask_%s=%s\n", walls_masked[i], masked(walls_masked[i]));
         const char *hp = getenv("TFPROBE_HOST_PID");

@@ -354,7 +354,8 @@ static void test_default_seccomp(void) {
         spec_init(&s);
         s.sandbox.seccomp = TF_SECCOMP_DEFAULT;
         const struct tf_docker_pinned pinned = {
-                .seccomp_profile = "{\n\t\"defaultAction\": \"SCMP_ACT_ERRNO\",\n\t\"defaultErrnoRet\": 1\n}\n"};
+                .seccomp_profile =
+                        "{\n\t\"defaultAction\": \"SCMP_ACT_ERRNO\",\n\t\"defaultErrnoRet\": 1\n}\n"};
         const struct tf_docker_pinned garbled = {.seccomp_profile = "{nope"};
         json_t *b = NULL;
         OK(tf_docker_create_body(&s, "r", &pinned, &b, NULL) == 0, "default: body built");

@@ -362,8 +362,8 @@ static void test_unprivileged_plan(void) {
         ssize_t n = read(pp[0], &r, sizeof(r));
         close(pp[0]);
         waitpid(h, NULL, 0);
-        IS_INT(n == (ssize_t)sizeof(r) ? r.status : -2, 0, "not root: default sandbox prepares and runs (%s)",
-               r.err[0] ? r.err : "ok");
+        IS_INT(n == (ssize_t)sizeof(r) ? r.status : -2, 0,
+               "not root: default sandbox prepares and runs (%s)", r.err[0] ? r.err : "ok");
         IS_INT(ival(&r, "Seccomp"), 2, "not root: filter installed");
         IS_INT(ival(&r, "NoNewPrivs"), 1, "not root: NoNewPrivs 1");
         IS_INT(ival(&r, "keyctl"), EPERM, "not root: keyctl -> EPERM");
@@ -604,7 +604,8 @@ static void test_errors(void) {
         s.sandbox.pid = TF_PID_HOST;
         IS_INT(tf_sandbox_prepare(&s, false, &hp, &he), 0, "not root: pid host accepted");
         OK(!tf_sandbox_plan_pid_private(hp), "pid host: no pid namespace");
-        IS_INT((long long)tf_sandbox_plan_clone_flags(hp), CLONE_NEWUSER, "not root, pid host: CLONE_NEWUSER");
+        IS_INT((long long)tf_sandbox_plan_clone_flags(hp), CLONE_NEWUSER,
+               "not root, pid host: CLONE_NEWUSER");
         tf_sandbox_plan_free(hp);
         tf_error_free(he);
         spec_init(&s);
