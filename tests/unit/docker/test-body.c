@@ -385,6 +385,53 @@ static void test_default_seccomp(void) {
            "a default profile text that does not parse is refused");
 }
 
+/* The namespaces and system paths: IpcMode and CgroupnsMode always, UTSMode only for host; the pinned
+ * masked and read-only lists as handed over, or two empty lists for unconfined; sandbox: host refused. */
+static void test_walls(void) {
+        static const char *const masked[] = {"/proc/kcore", "/sys/firmware", NULL};
+        static const char *const ro[] = {"/proc/sys", NULL};
+        const struct tf_docker_pinned pinned = {.masked_paths = masked, .readonly_paths = ro};
+        struct tf_spec s;
+        spec_init(&s);
+        json_t *b = NULL;
+        OK(tf_docker_create_body(&s, "r", &pinned, &b, NULL) == 0, "walls: default body built");
+        IS_STR(json_string_value(json_object_get(hc(b), "IpcMode")), "private", "default: IpcMode private");
+        IS_STR(json_string_value(json_object_get(hc(b), "CgroupnsMode")), "private",
+               "default: CgroupnsMode private (also on cgroup v1)");
+        OK(!json_object_get(hc(b), "UTSMode"), "default: UTSMode omitted (the container's own)");
+        json_t *m = json_object_get(hc(b), "MaskedPaths");
+        IS_INT((long long)json_array_size(m), 2, "default: the pinned masked paths");
+        IS_STR(json_string_value(json_array_get(m, 1)), "/sys/firmware", "default: in their order");
+        IS_STR(json_string_value(json_array_get(json_object_get(hc(b), "ReadonlyPaths"), 0)), "/proc/sys",
+               "default: the pinned read-only paths");
+        json_decref(b);
+        b = NULL;
+        OK(tf_docker_create_body(&s, "r", NULL, &b, NULL) == 0, "walls: body built without pinned lists");
+        OK(!json_object_get(hc(b), "MaskedPaths") && !json_object_get(hc(b), "ReadonlyPaths"),
+           "without pinned lists: the engine's own");
+        json_decref(b);
+        b = NULL;
+        s.sandbox.ipc = s.sandbox.uts = s.sandbox.cgroupns = TF_NS_HOST;
+        s.sandbox.system_paths = TF_SYSTEM_PATHS_UNCONFINED;
+        OK(tf_docker_create_body(&s, "r", &pinned, &b, NULL) == 0, "walls: host body built");
+        IS_STR(json_string_value(json_object_get(hc(b), "IpcMode")), "host", "ipc host: IpcMode host");
+        IS_STR(json_string_value(json_object_get(hc(b), "UTSMode")), "host", "uts host: UTSMode host");
+        IS_STR(json_string_value(json_object_get(hc(b), "CgroupnsMode")), "host", "cgroupns host");
+        OK(json_is_array(json_object_get(hc(b), "MaskedPaths")) &&
+                   json_array_size(json_object_get(hc(b), "MaskedPaths")) == 0 &&
+                   json_is_array(json_object_get(hc(b), "ReadonlyPaths")) &&
+                   json_array_size(json_object_get(hc(b), "ReadonlyPaths")) == 0,
+           "system_paths unconfined: two empty lists");
+        json_decref(b);
+        b = NULL;
+        spec_init(&s);
+        s.sandbox.host = true;
+        _cleanup_error_ tf_error *e = NULL;
+        OK(tf_docker_create_body(&s, "r", &pinned, &b, &e) == -EOPNOTSUPP && e &&
+                   strstr(e->msg, "sandbox: 'host' (no sandbox) exists only with the native backend"),
+           "sandbox: host refused");
+}
+
 /* A symbolic link anywhere in a bind source is refused before create, as on the native backend: the
  * engine would follow it. */
 static void test_mount_symlink(void) {
@@ -647,6 +694,7 @@ int main(void) {
         test_refusals();
         test_sandbox();
         test_default_seccomp();
+        test_walls();
         test_mount_symlink();
         test_refs();
         test_pull_parse();

@@ -405,6 +405,33 @@ static void test_values(void) {
                         tf_spec_free(s);
                 }
         }
+        if ((s = load_buf("command: [a]\n"))) {
+                OK(!s->sandbox.host, "no sandbox key: the default sandbox, not host");
+                IS_INT(s->sandbox.ipc, TF_NS_PRIVATE, "ipc private by default");
+                IS_INT(s->sandbox.uts, TF_NS_PRIVATE, "uts private by default");
+                IS_INT(s->sandbox.cgroupns, TF_NS_PRIVATE, "cgroupns private by default");
+                IS_INT(s->sandbox.system_paths, TF_SYSTEM_PATHS_MASKED, "system paths masked by default");
+                tf_spec_free(s);
+        }
+        if ((s = load_buf("command: [a]\nsandbox: host\n"))) {
+                OK(s->sandbox.host && s->sandbox_present, "sandbox: host");
+                IS_POS(s->pos_sandbox, 2, 1, "sandbox: host key position");
+                tf_spec_free(s);
+        }
+        if ((s = load_buf("command: [a]\nsandbox: {ipc: host, uts: host, cgroupns: host, "
+                          "system_paths: unconfined}\n"))) {
+                OK(!s->sandbox.host, "a mapping is not host");
+                IS_STR(tf_ns_mode_name(s->sandbox.ipc), "host", "ipc host");
+                IS_STR(tf_ns_mode_name(s->sandbox.uts), "host", "uts host");
+                IS_STR(tf_ns_mode_name(s->sandbox.cgroupns), "host", "cgroupns host");
+                IS_INT(s->sandbox.system_paths, TF_SYSTEM_PATHS_UNCONFINED, "system_paths unconfined");
+                tf_spec_free(s);
+        }
+        if ((s = load_buf("command: [a]\nsandbox: {ipc: private, cgroupns: private, system_paths: masked}\n"))) {
+                IS_STR(tf_ns_mode_name(s->sandbox.ipc), "private", "ipc private written");
+                IS_INT(s->sandbox.system_paths, TF_SYSTEM_PATHS_MASKED, "system_paths masked written");
+                tf_spec_free(s);
+        }
         if ((s = load_buf("image: x\nbackend: docker\nsandbox: {seccomp: /etc/tfrun/../seccomp.json}\n"))) {
                 IS_INT(s->resolved_backend, TF_BACKEND_DOCKER, "backend docker with an image");
                 IS_STR(s->sandbox.seccomp_profile, "/etc/seccomp.json", "absolute profile path normalised");
