@@ -79,6 +79,8 @@ struct tf_docker_call {
         tf_error *held_err;
         bool told_paused, told_held; /* attach: stalled() called for either */
         bool stall_pending;
+        tf_docker_output_fn output; /* attach: the caller's sink, instead of out */
+        void *output_userdata;
         void (*stalled)(tf_docker_call *c, bool ended, void *userdata);
         void (*ready)(tf_docker_call *c, void *userdata);
         tf_docker_done_fn done;
@@ -408,6 +410,8 @@ static void transfer_done(tf_docker_call *c, CURLcode cc) {
  * stream accepted and ended in one read is ready before it is done). */
 static int attach_sink(void *userdata, int stream, const uint8_t *p, size_t n, tf_error **err) {
         tf_docker_call *c = userdata;
+        if (c->output && (stream == 1 || stream == 2))
+                c->output(c->output_userdata, stream, p, n);
         int r = docker_out_push(&c->out, stream, p, n, err);
         if (r == 0 && c->out.queued[stream] >= TF_DOCKER_OUTPUT_MAX)
                 c->want_pause = true;
@@ -537,6 +541,11 @@ int tf_docker_on_timer(tf_docker *d, tf_error **err) {
         if (kicked && !d->kicked)
                 d->watch.timer(d->watch.userdata, d->timer_at);
         return r;
+}
+
+void tf_docker_attach_set_output(tf_docker_call *c, tf_docker_output_fn output, void *userdata) {
+        c->output = output;
+        c->output_userdata = userdata;
 }
 
 void tf_docker_attach_on_stall(tf_docker_call *c,

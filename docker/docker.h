@@ -278,6 +278,12 @@ int tf_docker_container_remove_async(tf_docker *d, const char *id, bool force, u
 int tf_docker_attach_async(tf_docker *d, const char *id, int out_fd, int err_fd,
                            void (*ready)(tf_docker_call *c, void *userdata), tf_docker_done_fn done,
                            void *userdata, tf_docker_call **ret, tf_error **err);
+/* The payload of each frame also to output(userdata, stream 1 or 2, bytes, n), as it is read (before
+ * out_fd/err_fd take it; give -1, -1 there for output alone): the caller keeps the output as it likes
+ * (tfrun's per-run logs). output must not block; the stream pauses only for out_fd/err_fd. Set right
+ * after tf_docker_attach_async(), before the loop runs again. */
+typedef void (*tf_docker_output_fn)(void *userdata, int stream, const uint8_t *p, size_t n);
+void tf_docker_attach_set_output(tf_docker_call *c, tf_docker_output_fn output, void *userdata);
 /* stalled(c, ended, userdata) when a reader holds the stream back: once when the transfer first pauses
  * (ended false: the container may still run, but its end will not show until the reader reads), once when
  * the stream ended with output still queued (ended true). Delivered from the loop like done(). */

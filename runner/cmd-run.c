@@ -13,6 +13,7 @@
 #include "base/cleanup.h"
 #include "base/strutil.h"
 #include "runner/commands.h"
+#include "runner/outlog.h"
 #include "runner/runner.h"
 #include "runner/supervise.h"
 #include "runner/fireplan.h"
@@ -37,6 +38,9 @@ static void usage_run(FILE *f) {
               "  -q, --quiet            no summary line on stderr\n"
               "  --cgroup-parent PATH   create the service's cgroup below PATH (default: tfrun's own cgroup)\n"
               "  --now                  run once now, even if the spec has a schedule\n"
+              "  --log-dir DIR          keep each run's output in DIR/SERVICE/RUN_ID.log as well\n"
+              "                         (timestamped lines, capped; see docs/running.md)\n"
+              "  --log-max SIZE         the cap of each such log (default 10M)\n"
               "  --state-dir DIR        where persistent schedules keep their state\n"
               "                         (default /var/lib/tfrun as root, else $XDG_STATE_HOME/tfrun)\n"
               "  -h, --help             show this help\n",
@@ -93,9 +97,12 @@ int tf_cmd_run(int argc, char **argv) {
                 { "json", no_argument, NULL, 'j' },          { "quiet", no_argument, NULL, 'q' },
                 { "cgroup-parent", required_argument, NULL, 'p' }, { "now", no_argument, NULL, 'n' },
                 { "state-dir", required_argument, NULL, 's' }, { "json-file", required_argument, NULL, 'J' },
+                { "log-dir", required_argument, NULL, 'L' }, { "log-max", required_argument, NULL, 'M' },
                 { "help", no_argument, NULL, 'h' },          {},
         };
         struct tf_run_options opts = {};
+        /* --log-dir: the terminal keeps seeing the output as it is (echo_raw); the log has it as lines. */
+        struct tf_outlog_options log = { .echo_raw = true };
         bool now = false;
         const char *state_dir = NULL;
         int c;
@@ -121,6 +128,16 @@ int tf_cmd_run(int argc, char **argv) {
                 case 'J':
                         opts.json_file = optarg;
                         break;
+                case 'L':
+                        log.dir = optarg;
+                        break;
+                case 'M':
+                        if (tf_parse_size(optarg, &log.max_bytes) < 0 || log.max_bytes < 1024) {
+                                tf_log("run: --log-max takes a size of at least 1K (10M, 512K, 1G), not '%s'",
+                                       optarg);
+                                return 125;
+                        }
+                        break;
                 case 'h':
                         usage_run(stdout);
                         return 0;
@@ -139,6 +156,12 @@ int tf_cmd_run(int argc, char **argv) {
                 tf_log("run: expected exactly one spec file (see tfrun run --help)");
                 return 125;
         }
+        if (log.max_bytes && !log.dir) {
+                tf_log("run: --log-max needs --log-dir");
+                return 125;
+        }
+        if (log.dir)
+                opts.log = &log;
 
         _cleanup_spec_ struct tf_spec *spec = NULL;
         _cleanup_error_ tf_error *e = NULL;

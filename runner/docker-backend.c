@@ -44,6 +44,7 @@
 #include "base/strutil.h"
 #include "base/timeutil.h"
 #include "docker/docker.h"
+#include "runner/outlog.h"
 #include "runner/runner.h"
 #include "sandbox/sandbox.h"
 #include "spec/limits.h"
@@ -561,6 +562,10 @@ static void on_attached(tf_docker_call *c, void *userdata);
 static void on_stall(tf_docker_call *c, bool ended, void *userdata);
 static void on_stream_end(tf_docker_call *c, int r, tf_error *err, struct tf_docker_reply *rep, void *userdata);
 
+static void on_output(void *userdata, int stream, const uint8_t *p, size_t n) {
+        tf_outlog_feed(userdata, stream, p, n);
+}
+
 static void on_created(tf_docker_call *c, int r, tf_error *err, struct tf_docker_reply *rep, void *userdata) {
         struct dkr *k = userdata;
         const struct tf_spec *s = k->run->spec;
@@ -583,9 +588,15 @@ static void on_created(tf_docker_call *c, int r, tf_error *err, struct tf_docker
         }
         tf_error *e = NULL;
         k->step = STEP_ATTACH;
-        if (tf_docker_attach_async(k->x->d, k->id, STDOUT_FILENO, STDERR_FILENO, on_attached, on_stream_end, k,
-                                   &k->attach, &e) < 0)
+        /* With a log (tf_run_options.log) the frames go to the run's sink; to tfrun's fds only when the
+         * log wants them there unchanged (echo_raw: `--log-dir`), with the pauses of a reader that lags. */
+        struct tf_outlog *log = k->run->outlog;
+        bool fds = !log || tf_outlog_echo_raw(log);
+        if (tf_docker_attach_async(k->x->d, k->id, fds ? STDOUT_FILENO : -1, fds ? STDERR_FILENO : -1,
+                                   on_attached, on_stream_end, k, &k->attach, &e) < 0)
                 return fail(k, e);
+        if (log)
+                tf_docker_attach_set_output(k->attach, on_output, log);
         tf_docker_attach_on_stall(k->attach, on_stall);
 }
 

@@ -84,6 +84,36 @@ void tf_out(int fd, const char *s, size_t n) {
         enqueue(o, s, n);
 }
 
+bool tf_out_try(int fd, const char *s, size_t n) {
+        struct out *o = out_for(fd);
+        pump(o);
+        if (o->len > 0 && n > TF_OUT_QUEUE_MAX - o->len)
+                return false;
+        if (o->len == 0) {
+                ssize_t w = tf_out_dest_write(&o->d, s, n);
+                if (w >= 0) {
+                        s += w;
+                        n -= (size_t) w;
+                } else if (w != -EAGAIN)
+                        return false;
+        }
+        enqueue(o, s, n);
+        return true;
+}
+
+size_t tf_out_queued(int fd) {
+        return out_for(fd)->len;
+}
+
+int tf_out_watch_fd(int fd) {
+        struct out *o = out_for(fd);
+        return o->d.mode == TF_OUT_BLOCKING ? -1 : o->d.fd;
+}
+
+void tf_out_pump(int fd) {
+        pump(out_for(fd));
+}
+
 void tf_out_flush(uint64_t timeout_usec) {
         uint64_t end = tf_now(CLOCK_MONOTONIC) + timeout_usec;
         for (int fd = 1; fd <= 2; fd++) {

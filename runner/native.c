@@ -35,6 +35,7 @@
 #include "base/parse.h"
 #include "base/strutil.h"
 #include "cgroup/cgroup.h"
+#include "runner/outlog.h"
 #include "runner/runner.h"
 #include "sandbox/sandbox.h"
 #include "spec/limits.h"
@@ -157,6 +158,7 @@ struct child_plan {
         bool placed;      /* born in the unified leaf by CLONE_INTO_CGROUP */
         int sock;
         int status_fd; /* write end, pid: private only */
+        int out_fd, err_fd; /* write ends of the output pipes (the run's log); -1: tfrun's own stdio */
 };
 
 static char **build_env(const struct tf_spec *s) {
@@ -361,6 +363,10 @@ static _Noreturn void child_main(const struct child_plan *p) {
         char go;
         if (recv(p->sock, &go, 1, 0) != 1)
                 _exit(125);
+        /* The run's output is kept (tf_run_options.log): its stdout and stderr are the pipes tfrun reads.
+         * dup2 clears CLOEXEC on 1 and 2; the pipes' own numbers (above 2) go at exec. */
+        if (p->out_fd >= 0 && (dup2(p->out_fd, 1) < 0 || dup2(p->err_fd, 2) < 0))
+                child_fail(p->sock, 0, errno, "output pipes: dup2");
 
         /* The order matters (see runner/sandbox.h): cgroups first, namespaces and mounts while still
          * root, chdir after the binds, the bounding set before the user switch, capabilities,
@@ -632,6 +638,30 @@ static int native_start(struct tf_run *r, tf_error **err) {
         if (ret < 0)
                 return ret;
 
+        /* The run's log: stdout and stderr through pipes of their own, read from the loop. Numbers above 2,
+         * so that the child's dup2 onto 1 and 2 clobbers neither. */
+        _cleanup_close_ int out_r = -1, out_w = -1, err_r = -1, err_w = -1;
+        if (r->outlog) {
+                int op[2], ep[2];
+                if (pipe2(op, O_CLOEXEC) < 0)
+                        return tf_error_setc(err, errno, "output pipe");
+                out_r = op[0], out_w = op[1];
+                if (pipe2(ep, O_CLOEXEC) < 0)
+                        return tf_error_setc(err, errno, "output pipe");
+                err_r = ep[0], err_w = ep[1];
+                int *w[] = { &out_w, &err_w };
+                for (size_t i = 0; i < ELEMENTSOF(w); i++)
+                        if (*w[i] <= 2) {
+                                int fd = fcntl(*w[i], F_DUPFD_CLOEXEC, 3);
+                                if (fd < 0)
+                                        return tf_error_setc(err, errno, "output pipe");
+                                close(*w[i]);
+                                *w[i] = fd;
+                        }
+        }
+        p.out_fd = out_w;
+        p.err_fd = err_w;
+
         int sv[2];
         if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0)
                 return tf_error_setc(err, errno, "socketpair");
@@ -678,7 +708,17 @@ static int native_start(struct tf_run *r, tf_error **err) {
                 /* The child is gone already; cleanup reaps it without waiting. */
                 return tf_error_setc(err, errno, "release the child");
         n->sock = TAKE_FD(parent_sock);
-        /* The rest happens from the loop: EOF or a message on the socket, the pidfd when it exits. */
+        /* The rest happens from the loop: EOF or a message on the socket, the pidfd when it exits, the
+         * output until the run's end (tf_outlog_finish() reads what is left). */
+        if (r->outlog) {
+                close(TAKE_FD(out_w));
+                close(TAKE_FD(err_w));
+                ret = tf_outlog_watch(r->outlog, r->loop, TAKE_FD(out_r), 1, err);
+                if (ret >= 0)
+                        ret = tf_outlog_watch(r->outlog, r->loop, TAKE_FD(err_r), 2, err);
+                if (ret < 0)
+                        return ret; /* cleanup kills and reaps it */
+        }
         ret = tf_loop_add_io(r->loop, n->sock, EPOLLIN, on_sock, r, &n->sock_source, err);
         if (ret >= 0)
                 ret = tf_loop_add_io(r->loop, pidfd, EPOLLIN, on_pidfd, r, &n->pid_source, err);

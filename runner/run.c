@@ -19,6 +19,7 @@
 #include "base/strutil.h"
 #include "base/timeutil.h"
 #include "runner/log.h"
+#include "runner/outlog.h"
 #include "runner/runner.h"
 
 
@@ -113,6 +114,8 @@ void tf_run_free(struct tf_run *r) {
         tf_source_remove(r->finish_source);
         if (r->ops && r->ops->cleanup)
                 r->ops->cleanup(r);
+        tf_outlog_free(r->outlog);
+        free(r->result.log_path);
         free(r->result.error);
         free(r->run_id);
         free(r);
@@ -128,6 +131,18 @@ static int on_finish(struct tf_source *s, int fd, uint32_t events, void *userdat
         tf_source_remove(r->timeout_source);
         tf_source_remove(r->grace_source);
         r->timeout_source = r->grace_source = NULL;
+        /* The run's processes are gone (native: its cgroup is empty; docker: the attach stream ended):
+         * what the pipes still hold is the last of its output, read before the result is. */
+        if (r->outlog) {
+                tf_outlog_finish(r->outlog);
+                struct tf_run_result *res = &r->result;
+                free(res->log_path);
+                res->log_path = tf_strdup(tf_outlog_path(r->outlog));
+                res->log_bytes = tf_outlog_file_bytes(r->outlog);
+                res->output_bytes = tf_outlog_output_bytes(r->outlog);
+                res->output_lines = tf_outlog_output_lines(r->outlog);
+                res->log_truncated = tf_outlog_truncated(r->outlog);
+        }
         if (r->ops)
                 r->ops->cleanup(r);
         if (r->on_done)
@@ -371,6 +386,12 @@ void tf_run_start(struct tf_run *r, void (*on_done)(struct tf_run *, void *), vo
                 tf_run_start_failed(r, TAKE_PTR(e));
                 return;
         }
+        /* No run without the log it was asked to keep. */
+        if (r->opts->log && !r->outlog &&
+            tf_outlog_open(r->opts->log, r->spec->name, r->run_id, &r->outlog, &e) < 0) {
+                tf_run_start_failed(r, TAKE_PTR(e));
+                return;
+        }
         /* The timeout covers the start too: a pull or a hung engine cannot hold a run past it. */
         if (r->spec->timeout_usec != TF_UNSET && r->spec->timeout_usec != TF_USEC_INFINITY &&
             tf_loop_add_timer(r->loop, CLOCK_MONOTONIC, r->start_mono_usec + r->spec->timeout_usec, on_timeout,
@@ -416,6 +437,13 @@ json_t *tf_run_result_json(const char *service, const char *backend, const char 
         OPT("oom_kills", res->oom_kills);
         OPT("pids_refused", res->pids_refused);
 #undef OPT
+        if (res->log_path) {
+                json_object_set_new(o, "log_path", json_string(res->log_path));
+                json_object_set_new(o, "log_bytes", json_integer((json_int_t) res->log_bytes));
+                json_object_set_new(o, "log_truncated", json_boolean(res->log_truncated));
+                json_object_set_new(o, "output_bytes", json_integer((json_int_t) res->output_bytes));
+                json_object_set_new(o, "output_lines", json_integer((json_int_t) res->output_lines));
+        }
         return o;
 }
 
@@ -479,6 +507,8 @@ void tf_run_report(const struct tf_run *r) {
                 el += (size_t) snprintf(extra + el, sizeof(extra) - el, " oom_kills=%" PRIu64, res->oom_kills);
         if (res->pids_refused != TF_UNSET && res->pids_refused > 0)
                 snprintf(extra + el, sizeof(extra) - el, " pids_refused=%" PRIu64, res->pids_refused);
-        tf_log("%s %s status=%d reason=%s%s wall=%s cpu=%s mem_peak=%s pids_peak=%s%s", r->spec->name, backend,
-               res->exit_status, tf_run_reason_name(res->reason), sig, wall, cpu, mem, pids, extra);
+        tf_log("%s %s status=%d reason=%s%s wall=%s cpu=%s mem_peak=%s pids_peak=%s%s%s%s%s", r->spec->name,
+               backend, res->exit_status, tf_run_reason_name(res->reason), sig, wall, cpu, mem, pids, extra,
+               res->log_path ? " log=" : "", res->log_path ? res->log_path : "",
+               res->log_truncated ? " (truncated)" : "");
 }

@@ -58,9 +58,17 @@ struct tf_run_result {
         uint64_t pids_peak;     /* TF_UNSET when unknown */
         uint64_t oom_kills;     /* processes of the run the OOM killer took; TF_UNSET when unknown */
         uint64_t pids_refused;  /* forks the pids limit refused; TF_UNSET when unknown */
+        /* The run's output kept (tf_run_options.log): NULL when it was not. */
+        char *log_path;         /* owned */
+        uint64_t log_bytes;     /* the log file's size */
+        uint64_t output_bytes;  /* what the run wrote to stdout and stderr, kept or not */
+        uint64_t output_lines;
+        bool log_truncated;     /* the cap was reached (or the file could not be written) */
 };
 
 struct tf_run;
+struct tf_outlog;
+struct tf_outlog_options;
 
 /* Process-wide state of the runs of one process (one loop): what used to be static. */
 struct tf_run_ctx {
@@ -111,6 +119,10 @@ struct tf_run_options {
         bool json;                 /* --json: summary object on stdout */
         bool quiet;                /* --quiet: no summary line */
         const char *json_file;     /* --json-file: the result object written (atomically) to this file */
+        /* The run's stdout and stderr kept in a log of its own, DIR/SERVICE/RUN_ID.log, and copied to
+         * tfrun's fds as it says (runner/outlog.h); NULL: the run writes to tfrun's stdout and stderr
+         * itself (native: inherited; docker: copied unchanged). */
+        const struct tf_outlog_options *log;
 };
 
 struct tf_run {
@@ -134,6 +146,7 @@ struct tf_run {
         void (*on_done)(struct tf_run *r, void *userdata);
         void *on_done_userdata;
         void *backend; /* backend-private state */
+        struct tf_outlog *outlog; /* opts->log set: the sink backends write the output to */
 };
 
 extern const struct tf_backend_ops tf_native_backend;

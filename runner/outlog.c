@@ -1,0 +1,496 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * A run's output as timestamped lines in a file of its own, and as a prefixed copy on tfrun's stdout
+ * (outlog.h says what is written). Costs are per read, not per line: one clock read and one timestamp per
+ * chunk fed (the lines of one read arrived together), file and copy buffered per feed and written with one
+ * write() each, and once the cap is reached a line is only counted (memchr) unless a copy is wanted.
+ */
+#include "runner/outlog.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "base/cleanup.h"
+#include "base/strutil.h"
+#include "base/timeutil.h"
+#include "runner/log.h"
+#include "runner/runner.h"
+
+/* Read per dispatch of a watched fd: a chatty run does not starve the loop's other sources. */
+#define READ_CHUNK (64u * 1024)
+#define READ_BUDGET (4 * READ_CHUNK)
+/* At the end: what the pipes may still hold, and no more (a writer outside the run keeps writing). */
+#define FINAL_BUDGET (4u * 1024 * 1024)
+#define BUF_MIN (64u * 1024)
+
+struct outlog_stream {
+        struct tf_outlog *log;
+        int stream; /* 1, 2 */
+        int fd;     /* watched pipe, -1: none */
+        struct tf_source *src;
+        struct tf_loop *loop;
+        /* echo_raw: tfrun's fd does not take the copy; the pipe is not read until it does. */
+        struct tf_source *held_src;
+        char *part; /* the current line so far (line_max bytes at most) */
+        size_t part_len;
+        bool counted_mid; /* counting only: bytes of an unfinished line went by */
+};
+
+struct tf_outlog {
+        char *path;
+        int fd;
+        uint64_t max_bytes;
+        size_t line_max;
+        char *echo_prefix;
+        size_t echo_prefix_len;
+        bool echo_raw;
+        bool finished;
+        bool truncated;
+        uint64_t file_bytes, out_bytes, out_lines;
+        uint64_t echo_dropped; /* lines not taken by tfrun's stdout/stderr, not said yet */
+        char ts[48];           /* the current feed's timestamp and its length */
+        size_t ts_len;
+        char *fbuf; /* file lines not written yet */
+        size_t flen, fcap;
+        char *ebuf; /* copy lines of the current feed (one stream) */
+        size_t elen, ecap;
+        uint64_t elines;
+        int estream;
+        struct outlog_stream s[3];
+};
+
+static bool name_ok(const char *s) {
+        return s && *s && !streq(s, ".") && !streq(s, "..") && !strchr(s, '/');
+}
+
+int tf_outlog_dir_open(const char *dir, const char *service, tf_error **err) {
+        if (!name_ok(service))
+                return tf_error_set(err, EINVAL, "log directory: '%s' cannot be a directory name", service);
+        if (mkdir(dir, 0700) < 0 && errno != EEXIST)
+                return tf_error_setc(err, errno, "log directory %s: create", dir);
+        _cleanup_close_ int root = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        if (root < 0)
+                return tf_error_setc(err, errno, "log directory %s", dir);
+        if (mkdirat(root, service, 0700) < 0 && errno != EEXIST)
+                return tf_error_setc(err, errno, "log directory %s/%s: create", dir, service);
+        /* O_NOFOLLOW: a link planted at SERVICE would send the logs (created 0600, but in a place someone
+         * else chose) anywhere. */
+        int fd = openat(root, service, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+        if (fd < 0) {
+                int e = errno;
+                struct stat st;
+                if ((e == ELOOP || e == ENOTDIR) && fstatat(root, service, &st, AT_SYMLINK_NOFOLLOW) == 0) {
+                        if (S_ISLNK(st.st_mode))
+                                return tf_error_set(err, ELOOP, "log directory %s/%s is a symbolic link; tfrun "
+                                                    "keeps logs only in a directory of its own: remove the link",
+                                                    dir, service);
+                        return tf_error_set(err, ENOTDIR, "log directory %s/%s exists and is not a directory",
+                                            dir, service);
+                }
+                return tf_error_setc(err, e, "log directory %s/%s", dir, service);
+        }
+        struct stat st;
+        if (fstat(fd, &st) < 0) {
+                int e = errno;
+                close(fd);
+                return tf_error_setc(err, e, "log directory %s/%s: stat", dir, service);
+        }
+        if (st.st_uid != geteuid() || (st.st_mode & 0022)) {
+                close(fd);
+                if (st.st_uid != geteuid())
+                        return tf_error_set(err, EPERM, "log directory %s/%s belongs to uid %u, not to tfrun's "
+                                            "uid %u; remove it or choose another log directory",
+                                            dir, service, (unsigned) st.st_uid, (unsigned) geteuid());
+                return tf_error_set(err, EPERM, "log directory %s/%s can be written by others (mode %04o); "
+                                    "make it 0700", dir, service, (unsigned) (st.st_mode & 07777));
+        }
+        return fd;
+}
+
+int tf_outlog_open(const struct tf_outlog_options *o, const char *service, const char *run_id,
+                   struct tf_outlog **ret, tf_error **err) {
+        if (!name_ok(run_id))
+                return tf_error_set(err, EINVAL, "log file: '%s' cannot be a file name", run_id);
+        _cleanup_close_ int dfd = tf_outlog_dir_open(o->dir, service, err);
+        if (dfd < 0)
+                return dfd;
+        int fd = -1;
+        _cleanup_free_ char *name = NULL;
+        for (unsigned k = 1; k <= 100 && fd < 0; k++) {
+                free(name);
+                name = k == 1 ? tf_asprintf("%s.log", run_id) : tf_asprintf("%s.%u.log", run_id, k);
+                fd = openat(dfd, name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+                if (fd < 0 && errno != EEXIST)
+                        return tf_error_setc(err, errno, "log file %s/%s/%s: create", o->dir, service, name);
+        }
+        if (fd < 0)
+                return tf_error_setc(err, EEXIST, "log file %s/%s/%s: create", o->dir, service, name);
+
+        struct tf_outlog *l = tf_malloc0(sizeof(*l));
+        l->fd = fd;
+        l->path = tf_asprintf("%s/%s/%s", o->dir, service, name);
+        l->max_bytes = o->max_bytes ? o->max_bytes : TF_OUTLOG_MAX_DEFAULT;
+        l->line_max = o->line_max ? o->line_max : TF_OUTLOG_LINE_MAX_DEFAULT;
+        if (l->line_max > TF_OUTLOG_LINE_MAX_LIMIT)
+                l->line_max = TF_OUTLOG_LINE_MAX_LIMIT;
+        if (o->echo_prefix) {
+                l->echo_prefix = tf_strdup(o->echo_prefix);
+                l->echo_prefix_len = strlen(o->echo_prefix);
+                if (l->echo_prefix_len > 256)
+                        l->echo_prefix_len = 256;
+        }
+        l->echo_raw = o->echo_raw;
+        for (int i = 1; i <= 2; i++)
+                l->s[i] = (struct outlog_stream){ .log = l, .stream = i, .fd = -1 };
+        *ret = l;
+        return 0;
+}
+
+static void file_flush(struct tf_outlog *l) {
+        size_t off = 0;
+        while (off < l->flen && l->fd >= 0) {
+                ssize_t w = write(l->fd, l->fbuf + off, l->flen - off);
+                if (w < 0 && errno == EINTR)
+                        continue;
+                if (w <= 0) {
+                        /* A full disk: the run goes on, its log ends here, and says so once. */
+                        tf_log("warning: %s: write: %s; the rest of this run's output is not kept", l->path,
+                               w < 0 ? strerror(errno) : "no progress");
+                        l->truncated = true;
+                        close(l->fd);
+                        l->fd = -1;
+                        break;
+                }
+                off += (size_t) w;
+        }
+        l->flen = 0;
+}
+
+static void file_append(struct tf_outlog *l, const char *p, size_t n) {
+        if (l->flen + n > l->fcap) {
+                file_flush(l);
+                if (n > l->fcap) {
+                        l->fcap = n > BUF_MIN ? n : BUF_MIN;
+                        free(l->fbuf);
+                        l->fbuf = tf_malloc0(l->fcap);
+                }
+        }
+        memcpy(l->fbuf + l->flen, p, n);
+        l->flen += n;
+}
+
+static void stamp(struct tf_outlog *l) {
+        tf_format_utc_usec(l->ts, sizeof(l->ts), tf_now(CLOCK_REALTIME));
+        l->ts_len = strlen(l->ts);
+}
+
+/* The copy of the current feed, in one all-or-nothing write; lines tfrun's fd does not take are counted
+ * and said before the next lines that it takes. */
+static void echo_flush(struct tf_outlog *l) {
+        if (!l->elen && !l->elines)
+                return;
+        int fd = l->estream == 2 ? 2 : 1;
+        if (l->echo_dropped) {
+                char m[320];
+                int k = snprintf(m, sizeof(m), "%.*s[%" PRIu64 " lines dropped]\n", (int) l->echo_prefix_len,
+                                 l->echo_prefix, l->echo_dropped);
+                if (k > 0 && tf_out_try(fd, m, (size_t) k))
+                        l->echo_dropped = 0;
+        }
+        if (l->echo_dropped || !tf_out_try(fd, l->ebuf, l->elen))
+                l->echo_dropped += l->elines;
+        l->elen = 0;
+        l->elines = 0;
+}
+
+static void echo_line(struct tf_outlog *l, int stream, const char *p, size_t n) {
+        size_t need = l->echo_prefix_len + n + 1;
+        if (stream != l->estream || l->elen + need > l->ecap) {
+                echo_flush(l);
+                l->estream = stream;
+                if (need > l->ecap) {
+                        l->ecap = need > BUF_MIN ? need : BUF_MIN;
+                        free(l->ebuf);
+                        l->ebuf = tf_malloc0(l->ecap);
+                }
+        }
+        memcpy(l->ebuf + l->elen, l->echo_prefix, l->echo_prefix_len);
+        memcpy(l->ebuf + l->elen + l->echo_prefix_len, p, n);
+        l->ebuf[l->elen + need - 1] = '\n';
+        l->elen += need;
+        l->elines++;
+}
+
+/* One line (or a piece of a long one) of a stream to the file and the copy. */
+static void emit(struct tf_outlog *l, int stream, const char *p, size_t n, bool partial) {
+        if (!l->truncated && l->fd >= 0) {
+                const char *name = stream == 2 ? (partial ? "stderr/partial" : "stderr")
+                                               : (partial ? "stdout/partial" : "stdout");
+                size_t nl = strlen(name), need = l->ts_len + 1 + nl + 1 + n + 1;
+                if (l->file_bytes + need > l->max_bytes) {
+                        char m[160];
+                        int k = snprintf(m, sizeof(m),
+                                         "%s tfrun log truncated at %" PRIu64 " bytes: further output is "
+                                         "counted, not kept\n",
+                                         l->ts, l->file_bytes);
+                        l->truncated = true;
+                        if (k > 0) {
+                                file_append(l, m, (size_t) k);
+                                l->file_bytes += (uint64_t) k;
+                        }
+                } else {
+                        if (l->flen + need > l->fcap)
+                                file_flush(l);
+                        if (need > l->fcap) {
+                                file_append(l, l->ts, l->ts_len);
+                                file_append(l, " ", 1);
+                                file_append(l, name, nl);
+                                file_append(l, " ", 1);
+                                file_append(l, p, n);
+                                file_append(l, "\n", 1);
+                        } else {
+                                char *b = l->fbuf + l->flen;
+                                memcpy(b, l->ts, l->ts_len);
+                                b += l->ts_len;
+                                *b++ = ' ';
+                                memcpy(b, name, nl);
+                                b += nl;
+                                *b++ = ' ';
+                                memcpy(b, p, n);
+                                b[n] = '\n';
+                                l->flen += need;
+                        }
+                        l->file_bytes += need;
+                }
+        }
+        if (l->echo_prefix)
+                echo_line(l, stream, p, n);
+}
+
+void tf_outlog_feed(struct tf_outlog *l, int stream, const void *buf, size_t n) {
+        if (!l || (stream != 1 && stream != 2) || n == 0)
+                return;
+        struct outlog_stream *st = &l->s[stream];
+        const char *p = buf;
+        l->out_bytes += n;
+        if (l->truncated && !l->echo_prefix) {
+                /* Only counted from here on. */
+                const char *end = p + n, *q;
+                while (p < end && (q = memchr(p, '\n', (size_t) (end - p)))) {
+                        l->out_lines++;
+                        st->counted_mid = false;
+                        st->part_len = 0;
+                        p = q + 1;
+                }
+                if (p < end)
+                        st->counted_mid = true;
+                return;
+        }
+        if (!l->fcap) {
+                l->fcap = BUF_MIN > l->line_max + 128 ? BUF_MIN : l->line_max + 128;
+                l->fbuf = tf_malloc0(l->fcap);
+        }
+        if (!st->part)
+                st->part = tf_malloc0(l->line_max);
+        stamp(l);
+        while (n > 0) {
+                const char *nl = memchr(p, '\n', n);
+                size_t seg = nl ? (size_t) (nl - p) : n;
+                if (nl && st->part_len == 0 && !st->counted_mid && seg <= l->line_max) {
+                        /* The common case: a whole line in the chunk, written from where it is. */
+                        emit(l, stream, p, seg, false);
+                        l->out_lines++;
+                        p += seg + 1;
+                        n -= seg + 1;
+                        continue;
+                }
+                while (seg > 0) {
+                        if (st->part_len == l->line_max) {
+                                /* Full, and the line goes on: a piece of it. */
+                                emit(l, stream, st->part, st->part_len, true);
+                                st->part_len = 0;
+                        }
+                        size_t take = l->line_max - st->part_len;
+                        if (take > seg)
+                                take = seg;
+                        memcpy(st->part + st->part_len, p, take);
+                        st->part_len += take;
+                        p += take;
+                        n -= take;
+                        seg -= take;
+                }
+                if (nl) {
+                        emit(l, stream, st->part, st->part_len, false);
+                        l->out_lines++;
+                        st->part_len = 0;
+                        st->counted_mid = false;
+                        p++;
+                        n--;
+                }
+        }
+        if (l->echo_prefix)
+                echo_flush(l);
+        file_flush(l);
+}
+
+static void unwatch(struct outlog_stream *st) {
+        tf_source_remove(st->src);
+        st->src = NULL;
+        tf_source_remove(st->held_src);
+        st->held_src = NULL;
+        if (st->fd >= 0)
+                close(st->fd);
+        st->fd = -1;
+}
+
+/* Read at most budget bytes; false once the fd is at EOF (or failed). */
+static bool pump(struct outlog_stream *st, size_t budget) {
+        static char buf[READ_CHUNK];
+        size_t got = 0;
+        while (got < budget) {
+                ssize_t k = read(st->fd, buf, sizeof(buf));
+                if (k < 0 && errno == EINTR)
+                        continue;
+                if (k < 0 && errno == EAGAIN)
+                        return true;
+                if (k <= 0)
+                        return false;
+                if (st->log->echo_raw)
+                        tf_out(st->stream, buf, (size_t) k);
+                tf_outlog_feed(st->log, st->stream, buf, (size_t) k);
+                got += (size_t) k;
+        }
+        return true;
+}
+
+static int on_readable(struct tf_source *s, int fd, uint32_t events, void *userdata);
+
+/*
+ * echo_raw (one-shot `--log-dir`): the copy on tfrun's stdout must not lose what an inherited stdout
+ * would have kept. While half of tfrun's queue for that fd waits for its reader, the pipe is not read: the
+ * run's writes block on the full pipe, as they would on tfrun's own. The fd that reader drains is watched
+ * instead; the pipe is read again once the queue is down to a quarter.
+ */
+static int on_out_writable(struct tf_source *s, int fd, uint32_t events, void *userdata) {
+        struct outlog_stream *st = userdata;
+        tf_out_pump(st->stream);
+        if (tf_out_queued(st->stream) > TF_OUT_QUEUE_MAX / 4 && !(events & (EPOLLERR | EPOLLHUP)))
+                return 0;
+        tf_source_remove(st->held_src);
+        st->held_src = NULL;
+        _cleanup_error_ tf_error *e = NULL;
+        if (tf_loop_add_io(st->loop, st->fd, EPOLLIN, on_readable, st, &st->src, &e) < 0) {
+                tf_log("warning: %s: %s", st->log->path, e->msg);
+                unwatch(st);
+        }
+        return 0;
+}
+
+static void hold(struct outlog_stream *st) {
+        int wfd = tf_out_watch_fd(st->stream);
+        if (wfd < 0 || tf_out_queued(st->stream) < TF_OUT_QUEUE_MAX / 2)
+                return;
+        _cleanup_error_ tf_error *e = NULL;
+        /* Another run holding on the same fd (overlapping runs): read on, the copy drops what is over. */
+        if (tf_loop_add_io(st->loop, wfd, EPOLLOUT, on_out_writable, st, &st->held_src, &e) < 0)
+                return;
+        tf_source_remove(st->src);
+        st->src = NULL;
+}
+
+static int on_readable(struct tf_source *s, int fd, uint32_t events, void *userdata) {
+        struct outlog_stream *st = userdata;
+        if (!pump(st, READ_BUDGET))
+                unwatch(st);
+        else if (st->log->echo_raw)
+                hold(st);
+        return 0;
+}
+
+int tf_outlog_watch(struct tf_outlog *l, struct tf_loop *loop, int fd, int stream, tf_error **err) {
+        struct outlog_stream *st = &l->s[stream == 2 ? 2 : 1];
+        int fl = fcntl(fd, F_GETFL);
+        if (fl < 0 || fcntl(fd, F_SETFL, fl | O_NONBLOCK) < 0) {
+                int e = errno;
+                close(fd);
+                return tf_error_setc(err, e, "output pipe");
+        }
+        unwatch(st);
+        st->fd = fd;
+        st->loop = loop;
+        return tf_loop_add_io(loop, fd, EPOLLIN, on_readable, st, &st->src, err);
+}
+
+void tf_outlog_finish(struct tf_outlog *l) {
+        if (!l || l->finished)
+                return;
+        for (int i = 1; i <= 2; i++)
+                if (l->s[i].fd >= 0) {
+                        pump(&l->s[i], FINAL_BUDGET);
+                        unwatch(&l->s[i]);
+                }
+        /* The last lines without a newline. */
+        stamp(l);
+        for (int i = 1; i <= 2; i++) {
+                struct outlog_stream *st = &l->s[i];
+                if (st->part_len > 0 || st->counted_mid) {
+                        l->out_lines++;
+                        if (st->part_len > 0)
+                                emit(l, i, st->part, st->part_len, false);
+                        st->part_len = 0;
+                        st->counted_mid = false;
+                }
+        }
+        if (l->echo_prefix)
+                echo_flush(l);
+        file_flush(l);
+        if (l->fd >= 0)
+                close(l->fd);
+        l->fd = -1;
+        l->finished = true;
+}
+
+const char *tf_outlog_path(const struct tf_outlog *l) {
+        return l->path;
+}
+
+uint64_t tf_outlog_file_bytes(const struct tf_outlog *l) {
+        return l->file_bytes;
+}
+
+uint64_t tf_outlog_output_bytes(const struct tf_outlog *l) {
+        return l->out_bytes;
+}
+
+uint64_t tf_outlog_output_lines(const struct tf_outlog *l) {
+        return l->out_lines;
+}
+
+bool tf_outlog_truncated(const struct tf_outlog *l) {
+        return l->truncated;
+}
+
+bool tf_outlog_echo_raw(const struct tf_outlog *l) {
+        return l->echo_raw;
+}
+
+struct tf_outlog *tf_outlog_free(struct tf_outlog *l) {
+        if (!l)
+                return NULL;
+        tf_outlog_finish(l);
+        for (int i = 1; i <= 2; i++)
+                free(l->s[i].part);
+        free(l->fbuf);
+        free(l->ebuf);
+        free(l->echo_prefix);
+        free(l->path);
+        free(l);
+        return NULL;
+}
