@@ -2,7 +2,7 @@
 /*
  * A run's output as timestamped lines in a file of its own, and as a prefixed copy on tfrun's stdout
  * (outlog.h says what is written). Costs are per read, not per line: one clock read and one timestamp per
- * chunk fed (the lines of one read arrived together), file and copy buffered per feed and written with one
+ * chunk fed (the lines of one read arrived together), none once the file is full, file and copy buffered per feed and written with one
  * write() each, and once the cap is reached a line is only counted (memchr) unless a copy is wanted.
  */
 #include "runner/outlog.h"
@@ -231,6 +231,8 @@ static void echo_line(struct tf_outlog *l, int stream, const char *p, size_t n) 
 /* One line (or a piece of a long one) of a stream to the file and the copy. */
 static void emit(struct tf_outlog *l, int stream, const char *p, size_t n, bool partial) {
         if (!l->truncated && l->fd >= 0) {
+                if (!l->ts_len)
+                        stamp(l);
                 const char *name = stream == 2 ? (partial ? "stderr/partial" : "stderr")
                                                : (partial ? "stdout/partial" : "stdout");
                 size_t nl = strlen(name), need = l->ts_len + 1 + nl + 1 + n + 1;
@@ -299,7 +301,7 @@ void tf_outlog_feed(struct tf_outlog *l, int stream, const void *buf, size_t n) 
         }
         if (!st->part)
                 st->part = tf_malloc0(l->line_max);
-        stamp(l);
+        l->ts_len = 0; /* stamped when a line of this feed goes to the file */
         while (n > 0) {
                 const char *nl = memchr(p, '\n', n);
                 size_t seg = nl ? (size_t) (nl - p) : n;
@@ -437,7 +439,7 @@ void tf_outlog_finish(struct tf_outlog *l) {
                         unwatch(&l->s[i]);
                 }
         /* The last lines without a newline. */
-        stamp(l);
+        l->ts_len = 0;
         for (int i = 1; i <= 2; i++) {
                 struct outlog_stream *st = &l->s[i];
                 if (st->part_len > 0 || st->counted_mid) {
