@@ -133,8 +133,8 @@ int tf_cmd_run(int argc, char **argv) {
                         break;
                 case 'M':
                         if (tf_parse_size(optarg, &log.max_bytes) < 0 || log.max_bytes < 1024) {
-                                tf_log("run: --log-max takes a size of at least 1K (10M, 512K, 1G), not '%s'",
-                                       optarg);
+                                tf_log("run: --log-max takes a size of at least 1K (10M, 512K, 1G), "
+                                       "not '%s'", optarg);
                                 return 125;
                         }
                         break;

@@ -2,8 +2,9 @@
 /*
  * A run's output as timestamped lines in a file of its own, and as a prefixed copy on tfrun's stdout
  * (outlog.h says what is written). Costs are per read, not per line: one clock read and one timestamp per
- * chunk fed (the lines of one read arrived together), none once the file is full, file and copy buffered per feed and written with one
- * write() each, and once the cap is reached a line is only counted (memchr) unless a copy is wanted.
+ * chunk fed (the lines of one read arrived together; none once the file is full), file and copy buffered
+ * per feed and written with one write() each, and once the cap is reached a line is only counted (memchr)
+ * unless a copy is wanted.
  */
 #include "runner/outlog.h"
 
@@ -88,11 +89,12 @@ int tf_outlog_dir_open(const char *dir, const char *service, tf_error **err) {
                 struct stat st;
                 if ((e == ELOOP || e == ENOTDIR) && fstatat(root, service, &st, AT_SYMLINK_NOFOLLOW) == 0) {
                         if (S_ISLNK(st.st_mode))
-                                return tf_error_set(err, ELOOP, "log directory %s/%s is a symbolic link; tfrun "
-                                                    "keeps logs only in a directory of its own: remove the link",
+                                return tf_error_set(err, ELOOP,
+                                                    "log directory %s/%s is a symbolic link; tfrun keeps "
+                                                    "logs only in a directory of its own: remove the link",
                                                     dir, service);
-                        return tf_error_set(err, ENOTDIR, "log directory %s/%s exists and is not a directory",
-                                            dir, service);
+                        return tf_error_set(err, ENOTDIR, "log directory %s/%s exists and is not a "
+                                            "directory", dir, service);
                 }
                 return tf_error_setc(err, e, "log directory %s/%s", dir, service);
         }
@@ -105,8 +107,9 @@ int tf_outlog_dir_open(const char *dir, const char *service, tf_error **err) {
         if (st.st_uid != geteuid() || (st.st_mode & 0022)) {
                 close(fd);
                 if (st.st_uid != geteuid())
-                        return tf_error_set(err, EPERM, "log directory %s/%s belongs to uid %u, not to tfrun's "
-                                            "uid %u; remove it or choose another log directory",
+                        return tf_error_set(err, EPERM,
+                                            "log directory %s/%s belongs to uid %u, not to tfrun's uid %u; "
+                                            "remove it or choose another log directory",
                                             dir, service, (unsigned) st.st_uid, (unsigned) geteuid());
                 return tf_error_set(err, EPERM, "log directory %s/%s can be written by others (mode %04o); "
                                     "make it 0700", dir, service, (unsigned) (st.st_mode & 07777));

@@ -152,8 +152,8 @@ static void test_drop(void) {
                         bad++;
         }
         OK(next > 0 && dropped > 0, "the first %d lines came, then a marker for %d dropped", next, dropped);
-        OK(next + dropped == FED, "the marker counts every line that was dropped (%d + %d = %d)", next, dropped,
-           FED);
+        OK(next + dropped == FED, "the marker counts every line that was dropped (%d + %d = %d)", next,
+           dropped, FED);
         OK(after == 1 && bad == 0, "then the next line; nothing torn or out of order");
         free(b);
         close(o[0]), close(go[1]), close(fed[0]);
