@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -28,6 +29,62 @@ ssize_t tf_read_full(int fd, void *buf, size_t len) {
                 n += (size_t) k;
         }
         return (ssize_t) n;
+}
+
+int tf_read_file(const char *path, size_t max, char **ret, size_t *ret_len) {
+        int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+        if (fd < 0)
+                return -errno;
+        struct stat st;
+        if (fstat(fd, &st) < 0) {
+                int k = errno;
+                close(fd);
+                return -k;
+        }
+        if (!S_ISREG(st.st_mode)) {
+                close(fd);
+                return S_ISDIR(st.st_mode) ? -EISDIR : -EINVAL;
+        }
+        if ((uint64_t) st.st_size > max) {
+                close(fd);
+                return -EFBIG;
+        }
+        /* One byte more than the size: a file that grew meanwhile is read up to max, not cut silently. */
+        size_t cap = (size_t) st.st_size + 1 < max + 1 ? (size_t) st.st_size + 1 : max + 1;
+        char *b = malloc(cap + 1);
+        if (!b) {
+                close(fd);
+                return -ENOMEM;
+        }
+        ssize_t n = tf_read_full(fd, b, cap);
+        close(fd);
+        if (n < 0 || (size_t) n > max) {
+                free(b);
+                return n < 0 ? (int) n : -EFBIG;
+        }
+        b[n] = 0;
+        *ret = b;
+        if (ret_len)
+                *ret_len = (size_t) n;
+        return 0;
+}
+
+int tf_mkdir_p(const char *path, mode_t mode) {
+        char p[4096];
+        size_t n = strlen(path);
+        if (n == 0 || n >= sizeof(p))
+                return -ENAMETOOLONG;
+        memcpy(p, path, n + 1);
+        for (char *c = p + 1; *c; c++)
+                if (*c == '/') {
+                        *c = 0;
+                        if (mkdir(p, mode) < 0 && errno != EEXIST)
+                                return -errno;
+                        *c = '/';
+                }
+        if (mkdir(p, mode) < 0 && errno != EEXIST)
+                return -errno;
+        return 0;
 }
 
 static int write_all(int fd, const void *data, size_t len) {

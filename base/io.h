@@ -9,6 +9,13 @@
  * or -errno. */
 ssize_t tf_read_full(int fd, void *buf, size_t len);
 
+/* The whole of a regular file of at most `max` bytes (-EFBIG beyond), NUL-terminated; *ret_len without the
+ * NUL. 0 or -errno. */
+int tf_read_file(const char *path, size_t max, char **ret, size_t *ret_len);
+
+/* mkdir -p: each missing component made with `mode`; an existing one is left as it is. 0 or -errno. */
+int tf_mkdir_p(const char *path, mode_t mode);
+
 /* Replace path with data atomically: a temporary file beside it under a random name, created
  * O_EXCL|O_NOFOLLOW (a directory others may write cannot redirect it), written, fsynced, given `mode`,
  * renamed over path, and the directory fsynced. Readers see the old content or the new, never a part.

@@ -8,6 +8,7 @@
 #include "config.h"
 #include "runner/commands.h"
 #include "runner/log.h"
+#include "runner/runner.h"
 
 static void usage(FILE *f) {
         fputs("Usage: tfrun [OPTIONS] FILE            run a service spec (same as `tfrun run FILE`)\n"
@@ -16,6 +17,10 @@ static void usage(FILE *f) {
               "       tfrun next [-n N] FILE          list the next fire times of a spec's schedule\n"
               "       tfrun calendar [--iterations=N] [--base-time=T] [--cron] EXPR...\n"
               "                                       normalize and evaluate calendar (or cron) expressions\n"
+              "       tfrun up [DIR] [OPTIONS]         supervise every spec in DIR (the manager)\n"
+              "       tfrun ps | status NAME | trigger NAME | stop NAME | enable NAME | disable NAME\n"
+              "       tfrun reload | history [NAME] | logs NAME|RUN_ID\n"
+              "                                       ask the running manager (see docs/manager.md)\n"
               "       tfrun --help | --version\n"
               "\n"
               "Exit status: the command's own; 128+N when killed by signal N; 124 timed out;\n"
@@ -73,13 +78,19 @@ static int run_command(int argc, char **argv) {
         if (streq(cmd, "calendar"))
                 return tf_cmd_calendar(argc - 1, argv + 1);
 #endif
+        static const char *const manager_verbs[] = { "up",      "ps",     "status",  "trigger", "stop", "enable",
+                                                     "disable", "reload", "history", "logs" };
+        for (size_t i = 0; i < sizeof(manager_verbs) / sizeof(manager_verbs[0]); i++)
+                if (streq(cmd, manager_verbs[i]))
+                        return tf_run_manager_module(argc - 1, argv + 1);
         /* A word that is neither a command nor a file, and does not look like a spec's name, is most likely
          * a command this version does not have (`tfrun status`): say so rather than "cannot open". */
         if (cmd[0] != '-' && !strchr(cmd, '/') && !tf_endswith(cmd, ".yaml") && !tf_endswith(cmd, ".yml") &&
             access(cmd, F_OK) < 0) {
                 fprintf(stderr,
                         "tfrun: '%s' is not a tfrun command nor a spec file; commands: run, validate, next, "
-                        "calendar (see tfrun --help)\n",
+                        "calendar, up, ps, status, trigger, stop, enable, disable, reload, history, logs (see "
+                        "tfrun --help)\n",
                         cmd);
                 return 125;
         }

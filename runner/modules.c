@@ -26,13 +26,8 @@ static void *try_open(const char *dir, const char *file) {
         return access(p, F_OK) == 0 ? dlopen(p, RTLD_NOW | RTLD_LOCAL) : NULL;
 }
 
-int tf_run_load_docker_backend(const struct tf_backend_ops **ret, tf_error **err) {
-        static const struct tf_backend_ops *cached;
-        if (cached) {
-                *ret = cached;
-                return 0;
-        }
-        const char *file = "tfrun-docker.so";
+/* dlopen() FILE from the first of the places above that has it, and look up SYMBOL. */
+static int load_module(const char *file, const char *symbol, void **ret, tf_error **err) {
         void *h = NULL;
         const char *env = secure_getenv("TFRUN_MODULE_DIR");
         char exe[PATH_MAX];
@@ -52,18 +47,45 @@ int tf_run_load_docker_backend(const struct tf_backend_ops **ret, tf_error **err
         if (!h) {
                 const char *why = dlerror();
                 return tf_error_set(err, ENOENT,
-                                    "the docker backend module %s could not be loaded from $TFRUN_MODULE_DIR, "
-                                    "tfrun's own directory or %s%s%s",
+                                    "the module %s could not be loaded from $TFRUN_MODULE_DIR, tfrun's own "
+                                    "directory or %s%s%s",
                                     file, TF_MODULE_DIR, why ? ": " : "", why ? why : "");
         }
-        const struct tf_backend_ops *(*entry)(const char *) =
-                (const struct tf_backend_ops * (*) (const char *)) dlsym(h, "tf_module_docker_backend");
-        const struct tf_backend_ops *ops = entry ? entry(TF_VERSION) : NULL;
-        if (!ops) {
+        void *sym = dlsym(h, symbol);
+        if (!sym) {
                 dlclose(h);
                 return tf_error_set(err, ENOEXEC, "%s does not belong to tfrun %s", file, TF_VERSION);
         }
         /* Never closed: its code runs until the process ends. */
+        *ret = sym;
+        return 0;
+}
+
+int tf_run_load_docker_backend(const struct tf_backend_ops **ret, tf_error **err) {
+        static const struct tf_backend_ops *cached;
+        if (cached) {
+                *ret = cached;
+                return 0;
+        }
+        void *sym;
+        int r = load_module("tfrun-docker.so", "tf_module_docker_backend", &sym, err);
+        if (r < 0)
+                return r;
+        const struct tf_backend_ops *(*entry)(const char *) = (const struct tf_backend_ops * (*) (const char *)) sym;
+        const struct tf_backend_ops *ops = entry(TF_VERSION);
+        if (!ops)
+                return tf_error_set(err, ENOEXEC, "tfrun-docker.so does not belong to tfrun %s", TF_VERSION);
         *ret = cached = ops;
         return 0;
+}
+
+int tf_run_manager_module(int argc, char **argv) {
+        _cleanup_error_ tf_error *e = NULL;
+        void *sym;
+        if (load_module("tfrun-manager.so", "tf_module_manager_main", &sym, &e) < 0) {
+                tf_log("%s", e->msg);
+                return 125;
+        }
+        int (*entry)(const char *, int, char **) = (int (*)(const char *, int, char **)) sym;
+        return entry(TF_VERSION, argc, argv);
 }

@@ -33,6 +33,8 @@ struct job {
         struct tf_run *run;            /* NULL while the job waits for its retry */
         struct tf_source *retry_timer; /* CLOCK_MONOTONIC */
         unsigned attempt;              /* 0 for the first run of a fire */
+        enum tf_trigger trigger;       /* what started the job */
+        uint64_t scheduled_usec;       /* the fire it is for; 0 when not scheduled */
         struct job *next;
 };
 
@@ -49,8 +51,15 @@ struct tf_service {
         uint64_t next_due;            /* the scheduled time of the armed fire (without delay) */
         uint64_t fire_at;             /* next_due plus the randomized delay: when the timer goes off */
         bool queued;                  /* overlap queue/replace: one fire waits for the running job */
+        enum tf_trigger queued_kind;
+        uint64_t queued_scheduled;
+        enum tf_trigger fire_kind;    /* of the fire being handled by tf_service_trigger() */
+        uint64_t fire_scheduled;
         bool draining;
+        bool disabled;
         unsigned runs_started;
+        struct tf_run_result last;    /* the last ended run's result (last.error owned) */
+        uint64_t last_ended_usec;     /* 0 before any */
         int status;
         char *state_path;
         void (*on_idle)(struct tf_service *s, void *userdata);
@@ -220,6 +229,12 @@ static void on_run_done(struct tf_run *r, void *userdata) {
         const struct tf_spec *spec = j->ref->spec;
         tf_run_report(r);
         s->status = r->result.exit_status;
+        free(s->last.error);
+        s->last = r->result;
+        s->last.error = r->result.error ? tf_strdup(r->result.error) : NULL;
+        s->last_ended_usec = now_rt(s);
+        if (s->o.hooks && s->o.hooks->run_ended)
+                s->o.hooks->run_ended(s, r, s->o.hooks->userdata);
         bool retry = !s->draining && should_retry(spec, r, j->attempt);
         /* Safe here: on_done is the last thing a run does. */
         tf_run_free(r);
@@ -254,6 +269,9 @@ static void run_job(struct job *j) {
         }
         const struct tf_spec *spec = j->ref->spec;
         s->runs_started++;
+        if (s->o.hooks && s->o.hooks->run_started)
+                s->o.hooks->run_started(s, j->run, j->attempt > 0 ? TF_TRIGGER_RETRY : j->trigger, j->attempt,
+                                        j->scheduled_usec, s->o.hooks->userdata);
         if (spec->schedule.persistent) {
                 int r = state_write(s, now_rt(s));
                 if (r < 0)
@@ -263,47 +281,67 @@ static void run_job(struct job *j) {
         tf_run_start(j->run, on_run_done, j);
 }
 
-static void new_job(struct tf_service *s) {
+static struct job *new_job(struct tf_service *s, enum tf_trigger kind, uint64_t scheduled_usec) {
         struct job *j = tf_malloc0(sizeof(*j));
         j->svc = s;
+        j->trigger = kind;
+        j->scheduled_usec = scheduled_usec;
         j->ref = s->cur;
         j->ref->refs++;
         j->next = s->jobs;
         s->jobs = j;
         s->n_jobs++;
         run_job(j);
+        return j;
 }
 
 static void start_queued(struct tf_service *s) {
         if (s->queued && !s->draining && s->n_jobs == 0) {
                 s->queued = false;
-                new_job(s);
+                new_job(s, s->queued_kind, s->queued_scheduled);
         }
 }
 
 /* --- firing --- */
 
-void tf_service_trigger(struct tf_service *s, const char *why) {
+const char *tf_trigger_name(enum tf_trigger t) {
+        static const char *const names[] = {
+                [TF_TRIGGER_START] = "start",     [TF_TRIGGER_SCHEDULE] = "schedule", [TF_TRIGGER_CATCHUP] = "catchup",
+                [TF_TRIGGER_REBOOT] = "reboot",   [TF_TRIGGER_MANUAL] = "manual",     [TF_TRIGGER_RETRY] = "retry",
+        };
+        return (size_t) t < ELEMENTSOF(names) && names[t] ? names[t] : "?";
+}
+
+enum tf_trigger_outcome tf_service_trigger_as(struct tf_service *s, enum tf_trigger kind, const char *why,
+                                              char **ret_run_id) {
         const struct tf_spec *spec = s->cur->spec;
+        uint64_t scheduled = kind == TF_TRIGGER_SCHEDULE ? s->next_due : 0;
+        if (ret_run_id)
+                *ret_run_id = NULL;
         if (s->draining)
-                return;
+                return TF_TRIGGER_DRAINING;
         if (s->n_jobs > 0) {
                 switch (spec->schedule.overlap) {
                 case TF_OVERLAP_SKIP:
                         tf_log("%s: %s: skipped, the previous run is still going (overlap: skip)", spec->name, why);
-                        return;
+                        return TF_TRIGGER_SKIPPED;
                 case TF_OVERLAP_QUEUE:
-                        if (s->queued)
+                        if (s->queued) {
                                 tf_log("%s: %s: skipped, one run is already queued (overlap: queue)", spec->name,
                                        why);
-                        else
-                                tf_log("%s: %s: queued behind the running one (overlap: queue)", spec->name, why);
+                                return TF_TRIGGER_SKIPPED;
+                        }
+                        tf_log("%s: %s: queued behind the running one (overlap: queue)", spec->name, why);
                         s->queued = true;
-                        return;
+                        s->queued_kind = kind;
+                        s->queued_scheduled = scheduled;
+                        return TF_TRIGGER_QUEUED;
                 case TF_OVERLAP_REPLACE:
                         tf_log("%s: %s: stopping the running one to replace it (overlap: replace)", spec->name,
                                why);
                         s->queued = true;
+                        s->queued_kind = kind;
+                        s->queued_scheduled = scheduled;
                         /* Jobs waiting for a retry are dropped; running ones are stopped and start the
                          * queued fire when the last one is done. */
                         for (struct job *j = s->jobs, *next; j; j = next) {
@@ -314,12 +352,22 @@ void tf_service_trigger(struct tf_service *s, const char *why) {
                         for (struct job *j = s->jobs; j; j = j->next)
                                 tf_run_stop(j->run, true);
                         start_queued(s);
-                        return;
+                        return TF_TRIGGER_QUEUED;
                 case TF_OVERLAP_ALLOW:
                         break;
                 }
         }
-        new_job(s);
+        unsigned before = s->runs_started;
+        struct job *j = new_job(s, kind, scheduled);
+        if (s->runs_started == before)
+                return TF_TRIGGER_FAILED; /* new_job freed it */
+        if (ret_run_id)
+                *ret_run_id = tf_strdup(j->run->run_id);
+        return TF_TRIGGER_STARTED;
+}
+
+void tf_service_trigger(struct tf_service *s, const char *why) {
+        (void) tf_service_trigger_as(s, TF_TRIGGER_MANUAL, why, NULL);
 }
 
 static int on_fire(struct tf_source *src, int fd, uint32_t events, void *userdata) {
@@ -345,7 +393,7 @@ static int on_fire(struct tf_source *src, int fd, uint32_t events, void *userdat
         tf_log("%s: firing (scheduled %s, delay %" PRIu64 "us, late %" PRIu64 "us)", s->cur->spec->name, due,
                s->fire_at - s->next_due, now - s->fire_at);
         uint64_t last = s->next_due;
-        tf_service_trigger(s, why);
+        (void) tf_service_trigger_as(s, TF_TRIGGER_SCHEDULE, why, NULL);
         arm_next_fire(s, last > now ? last : now);
         return 0;
 }
@@ -353,7 +401,7 @@ static int on_fire(struct tf_source *src, int fd, uint32_t events, void *userdat
 static void arm_next_fire(struct tf_service *s, uint64_t after) {
         const struct tf_spec *spec = s->cur->spec;
         uint64_t next;
-        if (s->draining || !s->cur->plan)
+        if (s->draining || s->disabled || !s->cur->plan)
                 return;
         if (tf_fire_plan_next(s->cur->plan, after, &next) < 0) {
                 tf_log("%s: the schedule has no future fire time", spec->name);
@@ -376,7 +424,8 @@ static void arm_next_fire(struct tf_service *s, uint64_t after) {
 int tf_service_new(struct tf_run_ctx *ctx, struct tf_spec *spec, const struct tf_service_options *o,
                    struct tf_service **ret, tf_error **err) {
         struct tf_fire_plan *plan = NULL;
-        if (o->resident && tf_fire_plan_new(spec, tf_loop_now(ctx->loop, CLOCK_REALTIME), &plan, err) < 0) {
+        bool scheduled = o->resident && !(o->allow_unscheduled && !spec->schedule.present);
+        if (scheduled && tf_fire_plan_new(spec, tf_loop_now(ctx->loop, CLOCK_REALTIME), &plan, err) < 0) {
                 tf_spec_free(spec);
                 return -EINVAL;
         }
@@ -395,11 +444,15 @@ int tf_service_new(struct tf_run_ctx *ctx, struct tf_spec *spec, const struct tf
 
 static int on_first(struct tf_source *src, int fd, uint32_t events, void *userdata) {
         struct tf_service *s = userdata;
+        enum tf_trigger kind = !s->o.resident ? TF_TRIGGER_START : TF_TRIGGER_CATCHUP;
         for (size_t i = 0; i < ELEMENTSOF(s->first); i++)
-                if (s->first[i] == src)
+                if (s->first[i] == src) {
                         s->first[i] = NULL;
+                        if (i == 1)
+                                kind = TF_TRIGGER_REBOOT;
+                }
         if (!s->draining)
-                new_job(s);
+                (void) new_job(s, kind, 0);
         check_idle(s);
         return 0;
 }
@@ -413,6 +466,8 @@ void tf_service_start(struct tf_service *s) {
         }
         uint64_t now = now_rt(s), last, missed;
         bool catch_up = false;
+        if (!s->cur->plan)
+                return; /* a service that runs when triggered */
         if (s->state_path && state_read(s, &last) == 0 && tf_fire_plan_next(s->cur->plan, last, &missed) == 0 &&
             missed <= now) {
                 char b[40];
@@ -422,7 +477,7 @@ void tf_service_start(struct tf_service *s) {
         }
         if (catch_up)
                 tf_loop_defer(s->loop, on_first, s, &s->first[0]);
-        if (tf_fire_plan_has_reboot(s->cur->plan))
+        if (tf_fire_plan_has_reboot(s->cur->plan) && !s->disabled)
                 tf_loop_defer(s->loop, on_first, s, &s->first[1]);
         arm_next_fire(s, now);
         if (s->fire_timer) {
@@ -437,14 +492,19 @@ int tf_service_reload(struct tf_service *s, struct tf_spec *spec, tf_error **err
         /* The old plan's origin: `every:` keeps its phase across reloads (a reload per 2 s must not push a
          * 3 s series forever ahead). */
         uint64_t origin = s->cur->plan ? tf_fire_plan_origin(s->cur->plan) : now_rt(s);
-        if (s->o.resident && tf_fire_plan_new(spec, origin, &plan, err) < 0) {
+        bool scheduled = s->o.resident && !(s->o.allow_unscheduled && !spec->schedule.present);
+        if (scheduled && tf_fire_plan_new(spec, origin, &plan, err) < 0) {
                 tf_spec_free(spec);
                 return -EINVAL;
         }
         ref_put(s->cur);
         s->cur = ref_new(spec, plan);
-        if (!s->o.resident)
+        if (!scheduled) {
+                tf_source_remove(s->fire_timer);
+                s->fire_timer = NULL;
+                s->next_due = 0;
                 return 0;
+        }
         /* Unchanged next fire: keep the armed deadline and its randomized delay. */
         uint64_t next;
         if (s->fire_timer && tf_fire_plan_next(plan, now_rt(s), &next) == 0 && next == s->next_due)
@@ -483,6 +543,58 @@ void tf_service_forward_signal(struct tf_service *s, int sig, bool from_terminal
                         tf_run_forward_signal(j->run, sig);
 }
 
+void tf_service_set_enabled(struct tf_service *s, bool enabled) {
+        if (s->disabled == !enabled)
+                return;
+        s->disabled = !enabled;
+        if (s->disabled) {
+                tf_source_remove(s->fire_timer);
+                s->fire_timer = NULL;
+                s->next_due = 0;
+        } else if (s->o.resident)
+                arm_next_fire(s, now_rt(s));
+}
+
+bool tf_service_enabled(const struct tf_service *s) {
+        return !s->disabled;
+}
+
+unsigned tf_service_stop_runs(struct tf_service *s) {
+        unsigned n = 0;
+        s->queued = false;
+        for (struct job *j = s->jobs, *next; j; j = next) {
+                next = j->next;
+                if (!j->run)
+                        job_free(s, j);
+        }
+        for (struct job *j = s->jobs; j; j = j->next)
+                if (j->run && j->run->state <= TF_RUN_STOPPING) {
+                        tf_run_stop(j->run, true);
+                        n++;
+                }
+        check_idle(s);
+        return n;
+}
+
+unsigned tf_service_running(const struct tf_service *s, const char **newest_run_id) {
+        unsigned n = 0;
+        if (newest_run_id)
+                *newest_run_id = NULL;
+        /* Jobs are pushed at the head: the first seen is the newest. */
+        for (const struct job *j = s->jobs; j; j = j->next)
+                if (j->run && j->run->state >= TF_RUN_STARTING && j->run->state <= TF_RUN_STOPPING) {
+                        if (n++ == 0 && newest_run_id)
+                                *newest_run_id = j->run->run_id;
+                }
+        return n;
+}
+
+const struct tf_run_result *tf_service_last_result(const struct tf_service *s, uint64_t *ended_usec) {
+        if (ended_usec)
+                *ended_usec = s->last_ended_usec;
+        return s->last_ended_usec ? &s->last : NULL;
+}
+
 void tf_service_on_idle(struct tf_service *s, void (*cb)(struct tf_service *s, void *userdata), void *userdata) {
         s->on_idle = cb;
         s->on_idle_userdata = userdata;
@@ -515,5 +627,6 @@ void tf_service_free(struct tf_service *s) {
                 tf_source_remove(s->first[i]);
         ref_put(s->cur);
         free(s->state_path);
+        free(s->last.error);
         free(s);
 }

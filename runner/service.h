@@ -17,10 +17,35 @@
 
 struct tf_service;
 
+/* What started a job; recorded in history. */
+enum tf_trigger {
+        TF_TRIGGER_START,    /* one-shot: the run at start */
+        TF_TRIGGER_SCHEDULE, /* a fire of the schedule */
+        TF_TRIGGER_CATCHUP,  /* persistent: the fire missed while nothing ran */
+        TF_TRIGGER_REBOOT,   /* cron @reboot */
+        TF_TRIGGER_MANUAL,   /* `tfrun trigger`, the API */
+        TF_TRIGGER_RETRY,    /* restart: a later attempt of the same job */
+};
+const char *tf_trigger_name(enum tf_trigger t);
+
+/* What the owner hears of each run; every pointer is valid for the call only. `scheduled_usec`: the fire
+ * time the job is for (0 when it was not scheduled). */
+struct tf_service_hooks {
+        void (*run_started)(struct tf_service *s, const struct tf_run *r, enum tf_trigger trigger,
+                            unsigned attempt, uint64_t scheduled_usec, void *userdata);
+        /* After the run's report; r->result holds the outcome. */
+        void (*run_ended)(struct tf_service *s, const struct tf_run *r, void *userdata);
+        void *userdata;
+};
+
 struct tf_service_options {
         const struct tf_run_options *run; /* borrowed, outlives the service */
         const char *state_dir;            /* persistent: NULL = tf_default_state_dir() */
         bool resident;                    /* fire on the schedule; else one run at start */
+        /* Resident only: a spec without a schedule is a service that runs when triggered (the manager's
+         * one-shot services); without this such a spec is refused. */
+        bool allow_unscheduled;
+        const struct tf_service_hooks *hooks; /* borrowed; NULL: none */
 };
 
 /* Default state directory: /var/lib/tfrun as root, else $XDG_STATE_HOME/tfrun or ~/.local/state/tfrun. */
@@ -41,6 +66,29 @@ int tf_service_reload(struct tf_service *s, struct tf_spec *spec, tf_error **err
 
 /* Run now, under the overlap policy, as a fire would. */
 void tf_service_trigger(struct tf_service *s, const char *why);
+
+enum tf_trigger_outcome {
+        TF_TRIGGER_STARTED,  /* a run was created (*ret_run_id set) */
+        TF_TRIGGER_QUEUED,   /* overlap: queue or replace: it starts when the running one ends */
+        TF_TRIGGER_SKIPPED,  /* overlap: skip (or one is queued already) */
+        TF_TRIGGER_DRAINING, /* the service is stopping */
+        TF_TRIGGER_FAILED,   /* the run could not be created (logged; status 125) */
+};
+/* The same, saying what became of it; *ret_run_id (may be NULL) gets a copy of the new run's id. */
+enum tf_trigger_outcome tf_service_trigger_as(struct tf_service *s, enum tf_trigger kind, const char *why,
+                                              char **ret_run_id);
+
+/* Resident: a disabled service does not fire (its timer is disarmed) but may be triggered; enabling
+ * re-arms from now. Running runs are never touched. */
+void tf_service_set_enabled(struct tf_service *s, bool enabled);
+bool tf_service_enabled(const struct tf_service *s);
+/* Stop the running runs per `stop:` (cancelled: no retry); pending retries are dropped. The schedule goes
+ * on. Returns how many runs were asked to stop. */
+unsigned tf_service_stop_runs(struct tf_service *s);
+/* Runs now running (STARTING..STOPPING), and the id of the newest of them (NULL when none). */
+unsigned tf_service_running(const struct tf_service *s, const char **newest_run_id);
+/* Ended runs' outcome: the last one's result (NULL before any); pointer valid until the next run ends. */
+const struct tf_run_result *tf_service_last_result(const struct tf_service *s, uint64_t *ended_usec);
 
 /* No more fires and no more retries; running runs go on to their end. */
 void tf_service_drain(struct tf_service *s);

@@ -1,0 +1,95 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * tfrun-manager.so's entry point: `tfrun up` and the verbs that talk to a running manager. The module keeps
+ * SQLite, libmicrohttpd and libcurl out of the one-shot path (runner/modules.c).
+ */
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "base/cleanup.h"
+#include "base/strutil.h"
+#include "config.h"
+#include "manager/manager.h"
+#include "manager/verbs.h"
+#include "runner/log.h"
+#include "runner/runner.h"
+
+static void usage_up(FILE *f) {
+        fputs("Usage: tfrun up [DIR] [OPTIONS]\n"
+              "Supervise every spec (*.yaml, *.yml) in DIR (default: the current directory) in one process:\n"
+              "scheduled services fire on time, the others run when triggered (`tfrun trigger NAME`).\n"
+              "\n"
+              "  --state-dir DIR        history, logs, persistent state and the lock (default: /var/lib/tfrun\n"
+              "                         as root, else $XDG_STATE_HOME/tfrun)\n"
+              "  --socket PATH          the control API's unix socket (default: /run/tfrun/tfrun.sock as\n"
+              "                         root, else $XDG_RUNTIME_DIR/tfrun/tfrun.sock; also $TFRUN_SOCKET)\n"
+              "  --cgroup-parent PATH   create native services' cgroups below PATH\n"
+              "  -h, --help             this text\n"
+              "\n"
+              "SIGTERM/SIGINT stop every run per its `stop:` and exit 0; SIGHUP re-reads DIR (as `tfrun reload`).\n",
+              f);
+}
+
+static int cmd_up(int argc, char **argv) {
+        static const struct option longopts[] = {
+                { "state-dir", required_argument, NULL, 's' },     { "socket", required_argument, NULL, 'S' },
+                { "cgroup-parent", required_argument, NULL, 'p' }, { "help", no_argument, NULL, 'h' },
+                {},
+        };
+        struct tf_manager_options o = { .dir = "." };
+        int c;
+        optind = 1;
+        opterr = 0;
+        while ((c = getopt_long(argc, argv, ":h", longopts, NULL)) >= 0) {
+                switch (c) {
+                case 's':
+                        o.state_dir = optarg;
+                        break;
+                case 'S':
+                        o.socket_path = optarg;
+                        break;
+                case 'p':
+                        o.cgroup_parent = optarg;
+                        break;
+                case 'h':
+                        usage_up(stdout);
+                        return 0;
+                default:
+                        if (c == ':')
+                                tf_log("up: option '%s' needs a value; see `tfrun up --help`", argv[optind - 1]);
+                        else
+                                tf_log("up: unknown option '%s'; see `tfrun up --help` for the options",
+                                       argv[optind - 1]);
+                        return 125;
+                }
+        }
+        if (argc - optind > 1) {
+                tf_log("up: expected at most one directory, got %d arguments (see tfrun up --help)", argc - optind);
+                return 125;
+        }
+        if (optind < argc)
+                o.dir = argv[optind];
+        _cleanup_error_ tf_error *e = NULL;
+        struct tf_manager *m = NULL;
+        if (tf_manager_new(&o, &m, &e) < 0) {
+                tf_log("up: %s", e->msg);
+                return 125;
+        }
+        int r = tf_manager_run(m);
+        tf_manager_free(m);
+        return r;
+}
+
+int tf_module_manager_main(const char *version, int argc, char **argv);
+
+__attribute__((visibility("default"))) int tf_module_manager_main(const char *version, int argc, char **argv) {
+        if (!streq(version, TF_VERSION)) {
+                tf_log("tfrun-manager.so belongs to another tfrun than %s", TF_VERSION);
+                return 125;
+        }
+        if (streq(argv[0], "up"))
+                return cmd_up(argc, argv);
+        return tf_verb_main(argc, argv);
+}

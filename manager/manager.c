@@ -1,0 +1,654 @@
+/* SPDX-License-Identifier: MIT */
+#include "manager/manager.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/file.h>
+#include <sys/signalfd.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include "base/cleanup.h"
+#include "base/io.h"
+#include "base/parse.h"
+#include "base/strutil.h"
+#include "base/timeutil.h"
+#include "runner/log.h"
+#include "runner/runner.h"
+#include "runner/service.h"
+#include "spec/spec.h"
+
+/* One file of DIR. */
+struct msvc {
+        struct tf_manager *m;
+        char *file;  /* DIR/x.yaml */
+        char *name;  /* the service's name; NULL when the file did not load */
+        char *error; /* why it did not load (broken entry); NULL for a service */
+        uint64_t hash; /* of the file's bytes, to tell an unchanged file on reload */
+        bool seen;     /* reload: still in DIR */
+        bool removed;  /* gone from DIR, waiting for its running runs to end */
+        struct tf_service *svc;
+        struct msvc *next;
+};
+
+struct tf_manager {
+        struct tf_manager_options o;
+        char *state_dir;
+        struct tf_loop *loop;
+        struct tf_run_ctx ctx;
+        struct tf_run_options run_opts;
+        struct tf_service_hooks hooks;
+        struct msvc *svcs;
+        int lock_fd, sig_fd;
+        bool stopping;
+        unsigned interrupts;
+        uint64_t started_usec;
+};
+
+static const int handled_signals[] = { SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2 };
+
+/* FNV-1a: change detection only, not security. */
+static uint64_t hash_bytes(const char *b, size_t n) {
+        uint64_t h = 1469598103934665603ULL;
+        for (size_t i = 0; i < n; i++) {
+                h ^= (unsigned char) b[i];
+                h *= 1099511628211ULL;
+        }
+        return h;
+}
+
+static bool is_spec_file(const char *n) {
+        return n[0] != '.' && (tf_endswith(n, ".yaml") || tf_endswith(n, ".yml"));
+}
+
+static int cmp_str(const void *a, const void *b) {
+        return strcmp(*(char *const *) a, *(char *const *) b);
+}
+
+static void closedirp(DIR **d) {
+        if (*d)
+                closedir(*d);
+}
+
+/* The spec files of DIR, sorted (the first of two files with one name keeps it). */
+static int list_dir(const char *dir, char ***ret, tf_error **err) {
+        _cleanup_(closedirp) DIR *d = opendir(dir);
+        if (!d)
+                return tf_error_set(err, errno, "%s: %s", dir, strerror(errno));
+        char **v = NULL;
+        size_t n = 0;
+        struct dirent *de;
+        while ((de = readdir(d))) {
+                if (!is_spec_file(de->d_name))
+                        continue;
+                v = tf_realloc(v, (n + 2) * sizeof(*v));
+                v[n++] = tf_asprintf("%s/%s", dir, de->d_name);
+                v[n] = NULL;
+        }
+        if (!v)
+                v = tf_malloc0(sizeof(*v));
+        qsort(v, n, sizeof(*v), cmp_str);
+        *ret = v;
+        return 0;
+}
+
+static struct msvc *find_name(struct tf_manager *m, const char *name) {
+        for (struct msvc *s = m->svcs; s; s = s->next)
+                if (s->name && !s->removed && streq(s->name, name))
+                        return s;
+        return NULL;
+}
+
+static struct msvc *find_file(struct tf_manager *m, const char *file) {
+        for (struct msvc *s = m->svcs; s; s = s->next)
+                if (!s->removed && streq(s->file, file))
+                        return s;
+        return NULL;
+}
+
+static void msvc_free(struct msvc *s) {
+        if (!s)
+                return;
+        tf_service_free(s->svc);
+        free(s->file);
+        free(s->name);
+        free(s->error);
+        free(s);
+}
+
+static void unlink_msvc(struct tf_manager *m, struct msvc *s) {
+        for (struct msvc **p = &m->svcs; *p; p = &(*p)->next)
+                if (*p == s) {
+                        *p = s->next;
+                        return;
+                }
+}
+
+/* Load and check one file: the spec (takes nothing on failure) and its hash. The backend's own checks
+ * (limits this host cannot honour) are made here too, so that `ps` shows a broken service at once. */
+static int load_spec(struct tf_manager *m, const char *file, struct tf_spec **ret, uint64_t *ret_hash, tf_error **err) {
+        _cleanup_free_ char *buf = NULL;
+        size_t len = 0;
+        int r = tf_read_file(file, 1 << 20, &buf, &len);
+        if (r < 0)
+                return tf_error_set(err, -r, "%s: %s", file, strerror(-r));
+        *ret_hash = hash_bytes(buf, len);
+        struct tf_spec *spec = NULL;
+        r = tf_spec_load(file, NULL, &spec, err);
+        if (r < 0)
+                return r;
+        /* tf_run_check() makes a run to check it: the id it takes is given back. */
+        unsigned counter = m->ctx.run_counter;
+        r = tf_run_check(&m->ctx, spec, &m->run_opts, err);
+        m->ctx.run_counter = counter;
+        if (r < 0) {
+                tf_spec_free(spec);
+                return r;
+        }
+        *ret = spec;
+        return 0;
+}
+
+static void on_service_idle(struct tf_service *svc, void *userdata);
+
+static int make_service(struct tf_manager *m, struct msvc *s, struct tf_spec *spec, tf_error **err) {
+        struct tf_service_options so = {
+                .run = &m->run_opts,
+                .state_dir = m->state_dir,
+                .resident = true,
+                .allow_unscheduled = true,
+                .hooks = &m->hooks,
+        };
+        int r = tf_service_new(&m->ctx, spec, &so, &s->svc, err);
+        if (r < 0)
+                return r;
+        tf_service_on_idle(s->svc, on_service_idle, s);
+        return 0;
+}
+
+/* A new entry for FILE: a service, or a broken entry saying why. */
+static struct msvc *add_file(struct tf_manager *m, const char *file, bool start) {
+        _cleanup_error_ tf_error *e = NULL;
+        struct msvc *s = tf_malloc0(sizeof(*s));
+        s->m = m;
+        s->file = tf_strdup(file);
+        s->seen = true;
+        struct tf_spec *spec = NULL;
+        if (load_spec(m, file, &spec, &s->hash, &e) == 0) {
+                struct msvc *other = find_name(m, spec->name);
+                if (other) {
+                        tf_error_set(&e, EEXIST, "%s: name '%s' is already used by %s; give one of them another name",
+                                     file, spec->name, other->file);
+                        tf_spec_free(spec);
+                } else {
+                        s->name = tf_strdup(spec->name);
+                        if (make_service(m, s, spec, &e) < 0) {
+                                free(s->name);
+                                s->name = NULL;
+                        }
+                }
+        }
+        if (e) {
+                s->error = tf_strdup(e->msg);
+                tf_log("%s", e->msg);
+        }
+        s->next = m->svcs;
+        m->svcs = s;
+        if (s->svc && start)
+                tf_service_start(s->svc);
+        return s;
+}
+
+static void on_service_idle(struct tf_service *svc, void *userdata) {
+        struct msvc *s = userdata;
+        struct tf_manager *m = s->m;
+        if (s->removed) {
+                /* Gone from DIR and its last run ended: now it can go. */
+                tf_log("%s: removed (its last run ended)", s->name);
+                unlink_msvc(m, s);
+                msvc_free(s);
+        }
+        if (m->stopping) {
+                for (struct msvc *o = m->svcs; o; o = o->next)
+                        if (o->svc && !tf_service_idle(o->svc))
+                                return;
+                tf_loop_exit(m->loop, 0);
+        }
+}
+
+/* Done with an entry that left DIR (or became broken): no more fires; it goes once idle. */
+static void retire(struct tf_manager *m, struct msvc *s) {
+        if (!s->svc) {
+                unlink_msvc(m, s);
+                msvc_free(s);
+                return;
+        }
+        s->removed = true;
+        tf_service_drain(s->svc);
+        if (tf_service_idle(s->svc)) {
+                unlink_msvc(m, s);
+                msvc_free(s);
+        }
+}
+
+static json_t *strings_append(json_t *a, const char *s) {
+        json_array_append_new(a, json_string(s));
+        return a;
+}
+
+json_t *tf_manager_reload(struct tf_manager *m) {
+        _cleanup_error_ tf_error *e = NULL;
+        json_t *added = json_array(), *changed = json_array(), *removed = json_array(), *broken = json_array();
+        unsigned unchanged = 0;
+        char **files = NULL;
+        if (list_dir(m->o.dir, &files, &e) < 0) {
+                tf_log("reload: %s; keeping every service as it is", e->msg);
+                json_t *o = json_pack("{s:s}", "error", e->msg);
+                json_decref(added), json_decref(changed), json_decref(removed), json_decref(broken);
+                return o;
+        }
+        for (struct msvc *s = m->svcs; s; s = s->next)
+                s->seen = false;
+        for (char **f = files; *f; f++) {
+                struct msvc *s = find_file(m, *f);
+                if (!s) {
+                        s = add_file(m, *f, true);
+                        if (s->error)
+                                json_array_append_new(broken, json_pack("{s:s,s:s}", "file", *f, "error", s->error));
+                        else
+                                strings_append(added, s->name);
+                        continue;
+                }
+                s->seen = true;
+                struct tf_spec *spec = NULL;
+                uint64_t h = 0;
+                tf_error_free(e);
+                e = NULL;
+                int r = load_spec(m, *f, &spec, &h, &e);
+                if (r == 0 && s->svc && h == s->hash && tf_strv_length(spec->env_files) == 0) {
+                        tf_spec_free(spec);
+                        unchanged++;
+                        continue;
+                }
+                if (r < 0) {
+                        /* A broken file keeps its running service under the old spec, as one tfrun does on
+                         * SIGHUP: the neighbours and the service itself go on; ps shows the error. */
+                        tf_log("reload: %s; %s", e->msg, s->svc ? "keeping the previous spec" : "still broken");
+                        free(s->error);
+                        s->error = tf_strdup(e->msg);
+                        json_array_append_new(broken, json_pack("{s:s,s:s}", "file", *f, "error", e->msg));
+                        continue;
+                }
+                if (!s->svc || !streq(spec->name, s->name)) {
+                        /* A new name is a new service: the old one leaves, the new one arrives. */
+                        if (s->name)
+                                strings_append(removed, s->name);
+                        tf_spec_free(spec);
+                        retire(m, s);
+                        struct msvc *n = add_file(m, *f, true);
+                        if (n->error)
+                                json_array_append_new(broken, json_pack("{s:s,s:s}", "file", *f, "error", n->error));
+                        else
+                                strings_append(added, n->name);
+                        continue;
+                }
+                free(s->error);
+                s->error = NULL;
+                s->hash = h;
+                if (tf_service_reload(s->svc, spec, &e) < 0) {
+                        tf_log("reload: %s; keeping the previous spec", e->msg);
+                        s->error = tf_strdup(e->msg);
+                        json_array_append_new(broken, json_pack("{s:s,s:s}", "file", *f, "error", e->msg));
+                        continue;
+                }
+                tf_log("%s: reloaded %s", s->name, s->file);
+                strings_append(changed, s->name);
+        }
+        for (struct msvc *s = m->svcs, *next; s; s = next) {
+                next = s->next;
+                if (s->seen || s->removed)
+                        continue;
+                if (s->name) {
+                        tf_log("%s: %s is gone; no more fires", s->name, s->file);
+                        strings_append(removed, s->name);
+                }
+                retire(m, s);
+        }
+        tf_strv_free(files);
+        tf_log("reload: %zu added, %zu changed, %zu removed, %zu broken, %u unchanged", json_array_size(added),
+               json_array_size(changed), json_array_size(removed), json_array_size(broken), unchanged);
+        return json_pack("{s:o,s:o,s:o,s:o,s:I}", "added", added, "changed", changed, "removed", removed, "broken",
+                         broken, "unchanged", (json_int_t) unchanged);
+}
+
+/* --- signals --- */
+
+static void stop_all(struct tf_manager *m) {
+        m->stopping = true;
+        bool busy = false;
+        for (struct msvc *s = m->svcs; s; s = s->next)
+                if (s->svc) {
+                        tf_service_stop(s->svc);
+                        busy |= !tf_service_idle(s->svc);
+                }
+        if (!busy)
+                tf_loop_exit(m->loop, 0);
+}
+
+static void notify(const char *msg);
+
+static int on_signal(struct tf_source *src, int fd, uint32_t events, void *userdata) {
+        struct tf_manager *m = userdata;
+        struct signalfd_siginfo si;
+        while (read(fd, &si, sizeof(si)) == (ssize_t) sizeof(si)) {
+                int sig = (int) si.ssi_signo;
+                if (sig == SIGINT || sig == SIGTERM) {
+                        /* Once: stop every run per its `stop:`. Again: the runs are killed at once. */
+                        m->interrupts++;
+                        tf_log("%s: %s every service", tf_signal_name(sig),
+                               m->interrupts > 1 ? "killing the runs of" : "stopping");
+                        if (m->interrupts == 1)
+                                notify("STOPPING=1");
+                        stop_all(m);
+                } else if (sig == SIGHUP) {
+                        notify("RELOADING=1");
+                        json_decref(tf_manager_reload(m));
+                        notify("READY=1");
+                } else
+                        for (struct msvc *s = m->svcs; s; s = s->next)
+                                if (s->svc)
+                                        tf_service_forward_signal(s->svc, sig, false);
+        }
+        return 0;
+}
+
+/* sd_notify(3) without libsystemd: one datagram to $NOTIFY_SOCKET (a path, or '@' for the abstract
+ * namespace). The socket is systemd's to give; a missing one is normal outside a unit. */
+static void notify(const char *msg) {
+        const char *p = getenv("NOTIFY_SOCKET");
+        if (!p || (p[0] != '/' && p[0] != '@'))
+                return;
+        struct sockaddr_un sa = { .sun_family = AF_UNIX };
+        size_t n = strlen(p);
+        if (n >= sizeof(sa.sun_path))
+                return;
+        memcpy(sa.sun_path, p, n);
+        if (p[0] == '@')
+                sa.sun_path[0] = 0;
+        _cleanup_close_ int fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+        if (fd < 0)
+                return;
+        if (sendto(fd, msg, strlen(msg), MSG_NOSIGNAL, (struct sockaddr *) &sa,
+                   (socklen_t) (offsetof(struct sockaddr_un, sun_path) + n)) < 0)
+                tf_log("warning: sd_notify %s: %s", p, strerror(errno));
+}
+
+/* --- the state directory and its lock --- */
+
+static int take_lock(struct tf_manager *m, tf_error **err) {
+        int r = tf_mkdir_p(m->state_dir, 0700);
+        if (r < 0)
+                return tf_error_set(err, -r, "state directory %s: %s", m->state_dir, strerror(-r));
+        _cleanup_free_ char *path = tf_asprintf("%s/manager.lock", m->state_dir);
+        m->lock_fd = open(path, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
+        if (m->lock_fd < 0)
+                return tf_error_set(err, errno, "%s: %s", path, strerror(errno));
+        if (flock(m->lock_fd, LOCK_EX | LOCK_NB) < 0) {
+                int k = errno;
+                char buf[32] = "";
+                ssize_t n = pread(m->lock_fd, buf, sizeof(buf) - 1, 0);
+                buf[n > 0 ? n : 0] = 0;
+                buf[strcspn(buf, "\n")] = 0;
+                if (k == EWOULDBLOCK)
+                        return tf_error_set(err, EBUSY,
+                                            "another manager (pid %s) already runs on the state directory %s; "
+                                            "stop it, or give this one another --state-dir",
+                                            *buf ? buf : "?", m->state_dir);
+                return tf_error_set(err, k, "%s: lock: %s", path, strerror(k));
+        }
+        char buf[32];
+        int n = snprintf(buf, sizeof(buf), "%d\n", (int) getpid());
+        if (ftruncate(m->lock_fd, 0) < 0 || pwrite(m->lock_fd, buf, (size_t) n, 0) != n)
+                return tf_error_set(err, errno, "%s: %s", path, strerror(errno));
+        return 0;
+}
+
+/* --- lifecycle --- */
+
+static void hook_started(struct tf_service *svc, const struct tf_run *r, enum tf_trigger trigger, unsigned attempt,
+                         uint64_t scheduled_usec, void *userdata) {
+        (void) svc, (void) r, (void) trigger, (void) attempt, (void) scheduled_usec, (void) userdata;
+}
+
+static void hook_ended(struct tf_service *svc, const struct tf_run *r, void *userdata) {
+        (void) svc, (void) r, (void) userdata;
+}
+
+int tf_manager_new(const struct tf_manager_options *o, struct tf_manager **ret, tf_error **err) {
+        struct tf_manager *m = tf_malloc0(sizeof(*m));
+        m->o = *o;
+        m->lock_fd = m->sig_fd = -1;
+        m->state_dir = o->state_dir ? tf_strdup(o->state_dir) : tf_default_state_dir();
+        m->run_opts.cgroup_parent = o->cgroup_parent;
+        m->hooks = (struct tf_service_hooks){ .run_started = hook_started, .run_ended = hook_ended, .userdata = m };
+        int r;
+        struct stat st;
+        if (stat(o->dir, &st) < 0 || !S_ISDIR(st.st_mode)) {
+                r = tf_error_set(err, errno ? errno : ENOTDIR, "%s: %s", o->dir,
+                                 errno ? strerror(errno) : "not a directory");
+                goto fail;
+        }
+        r = take_lock(m, err);
+        if (r < 0)
+                goto fail;
+        r = tf_loop_new(&m->loop, err);
+        if (r < 0)
+                goto fail;
+        tf_run_ctx_init(&m->ctx, m->loop);
+        m->started_usec = tf_now(CLOCK_REALTIME);
+        *ret = m;
+        return 0;
+fail:
+        tf_manager_free(m);
+        return r;
+}
+
+int tf_manager_run(struct tf_manager *m) {
+        _cleanup_error_ tf_error *e = NULL;
+        sigset_t mask;
+        sigemptyset(&mask);
+        for (size_t i = 0; i < ELEMENTSOF(handled_signals); i++)
+                sigaddset(&mask, handled_signals[i]);
+        /* Blocked for good, as in supervise.c: a pending SIGTERM must never take its default action. */
+        sigprocmask(SIG_BLOCK, &mask, NULL);
+        m->sig_fd = signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK);
+        if (m->sig_fd < 0 || tf_loop_add_io(m->loop, m->sig_fd, EPOLLIN, on_signal, m, NULL, &e) < 0) {
+                tf_log("signals: %s", e ? e->msg : strerror(errno));
+                return 125;
+        }
+        /* Runs of a manager that is gone (killed) left their cgroups: sweep them before anything starts. */
+        if (tf_native_sweep(&m->ctx, m->o.cgroup_parent, NULL, &e) < 0) {
+                tf_log("warning: sweeping what earlier runs left: %s", e->msg);
+                tf_error_free(e);
+                e = NULL;
+        }
+        char **files = NULL;
+        if (list_dir(m->o.dir, &files, &e) < 0) {
+                tf_log("%s", e->msg);
+                return 125;
+        }
+        unsigned n_ok = 0, n_broken = 0;
+        for (char **f = files; *f; f++) {
+                struct msvc *s = add_file(m, *f, false);
+                if (s->svc)
+                        n_ok++;
+                else
+                        n_broken++;
+        }
+        tf_strv_free(files);
+        /* Started after all are loaded, in file order: a name clash is decided before any fire. */
+        for (struct msvc *s = m->svcs; s; s = s->next)
+                if (s->svc)
+                        tf_service_start(s->svc);
+        tf_log("managing %u service%s from %s (%u broken); state in %s", n_ok, n_ok == 1 ? "" : "s", m->o.dir,
+               n_broken, m->state_dir);
+        notify("READY=1");
+        int r = tf_loop_run(m->loop);
+        if (r < 0) {
+                tf_log("event loop: %s", strerror(-r));
+                return 125;
+        }
+        return 0;
+}
+
+void tf_manager_free(struct tf_manager *m) {
+        if (!m)
+                return;
+        while (m->svcs) {
+                struct msvc *s = m->svcs;
+                m->svcs = s->next;
+                msvc_free(s);
+        }
+        if (m->loop) {
+                tf_loop_exit(m->loop, 0);
+                (void) tf_loop_run(m->loop);
+                tf_run_ctx_done(&m->ctx);
+                tf_loop_free(m->loop);
+        }
+        if (m->sig_fd >= 0)
+                close(m->sig_fd);
+        if (m->lock_fd >= 0)
+                close(m->lock_fd);
+        free(m->state_dir);
+        free(m);
+}
+
+/* --- what the API asks --- */
+
+static char *fmt_time(uint64_t usec) {
+        char b[40];
+        tf_format_utc_usec(b, sizeof(b), usec);
+        return tf_strdup(b);
+}
+
+static json_t *time_or_null(uint64_t usec) {
+        if (!usec)
+                return json_null();
+        _cleanup_free_ char *t = fmt_time(usec);
+        return json_string(t);
+}
+
+static json_t *service_json(struct msvc *s) {
+        json_t *o = json_object();
+        json_object_set_new(o, "name", s->name ? json_string(s->name) : json_null());
+        json_object_set_new(o, "file", json_string(s->file));
+        if (s->error)
+                json_object_set_new(o, "error", json_string(s->error));
+        if (!s->svc) {
+                json_object_set_new(o, "state", json_string("broken"));
+                return o;
+        }
+        const struct tf_spec *spec = tf_service_spec(s->svc);
+        const char *newest = NULL;
+        unsigned running = tf_service_running(s->svc, &newest);
+        bool enabled = tf_service_enabled(s->svc);
+        uint64_t next = tf_service_next_fire(s->svc), ended = 0;
+        const struct tf_run_result *last = tf_service_last_result(s->svc, &ended);
+        const char *state = running ? "running" : !spec->schedule.present ? "idle" : enabled ? "waiting" : "disabled";
+        json_object_set_new(o, "state", json_string(state));
+        json_object_set_new(o, "backend", json_string(tf_backend_name(spec->resolved_backend)));
+        json_object_set_new(o, "scheduled", json_boolean(spec->schedule.present));
+        json_object_set_new(o, "enabled", json_boolean(enabled));
+        json_object_set_new(o, "running", json_integer(running));
+        json_object_set_new(o, "running_run_id", newest ? json_string(newest) : json_null());
+        json_object_set_new(o, "next", time_or_null(next));
+        json_object_set_new(o, "next_usec", next ? json_integer((json_int_t) next) : json_null());
+        json_object_set_new(o, "runs_started", json_integer(tf_service_runs_started(s->svc)));
+        if (last) {
+                json_t *l = tf_run_result_json(s->name, tf_backend_name(spec->resolved_backend), NULL, last);
+                json_object_set_new(l, "ended", time_or_null(ended));
+                json_object_set_new(l, "ended_usec", json_integer((json_int_t) ended));
+                json_object_set_new(o, "last", l);
+        } else
+                json_object_set_new(o, "last", json_null());
+        return o;
+}
+
+json_t *tf_manager_services_json(struct tf_manager *m) {
+        /* Sorted by file: the list is built head-first, so walk it into an array and reverse. */
+        json_t *a = json_array();
+        for (struct msvc *s = m->svcs; s; s = s->next)
+                if (!s->removed)
+                        json_array_insert_new(a, 0, service_json(s));
+        return a;
+}
+
+json_t *tf_manager_service_json(struct tf_manager *m, const char *name) {
+        struct msvc *s = find_name(m, name);
+        if (!s)
+                for (struct msvc *b = m->svcs; b; b = b->next)
+                        if (!b->svc && !b->removed) {
+                                /* A broken file is known by its file's base name without the suffix. */
+                                const char *base = strrchr(b->file, '/');
+                                base = base ? base + 1 : b->file;
+                                size_t n = strcspn(base, ".");
+                                if (strlen(name) == n && strncmp(base, name, n) == 0)
+                                        s = b;
+                        }
+        return s ? service_json(s) : NULL;
+}
+
+static int lookup(struct tf_manager *m, const char *name, struct msvc **ret, tf_error **err) {
+        struct msvc *s = find_name(m, name);
+        if (!s)
+                return tf_error_set(err, ENOENT, "no service '%s' (see `tfrun ps`)", name);
+        *ret = s;
+        return 0;
+}
+
+int tf_manager_trigger(struct tf_manager *m, const char *name, json_t **ret, tf_error **err) {
+        struct msvc *s = NULL;
+        int r = lookup(m, name, &s, err);
+        if (r < 0)
+                return r;
+        if (m->stopping)
+                return tf_error_set(err, ESHUTDOWN, "the manager is stopping");
+        char *id = NULL;
+        enum tf_trigger_outcome oc = tf_service_trigger_as(s->svc, TF_TRIGGER_MANUAL, "triggered", &id);
+        static const char *const names[] = { [TF_TRIGGER_STARTED] = "started", [TF_TRIGGER_QUEUED] = "queued",
+                                             [TF_TRIGGER_SKIPPED] = "skipped", [TF_TRIGGER_DRAINING] = "draining",
+                                             [TF_TRIGGER_FAILED] = "failed" };
+        *ret = json_pack("{s:s,s:s,s:s?}", "service", name, "outcome", names[oc], "run_id", id);
+        free(id);
+        return 0;
+}
+
+int tf_manager_stop(struct tf_manager *m, const char *name, unsigned *ret_stopped, tf_error **err) {
+        struct msvc *s = NULL;
+        int r = lookup(m, name, &s, err);
+        if (r < 0)
+                return r;
+        *ret_stopped = tf_service_stop_runs(s->svc);
+        tf_log("%s: stop asked: %u run%s stopping", name, *ret_stopped, *ret_stopped == 1 ? "" : "s");
+        return 0;
+}
+
+int tf_manager_set_enabled(struct tf_manager *m, const char *name, bool enabled, tf_error **err) {
+        struct msvc *s = NULL;
+        int r = lookup(m, name, &s, err);
+        if (r < 0)
+                return r;
+        if (tf_service_enabled(s->svc) != enabled)
+                tf_log("%s: %s", name, enabled ? "enabled" : "disabled: no more fires until enabled");
+        tf_service_set_enabled(s->svc, enabled);
+        return 0;
+}

@@ -1,0 +1,52 @@
+/* SPDX-License-Identifier: MIT */
+#pragma once
+
+/*
+ * The manager (`tfrun up DIR`): every spec in DIR is a service, all on one loop in one process, with the
+ * machinery of a single spec (runner/service.c: fires, overlap, retries, persistence) times N. The manager
+ * owns the loop, the signals, the state directory and its lock, the run history and the control API; the
+ * services know nothing of each other.
+ *
+ * Services are identified by their spec's name. A file that does not load is kept as a "broken" entry named
+ * by its file, reported by `ps` and `status`, and its neighbours run. A second file with a name already
+ * taken is broken too ("name 'x' is already used by a.yaml").
+ */
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "base/error.h"
+
+struct tf_manager;
+
+struct tf_manager_options {
+        const char *dir;           /* the specs */
+        const char *state_dir;     /* NULL: tf_default_state_dir() */
+        const char *socket_path;   /* NULL: the default for this user (manager/client.h) */
+        const char *cgroup_parent; /* --cgroup-parent for native runs */
+};
+
+/* Takes the state directory's lock, loads DIR; nothing runs before tf_manager_run(). */
+int tf_manager_new(const struct tf_manager_options *o, struct tf_manager **ret, tf_error **err);
+/* Serve until SIGINT/SIGTERM (every running run stopped per its `stop:`); 0, or 125 on a failure of the
+ * manager itself. */
+int tf_manager_run(struct tf_manager *m);
+void tf_manager_free(struct tf_manager *m);
+
+/* --- what the control API asks (manager/api.c); every call from the loop --- */
+
+/* Re-read DIR: new files become services, removed ones stop firing (a running run finishes), changed ones
+ * apply from their next run, unchanged ones keep their timers. Returns the summary as JSON (new reference):
+ * {"added": [...], "changed": [...], "removed": [...], "broken": [{"file", "error"}], "unchanged": N}. */
+json_t *tf_manager_reload(struct tf_manager *m);
+
+/* The services as JSON objects (new references). NULL from _service_json when there is no such name. */
+json_t *tf_manager_services_json(struct tf_manager *m);
+json_t *tf_manager_service_json(struct tf_manager *m, const char *name);
+
+/* Actions on a service by name: -ENOENT when there is none, -EBADF for a broken file. trigger: *ret gets a
+ * JSON object {"outcome": "started"|"queued"|"skipped"|..., "run_id": ...} (new reference). */
+int tf_manager_trigger(struct tf_manager *m, const char *name, json_t **ret, tf_error **err);
+int tf_manager_stop(struct tf_manager *m, const char *name, unsigned *ret_stopped, tf_error **err);
+int tf_manager_set_enabled(struct tf_manager *m, const char *name, bool enabled, tf_error **err);

@@ -1,0 +1,51 @@
+# SPDX-License-Identifier: MIT
+# Shared by the manager tests (sourced after tests/lib.sh): a manager over $SVC with its state in $ST,
+# its socket at $SOCK, its stdout and stderr in $TMPD/up.log.
+SVC=$TMPD/services
+ST=$TMPD/state
+SOCK=$TMPD/tfrun.sock
+mkdir -p "$SVC"
+UP_PID=
+
+# svc NAME BODY...: $SVC/NAME.yaml with "name: NAME" and the lines given.
+svc() {
+        local name=$1
+        shift
+        { echo "name: $name"; printf '%s\n' "$@"; } >"$SVC/$name.yaml"
+}
+
+# up [ARGS...]: start the manager in the background; waits until it says it manages its services.
+up() {
+        : >"$TMPD/up.log"
+        "$TFRUN" up "$SVC" --state-dir "$ST" --socket "$SOCK" "$@" >>"$TMPD/up.log" 2>&1 &
+        UP_PID=$!
+        wait_log "managing [0-9]* service" 20 || diag "the manager did not come up: $(tail -5 "$TMPD/up.log")"
+}
+
+# down: SIGTERM, and the manager's exit status.
+down() {
+        kill -TERM "$UP_PID" 2>/dev/null
+        wait "$UP_PID"
+        local rc=$?
+        UP_PID=
+        return $rc
+}
+
+# wait_log REGEX SECONDS [FILE]: until a line of the manager's output matches.
+wait_log() {
+        local i n=$(($2 * 10)) f=${3:-$TMPD/up.log}
+        for ((i = 0; i < n; i++)); do
+                grep -Eq -- "$1" "$f" 2>/dev/null && return 0
+                sleep 0.1
+        done
+        return 1
+}
+
+# count_log REGEX: lines of the manager's output that match.
+count_log() { grep -Ec -- "$1" "$TMPD/up.log"; }
+
+cleanup_up() {
+        [ -n "$UP_PID" ] && kill -KILL "$UP_PID" 2>/dev/null
+        rm -rf "$TMPD"
+}
+trap cleanup_up EXIT
