@@ -135,15 +135,36 @@ static void on_idle(struct tf_service *s, void *userdata) {
         ((struct world *) userdata)->idle = true;
 }
 
+/* What the hooks heard: "S:trigger:attempt" and "E:status" in order. */
+static char heard[1024];
+static void heard_add(const char *s) {
+        size_t n = strlen(heard);
+        snprintf(heard + n, sizeof(heard) - n, "%s%s", n ? " " : "", s);
+}
+static void hook_started(struct tf_service *s, const struct tf_run *r, enum tf_trigger t, unsigned attempt,
+                         uint64_t scheduled, void *userdata) {
+        char b[64];
+        snprintf(b, sizeof(b), "S:%s:%u%s", tf_trigger_name(t), attempt, scheduled ? ":sched" : "");
+        heard_add(b);
+}
+static void hook_ended(struct tf_service *s, const struct tf_run *r, void *userdata) {
+        char b[32];
+        snprintf(b, sizeof(b), "E:%d", r->result.exit_status);
+        heard_add(b);
+}
+static const struct tf_service_hooks hooks = { .run_started = hook_started, .run_ended = hook_ended };
+
 static void world_begin(struct world *w, const char *name, const char *yaml, bool resident) {
         _cleanup_error_ tf_error *e = NULL;
         *w = (struct world){ .ro = { .quiet = true } };
         n_starts = 0;
+        heard[0] = 0;
         if (tf_loop_new_virtual(T0, 1000 * SEC, &loop, &e) < 0)
                 abort();
         tf_run_ctx_init(&w->ctx, loop);
         w->ctx.backend_override = &fake_ops;
-        struct tf_service_options so = { .run = &w->ro, .state_dir = tmpdir, .resident = resident };
+        struct tf_service_options so = { .run = &w->ro, .state_dir = tmpdir, .resident = resident,
+                                         .allow_unscheduled = true, .hooks = &hooks };
         if (tf_service_new(&w->ctx, load(name, yaml), &so, &w->svc, &e) < 0) {
                 printf("# %s\n", e->msg);
                 abort();
@@ -320,6 +341,71 @@ static void test_persistent(void) {
         world_end(&w);
 }
 
+/* The manager's one-shot services: resident, no schedule, run when triggered, under overlap. */
+static void test_unscheduled_trigger(void) {
+        struct world w;
+        world_begin(&w, "trig", "command: [fake, 10s, 0]\n", true);
+        advance(5);
+        IS_STR(starts_str(), "", "unscheduled: nothing runs by itself");
+        IS_INT(tf_service_next_fire(w.svc), 0, "unscheduled: no next fire");
+        char *id = NULL;
+        IS_INT(tf_service_trigger_as(w.svc, TF_TRIGGER_MANUAL, "test", &id), TF_TRIGGER_STARTED, "trigger: started");
+        OK(id && tf_startswith(id, "trig-"), "trigger: the run id is given back (%s)", id ? id : "NULL");
+        const char *newest = NULL;
+        IS_INT(tf_service_running(w.svc, &newest), 1, "trigger: one running");
+        OK(newest && id && streq(newest, id), "trigger: the newest running run is it");
+        free(id);
+        IS_INT(tf_service_trigger_as(w.svc, TF_TRIGGER_MANUAL, "test", &id), TF_TRIGGER_SKIPPED,
+               "trigger while running: skipped (overlap: skip)");
+        OK(id == NULL, "skipped: no run id");
+        OK(tf_service_last_result(w.svc, NULL) == NULL, "no result before a run ended");
+        advance(10);
+        uint64_t ended = 0;
+        const struct tf_run_result *last = tf_service_last_result(w.svc, &ended);
+        OK(last && last->exit_status == 0 && ended == T0 + 15 * SEC, "the last result and when it ended");
+        IS_STR(starts_str(), "5", "one run, at the trigger");
+        IS_STR(heard, "S:manual:0 E:0", "hooks: started as manual, ended with 0");
+        world_end(&w);
+}
+
+static void test_enable_disable(void) {
+        struct world w;
+        world_begin(&w, "dis",
+                    "command: [fake, 1s, 1]\nschedule: {every: 10s}\n"
+                    "restart: {policy: on-failure, max_retries: 1, backoff: {initial: 2s, max: 2s, jitter: false}}\n",
+                    true);
+        advance(15);
+        tf_service_set_enabled(w.svc, false);
+        OK(!tf_service_enabled(w.svc), "disabled");
+        IS_INT(tf_service_next_fire(w.svc), 0, "disabled: no next fire");
+        advance(30);
+        IS_STR(starts_str(), "10 13", "disabled: no fire after 15 (the retry at 13 was before)");
+        tf_service_trigger(w.svc, "test");
+        advance(5);
+        IS_STR(starts_str(), "10 13 45 48", "a disabled service may still be triggered (and retried)");
+        tf_service_set_enabled(w.svc, true);
+        OK(tf_service_next_fire(w.svc) == T0 + 60 * SEC, "enabled: the next fire is the schedule's (60)");
+        advance(10);
+        IS_STR(starts_str(), "10 13 45 48 60", "enabled: fires again");
+        IS_STR(heard,
+               "S:schedule:0:sched E:1 S:retry:1:sched E:1 S:manual:0 E:1 S:retry:1 E:1 S:schedule:0:sched",
+               "hooks: schedule, retry, manual and their scheduled times");
+        world_end(&w);
+}
+
+static void test_stop_runs(void) {
+        struct world w;
+        world_begin(&w, "stopr", "command: [fake, 100s, 0]\nschedule: {every: 10s, overlap: allow}\n", true);
+        advance(25);
+        IS_INT(tf_service_running(w.svc, NULL), 2, "two runs going");
+        IS_INT(tf_service_stop_runs(w.svc), 2, "stop_runs: two asked to stop");
+        advance(1);
+        IS_INT(tf_service_running(w.svc, NULL), 0, "stopped");
+        advance(5);
+        IS_STR(starts_str(), "10 20 30", "the schedule goes on after a stop");
+        world_end(&w);
+}
+
 int main(void) {
         if (!mkdtemp(tmpdir))
                 return 1;
@@ -333,6 +419,9 @@ int main(void) {
         test_stop();
         test_reload_keeps_anchor();
         test_persistent();
+        test_unscheduled_trigger();
+        test_enable_disable();
+        test_stop_runs();
         _cleanup_free_ char *cmd = tf_asprintf("rm -rf '%s'", tmpdir);
         if (system(cmd) != 0)
                 return 1;
