@@ -22,10 +22,19 @@
 #include "base/parse.h"
 #include "base/strutil.h"
 #include "base/timeutil.h"
+#include "manager/api.h"
+#include "manager/client.h"
+#include "manager/http.h"
 #include "runner/log.h"
+#include "runner/outlog.h"
 #include "runner/runner.h"
 #include "runner/service.h"
 #include "spec/spec.h"
+#include "store/store.h"
+
+/* History kept per service unless its spec says otherwise: the newest runs and the last days. */
+#define KEEP_RUNS_DEFAULT 1000u
+#define KEEP_DAYS_DEFAULT 30u
 
 /* One file of DIR. */
 struct msvc {
@@ -37,7 +46,18 @@ struct msvc {
         bool seen;     /* reload: still in DIR */
         bool removed;  /* gone from DIR, waiting for its running runs to end */
         struct tf_service *svc;
+        /* Each service's own run options: its output goes to its log and to the manager's stdout after its
+         * own prefix ("web    | "). */
+        struct tf_run_options ro;
+        struct tf_outlog_options lo;
+        char *prefix;
         struct msvc *next;
+};
+
+/* A run going on, for `logs -f` and for the history row it ends. */
+struct live {
+        char *run_id;
+        struct live *next;
 };
 
 struct tf_manager {
@@ -52,6 +72,13 @@ struct tf_manager {
         bool stopping;
         unsigned interrupts;
         uint64_t started_usec;
+        char *manager_id; /* boot id, pid, start time: whose runs a history row's "running" means */
+        char *logs_dir;   /* STATE_DIR/logs */
+        char *socket_path;
+        tf_store *store;
+        struct tf_http_server *http;
+        struct live *live;
+        struct tf_source *retention_timer;
 };
 
 static const int handled_signals[] = { SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2 };
@@ -119,6 +146,7 @@ static void msvc_free(struct msvc *s) {
         if (!s)
                 return;
         tf_service_free(s->svc);
+        free(s->prefix);
         free(s->file);
         free(s->name);
         free(s->error);
@@ -160,9 +188,35 @@ static int load_spec(struct tf_manager *m, const char *file, struct tf_spec **re
 
 static void on_service_idle(struct tf_service *svc, void *userdata);
 
+/* `tfrun disable` survives a restart: the state is read before the service's first fire is armed. */
+static void restore_state(struct tf_manager *m, struct msvc *s) {
+        _cleanup_error_ tf_error *e = NULL;
+        struct tf_store_service_state *st = NULL;
+        int r = tf_store_service_get(m->store, s->name, &st, &e);
+        if (r == -ENOENT)
+                return;
+        if (r < 0) {
+                tf_log("warning: %s: its saved state: %s", s->name, e->msg);
+                return;
+        }
+        if (!st->enabled) {
+                tf_service_set_enabled(s->svc, false);
+                tf_log("%s: disabled (since %s); `tfrun enable %s` to fire again", s->name,
+                       st->updated_usec ? "an earlier manager" : "before", s->name);
+        }
+        free(st);
+}
+
 static int make_service(struct tf_manager *m, struct msvc *s, struct tf_spec *spec, tf_error **err) {
+        /* docker compose pads the names to one width; a fixed minimum keeps most columns aligned without
+         * knowing every name in advance (services come and go with reloads). */
+        free(s->prefix);
+        s->prefix = tf_asprintf("%-10s | ", spec->name);
+        s->lo = (struct tf_outlog_options){ .dir = m->logs_dir, .echo_prefix = s->prefix };
+        s->ro = m->run_opts;
+        s->ro.log = &s->lo;
         struct tf_service_options so = {
-                .run = &m->run_opts,
+                .run = &s->ro,
                 .state_dir = m->state_dir,
                 .resident = true,
                 .allow_unscheduled = true,
@@ -194,7 +248,8 @@ static struct msvc *add_file(struct tf_manager *m, const char *file, bool start)
                         if (make_service(m, s, spec, &e) < 0) {
                                 free(s->name);
                                 s->name = NULL;
-                        }
+                        } else
+                                restore_state(m, s);
                 }
         }
         if (e) {
@@ -424,13 +479,140 @@ static int take_lock(struct tf_manager *m, tf_error **err) {
 
 /* --- lifecycle --- */
 
+/* The history's word for an outcome (store/store.h), also ps's RESULT. */
+static const char *result_word(const struct tf_run_result *res) {
+        switch (res->reason) {
+        case TF_REASON_EXITED:
+                return res->exit_status == 0 ? "success" : "failure";
+        case TF_REASON_TIMED_OUT:
+                return "timeout";
+        case TF_REASON_OOM_KILLED:
+                return "oom";
+        case TF_REASON_CANCELLED:
+                return "cancelled";
+        default:
+                return "failure";
+        }
+}
+
+static void live_add(struct tf_manager *m, const char *id) {
+        struct live *l = tf_malloc0(sizeof(*l));
+        l->run_id = tf_strdup(id);
+        l->next = m->live;
+        m->live = l;
+}
+
+static void live_remove(struct tf_manager *m, const char *id) {
+        for (struct live **p = &m->live; *p; p = &(*p)->next)
+                if (streq((*p)->run_id, id)) {
+                        struct live *l = *p;
+                        *p = l->next;
+                        free(l->run_id);
+                        free(l);
+                        return;
+                }
+}
+
+bool tf_manager_run_is_running(struct tf_manager *m, const char *run_id) {
+        for (struct live *l = m->live; l; l = l->next)
+                if (streq(l->run_id, run_id))
+                        return true;
+        return false;
+}
+
 static void hook_started(struct tf_service *svc, const struct tf_run *r, enum tf_trigger trigger, unsigned attempt,
                          uint64_t scheduled_usec, void *userdata) {
-        (void) svc, (void) r, (void) trigger, (void) attempt, (void) scheduled_usec, (void) userdata;
+        struct tf_manager *m = userdata;
+        _cleanup_error_ tf_error *e = NULL;
+        struct tf_store_run row = TF_STORE_RUN_INIT;
+        row.run_id = r->run_id;
+        row.service = r->spec->name;
+        row.trigger = tf_trigger_name(trigger);
+        row.attempt = attempt + 1;
+        row.scheduled_usec = scheduled_usec;
+        row.started_usec = r->result.start_realtime_usec ? r->result.start_realtime_usec : tf_now(CLOCK_REALTIME);
+        row.status = "running";
+        row.backend = tf_backend_name(r->spec->resolved_backend);
+        row.log_path = r->outlog ? tf_outlog_path(r->outlog) : NULL;
+        row.manager_id = m->manager_id;
+        if (tf_store_run_begin(m->store, &row, &e) < 0)
+                tf_log("warning: %s: not recorded in the history: %s", r->run_id, e->msg);
+        live_add(m, r->run_id);
+}
+
+static int remove_log(const char *run_id, const char *log_path, void *userdata) {
+        if (log_path && unlink(log_path) < 0 && errno != ENOENT)
+                tf_log("warning: retention: %s: %s", log_path, strerror(errno));
+        return 0;
+}
+
+static void retention(struct tf_manager *m, const struct tf_spec *spec) {
+        _cleanup_error_ tf_error *e = NULL;
+        unsigned keep_n = spec->history.keep_runs != TF_UNSET ? (unsigned) spec->history.keep_runs : KEEP_RUNS_DEFAULT;
+        unsigned keep_d = spec->history.keep_days != TF_UNSET ? (unsigned) spec->history.keep_days : KEEP_DAYS_DEFAULT;
+        if (tf_store_retention(m->store, spec->name, keep_n, keep_d, remove_log, m, &e) < 0)
+                tf_log("warning: %s: history retention: %s", spec->name, e->msg);
 }
 
 static void hook_ended(struct tf_service *svc, const struct tf_run *r, void *userdata) {
-        (void) svc, (void) r, (void) userdata;
+        struct tf_manager *m = userdata;
+        _cleanup_error_ tf_error *e = NULL;
+        const struct tf_run_result *res = &r->result;
+        struct tf_store_run row = TF_STORE_RUN_INIT;
+        row.run_id = r->run_id;
+        row.status = result_word(res);
+        row.reason = res->error ? res->error : tf_run_reason_name(res->reason);
+        row.exit_code = res->exit_code;
+        row.signal = res->signal;
+        row.oom = res->reason == TF_REASON_OOM_KILLED || (res->oom_kills != TF_UNSET && res->oom_kills > 0);
+        row.peak_memory = res->memory_peak != TF_UNSET ? (int64_t) res->memory_peak : TF_STORE_UNKNOWN;
+        row.cpu_usec = res->cpu_usec != TF_UNSET ? (int64_t) res->cpu_usec : TF_STORE_UNKNOWN;
+        row.log_path = r->outlog ? tf_outlog_path(r->outlog) : NULL;
+        if (tf_store_run_end(m->store, &row, &e) < 0)
+                tf_log("warning: %s: its end is not recorded in the history: %s", r->run_id, e->msg);
+        live_remove(m, r->run_id);
+        retention(m, r->spec);
+}
+
+static int on_lost(const struct tf_store_run *run, void *userdata) {
+        tf_log("%s: run %s (%s, started by manager %s) was lost: its manager is gone; what it left is swept",
+               run->service, run->run_id, run->backend ? run->backend : "?", run->manager_id ? run->manager_id : "?");
+        return 0;
+}
+
+static int count_total(const char *service, const char *status, uint64_t total, void *userdata) {
+        if (!streq(status, "running"))
+                *(uint64_t *) userdata += total;
+        return 0;
+}
+
+static char *make_manager_id(void) {
+        char boot[64] = "noboot";
+        _cleanup_free_ char *b = NULL;
+        if (tf_read_file("/proc/sys/kernel/random/boot_id", 64, &b, NULL) == 0) {
+                snprintf(boot, sizeof(boot), "%s", b);
+                boot[strcspn(boot, "\n")] = 0;
+        }
+        return tf_asprintf("%s:%d:%" PRIu64, boot, (int) getpid(), tf_now(CLOCK_REALTIME));
+}
+
+static int open_history(struct tf_manager *m, tf_error **err) {
+        _cleanup_free_ char *db = tf_asprintf("%s/tfrun.db", m->state_dir);
+        int r = tf_store_open(db, 0, &m->store, err);
+        if (r < 0)
+                return r;
+        unsigned lost = 0;
+        r = tf_store_mark_lost(m->store, m->manager_id, on_lost, m, &lost, err);
+        if (r < 0)
+                return r;
+        /* Run ids are "<service>-<pid>-<n>": a later manager may get the same pid (after a reboot, say), so
+         * n goes on from every run ever recorded, not from 1. */
+        uint64_t total = 0;
+        r = tf_store_counts(m->store, count_total, &total, err);
+        if (r < 0)
+                return r;
+        m->ctx.run_counter = (unsigned) total;
+        return 0;
 }
 
 int tf_manager_new(const struct tf_manager_options *o, struct tf_manager **ret, tf_error **err) {
@@ -438,6 +620,8 @@ int tf_manager_new(const struct tf_manager_options *o, struct tf_manager **ret, 
         m->o = *o;
         m->lock_fd = m->sig_fd = -1;
         m->state_dir = o->state_dir ? tf_strdup(o->state_dir) : tf_default_state_dir();
+        m->logs_dir = tf_asprintf("%s/logs", m->state_dir);
+        m->manager_id = make_manager_id();
         m->run_opts.cgroup_parent = o->cgroup_parent;
         m->hooks = (struct tf_service_hooks){ .run_started = hook_started, .run_ended = hook_ended, .userdata = m };
         int r;
@@ -455,6 +639,18 @@ int tf_manager_new(const struct tf_manager_options *o, struct tf_manager **ret, 
                 goto fail;
         tf_run_ctx_init(&m->ctx, m->loop);
         m->started_usec = tf_now(CLOCK_REALTIME);
+        r = open_history(m, err);
+        if (r < 0)
+                goto fail;
+        r = tf_api_socket_path(o->socket_path, &m->socket_path, err);
+        if (r < 0)
+                goto fail;
+        r = tf_http_server_new(m->loop, tf_api_routes(), m, NULL, &m->http, err);
+        if (r < 0)
+                goto fail;
+        r = tf_http_listen_unix(m->http, m->socket_path, err);
+        if (r < 0)
+                goto fail;
         *ret = m;
         return 0;
 fail:
@@ -499,8 +695,8 @@ int tf_manager_run(struct tf_manager *m) {
         for (struct msvc *s = m->svcs; s; s = s->next)
                 if (s->svc)
                         tf_service_start(s->svc);
-        tf_log("managing %u service%s from %s (%u broken); state in %s", n_ok, n_ok == 1 ? "" : "s", m->o.dir,
-               n_broken, m->state_dir);
+        tf_log("managing %u service%s from %s (%u broken); state in %s; API on %s", n_ok, n_ok == 1 ? "" : "s",
+               m->o.dir, n_broken, m->state_dir, m->socket_path);
         notify("READY=1");
         int r = tf_loop_run(m->loop);
         if (r < 0) {
@@ -524,11 +720,18 @@ void tf_manager_free(struct tf_manager *m) {
                 tf_run_ctx_done(&m->ctx);
                 tf_loop_free(m->loop);
         }
+        tf_http_server_free(m->http);
+        tf_store_free(m->store);
+        while (m->live)
+                live_remove(m, m->live->run_id);
         if (m->sig_fd >= 0)
                 close(m->sig_fd);
         if (m->lock_fd >= 0)
                 close(m->lock_fd);
         free(m->state_dir);
+        free(m->logs_dir);
+        free(m->manager_id);
+        free(m->socket_path);
         free(m);
 }
 
@@ -575,6 +778,7 @@ static json_t *service_json(struct msvc *s) {
         json_object_set_new(o, "runs_started", json_integer(tf_service_runs_started(s->svc)));
         if (last) {
                 json_t *l = tf_run_result_json(s->name, tf_backend_name(spec->resolved_backend), NULL, last);
+                json_object_set_new(l, "result", json_string(result_word(last)));
                 json_object_set_new(l, "ended", time_or_null(ended));
                 json_object_set_new(l, "ended_usec", json_integer((json_int_t) ended));
                 json_object_set_new(o, "last", l);
@@ -647,8 +851,47 @@ int tf_manager_set_enabled(struct tf_manager *m, const char *name, bool enabled,
         int r = lookup(m, name, &s, err);
         if (r < 0)
                 return r;
+        struct tf_store_service_state st = { .service = name, .enabled = enabled };
+        r = tf_store_service_set(m->store, &st, err);
+        if (r < 0)
+                return r; /* not changed: a disable that a restart would forget is not a disable */
         if (tf_service_enabled(s->svc) != enabled)
                 tf_log("%s: %s", name, enabled ? "enabled" : "disabled: no more fires until enabled");
         tf_service_set_enabled(s->svc, enabled);
         return 0;
+}
+
+tf_store *tf_manager_store(struct tf_manager *m) {
+        return m->store;
+}
+
+struct tf_loop *tf_manager_loop(struct tf_manager *m) {
+        return m->loop;
+}
+
+static int add_run(const struct tf_store_run *run, void *userdata) {
+        json_array_append_new(userdata, tf_api_run_json(run));
+        return 0;
+}
+
+json_t *tf_manager_service_status_json(struct tf_manager *m, const char *name) {
+        json_t *o = tf_manager_service_json(m, name);
+        if (!o)
+                return NULL;
+        _cleanup_error_ tf_error *e = NULL;
+        json_t *runs = json_array();
+        struct tf_store_filter f = { .service = name, .limit = 10 };
+        if (tf_store_query(m->store, &f, add_run, runs, &e) < 0)
+                json_object_set_new(o, "history_error", json_string(e->msg));
+        json_object_set_new(o, "runs", runs);
+        struct msvc *s = find_name(m, name);
+        json_t *next = json_array();
+        if (s && s->svc) {
+                uint64_t t[5];
+                unsigned n = tf_service_next_fires(s->svc, t, ELEMENTSOF(t));
+                for (unsigned i = 0; i < n; i++)
+                        json_array_append_new(next, time_or_null(t[i]));
+        }
+        json_object_set_new(o, "next_fires", next);
+        return o;
 }

@@ -17,6 +17,8 @@
 #include <stdint.h>
 
 #include "base/error.h"
+#include "runner/loop.h"
+#include "store/store.h"
 
 struct tf_manager;
 
@@ -50,3 +52,10 @@ json_t *tf_manager_service_json(struct tf_manager *m, const char *name);
 int tf_manager_trigger(struct tf_manager *m, const char *name, json_t **ret, tf_error **err);
 int tf_manager_stop(struct tf_manager *m, const char *name, unsigned *ret_stopped, tf_error **err);
 int tf_manager_set_enabled(struct tf_manager *m, const char *name, bool enabled, tf_error **err);
+
+/* status NAME: the service, its last runs from the history and its next fire times (new reference). */
+json_t *tf_manager_service_status_json(struct tf_manager *m, const char *name);
+/* The run is going on in this manager now. */
+bool tf_manager_run_is_running(struct tf_manager *m, const char *run_id);
+tf_store *tf_manager_store(struct tf_manager *m);
+struct tf_loop *tf_manager_loop(struct tf_manager *m);

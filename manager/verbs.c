@@ -1,11 +1,452 @@
 /* SPDX-License-Identifier: MIT */
+/*
+ * The verbs that ask a running manager: each is one request (two for `logs NAME`) to the control API and a
+ * table for people or the answer itself with --json. Every failure, bad input included, exits 125 with one
+ * line saying what to do.
+ */
 #include "manager/verbs.h"
 
+#include <getopt.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "base/cleanup.h"
+#include "base/parse.h"
+#include "base/strutil.h"
+#include "base/timeutil.h"
+#include "manager/client.h"
 #include "runner/log.h"
 #include "runner/runner.h"
 
+#define TIMEOUT_MS 30000
+
+struct verb_opts {
+        const char *verb;
+        const char *socket_opt;
+        bool json;
+        bool follow;
+        const char *status;
+        const char *since;
+        const char *lines;
+        char *socket;
+        int argc;
+        char **argv; /* the operands */
+};
+
+static void usage(FILE *f, const char *verb) {
+        static const struct {
+                const char *verb, *args, *what;
+        } verbs[] = {
+                { "ps", "", "every service: state, last result, next fire" },
+                { "status", "NAME", "one service: its spec, state, last runs and next fires" },
+                { "trigger", "NAME", "run it now (as a fire would, under its overlap policy); prints the run id" },
+                { "stop", "NAME", "stop its running runs per its `stop:`" },
+                { "enable", "NAME", "fire on its schedule again" },
+                { "disable", "NAME", "no more fires (kept across restarts); a running run goes on" },
+                { "reload", "", "re-read the manager's directory" },
+                { "history", "[NAME] [--status S] [--since DURATION] [-n N]", "past runs, newest first" },
+                { "logs", "NAME|RUN_ID [-f] [-n N]", "a run's output (NAME: its newest run)" },
+        };
+        for (size_t i = 0; i < ELEMENTSOF(verbs); i++)
+                if (!verb || streq(verb, verbs[i].verb))
+                        fprintf(f, "Usage: tfrun %s %s%s[--json] [--socket PATH]\n  %s\n", verbs[i].verb,
+                                verbs[i].args, *verbs[i].args ? " " : "", verbs[i].what);
+}
+
+static int parse(int argc, char **argv, struct verb_opts *o) {
+        static const struct option longopts[] = {
+                { "json", no_argument, NULL, 'j' },          { "socket", required_argument, NULL, 'S' },
+                { "follow", no_argument, NULL, 'f' },        { "status", required_argument, NULL, 's' },
+                { "since", required_argument, NULL, 'd' },   { "lines", required_argument, NULL, 'n' },
+                { "help", no_argument, NULL, 'h' },          {},
+        };
+        bool is_logs = streq(o->verb, "logs"), is_history = streq(o->verb, "history");
+        int c;
+        optind = 1;
+        opterr = 0;
+        while ((c = getopt_long(argc, argv, ":fn:h", longopts, NULL)) >= 0) {
+                switch (c) {
+                case 'j':
+                        o->json = true;
+                        break;
+                case 'S':
+                        o->socket_opt = optarg;
+                        break;
+                case 'f':
+                        if (!is_logs)
+                                goto unknown;
+                        o->follow = true;
+                        break;
+                case 's':
+                case 'd':
+                        if (!is_history)
+                                goto unknown;
+                        *(c == 's' ? &o->status : &o->since) = optarg;
+                        break;
+                case 'n':
+                        if (!is_logs && !is_history)
+                                goto unknown;
+                        o->lines = optarg;
+                        break;
+                case 'h':
+                        usage(stdout, o->verb);
+                        return 0;
+                case ':':
+                        tf_log("%s: option '%s' needs a value; see `tfrun %s --help`", o->verb, argv[optind - 1],
+                               o->verb);
+                        return -EINVAL;
+                default:
+                unknown:
+                        tf_log("%s: unknown option '%s'; see `tfrun %s --help` for the options", o->verb,
+                               argv[optind - 1], o->verb);
+                        return -EINVAL;
+                }
+        }
+        o->argc = argc - optind;
+        o->argv = argv + optind;
+        return 1;
+}
+
+/* NAME operand: exactly one, and a valid name (the API says so too; saying it here names the operand). */
+static int one_name(const struct verb_opts *o, const char *what) {
+        if (o->argc != 1) {
+                tf_log("%s: expected one %s, got %d (see `tfrun %s --help`)", o->verb, what, o->argc, o->verb);
+                return -EINVAL;
+        }
+        return 0;
+}
+
+static int request(struct verb_opts *o, const char *method, const char *path, json_t **ret) {
+        _cleanup_error_ tf_error *e = NULL;
+        long status = 0;
+        json_t *body = NULL;
+        if (tf_api_request(o->socket, method, path, NULL, TIMEOUT_MS, &status, &body, &e) < 0) {
+                tf_log("%s: %s", o->verb, e->msg);
+                return -EIO;
+        }
+        if (status >= 400) {
+                const char *msg = tf_api_error_message(body);
+                tf_log("%s: %s", o->verb, msg ? msg : "the manager answered an error");
+                json_decref(body);
+                return -EPROTO;
+        }
+        *ret = body;
+        return 0;
+}
+
+static void print_json(json_t *v) {
+        char *s = json_dumps(v, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+        if (s)
+                printf("%s\n", s);
+        free(s);
+}
+
+static const char *str(json_t *o, const char *key) {
+        const char *s = json_string_value(json_object_get(o, key));
+        return s ? s : "-";
+}
+
+/* "2026-12-01 22:47:08" from an ISO UTC string (the table's width; the zone is said in the header). */
+static const char *short_time(const char *iso, char *buf, size_t len) {
+        if (!iso || strlen(iso) < 19)
+                return "-";
+        snprintf(buf, len, "%.10s %.8s", iso, iso + 11);
+        return buf;
+}
+
+static const char *left(json_t *usec, char *buf, size_t len) {
+        if (!json_is_integer(usec))
+                return "-";
+        uint64_t t = (uint64_t) json_integer_value(usec), now = tf_now(CLOCK_REALTIME);
+        if (t <= now)
+                return "now";
+        /* systemctl list-timers rounds to seconds */
+        return tf_format_duration(buf, len, (t - now) / TF_USEC_PER_SEC * TF_USEC_PER_SEC);
+}
+
+static const char *result_of(json_t *last, char *buf, size_t len) {
+        if (!json_is_object(last))
+                return "-";
+        const char *w = str(last, "result");
+        json_t *code = json_object_get(last, "exit_code");
+        if (streq(w, "failure") && json_is_integer(code))
+                snprintf(buf, len, "failure (%" JSON_INTEGER_FORMAT ")", json_integer_value(code));
+        else if (streq(w, "failure") && json_is_string(json_object_get(last, "signal")))
+                snprintf(buf, len, "failure (%s)", str(last, "signal"));
+        else
+                snprintf(buf, len, "%s", w);
+        return buf;
+}
+
+static int verb_ps(struct verb_opts *o) {
+        json_t *body = NULL;
+        if (o->argc != 0) {
+                tf_log("ps: takes no operands, got '%s' (see `tfrun status NAME` for one service)", o->argv[0]);
+                return 125;
+        }
+        if (request(o, "GET", "/api/v1/services", &body) < 0)
+                return 125;
+        if (o->json) {
+                print_json(body);
+                json_decref(body);
+                return 0;
+        }
+        json_t *a = json_object_get(body, "services"), *s;
+        size_t i;
+        printf("%-24s %-7s %-9s %-20s %-14s %-20s %s\n", "NAME", "BACKEND", "STATE", "LAST (UTC)", "RESULT",
+               "NEXT (UTC)", "LEFT");
+        json_array_foreach(a, i, s) {
+                char t1[32], t2[32], r[48], l[48];
+                json_t *last = json_object_get(s, "last");
+                const char *name = json_is_string(json_object_get(s, "name")) ? str(s, "name") : str(s, "file");
+                printf("%-24s %-7s %-9s %-20s %-14s %-20s %s\n", name, str(s, "backend"), str(s, "state"),
+                       short_time(json_is_object(last) ? json_string_value(json_object_get(last, "ended")) : NULL,
+                                  t1, sizeof(t1)),
+                       result_of(last, r, sizeof(r)),
+                       short_time(json_string_value(json_object_get(s, "next")), t2, sizeof(t2)),
+                       left(json_object_get(s, "next_usec"), l, sizeof(l)));
+                if (json_is_string(json_object_get(s, "error")))
+                        printf("  error: %s\n", str(s, "error"));
+        }
+        json_decref(body);
+        return 0;
+}
+
+static void print_run_row(json_t *r) {
+        char t[32], d[32] = "-";
+        json_t *st = json_object_get(r, "started_usec"), *en = json_object_get(r, "ended_usec");
+        if (json_is_integer(st) && json_is_integer(en))
+                tf_format_duration_short(d, sizeof(d),
+                                         (uint64_t) (json_integer_value(en) - json_integer_value(st)));
+        json_t *code = json_object_get(r, "exit_code");
+        char c[16] = "-";
+        if (json_is_integer(code))
+                snprintf(c, sizeof(c), "%" JSON_INTEGER_FORMAT, json_integer_value(code));
+        printf("%-36s %-20s %-9s %-20s %-9s %-10s %s\n", str(r, "run_id"), str(r, "service"), str(r, "trigger"),
+               short_time(json_string_value(json_object_get(r, "started")), t, sizeof(t)), d, str(r, "status"), c);
+}
+
+static void print_run_header(void) {
+        printf("%-36s %-20s %-9s %-20s %-9s %-10s %s\n", "RUN", "SERVICE", "TRIGGER", "STARTED (UTC)", "DURATION",
+               "STATUS", "EXIT");
+}
+
+static int verb_status(struct verb_opts *o) {
+        if (one_name(o, "service name") < 0)
+                return 125;
+        _cleanup_free_ char *esc = tf_api_escape(o->argv[0]);
+        _cleanup_free_ char *path = tf_asprintf("/api/v1/services/%s", esc);
+        json_t *s = NULL;
+        if (request(o, "GET", path, &s) < 0)
+                return 125;
+        if (o->json) {
+                print_json(s);
+                json_decref(s);
+                return 0;
+        }
+        char r[48];
+        printf("%s - %s\n", o->argv[0], str(s, "file"));
+        printf("     State: %s%s\n", str(s, "state"),
+               json_is_false(json_object_get(s, "enabled")) ? " (disabled)" : "");
+        if (json_is_string(json_object_get(s, "error")))
+                printf("     Error: %s\n", str(s, "error"));
+        printf("   Backend: %s\n", str(s, "backend"));
+        printf("      Last: %s\n", result_of(json_object_get(s, "last"), r, sizeof(r)));
+        json_t *next = json_object_get(s, "next_fires"), *v, *runs = json_object_get(s, "runs");
+        size_t i;
+        json_array_foreach(next, i, v) printf("%s %s\n", i == 0 ? "      Next:" : "           ",
+                                              json_string_value(v));
+        if (json_array_size(runs) > 0) {
+                printf("\n");
+                print_run_header();
+                json_array_foreach(runs, i, v) print_run_row(v);
+        }
+        json_decref(s);
+        return 0;
+}
+
+static int verb_action(struct verb_opts *o) {
+        if (one_name(o, "service name") < 0)
+                return 125;
+        _cleanup_free_ char *esc = tf_api_escape(o->argv[0]);
+        _cleanup_free_ char *path = tf_asprintf("/api/v1/services/%s/%s", esc, o->verb);
+        json_t *a = NULL;
+        if (request(o, "POST", path, &a) < 0)
+                return 125;
+        int status = 0;
+        if (o->json)
+                print_json(a);
+        else if (streq(o->verb, "trigger")) {
+                const char *oc = str(a, "outcome");
+                if (streq(oc, "started"))
+                        printf("%s\n", str(a, "run_id"));
+                else {
+                        tf_log("trigger: %s: %s%s", o->argv[0], oc,
+                               streq(oc, "skipped")   ? " (a run is going and its overlap policy skips)"
+                               : streq(oc, "queued")  ? " (it starts when the running one ends)"
+                                                      : "");
+                        status = streq(oc, "queued") ? 0 : 125;
+                }
+        } else if (streq(o->verb, "stop"))
+                printf("%s: %" JSON_INTEGER_FORMAT " run(s) stopping\n", o->argv[0],
+                       json_integer_value(json_object_get(a, "stopping")));
+        else
+                printf("%s: %s\n", o->argv[0], streq(o->verb, "enable") ? "enabled" : "disabled");
+        json_decref(a);
+        return status;
+}
+
+static int verb_reload(struct verb_opts *o) {
+        if (o->argc != 0) {
+                tf_log("reload: takes no operands (it re-reads the manager's whole directory)");
+                return 125;
+        }
+        json_t *a = NULL;
+        if (request(o, "POST", "/api/v1/reload", &a) < 0)
+                return 125;
+        if (o->json)
+                print_json(a);
+        else {
+                printf("%zu added, %zu changed, %zu removed, %zu broken, %" JSON_INTEGER_FORMAT " unchanged\n",
+                       json_array_size(json_object_get(a, "added")), json_array_size(json_object_get(a, "changed")),
+                       json_array_size(json_object_get(a, "removed")), json_array_size(json_object_get(a, "broken")),
+                       json_integer_value(json_object_get(a, "unchanged")));
+                json_t *b, *v;
+                size_t i;
+                b = json_object_get(a, "broken");
+                json_array_foreach(b, i, v) printf("  broken: %s\n", str(v, "error"));
+        }
+        json_decref(a);
+        return 0;
+}
+
+static int parse_count(const struct verb_opts *o, const char *v, unsigned max, unsigned *ret) {
+        uint64_t n;
+        if (tf_parse_u64(v, &n) < 0 || n == 0 || n > max) {
+                tf_log("%s: invalid -n '%s': expected a number of %s from 1 to %u", o->verb, v,
+                       streq(o->verb, "logs") ? "lines" : "runs", max);
+                return -EINVAL;
+        }
+        *ret = (unsigned) n;
+        return 0;
+}
+
+static int verb_history(struct verb_opts *o) {
+        if (o->argc > 1) {
+                tf_log("history: expected at most one service name, got %d", o->argc);
+                return 125;
+        }
+        _cleanup_free_ char *q = tf_strdup("/api/v1/runs?");
+        unsigned n = 20;
+        if (o->lines && parse_count(o, o->lines, 10000, &n) < 0)
+                return 125;
+        char *t = tf_asprintf("%slimit=%u", q, n);
+        free(q);
+        q = t;
+        if (o->argc == 1) {
+                _cleanup_free_ char *esc = tf_api_escape(o->argv[0]);
+                t = tf_asprintf("%s&service=%s", q, esc);
+                free(q);
+                q = t;
+        }
+        if (o->status) {
+                _cleanup_free_ char *esc = tf_api_escape(o->status);
+                t = tf_asprintf("%s&status=%s", q, esc);
+                free(q);
+                q = t;
+        }
+        if (o->since) {
+                uint64_t d;
+                if (tf_parse_duration(o->since, &d) < 0 || d == TF_USEC_INFINITY) {
+                        tf_log("history: invalid --since '%s': expected a duration such as 30min, 12h or 7d", o->since);
+                        return 125;
+                }
+                uint64_t now = tf_now(CLOCK_REALTIME);
+                t = tf_asprintf("%s&since_usec=%" PRIu64, q, d < now ? now - d : 0);
+                free(q);
+                q = t;
+        }
+        json_t *a = NULL;
+        if (request(o, "GET", q, &a) < 0)
+                return 125;
+        if (o->json)
+                print_json(a);
+        else {
+                json_t *runs = json_object_get(a, "runs"), *v;
+                size_t i;
+                print_run_header();
+                json_array_foreach(runs, i, v) print_run_row(v);
+        }
+        json_decref(a);
+        return 0;
+}
+
+static int write_chunk(const char *buf, size_t n, void *userdata) {
+        return fwrite(buf, 1, n, stdout) == n && fflush(stdout) == 0 ? 0 : -EPIPE;
+}
+
+static int verb_logs(struct verb_opts *o) {
+        _cleanup_error_ tf_error *e = NULL;
+        if (one_name(o, "service name or run id") < 0)
+                return 125;
+        unsigned n = 0;
+        if (o->lines && parse_count(o, o->lines, 100000, &n) < 0)
+                return 125;
+        const char *arg = o->argv[0];
+        _cleanup_free_ char *run_id = NULL;
+        /* A service's name gives its newest run; anything else must be a run id. */
+        _cleanup_free_ char *esc = tf_api_escape(arg);
+        _cleanup_free_ char *q = tf_asprintf("/api/v1/runs?service=%s&limit=1", esc);
+        long status = 0;
+        json_t *a = NULL;
+        if (tf_api_request(o->socket, "GET", q, NULL, TIMEOUT_MS, &status, &a, &e) < 0) {
+                tf_log("logs: %s", e->msg);
+                return 125;
+        }
+        json_t *runs = json_object_get(a, "runs");
+        if (status == 200 && json_array_size(runs) > 0)
+                run_id = tf_strdup(str(json_array_get(runs, 0), "run_id"));
+        json_decref(a);
+        if (!run_id)
+                run_id = tf_strdup(arg);
+        _cleanup_free_ char *rid = tf_api_escape(run_id);
+        _cleanup_free_ char *path = tf_asprintf("/api/v1/runs/%s/log?tail=%u%s", rid, n, o->follow ? "&follow=1" : "");
+        if (tf_api_stream(o->socket, path, write_chunk, NULL, &status, &e) < 0) {
+                if (status == 404)
+                        tf_log("logs: no run '%s' and no service of that name with a run (see `tfrun history`)", arg);
+                else
+                        tf_log("logs: %s", e->msg);
+                return 125;
+        }
+        return 0;
+}
+
 int tf_verb_main(int argc, char **argv) {
-        (void) argc;
-        tf_log("%s: not available yet", argv[0]);
+        struct verb_opts o = { .verb = argv[0] };
+        int r = parse(argc, argv, &o);
+        if (r <= 0)
+                return r < 0 ? 125 : 0;
+        _cleanup_error_ tf_error *e = NULL;
+        if (tf_api_socket_path(o.socket_opt, &o.socket, &e) < 0) {
+                tf_log("%s: %s", o.verb, e->msg);
+                return 125;
+        }
+        _cleanup_free_ char *sock = o.socket;
+        if (streq(o.verb, "ps"))
+                return verb_ps(&o);
+        if (streq(o.verb, "status"))
+                return verb_status(&o);
+        if (streq(o.verb, "trigger") || streq(o.verb, "stop") || streq(o.verb, "enable") || streq(o.verb, "disable"))
+                return verb_action(&o);
+        if (streq(o.verb, "reload"))
+                return verb_reload(&o);
+        if (streq(o.verb, "history"))
+                return verb_history(&o);
+        if (streq(o.verb, "logs"))
+                return verb_logs(&o);
+        tf_log("%s: not a verb of the manager", o.verb);
         return 125;
 }

@@ -269,16 +269,17 @@ static void run_job(struct job *j) {
         }
         const struct tf_spec *spec = j->ref->spec;
         s->runs_started++;
-        if (s->o.hooks && s->o.hooks->run_started)
-                s->o.hooks->run_started(s, j->run, j->attempt > 0 ? TF_TRIGGER_RETRY : j->trigger, j->attempt,
-                                        j->scheduled_usec, s->o.hooks->userdata);
         if (spec->schedule.persistent) {
                 int r = state_write(s, now_rt(s));
                 if (r < 0)
                         tf_log("%s: cannot record the start in %s: %s", spec->name, s->state_path, strerror(-r));
         }
-        /* Every outcome, a refused start included, comes back through on_run_done. */
+        /* Every outcome, a refused start included, comes back through on_run_done, from the loop: the run
+         * is still there for the hook. */
         tf_run_start(j->run, on_run_done, j);
+        if (s->o.hooks && s->o.hooks->run_started)
+                s->o.hooks->run_started(s, j->run, j->attempt > 0 ? TF_TRIGGER_RETRY : j->trigger, j->attempt,
+                                        j->scheduled_usec, s->o.hooks->userdata);
 }
 
 static struct job *new_job(struct tf_service *s, enum tf_trigger kind, uint64_t scheduled_usec) {
@@ -610,6 +611,15 @@ const struct tf_spec *tf_service_spec(const struct tf_service *s) {
 
 unsigned tf_service_runs_started(const struct tf_service *s) {
         return s->runs_started;
+}
+
+unsigned tf_service_next_fires(const struct tf_service *s, uint64_t *out, unsigned n) {
+        unsigned k = 0;
+        if (s->disabled || !s->cur->plan || s->draining)
+                return 0;
+        for (uint64_t t = now_rt(s); k < n && tf_fire_plan_next(s->cur->plan, t, &t) == 0; k++)
+                out[k] = t;
+        return k;
 }
 
 uint64_t tf_service_next_fire(const struct tf_service *s) {

@@ -29,7 +29,8 @@ enum tf_trigger {
 const char *tf_trigger_name(enum tf_trigger t);
 
 /* What the owner hears of each run; every pointer is valid for the call only. `scheduled_usec`: the fire
- * time the job is for (0 when it was not scheduled). */
+ * time the job is for (0 when it was not scheduled). run_started comes right after tf_run_start() (the
+ * run's start time and log are set), always before run_ended. */
 struct tf_service_hooks {
         void (*run_started)(struct tf_service *s, const struct tf_run *r, enum tf_trigger trigger,
                             unsigned attempt, uint64_t scheduled_usec, void *userdata);
@@ -108,5 +109,8 @@ int tf_service_last_status(const struct tf_service *s);
 const struct tf_spec *tf_service_spec(const struct tf_service *s);
 /* Runs started so far (attempts included). */
 unsigned tf_service_runs_started(const struct tf_service *s);
+/* Up to n next fire times of the schedule after now (not counting randomized delays); how many. 0 for a
+ * disabled or unscheduled service. */
+unsigned tf_service_next_fires(const struct tf_service *s, uint64_t *out, unsigned n);
 /* The scheduled time of the armed fire; 0 when none is armed. */
 uint64_t tf_service_next_fire(const struct tf_service *s);

@@ -691,6 +691,20 @@ static const struct key stop_keys[] = {
         KEY("grace", stop_grace),
 };
 
+static int history_keep_runs(struct ctx *c, const struct field *f) {
+        return spec_get_uint(c, f->v, f->kp, 1, 1000000, "a number of runs from 1 to 1000000",
+                             &c->s->history.keep_runs);
+}
+
+static int history_keep_days(struct ctx *c, const struct field *f) {
+        return spec_get_uint(c, f->v, f->kp, 1, 36500, "a number of days from 1 to 36500", &c->s->history.keep_days);
+}
+
+static const struct key history_keys[] = {
+        KEY("keep_runs", history_keep_runs),
+        KEY("keep_days", history_keep_days),
+};
+
 static int backoff_initial(struct ctx *c, const struct field *f) {
         c->have_backoff_initial = true;
         c->pos_backoff_initial = f->v->pos;
@@ -1246,6 +1260,10 @@ static int top_sandbox(struct ctx *c, const struct field *f) {
         return walk_section(c, f, "{network: none, cap_drop: [ALL]}", &c->s->sandbox);
 }
 
+static int top_history(struct ctx *c, const struct field *f) {
+        return walk_section(c, f, "{keep_runs: 100, keep_days: 30}", &c->s->history);
+}
+
 static int top_mounts(struct ctx *c, const struct field *f) {
         c->s->pos_mounts = f->k->pos;
         return parse_mounts(c, f->v, f->kp);
@@ -1268,6 +1286,7 @@ static const struct key top_keys[] = {
         SECTION("schedule", top_schedule, schedule_keys),
         SECTION("sandbox", top_sandbox, sandbox_keys),
         KEY("mounts", top_mounts),
+        SECTION("history", top_history, history_keys),
 };
 
 /* Natively, a working_dir strictly under /tmp does not exist in the empty /tmp that private_tmp gives the

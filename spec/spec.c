@@ -176,6 +176,7 @@ static struct tf_spec *spec_new(void) {
         l->cpu_quota_usec = l->cpu_period_usec = l->cpu_weight = l->memory = l->memory_high =
                 l->memory_swap = l->pids = l->io_weight = l->nofile = TF_UNSET;
         s->timeout_usec = TF_UNSET;
+        s->history.keep_runs = s->history.keep_days = TF_UNSET;
         s->stop_signal = SIGTERM;
         s->stop_grace_usec = 10 * TF_USEC_PER_SEC;
         s->restart.policy = TF_RESTART_NO;

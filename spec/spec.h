@@ -165,6 +165,11 @@ struct tf_spec {
         bool sandbox_present; /* the sandbox: key was given at all */
         struct tf_mount *mounts;
         size_t n_mounts;
+        /* The manager's history of this service (`tfrun up`): the newest keep_runs runs and those of the
+         * last keep_days days are kept; TF_UNSET: the manager's defaults. */
+        struct {
+                uint64_t keep_runs, keep_days;
+        } history;
 
         /* Positions for backend-level errors. */
         struct tf_pos pos_image, pos_backend, pos_user, pos_command, pos_working_dir, pos_mounts, pos_sandbox;

@@ -1,9 +1,9 @@
 # SPDX-License-Identifier: MIT
 # Shared by the manager tests (sourced after tests/lib.sh): a manager over $SVC with its state in $ST,
-# its socket at $SOCK, its stdout and stderr in $TMPD/up.log.
+# its socket at $MSOCK, its stdout and stderr in $TMPD/up.log.
 SVC=$TMPD/services
 ST=$TMPD/state
-SOCK=$TMPD/tfrun.sock
+MSOCK=$TMPD/tfrun.sock
 mkdir -p "$SVC"
 UP_PID=
 
@@ -17,7 +17,7 @@ svc() {
 # up [ARGS...]: start the manager in the background; waits until it says it manages its services.
 up() {
         : >"$TMPD/up.log"
-        "$TFRUN" up "$SVC" --state-dir "$ST" --socket "$SOCK" "$@" >>"$TMPD/up.log" 2>&1 &
+        "$TFRUN" up "$SVC" --state-dir "$ST" --socket "$MSOCK" "$@" >>"$TMPD/up.log" 2>&1 &
         UP_PID=$!
         wait_log "managing [0-9]* service" 20 || diag "the manager did not come up: $(tail -5 "$TMPD/up.log")"
 }

@@ -1,0 +1,395 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The control API's routes (DESIGN.md "The manager"): what the CLI verbs and, later, the dashboard use. Every
+ * parameter is checked by manager/http.c's rules before a name reaches the manager or a query the store.
+ */
+#include "manager/api.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "base/cleanup.h"
+#include "base/parse.h"
+#include "base/strutil.h"
+#include "base/timeutil.h"
+#include "manager/http.h"
+#include "runner/log.h"
+#include "runner/runner.h"
+#include "store/store.h"
+
+#define FOLLOW_POLL_USEC (200 * 1000)
+#define TAIL_MAX_LINES 100000u
+
+static int bad_name(struct tf_http_response *resp, const char *what, const char *v) {
+        tf_http_respond_error(resp, 400,
+                              "invalid %s '%.80s': expected [a-z0-9][a-z0-9_.-]{0,62}%s", what, v ? v : "",
+                              streq(what, "run id") ? " followed by -PID-N" : "");
+        return TF_HTTP_DONE;
+}
+
+static int from_errno(struct tf_http_response *resp, int r, const tf_error *e) {
+        unsigned st = r == -ENOENT ? 404 : r == -EBADF ? 409 : r == -ESHUTDOWN ? 503 : r == -EINVAL ? 400 : 500;
+        tf_http_respond_error(resp, st, "%s", e && e->msg ? e->msg : strerror(-r));
+        return TF_HTTP_DONE;
+}
+
+static int h_services(struct tf_http_request *req, struct tf_http_response *resp, void *userdata) {
+        struct tf_manager *m = userdata;
+        tf_http_respond_json(resp, 200, json_pack("{s:o}", "services", tf_manager_services_json(m)));
+        return TF_HTTP_DONE;
+}
+
+static int h_service(struct tf_http_request *req, struct tf_http_response *resp, void *userdata) {
+        struct tf_manager *m = userdata;
+        const char *name = tf_http_request_param(req, "name");
+        if (!tf_http_valid_name(name))
+                return bad_name(resp, "service name", name);
+        json_t *o = tf_manager_service_status_json(m, name);
+        if (!o) {
+                tf_http_respond_error(resp, 404, "no service '%s' (see `tfrun ps`)", name);
+                return TF_HTTP_DONE;
+        }
+        tf_http_respond_json(resp, 200, o);
+        return TF_HTTP_DONE;
+}
+
+static int h_trigger(struct tf_http_request *req, struct tf_http_response *resp, void *userdata) {
+        struct tf_manager *m = userdata;
+        _cleanup_error_ tf_error *e = NULL;
+        const char *name = tf_http_request_param(req, "name");
+        if (!tf_http_valid_name(name))
+                return bad_name(resp, "service name", name);
+        json_t *o = NULL;
+        int r = tf_manager_trigger(m, name, &o, &e);
+        if (r < 0)
+                return from_errno(resp, r, e);
+        tf_http_respond_json(resp, 200, o);
+        return TF_HTTP_DONE;
+}
+
+static int h_stop(struct tf_http_request *req, struct tf_http_response *resp, void *userdata) {
+        struct tf_manager *m = userdata;
+        _cleanup_error_ tf_error *e = NULL;
+        const char *name = tf_http_request_param(req, "name");
+        if (!tf_http_valid_name(name))
+                return bad_name(resp, "service name", name);
+        unsigned n = 0;
+        int r = tf_manager_stop(m, name, &n, &e);
+        if (r < 0)
+                return from_errno(resp, r, e);
+        tf_http_respond_json(resp, 200, json_pack("{s:s,s:I}", "service", name, "stopping", (json_int_t) n));
+        return TF_HTTP_DONE;
+}
+
+static int set_enabled(struct tf_http_request *req, struct tf_http_response *resp, void *userdata, bool en) {
+        struct tf_manager *m = userdata;
+        _cleanup_error_ tf_error *e = NULL;
+        const char *name = tf_http_request_param(req, "name");
+        if (!tf_http_valid_name(name))
+                return bad_name(resp, "service name", name);
+        int r = tf_manager_set_enabled(m, name, en, &e);
+        if (r < 0)
+                return from_errno(resp, r, e);
+        tf_http_respond_json(resp, 200, tf_manager_service_json(m, name));
+        return TF_HTTP_DONE;
+}
+
+static int h_enable(struct tf_http_request *req, struct tf_http_response *resp, void *userdata) {
+        return set_enabled(req, resp, userdata, true);
+}
+
+static int h_disable(struct tf_http_request *req, struct tf_http_response *resp, void *userdata) {
+        return set_enabled(req, resp, userdata, false);
+}
+
+static int h_reload(struct tf_http_request *req, struct tf_http_response *resp, void *userdata) {
+        tf_http_respond_json(resp, 200, tf_manager_reload(userdata));
+        return TF_HTTP_DONE;
+}
+
+static int add_run(const struct tf_store_run *run, void *userdata) {
+        json_array_append_new(userdata, tf_api_run_json(run));
+        return 0;
+}
+
+static int h_runs(struct tf_http_request *req, struct tf_http_response *resp, void *userdata) {
+        struct tf_manager *m = userdata;
+        _cleanup_error_ tf_error *e = NULL;
+        struct tf_store_filter f = { .limit = 20 };
+        const char *v;
+        if ((v = tf_http_request_query(req, "service"))) {
+                if (!tf_http_valid_name(v))
+                        return bad_name(resp, "service name", v);
+                f.service = v;
+        }
+        if ((v = tf_http_request_query(req, "status"))) {
+                static const char *const ok[] = { "running", "success", "failure", "timeout", "oom",
+                                                  "cancelled", "skipped", "lost" };
+                bool found = false;
+                for (size_t i = 0; i < ELEMENTSOF(ok); i++)
+                        found |= streq(v, ok[i]);
+                if (!found) {
+                        tf_http_respond_error(resp, 400,
+                                              "invalid status '%.40s': expected running, success, failure, "
+                                              "timeout, oom, cancelled, skipped or lost",
+                                              v);
+                        return TF_HTTP_DONE;
+                }
+                f.status = v;
+        }
+        if ((v = tf_http_request_query(req, "since_usec"))) {
+                uint64_t u;
+                if (tf_parse_u64(v, &u) < 0) {
+                        tf_http_respond_error(resp, 400, "invalid since_usec '%.40s': expected microseconds", v);
+                        return TF_HTTP_DONE;
+                }
+                f.since_usec = u;
+        }
+        if ((v = tf_http_request_query(req, "limit"))) {
+                uint64_t u;
+                if (tf_parse_u64(v, &u) < 0 || u == 0 || u > TF_STORE_QUERY_MAX) {
+                        tf_http_respond_error(resp, 400, "invalid limit '%.40s': expected 1..%u", v,
+                                              TF_STORE_QUERY_MAX);
+                        return TF_HTTP_DONE;
+                }
+                f.limit = (unsigned) u;
+        }
+        if ((v = tf_http_request_query(req, "before"))) {
+                if (!tf_http_valid_run_id(v))
+                        return bad_name(resp, "run id", v);
+                f.before = v;
+        }
+        json_t *a = json_array();
+        int r = tf_store_query(tf_manager_store(m), &f, add_run, a, &e);
+        if (r < 0) {
+                json_decref(a);
+                return from_errno(resp, r, e);
+        }
+        tf_http_respond_json(resp, 200, json_pack("{s:o}", "runs", a));
+        return TF_HTTP_DONE;
+}
+
+static int h_run(struct tf_http_request *req, struct tf_http_response *resp, void *userdata) {
+        struct tf_manager *m = userdata;
+        _cleanup_error_ tf_error *e = NULL;
+        const char *id = tf_http_request_param(req, "id");
+        if (!tf_http_valid_run_id(id))
+                return bad_name(resp, "run id", id);
+        struct tf_store_run *run = NULL;
+        int r = tf_store_get_run(tf_manager_store(m), id, &run, &e);
+        if (r == -ENOENT) {
+                tf_http_respond_error(resp, 404, "no run '%s' in the history (see `tfrun history`)", id);
+                return TF_HTTP_DONE;
+        }
+        if (r < 0)
+                return from_errno(resp, r, e);
+        tf_http_respond_json(resp, 200, tf_api_run_json(run));
+        free(run);
+        return TF_HTTP_DONE;
+}
+
+/* --- logs --- */
+
+/* The last n lines of fd's file (from offset 0): the offset where they begin. Reads backwards in blocks. */
+static off_t tail_offset(int fd, unsigned n) {
+        off_t end = lseek(fd, 0, SEEK_END);
+        if (end <= 0 || n == 0)
+                return end < 0 ? 0 : end;
+        char buf[8192];
+        off_t pos = end;
+        unsigned lines = 0;
+        bool first = true;
+        while (pos > 0) {
+                size_t k = pos > (off_t) sizeof(buf) ? sizeof(buf) : (size_t) pos;
+                pos -= (off_t) k;
+                if (pread(fd, buf, k, pos) != (ssize_t) k)
+                        return 0;
+                for (size_t i = k; i-- > 0;) {
+                        if (buf[i] != '\n')
+                                continue;
+                        /* The newline that ends the file ends the last line; it does not start one. */
+                        if (first && pos + (off_t) i == end - 1) {
+                                first = false;
+                                continue;
+                        }
+                        first = false;
+                        if (++lines == n)
+                                return pos + (off_t) i + 1;
+                }
+        }
+        return 0;
+}
+
+struct follow {
+        struct tf_manager *m;
+        struct tf_http_stream *st;
+        struct tf_source *timer;
+        int fd;
+        off_t off;
+        char *run_id;
+};
+
+static void follow_free(struct follow *f) {
+        tf_source_remove(f->timer);
+        if (f->fd >= 0)
+                close(f->fd);
+        free(f->run_id);
+        free(f);
+}
+
+static void follow_gone(void *userdata) {
+        follow_free(userdata);
+}
+
+/* Copy what the file gained since the last look; a bounded amount per tick. Returns -1 when the stream
+ * was cut (the follower is freed by then). */
+static int follow_pump(struct follow *f) {
+        char buf[16384];
+        for (int i = 0; i < 16; i++) {
+                ssize_t n = pread(f->fd, buf, sizeof(buf), f->off);
+                if (n <= 0)
+                        break;
+                f->off += n;
+                if (tf_http_stream_write(f->st, buf, (size_t) n) < 0)
+                        return -1; /* cut off: gone has run */
+        }
+        return 0;
+}
+
+static int on_follow_tick(struct tf_source *src, int fd, uint32_t events, void *userdata) {
+        struct follow *f = userdata;
+        if (follow_pump(f) < 0)
+                return 0;
+        /* The run is over and everything it wrote is out: the stream ends. */
+        if (!tf_manager_run_is_running(f->m, f->run_id)) {
+                if (follow_pump(f) < 0)
+                        return 0;
+                struct tf_http_stream *st = f->st;
+                f->st = NULL;
+                tf_source_remove(f->timer);
+                f->timer = NULL;
+                tf_http_stream_end(st);
+                follow_free(f);
+                return 0;
+        }
+        tf_source_set_time(f->timer, tf_now(CLOCK_MONOTONIC) + FOLLOW_POLL_USEC);
+        return 0;
+}
+
+static int h_log(struct tf_http_request *req, struct tf_http_response *resp, void *userdata) {
+        struct tf_manager *m = userdata;
+        _cleanup_error_ tf_error *e = NULL;
+        const char *id = tf_http_request_param(req, "id");
+        if (!tf_http_valid_run_id(id))
+                return bad_name(resp, "run id", id);
+        unsigned tail = 0;
+        const char *v = tf_http_request_query(req, "tail");
+        if (v) {
+                uint64_t u;
+                if (tf_parse_u64(v, &u) < 0 || u > TAIL_MAX_LINES) {
+                        tf_http_respond_error(resp, 400, "invalid tail '%.40s': expected 0..%u lines", v,
+                                              TAIL_MAX_LINES);
+                        return TF_HTTP_DONE;
+                }
+                tail = (unsigned) u;
+        }
+        v = tf_http_request_query(req, "follow");
+        bool follow = v && (streq(v, "") || streq(v, "1") || streq(v, "true"));
+        struct tf_store_run *run = NULL;
+        int r = tf_store_get_run(tf_manager_store(m), id, &run, &e);
+        if (r == -ENOENT) {
+                tf_http_respond_error(resp, 404, "no run '%s' in the history (see `tfrun history`)", id);
+                return TF_HTTP_DONE;
+        }
+        if (r < 0)
+                return from_errno(resp, r, e);
+        _cleanup_free_ struct tf_store_run *runp = run;
+        if (!run->log_path) {
+                tf_http_respond_error(resp, 404, "run '%s' has no log", id);
+                return TF_HTTP_DONE;
+        }
+        /* The path comes from the history the manager wrote, never from the request. */
+        int fd = open(run->log_path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
+        if (fd < 0) {
+                tf_http_respond_error(resp, errno == ENOENT ? 404 : 500, "run '%s': log %s: %s", id, run->log_path,
+                                      strerror(errno));
+                return TF_HTTP_DONE;
+        }
+        struct follow *f = tf_malloc0(sizeof(*f));
+        f->m = m;
+        f->fd = fd;
+        f->run_id = tf_strdup(id);
+        f->off = tail ? tail_offset(fd, tail) : 0;
+        f->st = tf_http_respond_stream(resp, 200, "text/plain; charset=utf-8");
+        if (!f->st) {
+                follow_free(f);
+                return TF_HTTP_DONE;
+        }
+        tf_http_response_on_gone(resp, follow_gone, f);
+        if (follow_pump(f) < 0)
+                return TF_HTTP_DONE;
+        if (follow && tf_manager_run_is_running(m, id) &&
+            tf_loop_add_timer(tf_manager_loop(m), CLOCK_MONOTONIC, tf_now(CLOCK_MONOTONIC) + FOLLOW_POLL_USEC,
+                              on_follow_tick, f, &f->timer, &e) == 0)
+                return TF_HTTP_DONE;
+        struct tf_http_stream *st = f->st;
+        f->st = NULL;
+        tf_http_response_on_gone(resp, NULL, NULL);
+        follow_free(f);
+        tf_http_stream_end(st);
+        return TF_HTTP_DONE;
+}
+
+static const struct tf_http_route routes[] = {
+        { "GET", "/api/v1/services", h_services },
+        { "GET", "/api/v1/services/{name}", h_service },
+        { "POST", "/api/v1/services/{name}/trigger", h_trigger },
+        { "POST", "/api/v1/services/{name}/stop", h_stop },
+        { "POST", "/api/v1/services/{name}/enable", h_enable },
+        { "POST", "/api/v1/services/{name}/disable", h_disable },
+        { "POST", "/api/v1/reload", h_reload },
+        { "GET", "/api/v1/runs", h_runs },
+        { "GET", "/api/v1/runs/{id}", h_run },
+        { "GET", "/api/v1/runs/{id}/log", h_log },
+        {},
+};
+
+const struct tf_http_route *tf_api_routes(void) {
+        return routes;
+}
+
+static json_t *usec_time(uint64_t usec) {
+        if (!usec)
+                return json_null();
+        char b[40];
+        tf_format_utc_usec(b, sizeof(b), usec);
+        return json_string(b);
+}
+
+json_t *tf_api_run_json(const struct tf_store_run *r) {
+        json_t *o = json_object();
+        json_object_set_new(o, "run_id", json_string(r->run_id));
+        json_object_set_new(o, "service", json_string(r->service));
+        json_object_set_new(o, "trigger", r->trigger ? json_string(r->trigger) : json_null());
+        json_object_set_new(o, "attempt", json_integer(r->attempt));
+        json_object_set_new(o, "status", r->status ? json_string(r->status) : json_null());
+        json_object_set_new(o, "reason", r->reason ? json_string(r->reason) : json_null());
+        json_object_set_new(o, "exit_code", r->exit_code >= 0 ? json_integer(r->exit_code) : json_null());
+        json_object_set_new(o, "signal", r->signal ? json_integer(r->signal) : json_null());
+        json_object_set_new(o, "oom", json_boolean(r->oom));
+        json_object_set_new(o, "scheduled", usec_time(r->scheduled_usec));
+        json_object_set_new(o, "started", usec_time(r->started_usec));
+        json_object_set_new(o, "ended", usec_time(r->ended_usec));
+        json_object_set_new(o, "started_usec", json_integer((json_int_t) r->started_usec));
+        json_object_set_new(o, "ended_usec", r->ended_usec ? json_integer((json_int_t) r->ended_usec) : json_null());
+        json_object_set_new(o, "peak_memory",
+                            r->peak_memory != TF_STORE_UNKNOWN ? json_integer(r->peak_memory) : json_null());
+        json_object_set_new(o, "cpu_usec", r->cpu_usec != TF_STORE_UNKNOWN ? json_integer(r->cpu_usec) : json_null());
+        json_object_set_new(o, "backend", r->backend ? json_string(r->backend) : json_null());
+        json_object_set_new(o, "log_path", r->log_path ? json_string(r->log_path) : json_null());
+        return o;
+}
