@@ -79,6 +79,7 @@ struct tf_manager {
         struct tf_http_server *http;
         struct live *live;
         struct tf_source *retention_timer;
+        char **lost_docker; /* services with docker runs marked lost: their containers are swept at start */
 };
 
 static const int handled_signals[] = { SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2 };
@@ -575,6 +576,9 @@ static void hook_ended(struct tf_service *svc, const struct tf_run *r, void *use
 }
 
 static int on_lost(const struct tf_store_run *run, void *userdata) {
+        struct tf_manager *m = userdata;
+        if (run->backend && streq(run->backend, "docker") && !tf_strv_contains(m->lost_docker, run->service))
+                tf_strv_push(&m->lost_docker, run->service);
         tf_log("%s: run %s (%s, started by manager %s) was lost: its manager is gone; what it left is swept",
                run->service, run->run_id, run->backend ? run->backend : "?", run->manager_id ? run->manager_id : "?");
         return 0;
@@ -677,6 +681,22 @@ int tf_manager_run(struct tf_manager *m) {
                 tf_error_free(e);
                 e = NULL;
         }
+        /* Containers of lost docker runs: removed now rather than at their service's next run, which may be
+         * a day away (or never, for a service that left DIR). */
+        if (m->lost_docker && m->lost_docker[0]) {
+                const struct tf_backend_ops *ops = NULL;
+                if (tf_run_load_docker_backend(&ops, &e) < 0 || !ops->sweep) {
+                        tf_log("warning: containers of lost runs are not swept: %s", e ? e->msg : "no sweep");
+                        tf_error_free(e);
+                        e = NULL;
+                } else
+                        for (char **sv = m->lost_docker; *sv; sv++)
+                                if (ops->sweep(&m->ctx, *sv, &e) < 0) {
+                                        tf_log("warning: %s: containers of lost runs are not swept: %s", *sv, e->msg);
+                                        tf_error_free(e);
+                                        e = NULL;
+                                }
+        }
         char **files = NULL;
         if (list_dir(m->o.dir, &files, &e) < 0) {
                 tf_log("%s", e->msg);
@@ -732,6 +752,7 @@ void tf_manager_free(struct tf_manager *m) {
         free(m->logs_dir);
         free(m->manager_id);
         free(m->socket_path);
+        tf_strv_free(m->lost_docker);
         free(m);
 }
 

@@ -89,6 +89,17 @@ struct dctx {
          * container of a concurrent run of ours for one left by an earlier tfrun that had the same pid. */
         char **live_ids;
         struct removal *removals; /* DELETEs in flight, each holding the loop */
+        struct sweeper *sweepers; /* sweeps of services (the manager at start), each holding the loop */
+};
+
+/* The manager's sweep of one service's containers, without a run (docker_sweep()). */
+struct sweeper {
+        struct dctx *x;
+        char *service;
+        char **ids, **runs;
+        size_t next;
+        tf_docker_call *call;
+        struct sweeper *next_sweeper;
 };
 
 enum step {
@@ -208,10 +219,23 @@ static int watch_timer(void *userdata, uint64_t at) {
         return tf_loop_add_timer(x->loop, CLOCK_MONOTONIC, at, on_client_timer, x, &x->timer, &e);
 }
 
+static void sweeper_free(struct sweeper *w) {
+        tf_strv_free(w->ids);
+        tf_strv_free(w->runs);
+        free(w->service);
+        free(w);
+}
+
 static void dctx_free(void *p) {
         struct dctx *x = p;
         /* First: dropping the transfers tells watch_fd() to remove their sources. */
         x->d = tf_docker_free(x->d);
+        while (x->sweepers) {
+                struct sweeper *w = x->sweepers;
+                x->sweepers = w->next_sweeper;
+                tf_loop_release(x->loop);
+                sweeper_free(w);
+        }
         while (x->removals) {
                 struct removal *m = x->removals;
                 x->removals = m->next;
@@ -228,8 +252,7 @@ static void dctx_free(void *p) {
         free(x);
 }
 
-static int dctx_get(struct tf_run *r, struct dctx **ret, tf_error **err) {
-        struct tf_run_ctx *ctx = r->ctx;
+static int dctx_get_ctx(struct tf_run_ctx *ctx, struct dctx **ret, tf_error **err) {
         if (ctx->backend_state[TF_RUN_CTX_DOCKER]) {
                 *ret = ctx->backend_state[TF_RUN_CTX_DOCKER];
                 return 0;
@@ -251,6 +274,10 @@ static int dctx_get(struct tf_run *r, struct dctx **ret, tf_error **err) {
         ctx->backend_state_free[TF_RUN_CTX_DOCKER] = dctx_free;
         *ret = x;
         return 0;
+}
+
+static int dctx_get(struct tf_run *r, struct dctx **ret, tf_error **err) {
+        return dctx_get_ctx(r->ctx, ret, err);
 }
 
 static void on_removed(tf_docker_call *c, int r, tf_error *err, struct tf_docker_reply *rep, void *userdata) {
@@ -1124,6 +1151,98 @@ static void docker_cleanup(struct tf_run *r) {
         r->backend = NULL;
 }
 
+/* --- the manager's sweep at start: one service's containers whose tfrun is gone, without a run --- */
+
+static void sweeper_done(struct sweeper *w) {
+        struct dctx *x = w->x;
+        for (struct sweeper **p = &x->sweepers; *p; p = &(*p)->next_sweeper)
+                if (*p == w) {
+                        *p = w->next_sweeper;
+                        break;
+                }
+        tf_loop_release(x->loop);
+        sweeper_free(w);
+}
+
+static void sweeper_next(struct sweeper *w);
+
+static void on_sweeper_removed(tf_docker_call *c, int r, tf_error *err, struct tf_docker_reply *rep, void *userdata) {
+        struct sweeper *w = userdata;
+        const char *id = w->ids[w->next], *run = w->runs[w->next];
+        w->call = NULL;
+        if (r < 0 && err->code != ENOENT)
+                tf_log("warning: %s: removing container %.12s left by run %s: %s", w->service, id, run, err->msg);
+        else
+                tf_log("%s: removed container %.12s left by run %s (its tfrun, pid %d, is gone)", w->service, id,
+                       run, (int) run_label_pid(run, w->service));
+        w->next++;
+        sweeper_next(w);
+}
+
+static void sweeper_next(struct sweeper *w) {
+        for (; w->ids && w->ids[w->next]; w->next++) {
+                const char *id = w->ids[w->next], *run = w->runs[w->next];
+                pid_t pid = run_label_pid(run, w->service);
+                if (pid < 0)
+                        continue;
+                if (pid == getpid() ? tf_strv_contains(w->x->live_ids, id) : pid_is_tfrun(pid))
+                        continue;
+                _cleanup_error_ tf_error *e = NULL;
+                if (tf_docker_container_remove_async(w->x->d, id, true, 0, on_sweeper_removed, w, &w->call, &e) == 0)
+                        return;
+                tf_log("warning: %s: removing container %.12s left by run %s: %s", w->service, id, run, e->msg);
+        }
+        sweeper_done(w);
+}
+
+static void on_sweeper_listed(tf_docker_call *c, int r, tf_error *err, struct tf_docker_reply *rep, void *userdata) {
+        struct sweeper *w = userdata;
+        w->call = NULL;
+        if (r < 0) {
+                tf_log("warning: %s: looking for containers left by an earlier tfrun: %s", w->service, err->msg);
+                return sweeper_done(w);
+        }
+        w->ids = TAKE_PTR(rep->ids);
+        w->runs = TAKE_PTR(rep->values);
+        sweeper_next(w);
+}
+
+static void on_sweeper_connected(tf_docker_call *c, int r, tf_error *err, struct tf_docker_reply *rep,
+                                 void *userdata) {
+        struct sweeper *w = userdata;
+        w->call = NULL;
+        _cleanup_error_ tf_error *e = NULL;
+        if (r < 0) {
+                tf_log("warning: %s: containers left by an earlier tfrun are not swept: %s", w->service, err->msg);
+                return sweeper_done(w);
+        }
+        _cleanup_free_ char *label = tf_asprintf("tfrun.service=%s", w->service);
+        if (tf_docker_container_list_labels_async(w->x->d, label, "tfrun.run", on_sweeper_listed, w, &w->call, &e) < 0) {
+                tf_log("warning: %s: looking for containers left by an earlier tfrun: %s", w->service, e->msg);
+                sweeper_done(w);
+        }
+}
+
+static int docker_sweep(struct tf_run_ctx *ctx, const char *service, tf_error **err) {
+        struct dctx *x = NULL;
+        int r = dctx_get_ctx(ctx, &x, err);
+        if (r < 0)
+                return r;
+        struct sweeper *w = tf_malloc0(sizeof(*w));
+        w->x = x;
+        w->service = tf_strdup(service);
+        r = tf_docker_connect_async(x->d, on_sweeper_connected, w, &w->call, err);
+        if (r < 0) {
+                sweeper_free(w);
+                return r;
+        }
+        /* The sweep finishes even when the manager is asked to stop meanwhile; its calls are bounded. */
+        tf_loop_hold(x->loop);
+        w->next_sweeper = x->sweepers;
+        x->sweepers = w;
+        return 0;
+}
+
 static const struct tf_backend_ops tf_docker_backend = {
         .name = "docker",
         .check = docker_check,
@@ -1132,6 +1251,7 @@ static const struct tf_backend_ops tf_docker_backend = {
         .signal = docker_signal,
         .collect = docker_collect,
         .cleanup = docker_cleanup,
+        .sweep = docker_sweep,
 };
 
 /* The module's one entry point (runner/modules.c); the version must match tfrun's exactly. */

@@ -112,6 +112,9 @@ struct tf_backend_ops {
         /* Remove everything made; idempotent; called on every path; must not block (work that must
          * outlive the run, such as a container's DELETE, goes on in the backend's ctx state). */
         void (*cleanup)(struct tf_run *r);
+        /* Optional: remove what runs of `service` left when their tfrun is gone (the manager at start, for
+         * the runs it marked lost); asynchronous, never blocks, logs what it removes. */
+        int (*sweep)(struct tf_run_ctx *c, const char *service, tf_error **err);
 };
 
 struct tf_run_options {
