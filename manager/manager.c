@@ -568,7 +568,7 @@ static void hook_ended(struct tf_service *svc, const struct tf_run *r, void *use
         row.oom = res->reason == TF_REASON_OOM_KILLED || (res->oom_kills != TF_UNSET && res->oom_kills > 0);
         row.peak_memory = res->memory_peak != TF_UNSET ? (int64_t) res->memory_peak : TF_STORE_UNKNOWN;
         row.cpu_usec = res->cpu_usec != TF_UNSET ? (int64_t) res->cpu_usec : TF_STORE_UNKNOWN;
-        row.log_path = r->outlog ? tf_outlog_path(r->outlog) : NULL;
+        row.log_path = res->log_path;
         if (tf_store_run_end(m->store, &row, &e) < 0)
                 tf_log("warning: %s: its end is not recorded in the history: %s", r->run_id, e->msg);
         live_remove(m, r->run_id);

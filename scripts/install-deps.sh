@@ -7,7 +7,7 @@ what=${1:-build}
 pkgs=(gcc pkg-config meson ninja-build libyaml-dev libjansson-dev libcgroup-dev libseccomp-dev
       libcurl4-openssl-dev libsqlite3-dev libmicrohttpd-dev)
 if [ "$what" = test ]; then
-        pkgs+=(python3 python3-croniter cgroup-tools busybox-static procps libc6-dev systemd strace bubblewrap gcovr
+        pkgs+=(python3 python3-croniter cgroup-tools busybox-static procps libc6-dev systemd strace bubblewrap gcovr sqlite3
                curl util-linux
                clang libclang-rt-14-dev) # clang's libFuzzer (-fsanitize=fuzzer) for the short fuzz runs
 fi
