@@ -195,6 +195,11 @@ static void resume(struct tf_http_request *r) {
         r->suspended = false;
         tf_source_remove(TAKE_PTR(r->watch));
         MHD_resume_connection(r->conn);
+        /* Without an inter-thread channel (no threads here) libmicrohttpd takes a resumed connection up
+         * only in its next MHD_run(): when the resume comes from outside its callbacks (a loop timer
+         * feeding `logs -f`), nothing else would wake it. Run it from the loop at once. */
+        struct tf_loop *loop = r->li->server->loop;
+        (void)tf_source_set_time(r->li->timer, tf_loop_now(loop, CLOCK_MONOTONIC));
 }
 
 /* The client of a suspended connection hung up (libmicrohttpd does not watch a suspended connection, so

@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "base/cleanup.h"
+#include "base/parse.h"
 #include "base/strutil.h"
 #include "config.h"
 #include "manager/manager.h"
@@ -26,6 +27,8 @@ static void usage_up(FILE *f) {
               "  --socket PATH          the control API's unix socket (default: /run/tfrun/tfrun.sock as\n"
               "                         root, else $XDG_RUNTIME_DIR/tfrun/tfrun.sock; also $TFRUN_SOCKET)\n"
               "  --cgroup-parent PATH   create native services' cgroups below PATH\n"
+              "  --log-max SIZE         the cap of each run's log (default 10M): its first three quarters\n"
+              "                         and its last quarter are kept\n"
               "  -h, --help             this text\n"
               "\n"
               "SIGTERM/SIGINT stop every run per its `stop:` and exit 0; SIGHUP re-reads DIR (as `tfrun reload`).\n",
@@ -36,7 +39,7 @@ static int cmd_up(int argc, char **argv) {
         static const struct option longopts[] = {
                 { "state-dir", required_argument, NULL, 's' },     { "socket", required_argument, NULL, 'S' },
                 { "cgroup-parent", required_argument, NULL, 'p' }, { "help", no_argument, NULL, 'h' },
-                {},
+                { "log-max", required_argument, NULL, 'M' },       {},
         };
         struct tf_manager_options o = { .dir = "." };
         int c;
@@ -52,6 +55,12 @@ static int cmd_up(int argc, char **argv) {
                         break;
                 case 'p':
                         o.cgroup_parent = optarg;
+                        break;
+                case 'M':
+                        if (tf_parse_size(optarg, &o.log_max) < 0 || o.log_max < 4096) {
+                                tf_log("up: --log-max takes a size of at least 4K (10M, 512K, 1G), not '%s'", optarg);
+                                return 125;
+                        }
                         break;
                 case 'h':
                         usage_up(stdout);

@@ -35,6 +35,8 @@
 /* History kept per service unless its spec says otherwise: the newest runs and the last days. */
 #define KEEP_RUNS_DEFAULT 1000u
 #define KEEP_DAYS_DEFAULT 30u
+/* keep_days is also enforced for services that do not run: once an hour, and once at start. */
+#define RETENTION_PERIOD_USEC (3600 * TF_USEC_PER_SEC)
 
 /* One file of DIR. */
 struct msvc {
@@ -213,7 +215,11 @@ static int make_service(struct tf_manager *m, struct msvc *s, struct tf_spec *sp
          * knowing every name in advance (services come and go with reloads). */
         free(s->prefix);
         s->prefix = tf_asprintf("%-10s | ", spec->name);
-        s->lo = (struct tf_outlog_options){ .dir = m->logs_dir, .echo_prefix = s->prefix };
+        /* Past the cap, the head and the last quarter: how a long run ended matters as much as how it
+         * began. */
+        uint64_t cap = m->o.log_max ? m->o.log_max : TF_OUTLOG_MAX_DEFAULT;
+        s->lo = (struct tf_outlog_options){ .dir = m->logs_dir, .echo_prefix = s->prefix, .max_bytes = cap,
+                                            .tail_bytes = cap / 4 };
         s->ro = m->run_opts;
         s->ro.log = &s->lo;
         struct tf_service_options so = {
@@ -555,6 +561,15 @@ static void retention(struct tf_manager *m, const struct tf_spec *spec) {
                 tf_log("warning: %s: history retention: %s", spec->name, e->msg);
 }
 
+static int on_retention(struct tf_source *src, int fd, uint32_t events, void *userdata) {
+        struct tf_manager *m = userdata;
+        for (struct msvc *s = m->svcs; s; s = s->next)
+                if (s->svc && !s->removed)
+                        retention(m, tf_service_spec(s->svc));
+        tf_source_set_time(m->retention_timer, tf_loop_now(m->loop, CLOCK_MONOTONIC) + RETENTION_PERIOD_USEC);
+        return 0;
+}
+
 static void hook_ended(struct tf_service *svc, const struct tf_run *r, void *userdata) {
         struct tf_manager *m = userdata;
         _cleanup_error_ tf_error *e = NULL;
@@ -715,6 +730,12 @@ int tf_manager_run(struct tf_manager *m) {
         for (struct msvc *s = m->svcs; s; s = s->next)
                 if (s->svc)
                         tf_service_start(s->svc);
+        if (tf_loop_add_timer(m->loop, CLOCK_MONOTONIC, tf_loop_now(m->loop, CLOCK_MONOTONIC), on_retention, m,
+                              &m->retention_timer, &e) < 0) {
+                tf_log("warning: no periodic history retention: %s", e->msg);
+                tf_error_free(e);
+                e = NULL;
+        }
         tf_log("managing %u service%s from %s (%u broken); state in %s; API on %s", n_ok, n_ok == 1 ? "" : "s",
                m->o.dir, n_broken, m->state_dir, m->socket_path);
         notify("READY=1");
@@ -729,6 +750,10 @@ int tf_manager_run(struct tf_manager *m) {
 void tf_manager_free(struct tf_manager *m) {
         if (!m)
                 return;
+        tf_source_remove(m->retention_timer);
+        /* First the API: its streams (logs -f) hold loop timers and ask about runs. */
+        tf_http_server_free(m->http);
+        m->http = NULL;
         while (m->svcs) {
                 struct msvc *s = m->svcs;
                 m->svcs = s->next;
@@ -740,7 +765,6 @@ void tf_manager_free(struct tf_manager *m) {
                 tf_run_ctx_done(&m->ctx);
                 tf_loop_free(m->loop);
         }
-        tf_http_server_free(m->http);
         tf_store_free(m->store);
         while (m->live)
                 live_remove(m, m->live->run_id);

@@ -48,7 +48,12 @@ struct tf_outlog {
         char *path;
         int fd;
         uint64_t max_bytes;
+        uint64_t head_max; /* max_bytes without the tail's share */
         size_t line_max;
+        /* The tail (tail_cap > 0): whole formatted lines, the oldest dropped first. */
+        char *tbuf;
+        size_t tlen, tcap;
+        uint64_t tail_dropped, tail_dropped_lines;
         char *echo_prefix;
         size_t echo_prefix_len;
         bool echo_raw;
@@ -140,6 +145,8 @@ int tf_outlog_open(const struct tf_outlog_options *o, const char *service, const
         l->fd = fd;
         l->path = tf_asprintf("%s/%s/%s", o->dir, service, name);
         l->max_bytes = o->max_bytes ? o->max_bytes : TF_OUTLOG_MAX_DEFAULT;
+        l->tcap = (size_t) (o->tail_bytes < l->max_bytes / 2 ? o->tail_bytes : l->max_bytes / 2);
+        l->head_max = l->max_bytes - l->tcap;
         l->line_max = o->line_max ? o->line_max : TF_OUTLOG_LINE_MAX_DEFAULT;
         if (l->line_max > TF_OUTLOG_LINE_MAX_LIMIT)
                 l->line_max = TF_OUTLOG_LINE_MAX_LIMIT;
@@ -189,6 +196,78 @@ static void file_append(struct tf_outlog *l, const char *p, size_t n) {
         l->flen += n;
 }
 
+static void stamp(struct tf_outlog *l);
+
+/* A whole line for the tail (never split: the oldest whole lines make room). The buffer is twice the tail,
+ * so making room is one memmove now and then. */
+static void tail_line(struct tf_outlog *l, const char *name, const char *p, size_t n) {
+        size_t nl = strlen(name), need = l->ts_len + 1 + nl + 1 + n + 1;
+        if (!l->tbuf)
+                l->tbuf = tf_malloc0(2 * l->tcap + 1);
+        if (need > l->tcap) {
+                /* Longer than the whole tail (a tiny tail): counted, not kept. */
+                l->tail_dropped += need;
+                l->tail_dropped_lines++;
+                return;
+        }
+        if (l->tlen + need > 2 * l->tcap) {
+                /* Keep the newest lines that fit in tcap - need, from a line's start. */
+                size_t i = l->tlen + need - l->tcap;
+                while (i < l->tlen && l->tbuf[i - 1] != '\n')
+                        i++;
+                for (size_t j = 0; j < i; j++)
+                        l->tail_dropped_lines += l->tbuf[j] == '\n';
+                l->tail_dropped += i;
+                memmove(l->tbuf, l->tbuf + i, l->tlen - i);
+                l->tlen -= i;
+        }
+        char *b = l->tbuf + l->tlen;
+        memcpy(b, l->ts, l->ts_len);
+        b += l->ts_len;
+        *b++ = ' ';
+        memcpy(b, name, nl);
+        b += nl;
+        *b++ = ' ';
+        memcpy(b, p, n);
+        b[n] = '\n';
+        l->tlen += need;
+}
+
+/* At the end: the marker and the newest tail_bytes of what followed the head. */
+static void tail_write(struct tf_outlog *l) {
+        if (!l->tbuf || l->fd < 0)
+                return;
+        size_t start = 0;
+        if (l->tlen > l->tcap) {
+                start = l->tlen - l->tcap;
+                while (start < l->tlen && l->tbuf[start - 1] != '\n')
+                        start++;
+                for (size_t j = 0; j < start; j++)
+                        l->tail_dropped_lines += l->tbuf[j] == '\n';
+                l->tail_dropped += start;
+        }
+        char m[256];
+        stamp(l);
+        int k = snprintf(m, sizeof(m),
+                         "%s tfrun log truncated at %" PRIu64 " bytes: %" PRIu64 " bytes (%" PRIu64
+                         " lines) left out; the last %zu bytes follow\n",
+                         l->ts, l->file_bytes, l->tail_dropped, l->tail_dropped_lines, l->tlen - start);
+        if (k > 0) {
+                file_append(l, m, (size_t) k);
+                l->file_bytes += (uint64_t) k;
+        }
+        file_flush(l);
+        size_t off = start;
+        while (off < l->tlen) {
+                size_t n = l->tlen - off < l->fcap ? l->tlen - off : l->fcap;
+                file_append(l, l->tbuf + off, n);
+                file_flush(l);
+                off += n;
+        }
+        l->file_bytes += l->tlen - start;
+        l->tlen = 0;
+}
+
 static void stamp(struct tf_outlog *l) {
         tf_format_utc_usec(l->ts, sizeof(l->ts), tf_now(CLOCK_REALTIME));
         l->ts_len = strlen(l->ts);
@@ -233,13 +312,25 @@ static void echo_line(struct tf_outlog *l, int stream, const char *p, size_t n) 
 
 /* One line (or a piece of a long one) of a stream to the file and the copy. */
 static void emit(struct tf_outlog *l, int stream, const char *p, size_t n, bool partial) {
-        if (!l->truncated && l->fd >= 0) {
+        if (l->truncated && l->tcap && l->fd >= 0) {
+                if (!l->ts_len)
+                        stamp(l);
+                const char *name = stream == 2 ? (partial ? "stderr/partial" : "stderr")
+                                               : (partial ? "stdout/partial" : "stdout");
+                tail_line(l, name, p, n);
+        } else if (!l->truncated && l->fd >= 0) {
                 if (!l->ts_len)
                         stamp(l);
                 const char *name = stream == 2 ? (partial ? "stderr/partial" : "stderr")
                                                : (partial ? "stdout/partial" : "stdout");
                 size_t nl = strlen(name), need = l->ts_len + 1 + nl + 1 + n + 1;
-                if (l->file_bytes + need > l->max_bytes) {
+                if (l->tcap && l->file_bytes + need > l->head_max) {
+                        /* The head is full: from here on lines go to the tail, and the marker is written
+                         * with it at the end, when the amount left out is known. */
+                        l->truncated = true;
+                        file_flush(l);
+                        tail_line(l, name, p, n);
+                } else if (l->file_bytes + need > l->max_bytes) {
                         char m[160];
                         int k = snprintf(m, sizeof(m),
                                          "%s tfrun log truncated at %" PRIu64 " bytes: further output is "
@@ -285,7 +376,7 @@ void tf_outlog_feed(struct tf_outlog *l, int stream, const void *buf, size_t n) 
         struct outlog_stream *st = &l->s[stream];
         const char *p = buf;
         l->out_bytes += n;
-        if (l->truncated && !l->echo_prefix) {
+        if (l->truncated && !l->echo_prefix && !l->tcap) {
                 /* Only counted from here on. */
                 const char *end = p + n, *q;
                 while (p < end && (q = memchr(p, '\n', (size_t) (end - p)))) {
@@ -456,6 +547,7 @@ void tf_outlog_finish(struct tf_outlog *l) {
         if (l->echo_prefix)
                 echo_flush(l);
         file_flush(l);
+        tail_write(l);
         if (l->fd >= 0)
                 close(l->fd);
         l->fd = -1;
@@ -494,6 +586,7 @@ struct tf_outlog *tf_outlog_free(struct tf_outlog *l) {
                 free(l->s[i].part);
         free(l->fbuf);
         free(l->ebuf);
+        free(l->tbuf);
         free(l->echo_prefix);
         free(l->path);
         free(l);

@@ -10,7 +10,8 @@
  * (the UTC time tfrun read it, the stream, the line), and optionally a copy to tfrun's own stdout and
  * stderr. The sink never blocks the loop and never holds the run back:
  *   - the file is capped (max_bytes): the line that would cross the cap is replaced by one line from
- *     "tfrun" saying the log was truncated at N bytes; what follows is only counted;
+ *     "tfrun" saying the log was truncated at N bytes; what follows is only counted, or, with
+ *     tail_bytes, kept in memory as the log's last lines and written after the marker at the end;
  *   - a line longer than line_max is written in pieces of line_max bytes, every piece but the last with
  *     the stream "stdout/partial" (a reader joins a partial piece with the next line of its stream);
  *   - a last line without a newline is written as a line when the run ends;
@@ -45,6 +46,10 @@ struct tf_outlog_options {
          * without the option). Neither: no copy. */
         const char *echo_prefix;
         bool echo_raw;
+        /* Past the cap, keep the last tail_bytes of lines too (0: none, the head only): the file then
+         * holds the first max_bytes - tail_bytes, one line saying how much was left out, and the tail,
+         * written when the run ends (the end of a long log says how it ended). At most max_bytes / 2. */
+        uint64_t tail_bytes;
 };
 
 struct tf_outlog;

@@ -118,6 +118,27 @@ is "$(cat "$TMPD/err")" "tfrun: ps: unknown option '--frob'; see \`tfrun ps --he
 "$TFRUN" ps --socket "$TMPD/none.sock" 2>"$TMPD/err"; is "$?" 125 "no manager: 125"
 grep -qF "$TMPD/none.sock" "$TMPD/err" && grep -q "tfrun up" "$TMPD/err"; ok "no manager: names the socket and tfrun up ($(cat "$TMPD/err"))"
 
+# logs -f: lines as they come, and the end of the stream with the run.
+svc slow "command: [sh, -c, 'for i in 1 2 3 4 5; do echo line-\$i; sleep 0.3; done']"
+v reload >/dev/null
+sid=$(v trigger slow)
+timeout 20 "$TFRUN" logs -f "$sid" --socket "$MSOCK" >"$TMPD/follow.out"; is "$?" 0 "logs -f: ends when the run ends"
+is "$(sed 's/^[^ ]* //' "$TMPD/follow.out" | tr '\n' ' ')" "stdout line-1 stdout line-2 stdout line-3 stdout line-4 stdout line-5 " \
+        "logs -f: every line, in order"
+
+# Retention: keep_runs 3 keeps the newest three runs and their logs, no more.
+svc keep "command: [true]" "history: {keep_runs: 3}"
+v reload >/dev/null
+kids=()
+for i in 1 2 3 4 5; do
+        kids+=("$(v trigger keep)")
+        for _ in $(seq 50); do [ "$(v history keep -n 1 --json | jget runs.0.status)" = success ] && break; sleep 0.05; done
+done
+is "$(v history keep -n 100 --json | python3 -c 'import json,sys; print(" ".join(r["run_id"] for r in json.load(sys.stdin)["runs"]))')" \
+        "${kids[4]} ${kids[3]} ${kids[2]}" "retention: the newest 3 runs are kept"
+is "$(ls "$ST/logs/keep" | sort | tr '\n' ' ')" "$(printf '%s.log\n' "${kids[2]}" "${kids[3]}" "${kids[4]}" | sort | tr '\n' ' ')" \
+        "retention: and their logs alone"
+
 # kill -9 of the manager during a native run and a docker run: after the restart both are lost and
 # nothing is left.
 svc dlong "image: $IMAGE" "command: [sleep, '300']"

@@ -79,6 +79,21 @@ is "$(cat "$TMPD/err")" "tfrun: up: $TMPD/nonexistent: No such file or directory
 "$TFRUN" up "$SVC" --frob 2>"$TMPD/err"; is "$?" 125 "up: an unknown option: 125"
 is "$(cat "$TMPD/err")" "tfrun: up: unknown option '--frob'; see \`tfrun up --help\` for the options" "up: an unknown option: message"
 
+# A log over the cap: its head, one line saying what was left out, and its tail.
+rm -f "$SVC"/*.yaml
+svc big "command: [sh, -c, 'i=0; while [ \$i -lt 4000 ]; do echo line-\$i; i=\$((i+1)); done']" "schedule: {every: 1h}"
+up --log-max 16K
+kill -HUP "$UP_PID"
+"$TFRUN" trigger big --socket "$MSOCK" >/dev/null
+for _ in $(seq 100); do ls "$ST/logs/big/"*.log >/dev/null 2>&1 && grep -q "last .* bytes follow" "$ST"/logs/big/*.log && break; sleep 0.1; done
+log=$(ls "$ST"/logs/big/*.log | head -1)
+[ "$(stat -c %s "$log")" -le 16384 ]; ok "the log is within its cap ($(stat -c %s "$log") bytes)"
+head -1 "$log" | grep -q ' stdout line-0$'; ok "its head: the first line"
+tail -1 "$log" | grep -q ' stdout line-3999$'; ok "its tail: the last line"
+grep -Eq ' tfrun log truncated at [0-9]+ bytes: [0-9]+ bytes \([0-9]+ lines\) left out; the last [0-9]+ bytes follow$' "$log"
+ok "one line says what was left out between them"
+down; is "$?" 0 "manager stopped"
+
 # The shipped unit, as configured for this build, checked by systemd itself (ExecStart pointed at this
 # build's tfrun: verify insists the binary exists).
 if command -v systemd-analyze >/dev/null; then
