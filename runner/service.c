@@ -229,9 +229,12 @@ static void on_run_done(struct tf_run *r, void *userdata) {
         const struct tf_spec *spec = j->ref->spec;
         tf_run_report(r);
         s->status = r->result.exit_status;
+        /* A copy that owns its strings: the run goes away below. */
         free(s->last.error);
+        free(s->last.log_path);
         s->last = r->result;
         s->last.error = r->result.error ? tf_strdup(r->result.error) : NULL;
+        s->last.log_path = r->result.log_path ? tf_strdup(r->result.log_path) : NULL;
         s->last_ended_usec = now_rt(s);
         if (s->o.hooks && s->o.hooks->run_ended)
                 s->o.hooks->run_ended(s, r, s->o.hooks->userdata);
@@ -638,5 +641,6 @@ void tf_service_free(struct tf_service *s) {
         ref_put(s->cur);
         free(s->state_path);
         free(s->last.error);
+        free(s->last.log_path);
         free(s);
 }

@@ -16,6 +16,7 @@ svc() {
 
 # up [ARGS...]: start the manager in the background; waits until it says it manages its services.
 up() {
+        san_check
         : >"$TMPD/up.log"
         "$TFRUN" up "$SVC" --state-dir "$ST" --socket "$MSOCK" "$@" >>"$TMPD/up.log" 2>&1 &
         UP_PID=$!
@@ -29,6 +30,16 @@ down() {
         local rc=$?
         UP_PID=
         return $rc
+}
+
+# san_check: a sanitizer's report in the manager's output so far is a failure (under ASan the manager keeps
+# running after some of them, and its output is not the test's).
+san_check() {
+        [ -f "$TMPD/up.log" ] || return 0
+        if grep -Eq 'ERROR: (Address|Leak)Sanitizer|runtime error:' "$TMPD/up.log"; then
+                fail "the manager's sanitizer report"
+                diag "$(grep -E -A12 'ERROR: (Address|Leak)Sanitizer|runtime error:' "$TMPD/up.log" | head -40)"
+        fi
 }
 
 # wait_log REGEX SECONDS [FILE]: until a line of the manager's output matches.

@@ -170,7 +170,8 @@ got=$(v history k9 -n 100 --json | python3 -c 'import json,sys; print(" ".join(s
 is "$got" "$(printf '%s\n' "${ids[@]}" | sort | tr '\n' ' ' | sed 's/ $//')" "20 kill -9s: every finished run is in the history"
 is "$(sqlite3 "$ST/tfrun.db" 'PRAGMA integrity_check')" ok "the history database is intact"
 is "$(printf '%s\n' "${ids[@]}" | sort -u | wc -l)" 20 "20 distinct run ids across 20 managers"
-down
+down; is "$?" 0 "the last manager exits 0"
 
+san_check
 echo "1..$TAP_N"
 exit $((TAP_FAILED > 0))

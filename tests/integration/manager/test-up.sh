@@ -106,5 +106,6 @@ else
         skip "no systemd-analyze"
 fi
 
+san_check
 echo "1..$TAP_N"
 exit $((TAP_FAILED > 0))
