@@ -986,7 +986,21 @@ static int plan_build(struct tf_cg_host *h, const struct tf_limits *l, const str
                         if (h->ctl[c].version == 1)
                                 p->want |= 1u << c;
         p->want &= ~p->need;
-        return plan_check_parents(p, err);
+        r = plan_check_parents(p, err);
+        if (r < 0)
+                return r;
+        /* A cpuset leaf wanted for no limit takes the parent's cpus and mems (cpuset_inherit()); a parent
+         * without both (a --cgroup-parent made by hand) could hold no task below it: keep out of it. */
+        unsigned cs = 1u << CTL_CPUSET;
+        if ((p->want & cs) && ctl_version(p, CTL_CPUSET) == 1) {
+                _cleanup_free_ char *pp = parent_path(CTL_CPUSET, p);
+                _cleanup_free_ char *fc = tf_asprintf("%s/cpuset.cpus", pp);
+                _cleanup_free_ char *fm = tf_asprintf("%s/cpuset.mems", pp);
+                char v[1024];
+                if (read_path(fc, v, sizeof(v)) <= 0 || read_path(fm, v, sizeof(v)) <= 0)
+                        p->want &= ~cs;
+        }
+        return 0;
 }
 
 /* The position of a spec key named at the start of a message ("limits.io[1].device: ..."). */

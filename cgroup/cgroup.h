@@ -49,7 +49,9 @@ struct tf_cg_options {
          * limited or not, as a container has: set for a sandboxed job, whose cgroup namespace would else
          * have tfrun's own cgroup as its root in the hierarchies no limit needs (the host's whole tree,
          * read-only, and that cgroup's files read as the job's). A v1 cpuset leaf made only for this
-         * gets its parent's cpuset.cpus and cpuset.mems. v2 is unchanged: one cgroup there already. */
+         * gets its parent's cpuset.cpus and cpuset.mems, and is left out below a parent without both.
+         * Hierarchies whose parent is missing are left out too (as for statistics). v2 is unchanged:
+         * one cgroup there already. */
         bool every_controller;
 };
 

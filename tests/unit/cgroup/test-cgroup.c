@@ -315,6 +315,29 @@ static void test_every_controller(void) {
         OK(exists(leaf(H_BLKIO, name, NULL)), "every_controller, cpuset 0: a blkio cgroup too");
         r = tf_cg_destroy(cg, &e);
         IS_INT(r, 0, "every_controller, cpuset 0: destroy");
+
+        /* A parent cpuset made by hand (mkdir: no cpus, no mems) could hold no task: the run goes on
+         * without a cpuset leaf rather than failing for a limit nobody asked for. */
+        char parent[64], dcs[256], du[256];
+        snprintf(parent, sizeof(parent), "/tfrun-test-emptycs-%d", (int)getpid());
+        snprintf(dcs, sizeof(dcs), "/sys/fs/cgroup/cpuset%s", parent);
+        snprintf(du, sizeof(du), "/sys/fs/cgroup/unified%s", parent);
+        if (!OK(mkdir(dcs, 0755) == 0 && mkdir(du, 0755) == 0, "an empty parent cpuset %s", dcs))
+                return;
+        struct tf_limits none_l = none();
+        struct tf_cg_options po = {.name = "leaf", .parent = parent, .every_controller = true};
+        r = tf_cg_create(host, &none_l, &po, &cg, &e);
+        if (OK(r == 0, "every_controller below an empty parent cpuset: runs")) {
+                char lcs[320];
+                snprintf(lcs, sizeof(lcs), "%s/leaf", dcs);
+                OK(!exists(lcs), "every_controller below an empty parent cpuset: no cpuset leaf");
+                IS_INT(tf_cg_destroy(cg, &e), 0, "every_controller below an empty parent cpuset: destroy");
+        } else {
+                printf("# %s\n", e ? e->msg : "?");
+                tf_error_free(e);
+        }
+        rmdir(dcs);
+        rmdir(du);
 }
 
 static struct tf_cg *mk(struct tf_limits *l, const char *what) {
