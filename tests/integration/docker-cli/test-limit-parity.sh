@@ -148,8 +148,8 @@ if [ "$rc" = 125 ] && grep -q "limits.io_weight: this host has no io weight cont
         "$TFRUN" -q "$TMPD/iow-docker.yaml" >"$TMPD/iow-docker.out" 2>"$TMPD/iow-docker.err"
         is "$?" 125 "io_weight, docker: refused too, 125"
         diag "docker: $(cat "$TMPD/iow-docker.err")"
-        grep -q "Block I/O weight" "$TMPD/iow-docker.err"
-        ok "io_weight, docker: the message quotes the engine's warning"
+        grep -q "^tfrun: $TMPD/iow-docker.yaml:5:10: limits.io_weight: the Docker engine would drop this limit: \"Your kernel does not support Block I/O weight" "$TMPD/iow-docker.err"
+        ok "io_weight, docker: the message names the key and its position, and quotes the engine's warning"
         no_container_left iow-docker "io_weight refused"
         "$DOCKER" run --rm --label "$LABEL" --network none -v "$PROBE:$PROBE:ro" --cgroupns private \
                 --blkio-weight 50 "$IMAGE" "$PROBE" cgfiles >"$TMPD/iow-plain.out" 2>"$TMPD/iow-plain.err"
