@@ -1468,8 +1468,9 @@ int tf_cg_create_from(const struct tf_cg_plan *cp, struct tf_cg **ret, tf_error 
                 if (r < 0)
                         goto fail;
         }
-        if (cg->by_ctl[CTL_CPUSET] && cg->by_ctl[CTL_CPUSET]->version == 1 && !(p->need & 1u << CTL_CPUSET)) {
-                r = cpuset_inherit(p, cg->by_ctl[CTL_CPUSET], err);
+        struct leaf *cs = cg->by_ctl[CTL_CPUSET];
+        if (cs && cs->version == 1 && !(p->need & 1u << CTL_CPUSET)) {
+                r = cpuset_inherit(p, cs, err);
                 if (r < 0)
                         goto fail;
         }

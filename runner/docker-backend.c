@@ -640,8 +640,8 @@ static void on_created(tf_docker_call *c, int r, tf_error *err, struct tf_docker
                         _cleanup_free_ char *where = tf_spec_where(s, pos);
                         if (key)
                                 tf_error_set(&e, EOPNOTSUPP,
-                                             "%s: %s: the Docker engine would drop this limit: \"%s\" (remove "
-                                             "it or use backend: native)",
+                                             "%s: %s: the Docker engine would drop this limit: \"%s\" "
+                                             "(remove it or use backend: native)",
                                              where, key, rep->warnings[i]);
                         else
                                 tf_error_set(&e, EOPNOTSUPP,

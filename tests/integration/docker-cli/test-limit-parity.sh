@@ -35,10 +35,13 @@ ONLINE=$(cat /sys/devices/system/cpu/online)
 # tfrun's own open-files limit in the rows that leave nofile unset: below the engine's, which a
 # container gets instead.
 TFRUN_NOFILE=4096
-ENGINE_NOFILE=$("$DOCKER" run --rm --label "$LABEL" --network none "$IMAGE" sh -c 'ulimit -Sn; ulimit -Hn' | tr '\n' ' ')
+ENGINE_NOFILE=$("$DOCKER" run --rm --label "$LABEL" --network none "$IMAGE" sh -c 'ulimit -Sn; ulimit -Hn' |
+        tr '\n' ' ')
 read -r ENGINE_SOFT ENGINE_HARD <<<"$ENGINE_NOFILE"
-diag "the engine's open-files limit: soft $ENGINE_SOFT, hard $ENGINE_HARD; tfrun's in the rows without nofile: $TFRUN_NOFILE"
-[ "$ENGINE_SOFT" != "$TFRUN_NOFILE" ] || skip_all "the engine's nofile is $TFRUN_NOFILE, the value this test gives tfrun"
+diag "the engine's open-files limit: soft $ENGINE_SOFT, hard $ENGINE_HARD;" \
+        "tfrun's in the rows without nofile: $TFRUN_NOFILE"
+[ "$ENGINE_SOFT" != "$TFRUN_NOFILE" ] ||
+        skip_all "the engine's nofile is $TFRUN_NOFILE, the value this test gives tfrun"
 
 field() { sed -n "s|^$2=||p" "$TMPD/$1.out"; }
 
@@ -46,13 +49,15 @@ field() { sed -n "s|^$2=||p" "$TMPD/$1.out"; }
 # backend, the flags under plain `docker run`; EXPECT: the v1 files' values the limits mean ("FILE=VALUE
 # ..."), checked in all three.
 row() {
-        local name=$1 lim=$2 expect=$3 b col key a v bad
+        local name=$1 lim=$2 expect b col key a v bad
+        expect=$(printf '%s' "$3" | tr -s ' \n' '  ')
         shift 3
         pair "$name" "command: [$PROBE, cgfiles]" "limits: $lim"
         # The sandbox's flags as tfrun sends them: a private cgroup namespace (the engine's default on v1
         # is the host's), no_new_privileges, the pinned seccomp profile.
         "$DOCKER" run --rm --label "$LABEL" --network none -v "$PROBE:$PROBE:ro" --cgroupns private \
-                --security-opt no-new-privileges --security-opt "seccomp=$SRCDIR/sandbox/seccomp-default.json" \
+                --security-opt no-new-privileges \
+                --security-opt "seccomp=$SRCDIR/sandbox/seccomp-default.json" \
                 "$@" "$IMAGE" "$PROBE" cgfiles >"$TMPD/$name-plain.out" 2>"$TMPD/$name-plain.err"
         is "$?" 0 "$name: plain docker run $* exits 0"
         [ -s "$TMPD/$name-plain.err" ] && diag "plain: $(cat "$TMPD/$name-plain.err")"
@@ -111,7 +116,8 @@ row() {
 
 UNL=9223372036854771712 # v1's unlimited: LLONG_MAX rounded down to the page
 M64=67108864
-DEFAULTS="memory.limit_in_bytes=$UNL memory.memsw.limit_in_bytes=$UNL cpu.cfs_quota_us=-1 cpu.cfs_period_us=100000 cpu.shares=1024 cpuset.cpus=$ONLINE pids.max=max"
+DEFAULTS="memory.limit_in_bytes=$UNL memory.memsw.limit_in_bytes=$UNL cpu.cfs_quota_us=-1"
+DEFAULTS="$DEFAULTS cpu.cfs_period_us=100000 cpu.shares=1024 cpuset.cpus=$ONLINE pids.max=max"
 
 row empty "{}" "$DEFAULTS"
 row mem "{memory: 64M}" "memory.limit_in_bytes=$M64 memory.memsw.limit_in_bytes=$((2 * M64))" -m 64M
@@ -119,11 +125,13 @@ row memsw0 "{memory: 64M, memory_swap: 0}" "memory.limit_in_bytes=$M64 memory.me
         -m 64M --memory-swap 64M
 row memsw32 "{memory: 64M, memory_swap: 32M}" \
         "memory.limit_in_bytes=$M64 memory.memsw.limit_in_bytes=$((M64 + M64 / 2))" -m 64M --memory-swap 96M
-row memswmax "{memory: 64M, memory_swap: max}" "memory.limit_in_bytes=$M64 memory.memsw.limit_in_bytes=$UNL" \
-        -m 64M --memory-swap -1
-row allmax "{memory: max, memory_swap: max, pids: max, cpuset: '$ONLINE'}" "$DEFAULTS" --cpuset-cpus "$ONLINE"
+row memswmax "{memory: 64M, memory_swap: max}" \
+        "memory.limit_in_bytes=$M64 memory.memsw.limit_in_bytes=$UNL" -m 64M --memory-swap -1
+row allmax "{memory: max, memory_swap: max, pids: max, cpuset: '$ONLINE'}" "$DEFAULTS" \
+        --cpuset-cpus "$ONLINE"
 row cpuhalf "{cpus: 0.5}" "cpu.cfs_quota_us=50000 cpu.cfs_period_us=100000 cpu.shares=1024" --cpus 0.5
-row cpuw "{cpus: 1.5, cpu_weight: 200}" "cpu.cfs_quota_us=150000 cpu.shares=2048" --cpus 1.5 --cpu-shares 2048
+row cpuw "{cpus: 1.5, cpu_weight: 200}" "cpu.cfs_quota_us=150000 cpu.shares=2048" \
+        --cpus 1.5 --cpu-shares 2048
 # The smallest of both: 1 ms of quota, and weight 1 = 10 shares (1 * 1024 / 100).
 row cpumin "{cpus: 0.01, cpu_weight: 1}" "cpu.cfs_quota_us=1000 cpu.shares=10" --cpus 0.01 --cpu-shares 10
 row cpuwmax "{cpu_weight: 10000}" "cpu.shares=102400 cpu.cfs_quota_us=-1" --cpu-shares 102400
@@ -131,7 +139,8 @@ row cpuset0 "{cpuset: '0'}" "cpuset.cpus=0" --cpuset-cpus 0
 row pidsfd "{pids: 20, nofile: 256}" "pids.max=20 nofile_soft=256 nofile_hard=256" \
         --pids-limit 20 --ulimit nofile=256:256
 row mixed "{memory: 128M, pids: 50, cpus: 0.25, nofile: 1024}" \
-        "memory.limit_in_bytes=$((2 * M64)) memory.memsw.limit_in_bytes=$((4 * M64)) pids.max=50 cpu.cfs_quota_us=25000 nofile_soft=1024 nofile_hard=1024" \
+        "memory.limit_in_bytes=$((2 * M64)) memory.memsw.limit_in_bytes=$((4 * M64)) pids.max=50
+         cpu.cfs_quota_us=25000 nofile_soft=1024 nofile_hard=1024" \
         -m 128M --pids-limit 50 --cpus 0.25 --ulimit nofile=1024:1024
 
 # io_weight where the host has a weight to write: natively blkio.weight (io_weight * 5, systemd's
@@ -141,7 +150,8 @@ row mixed "{memory: 128M, pids: 50, cpus: 0.25, nofile: 1024}" \
 pair iow "command: [$PROBE, cgfiles]" "limits: {io_weight: 50}"
 "$TFRUN" -q "$TMPD/iow-native.yaml" >"$TMPD/iow-native.out" 2>"$TMPD/iow-native.err"
 rc=$?
-if [ "$rc" = 125 ] && grep -q "limits.io_weight: this host has no io weight controller" "$TMPD/iow-native.err"; then
+if [ "$rc" = 125 ] &&
+        grep -q "limits.io_weight: this host has no io weight controller" "$TMPD/iow-native.err"; then
         diag "native: $(cat "$TMPD/iow-native.err")"
         pass "io_weight, native: refused on a host without an io weight to write, 125"
         no_cgroup_left iow-native "io_weight refused"

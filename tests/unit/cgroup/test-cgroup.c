@@ -287,9 +287,11 @@ static void test_every_controller(void) {
         IS_STR(slurp(leaf(H_CPU, name, "cpu.cfs_quota_us")), "-1", "every_controller: no cpu quota");
         char want[1024];
         snprintf(want, sizeof(want), "%s", slurp(parent_file(H_CPUSET, "cpuset.cpus")) ?: "?");
-        IS_STR(slurp(leaf(H_CPUSET, name, "cpuset.cpus")), want, "every_controller: the parent's cpuset.cpus");
+        IS_STR(slurp(leaf(H_CPUSET, name, "cpuset.cpus")), want,
+               "every_controller: the parent's cpuset.cpus");
         snprintf(want, sizeof(want), "%s", slurp(parent_file(H_CPUSET, "cpuset.mems")) ?: "?");
-        IS_STR(slurp(leaf(H_CPUSET, name, "cpuset.mems")), want, "every_controller: the parent's cpuset.mems");
+        IS_STR(slurp(leaf(H_CPUSET, name, "cpuset.mems")), want,
+               "every_controller: the parent's cpuset.mems");
         pid_t pid = spawn(cg, do_pause);
         for (int h = 0; h < H_UNIFIED; h++)
                 OK(pid_listed(leaf(h, name, "tasks"), pid), "every_controller: the child in %s", hier[h]);
