@@ -981,8 +981,26 @@ static int plan_build(struct tf_cg_host *h, const struct tf_limits *l, const str
         p->want |= 1u << CTL_MEMORY | 1u << CTL_PIDS;
         if (!h->v2_mnt)
                 p->want |= 1u << CTL_CPUACCT;
+        if (o && o->every_controller)
+                for (int c = 0; c < _CTL_MAX; c++)
+                        if (h->ctl[c].version == 1)
+                                p->want |= 1u << c;
         p->want &= ~p->need;
-        return plan_check_parents(p, err);
+        r = plan_check_parents(p, err);
+        if (r < 0)
+                return r;
+        /* A cpuset leaf wanted for no limit takes the parent's cpus and mems (cpuset_inherit()); a parent
+         * without both (a --cgroup-parent made by hand) could hold no task below it: keep out of it. */
+        unsigned cs = 1u << CTL_CPUSET;
+        if ((p->want & cs) && ctl_version(p, CTL_CPUSET) == 1) {
+                _cleanup_free_ char *pp = parent_path(CTL_CPUSET, p);
+                _cleanup_free_ char *fc = tf_asprintf("%s/cpuset.cpus", pp);
+                _cleanup_free_ char *fm = tf_asprintf("%s/cpuset.mems", pp);
+                char v[1024];
+                if (read_path(fc, v, sizeof(v)) <= 0 || read_path(fm, v, sizeof(v)) <= 0)
+                        p->want &= ~cs;
+        }
+        return 0;
 }
 
 /* The position of a spec key named at the start of a message ("limits.io[1].device: ..."). */
@@ -1393,6 +1411,29 @@ int tf_cg_create(struct tf_cg_host *h, const struct tf_limits *limits, const str
         return r;
 }
 
+/* A v1 cpuset with empty cpus or mems refuses every task (and a new one starts empty unless the parent
+ * has cgroup.clone_children): one made for no cpuset limit takes its parent's, as runc does. */
+static int cpuset_inherit(const struct plan *p, struct leaf *l, tf_error **err) {
+        _cleanup_free_ char *pp = parent_path(CTL_CPUSET, p);
+        static const char *const files[] = {"cpuset.cpus", "cpuset.mems"};
+        for (size_t i = 0; i < ELEMENTSOF(files); i++) {
+                _cleanup_free_ char *f = tf_asprintf("%s/%s", pp, files[i]);
+                char v[1024];
+                int r = read_path(f, v, sizeof(v));
+                if (r < 0)
+                        return tf_error_setc(err, r, "cgroup: read %s", f);
+                if (r == 0)
+                        return tf_error_set(err, EOPNOTSUPP,
+                                            "cgroup: the parent cpuset %s has an empty %s, so no task "
+                                            "could join a cpuset below it",
+                                            pp, files[i]);
+                r = write_at(l->dfd, files[i], v);
+                if (r < 0)
+                        return tf_error_setc(err, r, "cgroup: write '%s' to %s in %s", v, files[i], l->path);
+        }
+        return 0;
+}
+
 int tf_cg_create_from(const struct tf_cg_plan *cp, struct tf_cg **ret, tf_error **err) {
         const struct plan *p = &cp->p;
         int r = 0;
@@ -1424,6 +1465,12 @@ int tf_cg_create_from(const struct tf_cg_plan *cp, struct tf_cg **ret, tf_error 
                         if (l->ctls & (1u << c))
                                 parent_rel = p->parent[c];
                 r = leaf_create(p->host, l, parent_rel, err);
+                if (r < 0)
+                        goto fail;
+        }
+        struct leaf *cs = cg->by_ctl[CTL_CPUSET];
+        if (cs && cs->version == 1 && !(p->need & 1u << CTL_CPUSET)) {
+                r = cpuset_inherit(p, cs, err);
                 if (r < 0)
                         goto fail;
         }

@@ -45,6 +45,14 @@ struct tf_cg_options {
         /* The spec file, for messages: a refusal about a limit starts "FILE:LINE:COL: limits.KEY: ". NULL:
          * messages start with the key. */
         const char *spec_path;
+        /* A leaf in every cgroup v1 hierarchy tfrun knows (cpu, cpuacct, cpuset, memory, pids, blkio),
+         * limited or not, as a container has: set for a sandboxed job, whose cgroup namespace would else
+         * have tfrun's own cgroup as its root in the hierarchies no limit needs (the host's whole tree,
+         * read-only, and that cgroup's files read as the job's). A v1 cpuset leaf made only for this
+         * gets its parent's cpuset.cpus and cpuset.mems, and is left out below a parent without both.
+         * Hierarchies whose parent is missing are left out too (as for statistics). v2 is unchanged:
+         * one cgroup there already. */
+        bool every_controller;
 };
 
 struct tf_cg_stats {

@@ -403,6 +403,36 @@ static bool warning_drops_limit(const char *w) {
         return strstr(w, "does not support") || strstr(w, "discarded") || strstr(w, "imited without");
 }
 
+/* The spec key behind a dropped-limit warning (the engine's wording, moby daemon/daemon_unix.go
+ * verifyPlatformContainerResources), so that the refusal names it with its position; NULL when the
+ * warning is not one of those. Swap first: its warning also speaks of memory. */
+static const char *warning_key(const struct tf_spec *s, const char *w, struct tf_pos *pos) {
+        const struct tf_limits *l = &s->limits;
+        const struct {
+                const char *needle, *key;
+                struct tf_pos pos;
+        } map[] = {
+                {"swap", l->pos_memory_swap.line ? "limits.memory_swap" : "limits.memory",
+                 l->pos_memory_swap.line ? l->pos_memory_swap : l->pos_memory},
+                {"memory limit", "limits.memory", l->pos_memory},
+                {"pids limit", "limits.pids", l->pos_pids},
+                {"CPU shares", "limits.cpu_weight", l->pos_cpu_weight},
+                {"cfs period", "limits.cpus", l->pos_cpus},
+                {"cfs quota", "limits.cpus", l->pos_cpus},
+                {"cpuset", "limits.cpuset", l->pos_cpuset},
+                {"Block I/O weight", "limits.io_weight", l->pos_io_weight},
+                {"Block I/O", "limits.io", l->pos_io},
+                {"Block read", "limits.io", l->pos_io},
+                {"Block write", "limits.io", l->pos_io},
+        };
+        for (size_t i = 0; i < ELEMENTSOF(map); i++)
+                if (strstr(w, map[i].needle)) {
+                        *pos = map[i].pos;
+                        return map[i].key;
+                }
+        return NULL;
+}
+
 /* Docker CLI's rule for start failures that are the command's fault: 127 not found, 126 not executable. */
 static int exec_failure_status(const char *msg) {
         if (strstr(msg, "executable file not found") || strstr(msg, "no such file or directory"))
@@ -605,10 +635,19 @@ static void on_created(tf_docker_call *c, int r, tf_error *err, struct tf_docker
                 if (warning_drops_limit(rep->warnings[i])) {
                         /* Never run with less than the spec asked for; cleanup() removes the container. */
                         tf_error *e = NULL;
-                        tf_error_set(&e, EOPNOTSUPP,
-                                     "%s: the Docker engine would drop a limit of this spec: \"%s\" (remove "
-                                     "the limit or use backend: native)",
-                                     s->path, rep->warnings[i]);
+                        struct tf_pos pos = {0};
+                        const char *key = warning_key(s, rep->warnings[i], &pos);
+                        _cleanup_free_ char *where = tf_spec_where(s, pos);
+                        if (key)
+                                tf_error_set(&e, EOPNOTSUPP,
+                                             "%s: %s: the Docker engine would drop this limit: \"%s\" "
+                                             "(remove it or use backend: native)",
+                                             where, key, rep->warnings[i]);
+                        else
+                                tf_error_set(&e, EOPNOTSUPP,
+                                             "%s: the Docker engine would drop a limit of this spec: \"%s\" "
+                                             "(remove the limit or use backend: native)",
+                                             s->path, rep->warnings[i]);
                         return fail(k, e);
                 }
                 tf_log("%s: engine warning: %s", s->name, rep->warnings[i]);

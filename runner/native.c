@@ -135,8 +135,10 @@ static int native_check(struct tf_run *r, tf_error **err) {
         if (ret < 0)
                 return ret;
         n->cg_name = tf_asprintf("tfrun-%s", r->run_id);
+        /* Sandboxed, the job sees its cgroup namespace: a cgroup of its own in every hierarchy, as in a
+         * container, so that none shows it tfrun's cgroup (the host's tree) as its root. */
         struct tf_cg_options o = { .parent = r->opts->cgroup_parent, .name = n->cg_name,
-                                   .spec_path = s->path };
+                                   .spec_path = s->path, .every_controller = !s->sandbox.host };
         return tf_cg_check(host, &s->limits, &o, &n->cg_plan, err);
 }
 

@@ -13,6 +13,14 @@
  *   tfprobe cgroup                 print /proc/self/cgroup
  *   tfprobe limits                 print the effective limits of its own cgroup, v1 or v2, one per line
  *                                  (swap: swap alone, v2 memory.swap.max or v1 memsw - memory)
+ *   tfprobe cgfiles                the cgroup's limit files as the job sees them, FILE=CONTENT (or
+ *                                  FILE=absent), then cgroup_path (the path /proc/self/cgroup gives for
+ *                                  those controllers, "/" in a private cgroup namespace) and nofile_soft,
+ *                                  nofile_hard (getrlimit). v1: memory.limit_in_bytes,
+ *                                  memory.memsw.limit_in_bytes, cpu.cfs_quota_us, cpu.cfs_period_us,
+ *                                  cpu.shares, cpuset.cpus, pids.max, blkio.weight, blkio.bfq.weight;
+ *                                  v2: memory.max, memory.swap.max, cpu.max, cpu.weight,
+ *                                  cpuset.cpus.effective, pids.max, io.weight, io.bfq.weight
  *   tfprobe fds                    list open fds (from /proc/self/fd)
  *   tfprobe env NAME...            print NAME=value for each (or NAME unset)
  *   tfprobe rlimit-nofile          print soft and hard RLIMIT_NOFILE
@@ -215,6 +223,49 @@ static int limits(void) {
                 limit("cpu_period", "cpu", "cpu.cfs_period_us");
                 limit("cpuset", "cpuset", "cpuset.cpus");
         }
+        return 0;
+}
+
+/* Raw limit files, named as the kernel names them, so that a comparison sees what was written and not a
+ * translation of it. Read in the job's own cgroup (limit_value: its path, else the controller's root). */
+static int cgfiles(void) {
+        static const char *const v1[][2] = {
+                {"memory", "memory.limit_in_bytes"}, {"memory", "memory.memsw.limit_in_bytes"},
+                {"cpu", "cpu.cfs_quota_us"},         {"cpu", "cpu.cfs_period_us"},
+                {"cpu", "cpu.shares"},               {"cpuset", "cpuset.cpus"},
+                {"pids", "pids.max"},                {"blkio", "blkio.weight"},
+                {"blkio", "blkio.bfq.weight"},
+        };
+        static const char *const v2[][2] = {
+                {"", "memory.max"}, {"", "memory.swap.max"},       {"", "cpu.max"},   {"", "cpu.weight"},
+                {"", "pids.max"},   {"", "cpuset.cpus.effective"}, {"", "io.weight"}, {"", "io.bfq.weight"},
+        };
+        int is_v2 = access("/sys/fs/cgroup/cgroup.controllers", F_OK) == 0;
+        const char *const(*t)[2] = is_v2 ? v2 : v1;
+        size_t n = is_v2 ? sizeof v2 / sizeof v2[0] : sizeof v1 / sizeof v1[0];
+        char paths[512] = "", cg[2048], val[256];
+        printf("cgroup=%s\n", is_v2 ? "v2" : "v1");
+        for (size_t i = 0; i < n; i++) {
+                int r = limit_value(t[i][0], t[i][1], val, sizeof val);
+                printf("%s=%s\n", t[i][1], r == 0 ? val : "absent");
+                /* The distinct paths of the controllers read, in order: one "/" when all are the root. */
+                if (own_cgroup(t[i][0], cg, sizeof cg) < 0)
+                        snprintf(cg, sizeof cg, "?");
+                char have[sizeof paths + 2];
+                snprintf(have, sizeof have, " %s ", paths);
+                size_t used = strlen(paths);
+                char needle[sizeof paths + 2];
+                snprintf(needle, sizeof needle, " %.*s ", (int) sizeof paths - 1, cg);
+                if (!strstr(have, needle) && used + strlen(cg) + 2 < sizeof paths)
+                        snprintf(paths + used, sizeof paths - used, "%s%.*s", used ? " " : "",
+                                 (int) (sizeof paths - used - 2), cg);
+        }
+        printf("cgroup_path=%s\n", paths);
+        struct rlimit rl;
+        if (getrlimit(RLIMIT_NOFILE, &rl) < 0)
+                return 1;
+        printf("nofile_soft=%llu\nnofile_hard=%llu\n", (unsigned long long) rl.rlim_cur,
+               (unsigned long long) rl.rlim_max);
         return 0;
 }
 
@@ -610,6 +661,8 @@ int main(int argc, char **argv) {
         }
         if (!strcmp(c, "limits"))
                 return limits();
+        if (!strcmp(c, "cgfiles"))
+                return cgfiles();
         if (!strcmp(c, "fds")) {
                 DIR *d = opendir("/proc/self/fd");
                 if (!d)

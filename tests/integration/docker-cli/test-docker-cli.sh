@@ -172,7 +172,7 @@ if [ -e "$(awk -F: '$2 == "blkio" {print "/sys/fs/cgroup/blkio" $3}' /proc/self/
         skip "the engine supports BlkioWeight here: no dropped-limit warning to provoke"
 else
         spec iow100 "image: $IMAGE" "command: [true]" "limits: {io_weight: 100}" >/dev/null
-        bad iow100 "iow100.yaml: the Docker engine would drop a limit of this spec: \"Your kernel does not support Block I/O weight.*Weight discarded.\"" \
+        bad iow100 "iow100.yaml:4:10: limits.io_weight: the Docker engine would drop this limit: \"Your kernel does not support Block I/O weight.*Weight discarded.\" \(remove it or use backend: native\)" \
                 "engine warning that drops a limit (BlkioWeight)"
 fi
 # An engine older than API 1.41: a fake one (no such engine can run here) that answers only /_ping and

@@ -10,6 +10,8 @@ Usage: fake-engine.py SOCKET STATEFILE MODE
   cut-attach    closes the attach stream 0.3 s after start; the container goes on running
   delay-delete  takes 1.5 s to answer DELETE
   hang-kill     never answers a kill
+  warn-swap     answers the create with the engine's dropped-swap warning (a host without swap accounting)
+  warn-pids     answers the create with the engine's dropped-pids-limit warning
 Containers run a pretend command: ["sleep", N] ends after N s with 0, ["exit", N] at once with N; a kill
 ends it with 128+signal. STATEFILE gets one line per event ("create ID", "kill ID SIG", "delete ID") and
 the containers not yet deleted are listed in STATEFILE.live after every change.
@@ -110,7 +112,13 @@ class Handler(BaseHTTPRequestHandler):
                 containers[cid] = {"cmd": json.loads(body).get("Cmd") or [], "running": False, "code": 0,
                                    "started": False, "finished": "0001-01-01T00:00:00Z"}
             event("create " + cid)
-            return self.reply(201, {"Id": cid, "Warnings": []})
+            warnings = {
+                "warn-swap": ["Your kernel does not support swap limit capabilities or the cgroup is not "
+                              "mounted. Memory limited without swap."],
+                "warn-pids": ["Your kernel does not support pids limit capabilities or the cgroup is not "
+                              "mounted. PIDs limit discarded."],
+            }.get(MODE, [])
+            return self.reply(201, {"Id": cid, "Warnings": warnings})
         m = re.match(r"^/containers/([0-9a-f]+)(/[a-z]+)?$", path)
         c = containers.get(m.group(1)) if m else None
         if not c:

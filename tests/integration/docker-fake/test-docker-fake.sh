@@ -146,5 +146,29 @@ echo "$ERR" | grep -q "the container did not end within 5 s of SIGKILL"
 ok "kill never answered: says it gave up"
 loop_clean "kill never answered"
 
+# --- a create answered with a warning that drops a limit: refused with the key's position, removed ---
+fake warn-swap
+S=$(spec warnsw "command: [exit, '0']" "limits: {memory: 64M, memory_swap: 32M}")
+run "$S"
+is "$RC" 125 "dropped swap limit: status 125"
+is "$ERR" "tfrun: $S:4:23: limits.memory_swap: the Docker engine would drop this limit: \"Your kernel does not support swap limit capabilities or the cgroup is not mounted. Memory limited without swap.\" (remove it or use backend: native)" \
+        "dropped swap limit: the message names memory_swap and its position"
+S=$(spec warnmem "command: [exit, '0']" "limits: {memory: 64M}")
+run "$S"
+is "$RC" 125 "dropped swap limit, memory alone: status 125"
+echo "$ERR" | grep -q "^tfrun: $S:4:10: limits.memory: the Docker engine would drop this limit: "
+ok "dropped swap limit, memory alone: the message names memory"
+grep -q "^delete " "$TMPD/state"
+ok "dropped swap limit: the created container is deleted"
+nothing_left "dropped swap limit"
+fake warn-pids
+S=$(spec warnpids "command: [exit, '0']" "limits: {pids: 20}")
+run "$S"
+is "$RC" 125 "dropped pids limit: status 125"
+echo "$ERR" | grep -q "^tfrun: $S:4:10: limits.pids: the Docker engine would drop this limit: \"Your kernel does not support pids limit"
+ok "dropped pids limit: the message names pids and its position"
+nothing_left "dropped pids limit"
+loop_clean "dropped limits"
+
 stop_fake
 done_testing

@@ -258,6 +258,90 @@ static void test_create_readback(void) {
         OK(!exists(leaf(H_UNIFIED, name, NULL)), "unified dir removed");
 }
 
+/* The parent's file in hierarchy h (tfrun's own cgroup there). */
+static const char *parent_file(int h, const char *file) {
+        static char path[1024];
+        snprintf(path, sizeof(path), "/sys/fs/cgroup/%s%s/%s", hier[h], strcmp(own[h], "/") ? own[h] : "",
+                 file);
+        return path;
+}
+
+/* every_controller: a leaf in each v1 hierarchy without a limit asking for it (a sandboxed job's cgroup
+ * namespace then has its own cgroup as the root everywhere); a cpuset made only for that inherits the
+ * parent's cpus and mems, one a limit asks for keeps the limit. */
+static void test_every_controller(void) {
+        struct tf_limits l = none();
+        const char *name = next_name();
+        struct tf_cg_options o = {.name = name, .every_controller = true};
+        struct tf_cg *cg = NULL;
+        tf_error *e = NULL;
+        int r = tf_cg_create(host, &l, &o, &cg, &e);
+        if (!OK(r == 0, "every_controller, no limits: create")) {
+                printf("# %s\n", e ? e->msg : "?");
+                tf_error_free(e);
+                return;
+        }
+        for (int h = 0; h < H_UNIFIED; h++)
+                OK(exists(leaf(h, name, NULL)), "every_controller: a %s cgroup without a limit", hier[h]);
+        IS_STR(slurp(leaf(H_CPU, name, "cpu.shares")), "1024", "every_controller: cpu.shares the default");
+        IS_STR(slurp(leaf(H_CPU, name, "cpu.cfs_quota_us")), "-1", "every_controller: no cpu quota");
+        char want[1024];
+        snprintf(want, sizeof(want), "%s", slurp(parent_file(H_CPUSET, "cpuset.cpus")) ?: "?");
+        IS_STR(slurp(leaf(H_CPUSET, name, "cpuset.cpus")), want,
+               "every_controller: the parent's cpuset.cpus");
+        snprintf(want, sizeof(want), "%s", slurp(parent_file(H_CPUSET, "cpuset.mems")) ?: "?");
+        IS_STR(slurp(leaf(H_CPUSET, name, "cpuset.mems")), want,
+               "every_controller: the parent's cpuset.mems");
+        pid_t pid = spawn(cg, do_pause);
+        for (int h = 0; h < H_UNIFIED; h++)
+                OK(pid_listed(leaf(h, name, "tasks"), pid), "every_controller: the child in %s", hier[h]);
+        r = tf_cg_kill(cg, SIGKILL, &e);
+        IS_INT(r, 0, "every_controller: kill");
+        (void)wait_status(pid);
+        OK(wait_empty(cg), "every_controller: empty after the child died");
+        r = tf_cg_destroy(cg, &e);
+        IS_INT(r, 0, "every_controller: destroy");
+        for (int h = 0; h <= H_UNIFIED; h++)
+                OK(!exists(leaf(h, name, NULL)), "every_controller: %s dir removed", hier[h]);
+
+        l.cpuset = (char *)"0";
+        name = next_name();
+        o.name = name;
+        r = tf_cg_create(host, &l, &o, &cg, &e);
+        if (!OK(r == 0, "every_controller, cpuset 0: create")) {
+                printf("# %s\n", e ? e->msg : "?");
+                tf_error_free(e);
+                return;
+        }
+        IS_STR(slurp(leaf(H_CPUSET, name, "cpuset.cpus")), "0", "every_controller: a cpuset limit is kept");
+        OK(exists(leaf(H_BLKIO, name, NULL)), "every_controller, cpuset 0: a blkio cgroup too");
+        r = tf_cg_destroy(cg, &e);
+        IS_INT(r, 0, "every_controller, cpuset 0: destroy");
+
+        /* A parent cpuset made by hand (mkdir: no cpus, no mems) could hold no task: the run goes on
+         * without a cpuset leaf rather than failing for a limit nobody asked for. */
+        char parent[64], dcs[256], du[256];
+        snprintf(parent, sizeof(parent), "/tfrun-test-emptycs-%d", (int)getpid());
+        snprintf(dcs, sizeof(dcs), "/sys/fs/cgroup/cpuset%s", parent);
+        snprintf(du, sizeof(du), "/sys/fs/cgroup/unified%s", parent);
+        if (!OK(mkdir(dcs, 0755) == 0 && mkdir(du, 0755) == 0, "an empty parent cpuset %s", dcs))
+                return;
+        struct tf_limits none_l = none();
+        struct tf_cg_options po = {.name = "leaf", .parent = parent, .every_controller = true};
+        r = tf_cg_create(host, &none_l, &po, &cg, &e);
+        if (OK(r == 0, "every_controller below an empty parent cpuset: runs")) {
+                char lcs[320];
+                snprintf(lcs, sizeof(lcs), "%s/leaf", dcs);
+                OK(!exists(lcs), "every_controller below an empty parent cpuset: no cpuset leaf");
+                IS_INT(tf_cg_destroy(cg, &e), 0, "every_controller below an empty parent cpuset: destroy");
+        } else {
+                printf("# %s\n", e ? e->msg : "?");
+                tf_error_free(e);
+        }
+        rmdir(dcs);
+        rmdir(du);
+}
+
 static struct tf_cg *mk(struct tf_limits *l, const char *what) {
         struct tf_cg_options o = {.name = next_name()};
         struct tf_cg *cg = NULL;
@@ -795,6 +879,7 @@ int main(void) {
         IS_STR(tf_cg_mode_name(m), "hybrid", "detect says hybrid");
 
         test_create_readback();
+        test_every_controller();
         test_stats();
         test_oom();
         test_kill_tree();
