@@ -100,8 +100,9 @@ static int parse(int argc, char **argv, struct verb_opts *o) {
                         return -EINVAL;
                 default:
                 unknown:
-                        tf_log("%s: unknown option '%s'; see `tfrun %s --help` for the options", o->verb,
-                               argv[optind - 1], o->verb);
+                        tf_log("%s: unknown option '%s'; its options: %s--json, --socket PATH, --help", o->verb,
+                               argv[optind - 1],
+                               is_logs ? "-f, -n N, " : is_history ? "--status S, --since DURATION, -n N, " : "");
                         return -EINVAL;
                 }
         }
