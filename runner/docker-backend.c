@@ -145,6 +145,7 @@ struct dkr {
         uint64_t held_usec;    /* the stream ended with output still queued; 0: not */
         struct tf_source *flush; /* the bound on the last output's flush */
         bool waited, exited, oom, oom_known;
+        bool child_looked; /* the one second look for a child's OOM kill was made */
         unsigned rechecks, event_checks;
         struct tf_docker_state st;
         struct tf_source *recheck, *lost;
@@ -848,8 +849,17 @@ static int on_recheck(struct tf_source *s, int fd, uint32_t events, void *userda
  * at the exit, before them.
  */
 static void exit_next(struct dkr *k) {
-        bool suspect = mem_limited(k) && !k->st.oom_killed && !k->oom && k->st.exit_code == 128 + SIGKILL;
-        if (suspect && (k->rechecks < OOM_RECHECKS || k->event_checks < OOM_EVENT_CHECKS)) {
+        bool unsure = mem_limited(k) && !k->st.oom_killed && !k->oom;
+        bool suspect = unsure && k->st.exit_code == 128 + SIGKILL;
+        /* A main process that exited by itself may still have lost a child to the OOM killer, and the same
+         * race hides that (seen under load: OOMKilled set after the exit was recorded): one second look at
+         * the state and one at the event log. */
+        if (unsure && !suspect && !k->child_looked) {
+                k->child_looked = true;
+                k->rechecks = OOM_RECHECKS - 1;
+                k->event_checks = OOM_EVENT_CHECKS - 1;
+        }
+        if (unsure && (k->rechecks < OOM_RECHECKS || k->event_checks < OOM_EVENT_CHECKS)) {
                 _cleanup_error_ tf_error *e = NULL;
                 /* The first look at the event log goes at once, the others after a pause. */
                 uint64_t delay = k->rechecks == OOM_RECHECKS && k->event_checks == 0 ? 0 : OOM_RECHECK_USEC;
