@@ -170,6 +170,14 @@ int tf_cmd_run(int argc, char **argv) {
                 report_failure(&opts, NULL, TF_REASON_INVALID_SPEC, e->msg);
                 return 125;
         }
+        if (spec->n_steps > 0) {
+                _cleanup_free_ char *w = tf_spec_where(spec, spec->pos_steps);
+                _cleanup_free_ char *msg =
+                        tf_asprintf("%s: steps: workflows are validated but not yet run by this tfrun", w);
+                tf_log("%s", msg);
+                report_failure(&opts, spec->name, TF_REASON_INVALID_SPEC, msg);
+                return 125;
+        }
         if (spec->schedule.present && !now && check_schedule(spec, &e) < 0) {
                 tf_log("%s", e->msg);
                 report_failure(&opts, spec->name, TF_REASON_INVALID_SPEC, e->msg);
@@ -183,6 +191,30 @@ int tf_cmd_run(int argc, char **argv) {
                 .state_dir = state_dir,
         };
         return tf_supervise(TAKE_PTR(spec), &so);
+}
+
+/* A step whose working_dir holds an output is checked once the output is known. */
+static int check_step(struct tf_run_ctx *ctx, const struct tf_step *st, const struct tf_run_options *ro,
+                      tf_error **err) {
+        for (size_t i = 0; i < st->n_refs; i++)
+                if (st->refs[i].field == TF_REF_WORKING_DIR)
+                        return 0;
+        return tf_run_check(ctx, st->spec, ro, err);
+}
+
+/* A service's backend checks; a workflow's are its steps' and handlers' (each a spec of its own). */
+static int check_spec_or_steps(struct tf_run_ctx *ctx, const struct tf_spec *spec, const struct tf_run_options *ro,
+                               tf_error **err) {
+        if (spec->n_steps == 0)
+                return tf_run_check(ctx, spec, ro, err);
+        for (size_t i = 0; i < spec->n_steps; i++)
+                if (check_step(ctx, &spec->steps[i], ro, err) < 0)
+                        return -EINVAL;
+        const struct tf_step *handlers[] = { spec->on_success, spec->on_failure, spec->on_exit };
+        for (size_t i = 0; i < ELEMENTSOF(handlers); i++)
+                if (handlers[i] && check_step(ctx, handlers[i], ro, err) < 0)
+                        return -EINVAL;
+        return 0;
 }
 
 int tf_cmd_validate(int argc, char **argv) {
@@ -211,13 +243,16 @@ int tf_cmd_validate(int argc, char **argv) {
                         status = 125;
                         continue;
                 }
-                if (check_schedule(spec, &e) < 0 || tf_run_check(&ctx, spec, &ro, &e) < 0) {
+                if (check_schedule(spec, &e) < 0 || check_spec_or_steps(&ctx, spec, &ro, &e) < 0) {
                         tf_log("%s", e->msg);
                         status = 125;
                         continue;
                 }
-                printf("%s: ok (service %s, backend %s)\n", argv[i], spec->name,
-                       tf_backend_name(spec->resolved_backend));
+                if (spec->n_steps > 0)
+                        printf("%s: ok (workflow %s, %zu steps)\n", argv[i], spec->name, spec->n_steps);
+                else
+                        printf("%s: ok (service %s, backend %s)\n", argv[i], spec->name,
+                               tf_backend_name(spec->resolved_backend));
         }
         tf_run_ctx_done(&ctx);
         tf_loop_free(loop);

@@ -23,11 +23,19 @@ static bool env_name_valid(const char *s, size_t n) {
         return true;
 }
 
+bool spec_var_name_valid(const char *s, size_t n) {
+        return env_name_valid(s, n);
+}
+
 static const char *env_lookup(char *const *env, const char *name, size_t n) {
         for (size_t i = 0; env && env[i]; i++)
                 if (strncmp(env[i], name, n) == 0 && env[i][n] == '=')
                         return env[i] + n + 1;
         return NULL;
+}
+
+const char *spec_env_lookup(struct ctx *c, const char *name, size_t n) {
+        return env_lookup(c->environ_in, name, n);
 }
 
 /* Sets NAME=VALUE in *v, replacing an entry of the same name in place. */
@@ -57,7 +65,113 @@ static void sb_append(struct strbuf *b, const char *s, size_t n) {
         b->p[b->len] = 0;
 }
 
-static int interpolate(struct ctx *c, const struct node *v, const char *kp, char **ret) {
+/* A reference to an output in a step's text: kept as written at b->len, replaced at run time. */
+static void add_ref(struct ctx *c, enum tf_step_ref_field field, size_t index, const char *env_name,
+                    size_t offset, size_t len, const char *name, size_t n, const char *def, size_t defn) {
+        struct tf_step *st = c->step;
+        st->refs = tf_realloc(st->refs, (st->n_refs + 1) * sizeof(struct tf_step_ref));
+        c->ref_env_names = tf_realloc(c->ref_env_names, (st->n_refs + 1) * sizeof(char *));
+        st->refs[st->n_refs] = (struct tf_step_ref){
+                .field = field,
+                .index = index,
+                .offset = offset,
+                .len = len,
+                .var = tf_strndup(name, n),
+                .default_value = def ? tf_strndup(def, defn) : NULL,
+        };
+        c->ref_env_names[st->n_refs] = env_name ? tf_strdup(env_name) : NULL;
+        st->n_refs++;
+}
+
+int spec_step_var(struct ctx *c, const struct node *v, const char *kp, const char *name, size_t n,
+                  bool may_be_unset, const char *what, const char **ret_value) {
+        for (char **o = c->outputs_avail; o && *o; o++)
+                if (strlen(*o) == n && strncmp(*o, name, n) == 0)
+                        return 1;
+        const char *val = env_lookup(c->environ_in, name, n);
+        *ret_value = val;
+        if (val || may_be_unset)
+                return 0;
+        _cleanup_free_ char *text = what[0] == '$' ? tf_asprintf(", or $${%.*s} for the text", (int)n, name)
+                                                  : tf_strdup("");
+        const struct tf_spec *top = c->top ? c->top->s : NULL;
+        for (size_t i = 0; top && i < top->n_steps; i++) {
+                const struct tf_step *o = &top->steps[i];
+                if (o->output && strlen(o->output) == n && strncmp(o->output, name, n) == 0)
+                        return spec_fail(c, v->pos, kp,
+                                         "%s is the output of step '%s', which this step does not depend on; "
+                                         "expected '%s' in depends_on (or a step that depends on it)%s",
+                                         what, o->name, o->name, text);
+        }
+        return spec_fail(c, v->pos, kp,
+                         "%s is neither the output of a step this step depends on nor set in the "
+                         "environment; expected a step with output: %.*s in depends_on, %.*s set in the "
+                         "environment%s",
+                         what, (int)n, name, (int)n, name, text);
+}
+
+int spec_step_template(struct ctx *c, const struct node *v, const char *kp, const char *in,
+                       enum tf_step_ref_field field, size_t index, char **ret) {
+        static const char braces[] = "expected ${NAME} or ${NAME:-default}, or $${ for a literal ${";
+        struct strbuf b = {0};
+        sb_append(&b, "", 0);
+        for (size_t i = 0; in[i];) {
+                if (in[i] == '$' && in[i + 1] == '$' && in[i + 2] == '{') {
+                        sb_append(&b, "${", 2);
+                        i += 3;
+                        continue;
+                }
+                if (in[i] != '$' || in[i + 1] != '{') {
+                        size_t n = 1 + strcspn(in + i + 1, "$");
+                        sb_append(&b, in + i, n);
+                        i += n;
+                        continue;
+                }
+                const char *name = in + i + 2;
+                size_t n = 0;
+                while (isalnum((unsigned char)name[n]) || name[n] == '_')
+                        n++;
+                const char *after = name + n, *def = NULL, *end;
+                size_t defn = 0;
+                _cleanup_free_ char *q = spec_quote_text(in);
+                if (!env_name_valid(name, n) || (*after != '}' && !tf_startswith(after, ":-"))) {
+                        free(b.p);
+                        return spec_fail(c, v->pos, kp, "%s has a malformed ${...}; %s", q, braces);
+                }
+                if (*after == '}')
+                        end = after + 1;
+                else {
+                        def = after + 2;
+                        const char *close = strchr(def, '}');
+                        if (!close) {
+                                free(b.p);
+                                return spec_fail(c, v->pos, kp, "%s has an unterminated ${...}; %s", q, braces);
+                        }
+                        defn = (size_t)(close - def);
+                        end = close + 1;
+                }
+                _cleanup_free_ char *what = tf_asprintf("${%.*s}", (int)n, name);
+                const char *val = NULL;
+                int r = spec_step_var(c, v, kp, name, n, def != NULL, what, &val);
+                if (r < 0) {
+                        free(b.p);
+                        return r;
+                }
+                size_t len = (size_t)(end - (in + i));
+                if (r > 0) {
+                        add_ref(c, field, index, NULL, b.len, len, name, n, def, defn);
+                        sb_append(&b, in + i, len);
+                } else if (val && (*val || !def))
+                        sb_append(&b, val, strlen(val));
+                else
+                        sb_append(&b, def, defn);
+                i += len;
+        }
+        *ret = b.p;
+        return 0;
+}
+
+static int interpolate(struct ctx *c, const struct node *v, const char *kp, const char *env_name, char **ret) {
         static const char braces[] = "expected ${NAME} or ${NAME:-default}, or $$ for a literal $";
         const char *s = v->text;
         struct strbuf b = {0};
@@ -100,6 +214,28 @@ static int interpolate(struct ctx *c, const struct node *v, const char *kp, char
                         break;
                 }
                 const char *val = env_lookup(c->environ_in, name, n);
+                if (c->step) {
+                        /* A step: ${NAME} may name an output of a step it depends on (kept for run time). */
+                        const char *close = *after == '}' ? after : strchr(after, '}');
+                        if (!close) {
+                                r = spec_fail(c, v->pos, kp, "%s has an unterminated ${...}; %s", q, braces);
+                                break;
+                        }
+                        _cleanup_free_ char *what = tf_asprintf("${%.*s}", (int)n, name);
+                        r = spec_step_var(c, v, kp, name, n, *after != '}', what, &val);
+                        if (r < 0)
+                                break;
+                        if (r > 0) {
+                                size_t len = (size_t)(close + 1 - (s + i));
+                                const char *def = *after == '}' ? NULL : after + 2;
+                                add_ref(c, TF_REF_ENV, 0, env_name, b.len, len, name, n, def,
+                                        def ? (size_t)(close - def) : 0);
+                                sb_append(&b, s + i, len);
+                                i += len;
+                                r = 0;
+                                continue;
+                        }
+                }
                 if (*after == '}') {
                         if (!val) {
                                 r = spec_fail(c, v->pos, kp,
@@ -158,7 +294,7 @@ int spec_parse_env(struct ctx *c, const struct node *v, const char *kp) {
                 if (r < 0)
                         return r;
                 _cleanup_free_ char *x = NULL;
-                r = interpolate(c, val, ikp, &x);
+                r = interpolate(c, val, ikp, k->text, &x);
                 if (r < 0)
                         return r;
                 spec_env_set(&c->env_inline, tf_asprintf("%s=%s", k->text, x));

@@ -8,6 +8,7 @@
 #include <ctype.h>
 #include <errno.h>
 #include <inttypes.h>
+#include <regex.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -39,12 +40,15 @@ struct key {
         key_parser parse;
         const struct key *sub; /* a section's own keys (the parser walks them) */
         size_t n_sub;
+        bool early; /* a step's key read in the first pass (name, depends_on, output) */
 };
 
 #define KEY(n, p)                                                                                           \
         { .name = n, .parse = p }
 #define SECTION(n, p, t)                                                                                    \
         { .name = n, .parse = p, .sub = t, .n_sub = ELEMENTSOF(t) }
+#define EARLY(n, p)                                                                                         \
+        { .name = n, .parse = p, .early = true }
 
 static const char **key_names(const struct key *keys, size_t n) {
         const char **names = tf_malloc0((n + 1) * sizeof(char *));
@@ -157,6 +161,10 @@ static int walk_map(struct ctx *c, const struct node *map, const char *parent_kp
                 if (!e)
                         return unknown_key(c, k, parent_kp, kp, keys, n_keys);
                 assert(e->parse);
+                /* A step's mapping is walked twice: its name, depends_on and output first (the graph),
+                 * then the rest, with the outputs it may use known. Both passes check every key. */
+                if (c->step && c->prescan != e->early)
+                        continue;
                 int r = e->parse(c, &(struct field){.key = e, .k = k, .v = v, .kp = kp, .obj = obj});
                 if (r < 0)
                         return r;
@@ -209,14 +217,16 @@ static char *name_suggestion(const char *s) {
 static const char NAME_EXPECTED[] = "lower-case letters, digits, '_', '.' and '-', starting with a letter "
                                     "or digit, at most 63 characters";
 
-static int parse_name(struct ctx *c, const struct node *v, const char *kp) {
-        int r = spec_get_string(c, v, kp, NAME_EXPECTED, false, &c->s->name);
+static int parse_name(struct ctx *c, const struct node *v, const char *kp, char **ret) {
+        free(*ret);
+        *ret = NULL;
+        int r = spec_get_string(c, v, kp, NAME_EXPECTED, false, ret);
         if (r < 0)
                 return r;
-        if (name_valid(c->s->name))
+        if (name_valid(*ret))
                 return 0;
         _cleanup_free_ char *q = spec_quoted(v);
-        _cleanup_free_ char *sug = name_suggestion(c->s->name);
+        _cleanup_free_ char *sug = name_suggestion(*ret);
         if (sug)
                 return spec_fail(c, v->pos, kp, "%s is not a valid name; expected %s; did you mean '%s'?", q,
                                  NAME_EXPECTED, sug);
@@ -323,8 +333,7 @@ static char *yaml_single_quoted(const char *t) {
         return out;
 }
 
-static int parse_command(struct ctx *c, const struct node *v, const char *kp) {
-        struct tf_spec *s = c->s;
+static int parse_command(struct ctx *c, const struct node *v, const char *kp, char ***ret) {
         if (v->type == NODE_SEQ) {
                 if (v->n_items == 0)
                         return spec_fail(
@@ -342,7 +351,8 @@ static int parse_command(struct ctx *c, const struct node *v, const char *kp) {
                                                  "empty program name; expected a program (e.g. python3)");
                         argv[i] = tf_strdup(t);
                 }
-                s->argv = TAKE_PTR(argv);
+                tf_strv_free(*ret);
+                *ret = TAKE_PTR(argv);
                 return 0;
         }
         const char *t = NULL;
@@ -374,7 +384,8 @@ static int parse_command(struct ctx *c, const struct node *v, const char *kp) {
                         "did you mean [sh, -c, %s]?",
                         (int)op_len, t + off, argv[0], sq);
         }
-        s->argv = TAKE_PTR(argv);
+        tf_strv_free(*ret);
+        *ret = TAKE_PTR(argv);
         return 0;
 }
 
@@ -1126,7 +1137,7 @@ static int parse_mounts(struct ctx *c, const struct node *v, const char *kp) {
 /* ---- top level ---------------------------------------------------------------------------------------- */
 
 static int top_name(struct ctx *c, const struct field *f) {
-        return parse_name(c, f->v, f->kp);
+        return parse_name(c, f->v, f->kp, &c->s->name);
 }
 
 static int top_description(struct ctx *c, const struct field *f) {
@@ -1134,8 +1145,23 @@ static int top_description(struct ctx *c, const struct field *f) {
 }
 
 static int top_command(struct ctx *c, const struct field *f) {
-        c->s->pos_command = f->k->pos;
-        return parse_command(c, f->v, f->kp);
+        struct tf_spec *s = c->s;
+        s->pos_command = f->k->pos;
+        int r = parse_command(c, f->v, f->kp, &s->argv);
+        if (r < 0 || !c->step)
+                return r;
+        /* A step's arguments take ${NAME}: outputs kept for run time, the environment's replaced now. */
+        for (size_t i = 0; s->argv[i]; i++) {
+                _cleanup_free_ char *ikp = f->v->type == NODE_SEQ ? spec_kp_index(f->kp, i) : NULL;
+                char *t = NULL;
+                r = spec_step_template(c, f->v->type == NODE_SEQ ? f->v->items[i] : f->v, ikp ? ikp : f->kp,
+                                       s->argv[i], TF_REF_ARGV, i, &t);
+                if (r < 0)
+                        return r;
+                free(s->argv[i]);
+                s->argv[i] = t;
+        }
+        return 0;
 }
 
 static int top_image(struct ctx *c, const struct field *f) {
@@ -1174,7 +1200,18 @@ static int top_working_dir(struct ctx *c, const struct field *f) {
         int r = spec_get_string(c, f->v, f->kp, "an absolute path (e.g. /srv/app)", true, &s->working_dir);
         if (r < 0)
                 return r;
-        if (s->working_dir[0] != '/') {
+        size_t n_refs = c->step ? c->step->n_refs : 0;
+        if (c->step) {
+                char *t = NULL;
+                r = spec_step_template(c, f->v, f->kp, s->working_dir, TF_REF_WORKING_DIR, 0, &t);
+                if (r < 0)
+                        return r;
+                free(s->working_dir);
+                s->working_dir = t;
+        }
+        /* One that starts with an output is checked when the output is known (by the runner). */
+        bool starts_with_ref = c->step && c->step->n_refs > n_refs && c->step->refs[n_refs].offset == 0;
+        if (s->working_dir[0] != '/' && !starts_with_ref) {
                 _cleanup_free_ char *q = spec_quoted(f->v);
                 return spec_fail(c, f->v->pos, f->kp,
                                  "%s is relative; expected an absolute path (e.g. /srv/app)", q);
@@ -1211,10 +1248,12 @@ static int top_timeout(struct ctx *c, const struct field *f) {
 }
 
 static int top_stop(struct ctx *c, const struct field *f) {
+        c->have_stop = true;
         return walk_section(c, f, "{signal: SIGTERM, grace: 10s}", c->s);
 }
 
 static int top_restart(struct ctx *c, const struct field *f) {
+        c->pos_restart = f->k->pos;
         int r = restart_scalar(c, f->v, f->kp);
         if (r < 0)
                 return r;
@@ -1269,6 +1308,351 @@ static int top_mounts(struct ctx *c, const struct field *f) {
         return parse_mounts(c, f->v, f->kp);
 }
 
+
+/* ---- workflows: a step's own keys ---------------------------------------------------------------------- */
+
+static int step_name(struct ctx *c, const struct field *f) {
+        c->step->pos_name = f->v->pos;
+        return parse_name(c, f->v, f->kp, &c->step->name);
+}
+
+static int step_depends_on(struct ctx *c, const struct field *f) {
+        const struct node *v = f->v;
+        if (c->step->handler)
+                return spec_fail(c, f->k->pos, f->kp,
+                                 "a handler runs after the whole graph; expected no depends_on: key");
+        /* One name may be written alone. */
+        if (v->type == NODE_SCALAR && !spec_is_null(v)) {
+                c->deps_node = v;
+                return 0;
+        }
+        int r = spec_expect_list(c, v, f->kp, "a list of step names (e.g. [build, test])");
+        if (r < 0)
+                return r;
+        for (size_t i = 0; i < v->n_items; i++) {
+                _cleanup_free_ char *ikp = spec_kp_index(f->kp, i);
+                const char *t = NULL;
+                r = spec_get_scalar(c, v->items[i], ikp, "a step name", &t);
+                if (r < 0)
+                        return r;
+        }
+        c->deps_node = v;
+        return 0;
+}
+
+static int step_output(struct ctx *c, const struct field *f) {
+        struct tf_step *st = c->step;
+        if (st->handler)
+                return spec_fail(c, f->k->pos, f->kp,
+                                 "a handler runs last, so no step could use its output; expected no output: key");
+        st->pos_output = f->v->pos;
+        free(st->output);
+        st->output = NULL;
+        int r = spec_get_string(c, f->v, f->kp, "a variable name (e.g. VERSION)", true, &st->output);
+        if (r < 0)
+                return r;
+        if (!spec_var_name_valid(st->output, strlen(st->output))) {
+                _cleanup_free_ char *q = spec_quoted(f->v);
+                return spec_fail(c, f->v->pos, f->kp,
+                                 "%s is not a variable name; expected letters, digits and '_', not starting "
+                                 "with a digit (e.g. VERSION)",
+                                 q);
+        }
+        return 0;
+}
+
+static int continue_failure(struct ctx *c, const struct field *f) {
+        return spec_get_bool(c, f->v, f->kp, &c->step->continue_on.failure);
+}
+
+static int continue_skipped(struct ctx *c, const struct field *f) {
+        return spec_get_bool(c, f->v, f->kp, &c->step->continue_on.skipped);
+}
+
+static int continue_exit_codes(struct ctx *c, const struct field *f) {
+        struct tf_step *st = c->step;
+        const struct node *v = f->v;
+        int r = spec_expect_list(c, v, f->kp, "a list of exit codes (e.g. [1, 2])");
+        if (r < 0)
+                return r;
+        free(st->continue_on.exit_codes);
+        st->continue_on.exit_codes = tf_malloc0((v->n_items + 1) * sizeof(int));
+        st->continue_on.n_exit_codes = 0;
+        for (size_t i = 0; i < v->n_items; i++) {
+                _cleanup_free_ char *ikp = spec_kp_index(f->kp, i);
+                uint64_t code;
+                r = spec_get_uint(c, v->items[i], ikp, 0, 255, "an exit code from 0 to 255", &code);
+                if (r < 0)
+                        return r;
+                st->continue_on.exit_codes[st->continue_on.n_exit_codes++] = (int)code;
+        }
+        return 0;
+}
+
+static const struct key continue_keys[] = {
+        KEY("failure", continue_failure),
+        KEY("skipped", continue_skipped),
+        KEY("exit_codes", continue_exit_codes),
+};
+
+static int step_continue_on(struct ctx *c, const struct field *f) {
+        if (c->step->handler)
+                return spec_fail(c, f->k->pos, f->kp,
+                                 "a handler runs after the whole graph and nothing waits for it; expected no "
+                                 "continue_on: key");
+        return walk_section(c, f, "{failure: true}", c->step);
+}
+
+/* One condition of when:, read key by key, then checked as a whole. */
+struct cond_load {
+        const struct node *var_k, *var, *test_k, *test, *command_k, *command, *exit_code_k, *exit_code;
+        enum tf_condition_kind kind;
+};
+
+static int cond_var(struct ctx *c, const struct field *f) {
+        struct cond_load *cl = f->obj;
+        cl->var_k = f->k;
+        cl->var = f->v;
+        return 0;
+}
+
+static int cond_test(struct ctx *c, const struct field *f, enum tf_condition_kind kind) {
+        struct cond_load *cl = f->obj;
+        if (cl->test_k)
+                return spec_fail(c, f->k->pos, f->kp,
+                                 "a second test in one condition (after '%s'); expected one of equals, "
+                                 "not_equals or matches per condition (write two conditions)",
+                                 cl->test_k->text);
+        cl->test_k = f->k;
+        cl->test = f->v;
+        cl->kind = kind;
+        return 0;
+}
+
+static int cond_equals(struct ctx *c, const struct field *f) {
+        return cond_test(c, f, TF_COND_EQUALS);
+}
+
+static int cond_not_equals(struct ctx *c, const struct field *f) {
+        return cond_test(c, f, TF_COND_NOT_EQUALS);
+}
+
+static int cond_matches(struct ctx *c, const struct field *f) {
+        return cond_test(c, f, TF_COND_MATCHES);
+}
+
+static int cond_command(struct ctx *c, const struct field *f) {
+        struct cond_load *cl = f->obj;
+        cl->command_k = f->k;
+        cl->command = f->v;
+        return 0;
+}
+
+static int cond_exit_code(struct ctx *c, const struct field *f) {
+        struct cond_load *cl = f->obj;
+        cl->exit_code_k = f->k;
+        cl->exit_code = f->v;
+        return 0;
+}
+
+static const struct key cond_keys[] = {
+        KEY("var", cond_var),         KEY("equals", cond_equals),   KEY("not_equals", cond_not_equals),
+        KEY("matches", cond_matches), KEY("command", cond_command), KEY("exit_code", cond_exit_code),
+};
+
+static const char COND_EXPECTED[] =
+        "{var: NAME, equals: TEXT} (or not_equals, matches: REGEX), or {command: [test, -f, x], exit_code: 0}";
+
+static int parse_condition(struct ctx *c, const struct node *e, const char *kp, struct tf_condition *cd) {
+        struct cond_load cl = {0};
+        cd->pos = e->pos;
+        int r = spec_expect_map(c, e, kp, "{var: MODE, equals: release}");
+        if (r < 0)
+                return r;
+        r = walk_map(c, e, kp, cond_keys, ELEMENTSOF(cond_keys), &cl);
+        if (r < 0)
+                return r;
+        if (cl.command) {
+                const struct node *k = cl.var_k ? cl.var_k : cl.test_k;
+                if (k) {
+                        _cleanup_free_ char *kkp = spec_kp_join(kp, k->text);
+                        return spec_fail(c, k->pos, kkp,
+                                         "a command condition tests an exit status, not a variable; "
+                                         "expected %s",
+                                         COND_EXPECTED);
+                }
+                _cleanup_free_ char *ckp = spec_kp_join(kp, "command");
+                cd->kind = TF_COND_COMMAND;
+                r = parse_command(c, cl.command, ckp, &cd->argv);
+                if (r < 0)
+                        return r;
+                if (cl.exit_code) {
+                        _cleanup_free_ char *xkp = spec_kp_join(kp, "exit_code");
+                        uint64_t x;
+                        r = spec_get_uint(c, cl.exit_code, xkp, 0, 255, "an exit code from 0 to 255", &x);
+                        if (r < 0)
+                                return r;
+                        cd->exit_code = (int)x;
+                }
+                return 0;
+        }
+        if (cl.exit_code_k) {
+                _cleanup_free_ char *xkp = spec_kp_join(kp, "exit_code");
+                return spec_fail(c, cl.exit_code_k->pos, xkp,
+                                 "only with command:; expected {command: [...], exit_code: N}");
+        }
+        if (!cl.var) {
+                if (cl.test_k) {
+                        _cleanup_free_ char *vkp = spec_kp_join(kp, "var");
+                        return spec_fail(c, e->pos, vkp,
+                                         "missing; expected the variable the condition tests (e.g. {var: "
+                                         "MODE, %s: ...})",
+                                         cl.test_k->text);
+                }
+                return spec_fail(c, e->pos, kp, "an empty condition; expected %s", COND_EXPECTED);
+        }
+        if (!cl.test)
+                return spec_fail(c, e->pos, kp,
+                                 "no test of '%s'; expected equals, not_equals or matches (e.g. {var: %s, "
+                                 "equals: release})",
+                                 cl.var->text, cl.var->text);
+        _cleanup_free_ char *vkp = spec_kp_join(kp, "var");
+        r = spec_get_string(c, cl.var, vkp, "a variable name (e.g. MODE)", true, &cd->var);
+        if (r < 0)
+                return r;
+        if (!spec_var_name_valid(cd->var, strlen(cd->var))) {
+                _cleanup_free_ char *q = spec_quoted(cl.var);
+                return spec_fail(c, cl.var->pos, vkp,
+                                 "%s is not a variable name; expected letters, digits and '_', not starting "
+                                 "with a digit (an output or an environment variable, without ${})",
+                                 q);
+        }
+        _cleanup_free_ char *what = tf_asprintf("'%s'", cd->var);
+        const char *val = NULL;
+        r = spec_step_var(c, cl.var, vkp, cd->var, strlen(cd->var), false, what, &val);
+        if (r < 0)
+                return r;
+        cd->var_is_output = r > 0;
+        if (!cd->var_is_output)
+                cd->env_value = tf_strdup(val);
+        cd->kind = cl.kind;
+        _cleanup_free_ char *tkp = spec_kp_join(kp, cl.test_k->text);
+        r = spec_get_string(c, cl.test, tkp, cl.kind == TF_COND_MATCHES ? "a regular expression" : "a string",
+                            false, &cd->value);
+        if (r < 0)
+                return r;
+        if (cl.kind == TF_COND_MATCHES) {
+                regex_t re;
+                int rc = regcomp(&re, cd->value, REG_EXTENDED | REG_NOSUB);
+                if (rc != 0) {
+                        char buf[256];
+                        regerror(rc, &re, buf, sizeof(buf));
+                        _cleanup_free_ char *q = spec_quoted(cl.test);
+                        return spec_fail(c, cl.test->pos, tkp,
+                                         "%s is not a regular expression (%s); expected a POSIX extended "
+                                         "regular expression (e.g. '^v[0-9]+$')",
+                                         q, buf);
+                }
+                regfree(&re);
+        }
+        return 0;
+}
+
+static int step_when(struct ctx *c, const struct field *f) {
+        struct tf_step *st = c->step;
+        const struct node *v = f->v;
+        int r = spec_expect_list(c, v, f->kp, "a list of conditions (e.g. [{var: MODE, equals: release}])");
+        if (r < 0)
+                return r;
+        if (v->n_items == 0)
+                return spec_fail(c, v->pos, f->kp, "empty list; expected at least one condition, or no when: key");
+        st->when = tf_malloc0(v->n_items * sizeof(struct tf_condition));
+        for (size_t i = 0; i < v->n_items; i++) {
+                _cleanup_free_ char *ikp = spec_kp_index(f->kp, i);
+                st->n_when = i + 1;
+                r = parse_condition(c, v->items[i], ikp, &st->when[i]);
+                if (r < 0)
+                        return r;
+        }
+        return 0;
+}
+
+static const struct key step_keys[] = {
+        EARLY("name", step_name),
+        EARLY("depends_on", step_depends_on),
+        EARLY("output", step_output),
+        KEY("command", top_command),
+        KEY("image", top_image),
+        KEY("backend", top_backend),
+        KEY("working_dir", top_working_dir),
+        KEY("env", top_env),
+        KEY("env_file", top_env_file),
+        KEY("user", top_user),
+        SECTION("limits", top_limits, limits_keys),
+        KEY("timeout", top_timeout),
+        SECTION("stop", top_stop, stop_keys),
+        SECTION("restart", top_restart, restart_keys),
+        SECTION("sandbox", top_sandbox, sandbox_keys),
+        KEY("mounts", top_mounts),
+        KEY("when", step_when),
+        SECTION("continue_on", step_continue_on, continue_keys),
+};
+
+/* ---- workflows: the top level's keys ------------------------------------------------------------------ */
+
+static int top_steps(struct ctx *c, const struct field *f) {
+        static const char example[] = "[{name: build, command: [make]}]";
+        c->s->pos_steps = f->k->pos;
+        _cleanup_free_ char *e = tf_asprintf("a list of steps (e.g. %s)", example);
+        int r = spec_expect_list(c, f->v, f->kp, e);
+        if (r < 0)
+                return r;
+        if (f->v->n_items == 0)
+                return spec_fail(c, f->v->pos, f->kp, "empty list; expected at least one step (e.g. %s)",
+                                 example);
+        /* Read in finish, when the top level's defaults and name are known. */
+        c->steps_node = f->v;
+        return 0;
+}
+
+static int top_max_parallel(struct ctx *c, const struct field *f) {
+        c->s->pos_max_parallel = f->k->pos;
+        return spec_get_uint(c, f->v, f->kp, 1, UINT64_MAX - 2, "a whole number of steps, 1 or more",
+                             &c->s->max_parallel);
+}
+
+static int handler_key(struct ctx *c, const struct field *f, size_t i) {
+        c->handler_nodes[i] = f->v;
+        c->handler_key_pos[i] = f->k->pos;
+        return spec_expect_map(c, f->v, f->kp, "{command: [notify, done]}");
+}
+
+static int handler_on_success(struct ctx *c, const struct field *f) {
+        return handler_key(c, f, 0);
+}
+
+static int handler_on_failure(struct ctx *c, const struct field *f) {
+        return handler_key(c, f, 1);
+}
+
+static int handler_on_exit(struct ctx *c, const struct field *f) {
+        return handler_key(c, f, 2);
+}
+
+static const char *const handler_names[] = {"on_success", "on_failure", "on_exit"};
+
+static const struct key handler_keys[] = {
+        KEY("on_success", handler_on_success),
+        KEY("on_failure", handler_on_failure),
+        KEY("on_exit", handler_on_exit),
+};
+
+static int top_handlers(struct ctx *c, const struct field *f) {
+        c->s->pos_handlers = f->k->pos;
+        c->handlers_node = f->v;
+        return walk_section(c, f, "{on_failure: {command: [notify, failed]}}", c->s);
+}
+
 static const struct key top_keys[] = {
         KEY("name", top_name),
         KEY("description", top_description),
@@ -1287,7 +1671,15 @@ static const struct key top_keys[] = {
         SECTION("sandbox", top_sandbox, sandbox_keys),
         KEY("mounts", top_mounts),
         SECTION("history", top_history, history_keys),
+        KEY("steps", top_steps),
+        KEY("max_parallel", top_max_parallel),
+        SECTION("handlers", top_handlers, handler_keys),
 };
+
+/* A key path in the service or step being finished: "backend", "steps[1].backend". */
+static char *kp_in(const struct ctx *c, const char *key) {
+        return spec_kp_join(c->kp_prefix, key);
+}
 
 /* Natively, a working_dir strictly under /tmp does not exist in the empty /tmp that private_tmp gives the
  * service, unless a mount's target holds it (mount targets under a private /tmp are created in it), and
@@ -1306,8 +1698,9 @@ static int check_working_dir(struct ctx *c) {
                         return 0;
         }
         _cleanup_free_ char *q = spec_quote_text(s->working_dir);
+        _cleanup_free_ char *kp = kp_in(c, "working_dir");
         return spec_fail(
-                c, c->pos_working_dir_value, "working_dir",
+                c, c->pos_working_dir_value, kp,
                 "%s is under /tmp, and sandbox.private_tmp gives the service an empty /tmp of its own "
                 "(the native backend does not create it); "
                 "expected a working_dir outside /tmp, a mount whose target holds it (e.g. mounts: "
@@ -1315,55 +1708,60 @@ static int check_working_dir(struct ctx *c) {
                 q, wd);
 }
 
-/* Checks that need the whole document. */
-static int finish(struct ctx *c) {
+/* The checks of one service (the top level) or one step once all its keys are read, and its vectors. */
+static int finish_service(struct ctx *c) {
         struct tf_spec *s = c->s;
         char a[64], b[64];
 
-        if (!s->name) {
-                int r = default_name(c);
-                if (r < 0)
-                        return r;
-        }
-        if (!s->argv && !s->image)
+        if (s->backend == TF_BACKEND_NATIVE && s->image) {
+                _cleanup_free_ char *kp = kp_in(c, "backend");
                 return spec_fail(
-                        c, c->root_pos, "command",
-                        "missing; expected a command to run (e.g. command: [python3, app.py]) or an image:");
-        if (s->backend == TF_BACKEND_NATIVE && s->image)
-                return spec_fail(
-                        c, c->pos_backend_value, "backend",
+                        c, c->pos_backend_value, kp,
                         "native cannot run an image (an image needs the docker backend); expected docker or "
                         "auto, or no image: key");
-        if (s->backend == TF_BACKEND_DOCKER && !s->image)
-                return spec_fail(c, c->pos_backend_value, "backend",
+        }
+        if (s->backend == TF_BACKEND_DOCKER && !s->image) {
+                _cleanup_free_ char *kp = kp_in(c, "backend");
+                return spec_fail(c, c->pos_backend_value, kp,
                                  "docker needs an image; expected an image: key (e.g. image: debian:12)");
+        }
         s->resolved_backend = s->backend != TF_BACKEND_AUTO ? s->backend
                               : s->image                    ? TF_BACKEND_DOCKER
                                                             : TF_BACKEND_NATIVE;
         int r = check_working_dir(c);
         if (r < 0)
                 return r;
-        if (s->sandbox.host && s->resolved_backend == TF_BACKEND_DOCKER)
+        if (s->sandbox.host && s->resolved_backend == TF_BACKEND_DOCKER) {
+                _cleanup_free_ char *kp = kp_in(c, "sandbox");
                 return spec_fail(
-                        c, c->pos_sandbox_value, "sandbox",
+                        c, c->pos_sandbox_value, kp,
                         "'host' (no sandbox) exists only with the native backend, a container always has "
                         "walls; expected the opt-outs a container has, e.g. sandbox: {pid: host, ipc: host, "
                         "uts: host, system_paths: unconfined}");
-        if (s->sandbox.host && s->n_mounts > 0)
-                return spec_fail(c, c->pos_sandbox_value, "sandbox",
+        }
+        if (s->sandbox.host && s->n_mounts > 0) {
+                _cleanup_free_ char *kp = kp_in(c, "sandbox");
+                return spec_fail(c, c->pos_sandbox_value, kp,
                                  "'host' (no sandbox) has no mount namespace to bind mounts in; expected a "
                                  "mapping (e.g. sandbox: {pid: host, ipc: host, uts: host}) or no mounts:");
-        if (c->have_max_retries && s->restart.policy == TF_RESTART_NO)
-                return spec_fail(c, c->pos_max_retries, "restart.max_retries",
+        }
+        if (c->have_max_retries && s->restart.policy == TF_RESTART_NO) {
+                _cleanup_free_ char *kp = kp_in(c, "restart.max_retries");
+                return spec_fail(c, c->pos_max_retries, kp,
                                  "has no effect with policy no; expected policy: on-failure or always");
-        if (s->restart.backoff_initial_usec > s->restart.backoff_max_usec)
-                return spec_fail(c, c->pos_backoff_initial, "restart.backoff.initial",
+        }
+        if (s->restart.backoff_initial_usec > s->restart.backoff_max_usec) {
+                _cleanup_free_ char *kp = kp_in(c, "restart.backoff.initial");
+                return spec_fail(c, c->pos_backoff_initial, kp,
                                  "%s is longer than backoff.max (%s); expected initial <= max",
                                  tf_format_duration(a, sizeof(a), s->restart.backoff_initial_usec),
                                  tf_format_duration(b, sizeof(b), s->restart.backoff_max_usec));
+        }
 
-        /* env_file entries first, env: overriding them by name. */
-        char **env = TAKE_PTR(c->env_from_files);
+        /* env_file entries first, env: overriding them by name; a step starts from the top level's env. */
+        char **env = c->top ? tf_strv_copy(c->top->s->env) : NULL;
+        for (size_t i = 0; c->env_from_files && c->env_from_files[i]; i++)
+                spec_env_set(&env, TAKE_PTR(c->env_from_files[i]));
         for (size_t i = 0; c->env_inline && c->env_inline[i]; i++)
                 spec_env_set(&env, TAKE_PTR(c->env_inline[i]));
         s->env = env ? env : tf_malloc0(sizeof(char *));
@@ -1373,7 +1771,429 @@ static int finish(struct ctx *c) {
                 s->sandbox.cap_drop = tf_malloc0(sizeof(char *));
         if (!s->sandbox.cap_add)
                 s->sandbox.cap_add = tf_malloc0(sizeof(char *));
+
+        /* References in env: values were counted from the start of the value: now from the entry's, in
+         * the final env. */
+        for (size_t i = 0; c->step && i < c->step->n_refs; i++) {
+                struct tf_step_ref *ref = &c->step->refs[i];
+                const char *name = c->ref_env_names[i];
+                if (ref->field != TF_REF_ENV)
+                        continue;
+                size_t n = strlen(name);
+                for (size_t j = 0; s->env[j]; j++)
+                        if (strncmp(s->env[j], name, n) == 0 && s->env[j][n] == '=') {
+                                ref->index = j;
+                                ref->offset += n + 1;
+                                break;
+                        }
+        }
         return 0;
+}
+
+/* ---- workflows: the graph ----------------------------------------------------------------------------- */
+
+/* A step that does not set them takes the top level's user, working_dir, sandbox, mounts, stop and
+ * env_file list (env is merged by name in finish_service). */
+static void inherit(struct ctx *sc) {
+        const struct ctx *tc = sc->top;
+        const struct tf_spec *t = tc->s;
+        struct tf_spec *s = sc->s;
+        if (!s->user && t->user) {
+                s->user = tf_strdup(t->user);
+                s->uid = t->uid;
+                s->gid = t->gid;
+                s->pos_user = t->pos_user;
+        }
+        if (!s->working_dir && t->working_dir) {
+                s->working_dir = tf_strdup(t->working_dir);
+                s->pos_working_dir = t->pos_working_dir;
+                sc->pos_working_dir_value = tc->pos_working_dir_value;
+        }
+        if (!s->sandbox_present) {
+                s->sandbox = t->sandbox;
+                s->sandbox.seccomp_profile = t->sandbox.seccomp_profile ? tf_strdup(t->sandbox.seccomp_profile)
+                                                                        : NULL;
+                s->sandbox.network_name = t->sandbox.network_name ? tf_strdup(t->sandbox.network_name) : NULL;
+                s->sandbox.cap_drop = tf_strv_copy(t->sandbox.cap_drop);
+                s->sandbox.cap_add = tf_strv_copy(t->sandbox.cap_add);
+                s->sandbox_present = t->sandbox_present;
+                s->pos_sandbox = t->pos_sandbox;
+                sc->pos_sandbox_value = tc->pos_sandbox_value;
+        }
+        if (s->pos_mounts.line == 0 && t->n_mounts > 0) {
+                s->mounts = tf_malloc0(t->n_mounts * sizeof(struct tf_mount));
+                s->n_mounts = t->n_mounts;
+                for (size_t i = 0; i < t->n_mounts; i++) {
+                        s->mounts[i] = t->mounts[i];
+                        s->mounts[i].source = tf_strdup(t->mounts[i].source);
+                        s->mounts[i].target = tf_strdup(t->mounts[i].target);
+                }
+                s->pos_mounts = t->pos_mounts;
+        }
+        if (!sc->have_stop) {
+                s->stop_signal = t->stop_signal;
+                s->stop_grace_usec = t->stop_grace_usec;
+        }
+        char **files = tf_strv_copy(t->env_files);
+        for (size_t i = 0; s->env_files && s->env_files[i]; i++)
+                tf_strv_push(&files, s->env_files[i]);
+        tf_strv_free(s->env_files);
+        s->env_files = files;
+}
+
+struct dfs {
+        const struct tf_step *steps;
+        unsigned char *color; /* 0 unseen, 1 on the path, 2 done */
+        size_t *path, depth;
+        size_t *cycle, cycle_len;
+};
+
+static bool dfs_visit(struct dfs *d, size_t v) {
+        d->color[v] = 1;
+        d->path[d->depth++] = v;
+        const struct tf_step *st = &d->steps[v];
+        for (size_t k = 0; k < st->n_deps; k++) {
+                size_t w = st->deps[k];
+                if (d->color[w] == 1) {
+                        /* path[j] = w ... path[depth-1] = v, each depending on the next, v on w: in run
+                         * order w, v, path[depth-2], ..., path[j+1]. */
+                        size_t j = d->depth;
+                        while (j > 0 && d->path[j - 1] != w)
+                                j--;
+                        j--;
+                        d->cycle_len = d->depth - j;
+                        d->cycle = tf_malloc0(d->cycle_len * sizeof(size_t));
+                        d->cycle[0] = w;
+                        for (size_t i = 1; i < d->cycle_len; i++)
+                                d->cycle[i] = d->path[d->depth - i];
+                        return true;
+                }
+                if (d->color[w] == 0 && dfs_visit(d, w))
+                        return true;
+        }
+        d->depth--;
+        d->color[v] = 2;
+        return false;
+}
+
+bool spec_steps_cycle(const struct tf_step *steps, size_t n, size_t **ret, size_t *ret_len) {
+        struct dfs d = {.steps = steps};
+        d.color = tf_malloc0(n + 1);
+        d.path = tf_malloc0((n + 1) * sizeof(size_t));
+        bool found = false;
+        for (size_t i = 0; i < n && !found; i++)
+                if (d.color[i] == 0)
+                        found = dfs_visit(&d, i);
+        free(d.color);
+        free(d.path);
+        if (!found)
+                return false;
+        /* Start at the step earliest in the document. */
+        size_t m = 0;
+        for (size_t i = 1; i < d.cycle_len; i++)
+                if (d.cycle[i] < d.cycle[m])
+                        m = i;
+        size_t *out = tf_malloc0(d.cycle_len * sizeof(size_t));
+        for (size_t i = 0; i < d.cycle_len; i++)
+                out[i] = d.cycle[(m + i) % d.cycle_len];
+        free(d.cycle);
+        *ret = out;
+        *ret_len = d.cycle_len;
+        return true;
+}
+
+/* The first pass over every step and handler: names, dependencies and outputs. */
+static int read_graph(struct ctx *c) {
+        struct tf_spec *s = c->s;
+        size_t n = c->steps_node->n_items, n_handlers = 0;
+        for (size_t h = 0; h < ELEMENTSOF(handler_names); h++)
+                n_handlers += !!c->handler_nodes[h];
+        s->steps = tf_malloc0(n * sizeof(struct tf_step));
+        c->subs = tf_malloc0((n + n_handlers) * sizeof(struct ctx));
+        for (size_t i = 0; i < n + ELEMENTSOF(handler_names); i++) {
+                const struct node *map;
+                struct tf_step *st;
+                char *kp;
+                if (i < n) {
+                        map = c->steps_node->items[i];
+                        st = &s->steps[i];
+                        s->n_steps = i + 1;
+                        kp = spec_kp_index("steps", i);
+                } else {
+                        size_t h = i - n;
+                        map = c->handler_nodes[h];
+                        if (!map)
+                                continue;
+                        st = tf_malloc0(sizeof(struct tf_step));
+                        *(h == 0 ? &s->on_success : h == 1 ? &s->on_failure : &s->on_exit) = st;
+                        st->handler = true;
+                        st->name = tf_strdup(handler_names[h]);
+                        st->pos_name = map->pos;
+                        kp = spec_kp_join("handlers", handler_names[h]);
+                }
+                st->pos = map->pos;
+                st->spec = spec_new();
+                st->spec->path = tf_strdup(s->path);
+                st->spec->dir = tf_strdup(s->dir);
+                struct ctx *sc = &c->subs[c->n_subs++];
+                *sc = (struct ctx){
+                        .path = c->path,
+                        .environ_in = c->environ_in,
+                        .s = st->spec,
+                        .err = c->err,
+                        .root_pos = map->pos,
+                        .top = c,
+                        .step = st,
+                        .kp_prefix = kp,
+                        .step_map = map,
+                        .prescan = true,
+                };
+                int r = spec_expect_map(sc, map, kp, "{name: build, command: [make]}");
+                if (r < 0)
+                        return r;
+                r = walk_map(sc, map, kp, step_keys, ELEMENTSOF(step_keys), st);
+                if (r < 0)
+                        return r;
+                if (!st->name) {
+                        _cleanup_free_ char *nkp = spec_kp_join(kp, "name");
+                        return spec_fail(c, map->pos, nkp, "missing; expected a name for the step (%s)",
+                                         NAME_EXPECTED);
+                }
+        }
+        return 0;
+}
+
+static int check_graph(struct ctx *c) {
+        struct tf_spec *s = c->s;
+        size_t n = s->n_steps;
+
+        for (size_t i = 0; i < c->n_subs; i++)
+                for (size_t j = 0; j < i; j++) {
+                        const struct ctx *a = &c->subs[i], *b = &c->subs[j];
+                        if (!streq(a->step->name, b->step->name))
+                                continue;
+                        _cleanup_free_ char *kp = a->step->handler ? tf_strdup(a->kp_prefix)
+                                                                   : spec_kp_join(a->kp_prefix, "name");
+                        return spec_fail(c, a->step->pos_name, kp,
+                                         "'%s' is also the name of %s (at %u:%u); expected a name of its own",
+                                         a->step->name, b->kp_prefix, b->step->pos_name.line,
+                                         b->step->pos_name.column);
+                }
+
+        _cleanup_free_ const char **names = tf_malloc0((n + 1) * sizeof(char *));
+        for (size_t i = 0; i < n; i++)
+                names[i] = s->steps[i].name;
+        for (size_t i = 0; i < n; i++) {
+                const struct ctx *sc = &c->subs[i];
+                struct tf_step *st = sc->step;
+                const struct node *d = sc->deps_node;
+                if (!d)
+                        continue;
+                bool one = d->type == NODE_SCALAR;
+                size_t m = one ? 1 : d->n_items;
+                _cleanup_free_ char *dkp = spec_kp_join(sc->kp_prefix, "depends_on");
+                st->deps = tf_malloc0((m + 1) * sizeof(size_t));
+                for (size_t k = 0; k < m; k++) {
+                        const struct node *e = one ? d : d->items[k];
+                        _cleanup_free_ char *ikp = one ? tf_strdup(dkp) : spec_kp_index(dkp, k);
+                        _cleanup_free_ char *q = spec_quoted(e);
+                        size_t j = 0;
+                        while (j < n && !streq(names[j], e->text))
+                                j++;
+                        if (j == n) {
+                                _cleanup_free_ char *alts =
+                                        n <= 16 ? spec_join_alternatives(names, n, ", ")
+                                                : tf_asprintf("the names of the %zu steps", n);
+                                const char *sug = spec_suggest(e->text, names, n);
+                                if (sug)
+                                        return spec_fail(c, e->pos, ikp,
+                                                         "unknown step %s; expected one of %s; did you mean "
+                                                         "'%s'?",
+                                                         q, alts, sug);
+                                return spec_fail(c, e->pos, ikp, "unknown step %s; expected one of %s", q, alts);
+                        }
+                        if (j == i)
+                                return spec_fail(c, e->pos, ikp,
+                                                 "%s is the step itself; expected the steps it waits for (a "
+                                                 "step cannot depend on itself)",
+                                                 q);
+                        for (size_t k2 = 0; k2 < st->n_deps; k2++)
+                                if (st->deps[k2] == j)
+                                        return spec_fail(c, e->pos, ikp, "%s is listed twice; expected each "
+                                                         "step once", q);
+                        st->deps[st->n_deps++] = j;
+                }
+        }
+
+        for (size_t i = 0; i < n; i++)
+                for (size_t j = 0; j < i; j++) {
+                        const struct tf_step *a = &s->steps[i], *b = &s->steps[j];
+                        if (!a->output || !b->output || !streq(a->output, b->output))
+                                continue;
+                        _cleanup_free_ char *kp = spec_kp_join(c->subs[i].kp_prefix, "output");
+                        return spec_fail(c, a->pos_output, kp,
+                                         "'%s' is also the output of step '%s' (at %u:%u); expected an "
+                                         "output name of its own",
+                                         a->output, b->name, b->pos_output.line, b->pos_output.column);
+                }
+
+        _cleanup_free_ size_t *cycle = NULL;
+        size_t len = 0;
+        if (spec_steps_cycle(s->steps, n, &cycle, &len)) {
+                _cleanup_free_ char *path = tf_strdup("");
+                for (size_t i = 0; i <= len; i++) {
+                        char *p = tf_asprintf("%s%s%s", path, i ? " -> " : "", s->steps[cycle[i % len]].name);
+                        free(path);
+                        path = p;
+                }
+                return spec_fail(c, s->steps[cycle[0]].pos, "steps",
+                                 "a cycle: %s (each step depends on the one before it); expected a graph "
+                                 "without cycles: drop one of these depends_on",
+                                 path);
+        }
+        return 0;
+}
+
+/* Each step's outputs it may use: those of every step it depends on, directly or not (a bit set per step,
+ * filled in run order). Handlers run last and may use every output. */
+static void outputs_available(struct ctx *c) {
+        struct tf_spec *s = c->s;
+        size_t n = s->n_steps, words = (n + 63) / 64;
+        _cleanup_free_ size_t *order = NULL;
+        int r = tf_spec_steps_order(s, &order);
+        assert(r == 0);
+        (void)r;
+        _cleanup_free_ uint64_t *anc = tf_malloc0(n * words * sizeof(uint64_t) + 1);
+        for (size_t k = 0; k < n; k++) {
+                size_t v = order[k];
+                uint64_t *a = anc + v * words;
+                for (size_t d = 0; d < s->steps[v].n_deps; d++) {
+                        size_t u = s->steps[v].deps[d];
+                        const uint64_t *b = anc + u * words;
+                        for (size_t w = 0; w < words; w++)
+                                a[w] |= b[w];
+                        a[u / 64] |= UINT64_C(1) << (u % 64);
+                }
+        }
+        for (size_t i = 0; i < c->n_subs; i++) {
+                struct ctx *sc = &c->subs[i];
+                size_t m = 0;
+                sc->outputs_avail = tf_malloc0((n + 1) * sizeof(char *));
+                for (size_t u = 0; u < n; u++) {
+                        bool dep = sc->step->handler || (anc[i * words + u / 64] >> (u % 64)) & 1;
+                        if (dep && s->steps[u].output)
+                                sc->outputs_avail[m++] = s->steps[u].output; /* borrowed */
+                }
+        }
+}
+
+static int finish_workflow(struct ctx *c) {
+        struct tf_spec *s = c->s;
+        int r = read_graph(c);
+        if (r < 0)
+                return r;
+        r = check_graph(c);
+        if (r < 0)
+                return r;
+        outputs_available(c);
+        for (size_t i = 0; i < c->n_subs; i++) {
+                struct ctx *sc = &c->subs[i];
+                struct tf_spec *ss = sc->s;
+                sc->prescan = false;
+                r = walk_map(sc, sc->step_map, sc->kp_prefix, step_keys, ELEMENTSOF(step_keys), sc->step);
+                if (r < 0)
+                        return r;
+                if (!ss->argv && !ss->image) {
+                        _cleanup_free_ char *kp = kp_in(sc, "command");
+                        return spec_fail(sc, sc->step_map->pos, kp,
+                                         "missing; expected a command to run (e.g. command: [make, test]) or "
+                                         "an image:");
+                }
+                inherit(sc);
+                r = finish_service(sc);
+                if (r < 0)
+                        return r;
+                ss->name = tf_asprintf("%s.%s", s->name, sc->step->name);
+        }
+        return 0;
+}
+
+/* Keys of a service that a workflow has in its steps instead. */
+static int check_workflow_top(struct ctx *c) {
+        struct tf_spec *s = c->s;
+        static const char tail[] = "or drop steps:";
+        if (s->pos_command.line)
+                return spec_fail(c, s->pos_command, "command",
+                                 "given with steps:, and a workflow runs its steps, not a command of its own; "
+                                 "expected one of the two: drop command: (put it in a step) %s",
+                                 tail);
+        if (s->image)
+                return spec_fail(c, s->pos_image, "image",
+                                 "given with steps:, and a workflow runs its steps, not an image of its own; "
+                                 "expected one of the two: drop image: (give the step that needs it image:) %s",
+                                 tail);
+        if (c->have_backend)
+                return spec_fail(c, s->pos_backend, "backend",
+                                 "given with steps:, and each step has its own backend; expected one of the "
+                                 "two: drop backend: (set it in the steps that need it) %s",
+                                 tail);
+        if (c->pos_restart.line)
+                return spec_fail(c, c->pos_restart, "restart",
+                                 "given with steps:, and a workflow retries its steps one by one; expected one "
+                                 "of the two: drop restart: (put it in the steps to retry) %s",
+                                 tail);
+        return 0;
+}
+
+/* Checks that need the whole document. */
+static int finish(struct ctx *c) {
+        struct tf_spec *s = c->s;
+
+        if (!s->name) {
+                int r = default_name(c);
+                if (r < 0)
+                        return r;
+        }
+        if (c->steps_node) {
+                int r = check_workflow_top(c);
+                if (r < 0)
+                        return r;
+        } else {
+                if (s->pos_max_parallel.line)
+                        return spec_fail(c, s->pos_max_parallel, "max_parallel",
+                                         "only a workflow runs steps side by side; expected steps:, or no "
+                                         "max_parallel: key");
+                if (c->handlers_node)
+                        return spec_fail(c, s->pos_handlers, "handlers",
+                                         "only a workflow has handlers (steps run after its graph); expected "
+                                         "steps:, or no handlers: key");
+                if (!s->argv && !s->image)
+                        return spec_fail(c, c->root_pos, "command",
+                                         "missing; expected a command to run (e.g. command: [python3, "
+                                         "app.py]) or an image:");
+        }
+        int r = finish_service(c);
+        if (r < 0)
+                return r;
+        return c->steps_node ? finish_workflow(c) : 0;
+}
+
+void spec_ctx_done(struct ctx *c) {
+        tf_strv_free(c->env_inline);
+        tf_strv_free(c->env_from_files);
+        c->env_inline = c->env_from_files = NULL;
+        for (size_t i = 0; i < c->n_subs; i++) {
+                struct ctx *sc = &c->subs[i];
+                spec_ctx_done(sc);
+                free(sc->kp_prefix);
+                free(sc->outputs_avail);
+                for (size_t k = 0; sc->ref_env_names && k < sc->step->n_refs; k++)
+                        free(sc->ref_env_names[k]);
+                free(sc->ref_env_names);
+        }
+        free(c->subs);
+        c->subs = NULL;
+        c->n_subs = 0;
 }
 
 int spec_apply_schema(struct ctx *c, const struct node *root) {

@@ -72,6 +72,24 @@ struct ctx {
         bool have_backend, have_max_retries;
         struct tf_pos pos_max_retries, pos_backoff_initial;
         bool have_backoff_initial, have_backoff_max;
+        struct tf_pos pos_restart;
+        bool have_stop;
+
+        /* A workflow: the top level's steps: and handlers: values, read in finish (after every other key,
+         * whatever the order of the document). */
+        const struct node *steps_node, *handlers_node, *handler_nodes[3];
+        struct tf_pos handler_key_pos[3];
+        struct ctx *subs; /* one per step, then one per handler */
+        size_t n_subs;
+
+        /* A step's own context (parsed with the same key parsers as the top level, into its own spec). */
+        struct ctx *top;     /* NULL at the top level */
+        struct tf_step *step;
+        char *kp_prefix;     /* "steps[2]", "handlers.on_failure"; NULL at the top level */
+        const struct node *step_map, *deps_node;
+        bool prescan;        /* the first pass over a step: only name, depends_on and output are read */
+        char **outputs_avail; /* outputs of the steps this step depends on, transitively (NULL-terminated) */
+        char **ref_env_names; /* parallel to step->refs: the env entry of a TF_REF_ENV reference */
 };
 
 /* ---- value.c: messages -------------------------------------------------------------------------------- */
@@ -129,6 +147,27 @@ char *spec_path_resolve(const char *dir, const char *p);
 
 int spec_parse_env(struct ctx *c, const struct node *v, const char *kp);
 int spec_parse_env_file(struct ctx *c, const struct node *v, const char *kp);
+/* [A-Za-z_][A-Za-z0-9_]* */
+bool spec_var_name_valid(const char *s, size_t n);
+/* The value of NAME (n bytes) in the load's environment, or NULL. */
+const char *spec_env_lookup(struct ctx *c, const char *name, size_t n);
+/* In a step's command and working_dir: ${NAME} and ${NAME:-default} (a reference when NAME is an output of
+ * a step it depends on, else replaced from the environment), $${ for a literal ${, every other $ literal.
+ * `in` is the text (an argv element after splitting), v the node for positions. */
+int spec_step_template(struct ctx *c, const struct node *v, const char *kp, const char *in,
+                       enum tf_step_ref_field field, size_t index, char **ret);
+/* Whether `name` (n bytes) is an output a step may use, and the message when it is neither that nor set in
+ * the environment: 1 output, 0 not an output (*ret_value its environment value, NULL when unset), <0 when
+ * !may_be_unset and it is neither. `what` names it in the message ("${X}", "'X'"). */
+int spec_step_var(struct ctx *c, const struct node *v, const char *kp, const char *name, size_t n,
+                  bool may_be_unset, const char *what, const char **ret_value);
+
+/* ---- schema.c: workflows ------------------------------------------------------------------------------ */
+
+/* A cycle among steps[0..n) along deps, if any: *ret gets its steps in run order, starting at the one
+ * earliest in the document, without repeating it (a -> b -> c -> a gives a, b, c); caller frees. The
+ * first cycle a depth-first walk in document order meets. */
+bool spec_steps_cycle(const struct tf_step *steps, size_t n, size_t **ret, size_t *ret_len);
 /* Sets NAME=VALUE (kv, taken) in *v, replacing an entry of the same name in place. */
 void spec_env_set(char ***v, char *kv);
 
@@ -136,8 +175,13 @@ void spec_env_set(char ***v, char *kv);
 
 /* Checks the top-level mapping root against the schema and fills c->s, then the whole-document rules. */
 int spec_apply_schema(struct ctx *c, const struct node *root);
+/* Frees what the load's context holds (not the spec). */
+void spec_ctx_done(struct ctx *c);
 
 /* ---- spec.c ------------------------------------------------------------------------------------------- */
 
 /* Reads a whole file of at most `max` bytes. -EFBIG when larger; *ret_opened tells open() failures apart. */
 int spec_read_file(const char *path, size_t max, char **ret, size_t *ret_len, bool *ret_opened);
+/* A new spec with every default set (nothing allocated but the struct). */
+struct tf_spec *spec_new(void);
+void spec_step_done(struct tf_step *st);

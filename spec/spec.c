@@ -167,7 +167,7 @@ int spec_read_file(const char *path, size_t max, char **ret, size_t *ret_len, bo
         return 0;
 }
 
-static struct tf_spec *spec_new(void) {
+struct tf_spec *spec_new(void) {
         struct tf_spec *s = tf_malloc0(sizeof(*s));
         s->backend = TF_BACKEND_AUTO;
         s->uid = (uid_t)-1;
@@ -230,8 +230,7 @@ int tf_spec_load_buffer(const char *path, const char *buf, size_t len, char *con
         if (r < 0)
                 return r;
         r = load(&c, buf, len);
-        tf_strv_free(c.env_inline);
-        tf_strv_free(c.env_from_files);
+        spec_ctx_done(&c);
         if (r < 0)
                 return r;
         *ret = TAKE_PTR(s);
@@ -283,6 +282,14 @@ struct tf_spec *tf_spec_free(struct tf_spec *s) {
                 free(s->mounts[i].target);
         }
         free(s->mounts);
+        for (size_t i = 0; i < s->n_steps; i++)
+                spec_step_done(&s->steps[i]);
+        free(s->steps);
+        struct tf_step *handlers[] = {s->on_success, s->on_failure, s->on_exit};
+        for (size_t i = 0; i < ELEMENTSOF(handlers); i++) {
+                spec_step_done(handlers[i]);
+                free(handlers[i]);
+        }
         free(s);
         return NULL;
 }

@@ -133,6 +133,8 @@ struct tf_mount {
         struct tf_pos pos;
 };
 
+struct tf_step;
+
 struct tf_spec {
         char *path; /* the file as given */
         char *dir;  /* absolute directory of the file */
@@ -173,7 +175,87 @@ struct tf_spec {
 
         /* Positions for backend-level errors. */
         struct tf_pos pos_image, pos_backend, pos_user, pos_command, pos_working_dir, pos_mounts, pos_sandbox;
+
+        /* A workflow (`steps:` instead of command:/image:): n_steps > 0, argv and image NULL. The top
+         * level's limits and timeout then bound the whole run; its env, env_file, user, working_dir,
+         * sandbox, mounts and stop are the defaults of every step and handler (already applied to each
+         * step's spec). */
+        struct tf_step *steps; /* in document order */
+        size_t n_steps;
+        uint64_t max_parallel; /* steps running at once; TF_UNSET: no bound */
+        struct tf_step *on_success, *on_failure, *on_exit; /* handlers, NULL when absent */
+        struct tf_pos pos_steps, pos_max_parallel, pos_handlers;
 };
+
+/* ---- workflows ---------------------------------------------------------------------------------------- */
+
+/* One condition of a step's `when:` (all must hold, or the step is skipped). */
+enum tf_condition_kind {
+        TF_COND_EQUALS,     /* {var: NAME, equals: TEXT} */
+        TF_COND_NOT_EQUALS, /* {var: NAME, not_equals: TEXT} */
+        TF_COND_MATCHES,    /* {var: NAME, matches: ERE}: POSIX extended regex, unanchored, compiled at load */
+        TF_COND_COMMAND,    /* {command: ARGV, exit_code: N}: the command exits with N [0] */
+};
+
+struct tf_condition {
+        enum tf_condition_kind kind;
+        char *var;       /* value conditions: an output of a step this one depends on, or an environment variable */
+        bool var_is_output; /* false: env_value is the variable's value in the environment at load */
+        char *env_value;
+        char *value;     /* equals/not_equals: the text; matches: the expression as written */
+        char **argv;     /* command: NULL-terminated, literal (no ${...}) */
+        int exit_code;   /* command: 0..255 */
+        struct tf_pos pos;
+};
+
+/* A ${NAME} (or ${NAME:-default}) in a step's command, env or working_dir that names the output of a step
+ * it depends on: kept in the text as written, to be replaced at run time by the output's bytes, in place,
+ * with no shell and no further expansion (tf_step_expand()). Every other ${NAME} was replaced at load from
+ * the environment, and `$${` is a literal `${`. */
+enum tf_step_ref_field { TF_REF_ARGV, TF_REF_ENV, TF_REF_WORKING_DIR };
+
+struct tf_step_ref {
+        enum tf_step_ref_field field;
+        size_t index;        /* TF_REF_ARGV: argv[index]; TF_REF_ENV: env[index] ("NAME=VALUE") */
+        size_t offset, len;  /* the bytes of "${NAME...}" in that string */
+        char *var;
+        char *default_value; /* ${NAME:-x}: x, used when the output is empty; NULL for ${NAME} */
+};
+
+struct tf_step {
+        char *name;           /* [a-z0-9][a-z0-9_.-]{0,62}, unique among the steps and handlers */
+        /* What the step runs: a complete spec of its own, named "SERVICE.STEP", with the workflow's
+         * defaults applied, that goes through the same backends as a service (its ${...} references
+         * expanded first when n_refs > 0). Never NULL; no steps of its own. */
+        struct tf_spec *spec;
+        size_t *deps;         /* indexes into the workflow's steps, as written (no duplicates) */
+        size_t n_deps;
+        char *output;         /* [A-Za-z_][A-Za-z0-9_]*: the step's stdout (bounded, trailing newline
+                                 trimmed) becomes ${output} of the steps after it; NULL when absent */
+        struct tf_condition *when;
+        size_t n_when;
+        struct {
+                bool failure;      /* a failure does not fail the workflow; the dependants run */
+                bool skipped;      /* when skipped (a `when:` false), the dependants still run */
+                int *exit_codes;   /* these exit codes (0..255) count as success */
+                size_t n_exit_codes;
+        } continue_on;
+        struct tf_step_ref *refs;
+        size_t n_refs;
+        bool handler;         /* one of on_success, on_failure, on_exit */
+        struct tf_pos pos, pos_name, pos_output;
+};
+
+/* The steps in an order that runs every step after its dependencies: the topological order that takes the
+ * earliest step in the document among those ready. *ret gets n_steps indexes (caller frees); -EINVAL for
+ * a cycle (a loaded spec has none), 0 and NULL for a spec without steps. */
+int tf_spec_steps_order(const struct tf_spec *s, size_t **ret);
+
+/* The step's command, env and working_dir with its references replaced: lookup(var, userdata) gives an
+ * output's value (NULL: not produced, e.g. its step failed: taken as empty). New vectors, caller frees;
+ * argv NULL when the step has none (an image's own command). */
+void tf_step_expand(const struct tf_step *st, const char *(*lookup)(const char *var, void *userdata),
+                    void *userdata, char ***ret_argv, char ***ret_env, char **ret_working_dir);
 
 /* Load and validate a spec. `environ_in` is the environment used for ${VAR} interpolation (NULL: the
  * process's environ). On success *ret owns a new spec. On failure returns -EINVAL (bad spec; *err has
