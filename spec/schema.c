@@ -1972,8 +1972,11 @@ static int check_graph(struct ctx *c) {
                         const struct ctx *a = &c->subs[i], *b = &c->subs[j];
                         if (!streq(a->step->name, b->step->name))
                                 continue;
-                        _cleanup_free_ char *kp = a->step->handler ? tf_strdup(a->kp_prefix)
-                                                                   : spec_kp_join(a->kp_prefix, "name");
+                        /* A handler's name is its key's unless it has a name: key. */
+                        bool named = !a->step->handler || a->step->pos_name.line != a->step->pos.line ||
+                                     a->step->pos_name.column != a->step->pos.column;
+                        _cleanup_free_ char *kp = named ? spec_kp_join(a->kp_prefix, "name")
+                                                        : tf_strdup(a->kp_prefix);
                         return spec_fail(c, a->step->pos_name, kp,
                                          "'%s' is also the name of %s (at %u:%u); expected a name of its own",
                                          a->step->name, b->kp_prefix, b->step->pos_name.line,

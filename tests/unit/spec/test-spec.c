@@ -22,6 +22,7 @@
 #include "spec/caps.h"
 #include "spec/limits.h"
 #include "spec/spec.h"
+#include "spec/spec-internal.h"
 #include "tests/tap.h"
 
 #define SEC TF_USEC_PER_SEC
@@ -816,6 +817,356 @@ static int run_bad(const char *dir) {
         return tap_done();
 }
 
+
+/* ---- workflows ---------------------------------------------------------------------------------------- */
+
+static const struct tf_step *step_named(const struct tf_spec *s, const char *name) {
+        for (size_t i = 0; i < s->n_steps; i++)
+                if (streq(s->steps[i].name, name))
+                        return &s->steps[i];
+        return NULL;
+}
+
+static const char *env_get(char *const *env, const char *name) {
+        size_t n = strlen(name);
+        for (size_t i = 0; env && env[i]; i++)
+                if (strncmp(env[i], name, n) == 0 && env[i][n] == '=')
+                        return env[i] + n + 1;
+        return NULL;
+}
+
+/* The bytes a reference covers, as written. */
+static char *ref_text(const struct tf_step *st, size_t i) {
+        const struct tf_step_ref *ref = &st->refs[i];
+        const char *t = ref->field == TF_REF_ARGV  ? st->spec->argv[ref->index]
+                        : ref->field == TF_REF_ENV ? st->spec->env[ref->index]
+                                                   : st->spec->working_dir;
+        return tf_strndup(t + ref->offset, ref->len);
+}
+
+static void test_workflow(void) {
+        _cleanup_free_ char *path = good_path("workflow.yaml");
+        _cleanup_spec_ struct tf_spec *s = NULL;
+        _cleanup_error_ tf_error *err = NULL;
+        int r = tf_spec_load(path, fixed_env, &s, &err);
+        IS_INT(r, 0, "workflow.yaml loads");
+        if (r < 0) {
+                printf("#   error: %s\n", err->msg);
+                return;
+        }
+        IS_INT(s->n_steps, 4, "four steps");
+        OK(!s->argv && !s->image, "a workflow has no command of its own");
+        IS_INT(s->resolved_backend, TF_BACKEND_NATIVE, "the top level's backend is never auto");
+        IS_INT(s->max_parallel, 2, "max_parallel");
+        IS_INT(s->limits.memory, 1024 * MIB, "top-level limits are the whole run's");
+        IS_INT(s->timeout_usec, 3600 * SEC, "top-level timeout is the whole run's");
+        IS_POS(s->pos_steps, 13, 1, "steps: key");
+        const char *names[] = {"fetch", "build", "lint", "package"};
+        for (size_t i = 0; i < 4; i++)
+                IS_STR(s->steps[i].name, names[i], "step %zu in document order", i);
+
+        const struct tf_step *fetch = &s->steps[0], *build = &s->steps[1], *lint = &s->steps[2],
+                             *pkg = &s->steps[3];
+        IS_STR(fetch->spec->name, "release.fetch", "a step's spec is named SERVICE.STEP");
+        IS_STR(fetch->output, "VERSION", "output");
+        IS_INT(fetch->n_deps, 0, "fetch depends on nothing");
+        IS_INT(build->n_deps, 1, "build: one dependency");
+        IS_INT(build->deps[0], 0, "build depends on fetch (by index)");
+        IS_INT(lint->n_deps, 1, "a single name for depends_on");
+        IS_INT(lint->deps[0], 0, "lint depends on fetch");
+        IS_INT(pkg->n_deps, 2, "package: two dependencies");
+        IS_INT(pkg->deps[0], 1, "package after build");
+        IS_INT(pkg->deps[1], 2, "package after lint");
+        IS_POS(fetch->pos, 14, 5, "a step's position");
+
+        /* Inheritance: fetch sets nothing of its own. */
+        const struct tf_spec *f = fetch->spec;
+        IS_STR(f->user, "1000:1000", "user inherited");
+        IS_INT(f->uid, 1000, "uid inherited");
+        IS_STR(f->working_dir, "/srv/app", "working_dir inherited");
+        IS_INT(f->sandbox.network, TF_NETWORK_NONE, "sandbox inherited");
+        IS_INT(tf_strv_length(f->sandbox.cap_drop), 1, "sandbox's cap_drop copied");
+        OK(f->sandbox.cap_drop != s->sandbox.cap_drop, "a copy, not shared");
+        IS_INT(f->n_mounts, 1, "mounts inherited");
+        IS_STR(f->mounts[0].target, "/data", "mount target inherited");
+        IS_INT(f->stop_signal, SIGINT, "stop inherited");
+        IS_INT(f->stop_grace_usec, 5 * SEC, "stop grace inherited");
+        IS_STR(env_get(f->env, "LEVEL"), "info", "env inherited");
+        IS_STR(env_get(f->env, "HOME_AT_LOAD"), "/home/tester", "the top level's env interpolated at load");
+        IS_INT(f->limits.memory, TF_UNSET, "limits are not inherited");
+        IS_INT(f->timeout_usec, TF_UNSET, "timeout is not inherited");
+        IS_INT(f->resolved_backend, TF_BACKEND_NATIVE, "a step with a command runs natively");
+        OK(!f->schedule.present && f->n_steps == 0, "a step's spec has no schedule and no steps");
+
+        /* build: its own keys, the outputs it uses kept for run time. */
+        const struct tf_spec *b = build->spec;
+        IS_STR(env_get(b->env, "LEVEL"), "debug", "a step's env overrides the top level's");
+        IS_STR(env_get(b->env, "HOME_AT_LOAD"), "/home/tester", "and keeps the rest");
+        IS_STR(env_get(b->env, "PRICE"), "$5", "$$ in a step's env value is $");
+        IS_INT(b->limits.memory, 256 * MIB, "a step's own limits");
+        IS_INT(b->restart.policy, TF_RESTART_ON_FAILURE, "a step's retry");
+        IS_INT(b->restart.max_retries, 2, "a step's max_retries");
+        IS_INT(b->restart.backoff_initial_usec, 2 * SEC, "a step's backoff");
+        IS_STR(b->argv[1], "VERSION=${VERSION}", "an output reference stays as written");
+        IS_STR(b->argv[2], "literal=${VERSION}", "$${ is a literal ${");
+        IS_STR(b->argv[3], "yes", "an environment variable is replaced at load");
+        IS_STR(b->argv[4], "sh: $1 $HOME", "other $ stay literal in a step's command");
+        IS_INT(build->n_refs, 2, "build: two references");
+        if (build->n_refs == 2) {
+                const struct tf_step_ref *r0 = &build->refs[0], *r1 = &build->refs[1];
+                IS_INT(r0->field, TF_REF_ARGV, "ref 0 in argv");
+                IS_INT(r0->index, 1, "ref 0 in argv[1]");
+                IS_INT(r0->offset, 8, "ref 0 offset");
+                IS_STR(r0->var, "VERSION", "ref 0 var");
+                OK(!r0->default_value, "ref 0 has no default");
+                IS_INT(r1->field, TF_REF_ENV, "ref 1 in env");
+                IS_STR(r1->var, "VERSION", "ref 1 var");
+                IS_STR(r1->default_value, "dev", "ref 1 default");
+                _cleanup_free_ char *t0 = ref_text(build, 0), *t1 = ref_text(build, 1);
+                IS_STR(t0, "${VERSION}", "ref 0 covers ${VERSION}");
+                IS_STR(t1, "${VERSION:-dev}", "ref 1 covers ${VERSION:-dev} in its env entry");
+                IS_STR(b->env[r1->index], "TAG=v${VERSION:-dev}-x", "ref 1's entry");
+        }
+
+        /* lint: docker, its own user and sandbox, conditions, continue_on. */
+        const struct tf_spec *l = lint->spec;
+        IS_INT(l->resolved_backend, TF_BACKEND_DOCKER, "a step with an image runs on docker");
+        IS_STR(l->user, "nobody", "a step's own user");
+        IS_INT(l->sandbox.network, TF_NETWORK_UNSET, "sandbox: {} in a step is the defaults, not the top's");
+        IS_INT(tf_strv_length(l->argv), 2, "a command line split");
+        IS_INT(lint->n_refs, 1, "a reference in a split command line");
+        IS_INT(lint->n_when, 4, "four conditions");
+        if (lint->n_when == 4) {
+                IS_INT(lint->when[0].kind, TF_COND_MATCHES, "matches");
+                IS_STR(lint->when[0].var, "VERSION", "var");
+                OK(lint->when[0].var_is_output, "VERSION is an output");
+                IS_STR(lint->when[0].value, "^v[0-9]+", "the expression");
+                IS_INT(lint->when[1].kind, TF_COND_EQUALS, "equals");
+                OK(!lint->when[1].var_is_output, "TF_TEST_SET is the environment's");
+                IS_STR(lint->when[1].env_value, "yes", "its value at load");
+                IS_INT(lint->when[2].kind, TF_COND_COMMAND, "command");
+                IS_STR(lint->when[2].argv[0], "test", "command argv");
+                IS_INT(lint->when[2].exit_code, 0, "exit_code defaults to 0");
+                IS_INT(lint->when[3].exit_code, 1, "exit_code");
+                IS_POS(lint->when[0].pos, 31, 9, "a condition's position");
+        }
+        OK(lint->continue_on.failure && !lint->continue_on.skipped, "continue_on.failure");
+        IS_INT(lint->continue_on.n_exit_codes, 2, "continue_on.exit_codes");
+        IS_INT(lint->continue_on.exit_codes[1], 4, "exit code 4");
+
+        IS_STR(pkg->spec->working_dir, "/srv/out/${VERSION}", "a working_dir reference stays");
+        IS_INT(pkg->n_refs, 3, "package: three references");
+        IS_INT(pkg->refs[2].field, TF_REF_WORKING_DIR, "the working_dir's");
+        IS_INT(pkg->spec->timeout_usec, 600 * SEC, "a step's own timeout");
+        OK(pkg->continue_on.skipped, "continue_on.skipped");
+        IS_INT(pkg->when[0].kind, TF_COND_NOT_EQUALS, "not_equals");
+
+        /* Handlers. */
+        OK(!s->on_success, "no on_success");
+        OK(s->on_failure && s->on_exit, "on_failure and on_exit");
+        if (s->on_failure && s->on_exit) {
+                IS_STR(s->on_failure->name, "on_failure", "a handler's name defaults to its key");
+                IS_STR(s->on_failure->spec->name, "release.on_failure", "its spec's name");
+                OK(s->on_failure->handler, "handler flag");
+                IS_INT(s->on_failure->n_refs, 1, "a handler may use every output");
+                IS_STR(s->on_exit->name, "cleanup", "a handler's own name");
+                IS_STR(s->on_exit->spec->user, "1000:1000", "a handler inherits too");
+        }
+
+        _cleanup_free_ size_t *order = NULL;
+        IS_INT(tf_spec_steps_order(s, &order), 0, "an order");
+        if (order)
+                OK(order[0] == 0 && order[1] == 1 && order[2] == 2 && order[3] == 3, "diamond: document order");
+}
+
+static const char *lookup_outputs(const char *var, void *userdata) {
+        char *const *outs = userdata;
+        return env_get(outs, var);
+}
+
+static void test_step_expand(void) {
+        _cleanup_spec_ struct tf_spec *s = load_buf("name: w\n"
+                                                    "steps:\n"
+                                                    "  - {name: a, command: [echo], output: OUT}\n"
+                                                    "  - name: b\n"
+                                                    "    depends_on: [a]\n"
+                                                    "    command: [printf, '%s', '<${OUT}>', '${OUT}${OUT}', "
+                                                    "'${NONE:-d}', '${OUT:-empty}']\n"
+                                                    "    env: {V: '${OUT}', W: 'x${OUT:-def}y'}\n"
+                                                    "    working_dir: /w/${OUT}\n");
+        if (!s)
+                return;
+        const struct tf_step *b = step_named(s, "b");
+        IS_STR(b->spec->argv[4], "d", "an unset variable with a default: the default, at load");
+        /* Quotes, spaces, newlines and $ arrive byte for byte: no shell, no second expansion. */
+        const char tricky[] = "it's \"quoted\" \n $HOME ${OUT} $$ `x`";
+        char *outs[] = {tf_asprintf("OUT=%s", tricky), NULL};
+        _cleanup_strv_free_ char **argv = NULL, **env = NULL;
+        _cleanup_free_ char *wd = NULL;
+        tf_step_expand(b, lookup_outputs, outs, &argv, &env, &wd);
+        _cleanup_free_ char *want1 = tf_asprintf("<%s>", tricky), *want2 = tf_asprintf("%s%s", tricky, tricky);
+        _cleanup_free_ char *wantv = tf_asprintf("V=%s", tricky), *wantw = tf_asprintf("W=x%sy", tricky);
+        _cleanup_free_ char *wantd = tf_asprintf("/w/%s", tricky);
+        IS_STR(argv[0], "printf", "argv[0]");
+        IS_STR(argv[2], want1, "an output inside an argument, byte-exact");
+        IS_STR(argv[3], want2, "two references in one argument");
+        IS_STR(argv[5], tricky, "${OUT:-empty} with OUT set");
+        IS_STR(env_get(env, "V"), tricky, "an output in env");
+        IS_STR(env[1], wantw, "an output with text around it in env");
+        IS_STR(env[0], wantv, "env entry");
+        IS_STR(wd, wantd, "an output in working_dir");
+        IS_STR(b->spec->argv[2], "<${OUT}>", "the step's spec is untouched");
+        free(outs[0]);
+
+        /* An empty or missing output: the default, or nothing. */
+        char *empty[] = {"OUT=", NULL};
+        _cleanup_strv_free_ char **argv2 = NULL, **env2 = NULL;
+        _cleanup_free_ char *wd2 = NULL;
+        tf_step_expand(b, lookup_outputs, empty, &argv2, &env2, &wd2);
+        IS_STR(argv2[2], "<>", "an empty output");
+        IS_STR(argv2[5], "empty", "${OUT:-empty} with OUT empty");
+        IS_STR(env_get(env2, "W"), "xdefy", "an env default");
+        char *none[] = {NULL};
+        _cleanup_strv_free_ char **argv3 = NULL, **env3 = NULL;
+        _cleanup_free_ char *wd3 = NULL;
+        tf_step_expand(b, lookup_outputs, none, &argv3, &env3, &wd3);
+        IS_STR(argv3[3], "", "an output not produced is empty");
+        IS_STR(wd3, "/w/", "working_dir with no output");
+}
+
+/* Graphs built by hand for the cycle finder: deps[i] lists the steps step i depends on. */
+static void graph(struct tf_step *steps, size_t n, const char *const *deps) {
+        memset(steps, 0, n * sizeof(*steps));
+        for (size_t i = 0; i < n; i++) {
+                steps[i].deps = tf_malloc0(8 * sizeof(size_t));
+                for (const char *p = deps[i]; *p; p++)
+                        steps[i].deps[steps[i].n_deps++] = (size_t)(*p - 'a');
+        }
+}
+
+static void graph_free(struct tf_step *steps, size_t n) {
+        for (size_t i = 0; i < n; i++)
+                free(steps[i].deps);
+}
+
+static char *cycle_text(const struct tf_step *steps, size_t n) {
+        size_t *cyc = NULL, len = 0;
+        if (!spec_steps_cycle(steps, n, &cyc, &len))
+                return tf_strdup("none");
+        char *t = tf_malloc0(len + 1);
+        for (size_t i = 0; i < len; i++)
+                t[i] = (char)('a' + cyc[i]);
+        free(cyc);
+        return t;
+}
+
+static void test_cycles(void) {
+        static const struct {
+                const char *what;
+                size_t n;
+                const char *deps[6];
+                const char *cycle; /* run order, from the earliest step in the document */
+        } cases[] = {
+                {"diamond", 4, {"", "a", "a", "bc"}, "none"},
+                {"chain", 5, {"", "a", "b", "c", "d"}, "none"},
+                {"chain written backwards", 4, {"b", "c", "d", ""}, "none"},
+                {"self-loop", 2, {"", "bb" + 1}, "b"},
+                {"two-step cycle", 2, {"b", "a"}, "ab"},
+                {"three-step cycle", 3, {"c", "a", "b"}, "abc"},
+                {"cycle after a head", 4, {"", "ad", "b", "c"}, "bcd"},
+                {"two cycles: the first one met", 6, {"b", "a", "", "e", "f", "d"}, "ab"},
+                {"two cycles, the first reached through another", 5, {"b", "cd", "b", "e", "d"}, "bc"},
+        };
+        for (size_t i = 0; i < ELEMENTSOF(cases); i++) {
+                struct tf_step steps[6];
+                graph(steps, cases[i].n, cases[i].deps);
+                _cleanup_free_ char *got = cycle_text(steps, cases[i].n);
+                IS_STR(got, cases[i].cycle, "cycle finder: %s", cases[i].what);
+                struct tf_spec s = {.steps = steps, .n_steps = cases[i].n};
+                _cleanup_free_ size_t *order = NULL;
+                int r = tf_spec_steps_order(&s, &order);
+                IS_INT(r, streq(cases[i].cycle, "none") ? 0 : -EINVAL, "order: %s", cases[i].what);
+                /* Every step after its dependencies. */
+                bool ok = true;
+                for (size_t k = 0; order && k < cases[i].n; k++)
+                        for (size_t d = 0; d < steps[order[k]].n_deps; d++) {
+                                bool before = false;
+                                for (size_t j = 0; j < k; j++)
+                                        before = before || order[j] == steps[order[k]].deps[d];
+                                ok = ok && before;
+                        }
+                OK(ok, "order respects dependencies: %s", cases[i].what);
+                graph_free(steps, cases[i].n);
+        }
+        struct tf_step steps[4];
+        graph(steps, 4, (const char *const[]){"b", "c", "d", ""});
+        struct tf_spec s = {.steps = steps, .n_steps = 4};
+        _cleanup_free_ size_t *order = NULL;
+        tf_spec_steps_order(&s, &order);
+        OK(order && order[0] == 3 && order[1] == 2 && order[2] == 1 && order[3] == 0, "a backwards chain runs d, c, b, a");
+        graph_free(steps, 4);
+        struct tf_spec none = {0};
+        _cleanup_free_ size_t *order0 = NULL;
+        IS_INT(tf_spec_steps_order(&none, &order0), 0, "no steps: no order");
+        OK(!order0, "no steps: NULL");
+}
+
+static void test_workflow_errors(void) {
+        static const struct {
+                const char *yaml, *err;
+        } cases[] = {
+                /* Two cycles: the one a walk in document order meets first, from its earliest step. */
+                {"name: w\nsteps:\n"
+                 "  - {name: a, command: [x], depends_on: [b]}\n"
+                 "  - {name: b, command: [x], depends_on: [a]}\n"
+                 "  - {name: c, command: [x], depends_on: [d]}\n"
+                 "  - {name: d, command: [x], depends_on: [c]}\n",
+                 "3:5: steps: a cycle: a -> b -> a (each step depends on the one before it); expected a graph "
+                 "without cycles: drop one of these depends_on"},
+                {"name: w\nsteps:\n"
+                 "  - {name: head, command: [x]}\n"
+                 "  - {name: x, command: [x], depends_on: [head, z]}\n"
+                 "  - {name: y, command: [x], depends_on: [x]}\n"
+                 "  - {name: z, command: [x], depends_on: [y]}\n",
+                 "4:5: steps: a cycle: x -> y -> z -> x (each step depends on the one before it); expected a "
+                 "graph without cycles: drop one of these depends_on"},
+                {"name: w\nsteps:\n  - {name: a, command: [x], depends_on: [b, b]}\n  - {name: b, command: [x]}\n",
+                 "3:45: steps[0].depends_on[1]: 'b' is listed twice; expected each step once"},
+                /* Unknown keys are found in the first pass, before the graph. */
+                {"name: w\nsteps:\n  - {name: a, command: ['${X}'], depend_on: [b]}\n",
+                 "3:34: steps[0].depend_on: unknown key; did you mean 'depends_on'?"},
+                /* Environment variables are fine; outputs of a step depended on through another too. */
+                {"name: w\nsteps:\n  - {name: a, command: [x], output: A}\n"
+                 "  - {name: b, command: [x], depends_on: [a]}\n"
+                 "  - {name: c, command: ['${A}', '${TF_TEST_SET}', '${B}'], depends_on: [b]}\n",
+                 "5:51: steps[2].command[2]: ${B} is neither the output of a step this step depends on nor set "
+                 "in the environment; expected a step with output: B in depends_on, B set in the environment, "
+                 "or $${B} for the text"},
+                {"name: w\nsteps:\n  - {name: a, command: [x], working_dir: 'relative/${TF_TEST_SET}'}\n",
+                 "3:42: steps[0].working_dir: 'relative/${TF_TEST_SET}' is relative; expected an absolute path (e.g. "
+                 "/srv/app)"},
+                {"name: w\nenv: {A: '${NO_SUCH}'}\nsteps:\n  - {name: a, command: [x], output: NO_SUCH}\n",
+                 "2:10: env.A: ${NO_SUCH} is not set in the environment; expected it set, or a default: "
+                 "${NO_SUCH:-value}"},
+                {"name: w\nsteps:\n  - {name: a, command: [x], continue_on: {failure: yes}}\n",
+                 "3:52: steps[0].continue_on.failure: 'yes' is not a boolean; expected true or false"},
+        };
+        for (size_t i = 0; i < ELEMENTSOF(cases); i++) {
+                _cleanup_free_ char *e = load_err(cases[i].yaml);
+                IS_STR(e, cases[i].err, "workflow error %zu", i);
+        }
+        /* The top level's command keeps its $ as written: only steps take ${NAME}. */
+        _cleanup_spec_ struct tf_spec *s = load_buf("command: [echo, '${NOT_EXPANDED}']\n");
+        if (s)
+                IS_STR(s->argv[1], "${NOT_EXPANDED}", "a service's command is not interpolated");
+        _cleanup_spec_ struct tf_spec *w =
+                load_buf("name: w\nsteps:\n  - {name: a, command: [x], output: D}\n"
+                         "  - {name: b, command: [x], working_dir: '${D}/x', depends_on: [a]}\n");
+        if (w)
+                IS_STR(w->steps[1].spec->working_dir, "${D}/x", "a working_dir that starts with an output is "
+                                                                "checked when it is known");
+}
+
 int main(int argc, char **argv) {
         if (argc == 3 && streq(argv[1], "--bad"))
                 return run_bad(argv[2]);
@@ -841,6 +1192,10 @@ int main(int argc, char **argv) {
         test_files();
         test_names();
         test_limit_facts();
+        test_workflow();
+        test_step_expand();
+        test_cycles();
+        test_workflow_errors();
         free(dir);
         return tap_done();
 }
