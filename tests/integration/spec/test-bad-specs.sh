@@ -5,6 +5,22 @@
 cd "$FIXTURES/bad" || exit 1
 before=$(find /sys/fs/cgroup -maxdepth 8 -type d -name 'tfrun-*' 2>/dev/null | sort)
 bad_fixtures 20 bad-spec
+# A valid workflow: validate accepts it (its steps checked like services), run refuses it for now, with
+# 125 and before anything starts.
+cat >"$TMPD/pipe.yaml" <<'EOF'
+name: pipe
+steps:
+  - {name: a, command: [echo, a], output: A}
+  - {name: b, command: [echo, '${A}'], depends_on: [a]}
+handlers:
+  on_failure: {command: [echo, failed]}
+EOF
+got=$("$TFRUN" validate "$TMPD/pipe.yaml" 2>&1); is "$?" 0 "a workflow validates"
+is "$got" "$TMPD/pipe.yaml: ok (workflow pipe, 2 steps)" "validate names it a workflow"
+got=$("$TFRUN" run "$TMPD/pipe.yaml" 2>&1); is "$?" 125 "run of a workflow: 125"
+is "$got" "tfrun: $TMPD/pipe.yaml:2:1: steps: workflows are validated but not yet run by this tfrun" \
+        "run of a workflow: its message"
+got=$("$TFRUN" "$TMPD/pipe.yaml" 2>&1); is "$?" 125 "tfrun FILE of a workflow: 125"
 after=$(find /sys/fs/cgroup -maxdepth 8 -type d -name 'tfrun-*' 2>/dev/null | sort)
 is "$after" "$before" "no bad spec created a cgroup"
 
