@@ -100,8 +100,9 @@ static const struct compose_key {
          "a native service shares the host's network, and sandbox.network: host gives a container the "
          "host's; expected no ports: key"},
         {"depends_on", NULL,
-         "a spec is one service and tfrun starts nothing else; expected one spec per "
-         "service, started in order"},
+         "a spec is one service and tfrun starts no other service; expected one spec per "
+         "service, started in order, or a workflow whose steps depend on each other (steps: [{name: b, "
+         "depends_on: [a], command: [...]}])"},
         {"services", NULL,
          "a spec is one service, not a compose file; expected the service's keys at the "
          "top level (e.g. command:, image:, limits:)"},

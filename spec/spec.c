@@ -90,6 +90,11 @@
  *   pid [unset]: private | host.
  * - mounts: a list of {source (required; relative to the spec's directory), target (required, absolute),
  *   read_only [false]}.
+ * - steps: a workflow instead of command:/image: (docs/spec.md, "Workflows (steps)"): steps with a
+ *   service's keys plus depends_on, output, when, continue_on; max_parallel; handlers. Read and checked in
+ *   schema.c (the graph: unknown, duplicate, self and cyclic dependencies, ${NAME} of outputs), each step
+ *   loaded into a spec of its own with the top level's defaults; workflow.c gives the run order and
+ *   expands outputs.
  * Relative paths are resolved lexically (".." and "." folded) against the absolute directory of the spec
  * file; nothing but env_file is opened at load. Vectors (env, env_files, cap_drop, cap_add) are never
  * NULL after a successful load; argv is NULL only when image: is set without command:.

@@ -3,7 +3,8 @@
  * spec/: tf_spec_load_buffer() on arbitrary bytes. Properties: no crash, no leak (LeakSanitizer), no
  * UB; a failure is -errno with exactly one message, one line, starting with "FILE:" (the path given);
  * nothing is returned on failure; a success honours the header's contract (name syntax, argv or image,
- * a resolved backend, an absolute directory).
+ * a resolved backend, an absolute directory; a workflow's steps each a complete spec, its dependencies in
+ * range, an order that runs every step after its dependencies, references inside their text).
  */
 
 #include <errno.h>
@@ -12,6 +13,7 @@
 #include <unistd.h>
 
 #include "base/cleanup.h"
+#include "base/strutil.h"
 #include "spec/spec.h"
 #include "fuzz.h"
 
@@ -44,6 +46,56 @@ static bool name_valid(const char *n) {
         return true;
 }
 
+static const char *fuzz_output(const char *var, void *userdata) {
+        return "out $ ${X} \"'\n";
+}
+
+/* A step's contract: its own complete spec, dependencies in range, references inside their text. */
+static void check_step(const struct tf_spec *s, const struct tf_step *st, size_t self) {
+        FUZZ_ASSERT(st->name && name_valid(st->name), "invalid step name '%s'", st->name ? st->name : "(null)");
+        FUZZ_ASSERT(st->spec && (st->spec->argv || st->spec->image), "step '%s' runs nothing", st->name);
+        FUZZ_ASSERT(st->spec->n_steps == 0 && st->spec->resolved_backend != TF_BACKEND_AUTO,
+                    "step '%s': steps of its own or no backend", st->name);
+        for (size_t k = 0; k < st->n_deps; k++)
+                FUZZ_ASSERT(st->deps[k] < s->n_steps && st->deps[k] != self, "step '%s': dependency %zu",
+                            st->name, st->deps[k]);
+        for (size_t k = 0; k < st->n_refs; k++) {
+                const struct tf_step_ref *ref = &st->refs[k];
+                const char *t = ref->field == TF_REF_ARGV  ? (st->spec->argv ? st->spec->argv[ref->index] : NULL)
+                                : ref->field == TF_REF_ENV ? st->spec->env[ref->index]
+                                                           : st->spec->working_dir;
+                FUZZ_ASSERT(t && ref->offset + ref->len <= strlen(t) && strncmp(t + ref->offset, "${", 2) == 0 &&
+                                    t[ref->offset + ref->len - 1] == '}',
+                            "step '%s': reference %zu outside its text", st->name, k);
+        }
+        char **argv = NULL, **env = NULL, *wd = NULL;
+        tf_step_expand(st, fuzz_output, NULL, &argv, &env, &wd);
+        tf_strv_free(argv);
+        tf_strv_free(env);
+        free(wd);
+}
+
+static void check_workflow(const struct tf_spec *s) {
+        for (size_t i = 0; i < s->n_steps; i++)
+                check_step(s, &s->steps[i], i);
+        const struct tf_step *handlers[] = { s->on_success, s->on_failure, s->on_exit };
+        for (size_t i = 0; i < 3; i++)
+                if (handlers[i])
+                        check_step(s, handlers[i], SIZE_MAX);
+        size_t *order = NULL;
+        FUZZ_ASSERT(tf_spec_steps_order(s, &order) == 0 && order, "a loaded workflow without an order");
+        for (size_t k = 0; k < s->n_steps; k++) {
+                const struct tf_step *st = &s->steps[order[k]];
+                for (size_t d = 0; d < st->n_deps; d++) {
+                        bool before = false;
+                        for (size_t j = 0; j < k && !before; j++)
+                                before = order[j] == st->deps[d];
+                        FUZZ_ASSERT(before, "step '%s' ordered before its dependency", st->name);
+                }
+        }
+        free(order);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         struct tf_spec *s = NULL;
         tf_error *err = NULL;
@@ -64,7 +116,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         FUZZ_ASSERT(r == 0 && s, "success (%d) without a spec", r);
         FUZZ_ASSERT(err == NULL, "success with an error: %s", err->msg);
         FUZZ_ASSERT(s->name && name_valid(s->name), "invalid name '%s'", s->name ? s->name : "(null)");
-        FUZZ_ASSERT(s->argv || s->image, "neither command nor image");
+        if (s->n_steps == 0)
+                FUZZ_ASSERT(s->argv || s->image, "neither command nor image");
+        else {
+                FUZZ_ASSERT(!s->argv && !s->image, "a workflow with a command or an image");
+                check_workflow(s);
+        }
         FUZZ_ASSERT(!s->argv || s->argv[0], "empty argv");
         FUZZ_ASSERT(s->resolved_backend != TF_BACKEND_AUTO, "backend not resolved");
         FUZZ_ASSERT(s->dir && s->dir[0] == '/', "directory not absolute: '%s'", s->dir ? s->dir : "(null)");

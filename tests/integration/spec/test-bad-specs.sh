@@ -21,6 +21,8 @@ got=$("$TFRUN" run "$TMPD/pipe.yaml" 2>&1); is "$?" 125 "run of a workflow: 125"
 is "$got" "tfrun: $TMPD/pipe.yaml:2:1: steps: workflows are validated but not yet run by this tfrun" \
         "run of a workflow: its message"
 got=$("$TFRUN" "$TMPD/pipe.yaml" 2>&1); is "$?" 125 "tfrun FILE of a workflow: 125"
+got=$("$TFRUN" validate "$FIXTURES/good/workflow-diamond.yaml" 2>&1); is "$?" 0 "the good diamond validates"
+is "$got" "$FIXTURES/good/workflow-diamond.yaml: ok (workflow diamond, 4 steps)" "the good diamond: its line"
 after=$(find /sys/fs/cgroup -maxdepth 8 -type d -name 'tfrun-*' 2>/dev/null | sort)
 is "$after" "$before" "no bad spec created a cgroup"
 

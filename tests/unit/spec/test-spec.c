@@ -979,6 +979,37 @@ static void test_workflow(void) {
                 OK(order[0] == 0 && order[1] == 1 && order[2] == 2 && order[3] == 3, "diamond: document order");
 }
 
+static const char *lookup_outputs(const char *var, void *userdata);
+
+static void test_workflow_diamond(void) {
+        _cleanup_free_ char *path = good_path("workflow-diamond.yaml");
+        _cleanup_spec_ struct tf_spec *s = NULL;
+        _cleanup_error_ tf_error *err = NULL;
+        int r = tf_spec_load(path, fixed_env, &s, &err);
+        IS_INT(r, 0, "workflow-diamond.yaml loads");
+        if (r < 0) {
+                printf("#   error: %s\n", err->msg);
+                return;
+        }
+        const struct tf_step *d = step_named(s, "d");
+        IS_INT(d->n_deps, 2, "d waits for two steps");
+        IS_INT(d->deps[0], 2, "d's first dependency as written (c)");
+        IS_INT(d->n_refs, 4, "d uses both outputs, in argv and env");
+        OK(!s->on_success && !s->on_failure && s->on_exit, "one handler");
+        _cleanup_free_ size_t *order = NULL;
+        IS_INT(tf_spec_steps_order(s, &order), 0, "an order");
+        if (order)
+                OK(order[0] == 0 && order[1] == 1 && order[2] == 2 && order[3] == 3, "a, b, c, d");
+        const char *outs[] = {"A=1", "B=x y", "C='z'", NULL};
+        _cleanup_strv_free_ char **argv = NULL, **env = NULL;
+        _cleanup_free_ char *wd = NULL;
+        tf_step_expand(d, lookup_outputs, (void *)outs, &argv, &env, &wd);
+        IS_STR(argv[2], "x y", "d gets B");
+        IS_STR(argv[3], "'z'", "d gets C");
+        IS_STR(env_get(env, "BOTH"), "x y+'z'", "both in one env value");
+        OK(!wd, "no working_dir");
+}
+
 static const char *lookup_outputs(const char *var, void *userdata) {
         char *const *outs = userdata;
         return env_get(outs, var);
@@ -1193,6 +1224,7 @@ int main(int argc, char **argv) {
         test_names();
         test_limit_facts();
         test_workflow();
+        test_workflow_diamond();
         test_step_expand();
         test_cycles();
         test_workflow_errors();
