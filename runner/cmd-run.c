@@ -203,8 +203,8 @@ static int check_step(struct tf_run_ctx *ctx, const struct tf_step *st, const st
 }
 
 /* A service's backend checks; a workflow's are its steps' and handlers' (each a spec of its own). */
-static int check_spec_or_steps(struct tf_run_ctx *ctx, const struct tf_spec *spec, const struct tf_run_options *ro,
-                               tf_error **err) {
+static int check_spec_or_steps(struct tf_run_ctx *ctx, const struct tf_spec *spec,
+                               const struct tf_run_options *ro, tf_error **err) {
         if (spec->n_steps == 0)
                 return tf_run_check(ctx, spec, ro, err);
         for (size_t i = 0; i < spec->n_steps; i++)

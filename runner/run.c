@@ -97,7 +97,8 @@ int tf_run_new(struct tf_run_ctx *ctx, const struct tf_spec *spec, const struct 
         /* spec/ reads and checks workflows; their runner is still to come (issue 13). */
         if (spec->n_steps > 0) {
                 _cleanup_free_ char *w = tf_spec_where(spec, spec->pos_steps);
-                return tf_error_set(err, EINVAL, "%s: steps: workflows are validated but not yet run by this tfrun", w);
+                return tf_error_set(err, EINVAL,
+                                    "%s: steps: workflows are validated but not yet run by this tfrun", w);
         }
         struct tf_run *r = tf_malloc0(sizeof(*r));
         r->spec = spec;

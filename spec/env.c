@@ -92,16 +92,17 @@ int spec_step_var(struct ctx *c, const struct node *v, const char *kp, const cha
         *ret_value = val;
         if (val || may_be_unset)
                 return 0;
-        _cleanup_free_ char *text = what[0] == '$' ? tf_asprintf(", or $${%.*s} for the text", (int)n, name)
-                                                  : tf_strdup("");
+        _cleanup_free_ char *text =
+                what[0] == '$' ? tf_asprintf(", or $${%.*s} for the text", (int)n, name) : tf_strdup("");
         const struct tf_spec *top = c->top ? c->top->s : NULL;
         for (size_t i = 0; top && i < top->n_steps; i++) {
                 const struct tf_step *o = &top->steps[i];
                 if (o->output && strlen(o->output) == n && strncmp(o->output, name, n) == 0)
-                        return spec_fail(c, v->pos, kp,
-                                         "%s is the output of step '%s', which this step does not depend on; "
-                                         "expected '%s' in depends_on (or a step that depends on it)%s",
-                                         what, o->name, o->name, text);
+                        return spec_fail(
+                                c, v->pos, kp,
+                                "%s is the output of step '%s', which this step does not depend on; "
+                                "expected '%s' in depends_on (or a step that depends on it)%s",
+                                what, o->name, o->name, text);
         }
         return spec_fail(c, v->pos, kp,
                          "%s is neither the output of a step this step depends on nor set in the "
@@ -145,7 +146,8 @@ int spec_step_template(struct ctx *c, const struct node *v, const char *kp, cons
                         const char *close = strchr(def, '}');
                         if (!close) {
                                 free(b.p);
-                                return spec_fail(c, v->pos, kp, "%s has an unterminated ${...}; %s", q, braces);
+                                return spec_fail(c, v->pos, kp, "%s has an unterminated ${...}; %s", q,
+                                                 braces);
                         }
                         defn = (size_t)(close - def);
                         end = close + 1;
@@ -171,7 +173,8 @@ int spec_step_template(struct ctx *c, const struct node *v, const char *kp, cons
         return 0;
 }
 
-static int interpolate(struct ctx *c, const struct node *v, const char *kp, const char *env_name, char **ret) {
+static int interpolate(struct ctx *c, const struct node *v, const char *kp, const char *env_name,
+                       char **ret) {
         static const char braces[] = "expected ${NAME} or ${NAME:-default}, or $$ for a literal $";
         const char *s = v->text;
         struct strbuf b = {0};

@@ -1309,8 +1309,8 @@ static int top_mounts(struct ctx *c, const struct field *f) {
         return parse_mounts(c, f->v, f->kp);
 }
 
-
-/* ---- workflows: a step's own keys ---------------------------------------------------------------------- */
+/* ---- workflows: a step's own keys ----------------------------------------------------------------------
+ */
 
 static int step_name(struct ctx *c, const struct field *f) {
         c->step->pos_name = f->v->pos;
@@ -1344,8 +1344,9 @@ static int step_depends_on(struct ctx *c, const struct field *f) {
 static int step_output(struct ctx *c, const struct field *f) {
         struct tf_step *st = c->step;
         if (st->handler)
-                return spec_fail(c, f->k->pos, f->kp,
-                                 "a handler runs last, so no step could use its output; expected no output: key");
+                return spec_fail(
+                        c, f->k->pos, f->kp,
+                        "a handler runs last, so no step could use its output; expected no output: key");
         st->pos_output = f->v->pos;
         free(st->output);
         st->output = NULL;
@@ -1398,9 +1399,10 @@ static const struct key continue_keys[] = {
 
 static int step_continue_on(struct ctx *c, const struct field *f) {
         if (c->step->handler)
-                return spec_fail(c, f->k->pos, f->kp,
-                                 "a handler runs after the whole graph and nothing waits for it; expected no "
-                                 "continue_on: key");
+                return spec_fail(
+                        c, f->k->pos, f->kp,
+                        "a handler runs after the whole graph and nothing waits for it; expected no "
+                        "continue_on: key");
         return walk_section(c, f, "{failure: true}", c->step);
 }
 
@@ -1461,8 +1463,8 @@ static const struct key cond_keys[] = {
         KEY("matches", cond_matches), KEY("command", cond_command), KEY("exit_code", cond_exit_code),
 };
 
-static const char COND_EXPECTED[] =
-        "{var: NAME, equals: TEXT} (or not_equals, matches: REGEX), or {command: [test, -f, x], exit_code: 0}";
+static const char COND_EXPECTED[] = "{var: NAME, equals: TEXT} (or not_equals, matches: REGEX), or "
+                                    "{command: [test, -f, x], exit_code: 0}";
 
 static int parse_condition(struct ctx *c, const struct node *e, const char *kp, struct tf_condition *cd) {
         struct cond_load cl = {0};
@@ -1538,8 +1540,9 @@ static int parse_condition(struct ctx *c, const struct node *e, const char *kp, 
                 cd->env_value = tf_strdup(val);
         cd->kind = cl.kind;
         _cleanup_free_ char *tkp = spec_kp_join(kp, cl.test_k->text);
-        r = spec_get_string(c, cl.test, tkp, cl.kind == TF_COND_MATCHES ? "a regular expression" : "a string",
-                            false, &cd->value);
+        r = spec_get_string(c, cl.test, tkp,
+                            cl.kind == TF_COND_MATCHES ? "a regular expression" : "a string", false,
+                            &cd->value);
         if (r < 0)
                 return r;
         if (cl.kind == TF_COND_MATCHES) {
@@ -1566,7 +1569,8 @@ static int step_when(struct ctx *c, const struct field *f) {
         if (r < 0)
                 return r;
         if (v->n_items == 0)
-                return spec_fail(c, v->pos, f->kp, "empty list; expected at least one condition, or no when: key");
+                return spec_fail(c, v->pos, f->kp,
+                                 "empty list; expected at least one condition, or no when: key");
         st->when = tf_malloc0(v->n_items * sizeof(struct tf_condition));
         for (size_t i = 0; i < v->n_items; i++) {
                 _cleanup_free_ char *ikp = spec_kp_index(f->kp, i);
@@ -1812,9 +1816,10 @@ static void inherit(struct ctx *sc) {
         }
         if (!s->sandbox_present) {
                 s->sandbox = t->sandbox;
-                s->sandbox.seccomp_profile = t->sandbox.seccomp_profile ? tf_strdup(t->sandbox.seccomp_profile)
-                                                                        : NULL;
-                s->sandbox.network_name = t->sandbox.network_name ? tf_strdup(t->sandbox.network_name) : NULL;
+                s->sandbox.seccomp_profile =
+                        t->sandbox.seccomp_profile ? tf_strdup(t->sandbox.seccomp_profile) : NULL;
+                s->sandbox.network_name =
+                        t->sandbox.network_name ? tf_strdup(t->sandbox.network_name) : NULL;
                 s->sandbox.cap_drop = tf_strv_copy(t->sandbox.cap_drop);
                 s->sandbox.cap_add = tf_strv_copy(t->sandbox.cap_add);
                 s->sandbox_present = t->sandbox_present;
@@ -1976,12 +1981,13 @@ static int check_graph(struct ctx *c) {
                         /* A handler's name is its key's unless it has a name: key. */
                         bool named = !a->step->handler || a->step->pos_name.line != a->step->pos.line ||
                                      a->step->pos_name.column != a->step->pos.column;
-                        _cleanup_free_ char *kp = named ? spec_kp_join(a->kp_prefix, "name")
-                                                        : tf_strdup(a->kp_prefix);
-                        return spec_fail(c, a->step->pos_name, kp,
-                                         "'%s' is also the name of %s (at %u:%u); expected a name of its own",
-                                         a->step->name, b->kp_prefix, b->step->pos_name.line,
-                                         b->step->pos_name.column);
+                        _cleanup_free_ char *kp =
+                                named ? spec_kp_join(a->kp_prefix, "name") : tf_strdup(a->kp_prefix);
+                        return spec_fail(
+                                c, a->step->pos_name, kp,
+                                "'%s' is also the name of %s (at %u:%u); expected a name of its own",
+                                a->step->name, b->kp_prefix, b->step->pos_name.line,
+                                b->step->pos_name.column);
                 }
 
         _cleanup_free_ const char **names = tf_malloc0((n + 1) * sizeof(char *));
@@ -2014,7 +2020,8 @@ static int check_graph(struct ctx *c) {
                                                          "unknown step %s; expected one of %s; did you mean "
                                                          "'%s'?",
                                                          q, alts, sug);
-                                return spec_fail(c, e->pos, ikp, "unknown step %s; expected one of %s", q, alts);
+                                return spec_fail(c, e->pos, ikp, "unknown step %s; expected one of %s", q,
+                                                 alts);
                         }
                         if (j == i)
                                 return spec_fail(c, e->pos, ikp,
@@ -2023,8 +2030,10 @@ static int check_graph(struct ctx *c) {
                                                  q);
                         for (size_t k2 = 0; k2 < st->n_deps; k2++)
                                 if (st->deps[k2] == j)
-                                        return spec_fail(c, e->pos, ikp, "%s is listed twice; expected each "
-                                                         "step once", q);
+                                        return spec_fail(c, e->pos, ikp,
+                                                         "%s is listed twice; expected each "
+                                                         "step once",
+                                                         q);
                         st->deps[st->n_deps++] = j;
                 }
         }
@@ -2046,7 +2055,8 @@ static int check_graph(struct ctx *c) {
         if (spec_steps_cycle(s->steps, n, &cycle, &len)) {
                 _cleanup_free_ char *path = tf_strdup("");
                 for (size_t i = 0; i <= len; i++) {
-                        char *p = tf_asprintf("%s%s%s", path, i ? " -> " : "", s->steps[cycle[i % len]].name);
+                        char *p =
+                                tf_asprintf("%s%s%s", path, i ? " -> " : "", s->steps[cycle[i % len]].name);
                         free(path);
                         path = p;
                 }
@@ -2109,9 +2119,10 @@ static int finish_workflow(struct ctx *c) {
                         return r;
                 if (!ss->argv && !ss->image) {
                         _cleanup_free_ char *kp = kp_in(sc, "command");
-                        return spec_fail(sc, sc->step_map->pos, kp,
-                                         "missing; expected a command to run (e.g. command: [make, test]) or "
-                                         "an image:");
+                        return spec_fail(
+                                sc, sc->step_map->pos, kp,
+                                "missing; expected a command to run (e.g. command: [make, test]) or "
+                                "an image:");
                 }
                 inherit(sc);
                 r = finish_service(sc);
@@ -2127,25 +2138,28 @@ static int check_workflow_top(struct ctx *c) {
         struct tf_spec *s = c->s;
         static const char tail[] = "or drop steps:";
         if (s->pos_command.line)
-                return spec_fail(c, s->pos_command, "command",
-                                 "given with steps:, and a workflow runs its steps, not a command of its own; "
-                                 "expected one of the two: drop command: (put it in a step) %s",
-                                 tail);
+                return spec_fail(
+                        c, s->pos_command, "command",
+                        "given with steps:, and a workflow runs its steps, not a command of its own; "
+                        "expected one of the two: drop command: (put it in a step) %s",
+                        tail);
         if (s->image)
-                return spec_fail(c, s->pos_image, "image",
-                                 "given with steps:, and a workflow runs its steps, not an image of its own; "
-                                 "expected one of the two: drop image: (give the step that needs it image:) %s",
-                                 tail);
+                return spec_fail(
+                        c, s->pos_image, "image",
+                        "given with steps:, and a workflow runs its steps, not an image of its own; "
+                        "expected one of the two: drop image: (give the step that needs it image:) %s",
+                        tail);
         if (c->have_backend)
                 return spec_fail(c, s->pos_backend, "backend",
                                  "given with steps:, and each step has its own backend; expected one of the "
                                  "two: drop backend: (set it in the steps that need it) %s",
                                  tail);
         if (c->pos_restart.line)
-                return spec_fail(c, c->pos_restart, "restart",
-                                 "given with steps:, and a workflow retries its steps one by one; expected one "
-                                 "of the two: drop restart: (put it in the steps to retry) %s",
-                                 tail);
+                return spec_fail(
+                        c, c->pos_restart, "restart",
+                        "given with steps:, and a workflow retries its steps one by one; expected one "
+                        "of the two: drop restart: (put it in the steps to retry) %s",
+                        tail);
         return 0;
 }
 
@@ -2168,9 +2182,10 @@ static int finish(struct ctx *c) {
                                          "only a workflow runs steps side by side; expected steps:, or no "
                                          "max_parallel: key");
                 if (c->handlers_node)
-                        return spec_fail(c, s->pos_handlers, "handlers",
-                                         "only a workflow has handlers (steps run after its graph); expected "
-                                         "steps:, or no handlers: key");
+                        return spec_fail(
+                                c, s->pos_handlers, "handlers",
+                                "only a workflow has handlers (steps run after its graph); expected "
+                                "steps:, or no handlers: key");
                 if (!s->argv && !s->image)
                         return spec_fail(c, c->root_pos, "command",
                                          "missing; expected a command to run (e.g. command: [python3, "

@@ -83,11 +83,11 @@ struct ctx {
         size_t n_subs;
 
         /* A step's own context (parsed with the same key parsers as the top level, into its own spec). */
-        struct ctx *top;     /* NULL at the top level */
+        struct ctx *top; /* NULL at the top level */
         struct tf_step *step;
-        char *kp_prefix;     /* "steps[2]", "handlers.on_failure"; NULL at the top level */
+        char *kp_prefix; /* "steps[2]", "handlers.on_failure"; NULL at the top level */
         const struct node *step_map, *deps_node;
-        bool prescan;        /* the first pass over a step: only name, depends_on and output are read */
+        bool prescan;         /* the first pass over a step: only name, depends_on and output are read */
         char **outputs_avail; /* outputs of the steps this step depends on, transitively (NULL-terminated) */
         char **ref_env_names; /* parallel to step->refs: the env entry of a TF_REF_ENV reference */
 };

@@ -182,7 +182,7 @@ struct tf_spec {
          * step's spec). */
         struct tf_step *steps; /* in document order */
         size_t n_steps;
-        uint64_t max_parallel; /* steps running at once; TF_UNSET: no bound */
+        uint64_t max_parallel;                             /* steps running at once; TF_UNSET: no bound */
         struct tf_step *on_success, *on_failure, *on_exit; /* handlers, NULL when absent */
         struct tf_pos pos_steps, pos_max_parallel, pos_handlers;
 };
@@ -193,18 +193,19 @@ struct tf_spec {
 enum tf_condition_kind {
         TF_COND_EQUALS,     /* {var: NAME, equals: TEXT} */
         TF_COND_NOT_EQUALS, /* {var: NAME, not_equals: TEXT} */
-        TF_COND_MATCHES,    /* {var: NAME, matches: ERE}: POSIX extended regex, unanchored, compiled at load */
-        TF_COND_COMMAND,    /* {command: ARGV, exit_code: N}: the command exits with N [0] */
+        TF_COND_MATCHES, /* {var: NAME, matches: ERE}: POSIX extended regex, unanchored, compiled at load */
+        TF_COND_COMMAND, /* {command: ARGV, exit_code: N}: the command exits with N [0] */
 };
 
 struct tf_condition {
         enum tf_condition_kind kind;
-        char *var;       /* value conditions: an output of a step this one depends on, or an environment variable */
+        char *var; /* value conditions: an output of a step this one depends on, or an environment variable
+                    */
         bool var_is_output; /* false: env_value is the variable's value in the environment at load */
         char *env_value;
-        char *value;     /* equals/not_equals: the text; matches: the expression as written */
-        char **argv;     /* command: NULL-terminated, literal (no ${...}) */
-        int exit_code;   /* command: 0..255 */
+        char *value;   /* equals/not_equals: the text; matches: the expression as written */
+        char **argv;   /* command: NULL-terminated, literal (no ${...}) */
+        int exit_code; /* command: 0..255 */
         struct tf_pos pos;
 };
 
@@ -216,33 +217,33 @@ enum tf_step_ref_field { TF_REF_ARGV, TF_REF_ENV, TF_REF_WORKING_DIR };
 
 struct tf_step_ref {
         enum tf_step_ref_field field;
-        size_t index;        /* TF_REF_ARGV: argv[index]; TF_REF_ENV: env[index] ("NAME=VALUE") */
-        size_t offset, len;  /* the bytes of "${NAME...}" in that string */
+        size_t index;       /* TF_REF_ARGV: argv[index]; TF_REF_ENV: env[index] ("NAME=VALUE") */
+        size_t offset, len; /* the bytes of "${NAME...}" in that string */
         char *var;
         char *default_value; /* ${NAME:-x}: x, used when the output is empty; NULL for ${NAME} */
 };
 
 struct tf_step {
-        char *name;           /* [a-z0-9][a-z0-9_.-]{0,62}, unique among the steps and handlers */
+        char *name; /* [a-z0-9][a-z0-9_.-]{0,62}, unique among the steps and handlers */
         /* What the step runs: a complete spec of its own, named "SERVICE.STEP", with the workflow's
          * defaults applied, that goes through the same backends as a service (its ${...} references
          * expanded first when n_refs > 0). Never NULL; no steps of its own. */
         struct tf_spec *spec;
-        size_t *deps;         /* indexes into the workflow's steps, as written (no duplicates) */
+        size_t *deps; /* indexes into the workflow's steps, as written (no duplicates) */
         size_t n_deps;
-        char *output;         /* [A-Za-z_][A-Za-z0-9_]*: the step's stdout (bounded, trailing newline
-                                 trimmed) becomes ${output} of the steps after it; NULL when absent */
+        char *output; /* [A-Za-z_][A-Za-z0-9_]*: the step's stdout (bounded, trailing newline
+                         trimmed) becomes ${output} of the steps after it; NULL when absent */
         struct tf_condition *when;
         size_t n_when;
         struct {
-                bool failure;      /* a failure does not fail the workflow; the dependants run */
-                bool skipped;      /* when skipped (a `when:` false), the dependants still run */
-                int *exit_codes;   /* these exit codes (0..255) count as success */
+                bool failure;    /* a failure does not fail the workflow; the dependants run */
+                bool skipped;    /* when skipped (a `when:` false), the dependants still run */
+                int *exit_codes; /* these exit codes (0..255) count as success */
                 size_t n_exit_codes;
         } continue_on;
         struct tf_step_ref *refs;
         size_t n_refs;
-        bool handler;         /* one of on_success, on_failure, on_exit */
+        bool handler; /* one of on_success, on_failure, on_exit */
         struct tf_pos pos, pos_name, pos_output;
 };
 

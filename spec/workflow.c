@@ -78,8 +78,9 @@ int tf_spec_steps_order(const struct tf_spec *s, size_t **ret) {
 }
 
 /* text with the references of (field, index) replaced; the references are in increasing offset order. */
-static char *expand_one(const struct tf_step *st, enum tf_step_ref_field field, size_t index, const char *text,
-                        const char *(*lookup)(const char *var, void *userdata), void *userdata) {
+static char *expand_one(const struct tf_step *st, enum tf_step_ref_field field, size_t index,
+                        const char *text, const char *(*lookup)(const char *var, void *userdata),
+                        void *userdata) {
         size_t len = strlen(text), at = 0, n = 0, cap = len + 1;
         char *out = tf_malloc0(cap);
         for (size_t i = 0; i <= st->n_refs; i++) {
@@ -123,6 +124,7 @@ void tf_step_expand(const struct tf_step *st, const char *(*lookup)(const char *
                 env[i] = expand_one(st, TF_REF_ENV, i, s->env[i], lookup, userdata);
         *ret_argv = argv;
         *ret_env = env;
-        *ret_working_dir = s->working_dir ? expand_one(st, TF_REF_WORKING_DIR, 0, s->working_dir, lookup, userdata)
-                                          : NULL;
+        *ret_working_dir = s->working_dir
+                                   ? expand_one(st, TF_REF_WORKING_DIR, 0, s->working_dir, lookup, userdata)
+                                   : NULL;
 }

@@ -52,7 +52,8 @@ static const char *fuzz_output(const char *var, void *userdata) {
 
 /* A step's contract: its own complete spec, dependencies in range, references inside their text. */
 static void check_step(const struct tf_spec *s, const struct tf_step *st, size_t self) {
-        FUZZ_ASSERT(st->name && name_valid(st->name), "invalid step name '%s'", st->name ? st->name : "(null)");
+        FUZZ_ASSERT(st->name && name_valid(st->name), "invalid step name '%s'",
+                    st->name ? st->name : "(null)");
         FUZZ_ASSERT(st->spec && (st->spec->argv || st->spec->image), "step '%s' runs nothing", st->name);
         FUZZ_ASSERT(st->spec->n_steps == 0 && st->spec->resolved_backend != TF_BACKEND_AUTO,
                     "step '%s': steps of its own or no backend", st->name);
@@ -61,10 +62,12 @@ static void check_step(const struct tf_spec *s, const struct tf_step *st, size_t
                             st->name, st->deps[k]);
         for (size_t k = 0; k < st->n_refs; k++) {
                 const struct tf_step_ref *ref = &st->refs[k];
-                const char *t = ref->field == TF_REF_ARGV  ? (st->spec->argv ? st->spec->argv[ref->index] : NULL)
+                const char *t = ref->field == TF_REF_ARGV
+                                        ? (st->spec->argv ? st->spec->argv[ref->index] : NULL)
                                 : ref->field == TF_REF_ENV ? st->spec->env[ref->index]
                                                            : st->spec->working_dir;
-                FUZZ_ASSERT(t && ref->offset + ref->len <= strlen(t) && strncmp(t + ref->offset, "${", 2) == 0 &&
+                FUZZ_ASSERT(t && ref->offset + ref->len <= strlen(t) &&
+                                    strncmp(t + ref->offset, "${", 2) == 0 &&
                                     t[ref->offset + ref->len - 1] == '}',
                             "step '%s': reference %zu outside its text", st->name, k);
         }
@@ -78,7 +81,7 @@ static void check_step(const struct tf_spec *s, const struct tf_step *st, size_t
 static void check_workflow(const struct tf_spec *s) {
         for (size_t i = 0; i < s->n_steps; i++)
                 check_step(s, &s->steps[i], i);
-        const struct tf_step *handlers[] = { s->on_success, s->on_failure, s->on_exit };
+        const struct tf_step *handlers[] = {s->on_success, s->on_failure, s->on_exit};
         for (size_t i = 0; i < 3; i++)
                 if (handlers[i])
                         check_step(s, handlers[i], SIZE_MAX);

@@ -817,7 +817,6 @@ static int run_bad(const char *dir) {
         return tap_done();
 }
 
-
 /* ---- workflows ---------------------------------------------------------------------------------------- */
 
 static const struct tf_step *step_named(const struct tf_spec *s, const char *name) {
@@ -976,7 +975,8 @@ static void test_workflow(void) {
         _cleanup_free_ size_t *order = NULL;
         IS_INT(tf_spec_steps_order(s, &order), 0, "an order");
         if (order)
-                OK(order[0] == 0 && order[1] == 1 && order[2] == 2 && order[3] == 3, "diamond: document order");
+                OK(order[0] == 0 && order[1] == 1 && order[2] == 2 && order[3] == 3,
+                   "diamond: document order");
 }
 
 static const char *lookup_outputs(const char *var, void *userdata);
@@ -1016,15 +1016,16 @@ static const char *lookup_outputs(const char *var, void *userdata) {
 }
 
 static void test_step_expand(void) {
-        _cleanup_spec_ struct tf_spec *s = load_buf("name: w\n"
-                                                    "steps:\n"
-                                                    "  - {name: a, command: [echo], output: OUT}\n"
-                                                    "  - name: b\n"
-                                                    "    depends_on: [a]\n"
-                                                    "    command: [printf, '%s', '<${OUT}>', '${OUT}${OUT}', "
-                                                    "'${NONE:-d}', '${OUT:-empty}']\n"
-                                                    "    env: {V: '${OUT}', W: 'x${OUT:-def}y'}\n"
-                                                    "    working_dir: /w/${OUT}\n");
+        _cleanup_spec_ struct tf_spec *s =
+                load_buf("name: w\n"
+                         "steps:\n"
+                         "  - {name: a, command: [echo], output: OUT}\n"
+                         "  - name: b\n"
+                         "    depends_on: [a]\n"
+                         "    command: [printf, '%s', '<${OUT}>', '${OUT}${OUT}', "
+                         "'${NONE:-d}', '${OUT:-empty}']\n"
+                         "    env: {V: '${OUT}', W: 'x${OUT:-def}y'}\n"
+                         "    working_dir: /w/${OUT}\n");
         if (!s)
                 return;
         const struct tf_step *b = step_named(s, "b");
@@ -1035,7 +1036,8 @@ static void test_step_expand(void) {
         _cleanup_strv_free_ char **argv = NULL, **env = NULL;
         _cleanup_free_ char *wd = NULL;
         tf_step_expand(b, lookup_outputs, outs, &argv, &env, &wd);
-        _cleanup_free_ char *want1 = tf_asprintf("<%s>", tricky), *want2 = tf_asprintf("%s%s", tricky, tricky);
+        _cleanup_free_ char *want1 = tf_asprintf("<%s>", tricky),
+                            *want2 = tf_asprintf("%s%s", tricky, tricky);
         _cleanup_free_ char *wantv = tf_asprintf("V=%s", tricky), *wantw = tf_asprintf("W=x%sy", tricky);
         _cleanup_free_ char *wantd = tf_asprintf("/w/%s", tricky);
         IS_STR(argv[0], "printf", "argv[0]");
@@ -1134,7 +1136,8 @@ static void test_cycles(void) {
         struct tf_spec s = {.steps = steps, .n_steps = 4};
         _cleanup_free_ size_t *order = NULL;
         tf_spec_steps_order(&s, &order);
-        OK(order && order[0] == 3 && order[1] == 2 && order[2] == 1 && order[3] == 0, "a backwards chain runs d, c, b, a");
+        OK(order && order[0] == 3 && order[1] == 2 && order[2] == 1 && order[3] == 0,
+           "a backwards chain runs d, c, b, a");
         graph_free(steps, 4);
         struct tf_spec none = {0};
         _cleanup_free_ size_t *order0 = NULL;
@@ -1152,16 +1155,19 @@ static void test_workflow_errors(void) {
                  "  - {name: b, command: [x], depends_on: [a]}\n"
                  "  - {name: c, command: [x], depends_on: [d]}\n"
                  "  - {name: d, command: [x], depends_on: [c]}\n",
-                 "3:5: steps: a cycle: a -> b -> a (each step depends on the one before it); expected a graph "
+                 "3:5: steps: a cycle: a -> b -> a (each step depends on the one before it); expected a "
+                 "graph "
                  "without cycles: drop one of these depends_on"},
                 {"name: w\nsteps:\n"
                  "  - {name: head, command: [x]}\n"
                  "  - {name: x, command: [x], depends_on: [head, z]}\n"
                  "  - {name: y, command: [x], depends_on: [x]}\n"
                  "  - {name: z, command: [x], depends_on: [y]}\n",
-                 "4:5: steps: a cycle: x -> y -> z -> x (each step depends on the one before it); expected a "
+                 "4:5: steps: a cycle: x -> y -> z -> x (each step depends on the one before it); expected "
+                 "a "
                  "graph without cycles: drop one of these depends_on"},
-                {"name: w\nsteps:\n  - {name: a, command: [x], depends_on: [b, b]}\n  - {name: b, command: [x]}\n",
+                {"name: w\nsteps:\n  - {name: a, command: [x], depends_on: [b, b]}\n  - {name: b, command: "
+                 "[x]}\n",
                  "3:45: steps[0].depends_on[1]: 'b' is listed twice; expected each step once"},
                 /* Unknown keys are found in the first pass, before the graph. */
                 {"name: w\nsteps:\n  - {name: a, command: ['${X}'], depend_on: [b]}\n",
@@ -1170,11 +1176,14 @@ static void test_workflow_errors(void) {
                 {"name: w\nsteps:\n  - {name: a, command: [x], output: A}\n"
                  "  - {name: b, command: [x], depends_on: [a]}\n"
                  "  - {name: c, command: ['${A}', '${TF_TEST_SET}', '${B}'], depends_on: [b]}\n",
-                 "5:51: steps[2].command[2]: ${B} is neither the output of a step this step depends on nor set "
-                 "in the environment; expected a step with output: B in depends_on, B set in the environment, "
+                 "5:51: steps[2].command[2]: ${B} is neither the output of a step this step depends on nor "
+                 "set "
+                 "in the environment; expected a step with output: B in depends_on, B set in the "
+                 "environment, "
                  "or $${B} for the text"},
                 {"name: w\nsteps:\n  - {name: a, command: [x], working_dir: 'relative/${TF_TEST_SET}'}\n",
-                 "3:42: steps[0].working_dir: 'relative/${TF_TEST_SET}' is relative; expected an absolute path (e.g. "
+                 "3:42: steps[0].working_dir: 'relative/${TF_TEST_SET}' is relative; expected an absolute "
+                 "path (e.g. "
                  "/srv/app)"},
                 {"name: w\nenv: {A: '${NO_SUCH}'}\nsteps:\n  - {name: a, command: [x], output: NO_SUCH}\n",
                  "2:10: env.A: ${NO_SUCH} is not set in the environment; expected it set, or a default: "
@@ -1194,8 +1203,9 @@ static void test_workflow_errors(void) {
                 load_buf("name: w\nsteps:\n  - {name: a, command: [x], output: D}\n"
                          "  - {name: b, command: [x], working_dir: '${D}/x', depends_on: [a]}\n");
         if (w)
-                IS_STR(w->steps[1].spec->working_dir, "${D}/x", "a working_dir that starts with an output is "
-                                                                "checked when it is known");
+                IS_STR(w->steps[1].spec->working_dir, "${D}/x",
+                       "a working_dir that starts with an output is "
+                       "checked when it is known");
 }
 
 int main(int argc, char **argv) {
