@@ -199,8 +199,7 @@ enum tf_condition_kind {
 
 struct tf_condition {
         enum tf_condition_kind kind;
-        char *var; /* value conditions: an output of a step this one depends on, or an environment variable
-                    */
+        char *var; /* value conditions: an output of a step depended on, or an environment variable */
         bool var_is_output; /* false: env_value is the variable's value in the environment at load */
         char *env_value;
         char *value;   /* equals/not_equals: the text; matches: the expression as written */
