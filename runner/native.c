@@ -23,6 +23,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
@@ -45,6 +46,16 @@
 #endif
 #ifndef P_PIDFD
 #define P_PIDFD 3
+#endif
+/* The 32-bit id calls where the plain ones take 16-bit ids (i386). */
+#ifdef SYS_setresuid32
+#define SYS_SETGROUPS SYS_setgroups32
+#define SYS_SETRESGID SYS_setresgid32
+#define SYS_SETRESUID SYS_setresuid32
+#else
+#define SYS_SETGROUPS SYS_setgroups
+#define SYS_SETRESGID SYS_setresgid
+#define SYS_SETRESUID SYS_setresuid
 #endif
 
 extern char **environ;
@@ -280,18 +291,38 @@ static bool forwardable(int sig) {
  * The init keeps only CAP_KILL, gets no_new_privs, is not dumpable and runs under a filter of its own
  * (tf_sandbox_init_filter). Its setup errors still go through p->sock until it closes it.
  */
+static _Noreturn void child_exec(const struct child_plan *p);
+
+/* The service's side of become_init()'s clone: it shares the init's memory until its execve, on a stack
+ * of its own, and never returns. */
+static int service_main(void *userdata) {
+        const struct child_plan *p = userdata;
+        sigset_t all;
+        sigfillset(&all);
+        close(p->status_fd);
+        prctl(PR_SET_PDEATHSIG, SIGKILL);
+        sigprocmask(SIG_UNBLOCK, &all, NULL);
+        child_exec(p);
+}
+
+/* The service's stack while it shares the init's memory: child_exec() needs little (execvp's path
+ * buffer, child_fail()'s message); the mapping dies with the init. */
+#define SERVICE_STACK_SIZE (256 * 1024)
+
 static void become_init(const struct child_plan *p) {
         sigset_t all;
         sigfillset(&all); /* blocked since child_main's start: what arrives waits for the loop below */
-        pid_t svc = fork();
+        /* The service shares our memory until its execve (CLONE_VM | CLONE_VFORK, as posix_spawn does),
+         * with us suspended meanwhile: a fork would copy tfrun's page tables once more, and the service's
+         * execve would then tear that copy down again, both on the launch's critical path. */
+        void *stack = mmap(NULL, SERVICE_STACK_SIZE, PROT_READ | PROT_WRITE,
+                           MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0);
+        if (stack == MAP_FAILED)
+                child_fail(p->sock, 0, errno, "sandbox.pid: the service's stack");
+        pid_t svc = clone(service_main, (char *) stack + SERVICE_STACK_SIZE, CLONE_VM | CLONE_VFORK | SIGCHLD,
+                          (void *) p);
         if (svc < 0)
                 child_fail(p->sock, 0, errno, "sandbox.pid: fork the service");
-        if (svc == 0) {
-                close(p->status_fd);
-                prctl(PR_SET_PDEATHSIG, SIGKILL);
-                sigprocmask(SIG_UNBLOCK, &all, NULL);
-                return;
-        }
         char what[128];
         int r = tf_sandbox_init_privileges(what, sizeof(what));
         if (r < 0) {
@@ -380,7 +411,17 @@ static _Noreturn void child_main(const struct child_plan *p) {
         if (p->sandbox && (r = tf_sandbox_child_namespaces(p->sandbox, what, sizeof(what))) < 0)
                 child_fail(p->sock, 0, -r, what);
         if (p->status_fd >= 0)
-                become_init(p); /* returns in the service, pid 2 */
+                become_init(p); /* the service (pid 2) goes on in child_exec() */
+        child_exec(p);
+}
+
+/* The rest of the child's steps, then execve: in the child itself, or in the service that a pid
+ * namespace's init cloned. This may share the init's memory (become_init): only system calls and its
+ * own stack; the user switch through raw system calls, since glibc's wrappers would broadcast it to
+ * what glibc believes are this process's threads. */
+static _Noreturn void child_exec(const struct child_plan *p) {
+        char what[256];
+        int r;
         if (p->working_dir && chdir(p->working_dir) < 0)
                 child_fail(p->sock, 0, errno, "working_dir: chdir");
         if (tf_limit_is_set(p->nofile)) {
@@ -391,11 +432,11 @@ static _Noreturn void child_main(const struct child_plan *p) {
         if (p->sandbox && (r = tf_sandbox_child_bounding(p->sandbox, what, sizeof(what))) < 0)
                 child_fail(p->sock, 0, -r, what);
         if (p->set_user) {
-                if (setgroups((size_t) p->n_groups, p->groups) < 0)
+                if (syscall(SYS_SETGROUPS, (size_t) p->n_groups, p->groups) < 0)
                         child_fail(p->sock, 0, errno, "user: setgroups");
-                if (setresgid(p->gid, p->gid, p->gid) < 0)
+                if (syscall(SYS_SETRESGID, p->gid, p->gid, p->gid) < 0)
                         child_fail(p->sock, 0, errno, "user: setresgid");
-                if (setresuid(p->uid, p->uid, p->uid) < 0)
+                if (syscall(SYS_SETRESUID, p->uid, p->uid, p->uid) < 0)
                         child_fail(p->sock, 0, errno, "user: setresuid");
         }
 
@@ -408,8 +449,7 @@ static _Noreturn void child_main(const struct child_plan *p) {
         if (p->sandbox && (r = tf_sandbox_child_privileges(p->sandbox, what, sizeof(what))) < 0)
                 child_fail(p->sock, 0, -r, what);
 
-        environ = p->envp;
-        execvp(p->argv[0], p->argv);
+        execvpe(p->argv[0], p->argv, p->envp);
         child_fail(p->sock, 1, errno, p->argv[0]);
 }
 
