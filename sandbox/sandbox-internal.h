@@ -64,3 +64,7 @@ struct tf_sandbox_plan {
         struct plan_mount *mounts;
         size_t n_mounts;
 };
+
+/* bpf-compact.c: `f` rewritten smaller with the same verdict for every input, checked before it is
+ * returned (a new array in *ret). -EOPNOTSUPP when it cannot be made smaller or proven equal, -ENOMEM. */
+int tf_bpf_compact(const struct sock_filter *f, size_t len, struct sock_filter **ret, size_t *ret_len);

@@ -861,6 +861,12 @@ static size_t enosys_stub(const struct profile_ctx *c, struct sock_filter *out) 
         return n;
 }
 
+/* TFRUN_SECCOMP_COMPACT=0 keeps libseccomp's program as it is (benchmarks, tests comparing the two). */
+static bool compact_wanted(void) {
+        const char *v = secure_getenv("TFRUN_SECCOMP_COMPACT");
+        return !v || !streq(v, "0");
+}
+
 /* The whole profile -> BPF in p->prog. Empty profile (no defaultAction, no syscalls): no filter, as in
  * moby. */
 static int compile_profile(struct profile_ctx *c, json_t *root, struct tf_sandbox_plan *p) {
@@ -945,6 +951,16 @@ static int compile_profile(struct profile_ctx *c, json_t *root, struct tf_sandbo
                 free(insns);
                 return tf_error_setc(c->err, e, "%s: read compiled filter", c->prefix);
         }
+        /* Attaching costs in proportion to the length (the kernel converts and JIT-compiles the program
+         * on every seccomp(2)): the same verdicts as runs of syscall numbers, about half the length for
+         * Docker's profile. Kept as compiled where that cannot be proven equal (bpf-compact.c). */
+        struct sock_filter *small;
+        size_t n_small;
+        if (compact_wanted() && tf_bpf_compact(insns, total, &small, &n_small) == 0) {
+                free(insns);
+                insns = small;
+                total = n_small;
+        }
         p->prog.len = (unsigned short)total;
         p->prog.filter = insns;
         p->seccomp = true;
@@ -1016,13 +1032,15 @@ static char *libseccomp_identity(void) {
 }
 
 /* The profile's own bytes are part of the key, so a hit needs no JSON parsing at all. "enosys 1" names
- * the stub's layout (enosys_stub()), so that a change to it never meets an old entry. */
+ * the stub's layout (enosys_stub()) and "compact 1" the rewrite (bpf-compact.c), so that a change to
+ * either never meets an old entry. */
 static char *cache_key(const struct profile_ctx *c, const char *text, size_t len) {
         const struct scmp_version *v = seccomp_version();
         _cleanup_free_ char *lib = libseccomp_identity();
-        return tf_asprintf("tfrun %s|libseccomp %u.%u.%u (%s)|tree|enosys 1|kernel %u.%u.%u|arch %u|caps "
-                           "%llx|%.*s",
+        return tf_asprintf("tfrun %s|libseccomp %u.%u.%u (%s)|tree|enosys 1|compact %d|kernel %u.%u.%u|arch %u|"
+                           "caps %llx|%.*s",
                            TF_VERSION, v ? v->major : 0, v ? v->minor : 0, v ? v->micro : 0, lib,
+                           compact_wanted() ? 1 : 0,
                            c->kernel[0], c->kernel[1], c->kernel[2], c->native_arch,
                            (unsigned long long)c->caps, (int)len, text);
 }
