@@ -2,7 +2,9 @@
 # SPDX-License-Identifier: MIT
 # bench/launch: the cost of starting a limited service. Side by side, interleaved, in one run:
 #   bare      fork+exec of /bin/true
-#   tfrun     tfrun -q on a spec with memory + pids + cpus limits running /bin/true
+#   tfrun     tfrun -q on a spec with memory + pids + cpus limits running /bin/true (no `sandbox:` key:
+#             the default sandbox)
+#   tfrun-host the same spec with `sandbox: host` (the cgroup and its limits only)
 #   cgtools   libcgroup's own tools applying the same limits: cgcreate, cgset x3, cgexec /bin/true, cgdelete
 # Usage: bench/launch.sh [BUILDDIR] [ROUNDS]    (root; needs cgroup-tools)
 # TIMEIT_GAP_MS=50 bench/launch.sh ...: an idle pause before each launch, as a job launched on a quiet host
@@ -20,6 +22,7 @@ name: bench
 command: [/bin/true]
 limits: {memory: 64M, pids: 64, cpus: 0.5}
 EOS
+{ cat "$tmp/bench.yaml"; echo 'sandbox: host'; } >"$tmp/host.yaml"
 
 # libcgroup's tools take paths relative to each hierarchy's root: put ours under our own cgroups.
 own() { awk -F: -v c="$1" '$2 == c {print $3}' /proc/self/cgroup; }
@@ -29,6 +32,7 @@ m=${m#/}; p=${p#/}; c=${c#/}
 "$B/bench/timeit" "$N" \
         bare /bin/true \
         :: tfrun "$B/tfrun" -q "$tmp/bench.yaml" \
+        :: tfrun-host "$B/tfrun" -q "$tmp/host.yaml" \
         :: cgtools cgcreate -g "memory:$m" -g "pids:$p" -g "cpu:$c" \
         ";;" cgset -r memory.limit_in_bytes=67108864 "$m" \
         ";;" cgset -r pids.max=64 "$p" \
@@ -39,8 +43,9 @@ m=${m#/}; p=${p#/}; c=${c#/}
 python3 - "$tmp/out" "$N" <<'EOS'
 import sys
 r = {l.split()[0]: (float(l.split()[1]), float(l.split()[2])) for l in open(sys.argv[1])}
-b, t, c = r["bare"][0], r["tfrun"][0], r["cgtools"][0]
-print(f"rounds={sys.argv[2]} bare={b:.0f}us tfrun={t:.0f}us cgtools={c:.0f}us")
+b, t, h, c = r["bare"][0], r["tfrun"][0], r["tfrun-host"][0], r["cgtools"][0]
+print(f"rounds={sys.argv[2]} bare={b:.0f}us tfrun={t:.0f}us tfrun-host={h:.0f}us cgtools={c:.0f}us")
+print(f"the default sandbox's share: tfrun - tfrun-host = {t-h:.0f}us")
 print(f"tfrun overhead over bare fork+exec: {t-b:.0f}us (target < 2000us)")
 print(f"tfrun / cgtools: {t/c:.2f} (target < 1)   tfrun / bare: {t/b:.1f}")
 EOS

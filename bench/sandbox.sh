@@ -1,47 +1,53 @@
 #!/bin/bash
 # SPDX-License-Identifier: MIT
-# bench/sandbox: what the native sandbox costs, beside bubblewrap doing the same isolation. Side by side,
-# interleaved, in one timeit run:
+# bench/sandbox: the default native launch (no `sandbox:` key: tfrun's default sandbox) beside bubblewrap
+# doing the same isolation and beside `docker run`. Side by side, interleaved, in one timeit run:
 #   bare          fork+exec of /bin/true
-#   tfrun         tfrun -q on a spec running /bin/true in its cgroup, no sandbox
-#   tfrun-sbx     the same with `sandbox: {network: none, private_tmp: true}` (plus the defaults: Docker's
-#                 seccomp profile, Docker's capability set, no_new_privileges)
-#   tfrun-nosc    the same sandbox with seccomp: unconfined (what the filter costs)
-#   tfrun-pid     tfrun-sbx plus `pid: private` (a pid namespace, a fresh /proc, tfrun's init as pid 1)
-#   bwrap         bubblewrap with the same namespaces: --unshare-net --dev-bind / / --tmpfs /tmp
-#   bwrap-sc      bwrap plus the same isolation as tfrun-sbx: the very BPF filter tfrun installs (taken
-#                 from tfrun's filter cache, passed with --seccomp), Docker's capability set, no_new_privs
-#                 (bwrap always sets it)
-#   bwrap-pid     bwrap-sc plus --unshare-pid --proc /proc (bwrap's own init as pid 1)
-# The issue's measure is the sandbox's cost over each tool's own plain launch: tfrun-sbx - tfrun beside
-# bwrap-sc - bare (bwrap makes no cgroup; tfrun's cgroup launch is bench/launch.sh's subject).
+#   tfrun-host    tfrun -q on a spec running /bin/true with `sandbox: host` (its cgroup only)
+#   tfrun         the same spec without a `sandbox:` key: private mount, pid (tfrun's init as pid 1), ipc,
+#                 uts and cgroup namespaces, Docker's masked and read-only paths, a fresh /proc, /dev/shm
+#                 and cgroup mounts, /sys read-only, Docker's seccomp profile and capabilities,
+#                 no_new_privs
+#   bwrap         bubblewrap as close to that as it goes: --unshare-pid --unshare-ipc --unshare-uts
+#                 --unshare-cgroup, --dev-bind / / (the host's root, writable, as tfrun's default keeps
+#                 it), --proc /proc, Docker's masked paths (a tmpfs made read-only over a directory,
+#                 /dev/null over a file) and read-only paths (the host's /proc/bus, fs, irq, sys and
+#                 sysrq-trigger bound read-only over the new /proc's), --ro-bind /sys /sys (recursively
+#                 read-only), a 64 MiB tmpfs on /dev/shm (and --mqueue where /dev/mqueue exists), the
+#                 very BPF filter tfrun installs (read from tfrun's filter cache, --seccomp), Docker's
+#                 capability set; bwrap always sets no_new_privs and keeps an init as pid 1
+#   docker        docker run --rm --network none IMAGE true (DOCKER=0 leaves it out)
+# What bwrap cannot do the same way: it makes no cgroup (tfrun's launch includes creating, placing and
+# removing one: tfrun-host - bare), and it mounts no cgroup filesystem afresh in the cgroup namespace (the
+# host's tree stays visible, read-only). Before timing, `tfprobe walls` runs under both and the keys in
+# which they differ are printed.
 # Usage: bench/sandbox.sh [BUILDDIR] [ROUNDS]    (root; installs Debian's bubblewrap when missing)
-# TIMEIT_GAP_MS=50 bench/sandbox.sh ...: an idle pause before each launch (see bench/launch.sh). Without it,
-# what a pid-namespace variant leaves to the kernel (RCU callbacks) is billed to the next cgroup attach.
+# IMAGE=... (default tfrun-test/busybox:latest, must be local), DOCKER=0 without docker.
+# TIMEIT_GAP_MS=50 bench/sandbox.sh ...: an idle pause before each launch (see bench/launch.sh).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 B=${1:-build}
 N=${2:-200}
-[ "$(id -u)" = 0 ] || { echo "sandbox: needs root (network and mount namespaces)" >&2; exit 1; }
+IMAGE=${IMAGE:-tfrun-test/busybox:latest}
+DOCKER=${DOCKER:-1}
+[ "$(id -u)" = 0 ] || { echo "sandbox: needs root (namespaces and mounts)" >&2; exit 1; }
 if ! command -v bwrap >/dev/null; then
         echo "sandbox: installing bubblewrap" >&2
         DEBIAN_FRONTEND=noninteractive apt-get install -y -qq bubblewrap >/dev/null ||
                 { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq bubblewrap >/dev/null; }
 fi
+if [ "$DOCKER" = 1 ] && ! docker image inspect "$IMAGE" >/dev/null 2>&1; then
+        echo "sandbox: no local image $IMAGE (DOCKER=0 to leave docker out)" >&2
+        exit 1
+fi
 ninja -C "$B" >/dev/null
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 export TFRUN_CACHE_DIR=$tmp/cache
-printf 'name: bench\nbackend: native\ncommand: [/bin/true]\n' >"$tmp/plain.yaml"
-printf 'name: bench-sbx\nbackend: native\ncommand: [/bin/true]\nsandbox: {network: none, private_tmp: true}\n' \
-        >"$tmp/sbx.yaml"
-printf 'name: bench-nosc\nbackend: native\ncommand: [/bin/true]\nsandbox: {network: none, private_tmp: true, seccomp: unconfined}\n' \
-        >"$tmp/nosc.yaml"
-printf 'name: bench-pid\nbackend: native\ncommand: [/bin/true]\nsandbox: {network: none, private_tmp: true, pid: private}\n' \
-        >"$tmp/pid.yaml"
-# Each variant must really be sandboxed: check once, outside the timing. This run also fills the cache.
-"$B/tfrun" -q "$tmp/sbx.yaml"
-"$B/tfrun" -q "$tmp/pid.yaml"
+printf 'name: bench-host\nbackend: native\ncommand: [/bin/true]\nsandbox: host\n' >"$tmp/host.yaml"
+printf 'name: bench\nbackend: native\ncommand: [/bin/true]\n' >"$tmp/default.yaml"
+# This run fills the filter cache, and must succeed sandboxed.
+"$B/tfrun" -q "$tmp/default.yaml"
 entries=("$tmp"/cache/seccomp/*.bpf)
 [ ${#entries[@]} = 1 ] || { echo "sandbox: expected one cached filter, found ${#entries[@]}" >&2; exit 1; }
 # The cache entry: magic line, u32 key length, key, u32 flags, u32 instruction count, the instructions.
@@ -54,40 +60,73 @@ flags, count = struct.unpack_from("<II", b, o); o += 8
 open(sys.argv[2], "wb").write(b[o:o + 8 * count])
 print(f"sandbox: tfrun's filter for Docker's default profile: {count} instructions", file=sys.stderr)
 EOS
-# Docker's default capability set, which tfrun-sbx ends with.
-CAPS=()
+
+# bwrap with the default sandbox's isolation. Masked and read-only paths as tfrun applies them: those
+# the running kernel has.
+BW=(bwrap --unshare-pid --unshare-ipc --unshare-uts --unshare-cgroup --dev-bind / / --proc /proc)
+mask() {
+        if [ -d "$1" ] && [ ! -L "$1" ]; then BW+=(--tmpfs "$1" --remount-ro "$1")
+        elif [ -e "$1" ]; then BW+=(--dev-bind /dev/null "$1"); fi # --ro-bind would add nodev
+}
+for p in /proc/asound /proc/acpi /proc/kcore /proc/keys /proc/latency_stats /proc/timer_list \
+        /proc/timer_stats /proc/sched_debug /proc/scsi; do mask "$p"; done
+# bwrap's own cover of /proc/sys, irq, bus and sysrq-trigger is skipped for root (access() passes).
+for p in /proc/bus /proc/fs /proc/irq /proc/sys /proc/sysrq-trigger; do
+        [ -e "$p" ] && BW+=(--ro-bind "$p" "$p")
+done
+BW+=(--ro-bind /sys /sys)
+mask /sys/firmware # after /sys is bound again
+[ -d /dev/mqueue ] && BW+=(--mqueue /dev/mqueue)
+[ -d /dev/shm ] && BW+=(--perms 1777 --size 67108864 --tmpfs /dev/shm)
+BW+=(--cap-drop ALL)
 for c in CHOWN DAC_OVERRIDE FSETID FOWNER MKNOD NET_RAW SETGID SETUID SETFCAP SETPCAP NET_BIND_SERVICE \
-        SYS_CHROOT KILL AUDIT_WRITE; do CAPS+=(--cap-add "CAP_$c"); done
-BW=(bwrap --unshare-net --dev-bind / / --tmpfs /tmp)
-BWSC=("${BW[@]}" --cap-drop ALL "${CAPS[@]}" --seccomp 9)
+        SYS_CHROOT KILL AUDIT_WRITE; do BW+=(--cap-add "CAP_$c"); done
+BW+=(--seccomp 9)
 export TIMEIT_FD9=$tmp/filter.bpf
-"${BWSC[@]}" /bin/true 9<"$tmp/filter.bpf"
-# The filter is really in force under bwrap-sc: Docker's profile refuses keyctl.
-out=$("${BWSC[@]}" "$B/tests/tfprobe" syscall keyctl 9<"$tmp/filter.bpf")
-[ "$out" = keyctl=EPERM ] || { echo "sandbox: bwrap-sc does not filter ($out)" >&2; exit 1; }
+"${BW[@]}" /bin/true 9<"$tmp/filter.bpf"
+# The filter is really in force under bwrap: Docker's profile refuses keyctl.
+out=$("${BW[@]}" "$B/tests/tfprobe" syscall keyctl 9<"$tmp/filter.bpf")
+[ "$out" = keyctl=EPERM ] || { echo "sandbox: bwrap does not filter ($out)" >&2; exit 1; }
 
-"$B/bench/timeit" "$N" \
-        bare /bin/true \
-        :: tfrun "$B/tfrun" -q "$tmp/plain.yaml" \
-        :: tfrun-sbx "$B/tfrun" -q "$tmp/sbx.yaml" \
-        :: tfrun-nosc "$B/tfrun" -q "$tmp/nosc.yaml" \
-        :: tfrun-pid "$B/tfrun" -q "$tmp/pid.yaml" \
-        :: bwrap "${BW[@]}" /bin/true \
-        :: bwrap-sc "${BWSC[@]}" /bin/true \
-        :: bwrap-pid "${BWSC[@]}" --unshare-pid --proc /proc /bin/true | tee "$tmp/out"
+# The walls from inside, both ways, for the same host facts.
+sleep 300 &
+host_pid=$!
+trap 'kill $host_pid 2>/dev/null; rm -rf "$tmp"' EXIT
+envs=(TFPROBE_HOST_PID="$host_pid" TFPROBE_HOSTNAME="$(hostname)")
+yaml="env: {TFPROBE_HOST_PID: '$host_pid', TFPROBE_HOSTNAME: '$(hostname)'"
+for ns in ipc uts mnt pid cgroup; do
+        envs+=(TFPROBE_NS_$ns="$(readlink /proc/self/ns/$ns)")
+        yaml="$yaml, TFPROBE_NS_$ns: '$(readlink /proc/self/ns/$ns)'"
+done
+printf 'name: bench-walls\nbackend: native\ncommand: [%s, walls]\n%s}\n' "$PWD/$B/tests/tfprobe" "$yaml" \
+        >"$tmp/walls.yaml"
+"$B/tfrun" -q "$tmp/walls.yaml" >"$tmp/walls-tfrun"
+env "${envs[@]}" "${BW[@]}" "$B/tests/tfprobe" walls 9<"$tmp/filter.bpf" >"$tmp/walls-bwrap"
+kill $host_pid 2>/dev/null || true
+if diff -q "$tmp/walls-tfrun" "$tmp/walls-bwrap" >/dev/null; then
+        echo "sandbox: tfprobe walls: tfrun and bwrap agree on every key" >&2
+else
+        echo "sandbox: tfprobe walls where tfrun (<) and bwrap (>) differ:" >&2
+        diff "$tmp/walls-tfrun" "$tmp/walls-bwrap" | grep '^[<>]' >&2 || true
+fi
 
-python3 - "$tmp/out" "$N" "$(bwrap --version)" <<'EOS'
+V=(bare /bin/true
+        :: tfrun-host "$B/tfrun" -q "$tmp/host.yaml"
+        :: tfrun "$B/tfrun" -q "$tmp/default.yaml"
+        :: bwrap "${BW[@]}" /bin/true)
+[ "$DOCKER" = 1 ] && V+=(:: docker docker run --rm --network none "$IMAGE" true)
+TIMEIT_QUIET=1 "$B/bench/timeit" "$N" "${V[@]}" | tee "$tmp/out"
+
+python3 - "$tmp/out" "$N" "$(bwrap --version)" "$(docker version -f '{{.Server.Version}}' 2>/dev/null || echo -)" <<'EOS'
 import sys
 r = {l.split()[0]: float(l.split()[1]) for l in open(sys.argv[1])}
-b, t, s, n, p = (r[k] for k in ("bare", "tfrun", "tfrun-sbx", "tfrun-nosc", "tfrun-pid"))
-w, wsc, wp = (r[k] for k in ("bwrap", "bwrap-sc", "bwrap-pid"))
-print(f"rounds={sys.argv[2]} ({sys.argv[3]}) medians (us): bare={b:.0f} tfrun={t:.0f} tfrun-sbx={s:.0f} "
-      f"tfrun-nosc={n:.0f} tfrun-pid={p:.0f} bwrap={w:.0f} bwrap-sc={wsc:.0f} bwrap-pid={wp:.0f}")
-print(f"sandbox cost, namespaces + caps + seccomp: tfrun {s-t:.0f}us vs bwrap {wsc-b:.0f}us: "
-      f"ratio {(s-t)/(wsc-b):.2f} (target < 1)")
-print(f"  with a pid namespace too:                   tfrun {p-t:.0f}us vs bwrap {wp-b:.0f}us: ratio {(p-t)/(wp-b):.2f}")
-print(f"  namespaces only (no filter):                tfrun {n-t:.0f}us vs bwrap {w-b:.0f}us: ratio {(n-t)/(w-b):.2f}")
-print(f"  the filter alone: tfrun {s-n:.0f}us, bwrap {wsc-w:.0f}us (caps included)")
-print(f"whole launches: tfrun-sbx / bwrap-sc {s/wsc:.2f}; tfrun-pid / bwrap-pid {p/wp:.2f} "
-      f"(tfrun's include its cgroup: tfrun / bare {t/b:.2f})")
+b, h, t, w = (r[k] for k in ("bare", "tfrun-host", "tfrun", "bwrap"))
+d = r.get("docker")
+print(f"rounds={sys.argv[2]} ({sys.argv[3]}, docker {sys.argv[4]}) medians (us): bare={b:.0f} "
+      f"tfrun-host={h:.0f} tfrun={t:.0f} bwrap={w:.0f}" + (f" docker={d:.0f}" if d else ""))
+print(f"tfrun / bwrap (same isolation): {t/w:.2f} (target < 2)")
+if d:
+    print(f"tfrun / docker run: {t/d:.3f} = 1/{d/t:.0f} (target < 1/20)")
+print(f"the sandbox's own cost: tfrun - tfrun-host {t-h:.0f}us vs bwrap - bare {w-b:.0f}us "
+      f"(tfrun's cgroup: tfrun-host - bare {h-b:.0f}us)")
 EOS
