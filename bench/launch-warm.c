@@ -54,8 +54,12 @@ static void launch(struct bench *b);
 static void on_done(struct tf_run *r, void *userdata) {
         struct bench *b = userdata;
         b->tfrun_us[b->done] = (double) (now_ns() - b->t0) / 1e3;
-        if (r->result.exit_status != 0)
+        if (r->result.exit_status != 0) {
                 b->failed++;
+                fprintf(stderr, "launch-warm: launch %d exited %d (code %d, signal %d)%s%s\n", b->done,
+                        r->result.exit_status, r->result.exit_code, r->result.signal,
+                        r->result.error ? ": " : "", r->result.error ? r->result.error : "");
+        }
         tf_run_free(r);
         b->bare_us[b->done] = bare_once(b->spec->argv);
         if (++b->done == b->n)

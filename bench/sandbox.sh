@@ -20,7 +20,8 @@
 # What bwrap cannot do the same way: it makes no cgroup (tfrun's launch includes creating, placing and
 # removing one: tfrun-host - bare), and it mounts no cgroup filesystem afresh in the cgroup namespace (the
 # host's tree stays visible, read-only). Before timing, `tfprobe walls` runs under both and the keys in
-# which they differ are printed.
+# which they differ are printed, and bench/seccomp-attach times attaching the filter in use (compacted) and
+# libseccomp's program for the same profile (TFRUN_SECCOMP_COMPACT=0).
 # Usage: bench/sandbox.sh [BUILDDIR] [ROUNDS]    (root; installs Debian's bubblewrap when missing)
 # IMAGE=... (default tfrun-test/busybox:latest, must be local), DOCKER=0 without docker.
 # TIMEIT_GAP_MS=50 bench/sandbox.sh ...: an idle pause before each launch (see bench/launch.sh).
@@ -48,18 +49,25 @@ printf 'name: bench-host\nbackend: native\ncommand: [/bin/true]\nsandbox: host\n
 printf 'name: bench\nbackend: native\ncommand: [/bin/true]\n' >"$tmp/default.yaml"
 # This run fills the filter cache, and must succeed sandboxed.
 "$B/tfrun" -q "$tmp/default.yaml"
-entries=("$tmp"/cache/seccomp/*.bpf)
-[ ${#entries[@]} = 1 ] || { echo "sandbox: expected one cached filter, found ${#entries[@]}" >&2; exit 1; }
 # The cache entry: magic line, u32 key length, key, u32 flags, u32 instruction count, the instructions.
-python3 - "${entries[0]}" "$tmp/filter.bpf" <<'EOS'
+extract() {
+        local entries=("$1"/seccomp/*.bpf)
+        [ ${#entries[@]} = 1 ] || { echo "sandbox: expected one cached filter, found ${#entries[@]}" >&2; exit 1; }
+        python3 - "${entries[0]}" "$2" <<'EOS'
 import struct, sys
 b = open(sys.argv[1], "rb").read()
 o = len(b"tfrun-seccomp-bpf 1\n")
 kl, = struct.unpack_from("<I", b, o); o += 4 + kl
 flags, count = struct.unpack_from("<II", b, o); o += 8
 open(sys.argv[2], "wb").write(b[o:o + 8 * count])
-print(f"sandbox: tfrun's filter for Docker's default profile: {count} instructions", file=sys.stderr)
 EOS
+}
+extract "$tmp/cache" "$tmp/filter.bpf"
+# What the compaction saves at attach time: libseccomp's program as it was, beside the one in use.
+TFRUN_CACHE_DIR=$tmp/cache-raw TFRUN_SECCOMP_COMPACT=0 "$B/tfrun" -q "$tmp/default.yaml"
+extract "$tmp/cache-raw" "$tmp/filter-raw.bpf"
+echo "sandbox: Docker's default profile, libseccomp's program: $("$B/bench/seccomp-attach" 101 "$tmp/filter-raw.bpf")" >&2
+echo "sandbox: Docker's default profile, compacted (in use): $("$B/bench/seccomp-attach" 101 "$tmp/filter.bpf")" >&2
 
 # bwrap with the default sandbox's isolation. Masked and read-only paths as tfrun applies them: those
 # the running kernel has.
