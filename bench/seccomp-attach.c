@@ -20,11 +20,11 @@
 static double now_us(void) {
         struct timespec t;
         clock_gettime(CLOCK_MONOTONIC, &t);
-        return (double) t.tv_sec * 1e6 + (double) t.tv_nsec / 1e3;
+        return (double)t.tv_sec * 1e6 + (double)t.tv_nsec / 1e3;
 }
 
 static int cmp(const void *a, const void *b) {
-        double x = *(const double *) a, y = *(const double *) b;
+        double x = *(const double *)a, y = *(const double *)b;
         return x < y ? -1 : x > y;
 }
 
@@ -38,9 +38,10 @@ int main(int argc, char **argv) {
         }
         size_t len = fread(insns, sizeof(insns[0]), BPF_MAXINSNS, f);
         fclose(f);
-        struct sock_fprog prog = { .len = (unsigned short) len, .filter = insns };
-        double *shared = mmap(NULL, sizeof(double), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
-        double *t = calloc((size_t) n, sizeof(double));
+        struct sock_fprog prog = {.len = (unsigned short)len, .filter = insns};
+        double *shared =
+                mmap(NULL, sizeof(double), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+        double *t = calloc((size_t)n, sizeof(double));
         if (shared == MAP_FAILED || !t)
                 return 1;
         for (int i = 0; i < n; i++) {
@@ -61,7 +62,7 @@ int main(int argc, char **argv) {
                 }
                 t[i] = *shared;
         }
-        qsort(t, (size_t) n, sizeof(double), cmp);
+        qsort(t, (size_t)n, sizeof(double), cmp);
         printf("%zu instructions: attach median %.0f us over %d\n", len, t[n / 2], n);
         return 0;
 }

@@ -319,8 +319,8 @@ static void become_init(const struct child_plan *p) {
                            MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0);
         if (stack == MAP_FAILED)
                 child_fail(p->sock, 0, errno, "sandbox.pid: the service's stack");
-        pid_t svc = clone(service_main, (char *) stack + SERVICE_STACK_SIZE, CLONE_VM | CLONE_VFORK | SIGCHLD,
-                          (void *) p);
+        pid_t svc = clone(service_main, (char *) stack + SERVICE_STACK_SIZE,
+                          CLONE_VM | CLONE_VFORK | SIGCHLD, (void *) p);
         if (svc < 0)
                 child_fail(p->sock, 0, errno, "sandbox.pid: fork the service");
         char what[128];

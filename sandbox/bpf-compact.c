@@ -30,8 +30,8 @@
 
 #include "base/cleanup.h"
 
-#define OFF_NR ((uint32_t) offsetof(struct seccomp_data, nr))
-#define OFF_ARCH ((uint32_t) offsetof(struct seccomp_data, arch))
+#define OFF_NR ((uint32_t)offsetof(struct seccomp_data, nr))
+#define OFF_ARCH ((uint32_t)offsetof(struct seccomp_data, arch))
 #define MAX_ARCHS 16
 
 enum { A_NONE, A_ARCH, A_NR };
@@ -187,7 +187,7 @@ static void walk(struct walk *w, size_t pc, int a, uint32_t arch, uint32_t lo, u
                         return;
                 case BPF_JMP:
                         if (BPF_OP(s->code) == BPF_JA) {
-                                pc += 1 + (size_t) k;
+                                pc += 1 + (size_t)k;
                                 continue;
                         }
                         if (BPF_SRC(s->code) != BPF_K || a == A_NONE) {
@@ -241,10 +241,11 @@ static void walk(struct walk *w, size_t pc, int a, uint32_t arch, uint32_t lo, u
                                 if (k != 0 && (k & (k - 1)) == 0) { /* one bit: runs of k numbers */
                                         uint64_t x = lo;
                                         while (x <= hi && !w->failed) {
-                                                uint64_t end = (x / k + 1) * (uint64_t) k - 1;
+                                                uint64_t end = (x / k + 1) * (uint64_t)k - 1;
                                                 if (end > hi)
                                                         end = hi;
-                                                walk(w, (x & k) ? t : f, a, arch, (uint32_t) x, (uint32_t) end);
+                                                walk(w, (x & k) ? t : f, a, arch, (uint32_t)x,
+                                                     (uint32_t)end);
                                                 x = end + 1;
                                         }
                                         return;
@@ -275,7 +276,7 @@ static void runs_normalize(struct runs *r) {
         size_t o = 0;
         for (size_t i = 1; i < r->n; i++) {
                 struct run *p = &r->v[o], *c = &r->v[i];
-                if (p->complex == c->complex && p->ret == c->ret && (uint64_t) p->hi + 1 == c->lo)
+                if (p->complex == c->complex && p->ret == c->ret && (uint64_t)p->hi + 1 == c->lo)
                         p->hi = c->hi;
                 else
                         r->v[++o] = *c;
@@ -467,8 +468,8 @@ static void emit_chunk(struct prog *p, const struct run *r, size_t a, size_t b) 
                         to[s] = slot[j];
                 }
                 size_t i = pend[k].insn;
-                p->v[i].jt = (uint8_t) (to[0] - i - 1);
-                p->v[i].jf = (uint8_t) (to[1] - i - 1);
+                p->v[i].jt = (uint8_t)(to[0] - i - 1);
+                p->v[i].jf = (uint8_t)(to[1] - i - 1);
         }
 }
 
@@ -491,9 +492,9 @@ static void emit_chunks(struct prog *p, const struct run *r, size_t n, size_t ca
         size_t mid = ca + (cb - ca + 1) / 2, left = chunks_size(r, n, ca, mid - 1);
         if (left > 255) {
                 emit(p, BPF_JMP | BPF_JGE | BPF_K, r[mid * CHUNK].lo, 0, 1);
-                emit(p, BPF_JMP | BPF_JA, (uint32_t) left, 0, 0);
+                emit(p, BPF_JMP | BPF_JA, (uint32_t)left, 0, 0);
         } else
-                emit(p, BPF_JMP | BPF_JGE | BPF_K, r[mid * CHUNK].lo, (uint8_t) left, 0);
+                emit(p, BPF_JMP | BPF_JGE | BPF_K, r[mid * CHUNK].lo, (uint8_t)left, 0);
         emit_chunks(p, r, n, ca, mid - 1);
         emit_chunks(p, r, n, mid, cb);
 }
@@ -546,7 +547,7 @@ int tf_bpf_compact(const struct sock_filter *f, size_t len, struct sock_filter *
         for (size_t pass = 0; pass < n_archs; pass++) {
                 size_t i = pass == 0 ? last : pass - 1;
                 if (i != last)
-                        p.v[jump[i]].k = (uint32_t) (p.n - jump[i] - 1);
+                        p.v[jump[i]].k = (uint32_t)(p.n - jump[i] - 1);
                 if (t[i].n == 1 && !t[i].v[0].complex) {
                         emit(&p, BPF_RET | BPF_K, t[i].v[0].ret, 0, 0);
                         continue;
@@ -578,10 +579,10 @@ int tf_bpf_compact(const struct sock_filter *f, size_t len, struct sock_filter *
                         size_t me = newidx[i];
                         if (BPF_CLASS(s.code) == BPF_JMP) {
                                 if (BPF_OP(s.code) == BPF_JA)
-                                        s.k = (uint32_t) (newidx[i + 1 + s.k] - me - 1);
+                                        s.k = (uint32_t)(newidx[i + 1 + s.k] - me - 1);
                                 else {
-                                        s.jt = (uint8_t) (newidx[i + 1 + s.jt] - me - 1);
-                                        s.jf = (uint8_t) (newidx[i + 1 + s.jf] - me - 1);
+                                        s.jt = (uint8_t)(newidx[i + 1 + s.jt] - me - 1);
+                                        s.jf = (uint8_t)(newidx[i + 1 + s.jf] - me - 1);
                                 }
                         }
                         emit(&p, s.code, s.k, s.jt, s.jf);
@@ -593,7 +594,7 @@ int tf_bpf_compact(const struct sock_filter *f, size_t len, struct sock_filter *
                 goto out;
         }
         for (size_t i = 0; i < p.n_rest; i++)
-                p.v[p.to_rest[i]].k = (uint32_t) (start - p.to_rest[i] - 1);
+                p.v[p.to_rest[i]].k = (uint32_t)(start - p.to_rest[i] - 1);
         r = -EOPNOTSUPP;
         if (p.n >= len || p.n > BPF_MAXINSNS || (p.n_rest > 0 && !any))
                 goto out;

@@ -1037,8 +1037,8 @@ static char *libseccomp_identity(void) {
 static char *cache_key(const struct profile_ctx *c, const char *text, size_t len) {
         const struct scmp_version *v = seccomp_version();
         _cleanup_free_ char *lib = libseccomp_identity();
-        return tf_asprintf("tfrun %s|libseccomp %u.%u.%u (%s)|tree|enosys 1|compact %d|kernel %u.%u.%u|arch %u|"
-                           "caps %llx|%.*s",
+        return tf_asprintf("tfrun %s|libseccomp %u.%u.%u (%s)|tree|enosys 1|compact %d|kernel %u.%u.%u|"
+                           "arch %u|caps %llx|%.*s",
                            TF_VERSION, v ? v->major : 0, v ? v->minor : 0, v ? v->micro : 0, lib,
                            compact_wanted() ? 1 : 0,
                            c->kernel[0], c->kernel[1], c->kernel[2], c->native_arch,

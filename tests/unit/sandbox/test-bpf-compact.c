@@ -63,18 +63,45 @@ static int64_t bpf_run(const struct sock_filter *f, size_t n, const struct secco
                         break;
                 case BPF_ALU:
                         switch (BPF_OP(s->code)) {
-                        case BPF_ADD: a += src; break;
-                        case BPF_SUB: a -= src; break;
-                        case BPF_MUL: a *= src; break;
-                        case BPF_DIV: if (!src) return -1; a /= src; break;
-                        case BPF_MOD: if (!src) return -1; a %= src; break;
-                        case BPF_AND: a &= src; break;
-                        case BPF_OR: a |= src; break;
-                        case BPF_XOR: a ^= src; break;
-                        case BPF_LSH: a = src < 32 ? a << src : 0; break;
-                        case BPF_RSH: a = src < 32 ? a >> src : 0; break;
-                        case BPF_NEG: a = -a; break;
-                        default: return -1;
+                        case BPF_ADD:
+                                a += src;
+                                break;
+                        case BPF_SUB:
+                                a -= src;
+                                break;
+                        case BPF_MUL:
+                                a *= src;
+                                break;
+                        case BPF_DIV:
+                                if (!src)
+                                        return -1;
+                                a /= src;
+                                break;
+                        case BPF_MOD:
+                                if (!src)
+                                        return -1;
+                                a %= src;
+                                break;
+                        case BPF_AND:
+                                a &= src;
+                                break;
+                        case BPF_OR:
+                                a |= src;
+                                break;
+                        case BPF_XOR:
+                                a ^= src;
+                                break;
+                        case BPF_LSH:
+                                a = src < 32 ? a << src : 0;
+                                break;
+                        case BPF_RSH:
+                                a = src < 32 ? a >> src : 0;
+                                break;
+                        case BPF_NEG:
+                                a = -a;
+                                break;
+                        default:
+                                return -1;
                         }
                         break;
                 case BPF_JMP: {
@@ -84,11 +111,20 @@ static int64_t bpf_run(const struct sock_filter *f, size_t n, const struct secco
                         }
                         bool t;
                         switch (BPF_OP(s->code)) {
-                        case BPF_JEQ: t = a == src; break;
-                        case BPF_JGT: t = a > src; break;
-                        case BPF_JGE: t = a >= src; break;
-                        case BPF_JSET: t = (a & src) != 0; break;
-                        default: return -1;
+                        case BPF_JEQ:
+                                t = a == src;
+                                break;
+                        case BPF_JGT:
+                                t = a > src;
+                                break;
+                        case BPF_JGE:
+                                t = a >= src;
+                                break;
+                        case BPF_JSET:
+                                t = (a & src) != 0;
+                                break;
+                        default:
+                                return -1;
                         }
                         pc += t ? s->jt : s->jf;
                         break;
@@ -128,8 +164,8 @@ static void try_input(const struct sock_filter *a, size_t na, const struct sock_
         if (x == y && x >= 0)
                 return;
         if (c->differ++ == 0)
-                snprintf(c->first, sizeof(c->first), "arch %#x nr %#x arg0 %#llx: %#llx vs %#llx", d->arch, d->nr,
-                         (unsigned long long)d->args[0], (long long)x, (long long)y);
+                snprintf(c->first, sizeof(c->first), "arch %#x nr %#x arg0 %#llx: %#llx vs %#llx", d->arch,
+                         d->nr, (unsigned long long)d->args[0], (long long)x, (long long)y);
 }
 
 /* Every input of the kinds above through both programs. */
@@ -171,8 +207,8 @@ static void compare(const struct sock_filter *a, size_t na, const struct sock_fi
                         nrs[nn++] = nr;
                 for (uint32_t nr = 0x40000000; nr < 0x40000000 + nr_max; nr++)
                         nrs[nn++] = nr;
-                uint32_t edges[] = {0x3fffffff, 0x7fffffff, 0x80000000, 0xbfffffff, 0xc0000000, 0xfffffffe,
-                                    0xffffffff, 0x40000000 - 1, 0x50000000};
+                uint32_t edges[] = {0x3fffffff, 0x7fffffff, 0x80000000,     0xbfffffff, 0xc0000000,
+                                    0xfffffffe, 0xffffffff, 0x40000000 - 1, 0x50000000};
                 for (size_t e = 0; e < ELEMENTSOF(edges); e++)
                         nrs[nn++] = edges[e];
                 for (size_t i = 0; i < 64; i++)
@@ -192,7 +228,8 @@ static void compare(const struct sock_filter *a, size_t na, const struct sock_fi
                                 }
                         for (int i = 0; i < 16; i++) {
                                 for (int arg = 0; arg < 6; arg++)
-                                        d.args[arg] = ((uint64_t)rnd() << 32 | rnd()) & (i & 1 ? ~0ULL : 0xffffffffULL);
+                                        d.args[arg] = ((uint64_t)rnd() << 32 | rnd()) &
+                                                      (i & 1 ? ~0ULL : 0xffffffffULL);
                                 d.instruction_pointer = (uint64_t)rnd() << 32 | rnd();
                                 try_input(a, na, b, nb, &d, c);
                         }
@@ -238,8 +275,8 @@ static void check(const char *name, char **cap_add) {
         OK(nb < na * 2 / 3, "%s: compacted from %zu to %zu instructions", name, na, nb);
         struct cmp c;
         compare(orig->prog.filter, na, small->prog.filter, nb, SIZE_MAX, &c);
-        OK(c.differ == 0 && c.inputs > 100000, "%s: the same verdict on all %zu inputs (%zu differ%s%s)", name,
-           c.inputs, c.differ, c.differ ? ", first: " : "", c.first);
+        OK(c.differ == 0 && c.inputs > 100000, "%s: the same verdict on all %zu inputs (%zu differ%s%s)",
+           name, c.inputs, c.differ, c.differ ? ", first: " : "", c.first);
 
         /* The control: one verdict of the compacted program changed is seen. */
         struct sock_filter *mut = malloc(nb * sizeof(*mut));
@@ -250,7 +287,8 @@ static void check(const char *name, char **cap_add) {
         if (i < nb)
                 mut[i].k = SECCOMP_RET_ERRNO | EPERM;
         compare(orig->prog.filter, na, mut, nb, SIZE_MAX, &c);
-        OK(i < nb && c.differ > 0, "%s: control: one ALLOW made EPERM is seen (%zu inputs differ)", name, c.differ);
+        OK(i < nb && c.differ > 0, "%s: control: one ALLOW made EPERM is seen (%zu inputs differ)", name,
+           c.differ);
         free(mut);
         tf_sandbox_plan_free(orig);
         tf_sandbox_plan_free(small);
@@ -260,9 +298,10 @@ int main(void) {
         setenv("TFRUN_SECCOMP_CACHE", "0", 1);
         check("default profile", NULL);
         /* More of the profile's conditional entries (includes.caps) and argument rules. */
-        char *admin[] = {(char *)"SYS_ADMIN", (char *)"SYS_PTRACE", (char *)"SYS_BOOT", (char *)"SYS_MODULE",
-                         (char *)"SYS_TIME", (char *)"SYS_NICE", (char *)"SYS_PACCT", (char *)"SYS_RAWIO",
-                         (char *)"SYSLOG", (char *)"SYS_TTY_CONFIG", (char *)"DAC_READ_SEARCH", NULL};
+        char *admin[] = {(char *)"SYS_ADMIN",      (char *)"SYS_PTRACE",      (char *)"SYS_BOOT",
+                         (char *)"SYS_MODULE",     (char *)"SYS_TIME",        (char *)"SYS_NICE",
+                         (char *)"SYS_PACCT",      (char *)"SYS_RAWIO",       (char *)"SYSLOG",
+                         (char *)"SYS_TTY_CONFIG", (char *)"DAC_READ_SEARCH", NULL};
         check("default profile with SYS_ADMIN and others", admin);
 
         /* Built by hand, bigger than a chunk of the search many times over: a chain of 900 numbers with
@@ -271,7 +310,8 @@ int main(void) {
          * original keeps. */
         static struct sock_filter hand[4096];
         size_t nh = 0;
-        hand[nh++] = (struct sock_filter)BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, nr));
+        hand[nh++] =
+                (struct sock_filter)BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, nr));
         for (uint32_t nr = 0; nr < 900; nr++) {
                 switch (nr == 2 || nr == 5 || nr == 8 ? 2 : nr % 2) {
                 case 0:
@@ -280,14 +320,16 @@ int main(void) {
                         break;
                 case 1:
                         hand[nh++] = (struct sock_filter)BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, nr, 0, 1);
-                        hand[nh++] = (struct sock_filter)BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | (nr & 0xff));
+                        hand[nh++] = (struct sock_filter)BPF_STMT(BPF_RET | BPF_K,
+                                                                  SECCOMP_RET_ERRNO | (nr & 0xff));
                         break;
                 default:
                         hand[nh++] = (struct sock_filter)BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, nr, 0, 4);
                         hand[nh++] = (struct sock_filter)BPF_STMT(BPF_LD | BPF_W | BPF_ABS,
-                                                                   offsetof(struct seccomp_data, args[1]));
+                                                                  offsetof(struct seccomp_data, args[1]));
                         hand[nh++] = (struct sock_filter)BPF_JUMP(BPF_JMP | BPF_JSET | BPF_K, 0x10, 0, 1);
-                        hand[nh++] = (struct sock_filter)BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | EPERM);
+                        hand[nh++] =
+                                (struct sock_filter)BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | EPERM);
                         hand[nh++] = (struct sock_filter)BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW);
                 }
         }
