@@ -309,18 +309,34 @@ static int service_main(void *userdata) {
  * buffer, child_fail()'s message); the mapping dies with the init. */
 #define SERVICE_STACK_SIZE (256 * 1024)
 
+/* Under AddressSanitizer (and TSan, MSan) a CLONE_VM child would share the sanitizer's per-thread state
+ * with the init and run on a stack it does not know: such builds fork the service as before. */
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+#define SERVICE_BY_FORK 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer) || __has_feature(thread_sanitizer) || __has_feature(memory_sanitizer)
+#define SERVICE_BY_FORK 1
+#endif
+#endif
+
 static void become_init(const struct child_plan *p) {
         sigset_t all;
         sigfillset(&all); /* blocked since child_main's start: what arrives waits for the loop below */
         /* The service shares our memory until its execve (CLONE_VM | CLONE_VFORK, as posix_spawn does),
          * with us suspended meanwhile: a fork would copy tfrun's page tables once more, and the service's
          * execve would then tear that copy down again, both on the launch's critical path. */
+#ifdef SERVICE_BY_FORK
+        pid_t svc = fork();
+        if (svc == 0)
+                service_main((void *) p);
+#else
         void *stack = mmap(NULL, SERVICE_STACK_SIZE, PROT_READ | PROT_WRITE,
                            MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0);
         if (stack == MAP_FAILED)
                 child_fail(p->sock, 0, errno, "sandbox.pid: the service's stack");
         pid_t svc = clone(service_main, (char *) stack + SERVICE_STACK_SIZE,
                           CLONE_VM | CLONE_VFORK | SIGCHLD, (void *) p);
+#endif
         if (svc < 0)
                 child_fail(p->sock, 0, errno, "sandbox.pid: fork the service");
         char what[128];
