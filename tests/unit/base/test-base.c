@@ -10,6 +10,7 @@
 #include "base/error.h"
 #include "base/io.h"
 #include "base/parse.h"
+#include "base/sha256.h"
 #include "base/strutil.h"
 #include "tests/tap.h"
 
@@ -157,6 +158,69 @@ static void test_open_nofollow(void) {
         rmdir(dir);
 }
 
+static void hexof(const uint8_t d[TF_SHA256_SIZE], char out[2 * TF_SHA256_SIZE + 1]) {
+        tf_hex(d, TF_SHA256_SIZE, out);
+}
+
+/* FIPS 180-4's examples (NIST's "SHA-256" example document and the long-message vector), one message fed in
+ * pieces that straddle blocks, and RFC 4231's HMAC-SHA256 cases 1, 2 and 6 (a key longer than a block). */
+static void test_sha256(void) {
+        static const struct {
+                const char *in, *want;
+        } v[] = {
+                { "", "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855" },
+                { "abc", "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad" },
+                { "abcdbcdecdefdefgefghfghighijhijkijkljklmklmnlmnomnopnopq",
+                  "248d6a61d20638b8e5c026930c3e6039a33ce45964ff2167f6ecedd419db06c1" },
+                { "abcdefghbcdefghicdefghijdefghijkefghijklfghijklmghijklmnhijklmnoijklmnopjklmnopqklmnopqrlmnopqrs"
+                  "mnopqrstnopqrstu",
+                  "cf5b16a778af8380036ce59e7b0492370b249b11e8f07a51afac45037afee9d1" },
+        };
+        uint8_t d[TF_SHA256_SIZE];
+        char hex[2 * TF_SHA256_SIZE + 1];
+        for (size_t i = 0; i < ELEMENTSOF(v); i++) {
+                tf_sha256(v[i].in, strlen(v[i].in), d);
+                hexof(d, hex);
+                IS_STR(hex, v[i].want, "sha256 of %zu bytes", strlen(v[i].in));
+        }
+        struct tf_sha256 c;
+        tf_sha256_init(&c);
+        char a[1001];
+        memset(a, 'a', sizeof(a));
+        for (int i = 0; i < 1000; i++)
+                tf_sha256_update(&c, a, i % 2 ? 999 : 1001); /* one million 'a', in uneven pieces */
+        tf_sha256_final(&c, d);
+        hexof(d, hex);
+        IS_STR(hex, "cdc76e5c9914fb9281a1c7e284d73e67f1809a48a497200e046d39ccc7112cd0", "sha256 of a million 'a'");
+        const char *m = v[3].in;
+        tf_sha256_init(&c);
+        for (size_t i = 0; i < strlen(m); i += 7)
+                tf_sha256_update(&c, m + i, strlen(m) - i < 7 ? strlen(m) - i : 7);
+        tf_sha256_final(&c, d);
+        hexof(d, hex);
+        IS_STR(hex, v[3].want, "sha256 fed 7 bytes at a time");
+
+        uint8_t k1[20], k6[131];
+        memset(k1, 0x0b, sizeof(k1));
+        memset(k6, 0xaa, sizeof(k6));
+        tf_hmac_sha256(k1, sizeof(k1), "Hi There", 8, d);
+        hexof(d, hex);
+        IS_STR(hex, "b0344c61d8db38535ca8afceaf0bf12b881dc200c9833da726e9376c2e32cff7", "hmac-sha256: RFC 4231 case 1");
+        const char *m2 = "what do ya want for nothing?";
+        tf_hmac_sha256("Jefe", 4, m2, strlen(m2), d);
+        hexof(d, hex);
+        IS_STR(hex, "5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843", "hmac-sha256: RFC 4231 case 2");
+        const char *m6 = "Test Using Larger Than Block-Size Key - Hash Key First";
+        tf_hmac_sha256(k6, sizeof(k6), m6, strlen(m6), d);
+        hexof(d, hex);
+        IS_STR(hex, "60e431591ee0b67f0d8a26aacbf5b77f8e0bc6213728c5140546040f0ee37f54", "hmac-sha256: RFC 4231 case 6");
+
+        OK(tf_memeq_const("abcd", "abcd", 4), "memeq_const: equal");
+        OK(!tf_memeq_const("abcd", "abce", 4), "memeq_const: the last byte differs");
+        OK(!tf_memeq_const("xbcd", "abcd", 4), "memeq_const: the first byte differs");
+        OK(tf_memeq_const("a", "b", 0), "memeq_const: nothing to compare is equal");
+}
+
 int main(void) {
         test_size();
         test_duration();
@@ -164,5 +228,6 @@ int main(void) {
         test_split();
         test_error();
         test_open_nofollow();
+        test_sha256();
         return tap_done();
 }
