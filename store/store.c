@@ -92,6 +92,15 @@ static const char *const migrations[] = {
         "    ON CONFLICT(service, status) DO UPDATE SET total = total + 1;"
         "END;"
         "PRAGMA application_id = 1952871029;", /* APPLICATION_ID */
+        /* 1 -> 2: the network API's bearer tokens, by hash only (manager/auth.c). */
+        "CREATE TABLE tokens ("
+        "  name TEXT PRIMARY KEY NOT NULL,"
+        "  role TEXT NOT NULL,"
+        "  services TEXT,"
+        "  hash TEXT NOT NULL UNIQUE,"
+        "  created_usec INTEGER NOT NULL,"
+        "  last_used_usec INTEGER"
+        ");",
 };
 _Static_assert(ELEMENTSOF(migrations) == TF_STORE_SCHEMA_VERSION, "one migration per schema version");
 
@@ -122,6 +131,10 @@ enum {
         ST_STEPS,
         ST_SERVICE_GET,
         ST_SERVICE_SET,
+        ST_TOKEN_INSERT,
+        ST_TOKEN_DELETE,
+        ST_TOKEN_USED,
+        ST_TOKENS,
         _ST_MAX,
 };
 
@@ -168,6 +181,11 @@ static const char *const statements[_ST_MAX] = {
                 "VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT(service) DO UPDATE SET "
                 "enabled = excluded.enabled, last_fire_usec = excluded.last_fire_usec, "
                 "json = excluded.json, updated_usec = excluded.updated_usec",
+        [ST_TOKEN_INSERT] = "INSERT INTO tokens (name, role, services, hash, created_usec, last_used_usec) "
+                            "VALUES (?1, ?2, ?3, ?4, ?5, NULL)",
+        [ST_TOKEN_DELETE] = "DELETE FROM tokens WHERE name = ?1",
+        [ST_TOKEN_USED] = "UPDATE tokens SET last_used_usec = ?2 WHERE name = ?1",
+        [ST_TOKENS] = "SELECT name, role, services, hash, created_usec, last_used_usec FROM tokens ORDER BY name",
 };
 
 struct tf_store {
@@ -1338,4 +1356,98 @@ int tf_store_service_set(tf_store *s, const struct tf_store_service_state *state
         if (rc != SQLITE_DONE)
                 return sql_fail(s, rc, err, "record the state of service %s", state->service);
         return 0;
+}
+
+/* ---- tokens ------------------------------------------------------------------------------------------ */
+
+static int check_token(const struct tf_store_token *t, tf_error **err) {
+        int r;
+        if ((r = check_id(t->name, "token name", err)) < 0 || (r = check_word(t->role, "token role", err)) < 0)
+                return r;
+        if (t->services) {
+                size_t n = strnlen(t->services, TF_STORE_REASON_MAX + 1);
+                if (n == 0 || n > TF_STORE_REASON_MAX || strspn(t->services, "abcdefghijklmnopqrstuvwxyz0123456789_.-,") != n)
+                        return invalid(err, "token services", t->services, n,
+                                       "service names separated by ','");
+        }
+        if (!t->hash || strlen(t->hash) != 64 || strspn(t->hash, "0123456789abcdef") != 64)
+                return tf_error_set(err, EINVAL, "store: a token hash must be 64 lower-case hex digits");
+        return check_time(t->created_usec, "created_usec", err);
+}
+
+int tf_store_token_add(tf_store *s, const struct tf_store_token *t, tf_error **err) {
+        sqlite3_stmt *p = NULL;
+        int r;
+        if ((r = check_token(t, err)) < 0 || (r = stmt(s, ST_TOKEN_INSERT, &p, err)) < 0)
+                return r;
+        _cleanup_reset_ sqlite3_stmt *st = p;
+        bind_text(st, 1, t->name);
+        bind_text(st, 2, t->role);
+        bind_text(st, 3, t->services);
+        bind_text(st, 4, t->hash);
+        bind_time(st, 5, t->created_usec);
+        int rc = sqlite3_step(st);
+        if (rc == SQLITE_CONSTRAINT_PRIMARYKEY)
+                return tf_error_set(err, EEXIST, "a token named '%s' exists already (revoke it first)", t->name);
+        if (rc != SQLITE_DONE)
+                return sql_fail(s, sqlite3_extended_errcode(s->db), err, "add token %s", t->name);
+        return 0;
+}
+
+int tf_store_token_remove(tf_store *s, const char *name, tf_error **err) {
+        sqlite3_stmt *p = NULL;
+        int r;
+        if ((r = check_id(name, "token name", err)) < 0 || (r = stmt(s, ST_TOKEN_DELETE, &p, err)) < 0)
+                return r;
+        _cleanup_reset_ sqlite3_stmt *st = p;
+        bind_text(st, 1, name);
+        int rc = sqlite3_step(st);
+        if (rc != SQLITE_DONE)
+                return sql_fail(s, rc, err, "revoke token %s", name);
+        if (sqlite3_changes(s->db) == 0)
+                return tf_error_set(err, ENOENT, "no token named '%s' (see `tfrun token list`)", name);
+        return 0;
+}
+
+int tf_store_token_used(tf_store *s, const char *name, uint64_t usec, tf_error **err) {
+        sqlite3_stmt *p = NULL;
+        int r;
+        if ((r = check_id(name, "token name", err)) < 0 || (r = check_time(usec, "last_used_usec", err)) < 0 ||
+            (r = stmt(s, ST_TOKEN_USED, &p, err)) < 0)
+                return r;
+        _cleanup_reset_ sqlite3_stmt *st = p;
+        bind_text(st, 1, name);
+        bind_time(st, 2, usec);
+        int rc = sqlite3_step(st);
+        if (rc != SQLITE_DONE)
+                return sql_fail(s, rc, err, "record the use of token %s", name);
+        return 0;
+}
+
+int tf_store_tokens(tf_store *s, tf_store_token_cb cb, void *userdata, tf_error **err) {
+        sqlite3_stmt *p = NULL;
+        int r = stmt(s, ST_TOKENS, &p, err);
+        if (r < 0)
+                return r;
+        _cleanup_reset_ sqlite3_stmt *st = p;
+        int rc, n = 0;
+        while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+                struct tf_store_token t = {
+                        .name = col_text(st, 0),
+                        .role = col_text(st, 1),
+                        .services = col_text(st, 2),
+                        .hash = col_text(st, 3),
+                        .created_usec = (uint64_t)col_int(st, 4, 0),
+                        .last_used_usec = (uint64_t)col_int(st, 5, 0),
+                };
+                n++;
+                r = cb(&t, userdata);
+                if (r < 0)
+                        return r;
+                if (r > 0)
+                        return n;
+        }
+        if (rc != SQLITE_DONE)
+                return sql_fail(s, rc, err, "list the tokens");
+        return n;
 }

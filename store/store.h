@@ -35,7 +35,7 @@ typedef struct tf_store tf_store;
 #define TF_STORE_UNKNOWN INT64_C(-1)
 
 /* The schema version this build writes (PRAGMA user_version). */
-#define TF_STORE_SCHEMA_VERSION 1
+#define TF_STORE_SCHEMA_VERSION 2
 
 enum {
         /* Open an existing history read-only: nothing is created or migrated; writes fail with -EROFS. */
@@ -182,3 +182,23 @@ int tf_store_steps(tf_store *s, const char *run_id, tf_store_step_cb cb, void *u
 int tf_store_service_get(tf_store *s, const char *service, struct tf_store_service_state **ret,
                          tf_error **err);
 int tf_store_service_set(tf_store *s, const struct tf_store_service_state *st, tf_error **err);
+
+/* Bearer tokens of the network API (manager/auth.c): only the hash of a token is ever stored. name is an
+ * identifier, role a word (read, operate, admin: the caller's), services NULL (all) or names separated by
+ * ','; hash the 64 lower-case hex digits of its SHA-256; last_used_usec 0: never. */
+struct tf_store_token {
+        const char *name;
+        const char *role;
+        const char *services;
+        const char *hash;
+        uint64_t created_usec;
+        uint64_t last_used_usec;
+};
+typedef int (*tf_store_token_cb)(const struct tf_store_token *t, void *userdata);
+/* -EEXIST when the name is taken. */
+int tf_store_token_add(tf_store *s, const struct tf_store_token *t, tf_error **err);
+/* -ENOENT when there is no such token. */
+int tf_store_token_remove(tf_store *s, const char *name, tf_error **err);
+int tf_store_token_used(tf_store *s, const char *name, uint64_t usec, tf_error **err);
+/* Every token, by name; returns how many were given to cb. */
+int tf_store_tokens(tf_store *s, tf_store_token_cb cb, void *userdata, tf_error **err);

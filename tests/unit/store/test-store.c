@@ -148,8 +148,8 @@ static void test_schema(void) {
                                     "SELECT group_concat(name, ' ') FROM (SELECT name FROM sqlite_master "
                                     "WHERE type = 'index' AND name NOT LIKE 'sqlite_%' ORDER BY name)");
         IS_STR(jm, "wal", "journal_mode is WAL");
-        IS_STR(uv, "1", "user_version is the schema version");
-        IS_STR(tables, "run_counts runs service_state steps", "the tables");
+        IS_STR(uv, "2", "user_version is the schema version");
+        IS_STR(tables, "run_counts runs service_state steps tokens", "the tables");
         IS_STR(idx, "runs_service_started runs_started runs_status", "the indexes");
         sqlite3_close(db);
         tf_store_free(s);
@@ -651,7 +651,7 @@ static void test_open_refusals(void) {
         IS_INT(tf_store_open(future, 0, &s, &err), -EPROTO, "a newer schema: -EPROTO");
         IS_STR(msg(err),
                kept("history '%s': schema version 7 was written by a newer tfrun (this one knows up "
-                    "to 1): run that version, or move the file aside",
+                    "to 2): run that version, or move the file aside",
                     future),
                "  its message");
 
@@ -854,6 +854,71 @@ static int rm_entry(const char *p, const struct stat *sb, int flag, struct FTW *
         return remove(p);
 }
 
+static int collect_token(const struct tf_store_token *t, void *userdata) {
+        char **out = userdata;
+        char *n = tf_asprintf("%s%s%s:%s:%s:%s:%d", *out ? *out : "", *out ? " " : "", t->name, t->role,
+                              t->services ? t->services : "-", t->hash, t->last_used_usec != 0);
+        free(*out);
+        *out = n;
+        return 0;
+}
+
+/* Tokens: add, a name taken, bad input, use, revoke; and a version 1 history (what tfrun wrote before the
+ * tokens table) migrated to version 2 with its runs kept. */
+static void test_tokens(void) {
+        _cleanup_error_ tf_error *err = NULL;
+        _cleanup_free_ char *path = in_dir("tokens.db");
+        tf_store *s = open_ok(path);
+        static const char h1[] = "00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff",
+                          h2[] = "ffeeddccbbaa99887766554433221100ffeeddccbbaa99887766554433221100";
+        struct tf_store_token t = { .name = "ci", .role = "read", .hash = h1, .created_usec = 1000 };
+        IS_INT(tf_store_token_add(s, &t, &err), 0, "a token is added");
+        struct tf_store_token again = t;
+        again.hash = "0000000000000000000000000000000000000000000000000000000000000000";
+        IS_INT(tf_store_token_add(s, &again, &err), -EEXIST, "the same name again: -EEXIST");
+        IS_STR(msg(err), "a token named 'ci' exists already (revoke it first)", "  its message");
+        struct tf_store_token u = { .name = "ops", .role = "operate", .services = "a,b", .hash = h2,
+                                    .created_usec = 2000 };
+        IS_INT(tf_store_token_add(s, &u, &err), 0, "a token limited to services");
+        struct tf_store_token bad = u;
+        bad.name = "x", bad.hash = "ABC";
+        IS_INT(tf_store_token_add(s, &bad, &err), -EINVAL, "a hash that is not 64 hex digits: -EINVAL");
+        bad.hash = h1, bad.services = "a;drop";
+        IS_INT(tf_store_token_add(s, &bad, &err), -EINVAL, "services with a ';': -EINVAL");
+        IS_INT(tf_store_token_used(s, "ops", 5000, &err), 0, "a use is recorded");
+        _cleanup_free_ char *list = NULL;
+        IS_INT(tf_store_tokens(s, collect_token, &list, &err), 2, "two tokens listed");
+        _cleanup_free_ char *want = tf_asprintf("ci:read:-:%s:0 ops:operate:a,b:%s:1", h1, h2);
+        IS_STR(list, want, "  by name, with role, services, hash and use");
+        IS_INT(tf_store_token_remove(s, "ci", &err), 0, "a token is revoked");
+        IS_INT(tf_store_token_remove(s, "ci", &err), -ENOENT, "revoked twice: -ENOENT");
+        free(list);
+        list = NULL;
+        IS_INT(tf_store_tokens(s, collect_token, &list, &err), 1, "one token left");
+        tf_store_free(s);
+
+        /* A version 1 file: the schema of migration 0 alone, as the previous tfrun left it. */
+        _cleanup_free_ char *v1 = in_dir("v1.db");
+        s = open_ok(v1);
+        OK(begin(s, "old-1", "old", 100, "m1") == 0, "v1: a run");
+        tf_store_free(s);
+        sqlite3 *db = raw(v1);
+        OK(sqlite3_exec(db, "DROP TABLE tokens; PRAGMA user_version = 1", NULL, NULL, NULL) == SQLITE_OK,
+           "v1: the file made a version 1 history");
+        sqlite3_close(db);
+        s = open_ok(v1);
+        db = raw(v1);
+        _cleanup_free_ char *uv = raw_text(db, "PRAGMA user_version"),
+                            *tt = raw_text(db, "SELECT count(*) FROM sqlite_master WHERE name = 'tokens'");
+        sqlite3_close(db);
+        IS_STR(uv, "2", "v1 migrated: user_version 2");
+        IS_STR(tt, "1", "v1 migrated: the tokens table exists");
+        _cleanup_free_ struct tf_store_run *r = NULL;
+        OK(tf_store_get_run(s, "old-1", &r, &err) == 0, "v1 migrated: its run is kept");
+        IS_INT(tf_store_token_add(s, &t, &err), 0, "v1 migrated: a token can be added");
+        tf_store_free(s);
+}
+
 int main(int argc, char **argv) {
         if (argc != 2) {
                 fprintf(stderr, "usage: test-store STORE_WRITER\n");
@@ -872,6 +937,7 @@ int main(int argc, char **argv) {
         test_mark_lost();
         test_steps();
         test_service_state();
+        test_tokens();
         test_bad_input();
         test_open_refusals();
         test_damaged();
