@@ -1002,6 +1002,11 @@ int tf_store_query(tf_store *s, const struct tf_store_filter *filter, tf_store_r
             (f->after && (r = check_id(f->after, "after", err)) < 0) ||
             (r = check_time(f->since_usec, "since_usec", err)) < 0)
                 return r;
+        if (f->services) {
+                size_t n = strnlen(f->services, TF_STORE_REASON_MAX + 1);
+                if (n > TF_STORE_REASON_MAX || strspn(f->services, "abcdefghijklmnopqrstuvwxyz0123456789_.-,") != n)
+                        return invalid(err, "services", f->services, n, "service names separated by ','");
+        }
         if (f->limit > TF_STORE_QUERY_MAX)
                 return tf_error_set(err, EINVAL, "store: limit %u: at most %d rows per query", f->limit,
                                     TF_STORE_QUERY_MAX);
@@ -1020,6 +1025,8 @@ int tf_store_query(tf_store *s, const struct tf_store_filter *filter, tf_store_r
         strcat(sql, "SELECT " RUN_COLS " FROM runs WHERE 1");
         if (f->service)
                 strcat(sql, " AND service = :service");
+        if (f->services)
+                strcat(sql, " AND instr(',' || :services || ',', ',' || service || ',') > 0");
         if (f->status)
                 strcat(sql, " AND status = :status");
         if (f->since_usec)
@@ -1043,6 +1050,8 @@ int tf_store_query(tf_store *s, const struct tf_store_filter *filter, tf_store_r
                 bind_text(st, sqlite3_bind_parameter_index(st, ":service"), f->service);
         if (f->status)
                 bind_text(st, sqlite3_bind_parameter_index(st, ":status"), f->status);
+        if (f->services)
+                bind_text(st, sqlite3_bind_parameter_index(st, ":services"), f->services);
         if (f->since_usec)
                 bind_time(st, sqlite3_bind_parameter_index(st, ":since"), f->since_usec);
         if (f->before)

@@ -102,6 +102,7 @@ struct tf_store_service_state {
 /* Query filter; every field optional (NULL / 0). Rows come newest first (started_usec, then run_id). */
 struct tf_store_filter {
         const char *service;
+        const char *services; /* names separated by ',': only runs of those (a token's services) */
         const char *status;
         uint64_t since_usec; /* started at or after */
         unsigned limit;      /* 0: TF_STORE_QUERY_MAX; more than that is refused */

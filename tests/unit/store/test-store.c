@@ -890,6 +890,15 @@ static void test_tokens(void) {
         IS_INT(tf_store_tokens(s, collect_token, &list, &err), 2, "two tokens listed");
         _cleanup_free_ char *want = tf_asprintf("ci:read:-:%s:0 ops:operate:a,b:%s:1", h1, h2);
         IS_STR(list, want, "  by name, with role, services, hash and use");
+        OK(begin(s, "a-1", "a", 100, "m1") == 0 && begin(s, "b-1", "b", 200, "m1") == 0 &&
+                   begin(s, "c-1", "c", 300, "m1") == 0,
+           "runs of a, b and c");
+        struct tf_store_filter f = { .services = "a,b" };
+        IS_INT(tf_store_query(s, &f, NULL, NULL, &err), 2, "a query limited to services a,b: their 2 runs");
+        f.services = "c";
+        IS_INT(tf_store_query(s, &f, NULL, NULL, &err), 1, "limited to c: 1 run");
+        f.services = "a' OR 1";
+        IS_INT(tf_store_query(s, &f, NULL, NULL, &err), -EINVAL, "services with a quote: -EINVAL");
         IS_INT(tf_store_token_remove(s, "ci", &err), 0, "a token is revoked");
         IS_INT(tf_store_token_remove(s, "ci", &err), -ENOENT, "revoked twice: -ENOENT");
         free(list);
