@@ -16,7 +16,9 @@
 #include "base/parse.h"
 #include "base/strutil.h"
 #include "base/timeutil.h"
+#include "manager/auth.h"
 #include "manager/http.h"
+#include "manager/metrics.h"
 #include "runner/log.h"
 #include "runner/runner.h"
 #include "store/store.h"
@@ -39,7 +41,15 @@ static int from_errno(struct tf_http_response *resp, int r, const tf_error *e) {
 
 static int h_services(struct tf_http_request *req, struct tf_http_response *resp, void *userdata) {
         struct tf_manager *m = userdata;
-        tf_http_respond_json(resp, 200, json_pack("{s:o}", "services", tf_manager_services_json(m)));
+        json_t *a = tf_manager_services_json(m);
+        /* A token limited to some services sees those alone (a broken file has no name: nobody's). */
+        if (tf_auth_services(req))
+                for (size_t i = json_array_size(a); i-- > 0;) {
+                        const char *n = json_string_value(json_object_get(json_array_get(a, i), "name"));
+                        if (!n || !tf_auth_service_allowed(req, n))
+                                json_array_remove(a, i);
+                }
+        tf_http_respond_json(resp, 200, json_pack("{s:o}", "services", a));
         return TF_HTTP_DONE;
 }
 
@@ -163,6 +173,7 @@ static int h_runs(struct tf_http_request *req, struct tf_http_response *resp, vo
                         return bad_name(resp, "run id", v);
                 f.before = v;
         }
+        f.services = tf_auth_services(req);
         json_t *a = json_array();
         int r = tf_store_query(tf_manager_store(m), &f, add_run, a, &e);
         if (r < 0) {
@@ -345,16 +356,20 @@ static int h_log(struct tf_http_request *req, struct tf_http_response *resp, voi
 }
 
 static const struct tf_http_route routes[] = {
-        { "GET", "/api/v1/services", h_services },
-        { "GET", "/api/v1/services/{name}", h_service },
-        { "POST", "/api/v1/services/{name}/trigger", h_trigger },
-        { "POST", "/api/v1/services/{name}/stop", h_stop },
-        { "POST", "/api/v1/services/{name}/enable", h_enable },
-        { "POST", "/api/v1/services/{name}/disable", h_disable },
-        { "POST", "/api/v1/reload", h_reload },
-        { "GET", "/api/v1/runs", h_runs },
-        { "GET", "/api/v1/runs/{id}", h_run },
-        { "GET", "/api/v1/runs/{id}/log", h_log },
+        { "GET", "/api/v1/services", h_services, TF_ROLE_READ },
+        { "GET", "/api/v1/services/{name}", h_service, TF_ROLE_READ },
+        { "POST", "/api/v1/services/{name}/trigger", h_trigger, TF_ROLE_OPERATE },
+        { "POST", "/api/v1/services/{name}/stop", h_stop, TF_ROLE_OPERATE },
+        { "POST", "/api/v1/services/{name}/enable", h_enable, TF_ROLE_OPERATE },
+        { "POST", "/api/v1/services/{name}/disable", h_disable, TF_ROLE_OPERATE },
+        { "POST", "/api/v1/reload", h_reload, TF_ROLE_ADMIN },
+        { "GET", "/api/v1/runs", h_runs, TF_ROLE_READ },
+        { "GET", "/api/v1/runs/{id}", h_run, TF_ROLE_READ },
+        { "GET", "/api/v1/runs/{id}/log", h_log, TF_ROLE_READ },
+        { "GET", "/api/v1/tokens", tf_auth_h_list, TF_ROLE_ADMIN },
+        { "POST", "/api/v1/tokens", tf_auth_h_create, TF_ROLE_ADMIN },
+        { "DELETE", "/api/v1/tokens/{name}", tf_auth_h_revoke, TF_ROLE_ADMIN },
+        { "GET", "/metrics", tf_metrics_h, TF_ROLE_READ },
         {},
 };
 

@@ -76,6 +76,8 @@ struct tf_http_request {
         const char *method; /* libmicrohttpd's */
         bool have_peer, refused;
         struct ucred peer;
+        const void *auth;
+        char peer_addr[INET6_ADDRSTRLEN + 16];
         bool started, dispatched, queued;
         const struct tf_http_route *route;
         char *seg[TF_HTTP_SEGMENTS_MAX]; /* decoded */
@@ -247,6 +249,20 @@ void tf_http_respond_json(struct tf_http_response *resp, unsigned status, json_t
         }
 }
 
+void tf_http_respond_text(struct tf_http_response *resp, unsigned status, const char *content_type, char *body,
+                          size_t len) {
+        struct tf_http_request *r = resp->req;
+        struct MHD_Response *a = MHD_create_response_from_buffer(len, body, MHD_RESPMEM_MUST_FREE);
+        if (!a)
+                tf_oom();
+        MHD_add_response_header(a, MHD_HTTP_HEADER_CONTENT_TYPE, content_type);
+        set_answer(r, status, a);
+        if (!r->stream) {
+                held_remove(r);
+                resume(r);
+        }
+}
+
 void tf_http_respond_error(struct tf_http_response *resp, unsigned status, const char *fmt, ...) {
         va_list ap;
         va_start(ap, fmt);
@@ -412,6 +428,42 @@ int tf_http_request_json(const struct tf_http_request *req, json_t **ret, tf_err
         }
         *ret = j;
         return 0;
+}
+
+bool tf_http_request_is_unix(const struct tf_http_request *req) {
+        return req->li->is_unix;
+}
+
+const char *tf_http_request_peer_address(struct tf_http_request *req) {
+        if (req->li->is_unix)
+                return NULL;
+        if (!req->peer_addr[0]) {
+                const union MHD_ConnectionInfo *ci =
+                        MHD_get_connection_info(req->conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+                char a[INET6_ADDRSTRLEN] = "?";
+                unsigned port = 0;
+                if (ci && ci->client_addr && ci->client_addr->sa_family == AF_INET) {
+                        const struct sockaddr_in *in = (const struct sockaddr_in *)ci->client_addr;
+                        inet_ntop(AF_INET, &in->sin_addr, a, sizeof(a));
+                        port = ntohs(in->sin_port);
+                        snprintf(req->peer_addr, sizeof(req->peer_addr), "%s:%u", a, port);
+                } else if (ci && ci->client_addr && ci->client_addr->sa_family == AF_INET6) {
+                        const struct sockaddr_in6 *in6 = (const struct sockaddr_in6 *)ci->client_addr;
+                        inet_ntop(AF_INET6, &in6->sin6_addr, a, sizeof(a));
+                        port = ntohs(in6->sin6_port);
+                        snprintf(req->peer_addr, sizeof(req->peer_addr), "[%s]:%u", a, port);
+                } else
+                        snprintf(req->peer_addr, sizeof(req->peer_addr), "?");
+        }
+        return req->peer_addr;
+}
+
+void tf_http_request_set_auth(struct tf_http_request *req, const void *auth) {
+        req->auth = auth;
+}
+
+const void *tf_http_request_auth(const struct tf_http_request *req) {
+        return req->auth;
 }
 
 bool tf_http_request_peer(const struct tf_http_request *req, uid_t *ret_uid, pid_t *ret_pid) {
@@ -617,6 +669,18 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
                                       "the request has more than 32 query parameters", NULL);
                 char allow[128], why[256];
                 unsigned st = route(r, allow, sizeof(allow), why, sizeof(why));
+                if (s->opts.authorize) {
+                        char awhy[256] = "permission denied";
+                        unsigned a = s->opts.authorize(r, st ? NULL : r->route, s->userdata, awhy, sizeof(awhy));
+                        if (a) {
+                                struct MHD_Response *ans = error_response(awhy);
+                                if (a == MHD_HTTP_UNAUTHORIZED)
+                                        MHD_add_response_header(ans, MHD_HTTP_HEADER_WWW_AUTHENTICATE,
+                                                                "Bearer realm=\"tfrun\"");
+                                set_answer(r, a, ans);
+                                return queue(r);
+                        }
+                }
                 if (st)
                         return refuse(r, st, why, st == MHD_HTTP_METHOD_NOT_ALLOWED ? allow : NULL);
                 const char *cl =

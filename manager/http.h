@@ -50,12 +50,22 @@ enum { TF_HTTP_DONE = 0, TF_HTTP_PENDING = 1 };
 typedef int (*tf_http_handler)(struct tf_http_request *req, struct tf_http_response *resp, void *userdata);
 
 /* One route: method ("GET", "POST", ...) and a pattern of '/'-separated segments, each literal or a
- * parameter "{name}" that matches one non-empty segment. A table ends with an entry whose method is NULL. */
+ * parameter "{name}" that matches one non-empty segment. A table ends with an entry whose method is NULL.
+ * perm is the authorize callback's (what the route needs: a role); the server does not read it. */
 struct tf_http_route {
         const char *method;
         const char *pattern;
         tf_http_handler handler;
+        unsigned perm;
 };
+
+/* Called for every request on every listener, after its path was decoded, checked and routed and before
+ * its body is read: route is NULL when the path did not route (its 400/404/405 is answered only if this
+ * lets it through, so that a caller without credentials learns nothing of the routes). Returns 0 to go on,
+ * or the status to refuse with (401 gets `WWW-Authenticate: Bearer`) and its message in why. It may attach
+ * what it learnt of the caller with tf_http_request_set_auth(). */
+typedef unsigned (*tf_http_authorize)(struct tf_http_request *req, const struct tf_http_route *route,
+                                      void *userdata, char *why, size_t why_size);
 
 /* Zero fields take the defaults. */
 struct tf_http_options {
@@ -63,6 +73,7 @@ struct tf_http_options {
         unsigned connection_timeout_sec; /* idle time before a connection is dropped; default 30 */
         size_t body_max;                 /* default TF_HTTP_BODY_MAX */
         size_t stream_max;               /* default TF_HTTP_STREAM_MAX */
+        tf_http_authorize authorize;     /* NULL: none (every caller the listener lets in may call) */
 };
 
 /* routes and userdata are borrowed and must outlive the server; userdata goes to every handler. opts may
@@ -80,8 +91,8 @@ void tf_http_server_free(struct tf_http_server *s);
  * log line naming their uid and pid. */
 int tf_http_listen_unix(struct tf_http_server *s, const char *path, tf_error **err);
 /* Listen on TCP at address (an IPv4 or IPv6 literal) and port (0: any free one; ret_port, if non-NULL,
- * gets the one bound). There is no caller check on TCP: the network API must bring its bearer tokens
- * before `tfrun up` opens one (DESIGN.md "The network API"). */
+ * gets the one bound). There is no caller check on TCP but the authorize callback (the manager's bearer
+ * tokens, manager/auth.c): a server without one should not listen on TCP. */
 int tf_http_listen_tcp(struct tf_http_server *s, const char *address, uint16_t port, uint16_t *ret_port,
                        tf_error **err);
 
@@ -101,6 +112,13 @@ const char *tf_http_request_header(const struct tf_http_request *req, const char
 const char *tf_http_request_body(const struct tf_http_request *req, size_t *ret_len); /* NUL-terminated */
 /* The body as a JSON object; an empty body gives an empty object. -EINVAL with the parser's message. */
 int tf_http_request_json(const struct tf_http_request *req, json_t **ret, tf_error **err);
+/* The request came in on a unix socket (else on TCP). */
+bool tf_http_request_is_unix(const struct tf_http_request *req);
+/* The caller's address on TCP ("127.0.0.1:PORT", "[::1]:PORT"); NULL on a unix socket. */
+const char *tf_http_request_peer_address(struct tf_http_request *req);
+/* The authorize callback's note on the caller (borrowed; NULL before it set one). */
+void tf_http_request_set_auth(struct tf_http_request *req, const void *auth);
+const void *tf_http_request_auth(const struct tf_http_request *req);
 /* The caller's credentials on a unix socket (false on TCP). */
 bool tf_http_request_peer(const struct tf_http_request *req, uid_t *ret_uid, pid_t *ret_pid);
 
@@ -109,6 +127,9 @@ bool tf_http_request_peer(const struct tf_http_request *req, uid_t *ret_uid, pid
 void tf_http_respond_json(struct tf_http_response *resp, unsigned status, json_t *body);
 void tf_http_respond_error(struct tf_http_response *resp, unsigned status, const char *fmt, ...)
         __attribute__((format(printf, 3, 4)));
+/* Answer with body[len] (taken: malloc'ed, freed by the server) as content_type. */
+void tf_http_respond_text(struct tf_http_response *resp, unsigned status, const char *content_type, char *body,
+                          size_t len);
 /* A streamed answer (chunked), of content_type (NULL: application/x-ndjson). The stream is the caller's
  * handle until tf_http_stream_end(), a failed tf_http_stream_write(), or the gone callback. */
 struct tf_http_stream *tf_http_respond_stream(struct tf_http_response *resp, unsigned status,

@@ -27,6 +27,9 @@ static void usage_up(FILE *f) {
               "  --socket PATH          the control API's unix socket (default: /run/tfrun/tfrun.sock as\n"
               "                         root, else $XDG_RUNTIME_DIR/tfrun/tfrun.sock; also $TFRUN_SOCKET)\n"
               "  --cgroup-parent PATH   create native services' cgroups below PATH\n"
+              "  --listen [ADDR]:PORT   serve the API on TCP too, with bearer tokens (`tfrun token create`):\n"
+              "                         :PORT is 127.0.0.1; another address is reachable from the network\n"
+              "                         (a warning says so); [IPV6]:PORT; port 0 takes a free one\n"
               "  --log-max SIZE         the cap of each run's log (default 10M): its first three quarters\n"
               "                         and its last quarter are kept\n"
               "  -h, --help             this text\n"
@@ -39,7 +42,8 @@ static int cmd_up(int argc, char **argv) {
         static const struct option longopts[] = {
                 { "state-dir", required_argument, NULL, 's' },     { "socket", required_argument, NULL, 'S' },
                 { "cgroup-parent", required_argument, NULL, 'p' }, { "help", no_argument, NULL, 'h' },
-                { "log-max", required_argument, NULL, 'M' },       {},
+                { "log-max", required_argument, NULL, 'M' },       { "listen", required_argument, NULL, 'L' },
+                {},
         };
         struct tf_manager_options o = { .dir = "." };
         int c;
@@ -55,6 +59,9 @@ static int cmd_up(int argc, char **argv) {
                         break;
                 case 'p':
                         o.cgroup_parent = optarg;
+                        break;
+                case 'L':
+                        o.listen = optarg;
                         break;
                 case 'M':
                         if (tf_parse_size(optarg, &o.log_max) < 0 || o.log_max < 4096) {

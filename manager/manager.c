@@ -23,8 +23,10 @@
 #include "base/strutil.h"
 #include "base/timeutil.h"
 #include "manager/api.h"
+#include "manager/auth.h"
 #include "manager/client.h"
 #include "manager/http.h"
+#include "manager/metrics.h"
 #include "runner/log.h"
 #include "runner/outlog.h"
 #include "runner/runner.h"
@@ -79,6 +81,8 @@ struct tf_manager {
         char *socket_path;
         tf_store *store;
         struct tf_http_server *http;
+        struct tf_auth *auth;       /* the network API's tokens (manager/auth.c) */
+        struct tf_metrics *metrics; /* GET /metrics (manager/metrics.c) */
         struct live *live;
         struct tf_source *retention_timer;
         char **lost_docker; /* services with docker runs marked lost: their containers are swept at start */
@@ -545,6 +549,31 @@ static void hook_started(struct tf_service *svc, const struct tf_run *r, enum tf
         if (tf_store_run_begin(m->store, &row, &e) < 0)
                 tf_log("warning: %s: not recorded in the history: %s", r->run_id, e->msg);
         live_add(m, r->run_id);
+        tf_metrics_run_started(m->metrics, r->spec->name, trigger, row.started_usec);
+}
+
+/* A fire skipped by overlap goes into the history as a skipped run (so that runs_total{result="skipped"}
+ * counts it for good); either kind is counted in /metrics. */
+static void hook_missed(struct tf_service *svc, const char *reason, uint64_t scheduled_usec, void *userdata) {
+        struct tf_manager *m = userdata;
+        const struct tf_spec *spec = tf_service_spec(svc);
+        tf_metrics_fire_missed(m->metrics, spec->name, reason);
+        if (!streq(reason, "overlap"))
+                return;
+        _cleanup_error_ tf_error *e = NULL;
+        _cleanup_free_ char *id = tf_asprintf("%s-%d-%u", spec->name, (int) getpid(), ++m->ctx.run_counter);
+        struct tf_store_run row = TF_STORE_RUN_INIT;
+        row.run_id = id;
+        row.service = spec->name;
+        row.trigger = "schedule";
+        row.scheduled_usec = scheduled_usec;
+        row.started_usec = row.ended_usec = tf_now(CLOCK_REALTIME);
+        row.status = "skipped";
+        row.reason = "overlap: skip (the previous run was still going)";
+        row.backend = tf_backend_name(spec->resolved_backend);
+        row.manager_id = m->manager_id;
+        if (tf_store_run_begin(m->store, &row, &e) < 0)
+                tf_log("warning: %s: the skipped fire is not recorded in the history: %s", spec->name, e->msg);
 }
 
 static int remove_log(const char *run_id, const char *log_path, void *userdata) {
@@ -587,6 +616,7 @@ static void hook_ended(struct tf_service *svc, const struct tf_run *r, void *use
         if (tf_store_run_end(m->store, &row, &e) < 0)
                 tf_log("warning: %s: its end is not recorded in the history: %s", r->run_id, e->msg);
         live_remove(m, r->run_id);
+        tf_metrics_run_ended(m->metrics, r->spec->name, res, row.status, tf_now(CLOCK_REALTIME));
         retention(m, r->spec);
 }
 
@@ -642,7 +672,8 @@ int tf_manager_new(const struct tf_manager_options *o, struct tf_manager **ret, 
         m->logs_dir = tf_asprintf("%s/logs", m->state_dir);
         m->manager_id = make_manager_id();
         m->run_opts.cgroup_parent = o->cgroup_parent;
-        m->hooks = (struct tf_service_hooks){ .run_started = hook_started, .run_ended = hook_ended, .userdata = m };
+        m->hooks = (struct tf_service_hooks){ .run_started = hook_started, .run_ended = hook_ended,
+                                              .fire_missed = hook_missed, .userdata = m };
         int r;
         struct stat st;
         if (stat(o->dir, &st) < 0 || !S_ISDIR(st.st_mode)) {
@@ -664,12 +695,22 @@ int tf_manager_new(const struct tf_manager_options *o, struct tf_manager **ret, 
         r = tf_api_socket_path(o->socket_path, &m->socket_path, err);
         if (r < 0)
                 goto fail;
-        r = tf_http_server_new(m->loop, tf_api_routes(), m, NULL, &m->http, err);
+        r = tf_auth_new(m->store, &m->auth, err);
+        if (r < 0)
+                goto fail;
+        (void) tf_metrics_new(m->store, &m->metrics);
+        struct tf_http_options ho = { .authorize = tf_auth_authorize };
+        r = tf_http_server_new(m->loop, tf_api_routes(), m, &ho, &m->http, err);
         if (r < 0)
                 goto fail;
         r = tf_http_listen_unix(m->http, m->socket_path, err);
         if (r < 0)
                 goto fail;
+        if (o->listen) {
+                r = tf_auth_listen_tcp(m->http, o->listen, err);
+                if (r < 0)
+                        goto fail;
+        }
         *ret = m;
         return 0;
 fail:
@@ -754,6 +795,8 @@ void tf_manager_free(struct tf_manager *m) {
         /* First the API: its streams (logs -f) hold loop timers and ask about runs. */
         tf_http_server_free(m->http);
         m->http = NULL;
+        tf_auth_free(m->auth);
+        m->auth = NULL;
         while (m->svcs) {
                 struct msvc *s = m->svcs;
                 m->svcs = s->next;
@@ -765,6 +808,7 @@ void tf_manager_free(struct tf_manager *m) {
                 tf_run_ctx_done(&m->ctx);
                 tf_loop_free(m->loop);
         }
+        tf_metrics_free(m->metrics);
         tf_store_free(m->store);
         while (m->live)
                 live_remove(m, m->live->run_id);
@@ -795,6 +839,40 @@ static json_t *time_or_null(uint64_t usec) {
         return json_string(t);
 }
 
+static const char *state_of(const struct msvc *s) {
+        if (!s->svc)
+                return "broken";
+        return tf_service_running(s->svc, NULL)                 ? "running"
+               : !tf_service_spec(s->svc)->schedule.present ? "idle"
+               : tf_service_enabled(s->svc)                  ? "waiting"
+                                                             : "disabled";
+}
+
+void tf_manager_foreach(struct tf_manager *m,
+                        void (*cb)(const char *name, const struct tf_service *svc, const char *state,
+                                   void *userdata),
+                        void *userdata) {
+        /* The list is head-first: into an array, then in file order. */
+        size_t n = 0;
+        for (struct msvc *s = m->svcs; s; s = s->next)
+                n += !s->removed;
+        _cleanup_free_ struct msvc **v = tf_malloc0((n + 1) * sizeof(*v));
+        size_t i = n;
+        for (struct msvc *s = m->svcs; s; s = s->next)
+                if (!s->removed)
+                        v[--i] = s;
+        for (i = 0; i < n; i++)
+                cb(v[i]->svc ? v[i]->name : NULL, v[i]->svc, state_of(v[i]), userdata);
+}
+
+struct tf_auth *tf_manager_auth(struct tf_manager *m) {
+        return m->auth;
+}
+
+struct tf_metrics *tf_manager_metrics(struct tf_manager *m) {
+        return m->metrics;
+}
+
 static json_t *service_json(struct msvc *s) {
         json_t *o = json_object();
         json_object_set_new(o, "name", s->name ? json_string(s->name) : json_null());
@@ -811,8 +889,7 @@ static json_t *service_json(struct msvc *s) {
         bool enabled = tf_service_enabled(s->svc);
         uint64_t next = tf_service_next_fire(s->svc), ended = 0;
         const struct tf_run_result *last = tf_service_last_result(s->svc, &ended);
-        const char *state = running ? "running" : !spec->schedule.present ? "idle" : enabled ? "waiting" : "disabled";
-        json_object_set_new(o, "state", json_string(state));
+        json_object_set_new(o, "state", json_string(state_of(s)));
         json_object_set_new(o, "backend", json_string(tf_backend_name(spec->resolved_backend)));
         json_object_set_new(o, "scheduled", json_boolean(spec->schedule.present));
         json_object_set_new(o, "enabled", json_boolean(enabled));

@@ -28,6 +28,7 @@ struct tf_manager_options {
         const char *socket_path;   /* NULL: the default for this user (manager/client.h) */
         const char *cgroup_parent; /* --cgroup-parent for native runs */
         uint64_t log_max;          /* each run's log cap; 0: TF_OUTLOG_MAX_DEFAULT */
+        const char *listen;        /* --listen [ADDR]:PORT: the API on TCP too, with bearer tokens; NULL: not */
 };
 
 /* Takes the state directory's lock, loads DIR; nothing runs before tf_manager_run(). */
@@ -59,4 +60,13 @@ json_t *tf_manager_service_status_json(struct tf_manager *m, const char *name);
 /* The run is going on in this manager now. */
 bool tf_manager_run_is_running(struct tf_manager *m, const char *run_id);
 tf_store *tf_manager_store(struct tf_manager *m);
+struct tf_auth *tf_manager_auth(struct tf_manager *m);
+struct tf_metrics *tf_manager_metrics(struct tf_manager *m);
+/* Every entry of DIR in file order: name and svc NULL for a broken file; state as `ps` shows it (waiting,
+ * running, idle, disabled, broken). */
+struct tf_service;
+void tf_manager_foreach(struct tf_manager *m,
+                        void (*cb)(const char *name, const struct tf_service *svc, const char *state,
+                                   void *userdata),
+                        void *userdata);
 struct tf_loop *tf_manager_loop(struct tf_manager *m);

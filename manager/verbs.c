@@ -31,6 +31,7 @@ struct verb_opts {
         const char *status;
         const char *since;
         const char *lines;
+        const char *role, *services; /* token create */
         char *socket;
         int argc;
         char **argv; /* the operands */
@@ -49,6 +50,10 @@ static void usage(FILE *f, const char *verb) {
                 { "reload", "", "re-read the manager's directory" },
                 { "history", "[NAME] [--status S] [--since DURATION] [-n N]", "past runs, newest first" },
                 { "logs", "NAME|RUN_ID [-f] [-n N]", "a run's output (NAME: its newest run)" },
+                { "token", "create NAME --role read|operate|admin [--services a,b]",
+                  "a bearer token for `tfrun up --listen`: printed once, alone; only its hash is kept" },
+                { "token", "list", "the tokens: name, role, services, created, last used (never a token)" },
+                { "token", "revoke NAME", "the token stops working at once" },
         };
         for (size_t i = 0; i < ELEMENTSOF(verbs); i++)
                 if (!verb || streq(verb, verbs[i].verb))
@@ -61,9 +66,11 @@ static int parse(int argc, char **argv, struct verb_opts *o) {
                 { "json", no_argument, NULL, 'j' },          { "socket", required_argument, NULL, 'S' },
                 { "follow", no_argument, NULL, 'f' },        { "status", required_argument, NULL, 's' },
                 { "since", required_argument, NULL, 'd' },   { "lines", required_argument, NULL, 'n' },
-                { "help", no_argument, NULL, 'h' },          {},
+                { "help", no_argument, NULL, 'h' },          { "role", required_argument, NULL, 'r' },
+                { "services", required_argument, NULL, 'v' }, {},
         };
-        bool is_logs = streq(o->verb, "logs"), is_history = streq(o->verb, "history");
+        bool is_logs = streq(o->verb, "logs"), is_history = streq(o->verb, "history"),
+             is_token = streq(o->verb, "token");
         int c;
         optind = 1;
         opterr = 0;
@@ -91,6 +98,12 @@ static int parse(int argc, char **argv, struct verb_opts *o) {
                                 goto unknown;
                         o->lines = optarg;
                         break;
+                case 'r':
+                case 'v':
+                        if (!is_token)
+                                goto unknown;
+                        *(c == 'r' ? &o->role : &o->services) = optarg;
+                        break;
                 case 'h':
                         usage(stdout, o->verb);
                         return 0;
@@ -102,7 +115,10 @@ static int parse(int argc, char **argv, struct verb_opts *o) {
                 unknown:
                         tf_log("%s: unknown option '%s'; its options: %s--json, --socket PATH, --help", o->verb,
                                argv[optind - 1],
-                               is_logs ? "-f, -n N, " : is_history ? "--status S, --since DURATION, -n N, " : "");
+                               is_logs      ? "-f, -n N, "
+                               : is_history ? "--status S, --since DURATION, -n N, "
+                               : is_token   ? "--role ROLE, --services a,b, "
+                                            : "");
                         return -EINVAL;
                 }
         }
@@ -425,6 +441,101 @@ static int verb_logs(struct verb_opts *o) {
         return 0;
 }
 
+static int token_usage(const char *why) {
+        tf_log("token: %s; usage: tfrun token create NAME --role read|operate|admin [--services a,b] | list | "
+               "revoke NAME",
+               why);
+        return 125;
+}
+
+static int verb_token(struct verb_opts *o) {
+        const char *sub = o->argc > 0 ? o->argv[0] : NULL;
+        if (!sub)
+                return token_usage("expected create, list or revoke");
+        if ((o->role || o->services) && !streq(sub, "create"))
+                return token_usage("--role and --services go with create");
+        json_t *a = NULL;
+        if (streq(sub, "list")) {
+                if (o->argc != 1)
+                        return token_usage("list takes no operands");
+                if (request(o, "GET", "/api/v1/tokens", &a) < 0)
+                        return 125;
+                if (o->json)
+                        print_json(a);
+                else {
+                        json_t *v;
+                        size_t i;
+                        printf("%-24s %-8s %-24s %-20s %s\n", "NAME", "ROLE", "SERVICES", "CREATED (UTC)",
+                               "LAST USED (UTC)");
+                        json_array_foreach(json_object_get(a, "tokens"), i, v) {
+                                char t1[32], t2[32], sv[256] = "";
+                                json_t *s, *l = json_object_get(v, "services");
+                                size_t k;
+                                json_array_foreach(l, k, s) {
+                                        size_t n = strlen(sv);
+                                        snprintf(sv + n, sizeof(sv) - n, "%s%s", k ? "," : "", json_string_value(s));
+                                }
+                                printf("%-24s %-8s %-24s %-20s %s\n", str(v, "name"), str(v, "role"),
+                                       json_is_array(l) ? sv : "(all)",
+                                       short_time(json_string_value(json_object_get(v, "created")), t1, sizeof(t1)),
+                                       short_time(json_string_value(json_object_get(v, "last_used")), t2, sizeof(t2)));
+                        }
+                }
+                json_decref(a);
+                return 0;
+        }
+        if (streq(sub, "revoke")) {
+                if (o->argc != 2)
+                        return token_usage("revoke takes one token name");
+                _cleanup_free_ char *esc = tf_api_escape(o->argv[1]);
+                _cleanup_free_ char *path = tf_asprintf("/api/v1/tokens/%s", esc);
+                if (request(o, "DELETE", path, &a) < 0)
+                        return 125;
+                if (o->json)
+                        print_json(a);
+                else
+                        printf("%s: revoked\n", o->argv[1]);
+                json_decref(a);
+                return 0;
+        }
+        if (!streq(sub, "create"))
+                return token_usage("unknown subcommand");
+        if (o->argc != 2)
+                return token_usage("create takes one token name");
+        if (!o->role)
+                return token_usage("create needs --role");
+        json_t *body = json_pack("{s:s,s:s}", "name", o->argv[1], "role", o->role);
+        if (o->services) {
+                json_t *l = json_array();
+                _cleanup_free_ char *copy = tf_strdup(o->services);
+                char *save = NULL;
+                for (char *p = strtok_r(copy, ",", &save); p; p = strtok_r(NULL, ",", &save))
+                        json_array_append_new(l, json_string(p));
+                json_object_set_new(body, "services", l);
+        }
+        _cleanup_error_ tf_error *e = NULL;
+        long status = 0;
+        int r = tf_api_request(o->socket, "POST", "/api/v1/tokens", body, TIMEOUT_MS, &status, &a, &e);
+        json_decref(body);
+        if (r < 0) {
+                tf_log("token: %s", e->msg);
+                return 125;
+        }
+        if (status >= 400) {
+                const char *msg = tf_api_error_message(a);
+                tf_log("token: %s", msg ? msg : "the manager answered an error");
+                json_decref(a);
+                return 125;
+        }
+        /* The token alone on stdout, for `TOKEN=$(tfrun token create ...)`; it is never shown again. */
+        if (o->json)
+                print_json(a);
+        else
+                printf("%s\n", str(a, "token"));
+        json_decref(a);
+        return 0;
+}
+
 int tf_verb_main(int argc, char **argv) {
         struct verb_opts o = { .verb = argv[0] };
         int r = parse(argc, argv, &o);
@@ -448,6 +559,8 @@ int tf_verb_main(int argc, char **argv) {
                 return verb_history(&o);
         if (streq(o.verb, "logs"))
                 return verb_logs(&o);
+        if (streq(o.verb, "token"))
+                return verb_token(&o);
         tf_log("%s: not a verb of the manager", o.verb);
         return 125;
 }

@@ -50,6 +50,7 @@ struct tf_loop {
         bool is_virtual;
         uint64_t vnow[2];
         uint64_t warn_usec; /* TFRUN_LOOP_WARN_MS; 0: off */
+        uint64_t lag_usec;  /* tf_loop_lag_usec() */
         bool warn_fatal;
 };
 
@@ -66,6 +67,10 @@ static void read_warn_env(struct tf_loop *l) {
         }
         v = secure_getenv("TFRUN_LOOP_WARN_FATAL");
         l->warn_fatal = v && streq(v, "1");
+}
+
+uint64_t tf_loop_lag_usec(const struct tf_loop *l) {
+        return l->lag_usec;
 }
 
 uint64_t tf_loop_now(const struct tf_loop *l, clockid_t clock) {
@@ -339,6 +344,9 @@ static int run_timers(struct tf_loop *l, int which, uint64_t now, bool cancelled
                 due[n++] = s;
         }
         int r = rearm(l, q, which == 1);
+        /* The earliest deadline is the latest fire of the round. */
+        if (n && !cancelled)
+                l->lag_usec = now > due[0]->at ? now - due[0]->at : 0;
         for (size_t i = 0; i < n && r >= 0; i++) {
                 struct tf_source *s = due[i];
                 if (s->dead || s->armed)

@@ -55,6 +55,10 @@ int tf_loop_defer(struct tf_loop *l, tf_io_cb cb, void *userdata, struct tf_sour
 void tf_loop_hold(struct tf_loop *l);
 void tf_loop_release(struct tf_loop *l);
 
+/* How late the most recent timer fired: the time between its deadline and its dispatch round (the loop
+ * busy elsewhere, or the host). 0 before any. */
+uint64_t tf_loop_lag_usec(const struct tf_loop *l);
+
 /* Stop watching; NULL-safe. Safe inside callbacks. */
 void tf_source_remove(struct tf_source *s);
 

@@ -19,7 +19,7 @@ static void usage(FILE *f) {
               "                                       normalize and evaluate calendar (or cron) expressions\n"
               "       tfrun up [DIR] [OPTIONS]         supervise every spec in DIR (the manager)\n"
               "       tfrun ps | status NAME | trigger NAME | stop NAME | enable NAME | disable NAME\n"
-              "       tfrun reload | history [NAME] | logs NAME|RUN_ID\n"
+              "       tfrun reload | history [NAME] | logs NAME|RUN_ID | token create|list|revoke\n"
               "                                       ask the running manager (see docs/manager.md)\n"
               "       tfrun --help | --version\n"
               "\n"
@@ -79,7 +79,7 @@ static int run_command(int argc, char **argv) {
                 return tf_cmd_calendar(argc - 1, argv + 1);
 #endif
         static const char *const manager_verbs[] = { "up",      "ps",     "status",  "trigger", "stop", "enable",
-                                                     "disable", "reload", "history", "logs" };
+                                                     "disable", "reload", "history", "logs", "token" };
         for (size_t i = 0; i < sizeof(manager_verbs) / sizeof(manager_verbs[0]); i++)
                 if (streq(cmd, manager_verbs[i]))
                         return tf_run_manager_module(argc - 1, argv + 1);
@@ -89,8 +89,8 @@ static int run_command(int argc, char **argv) {
             access(cmd, F_OK) < 0) {
                 fprintf(stderr,
                         "tfrun: '%s' is not a tfrun command nor a spec file; commands: run, validate, next, "
-                        "calendar, up, ps, status, trigger, stop, enable, disable, reload, history, logs (see "
-                        "tfrun --help)\n",
+                        "calendar, up, ps, status, trigger, stop, enable, disable, reload, history, logs, "
+                        "token (see tfrun --help)\n",
                         cmd);
                 return 125;
         }

@@ -397,7 +397,9 @@ static int on_fire(struct tf_source *src, int fd, uint32_t events, void *userdat
         tf_log("%s: firing (scheduled %s, delay %" PRIu64 "us, late %" PRIu64 "us)", s->cur->spec->name, due,
                s->fire_at - s->next_due, now - s->fire_at);
         uint64_t last = s->next_due;
-        (void) tf_service_trigger_as(s, TF_TRIGGER_SCHEDULE, why, NULL);
+        if (tf_service_trigger_as(s, TF_TRIGGER_SCHEDULE, why, NULL) == TF_TRIGGER_SKIPPED && s->o.hooks &&
+            s->o.hooks->fire_missed)
+                s->o.hooks->fire_missed(s, "overlap", last, s->o.hooks->userdata);
         arm_next_fire(s, last > now ? last : now);
         return 0;
 }
@@ -455,8 +457,11 @@ static int on_first(struct tf_source *src, int fd, uint32_t events, void *userda
                         if (i == 1)
                                 kind = TF_TRIGGER_REBOOT;
                 }
-        if (!s->draining)
+        if (!s->draining) {
+                if (kind == TF_TRIGGER_CATCHUP && s->o.hooks && s->o.hooks->fire_missed)
+                        s->o.hooks->fire_missed(s, "downtime", 0, s->o.hooks->userdata);
                 (void) new_job(s, kind, 0);
+        }
         check_idle(s);
         return 0;
 }
@@ -610,6 +615,13 @@ int tf_service_last_status(const struct tf_service *s) {
 
 const struct tf_spec *tf_service_spec(const struct tf_service *s) {
         return s->cur->spec;
+}
+
+unsigned tf_service_waiting(const struct tf_service *s) {
+        unsigned n = s->queued;
+        for (const struct job *j = s->jobs; j; j = j->next)
+                n += !j->run;
+        return n;
 }
 
 unsigned tf_service_runs_started(const struct tf_service *s) {

@@ -36,6 +36,10 @@ struct tf_service_hooks {
                             unsigned attempt, uint64_t scheduled_usec, void *userdata);
         /* After the run's report; r->result holds the outcome. */
         void (*run_ended)(struct tf_service *s, const struct tf_run *r, void *userdata);
+        /* A fire of the schedule that did not run as planned: "overlap" (skipped: the previous run still
+         * going) or "downtime" (persistent: the catch-up of fires missed while nothing ran, just before its
+         * run starts). May be NULL. */
+        void (*fire_missed)(struct tf_service *s, const char *reason, uint64_t scheduled_usec, void *userdata);
         void *userdata;
 };
 
@@ -107,6 +111,8 @@ void tf_service_on_idle(struct tf_service *s, void (*cb)(struct tf_service *s, v
 /* The exit status of the last run that ended (125 when a run could not be created); 0 before any. */
 int tf_service_last_status(const struct tf_service *s);
 const struct tf_spec *tf_service_spec(const struct tf_service *s);
+/* Runs waiting to start: a fire queued behind a running run, and jobs waiting for their retry. */
+unsigned tf_service_waiting(const struct tf_service *s);
 /* Runs started so far (attempts included). */
 unsigned tf_service_runs_started(const struct tf_service *s);
 /* Up to n next fire times of the schedule after now (not counting randomized delays); how many. 0 for a

@@ -9,6 +9,7 @@ pkgs=(gcc pkg-config meson ninja-build libyaml-dev libjansson-dev libcgroup-dev 
 if [ "$what" = test ]; then
         pkgs+=(python3 python3-croniter cgroup-tools busybox-static procps libc6-dev systemd strace bubblewrap gcovr sqlite3
                curl util-linux
+               prometheus # promtool, for `promtool check metrics` on /metrics (its daemon is kept from starting)
                clang libclang-rt-14-dev) # clang's libFuzzer (-fsanitize=fuzzer) for the short fuzz runs
 fi
 missing=()
@@ -19,5 +20,14 @@ if [ ${#missing[@]} -gt 0 ]; then
         echo "install-deps: installing ${missing[*]}" >&2
         export DEBIAN_FRONTEND=noninteractive
         apt-get update -qq
+        # prometheus is wanted for promtool only: no maintainer script may start its server (policy-rc.d
+        # exit 101 is Debian's "do not start services"; one already there is left as it is).
+        own_policy=
+        if [ ! -e /usr/sbin/policy-rc.d ]; then
+                printf '#!/bin/sh\nexit 101\n' >/usr/sbin/policy-rc.d
+                chmod 755 /usr/sbin/policy-rc.d
+                own_policy=1
+        fi
         apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+        [ -z "$own_policy" ] || rm -f /usr/sbin/policy-rc.d
 fi
