@@ -462,6 +462,11 @@ int tf_auth_listen_tcp(struct tf_http_server *s, const char *spec, tf_error **er
                                     "--listen '%s': '%s' is not an IPv4 or IPv6 address (a host name is not "
                                     "resolved: give the address)",
                                     spec, addr);
+        /* Before the bind: said even when the bind then fails. */
+        if (!loopback)
+                tf_log("warning: api: --listen %s is not a loopback address: the API will be reachable from the "
+                       "network, over plain HTTP (tokens travel in clear): put it behind a TLS proxy or a firewall",
+                       addr);
         uint16_t bound = 0;
         int r = tf_http_listen_tcp(s, addr, (uint16_t) port, &bound, err);
         if (r < 0)
@@ -469,9 +474,5 @@ int tf_auth_listen_tcp(struct tf_http_server *s, const char *spec, tf_error **er
         bool v6 = strchr(addr, ':');
         tf_log("api: listening on %s%s%s:%u (bearer tokens; see `tfrun token create`)", v6 ? "[" : "", addr,
                v6 ? "]" : "", (unsigned) bound);
-        if (!loopback)
-                tf_log("warning: api: %s is not a loopback address: the API is reachable from the network, "
-                       "over plain HTTP (tokens travel in clear): put it behind a TLS proxy or a firewall",
-                       addr);
         return 0;
 }
