@@ -22,8 +22,8 @@ static inline uint32_t ror(uint32_t x, unsigned n) {
 static void block(struct tf_sha256 *c, const uint8_t *p) {
         uint32_t w[64];
         for (unsigned t = 0; t < 16; t++)
-                w[t] = (uint32_t) p[4 * t] << 24 | (uint32_t) p[4 * t + 1] << 16 | (uint32_t) p[4 * t + 2] << 8 |
-                       p[4 * t + 3];
+                w[t] = (uint32_t)p[4 * t] << 24 | (uint32_t)p[4 * t + 1] << 16 |
+                       (uint32_t)p[4 * t + 2] << 8 | p[4 * t + 3];
         for (unsigned t = 16; t < 64; t++) {
                 uint32_t s0 = ror(w[t - 15], 7) ^ ror(w[t - 15], 18) ^ (w[t - 15] >> 3);
                 uint32_t s1 = ror(w[t - 2], 17) ^ ror(w[t - 2], 19) ^ (w[t - 2] >> 10);
@@ -48,8 +48,8 @@ static void block(struct tf_sha256 *c, const uint8_t *p) {
 }
 
 void tf_sha256_init(struct tf_sha256 *c) {
-        static const uint32_t h0[8] = { 0x6a09e667, 0xbb67ae85, 0x3c6ef372, 0xa54ff53a,
-                                        0x510e527f, 0x9b05688c, 0x1f83d9ab, 0x5be0cd19 };
+        static const uint32_t h0[8] = {0x6a09e667, 0xbb67ae85, 0x3c6ef372, 0xa54ff53a,
+                                       0x510e527f, 0x9b05688c, 0x1f83d9ab, 0x5be0cd19};
         memset(c, 0, sizeof(*c));
         memcpy(c->h, h0, sizeof(h0));
 }
@@ -76,19 +76,19 @@ void tf_sha256_update(struct tf_sha256 *c, const void *data, size_t n) {
 
 void tf_sha256_final(struct tf_sha256 *c, uint8_t out[TF_SHA256_SIZE]) {
         uint64_t bits = c->len * 8;
-        static const uint8_t pad[TF_SHA256_BLOCK] = { 0x80 };
+        static const uint8_t pad[TF_SHA256_BLOCK] = {0x80};
         /* 0x80, zeros up to 56 mod 64, then the length in bits, big-endian. */
         size_t k = c->n < 56 ? 56 - c->n : 120 - c->n;
         tf_sha256_update(c, pad, k);
         uint8_t l[8];
         for (unsigned i = 0; i < 8; i++)
-                l[i] = (uint8_t) (bits >> (56 - 8 * i));
+                l[i] = (uint8_t)(bits >> (56 - 8 * i));
         tf_sha256_update(c, l, 8);
         for (unsigned i = 0; i < 8; i++) {
-                out[4 * i] = (uint8_t) (c->h[i] >> 24);
-                out[4 * i + 1] = (uint8_t) (c->h[i] >> 16);
-                out[4 * i + 2] = (uint8_t) (c->h[i] >> 8);
-                out[4 * i + 3] = (uint8_t) c->h[i];
+                out[4 * i] = (uint8_t)(c->h[i] >> 24);
+                out[4 * i + 1] = (uint8_t)(c->h[i] >> 16);
+                out[4 * i + 2] = (uint8_t)(c->h[i] >> 8);
+                out[4 * i + 3] = (uint8_t)c->h[i];
         }
         memset(c, 0, sizeof(*c));
 }
@@ -100,8 +100,9 @@ void tf_sha256(const void *data, size_t n, uint8_t out[TF_SHA256_SIZE]) {
         tf_sha256_final(&c, out);
 }
 
-void tf_hmac_sha256(const void *key, size_t key_len, const void *data, size_t n, uint8_t out[TF_SHA256_SIZE]) {
-        uint8_t k[TF_SHA256_BLOCK] = { 0 }, pad[TF_SHA256_BLOCK], inner[TF_SHA256_SIZE];
+void tf_hmac_sha256(const void *key, size_t key_len, const void *data, size_t n,
+                    uint8_t out[TF_SHA256_SIZE]) {
+        uint8_t k[TF_SHA256_BLOCK] = {0}, pad[TF_SHA256_BLOCK], inner[TF_SHA256_SIZE];
         if (key_len > TF_SHA256_BLOCK)
                 tf_sha256(key, key_len, k);
         else if (key_len)

@@ -24,7 +24,8 @@ void tf_sha256_init(struct tf_sha256 *c);
 void tf_sha256_update(struct tf_sha256 *c, const void *data, size_t n);
 void tf_sha256_final(struct tf_sha256 *c, uint8_t out[TF_SHA256_SIZE]);
 void tf_sha256(const void *data, size_t n, uint8_t out[TF_SHA256_SIZE]);
-void tf_hmac_sha256(const void *key, size_t key_len, const void *data, size_t n, uint8_t out[TF_SHA256_SIZE]);
+void tf_hmac_sha256(const void *key, size_t key_len, const void *data, size_t n,
+                    uint8_t out[TF_SHA256_SIZE]);
 
 /* Lower-case hex of n bytes into out (2n + 1 bytes, NUL-terminated). */
 void tf_hex(const uint8_t *in, size_t n, char *out);

@@ -51,16 +51,20 @@ struct tf_auth {
 };
 
 /* The unix socket's caller: admin over everything. */
-static const struct token unix_caller = { .name = (char *) "(unix socket)", .role = TF_ROLE_ADMIN };
+static const struct token unix_caller = {.name = (char *)"(unix socket)", .role = TF_ROLE_ADMIN};
 
 static const char *role_name(enum tf_role r) {
-        return r == TF_ROLE_ADMIN ? "admin" : r == TF_ROLE_OPERATE ? "operate" : r == TF_ROLE_READ ? "read" : "none";
+        return r == TF_ROLE_ADMIN     ? "admin"
+               : r == TF_ROLE_OPERATE ? "operate"
+               : r == TF_ROLE_READ    ? "read"
+                                      : "none";
 }
 
 static enum tf_role role_of(const char *s) {
-        return streq(s, "read") ? TF_ROLE_READ : streq(s, "operate") ? TF_ROLE_OPERATE
-               : streq(s, "admin")                                   ? TF_ROLE_ADMIN
-                                                                     : TF_ROLE_NONE;
+        return streq(s, "read")      ? TF_ROLE_READ
+               : streq(s, "operate") ? TF_ROLE_OPERATE
+               : streq(s, "admin")   ? TF_ROLE_ADMIN
+                                     : TF_ROLE_NONE;
 }
 
 static void token_free(struct token *t) {
@@ -76,7 +80,7 @@ static int unhex(const char *h, uint8_t *out, size_t n) {
                 unsigned v;
                 if (sscanf(h + 2 * i, "%2x", &v) != 1)
                         return -EINVAL;
-                out[i] = (uint8_t) v;
+                out[i] = (uint8_t)v;
         }
         return 0;
 }
@@ -90,7 +94,8 @@ static int load_one(const struct tf_store_token *st, void *userdata) {
         t->created_usec = st->created_usec;
         t->last_used_usec = t->last_written_usec = st->last_used_usec;
         if (t->role == TF_ROLE_NONE || unhex(st->hash, t->hash, sizeof(t->hash)) < 0) {
-                tf_log("warning: token '%s' in the history has an unknown role or a bad hash: ignored", st->name);
+                tf_log("warning: token '%s' in the history has an unknown role or a bad hash: ignored",
+                       st->name);
                 token_free(t);
                 return 0;
         }
@@ -161,8 +166,9 @@ static void log_refusal(struct tf_auth *a, struct tf_http_request *req, unsigned
         char addr[INET6_ADDRSTRLEN + 8];
         peer_address(req, addr, sizeof(addr));
         /* The method and the path as routed, never a header: the token stays out of the log. */
-        tf_log("api: refused %s %.200s from %s: %u, %s%s", tf_http_request_method(req), tf_http_request_path(req),
-               addr, status, why, a->refusals_unlogged ? " (and earlier refusals not logged)" : "");
+        tf_log("api: refused %s %.200s from %s: %u, %s%s", tf_http_request_method(req),
+               tf_http_request_path(req), addr, status, why,
+               a->refusals_unlogged ? " (and earlier refusals not logged)" : "");
         a->last_refusal_log = now;
         a->refusals_unlogged = 0;
 }
@@ -182,8 +188,9 @@ unsigned tf_auth_authorize(struct tf_http_request *req, const struct tf_http_rou
         }
         const char *h = tf_http_request_header(req, "Authorization");
         if (!h || strncasecmp(h, "Bearer ", 7) != 0) {
-                snprintf(why, why_size, "authentication required: send Authorization: Bearer TOKEN (see `tfrun "
-                                        "token create`)");
+                snprintf(why, why_size,
+                         "authentication required: send Authorization: Bearer TOKEN (see `tfrun "
+                         "token create`)");
                 log_refusal(a, req, 401, h ? "not a bearer token" : "no token");
                 return 401;
         }
@@ -208,10 +215,10 @@ unsigned tf_auth_authorize(struct tf_http_request *req, const struct tf_http_rou
         }
         if (!route)
                 return 0; /* the server answers the routing error, to a caller we know */
-        if ((enum tf_role) route->perm > t->role) {
-                snprintf(why, why_size, "token '%s' has role %s; %s %s needs %s", t->name, role_name(t->role),
-                         tf_http_request_method(req), tf_http_request_path(req),
-                         role_name((enum tf_role) route->perm));
+        if ((enum tf_role)route->perm > t->role) {
+                snprintf(why, why_size, "token '%s' has role %s; %s %s needs %s", t->name,
+                         role_name(t->role), tf_http_request_method(req), tf_http_request_path(req),
+                         role_name((enum tf_role)route->perm));
                 log_refusal(a, req, 403, "a role too low");
                 return 403;
         }
@@ -219,7 +226,8 @@ unsigned tf_auth_authorize(struct tf_http_request *req, const struct tf_http_rou
                 return 0;
         /* The service the request is about: a {name} of a service route, ?service= of a listing, or the
          * service of the run {id} (from the history: a run id's prefix is not a proof). */
-        const char *svc = strstr(route->pattern, "/services/{name}") ? tf_http_request_param(req, "name") : NULL;
+        const char *svc =
+                strstr(route->pattern, "/services/{name}") ? tf_http_request_param(req, "name") : NULL;
         if (!svc)
                 svc = tf_http_request_query(req, "service");
         _cleanup_free_ struct tf_store_run *run = NULL;
@@ -279,9 +287,10 @@ int tf_auth_h_list(struct tf_http_request *req, struct tf_http_response *resp, v
                 }
                 /* Never the token, never its hash. */
                 json_array_insert_new(arr, 0,
-                                      json_pack("{s:s,s:s,s:o,s:o,s:o}", "name", t->name, "role", role_name(t->role),
-                                                "services", sv, "created", time_json(t->created_usec),
-                                                "last_used", time_json(t->last_used_usec)));
+                                      json_pack("{s:s,s:s,s:o,s:o,s:o}", "name", t->name, "role",
+                                                role_name(t->role), "services", sv, "created",
+                                                time_json(t->created_usec), "last_used",
+                                                time_json(t->last_used_usec)));
         }
         tf_http_respond_json(resp, 200, json_pack("{s:o}", "tokens", arr));
         return TF_HTTP_DONE;
@@ -309,12 +318,15 @@ int tf_auth_h_create(struct tf_http_request *req, struct tf_http_response *resp,
         json_t *services = json_object_get(b, "services");
         const char *key;
         json_t *v;
-        json_object_foreach(b, key, v) if (!streq(key, "name") && !streq(key, "role") && !streq(key, "services")) {
-                tf_http_respond_error(resp, 400, "unknown key '%.40s': a token has name, role and services", key);
+        json_object_foreach(b, key,
+                            v) if (!streq(key, "name") && !streq(key, "role") && !streq(key, "services")) {
+                tf_http_respond_error(resp, 400, "unknown key '%.40s': a token has name, role and services",
+                                      key);
                 return TF_HTTP_DONE;
         }
         if (!tf_http_valid_name(name)) {
-                tf_http_respond_error(resp, 400, "invalid token name '%.80s': expected [a-z0-9][a-z0-9_.-]{0,62}",
+                tf_http_respond_error(resp, 400,
+                                      "invalid token name '%.80s': expected [a-z0-9][a-z0-9_.-]{0,62}",
                                       name ? name : "");
                 return TF_HTTP_DONE;
         }
@@ -327,8 +339,10 @@ int tf_auth_h_create(struct tf_http_request *req, struct tf_http_response *resp,
         if (services && !json_is_null(services)) {
                 size_t i;
                 json_t *s;
-                if (!json_is_array(services) || json_array_size(services) == 0 || json_array_size(services) > 64) {
-                        tf_http_respond_error(resp, 400, "services: expected a list of 1 to 64 service names");
+                if (!json_is_array(services) || json_array_size(services) == 0 ||
+                    json_array_size(services) > 64) {
+                        tf_http_respond_error(resp, 400,
+                                              "services: expected a list of 1 to 64 service names");
                         return TF_HTTP_DONE;
                 }
                 json_array_foreach(services, i, s) {
@@ -350,7 +364,8 @@ int tf_auth_h_create(struct tf_http_request *req, struct tf_http_response *resp,
                 return TF_HTTP_DONE;
         }
         if (find_name(a, name)) {
-                tf_http_respond_error(resp, 409, "a token named '%s' exists already (revoke it first)", name);
+                tf_http_respond_error(resp, 409, "a token named '%s' exists already (revoke it first)",
+                                      name);
                 return TF_HTTP_DONE;
         }
         if (a->n >= TOKENS_MAX) {
@@ -358,7 +373,7 @@ int tf_auth_h_create(struct tf_http_request *req, struct tf_http_response *resp,
                 return TF_HTTP_DONE;
         }
         uint8_t raw[TOKEN_BYTES];
-        if (getrandom(raw, sizeof(raw), 0) != (ssize_t) sizeof(raw)) {
+        if (getrandom(raw, sizeof(raw), 0) != (ssize_t)sizeof(raw)) {
                 tf_http_respond_error(resp, 500, "getrandom: %s", strerror(errno));
                 return TF_HTTP_DONE;
         }
@@ -373,8 +388,11 @@ int tf_auth_h_create(struct tf_http_request *req, struct tf_http_response *resp,
         t->role = role_of(role);
         t->services = TAKE_PTR(list);
         t->created_usec = tf_now(CLOCK_REALTIME);
-        struct tf_store_token st = { .name = t->name, .role = role_name(t->role), .services = t->services,
-                                     .hash = hash_hex, .created_usec = t->created_usec };
+        struct tf_store_token st = {.name = t->name,
+                                    .role = role_name(t->role),
+                                    .services = t->services,
+                                    .hash = hash_hex,
+                                    .created_usec = t->created_usec};
         if (tf_store_token_add(a->store, &st, &e) < 0) {
                 token_free(t);
                 memset(token, 0, sizeof(token));
@@ -384,10 +402,11 @@ int tf_auth_h_create(struct tf_http_request *req, struct tf_http_response *resp,
         t->next = a->tokens;
         a->tokens = t;
         a->n++;
-        tf_log("api: token '%s' created (role %s%s%s)", t->name, role_name(t->role), t->services ? ", services " : "",
-               t->services ? t->services : "");
-        tf_http_respond_json(resp, 201, json_pack("{s:s,s:s,s:s}", "name", t->name, "role", role_name(t->role),
-                                                  "token", token));
+        tf_log("api: token '%s' created (role %s%s%s)", t->name, role_name(t->role),
+               t->services ? ", services " : "", t->services ? t->services : "");
+        tf_http_respond_json(
+                resp, 201,
+                json_pack("{s:s,s:s,s:s}", "name", t->name, "role", role_name(t->role), "token", token));
         memset(token, 0, sizeof(token));
         memset(raw, 0, sizeof(raw));
         return TF_HTTP_DONE;
@@ -398,7 +417,8 @@ int tf_auth_h_revoke(struct tf_http_request *req, struct tf_http_response *resp,
         _cleanup_error_ tf_error *e = NULL;
         const char *name = tf_http_request_param(req, "name");
         if (!tf_http_valid_name(name)) {
-                tf_http_respond_error(resp, 400, "invalid token name '%.80s': expected [a-z0-9][a-z0-9_.-]{0,62}",
+                tf_http_respond_error(resp, 400,
+                                      "invalid token name '%.80s': expected [a-z0-9][a-z0-9_.-]{0,62}",
                                       name ? name : "");
                 return TF_HTTP_DONE;
         }
@@ -433,23 +453,23 @@ int tf_auth_listen_tcp(struct tf_http_server *s, const char *spec, tf_error **er
                 const char *end = strchr(spec, ']');
                 if (!end || end[1] != ':')
                         return tf_error_set(err, EINVAL, "--listen '%s': expected [IPV6]:PORT", spec);
-                addr = tf_strndup(spec + 1, (size_t) (end - spec - 1));
+                addr = tf_strndup(spec + 1, (size_t)(end - spec - 1));
                 port_s = end + 2;
         } else {
                 const char *colon = strrchr(spec, ':');
                 if (!colon || strchr(spec, ':') != colon)
-                        return tf_error_set(err, EINVAL,
-                                            "--listen '%s': expected ADDR:PORT, :PORT (127.0.0.1) or [IPV6]:PORT",
-                                            spec);
-                addr = colon == spec ? tf_strdup("127.0.0.1") : tf_strndup(spec, (size_t) (colon - spec));
+                        return tf_error_set(
+                                err, EINVAL,
+                                "--listen '%s': expected ADDR:PORT, :PORT (127.0.0.1) or [IPV6]:PORT", spec);
+                addr = colon == spec ? tf_strdup("127.0.0.1") : tf_strndup(spec, (size_t)(colon - spec));
                 port_s = colon + 1;
         }
         char *end;
         errno = 0;
         unsigned long port = strtoul(port_s, &end, 10);
         if (!*port_s || *end || errno || port > 65535)
-                return tf_error_set(err, EINVAL, "--listen '%s': the port must be 0 to 65535 (0: any free one)",
-                                    spec);
+                return tf_error_set(err, EINVAL,
+                                    "--listen '%s': the port must be 0 to 65535 (0: any free one)", spec);
         struct in_addr a4;
         struct in6_addr a6;
         bool loopback;
@@ -464,15 +484,17 @@ int tf_auth_listen_tcp(struct tf_http_server *s, const char *spec, tf_error **er
                                     spec, addr);
         /* Before the bind: said even when the bind then fails. */
         if (!loopback)
-                tf_log("warning: api: --listen %s is not a loopback address: the API will be reachable from the "
-                       "network, over plain HTTP (tokens travel in clear): put it behind a TLS proxy or a firewall",
+                tf_log("warning: api: --listen %s is not a loopback address: the API will be reachable from "
+                       "the "
+                       "network, over plain HTTP (tokens travel in clear): put it behind a TLS proxy or a "
+                       "firewall",
                        addr);
         uint16_t bound = 0;
-        int r = tf_http_listen_tcp(s, addr, (uint16_t) port, &bound, err);
+        int r = tf_http_listen_tcp(s, addr, (uint16_t)port, &bound, err);
         if (r < 0)
                 return r;
         bool v6 = strchr(addr, ':');
         tf_log("api: listening on %s%s%s:%u (bearer tokens; see `tfrun token create`)", v6 ? "[" : "", addr,
-               v6 ? "]" : "", (unsigned) bound);
+               v6 ? "]" : "", (unsigned)bound);
         return 0;
 }

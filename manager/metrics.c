@@ -25,11 +25,12 @@
 #define BUCKETS 1024u /* hash buckets; a power of two */
 
 /* Duration histogram bounds, in seconds: from a tenth of a second to an hour. */
-static const double bounds[] = { 0.1, 0.5, 1, 5, 10, 30, 60, 300, 600, 1800, 3600 };
+static const double bounds[] = {0.1, 0.5, 1, 5, 10, 30, 60, 300, 600, 1800, 3600};
 #define N_BOUNDS (sizeof(bounds) / sizeof(bounds[0]))
 
 /* The history's result words, in the order they are shown. */
-static const char *const results[] = { "success", "failure", "timeout", "oom", "cancelled", "skipped", "lost" };
+static const char *const results[] = {"success",   "failure", "timeout", "oom",
+                                      "cancelled", "skipped", "lost"};
 #define N_RESULTS (sizeof(results) / sizeof(results[0]))
 
 struct svc_metrics {
@@ -74,10 +75,10 @@ void tf_metrics_free(struct tf_metrics *x) {
 static size_t hash_name(const char *s) {
         uint64_t h = 1469598103934665603ULL;
         for (; *s; s++) {
-                h ^= (unsigned char) *s;
+                h ^= (unsigned char)*s;
                 h *= 1099511628211ULL;
         }
-        return (size_t) (h & (BUCKETS - 1));
+        return (size_t)(h & (BUCKETS - 1));
 }
 
 /* The service's entry, made (and its last run and last success read from the history) on first use. */
@@ -136,7 +137,7 @@ void tf_metrics_run_ended(struct tf_metrics *x, const char *service, const struc
                 s->oom_kills += res->oom_kills;
         else if (res->reason == TF_REASON_OOM_KILLED)
                 s->oom_kills++;
-        double d = (double) res->wall_usec / 1e6;
+        double d = (double)res->wall_usec / 1e6;
         for (size_t i = 0; i < N_BOUNDS; i++)
                 if (d <= bounds[i])
                         s->bucket[i]++;
@@ -168,7 +169,7 @@ struct walk {
         unsigned states[5]; /* waiting, running, idle, disabled, broken */
 };
 
-static const char *const state_names[] = { "waiting", "running", "idle", "disabled", "broken" };
+static const char *const state_names[] = {"waiting", "running", "idle", "disabled", "broken"};
 
 static void on_entry(const char *name, const struct tf_service *svc, const char *state, void *userdata) {
         struct walk *w = userdata;
@@ -188,7 +189,7 @@ static void on_entry(const char *name, const struct tf_service *svc, const char 
         struct svc_metrics *m = get(w->x, name);
         seed(w->x, m);
         memset(m->totals, 0, sizeof(m->totals));
-        w->v[w->n++] = (struct entry){ .name = name, .svc = svc, .m = m };
+        w->v[w->n++] = (struct entry){.name = name, .svc = svc, .m = m};
 }
 
 static int on_count(const char *service, const char *status, uint64_t total, void *userdata) {
@@ -252,7 +253,7 @@ int tf_metrics_h(struct tf_http_request *req, struct tf_http_response *resp, voi
         struct tf_manager *m = userdata;
         struct tf_metrics *x = tf_manager_metrics(m);
         _cleanup_error_ tf_error *e = NULL;
-        struct walk w = { .x = x, .req = req };
+        struct walk w = {.x = x, .req = req};
         tf_manager_foreach(m, on_entry, &w);
         _cleanup_free_ struct entry *v = w.v;
         if (tf_store_counts(tf_manager_store(m), on_count, &w, &e) < 0) {
@@ -267,7 +268,8 @@ int tf_metrics_h(struct tf_http_request *req, struct tf_http_response *resp, voi
         char b[64], b2[64];
 
         family(f, "tfrun_runs_total", "counter",
-               "Runs that ended, by result (from the history's totals: kept across restarts and retention).");
+               "Runs that ended, by result (from the history's totals: kept across restarts and "
+               "retention).");
         for (size_t i = 0; i < w.n; i++)
                 for (size_t k = 0; k < N_RESULTS; k++)
                         sample_svc(f, "tfrun_runs_total", v[i].name, "result", results[k],
@@ -286,7 +288,8 @@ int tf_metrics_h(struct tf_http_request *req, struct tf_http_response *resp, voi
                            u64(b, sizeof(b), s->count));
                 snprintf(b, sizeof(b), "%.6f", s->sum);
                 sample_svc(f, "tfrun_run_duration_seconds_sum", v[i].name, NULL, NULL, b);
-                sample_svc(f, "tfrun_run_duration_seconds_count", v[i].name, NULL, NULL, u64(b, sizeof(b), s->count));
+                sample_svc(f, "tfrun_run_duration_seconds_count", v[i].name, NULL, NULL,
+                           u64(b, sizeof(b), s->count));
         }
 
         family(f, "tfrun_last_run_timestamp_seconds", "gauge", "When the newest run started (Unix time).");
@@ -313,7 +316,7 @@ int tf_metrics_h(struct tf_http_request *req, struct tf_http_response *resp, voi
         for (size_t i = 0; i < w.n; i++)
                 if (v[i].m->last_exit >= 0)
                         sample_svc(f, "tfrun_last_exit_code", v[i].name, NULL, NULL,
-                                   u64(b, sizeof(b), (uint64_t) v[i].m->last_exit));
+                                   u64(b, sizeof(b), (uint64_t)v[i].m->last_exit));
         family(f, "tfrun_running", "gauge", "Runs going on now.");
         for (size_t i = 0; i < w.n; i++)
                 sample_svc(f, "tfrun_running", v[i].name, NULL, NULL,
@@ -329,23 +332,28 @@ int tf_metrics_h(struct tf_http_request *req, struct tf_http_response *resp, voi
         }
         family(f, "tfrun_retries_total", "counter", "Retry attempts started since the manager started.");
         for (size_t i = 0; i < w.n; i++)
-                sample_svc(f, "tfrun_retries_total", v[i].name, NULL, NULL, u64(b, sizeof(b), v[i].m->retries));
+                sample_svc(f, "tfrun_retries_total", v[i].name, NULL, NULL,
+                           u64(b, sizeof(b), v[i].m->retries));
         family(f, "tfrun_oom_kills_total", "counter",
                "Processes of the service's runs the OOM killer took since the manager started.");
         for (size_t i = 0; i < w.n; i++)
-                sample_svc(f, "tfrun_oom_kills_total", v[i].name, NULL, NULL, u64(b, sizeof(b), v[i].m->oom_kills));
+                sample_svc(f, "tfrun_oom_kills_total", v[i].name, NULL, NULL,
+                           u64(b, sizeof(b), v[i].m->oom_kills));
 
         family(f, "tfrun_build_info", "gauge", "The tfrun serving these metrics.");
         fprintf(f, "tfrun_build_info{version=\"");
         label(f, TF_VERSION);
         fprintf(f, "\"} 1\n");
-        family(f, "tfrun_services", "gauge", "Services of the manager's directory by state (broken: did not load).");
+        family(f, "tfrun_services", "gauge",
+               "Services of the manager's directory by state (broken: did not load).");
         for (size_t i = 0; i < ELEMENTSOF(state_names); i++)
                 fprintf(f, "tfrun_services{state=\"%s\"} %u\n", state_names[i], w.states[i]);
         family(f, "tfrun_loop_lag_seconds", "gauge", "How late the event loop's most recent timer fired.");
-        fprintf(f, "tfrun_loop_lag_seconds %s\n", seconds(b, sizeof(b), tf_loop_lag_usec(tf_manager_loop(m))));
+        fprintf(f, "tfrun_loop_lag_seconds %s\n",
+                seconds(b, sizeof(b), tf_loop_lag_usec(tf_manager_loop(m))));
         family(f, "tfrun_queue_runs", "gauge",
-               "Runs waiting to start: fires queued behind a running run and retries waiting for their delay.");
+               "Runs waiting to start: fires queued behind a running run and retries waiting for their "
+               "delay.");
         uint64_t q = 0;
         for (size_t i = 0; i < w.n; i++)
                 q += tf_service_waiting(v[i].svc);
