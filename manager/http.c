@@ -249,8 +249,8 @@ void tf_http_respond_json(struct tf_http_response *resp, unsigned status, json_t
         }
 }
 
-void tf_http_respond_text(struct tf_http_response *resp, unsigned status, const char *content_type, char *body,
-                          size_t len) {
+void tf_http_respond_text(struct tf_http_response *resp, unsigned status, const char *content_type,
+                          char *body, size_t len) {
         struct tf_http_request *r = resp->req;
         struct MHD_Response *a = MHD_create_response_from_buffer(len, body, MHD_RESPMEM_MUST_FREE);
         if (!a)
@@ -671,7 +671,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
                 unsigned st = route(r, allow, sizeof(allow), why, sizeof(why));
                 if (s->opts.authorize) {
                         char awhy[256] = "permission denied";
-                        unsigned a = s->opts.authorize(r, st ? NULL : r->route, s->userdata, awhy, sizeof(awhy));
+                        unsigned a =
+                                s->opts.authorize(r, st ? NULL : r->route, s->userdata, awhy, sizeof(awhy));
                         if (a) {
                                 struct MHD_Response *ans = error_response(awhy);
                                 if (a == MHD_HTTP_UNAUTHORIZED)

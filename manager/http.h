@@ -128,8 +128,8 @@ void tf_http_respond_json(struct tf_http_response *resp, unsigned status, json_t
 void tf_http_respond_error(struct tf_http_response *resp, unsigned status, const char *fmt, ...)
         __attribute__((format(printf, 3, 4)));
 /* Answer with body[len] (taken: malloc'ed, freed by the server) as content_type. */
-void tf_http_respond_text(struct tf_http_response *resp, unsigned status, const char *content_type, char *body,
-                          size_t len);
+void tf_http_respond_text(struct tf_http_response *resp, unsigned status, const char *content_type,
+                          char *body, size_t len);
 /* A streamed answer (chunked), of content_type (NULL: application/x-ndjson). The stream is the caller's
  * handle until tf_http_stream_end(), a failed tf_http_stream_write(), or the gone callback. */
 struct tf_http_stream *tf_http_respond_stream(struct tf_http_response *resp, unsigned status,

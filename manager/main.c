@@ -27,7 +27,7 @@ static void usage_up(FILE *f) {
               "  --socket PATH          the control API's unix socket (default: /run/tfrun/tfrun.sock as\n"
               "                         root, else $XDG_RUNTIME_DIR/tfrun/tfrun.sock; also $TFRUN_SOCKET)\n"
               "  --cgroup-parent PATH   create native services' cgroups below PATH\n"
-              "  --listen [ADDR]:PORT   serve the API on TCP too, with bearer tokens (`tfrun token create`):\n"
+              "  --listen [ADDR]:PORT   the API on TCP too, with bearer tokens (see `tfrun token create`):\n"
               "                         :PORT is 127.0.0.1; another address is reachable from the network\n"
               "                         (a warning says so); [IPV6]:PORT; port 0 takes a free one\n"
               "  --log-max SIZE         the cap of each run's log (default 10M): its first three quarters\n"
@@ -42,7 +42,8 @@ static int cmd_up(int argc, char **argv) {
         static const struct option longopts[] = {
                 { "state-dir", required_argument, NULL, 's' },     { "socket", required_argument, NULL, 'S' },
                 { "cgroup-parent", required_argument, NULL, 'p' }, { "help", no_argument, NULL, 'h' },
-                { "log-max", required_argument, NULL, 'M' },       { "listen", required_argument, NULL, 'L' },
+                { "log-max", required_argument, NULL, 'M' },
+                { "listen", required_argument, NULL, 'L' },
                 {},
         };
         struct tf_manager_options o = { .dir = "." };

@@ -554,7 +554,8 @@ static void hook_started(struct tf_service *svc, const struct tf_run *r, enum tf
 
 /* A fire skipped by overlap goes into the history as a skipped run (so that runs_total{result="skipped"}
  * counts it for good); either kind is counted in /metrics. */
-static void hook_missed(struct tf_service *svc, const char *reason, uint64_t scheduled_usec, void *userdata) {
+static void hook_missed(struct tf_service *svc, const char *reason, uint64_t scheduled_usec,
+                        void *userdata) {
         struct tf_manager *m = userdata;
         const struct tf_spec *spec = tf_service_spec(svc);
         tf_metrics_fire_missed(m->metrics, spec->name, reason);
@@ -573,7 +574,8 @@ static void hook_missed(struct tf_service *svc, const char *reason, uint64_t sch
         row.backend = tf_backend_name(spec->resolved_backend);
         row.manager_id = m->manager_id;
         if (tf_store_run_begin(m->store, &row, &e) < 0)
-                tf_log("warning: %s: the skipped fire is not recorded in the history: %s", spec->name, e->msg);
+                tf_log("warning: %s: the skipped fire is not recorded in the history: %s", spec->name,
+                       e->msg);
 }
 
 static int remove_log(const char *run_id, const char *log_path, void *userdata) {

@@ -28,7 +28,7 @@ struct tf_manager_options {
         const char *socket_path;   /* NULL: the default for this user (manager/client.h) */
         const char *cgroup_parent; /* --cgroup-parent for native runs */
         uint64_t log_max;          /* each run's log cap; 0: TF_OUTLOG_MAX_DEFAULT */
-        const char *listen;        /* --listen [ADDR]:PORT: the API on TCP too, with bearer tokens; NULL: not */
+        const char *listen;        /* --listen [ADDR]:PORT: the API on TCP too (bearer tokens); NULL: not */
 };
 
 /* Takes the state directory's lock, loads DIR; nothing runs before tf_manager_run(). */

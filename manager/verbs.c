@@ -442,8 +442,8 @@ static int verb_logs(struct verb_opts *o) {
 }
 
 static int token_usage(const char *why) {
-        tf_log("token: %s; usage: tfrun token create NAME --role read|operate|admin [--services a,b] | list | "
-               "revoke NAME",
+        tf_log("token: %s; usage: tfrun token create NAME --role read|operate|admin [--services a,b] | "
+               "list | revoke NAME",
                why);
         return 125;
 }
@@ -473,12 +473,14 @@ static int verb_token(struct verb_opts *o) {
                                 size_t k;
                                 json_array_foreach(l, k, s) {
                                         size_t n = strlen(sv);
-                                        snprintf(sv + n, sizeof(sv) - n, "%s%s", k ? "," : "", json_string_value(s));
+                                        snprintf(sv + n, sizeof(sv) - n, "%s%s", k ? "," : "",
+                                                 json_string_value(s));
                                 }
+                                const char *c = json_string_value(json_object_get(v, "created")),
+                                           *u = json_string_value(json_object_get(v, "last_used"));
                                 printf("%-24s %-8s %-24s %-20s %s\n", str(v, "name"), str(v, "role"),
-                                       json_is_array(l) ? sv : "(all)",
-                                       short_time(json_string_value(json_object_get(v, "created")), t1, sizeof(t1)),
-                                       short_time(json_string_value(json_object_get(v, "last_used")), t2, sizeof(t2)));
+                                       json_is_array(l) ? sv : "(all)", short_time(c, t1, sizeof(t1)),
+                                       short_time(u, t2, sizeof(t2)));
                         }
                 }
                 json_decref(a);

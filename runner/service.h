@@ -39,7 +39,8 @@ struct tf_service_hooks {
         /* A fire of the schedule that did not run as planned: "overlap" (skipped: the previous run still
          * going) or "downtime" (persistent: the catch-up of fires missed while nothing ran, just before its
          * run starts). May be NULL. */
-        void (*fire_missed)(struct tf_service *s, const char *reason, uint64_t scheduled_usec, void *userdata);
+        void (*fire_missed)(struct tf_service *s, const char *reason, uint64_t scheduled_usec,
+                            void *userdata);
         void *userdata;
 };
 

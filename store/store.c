@@ -22,6 +22,8 @@
 /* Retention deletes at most this many runs per transaction, so that the log paths it hands back after the
  * commit are a bounded list. */
 #define RETENTION_BATCH 500
+/* A list of service names, as a token's services and a query's filter hold them. */
+#define NAME_LIST_CHARS "abcdefghijklmnopqrstuvwxyz0123456789_.-,"
 
 /*
  * Schema migrations: migrations[v] takes the schema from version v to v + 1, in one transaction with the
@@ -185,7 +187,8 @@ static const char *const statements[_ST_MAX] = {
                             "VALUES (?1, ?2, ?3, ?4, ?5, NULL)",
         [ST_TOKEN_DELETE] = "DELETE FROM tokens WHERE name = ?1",
         [ST_TOKEN_USED] = "UPDATE tokens SET last_used_usec = ?2 WHERE name = ?1",
-        [ST_TOKENS] = "SELECT name, role, services, hash, created_usec, last_used_usec FROM tokens ORDER BY name",
+        [ST_TOKENS] = "SELECT name, role, services, hash, created_usec, last_used_usec FROM tokens "
+                      "ORDER BY name",
 };
 
 struct tf_store {
@@ -1004,7 +1007,7 @@ int tf_store_query(tf_store *s, const struct tf_store_filter *filter, tf_store_r
                 return r;
         if (f->services) {
                 size_t n = strnlen(f->services, TF_STORE_REASON_MAX + 1);
-                if (n > TF_STORE_REASON_MAX || strspn(f->services, "abcdefghijklmnopqrstuvwxyz0123456789_.-,") != n)
+                if (n > TF_STORE_REASON_MAX || strspn(f->services, NAME_LIST_CHARS) != n)
                         return invalid(err, "services", f->services, n, "service names separated by ','");
         }
         if (f->limit > TF_STORE_QUERY_MAX)
@@ -1371,11 +1374,12 @@ int tf_store_service_set(tf_store *s, const struct tf_store_service_state *state
 
 static int check_token(const struct tf_store_token *t, tf_error **err) {
         int r;
-        if ((r = check_id(t->name, "token name", err)) < 0 || (r = check_word(t->role, "token role", err)) < 0)
+        if ((r = check_id(t->name, "token name", err)) < 0 ||
+            (r = check_word(t->role, "token role", err)) < 0)
                 return r;
         if (t->services) {
                 size_t n = strnlen(t->services, TF_STORE_REASON_MAX + 1);
-                if (n == 0 || n > TF_STORE_REASON_MAX || strspn(t->services, "abcdefghijklmnopqrstuvwxyz0123456789_.-,") != n)
+                if (n == 0 || n > TF_STORE_REASON_MAX || strspn(t->services, NAME_LIST_CHARS) != n)
                         return invalid(err, "token services", t->services, n,
                                        "service names separated by ','");
         }
@@ -1397,7 +1401,8 @@ int tf_store_token_add(tf_store *s, const struct tf_store_token *t, tf_error **e
         bind_time(st, 5, t->created_usec);
         int rc = sqlite3_step(st);
         if (rc == SQLITE_CONSTRAINT_PRIMARYKEY)
-                return tf_error_set(err, EEXIST, "a token named '%s' exists already (revoke it first)", t->name);
+                return tf_error_set(err, EEXIST, "a token named '%s' exists already (revoke it first)",
+                                    t->name);
         if (rc != SQLITE_DONE)
                 return sql_fail(s, sqlite3_extended_errcode(s->db), err, "add token %s", t->name);
         return 0;
@@ -1421,7 +1426,8 @@ int tf_store_token_remove(tf_store *s, const char *name, tf_error **err) {
 int tf_store_token_used(tf_store *s, const char *name, uint64_t usec, tf_error **err) {
         sqlite3_stmt *p = NULL;
         int r;
-        if ((r = check_id(name, "token name", err)) < 0 || (r = check_time(usec, "last_used_usec", err)) < 0 ||
+        if ((r = check_id(name, "token name", err)) < 0 ||
+            (r = check_time(usec, "last_used_usec", err)) < 0 ||
             (r = stmt(s, ST_TOKEN_USED, &p, err)) < 0)
                 return r;
         _cleanup_reset_ sqlite3_stmt *st = p;

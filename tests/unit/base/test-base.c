@@ -172,8 +172,8 @@ static void test_sha256(void) {
                 { "abc", "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad" },
                 { "abcdbcdecdefdefgefghfghighijhijkijkljklmklmnlmnomnopnopq",
                   "248d6a61d20638b8e5c026930c3e6039a33ce45964ff2167f6ecedd419db06c1" },
-                { "abcdefghbcdefghicdefghijdefghijkefghijklfghijklmghijklmnhijklmnoijklmnopjklmnopqklmnopqrlmnopqrs"
-                  "mnopqrstnopqrstu",
+                { "abcdefghbcdefghicdefghijdefghijkefghijklfghijklmghijklmnhijklmno"
+                  "ijklmnopjklmnopqklmnopqrlmnopqrsmnopqrstnopqrstu",
                   "cf5b16a778af8380036ce59e7b0492370b249b11e8f07a51afac45037afee9d1" },
         };
         uint8_t d[TF_SHA256_SIZE];
@@ -191,7 +191,8 @@ static void test_sha256(void) {
                 tf_sha256_update(&c, a, i % 2 ? 999 : 1001); /* one million 'a', in uneven pieces */
         tf_sha256_final(&c, d);
         hexof(d, hex);
-        IS_STR(hex, "cdc76e5c9914fb9281a1c7e284d73e67f1809a48a497200e046d39ccc7112cd0", "sha256 of a million 'a'");
+        IS_STR(hex, "cdc76e5c9914fb9281a1c7e284d73e67f1809a48a497200e046d39ccc7112cd0",
+               "sha256 of a million 'a'");
         const char *m = v[3].in;
         tf_sha256_init(&c);
         for (size_t i = 0; i < strlen(m); i += 7)
@@ -205,15 +206,18 @@ static void test_sha256(void) {
         memset(k6, 0xaa, sizeof(k6));
         tf_hmac_sha256(k1, sizeof(k1), "Hi There", 8, d);
         hexof(d, hex);
-        IS_STR(hex, "b0344c61d8db38535ca8afceaf0bf12b881dc200c9833da726e9376c2e32cff7", "hmac-sha256: RFC 4231 case 1");
+        IS_STR(hex, "b0344c61d8db38535ca8afceaf0bf12b881dc200c9833da726e9376c2e32cff7",
+               "hmac-sha256: RFC 4231 case 1");
         const char *m2 = "what do ya want for nothing?";
         tf_hmac_sha256("Jefe", 4, m2, strlen(m2), d);
         hexof(d, hex);
-        IS_STR(hex, "5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843", "hmac-sha256: RFC 4231 case 2");
+        IS_STR(hex, "5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843",
+               "hmac-sha256: RFC 4231 case 2");
         const char *m6 = "Test Using Larger Than Block-Size Key - Hash Key First";
         tf_hmac_sha256(k6, sizeof(k6), m6, strlen(m6), d);
         hexof(d, hex);
-        IS_STR(hex, "60e431591ee0b67f0d8a26aacbf5b77f8e0bc6213728c5140546040f0ee37f54", "hmac-sha256: RFC 4231 case 6");
+        IS_STR(hex, "60e431591ee0b67f0d8a26aacbf5b77f8e0bc6213728c5140546040f0ee37f54",
+               "hmac-sha256: RFC 4231 case 6");
 
         OK(tf_memeq_const("abcd", "abcd", 4), "memeq_const: equal");
         OK(!tf_memeq_const("abcd", "abce", 4), "memeq_const: the last byte differs");
