@@ -165,9 +165,14 @@ static void log_refusal(struct tf_auth *a, struct tf_http_request *req, unsigned
         }
         char addr[INET6_ADDRSTRLEN + 8];
         peer_address(req, addr, sizeof(addr));
-        /* The method and the path as routed, never a header: the token stays out of the log. */
-        tf_log("api: refused %s %.200s from %s: %u, %s%s", tf_http_request_method(req),
-               tf_http_request_path(req), addr, status, why,
+        /* The method and the path, never a header: the token stays out of the log. The path as sent, with
+         * anything unprintable replaced: a request must not write escapes into the log. */
+        char path[201];
+        snprintf(path, sizeof(path), "%s", tf_http_request_path(req));
+        for (char *p = path; *p; p++)
+                if ((unsigned char)*p < 0x20 || (unsigned char)*p >= 0x7f)
+                        *p = '?';
+        tf_log("api: refused %s %s from %s: %u, %s%s", tf_http_request_method(req), path, addr, status, why,
                a->refusals_unlogged ? " (and earlier refusals not logged)" : "");
         a->last_refusal_log = now;
         a->refusals_unlogged = 0;
@@ -224,6 +229,16 @@ unsigned tf_auth_authorize(struct tf_http_request *req, const struct tf_http_rou
         }
         if (!t->services)
                 return 0;
+        /* What an admin does beyond services (reload, tokens) is not for a token limited to some: it could
+         * make itself a token without the limit. */
+        if ((enum tf_role)route->perm == TF_ROLE_ADMIN) {
+                snprintf(why, why_size,
+                         "token '%s' is limited to services %s; %s %s is for an admin token of "
+                         "every service",
+                         t->name, t->services, tf_http_request_method(req), tf_http_request_path(req));
+                log_refusal(a, req, 403, "an admin route for a token limited to services");
+                return 403;
+        }
         /* The service the request is about: a {name} of a service route, ?service= of a listing, or the
          * service of the run {id} (from the history: a run id's prefix is not a proof). */
         const char *svc =

@@ -83,6 +83,13 @@ is "$(hc "$A" GET /api/v1/tokens)" 200 "admin: the token list"
 is "$(hc "$A" POST /api/v1/services -d '{"command":["id"]}')" 405 "no endpoint takes a spec: POST services is 405"
 
 # A token limited to services.
+LA=$(v token create limadm --role admin --services ok)
+is "$(hc "$LA" POST /api/v1/tokens -d '{"name":"esc","role":"admin"}')" 403 \
+        "an admin token limited to services may not make tokens (it could lift its own limit)"
+is "$(hc "$LA" POST /api/v1/reload)" 403 "  nor reload"
+is "$(hc "$LA" POST /api/v1/services/ok/disable)" 200 "  but it operates its service (disable)"
+is "$(hc "$LA" POST /api/v1/services/ok/enable)" 200 "  (enable)"
+v token revoke limadm >/dev/null
 is "$(get "$L" /api/v1/services | names)" ok "limited to ok: the listing shows ok alone"
 is "$(hc "$L" GET /api/v1/services/other)" 403 "limited: another service is 403"
 is "$(hc "$L" GET /api/v1/services/ok)" 200 "limited: its own service"
