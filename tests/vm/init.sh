@@ -99,9 +99,16 @@ mkdir -p $H/run/tfrun-vm
 cp /job/job.sh $H/run/tfrun-vm/job.sh || die "cannot copy the job script"
 ip link set lo up 2>/dev/null
 
+# The host's root becomes the root of the mount namespace (moved onto /, as switch_root does) before the
+# chroot: a process whose root is not its namespace's root may create no user namespace, root included
+# (create_user_ns(): current_chrooted() -> EPERM), and tfrun's default sandbox needs one when not root.
+# This shell keeps the initramfs as its own root (a root taken before a mount on / does not see it), so
+# /job and /dev/console below are still the initramfs's.
+cd $H && mount -o move . / || die "move the host root onto /"
+
 say "command starts at $(up)s"
 # The job runs in the root cgroup of a fresh hierarchy, as root, with no controlling terminal.
-chroot $H /usr/bin/env -i /bin/bash /run/tfrun-vm/job.sh </dev/null >/job/out 2>&1
+chroot . /usr/bin/env -i /bin/bash /run/tfrun-vm/job.sh </dev/null >/job/out 2>&1
 rc=$?
 say "command ended at $(up)s"
 echo "$rc" >/job/status
