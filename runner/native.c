@@ -749,6 +749,17 @@ static int native_start(struct tf_run *r, tf_error **err) {
                 close(sv[1]);
                 if (p.status_fd >= 0)
                         close(p.status_fd);
+                if (e == EPERM && (flags & CLONE_NEWUSER))
+                        /* Not the cgroup's: its permission checks answer EACCES, ENOENT or EBUSY. The
+                         * kernel refuses a user namespace to a chrooted process (create_user_ns(), even
+                         * to root), and seccomp profiles (Docker's) or security modules may refuse it. */
+                        return tf_error_set(err, e,
+                                            "%s: sandbox: the kernel refused the user namespace the default "
+                                            "sandbox needs when tfrun is not root (clone3: %s): it allows "
+                                            "none inside a chroot, and a seccomp filter or a security module "
+                                            "may deny them; run tfrun as root or outside the chroot, or write "
+                                            "`sandbox: host` to run unconfined",
+                                            s->path, strerror(e));
                 return tf_error_setc(err, e, "clone3");
         }
         if (pid == 0) {
