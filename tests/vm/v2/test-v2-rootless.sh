@@ -87,42 +87,65 @@ diag "$(cat "$TMPD/own.err")"
 own=$(cat "$TMPD/own.out")
 [[ "$own" =~ ^0::/deleg/init/tfrun-rlcg-[0-9-]+$ ]]; ok "the service ran in /deleg/init/tfrun-rlcg-* ($own)"
 is "$(stat -c %u $D/init/tfrun-supervisor 2>&1)" $U "tfrun's leaf /deleg/init/tfrun-supervisor belongs to the user"
+# /deleg/init now has controllers enabled, so it may hold no process (cgroup v2's no-internal-process
+# rule: writing a pid there fails with EBUSY): the runs below start from tfrun's leaf, as a user's next
+# tfrun would.
+L=/deleg/init/tfrun-supervisor
 
 # The default sandbox for a non-root tfrun: its namespaces come from a user namespace of the child's own
 # that maps only uid $U; the service keeps its uid, holds no capability, and sees its own cgroup as /.
-fw=$(spec rlwalls "command: [$PROBE, walls]" "env: {TFPROBE_NS_pid: '$(readlink /proc/self/ns/pid)', TFPROBE_NS_cgroup: '$(readlink /proc/self/ns/cgroup)', TFPROBE_HOST_PID: '1'}")
+# A host process of the same uid, which the service could signal if it shared the host's pid namespace
+# (pid 1 would not do: inside, it is tfrun's init).
+as_user sleep 300 &
+host_pid=$!
+fw=$(spec rlwalls "command: [$PROBE, walls]" "env: {TFPROBE_NS_pid: '$(readlink /proc/self/ns/pid)', TFPROBE_NS_cgroup: '$(readlink /proc/self/ns/cgroup)', TFPROBE_HOST_PID: '$host_pid'}")
 fi_=$(spec rlids "command: [$PROBE, ids]")
 fs=$(spec rlstatus "command: [$PROBE, status]")
 chmod 0644 "$fw" "$fi_" "$fs"
-start_in /deleg/init "$TFRUN" -q "$fw" >"$TMPD/walls.out" 2>"$TMPD/walls.err"
+start_in $L "$TFRUN" -q "$fw" >"$TMPD/walls.out" 2>"$TMPD/walls.err"
 is "$?" 0 "uid $U, default sandbox: runs"
 diag "$(cat "$TMPD/walls.err")"
 grep -qx ns_pid=private "$TMPD/walls.out" && grep -qx ns_cgroup=private "$TMPD/walls.out"; ok "private pid and cgroup namespaces"
-grep -qx kill_host=ESRCH "$TMPD/walls.out"; ok "host pid 1 invisible (ESRCH)"
+grep -qx kill_host=ESRCH "$TMPD/walls.out"; ok "a host process of uid $U is invisible (ESRCH)"
+kill $host_pid
+wait $host_pid 2>/dev/null
 grep -qx sys=ro "$TMPD/walls.out" && grep -qx cgroup_procs=EROFS "$TMPD/walls.out"; ok "/sys and the cgroup tree read-only"
 grep -qx mask_/proc/keys=empty "$TMPD/walls.out"; ok "/proc/keys masked"
-start_in /deleg/init "$TFRUN" -q "$fi_" >"$TMPD/ids.out" 2>&1
+start_in $L "$TFRUN" -q "$fi_" >"$TMPD/ids.out" 2>&1
 is "$(cat "$TMPD/ids.out")" "uid=$U gid=$U groups=" "uid $U, default sandbox: the service keeps uid and gid $U, no groups"
-start_in /deleg/init "$TFRUN" -q "$fs" >"$TMPD/st.out" 2>&1
+start_in $L "$TFRUN" -q "$fs" >"$TMPD/st.out" 2>&1
 grep -qx CapEff=0000000000000000 "$TMPD/st.out" && grep -qx NoNewPrivs=1 "$TMPD/st.out" && grep -qx Seccomp=2 "$TMPD/st.out"
 ok "uid $U, default sandbox: no capability, no_new_privs, the seccomp filter"
 # A kernel that allows no user namespace: refused before start, never run unconfined; `sandbox: host` runs.
 old_max=$(cat /proc/sys/user/max_user_namespaces)
 echo 0 >/proc/sys/user/max_user_namespaces
-start_in /deleg/init "$TFRUN" -q "$fi_" >/dev/null 2>"$TMPD/nouserns.err"
+start_in $L "$TFRUN" -q "$fi_" >/dev/null 2>"$TMPD/nouserns.err"
 is "$?" 125 "no user namespaces allowed: 125"
 grep -q "sandbox: the default sandbox needs an unprivileged user namespace when tfrun is not root, and this kernel allows none (user.max_user_namespaces = 0); run tfrun as root, set user.max_user_namespaces to 1, or write \`sandbox: host\` to run unconfined" "$TMPD/nouserns.err"
 ok "the message names the knob and the way out"
 diag "$(cat "$TMPD/nouserns.err")"
 fh=$(spec rlhost "command: [$PROBE, ids]" "sandbox: host")
 chmod 0644 "$fh"
-start_in /deleg/init "$TFRUN" -q "$fh" >"$TMPD/host.out" 2>&1
+start_in $L "$TFRUN" -q "$fh" >"$TMPD/host.out" 2>&1
 is "$(cat "$TMPD/host.out")" "uid=$U gid=$U groups=" "no user namespaces, sandbox: host: runs unconfined"
 echo "$old_max" >/proc/sys/user/max_user_namespaces
+# In a chroot the kernel creates no user namespace, not even for root (create_user_ns(): EPERM): the
+# clone3 refusal says so, and nothing is left behind.
+R=$TMPD/chroot
+mkdir $R && mount --rbind / $R
+sh -c 'echo $$ >"$0/cgroup.procs" && exec "$@"' "$CG$L" chroot $R \
+        setpriv --reuid=$U --regid=$U --clear-groups --inh-caps=-all -- \
+        "$TFRUN" -q "$fi_" >/dev/null 2>"$TMPD/chroot.err"
+is "$?" 125 "uid $U in a chroot, default sandbox: 125"
+diag "$(cat "$TMPD/chroot.err")"
+grep -q "sandbox: the kernel refused the user namespace the default sandbox needs when tfrun is not root (clone3: Operation not permitted): it allows none inside a chroot" "$TMPD/chroot.err"
+ok "the message names the user namespace and the chroot"
+is "$(tfrun_cg_left)" "" "no service cgroup left"
+umount -R $R
 
 # A root-owned cgroup inside the subtree is not the user's.
 mkdir $D/rootowned
-start_in /deleg/init/tfrun-supervisor "$TFRUN" -q --cgroup-parent /deleg/rootowned "$f" >/dev/null 2>"$TMPD/ro.err"
+start_in $L "$TFRUN" -q --cgroup-parent /deleg/rootowned "$f" >/dev/null 2>"$TMPD/ro.err"
 is "$?" 125 "a root-owned cgroup inside the subtree: exit 125"
 grep -q "cgroup parent $D/rootowned (cgroup v2) is not delegated to uid $U" "$TMPD/ro.err"; ok "says it is not delegated"
 diag "$(cat "$TMPD/ro.err")"
