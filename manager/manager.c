@@ -804,6 +804,9 @@ void tf_manager_free(struct tf_manager *m) {
                 m->svcs = s->next;
                 msvc_free(s);
         }
+        /* Before the loop: the server's listeners remove their sources from it. */
+        tf_http_server_free(m->http);
+        m->http = NULL;
         if (m->loop) {
                 tf_loop_exit(m->loop, 0);
                 (void) tf_loop_run(m->loop);
