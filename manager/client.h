@@ -3,7 +3,7 @@
 
 /*
  * The CLI side of the control API: the verbs (`tfrun ps`, `trigger`, `logs -f`, ...) are short-lived
- * processes, so these calls block (libcurl's easy interface over the manager's unix socket).
+ * processes, so these calls block (plain HTTP/1.1 over the manager's unix socket, no library: client.c).
  */
 
 #include <jansson.h>

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * tfrun-manager.so's entry point: `tfrun up` and the verbs that talk to a running manager. The module keeps
- * SQLite, libmicrohttpd and libcurl out of the one-shot path (runner/modules.c).
+ * SQLite and libmicrohttpd out of the one-shot path (runner/modules.c).
  */
 #include <getopt.h>
 #include <stdio.h>
