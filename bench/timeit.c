@@ -9,7 +9,8 @@
  * benchmark if any command exits non-zero. Output: one line per variant, "LABEL median_us p90_us".
  * With TIMEIT_QUIET set, the commands' stdout and stderr go to /dev/null. With TIMEIT_FD9=PATH, every
  * command starts with PATH open read-only on descriptor 9 (fresh each time: `bwrap --seccomp 9` reads it
- * to EOF). With TIMEIT_GAP_MS=N, an untimed pause of N ms comes before each variant.
+ * to EOF). With TIMEIT_GAP_MS=N, an untimed pause of N ms comes before each variant. With TIMEIT_P99 set,
+ * each line ends with a third number, the p99.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -121,7 +122,10 @@ int main(int argc, char **argv) {
                 }
         for (int k = 0; k < nv; k++) {
                 qsort(v[k].samples, (size_t) rounds, sizeof(double), cmp);
-                printf("%s %.0f %.0f\n", v[k].label, v[k].samples[rounds / 2], v[k].samples[(rounds * 9) / 10]);
+                printf("%s %.0f %.0f", v[k].label, v[k].samples[rounds / 2], v[k].samples[(rounds * 9) / 10]);
+                if (getenv("TIMEIT_P99"))
+                        printf(" %.0f", v[k].samples[(rounds * 99) / 100]);
+                printf("\n");
         }
         return 0;
 }
