@@ -8,6 +8,7 @@
 #include <dlfcn.h>
 #include <errno.h>
 #include <limits.h>
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -82,7 +83,10 @@ int tf_run_load_docker_backend(const struct tf_backend_ops **ret, tf_error **err
 int tf_run_manager_module(int argc, char **argv) {
         _cleanup_error_ tf_error *e = NULL;
         void *sym;
-        if (load_module("tfrun-manager.so", "tf_module_manager_main", &sym, &e) < 0) {
+        /* The verbs have a module of their own, without the manager's SQLite and libmicrohttpd. */
+        bool up = streq(argv[0], "up");
+        if (load_module(up ? "tfrun-manager.so" : "tfrun-verbs.so",
+                        up ? "tf_module_manager_main" : "tf_module_verbs_main", &sym, &e) < 0) {
                 tf_log("%s", e->msg);
                 return 125;
         }

@@ -165,8 +165,9 @@ int tf_native_sweep(struct tf_run_ctx *c, const char *cgroup_parent, const char 
 int tf_run_load_docker_backend(const struct tf_backend_ops **ret, tf_error **err);
 /* The module's entry point: its ops when `version` is the module's own TF_VERSION, else NULL. */
 const struct tf_backend_ops *tf_module_docker_backend(const char *version);
-/* The manager (`tfrun up`) and its client verbs live in tfrun-manager.so (SQLite, libmicrohttpd and
- * libcurl stay out of the one-shot path): load it and run the verb argv[0]; the process's exit status. */
+/* The manager (`tfrun up`) lives in tfrun-manager.so (SQLite and libmicrohttpd stay out of the one-shot
+ * path), its client verbs in tfrun-verbs.so (nor are they mapped by a verb): load the one for the verb
+ * argv[0] and run it; the process's exit status. */
 int tf_run_manager_module(int argc, char **argv);
 
 
