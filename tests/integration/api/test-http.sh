@@ -195,6 +195,78 @@ is "$("$CLI" request "$P" GET /api/v1/nope)" '404 {"error":"no such path: /api/v
         "the client: an error status comes back with its JSON"
 is "$("$CLI" escape 'a/b c')" 'a%2Fb%20c' "tf_api_escape() encodes a segment"
 
+# ---- the client against canned answers (manager/client.c parses HTTP itself) ----
+# canned SOCKET FILE [PIECE]: a one-connection server that reads the request's head, writes FILE's bytes (\n
+# made \r\n in the head) slowly in pieces of PIECE bytes (7), and closes; sets CANNED_PID.
+canned() {
+        rm -f "$1"
+        python3 - "$1" "$2" "${3:-7}" <<'EOF2' &
+import os, socket, sys, time
+path, body, piece = sys.argv[1], open(sys.argv[2], "rb").read(), int(sys.argv[3])
+head, sep, rest = body.partition(b"\n\n")
+data = head.replace(b"\n", b"\r\n") + b"\r\n\r\n" + rest if sep else body
+s = socket.socket(socket.AF_UNIX); s.bind(path); s.listen(1)
+s.settimeout(20)
+c, _ = s.accept()
+os.unlink(path)
+req = b""
+while b"\r\n\r\n" not in req:
+    req += c.recv(4096)
+for i in range(0, len(data), piece):
+    c.sendall(data[i:i + piece]); time.sleep(0.002)
+c.close()
+EOF2
+        CANNED_PID=$!
+        local i
+        for i in $(seq 1 100); do test -S "$1" && return 0; sleep 0.05; done
+}
+C=$TMPD/canned.sock
+printf 'HTTP/1.1 200 OK\nTransfer-Encoding: chunked\n\n4\r\n{"a"\r\n3;ext=1\r\n:[1\r\nA\r\n,2,3],"b":\r\n2\r\n{}\r\n1\r\n}\r\n0\r\n\r\n' \
+        >"$TMPD/chunked.txt"
+canned "$C" "$TMPD/chunked.txt"
+is "$("$CLI" request "$C" GET /x 2>&1)" '200 {"a":[1,2,3],"b":{}}' "the client: a chunked answer in odd pieces"
+wait "$CANNED_PID"
+printf 'HTTP/1.1 404 Not Found\ncontent-length: 15\n\n{"error":"no"}\ntrailing junk' >"$TMPD/length.txt"
+canned "$C" "$TMPD/length.txt"
+is "$("$CLI" request "$C" GET /x 2>&1)" '404 {"error":"no"}' "the client: Content-Length (any case) ends the body"
+wait "$CANNED_PID"
+printf 'HTTP/1.0 200 OK\n\n{"k":1}' >"$TMPD/eof.txt"
+canned "$C" "$TMPD/eof.txt"
+is "$("$CLI" request "$C" GET /x 2>&1)" '200 {"k":1}' "the client: a body ended by the connection's end"
+wait "$CANNED_PID"
+printf 'HTTP/1.1 200 OK\nContent-Length: 100\n\n{"k":' >"$TMPD/cut.txt"
+canned "$C" "$TMPD/cut.txt"
+is "$("$CLI" request "$C" GET /x 2>&1)" "error: talking to the manager at $C: the answer was cut short" \
+        "the client: an answer shorter than its Content-Length"
+wait "$CANNED_PID"
+printf 'HTTP/1.1 200 OK\nTransfer-Encoding: chunked\n\nzz\r\n{}\r\n0\r\n\r\n' >"$TMPD/badchunk.txt"
+canned "$C" "$TMPD/badchunk.txt"
+is "$("$CLI" request "$C" GET /x 2>&1)" "error: the manager at $C answered a malformed chunked body" \
+        "the client: a chunk size that is not hex"
+wait "$CANNED_PID"
+printf 'SSH-2.0-OpenSSH\n\n' >"$TMPD/nothttp.txt"
+canned "$C" "$TMPD/nothttp.txt"
+is "$("$CLI" request "$C" GET /x 2>&1)" "error: the manager at $C answered something that is not HTTP" \
+        "the client: an answer that is not HTTP"
+wait "$CANNED_PID"
+: >"$TMPD/empty.txt"
+canned "$C" "$TMPD/empty.txt"
+is "$("$CLI" request "$C" GET /x 2>&1)" "error: talking to the manager at $C: the connection closed without an answer" \
+        "the client: a connection closed without an answer"
+wait "$CANNED_PID"
+printf 'HTTP/1.1 200 OK\nContent-Length: 2\n\n[]' >"$TMPD/array.txt"
+canned "$C" "$TMPD/array.txt"
+is "$("$CLI" request "$C" GET /x 2>&1)" "error: the manager at $C answered HTTP 200 with a body that is not a JSON object" \
+        "the client: a body that is not a JSON object"
+wait "$CANNED_PID"
+# Three lines in the first chunk, in one piece: test-http-client asks the toy server's /feed for more
+# until it has seen three.
+printf 'HTTP/1.1 200 OK\nTransfer-Encoding: chunked\n\n6\r\na\nb\nc\n\r\n3\r\nd\nx\r\n0\r\n\r\n' >"$TMPD/stream.txt"
+canned "$C" "$TMPD/stream.txt" 4096
+is "$("$CLI" stream "$C" /x 2>&1)" "a${NL}b${NL}c${NL}d${NL}xstatus 200" "the client: a stream's chunks decoded"
+wait "$CANNED_PID"
+rm -f "$C"
+
 # ---- socket path resolution ----
 is "$("$CLI" socket-path /x/y.sock)" /x/y.sock "--socket wins"
 is "$(TFRUN_SOCKET=/a/b.sock "$CLI" socket-path)" /a/b.sock "then \$TFRUN_SOCKET"
