@@ -28,15 +28,15 @@ static const char *sock_path;
 static double now(clockid_t c) {
         struct timespec ts;
         clock_gettime(c, &ts);
-        return (double) ts.tv_sec * 1e6 + (double) ts.tv_nsec / 1e3;
+        return (double)ts.tv_sec * 1e6 + (double)ts.tv_nsec / 1e3;
 }
 
 /* One request: the whole answer (status line to EOF) in *buf. Returns its length, or -1. */
 static ssize_t request(const char *method, const char *path, char **buf, double *sent_usec) {
         int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-        struct sockaddr_un sa = { .sun_family = AF_UNIX };
+        struct sockaddr_un sa = {.sun_family = AF_UNIX};
         snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", sock_path);
-        if (fd < 0 || connect(fd, (struct sockaddr *) &sa, sizeof(sa)) < 0) {
+        if (fd < 0 || connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
                 fprintf(stderr, "mgr-api: %s: %s\n", sock_path, strerror(errno));
                 return -1;
         }
@@ -47,7 +47,7 @@ static ssize_t request(const char *method, const char *path, char **buf, double 
                          method, path);
         if (sent_usec)
                 *sent_usec = now(CLOCK_REALTIME);
-        if (write(fd, req, (size_t) n) != n) {
+        if (write(fd, req, (size_t)n) != n) {
                 close(fd);
                 return -1;
         }
@@ -61,7 +61,7 @@ static ssize_t request(const char *method, const char *path, char **buf, double 
                         continue;
                 if (k <= 0)
                         break;
-                len += (size_t) k;
+                len += (size_t)k;
         }
         close(fd);
         b[len] = 0;
@@ -71,24 +71,25 @@ static ssize_t request(const char *method, const char *path, char **buf, double 
                 return -1;
         }
         *buf = b;
-        return (ssize_t) len;
+        return (ssize_t)len;
 }
 
 static int cmp(const void *a, const void *b) {
-        double x = *(const double *) a, y = *(const double *) b;
+        double x = *(const double *)a, y = *(const double *)b;
         return x < y ? -1 : x > y;
 }
 
 int main(int argc, char **argv) {
         if (argc < 4) {
-                fprintf(stderr, "usage: mgr-api SOCKET get|post PATH N | SOCKET trigger NAME... | - bare N STAMP FILE\n");
+                fprintf(stderr, "usage: mgr-api SOCKET get|post PATH N | SOCKET trigger NAME... | - bare N "
+                                "STAMP FILE\n");
                 return 2;
         }
         sock_path = argv[1];
         if ((!strcmp(argv[2], "get") || !strcmp(argv[2], "post")) && argc == 5) {
                 const char *method = !strcmp(argv[2], "get") ? "GET" : "POST";
                 int n = atoi(argv[4]);
-                double *t = calloc((size_t) n, sizeof(double));
+                double *t = calloc((size_t)n, sizeof(double));
                 ssize_t bytes = 0;
                 for (int i = -1; i < n; i++) { /* one warm-up call */
                         char *b = NULL;
@@ -100,18 +101,18 @@ int main(int argc, char **argv) {
                                 t[i] = now(CLOCK_MONOTONIC) - t0;
                         free(b);
                 }
-                qsort(t, (size_t) n, sizeof(double), cmp);
+                qsort(t, (size_t)n, sizeof(double), cmp);
                 printf("%.0f %.0f %.0f %zd\n", t[n / 2], t[(n * 99) / 100], t[n - 1], bytes);
                 return 0;
         }
         if (!strcmp(argv[2], "bare") && argc == 6) {
                 int n = atoi(argv[3]);
-                double *t = calloc((size_t) n, sizeof(double));
+                double *t = calloc((size_t)n, sizeof(double));
                 for (int i = -1; i < n; i++) {
                         double t0 = now(CLOCK_REALTIME);
                         pid_t p = fork();
                         if (p == 0) {
-                                execv(argv[4], (char *[]){ argv[4], argv[5], NULL });
+                                execv(argv[4], (char *[]){argv[4], argv[5], NULL});
                                 _exit(127);
                         }
                         int st;
@@ -123,9 +124,9 @@ int main(int argc, char **argv) {
                                 return 1;
                         fclose(f);
                         if (i >= 0)
-                                t[i] = (double) stamp - t0;
+                                t[i] = (double)stamp - t0;
                 }
-                qsort(t, (size_t) n, sizeof(double), cmp);
+                qsort(t, (size_t)n, sizeof(double), cmp);
                 printf("%.0f %.0f %.0f\n", t[n / 2], t[(n * 99) / 100], t[n - 1]);
                 return 0;
         }

@@ -15,7 +15,7 @@ int main(int argc, char **argv) {
         if (argc != 2)
                 return 2;
         char b[32];
-        int n = snprintf(b, sizeof(b), "%lld\n", (long long) ts.tv_sec * 1000000 + ts.tv_nsec / 1000);
+        int n = snprintf(b, sizeof(b), "%lld\n", (long long)ts.tv_sec * 1000000 + ts.tv_nsec / 1000);
         int fd = open(argv[1], O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-        return fd < 0 || write(fd, b, (size_t) n) != n ? 1 : 0;
+        return fd < 0 || write(fd, b, (size_t)n) != n ? 1 : 0;
 }

@@ -59,11 +59,11 @@ char *tf_api_escape(const char *segment) {
         static const char hex[] = "0123456789ABCDEF";
         size_t n = strlen(segment);
         char *r = tf_malloc0(3 * n + 1), *p = r;
-        for (const unsigned char *c = (const unsigned char *) segment; *c; c++) {
+        for (const unsigned char *c = (const unsigned char *)segment; *c; c++) {
                 /* RFC 3986's unreserved characters stay; everything else is %XX, as curl_easy_escape(). */
                 if ((*c >= 'A' && *c <= 'Z') || (*c >= 'a' && *c <= 'z') || (*c >= '0' && *c <= '9') ||
                     *c == '-' || *c == '.' || *c == '_' || *c == '~')
-                        *p++ = (char) *c;
+                        *p++ = (char)*c;
                 else {
                         *p++ = '%';
                         *p++ = hex[*c >> 4];
@@ -113,9 +113,9 @@ static int wait_fd(struct conn *c, short events) {
                         uint64_t now = tf_now(CLOCK_MONOTONIC);
                         if (now >= c->deadline)
                                 return -ETIMEDOUT;
-                        ms = (int) ((c->deadline - now + 999) / 1000);
+                        ms = (int)((c->deadline - now + 999) / 1000);
                 }
-                struct pollfd p = { .fd = c->fd, .events = events };
+                struct pollfd p = {.fd = c->fd, .events = events};
                 int r = poll(&p, 1, ms);
                 if (r < 0 && errno == EINTR)
                         continue;
@@ -129,12 +129,13 @@ static int wait_fd(struct conn *c, short events) {
 
 static int transport_error(struct conn *c, int r, tf_error **err) {
         if (r == -ETIMEDOUT)
-                return tf_error_set(err, ETIMEDOUT, "the manager at %s did not answer in time", c->socket_path);
+                return tf_error_set(err, ETIMEDOUT, "the manager at %s did not answer in time",
+                                    c->socket_path);
         return tf_error_set(err, -r, "talking to the manager at %s: %s", c->socket_path, strerror(-r));
 }
 
 static int conn_open(struct conn *c, tf_error **err) {
-        struct sockaddr_un sa = { .sun_family = AF_UNIX };
+        struct sockaddr_un sa = {.sun_family = AF_UNIX};
         size_t n = strlen(c->socket_path);
         if (n >= sizeof(sa.sun_path))
                 return tf_error_set(err, ENAMETOOLONG, "cannot reach the manager at %s: %s", c->socket_path,
@@ -144,7 +145,7 @@ static int conn_open(struct conn *c, tf_error **err) {
         if (c->fd < 0)
                 return tf_error_set(err, errno, "socket: %s", strerror(errno));
         int r = 0;
-        if (connect(c->fd, (struct sockaddr *) &sa, sizeof(sa)) < 0) {
+        if (connect(c->fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
                 r = -errno;
                 /* A full backlog: wait as libcurl's connect timeout did, bounded by the call's own. */
                 if (r == -EAGAIN || r == -EINPROGRESS) {
@@ -169,7 +170,8 @@ static int conn_open(struct conn *c, tf_error **err) {
                 return tf_error_set(err, ETIMEDOUT, "cannot reach the manager at %s: %s", c->socket_path,
                                     "the connection timed out");
         if (r < 0)
-                return tf_error_set(err, -r, "cannot reach the manager at %s: %s", c->socket_path, strerror(-r));
+                return tf_error_set(err, -r, "cannot reach the manager at %s: %s", c->socket_path,
+                                    strerror(-r));
         return 0;
 }
 
@@ -187,7 +189,7 @@ static int write_all(struct conn *c, const char *p, size_t n) {
                 if (k < 0)
                         return -errno;
                 p += k;
-                n -= (size_t) k;
+                n -= (size_t)k;
         }
         return 0;
 }
@@ -218,7 +220,7 @@ static int feed(struct conn *c, const char *p, size_t n) {
         int r;
         if (!c->chunked) {
                 if (c->has_length && n > c->length - c->got)
-                        n = (size_t) (c->length - c->got);
+                        n = (size_t)(c->length - c->got);
                 c->got += n;
                 if (c->has_length && c->got == c->length)
                         c->done = true;
@@ -263,7 +265,7 @@ static int feed(struct conn *c, const char *p, size_t n) {
                         c->line_len = 0;
                         break;
                 case CH_DATA: {
-                        size_t k = n < c->chunk_left ? n : (size_t) c->chunk_left;
+                        size_t k = n < c->chunk_left ? n : (size_t)c->chunk_left;
                         r = body_bytes(c, p, k);
                         if (r < 0)
                                 return r;
@@ -335,10 +337,10 @@ static int exchange(struct conn *c, const char *method, const char *path, const 
         size_t blen = body ? strlen(body) : 0;
         /* No "Connection: close": libmicrohttpd then misses a stream that this request's handler wrote to
          * (test-http.sh's feed), and the answer's own length or last chunk ends the exchange anyway. */
-        _cleanup_free_ char *req = tf_asprintf("%s %s HTTP/1.1\r\nHost: localhost\r\n"
-                                               "%sContent-Length: %zu\r\n\r\n",
-                                               method, path, body ? "Content-Type: application/json\r\n" : "",
-                                               blen);
+        _cleanup_free_ char *req =
+                tf_asprintf("%s %s HTTP/1.1\r\nHost: localhost\r\n"
+                            "%sContent-Length: %zu\r\n\r\n",
+                            method, path, body ? "Content-Type: application/json\r\n" : "", blen);
         r = write_all(c, req, strlen(req));
         if (r == 0 && blen)
                 r = write_all(c, body, blen);
@@ -366,11 +368,12 @@ static int exchange(struct conn *c, const char *method, const char *path, const 
                         if (in_body && !c->chunked && !c->has_length)
                                 return 0;
                         return tf_error_set(err, EPROTO, "talking to the manager at %s: %s", c->socket_path,
-                                            in_body ? "the answer was cut short" : "the connection closed "
-                                                                                   "without an answer");
+                                            in_body ? "the answer was cut short"
+                                                    : "the connection closed "
+                                                      "without an answer");
                 }
                 const char *p = b;
-                size_t n = (size_t) k;
+                size_t n = (size_t)k;
                 if (!in_body) {
                         size_t take = n < HEAD_MAX - hlen ? n : HEAD_MAX - hlen;
                         memcpy(head + hlen, b, take);
@@ -380,18 +383,22 @@ static int exchange(struct conn *c, const char *method, const char *path, const 
                         char *end = strstr(head + (old > 3 ? old - 3 : 0), "\r\n\r\n");
                         if (!end) {
                                 if (hlen == HEAD_MAX)
-                                        return tf_error_set(err, EPROTO, "the manager at %s answered headers "
-                                                            "longer than %u bytes", c->socket_path, HEAD_MAX);
+                                        return tf_error_set(err, EPROTO,
+                                                            "the manager at %s answered headers "
+                                                            "longer than %u bytes",
+                                                            c->socket_path, HEAD_MAX);
                                 continue;
                         }
-                        size_t used = (size_t) (end + 4 - head) - old;
+                        size_t used = (size_t)(end + 4 - head) - old;
                         end[2] = 0;
                         r = parse_head(c, head);
                         if (r == -EFBIG)
                                 goto too_big;
                         if (r < 0)
-                                return tf_error_set(err, EPROTO, "the manager at %s answered something that is "
-                                                    "not HTTP", c->socket_path);
+                                return tf_error_set(err, EPROTO,
+                                                    "the manager at %s answered something that is "
+                                                    "not HTTP",
+                                                    c->socket_path);
                         in_body = true;
                         p += used;
                         n -= used;
@@ -402,7 +409,8 @@ static int exchange(struct conn *c, const char *method, const char *path, const 
                 if (r < 0 && c->cb_result < 0)
                         return r;
                 if (r < 0)
-                        return tf_error_set(err, EPROTO, "the manager at %s answered a malformed chunked body",
+                        return tf_error_set(err, EPROTO,
+                                            "the manager at %s answered a malformed chunked body",
                                             c->socket_path);
                 if (c->done)
                         return 0;
@@ -428,9 +436,9 @@ static int parse_answer(const struct conn *c, json_t **ret, tf_error **err) {
 
 int tf_api_request(const char *socket_path, const char *method, const char *path, json_t *body,
                    long timeout_ms, long *ret_status, json_t **ret_body, tf_error **err) {
-        _cleanup_(closep) struct conn c = { .socket_path = socket_path, .fd = -1 };
+        _cleanup_(closep) struct conn c = {.socket_path = socket_path, .fd = -1};
         if (timeout_ms > 0)
-                c.deadline = tf_now(CLOCK_MONOTONIC) + (uint64_t) timeout_ms * 1000;
+                c.deadline = tf_now(CLOCK_MONOTONIC) + (uint64_t)timeout_ms * 1000;
         _cleanup_free_ char *text = NULL;
         if (body) {
                 text = json_dumps(body, JSON_COMPACT);
@@ -450,7 +458,8 @@ int tf_api_request(const char *socket_path, const char *method, const char *path
 
 int tf_api_stream(const char *socket_path, const char *path, tf_api_chunk_cb cb, void *userdata,
                   long *ret_status, tf_error **err) {
-        _cleanup_(closep) struct conn c = { .socket_path = socket_path, .fd = -1, .cb = cb, .userdata = userdata };
+        _cleanup_(closep) struct conn c = {
+                .socket_path = socket_path, .fd = -1, .cb = cb, .userdata = userdata};
         int r = exchange(&c, "GET", path, NULL, err);
         if (ret_status)
                 *ret_status = c.status;
