@@ -2,6 +2,7 @@
 #include "manager/client.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <poll.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -10,6 +11,7 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/socket.h>
+#include <sys/time.h>
 #include <sys/un.h>
 #include <time.h>
 #include <unistd.h>
@@ -141,28 +143,27 @@ static int conn_open(struct conn *c, tf_error **err) {
                 return tf_error_set(err, ENAMETOOLONG, "cannot reach the manager at %s: %s", c->socket_path,
                                     strerror(ENAMETOOLONG));
         memcpy(sa.sun_path, c->socket_path, n);
-        c->fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+        c->fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
         if (c->fd < 0)
                 return tf_error_set(err, errno, "socket: %s", strerror(errno));
-        int r = 0;
-        if (connect(c->fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
-                r = -errno;
-                /* A full backlog: wait as libcurl's connect timeout did, bounded by the call's own. */
-                if (r == -EAGAIN || r == -EINPROGRESS) {
-                        uint64_t d = c->deadline;
-                        uint64_t cd = tf_now(CLOCK_MONOTONIC) + CONNECT_TIMEOUT_MS * 1000ull;
-                        if (!c->deadline || cd < c->deadline)
-                                c->deadline = cd;
-                        int so = 0;
-                        socklen_t sl = sizeof(so);
-                        r = wait_fd(c, POLLOUT);
-                        c->deadline = d;
-                        if (r == 0 && getsockopt(c->fd, SOL_SOCKET, SO_ERROR, &so, &sl) < 0)
-                                r = -errno;
-                        else if (r == 0)
-                                r = -so;
-                }
+        /* A full backlog (the manager at its connection limit) makes connect() wait for room: at most
+         * CONNECT_TIMEOUT_MS, as libcurl's connect timeout did, or what is left of the call's own bound. */
+        uint64_t ms = CONNECT_TIMEOUT_MS;
+        if (c->deadline) {
+                uint64_t now = tf_now(CLOCK_MONOTONIC);
+                uint64_t left = c->deadline > now ? (c->deadline - now + 999) / 1000 : 1;
+                ms = left < ms ? left : ms;
         }
+        struct timeval tv = {.tv_sec = (time_t)(ms / 1000), .tv_usec = (suseconds_t)(ms % 1000) * 1000};
+        int r = 0;
+        if (setsockopt(c->fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv)) < 0 ||
+            connect(c->fd, (struct sockaddr *)&sa, sizeof(sa)) < 0)
+                r = errno == EAGAIN || errno == EINPROGRESS ? -ETIMEDOUT : -errno;
+        /* Then non-blocking: every wait after this one is poll()'s, against the deadline. */
+        struct timeval none = {};
+        if (r == 0 && (setsockopt(c->fd, SOL_SOCKET, SO_SNDTIMEO, &none, sizeof(none)) < 0 ||
+                       fcntl(c->fd, F_SETFL, O_NONBLOCK) < 0))
+                r = -errno;
         if (r == -ECONNREFUSED || r == -ENOENT)
                 return tf_error_set(err, -r, "cannot reach the manager at %s: %s — is `tfrun up` running?",
                                     c->socket_path, strerror(-r));

@@ -265,6 +265,29 @@ printf 'HTTP/1.1 200 OK\nTransfer-Encoding: chunked\n\n6\r\na\nb\nc\n\r\n3\r\nd\
 canned "$C" "$TMPD/stream.txt" 4096
 is "$("$CLI" stream "$C" /x 2>&1)" "a${NL}b${NL}c${NL}d${NL}xstatus 200" "the client: a stream's chunks decoded"
 wait "$CANNED_PID"
+# A full backlog (a server that never accepts): the client waits its connect timeout (5 s), then says so.
+rm -f "$C"
+python3 - "$C" "$TMPD/full.ready" <<'EOF2' &
+import socket, sys, time
+s = socket.socket(socket.AF_UNIX); s.bind(sys.argv[1]); s.listen(0)
+held = []
+while True:
+    c = socket.socket(socket.AF_UNIX); c.setblocking(False)
+    try: c.connect(sys.argv[1]); held.append(c)
+    except BlockingIOError: break
+open(sys.argv[2], "w").write("ready")
+time.sleep(15)
+EOF2
+full_pid=$!
+wait_for "$TMPD/full.ready" ready
+t0=$(date +%s%N)
+is "$("$CLI" request "$C" GET /x 2>&1)" "error: cannot reach the manager at $C: the connection timed out" \
+        "the client: a backlog that stays full times out"
+ms=$((($(date +%s%N) - t0) / 1000000))
+check "... after its connect timeout ($ms ms), not at once nor at the call's bound" \
+        test "$ms" -ge 4500 -a "$ms" -lt 9500
+kill "$full_pid" 2>/dev/null
+wait "$full_pid" 2>/dev/null
 rm -f "$C"
 
 # ---- socket path resolution ----
