@@ -497,6 +497,15 @@ static void step_image(struct dkr *k);
 static void step_create(struct dkr *k);
 static void sweep_next(struct dkr *k);
 
+/* A container of service's whose tfrun is gone: another process's pid, no longer a tfrun, or ours but not
+ * one this process has running. */
+static bool is_stale(struct dctx *x, const char *id, const char *run, const char *service) {
+        pid_t pid = run_label_pid(run, service);
+        if (pid < 0)
+                return false;
+        return pid == getpid() ? !tf_strv_contains(x->live_ids, id) : !pid_is_tfrun(pid);
+}
+
 static void on_connected(tf_docker_call *c, int r, tf_error *err, struct tf_docker_reply *rep, void *userdata);
 
 static int docker_start(struct tf_run *r, tf_error **err) {
@@ -558,10 +567,7 @@ static void sweep_next(struct dkr *k) {
         const char *name = k->run->spec->name;
         for (; k->stale_ids && k->stale_ids[k->stale_next]; k->stale_next++) {
                 const char *id = k->stale_ids[k->stale_next], *run = k->stale_runs[k->stale_next];
-                pid_t pid = run_label_pid(run, name);
-                if (pid < 0)
-                        continue;
-                if (pid == getpid() ? tf_strv_contains(k->x->live_ids, id) : pid_is_tfrun(pid))
+                if (!is_stale(k->x, id, run, name))
                         continue;
                 _cleanup_error_ tf_error *e = NULL;
                 if (tf_docker_container_remove_async(k->x->d, id, true, 0, on_swept, k, &k->call, &e) == 0)
@@ -1231,10 +1237,7 @@ static void on_sweeper_removed(tf_docker_call *c, int r, tf_error *err, struct t
 static void sweeper_next(struct sweeper *w) {
         for (; w->ids && w->ids[w->next]; w->next++) {
                 const char *id = w->ids[w->next], *run = w->runs[w->next];
-                pid_t pid = run_label_pid(run, w->service);
-                if (pid < 0)
-                        continue;
-                if (pid == getpid() ? tf_strv_contains(w->x->live_ids, id) : pid_is_tfrun(pid))
+                if (!is_stale(w->x, id, run, w->service))
                         continue;
                 _cleanup_error_ tf_error *e = NULL;
                 if (tf_docker_container_remove_async(w->x->d, id, true, 0, on_sweeper_removed, w, &w->call, &e) == 0)

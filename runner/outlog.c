@@ -198,6 +198,18 @@ static void file_append(struct tf_outlog *l, const char *p, size_t n) {
 
 static void stamp(struct tf_outlog *l);
 
+/* "TIME STREAM LINE\n" at b, which has room for it. */
+static void put_line(const struct tf_outlog *l, char *b, const char *name, size_t nl, const char *p, size_t n) {
+        memcpy(b, l->ts, l->ts_len);
+        b += l->ts_len;
+        *b++ = ' ';
+        memcpy(b, name, nl);
+        b += nl;
+        *b++ = ' ';
+        memcpy(b, p, n);
+        b[n] = '\n';
+}
+
 /* A whole line for the tail (never split: the oldest whole lines make room). The buffer is twice the tail,
  * so making room is one memmove now and then. */
 static void tail_line(struct tf_outlog *l, const char *name, const char *p, size_t n) {
@@ -221,15 +233,7 @@ static void tail_line(struct tf_outlog *l, const char *name, const char *p, size
                 memmove(l->tbuf, l->tbuf + i, l->tlen - i);
                 l->tlen -= i;
         }
-        char *b = l->tbuf + l->tlen;
-        memcpy(b, l->ts, l->ts_len);
-        b += l->ts_len;
-        *b++ = ' ';
-        memcpy(b, name, nl);
-        b += nl;
-        *b++ = ' ';
-        memcpy(b, p, n);
-        b[n] = '\n';
+        put_line(l, l->tbuf + l->tlen, name, nl, p, n);
         l->tlen += need;
 }
 
@@ -352,15 +356,7 @@ static void emit(struct tf_outlog *l, int stream, const char *p, size_t n, bool 
                                 file_append(l, p, n);
                                 file_append(l, "\n", 1);
                         } else {
-                                char *b = l->fbuf + l->flen;
-                                memcpy(b, l->ts, l->ts_len);
-                                b += l->ts_len;
-                                *b++ = ' ';
-                                memcpy(b, name, nl);
-                                b += nl;
-                                *b++ = ' ';
-                                memcpy(b, p, n);
-                                b[n] = '\n';
+                                put_line(l, l->fbuf + l->flen, name, nl, p, n);
                                 l->flen += need;
                         }
                         l->file_bytes += need;

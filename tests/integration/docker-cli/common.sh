@@ -38,3 +38,17 @@ pair() {
         spec "$name-docker" "image: $IMAGE" "mounts: [{source: $PROBE, target: $PROBE, read_only: true}]" \
                 "$@" >/dev/null
 }
+
+# plain_docker_setup NAME: the parity tests' common start: the docker CLI (or skip), a label of this test's
+# own for its plain `docker run` containers, and PROBE: a copy of the probe outside /tmp and the build
+# tree, readable and executable by uid 1000, in PROBE_DIR (the caller's EXIT trap removes it).
+plain_docker_setup() {
+        DOCKER=/usr/bin/docker
+        [ -x "$DOCKER" ] || skip_all "no $DOCKER"
+        LABEL=tfrun-$1-test=$$
+        PROBE_DIR=$(mktemp -d "/run/tfrun-$1.XXXXXX")
+        chmod 755 "$PROBE_DIR"
+        cp "$TFPROBE" "$PROBE_DIR/tfprobe"
+        chmod 755 "$PROBE_DIR/tfprobe"
+        PROBE=$PROBE_DIR/tfprobe
+}

@@ -20,14 +20,7 @@ need_root
 
 . "$SRCDIR/tests/integration/docker-cli/common.sh"
 
-DOCKER=/usr/bin/docker
-[ -x "$DOCKER" ] || skip_all "no $DOCKER"
-LABEL=tfrun-limit-parity-test=$$
-PROBE_DIR=$(mktemp -d /run/tfrun-limit-parity.XXXXXX)
-chmod 755 "$PROBE_DIR"
-cp "$TFPROBE" "$PROBE_DIR/tfprobe"
-chmod 755 "$PROBE_DIR/tfprobe"
-PROBE=$PROBE_DIR/tfprobe
+plain_docker_setup limit-parity
 trap 'rm -rf "$TMPD" "$PROBE_DIR"' EXIT
 
 if [ -f /sys/fs/cgroup/cgroup.controllers ]; then V1=false; else V1=true; fi

@@ -10,15 +10,7 @@ need_root
 
 . "$SRCDIR/tests/integration/docker-cli/common.sh"
 
-DOCKER=/usr/bin/docker
-[ -x "$DOCKER" ] || skip_all "no $DOCKER"
-LABEL=tfrun-parity-test=$$
-# A copy of the probe outside /tmp and the build tree, readable and executable by uid 1000.
-PROBE_DIR=$(mktemp -d /run/tfrun-parity.XXXXXX)
-chmod 755 "$PROBE_DIR"
-cp "$TFPROBE" "$PROBE_DIR/tfprobe"
-chmod 755 "$PROBE_DIR/tfprobe"
-PROBE=$PROBE_DIR/tfprobe
+plain_docker_setup parity
 trap 'rm -rf "$TMPD" "$PROBE_DIR"' EXIT
 
 # plain NAME DOCKER-RUN-FLAGS... -- ARGS: the probe under plain `docker run`, output in $TMPD/NAME-plain.out.

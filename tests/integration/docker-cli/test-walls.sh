@@ -16,14 +16,7 @@ need_root
 
 . "$SRCDIR/tests/integration/docker-cli/common.sh"
 
-DOCKER=/usr/bin/docker
-[ -x "$DOCKER" ] || skip_all "no $DOCKER"
-LABEL=tfrun-walls-test=$$
-PROBE_DIR=$(mktemp -d /run/tfrun-walls.XXXXXX)
-chmod 755 "$PROBE_DIR"
-cp "$TFPROBE" "$PROBE_DIR/tfprobe"
-chmod 755 "$PROBE_DIR/tfprobe"
-PROBE=$PROBE_DIR/tfprobe
+plain_docker_setup walls
 # A host process for kill(pid, 0) from inside: visible only from the host's pid namespace.
 sleep 300 &
 HOST_PID=$!
