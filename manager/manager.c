@@ -507,6 +507,11 @@ static int take_lock(struct tf_manager *m, tf_error **err) {
                 return tf_error_set(err, -r, "state directory %s: %s", m->state_dir, strerror(-r));
         _cleanup_free_ char *path = tf_asprintf("%s/manager.lock", m->state_dir);
         m->lock_fd = open(path, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
+        if (m->lock_fd < 0 && errno == ELOOP)
+                return tf_error_set(err, ELOOP,
+                                    "%s is a symbolic link: refusing to follow it (someone planted it there?); "
+                                    "remove it",
+                                    path);
         if (m->lock_fd < 0)
                 return tf_error_set(err, errno, "%s: %s", path, strerror(errno));
         if (flock(m->lock_fd, LOCK_EX | LOCK_NB) < 0) {

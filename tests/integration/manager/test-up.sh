@@ -73,6 +73,15 @@ wait "$NPID"
 is "$(cat "$TMPD/notify.out")" "READY=1" "sd_notify: READY=1 once the services are loaded"
 down; is "$?" 0 "and SIGTERM: exit 0"
 
+# A symbolic link planted at the lock: refused, and its target untouched.
+mkdir -p "$TMPD/st2" && chmod 700 "$TMPD/st2"
+echo keep >"$TMPD/target"
+ln -s "$TMPD/target" "$TMPD/st2/manager.lock"
+"$TFRUN" up "$SVC" --state-dir "$TMPD/st2" --socket "$TMPD/sock2/s.sock" 2>"$TMPD/err"; is "$?" 125 "a planted lock symlink: 125"
+is "$(cat "$TMPD/err")" "tfrun: up: $TMPD/st2/manager.lock is a symbolic link: refusing to follow it (someone planted it there?); remove it" \
+        "a planted lock symlink: message"
+is "$(cat "$TMPD/target")" keep "a planted lock symlink: its target untouched"
+
 # Bad invocations.
 "$TFRUN" up "$TMPD/nonexistent" --state-dir "$ST" 2>"$TMPD/err"; is "$?" 125 "up: a missing directory: 125"
 is "$(cat "$TMPD/err")" "tfrun: up: $TMPD/nonexistent: No such file or directory" "up: a missing directory: message"
