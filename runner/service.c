@@ -514,9 +514,13 @@ int tf_service_reload(struct tf_service *s, struct tf_spec *spec, tf_error **err
                 s->next_due = 0;
                 return 0;
         }
-        /* Unchanged next fire: keep the armed deadline and its randomized delay. */
-        uint64_t next;
-        if (s->fire_timer && tf_fire_plan_next(plan, now_rt(s), &next) == 0 && next == s->next_due)
+        /* Unchanged next fire: keep the armed deadline and its randomized delay. A fire already due (its
+         * timer expired in the same loop round as the reload's signal, and has not run yet) is kept too:
+         * it was owed under the old schedule, and re-arming from now would drop it. */
+        uint64_t next, now = now_rt(s);
+        if (s->fire_timer && s->fire_at <= now)
+                return 0;
+        if (s->fire_timer && tf_fire_plan_next(plan, now, &next) == 0 && next == s->next_due)
                 return 0;
         arm_next_fire(s, now_rt(s));
         return 0;

@@ -302,6 +302,36 @@ static void test_reload_keeps_anchor(void) {
         world_end(&w);
 }
 
+/* A reload in the same loop round as a due fire, before its timer callback runs (a SIGHUP read first from
+ * the same epoll wait): the due fire still runs. */
+static struct world *reload_world;
+static const char *reload_yaml;
+static int on_reload_timer(struct tf_source *src, int fd, uint32_t events, void *userdata) {
+        _cleanup_error_ tf_error *e = NULL;
+        tf_source_remove(src);
+        if (tf_service_reload(reload_world->svc, load("due", reload_yaml), &e) < 0)
+                abort();
+        return 0;
+}
+
+static void test_reload_at_due_fire(void) {
+        struct world w;
+        reload_yaml = "command: [fake, 1s, 0]\nschedule: {every: 3s}\n";
+        reload_world = &w;
+        _cleanup_error_ tf_error *e = NULL;
+        world_begin(&w, "due", reload_yaml, true);
+        /* Armed after the service's timer for the same instant: runs first only if the loop orders by
+         * arming; both orders must give the fire. */
+        for (int first = 0; first < 2; first++) {
+                uint64_t at = T0 + (uint64_t) (3 + 3 * first) * SEC;
+                if (tf_loop_add_timer(loop, CLOCK_REALTIME, at, on_reload_timer, NULL, NULL, &e) < 0)
+                        abort();
+        }
+        advance(7);
+        IS_STR(starts_str(), "3 6", "a reload at the instant of a due fire keeps the fire");
+        world_end(&w);
+}
+
 static void write_state(const char *name, const char *text) {
         _cleanup_free_ char *p = tf_asprintf("%s/%s.state", tmpdir, name);
         FILE *f = fopen(p, "we");
@@ -418,6 +448,7 @@ int main(void) {
         test_drain_cancels_retry();
         test_stop();
         test_reload_keeps_anchor();
+        test_reload_at_due_fire();
         test_persistent();
         test_unscheduled_trigger();
         test_enable_disable();
