@@ -207,8 +207,9 @@ static void resume(struct tf_http_request *r) {
 /* The client of a suspended connection hung up (libmicrohttpd does not watch a suspended connection, so
  * a `logs -f` left with ^C on a quiet service would hold its connection, one of connection_limit, for
  * ever). Tell the owner, then let libmicrohttpd close it. */
-static int on_hangup(struct tf_source *src, int fd, uint32_t events, void *userdata) {
-        struct tf_http_request *r = userdata;
+/* A held request's end without its owner: the owner is told (and lets go), a stream is cut, a pending
+ * answer becomes a 503 saying why. */
+static void let_go(struct tf_http_request *r, const char *why) {
         if (r->held) {
                 held_remove(r);
                 if (r->gone)
@@ -218,8 +219,13 @@ static int on_hangup(struct tf_source *src, int fd, uint32_t events, void *userd
         if (r->stream)
                 r->stream->cut = true;
         else
-                set_answer(r, MHD_HTTP_SERVICE_UNAVAILABLE, error_response("the client went away"));
+                set_answer(r, MHD_HTTP_SERVICE_UNAVAILABLE, error_response(why));
         resume(r);
+}
+
+static int on_hangup(struct tf_source *src, int fd, uint32_t events, void *userdata) {
+        struct tf_http_request *r = userdata;
+        let_go(r, "the client went away");
         return 0;
 }
 
@@ -769,19 +775,8 @@ static void listener_free(struct listener *li) {
         if (li->daemon) {
                 /* libmicrohttpd refuses to stop with suspended connections: answer or cut every held one,
                  * telling its owner first, then give the daemon one round to send what it can. */
-                while (li->held) {
-                        struct tf_http_request *r = li->held;
-                        held_remove(r);
-                        if (r->gone)
-                                r->gone(r->gone_userdata);
-                        r->gone = NULL;
-                        if (r->stream)
-                                r->stream->cut = true;
-                        else
-                                set_answer(r, MHD_HTTP_SERVICE_UNAVAILABLE,
-                                           error_response("the manager is shutting down"));
-                        resume(r);
-                }
+                while (li->held)
+                        let_go(li->held, "the manager is shutting down");
                 (void)MHD_run(li->daemon);
                 MHD_stop_daemon(li->daemon);
         } else if (li->listen_fd >= 0)
