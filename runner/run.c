@@ -1,4 +1,5 @@
 /* SPDX-License-Identifier: MIT */
+#include <assert.h>
 #include <errno.h>
 #include <inttypes.h>
 #include <jansson.h>
@@ -92,6 +93,109 @@ void tf_run_result_init(struct tf_run_result *res) {
         };
 }
 
+void tf_run_result_done(struct tf_run_result *res) {
+        for (size_t i = 0; i < res->n_steps; i++) {
+                struct tf_step_result *st = &res->steps[i];
+                free(st->run_id);
+                free(st->output);
+                free(st->why);
+                tf_run_result_done(&st->result);
+        }
+        free(res->steps);
+        free(res->log_path);
+        free(res->error);
+        tf_run_result_init(res);
+}
+
+const char *tf_step_status_name(enum tf_step_status s) {
+        static const char *const names[] = {
+                [TF_STEP_PENDING] = "pending",     [TF_STEP_RUNNING] = "running", [TF_STEP_SUCCEEDED] = "succeeded",
+                [TF_STEP_FAILED] = "failed",       [TF_STEP_SKIPPED] = "skipped", [TF_STEP_CANCELLED] = "cancelled",
+                [TF_STEP_REUSED] = "reused",
+        };
+        return (size_t) s < ELEMENTSOF(names) && names[s] ? names[s] : "?";
+}
+
+/* env with each of add's "KEY=VALUE" replacing the entry of the same key, or appended. */
+static char **env_merge(char *const *env, char *const *add) {
+        char **v = tf_strv_copy(env);
+        for (size_t i = 0; add && add[i]; i++) {
+                const char *eq = strchr(add[i], '=');
+                size_t klen = eq ? (size_t) (eq - add[i]) : strlen(add[i]);
+                bool replaced = false;
+                for (size_t k = 0; v && v[k]; k++)
+                        if (strncmp(v[k], add[i], klen) == 0 && v[k][klen] == '=') {
+                                free(v[k]);
+                                v[k] = tf_strdup(add[i]);
+                                replaced = true;
+                                break;
+                        }
+                if (!replaced)
+                        tf_strv_push(&v, add[i]);
+        }
+        return v;
+}
+
+struct tf_run_extra *tf_run_extra_dup(const struct tf_run_extra *x) {
+        if (!x)
+                return NULL;
+        struct tf_run_extra *c = tf_malloc0(sizeof(*c));
+        c->env = tf_strv_copy(x->env);
+        c->retry_of = x->retry_of ? tf_strdup(x->retry_of) : NULL;
+        if (x->n_reuse > 0) {
+                struct tf_step_reuse *v = tf_malloc0(x->n_reuse * sizeof(*v));
+                for (size_t i = 0; i < x->n_reuse; i++) {
+                        v[i].name = tf_strdup(x->reuse[i].name);
+                        if (x->reuse[i].output) {
+                                char *o = tf_malloc0(x->reuse[i].output_len + 1);
+                                memcpy(o, x->reuse[i].output, x->reuse[i].output_len);
+                                v[i].output = o;
+                                v[i].output_len = x->reuse[i].output_len;
+                        }
+                }
+                c->reuse = v;
+                c->n_reuse = x->n_reuse;
+        }
+        return c;
+}
+
+void tf_run_extra_free(struct tf_run_extra *x) {
+        if (!x)
+                return;
+        tf_strv_free(x->env);
+        free((char *) x->retry_of);
+        for (size_t i = 0; i < x->n_reuse; i++) {
+                free((char *) x->reuse[i].name);
+                free((char *) x->reuse[i].output);
+        }
+        free((struct tf_step_reuse *) x->reuse);
+        free(x);
+}
+
+void tf_run_set_extra(struct tf_run *r, const struct tf_run_extra *x) {
+        assert(r->state == TF_RUN_PENDING && !r->extra);
+        if (!x)
+                return;
+        r->extra = tf_run_extra_dup(x);
+        if (r->extra->env && r->extra->env[0]) {
+                /* A shallow copy: everything but env stays the caller's (the spec outlives the run). */
+                r->own_spec = tf_malloc0(sizeof(*r->own_spec));
+                *r->own_spec = *r->spec;
+                r->own_spec->env = env_merge(r->spec->env, r->extra->env);
+                r->spec = r->own_spec;
+        }
+}
+
+static void run_extra_done(struct tf_run *r) {
+        tf_run_extra_free(r->extra);
+        r->extra = NULL;
+        if (r->own_spec) {
+                tf_strv_free(r->own_spec->env);
+                free(r->own_spec);
+                r->own_spec = NULL;
+        }
+}
+
 int tf_run_new(struct tf_run_ctx *ctx, const struct tf_spec *spec, const struct tf_run_options *opts,
                struct tf_run **ret, tf_error **err) {
         /* spec/ reads and checks workflows; their runner is still to come (issue 13). */
@@ -121,8 +225,8 @@ void tf_run_free(struct tf_run *r) {
         if (r->ops && r->ops->cleanup)
                 r->ops->cleanup(r);
         tf_outlog_free(r->outlog);
-        free(r->result.log_path);
-        free(r->result.error);
+        tf_run_result_done(&r->result);
+        run_extra_done(r);
         free(r->run_id);
         free(r);
 }

@@ -64,6 +64,51 @@ struct tf_run_result {
         uint64_t output_bytes;  /* what the run wrote to stdout and stderr, kept or not */
         uint64_t output_lines;
         bool log_truncated;     /* the cap was reached (or the file could not be written) */
+        /* A workflow run: one entry per step (document order), then the handlers that ran. NULL/0 for a
+         * plain run. Owned (tf_run_result_done()). */
+        struct tf_step_result *steps;
+        size_t n_steps;
+};
+
+/* ---- workflows (runner/workflow.c) -------------------------------------------------------------------- */
+
+enum tf_step_status {
+        TF_STEP_PENDING,   /* not started yet */
+        TF_STEP_RUNNING,
+        TF_STEP_SUCCEEDED, /* exited 0, or with one of its continue_on exit codes */
+        TF_STEP_FAILED,    /* any other end: exit code, signal, timeout, OOM, start failure */
+        TF_STEP_SKIPPED,   /* its when: was false, or a step it needs did not succeed */
+        TF_STEP_CANCELLED, /* the run was stopped (or timed out) before the step could end by itself */
+        TF_STEP_REUSED,    /* a retry took its recorded success and output instead of running it again */
+};
+/* "pending", "running", "succeeded", "failed", "skipped", "cancelled", "reused". */
+const char *tf_step_status_name(enum tf_step_status s);
+
+struct tf_step_result {
+        const struct tf_step *step; /* borrowed from the run's spec */
+        size_t position;            /* index in spec->steps; handlers follow at n_steps + k */
+        enum tf_step_status status;
+        char *run_id;               /* owned: "<run id>.<step name>" */
+        struct tf_run_result result; /* as a run's, when it ran (log_path: the step's own log) */
+        char *output;               /* owned: step->output set and it succeeded or was reused */
+        size_t output_len;
+        char *why;                  /* owned: skipped or failed: a sentence for people ("needs b, which failed") */
+};
+
+/* A step a retry does not run again: its recorded output (NULL when it had none). */
+struct tf_step_reuse {
+        const char *name;
+        const char *output;
+        size_t output_len;
+};
+
+/* What one run carries beyond its spec (set before tf_run_start(); copied). */
+struct tf_run_extra {
+        char **env;           /* "KEY=VALUE" added to the run's (and each step's) environment; a key the
+                                 spec sets too is replaced */
+        const char *retry_of; /* the run id this run retries (tfrun retry); NULL */
+        const struct tf_step_reuse *reuse; /* a workflow retry: steps that are not run again */
+        size_t n_reuse;
 };
 
 struct tf_run;
@@ -126,6 +171,10 @@ struct tf_run_options {
          * tfrun's fds as it says (runner/outlog.h); NULL: the run writes to tfrun's stdout and stderr
          * itself (native: inherited; docker: copied unchanged). */
         const struct tf_outlog_options *log;
+        /* Workflows: called when a step starts running and when it reaches its final status (skipped and
+         * reused ones included: once, with that status); the pointer is valid for the call only. */
+        void (*on_step)(const struct tf_run *r, const struct tf_step_result *step, void *userdata);
+        void *on_step_userdata;
 };
 
 struct tf_run {
@@ -150,6 +199,11 @@ struct tf_run {
         void *on_done_userdata;
         void *backend; /* backend-private state */
         struct tf_outlog *outlog; /* opts->log set: the sink backends write the output to */
+        /* tf_run_set_extra(): the copies, and the spec with the extra env (a shallow copy of *spec whose
+         * env vector is its own); spec then points to it. */
+        struct tf_run_extra *extra; /* NULL: none */
+        struct tf_spec *own_spec;
+        void *workflow; /* runner/workflow.c's state of a workflow run */
 };
 
 extern const struct tf_backend_ops tf_native_backend;
@@ -180,6 +234,12 @@ void tf_run_free(struct tf_run *r);
  * backend can honour, the sandbox, the container body), without starting: `tfrun validate`. */
 int tf_run_check(struct tf_run_ctx *ctx, const struct tf_spec *spec, const struct tf_run_options *opts,
                  tf_error **err);
+
+/* Give the run what it carries beyond its spec (copied); before tf_run_start() only. */
+void tf_run_set_extra(struct tf_run *r, const struct tf_run_extra *x);
+/* A deep copy (NULL for NULL), and its free. */
+struct tf_run_extra *tf_run_extra_dup(const struct tf_run_extra *x);
+void tf_run_extra_free(struct tf_run_extra *x);
 
 /* Check and start. Every run ends through on_done, called once from the loop (never from inside this
  * call) after the run reached a final state and was cleaned up, whatever happened: a refused check or a
@@ -218,6 +278,8 @@ void tf_run_report(const struct tf_run *r);
 void tf_run_emit_json(const struct tf_run_options *o, json_t *obj);
 /* A result before anything is known: no exit code, statistics unknown. */
 void tf_run_result_init(struct tf_run_result *res);
+/* Free what a result owns (error, log_path, steps); it is left as after tf_run_result_init(). */
+void tf_run_result_done(struct tf_run_result *res);
 
 /* Log a line on stderr prefixed "tfrun: " (the runner is the only module that prints). */
 void tf_log(const char *fmt, ...) __attribute__((format(printf, 1, 2)));

@@ -35,6 +35,7 @@ struct job {
         unsigned attempt;              /* 0 for the first run of a fire */
         enum tf_trigger trigger;       /* what started the job */
         uint64_t scheduled_usec;       /* the fire it is for; 0 when not scheduled */
+        struct tf_run_extra *extra;    /* owned: what every attempt carries (tf_service_trigger_ex) */
         struct job *next;
 };
 
@@ -53,6 +54,7 @@ struct tf_service {
         bool queued;                  /* overlap queue/replace: one fire waits for the running job */
         enum tf_trigger queued_kind;
         uint64_t queued_scheduled;
+        struct tf_run_extra *queued_extra; /* owned */
         enum tf_trigger fire_kind;    /* of the fire being handled by tf_service_trigger() */
         uint64_t fire_scheduled;
         bool draining;
@@ -187,6 +189,7 @@ static void job_free(struct tf_service *s, struct job *j) {
         tf_source_remove(j->retry_timer);
         tf_run_free(j->run);
         ref_put(j->ref);
+        tf_run_extra_free(j->extra);
         free(j);
 }
 
@@ -233,6 +236,8 @@ static void on_run_done(struct tf_run *r, void *userdata) {
         free(s->last.error);
         free(s->last.log_path);
         s->last = r->result;
+        s->last.steps = NULL; /* the last result's facts only; steps stay with the run (history has them) */
+        s->last.n_steps = 0;
         s->last.error = r->result.error ? tf_strdup(r->result.error) : NULL;
         s->last.log_path = r->result.log_path ? tf_strdup(r->result.log_path) : NULL;
         s->last_ended_usec = now_rt(s);
@@ -270,6 +275,7 @@ static void run_job(struct job *j) {
                 check_idle(s);
                 return;
         }
+        tf_run_set_extra(j->run, j->extra);
         const struct tf_spec *spec = j->ref->spec;
         s->runs_started++;
         if (spec->schedule.persistent) {
@@ -285,9 +291,12 @@ static void run_job(struct job *j) {
                                         j->scheduled_usec, s->o.hooks->userdata);
 }
 
-static struct job *new_job(struct tf_service *s, enum tf_trigger kind, uint64_t scheduled_usec) {
+/* Takes extra. */
+static struct job *new_job(struct tf_service *s, enum tf_trigger kind, uint64_t scheduled_usec,
+                           struct tf_run_extra *extra) {
         struct job *j = tf_malloc0(sizeof(*j));
         j->svc = s;
+        j->extra = extra;
         j->trigger = kind;
         j->scheduled_usec = scheduled_usec;
         j->ref = s->cur;
@@ -302,7 +311,9 @@ static struct job *new_job(struct tf_service *s, enum tf_trigger kind, uint64_t 
 static void start_queued(struct tf_service *s) {
         if (s->queued && !s->draining && s->n_jobs == 0) {
                 s->queued = false;
-                new_job(s, s->queued_kind, s->queued_scheduled);
+                struct tf_run_extra *x = s->queued_extra;
+                s->queued_extra = NULL;
+                new_job(s, s->queued_kind, s->queued_scheduled, x);
         }
 }
 
@@ -318,6 +329,11 @@ const char *tf_trigger_name(enum tf_trigger t) {
 
 enum tf_trigger_outcome tf_service_trigger_as(struct tf_service *s, enum tf_trigger kind, const char *why,
                                               char **ret_run_id) {
+        return tf_service_trigger_ex(s, kind, why, NULL, ret_run_id);
+}
+
+enum tf_trigger_outcome tf_service_trigger_ex(struct tf_service *s, enum tf_trigger kind, const char *why,
+                                              const struct tf_run_extra *extra, char **ret_run_id) {
         const struct tf_spec *spec = s->cur->spec;
         uint64_t scheduled = kind == TF_TRIGGER_SCHEDULE ? s->next_due : 0;
         if (ret_run_id)
@@ -339,6 +355,8 @@ enum tf_trigger_outcome tf_service_trigger_as(struct tf_service *s, enum tf_trig
                         s->queued = true;
                         s->queued_kind = kind;
                         s->queued_scheduled = scheduled;
+                        tf_run_extra_free(s->queued_extra);
+                        s->queued_extra = tf_run_extra_dup(extra);
                         return TF_TRIGGER_QUEUED;
                 case TF_OVERLAP_REPLACE:
                         tf_log("%s: %s: stopping the running one to replace it (overlap: replace)", spec->name,
@@ -346,6 +364,8 @@ enum tf_trigger_outcome tf_service_trigger_as(struct tf_service *s, enum tf_trig
                         s->queued = true;
                         s->queued_kind = kind;
                         s->queued_scheduled = scheduled;
+                        tf_run_extra_free(s->queued_extra);
+                        s->queued_extra = tf_run_extra_dup(extra);
                         /* Jobs waiting for a retry are dropped; running ones are stopped and start the
                          * queued fire when the last one is done. */
                         for (struct job *j = s->jobs, *next; j; j = next) {
@@ -362,7 +382,7 @@ enum tf_trigger_outcome tf_service_trigger_as(struct tf_service *s, enum tf_trig
                 }
         }
         unsigned before = s->runs_started;
-        struct job *j = new_job(s, kind, scheduled);
+        struct job *j = new_job(s, kind, scheduled, tf_run_extra_dup(extra));
         if (s->runs_started == before)
                 return TF_TRIGGER_FAILED; /* new_job freed it */
         if (ret_run_id)
@@ -460,7 +480,7 @@ static int on_first(struct tf_source *src, int fd, uint32_t events, void *userda
         if (!s->draining) {
                 if (kind == TF_TRIGGER_CATCHUP && s->o.hooks && s->o.hooks->fire_missed)
                         s->o.hooks->fire_missed(s, "downtime", 0, s->o.hooks->userdata);
-                (void) new_job(s, kind, 0);
+                (void) new_job(s, kind, 0, NULL);
         }
         check_idle(s);
         return 0;
@@ -658,5 +678,6 @@ void tf_service_free(struct tf_service *s) {
         free(s->state_path);
         free(s->last.error);
         free(s->last.log_path);
+        tf_run_extra_free(s->queued_extra);
         free(s);
 }

@@ -83,6 +83,9 @@ enum tf_trigger_outcome {
 /* The same, saying what became of it; *ret_run_id (may be NULL) gets a copy of the new run's id. */
 enum tf_trigger_outcome tf_service_trigger_as(struct tf_service *s, enum tf_trigger kind, const char *why,
                                               char **ret_run_id);
+/* The same, the job (each of its attempts, and a queued fire) carrying extra (copied; NULL: none). */
+enum tf_trigger_outcome tf_service_trigger_ex(struct tf_service *s, enum tf_trigger kind, const char *why,
+                                              const struct tf_run_extra *extra, char **ret_run_id);
 
 /* Resident: a disabled service does not fire (its timer is disarmed) but may be triggered; enabling
  * re-arms from now. Running runs are never touched. */
