@@ -77,7 +77,8 @@ static int read_profile(const struct tf_spec *s, json_t **ret, tf_error **err) {
         return 0;
 }
 
-static int host_limits(const struct tf_spec *s, json_t *hc, tf_error **err) {
+static int host_limits(const struct tf_spec *s, const struct tf_docker_pinned *pinned, json_t *hc,
+                       tf_error **err) {
         const struct tf_limits *l = &s->limits;
 
         /* Refusals first: nothing is built for a spec Docker cannot honour. */
@@ -166,6 +167,12 @@ static int host_limits(const struct tf_spec *s, json_t *hc, tf_error **err) {
                 json_object_set_new(hc, "Ulimits",
                                     json_pack("[{s:s,s:I,s:I}]", "Name", "nofile", "Soft",
                                               (json_int_t)l->nofile, "Hard", (json_int_t)l->nofile));
+        else if (pinned && pinned->nofile_soft > 0 && pinned->nofile_hard >= pinned->nofile_soft &&
+                 pinned->nofile_hard <= INT64_MAX)
+                json_object_set_new(hc, "Ulimits",
+                                    json_pack("[{s:s,s:I,s:I}]", "Name", "nofile", "Soft",
+                                              (json_int_t)pinned->nofile_soft, "Hard",
+                                              (json_int_t)pinned->nofile_hard));
         return 0;
 }
 
@@ -369,7 +376,7 @@ int tf_docker_create_body(const struct tf_spec *s, const char *run_id, const str
         json_t *hc = json_object();
         json_object_set_new(body, "HostConfig", hc);
 
-        r = host_limits(s, hc, err);
+        r = host_limits(s, pinned, hc, err);
         if (r >= 0)
                 r = host_sandbox(s, pinned, hc, err);
         if (r >= 0)

@@ -106,6 +106,10 @@ struct tf_docker_pinned {
         const char *seccomp_profile;       /* Docker-format JSON sent for `seccomp: default` */
         const char *const *masked_paths;   /* NULL-terminated: HostConfig.MaskedPaths */
         const char *const *readonly_paths; /* NULL-terminated: HostConfig.ReadonlyPaths */
+        /* The open-files limit of a spec without limits.nofile: what a native job inherits (tfrun's own
+         * RLIMIT_NOFILE), sent as Ulimits so that a container gets the same and not the engine's; 0: leave
+         * it to the engine. */
+        uint64_t nofile_soft, nofile_hard;
 };
 int tf_docker_create_body(const struct tf_spec *spec, const char *run_id,
                           const struct tf_docker_pinned *pinned, json_t **ret, tf_error **err);

@@ -32,6 +32,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/epoll.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -331,9 +332,18 @@ static int docker_check(struct tf_run *r, tf_error **err) {
                                     "containers in its own cgroups (drop the option or use backend: native)",
                                     s->path);
         /* Every refusal of a limit Docker cannot express happens here, before any call to the engine. */
+        /* Without limits.nofile a native job inherits tfrun's open-files limit: a container gets the same,
+         * not whatever the engine's shim has (DESIGN.md: equal read-back inside the job). */
+        struct rlimit nofile = {};
+        if (getrlimit(RLIMIT_NOFILE, &nofile) < 0 || nofile.rlim_cur == RLIM_INFINITY)
+                nofile = (struct rlimit){};
         const struct tf_docker_pinned pinned = {.seccomp_profile = tf_seccomp_default_profile,
                                                 .masked_paths = tf_sandbox_masked_paths,
-                                                .readonly_paths = tf_sandbox_readonly_paths};
+                                                .readonly_paths = tf_sandbox_readonly_paths,
+                                                .nofile_soft = nofile.rlim_cur,
+                                                .nofile_hard = nofile.rlim_max == RLIM_INFINITY
+                                                                       ? nofile.rlim_cur
+                                                                       : nofile.rlim_max};
         int ret = tf_docker_create_body(s, r->run_id, &pinned, &k->body, err);
         if (ret < 0)
                 return ret;

@@ -164,6 +164,32 @@ static void test_all_limits(void) {
         json_decref(b);
 }
 
+/* Without limits.nofile the body carries the open-files limit a native job would inherit (pinned's), so the
+ * container does not get the engine's own; a spec's nofile wins; none given: the engine decides. */
+static void test_nofile_inherited(void) {
+        struct tf_spec s;
+        spec_init(&s);
+        const struct tf_docker_pinned pinned = {.nofile_soft = 4096, .nofile_hard = 8192};
+        json_t *b = NULL;
+        OK(tf_docker_create_body(&s, "r", &pinned, &b, NULL) == 0, "nofile inherited: body built");
+        json_t *ul = json_array_get(json_object_get(hc(b), "Ulimits"), 0);
+        IS_STR(json_string_value(json_object_get(ul, "Name")), "nofile", "inherited: Ulimits nofile");
+        OK(ival(ul, "Soft") == 4096 && ival(ul, "Hard") == 8192, "inherited: soft 4096, hard 8192");
+        json_decref(b);
+        s.limits.nofile = 100;
+        OK(tf_docker_create_body(&s, "r", &pinned, &b, NULL) == 0, "nofile set: body built");
+        ul = json_array_get(json_object_get(hc(b), "Ulimits"), 0);
+        OK(ival(ul, "Soft") == 100 && ival(ul, "Hard") == 100 &&
+                   json_array_size(json_object_get(hc(b), "Ulimits")) == 1,
+           "the spec's nofile wins over the inherited one");
+        json_decref(b);
+        s.limits.nofile = TF_UNSET;
+        const struct tf_docker_pinned none = {};
+        OK(tf_docker_create_body(&s, "r", &none, &b, NULL) == 0, "no inherited nofile: body built");
+        OK(!json_object_get(hc(b), "Ulimits"), "no inherited nofile: Ulimits omitted");
+        json_decref(b);
+}
+
 static void test_cpu(void) {
         struct tf_spec s;
         spec_init(&s);
@@ -691,6 +717,7 @@ int main(void) {
         test_minimal();
         test_all_limits();
         test_cpu();
+        test_nofile_inherited();
         test_refusals();
         test_sandbox();
         test_default_seccomp();
