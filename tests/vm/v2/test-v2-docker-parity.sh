@@ -1,0 +1,128 @@
+#!/bin/bash
+# SPDX-License-Identifier: MIT
+# The limit read-back of test-limit-parity.sh on pure cgroup v2: `tfprobe cgfiles` inside the job natively,
+# on the docker backend and under plain `docker run` with the documented equivalent flags, compared field by
+# field. The build machines' engines run on cgroup v1; here a dockerd of the guest's own (the host's
+# binaries, data in the guest's tmpfs, vfs storage, no network) runs on the guest's v2 hierarchy.
+#
+# Allowed differences, each named in docs/spec.md ("Differences natives vs containers"):
+#   cpu.weight         with cpu_weight W: runc 1.1 writes 1 + (shares - 2) * 9999 / 262142 of the
+#                      CpuShares W * 1024 / 100 that Docker takes; without cpu_weight, and
+#   io.weight, cpuset.cpus.effective
+#                      present only in the container (runc enables every controller; natively tfrun
+#                      enables memory, pids and what a limit needs).
+# Everything else (memory.max, memory.swap.max, cpu.max, pids.max, the cgroup namespace's root, the
+# open-files limit) must be equal on all three.
+. "$SRCDIR/tests/lib.sh"
+. "$SRCDIR/tests/integration/native/common.sh"
+. "$SRCDIR/tests/vm/v2/common.sh"
+
+DOCKERD=$(command -v dockerd || true)
+DOCKER=$(command -v docker || true)
+if [ -z "$DOCKERD" ] || [ -z "$DOCKER" ] || [ ! -x /bin/busybox ]; then
+        skip_all "needs dockerd, docker and /bin/busybox on the host (scripts/setup-docker.sh installs them)"
+fi
+
+D=$TMPD/docker
+mkdir -p "$D/data" "$D/exec"
+# The engine in a cgroup of its own, as on any host (systemd's docker.service): dockerd 20.10 decides
+# whether it may limit swap from its own cgroup's memory.swap.max, which the root cgroup does not have.
+for c in memory pids cpu io cpuset; do echo "+$c" >"$CG/cgroup.subtree_control" 2>/dev/null; done
+mkdir -p "$CG/test-dockerd"
+(
+        echo "$BASHPID" >"$CG/test-dockerd/cgroup.procs" &&
+                exec "$DOCKERD" --iptables=false --bridge=none --ip-forward=false --ip-masq=false \
+                        --data-root "$D/data" --exec-root "$D/exec" --pidfile "$D/pid" \
+                        --host "unix://$D/sock" >"$D/log" 2>&1 </dev/null
+) &
+DPID=$!
+cleanup() {
+        kill "$DPID" 2>/dev/null
+        for _ in $(seq 100); do kill -0 "$DPID" 2>/dev/null || break; sleep 0.2; done
+        rmdir "$CG/test-dockerd" 2>/dev/null
+}
+trap cleanup EXIT
+export DOCKER_HOST=unix://$D/sock
+up=false
+for _ in $(seq 240); do
+        if "$DOCKER" version >/dev/null 2>&1; then up=true; break; fi
+        kill -0 "$DPID" 2>/dev/null || break
+        sleep 0.5
+done
+if ! $up; then
+        fail "dockerd started in the guest"
+        diag "$(tail -n 20 "$D/log")"
+        done_testing
+        exit 1
+fi
+pass "dockerd started in the guest ($("$DOCKER" version --format '{{.Server.Version}}, API {{.Server.APIVersion}}'))"
+is "$("$DOCKER" info --format '{{.CgroupVersion}}')" 2 "the engine runs on cgroup v2"
+
+IMAGE=tfrun-test/busybox:latest
+R=$TMPD/rootfs
+mkdir -p "$R/bin" "$R/tmp" "$R/proc" "$R/sys" "$R/dev" "$R/etc"
+cp /bin/busybox "$R/bin/busybox" && ln -s busybox "$R/bin/sh"
+tar -C "$R" -c . | "$DOCKER" import - "$IMAGE" >/dev/null
+ok "the test image imported"
+
+TFRUN_NOFILE=4096
+field() { sed -n "s|^$2=||p" "$TMPD/$1.out"; }
+runc_weight() { echo $((1 + ($1 * 1024 / 100 - 2) * 9999 / 262142)); }
+
+# row NAME 'LIMITS' CPU_WEIGHT DOCKER-RUN-FLAGS...: LIMITS natively and on the docker backend, the flags under
+# plain `docker run`; CPU_WEIGHT: the spec's cpu_weight (or -), for the one value that differs.
+row() {
+        local name=$1 lim=$2 cw=$3 col key a v bad
+        shift 3
+        printf 'name: %s\ncommand: [%s, cgfiles]\nlimits: %s\n' "$name" "$PROBE" "$lim" >"$TMPD/$name-native.yaml"
+        printf 'name: %s\nimage: %s\ncommand: [%s, cgfiles]\nmounts: [{source: %s, target: %s, read_only: true}]\nsandbox: {network: none}\nlimits: %s\n' \
+                "$name" "$IMAGE" "$PROBE" "$PROBE" "$PROBE" "$lim" >"$TMPD/$name-docker.yaml"
+        for b in native docker; do
+                (ulimit -n "$TFRUN_NOFILE" && exec "$TFRUN" -q "$TMPD/$name-$b.yaml") \
+                        >"$TMPD/$name-$b.out" 2>"$TMPD/$name-$b.err"
+                is "$?" 0 "$name: $b run of limits $lim exits 0"
+                [ -s "$TMPD/$name-$b.err" ] && diag "$b: $(cat "$TMPD/$name-$b.err")"
+        done
+        "$DOCKER" run --rm --network none -v "$PROBE:$PROBE:ro" --cgroupns private \
+                --security-opt no-new-privileges --security-opt "seccomp=$SRCDIR/sandbox/seccomp-default.json" \
+                --ulimit "nofile=$TFRUN_NOFILE:$TFRUN_NOFILE" "$@" "$IMAGE" "$PROBE" cgfiles \
+                >"$TMPD/$name-plain.out" 2>"$TMPD/$name-plain.err"
+        is "$?" 0 "$name: plain docker run $* exits 0"
+        [ -s "$TMPD/$name-plain.err" ] && diag "plain: $(cat "$TMPD/$name-plain.err")"
+        diag "$name native: $(tr '\n' ' ' <"$TMPD/$name-native.out")"
+        diag "$name plain:  $(tr '\n' ' ' <"$TMPD/$name-plain.out")"
+        is "$(field "$name-native" cgroup)" v2 "$name: the native job read v2 files"
+        for col in docker plain; do
+                bad=
+                while IFS='=' read -r key a; do
+                        v=$(field "$name-$col" "$key")
+                        case $key in
+                        io.weight | cpuset.cpus.effective)
+                                [ "$a" = absent ] || [ "$a" = "$v" ] || bad="$bad $key (native $a, $col $v)"
+                                continue ;;
+                        cpu.weight)
+                                if [ "$cw" != - ]; then a=$(runc_weight "$cw"); fi ;;
+                        esac
+                        [ "$a" = "$v" ] || bad="$bad $key (native $a, $col $v)"
+                done <"$TMPD/$name-native.out"
+                if [ -z "$bad" ]; then pass "$name: $col reads what the native job reads"; else
+                        fail "$name: $col reads what the native job reads"
+                        diag "differs:$bad"
+                fi
+        done
+        if [ "$cw" != - ]; then
+                is "$(field "$name-native" cpu.weight)" "$cw" "$name: natively cpu.weight is the spec's $cw"
+        fi
+}
+
+M64=67108864
+row mixed "{memory: 64M, pids: 20, cpus: 0.5}" - -m 64M --pids-limit 20 --cpus 0.5
+is "$(field mixed-native memory.swap.max)" $M64 "mixed: memory 64M alone allows as much again of swap"
+row memsw0 "{memory: 64M, memory_swap: 0}" - -m 64M --memory-swap 64M
+is "$(field memsw0-native memory.swap.max)" 0 "memsw0: memory_swap 0 allows no swap"
+row cpuw "{cpu_weight: 200}" 200 --cpu-shares 2048
+
+is "$("$DOCKER" ps -aq --filter label=tfrun.service | wc -l)" 0 "no container left"
+is "$(tfrun_cg_left)" "" "no tfrun cgroup left"
+
+done_testing
