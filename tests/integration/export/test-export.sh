@@ -70,6 +70,39 @@ grep -q "^ExecStart=docker run --rm --name=tfrun-container .*--memory=67108864 -
         "$d/container.service"
 ok "container spec: ExecStart= is a docker run with the create body's limits and profile"
 
+# --- cron -> OnCalendar=: systemd's own calendar evaluation of the exported lines gives tfrun's fire times ---
+if command -v systemd-analyze >/dev/null; then
+        base='2026-03-02 00:00:00 UTC'
+        n=25
+        while IFS= read -r expr; do
+                printf 'name: crontest\ncommand: [/bin/true]\nsandbox: host\nschedule: {cron: "CRON_TZ=UTC %s"}\n' "$expr" \
+                        >"$TMPD/crontest.yaml"
+                mkdir -p "$TMPD/cron" && rm -f "$TMPD/cron"/*
+                "$TFRUN" export systemd --dir "$TMPD/cron" "$TMPD/crontest.yaml" >/dev/null 2>&1
+                mapfile -t cal < <(sed -n 's/^OnCalendar=//p' "$TMPD/cron/crontest.timer")
+                TZ=UTC systemd-analyze calendar --iterations=$n --base-time="$base" "${cal[@]}" 2>&1 |
+                        sed -nE 's/^ *(Next elapse|Iter\. #[0-9]+): (.*)$/\2/p' |
+                        sort -u -k2,3 | sort -k2,3 | head -$n >"$TMPD/sd"
+                TZ=UTC "$TFRUN" explain --backend systemd --base-time "$base" -n $n "$TMPD/crontest.yaml" 2>&1 |
+                        sed -n '/^schedule: first fire times/,$p' | sed 1d | sed 's/^  //' >"$TMPD/tf"
+                if [ -s "$TMPD/tf" ] && diff "$TMPD/sd" "$TMPD/tf" >"$TMPD/diff"; then
+                        pass "cron '$expr' -> ${cal[*]}: systemd fires at tfrun's $n times"
+                else
+                        fail "cron '$expr' -> ${cal[*]}: systemd and tfrun disagree"
+                        diag "$(head -20 "$TMPD/diff")"
+                fi
+        done <<'CRONS'
+*/15 9-17 * * 1-5
+30 4 1,15 * 5
+0 0 * * 0
+5 */2 1-7 * *
+0 12 * jan,jul mon-fri
+0 0 29 2 *
+*/7 * * * sun
+0 0 1 */3 *
+CRONS
+fi
+
 # --- goldens (the syscall list is the x86_64 one) ---
 if [ "$(uname -m)" != x86_64 ]; then
         skip "the goldens are for x86_64 (the seccomp allow-list depends on the architecture)"
