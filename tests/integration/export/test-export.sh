@@ -103,6 +103,41 @@ if command -v systemd-analyze >/dev/null; then
 CRONS
 fi
 
+# --- explain's cgroup files are what a run gets: read back inside a real run on this host ---
+if [ "$(id -u)" != 0 ]; then
+        skip "not root: the read-back of explain's cgroup files needs the default sandbox's cgroup namespace"
+else
+        if awk '$3 == "cgroup" { found = 1 } END { exit !found }' /proc/mounts; then ver=v1; else ver=v2; fi
+        cat >"$TMPD/readback.yaml" <<'YAML'
+name: readback
+command: [sh, -c, 'for f in $FILES; do printf "%s %s\n" "$f" "$(cat /sys/fs/cgroup/$f)"; done']
+limits: {cpus: 0.5, cpu_weight: 200, memory: 64M, memory_swap: 32M, pids: 16}
+YAML
+        "$TFRUN" explain --backend native "$TMPD/readback.yaml" >"$TMPD/rb.explain"
+        if [ $ver = v1 ]; then sect='^cgroup v1'; else sect='^cgroup v2'; fi
+        awk -v s="$sect" '$0 ~ s { on = 1; next } /^[^ ]/ { on = 0 } on { print $1, $2 }' "$TMPD/rb.explain" \
+                >"$TMPD/rb.want"
+        FILES=$(cut -d' ' -f1 "$TMPD/rb.want" | tr '\n' ' ') \
+                "$TFRUN" run -q "$TMPD/readback.yaml" >"$TMPD/rb.got" 2>"$TMPD/rb.err"
+        if [ -s "$TMPD/rb.want" ] && diff "$TMPD/rb.want" "$TMPD/rb.got" >"$TMPD/diff"; then
+                pass "explain's cgroup $ver files and values are what a run reads back ($(wc -l <"$TMPD/rb.want") files)"
+        else
+                fail "explain's cgroup $ver files differ from a run's"
+                diag "$(cat "$TMPD/diff" "$TMPD/rb.err")"
+        fi
+fi
+
+# --- explain's fire times are `tfrun next`'s ---
+"$TFRUN" next -n 4 "$SRCDIR/examples/nightly.yaml" >"$TMPD/next"
+"$TFRUN" explain -n 4 "$SRCDIR/examples/nightly.yaml" | sed -n '/^schedule: first fire times/,$p' | sed 1d |
+        sed 's/^  //' >"$TMPD/explain-next"
+if [ -s "$TMPD/next" ] && diff "$TMPD/next" "$TMPD/explain-next" >"$TMPD/diff"; then
+        pass "explain's fire times are tfrun next's"
+else
+        fail "explain's fire times differ from tfrun next's"
+        diag "$(cat "$TMPD/diff")"
+fi
+
 # --- goldens (the syscall list is the x86_64 one) ---
 if [ "$(uname -m)" != x86_64 ]; then
         skip "the goldens are for x86_64 (the seccomp allow-list depends on the architecture)"
