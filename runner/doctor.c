@@ -51,7 +51,8 @@ static void line(struct report *r, enum level lv, const char *check, const char 
         if (lv == FAIL)
                 r->failed = true;
         if (r->json) {
-                json_t *o = json_pack("{s:s,s:s,s:s}", "check", check, "status", level_name[lv], "detail", detail);
+                json_t *o = json_pack("{s:s,s:s,s:s}", "check", check, "status", level_name[lv], "detail",
+                                      detail);
                 if (fix)
                         json_object_set_new(o, "fix", json_string(fix));
                 json_array_append_new(r->checks, o);
@@ -75,16 +76,16 @@ static int read_small(const char *path, char *buf, size_t size) {
 
 /* ---- cgroups ---- */
 
-static const char *const v1_controllers[] = {"cpu",    "cpuacct",   "cpuset",  "memory", "devices", "freezer",
-                                             "net_cls", "net_prio", "blkio",  "perf_event", "hugetlb", "pids",
-                                             "rdma",   "misc",      NULL};
+static const char *const v1_controllers[] = {"cpu",     "cpuacct", "cpuset",   "memory", "devices",
+                                             "freezer", "net_cls", "net_prio", "blkio",  "perf_event",
+                                             "hugetlb", "pids",    "rdma",     "misc",   NULL};
 
 struct cg {
-        char **v1;         /* controllers mounted as v1, in mount order */
-        char **v1_mnt;     /* their mount points, same index */
-        char *v2_mnt;      /* the cgroup2 mount, NULL without */
-        char *v2_ctl;      /* its root's cgroup.controllers */
-        char *self_v2;     /* our cgroup in it ("0::PATH") */
+        char **v1;     /* controllers mounted as v1, in mount order */
+        char **v1_mnt; /* their mount points, same index */
+        char *v2_mnt;  /* the cgroup2 mount, NULL without */
+        char *v2_ctl;  /* its root's cgroup.controllers */
+        char *self_v2; /* our cgroup in it ("0::PATH") */
 };
 
 static void cg_done(struct cg *c) {
@@ -106,8 +107,10 @@ static void cg_detect(struct cg *c) {
                 if (streq(type, "cgroup2") && !c->v2_mnt)
                         c->v2_mnt = tf_strdup(mnt);
                 else if (streq(type, "cgroup"))
-                        for (char *save = NULL, *o = strtok_r(opts, ",", &save); o; o = strtok_r(NULL, ",", &save))
-                                if (tf_strv_contains((char **)v1_controllers, o) && !tf_strv_contains(c->v1, o)) {
+                        for (char *save = NULL, *o = strtok_r(opts, ",", &save); o;
+                             o = strtok_r(NULL, ",", &save))
+                                if (tf_strv_contains((char **)v1_controllers, o) &&
+                                    !tf_strv_contains(c->v1, o)) {
                                         tf_strv_push(&c->v1, o);
                                         tf_strv_push(&c->v1_mnt, mnt);
                                 }
@@ -136,7 +139,8 @@ static char *self_cgroup(const char *controller) {
                 if (!controller ? streq(a + 1, "") : false)
                         ret = tf_strdup(b + 1);
                 else if (controller)
-                        for (char *save = NULL, *o = strtok_r(a + 1, ",", &save); o; o = strtok_r(NULL, ",", &save))
+                        for (char *save = NULL, *o = strtok_r(a + 1, ",", &save); o;
+                             o = strtok_r(NULL, ",", &save))
                                 if (streq(o, controller))
                                         ret = tf_strdup(b + 1);
         }
@@ -167,7 +171,8 @@ static void check_cgroups(struct report *r) {
         _cleanup_free_ char *d = NULL;
         const char *mode;
         if (c.v2_mnt && !c.v1)
-                mode = "v2", d = tf_asprintf("v2 at %s, controllers: %s", c.v2_mnt, v2_has ? c.v2_ctl : "(none)");
+                mode = "v2",
+                d = tf_asprintf("v2 at %s, controllers: %s", c.v2_mnt, v2_has ? c.v2_ctl : "(none)");
         else if (c.v2_mnt)
                 mode = "hybrid",
                 d = tf_asprintf("hybrid: v1 controllers: %s; v2 at %s with %s%s", v1, c.v2_mnt,
@@ -209,7 +214,8 @@ static void check_cgroups(struct report *r) {
                         continue;
                 }
                 if (access(path, W_OK) < 0) {
-                        detail = tf_asprintf("%s (%s) is not writable by uid %u", path, want[i], (unsigned)geteuid());
+                        detail = tf_asprintf("%s (%s) is not writable by uid %u", path, want[i],
+                                             (unsigned)geteuid());
                         line(r, needed ? FAIL : WARN, check, detail,
                              "run tfrun as root, or delegate a cgroup to this user (systemd: Delegate=yes, "
                              "or `systemd-run --user -p Delegate=yes`) and pass --cgroup-parent");
@@ -221,8 +227,9 @@ static void check_cgroups(struct report *r) {
         if (c.v2_mnt && !v2_has) {
                 _cleanup_free_ char *self = self_cgroup(NULL);
                 _cleanup_free_ char *p = tf_asprintf("%s%s", c.v2_mnt, self ? self : "/");
-                _cleanup_free_ char *dd = tf_asprintf("v2 %s %s: used to track runs and kill them as a whole", p,
-                                                      access(p, W_OK) == 0 ? "writable" : "not writable");
+                _cleanup_free_ char *dd =
+                        tf_asprintf("v2 %s %s: used to track runs and kill them as a whole", p,
+                                    access(p, W_OK) == 0 ? "writable" : "not writable");
                 line(r, access(p, W_OK) == 0 ? OK : WARN, "tracking", dd,
                      access(p, W_OK) == 0 ? NULL : "runs are tracked through the v1 hierarchies instead");
         }
@@ -260,7 +267,8 @@ static void check_userns(struct report *r) {
         else
                 line(r, FAIL, "userns", d,
                      "the default sandbox of a non-root tfrun needs them: sysctl "
-                     "kernel.unprivileged_userns_clone=1 user.max_user_namespaces=15000, or use sandbox: host");
+                     "kernel.unprivileged_userns_clone=1 user.max_user_namespaces=15000, or use sandbox: "
+                     "host");
 }
 
 static void check_seccomp(struct report *r) {
@@ -269,12 +277,14 @@ static void check_seccomp(struct report *r) {
         uint32_t action = SECCOMP_RET_ERRNO;
         bool avail = syscall(SYS_seccomp, SECCOMP_GET_ACTION_AVAIL, 0, &action) == 0;
         const struct scmp_version *v = seccomp_version();
-        _cleanup_free_ char *d = tf_asprintf("kernel filter %s, libseccomp %u.%u.%u", mode && avail ? "available" : "missing",
-                                             v ? v->major : 0, v ? v->minor : 0, v ? v->micro : 0);
+        _cleanup_free_ char *d =
+                tf_asprintf("kernel filter %s, libseccomp %u.%u.%u", mode && avail ? "available" : "missing",
+                            v ? v->major : 0, v ? v->minor : 0, v ? v->micro : 0);
         if (mode && avail)
                 line(r, OK, "seccomp", d, NULL);
         else
-                line(r, FAIL, "seccomp", d, "build the kernel with CONFIG_SECCOMP_FILTER (or use seccomp: unconfined)");
+                line(r, FAIL, "seccomp", d,
+                     "build the kernel with CONFIG_SECCOMP_FILTER (or use seccomp: unconfined)");
 }
 
 /* ---- the engine ---- */
@@ -362,7 +372,8 @@ static void check_engine(struct report *r, const char *host) {
         _cleanup_free_ char *sock = NULL;
         if (env && *env) {
                 if (!tf_startswith(env, "unix://")) {
-                        _cleanup_free_ char *d = tf_asprintf("DOCKER_HOST=%s: tfrun talks to unix sockets only", env);
+                        _cleanup_free_ char *d =
+                                tf_asprintf("DOCKER_HOST=%s: tfrun talks to unix sockets only", env);
                         line(r, WARN, "engine", d, "set DOCKER_HOST=unix:///var/run/docker.sock");
                         return;
                 }
@@ -372,24 +383,27 @@ static void check_engine(struct report *r, const char *host) {
         char why[512];
         _cleanup_(json_decrefp) json_t *ver = NULL;
         if (access(sock, F_OK) < 0) {
-                _cleanup_free_ char *d = tf_asprintf("no engine socket at %s: the docker backend is unavailable", sock);
+                _cleanup_free_ char *d =
+                        tf_asprintf("no engine socket at %s: the docker backend is unavailable", sock);
                 line(r, INFO, "engine", d, "install and start dockerd for container specs");
                 return;
         }
         if (engine_get(sock, "/version", &ver, why, sizeof(why)) < 0) {
                 _cleanup_free_ char *d = tf_asprintf("%s: the docker backend is unavailable", why);
-                line(r, WARN, "engine", d, "start dockerd, or check the socket's permissions (group docker)");
+                line(r, WARN, "engine", d,
+                     "start dockerd, or check the socket's permissions (group docker)");
                 return;
         }
         const char *v = json_string_value(json_object_get(ver, "Version"));
         const char *api = json_string_value(json_object_get(ver, "ApiVersion"));
         const char *min = json_string_value(json_object_get(ver, "MinAPIVersion"));
-        _cleanup_free_ char *d = tf_asprintf("Docker %s at %s, API %s (min %s)", v ? v : "?", sock, api ? api : "?",
-                                             min ? min : "?");
+        _cleanup_free_ char *d = tf_asprintf("Docker %s at %s, API %s (min %s)", v ? v : "?", sock,
+                                             api ? api : "?", min ? min : "?");
         /* tfrun speaks 1.41 and newer (docker/docker.h). */
         unsigned ma = 0, mi = 0;
         bool old = !api || sscanf(api, "%u.%u", &ma, &mi) != 2 || ma < 1 || (ma == 1 && mi < 41);
-        line(r, old ? WARN : OK, "engine", d, old ? "tfrun needs API " TF_DOCKER_API_MIN " (Docker 20.10) or newer" : NULL);
+        line(r, old ? WARN : OK, "engine", d,
+             old ? "tfrun needs API " TF_DOCKER_API_MIN " (Docker 20.10) or newer" : NULL);
 
         _cleanup_(json_decrefp) json_t *info = NULL;
         if (engine_get(sock, "/info", &info, why, sizeof(why)) < 0) {
@@ -400,12 +414,14 @@ static void check_engine(struct report *r, const char *host) {
         const char *state = json_string_value(json_object_get(sw, "LocalNodeState"));
         bool manager = json_is_true(json_object_get(sw, "ControlAvailable"));
         if (!state || !streq(state, "active")) {
-                _cleanup_free_ char *dd = tf_asprintf("not part of a swarm (LocalNodeState %s)", state ? state : "?");
+                _cleanup_free_ char *dd =
+                        tf_asprintf("not part of a swarm (LocalNodeState %s)", state ? state : "?");
                 line(r, INFO, "swarm", dd, "backend: swarm needs a swarm manager (docker swarm init)");
                 return;
         }
         if (!manager) {
-                line(r, WARN, "swarm", "a swarm worker, not a manager", "backend: swarm needs a manager's engine");
+                line(r, WARN, "swarm", "a swarm worker, not a manager",
+                     "backend: swarm needs a manager's engine");
                 return;
         }
         _cleanup_(json_decrefp) json_t *nodes = NULL;
@@ -414,11 +430,13 @@ static void check_engine(struct report *r, const char *host) {
                 size_t i;
                 json_t *nd;
                 json_array_foreach(nodes, i, nd) {
-                        const char *h = json_string_value(json_object_get(json_object_get(nd, "Description"), "Hostname"));
-                        const char *st = json_string_value(json_object_get(json_object_get(nd, "Status"), "State"));
+                        const char *h = json_string_value(
+                                json_object_get(json_object_get(nd, "Description"), "Hostname"));
+                        const char *st =
+                                json_string_value(json_object_get(json_object_get(nd, "Status"), "State"));
                         const char *id = json_string_value(json_object_get(nd, "ID"));
-                        char *x = tf_asprintf("%s%s%.12s %s %s", list ? list : "", list ? ", " : "", id ? id : "?",
-                                              h ? h : "?", st ? st : "?");
+                        char *x = tf_asprintf("%s%s%.12s %s %s", list ? list : "", list ? ", " : "",
+                                              id ? id : "?", h ? h : "?", st ? st : "?");
                         free(list);
                         list = x;
                 }
@@ -446,7 +464,8 @@ static void check_path_mode(struct report *r, const char *check, const char *pat
                         bool can = access(parent, W_OK) == 0;
                         d = tf_asprintf("%s does not exist yet; %s", path,
                                         can ? "it is made at first use" : "its parent is not writable");
-                        line(r, can ? OK : FAIL, check, d, can ? NULL : "pass --state-dir DIR with a writable DIR");
+                        line(r, can ? OK : FAIL, check, d,
+                             can ? NULL : "pass --state-dir DIR with a writable DIR");
                 } else {
                         d = tf_asprintf("%s: no manager is listening (tfrun up makes it)", path);
                         line(r, INFO, check, d, NULL);
@@ -465,9 +484,11 @@ static void check_path_mode(struct report *r, const char *check, const char *pat
                 line(r, WARN, check, d, "remove it; the manager makes the socket");
                 return;
         }
-        d = tf_asprintf("%s: mode %04o, owner uid %u", path, (unsigned)(st.st_mode & 07777), (unsigned)st.st_uid);
+        d = tf_asprintf("%s: mode %04o, owner uid %u", path, (unsigned)(st.st_mode & 07777),
+                        (unsigned)st.st_uid);
         if (!mine)
-                line(r, dir ? FAIL : WARN, check, d, "it belongs to another user: use your own (--state-dir, --socket)");
+                line(r, dir ? FAIL : WARN, check, d,
+                     "it belongs to another user: use your own (--state-dir, --socket)");
         else if (open_to_others)
                 line(r, dir ? FAIL : WARN, check, d, "others may write it: chmod go-w");
         else
@@ -476,9 +497,9 @@ static void check_path_mode(struct report *r, const char *check, const char *pat
 
 int tf_cmd_doctor(int argc, char **argv) {
         static const struct option longopts[] = {
-                {"json", no_argument, NULL, 'j'},           {"state-dir", required_argument, NULL, 's'},
-                {"socket", required_argument, NULL, 'S'},   {"docker-host", required_argument, NULL, 'H'},
-                {"help", no_argument, NULL, 'h'},           {},
+                {"json", no_argument, NULL, 'j'},         {"state-dir", required_argument, NULL, 's'},
+                {"socket", required_argument, NULL, 'S'}, {"docker-host", required_argument, NULL, 'H'},
+                {"help", no_argument, NULL, 'h'},         {},
         };
         struct report r = {};
         const char *state_dir = NULL, *socket_path = NULL, *host = NULL;
@@ -500,17 +521,21 @@ int tf_cmd_doctor(int argc, char **argv) {
                         host = optarg;
                         break;
                 case 'h':
-                        puts("Usage: tfrun doctor [--json] [--state-dir DIR] [--socket PATH] [--docker-host unix://PATH]\n\n"
+                        puts("Usage: tfrun doctor [--json] [--state-dir DIR] [--socket PATH] [--docker-host "
+                             "unix://PATH]\n\n"
                              "Check what this host offers tfrun: cgroups and their delegation, PSI, user\n"
-                             "namespaces, seccomp, the Docker engine (and swarm), the state directory and the\n"
+                             "namespaces, seccomp, the Docker engine (and swarm), the state directory and "
+                             "the\n"
                              "manager's socket. Each line says ok or what to do. Exit status 0 when native\n"
                              "jobs can run here with the default sandbox, 1 otherwise.");
                         return 0;
                 default:
                         if (c == ':')
-                                tf_log("doctor: option '%s' needs a value; see `tfrun doctor --help`", argv[optind - 1]);
+                                tf_log("doctor: option '%s' needs a value; see `tfrun doctor --help`",
+                                       argv[optind - 1]);
                         else
-                                tf_log("doctor: unknown option '%s'; see `tfrun doctor --help`", argv[optind - 1]);
+                                tf_log("doctor: unknown option '%s'; see `tfrun doctor --help`",
+                                       argv[optind - 1]);
                         return 125;
                 }
         }
@@ -520,7 +545,8 @@ int tf_cmd_doctor(int argc, char **argv) {
         }
         if (r.json)
                 r.checks = json_array();
-        _cleanup_free_ char *uid = tf_asprintf("uid %u%s", (unsigned)geteuid(), geteuid() == 0 ? " (root)" : "");
+        _cleanup_free_ char *uid =
+                tf_asprintf("uid %u%s", (unsigned)geteuid(), geteuid() == 0 ? " (root)" : "");
         line(&r, INFO, "user", uid, NULL);
         check_cgroups(&r);
         check_psi(&r);
@@ -546,8 +572,10 @@ int tf_cmd_doctor(int argc, char **argv) {
                         *slash = 0;
                         struct stat st;
                         if (stat(sdir, &st) == 0 && (st.st_mode & 077)) {
-                                _cleanup_free_ char *d = tf_asprintf("%s: mode %04o", sdir, (unsigned)(st.st_mode & 07777));
-                                line(&r, WARN, "socket-dir", d, "the manager's socket directory should be 0700");
+                                _cleanup_free_ char *d =
+                                        tf_asprintf("%s: mode %04o", sdir, (unsigned)(st.st_mode & 07777));
+                                line(&r, WARN, "socket-dir", d,
+                                     "the manager's socket directory should be 0700");
                         }
                 }
                 check_path_mode(&r, "socket", sock, false);
@@ -560,7 +588,8 @@ int tf_cmd_doctor(int argc, char **argv) {
                 puts(t);
                 json_decref(o);
         } else
-                printf("%s\n", r.failed ? "tfrun cannot run native jobs here as it is: see the fail lines above"
-                                        : "usable: native jobs can run here");
+                printf("%s\n",
+                       r.failed ? "tfrun cannot run native jobs here as it is: see the fail lines above"
+                                : "usable: native jobs can run here");
         return r.failed ? 1 : 0;
 }

@@ -90,8 +90,10 @@ int tf_cmd_export(int argc, char **argv) {
                         break;
                 case 'h':
                         puts("Usage: tfrun export systemd SPEC [--dir D] [--strict]\n\n"
-                             "Write SPEC as systemd units: NAME.service (and NAME.timer for a schedule) in D,\n"
-                             "or print them on stdout without --dir. What systemd cannot express as tfrun does\n"
+                             "Write SPEC as systemd units: NAME.service (and NAME.timer for a schedule) in "
+                             "D,\n"
+                             "or print them on stdout without --dir. What systemd cannot express as tfrun "
+                             "does\n"
                              "is listed in the unit as \"inexact\"; --strict refuses it (status 125).\n"
                              "See docs/export.md.");
                         return 0;
@@ -124,14 +126,16 @@ int tf_cmd_export(int argc, char **argv) {
                 _cleanup_free_ char *w = g->pos.line ? tf_spec_where(spec, g->pos) : tf_strdup(spec->path);
                 tf_log("%s: %s: systemd cannot express this exactly: %s; change the spec or export without "
                        "--strict%s",
-                       w, g->key, g->why, u.n_gaps > 1 ? " (and more: run without --strict to see all)" : "");
+                       w, g->key, g->why,
+                       u.n_gaps > 1 ? " (and more: run without --strict to see all)" : "");
                 status = 125;
         } else if (!dir) {
                 printf("# %s.service\n%s", spec->name, u.service);
                 if (u.timer)
                         printf("\n# %s.timer\n%s", spec->name, u.timer);
                 if (u.seccomp_json)
-                        printf("\n# %s (the container's seccomp profile; written with --dir)\n", u.seccomp_file);
+                        printf("\n# %s (the container's seccomp profile; written with --dir)\n",
+                               u.seccomp_file);
         } else {
                 _cleanup_free_ char *sn = tf_asprintf("%s.service", spec->name);
                 _cleanup_free_ char *tn = tf_asprintf("%s.timer", spec->name);
@@ -173,7 +177,8 @@ static void cgroup_files(const struct tf_spec *s, bool v2) {
         bool any = false;
         printf("cgroup %s:\n", v2 ? "v2" : "v1 (hybrid hosts; controller/file)");
         if (tf_limit_is_finite(l->cpu_quota_usec)) {
-                uint64_t period = tf_limit_is_set(l->cpu_period_usec) ? l->cpu_period_usec : TF_CPU_PERIOD_USEC;
+                uint64_t period =
+                        tf_limit_is_set(l->cpu_period_usec) ? l->cpu_period_usec : TF_CPU_PERIOD_USEC;
                 if (v2) {
                         snprintf(b, sizeof(b), "%" PRIu64 " %" PRIu64, l->cpu_quota_usec, period);
                         row("cpu.max", b, "limits.cpus");
@@ -187,7 +192,8 @@ static void cgroup_files(const struct tf_spec *s, bool v2) {
                 if (v2)
                         row_u64("cpu.weight", l->cpu_weight, "limits.cpu_weight");
                 else
-                        row_u64("cpu/cpu.shares", tf_cpu_weight_to_shares(l->cpu_weight), "limits.cpu_weight");
+                        row_u64("cpu/cpu.shares", tf_cpu_weight_to_shares(l->cpu_weight),
+                                "limits.cpu_weight");
                 any = true;
         }
         if (l->cpuset) {
@@ -247,7 +253,8 @@ static void cgroup_files(const struct tf_spec *s, bool v2) {
                         for (size_t k = 0; k < ELEMENTSOF(v); k++)
                                 if (tf_limit_is_set(v[k]) && n > 0 && (size_t)n < sizeof(b)) {
                                         if (v[k] == TF_LIMIT_MAX)
-                                                n += snprintf(b + n, sizeof(b) - (size_t)n, " %s=max", v2key[k]);
+                                                n += snprintf(b + n, sizeof(b) - (size_t)n, " %s=max",
+                                                              v2key[k]);
                                         else
                                                 n += snprintf(b + n, sizeof(b) - (size_t)n, " %s=%" PRIu64,
                                                               v2key[k], v[k]);
@@ -306,7 +313,8 @@ static void sandbox_native(const struct tf_spec *s) {
         printf("%s (bounding set; a root service holds them, another user none%s)\n", first ? "none" : "",
                sb->cap_ambient ? " but cap_add as ambient" : "");
         printf("  no_new_privileges: %s\n", sb->no_new_privileges ? "yes" : "no");
-        printf("  network:           %s\n", sb->network == TF_NETWORK_UNSET ? "the host's" : tf_network_mode_name(sb->network));
+        printf("  network:           %s\n",
+               sb->network == TF_NETWORK_UNSET ? "the host's" : tf_network_mode_name(sb->network));
         if (sb->system_paths == TF_SYSTEM_PATHS_MASKED) {
                 printf("  masked paths:      ");
                 for (size_t i = 0; tf_sandbox_masked_paths[i]; i++)
@@ -348,12 +356,14 @@ static void docker_body(const struct tf_spec *s) {
                         continue;
                 _cleanup_free_ char *n =
                         s->sandbox.seccomp == TF_SECCOMP_DEFAULT
-                                ? tf_asprintf("seccomp=<tfrun's default profile, %s>", tf_seccomp_default_revision)
+                                ? tf_asprintf("seccomp=<tfrun's default profile, %s>",
+                                              tf_seccomp_default_revision)
                                 : tf_asprintf("seccomp=<the profile %s>", s->sandbox.seccomp_profile);
                 json_array_set_new(opts, i, json_string(n));
         }
         _cleanup_free_ char *text = json_dumps(body, JSON_INDENT(2));
-        for (char *save = NULL, *line = strtok_r(text, "\n", &save); line; line = strtok_r(NULL, "\n", &save))
+        for (char *save = NULL, *line = strtok_r(text, "\n", &save); line;
+             line = strtok_r(NULL, "\n", &save))
                 printf("  %s\n", line);
 }
 
@@ -365,7 +375,8 @@ static void systemd_units(const struct tf_spec *s) {
                 return;
         }
         printf("systemd: %s.service:\n", s->name);
-        for (char *save = NULL, *line = strtok_r(u.service, "\n", &save); line; line = strtok_r(NULL, "\n", &save))
+        for (char *save = NULL, *line = strtok_r(u.service, "\n", &save); line;
+             line = strtok_r(NULL, "\n", &save))
                 printf("  %s\n", line);
         if (u.timer) {
                 printf("systemd: %s.timer:\n", s->name);
@@ -436,8 +447,10 @@ int tf_cmd_explain(int argc, char **argv) {
                         break;
                 }
                 case 'h':
-                        puts("Usage: tfrun explain SPEC [--backend native|docker|systemd] [-n N] [--base-time T]\n\n"
-                             "Show what SPEC becomes on each backend: the cgroup files and values (v2 and v1),\n"
+                        puts("Usage: tfrun explain SPEC [--backend native|docker|systemd] [-n N] "
+                             "[--base-time T]\n\n"
+                             "Show what SPEC becomes on each backend: the cgroup files and values (v2 and "
+                             "v1),\n"
                              "the sandbox (namespaces, seccomp, capabilities), the Docker create body, the\n"
                              "systemd units, and the first N (5) fire times. Computed from the spec alone.");
                         return 0;
@@ -446,7 +459,8 @@ int tf_cmd_explain(int argc, char **argv) {
                         return 125;
                 }
         }
-        if (backend && !streq(backend, "native") && !streq(backend, "docker") && !streq(backend, "systemd")) {
+        if (backend && !streq(backend, "native") && !streq(backend, "docker") &&
+            !streq(backend, "systemd")) {
                 tf_log("explain: --backend takes native, docker or systemd, not '%s'", backend);
                 return 125;
         }
@@ -470,15 +484,16 @@ int tf_cmd_explain(int argc, char **argv) {
                 tf_log("%s: steps: explain shows one service; explain each step as a spec of its own", w);
                 return 125;
         }
-        printf("%s: service %s, backend %s%s\n", spec->path, spec->name, tf_backend_name(spec->resolved_backend),
-               spec->backend == TF_BACKEND_AUTO ? " (auto)" : "");
+        printf("%s: service %s, backend %s%s\n", spec->path, spec->name,
+               tf_backend_name(spec->resolved_backend), spec->backend == TF_BACKEND_AUTO ? " (auto)" : "");
         if (!backend || streq(backend, "native") || streq(backend, "docker")) {
                 if (spec->resolved_backend == TF_BACKEND_DOCKER)
                         puts("(a container: the engine writes these files for it, with the same values)");
                 cgroup_files(spec, true);
                 cgroup_files(spec, false);
         }
-        if ((!backend && spec->resolved_backend == TF_BACKEND_NATIVE) || (backend && streq(backend, "native"))) {
+        if ((!backend && spec->resolved_backend == TF_BACKEND_NATIVE) ||
+            (backend && streq(backend, "native"))) {
                 if (spec->image)
                         puts("sandbox (native):\n  refused: image: the native backend does not run images");
                 else

@@ -11,7 +11,8 @@
 
 int tf_module_export_main(const char *version, int argc, char **argv);
 
-__attribute__((visibility("default"))) int tf_module_export_main(const char *version, int argc, char **argv) {
+__attribute__((visibility("default"))) int tf_module_export_main(const char *version, int argc,
+                                                                 char **argv) {
         if (!streq(version, TF_VERSION)) {
                 tf_log("tfrun-export.so belongs to another tfrun than %s", TF_VERSION);
                 return 125;

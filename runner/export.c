@@ -153,7 +153,8 @@ char **tf_export_default_syscalls(uint64_t caps, char ***ret_conditional) {
                 json_array_foreach(json_object_get(root, "syscalls"), i, rule) {
                         if (json_array_size(json_object_get(rule, "args")) > 0)
                                 continue;
-                        json_t *inc = json_object_get(rule, "includes"), *exc = json_object_get(rule, "excludes");
+                        json_t *inc = json_object_get(rule, "includes"),
+                               *exc = json_object_get(rule, "excludes");
                         json_t *a;
                         if ((a = json_object_get(inc, "arches")) && !strings_contain(a, NATIVE_ARCH))
                                 continue;
@@ -267,7 +268,8 @@ static void limits_native(struct ctx *c) {
         FILE *f = c->f;
         char b[32];
         if (tf_limit_is_finite(l->cpu_quota_usec)) {
-                uint64_t period = tf_limit_is_set(l->cpu_period_usec) ? l->cpu_period_usec : TF_CPU_PERIOD_USEC;
+                uint64_t period =
+                        tf_limit_is_set(l->cpu_period_usec) ? l->cpu_period_usec : TF_CPU_PERIOD_USEC;
                 /* CPUQuota= is a percentage with two decimals at most: exact for quota/period in 1/10000. */
                 uint64_t hundredths = l->cpu_quota_usec * 10000 / period;
                 if (hundredths * period != l->cpu_quota_usec * 10000)
@@ -275,7 +277,8 @@ static void limits_native(struct ctx *c) {
                             "CPUQuota= takes a percentage with two decimals; %.4f%% rounded down",
                             (double)l->cpu_quota_usec * 100 / (double)period);
                 if (hundredths % 100)
-                        fprintf(f, "CPUQuota=%" PRIu64 ".%02" PRIu64 "%%\n", hundredths / 100, hundredths % 100);
+                        fprintf(f, "CPUQuota=%" PRIu64 ".%02" PRIu64 "%%\n", hundredths / 100,
+                                hundredths % 100);
                 else
                         fprintf(f, "CPUQuota=%" PRIu64 "%%\n", hundredths / 100);
                 if (period != TF_CPU_PERIOD_USEC)
@@ -299,8 +302,8 @@ static void limits_native(struct ctx *c) {
         }
         /* Swap as large as memory when only memory is given: Docker's default, which tfrun writes too. */
         uint64_t swap = tf_limit_is_set(l->memory_swap) ? l->memory_swap
-                        : tf_limit_is_finite(l->memory)  ? l->memory
-                                                         : TF_UNSET;
+                        : tf_limit_is_finite(l->memory) ? l->memory
+                                                        : TF_UNSET;
         if (swap == TF_LIMIT_MAX)
                 fputs("MemorySwapMax=infinity\n", f);
         else if (tf_limit_is_set(swap))
@@ -361,7 +364,8 @@ static void sandbox_native(struct ctx *c) {
         case TF_SECCOMP_DEFAULT: {
                 _cleanup_strv_free_ char **cond = NULL;
                 _cleanup_strv_free_ char **names = tf_export_default_syscalls(caps, &cond);
-                fprintf(f, "# seccomp: default, %s, for the capabilities above\n", tf_seccomp_default_revision);
+                fprintf(f, "# seccomp: default, %s, for the capabilities above\n",
+                        tf_seccomp_default_revision);
                 /* clone3 answers ENOSYS under the profile unless CAP_SYS_ADMIN (glibc then falls back on
                  * clone): RestrictNamespaces= makes it ENOSYS too, if the allow-list lets it through. */
                 if (tf_strv_contains(cond, "clone") && !tf_strv_contains(names, "clone3")) {
@@ -382,7 +386,8 @@ static void sandbox_native(struct ctx *c) {
                         fputs("RestrictAddressFamilies=~AF_VSOCK\n", f);
                 gap(c, "sandbox.seccomp", sb->pos_seccomp,
                     "the default profile's argument conditions become RestrictNamespaces= (clone, clone3, "
-                    "unshare), LockPersonality= (personality) and RestrictAddressFamilies=~AF_VSOCK (socket: "
+                    "unshare), LockPersonality= (personality) and RestrictAddressFamilies=~AF_VSOCK "
+                    "(socket: "
                     "EAFNOSUPPORT, not EPERM); syscalls newer than the profile answer EPERM, not ENOSYS");
                 break;
         }
@@ -418,7 +423,8 @@ static void sandbox_native(struct ctx *c) {
         case TF_NETWORK_HOST:
                 break;
         default:
-                gap(c, "sandbox.network", sb->pos_network, "a Docker network ('%s') exists only for containers",
+                gap(c, "sandbox.network", sb->pos_network,
+                    "a Docker network ('%s') exists only for containers",
                     sb->network == TF_NETWORK_NAMED ? sb->network_name : tf_network_mode_name(sb->network));
         }
         if (sb->system_paths == TF_SYSTEM_PATHS_MASKED) {
@@ -454,7 +460,8 @@ static void sandbox_native(struct ctx *c) {
         }
         if (s->n_mounts)
                 gap(c, "mounts", s->pos_mounts,
-                    "systemd follows symbolic links in bind sources, which tfrun refuses, and creates missing "
+                    "systemd follows symbolic links in bind sources, which tfrun refuses, and creates "
+                    "missing "
                     "targets");
 }
 
@@ -505,10 +512,12 @@ static void put_restart(struct ctx *c) {
                     "(RestartSteps= and RestartMaxDelaySec= need systemd 254)",
                     tf_export_span(b, sizeof(b), s->restart.backoff_max_usec));
         if (s->restart.jitter)
-                gap(c, "restart.backoff.jitter", (struct tf_pos){}, "systemd does not randomize restart delays");
+                gap(c, "restart.backoff.jitter", (struct tf_pos){},
+                    "systemd does not randomize restart delays");
         if (tf_limit_is_set(s->restart.max_retries))
                 gap(c, "restart.max_retries", (struct tf_pos){},
-                    "systemd limits starts per StartLimitIntervalSec=, not retries per run; the unit retries "
+                    "systemd limits starts per StartLimitIntervalSec=, not retries per run; the unit "
+                    "retries "
                     "without a bound (StartLimitIntervalSec=0)");
 }
 
@@ -569,18 +578,19 @@ static int docker_exec(struct ctx *c, const char *dir, tf_error **err) {
                                          : streq(key, "BlkioDeviceReadIOps") ? "--device-read-iops"
                                                                              : "--device-write-iops";
                         json_array_foreach(v, i, e) {
-                                _cleanup_free_ char *x = tf_asprintf(
-                                        "%s:%" JSON_INTEGER_FORMAT, json_string_value(json_object_get(e, "Path")),
-                                        json_integer_value(json_object_get(e, "Rate")));
+                                _cleanup_free_ char *x =
+                                        tf_asprintf("%s:%" JSON_INTEGER_FORMAT,
+                                                    json_string_value(json_object_get(e, "Path")),
+                                                    json_integer_value(json_object_get(e, "Rate")));
                                 flag(f, fl, x);
                         }
                 } else if (streq(key, "Ulimits")) {
                         json_array_foreach(v, i, e) {
-                                _cleanup_free_ char *x = tf_asprintf(
-                                        "%s=%" JSON_INTEGER_FORMAT ":%" JSON_INTEGER_FORMAT,
-                                        json_string_value(json_object_get(e, "Name")),
-                                        json_integer_value(json_object_get(e, "Soft")),
-                                        json_integer_value(json_object_get(e, "Hard")));
+                                _cleanup_free_ char *x =
+                                        tf_asprintf("%s=%" JSON_INTEGER_FORMAT ":%" JSON_INTEGER_FORMAT,
+                                                    json_string_value(json_object_get(e, "Name")),
+                                                    json_integer_value(json_object_get(e, "Soft")),
+                                                    json_integer_value(json_object_get(e, "Hard")));
                                 flag(f, "--ulimit", x);
                         }
                 } else if (streq(key, "SecurityOpt")) {
@@ -594,8 +604,8 @@ static int docker_exec(struct ctx *c, const char *dir, tf_error **err) {
                                         c->u->seccomp_json = json_dumps(p, JSON_INDENT(2));
                                         free(c->u->seccomp_file);
                                         c->u->seccomp_file = tf_asprintf("%s.seccomp.json", s->name);
-                                        _cleanup_free_ char *x = tf_asprintf("seccomp=%s/%s", dir,
-                                                                             c->u->seccomp_file);
+                                        _cleanup_free_ char *x =
+                                                tf_asprintf("seccomp=%s/%s", dir, c->u->seccomp_file);
                                         flag(f, "--security-opt", x);
                                 } else
                                         flag(f, "--security-opt", o);
@@ -670,7 +680,8 @@ static int docker_exec(struct ctx *c, const char *dir, tf_error **err) {
         char b[32];
         fprintf(f, " --stop-timeout=%" PRIu64, (s->stop_grace_usec + 999999) / 1000000);
         if (s->stop_grace_usec % 1000000)
-                gap(c, "stop.grace", (struct tf_pos){}, "docker's stop timeout is whole seconds; %s rounded up",
+                gap(c, "stop.grace", (struct tf_pos){},
+                    "docker's stop timeout is whole seconds; %s rounded up",
                     tf_export_span(b, sizeof(b), s->stop_grace_usec));
         fputc(' ', f);
         put_quoted(f, s->image, true);
@@ -696,7 +707,8 @@ static char *cron_field(const char *field, unsigned first, unsigned last, bool d
         size_t outlen = 0;
         FILE *f = open_memstream(&out, &outlen);
         bool any = false;
-        for (char *save = NULL, *item = strtok_r(copy, ",", &save); item; item = strtok_r(NULL, ",", &save)) {
+        for (char *save = NULL, *item = strtok_r(copy, ",", &save); item;
+             item = strtok_r(NULL, ",", &save)) {
                 unsigned a = first, b = last, step = 1;
                 if (streq(item, "*")) {
                         if (!dow) {
@@ -760,13 +772,14 @@ static char **cron_to_calendar(const char *canon, char **ret_tz) {
         const char *tz = *ret_tz;
         char **out = NULL;
         if (dom_star || dow_star) {
-                tf_strv_consume(&out, tf_asprintf("%s%s%s-%s-%s %s:%s:%s%s%s", dow_all ? "" : W, dow_all ? "" : " ",
-                                                  Y, MO, D, H, M, S, tz ? " " : "", tz ? tz : ""));
+                tf_strv_consume(&out, tf_asprintf("%s%s%s-%s-%s %s:%s:%s%s%s", dow_all ? "" : W,
+                                                  dow_all ? "" : " ", Y, MO, D, H, M, S, tz ? " " : "",
+                                                  tz ? tz : ""));
         } else {
                 tf_strv_consume(&out, tf_asprintf("%s-%s-%s %s:%s:%s%s%s", Y, MO, D, H, M, S, tz ? " " : "",
                                                   tz ? tz : ""));
-                tf_strv_consume(&out, tf_asprintf("%s %s-%s-* %s:%s:%s%s%s", W, Y, MO, H, M, S, tz ? " " : "",
-                                                  tz ? tz : ""));
+                tf_strv_consume(&out, tf_asprintf("%s %s-%s-* %s:%s:%s%s%s", W, Y, MO, H, M, S,
+                                                  tz ? " " : "", tz ? tz : ""));
         }
         return out;
 }
@@ -809,7 +822,8 @@ static void timer_text(struct ctx *c, char **ret) {
                 tf_export_span(b, sizeof(b), sc->every_usec);
                 fprintf(f, "OnActiveSec=%s\nOnUnitActiveSec=%s\n", b, b);
                 gap(c, "schedule.every", sc->pos,
-                    "OnUnitActiveSec= counts from the service's last start, tfrun from its own start (a fixed "
+                    "OnUnitActiveSec= counts from the service's last start, tfrun from its own start (a "
+                    "fixed "
                     "rate): the same unless a run outlasts the interval");
                 if (sc->persistent && sc->n_calendar == 0 && !sc->cron.expr)
                         gap(c, "schedule.persistent", sc->pos,
@@ -818,7 +832,8 @@ static void timer_text(struct ctx *c, char **ret) {
         if (sc->persistent)
                 fputs("Persistent=true\n", f);
         if (sc->randomized_delay_usec)
-                fprintf(f, "RandomizedDelaySec=%s\n", tf_export_span(b, sizeof(b), sc->randomized_delay_usec));
+                fprintf(f, "RandomizedDelaySec=%s\n",
+                        tf_export_span(b, sizeof(b), sc->randomized_delay_usec));
         /* tfrun fires on the microsecond; systemd coalesces within AccuracySec= (default 1 min). */
         fputs("AccuracySec=1us\n", f);
         if (sc->overlap != TF_OVERLAP_SKIP)
@@ -835,10 +850,11 @@ int tf_export_systemd(const struct tf_spec *s, const char *dir, struct tf_export
         *ret = (struct tf_export_unit){};
         if (s->n_steps > 0) {
                 _cleanup_free_ char *w = tf_spec_where(s, s->pos_steps);
-                return tf_error_set(err, EOPNOTSUPP,
-                                    "%s: steps: a workflow has no systemd unit (its steps' order, outputs and "
-                                    "conditions are tfrun's); export each step as a spec of its own",
-                                    w);
+                return tf_error_set(
+                        err, EOPNOTSUPP,
+                        "%s: steps: a workflow has no systemd unit (its steps' order, outputs and "
+                        "conditions are tfrun's); export each step as a spec of its own",
+                        w);
         }
         struct ctx c = {.s = s, .u = ret};
         char *out = NULL;
@@ -846,9 +862,10 @@ int tf_export_systemd(const struct tf_spec *s, const char *dir, struct tf_export
         c.f = open_memstream(&out, &len);
         bool docker = s->resolved_backend == TF_BACKEND_DOCKER;
         bool simple = s->restart.policy == TF_RESTART_ALWAYS;
-        fprintf(c.f, "# Generated by tfrun %s export systemd from %s (service %s, backend %s).\n", TF_VERSION,
-                s->path, s->name, tf_backend_name(s->resolved_backend));
-        fputs("# For systemd >= 252 on cgroup v2. What systemd cannot say as tfrun means it is listed below as\n"
+        fprintf(c.f, "# Generated by tfrun %s export systemd from %s (service %s, backend %s).\n",
+                TF_VERSION, s->path, s->name, tf_backend_name(s->resolved_backend));
+        fputs("# For systemd >= 252 on cgroup v2. What systemd cannot say as tfrun means it is listed below "
+              "as\n"
               "# \"inexact\" (`tfrun export systemd --strict` refuses it).\n",
               c.f);
         fputs("[Unit]\n", c.f);

@@ -37,7 +37,8 @@ struct tf_export_unit {
 /* Build the units of `spec`. `dir`: where they will be written (the container seccomp profile's path is
  * named in ExecStart=; NULL: "."). 0, or -EINVAL with *err (a spec the unit cannot be built from at all:
  * a workflow, a backend's own refusal). */
-int tf_export_systemd(const struct tf_spec *spec, const char *dir, struct tf_export_unit *ret, tf_error **err);
+int tf_export_systemd(const struct tf_spec *spec, const char *dir, struct tf_export_unit *ret,
+                      tf_error **err);
 void tf_export_unit_done(struct tf_export_unit *u);
 
 /* The syscalls tfrun's pinned default profile allows for the capability set `caps` on this build's
@@ -48,7 +49,8 @@ char **tf_export_default_syscalls(uint64_t caps, char ***ret_conditional);
 /* The final capability set of a service as the sandbox computes it for a root tfrun (Docker's rule). */
 uint64_t tf_export_capabilities(const struct tf_spec *spec);
 
-/* "10s", "1500ms"-free: whole seconds as "Ns", else "Nus": exact in systemd's time span syntax. buf >= 32. */
+/* "10s", "1500ms"-free: whole seconds as "Ns", else "Nus": exact in systemd's time span syntax. buf >= 32.
+ */
 char *tf_export_span(char *buf, size_t len, uint64_t usec);
 
 int tf_cmd_export(int argc, char **argv);
