@@ -207,6 +207,11 @@ static void gap(struct ctx *c, const char *key, struct tf_pos pos, const char *f
 /* A word for a command line or an assignment: double-quoted, with systemd's C escapes; % doubled (every
  * setting expands specifiers) and, in command lines, $ doubled (ExecStart= expands variables). */
 static void put_quoted(FILE *f, const char *w, bool exec) {
+        /* A word that is a lone ';' separates commands in ExecStart=, quoted or not: systemd's escape. */
+        if (exec && streq(w, ";")) {
+                fputs("\\;", f);
+                return;
+        }
         fputc('"', f);
         for (const unsigned char *p = (const unsigned char *)w; *p; p++) {
                 switch (*p) {
@@ -906,7 +911,9 @@ int tf_export_systemd(const struct tf_spec *s, const char *dir, struct tf_export
                 put_user(&c);
                 if (s->working_dir) {
                         fputs("WorkingDirectory=", c.f);
-                        put_path(c.f, s->working_dir);
+                        /* Taken as it is written, but for specifiers. */
+                        for (const char *p = s->working_dir; *p; p++)
+                                *p == '%' ? fputs("%%", c.f) : fputc(*p, c.f);
                         fputc('\n', c.f);
                 }
                 put_env(&c);
