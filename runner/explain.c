@@ -365,6 +365,9 @@ static void docker_body(const struct tf_spec *s) {
         for (char *save = NULL, *line = strtok_r(text, "\n", &save); line;
              line = strtok_r(NULL, "\n", &save))
                 printf("  %s\n", line);
+        if (!tf_limit_is_finite(s->limits.nofile))
+                puts("  (without limits.nofile the backend also sends HostConfig.Ulimits nofile = tfrun's own "
+                     "RLIMIT_NOFILE, what a native job inherits: host-dependent, not shown)");
 }
 
 static void systemd_units(const struct tf_spec *s) {

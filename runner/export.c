@@ -688,6 +688,10 @@ static int docker_exec(struct ctx *c, const char *dir, tf_error **err) {
                 gap(c, "stop.grace", (struct tf_pos){},
                     "docker's stop timeout is whole seconds; %s rounded up",
                     tf_export_span(b, sizeof(b), s->stop_grace_usec));
+        if (!tf_limit_is_set(s->limits.nofile))
+                gap(c, "limits.nofile", s->limits.pos_nofile,
+                    "unset, the container gets the engine's open-files limit; tfrun sends its own (what a native "
+                    "job inherits), which the unit cannot know: set limits.nofile");
         fputc(' ', f);
         put_quoted(f, s->image, true);
         json_array_foreach(json_object_get(body, "Cmd"), i, e) {
