@@ -295,6 +295,17 @@ chmod 0777 "$TMPD/open-state"
 "$TFRUN" doctor --state-dir "$TMPD/open-state" >"$TMPD/doc4" 2>&1
 is "$?" 1 "doctor: a state dir others may write: status 1"
 check "doctor: says what to do about it" grep -q "^fail  state-dir .*mode 0777.*others may write it: chmod go-w" "$TMPD/doc4"
+# Another user, without a delegated cgroup: not usable, and says what to do.
+if [ "$(id -u)" = 0 ] && command -v setpriv >/dev/null &&
+        setpriv --reuid=65534 --regid=65534 --clear-groups test -x "$TFRUN" 2>/dev/null; then
+        setpriv --reuid=65534 --regid=65534 --clear-groups env HOME=/nonexistent "$TFRUN" doctor \
+                --state-dir "$TMPD/nobody-state" >"$TMPD/doc5" 2>&1
+        is "$?" 1 "doctor as nobody without a delegated cgroup: status 1"
+        check "doctor as nobody: the memory hierarchy is named as not writable, with the way out" \
+                grep -q '^fail  delegation memory .* is not writable by uid 65534; run tfrun as root, or delegate' "$TMPD/doc5"
+else
+        skip "not root, no setpriv, or tfrun not reachable by nobody: doctor as another user"
+fi
 "$TFRUN" doctor extra 2>"$TMPD/err"
 is "$?:$(cat "$TMPD/err")" "125:tfrun: doctor: takes no arguments, not 'extra' (see tfrun doctor --help)" "doctor with an argument: 125"
 
