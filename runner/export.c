@@ -113,69 +113,49 @@ static void push_unique(char ***v, const char *s) {
 
 /* moby's setupSeccomp() filter, as sandbox.c applies it: a rule counts when its includes hold (arches,
  * caps; minKernel is taken as met: every kernel tfrun runs on is newer than the profile's 4.8) and its
- * excludes do not. */
+ * excludes do not, and it allows. */
+static bool rule_allows(json_t *rule, uint64_t caps) {
+        json_t *inc = json_object_get(rule, "includes"), *exc = json_object_get(rule, "excludes"), *a;
+        if ((a = json_object_get(inc, "arches")) && !strings_contain(a, NATIVE_ARCH))
+                return false;
+        if ((a = json_object_get(inc, "caps")) && !caps_hold(a, caps, true))
+                return false;
+        if ((a = json_object_get(exc, "arches")) && strings_contain(a, NATIVE_ARCH))
+                return false;
+        if ((a = json_object_get(exc, "caps")) && caps_hold(a, caps, false))
+                return false;
+        const char *action = json_string_value(json_object_get(rule, "action"));
+        return action && streq(action, "SCMP_ACT_ALLOW");
+}
+
 char **tf_export_default_syscalls(uint64_t caps, char ***ret_conditional) {
         json_error_t je;
         _cleanup_(json_decrefp) json_t *root = json_loads(tf_seccomp_default_profile, 0, &je);
-        char **allow = NULL, **cond = NULL;
-        size_t i;
-        json_t *rule;
-        json_array_foreach(json_object_get(root, "syscalls"), i, rule) {
-                json_t *inc = json_object_get(rule, "includes"), *exc = json_object_get(rule, "excludes");
-                json_t *a;
-                if ((a = json_object_get(inc, "arches")) && !strings_contain(a, NATIVE_ARCH))
-                        continue;
-                if ((a = json_object_get(inc, "caps")) && !caps_hold(a, caps, true))
-                        continue;
-                if ((a = json_object_get(exc, "arches")) && strings_contain(a, NATIVE_ARCH))
-                        continue;
-                if ((a = json_object_get(exc, "caps")) && caps_hold(a, caps, false))
-                        continue;
-                const char *action = json_string_value(json_object_get(rule, "action"));
-                if (!action || !streq(action, "SCMP_ACT_ALLOW"))
+        json_t *rules = json_object_get(root, "syscalls");
+        char **allow = NULL, **cond = NULL, **plain = NULL;
+        size_t i, j;
+        json_t *rule, *n;
+        json_array_foreach(rules, i, rule) {
+                if (!rule_allows(rule, caps))
                         continue;
                 bool has_args = json_array_size(json_object_get(rule, "args")) > 0;
-                size_t j;
-                json_t *n;
                 json_array_foreach(json_object_get(rule, "names"), j, n) {
                         const char *name = json_string_value(n);
                         if (!name)
                                 continue;
                         push_unique(&allow, name);
-                        if (has_args)
-                                push_unique(&cond, name);
+                        push_unique(has_args ? &cond : &plain, name);
                 }
         }
-        /* A name allowed unconditionally by one rule is not conditional. */
+        /* A name some rule allows unconditionally is not conditional. */
         char **only_cond = NULL;
-        for (size_t k = 0; cond && cond[k]; k++) {
-                bool plain = false;
-                json_array_foreach(json_object_get(root, "syscalls"), i, rule) {
-                        if (json_array_size(json_object_get(rule, "args")) > 0)
-                                continue;
-                        json_t *inc = json_object_get(rule, "includes"),
-                               *exc = json_object_get(rule, "excludes");
-                        json_t *a;
-                        if ((a = json_object_get(inc, "arches")) && !strings_contain(a, NATIVE_ARCH))
-                                continue;
-                        if ((a = json_object_get(inc, "caps")) && !caps_hold(a, caps, true))
-                                continue;
-                        if ((a = json_object_get(exc, "arches")) && strings_contain(a, NATIVE_ARCH))
-                                continue;
-                        if ((a = json_object_get(exc, "caps")) && caps_hold(a, caps, false))
-                                continue;
-                        const char *action = json_string_value(json_object_get(rule, "action"));
-                        if (action && streq(action, "SCMP_ACT_ALLOW") &&
-                            strings_contain(json_object_get(rule, "names"), cond[k]))
-                                plain = true;
-                }
-                if (!plain)
+        for (size_t k = 0; cond && cond[k]; k++)
+                if (!tf_strv_contains(plain, cond[k]))
                         tf_strv_push(&only_cond, cond[k]);
-        }
+        tf_strv_free(plain);
         tf_strv_free(cond);
-        size_t n = tf_strv_length(allow);
-        if (n)
-                qsort(allow, n, sizeof(char *), cmp_str);
+        if (allow)
+                qsort(allow, tf_strv_length(allow), sizeof(char *), cmp_str);
         if (ret_conditional)
                 *ret_conditional = only_cond;
         else
