@@ -345,6 +345,11 @@ static void sandbox_native(struct ctx *c) {
         }
         if (sb->no_new_privileges)
                 fputs("NoNewPrivileges=yes\n", f);
+        else if (s->user && !streq(s->user, "0") && !tf_startswith(s->user, "0:") && !streq(s->user, "root") &&
+                 !tf_startswith(s->user, "root:"))
+                gap(c, "sandbox.no_new_privileges", s->pos_sandbox,
+                    "systemd implies NoNewPrivileges=yes for a service with User= and a syscall filter, "
+                    "namespace or personality restriction");
         switch (sb->seccomp) {
         case TF_SECCOMP_DEFAULT: {
                 _cleanup_strv_free_ char **cond = NULL;
