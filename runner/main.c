@@ -21,6 +21,10 @@ static void usage(FILE *f) {
               "       tfrun ps | status NAME | trigger NAME | stop NAME | enable NAME | disable NAME\n"
               "       tfrun reload | history [NAME] | logs NAME|RUN_ID | token create|list|revoke\n"
               "                                       ask the running manager (see docs/manager.md)\n"
+              "       tfrun export systemd FILE [--dir D] [--strict]\n"
+              "                                       write a spec as systemd units (docs/export.md)\n"
+              "       tfrun explain FILE [--backend B] what a spec becomes on each backend\n"
+              "       tfrun doctor [--json]            what this host offers tfrun, and what to fix\n"
               "       tfrun --help | --version\n"
               "\n"
               "Exit status: the command's own; 128+N when killed by signal N; 124 timed out;\n"
@@ -79,7 +83,8 @@ static int run_command(int argc, char **argv) {
                 return tf_cmd_calendar(argc - 1, argv + 1);
 #endif
         static const char *const manager_verbs[] = { "up",      "ps",     "status",  "trigger", "stop", "enable",
-                                                     "disable", "reload", "history", "logs", "token" };
+                                                     "disable", "reload", "history", "logs", "token",
+                                                     "export",  "explain", "doctor" };
         for (size_t i = 0; i < sizeof(manager_verbs) / sizeof(manager_verbs[0]); i++)
                 if (streq(cmd, manager_verbs[i]))
                         return tf_run_manager_module(argc - 1, argv + 1);
@@ -90,7 +95,7 @@ static int run_command(int argc, char **argv) {
                 fprintf(stderr,
                         "tfrun: '%s' is not a tfrun command nor a spec file; commands: run, validate, next, "
                         "calendar, up, ps, status, trigger, stop, enable, disable, reload, history, logs, "
-                        "token (see tfrun --help)\n",
+                        "token, export, explain, doctor (see tfrun --help)\n",
                         cmd);
                 return 125;
         }

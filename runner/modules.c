@@ -83,10 +83,13 @@ int tf_run_load_docker_backend(const struct tf_backend_ops **ret, tf_error **err
 int tf_run_manager_module(int argc, char **argv) {
         _cleanup_error_ tf_error *e = NULL;
         void *sym;
-        /* The verbs have a module of their own, without the manager's SQLite and libmicrohttpd. */
+        /* The verbs have a module of their own, without the manager's SQLite and libmicrohttpd; export,
+         * explain and doctor another (tfrun-export.so). */
         bool up = streq(argv[0], "up");
-        if (load_module(up ? "tfrun-manager.so" : "tfrun-verbs.so",
-                        up ? "tf_module_manager_main" : "tf_module_verbs_main", &sym, &e) < 0) {
+        bool ex = streq(argv[0], "export") || streq(argv[0], "explain") || streq(argv[0], "doctor");
+        if (load_module(up ? "tfrun-manager.so" : ex ? "tfrun-export.so" : "tfrun-verbs.so",
+                        up ? "tf_module_manager_main" : ex ? "tf_module_export_main" : "tf_module_verbs_main", &sym,
+                        &e) < 0) {
                 tf_log("%s", e->msg);
                 return 125;
         }

@@ -14,7 +14,8 @@ Usage: fake-engine.py SOCKET STATEFILE MODE
   warn-pids     answers the create with the engine's dropped-pids-limit warning
 Containers run a pretend command: ["sleep", N] ends after N s with 0, ["exit", N] at once with N; a kill
 ends it with 128+signal. STATEFILE gets one line per event ("create ID", "kill ID SIG", "delete ID") and
-the containers not yet deleted are listed in STATEFILE.live after every change.
+the containers not yet deleted are listed in STATEFILE.live after every change; the last create body is in
+STATEFILE.body.
 """
 import json
 import os
@@ -112,6 +113,9 @@ class Handler(BaseHTTPRequestHandler):
                 containers[cid] = {"cmd": json.loads(body).get("Cmd") or [], "running": False, "code": 0,
                                    "started": False, "finished": "0001-01-01T00:00:00Z"}
             event("create " + cid)
+            # The body as the engine got it, for tests that compare it (tests/integration/export).
+            with open(STATE + ".body", "wb" if isinstance(body, bytes) else "w") as f:
+                f.write(body)
             warnings = {
                 "warn-swap": ["Your kernel does not support swap limit capabilities or the cgroup is not "
                               "mounted. Memory limited without swap."],
