@@ -19,6 +19,7 @@
 #include "manager/auth.h"
 #include "manager/http.h"
 #include "manager/metrics.h"
+#include "manager/ui.h"
 #include "runner/log.h"
 #include "runner/runner.h"
 #include "store/store.h"
@@ -370,6 +371,9 @@ static const struct tf_http_route routes[] = {
         { "POST", "/api/v1/tokens", tf_auth_h_create, TF_ROLE_ADMIN },
         { "DELETE", "/api/v1/tokens/{name}", tf_auth_h_revoke, TF_ROLE_ADMIN },
         { "GET", "/metrics", tf_metrics_h, TF_ROLE_READ },
+        { "GET", "/api/v1/whoami", tf_auth_h_whoami, TF_ROLE_NONE },
+        { "GET", "/", tf_ui_h, TF_ROLE_NONE },
+        { "GET", "/ui/{file}", tf_ui_h, TF_ROLE_NONE },
         {},
 };
 

@@ -187,11 +187,15 @@ unsigned tf_auth_authorize(struct tf_http_request *req, const struct tf_http_rou
                 tf_http_request_set_auth(req, &unix_caller);
                 return 0;
         }
+        const char *h = tf_http_request_header(req, "Authorization");
+        /* A public route (the dashboard's files, whoami) without credentials has nothing to check; with
+         * some they are checked all the same, so that whoami tells a bad token from none. */
+        if (!h && route && (enum tf_role)route->perm == TF_ROLE_NONE)
+                return 0;
         if (!a) {
                 snprintf(why, why_size, "no tokens on this manager");
                 return 401;
         }
-        const char *h = tf_http_request_header(req, "Authorization");
         if (!h || strncasecmp(h, "Bearer ", 7) != 0) {
                 snprintf(why, why_size,
                          "authentication required: send Authorization: Bearer TOKEN (see `tfrun "
@@ -220,6 +224,19 @@ unsigned tf_auth_authorize(struct tf_http_request *req, const struct tf_http_rou
         }
         if (!route)
                 return 0; /* the server answers the routing error, to a caller we know */
+        /* No cookie is ever set, so a cross-site page has no credential to send and a forged form is a 401
+         * above. A browser's request that says it comes from another site is refused all the same before
+         * it changes anything: should a token reach such a page, it still cannot act from there. */
+        const char *site = tf_http_request_header(req, "Sec-Fetch-Site");
+        if (!streq(tf_http_request_method(req), "GET") && site && !streq(site, "same-origin") &&
+            !streq(site, "none")) {
+                snprintf(why, why_size,
+                         "a %s request from another site (Sec-Fetch-Site: %.20s) is refused: use the "
+                         "dashboard of this manager, or a client that is not a browser",
+                         tf_http_request_method(req), site);
+                log_refusal(a, req, 403, "a cross-site request");
+                return 403;
+        }
         if ((enum tf_role)route->perm > t->role) {
                 snprintf(why, why_size, "token '%s' has role %s; %s %s needs %s", t->name,
                          role_name(t->role), tf_http_request_method(req), tf_http_request_path(req),
@@ -279,6 +296,29 @@ static void peer_address(struct tf_http_request *req, char *buf, size_t n) {
 
 /* --- the token routes --- */
 
+static json_t *services_json(const char *list) {
+        if (!list)
+                return json_null();
+        json_t *sv = json_array();
+        for (const char *p = list; *p;) {
+                size_t k = strcspn(p, ",");
+                json_array_append_new(sv, json_stringn(p, k));
+                p += k + (p[k] == ',');
+        }
+        return sv;
+}
+
+int tf_auth_h_whoami(struct tf_http_request *req, struct tf_http_response *resp, void *userdata) {
+        const struct token *t = tf_http_request_auth(req);
+        /* Never the token, never its hash: what the caller may do, for the dashboard to show. */
+        tf_http_respond_json(resp, 200,
+                             json_pack("{s:o,s:o,s:o,s:s}", "name", t ? json_string(t->name) : json_null(),
+                                       "role", t ? json_string(role_name(t->role)) : json_null(), "services",
+                                       services_json(t ? t->services : NULL), "via",
+                                       tf_http_request_is_unix(req) ? "unix" : "tcp"));
+        return TF_HTTP_DONE;
+}
+
 static json_t *time_json(uint64_t usec) {
         if (!usec)
                 return json_null();
@@ -291,15 +331,7 @@ int tf_auth_h_list(struct tf_http_request *req, struct tf_http_response *resp, v
         struct tf_auth *a = tf_manager_auth(userdata);
         json_t *arr = json_array();
         for (struct token *t = a ? a->tokens : NULL; t; t = t->next) {
-                json_t *sv = json_null();
-                if (t->services) {
-                        sv = json_array();
-                        for (const char *p = t->services; *p;) {
-                                size_t k = strcspn(p, ",");
-                                json_array_append_new(sv, json_stringn(p, k));
-                                p += k + (p[k] == ',');
-                        }
-                }
+                json_t *sv = services_json(t->services);
                 /* Never the token, never its hash. */
                 json_array_insert_new(arr, 0,
                                       json_pack("{s:s,s:s,s:o,s:o,s:o}", "name", t->name, "role",

@@ -20,7 +20,7 @@
 #include "store/store.h"
 
 enum tf_role {
-        TF_ROLE_NONE = 0, /* a route with perm 0 needs no token (none so far) */
+        TF_ROLE_NONE = 0, /* a route with perm 0 needs no token: the dashboard's files, whoami */
         TF_ROLE_READ,
         TF_ROLE_OPERATE,
         TF_ROLE_ADMIN,
@@ -47,6 +47,9 @@ const char *tf_auth_services(const struct tf_http_request *req);
 int tf_auth_h_list(struct tf_http_request *req, struct tf_http_response *resp, void *userdata);
 int tf_auth_h_create(struct tf_http_request *req, struct tf_http_response *resp, void *userdata);
 int tf_auth_h_revoke(struct tf_http_request *req, struct tf_http_response *resp, void *userdata);
+/* GET /api/v1/whoami (public): {"name", "role", "services", "via"} of the caller's token, all null without
+ * one ("via": "unix" or "tcp"); never the token. */
+int tf_auth_h_whoami(struct tf_http_request *req, struct tf_http_response *resp, void *userdata);
 
 /* --listen SPEC: "ADDR:PORT", ":PORT" (127.0.0.1), "[IPV6]:PORT"; port 0 takes any free one. Logs the
  * address bound, and a warning for an address that is not loopback. */

@@ -269,6 +269,20 @@ void tf_http_respond_text(struct tf_http_response *resp, unsigned status, const 
         }
 }
 
+void tf_http_respond_static(struct tf_http_response *resp, unsigned status, const char *content_type,
+                            const void *data, size_t len) {
+        struct tf_http_request *r = resp->req;
+        struct MHD_Response *a = MHD_create_response_from_buffer(len, (void *)data, MHD_RESPMEM_PERSISTENT);
+        if (!a)
+                tf_oom();
+        MHD_add_response_header(a, MHD_HTTP_HEADER_CONTENT_TYPE, content_type);
+        set_answer(r, status, a);
+        if (!r->stream) {
+                held_remove(r);
+                resume(r);
+        }
+}
+
 void tf_http_respond_error(struct tf_http_response *resp, unsigned status, const char *fmt, ...) {
         va_list ap;
         va_start(ap, fmt);
@@ -596,7 +610,12 @@ static unsigned route(struct tf_http_request *r, char *allow, size_t allow_size,
                         i++;
                         q += len;
                 }
-                if (!match || i != r->n_seg)
+                /* "/" is the one path whose only segment is empty. */
+                if (streq(rt->pattern, "/"))
+                        match = r->n_seg == 1 && r->seg[0][0] == 0;
+                else if (i != r->n_seg)
+                        match = false;
+                if (!match)
                         continue;
                 if (streq(rt->method, r->method)) {
                         r->route = rt;
@@ -620,6 +639,9 @@ static unsigned route(struct tf_http_request *r, char *allow, size_t allow_size,
 static enum MHD_Result queue(struct tf_http_request *r) {
         struct MHD_Response *a = TAKE_PTR(r->answer);
         r->queued = true;
+        const char *const *h = r->li->server->opts.headers;
+        for (size_t i = 0; h && h[i] && h[i + 1]; i += 2)
+                MHD_add_response_header(a, h[i], h[i + 1]);
         enum MHD_Result res = MHD_queue_response(r->conn, r->status, a);
         MHD_destroy_response(a);
         return res;

@@ -50,7 +50,7 @@ enum { TF_HTTP_DONE = 0, TF_HTTP_PENDING = 1 };
 typedef int (*tf_http_handler)(struct tf_http_request *req, struct tf_http_response *resp, void *userdata);
 
 /* One route: method ("GET", "POST", ...) and a pattern of '/'-separated segments, each literal or a
- * parameter "{name}" that matches one non-empty segment. A table ends with an entry whose method is NULL.
+ * parameter "{name}" that matches one non-empty segment; the pattern "/" matches the path "/" alone. A table ends with an entry whose method is NULL.
  * perm is the authorize callback's (what the route needs: a role); the server does not read it. */
 struct tf_http_route {
         const char *method;
@@ -74,6 +74,7 @@ struct tf_http_options {
         size_t body_max;                 /* default TF_HTTP_BODY_MAX */
         size_t stream_max;               /* default TF_HTTP_STREAM_MAX */
         tf_http_authorize authorize;     /* NULL: none (every caller the listener lets in may call) */
+        const char *const *headers;      /* NULL, or {name, value, ..., NULL}: added to every answer */
 };
 
 /* routes and userdata are borrowed and must outlive the server; userdata goes to every handler. opts may
@@ -130,6 +131,9 @@ void tf_http_respond_error(struct tf_http_response *resp, unsigned status, const
 /* Answer with body[len] (taken: malloc'ed, freed by the server) as content_type. */
 void tf_http_respond_text(struct tf_http_response *resp, unsigned status, const char *content_type,
                           char *body, size_t len);
+/* Answer with data[len], which outlives the server (a file compiled in), as content_type. */
+void tf_http_respond_static(struct tf_http_response *resp, unsigned status, const char *content_type,
+                            const void *data, size_t len);
 /* A streamed answer (chunked), of content_type (NULL: application/x-ndjson). The stream is the caller's
  * handle until tf_http_stream_end(), a failed tf_http_stream_write(), or the gone callback. */
 struct tf_http_stream *tf_http_respond_stream(struct tf_http_response *resp, unsigned status,

@@ -27,6 +27,7 @@
 #include "manager/client.h"
 #include "manager/http.h"
 #include "manager/metrics.h"
+#include "manager/ui.h"
 #include "runner/log.h"
 #include "runner/outlog.h"
 #include "runner/runner.h"
@@ -747,7 +748,7 @@ int tf_manager_new(const struct tf_manager_options *o, struct tf_manager **ret, 
         if (r < 0)
                 goto fail;
         (void) tf_metrics_new(m->store, &m->metrics);
-        struct tf_http_options ho = { .authorize = tf_auth_authorize };
+        struct tf_http_options ho = { .authorize = tf_auth_authorize, .headers = tf_ui_headers() };
         r = tf_http_server_new(m->loop, tf_api_routes(), m, &ho, &m->http, err);
         if (r < 0)
                 goto fail;
