@@ -177,8 +177,8 @@
         async function loadRuns() {
                 const r = await api('GET', runsQuery());
                 if (r.status !== 200 || !r.body) {
-                        if (r.body && r.body.error)
-                                say(r.body.error, true);
+                        if (r.status === 400 && r.body && r.body.error)
+                                say(r.body.error, true); // a filter the manager refused
                         return;
                 }
                 const key = JSON.stringify([r.body.runs, selected]);
@@ -193,7 +193,7 @@
         function fact(dl, k, v) {
                 if (v === null || v === undefined || v === '')
                         return;
-                dl.append(el('dt', {}, k), el('dd', {}, v));
+                dl.append(el('div', {}, el('dt', {}, k), el('dd', {}, v)));
         }
 
         function renderDetail(r) {
@@ -251,16 +251,13 @@
                 if (id !== selected || r.status !== 200 || !r.body)
                         return;
                 const key = JSON.stringify([r.body, me && me.role]);
-                const wasRunning = last.detail && JSON.parse(last.detail)[0].status === 'running';
                 if (key !== last.detail) {
                         last.detail = key;
                         renderDetail(r.body);
                 }
-                // A new selection reads its log; a run that was running is followed until it ends.
+                // A new selection reads its log, and follows it to the end while the run runs.
                 if (follow)
                         streamLog(id, r.body.status === 'running');
-                else if (wasRunning && r.body.status !== 'running' && !logCtl)
-                        streamLog(id, false);
         }
 
         function select(id) {
@@ -380,6 +377,7 @@
         }
 
         function showApp() {
+                say('');
                 $('login').hidden = true;
                 $('app').hidden = false;
                 $('who').hidden = false;
