@@ -14,6 +14,7 @@
         let token = sessionStorage.getItem('tfrun-token') || '';
         let me = null;       // GET /api/v1/whoami
         let selected = null; // the run shown in the detail
+        let selectedStep = null; // the step whose log is shown (null: the run's)
         let logCtl = null;   // the log stream's AbortController
         let timer = null;
         let last = { services: '', runs: '', detail: '' };
@@ -228,9 +229,10 @@
                         let d = res.wall_usec;
                         if (d === undefined && s.started_usec)
                                 d = (s.ended_usec || Date.now() * 1000) - s.started_usec;
-                        return el('tr', { 'data-step': s.name || '' },
+                        return el('tr', { 'data-step': s.name || '', class: s.name === selectedStep ? 'sel' : null },
                                 el('td', {}, s.name || ''), el('td', {}, status(s.status)),
-                                el('td', {}, exit), el('td', {}, dur(d)), el('td', {}, s.why || ''));
+                                el('td', {}, exit !== '' ? exit : s.signal ? 'signal ' + s.signal : ''),
+                                el('td', {}, dur(d)), el('td', {}, s.why || ''));
                 }));
 
                 const acts = $('detail-actions');
@@ -250,20 +252,21 @@
                 const r = await api('GET', '/api/v1/runs/' + encodeURIComponent(id));
                 if (id !== selected || r.status !== 200 || !r.body)
                         return;
-                const key = JSON.stringify([r.body, me && me.role]);
+                const key = JSON.stringify([r.body, me && me.role, selectedStep]);
                 if (key !== last.detail) {
                         last.detail = key;
                         renderDetail(r.body);
                 }
                 // A new selection reads its log, and follows it to the end while the run runs.
                 if (follow)
-                        streamLog(id, r.body.status === 'running');
+                        streamLog(id, r.body.status === 'running', selectedStep);
         }
 
         function select(id) {
                 if (!id)
                         return;
                 selected = id;
+                selectedStep = null;
                 last.detail = '';
                 for (const tr of $('runs-body').children)
                         tr.classList.toggle('sel', tr.dataset.run === id);
@@ -278,15 +281,18 @@
                 logCtl = null;
         }
 
-        async function streamLog(id, live) {
+        async function streamLog(id, live, step) {
                 stopLog();
                 const ctl = new AbortController();
                 logCtl = ctl;
                 const pre = $('log');
                 pre.textContent = '';
+                $('log-which').textContent = step ? 'of step ' + step : '';
+                $('log-run').hidden = !step;
                 $('log-state').textContent = live ? '(following)' : '';
                 try {
-                        const r = await fetch('/api/v1/runs/' + encodeURIComponent(id) + '/log?tail=500' + (live ? '&follow=1' : ''),
+                        const r = await fetch('/api/v1/runs/' + encodeURIComponent(id) + '/log?tail=500' + (live ? '&follow=1' : '') +
+                                (step ? '&step=' + encodeURIComponent(step) : ''),
                                 { headers: headers(), credentials: 'omit', cache: 'no-store', signal: ctl.signal });
                         if (!r.ok) {
                                 let e = '';
@@ -453,6 +459,18 @@
                         else if (ev.target.id === 'stop-run' && selected)
                                 act('stop', JSON.parse(last.detail)[0].service);
                 });
+                // A step's log, and back to the run's.
+                const showStep = (step) => {
+                        selectedStep = step;
+                        last.detail = '';
+                        loadDetail(true);
+                };
+                $('steps-body').addEventListener('click', (ev) => {
+                        const tr = ev.target.closest('tr[data-step]');
+                        if (tr && tr.dataset.step)
+                                showStep(tr.dataset.step);
+                });
+                $('log-run').addEventListener('click', () => showStep(null));
                 for (const f of ['f-service', 'f-status', 'f-since'])
                         $(f).addEventListener('change', () => {
                                 last.runs = '';

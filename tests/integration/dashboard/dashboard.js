@@ -148,7 +148,13 @@ async function run(browser) {
                 await waitText(page, '#services-body tr[data-service="tick"] td:nth-child(3)', /^in \d+ (s|min)$/),
                 'a scheduled service shows its state (waiting) and its next fire (in N min)',
                 await text(page, '#services-body tr[data-service="tick"]'));
-        check((await page.$$('#services-body button[data-act="trigger"]')).length === svcs.length, 'operate: a trigger button on every service');
+        const services = (await api('GET', '/api/v1/services', OP)).body.services;
+        const usable = services.filter((s) => s.state !== 'broken').length;
+        check((await page.$$('#services-body button[data-act="trigger"]')).length === usable,
+                'operate: a trigger button on every service that is not broken (' + usable + ')');
+        const flow = services.find((s) => s.name === 'flow' || /flow\.yaml$/.test(s.file));
+        if (flow && flow.state === 'broken')
+                check(await waitText(page, '#services-body', /flow\.yaml\s*broken/), 'a broken file: its file name and state broken');
         check(await page.$('#services-body tr[data-service="tick"] button[data-act="disable"]') !== null &&
                 await page.$('#services-body tr[data-service="hello"] button[data-act="disable"]') === null,
                 'operate: a disable button on the scheduled service alone');
@@ -174,6 +180,24 @@ async function run(browser) {
                 'the run ends: success in its detail and in the history', await text(page, '#detail-facts'));
         check(await waitText(page, '#log-state', /ended/, 5000), 'the log says it ended');
         check((await runsOf('hello')).length === before + 1, 'one run in the history for one click');
+
+        // A workflow's steps, when this tfrun runs workflows.
+        if (flow && flow.state !== 'broken') {
+                await click(page, '#services-body tr[data-service="flow"] button[data-act="trigger"]');
+                check(await waitText(page, '#detail-id', /^flow-/) && await waitText(page, '#detail-facts', /status\s*failure/, 15000),
+                        'a workflow run: its detail, failed (its second step exits 4)', await text(page, '#detail-facts'));
+                check(await waitText(page, '#steps-body tr[data-step="first"]', /first\s*succe/, 10000) &&
+                        await waitText(page, '#steps-body tr[data-step="second"]', /second\s*fail\w*\s*4/, 10000),
+                        'its steps: first succeeded, second failed with exit 4', await text(page, '#steps-body'));
+                await click(page, '#steps-body tr[data-step="second"]');
+                check(await waitText(page, '#log', /from-second/, 10000) && await waitText(page, '#log-which', /step second/),
+                        "a step's log on a click on the step", await text(page, '#log'));
+                await click(page, '#log-run');
+                check(await waitText(page, '#log-which', /^$/, 5000), "back to the run's log");
+                if (process.env.SHOTS)
+                        await page.screenshot({ path: process.env.SHOTS + '/dashboard-steps.png', fullPage: true });
+        } else
+                out('# this tfrun does not run workflows yet: the steps view is not exercised');
 
         // Filters: a failing run; status=failure shows it and nothing else.
         await api('POST', '/api/v1/services/bad/trigger', OP);
