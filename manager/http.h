@@ -50,8 +50,9 @@ enum { TF_HTTP_DONE = 0, TF_HTTP_PENDING = 1 };
 typedef int (*tf_http_handler)(struct tf_http_request *req, struct tf_http_response *resp, void *userdata);
 
 /* One route: method ("GET", "POST", ...) and a pattern of '/'-separated segments, each literal or a
- * parameter "{name}" that matches one non-empty segment; the pattern "/" matches the path "/" alone. A table ends with an entry whose method is NULL.
- * perm is the authorize callback's (what the route needs: a role); the server does not read it. */
+ * parameter "{name}" that matches one non-empty segment; the pattern "/" matches the path "/" alone. A table
+ * ends with an entry whose method is NULL. perm is the authorize callback's (what the route needs: a role);
+ * the server does not read it. */
 struct tf_http_route {
         const char *method;
         const char *pattern;

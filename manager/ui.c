@@ -22,10 +22,10 @@ static const struct {
         const char *data;
         size_t len;
 } files[] = {
-        { "index.html", "text/html; charset=utf-8", tf_ui_index_html, sizeof(tf_ui_index_html) - 1 },
-        { "app.js", "text/javascript; charset=utf-8", tf_ui_app_js, sizeof(tf_ui_app_js) - 1 },
-        { "app.css", "text/css; charset=utf-8", tf_ui_app_css, sizeof(tf_ui_app_css) - 1 },
-        { "icon.svg", "image/svg+xml", tf_ui_icon_svg, sizeof(tf_ui_icon_svg) - 1 },
+        {"index.html", "text/html; charset=utf-8", tf_ui_index_html, sizeof(tf_ui_index_html) - 1},
+        {"app.js", "text/javascript; charset=utf-8", tf_ui_app_js, sizeof(tf_ui_app_js) - 1},
+        {"app.css", "text/css; charset=utf-8", tf_ui_app_css, sizeof(tf_ui_app_css) - 1},
+        {"icon.svg", "image/svg+xml", tf_ui_icon_svg, sizeof(tf_ui_icon_svg) - 1},
 };
 
 int tf_ui_h(struct tf_http_request *req, struct tf_http_response *resp, void *userdata) {
@@ -48,12 +48,18 @@ static const char *const headers[] = {
         "Content-Security-Policy",
         "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; connect-src 'self'; "
         "form-action 'self'; base-uri 'none'; frame-ancestors 'none'",
-        "X-Frame-Options", "DENY",
-        "X-Content-Type-Options", "nosniff",
-        "Referrer-Policy", "no-referrer",
-        "Cross-Origin-Opener-Policy", "same-origin",
-        "Cross-Origin-Resource-Policy", "same-origin",
-        "Cache-Control", "no-store",
+        "X-Frame-Options",
+        "DENY",
+        "X-Content-Type-Options",
+        "nosniff",
+        "Referrer-Policy",
+        "no-referrer",
+        "Cross-Origin-Opener-Policy",
+        "same-origin",
+        "Cross-Origin-Resource-Policy",
+        "same-origin",
+        "Cache-Control",
+        "no-store",
         NULL,
 };
 

@@ -19,7 +19,8 @@
         let timer = null;
         let last = { services: '', runs: '', detail: '' };
 
-        // el('td', {class: 'x'}, 'text', child...): an element with attributes and children (strings as text).
+        // el('td', {class: 'x'}, 'text', child...): an element with attributes and children (strings as
+        // text).
         function el(tag, attrs, ...kids) {
                 const e = document.createElement(tag);
                 for (const [k, v] of Object.entries(attrs || {}))
@@ -47,7 +48,8 @@
         async function api(method, path) {
                 let r;
                 try {
-                        r = await fetch(path, { method, headers: headers(), credentials: 'omit', cache: 'no-store' });
+                        r = await fetch(path,
+                                { method, headers: headers(), credentials: 'omit', cache: 'no-store' });
                 } catch (e) {
                         say('the manager does not answer (' + e.message + ')', true);
                         return { status: 0, body: null };
@@ -106,7 +108,8 @@
                 const td = el('td', { class: 'acts' });
                 if (!can('operate') || s.state === 'broken')
                         return td;
-                const b = (act, label) => el('button', { type: 'button', 'data-act': act, 'data-service': s.name }, label);
+                const b = (act, label) =>
+                        el('button', { type: 'button', 'data-act': act, 'data-service': s.name }, label);
                 td.append(b('trigger', 'trigger'));
                 if (s.running > 0)
                         td.append(b('stop', 'stop'));
@@ -225,11 +228,13 @@
                 $('steps').hidden = steps.length === 0;
                 $('steps-body').replaceChildren(...steps.map((s) => {
                         const res = s.result || s;
-                        const exit = res.exit_code !== null && res.exit_code !== undefined ? res.exit_code : '';
+                        const exit = res.exit_code !== null && res.exit_code !== undefined
+                                ? res.exit_code : '';
                         let d = res.wall_usec;
                         if (d === undefined && s.started_usec)
                                 d = (s.ended_usec || Date.now() * 1000) - s.started_usec;
-                        return el('tr', { 'data-step': s.name || '', class: s.name === selectedStep ? 'sel' : null },
+                        const sel = s.name === selectedStep ? 'sel' : null;
+                        return el('tr', { 'data-step': s.name || '', class: sel },
                                 el('td', {}, s.name || ''), el('td', {}, status(s.status)),
                                 el('td', {}, exit !== '' ? exit : s.signal ? 'signal ' + s.signal : ''),
                                 el('td', {}, dur(d)), el('td', {}, s.why || ''));
@@ -291,8 +296,9 @@
                 $('log-run').hidden = !step;
                 $('log-state').textContent = live ? '(following)' : '';
                 try {
-                        const r = await fetch('/api/v1/runs/' + encodeURIComponent(id) + '/log?tail=500' + (live ? '&follow=1' : '') +
-                                (step ? '&step=' + encodeURIComponent(step) : ''),
+                        const q = '?tail=500' + (live ? '&follow=1' : '') +
+                                (step ? '&step=' + encodeURIComponent(step) : '');
+                        const r = await fetch('/api/v1/runs/' + encodeURIComponent(id) + '/log' + q,
                                 { headers: headers(), credentials: 'omit', cache: 'no-store', signal: ctl.signal });
                         if (!r.ok) {
                                 let e = '';
@@ -335,11 +341,13 @@
         async function act(what, service) {
                 const r = await api('POST', '/api/v1/services/' + encodeURIComponent(service) + '/' + what);
                 if (r.status !== 200) {
-                        say(what + ' ' + service + ': ' + ((r.body && r.body.error) || 'HTTP ' + r.status), true);
+                        say(what + ' ' + service + ': ' + ((r.body && r.body.error) || 'HTTP ' + r.status),
+                                true);
                         return;
                 }
                 if (what === 'trigger') {
-                        say('trigger ' + service + ': ' + r.body.outcome + (r.body.run_id ? ' (' + r.body.run_id + ')' : ''));
+                        say('trigger ' + service + ': ' + r.body.outcome +
+                                (r.body.run_id ? ' (' + r.body.run_id + ')' : ''));
                         if (r.body.run_id)
                                 select(r.body.run_id);
                 } else
@@ -350,7 +358,9 @@
         async function retry() {
                 const id = selected;
                 const r = await api('POST', '/api/v1/runs/' + encodeURIComponent(id) + '/retry');
-                if ((r.status === 404 && r.body && /^no such path/.test(r.body.error || '')) || r.status === 405) {
+                // A manager from before `tfrun retry` has no such route.
+                if ((r.status === 404 && r.body && /^no such path/.test(r.body.error || '')) ||
+                    r.status === 405) {
                         say('retry: this manager has no retry (it came before `tfrun retry`)', true);
                         return;
                 }
@@ -359,7 +369,8 @@
                         return;
                 }
                 const nid = r.body && (r.body.run_id || (r.body.run && r.body.run.run_id));
-                say('retry ' + id + ': ' + ((r.body && r.body.outcome) || 'started') + (nid ? ' (' + nid + ')' : ''));
+                say('retry ' + id + ': ' + ((r.body && r.body.outcome) || 'started') +
+                        (nid ? ' (' + nid + ')' : ''));
                 if (nid)
                         select(nid);
                 refresh();
