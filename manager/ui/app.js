@@ -123,7 +123,9 @@
                 body.replaceChildren(...list.map((s) => {
                         const l = s.last;
                         return el('tr', { 'data-service': s.name || '' },
-                                el('td', {}, s.name || s.file),
+                                // A broken file has no name: its file's, in full on hover.
+                                el('td', { title: s.name ? null : s.file },
+                                        s.name || s.file.replace(/^.*\//, '')),
                                 el('td', { title: s.error || null }, status(s.state)),
                                 el('td', {}, s.state === 'disabled' ? '-' : when(s.next, s.next_usec)),
                                 el('td', {}, l ? status(l.result || l.status) : '-'),

@@ -154,7 +154,7 @@ async function run(browser) {
                 'operate: a trigger button on every service that is not broken (' + usable + ')');
         const flow = services.find((s) => s.name === 'flow' || /flow\.yaml$/.test(s.file));
         if (flow && flow.state === 'broken')
-                check(await waitText(page, '#services-body', /flow\.yaml\s*broken/), 'a broken file: its file name and state broken');
+                check(await waitText(page, '#services-body tr[data-service=""]', /^flow\.yaml\s*broken/), 'a broken file: its file name and state broken');
         check(await page.$('#services-body tr[data-service="tick"] button[data-act="disable"]') !== null &&
                 await page.$('#services-body tr[data-service="hello"] button[data-act="disable"]') === null,
                 'operate: a disable button on the scheduled service alone');
@@ -172,8 +172,9 @@ async function run(browser) {
         check(await waitText(page, '#log', /line 1/, 10000), 'the log shows the first line while the run runs',
                 await text(page, '#log'));
         const midway = await text(page, '#log');
-        check(!/line 3/.test(midway), 'the run is still writing then (not a log read after the end)', midway);
-        check(await waitText(page, '#log', /line 1[^]*line 2[^]*line 3/, 15000), 'the log follows to the last line',
+        check(!/line 5/.test(midway), 'the run is still writing then (not a log read after the end)', midway);
+        check(await waitText(page, '#log', /line 1[^]*line 2[^]*line 3[^]*line 4[^]*line 5/, 15000),
+                'the log follows to the last line',
                 await text(page, '#log'));
         check(await waitText(page, '#detail-facts', /status\s*success/, 10000) &&
                 await waitText(page, '#runs-body tr[data-run^="hello-"] td:nth-child(3)', /success/, 10000),
@@ -267,7 +268,7 @@ async function run(browser) {
         check((await page.$$('button[data-act]')).length === 0, 'read: no trigger, stop, enable or disable button');
         await click(page, '#runs-body tr[data-run^="hello-"]');
         await waitText(page, '#detail-id', /^hello-/);
-        check(await waitText(page, '#log', /line 3/, 10000), "read: a run's detail and its log");
+        check(await waitText(page, '#log', /line 5/, 10000), "read: a run's detail and its log");
         check((await page.$$('#detail-actions button')).length === 0, 'read: no retry or stop button on a run');
         if (process.env.SHOTS)
                 await page.screenshot({ path: process.env.SHOTS + '/dashboard-read.png' });
@@ -325,8 +326,9 @@ async function run(browser) {
         // The dashboard's own tab is unharmed, and nothing went to the console.
         check(await visible(page, '#app'), 'the dashboard is still logged in');
         if (process.env.SHOTS) {
+                await page.setViewport({ width: 1100, height: 900 });
                 await click(page, '#runs-body tr[data-run^="hello-"]');
-                await waitText(page, '#log', /line 3/, 10000);
+                await waitText(page, '#log', /line 5/, 10000);
                 await page.screenshot({ path: process.env.SHOTS + '/dashboard.png', fullPage: true });
                 await logout(page);
                 await page.screenshot({ path: process.env.SHOTS + '/dashboard-login.png' });
