@@ -389,7 +389,9 @@
         function schedule() {
                 clearTimeout(timer);
                 timer = setTimeout(async () => {
-                        await refresh();
+                        // A tab nobody looks at asks nothing; it catches up when it is shown again.
+                        if (!document.hidden)
+                                await refresh();
                         if (me)
                                 schedule();
                 }, POLL_MS);
@@ -484,6 +486,10 @@
                                 showStep(tr.dataset.step);
                 });
                 $('log-run').addEventListener('click', () => showStep(null));
+                document.addEventListener('visibilitychange', () => {
+                        if (!document.hidden && me)
+                                refresh();
+                });
                 for (const f of ['f-service', 'f-status', 'f-since'])
                         $(f).addEventListener('change', () => {
                                 last.runs = '';
