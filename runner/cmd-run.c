@@ -66,7 +66,8 @@ static int check_schedule(const struct tf_spec *spec, tf_error **err) {
         int r = tf_fire_plan_new(spec, now, &plan, err);
         if (r < 0)
                 return r;
-        if (!tf_fire_plan_has_reboot(plan) && tf_fire_plan_next(plan, now, &next) < 0) {
+        /* A path trigger alone is a schedule that waits for the file system. */
+        if (!tf_fire_plan_has_reboot(plan) && spec->schedule.n_paths == 0 && tf_fire_plan_next(plan, now, &next) < 0) {
                 _cleanup_free_ char *w = tf_spec_where(spec, spec->schedule.pos);
                 r = tf_error_set(err, EINVAL,
                                  "%s: schedule: no fire time after now: this schedule can never fire "
