@@ -869,13 +869,11 @@ static int path_entry(struct ctx *c, const struct node *v, const char *kp, enum 
         if (r < 0)
                 return r;
         _cleanup_free_ char *q = spec_quoted(v);
-        if (p[0] != '/') {
-                _cleanup_free_ char *abs = spec_path_resolve(c->s->dir, p);
+        if (p[0] != '/')
                 return spec_fail(c, v->pos, kp,
                                  "%s is relative; expected %s: a path trigger watches the file system, not the "
-                                 "spec's directory; did you mean '%s'?",
-                                 q, expected, abs);
-        }
+                                 "spec's directory",
+                                 q, expected);
         if (strlen(p) >= 4096)
                 return spec_fail(c, v->pos, kp, "is %zu bytes long; expected a path shorter than 4096 bytes",
                                  strlen(p));
