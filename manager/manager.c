@@ -29,6 +29,7 @@
 #include "manager/metrics.h"
 #include "runner/log.h"
 #include "runner/outlog.h"
+#include "runner/pathwatch.h"
 #include "runner/runner.h"
 #include "runner/service.h"
 #include "spec/spec.h"
@@ -1190,6 +1191,24 @@ static json_t *service_json(struct msvc *s) {
         json_object_set_new(o, "next", time_or_null(next));
         json_object_set_new(o, "next_usec", next ? json_integer((json_int_t) next) : json_null());
         json_object_set_new(o, "runs_started", json_integer(tf_service_runs_started(s->svc)));
+        /* What else makes it run, and whom it triggers: present only when the spec has them. */
+        for (size_t k = 0; k < ELEMENTSOF(trigger_keys); k++) {
+                const struct tf_service_refs *refs = trigger_refs(spec, k);
+                if (refs->n == 0)
+                        continue;
+                json_t *a = json_array();
+                for (size_t i = 0; i < refs->n; i++)
+                        json_array_append_new(a, json_string(refs->refs[i].name));
+                json_object_set_new(o, trigger_keys[k], a);
+        }
+        if (spec->schedule.n_paths > 0) {
+                json_t *a = json_array();
+                for (size_t i = 0; i < spec->schedule.n_paths; i++)
+                        json_array_append_new(a, json_pack("{s:s,s:s}", "kind",
+                                                           tf_path_kind_name(spec->schedule.paths[i].kind), "path",
+                                                           spec->schedule.paths[i].path));
+                json_object_set_new(o, "paths", a);
+        }
         if (last) {
                 json_t *l = tf_run_result_json(s->name, tf_backend_name(spec->resolved_backend), NULL, last);
                 json_object_set_new(l, "result", json_string(result_word(last)));

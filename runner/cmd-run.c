@@ -17,6 +17,7 @@
 #include "runner/runner.h"
 #include "runner/supervise.h"
 #include "runner/fireplan.h"
+#include "runner/pathwatch.h"
 #include "base/timeutil.h"
 #include "base/parse.h"
 #ifdef TF_HAVE_SCHEDULE
@@ -300,6 +301,9 @@ int tf_cmd_next(int argc, char **argv) {
         }
         if (tf_fire_plan_has_reboot(plan))
                 puts("@reboot (at start)");
+        for (size_t i = 0; i < spec->schedule.n_paths; i++)
+                printf("path: %s %s (when it happens)\n", tf_path_kind_name(spec->schedule.paths[i].kind),
+                       spec->schedule.paths[i].path);
         for (uint64_t i = 0; i < n; i++) {
                 if (tf_fire_plan_next(plan, t, &t) < 0)
                         break;
