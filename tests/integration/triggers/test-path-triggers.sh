@@ -49,6 +49,10 @@ quiet() {
         is "$(lines "$TMPD/$1.count")" "$2" "$1: $2 run(s), no more"
 }
 
+f=$(spec nexted "command: [true]" "schedule:" "  path: {exists: $W/x, glob: '$W/*.csv'}")
+is "$("$TFRUN" next "$f")" "path: exists $W/x (when it happens)
+path: glob $W/*.csv (when it happens)" "next lists the path triggers"
+
 # A burst: 100 files created in one go fire once; a later burst fires again.
 mkdir "$W/burst"
 watch burst "{changed: $W/burst, settle: 300ms}"

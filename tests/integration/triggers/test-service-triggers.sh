@@ -63,6 +63,12 @@ for f in ("cyc-a", "cyc-b", "typo"):
 assert ps[d + "/alert.yaml"]["state"] == "idle"
 EOF
 
+"$TFRUN" status good --json | python3 -c '
+import json, sys
+s = json.load(sys.stdin)
+assert s["on_success"] == ["notify"] and s["on_failure"] == ["alert"], s'
+ok "status shows good's targets"
+
 # on_failure once per run, despite its retries.
 "$TFRUN" trigger flaky >/dev/null
 wait_lines "$TMPD/alert" 1 20; ok "flaky's failure triggered alert"
