@@ -19,8 +19,8 @@
 /* What a change of the path itself, or of an entry in it (a directory), or of its own entry in its parent
  * means, per kind (after systemd's path.c). */
 #define CHANGED_MASK                                                                                        \
-        (IN_CLOSE_WRITE | IN_ATTRIB | IN_CREATE | IN_DELETE | IN_MOVED_FROM | IN_MOVED_TO | IN_DELETE_SELF | \
-         IN_MOVE_SELF)
+        (IN_CLOSE_WRITE | IN_ATTRIB | IN_CREATE | IN_DELETE | IN_MOVED_FROM | IN_MOVED_TO |                 \
+         IN_DELETE_SELF | IN_MOVE_SELF)
 #define NEW_NAME_MASK (IN_CREATE | IN_MOVED_TO)
 #define PARENT_MASK (IN_CREATE | IN_MOVED_TO | IN_MOVED_FROM | IN_DELETE | IN_DELETE_SELF | IN_MOVE_SELF)
 /* A burst that never pauses still fires at this many settle periods after its first event. */
@@ -61,10 +61,11 @@ struct tf_path_watch {
 
 const char *tf_path_kind_name(enum tf_path_kind k) {
         static const char *const names[] = {
-                [TF_PATH_EXISTS] = "exists",     [TF_PATH_GLOB] = "glob",           [TF_PATH_CHANGED] = "changed",
-                [TF_PATH_MODIFIED] = "modified", [TF_PATH_NOT_EMPTY] = "not_empty",
+                [TF_PATH_EXISTS] = "exists",       [TF_PATH_GLOB] = "glob",
+                [TF_PATH_CHANGED] = "changed",     [TF_PATH_MODIFIED] = "modified",
+                [TF_PATH_NOT_EMPTY] = "not_empty",
         };
-        return (size_t) k < ELEMENTSOF(names) ? names[k] : "?";
+        return (size_t)k < ELEMENTSOF(names) ? names[k] : "?";
 }
 
 bool tf_path_watch_same(const struct tf_schedule *a, const struct tf_schedule *b) {
@@ -80,7 +81,7 @@ static char *dir_of(const char *p) {
         const char *slash = strrchr(p, '/');
         if (!slash || slash == p)
                 return tf_strdup("/");
-        return tf_strndup(p, (size_t) (slash - p));
+        return tf_strndup(p, (size_t)(slash - p));
 }
 
 static bool dir_has_entry(const char *path) {
@@ -145,7 +146,7 @@ static void want_add(struct want **v, size_t *n, const char *path, uint32_t mask
                         return;
                 }
         *v = tf_realloc(*v, (*n + 1) * sizeof(**v));
-        (*v)[(*n)++] = (struct want){ tf_strdup(path), mask };
+        (*v)[(*n)++] = (struct want){tf_strdup(path), mask};
 }
 
 /* The watches the conditions need now: each target if it exists, and its parent or, when that does not
@@ -208,7 +209,7 @@ static void rewatch(struct tf_path_watch *w) {
                                 }
                         if (!known) {
                                 w->w = tf_realloc(w->w, (w->n_w + 1) * sizeof(*w->w));
-                                w->w[w->n_w++] = (struct wentry){ wd, tf_strdup(v[i].path) };
+                                w->w[w->n_w++] = (struct wentry){wd, tf_strdup(v[i].path)};
                         }
                 }
                 /* ENOENT/ENOTDIR: it went (or is not a directory) between the look and the watch: the
@@ -224,7 +225,7 @@ static void rewatch(struct tf_path_watch *w) {
                         j++;
                         continue;
                 }
-                (void) inotify_rm_watch(w->fd, w->w[j].wd);
+                (void)inotify_rm_watch(w->fd, w->w[j].wd);
                 free(w->w[j].path);
                 w->w[j] = w->w[--w->n_w];
         }
@@ -316,7 +317,7 @@ static int on_events(struct tf_source *src, int fd, uint32_t events, void *userd
                         break;
                 any = true;
                 for (char *p = buf; p < buf + n;) {
-                        const struct inotify_event *ev = (const struct inotify_event *) p;
+                        const struct inotify_event *ev = (const struct inotify_event *)p;
                         p += sizeof(*ev) + ev->len;
                         if (ev->mask & IN_Q_OVERFLOW) {
                                 /* Events were lost: anything may have changed. */
