@@ -37,6 +37,10 @@ svc good "command: [true]" "on_success: notify" "on_failure: [alert]"
 env_line='echo "$TFRUN_TRIGGER_SERVICE $TFRUN_TRIGGER_RUN_ID $TFRUN_TRIGGER_STATUS"'
 svc alert "command: [sh, -c, '$env_line >> $TMPD/alert']"
 svc notify "command: [sh, -c, '$env_line >> $TMPD/notify']"
+# Not only manual runs: a failure of a run the schedule started (here a file trigger) fires too.
+svc by-path "command: [sh, -c, 'exit 4']" "schedule: {every: 1h, path: {exists: $TMPD/go, settle: 100ms}}" \
+        "on_failure: [alert2]"
+svc alert2 "command: [sh, -c, '$env_line >> $TMPD/alert2']"
 # A cycle, and a service beside it that names a service DIR does not have.
 svc cyc-a "command: [true]" "on_success: cyc-b"
 svc cyc-b "command: [true]" "on_failure: [alert, cyc-a]"
@@ -50,7 +54,7 @@ grep -qxF "tfrun: $SVC/cyc-b.yaml:3:21: on_failure[1]: cyc-a -> cyc-b -> cyc-a: 
 ok "cyc-b's message names the same cycle at its own edge"
 grep -qxF "tfrun: $SVC/typo.yaml:3:14: on_failure[0]: no service 'alret' in $SVC; expected the name of a service of that directory (see \`tfrun ps\`)" "$TMPD/up.log"
 ok "an unknown target is refused by name"
-grep -q "managing 4 services from $SVC (3 broken)" "$TMPD/up.log"; ok "four services, three refused"
+grep -q "managing 6 services from $SVC (3 broken)" "$TMPD/up.log"; ok "six services, three refused"
 "$TFRUN" ps --json >"$TMPD/ps.json"
 python3 - "$TMPD/ps.json" "$SVC" <<'EOF'; ok "ps shows the refused files broken, with their messages"
 import json, sys
@@ -82,6 +86,12 @@ is "$(hist flaky | awk '{print $1, $2}' | tr '\n' ,)" "manual 1,retry 2,retry 3,
 is "$(cat "$TMPD/alert")" "flaky ${last_flaky##* } failure" \
         "alert's env: TFRUN_TRIGGER_SERVICE, TFRUN_TRIGGER_RUN_ID (the last attempt's), TFRUN_TRIGGER_STATUS"
 is "$(hist alert | awk '{print $1, $2}')" "service 1" "alert's run is recorded with trigger 'service'"
+
+# A scheduled run's failure.
+: >"$TMPD/go"
+wait_lines "$TMPD/alert2" 1 20; ok "a path-triggered run's failure triggered alert2"
+by_path_id=$(hist by-path | awk '$1 == "path" {print $3}')
+is "$(cat "$TMPD/alert2")" "by-path $by_path_id failure" "alert2's env names the path-triggered run"
 
 # on_success with its env, once per run.
 for i in 1 2; do
