@@ -33,6 +33,16 @@ wait_grep() {
         done
         return 1
 }
+# fired NAME N: NAME ran N times and its Nth run has ended (a fire while a run goes on meets overlap: skip).
+fired() {
+        wait_lines "$TMPD/$1.count" "$2" 10 || return 1
+        local i
+        for ((i = 0; i < 100; i++)); do
+                [ "$(grep -c "^tfrun: $1 native status=" "$TMPD/$1.err")" -ge "$2" ] && return 0
+                sleep 0.1
+        done
+        return 1
+}
 # watch NAME PATHSPEC: `tfrun FILE` of a service that appends a line to $TMPD/NAME.count per run, in the
 # background, with schedule.path PATHSPEC; waits until it watches. Sets $pid.
 watch() {
@@ -58,11 +68,11 @@ mkdir "$W/burst"
 watch burst "{changed: $W/burst, settle: 300ms}"
 burst_pid=$pid
 for i in $(seq 100); do echo "$i" >"$W/burst/f$i"; done
-wait_lines "$TMPD/burst.count" 1 10; ok "burst: the 100 files fired"
+fired burst 1; ok "burst: the 100 files fired"
 quiet burst 1
 is "$(grep -c 'firing (path: changed' "$TMPD/burst.err")" 1 "burst: one fire logged for 100 files"
 for i in $(seq 100); do rm "$W/burst/f$i"; done
-wait_lines "$TMPD/burst.count" 2 10; ok "burst: a second burst (100 removals) fires again"
+fired burst 2; ok "burst: a second burst (100 removals) fires again"
 quiet burst 2
 
 # exists, for a path whose directories do not exist yet.
@@ -73,19 +83,19 @@ mkdir -p "$W/later/deeper"
 sleep 0.5
 is "$(lines "$TMPD/exists.count")" 0 "exists: its directory appearing does not fire"
 : >"$W/later/deeper/flag"
-wait_lines "$TMPD/exists.count" 1 10; ok "exists: the file appearing two directories down fires"
+fired exists 1; ok "exists: the file appearing two directories down fires"
 quiet exists 1
 echo more >>"$W/later/deeper/flag"
 quiet exists 1
 rm "$W/later/deeper/flag"
 sleep 0.3
 : >"$W/later/deeper/flag"
-wait_lines "$TMPD/exists.count" 2 10; ok "exists: removed and created again: fires again"
+fired exists 2; ok "exists: removed and created again: fires again"
 
 # exists at start: a path that is there already fires once, as a .path unit does.
 : >"$W/present"
 watch present "{exists: $W/present, settle: 100ms}"
-wait_lines "$TMPD/present.count" 1 10; ok "exists: a path present at start fires once"
+fired present 1; ok "exists: a path present at start fires once"
 quiet present 1
 
 # glob: only matching names fire; the directory comes later.
@@ -95,9 +105,9 @@ mkdir "$W/in"
 sleep 0.6
 is "$(lines "$TMPD/glob.count")" 0 "glob: a name that does not match does not fire"
 : >"$W/in/data.csv"
-wait_lines "$TMPD/glob.count" 1 10; ok "glob: a matching name fires"
+fired glob 1; ok "glob: a matching name fires"
 mv "$W/in/notes.txt" "$W/in/moved.csv"
-wait_lines "$TMPD/glob.count" 2 10; ok "glob: a name renamed into the pattern fires"
+fired glob 2; ok "glob: a name renamed into the pattern fires"
 quiet glob 2
 
 # not_empty: an empty directory at start does not fire; its first entry does.
@@ -106,7 +116,7 @@ watch spool "{not_empty: $W/spool, settle: 100ms}"
 sleep 0.5
 is "$(lines "$TMPD/spool.count")" 0 "not_empty: an empty directory does not fire"
 : >"$W/spool/job1"
-wait_lines "$TMPD/spool.count" 1 10; ok "not_empty: the first entry fires"
+fired spool 1; ok "not_empty: the first entry fires"
 quiet spool 1
 
 # changed vs modified on one file: a write without close fires modified only.
@@ -116,13 +126,13 @@ watch modified "{modified: $W/conf, settle: 100ms}"
 sleep 0.3
 exec 7>>"$W/conf"
 echo v2 >&7
-wait_lines "$TMPD/modified.count" 1 10; ok "modified: a write fires before the file is closed"
+fired modified 1; ok "modified: a write fires before the file is closed"
 sleep 0.6
 is "$(lines "$TMPD/changed.count")" 0 "changed: not before the close"
 exec 7>&-
-wait_lines "$TMPD/changed.count" 1 10; ok "changed: the close after writing fires"
+fired changed 1; ok "changed: the close after writing fires"
 mv "$W/conf" "$W/conf.old" && echo v3 >"$W/conf.new" && mv "$W/conf.new" "$W/conf"
-wait_lines "$TMPD/changed.count" 2 10; ok "changed: the file replaced by a rename fires"
+fired changed 2; ok "changed: the file replaced by a rename fires"
 
 # One-shot and resident: `tfrun FILE` with only a path trigger stays, and SIGTERM ends it with 0.
 kill -0 "$burst_pid" 2>/dev/null; ok "one-shot with a path trigger is still resident after its runs"
@@ -136,7 +146,7 @@ PIDS=()
 trap 'cleanup; cleanup_up' EXIT
 export TFRUN_SOCKET=$MSOCK
 svc combo "command: [sh, -c, 'echo run >> $TMPD/combo.count']" \
-        "schedule: {every: 2s, path: {exists: $W/combo-flag, settle: 100ms}}"
+        "schedule: {every: 2s, overlap: queue, path: {exists: $W/combo-flag, settle: 100ms}}"
 up
 wait_lines "$TMPD/combo.count" 1 10; ok "combo: the interval fires"
 : >"$W/combo-flag"
