@@ -145,6 +145,15 @@ grep -qxF "tfrun: warning: $f:3:1: on_failure: only \`tfrun up\` triggers other 
 ok "and warns that only tfrun up acts on on_failure"
 "$TFRUN" validate "$f" >/dev/null 2>&1; ok "validate accepts it (targets are the manager's to check)"
 
+# export: on_failure as OnFailure= (inexact), a path trigger a gap; explain shows the path trigger.
+f=$(spec ex-trig "command: [/bin/true]" "sandbox: host" "on_failure: [alert, notify]" "schedule: {path: {exists: /srv/flag}}")
+out=$("$TFRUN" export systemd "$f" 2>"$TMPD/export.err"); is "$?" 0 "export of a spec with on_failure and a path trigger"
+grep -qxF "OnFailure=alert.service notify.service" <<<"$out"; ok "on_failure becomes OnFailure="
+grep -q "^#   schedule.path: not exported" <<<"$out"; ok "schedule.path is listed inexact"
+grep -q "ex-trig.timer" <<<"$out"; is "$?" 1 "a schedule of paths alone gets no timer"
+"$TFRUN" export systemd --strict "$f" >/dev/null 2>&1; is "$?" 125 "export --strict refuses it"
+"$TFRUN" explain "$f" 2>/dev/null | grep -qxF "  path: exists /srv/flag (when it happens)"; ok "explain lists the path trigger"
+
 down; ok "the manager stops cleanly"
 san_check
 done_testing
