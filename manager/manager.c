@@ -30,6 +30,7 @@
 #include "manager/ui.h"
 #include "runner/log.h"
 #include "runner/outlog.h"
+#include "runner/pathwatch.h"
 #include "runner/runner.h"
 #include "runner/service.h"
 #include "spec/spec.h"
@@ -50,6 +51,7 @@ struct msvc {
         uint64_t hash; /* of the file's bytes, to tell an unchanged file on reload */
         bool seen;     /* reload: still in DIR */
         bool removed;  /* gone from DIR, waiting for its running runs to end */
+        bool started;  /* tf_service_start() was called */
         struct tf_service *svc;
         /* Each service's own run options: its output goes to its log and to the manager's stdout after its
          * own prefix ("web    | "). */
@@ -271,8 +273,10 @@ static struct msvc *add_file(struct tf_manager *m, const char *file, bool start)
         }
         s->next = m->svcs;
         m->svcs = s;
-        if (s->svc && start)
+        if (s->svc && start) {
                 tf_service_start(s->svc);
+                s->started = true;
+        }
         return s;
 }
 
@@ -316,12 +320,18 @@ static json_t *strings_append(json_t *a, const char *s) {
 /* The entry of each file of DIR: the entries sorted by file, so that a reload of N files costs
  * N log N comparisons rather than N^2 / 2 (1,000 files: half a million strcmp). */
 struct by_file {
-        const char *file;
+        char *file; /* owned */
         struct msvc *s;
 };
 
 static int cmp_by_file(const void *a, const void *b) {
         return strcmp(((const struct by_file *) a)->file, ((const struct by_file *) b)->file);
+}
+
+static void by_file_freep(struct by_file **v) {
+        for (size_t i = 0; *v && (*v)[i].file; i++)
+                free((*v)[i].file);
+        free(*v);
 }
 
 static struct by_file *index_files(struct tf_manager *m, size_t *ret_n) {
@@ -332,10 +342,191 @@ static struct by_file *index_files(struct tf_manager *m, size_t *ret_n) {
         n = 0;
         for (struct msvc *s = m->svcs; s; s = s->next)
                 if (!s->removed)
-                        v[n++] = (struct by_file){ s->file, s };
+                        /* A copy: an entry retired during the reload frees its file, and later
+                         * lookups still compare against its name. */
+                        v[n++] = (struct by_file){ tf_strdup(s->file), s };
         qsort(v, n, sizeof(*v), cmp_by_file);
         *ret_n = n;
         return v;
+}
+
+
+/* --- triggers between services: on_success, on_failure --- */
+
+static const char *const trigger_keys[] = { "on_success", "on_failure" };
+
+static const struct tf_service_refs *trigger_refs(const struct tf_spec *spec, size_t k) {
+        return k == 0 ? &spec->on_success_services : &spec->on_failure_services;
+}
+
+static char *ref_kp(const struct tf_service_refs *refs, size_t k, size_t i) {
+        return refs->list ? tf_asprintf("%s[%zu]", trigger_keys[k], i) : tf_strdup(trigger_keys[k]);
+}
+
+/* The live entries (a service, not leaving), and for each its targets' indexes (-1: no such service). */
+struct graph {
+        struct msvc **v;
+        size_t n;
+        char **why; /* per entry: why it is refused (NULL: it is not) */
+};
+
+static ssize_t graph_index(const struct graph *g, const char *name) {
+        for (size_t i = 0; i < g->n; i++)
+                if (streq(g->v[i]->name, name))
+                        return (ssize_t) i;
+        return -1;
+}
+
+/* A depth-first walk over the entries not refused yet; a cycle found leaves its entries on path[from..]. */
+static bool graph_visit(struct graph *g, size_t u, unsigned char *color, size_t *path, size_t *depth,
+                        size_t *ret_from) {
+        color[u] = 1;
+        path[(*depth)++] = u;
+        const struct tf_spec *spec = tf_service_spec(g->v[u]->svc);
+        for (size_t k = 0; k < ELEMENTSOF(trigger_keys); k++) {
+                const struct tf_service_refs *refs = trigger_refs(spec, k);
+                for (size_t i = 0; i < refs->n; i++) {
+                        ssize_t w = graph_index(g, refs->refs[i].name);
+                        if (w < 0 || g->why[w])
+                                continue;
+                        if (color[w] == 1) {
+                                size_t j = *depth;
+                                while (path[j - 1] != (size_t) w)
+                                        j--;
+                                *ret_from = j - 1;
+                                return true;
+                        }
+                        if (color[w] == 0 && graph_visit(g, (size_t) w, color, path, depth, ret_from))
+                                return true;
+                }
+        }
+        (*depth)--;
+        color[u] = 2;
+        return false;
+}
+
+/* The first edge of u to v, for the position a message points at. */
+static void edge_of(const struct tf_spec *spec, const char *to, size_t *ret_k, size_t *ret_i) {
+        for (size_t k = 0; k < ELEMENTSOF(trigger_keys); k++) {
+                const struct tf_service_refs *refs = trigger_refs(spec, k);
+                for (size_t i = 0; i < refs->n; i++)
+                        if (streq(refs->refs[i].name, to)) {
+                                *ret_k = k;
+                                *ret_i = i;
+                                return;
+                        }
+        }
+        *ret_k = *ret_i = 0;
+}
+
+/* Every cycle among the entries: each entry in one is refused with a message naming the cycle, starting at
+ * the name that sorts first, so that each of its files says the same "a -> b -> a". */
+static void graph_cycles(struct graph *g) {
+        for (;;) {
+                _cleanup_free_ unsigned char *color = tf_malloc0(g->n + 1);
+                _cleanup_free_ size_t *path = tf_malloc0((g->n + 1) * sizeof(size_t));
+                size_t depth = 0, from = 0;
+                bool found = false;
+                for (size_t i = 0; i < g->n && !found; i++)
+                        if (!g->why[i] && color[i] == 0)
+                                found = graph_visit(g, i, color, path, &depth, &from);
+                if (!found)
+                        return;
+                size_t len = depth - from, first = 0;
+                size_t *cyc = path + from;
+                for (size_t i = 1; i < len; i++)
+                        if (strcmp(g->v[cyc[i]]->name, g->v[cyc[first]]->name) < 0)
+                                first = i;
+                _cleanup_free_ char *text = tf_strdup(g->v[cyc[first]]->name);
+                for (size_t i = 1; i <= len; i++) {
+                        char *t = tf_asprintf("%s -> %s", text, g->v[cyc[(first + i) % len]]->name);
+                        free(text);
+                        text = t;
+                }
+                for (size_t i = 0; i < len; i++) {
+                        const struct tf_spec *spec = tf_service_spec(g->v[cyc[i]]->svc);
+                        size_t k, j;
+                        edge_of(spec, g->v[cyc[(i + 1) % len]]->name, &k, &j);
+                        const struct tf_service_refs *refs = trigger_refs(spec, k);
+                        _cleanup_free_ char *w = tf_spec_where(spec, refs->refs[j].pos);
+                        _cleanup_free_ char *kp = ref_kp(refs, k, j);
+                        g->why[cyc[i]] = tf_asprintf(
+                                "%s: %s: %s: a cycle among services (each triggers the next through on_success "
+                                "or on_failure); expected no cycle: drop one of these triggers",
+                                w, kp, text);
+                }
+        }
+}
+
+static void json_array_remove_string(json_t *a, const char *s) {
+        for (size_t i = 0; a && i < json_array_size(a); i++)
+                if (json_is_string(json_array_get(a, i)) && streq(json_string_value(json_array_get(a, i)), s)) {
+                        json_array_remove(a, i);
+                        return;
+                }
+}
+
+/* After a load or reload, before new entries start: a service naming one that DIR does not have, or one
+ * in a cycle of triggers, is refused like a file that does not validate (ps shows it broken, with the
+ * message); a running one is retired (no more fires; its runs go on to their end). The next reload looks
+ * again. broken, added, changed: the reload's answer (NULL at start). */
+static void check_triggers(struct tf_manager *m, json_t *broken, json_t *added, json_t *changed) {
+        struct graph g = {};
+        for (struct msvc *s = m->svcs; s; s = s->next)
+                g.n += s->svc && !s->removed;
+        g.v = tf_malloc0((g.n + 1) * sizeof(*g.v));
+        g.why = tf_malloc0((g.n + 1) * sizeof(*g.why));
+        g.n = 0;
+        for (struct msvc *s = m->svcs; s; s = s->next)
+                if (s->svc && !s->removed)
+                        g.v[g.n++] = s;
+        for (size_t u = 0; u < g.n; u++) {
+                const struct tf_spec *spec = tf_service_spec(g.v[u]->svc);
+                for (size_t k = 0; k < ELEMENTSOF(trigger_keys) && !g.why[u]; k++) {
+                        const struct tf_service_refs *refs = trigger_refs(spec, k);
+                        for (size_t i = 0; i < refs->n && !g.why[u]; i++) {
+                                if (graph_index(&g, refs->refs[i].name) >= 0)
+                                        continue;
+                                _cleanup_free_ char *w = tf_spec_where(spec, refs->refs[i].pos);
+                                _cleanup_free_ char *kp = ref_kp(refs, k, i);
+                                g.why[u] = tf_asprintf("%s: %s: no service '%s' in %s; expected the name of a "
+                                                       "service of that directory (see `tfrun ps`)",
+                                                       w, kp, refs->refs[i].name, m->o.dir);
+                        }
+                }
+        }
+        graph_cycles(&g);
+        for (size_t u = 0; u < g.n; u++) {
+                struct msvc *s = g.v[u];
+                if (!g.why[u])
+                        continue;
+                tf_log("%s", g.why[u]);
+                struct msvc *b = tf_malloc0(sizeof(*b));
+                b->m = m;
+                b->file = tf_strdup(s->file);
+                b->seen = true;
+                b->hash = s->hash;
+                b->error = g.why[u];
+                b->next = m->svcs;
+                m->svcs = b;
+                if (broken)
+                        json_array_append_new(broken, json_pack("{s:s,s:s}", "file", s->file, "error", b->error));
+                json_array_remove_string(added, s->name);
+                json_array_remove_string(changed, s->name);
+                if (s->started && s->name)
+                        tf_log("%s: refused; no more fires (running runs go on to their end)", s->name);
+                retire(m, s);
+        }
+        free(g.v);
+        free(g.why);
+}
+
+static void start_new(struct tf_manager *m) {
+        for (struct msvc *s = m->svcs; s; s = s->next)
+                if (s->svc && !s->removed && !s->started) {
+                        tf_service_start(s->svc);
+                        s->started = true;
+                }
 }
 
 json_t *tf_manager_reload(struct tf_manager *m) {
@@ -353,13 +544,14 @@ json_t *tf_manager_reload(struct tf_manager *m) {
                 s->seen = false;
         /* Entries added below are not in it, and need not be: each file of DIR comes once. */
         size_t n_index = 0;
-        _cleanup_free_ struct by_file *index = index_files(m, &n_index);
+        _cleanup_(by_file_freep) struct by_file *index = index_files(m, &n_index);
         for (char **f = files; *f; f++) {
                 struct by_file key = { .file = *f };
+                /* Found: the entry is still there (an entry is retired only at its own file). */
                 struct by_file *hit = bsearch(&key, index, n_index, sizeof(*index), cmp_by_file);
                 struct msvc *s = hit ? hit->s : NULL;
                 if (!s) {
-                        s = add_file(m, *f, true);
+                        s = add_file(m, *f, false);
                         if (s->error)
                                 json_array_append_new(broken, json_pack("{s:s,s:s}", "file", *f, "error", s->error));
                         else
@@ -402,7 +594,7 @@ json_t *tf_manager_reload(struct tf_manager *m) {
                                 strings_append(removed, s->name);
                         tf_spec_free(spec);
                         retire(m, s);
-                        struct msvc *n = add_file(m, *f, true);
+                        struct msvc *n = add_file(m, *f, false);
                         if (n->error)
                                 json_array_append_new(broken, json_pack("{s:s,s:s}", "file", *f, "error", n->error));
                         else
@@ -432,6 +624,8 @@ json_t *tf_manager_reload(struct tf_manager *m) {
                 retire(m, s);
         }
         tf_strv_free(files);
+        check_triggers(m, broken, added, changed);
+        start_new(m);
         tf_log("reload: %zu added, %zu changed, %zu removed, %zu broken, %u unchanged", json_array_size(added),
                json_array_size(changed), json_array_size(removed), json_array_size(broken), unchanged);
         return json_pack("{s:o,s:o,s:o,s:o,s:I}", "added", added, "changed", changed, "removed", removed, "broken",
@@ -669,6 +863,44 @@ static void hook_ended(struct tf_service *svc, const struct tf_run *r, void *use
         retention(m, r->spec);
 }
 
+
+/* A job ended for good (its last attempt): the services its spec names for that outcome are triggered once,
+ * with the run's facts in their env. A cancelled run (stopped) triggers nothing. */
+static void hook_job_ended(struct tf_service *svc, const struct tf_run *r, void *userdata) {
+        struct tf_manager *m = userdata;
+        const struct tf_spec *spec = r->spec;
+        const struct tf_run_result *res = &r->result;
+        if (res->reason == TF_REASON_CANCELLED || m->stopping)
+                return;
+        bool ok = res->reason == TF_REASON_EXITED && res->exit_status == 0;
+        size_t k = ok ? 0 : 1;
+        const struct tf_service_refs *refs = trigger_refs(spec, k);
+        if (refs->n == 0)
+                return;
+        _cleanup_free_ char *e_svc = tf_asprintf("TFRUN_TRIGGER_SERVICE=%s", spec->name);
+        _cleanup_free_ char *e_run = tf_asprintf("TFRUN_TRIGGER_RUN_ID=%s", r->run_id);
+        _cleanup_free_ char *e_st = tf_asprintf("TFRUN_TRIGGER_STATUS=%s", result_word(res));
+        char *env[] = { e_svc, e_run, e_st, NULL };
+        struct tf_run_extra x = { .env = env };
+        _cleanup_free_ char *why = tf_asprintf("%s of %s (%s)", trigger_keys[k], spec->name, r->run_id);
+        for (size_t i = 0; i < refs->n; i++) {
+                const char *name = refs->refs[i].name;
+                struct msvc *t = find_name(m, name);
+                if (!t || !t->svc) {
+                        tf_log("warning: %s: %s: no service '%s' now (see `tfrun ps`); not triggered", spec->name,
+                               trigger_keys[k], name);
+                        continue;
+                }
+                _cleanup_free_ char *id = NULL;
+                enum tf_trigger_outcome oc = tf_service_trigger_ex(t->svc, TF_TRIGGER_SERVICE, why, &x, &id);
+                static const char *const words[] = { [TF_TRIGGER_STARTED] = "started", [TF_TRIGGER_QUEUED] = "queued",
+                                                     [TF_TRIGGER_SKIPPED] = "skipped", [TF_TRIGGER_DRAINING] = "draining",
+                                                     [TF_TRIGGER_FAILED] = "failed" };
+                tf_log("%s: %s: triggered %s: %s%s%s", spec->name, trigger_keys[k], name, words[oc],
+                       id ? " " : "", id ? id : "");
+        }
+}
+
 static int on_lost(const struct tf_store_run *run, void *userdata) {
         struct tf_manager *m = userdata;
         if (run->backend && streq(run->backend, "docker") && !tf_strv_contains(m->lost_docker, run->service))
@@ -722,7 +954,8 @@ int tf_manager_new(const struct tf_manager_options *o, struct tf_manager **ret, 
         m->manager_id = make_manager_id();
         m->run_opts.cgroup_parent = o->cgroup_parent;
         m->hooks = (struct tf_service_hooks){ .run_started = hook_started, .run_ended = hook_ended,
-                                              .fire_missed = hook_missed, .userdata = m };
+                                              .job_ended = hook_job_ended, .fire_missed = hook_missed,
+                                              .userdata = m };
         int r;
         struct stat st;
         if (stat(o->dir, &st) < 0 || !S_ISDIR(st.st_mode)) {
@@ -816,10 +1049,19 @@ int tf_manager_run(struct tf_manager *m) {
                         n_broken++;
         }
         tf_strv_free(files);
-        /* Started after all are loaded, in file order: a name clash is decided before any fire. */
-        for (struct msvc *s = m->svcs; s; s = s->next)
+        /* Started after all are loaded, in file order: a name clash and the triggers between services are
+         * decided before any fire. */
+        check_triggers(m, NULL, NULL, NULL);
+        n_ok = n_broken = 0;
+        for (struct msvc *s = m->svcs; s; s = s->next) {
+                if (s->removed)
+                        continue;
                 if (s->svc)
-                        tf_service_start(s->svc);
+                        n_ok++;
+                else
+                        n_broken++;
+        }
+        start_new(m);
         if (tf_loop_add_timer(m->loop, CLOCK_MONOTONIC, tf_loop_now(m->loop, CLOCK_MONOTONIC), on_retention, m,
                               &m->retention_timer, &e) < 0) {
                 tf_log("warning: no periodic history retention: %s", e->msg);
@@ -950,6 +1192,24 @@ static json_t *service_json(struct msvc *s) {
         json_object_set_new(o, "next", time_or_null(next));
         json_object_set_new(o, "next_usec", next ? json_integer((json_int_t) next) : json_null());
         json_object_set_new(o, "runs_started", json_integer(tf_service_runs_started(s->svc)));
+        /* What else makes it run, and whom it triggers: present only when the spec has them. */
+        for (size_t k = 0; k < ELEMENTSOF(trigger_keys); k++) {
+                const struct tf_service_refs *refs = trigger_refs(spec, k);
+                if (refs->n == 0)
+                        continue;
+                json_t *a = json_array();
+                for (size_t i = 0; i < refs->n; i++)
+                        json_array_append_new(a, json_string(refs->refs[i].name));
+                json_object_set_new(o, trigger_keys[k], a);
+        }
+        if (spec->schedule.n_paths > 0) {
+                json_t *a = json_array();
+                for (size_t i = 0; i < spec->schedule.n_paths; i++)
+                        json_array_append_new(a, json_pack("{s:s,s:s}", "kind",
+                                                           tf_path_kind_name(spec->schedule.paths[i].kind), "path",
+                                                           spec->schedule.paths[i].path));
+                json_object_set_new(o, "paths", a);
+        }
         if (last) {
                 json_t *l = tf_run_result_json(s->name, tf_backend_name(spec->resolved_backend), NULL, last);
                 json_object_set_new(l, "result", json_string(result_word(last)));

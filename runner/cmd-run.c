@@ -17,6 +17,7 @@
 #include "runner/runner.h"
 #include "runner/supervise.h"
 #include "runner/fireplan.h"
+#include "runner/pathwatch.h"
 #include "base/timeutil.h"
 #include "base/parse.h"
 #ifdef TF_HAVE_SCHEDULE
@@ -66,7 +67,8 @@ static int check_schedule(const struct tf_spec *spec, tf_error **err) {
         int r = tf_fire_plan_new(spec, now, &plan, err);
         if (r < 0)
                 return r;
-        if (!tf_fire_plan_has_reboot(plan) && tf_fire_plan_next(plan, now, &next) < 0) {
+        /* A path trigger alone is a schedule that waits for the file system. */
+        if (!tf_fire_plan_has_reboot(plan) && spec->schedule.n_paths == 0 && tf_fire_plan_next(plan, now, &next) < 0) {
                 _cleanup_free_ char *w = tf_spec_where(spec, spec->schedule.pos);
                 r = tf_error_set(err, EINVAL,
                                  "%s: schedule: no fire time after now: this schedule can never fire "
@@ -299,6 +301,9 @@ int tf_cmd_next(int argc, char **argv) {
         }
         if (tf_fire_plan_has_reboot(plan))
                 puts("@reboot (at start)");
+        for (size_t i = 0; i < spec->schedule.n_paths; i++)
+                printf("path: %s %s (when it happens)\n", tf_path_kind_name(spec->schedule.paths[i].kind),
+                       spec->schedule.paths[i].path);
         for (uint64_t i = 0; i < n; i++) {
                 if (tf_fire_plan_next(plan, t, &t) < 0)
                         break;

@@ -23,6 +23,7 @@
 #include "docker/docker.h"
 #include "runner/export.h"
 #include "runner/fireplan.h"
+#include "runner/pathwatch.h"
 #include "runner/runner.h"
 #include "sandbox/sandbox.h"
 #include "schedule/schedule.h"
@@ -406,10 +407,13 @@ static void fire_times(const struct tf_spec *s, uint64_t base, bool given, unsig
         }
         if (tf_fire_plan_has_reboot(plan))
                 puts("  @reboot (at start)");
+        for (size_t i = 0; i < s->schedule.n_paths; i++)
+                printf("  path: %s %s (when it happens)\n", tf_path_kind_name(s->schedule.paths[i].kind),
+                       s->schedule.paths[i].path);
         uint64_t t = base;
         for (unsigned i = 0; i < n; i++) {
                 if (tf_fire_plan_next(plan, t, &t) < 0) {
-                        if (i == 0)
+                        if (i == 0 && s->schedule.n_paths == 0)
                                 puts("  (none: this schedule never fires)");
                         break;
                 }

@@ -878,6 +878,21 @@ int tf_export_systemd(const struct tf_spec *s, const char *dir, struct tf_export
                 fputs("Wants=docker.service\nAfter=docker.service\n", c.f);
         if (s->restart.policy != TF_RESTART_NO)
                 fputs("StartLimitIntervalSec=0\n", c.f);
+        /* on_success / on_failure: systemd's OnSuccess= / OnFailure=, with other words for the facts. */
+        const struct tf_service_refs *refs[] = {&s->on_success_services, &s->on_failure_services};
+        static const char *const ref_keys[] = {"on_success", "on_failure"}, *const ref_settings[] = {"OnSuccess",
+                                                                                                     "OnFailure"};
+        for (size_t k = 0; k < ELEMENTSOF(refs); k++) {
+                if (refs[k]->n == 0)
+                        continue;
+                fprintf(c.f, "%s=", ref_settings[k]);
+                for (size_t i = 0; i < refs[k]->n; i++)
+                        fprintf(c.f, "%s%s.service", i ? " " : "", refs[k]->refs[i].name);
+                fputc('\n', c.f);
+                gap(&c, ref_keys[k], refs[k]->pos,
+                    "the triggered unit gets $MONITOR_SERVICE_RESULT, $MONITOR_INVOCATION_ID, ... from systemd, "
+                    "not TFRUN_TRIGGER_SERVICE, TFRUN_TRIGGER_RUN_ID, TFRUN_TRIGGER_STATUS");
+        }
         fprintf(c.f, "\n[Service]\nType=%s\n", simple ? "simple" : "oneshot");
         if (docker) {
                 int r = docker_exec(&c, dir ? dir : ".", err);
@@ -919,7 +934,16 @@ int tf_export_systemd(const struct tf_spec *s, const char *dir, struct tf_export
                 fputs("# sandbox\n", c.f);
                 sandbox_native(&c);
         }
-        if (s->schedule.present) {
+        const struct tf_schedule *sc = &s->schedule;
+        /* File triggers would be a .path unit, which export does not write (yet): a timer without a time
+         * trigger would never fire, so a schedule of paths alone has none. */
+        if (sc->n_paths > 0)
+                gap(&c, "schedule.path", sc->pos_path,
+                    "not exported: a .path unit (PathExists=, PathExistsGlob=, PathChanged=, PathModified=, "
+                    "DirectoryNotEmpty=) would say it, and export writes none; the units fire on %s only",
+                    sc->n_calendar > 0 || sc->cron.expr || tf_limit_is_set(sc->every_usec) ? "the timer"
+                                                                                           : "a manual start");
+        if (sc->present && (sc->n_calendar > 0 || sc->cron.expr || tf_limit_is_set(sc->every_usec))) {
                 char *t = NULL;
                 timer_text(&c, &t);
                 ret->timer = t;

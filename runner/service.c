@@ -19,6 +19,7 @@
 #include "base/strutil.h"
 #include "base/timeutil.h"
 #include "runner/fireplan.h"
+#include "runner/pathwatch.h"
 
 /* A spec shared by the runs started from it: a reload must not pull it from under a running job. */
 struct spec_ref {
@@ -47,6 +48,7 @@ struct tf_service {
         struct job *jobs;
         unsigned n_jobs;
         struct tf_source *fire_timer; /* CLOCK_REALTIME, cancel-on-set */
+        struct tf_path_watch *watch;  /* schedule.path (resident); NULL when none */
         struct tf_source *idle_call;  /* deferred on_idle */
         struct tf_source *first[2];   /* deferred first runs: one-shot or catch-up, and @reboot */
         uint64_t next_due;            /* the scheduled time of the armed fire (without delay) */
@@ -244,22 +246,28 @@ static void on_run_done(struct tf_run *r, void *userdata) {
         if (s->o.hooks && s->o.hooks->run_ended)
                 s->o.hooks->run_ended(s, r, s->o.hooks->userdata);
         bool retry = !s->draining && should_retry(spec, r, j->attempt);
-        /* Safe here: on_done is the last thing a run does. */
-        tf_run_free(r);
-        j->run = NULL;
         if (retry) {
-                j->attempt++;
-                uint64_t d = backoff(spec, j->attempt);
+                uint64_t d = backoff(spec, j->attempt + 1);
                 char b[64];
-                tf_log("%s: retry %u in %s (restart: %s)", spec->name, j->attempt,
+                tf_log("%s: retry %u in %s (restart: %s)", spec->name, j->attempt + 1,
                        tf_format_duration(b, sizeof(b), d),
                        spec->restart.policy == TF_RESTART_ALWAYS ? "always" : "on-failure");
                 _cleanup_error_ tf_error *e = NULL;
                 if (tf_loop_add_timer(s->loop, CLOCK_MONOTONIC, tf_loop_now(s->loop, CLOCK_MONOTONIC) + d,
-                                      on_retry, j, &j->retry_timer, &e) == 0)
+                                      on_retry, j, &j->retry_timer, &e) == 0) {
+                        j->attempt++;
+                        /* Safe here: on_done is the last thing a run does. */
+                        tf_run_free(r);
+                        j->run = NULL;
                         return;
+                }
                 tf_log("%s: cannot arm the retry timer: %s", spec->name, e->msg);
         }
+        /* The job's last run: what it ended as is the job's outcome. */
+        if (s->o.hooks && s->o.hooks->job_ended)
+                s->o.hooks->job_ended(s, r, s->o.hooks->userdata);
+        tf_run_free(r);
+        j->run = NULL;
         job_free(s, j);
         start_queued(s);
         check_idle(s);
@@ -323,6 +331,7 @@ const char *tf_trigger_name(enum tf_trigger t) {
         static const char *const names[] = {
                 [TF_TRIGGER_START] = "start",     [TF_TRIGGER_SCHEDULE] = "schedule", [TF_TRIGGER_CATCHUP] = "catchup",
                 [TF_TRIGGER_REBOOT] = "reboot",   [TF_TRIGGER_MANUAL] = "manual",     [TF_TRIGGER_RETRY] = "retry",
+                [TF_TRIGGER_SERVICE] = "service", [TF_TRIGGER_PATH] = "path",
         };
         return (size_t) t < ELEMENTSOF(names) && names[t] ? names[t] : "?";
 }
@@ -430,7 +439,8 @@ static void arm_next_fire(struct tf_service *s, uint64_t after) {
         if (s->draining || s->disabled || !s->cur->plan)
                 return;
         if (tf_fire_plan_next(s->cur->plan, after, &next) < 0) {
-                tf_log("%s: the schedule has no future fire time", spec->name);
+                if (spec->schedule.n_calendar > 0 || spec->schedule.cron.expr || spec->schedule.every_usec != TF_UNSET)
+                        tf_log("%s: the schedule has no future fire time", spec->name);
                 tf_source_remove(s->fire_timer);
                 s->fire_timer = NULL;
                 s->next_due = 0;
@@ -443,6 +453,38 @@ static void arm_next_fire(struct tf_service *s, uint64_t after) {
                 tf_source_set_time(s->fire_timer, s->fire_at);
         else if (tf_loop_add_timer(s->loop, CLOCK_REALTIME, s->fire_at, on_fire, s, &s->fire_timer, &e) < 0)
                 tf_log("%s: cannot arm the schedule timer: %s", spec->name, e->msg);
+}
+
+/* --- file triggers --- */
+
+static void on_path_fire(const char *why, void *userdata) {
+        struct tf_service *s = userdata;
+        if (s->draining)
+                return;
+        const char *name = s->cur->spec->name;
+        if (s->disabled) {
+                tf_log("%s: path: %s: not fired, the service is disabled", name, why);
+                return;
+        }
+        _cleanup_free_ char *w = tf_asprintf("path: %s", why);
+        tf_log("%s: firing (%s)", name, w);
+        (void) tf_service_trigger_as(s, TF_TRIGGER_PATH, w, NULL);
+}
+
+/* (Re)watch the current spec's paths; initial: conditions that hold already fire. */
+static void watch_paths(struct tf_service *s, bool initial) {
+        const struct tf_spec *spec = s->cur->spec;
+        tf_path_watch_free(s->watch);
+        s->watch = NULL;
+        if (!s->o.resident || s->draining || spec->schedule.n_paths == 0)
+                return;
+        _cleanup_error_ tf_error *e = NULL;
+        if (tf_path_watch_new(s->loop, &spec->schedule, initial, on_path_fire, s, &s->watch, &e) < 0) {
+                tf_log("%s: schedule.path: cannot watch: %s", spec->name, e->msg);
+                return;
+        }
+        tf_log("%s: watching %zu path%s (settle %" PRIu64 "ms)", spec->name, spec->schedule.n_paths,
+               spec->schedule.n_paths == 1 ? "" : "s", spec->schedule.path_settle_usec / 1000);
 }
 
 /* --- lifecycle --- */
@@ -508,6 +550,7 @@ void tf_service_start(struct tf_service *s) {
                 tf_loop_defer(s->loop, on_first, s, &s->first[0]);
         if (tf_fire_plan_has_reboot(s->cur->plan) && !s->disabled)
                 tf_loop_defer(s->loop, on_first, s, &s->first[1]);
+        watch_paths(s, true);
         arm_next_fire(s, now);
         if (s->fire_timer) {
                 char b[40];
@@ -526,8 +569,12 @@ int tf_service_reload(struct tf_service *s, struct tf_spec *spec, tf_error **err
                 tf_spec_free(spec);
                 return -EINVAL;
         }
+        bool same_paths = tf_path_watch_same(&s->cur->spec->schedule, &spec->schedule);
         ref_put(s->cur);
         s->cur = ref_new(spec, plan);
+        /* The watch copied its paths: an unchanged set keeps it (and a burst it is settling). */
+        if (!same_paths || !s->watch)
+                watch_paths(s, false);
         if (!scheduled) {
                 tf_source_remove(s->fire_timer);
                 s->fire_timer = NULL;
@@ -549,6 +596,8 @@ int tf_service_reload(struct tf_service *s, struct tf_spec *spec, tf_error **err
 void tf_service_drain(struct tf_service *s) {
         s->draining = true;
         s->queued = false;
+        tf_path_watch_free(s->watch);
+        s->watch = NULL;
         tf_source_remove(s->fire_timer);
         s->fire_timer = NULL;
         s->next_due = 0;
@@ -671,6 +720,7 @@ void tf_service_free(struct tf_service *s) {
         while (s->jobs)
                 job_free(s, s->jobs);
         tf_source_remove(s->fire_timer);
+        tf_path_watch_free(s->watch);
         tf_source_remove(s->idle_call);
         for (size_t i = 0; i < ELEMENTSOF(s->first); i++)
                 tf_source_remove(s->first[i]);

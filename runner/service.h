@@ -25,6 +25,8 @@ enum tf_trigger {
         TF_TRIGGER_REBOOT,   /* cron @reboot */
         TF_TRIGGER_MANUAL,   /* `tfrun trigger`, the API */
         TF_TRIGGER_RETRY,    /* restart: a later attempt of the same job */
+        TF_TRIGGER_SERVICE,  /* another service's on_success / on_failure (the manager) */
+        TF_TRIGGER_PATH,     /* a file trigger (schedule.path) */
 };
 const char *tf_trigger_name(enum tf_trigger t);
 
@@ -36,6 +38,11 @@ struct tf_service_hooks {
                             unsigned attempt, uint64_t scheduled_usec, void *userdata);
         /* After the run's report; r->result holds the outcome. */
         void (*run_ended)(struct tf_service *s, const struct tf_run *r, void *userdata);
+        /* After run_ended, when that run was the job's last (no retry follows: it succeeded, the restart
+         * policy does not retry it, its retries are used up, or the service is draining). Not called for a
+         * job whose pending retry was dropped (stop, replace, drain): its last run ended earlier. The job's
+         * extra is r->extra. May be NULL. */
+        void (*job_ended)(struct tf_service *s, const struct tf_run *r, void *userdata);
         /* A fire of the schedule that did not run as planned: "overlap" (skipped: the previous run still
          * going) or "downtime" (persistent: the catch-up of fires missed while nothing ran, just before its
          * run starts). May be NULL. */

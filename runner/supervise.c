@@ -131,6 +131,14 @@ int tf_supervise(struct tf_spec *spec, const struct tf_supervise_options *o) {
                 goto out;
         }
         tf_run_ctx_init(&sv.ctx, sv.loop);
+        /* Triggers between services need the other services: only the manager has them. */
+        const struct tf_service_refs *refs[] = { &spec->on_success_services, &spec->on_failure_services };
+        for (size_t i = 0; i < ELEMENTSOF(refs); i++)
+                if (refs[i]->n > 0) {
+                        _cleanup_free_ char *w = tf_spec_where(spec, refs[i]->pos);
+                        tf_log("warning: %s: %s: only `tfrun up` triggers other services; ignored by this run", w,
+                               i == 0 ? "on_success" : "on_failure");
+                }
         struct tf_service_options so = { .run = &o->run, .state_dir = o->state_dir, .resident = o->resident };
         if (tf_service_new(&sv.ctx, spec, &so, &sv.svc, &e) < 0) {
                 tf_log("%s", e->msg);

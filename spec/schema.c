@@ -846,6 +846,131 @@ static int schedule_overlap(struct ctx *c, const struct field *f) {
         return 0;
 }
 
+
+/* ---- schedule.path: file triggers --------------------------------------------------------------------- */
+
+#define SPEC_MAX_PATH_TRIGGERS 64
+#define SPEC_MAX_PATH_SETTLE_USEC (UINT64_C(3600) * 1000000)
+
+static const char *const path_kind_names[] = {"exists", "glob", "changed", "modified", "not_empty"};
+
+static bool has_wildcard(const char *p, size_t n) {
+        for (size_t i = 0; i < n; i++)
+                if (strchr("*?[", p[i]))
+                        return true;
+        return false;
+}
+
+static int path_entry(struct ctx *c, const struct node *v, const char *kp, enum tf_path_kind kind) {
+        static const char expected[] = "an absolute path (e.g. /srv/inbox)";
+        struct tf_schedule *sc = &c->s->schedule;
+        _cleanup_free_ char *p = NULL;
+        int r = spec_get_string(c, v, kp, expected, true, &p);
+        if (r < 0)
+                return r;
+        _cleanup_free_ char *q = spec_quoted(v);
+        if (p[0] != '/')
+                return spec_fail(c, v->pos, kp,
+                                 "%s is relative; expected %s: a path trigger watches the file system, not the "
+                                 "spec's directory",
+                                 q, expected);
+        if (strlen(p) >= 4096)
+                return spec_fail(c, v->pos, kp, "is %zu bytes long; expected a path shorter than 4096 bytes",
+                                 strlen(p));
+        _cleanup_free_ char *norm = spec_path_normalize(p);
+        const char *slash = strrchr(norm, '/');
+        if (kind == TF_PATH_GLOB) {
+                if (has_wildcard(norm, (size_t)(slash - norm)))
+                        return spec_fail(c, v->pos, kp,
+                                         "%s has a wildcard in a directory; expected wildcards in the last "
+                                         "component only (e.g. /srv/inbox/*.csv): that directory is watched "
+                                         "for new names",
+                                         q);
+        } else if (has_wildcard(norm, strlen(norm)))
+                return spec_fail(c, v->pos, kp,
+                                 "%s has a wildcard, and %s watches that one path; expected a path without "
+                                 "*, ? or [; did you mean 'glob: %s'?",
+                                 q, path_kind_names[kind], norm);
+        if (sc->n_paths >= SPEC_MAX_PATH_TRIGGERS)
+                return spec_fail(c, v->pos, kp, "more than %d path triggers; expected at most %d in one spec",
+                                 SPEC_MAX_PATH_TRIGGERS, SPEC_MAX_PATH_TRIGGERS);
+        sc->paths = tf_realloc(sc->paths, (sc->n_paths + 1) * sizeof(struct tf_path_trigger));
+        sc->paths[sc->n_paths++] = (struct tf_path_trigger){.kind = kind, .path = TAKE_PTR(norm), .pos = v->pos};
+        return 0;
+}
+
+static int path_kind(struct ctx *c, const struct field *f, enum tf_path_kind kind) {
+        const struct node *v = f->v;
+        if (v->type != NODE_SEQ)
+                return path_entry(c, v, f->kp, kind);
+        if (v->n_items == 0)
+                return spec_fail(c, v->pos, f->kp, "empty list; expected an absolute path or a list of them");
+        for (size_t i = 0; i < v->n_items; i++) {
+                _cleanup_free_ char *ikp = spec_kp_index(f->kp, i);
+                int r = path_entry(c, v->items[i], ikp, kind);
+                if (r < 0)
+                        return r;
+        }
+        return 0;
+}
+
+static int path_exists(struct ctx *c, const struct field *f) {
+        return path_kind(c, f, TF_PATH_EXISTS);
+}
+
+static int path_glob(struct ctx *c, const struct field *f) {
+        return path_kind(c, f, TF_PATH_GLOB);
+}
+
+static int path_changed(struct ctx *c, const struct field *f) {
+        return path_kind(c, f, TF_PATH_CHANGED);
+}
+
+static int path_modified(struct ctx *c, const struct field *f) {
+        return path_kind(c, f, TF_PATH_MODIFIED);
+}
+
+static int path_not_empty(struct ctx *c, const struct field *f) {
+        return path_kind(c, f, TF_PATH_NOT_EMPTY);
+}
+
+static int path_settle(struct ctx *c, const struct field *f) {
+        struct tf_schedule *sc = f->obj;
+        int r = spec_get_duration(c, f->v, f->kp, 0, &sc->path_settle_usec);
+        if (r < 0)
+                return r;
+        if (sc->path_settle_usec > SPEC_MAX_PATH_SETTLE_USEC) {
+                _cleanup_free_ char *q = spec_quoted(f->v);
+                return spec_fail(c, f->v->pos, f->kp, "%s is too long; expected at most 1h", q);
+        }
+        return 0;
+}
+
+static const struct key path_keys[] = {
+        KEY("exists", path_exists),     KEY("glob", path_glob),           KEY("changed", path_changed),
+        KEY("modified", path_modified), KEY("not_empty", path_not_empty), KEY("settle", path_settle),
+};
+
+static int schedule_path(struct ctx *c, const struct field *f) {
+        struct tf_schedule *sc = f->obj;
+        sc->pos_path = f->k->pos;
+        if (f->v->type == NODE_SCALAR && !spec_is_null(f->v)) {
+                _cleanup_free_ char *q = spec_quoted(f->v);
+                return spec_fail(c, f->v->pos, f->kp,
+                                 "got %s; expected a mapping of path triggers (exists, glob, changed, modified, "
+                                 "not_empty); did you mean 'path: {exists: %s}'?",
+                                 q, f->v->text);
+        }
+        int r = walk_section(c, f, "{exists: /srv/inbox/ready}", sc);
+        if (r < 0)
+                return r;
+        if (sc->n_paths == 0)
+                return spec_fail(c, f->v->pos, f->kp,
+                                 "no path; expected at least one of exists, glob, changed, modified or "
+                                 "not_empty (e.g. {changed: /etc/app.conf})");
+        return 0;
+}
+
 static const struct key schedule_keys[] = {
         KEY("calendar", schedule_calendar),
         KEY("cron", schedule_cron),
@@ -853,6 +978,7 @@ static const struct key schedule_keys[] = {
         KEY("persistent", schedule_persistent),
         KEY("randomized_delay", schedule_randomized_delay),
         KEY("overlap", schedule_overlap),
+        SECTION("path", schedule_path, path_keys),
 };
 
 /* ---- sandbox, mounts ---------------------------------------------------------------------------------- */
@@ -1268,9 +1394,9 @@ static int top_schedule(struct ctx *c, const struct field *f) {
         int r = walk_section(c, f, "{every: 30m}", sc);
         if (r < 0)
                 return r;
-        if (sc->n_calendar == 0 && !sc->cron.expr && sc->every_usec == TF_UNSET)
+        if (sc->n_calendar == 0 && !sc->cron.expr && sc->every_usec == TF_UNSET && sc->n_paths == 0)
                 return spec_fail(c, f->v->pos, f->kp,
-                                 "no trigger; expected at least one of calendar, cron or every");
+                                 "no trigger; expected at least one of calendar, cron, every or path");
         return 0;
 }
 
@@ -1603,6 +1729,66 @@ static const struct key step_keys[] = {
         SECTION("continue_on", step_continue_on, continue_keys),
 };
 
+
+/* ---- on_success, on_failure: services to trigger ------------------------------------------------------ */
+
+static int top_service_refs(struct ctx *c, const struct field *f, struct tf_service_refs *refs) {
+        static const char expected[] = "a service name or a list of them (e.g. [alert])";
+        refs->pos = f->k->pos;
+        const struct node *v = f->v;
+        if (v->type == NODE_MAP)
+                return spec_wrong_type(c, v, f->kp, expected);
+        bool list = v->type == NODE_SEQ;
+        refs->list = list;
+        size_t n = list ? v->n_items : 1;
+        if (list && n == 0)
+                return spec_fail(c, v->pos, f->kp, "empty list; expected %s, or no %s: key", expected,
+                                 f->key->name);
+        refs->refs = tf_malloc0(n * sizeof(struct tf_service_ref));
+        for (size_t i = 0; i < n; i++) {
+                const struct node *e = list ? v->items[i] : v;
+                _cleanup_free_ char *ikp = list ? spec_kp_index(f->kp, i) : tf_strdup(f->kp);
+                struct tf_service_ref *ref = &refs->refs[i];
+                ref->pos = e->pos;
+                refs->n = i + 1;
+                int r = parse_name(c, e, ikp, &ref->name);
+                if (r < 0)
+                        return r;
+                for (size_t j = 0; j < i; j++)
+                        if (streq(refs->refs[j].name, ref->name))
+                                return spec_fail(c, e->pos, ikp,
+                                                 "'%s' is listed twice (first at %u:%u); expected each service "
+                                                 "once",
+                                                 ref->name, refs->refs[j].pos.line, refs->refs[j].pos.column);
+        }
+        return 0;
+}
+
+static int top_on_success(struct ctx *c, const struct field *f) {
+        return top_service_refs(c, f, &c->s->on_success_services);
+}
+
+static int top_on_failure(struct ctx *c, const struct field *f) {
+        return top_service_refs(c, f, &c->s->on_failure_services);
+}
+
+/* Once the name is known: a service that triggers itself is a cycle of one. */
+static int check_self_trigger(struct ctx *c) {
+        const struct tf_service_refs *refs[] = {&c->s->on_success_services, &c->s->on_failure_services};
+        static const char *const keys[] = {"on_success", "on_failure"};
+        for (size_t k = 0; k < ELEMENTSOF(refs); k++)
+                for (size_t i = 0; i < refs[k]->n; i++)
+                        if (streq(refs[k]->refs[i].name, c->s->name)) {
+                                _cleanup_free_ char *kp = refs[k]->list ? spec_kp_index(keys[k], i)
+                                                                          : tf_strdup(keys[k]);
+                                return spec_fail(c, refs[k]->refs[i].pos, kp,
+                                                 "'%s' is this service itself: %s -> %s is a cycle; expected "
+                                                 "another service's name",
+                                                 c->s->name, c->s->name, c->s->name);
+                        }
+        return 0;
+}
+
 /* ---- workflows: the top level's keys ------------------------------------------------------------------ */
 
 static int top_steps(struct ctx *c, const struct field *f) {
@@ -1679,6 +1865,8 @@ static const struct key top_keys[] = {
         KEY("steps", top_steps),
         KEY("max_parallel", top_max_parallel),
         SECTION("handlers", top_handlers, handler_keys),
+        KEY("on_success", top_on_success),
+        KEY("on_failure", top_on_failure),
 };
 
 /* A key path in the service or step being finished: "backend", "steps[1].backend". */
@@ -2191,7 +2379,10 @@ static int finish(struct ctx *c) {
                                          "missing; expected a command to run (e.g. command: [python3, "
                                          "app.py]) or an image:");
         }
-        int r = finish_service(c);
+        int r = check_self_trigger(c);
+        if (r < 0)
+                return r;
+        r = finish_service(c);
         if (r < 0)
                 return r;
         return c->steps_node ? finish_workflow(c) : 0;

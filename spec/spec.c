@@ -79,7 +79,10 @@
  * - schedule: calendar (a string or a list of systemd OnCalendar expressions), cron (a string), every (a
  *   duration > 0); at least one of the three. persistent [false], randomized_delay [0], overlap [skip]:
  *   skip | queue | replace | allow. Calendar and cron syntax is checked by schedule/, which gets their
- *   positions.
+ *   positions. path: file triggers {exists, glob, changed, modified, not_empty: an absolute path or a
+ *   list of them; settle [500ms]}; a path trigger alone is a schedule too.
+ * - on_success, on_failure: a service name or a list of them (not the spec's own, each once): services
+ *   `tfrun up` triggers when a run of this one ended for good; checked against DIR by the manager.
  * - sandbox: seccomp [default]: default | unconfined | a path to a Docker-format JSON profile (a value
  *   with a '/' or ending in .json; resolved against the spec's directory, not opened here);
  *   no_new_privileges [true]; cap_drop, cap_add: lists of capability names with or without CAP_, any
@@ -191,6 +194,7 @@ struct tf_spec *spec_new(void) {
         s->restart.jitter = true;
         s->schedule.every_usec = TF_UNSET;
         s->schedule.overlap = TF_OVERLAP_SKIP;
+        s->schedule.path_settle_usec = TF_PATH_SETTLE_DEFAULT_USEC;
         s->sandbox.seccomp = TF_SECCOMP_DEFAULT;
         s->sandbox.no_new_privileges = true;
         s->sandbox.network = TF_NETWORK_UNSET;
@@ -278,6 +282,15 @@ struct tf_spec *tf_spec_free(struct tf_spec *s) {
                 free(s->schedule.calendar[i].expr);
         free(s->schedule.calendar);
         free(s->schedule.cron.expr);
+        for (size_t i = 0; i < s->schedule.n_paths; i++)
+                free(s->schedule.paths[i].path);
+        free(s->schedule.paths);
+        const struct tf_service_refs *refs[] = {&s->on_success_services, &s->on_failure_services};
+        for (size_t k = 0; k < ELEMENTSOF(refs); k++) {
+                for (size_t i = 0; i < refs[k]->n; i++)
+                        free(refs[k]->refs[i].name);
+                free(refs[k]->refs);
+        }
         free(s->sandbox.seccomp_profile);
         tf_strv_free(s->sandbox.cap_drop);
         tf_strv_free(s->sandbox.cap_add);

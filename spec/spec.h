@@ -93,6 +93,24 @@ struct tf_schedule_expr {
         struct tf_pos pos;
 };
 
+/* schedule.path: file triggers, like systemd's .path units (PathExists=, PathExistsGlob=, PathChanged=,
+ * PathModified=, DirectoryNotEmpty=); watched with inotify by runner/. */
+enum tf_path_kind {
+        TF_PATH_EXISTS,    /* the path comes to exist */
+        TF_PATH_GLOB,      /* a name matching the pattern appears (wildcards in the last component only) */
+        TF_PATH_CHANGED,   /* closed after writing, created, removed, moved, attributes changed */
+        TF_PATH_MODIFIED,  /* changed, and every write */
+        TF_PATH_NOT_EMPTY, /* a directory gets an entry */
+};
+
+struct tf_path_trigger {
+        enum tf_path_kind kind;
+        char *path; /* absolute, normalised (no "//", ".", "..", trailing '/') */
+        struct tf_pos pos;
+};
+
+#define TF_PATH_SETTLE_DEFAULT_USEC UINT64_C(500000)
+
 struct tf_schedule {
         bool present;
         struct tf_schedule_expr *calendar; /* systemd OnCalendar expressions, syntax checked by schedule/ */
@@ -103,6 +121,23 @@ struct tf_schedule {
         uint64_t randomized_delay_usec; /* 0 when absent */
         enum tf_overlap overlap;
         struct tf_pos pos;
+        struct tf_path_trigger *paths; /* in document order; n_paths 0 when there is no path: */
+        size_t n_paths;
+        uint64_t path_settle_usec; /* a burst ends after this long without events [500ms] */
+        struct tf_pos pos_path;
+};
+
+/* on_success / on_failure at the top level: other services to trigger (`tfrun up` only). */
+struct tf_service_ref {
+        char *name; /* a valid service name, not the spec's own, each once */
+        struct tf_pos pos;
+};
+
+struct tf_service_refs {
+        struct tf_service_ref *refs;
+        size_t n;
+        struct tf_pos pos; /* of the key */
+        bool list;         /* written as a list (key paths in messages: on_failure[0]) */
 };
 
 struct tf_sandbox {
@@ -185,6 +220,11 @@ struct tf_spec {
         uint64_t max_parallel;                             /* steps running at once; TF_UNSET: no bound */
         struct tf_step *on_success, *on_failure, *on_exit; /* handlers, NULL when absent */
         struct tf_pos pos_steps, pos_max_parallel, pos_handlers;
+
+        /* Services the manager triggers when a run of this one ended for good (its last attempt):
+         * succeeded, or failed (failed, timed out, OOM-killed). Names are checked against DIR by the
+         * manager, not here. */
+        struct tf_service_refs on_success_services, on_failure_services;
 };
 
 /* ---- workflows ---------------------------------------------------------------------------------------- */

@@ -152,7 +152,14 @@ static void hook_ended(struct tf_service *s, const struct tf_run *r, void *userd
         snprintf(b, sizeof(b), "E:%d", r->result.exit_status);
         heard_add(b);
 }
-static const struct tf_service_hooks hooks = { .run_started = hook_started, .run_ended = hook_ended };
+/* "J:status": the job's last run (on_success/on_failure fire from here). */
+static void hook_job_ended(struct tf_service *s, const struct tf_run *r, void *userdata) {
+        char b[32];
+        snprintf(b, sizeof(b), "J:%d", r->result.exit_status);
+        heard_add(b);
+}
+static const struct tf_service_hooks hooks = { .run_started = hook_started, .run_ended = hook_ended,
+                                               .job_ended = hook_job_ended };
 
 static void world_begin(struct world *w, const char *name, const char *yaml, bool resident) {
         _cleanup_error_ tf_error *e = NULL;
@@ -257,6 +264,32 @@ static void test_retry_limit(void) {
         IS_STR(starts_str(), "0 2 5", "retries: backoff doubles, max_retries bounds them");
         OK(w.idle, "retries: idle after the last attempt");
         IS_INT(tf_service_last_status(w.svc), 2, "retries: the last attempt's status");
+        world_end(&w);
+}
+
+static void test_job_ended_once(void) {
+        struct world w;
+        world_begin(&w, "jobend",
+                    "command: [fake, 1s, 2]\n"
+                    "restart: {policy: on-failure, max_retries: 2, backoff: {initial: 1s, max: 10s, jitter: false}}\n",
+                    false);
+        advance(60);
+        IS_STR(heard, "S:start:0 E:2 S:retry:1 E:2 S:retry:2 E:2 J:2",
+               "job_ended: once, after the last of three attempts");
+        world_end(&w);
+        world_begin(&w, "jobdrain",
+                    "command: [fake, 1s, 2]\nrestart: {policy: always, backoff: {initial: 30s, jitter: false}}\n",
+                    false);
+        advance(5);
+        tf_service_drain(w.svc);
+        advance(60);
+        IS_STR(heard, "S:start:0 E:2", "job_ended: not for a job whose pending retry was dropped");
+        world_end(&w);
+        world_begin(&w, "jobdrain2", "command: [fake, 5s, 0]\nrestart: {policy: always}\n", false);
+        advance(1);
+        tf_service_drain(w.svc);
+        advance(10);
+        IS_STR(heard, "S:start:0 E:0 J:0", "job_ended: a run that ends while draining is its job's last");
         world_end(&w);
 }
 
@@ -394,7 +427,7 @@ static void test_unscheduled_trigger(void) {
         const struct tf_run_result *last = tf_service_last_result(w.svc, &ended);
         OK(last && last->exit_status == 0 && ended == T0 + 15 * SEC, "the last result and when it ended");
         IS_STR(starts_str(), "5", "one run, at the trigger");
-        IS_STR(heard, "S:manual:0 E:0", "hooks: started as manual, ended with 0");
+        IS_STR(heard, "S:manual:0 E:0 J:0", "hooks: started as manual, ended with 0");
         world_end(&w);
 }
 
@@ -418,7 +451,8 @@ static void test_enable_disable(void) {
         advance(10);
         IS_STR(starts_str(), "10 13 45 48 60", "enabled: fires again");
         IS_STR(heard,
-               "S:schedule:0:sched E:1 S:retry:1:sched E:1 S:manual:0 E:1 S:retry:1 E:1 S:schedule:0:sched",
+               "S:schedule:0:sched E:1 S:retry:1:sched E:1 J:1 S:manual:0 E:1 S:retry:1 E:1 J:1 "
+               "S:schedule:0:sched",
                "hooks: schedule, retry, manual and their scheduled times");
         world_end(&w);
 }
@@ -445,6 +479,7 @@ int main(void) {
         test_overlap_replace();
         test_retries_per_job();
         test_retry_limit();
+        test_job_ended_once();
         test_drain_cancels_retry();
         test_stop();
         test_reload_keeps_anchor();
