@@ -925,14 +925,27 @@ static int plan_check_parents(struct plan *p, tf_error **err) {
         return p->host->v2_mnt ? v2_check_delegation(p, v2sub, err) : 0;
 }
 
+/* A parent is absolute (below each hierarchy's root) or relative (below tfrun's own cgroup in each
+ * hierarchy, which may differ between v1 hierarchies: a workflow's cgroup and its steps'). */
 static int parent_check(const char *parent, tf_error **err) {
-        if (parent && (parent[0] != '/' || strstr(parent, "/../") || tf_endswith(parent, "/..")))
+        if (parent && (!*parent || streq(parent, "..") || tf_startswith(parent, "../") ||
+                       strstr(parent, "/../") || tf_endswith(parent, "/..")))
                 return tf_error_set(
                         err, EINVAL,
                         "cgroup parent '%s': expected an absolute path below the hierarchy root, "
                         "without '..'",
                         parent);
         return 0;
+}
+
+/* The parent in hierarchy i (_CTL_MAX: the unified one), as "/x/y" below its mount. */
+static char *hier_parent(const struct tf_cg_host *h, const char *parent, int i) {
+        const char *own = i == _CTL_MAX ? h->v2_own : h->ctl[i].own;
+        if (!parent)
+                return tf_strdup(own);
+        if (parent[0] == '/')
+                return tf_strdup(parent);
+        return join(own, parent);
 }
 
 static bool leaf_name_ok(const char *name) {
@@ -949,9 +962,9 @@ static int plan_build(struct tf_cg_host *h, const struct tf_limits *l, const str
                 return r;
         for (int c = 0; c < _CTL_MAX; c++)
                 if (h->ctl[c].version)
-                        p->parent[c] = tf_strdup(parent ?: h->ctl[c].own);
+                        p->parent[c] = hier_parent(h, parent, c);
         if (h->v2_mnt)
-                p->v2_parent = tf_strdup(parent ?: h->v2_own);
+                p->v2_parent = hier_parent(h, parent, _CTL_MAX);
 
         if (l) {
                 r = plan_cpu(l, p, err);
@@ -1788,10 +1801,6 @@ static const char *hier_mnt(const struct tf_cg_host *h, int i) {
         return i == _CTL_MAX ? h->v2_mnt : h->ctl[i].version ? h->ctl[i].mnt : NULL;
 }
 
-static const char *hier_parent(const struct tf_cg_host *h, const char *parent, int i) {
-        return parent ?: i == _CTL_MAX ? h->v2_own : h->ctl[i].own;
-}
-
 static int cmp_str(const void *a, const void *b) {
         return strcmp(*(char *const *)a, *(char *const *)b);
 }
@@ -1805,7 +1814,8 @@ int tf_cg_list(struct tf_cg_host *h, const char *parent, const char *prefix, cha
                 const char *mnt = hier_mnt(h, i);
                 if (!mnt)
                         continue;
-                _cleanup_free_ char *dir = full_path(mnt, hier_parent(h, parent, i));
+                _cleanup_free_ char *hp = hier_parent(h, parent, i);
+                _cleanup_free_ char *dir = full_path(mnt, hp);
                 /* Co-mounted v1 controllers (cpu,cpuacct) and every v2 controller share a directory. */
                 if (tf_strv_contains(dirs, dir))
                         continue;
@@ -1845,7 +1855,7 @@ int tf_cg_open(struct tf_cg_host *h, const char *parent, const char *name, struc
                 const char *mnt = hier_mnt(h, i);
                 if (!mnt)
                         continue;
-                const char *pr = hier_parent(h, parent, i);
+                _cleanup_free_ char *pr = hier_parent(h, parent, i);
                 _cleanup_free_ char *rel = join(pr, name);
                 _cleanup_free_ char *path = full_path(mnt, rel);
                 struct stat st;

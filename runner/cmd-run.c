@@ -172,14 +172,6 @@ int tf_cmd_run(int argc, char **argv) {
                 report_failure(&opts, NULL, TF_REASON_INVALID_SPEC, e->msg);
                 return 125;
         }
-        if (spec->n_steps > 0) {
-                _cleanup_free_ char *w = tf_spec_where(spec, spec->pos_steps);
-                _cleanup_free_ char *msg =
-                        tf_asprintf("%s: steps: workflows are validated but not yet run by this tfrun", w);
-                tf_log("%s", msg);
-                report_failure(&opts, spec->name, TF_REASON_INVALID_SPEC, msg);
-                return 125;
-        }
         if (spec->schedule.present && !now && check_schedule(spec, &e) < 0) {
                 tf_log("%s", e->msg);
                 report_failure(&opts, spec->name, TF_REASON_INVALID_SPEC, e->msg);

@@ -70,6 +70,10 @@ struct tf_outlog {
         uint64_t elines;
         int estream;
         struct outlog_stream s[3];
+        /* tf_outlog_capture(): stdout's bytes as they came, up to cap_max. */
+        char *cap;
+        size_t cap_len, cap_max;
+        bool capturing, cap_over;
 };
 
 static bool name_ok(const char *s) {
@@ -124,6 +128,22 @@ int tf_outlog_dir_open(const char *dir, const char *service, tf_error **err) {
 
 int tf_outlog_open(const struct tf_outlog_options *o, const char *service, const char *run_id,
                    struct tf_outlog **ret, tf_error **err) {
+        if (!o->dir) {
+                /* No file: the copy and the capture only. */
+                struct tf_outlog *l = tf_malloc0(sizeof(*l));
+                l->fd = -1;
+                l->max_bytes = l->head_max = TF_OUTLOG_MAX_DEFAULT;
+                l->line_max = TF_OUTLOG_LINE_MAX_DEFAULT;
+                l->echo_raw = o->echo_raw;
+                if (o->echo_prefix) {
+                        l->echo_prefix = tf_strdup(o->echo_prefix);
+                        l->echo_prefix_len = strlen(o->echo_prefix) > 256 ? 256 : strlen(o->echo_prefix);
+                }
+                for (int i = 1; i <= 2; i++)
+                        l->s[i] = (struct outlog_stream){ .log = l, .stream = i, .fd = -1 };
+                *ret = l;
+                return 0;
+        }
         if (!name_ok(run_id))
                 return tf_error_set(err, EINVAL, "log file: '%s' cannot be a file name", run_id);
         _cleanup_close_ int dfd = tf_outlog_dir_open(o->dir, service, err);
@@ -372,6 +392,17 @@ void tf_outlog_feed(struct tf_outlog *l, int stream, const void *buf, size_t n) 
         struct outlog_stream *st = &l->s[stream];
         const char *p = buf;
         l->out_bytes += n;
+        if (l->capturing && stream == 1) {
+                size_t take = n > l->cap_max - l->cap_len ? l->cap_max - l->cap_len : n;
+                if (take < n)
+                        l->cap_over = true;
+                if (take) {
+                        if (!l->cap)
+                                l->cap = tf_malloc0(l->cap_max + 1);
+                        memcpy(l->cap + l->cap_len, p, take);
+                        l->cap_len += take;
+                }
+        }
         if (l->truncated && !l->echo_prefix && !l->tcap) {
                 /* Only counted from here on. */
                 const char *end = p + n, *q;
@@ -584,7 +615,19 @@ struct tf_outlog *tf_outlog_free(struct tf_outlog *l) {
         free(l->ebuf);
         free(l->tbuf);
         free(l->echo_prefix);
+        free(l->cap);
         free(l->path);
         free(l);
         return NULL;
+}
+
+void tf_outlog_capture(struct tf_outlog *l, size_t max) {
+        l->capturing = true;
+        l->cap_max = max;
+}
+
+const char *tf_outlog_captured(const struct tf_outlog *l, size_t *ret_len, bool *ret_over) {
+        *ret_len = l->cap_len;
+        *ret_over = l->cap_over;
+        return l->cap ? l->cap : "";
 }

@@ -77,6 +77,12 @@ int tf_outlog_watch(struct tf_outlog *l, struct tf_loop *loop, int fd, int strea
  * file. Idempotent. */
 void tf_outlog_finish(struct tf_outlog *l);
 
+/* Keep stdout's bytes, unchanged, in memory too (a workflow step's `output:`), at most max of them; what
+ * comes beyond is not kept and sets *ret_over. The buffer is the log's (NUL-terminated; "" when empty). */
+void tf_outlog_capture(struct tf_outlog *l, size_t max);
+const char *tf_outlog_captured(const struct tf_outlog *l, size_t *ret_len, bool *ret_over);
+
+/* The log file's path; NULL for a log opened without o->dir (no file: the copy and the capture only). */
 const char *tf_outlog_path(const struct tf_outlog *l);
 uint64_t tf_outlog_file_bytes(const struct tf_outlog *l);   /* bytes in the log file */
 uint64_t tf_outlog_output_bytes(const struct tf_outlog *l); /* bytes the run wrote, kept or not */

@@ -66,6 +66,10 @@ void tf_run_ctx_done(struct tf_run_ctx *c) {
 /* The backend for a spec (its resolved_backend); the docker one is loaded on first use. */
 static int backend_for(const struct tf_run_ctx *ctx, const struct tf_spec *spec,
                        const struct tf_backend_ops **ret, tf_error **err) {
+        if (spec->n_steps > 0) {
+                *ret = &tf_workflow_backend;
+                return 0;
+        }
         if (ctx->backend_override) {
                 *ret = ctx->backend_override;
                 return 0;
@@ -198,12 +202,6 @@ static void run_extra_done(struct tf_run *r) {
 
 int tf_run_new(struct tf_run_ctx *ctx, const struct tf_spec *spec, const struct tf_run_options *opts,
                struct tf_run **ret, tf_error **err) {
-        /* spec/ reads and checks workflows; their runner is still to come (issue 13). */
-        if (spec->n_steps > 0) {
-                _cleanup_free_ char *w = tf_spec_where(spec, spec->pos_steps);
-                return tf_error_set(err, EINVAL,
-                                    "%s: steps: workflows are validated but not yet run by this tfrun", w);
-        }
         struct tf_run *r = tf_malloc0(sizeof(*r));
         r->spec = spec;
         r->opts = opts;
@@ -247,7 +245,7 @@ static int on_finish(struct tf_source *s, int fd, uint32_t events, void *userdat
                 tf_outlog_finish(r->outlog);
                 struct tf_run_result *res = &r->result;
                 free(res->log_path);
-                res->log_path = tf_strdup(tf_outlog_path(r->outlog));
+                res->log_path = tf_outlog_path(r->outlog) ? tf_strdup(tf_outlog_path(r->outlog)) : NULL;
                 res->log_bytes = tf_outlog_file_bytes(r->outlog);
                 res->output_bytes = tf_outlog_output_bytes(r->outlog);
                 res->output_lines = tf_outlog_output_lines(r->outlog);
@@ -554,6 +552,54 @@ json_t *tf_run_result_json(const char *service, const char *backend, const char 
                 json_object_set_new(o, "output_bytes", json_integer((json_int_t) res->output_bytes));
                 json_object_set_new(o, "output_lines", json_integer((json_int_t) res->output_lines));
         }
+        if (res->n_steps > 0) {
+                json_t *a = json_array();
+                for (size_t i = 0; i < res->n_steps; i++)
+                        json_array_append_new(a, tf_step_result_json(&res->steps[i]));
+                json_object_set_new(o, "steps", a);
+        }
+        return o;
+}
+
+json_t *tf_step_result_json(const struct tf_step_result *st) {
+        const struct tf_run_result *res = &st->result;
+        bool ran = st->status != TF_STEP_SKIPPED && st->status != TF_STEP_REUSED &&
+                   !(st->status == TF_STEP_CANCELLED && res->reason == TF_REASON_NONE) &&
+                   st->status != TF_STEP_PENDING;
+        json_t *o = json_object();
+        json_object_set_new(o, "name", json_string(st->step->name));
+        json_object_set_new(o, "run_id", st->run_id ? json_string(st->run_id) : json_null());
+        json_object_set_new(o, "handler", json_boolean(st->step->handler));
+        json_object_set_new(o, "status", json_string(tf_step_status_name(st->status)));
+        json_object_set_new(o, "backend", json_string(tf_backend_name(st->step->spec->resolved_backend)));
+        json_object_set_new(o, "exit_status", ran ? json_integer(res->exit_status) : json_null());
+        json_object_set_new(o, "exit_code", ran && res->exit_code >= 0 ? json_integer(res->exit_code) : json_null());
+        const char *sn = res->signal ? tf_signal_name(res->signal) : NULL;
+        json_object_set_new(o, "signal", res->signal ? json_string(sn ? sn : "?") : json_null());
+        json_object_set_new(o, "reason", ran ? json_string(tf_run_reason_name(res->reason)) : json_null());
+        json_object_set_new(o, "error", res->error ? json_string(res->error) : json_null());
+        json_object_set_new(o, "why", st->why ? json_string(st->why) : json_null());
+        if (ran && res->start_realtime_usec) {
+                char ts[96];
+                tf_format_utc_usec(ts, sizeof(ts), res->start_realtime_usec);
+                json_object_set_new(o, "started_at", json_string(ts));
+                tf_format_utc_usec(ts, sizeof(ts), res->start_realtime_usec + res->wall_usec);
+                json_object_set_new(o, "ended_at", json_string(ts));
+        } else {
+                json_object_set_new(o, "started_at", json_null());
+                json_object_set_new(o, "ended_at", json_null());
+        }
+        json_object_set_new(o, "wall_usec", ran ? json_integer((json_int_t) res->wall_usec) : json_null());
+#define OPT(k, v) json_object_set_new(o, k, !ran || (v) == TF_UNSET ? json_null() : json_integer((json_int_t) (v)))
+        OPT("cpu_usec", res->cpu_usec);
+        OPT("memory_peak_bytes", res->memory_peak);
+        OPT("pids_peak", res->pids_peak);
+        OPT("oom_kills", res->oom_kills);
+#undef OPT
+        json_object_set_new(o, "oom", json_boolean(res->reason == TF_REASON_OOM_KILLED));
+        json_object_set_new(o, "log_path", res->log_path ? json_string(res->log_path) : json_null());
+        json_object_set_new(o, "output_bytes",
+                            st->step->output && st->output ? json_integer((json_int_t) st->output_len) : json_null());
         return o;
 }
 

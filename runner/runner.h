@@ -163,7 +163,9 @@ struct tf_backend_ops {
 };
 
 struct tf_run_options {
-        const char *cgroup_parent; /* --cgroup-parent */
+        const char *cgroup_parent; /* --cgroup-parent; a relative path is below tfrun's own cgroups (steps) */
+        /* A workflow's docker step: the container's HostConfig.CgroupParent (the workflow's cgroup). */
+        const char *docker_cgroup_parent;
         bool json;                 /* --json: summary object on stdout */
         bool quiet;                /* --quiet: no summary line */
         const char *json_file;     /* --json-file: the result object written (atomically) to this file */
@@ -207,12 +209,22 @@ struct tf_run {
 };
 
 extern const struct tf_backend_ops tf_native_backend;
+/* A workflow (spec->n_steps > 0): its steps as child runs, each on its own backend (runner/workflow.c). */
+extern const struct tf_backend_ops tf_workflow_backend;
 /* Kill and remove the cgroups named tfrun-<service>-<pid>-<n> below --cgroup-parent (NULL: tfrun's own
  * cgroups) whose tfrun (pid) is gone, in every hierarchy; service NULL: those of every service (the
  * manager at start). A live tfrun's are never touched. Does not wait: what does not empty at once is
  * retried from c's loop (bounded), then left with a warning. Each one removed is logged. A native run
  * calls it for its service before it creates its cgroup. */
 int tf_native_sweep(struct tf_run_ctx *c, const char *cgroup_parent, const char *service, tf_error **err);
+/* Workflows: the cgroup over a workflow's native steps, tfrun-<run id> below --cgroup-parent (or tfrun's own
+ * cgroup) in every hierarchy, with the workflow spec's top-level limits; what an earlier tfrun left of the
+ * service is swept first. check: tf_cg_check() of it, nothing made. remove: asynchronous (the steps' cgroups
+ * below it go first), takes cg and name (NULL-safe). */
+struct tf_cg;
+int tf_native_parent_check(struct tf_run *r, tf_error **err);
+int tf_native_parent_create(struct tf_run *r, struct tf_cg **ret, char **ret_name, tf_error **err);
+void tf_native_parent_remove(struct tf_run *r, struct tf_cg *cg, char *name);
 /* Containers through the Docker Engine API (runner/docker-backend.c). */
 /* The docker backend lives in a module (tfrun-docker.so) loaded on first use: libcurl stays out of native
  * runs. Fails with a message naming where it looked. */
@@ -271,6 +283,12 @@ const char *tf_run_state_name(enum tf_run_state s);
 /* The result as a JSON object (new reference). spec may be NULL (a spec that failed to load). */
 json_t *tf_run_result_json(const char *service, const char *backend, const char *run_id,
                            const struct tf_run_result *res);
+
+/* One step's entry of a workflow result's "steps" array (new reference): name, run_id, handler, status (the
+ * step's word), backend, exit_status, exit_code, signal, reason, error, why, started_at, ended_at,
+ * wall_usec, cpu_usec, memory_peak_bytes, pids_peak, oom_kills, oom, log_path, output_bytes; null where the
+ * step did not run. */
+json_t *tf_step_result_json(const struct tf_step_result *st);
 
 /* The summary line (stderr) or JSON object (stdout), and --json-file. */
 void tf_run_report(const struct tf_run *r);

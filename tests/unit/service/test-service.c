@@ -30,6 +30,7 @@
 
 /* The real backends are not linked: the context's override is the only backend here. */
 const struct tf_backend_ops tf_native_backend;
+const struct tf_backend_ops tf_workflow_backend;
 int tf_run_load_docker_backend(const struct tf_backend_ops **ret, tf_error **err) {
         return tf_error_set(err, ENOTSUP, "no docker in this test");
 }
