@@ -136,7 +136,7 @@ static char *shown(const char *v) {
 static void step_line(struct workflow *w, const struct tf_step_result *sr) {
         const struct tf_run_result *res = &sr->result;
         _cleanup_free_ char *line = NULL;
-        if (sr->status == TF_STEP_SUCCEEDED || sr->status == TF_STEP_FAILED || sr->status == TF_STEP_CANCELLED) {
+        if (res->reason != TF_REASON_NONE) {
                 char wall[32], mem[32] = "-";
                 tf_format_duration_short(wall, sizeof(wall), res->wall_usec);
                 if (res->memory_peak != TF_UNSET)
@@ -541,7 +541,9 @@ static void schedule(struct workflow *w) {
                                         changed = true;
                                         continue;
                                 }
-                                if (spec->max_parallel != TF_UNSET && w->active >= spec->max_parallel)
+                                /* 0: absent (the spec refuses max_parallel: 0). */
+                                if (spec->max_parallel != TF_UNSET && spec->max_parallel != 0 &&
+                                    w->active >= spec->max_parallel)
                                         continue;
                                 begin(ws);
                                 changed = true;
