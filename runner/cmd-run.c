@@ -187,28 +187,11 @@ int tf_cmd_run(int argc, char **argv) {
         return tf_supervise(TAKE_PTR(spec), &so);
 }
 
-/* A step whose working_dir holds an output is checked once the output is known. */
-static int check_step(struct tf_run_ctx *ctx, const struct tf_step *st, const struct tf_run_options *ro,
-                      tf_error **err) {
-        for (size_t i = 0; i < st->n_refs; i++)
-                if (st->refs[i].field == TF_REF_WORKING_DIR)
-                        return 0;
-        return tf_run_check(ctx, st->spec, ro, err);
-}
-
-/* A service's backend checks; a workflow's are its steps' and handlers' (each a spec of its own). */
+/* A service's backend checks; a workflow's are its steps' and handlers' (each a spec of its own) and its
+ * cgroup's (runner/workflow.c). */
 static int check_spec_or_steps(struct tf_run_ctx *ctx, const struct tf_spec *spec,
                                const struct tf_run_options *ro, tf_error **err) {
-        if (spec->n_steps == 0)
-                return tf_run_check(ctx, spec, ro, err);
-        for (size_t i = 0; i < spec->n_steps; i++)
-                if (check_step(ctx, &spec->steps[i], ro, err) < 0)
-                        return -EINVAL;
-        const struct tf_step *handlers[] = { spec->on_success, spec->on_failure, spec->on_exit };
-        for (size_t i = 0; i < ELEMENTSOF(handlers); i++)
-                if (handlers[i] && check_step(ctx, handlers[i], ro, err) < 0)
-                        return -EINVAL;
-        return 0;
+        return tf_run_check(ctx, spec, ro, err);
 }
 
 int tf_cmd_validate(int argc, char **argv) {
