@@ -50,7 +50,7 @@ f=$(wf wfail "steps:" \
         "  - {name: ind, command: [touch, $D/wfail.ind]}" \
         "handlers:" \
         "  on_success: {command: [touch, $D/wfail.success]}" \
-        "  on_failure: {command: [sh, -c, 'env | grep ^TFRUN_ | sort >$D/wfail.env']}" \
+        "  on_failure: {command: [sh, -c, 'env | grep -E \"^TFRUN_(FAILED_STEP|FAILED_STEP_LOG|RUN_ID|SERVICE|STATUS)=\" | sort >$D/wfail.env']}" \
         "  on_exit: {command: [sh, -c, 'echo \$TFRUN_STATUS >$D/wfail.exit']}")
 "$TFRUN" --json --log-dir "$D/logs" "$f" >"$D/wfail.json" 2>"$D/wfail.err"; rc=$?
 is "$rc" 3 "failing step: the run exits with the failed step's status (3)"
