@@ -148,9 +148,11 @@ static void step_line(struct workflow *w, const struct tf_step_result *sr) {
         } else
                 line = tf_asprintf("%s: %s%s%s", sr->step->spec->name, tf_step_status_name(sr->status),
                                    sr->why ? ": " : "", sr->why ? sr->why : "");
-        if (!w->r->opts->quiet)
+        /* The run's own log (the manager's RUN_ID.log) says how its steps went; its prefixed copy (the
+         * manager's stdout and stderr) shows the line, so it is not logged a second time. */
+        bool echoed = w->r->outlog && w->r->opts->log && w->r->opts->log->echo_prefix;
+        if (!w->r->opts->quiet && !echoed)
                 tf_log("%s", line);
-        /* The run's own log (the manager's RUN_ID.log) says how its steps went. */
         if (w->r->outlog) {
                 _cleanup_free_ char *l = tf_asprintf("tfrun: %s\n", line);
                 tf_outlog_feed(w->r->outlog, 2, l, strlen(l));
