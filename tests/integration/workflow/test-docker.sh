@@ -32,6 +32,19 @@ f=$(wf wfmixf "steps:" "  - {name: d, image: $IMAGE, command: [sh, -c, 'exit 9']
 is "$rc" 9 "a failing container step: the run exits 9"
 is "$(steps_summary "$D/mixf.json")" "d=failed n=skipped" "a failing container step: its dependant skipped"
 
+# A timeout of the whole run stops a running container step and a native one, each per its stop:.
+f=$(wf wfdto "timeout: 2s" "steps:" \
+        "  - {name: d, image: $IMAGE, command: [sleep, '37'], stop: {grace: 1s}}" \
+        "  - {name: n, command: [$PROBE, sleep, '37']}" \
+        "  - {name: after, depends_on: [d, n], command: [touch, $D/dto.after]}")
+"$TFRUN" --json-file "$D/dto.json" "$f" >/dev/null 2>&1; rc=$?
+is "$rc" 124 "timeout with a container step: 124"
+is "$(steps_summary "$D/dto.json")" "d=cancelled n=cancelled after=cancelled" "timeout: the container and the native step cancelled, the pending one too"
+[ ! -e $D/dto.after ]; ok "timeout: nothing started after it"
+no_container_left wfdto.d "timeout"
+no_cgroup_left wfdto.n "timeout"
+no_process_left "$PROBE sleep 37" "timeout"
+
 # The workflow's memory limit over a container step that has none of its own: CgroupParent puts the
 # container below the workflow's cgroup, so allocating past it OOM-kills the container.
 common=$(awk -F: '$2 != "" && $2 !~ /^name=/ { print $3 }' /proc/self/cgroup | sort -u | wc -l)
