@@ -452,6 +452,7 @@ static void begin(struct wstep *ws) {
         char *why = values_hold(w, ws->step);
         if (why) {
                 finish(ws, TF_STEP_SKIPPED, why);
+                kick(w); /* a handler has no further round of schedule() to notice */
                 return;
         }
         prepare(ws);

@@ -120,6 +120,13 @@ is "$(step_get "$D/when.json" v-ne why)" "when: COLOR is 'blue'" "when: a false 
 is "$(step_get "$D/when.json" c-false why)" "when: command 'test -e $D/nope' exited 1, not 0" "when: a false command's why"
 is "$(step_get "$D/when.json" env why)" "when: WF_MODE is 'fast', not 'slow'" "when: an env condition's why"
 
+# A handler whose when: is false is skipped, and the run goes on to on_exit and ends.
+f=$(wf hwhen "steps:" "  - {name: a, command: ['true']}" "handlers:" \
+        "  on_success: {command: [touch, $D/hwhen.s], when: [{var: WF_MODE, equals: slow}]}" \
+        "  on_exit: {command: [touch, $D/hwhen.e]}")
+timeout 20 "$TFRUN" --json-file "$D/hwhen.json" "$f" >/dev/null 2>&1; is "$?" 0 "a handler skipped by its when: the run ends (0)"
+is "$(steps_summary "$D/hwhen.json")" "a=succeeded on_success=skipped on_exit=succeeded" "a handler skipped by its when:, on_exit ran"
+
 # ---- outputs byte-exact: quotes, spaces, newlines, $ and ${...}; no shell in between ----
 printf '%s' "it's \"quoted\"  two  spaces \$HOME \${A} \$(id) \`x\` a\\b
 second line
