@@ -46,11 +46,12 @@ struct workflow;
 struct wstep {
         struct workflow *w;
         const struct tf_step *step;
-        size_t res_index; /* in r->result.steps */
+        size_t res_index;    /* in r->result.steps */
         struct tf_run *run;  /* the attempt running */
         struct tf_run *cond; /* a when: command running */
         size_t cond_next;    /* the next condition to decide */
-        struct tf_spec xspec; /* the step's spec as run: a shallow copy with its own argv, env, working_dir */
+        struct tf_spec
+                xspec; /* the step's spec as run: a shallow copy with its own argv, env, working_dir */
         struct tf_spec cspec; /* the same for a condition's command (argv borrowed from the condition) */
         char **argv, **env;
         char *working_dir;
@@ -67,9 +68,9 @@ struct workflow {
         size_t n;
         size_t n_handlers;
         size_t active;
-        bool stopping; /* nothing new starts; pending steps are cancelled */
-        int phase;     /* 0: the DAG; 1: on_success/on_failure; 2: on_exit; 3: ended */
-        bool failed;   /* the outcome so far */
+        bool stopping;       /* nothing new starts; pending steps are cancelled */
+        int phase;           /* 0: the DAG; 1: on_success/on_failure; 2: on_exit; 3: ended */
+        bool failed;         /* the outcome so far */
         size_t first_failed; /* index in r->result.steps of the first step (or handler) that failed it */
         struct tf_run_options copts; /* the steps' options: the workflow's, below its cgroup */
         struct tf_cg *cg;
@@ -112,7 +113,7 @@ static const char *lookup(const char *var, void *userdata) {
 static char **env_add(char **env, char *const *add) {
         for (size_t i = 0; add && add[i]; i++) {
                 const char *eq = strchr(add[i], '=');
-                size_t klen = eq ? (size_t) (eq - add[i]) : strlen(add[i]);
+                size_t klen = eq ? (size_t)(eq - add[i]) : strlen(add[i]);
                 bool replaced = false;
                 for (size_t k = 0; env && env[k]; k++)
                         if (strncmp(env[k], add[i], klen) == 0 && env[k][klen] == '=') {
@@ -144,7 +145,8 @@ static void step_line(struct workflow *w, const struct tf_step_result *sr) {
                 line = tf_asprintf("%s: %s status=%d reason=%s wall=%s mem_peak=%s%s%s%s%s",
                                    sr->step->spec->name, tf_step_status_name(sr->status), res->exit_status,
                                    tf_run_reason_name(res->reason), wall, mem, res->log_path ? " log=" : "",
-                                   res->log_path ? res->log_path : "", sr->why ? ": " : "", sr->why ? sr->why : "");
+                                   res->log_path ? res->log_path : "", sr->why ? ": " : "",
+                                   sr->why ? sr->why : "");
         } else
                 line = tf_asprintf("%s: %s%s%s", sr->step->spec->name, tf_step_status_name(sr->status),
                                    sr->why ? ": " : "", sr->why ? sr->why : "");
@@ -176,7 +178,8 @@ static void finish(struct wstep *ws, enum tf_step_status status, char *why) {
                 ws->active = false;
                 w->active--;
         }
-        if (status == TF_STEP_FAILED && (!ws->step->continue_on.failure || ws->step->handler) && !w->failed) {
+        if (status == TF_STEP_FAILED && (!ws->step->continue_on.failure || ws->step->handler) &&
+            !w->failed) {
                 w->failed = true;
                 w->first_failed = ws->res_index;
         }
@@ -204,7 +207,7 @@ static uint64_t backoff(const struct tf_spec *spec, unsigned attempt) {
         if (spec->restart.jitter && d > 1) {
                 uint64_t x = 0;
                 if (getrandom(&x, sizeof(x), GRND_NONBLOCK) != sizeof(x))
-                        x = (uint64_t) tf_now(CLOCK_MONOTONIC);
+                        x = (uint64_t)tf_now(CLOCK_MONOTONIC);
                 d = d / 2 + x % (d / 2 + 1);
         }
         return d;
@@ -230,7 +233,8 @@ static void on_step_done(struct tf_run *child, void *userdata) {
         tf_run_result_init(&child->result);
         size_t out_len = 0;
         bool over = false;
-        const char *out = st->output && child->outlog ? tf_outlog_captured(child->outlog, &out_len, &over) : NULL;
+        const char *out =
+                st->output && child->outlog ? tf_outlog_captured(child->outlog, &out_len, &over) : NULL;
 
         enum tf_step_status status = child->state == TF_RUN_SUCCEEDED || exit_code_continues(st, &sr->result)
                                              ? TF_STEP_SUCCEEDED
@@ -238,9 +242,10 @@ static void on_step_done(struct tf_run *child, void *userdata) {
         char *why = NULL;
         if (status == TF_STEP_SUCCEEDED && over) {
                 status = TF_STEP_FAILED;
-                why = tf_asprintf("its output (output: %s) is more than %u bytes (1 MiB), the most a step may "
-                                  "pass on; write it to a file and pass the file's name",
-                                  st->output, OUTPUT_MAX);
+                why = tf_asprintf(
+                        "its output (output: %s) is more than %u bytes (1 MiB), the most a step may "
+                        "pass on; write it to a file and pass the file's name",
+                        st->output, OUTPUT_MAX);
         } else if (status == TF_STEP_SUCCEEDED && out) {
                 free(sr->output);
                 /* One trailing newline is the line's end, not the value's (as $(...) in a shell, but only
@@ -268,10 +273,12 @@ static void on_step_done(struct tf_run *child, void *userdata) {
                 tf_format_duration_short(ds, sizeof(ds), d);
                 if (!w->r->opts->quiet)
                         tf_log("%s: attempt %u failed (status=%d reason=%s); retrying in %s", spec->name,
-                               ws->attempt, sr->result.exit_status, tf_run_reason_name(sr->result.reason), ds);
+                               ws->attempt, sr->result.exit_status, tf_run_reason_name(sr->result.reason),
+                               ds);
                 _cleanup_error_ tf_error *e = NULL;
-                if (tf_loop_add_timer(w->r->loop, CLOCK_MONOTONIC, tf_loop_now(w->r->loop, CLOCK_MONOTONIC) + d,
-                                      on_retry, ws, &ws->retry_timer, &e) == 0) {
+                if (tf_loop_add_timer(w->r->loop, CLOCK_MONOTONIC,
+                                      tf_loop_now(w->r->loop, CLOCK_MONOTONIC) + d, on_retry, ws,
+                                      &ws->retry_timer, &e) == 0) {
                         free(why);
                         return;
                 }
@@ -296,12 +303,13 @@ static void launch(struct wstep *ws) {
                 kick(w);
                 return;
         }
-        /* The step's log: DIR/SERVICE/RUN_ID.STEP.log beside the run's (a retried attempt: RUN_ID.STEP.2.log,
+        /* The step's log: DIR/SERVICE/RUN_ID.STEP.log beside the run's (a retried attempt:
+         * RUN_ID.STEP.2.log,
          * ...). Without a log directory, a step whose stdout is an output still goes through one (no file)
          * to be captured, its bytes copied to tfrun's own stdout and stderr as they come. */
         if (r->opts->log || st->output) {
-                struct tf_outlog_options lo = r->opts->log ? *r->opts->log
-                                                           : (struct tf_outlog_options){ .echo_raw = true };
+                struct tf_outlog_options lo =
+                        r->opts->log ? *r->opts->log : (struct tf_outlog_options){.echo_raw = true};
                 if (tf_outlog_open(&lo, r->spec->name, sr->run_id, &child->outlog, &e) < 0) {
                         tf_run_free(child);
                         finish(ws, TF_STEP_FAILED, tf_strdup(e->msg));
@@ -406,11 +414,13 @@ static char *values_hold(struct workflow *w, const struct tf_step *st) {
                 case TF_COND_MATCHES: {
                         regex_t re;
                         if (regcomp(&re, c->value, REG_EXTENDED | REG_NOSUB) != 0)
-                                return tf_asprintf("when: %s: the expression %s does not compile", c->var, sw);
+                                return tf_asprintf("when: %s: the expression %s does not compile", c->var,
+                                                   sw);
                         int m = regexec(&re, v, 0, NULL, 0);
                         regfree(&re);
                         if (m != 0)
-                                return tf_asprintf("when: %s is %s, which does not match %s", c->var, sv, sw);
+                                return tf_asprintf("when: %s is %s, which does not match %s", c->var, sv,
+                                                   sw);
                         break;
                 }
                 default:
@@ -481,14 +491,17 @@ static void start_handler(struct workflow *w, const struct tf_step *h) {
         struct tf_run *r = w->r;
         size_t k = r->result.n_steps++;
         struct tf_step_result *sr = &r->result.steps[k];
-        *sr = (struct tf_step_result){ .step = h, .position = k, .status = TF_STEP_PENDING,
-                                       .run_id = tf_asprintf("%s.%s", r->run_id, h->name) };
+        *sr = (struct tf_step_result){.step = h,
+                                      .position = k,
+                                      .status = TF_STEP_PENDING,
+                                      .run_id = tf_asprintf("%s.%s", r->run_id, h->name)};
         tf_run_result_init(&sr->result);
         struct wstep *ws = &w->st[w->n + w->n_handlers++];
-        *ws = (struct wstep){ .w = w, .step = h, .res_index = k };
+        *ws = (struct wstep){.w = w, .step = h, .res_index = k};
         tf_strv_consume(&ws->handler_env, tf_asprintf("TFRUN_SERVICE=%s", r->spec->name));
         tf_strv_consume(&ws->handler_env, tf_asprintf("TFRUN_RUN_ID=%s", r->run_id));
-        tf_strv_consume(&ws->handler_env, tf_asprintf("TFRUN_STATUS=%s", w->failed ? "failed" : "succeeded"));
+        tf_strv_consume(&ws->handler_env,
+                        tf_asprintf("TFRUN_STATUS=%s", w->failed ? "failed" : "succeeded"));
         if (w->failed) {
                 const struct tf_step_result *f = &r->result.steps[w->first_failed];
                 tf_strv_consume(&ws->handler_env, tf_asprintf("TFRUN_FAILED_STEP=%s", f->step->name));
@@ -530,7 +543,8 @@ static void schedule(struct workflow *w) {
                                 const char *bad = NULL;
                                 const struct tf_step_result *bad_dep = NULL;
                                 for (size_t d = 0; d < ws->step->n_deps && ready; d++) {
-                                        const struct tf_step_result *dr = &r->result.steps[ws->step->deps[d]];
+                                        const struct tf_step_result *dr =
+                                                &r->result.steps[ws->step->deps[d]];
                                         if (!status_final(dr->status))
                                                 ready = false;
                                         else if (!bad && (bad = not_ok(dr)))
@@ -664,7 +678,7 @@ static bool has_docker_steps(const struct tf_spec *s) {
         for (size_t i = 0; i < s->n_steps; i++)
                 if (s->steps[i].spec->resolved_backend == TF_BACKEND_DOCKER)
                         return true;
-        const struct tf_step *h[] = { s->on_success, s->on_failure, s->on_exit };
+        const struct tf_step *h[] = {s->on_success, s->on_failure, s->on_exit};
         for (size_t i = 0; i < ELEMENTSOF(h); i++)
                 if (h[i] && h[i]->spec->resolved_backend == TF_BACKEND_DOCKER)
                         return true;
@@ -690,7 +704,7 @@ static int workflow_check(struct tf_run *r, tf_error **err) {
                 if (k < 0)
                         return k;
         }
-        const struct tf_step *h[] = { s->on_success, s->on_failure, s->on_exit };
+        const struct tf_step *h[] = {s->on_success, s->on_failure, s->on_exit};
         for (size_t i = 0; i < ELEMENTSOF(h); i++)
                 if (h[i]) {
                         int k = check_step(r, h[i], err);
@@ -706,13 +720,14 @@ static int workflow_check(struct tf_run *r, tf_error **err) {
                 _cleanup_free_ char *probe = docker_parent_path(r, "x");
                 if (!probe) {
                         _cleanup_free_ char *w = tf_spec_where(s, s->pos_steps);
-                        return tf_error_set(err, EOPNOTSUPP,
-                                            "%s: limits: the top-level limits bound container steps through "
-                                            "the engine's CgroupParent, one path for every cgroup hierarchy, "
-                                            "and tfrun's own cgroups differ between hierarchies here (see "
-                                            "/proc/self/cgroup); pass an absolute --cgroup-parent, or drop the "
-                                            "top-level limits",
-                                            w);
+                        return tf_error_set(
+                                err, EOPNOTSUPP,
+                                "%s: limits: the top-level limits bound container steps through "
+                                "the engine's CgroupParent, one path for every cgroup hierarchy, "
+                                "and tfrun's own cgroups differ between hierarchies here (see "
+                                "/proc/self/cgroup); pass an absolute --cgroup-parent, or drop the "
+                                "top-level limits",
+                                w);
                 }
         }
         return 0;
@@ -729,7 +744,7 @@ static int workflow_start(struct tf_run *r, tf_error **err) {
         w->copts.json_file = NULL;
         w->copts.quiet = true; /* the workflow says how each step went, once */
         w->copts.on_step = NULL;
-        w->copts.log = NULL;   /* each step's log is opened here, beside the run's */
+        w->copts.log = NULL; /* each step's log is opened here, beside the run's */
         if (limits_set(&s->limits)) {
                 int k = tf_native_parent_create(r, &w->cg, &w->cg_name, err);
                 if (k < 0)
@@ -747,10 +762,12 @@ static int workflow_start(struct tf_run *r, tf_error **err) {
         r->result.n_steps = w->n;
         for (size_t i = 0; i < w->n; i++) {
                 struct tf_step_result *sr = &r->result.steps[i];
-                *sr = (struct tf_step_result){ .step = &s->steps[i], .position = i, .status = TF_STEP_PENDING,
-                                               .run_id = tf_asprintf("%s.%s", r->run_id, s->steps[i].name) };
+                *sr = (struct tf_step_result){.step = &s->steps[i],
+                                              .position = i,
+                                              .status = TF_STEP_PENDING,
+                                              .run_id = tf_asprintf("%s.%s", r->run_id, s->steps[i].name)};
                 tf_run_result_init(&sr->result);
-                w->st[i] = (struct wstep){ .w = w, .step = &s->steps[i], .res_index = i };
+                w->st[i] = (struct wstep){.w = w, .step = &s->steps[i], .res_index = i};
         }
         tf_run_started(r);
         /* A retry: the steps it does not run again, with their recorded outputs. */
@@ -783,7 +800,8 @@ static void stop_all(struct workflow *w, bool kill) {
                 if (ws->retry_timer) {
                         tf_source_remove(ws->retry_timer);
                         ws->retry_timer = NULL;
-                        finish(ws, TF_STEP_CANCELLED, tf_strdup("the run was stopped before its next attempt"));
+                        finish(ws, TF_STEP_CANCELLED,
+                               tf_strdup("the run was stopped before its next attempt"));
                         continue;
                 }
                 /* Each step by its own stop: (its signal, its grace); a second call kills at once. */
@@ -814,8 +832,8 @@ static int workflow_signal(struct tf_run *r, int sig, bool all, tf_error **err) 
         if (!w)
                 return 0;
         if (!all) {
-                /* A signal forwarded to the run (tfrun got SIGINT or SIGTERM): the workflow stops as a whole,
-                 * each running step per its stop:, no further step starts. */
+                /* A signal forwarded to the run (tfrun got SIGINT or SIGTERM): the workflow stops as a
+                 * whole, each running step per its stop:, no further step starts. */
                 if (!w->stop_defer && !w->stopping)
                         tf_loop_defer(r->loop, on_stop_defer, w, &w->stop_defer);
                 return 0;
@@ -829,8 +847,12 @@ static int workflow_collect(struct tf_run *r, struct tf_run_result *res, bool *o
         uint64_t cpu = TF_UNSET, mem = TF_UNSET, pids = TF_UNSET, kills = TF_UNSET, refused = TF_UNSET;
         for (size_t i = 0; i < r->result.n_steps; i++) {
                 const struct tf_run_result *sr = &r->result.steps[i].result;
-#define SUM(acc, v) if ((v) != TF_UNSET) acc = (acc == TF_UNSET ? 0 : acc) + (v)
-#define MAX(acc, v) if ((v) != TF_UNSET && (acc == TF_UNSET || (v) > acc)) acc = (v)
+#define SUM(acc, v)                                                                                         \
+        if ((v) != TF_UNSET)                                                                                \
+        acc = (acc == TF_UNSET ? 0 : acc) + (v)
+#define MAX(acc, v)                                                                                         \
+        if ((v) != TF_UNSET && (acc == TF_UNSET || (v) > acc))                                              \
+        acc = (v)
                 SUM(cpu, sr->cpu_usec);
                 MAX(mem, sr->memory_peak);
                 MAX(pids, sr->pids_peak);

@@ -35,7 +35,7 @@ static void on_step(const struct tf_run *r, const struct tf_step_result *st, voi
 }
 
 static void on_done(struct tf_run *r, void *userdata) {
-        *(struct tf_run **) userdata = r;
+        *(struct tf_run **)userdata = r;
         tf_loop_exit(r->loop, 0);
 }
 
@@ -80,15 +80,17 @@ int main(void) {
         }
         struct tf_run_ctx ctx;
         tf_run_ctx_init(&ctx, loop);
-        struct tf_run_options opts = { .quiet = true, .on_step = on_step };
+        struct tf_run_options opts = {.quiet = true, .on_step = on_step};
         struct tf_run *r = NULL, *ended = NULL;
         if (tf_run_new(&ctx, spec, &opts, &r, &e) < 0) {
                 printf("Bail out! %s\n", e->msg);
                 return 1;
         }
-        const struct tf_step_reuse reuse[] = { { .name = "a", .output = "recorded 'out' $x", .output_len = 17 } };
-        char *env[] = { "WF_EXTRA=from-extra", NULL };
-        tf_run_set_extra(r, &(struct tf_run_extra){ .env = env, .retry_of = "hooks-1-1", .reuse = reuse, .n_reuse = 1 });
+        const struct tf_step_reuse reuse[] = {
+                {.name = "a", .output = "recorded 'out' $x", .output_len = 17}};
+        char *env[] = {"WF_EXTRA=from-extra", NULL};
+        tf_run_set_extra(r, &(struct tf_run_extra){
+                                    .env = env, .retry_of = "hooks-1-1", .reuse = reuse, .n_reuse = 1});
         tf_run_start(r, on_done, &ended);
         tf_loop_run(loop);
 
@@ -96,7 +98,8 @@ int main(void) {
         char st[64];
         snprintf(st, sizeof(st), "%d", r->result.exit_status);
         is(st, "0", "the run succeeded");
-        is(events, "a=reused b=running b=succeeded c=skipped", "on_step: once per start and per final status");
+        is(events, "a=reused b=running b=succeeded c=skipped",
+           "on_step: once per start and per final status");
         char *a_ran = tf_asprintf("%s/a.ran", dir), *b_out = tf_asprintf("%s/b.out", dir);
         char *c_ran = tf_asprintf("%s/c.ran", dir), *a_id = tf_asprintf("%s.a", r->run_id);
         is(access(a_ran, F_OK) == 0 ? "ran" : "not run", "not run", "the reused step did not run");
