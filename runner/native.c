@@ -1319,7 +1319,8 @@ int tf_native_sweep(struct tf_run_ctx *c, const char *cgroup_parent, const char 
                         tf_log("warning: %s: %s", svc, e->msg);
                 /* A workflow's cgroup holds its steps' (the kill above reached them): they go first, the
                  * parent's removal is retried until they are gone. */
-                _cleanup_free_ char *below = cgroup_parent ? tf_asprintf("%s/%s", cgroup_parent, *p) : tf_strdup(*p);
+                _cleanup_free_ char *below =
+                        cgroup_parent ? tf_asprintf("%s/%s", cgroup_parent, *p) : tf_strdup(*p);
                 _cleanup_error_ tf_error *ce = NULL;
                 if (tf_native_sweep(c, below, NULL, &ce) < 0)
                         tf_log("warning: %s: %s", svc, ce->msg);
@@ -1340,10 +1341,11 @@ int tf_native_parent_create(struct tf_run *r, struct tf_cg **ret_cg, char **ret_
                 return ret;
         _cleanup_error_ tf_error *se = NULL;
         if (tf_native_sweep(r->ctx, r->opts->cgroup_parent, r->spec->name, &se) < 0)
-                tf_log("warning: %s: looking for cgroups left by an earlier tfrun: %s", r->spec->name, se->msg);
+                tf_log("warning: %s: looking for cgroups left by an earlier tfrun: %s", r->spec->name,
+                       se->msg);
         _cleanup_free_ char *name = tf_asprintf("tfrun-%s", r->run_id);
-        struct tf_cg_options o = { .parent = r->opts->cgroup_parent, .name = name, .spec_path = r->spec->path,
-                                   .every_controller = true };
+        struct tf_cg_options o = { .parent = r->opts->cgroup_parent, .name = name,
+                                   .spec_path = r->spec->path, .every_controller = true };
         ret = tf_cg_create(h, &r->spec->limits, &o, ret_cg, err);
         if (ret < 0)
                 return ret;
@@ -1358,8 +1360,8 @@ int tf_native_parent_check(struct tf_run *r, tf_error **err) {
         if (ret < 0)
                 return ret;
         _cleanup_free_ char *name = tf_asprintf("tfrun-%s", r->run_id);
-        struct tf_cg_options o = { .parent = r->opts->cgroup_parent, .name = name, .spec_path = r->spec->path,
-                                   .every_controller = true };
+        struct tf_cg_options o = { .parent = r->opts->cgroup_parent, .name = name,
+                                   .spec_path = r->spec->path, .every_controller = true };
         return tf_cg_check(h, &r->spec->limits, &o, NULL, err);
 }
 

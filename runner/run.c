@@ -573,7 +573,8 @@ json_t *tf_step_result_json(const struct tf_step_result *st) {
         json_object_set_new(o, "status", json_string(tf_step_status_name(st->status)));
         json_object_set_new(o, "backend", json_string(tf_backend_name(st->step->spec->resolved_backend)));
         json_object_set_new(o, "exit_status", ran ? json_integer(res->exit_status) : json_null());
-        json_object_set_new(o, "exit_code", ran && res->exit_code >= 0 ? json_integer(res->exit_code) : json_null());
+        json_object_set_new(o, "exit_code",
+                            ran && res->exit_code >= 0 ? json_integer(res->exit_code) : json_null());
         const char *sn = res->signal ? tf_signal_name(res->signal) : NULL;
         json_object_set_new(o, "signal", res->signal ? json_string(sn ? sn : "?") : json_null());
         json_object_set_new(o, "reason", ran ? json_string(tf_run_reason_name(res->reason)) : json_null());
@@ -590,7 +591,8 @@ json_t *tf_step_result_json(const struct tf_step_result *st) {
                 json_object_set_new(o, "ended_at", json_null());
         }
         json_object_set_new(o, "wall_usec", ran ? json_integer((json_int_t) res->wall_usec) : json_null());
-#define OPT(k, v) json_object_set_new(o, k, !ran || (v) == TF_UNSET ? json_null() : json_integer((json_int_t) (v)))
+#define OPT(k, v) \
+        json_object_set_new(o, k, !ran || (v) == TF_UNSET ? json_null() : json_integer((json_int_t) (v)))
         OPT("cpu_usec", res->cpu_usec);
         OPT("memory_peak_bytes", res->memory_peak);
         OPT("pids_peak", res->pids_peak);
@@ -599,7 +601,8 @@ json_t *tf_step_result_json(const struct tf_step_result *st) {
         json_object_set_new(o, "oom", json_boolean(res->reason == TF_REASON_OOM_KILLED));
         json_object_set_new(o, "log_path", res->log_path ? json_string(res->log_path) : json_null());
         json_object_set_new(o, "output_bytes",
-                            st->step->output && st->output ? json_integer((json_int_t) st->output_len) : json_null());
+                            st->step->output && st->output ? json_integer((json_int_t) st->output_len)
+                                                           : json_null());
         return o;
 }
 
