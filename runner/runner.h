@@ -163,7 +163,8 @@ struct tf_backend_ops {
 };
 
 struct tf_run_options {
-        const char *cgroup_parent; /* --cgroup-parent; a relative path is below tfrun's own cgroups (steps) */
+        /* --cgroup-parent; a relative path is below tfrun's own cgroup in each hierarchy (a workflow's steps) */
+        const char *cgroup_parent;
         /* A workflow's docker step: the container's HostConfig.CgroupParent (the workflow's cgroup). */
         const char *docker_cgroup_parent;
         bool json;                 /* --json: summary object on stdout */
