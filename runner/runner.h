@@ -163,7 +163,7 @@ struct tf_backend_ops {
 };
 
 struct tf_run_options {
-        /* --cgroup-parent; a relative one is below tfrun's own cgroup in each hierarchy (a workflow's steps) */
+        /* --cgroup-parent; relative: below tfrun's own cgroup in each hierarchy (a workflow's steps) */
         const char *cgroup_parent;
         /* A workflow's docker step: the container's HostConfig.CgroupParent (the workflow's cgroup). */
         const char *docker_cgroup_parent;
