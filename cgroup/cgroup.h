@@ -37,8 +37,10 @@ struct tf_cg;
 struct tf_cg_plan;
 
 struct tf_cg_options {
-        /* --cgroup-parent: a path below the hierarchy root ("/tfrun.slice/batch"), used in every hierarchy.
-         * NULL: tfrun's own cgroup in each hierarchy (read from /proc/self/cgroup). */
+        /* --cgroup-parent: a path below the hierarchy root ("/tfrun.slice/batch"), used in every hierarchy;
+         * a relative one ("tfrun-wf-42-1") is below tfrun's own cgroup in each hierarchy (a workflow's
+         * cgroup, whose path differs between v1 hierarchies when tfrun's own cgroups do). NULL: tfrun's own
+         * cgroup in each hierarchy (read from /proc/self/cgroup). */
         const char *parent;
         /* Leaf name, unique per run, e.g. "tfrun-hello-4242-1". */
         const char *name;
