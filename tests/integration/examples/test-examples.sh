@@ -16,6 +16,10 @@ pid 1: tfrun-init" "sandboxed.yaml: no capabilities, empty private /tmp, tfrun's
 out=$("$TFRUN" next -n 3 "$E/nightly.yaml"); is "$(echo "$out" | wc -l)" 3 "nightly.yaml: tfrun next lists 3 fire times"
 echo "$out" | grep -qv '^Sat\|^Sun'; ok "nightly.yaml fires on weekdays"
 out=$("$TFRUN" run --now "$E/nightly.yaml" 2>/dev/null); is "$?" 0 "nightly.yaml runs once with --now"
+out=$("$TFRUN" -q "$E/workflow.yaml" 2>/dev/null); is "$?" 0 "workflow.yaml runs"
+n=$(ls / | wc -l)
+is "$(echo "$out" | tail -2)" "$n entries in / in $(date -u +%Y)
+report: succeeded" "workflow.yaml: summary gets both outputs, on_exit the status"
 if bash "$SRCDIR/scripts/setup-docker.sh" >"$TMPD/setup.log" 2>&1; then
         out=$("$TFRUN" "$E/container.yaml" 2>/dev/null); is "$?" 0 "container.yaml runs"
         is "$out" "hello from a container: 67108864" "container.yaml sees its 64M limit"
