@@ -21,6 +21,7 @@
 #include "store/store.h"
 
 struct tf_manager;
+struct tf_settings;
 
 struct tf_manager_options {
         const char *dir;           /* the specs */
@@ -29,6 +30,8 @@ struct tf_manager_options {
         const char *cgroup_parent; /* --cgroup-parent for native runs */
         uint64_t log_max;          /* each run's log cap; 0: TF_OUTLOG_MAX_DEFAULT */
         const char *listen;        /* --listen [ADDR]:PORT: the API on TCP too (bearer tokens); NULL: not */
+        /* --config FILE (borrowed; outlives the manager); NULL: none (no budget, no admission). */
+        const struct tf_settings *settings;
 };
 
 /* Takes the state directory's lock, loads DIR; nothing runs before tf_manager_run(). */
