@@ -73,3 +73,12 @@ void tf_manager_foreach(struct tf_manager *m,
                                    void *userdata),
                         void *userdata);
 struct tf_loop *tf_manager_loop(struct tf_manager *m);
+/* Admission (--config): the waiting runs, their position and why each waits, the queues, what the running
+ * runs hold and the budget ({"waiting": [], "queues": []} without settings); new reference. */
+json_t *tf_manager_queue_json(struct tf_manager *m);
+/* The budget's limits, usage, what runs hold and how many wait; NULL without settings. New reference. */
+json_t *tf_manager_budget_json(struct tf_manager *m);
+struct tf_budget;
+struct tf_admission;
+struct tf_budget *tf_manager_budget(struct tf_manager *m);     /* NULL: none */
+struct tf_admission *tf_manager_admission(struct tf_manager *m); /* NULL: none */

@@ -164,6 +164,10 @@ struct tf_backend_ops {
 
 struct tf_run_options {
         const char *cgroup_parent; /* --cgroup-parent */
+        /* The manager's budget (`budget:` in its settings): containers are created with this cgroup
+         * parent (HostConfig.CgroupParent; the same path as cgroup_parent, which native runs use). NULL:
+         * the engine's own cgroups, and a cgroup_parent refuses containers. */
+        const char *container_cgroup_parent;
         bool json;                 /* --json: summary object on stdout */
         bool quiet;                /* --quiet: no summary line */
         const char *json_file;     /* --json-file: the result object written (atomically) to this file */
@@ -213,6 +217,10 @@ extern const struct tf_backend_ops tf_native_backend;
  * retried from c's loop (bounded), then left with a warning. Each one removed is logged. A native run
  * calls it for its service before it creates its cgroup. */
 int tf_native_sweep(struct tf_run_ctx *c, const char *cgroup_parent, const char *service, tf_error **err);
+/* The cgroup host description the native runs of c use (detected on first use; owned by c, freed by
+ * tf_run_ctx_done()): for what lives beside the runs, such as the manager's budget. */
+struct tf_cg_host;
+int tf_native_cg_host(struct tf_run_ctx *c, struct tf_cg_host **ret, tf_error **err);
 /* Containers through the Docker Engine API (runner/docker-backend.c). */
 /* The docker backend lives in a module (tfrun-docker.so) loaded on first use: libcurl stays out of native
  * runs. Fails with a message naming where it looked. */
