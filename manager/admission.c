@@ -68,8 +68,23 @@ struct tf_admission {
         struct psi_file psi[2 * TF_PSI_N];
         size_t n_psi;
         char pressure_why[160];
-        uint64_t passes; /* decisions made, for the benchmark's log line */
+        /* Decisions (an admit, a pass over the queue) and their cost, for `GET queue` and bench/admission.sh. */
+        uint64_t decisions, decision_nsec, max_decision_nsec;
 };
+
+static uint64_t now_nsec(void) {
+        struct timespec ts;
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        return (uint64_t) ts.tv_sec * 1000000000u + (uint64_t) ts.tv_nsec;
+}
+
+static void count_decision(struct tf_admission *a, uint64_t start_nsec) {
+        uint64_t d = now_nsec() - start_nsec;
+        a->decisions++;
+        a->decision_nsec += d;
+        if (d > a->max_decision_nsec)
+                a->max_decision_nsec = d;
+}
 
 /* ---- pressure ---- */
 
@@ -208,7 +223,7 @@ static int on_pass(struct tf_source *src, int fd, uint32_t events, void *userdat
         a->pass_src = NULL;
         if (!a->head)
                 return 0;
-        a->passes++;
+        uint64_t t0 = now_nsec(), admitted_nsec = 0;
         if (pressure_high(a, a->pressure_why, sizeof(a->pressure_why))) {
                 for (struct entry *e = a->head; e; e = e->next)
                         e->why = WHY_PRESSURE;
@@ -219,6 +234,7 @@ static int on_pass(struct tf_source *src, int fd, uint32_t events, void *userdat
                                               on_pressure_timer, a, &a->pressure_timer, &e) < 0)
                                 tf_log("warning: admission: no pressure re-check: %s", e->msg);
                 }
+                count_decision(a, t0);
                 return 0;
         }
         a->pressure_why[0] = 0;
@@ -240,10 +256,14 @@ static int on_pass(struct tf_source *src, int fd, uint32_t events, void *userdat
                 }
                 unlink_entry(a, e);
                 hold(a, e);
-                /* May end the job at once (its run could not be created): release() frees e then. */
+                /* May end the job at once (its run could not be created): release() frees e then. The
+                 * run's start is not the decision's cost. */
+                uint64_t t = now_nsec();
                 tf_service_job_admit(e->job);
+                admitted_nsec += now_nsec() - t;
         }
         arm_wait_timer(a);
+        count_decision(a, t0 + admitted_nsec);
         return 0;
 }
 
@@ -316,16 +336,18 @@ bool tf_admission_admit(struct tf_admission *a, struct tf_service_job *job) {
         e->key = (int64_t) e->priority * (int64_t) aging - (int64_t) e->enq_mono;
         tf_service_job_set_tag(job, e);
         char why[160];
+        uint64_t t0 = now_nsec();
         /* Nothing waits before it, and it fits: it starts now, without a loop round. */
         if (!a->head && !queue_full(e->q) && fits(a, e) && !pressure_high(a, why, sizeof(why))) {
-                a->passes++;
                 hold(a, e);
+                count_decision(a, t0);
                 return true;
         }
         insert(a, e);
         e->why = WHY_RESERVATION;
         arm_wait_timer(a);
         schedule_pass(a);
+        count_decision(a, t0);
         return false;
 }
 
@@ -539,6 +561,10 @@ json_t *tf_admission_json(struct tf_admission *a) {
                               (json_int_t) a->held_mem);
         if (a->pressure_why[0])
                 json_object_set_new(o, "pressure", json_string(a->pressure_why));
+        json_object_set_new(o, "decisions",
+                            json_pack("{s:I,s:f,s:f}", "count", (json_int_t) a->decisions, "mean_usec",
+                                      a->decisions ? (double) a->decision_nsec / (double) a->decisions / 1e3 : 0.0,
+                                      "max_usec", (double) a->max_decision_nsec / 1e3));
         if (a->budget)
                 json_object_set_new(o, "budget", tf_budget_json(a->budget));
         return o;
