@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "base/cleanup.h"
@@ -24,7 +25,51 @@ struct tf_budget {
         struct tf_cg *cg;
         char *path;  /* below the mounts */
         char **made; /* ancestors made for it (hierarchies where tfrun's own cgroup is higher up) */
+        char **made_other; /* the path itself and its ancestors in the v1 hierarchies tfrun does not use */
 };
+
+/* The mounts of the v1 hierarchies tfrun's cgroup/ does not use (freezer, devices, name=systemd, ...).
+ * The engine's runtime makes a container's cgroup below its CgroupParent in every v1 hierarchy (mkdir -p)
+ * and removes only the container's own: the budget's path there is made by the manager, so that it is
+ * the manager's to remove. */
+static char **other_v1_mounts(void) {
+        static const char *const used[] = { "cpu", "cpuacct", "cpuset", "memory", "pids", "blkio" };
+        char **v = NULL;
+        FILE *f = fopen("/proc/self/mounts", "re");
+        if (!f)
+                return NULL;
+        char line[4096];
+        while (fgets(line, sizeof(line), f)) {
+                char src[256], mnt[1024], type[64], opts[1024];
+                if (sscanf(line, "%255s %1023s %63s %1023s", src, mnt, type, opts) != 4 || !streq(type, "cgroup"))
+                        continue;
+                bool ours = false;
+                for (char *tok = strtok(opts, ","); tok && !ours; tok = strtok(NULL, ","))
+                        for (size_t i = 0; i < ELEMENTSOF(used); i++)
+                                ours |= streq(tok, used[i]);
+                if (!ours)
+                        tf_strv_push(&v, mnt);
+        }
+        fclose(f);
+        return v;
+}
+
+/* mkdir -p mnt + rel for each mount, each directory made pushed on *made (outermost first). */
+static void make_in_others(char **mounts, const char *rel, char ***made) {
+        for (char **m = mounts; m && *m; m++) {
+                _cleanup_free_ char *full = tf_asprintf("%s%s", *m, rel);
+                for (char *p = full + strlen(*m) + 1; p && *p;) {
+                        char *slash = strchr(p, '/');
+                        if (slash)
+                                *slash = 0;
+                        if (mkdir(full, 0755) == 0)
+                                tf_strv_push(made, full);
+                        if (slash)
+                                *slash = '/';
+                        p = slash ? slash + 1 : NULL;
+                }
+        }
+}
 
 /* A budget of another manager is left alone while its tfrun lives. */
 static bool owner_alive(pid_t pid) {
@@ -57,6 +102,11 @@ static void sweep(struct tf_cg_host *h, const char *parent) {
                 if (tf_cg_open(h, parent, *p, &cg, &e) < 0)
                         continue;
                 _cleanup_free_ char *where = tf_strdup(tf_cg_path(cg));
+                _cleanup_strv_free_ char **others = other_v1_mounts();
+                for (char **m = others; m && *m; m++) {
+                        _cleanup_free_ char *d = tf_asprintf("%s%s/%s", *m, streq(parent, "/") ? "" : parent, *p);
+                        (void) rmdir(d);
+                }
                 if (tf_cg_destroy(cg, &e) < 0)
                         tf_log("warning: budget: %s, left by manager %d (gone): %s", where, (int) pid, e->msg);
                 else
@@ -80,6 +130,7 @@ static int budget_error(const struct tf_settings *st, tf_error **err, int r) {
 int tf_budget_new(struct tf_cg_host *h, const struct tf_settings *st, const char *parent, struct tf_budget **ret,
                   tf_error **err) {
         const char *base = parent ?: tf_cg_host_deepest_own(h);
+        _cleanup_strv_free_ char **others = NULL;
         struct tf_budget *b = tf_malloc0(sizeof(*b));
         b->host = h;
         b->st = st;
@@ -90,6 +141,8 @@ int tf_budget_new(struct tf_cg_host *h, const struct tf_settings *st, const char
         if (r < 0)
                 goto fail;
         sweep(h, base);
+        others = other_v1_mounts();
+        make_in_others(others, b->path, &b->made_other);
         struct tf_cg_options o = { .parent = base, .name = name, .spec_path = st->path, .every_controller = true };
         r = tf_cg_create(h, &st->budget, &o, &b->cg, err);
         if (r < 0) {
@@ -112,6 +165,8 @@ void tf_budget_free(struct tf_budget *b) {
                 if (tf_cg_destroy(b->cg, &e) < 0)
                         tf_log("warning: budget: %s: %s", where, e->msg);
         }
+        tf_cg_rmdirs(b->made_other);
+        tf_strv_free(b->made_other);
         tf_cg_rmdirs(b->made);
         tf_strv_free(b->made);
         free(b->path);
