@@ -170,6 +170,10 @@ const char *tf_cg_host_deepest_own(const struct tf_cg_host *h);
 int tf_cg_make_parent(struct tf_cg_host *h, const char *path, char ***made, tf_error **err);
 /* rmdir of each, innermost first; what is not empty (another manager's) stays. */
 void tf_cg_rmdirs(char **made);
+/* rmdir of path and its ancestors in every hierarchy, innermost first, down to (not including) tfrun's own
+ * cgroup there: what tf_cg_make_parent() made, also when an earlier tfrun made it (and was killed before
+ * it could remove it). What is not empty stays. */
+void tf_cg_rmdir_parent(struct tf_cg_host *h, const char *path);
 
 struct tf_cg_usage {
         uint64_t memory;   /* bytes now (memory.current, memory.usage_in_bytes); TF_UNSET unknown */

@@ -169,6 +169,21 @@ void tf_budget_free(struct tf_budget *b) {
         tf_strv_free(b->made_other);
         tf_cg_rmdirs(b->made);
         tf_strv_free(b->made);
+        /* Ancestors an earlier manager made and could not remove (killed). */
+        _cleanup_free_ char *parent = tf_strdup(b->path);
+        *strrchr(parent, '/') = 0;
+        if (*parent) {
+                tf_cg_rmdir_parent(b->host, parent);
+                /* The same in the hierarchies tfrun does not use, where it sits at the root. */
+                _cleanup_strv_free_ char **others = other_v1_mounts();
+                for (char **m = others; m && *m; m++) {
+                        _cleanup_free_ char *rel = tf_strdup(parent);
+                        for (char *slash; *rel && (slash = strrchr(rel, '/')); *slash = 0) {
+                                _cleanup_free_ char *d = tf_asprintf("%s%s", *m, rel);
+                                (void) rmdir(d);
+                        }
+                }
+        }
         free(b->path);
         free(b);
 }

@@ -86,7 +86,7 @@ cat >"$TMPD/set.yaml" <<'YAML'
 queues: {solo: {max_concurrent: 1}}
 admission: {aging: 1h}
 YAML
-svc blocker "$(stamp_cmd blocker 1.5)" "queue: solo"
+svc blocker "$(stamp_cmd blocker 5)" "queue: solo"
 for p in 10 5 0; do for x in a b; do svc "p$p$x" "$(stamp_cmd "p$p$x" 0.05)" "queue: solo" "priority: $p" "schedule: {every: 1h, overlap: allow}"; done; done
 svc gone "$(stamp_cmd gone 0.05)" "queue: solo" "priority: 100"
 up --config "$TMPD/set.yaml"
@@ -190,11 +190,20 @@ up --config "$TMPD/set.yaml"
 B=$(budget_dir)
 v trigger s >/dev/null
 wait_for '[ -n "$(ls -d "$B"/tfrun-s-* 2>/dev/null)" ]' 5
+killed=$UP_PID
 kill -KILL "$UP_PID"; wait "$UP_PID" 2>/dev/null; UP_PID=
 [ -d "$B" ]; ok "kill -9: the budget's cgroup is left"
 up --config "$TMPD/set.yaml"
 grep -qF "budget: removed $B, left by manager" "$TMPD/up.log"; ok "the next manager sweeps it"
 [ ! -e "$B" ]; ok "it is gone, and the run that was in it"
+last=$UP_PID
 down
+is "$(find /sys/fs/cgroup -maxdepth 8 -type d \( -name "tfrun-budget-$killed" -o -name "tfrun-budget-$last" \) 2>/dev/null)" "" \
+        "no budget directory left in any hierarchy"
+own=$(sed -n 's/^[0-9]*:memory:\(.*\)/\1/p' /proc/self/cgroup)
+if [ -n "$own" ] && [ "$own" != / ]; then
+        is "$(ls -d /sys/fs/cgroup/{cpu,pids,freezer,unified}"$own" 2>/dev/null)" "" \
+                "the directories made for its path in the other hierarchies are gone too (also the killed manager's)"
+fi
 san_check
 done_testing
