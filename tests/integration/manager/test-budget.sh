@@ -194,7 +194,8 @@ killed=$UP_PID
 kill -KILL "$UP_PID"; wait "$UP_PID" 2>/dev/null; UP_PID=
 [ -d "$B" ]; ok "kill -9: the budget's cgroup is left"
 up --config "$TMPD/set.yaml"
-grep -qF "budget: removed $B, left by manager" "$TMPD/up.log"; ok "the next manager sweeps it"
+grep -qF "budget: removed $B, left by manager" "$TMPD/up.log" || diag "$(grep budget "$TMPD/up.log")"
+ok "the next manager sweeps it"
 [ ! -e "$B" ]; ok "it is gone, and the run that was in it"
 last=$UP_PID
 down
