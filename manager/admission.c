@@ -51,6 +51,7 @@ struct entry {
 
 struct psi_file {
         enum tf_psi_resource res;
+        bool budget; /* the budget cgroup's own file (v2), not the host's */
         char *path;
         const struct tf_psi_threshold *t; /* borrowed from the settings */
 };
@@ -114,8 +115,8 @@ static bool pressure_high(struct tf_admission *a, char *why, size_t len) {
                 for (size_t k = 0; k < 2; k++) {
                         double v = lim[k] >= 0 ? psi_avg10(buf, kinds[k]) : -1;
                         if (v >= 0 && v > lim[k]) {
-                                snprintf(why, len, "%s %s avg10 %.2f > %.2f (%s)", tf_psi_resource_name(p->res),
-                                         kinds[k], v, lim[k], p->path);
+                                snprintf(why, len, "%s%s %s avg10 %.2f > %.2f (%s)", p->budget ? "budget " : "",
+                                         tf_psi_resource_name(p->res), kinds[k], v, lim[k], p->path);
                                 return true;
                         }
                 }
@@ -418,6 +419,13 @@ int tf_admission_new(struct tf_loop *loop, const struct tf_settings *st, struct 
                         return e;
                 }
                 a->psi[a->n_psi++] = (struct psi_file){ .res = r, .path = TAKE_PTR(path), .t = t };
+                /* On v2 the budget's own pressure too: what its runs stall on, whatever the rest of the
+                 * host does. Optional: a kernel without cgroup PSI files keeps the host-wide check. */
+                const char *bd = tf_budget_pressure_dir(budget);
+                _cleanup_free_ char *bp = bd ? tf_asprintf("%s/%s.pressure", bd, tf_psi_resource_name(r)) : NULL;
+                if (bp && access(bp, R_OK) == 0)
+                        a->psi[a->n_psi++] =
+                                (struct psi_file){ .res = r, .path = TAKE_PTR(bp), .t = t, .budget = true };
         }
         *ret = a;
         return 0;

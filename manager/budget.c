@@ -192,6 +192,10 @@ const char *tf_budget_path(const struct tf_budget *b) {
         return b ? b->path : NULL;
 }
 
+const char *tf_budget_pressure_dir(const struct tf_budget *b) {
+        return b && tf_cg_host_mode(b->host) == TF_CG_V2 ? tf_cg_path(b->cg) : NULL;
+}
+
 const char *tf_budget_dir(const struct tf_budget *b) {
         return b ? tf_cg_path(b->cg) : NULL;
 }

@@ -26,6 +26,9 @@ int tf_budget_new(struct tf_cg_host *h, const struct tf_settings *st, const char
 void tf_budget_free(struct tf_budget *b);
 /* "/a/b/tfrun-budget-<pid>": the parent of every run. */
 const char *tf_budget_path(const struct tf_budget *b);
+/* On cgroup v2, the budget cgroup's directory, where its own cpu.pressure, memory.pressure and io.pressure
+ * are; NULL elsewhere (v1 has no pressure files). */
+const char *tf_budget_pressure_dir(const struct tf_budget *b);
 /* The main hierarchy's directory, for messages. */
 const char *tf_budget_dir(const struct tf_budget *b);
 /* {"path", "limits": {cpus, memory, memory_swap, pids, io_weight}, "usage": {memory, pids, cpu_seconds}};
