@@ -368,8 +368,10 @@ static int verb_action(struct verb_opts *o) {
                         tf_log("trigger: %s: %s%s", o->argv[0], oc,
                                streq(oc, "skipped")   ? " (a run is going and its overlap policy skips)"
                                : streq(oc, "queued")  ? " (it starts when the running one ends)"
+                               : streq(oc, "waiting") ? " (for admission: room in the budget, its queue, pressure; "
+                                                        "see `tfrun queue`)"
                                                       : "");
-                        status = streq(oc, "queued") ? 0 : 125;
+                        status = streq(oc, "queued") || streq(oc, "waiting") ? 0 : 125;
                 }
         } else if (streq(o->verb, "stop"))
                 printf("%s: %" JSON_INTEGER_FORMAT " run(s) stopping\n", o->argv[0],

@@ -94,7 +94,9 @@ v trigger blocker >/dev/null
 wait_for 'grep -q "blocker start" "$TMPD/stamps"' 10
 seq="p0a p5b p10b p0b p10a p5a p5a p0b p10b p10a p0a p5b p10a p0b p5a p10b p0a p5b p10a p5a"
 for n in $seq; do v trigger "$n" >/dev/null; done
-v trigger gone >/dev/null
+got=$(v trigger gone 2>&1); is "$?" 0 "tfrun trigger of a run that must wait: status 0"
+is "$got" "tfrun: trigger: gone: waiting (for admission: room in the budget, its queue, pressure; see \`tfrun queue\`)" \
+        "and it says so"
 is "$(v queue --json | jget waiting.0.service)" gone "the highest priority is first in the queue"
 v stop gone >/dev/null
 v queue --json | grep -q '"service": "gone"'; is "$?" 1 "tfrun stop of a queued run removes it from the queue"
