@@ -24,8 +24,10 @@
 #define PRESSURE_RECHECK_USEC (1 * TF_USEC_PER_SEC)
 
 enum why { WHY_NONE, WHY_RESERVATION, WHY_QUEUE_FULL, WHY_PRESSURE };
-static const char *const why_names[] = { [WHY_NONE] = "next", [WHY_RESERVATION] = "reservation",
-                                         [WHY_QUEUE_FULL] = "queue full", [WHY_PRESSURE] = "pressure" };
+static const char *const why_names[] = {[WHY_NONE] = "next",
+                                        [WHY_RESERVATION] = "reservation",
+                                        [WHY_QUEUE_FULL] = "queue full",
+                                        [WHY_PRESSURE] = "pressure"};
 
 struct queue {
         char *name;
@@ -69,14 +71,15 @@ struct tf_admission {
         struct psi_file psi[2 * TF_PSI_N];
         size_t n_psi;
         char pressure_why[160];
-        /* Decisions (an admit, a pass over the queue) and their cost, for `GET queue` and bench/admission.sh. */
+        /* Decisions (an admit, a pass over the queue) and their cost, for `GET queue` and
+         * bench/admission.sh. */
         uint64_t decisions, decision_nsec, max_decision_nsec;
 };
 
 static uint64_t now_nsec(void) {
         struct timespec ts;
         clock_gettime(CLOCK_MONOTONIC, &ts);
-        return (uint64_t) ts.tv_sec * 1000000000u + (uint64_t) ts.tv_nsec;
+        return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }
 
 static void count_decision(struct tf_admission *a, uint64_t start_nsec) {
@@ -110,13 +113,14 @@ static bool pressure_high(struct tf_admission *a, char *why, size_t len) {
                 if (n <= 0)
                         continue; /* checked at start; a read that fails now does not hold starts */
                 buf[n] = 0;
-                const char *kinds[] = { "some", "full" };
-                const double lim[] = { p->t->some, p->t->full };
+                const char *kinds[] = {"some", "full"};
+                const double lim[] = {p->t->some, p->t->full};
                 for (size_t k = 0; k < 2; k++) {
                         double v = lim[k] >= 0 ? psi_avg10(buf, kinds[k]) : -1;
                         if (v >= 0 && v > lim[k]) {
-                                snprintf(why, len, "%s%s %s avg10 %.2f > %.2f (%s)", p->budget ? "budget " : "",
-                                         tf_psi_resource_name(p->res), kinds[k], v, lim[k], p->path);
+                                snprintf(why, len, "%s%s %s avg10 %.2f > %.2f (%s)",
+                                         p->budget ? "budget " : "", tf_psi_resource_name(p->res), kinds[k],
+                                         v, lim[k], p->path);
                                 return true;
                         }
                 }
@@ -208,7 +212,7 @@ static int on_pass(struct tf_source *src, int fd, uint32_t events, void *userdat
 
 static void schedule_pass(struct tf_admission *a) {
         if (!a->pass_src && a->head)
-                (void) tf_loop_defer(a->loop, on_pass, a, &a->pass_src);
+                (void)tf_loop_defer(a->loop, on_pass, a, &a->pass_src);
 }
 
 static int on_pressure_timer(struct tf_source *src, int fd, uint32_t events, void *userdata) {
@@ -306,7 +310,7 @@ static void arm_wait_timer(struct tf_admission *a) {
 /* ---- the hooks ---- */
 
 static void reservation(const struct tf_spec *s, uint64_t *cpu, uint64_t *mem) {
-        *mem = s->requests.memory != TF_UNSET        ? s->requests.memory
+        *mem = s->requests.memory != TF_UNSET         ? s->requests.memory
                : tf_limit_is_finite(s->limits.memory) ? s->limits.memory
                                                       : TF_RESERVE_MIN_MEMORY;
         *cpu = s->requests.cpu_quota_usec != TF_UNSET ? s->requests.cpu_quota_usec
@@ -334,7 +338,7 @@ bool tf_admission_admit(struct tf_admission *a, struct tf_service_job *job) {
         e->enq_rt = tf_loop_now(a->loop, CLOCK_REALTIME);
         e->seq = ++a->seq;
         uint64_t aging = a->st->admission.aging_usec;
-        e->key = (int64_t) e->priority * (int64_t) aging - (int64_t) e->enq_mono;
+        e->key = (int64_t)e->priority * (int64_t)aging - (int64_t)e->enq_mono;
         tf_service_job_set_tag(job, e);
         char why[160];
         uint64_t t0 = now_nsec();
@@ -385,9 +389,10 @@ int tf_admission_new(struct tf_loop *loop, const struct tf_settings *st, struct 
         a->budget = budget;
         /* "default" first: the queue of a spec without queue:. Unbounded unless the settings say. */
         a->queues = tf_malloc0((st->n_queues + 1) * sizeof(*a->queues));
-        a->queues[a->n_queues++] = (struct queue){ .name = tf_strdup("default"), .max = TF_UNSET };
+        a->queues[a->n_queues++] = (struct queue){.name = tf_strdup("default"), .max = TF_UNSET};
         for (size_t i = 0; i < st->n_queues; i++) {
-                struct queue *q = streq(st->queues[i].name, "default") ? &a->queues[0] : &a->queues[a->n_queues++];
+                struct queue *q =
+                        streq(st->queues[i].name, "default") ? &a->queues[0] : &a->queues[a->n_queues++];
                 if (!q->name)
                         q->name = tf_strdup(st->queues[i].name);
                 q->max = st->queues[i].max_concurrent;
@@ -409,23 +414,27 @@ int tf_admission_new(struct tf_loop *loop, const struct tf_settings *st, struct 
                         _cleanup_free_ char *where = tf_settings_where(st, t->pos);
                         int e = tf_error_set(
                                 err, EOPNOTSUPP,
-                                "%s: admission.%s: this host has no pressure information in %s (%s); PSI needs "
+                                "%s: admission.%s: this host has no pressure information in %s (%s); PSI "
+                                "needs "
                                 "a kernel 4.20 or later built with CONFIG_PSI and not booted with psi=0; "
                                 "expected no admission.%s thresholds here",
                                 where, tf_psi_resource_name(r), path,
-                                k < 0 ? strerror(-k) : t->full >= 0 ? "no 'full' line" : "no 'some' line",
+                                k < 0          ? strerror(-k)
+                                : t->full >= 0 ? "no 'full' line"
+                                               : "no 'some' line",
                                 tf_psi_resource_name(r));
                         tf_admission_free(a);
                         return e;
                 }
-                a->psi[a->n_psi++] = (struct psi_file){ .res = r, .path = TAKE_PTR(path), .t = t };
+                a->psi[a->n_psi++] = (struct psi_file){.res = r, .path = TAKE_PTR(path), .t = t};
                 /* On v2 the budget's own pressure too: what its runs stall on, whatever the rest of the
                  * host does. Optional: a kernel without cgroup PSI files keeps the host-wide check. */
                 const char *bd = tf_budget_pressure_dir(budget);
-                _cleanup_free_ char *bp = bd ? tf_asprintf("%s/%s.pressure", bd, tf_psi_resource_name(r)) : NULL;
+                _cleanup_free_ char *bp =
+                        bd ? tf_asprintf("%s/%s.pressure", bd, tf_psi_resource_name(r)) : NULL;
                 if (bp && access(bp, R_OK) == 0)
                         a->psi[a->n_psi++] =
-                                (struct psi_file){ .res = r, .path = TAKE_PTR(bp), .t = t, .budget = true };
+                                (struct psi_file){.res = r, .path = TAKE_PTR(bp), .t = t, .budget = true};
         }
         *ret = a;
         return 0;
@@ -464,12 +473,15 @@ int tf_admission_check_spec(struct tf_admission *a, const struct tf_spec *s, tf_
                         char names[512] = "";
                         for (size_t i = 0; i < a->n_queues; i++) {
                                 size_t n = strlen(names);
-                                snprintf(names + n, sizeof(names) - n, "%s%s", i ? ", " : "", a->queues[i].name);
+                                snprintf(names + n, sizeof(names) - n, "%s%s", i ? ", " : "",
+                                         a->queues[i].name);
                         }
-                        return tf_error_set(err, EINVAL,
-                                            "%s: queue: '%s' is not a queue of this manager; expected one of %s "
-                                            "(queues: in %s)",
-                                            where, s->queue, names, a->st->path ? a->st->path : "the settings, --config FILE");
+                        return tf_error_set(
+                                err, EINVAL,
+                                "%s: queue: '%s' is not a queue of this manager; expected one of %s "
+                                "(queues: in %s)",
+                                where, s->queue, names,
+                                a->st->path ? a->st->path : "the settings, --config FILE");
                 }
         }
         if (!a->budget)
@@ -477,36 +489,38 @@ int tf_admission_check_spec(struct tf_admission *a, const struct tf_spec *s, tf_
         uint64_t cpu, mem;
         reservation(s, &cpu, &mem);
         const struct tf_limits *b = &a->st->budget;
-        const char *src = s->requests.memory != TF_UNSET        ? "requests.memory"
+        const char *src = s->requests.memory != TF_UNSET         ? "requests.memory"
                           : tf_limit_is_finite(s->limits.memory) ? "limits.memory"
                                                                  : "the minimum reservation";
-        struct tf_pos pos = s->requests.memory != TF_UNSET        ? s->requests.pos_memory
+        struct tf_pos pos = s->requests.memory != TF_UNSET         ? s->requests.pos_memory
                             : tf_limit_is_finite(s->limits.memory) ? s->limits.pos_memory
-                                                                   : (struct tf_pos){ 1, 1 };
+                                                                   : (struct tf_pos){1, 1};
         if (tf_limit_is_finite(b->memory) && mem > b->memory) {
                 _cleanup_free_ char *where = tf_spec_where(s, pos);
                 _cleanup_free_ char *bw = tf_settings_where(a->st, b->pos_memory);
-                return tf_error_set(err, EINVAL,
-                                    "%s: %s: reserves %s of memory, more than the manager's whole budget (budget.memory "
-                                    "%s at %s): it could never start; expected at most %s (requests: {memory: ...})",
-                                    where, src, tf_format_size(x, sizeof(x), mem), tf_format_size(y, sizeof(y), b->memory),
-                                    bw, y);
+                return tf_error_set(
+                        err, EINVAL,
+                        "%s: %s: reserves %s of memory, more than the manager's whole budget (budget.memory "
+                        "%s at %s): it could never start; expected at most %s (requests: {memory: ...})",
+                        where, src, tf_format_size(x, sizeof(x), mem),
+                        tf_format_size(y, sizeof(y), b->memory), bw, y);
         }
         src = s->requests.cpu_quota_usec != TF_UNSET ? "requests.cpus"
               : s->limits.cpu_quota_usec != TF_UNSET ? "limits.cpus"
                                                      : "the minimum reservation";
         pos = s->requests.cpu_quota_usec != TF_UNSET ? s->requests.pos_cpus
               : s->limits.cpu_quota_usec != TF_UNSET ? s->limits.pos_cpus
-                                                     : (struct tf_pos){ 1, 1 };
+                                                     : (struct tf_pos){1, 1};
         if (b->cpu_quota_usec != TF_UNSET && cpu > b->cpu_quota_usec) {
                 _cleanup_free_ char *where = tf_spec_where(s, pos);
                 _cleanup_free_ char *bw = tf_settings_where(a->st, b->pos_cpus);
-                return tf_error_set(err, EINVAL,
-                                    "%s: %s: reserves %.2f CPUs, more than the manager's whole budget (budget.cpus "
-                                    "%.2f at %s): it could never start; expected at most %.2f (requests: {cpus: ...})",
-                                    where, src, (double) cpu / TF_CPU_PERIOD_USEC,
-                                    (double) b->cpu_quota_usec / TF_CPU_PERIOD_USEC, bw,
-                                    (double) b->cpu_quota_usec / TF_CPU_PERIOD_USEC);
+                return tf_error_set(
+                        err, EINVAL,
+                        "%s: %s: reserves %.2f CPUs, more than the manager's whole budget (budget.cpus "
+                        "%.2f at %s): it could never start; expected at most %.2f (requests: {cpus: ...})",
+                        where, src, (double)cpu / TF_CPU_PERIOD_USEC,
+                        (double)b->cpu_quota_usec / TF_CPU_PERIOD_USEC, bw,
+                        (double)b->cpu_quota_usec / TF_CPU_PERIOD_USEC);
         }
         return 0;
 }
@@ -518,18 +532,25 @@ static const char *detail(struct tf_admission *a, const struct entry *e, char *b
         const struct tf_limits *b = &a->st->budget;
         switch (e->why) {
         case WHY_QUEUE_FULL:
-                snprintf(buf, len, "queue %s: %u of %" PRIu64 " running", e->q->name, e->q->running, e->q->max);
+                snprintf(buf, len, "queue %s: %u of %" PRIu64 " running", e->q->name, e->q->running,
+                         e->q->max);
                 break;
         case WHY_PRESSURE:
-                snprintf(buf, len, "%s", a->pressure_why[0] ? a->pressure_why : "pressure above a threshold");
+                snprintf(buf, len, "%s",
+                         a->pressure_why[0] ? a->pressure_why : "pressure above a threshold");
                 break;
         case WHY_RESERVATION:
                 if (a->budget && tf_limit_is_finite(b->memory) && a->held_mem + e->mem > b->memory)
-                        snprintf(buf, len, "reserves memory %s; %s of %s held", tf_format_size(x, sizeof(x), e->mem),
-                                 tf_format_size(y, sizeof(y), a->held_mem), tf_format_size(z, sizeof(z), b->memory));
-                else if (a->budget && b->cpu_quota_usec != TF_UNSET && a->held_cpu + e->cpu > b->cpu_quota_usec)
-                        snprintf(buf, len, "reserves %.2f CPUs; %.2f of %.2f held", (double) e->cpu / TF_CPU_PERIOD_USEC,
-                                 (double) a->held_cpu / TF_CPU_PERIOD_USEC, (double) b->cpu_quota_usec / TF_CPU_PERIOD_USEC);
+                        snprintf(buf, len, "reserves memory %s; %s of %s held",
+                                 tf_format_size(x, sizeof(x), e->mem),
+                                 tf_format_size(y, sizeof(y), a->held_mem),
+                                 tf_format_size(z, sizeof(z), b->memory));
+                else if (a->budget && b->cpu_quota_usec != TF_UNSET &&
+                         a->held_cpu + e->cpu > b->cpu_quota_usec)
+                        snprintf(buf, len, "reserves %.2f CPUs; %.2f of %.2f held",
+                                 (double)e->cpu / TF_CPU_PERIOD_USEC,
+                                 (double)a->held_cpu / TF_CPU_PERIOD_USEC,
+                                 (double)b->cpu_quota_usec / TF_CPU_PERIOD_USEC);
                 else
                         snprintf(buf, len, "behind a run whose reservation does not fit yet");
                 break;
@@ -548,31 +569,35 @@ json_t *tf_admission_json(struct tf_admission *a) {
                 char d[256], t[40];
                 uint64_t waited = now - e->enq_mono;
                 tf_format_utc_usec(t, sizeof(t), e->enq_rt);
-                json_t *o = json_pack("{s:s,s:s,s:I,s:f,s:I,s:f,s:s,s:s,s:s,s:s,s:{s:f,s:I}}", "service", s->name,
-                                      "queue", e->q->name, "priority", (json_int_t) e->priority, "effective_priority",
-                                      (double) e->priority + (double) waited / (double) aging, "position",
-                                      (json_int_t) ++pos, "waiting_seconds", (double) waited / 1e6, "since", t,
-                                      "reason", why_names[e->why], "detail", detail(a, e, d, sizeof(d)), "trigger",
-                                      tf_trigger_name(tf_service_job_trigger(e->job)), "reserves", "cpus",
-                                      (double) e->cpu / TF_CPU_PERIOD_USEC, "memory", (json_int_t) e->mem);
+                json_t *o = json_pack(
+                        "{s:s,s:s,s:I,s:f,s:I,s:f,s:s,s:s,s:s,s:s,s:{s:f,s:I}}", "service", s->name, "queue",
+                        e->q->name, "priority", (json_int_t)e->priority, "effective_priority",
+                        (double)e->priority + (double)waited / (double)aging, "position", (json_int_t)++pos,
+                        "waiting_seconds", (double)waited / 1e6, "since", t, "reason", why_names[e->why],
+                        "detail", detail(a, e, d, sizeof(d)), "trigger",
+                        tf_trigger_name(tf_service_job_trigger(e->job)), "reserves", "cpus",
+                        (double)e->cpu / TF_CPU_PERIOD_USEC, "memory", (json_int_t)e->mem);
                 json_array_append_new(w, o);
         }
         json_t *q = json_array();
         for (size_t i = 0; i < a->n_queues; i++)
-                json_array_append_new(q, json_pack("{s:s,s:o,s:I,s:I}", "name", a->queues[i].name, "max_concurrent",
-                                                   a->queues[i].max == TF_UNSET ? json_null()
-                                                                                : json_integer((json_int_t) a->queues[i].max),
-                                                   "running", (json_int_t) a->queues[i].running, "waiting",
-                                                   (json_int_t) a->queues[i].waiting));
+                json_array_append_new(q, json_pack("{s:s,s:o,s:I,s:I}", "name", a->queues[i].name,
+                                                   "max_concurrent",
+                                                   a->queues[i].max == TF_UNSET
+                                                           ? json_null()
+                                                           : json_integer((json_int_t)a->queues[i].max),
+                                                   "running", (json_int_t)a->queues[i].running, "waiting",
+                                                   (json_int_t)a->queues[i].waiting));
         json_t *o = json_pack("{s:o,s:o,s:{s:I,s:f,s:I}}", "waiting", w, "queues", q, "held", "runs",
-                              (json_int_t) a->n_holding, "cpus", (double) a->held_cpu / TF_CPU_PERIOD_USEC, "memory",
-                              (json_int_t) a->held_mem);
+                              (json_int_t)a->n_holding, "cpus", (double)a->held_cpu / TF_CPU_PERIOD_USEC,
+                              "memory", (json_int_t)a->held_mem);
         if (a->pressure_why[0])
                 json_object_set_new(o, "pressure", json_string(a->pressure_why));
-        json_object_set_new(o, "decisions",
-                            json_pack("{s:I,s:f,s:f}", "count", (json_int_t) a->decisions, "mean_usec",
-                                      a->decisions ? (double) a->decision_nsec / (double) a->decisions / 1e3 : 0.0,
-                                      "max_usec", (double) a->max_decision_nsec / 1e3));
+        json_object_set_new(
+                o, "decisions",
+                json_pack("{s:I,s:f,s:f}", "count", (json_int_t)a->decisions, "mean_usec",
+                          a->decisions ? (double)a->decision_nsec / (double)a->decisions / 1e3 : 0.0,
+                          "max_usec", (double)a->max_decision_nsec / 1e3));
         if (a->budget)
                 json_object_set_new(o, "budget", tf_budget_json(a->budget));
         return o;

@@ -6,9 +6,9 @@
  * limits, without limits a documented minimum) fits what the running runs of the manager hold of the
  * budget, its queue has a free place (max_concurrent) and the host's pressure (PSI) is below the
  * settings' thresholds. Otherwise its job waits here, not in the loop: waiting runs are ordered by
- * priority, FIFO within one, with aging (a run gains one priority point per `aging` of waiting), and one that
- * waited max_wait is recorded as missed (reason admission). No preemption: a running run is never stopped
- * to make room.
+ * priority, FIFO within one, with aging (a run gains one priority point per `aging` of waiting), and one
+ * that waited max_wait is recorded as missed (reason admission). No preemption: a running run is never
+ * stopped to make room.
  *
  * The order: a run enqueued at t with priority p sorts by p * aging - t (higher first; ties by arrival), a
  * key that does not change while it waits, so the queue stays sorted without re-sorting. A pass walks it
@@ -28,8 +28,9 @@
 struct tf_admission;
 struct tf_budget;
 
-/* Without a budget a run reserves nothing (only queues and pressure apply). */
-#define TF_RESERVE_MIN_MEMORY ((uint64_t) 64 << 20)
+/* What a run reserves without requests: and limits (docs/spec.md). Without a budget nothing is reserved:
+ * only queues and pressure apply. */
+#define TF_RESERVE_MIN_MEMORY ((uint64_t)64 << 20)
 #define TF_RESERVE_MIN_CPU_QUOTA UINT64_C(10000) /* 0.1 CPU over TF_CPU_PERIOD_USEC */
 
 /* Checks the settings against this host (thresholds where PSI is missing are refused with their

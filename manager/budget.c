@@ -23,8 +23,8 @@ struct tf_budget {
         struct tf_cg_host *host; /* borrowed */
         const struct tf_settings *st;
         struct tf_cg *cg;
-        char *path;  /* below the mounts */
-        char **made; /* ancestors made for it (hierarchies where tfrun's own cgroup is higher up) */
+        char *path;        /* below the mounts */
+        char **made;       /* ancestors made for it (hierarchies where tfrun's own cgroup is higher up) */
         char **made_other; /* the path itself and its ancestors in the v1 hierarchies tfrun does not use */
 };
 
@@ -33,7 +33,7 @@ struct tf_budget {
  * and removes only the container's own: the budget's path there is made by the manager, so that it is
  * the manager's to remove. */
 static char **other_v1_mounts(void) {
-        static const char *const used[] = { "cpu", "cpuacct", "cpuset", "memory", "pids", "blkio" };
+        static const char *const used[] = {"cpu", "cpuacct", "cpuset", "memory", "pids", "blkio"};
         char **v = NULL;
         FILE *f = fopen("/proc/self/mounts", "re");
         if (!f)
@@ -41,7 +41,8 @@ static char **other_v1_mounts(void) {
         char line[4096];
         while (fgets(line, sizeof(line), f)) {
                 char src[256], mnt[1024], type[64], opts[1024];
-                if (sscanf(line, "%255s %1023s %63s %1023s", src, mnt, type, opts) != 4 || !streq(type, "cgroup"))
+                if (sscanf(line, "%255s %1023s %63s %1023s", src, mnt, type, opts) != 4 ||
+                    !streq(type, "cgroup"))
                         continue;
                 bool ours = false;
                 for (char *tok = strtok(opts, ","); tok && !ours; tok = strtok(NULL, ","))
@@ -76,7 +77,7 @@ static bool owner_alive(pid_t pid) {
         if (pid == getpid())
                 return false; /* an earlier manager had our pid: ours is not made yet */
         char path[64];
-        snprintf(path, sizeof(path), "/proc/%d/comm", (int) pid);
+        snprintf(path, sizeof(path), "/proc/%d/comm", (int)pid);
         _cleanup_free_ char *comm = NULL;
         if (tf_read_file(path, 64, &comm, NULL) < 0)
                 return false;
@@ -94,7 +95,7 @@ static void sweep(struct tf_cg_host *h, const char *parent) {
         for (char **p = names; p && *p; p++) {
                 uint64_t pid;
                 if (tf_parse_u64(*p + strlen(BUDGET_PREFIX), &pid) < 0 || pid == 0 || pid > INT32_MAX ||
-                    owner_alive((pid_t) pid))
+                    owner_alive((pid_t)pid))
                         continue;
                 struct tf_cg *cg = NULL;
                 tf_error_free(e);
@@ -104,14 +105,16 @@ static void sweep(struct tf_cg_host *h, const char *parent) {
                 _cleanup_free_ char *where = tf_strdup(tf_cg_path(cg));
                 _cleanup_strv_free_ char **others = other_v1_mounts();
                 for (char **m = others; m && *m; m++) {
-                        _cleanup_free_ char *d = tf_asprintf("%s%s/%s", *m, streq(parent, "/") ? "" : parent, *p);
-                        (void) rmdir(d);
+                        _cleanup_free_ char *d =
+                                tf_asprintf("%s%s/%s", *m, streq(parent, "/") ? "" : parent, *p);
+                        (void)rmdir(d);
                 }
                 if (tf_cg_destroy(cg, &e) < 0)
-                        tf_log("warning: budget: %s, left by manager %d (gone): %s", where, (int) pid, e->msg);
+                        tf_log("warning: budget: %s, left by manager %d (gone): %s", where, (int)pid,
+                               e->msg);
                 else
                         tf_log("budget: removed %s, left by manager %d (gone), and what ran below it", where,
-                               (int) pid);
+                               (int)pid);
         }
 }
 
@@ -120,22 +123,22 @@ static int budget_error(const struct tf_settings *st, tf_error **err, int r) {
         if (!err || !*err)
                 return r;
         const char *m = (*err)->msg, *k = strstr(m, "limits.");
-        _cleanup_free_ char *msg = k ? tf_asprintf("%.*sbudget.%s", (int) (k - m), m, k + strlen("limits."))
-                                     : tf_strdup(m);
+        _cleanup_free_ char *msg =
+                k ? tf_asprintf("%.*sbudget.%s", (int)(k - m), m, k + strlen("limits.")) : tf_strdup(m);
         tf_error_free(*err);
         *err = NULL;
         return tf_error_set(err, -r, "%s", msg);
 }
 
-int tf_budget_new(struct tf_cg_host *h, const struct tf_settings *st, const char *parent, struct tf_budget **ret,
-                  tf_error **err) {
+int tf_budget_new(struct tf_cg_host *h, const struct tf_settings *st, const char *parent,
+                  struct tf_budget **ret, tf_error **err) {
         const char *base = parent ?: tf_cg_host_deepest_own(h);
         _cleanup_strv_free_ char **others = NULL;
         struct tf_budget *b = tf_malloc0(sizeof(*b));
         b->host = h;
         b->st = st;
         char name[64];
-        snprintf(name, sizeof(name), BUDGET_PREFIX "%d", (int) getpid());
+        snprintf(name, sizeof(name), BUDGET_PREFIX "%d", (int)getpid());
         b->path = streq(base, "/") ? tf_asprintf("/%s", name) : tf_asprintf("%s/%s", base, name);
         int r = tf_cg_make_parent(h, base, &b->made, err);
         if (r < 0)
@@ -143,7 +146,8 @@ int tf_budget_new(struct tf_cg_host *h, const struct tf_settings *st, const char
         sweep(h, base);
         others = other_v1_mounts();
         make_in_others(others, b->path, &b->made_other);
-        struct tf_cg_options o = { .parent = base, .name = name, .spec_path = st->path, .every_controller = true };
+        struct tf_cg_options o = {
+                .parent = base, .name = name, .spec_path = st->path, .every_controller = true};
         r = tf_cg_create(h, &st->budget, &o, &b->cg, err);
         if (r < 0) {
                 r = budget_error(st, err, r);
@@ -180,7 +184,7 @@ void tf_budget_free(struct tf_budget *b) {
                         _cleanup_free_ char *rel = tf_strdup(parent);
                         for (char *slash; *rel && (slash = strrchr(rel, '/')); *slash = 0) {
                                 _cleanup_free_ char *d = tf_asprintf("%s%s", *m, rel);
-                                (void) rmdir(d);
+                                (void)rmdir(d);
                         }
                 }
         }
@@ -205,7 +209,7 @@ void tf_budget_usage(struct tf_budget *b, struct tf_cg_usage *ret) {
 }
 
 static json_t *u64_or_null(uint64_t v) {
-        return tf_limit_is_finite(v) ? json_integer((json_int_t) v) : json_null();
+        return tf_limit_is_finite(v) ? json_integer((json_int_t)v) : json_null();
 }
 
 json_t *tf_budget_json(struct tf_budget *b) {
@@ -214,8 +218,9 @@ json_t *tf_budget_json(struct tf_budget *b) {
         tf_cg_usage(b->cg, &u);
         json_t *lim = json_object();
         json_object_set_new(lim, "cpus",
-                            l->cpu_quota_usec != TF_UNSET ? json_real((double) l->cpu_quota_usec / TF_CPU_PERIOD_USEC)
-                                                          : json_null());
+                            l->cpu_quota_usec != TF_UNSET
+                                    ? json_real((double)l->cpu_quota_usec / TF_CPU_PERIOD_USEC)
+                                    : json_null());
         json_object_set_new(lim, "memory", u64_or_null(l->memory));
         json_object_set_new(lim, "memory_swap", u64_or_null(l->memory_swap));
         json_object_set_new(lim, "pids", u64_or_null(l->pids));
@@ -224,6 +229,7 @@ json_t *tf_budget_json(struct tf_budget *b) {
         json_object_set_new(use, "memory", u64_or_null(u.memory));
         json_object_set_new(use, "pids", u64_or_null(u.pids));
         json_object_set_new(use, "cpu_seconds",
-                            u.cpu_usec != TF_UNSET ? json_real((double) u.cpu_usec / 1e6) : json_null());
-        return json_pack("{s:s,s:s,s:o,s:o}", "path", b->path, "dir", tf_cg_path(b->cg), "limits", lim, "usage", use);
+                            u.cpu_usec != TF_UNSET ? json_real((double)u.cpu_usec / 1e6) : json_null());
+        return json_pack("{s:s,s:s,s:o,s:o}", "path", b->path, "dir", tf_cg_path(b->cg), "limits", lim,
+                         "usage", use);
 }

@@ -20,8 +20,8 @@ struct tf_budget;
 
 /* parent: --cgroup-parent, or NULL for the deepest of tfrun's own cgroups. Sweeps budgets of managers
  * that are gone below the same parent (blocking, bounded: before the loop runs). */
-int tf_budget_new(struct tf_cg_host *h, const struct tf_settings *st, const char *parent, struct tf_budget **ret,
-                  tf_error **err);
+int tf_budget_new(struct tf_cg_host *h, const struct tf_settings *st, const char *parent,
+                  struct tf_budget **ret, tf_error **err);
 /* Kills what is left below it, removes it and the directories made for it (bounded wait). NULL-safe. */
 void tf_budget_free(struct tf_budget *b);
 /* "/a/b/tfrun-budget-<pid>": the parent of every run. */

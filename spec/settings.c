@@ -56,7 +56,7 @@ static int walk(struct ctx *c, struct tf_settings *st, const struct node *map, c
                         _cleanup_free_ char *alts = spec_join_alternatives(names, n, ", ");
                         return spec_fail(c, k->pos, kp, "unknown key; expected one of %s", alts);
                 }
-                int r = e->parse(c, st, &(struct sfield){ .k = k, .v = v, .kp = kp, .obj = obj });
+                int r = e->parse(c, st, &(struct sfield){.k = k, .v = v, .kp = kp, .obj = obj});
                 if (r < 0)
                         return r;
         }
@@ -91,24 +91,26 @@ static int budget_memory_swap(struct ctx *c, struct tf_settings *st, const struc
 
 static int budget_pids(struct ctx *c, struct tf_settings *st, const struct sfield *f) {
         st->budget.pos_pids = f->k->pos;
-        return spec_get_uint(c, f->v, f->kp, 1, 4194304, "a whole number from 1 to 4194304", &st->budget.pids);
+        return spec_get_uint(c, f->v, f->kp, 1, 4194304, "a whole number from 1 to 4194304",
+                             &st->budget.pids);
 }
 
 static int budget_io_weight(struct ctx *c, struct tf_settings *st, const struct sfield *f) {
         st->budget.pos_io_weight = f->k->pos;
-        return spec_get_uint(c, f->v, f->kp, 1, 10000, "a whole number from 1 to 10000", &st->budget.io_weight);
+        return spec_get_uint(c, f->v, f->kp, 1, 10000, "a whole number from 1 to 10000",
+                             &st->budget.io_weight);
 }
 
 static const struct skey budget_keys[] = {
-        { "cpus", budget_cpus },   { "memory", budget_memory },         { "memory_swap", budget_memory_swap },
-        { "pids", budget_pids },   { "io_weight", budget_io_weight },
+        {"cpus", budget_cpus}, {"memory", budget_memory},       {"memory_swap", budget_memory_swap},
+        {"pids", budget_pids}, {"io_weight", budget_io_weight},
 };
 
 static int top_budget(struct ctx *c, struct tf_settings *st, const struct sfield *f) {
         st->have_budget = true;
         st->pos_budget = f->k->pos;
-        int r = section(c, st, f, "{cpus: 1.5, memory: 8G, pids: 4096}", budget_keys, ELEMENTSOF(budget_keys),
-                        NULL);
+        int r = section(c, st, f, "{cpus: 1.5, memory: 8G, pids: 4096}", budget_keys,
+                        ELEMENTSOF(budget_keys), NULL);
         if (r < 0)
                 return r;
         if (st->budget.memory_swap != TF_UNSET && st->budget.memory == TF_UNSET)
@@ -146,9 +148,10 @@ static int psi_full(struct ctx *c, struct tf_settings *st, const struct sfield *
         return get_percent(c, f, &((struct tf_psi_threshold *)f->obj)->full);
 }
 
-static const struct skey psi_keys[] = { { "some", psi_some }, { "full", psi_full } };
+static const struct skey psi_keys[] = {{"some", psi_some}, {"full", psi_full}};
 
-static int admission_psi(struct ctx *c, struct tf_settings *st, const struct sfield *f, enum tf_psi_resource res) {
+static int admission_psi(struct ctx *c, struct tf_settings *st, const struct sfield *f,
+                         enum tf_psi_resource res) {
         struct tf_psi_threshold *t = &st->admission.psi[res];
         t->pos = f->k->pos;
         int r = section(c, st, f, "{some: 10}", psi_keys, ELEMENTSOF(psi_keys), t);
@@ -181,8 +184,8 @@ static int admission_aging(struct ctx *c, struct tf_settings *st, const struct s
 }
 
 static const struct skey admission_keys[] = {
-        { "cpu", admission_cpu },           { "memory", admission_memory }, { "io", admission_io },
-        { "max_wait", admission_max_wait }, { "aging", admission_aging },
+        {"cpu", admission_cpu},           {"memory", admission_memory}, {"io", admission_io},
+        {"max_wait", admission_max_wait}, {"aging", admission_aging},
 };
 
 static int top_admission(struct ctx *c, struct tf_settings *st, const struct sfield *f) {
@@ -200,7 +203,8 @@ static int top_admission(struct ctx *c, struct tf_settings *st, const struct sfi
 /* ---- queues ------------------------------------------------------------------------------------------- */
 
 static bool queue_name_valid(const char *q) {
-        return strlen(q) >= 1 && strlen(q) <= 63 && (islower((unsigned char)q[0]) || isdigit((unsigned char)q[0])) &&
+        return strlen(q) >= 1 && strlen(q) <= 63 &&
+               (islower((unsigned char)q[0]) || isdigit((unsigned char)q[0])) &&
                q[strspn(q, "abcdefghijklmnopqrstuvwxyz0123456789_-")] == 0;
 }
 
@@ -209,7 +213,7 @@ static int queue_max_concurrent(struct ctx *c, struct tf_settings *st, const str
                              &((struct tf_settings_queue *)f->obj)->max_concurrent);
 }
 
-static const struct skey queue_keys[] = { { "max_concurrent", queue_max_concurrent } };
+static const struct skey queue_keys[] = {{"max_concurrent", queue_max_concurrent}};
 
 static int top_queues(struct ctx *c, struct tf_settings *st, const struct sfield *f) {
         static const char example[] = "{default: {max_concurrent: 8}, batch: {max_concurrent: 2}}";
@@ -219,7 +223,8 @@ static int top_queues(struct ctx *c, struct tf_settings *st, const struct sfield
                 return r;
         size_t n = f->v->n_items / 2;
         if (n > SETTINGS_MAX_QUEUES)
-                return spec_fail(c, f->v->pos, f->kp, "%zu queues; expected at most %d", n, SETTINGS_MAX_QUEUES);
+                return spec_fail(c, f->v->pos, f->kp, "%zu queues; expected at most %d", n,
+                                 SETTINGS_MAX_QUEUES);
         st->queues = tf_malloc0((n + 1) * sizeof(*st->queues));
         for (size_t i = 0; i < n; i++) {
                 const struct node *k = f->v->items[2 * i], *v = f->v->items[2 * i + 1];
@@ -237,8 +242,8 @@ static int top_queues(struct ctx *c, struct tf_settings *st, const struct sfield
                                                  "duplicate key (first at %u:%u); expected each key once",
                                                  st->queues[j].pos.line, st->queues[j].pos.column);
                 struct tf_settings_queue *q = &st->queues[st->n_queues++];
-                *q = (struct tf_settings_queue){ .name = tf_strdup(k->text), .max_concurrent = TF_UNSET,
-                                                 .pos = k->pos };
+                *q = (struct tf_settings_queue){
+                        .name = tf_strdup(k->text), .max_concurrent = TF_UNSET, .pos = k->pos};
                 r = spec_expect_map(c, v, kp, "{max_concurrent: 2}");
                 if (r < 0)
                         return r;
@@ -254,16 +259,16 @@ static int top_queues(struct ctx *c, struct tf_settings *st, const struct sfield
 /* One entry per section: adding one (notify:, ...) is a field in struct tf_settings, a parser, and a line
  * here. */
 static const struct skey top_keys[] = {
-        { "budget", top_budget },
-        { "admission", top_admission },
-        { "queues", top_queues },
+        {"budget", top_budget},
+        {"admission", top_admission},
+        {"queues", top_queues},
 };
 
 struct tf_settings *tf_settings_new(void) {
         struct tf_settings *s = tf_malloc0(sizeof(*s));
         struct tf_limits *l = &s->budget;
-        l->cpu_quota_usec = l->cpu_period_usec = l->cpu_weight = l->memory = l->memory_high = l->memory_swap =
-                l->pids = l->io_weight = l->nofile = TF_UNSET;
+        l->cpu_quota_usec = l->cpu_period_usec = l->cpu_weight = l->memory = l->memory_high =
+                l->memory_swap = l->pids = l->io_weight = l->nofile = TF_UNSET;
         for (size_t i = 0; i < TF_PSI_N; i++)
                 s->admission.psi[i].some = s->admission.psi[i].full = -1;
         s->admission.max_wait_usec = TF_UNSET;
@@ -286,9 +291,9 @@ int tf_settings_load_buffer(const char *path, const char *buf, size_t len, struc
                             tf_error **err) {
         _cleanup_settings_ struct tf_settings *s = tf_settings_new();
         s->path = tf_strdup(path);
-        struct ctx c = { .path = path, .err = err };
+        struct ctx c = {.path = path, .err = err};
         if (len > SPEC_MAX_SIZE)
-                return spec_fail(&c, (struct tf_pos){ 1, 1 }, NULL,
+                return spec_fail(&c, (struct tf_pos){1, 1}, NULL,
                                  "the file is larger than 1 MiB; expected a smaller settings file");
         _cleanup_node_ struct node *root = NULL;
         int r = spec_build_tree(&c, buf, len, &root);
@@ -317,8 +322,9 @@ int tf_settings_load(const char *path, struct tf_settings **ret, tf_error **err)
         bool opened;
         int r = spec_read_file(path, SPEC_MAX_SIZE, &buf, &len, &opened);
         if (r == -EFBIG)
-                return tf_error_set(err, EINVAL,
-                                    "%s:1:1: the file is larger than 1 MiB; expected a smaller settings file", path);
+                return tf_error_set(
+                        err, EINVAL,
+                        "%s:1:1: the file is larger than 1 MiB; expected a smaller settings file", path);
         if (r == -EISDIR)
                 return tf_error_set(err, -r, "%s: is a directory, expected a settings file", path);
         if (r < 0)
@@ -341,6 +347,7 @@ char *tf_settings_where(const struct tf_settings *s, struct tf_pos pos) {
 }
 
 const char *tf_psi_resource_name(enum tf_psi_resource r) {
-        static const char *const names[] = { [TF_PSI_CPU] = "cpu", [TF_PSI_MEMORY] = "memory", [TF_PSI_IO] = "io" };
+        static const char *const names[] = {
+                [TF_PSI_CPU] = "cpu", [TF_PSI_MEMORY] = "memory", [TF_PSI_IO] = "io"};
         return (size_t)r < ELEMENTSOF(names) ? names[r] : "?";
 }
