@@ -180,7 +180,16 @@ static int admission_max_wait(struct ctx *c, struct tf_settings *st, const struc
 }
 
 static int admission_aging(struct ctx *c, struct tf_settings *st, const struct sfield *f) {
-        return spec_get_duration(c, f->v, f->kp, 0, &st->admission.aging_usec);
+        /* The queue's key is priority x aging (in microseconds, signed 64 bits): a week keeps it far from
+         * overflowing at priority 1000, and is longer than any wait worth aging. */
+        int r = spec_get_duration(c, f->v, f->kp, 0, &st->admission.aging_usec);
+        if (r < 0)
+                return r;
+        if (st->admission.aging_usec > 7 * 24 * 3600 * TF_USEC_PER_SEC) {
+                _cleanup_free_ char *q = spec_quoted(f->v);
+                return spec_fail(c, f->v->pos, f->kp, "%s is too long; expected at most 7d", q);
+        }
+        return 0;
 }
 
 static const struct skey admission_keys[] = {
