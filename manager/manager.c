@@ -1199,6 +1199,7 @@ static const char *state_of(const struct msvc *s) {
         if (!s->svc)
                 return "broken";
         return tf_service_running(s->svc, NULL)                 ? "running"
+               : tf_service_admission_waiting(s->svc)        ? "queued"
                : !tf_service_spec(s->svc)->schedule.present ? "idle"
                : tf_service_enabled(s->svc)                  ? "waiting"
                                                              : "disabled";

@@ -210,10 +210,10 @@ struct walk {
         struct tf_http_request *req;
         struct entry *v;
         size_t n, cap;
-        unsigned states[5]; /* waiting, running, idle, disabled, broken */
+        unsigned states[6]; /* waiting, running, idle, disabled, broken, queued */
 };
 
-static const char *const state_names[] = {"waiting", "running", "idle", "disabled", "broken"};
+static const char *const state_names[] = {"waiting", "running", "idle", "disabled", "broken", "queued"};
 
 static void on_entry(const char *name, const struct tf_service *svc, const char *state, void *userdata) {
         struct walk *w = userdata;

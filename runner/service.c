@@ -778,6 +778,13 @@ unsigned tf_service_waiting(const struct tf_service *s) {
         return n;
 }
 
+unsigned tf_service_admission_waiting(const struct tf_service *s) {
+        unsigned n = 0;
+        for (const struct job *j = s->jobs; j; j = j->next)
+                n += j->waiting;
+        return n;
+}
+
 unsigned tf_service_runs_started(const struct tf_service *s) {
         return s->runs_started;
 }

@@ -151,6 +151,8 @@ int tf_service_last_status(const struct tf_service *s);
 const struct tf_spec *tf_service_spec(const struct tf_service *s);
 /* Runs waiting to start: a fire queued behind a running run, and jobs waiting for their retry. */
 unsigned tf_service_waiting(const struct tf_service *s);
+/* Of those, the jobs waiting for the owner's admission (tf_service_hooks.admit). */
+unsigned tf_service_admission_waiting(const struct tf_service *s);
 /* Runs started so far (attempts included). */
 unsigned tf_service_runs_started(const struct tf_service *s);
 /* Up to n next fire times of the schedule after now (not counting randomized delays); how many. 0 for a

@@ -55,6 +55,7 @@ for i in $(seq 20); do for n in a b c; do v trigger "$n" >/dev/null 2>&1; done; 
 v queue --json >"$TMPD/queue.json"
 v queue >"$TMPD/queue.txt"
 v ps >"$TMPD/ps.txt"
+v ps --json >"$TMPD/ps.json"
 wait_for '[ "$(grep -c " end " "$TMPD/stamps" 2>/dev/null)" -ge 60 ]' 60; ok "60 triggers: 60 runs ended"
 kill "$SAMPLER"; wait "$SAMPLER" 2>/dev/null
 is "$(sort -n "$TMPD/samples" | tail -1)" 2 "sampled every 50 ms: at most two runs in the budget's cgroup at once, and two seen"
@@ -64,6 +65,8 @@ ok "tfrun queue --json during the storm lists the waiting runs"
 is "$(jget waiting.0.reason <"$TMPD/queue.json")" reservation "the first waits for its reservation"
 is "$(jget waiting.0.position <"$TMPD/queue.json")" 1 "positions start at 1"
 grep -q "reserves memory 128.0M; 256.0M of 256.0M held" "$TMPD/queue.txt"; ok "tfrun queue says what it waits for"
+python3 -c 'import json,sys; print(sorted({s["state"] for s in json.load(open(sys.argv[1]))["services"] if s["name"] in ("a", "b", "c")}))' "$TMPD/ps.json" | grep -q "queued\|running"
+ok "ps: the services are running or queued during the storm"
 grep -qE "^budget: memory 256.0M held, .* used of 256.0M; pids [0-9]+ of 512; 2 running, [0-9]+ waiting$" "$TMPD/ps.txt"
 ok "ps ends with the budget line"
 wait_for '[ "$(v history -n 100 --json | python3 -c "import json,sys; print(sum(r[\"status\"] == \"success\" for r in json.load(sys.stdin)[\"runs\"]))")" = 60 ]' 10
@@ -95,6 +98,7 @@ wait_for 'grep -q "blocker start" "$TMPD/stamps"' 10
 seq="p0a p5b p10b p0b p10a p5a p5a p0b p10b p10a p0a p5b p10a p0b p5a p10b p0a p5b p10a p5a"
 for n in $seq; do v trigger "$n" >/dev/null; done
 got=$(v trigger gone 2>&1); is "$?" 0 "tfrun trigger of a run that must wait: status 0"
+v ps | grep -qE "^gone +native +queued "; ok "ps: a service whose run waits for admission is queued"
 is "$got" "tfrun: trigger: gone: waiting (for admission: room in the budget, its queue, pressure; see \`tfrun queue\`)" \
         "and it says so"
 is "$(v queue --json | jget waiting.0.service)" gone "the highest priority is first in the queue"
