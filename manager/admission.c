@@ -103,16 +103,26 @@ static double psi_avg10(const char *text, const char *kind) {
         return -1;
 }
 
+/* A pressure file into buf (NUL-terminated); -errno. Not tf_read_file(): a /proc or cgroup file has no
+ * size, and it would read one byte. */
+static int read_psi(const char *path, char *buf, size_t size) {
+        _cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC);
+        if (fd < 0)
+                return -errno;
+        ssize_t n = read(fd, buf, size - 1);
+        if (n < 0)
+                return -errno;
+        buf[n] = 0;
+        return 0;
+}
+
 /* True when a threshold is passed; why says which. */
 static bool pressure_high(struct tf_admission *a, char *why, size_t len) {
         for (size_t i = 0; i < a->n_psi; i++) {
                 const struct psi_file *p = &a->psi[i];
                 char buf[512];
-                _cleanup_close_ int fd = open(p->path, O_RDONLY | O_CLOEXEC);
-                ssize_t n = fd < 0 ? -1 : read(fd, buf, sizeof(buf) - 1);
-                if (n <= 0)
+                if (read_psi(p->path, buf, sizeof(buf)) < 0)
                         continue; /* checked at start; a read that fails now does not hold starts */
-                buf[n] = 0;
                 const char *kinds[] = {"some", "full"};
                 const double lim[] = {p->t->some, p->t->full};
                 for (size_t k = 0; k < 2; k++) {
@@ -407,8 +417,8 @@ int tf_admission_new(struct tf_loop *loop, const struct tf_settings *st, struct 
                 if (t->some < 0 && t->full < 0)
                         continue;
                 _cleanup_free_ char *path = tf_asprintf("%s/%s", dir, tf_psi_resource_name(r));
-                _cleanup_free_ char *text = NULL;
-                int k = tf_read_file(path, 4096, &text, NULL);
+                char text[512] = "";
+                int k = read_psi(path, text, sizeof(text));
                 if (k < 0 || (t->full >= 0 && psi_avg10(text, "full") < 0) ||
                     (t->some >= 0 && psi_avg10(text, "some") < 0)) {
                         _cleanup_free_ char *where = tf_settings_where(st, t->pos);

@@ -2,6 +2,7 @@
 #include "manager/budget.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -76,11 +77,14 @@ static void make_in_others(char **mounts, const char *rel, char ***made) {
 static bool owner_alive(pid_t pid) {
         if (pid == getpid())
                 return false; /* an earlier manager had our pid: ours is not made yet */
-        char path[64];
+        char path[64], comm[64];
         snprintf(path, sizeof(path), "/proc/%d/comm", (int)pid);
-        _cleanup_free_ char *comm = NULL;
-        if (tf_read_file(path, 64, &comm, NULL) < 0)
+        /* Not tf_read_file(): a /proc file has no size (it would read one byte). */
+        _cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC);
+        ssize_t n = fd < 0 ? -1 : read(fd, comm, sizeof(comm) - 1);
+        if (n <= 0)
                 return false;
+        comm[n] = 0;
         comm[strcspn(comm, "\n")] = 0;
         return streq(comm, "tfrun");
 }

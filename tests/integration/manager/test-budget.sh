@@ -203,6 +203,16 @@ up --config "$TMPD/set.yaml"
 grep -qF "budget: removed $B, left by manager" "$TMPD/up.log" || diag "$(grep budget "$TMPD/up.log")"
 ok "the next manager sweeps it"
 [ ! -e "$B" ]; ok "it is gone, and the run that was in it"
+# A second manager (its own state directory and socket) beside this one: a live manager's budget is not
+# swept (its tfrun is alive).
+B1=$(budget_dir)
+"$TFRUN" up "$SVC" --config "$TMPD/set.yaml" --state-dir "$TMPD/st2" --socket "$TMPD/s2.sock" >"$TMPD/up2.log" 2>&1 &
+UP2=$!
+wait_log "managing [0-9]* service" 20 "$TMPD/up2.log"; ok "a second manager with a budget comes up beside the first"
+[ -d "$B1" ]; ok "the first manager's budget is left alone"
+grep -q "budget: removed" "$TMPD/up2.log"; is "$?" 1 "the second manager swept nothing"
+kill -TERM "$UP2"; wait "$UP2"; is "$?" 0 "the second manager stops"
+[ -d "$B1" ]; ok "and the first's budget is still there"
 last=$UP_PID
 down
 is "$(find /sys/fs/cgroup -maxdepth 8 -type d \( -name "tfrun-budget-$killed" -o -name "tfrun-budget-$last" \) 2>/dev/null)" "" \
