@@ -6,7 +6,9 @@
  *   mgr-api SOCKET get PATH N       N round trips of GET PATH; prints "median_us p99_us max_us bytes"
  *   mgr-api SOCKET post PATH N      the same with POST (an empty body)
  *   mgr-api SOCKET trigger NAME...  POST .../NAME/trigger back to back; prints "NAME sent_usec run_id" per
- *                                   call, sent_usec the CLOCK_REALTIME just before the request is written
+ *                                   call, sent_usec the CLOCK_REALTIME just before the request is written;
+ *                                   each must have started, be waiting for admission or queued behind
+ *                                   a running one (overlap: queue), run id "-"
  *   mgr-api - bare N STAMP FILE     the baseline of trigger-to-exec: N fork+exec of STAMP FILE from this
  *                                   process; prints "median_us p99_us max_us" of its stamp minus the time
  *                                   before the fork
@@ -137,12 +139,13 @@ int main(int argc, char **argv) {
                         snprintf(path, sizeof(path), "/api/v1/services/%s/trigger", argv[i]);
                         if (request("POST", path, &b, &sent) < 0)
                                 return 1;
-                        /* The answer's "run_id":"NAME-PID-N"; the outcome must be "started". */
+                        /* The answer's "run_id":"NAME-PID-N"; the outcome must be "started" (or "waiting":
+                         * admission, bench/admission.sh, run id "-"). */
                         char id[128] = "-";
                         const char *p = strstr(b, "\"run_id\"");
                         if (p && (p = strchr(p + 8, '"')))
                                 sscanf(p + 1, "%127[^\"]", id);
-                        if (!strstr(b, "\"started\"")) {
+                        if (!strstr(b, "\"started\"") && !strstr(b, "\"waiting\"") && !strstr(b, "\"queued\"")) {
                                 fprintf(stderr, "mgr-api: trigger %s: not started: %.200s\n", argv[i], b);
                                 return 1;
                         }

@@ -1901,3 +1901,118 @@ int tf_cg_pids(struct tf_cg *cg, pid_t **ret, size_t *ret_n, tf_error **err) {
         *ret_n = out.n;
         return 0;
 }
+
+/* ---- a parent for many runs: the manager's budget ---- */
+
+const char *tf_cg_host_deepest_own(const struct tf_cg_host *h) {
+        const char *best = h->v2_own ? h->v2_own : "/";
+        for (int c = 0; c < _CTL_MAX; c++)
+                if (h->ctl[c].version && h->ctl[c].own && strlen(h->ctl[c].own) > strlen(best))
+                        best = h->ctl[c].own;
+        return best;
+}
+
+/* A v1 cpuset made by hand starts with empty cpus and mems, and so refuses every task below it. */
+static int cpuset_copy_parent(const char *dir) {
+        _cleanup_free_ char *parent = tf_strdup(dir);
+        *strrchr(parent, '/') = 0;
+        static const char *const files[] = {"cpuset.cpus", "cpuset.mems"};
+        for (size_t i = 0; i < ELEMENTSOF(files); i++) {
+                char v[1024];
+                _cleanup_free_ char *pf = tf_asprintf("%s/%s", parent, files[i]);
+                _cleanup_free_ char *f = tf_asprintf("%s/%s", dir, files[i]);
+                int r = read_path(pf, v, sizeof(v));
+                if (r < 0)
+                        return r;
+                v[strcspn(v, "\n")] = 0;
+                _cleanup_close_ int fd = open(f, O_WRONLY | O_CLOEXEC);
+                if (fd < 0)
+                        return -errno;
+                if (write(fd, v, strlen(v)) < 0)
+                        return -errno;
+        }
+        return 0;
+}
+
+int tf_cg_make_parent(struct tf_cg_host *h, const char *path, char ***made, tf_error **err) {
+        int r = parent_check(path, err);
+        if (r < 0)
+                return r;
+        _cleanup_strv_free_ char **dirs = NULL;
+        for (int i = 0; i <= _CTL_MAX; i++) {
+                const char *mnt = hier_mnt(h, i);
+                if (!mnt)
+                        continue;
+                _cleanup_free_ char *full = full_path(mnt, path);
+                if (tf_strv_contains(dirs, full))
+                        continue; /* co-mounted controllers */
+                tf_strv_push(&dirs, full);
+                size_t base = strlen(mnt);
+                for (char *p = full + base + 1; p && *p;) {
+                        char *slash = strchr(p, '/');
+                        if (slash)
+                                *slash = 0;
+                        if (mkdir(full, 0755) == 0) {
+                                tf_strv_push(made, full);
+                                if (i == CTL_CPUSET && h->ctl[i].version == 1 && (r = cpuset_copy_parent(full)) < 0)
+                                        return tf_error_setc(err, r, "cgroup: give %s its parent's CPUs and memory nodes", full);
+                        } else if (errno != EEXIST)
+                                return tf_error_setc(err, errno, "cgroup: create %s", full);
+                        if (slash)
+                                *slash = '/';
+                        p = slash ? slash + 1 : NULL;
+                }
+        }
+        return 0;
+}
+
+void tf_cg_rmdirs(char **made) {
+        for (size_t n = tf_strv_length(made); n > 0; n--)
+                (void)rmdir(made[n - 1]);
+}
+
+int tf_cg_usage(struct tf_cg *cg, struct tf_cg_usage *ret) {
+        struct tf_cg_usage u = {TF_UNSET, TF_UNSET, TF_UNSET};
+        struct leaf *m = cg->by_ctl[CTL_MEMORY];
+        if (m)
+                u.memory = read_u64_at(m, m->version == 2 ? "memory.current" : "memory.usage_in_bytes", NULL);
+        u.pids = read_u64_at(cg->by_ctl[CTL_PIDS], "pids.current", NULL);
+        if (cg->unified)
+                u.cpu_usec = read_u64_at(cg->unified, "cpu.stat", "usage_usec");
+        if (u.cpu_usec == TF_UNSET && cg->by_ctl[CTL_CPUACCT]) {
+                uint64_t ns = read_u64_at(cg->by_ctl[CTL_CPUACCT], "cpuacct.usage", NULL);
+                u.cpu_usec = ns == TF_UNSET ? TF_UNSET : ns / 1000;
+        }
+        *ret = u;
+        return 0;
+}
+
+const char *tf_cg_rel_path(const struct tf_cg *cg) {
+        if (!cg)
+                return NULL;
+        if (cg->by_ctl[CTL_MEMORY])
+                return cg->by_ctl[CTL_MEMORY]->rel;
+        if (cg->unified)
+                return cg->unified->rel;
+        return cg->n_leaves ? cg->leaves[0].rel : NULL;
+}
+
+void tf_cg_rmdir_parent(struct tf_cg_host *h, const char *path) {
+        _cleanup_strv_free_ char **dirs = NULL;
+        for (int i = 0; i <= _CTL_MAX; i++) {
+                const char *mnt = hier_mnt(h, i), *own = hier_parent(h, NULL, i);
+                if (!mnt)
+                        continue;
+                _cleanup_free_ char *rel = tf_strdup(path);
+                /* Innermost first, never tfrun's own cgroup or above it. */
+                while (!streq(rel, "/") && *rel && !(tf_startswith(own, rel) &&
+                                                     (own[strlen(rel)] == 0 || own[strlen(rel)] == '/'))) {
+                        _cleanup_free_ char *full = full_path(mnt, rel);
+                        if (!tf_strv_contains(dirs, full)) {
+                                tf_strv_push(&dirs, full);
+                                (void)rmdir(full);
+                        }
+                        *strrchr(rel, '/') = 0;
+                }
+        }
+}

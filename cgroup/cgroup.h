@@ -157,3 +157,32 @@ int tf_cg_pids(struct tf_cg *cg, pid_t **ret, size_t *ret_n, tf_error **err);
 
 /* The main path for messages, e.g. /sys/fs/cgroup/memory/.../tfrun-hello-4242-1. */
 const char *tf_cg_path(const struct tf_cg *cg);
+
+/*
+ * A parent for many runs (the manager's budget): one path, the same in every hierarchy, so that native
+ * runs (tf_cg_options.parent) and containers (the engine's CgroupParent, one path for all hierarchies)
+ * both land below it.
+ */
+/* The deepest of tfrun's own cgroups across the hierarchies (hybrid: often the memory one, the others
+ * being "/"): a parent below it is below tfrun's own cgroup in every hierarchy. */
+const char *tf_cg_host_deepest_own(const struct tf_cg_host *h);
+/* mkdir -p of path (below each hierarchy's mount), for the hierarchies where tfrun's own cgroup is higher
+ * up; a v1 cpuset made here gets its parent's cpus and mems. Each directory made is pushed on *made
+ * (outermost first) for tf_cg_rmdirs(). */
+int tf_cg_make_parent(struct tf_cg_host *h, const char *path, char ***made, tf_error **err);
+/* rmdir of each, innermost first; what is not empty (another manager's) stays. */
+void tf_cg_rmdirs(char **made);
+/* rmdir of path and its ancestors in every hierarchy, innermost first, down to (not including) tfrun's own
+ * cgroup there: what tf_cg_make_parent() made, also when an earlier tfrun made it (and was killed before
+ * it could remove it). What is not empty stays. */
+void tf_cg_rmdir_parent(struct tf_cg_host *h, const char *path);
+
+struct tf_cg_usage {
+        uint64_t memory;   /* bytes now (memory.current, memory.usage_in_bytes); TF_UNSET unknown */
+        uint64_t pids;     /* pids.current */
+        uint64_t cpu_usec; /* CPU time so far */
+};
+/* What cg and every cgroup below it use now. Never fails: unknown values are TF_UNSET. */
+int tf_cg_usage(struct tf_cg *cg, struct tf_cg_usage *ret);
+/* The path below the mount of the main hierarchy (memory's, else the v2 one): "/a/b/name". */
+const char *tf_cg_rel_path(const struct tf_cg *cg);

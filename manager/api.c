@@ -50,7 +50,26 @@ static int h_services(struct tf_http_request *req, struct tf_http_response *resp
                         if (!n || !tf_auth_service_allowed(req, n))
                                 json_array_remove(a, i);
                 }
-        tf_http_respond_json(resp, 200, json_pack("{s:o}", "services", a));
+        json_t *o = json_pack("{s:o}", "services", a);
+        json_t *b = tf_manager_budget_json(m);
+        if (b)
+                json_object_set_new(o, "budget", b);
+        tf_http_respond_json(resp, 200, o);
+        return TF_HTTP_DONE;
+}
+
+/* The runs waiting for admission, in the order they would start. A token limited to some services sees
+ * theirs alone (positions stay the queue's own). */
+static int h_queue(struct tf_http_request *req, struct tf_http_response *resp, void *userdata) {
+        struct tf_manager *m = userdata;
+        json_t *o = tf_manager_queue_json(m), *a = json_object_get(o, "waiting");
+        if (tf_auth_services(req))
+                for (size_t i = json_array_size(a); i-- > 0;) {
+                        const char *n = json_string_value(json_object_get(json_array_get(a, i), "service"));
+                        if (!n || !tf_auth_service_allowed(req, n))
+                                json_array_remove(a, i);
+                }
+        tf_http_respond_json(resp, 200, o);
         return TF_HTTP_DONE;
 }
 
@@ -364,6 +383,7 @@ static const struct tf_http_route routes[] = {
         { "POST", "/api/v1/services/{name}/enable", h_enable, TF_ROLE_OPERATE },
         { "POST", "/api/v1/services/{name}/disable", h_disable, TF_ROLE_OPERATE },
         { "POST", "/api/v1/reload", h_reload, TF_ROLE_ADMIN },
+        { "GET", "/api/v1/queue", h_queue, TF_ROLE_READ },
         { "GET", "/api/v1/runs", h_runs, TF_ROLE_READ },
         { "GET", "/api/v1/runs/{id}", h_run, TF_ROLE_READ },
         { "GET", "/api/v1/runs/{id}/log", h_log, TF_ROLE_READ },

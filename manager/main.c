@@ -16,6 +16,7 @@
 #include "manager/verbs.h"
 #include "runner/log.h"
 #include "runner/runner.h"
+#include "spec/settings.h"
 
 static void usage_up(FILE *f) {
         fputs("Usage: tfrun up [DIR] [OPTIONS]\n"
@@ -27,6 +28,8 @@ static void usage_up(FILE *f) {
               "  --socket PATH          the control API's unix socket (default: /run/tfrun/tfrun.sock as\n"
               "                         root, else $XDG_RUNTIME_DIR/tfrun/tfrun.sock; also $TFRUN_SOCKET)\n"
               "  --cgroup-parent PATH   create native services' cgroups below PATH\n"
+              "  --config FILE          the manager's settings (YAML): budget, admission, queues\n"
+              "                         (docs/manager.md, \"Settings\")\n"
               "  --listen [ADDR]:PORT   the API on TCP too, with bearer tokens (see `tfrun token create`):\n"
               "                         :PORT is 127.0.0.1; another address is reachable from the network\n"
               "                         (a warning says so); [IPV6]:PORT; port 0 takes a free one\n"
@@ -44,9 +47,11 @@ static int cmd_up(int argc, char **argv) {
                 { "cgroup-parent", required_argument, NULL, 'p' }, { "help", no_argument, NULL, 'h' },
                 { "log-max", required_argument, NULL, 'M' },
                 { "listen", required_argument, NULL, 'L' },
+                { "config", required_argument, NULL, 'c' },
                 {},
         };
         struct tf_manager_options o = { .dir = "." };
+        const char *config = NULL;
         int c;
         optind = 1;
         opterr = 0;
@@ -63,6 +68,9 @@ static int cmd_up(int argc, char **argv) {
                         break;
                 case 'L':
                         o.listen = optarg;
+                        break;
+                case 'c':
+                        config = optarg;
                         break;
                 case 'M':
                         if (tf_parse_size(optarg, &o.log_max) < 0 || o.log_max < 4096) {
@@ -89,6 +97,13 @@ static int cmd_up(int argc, char **argv) {
         if (optind < argc)
                 o.dir = argv[optind];
         _cleanup_error_ tf_error *e = NULL;
+        /* Read before anything is created: a bad settings file starts nothing. */
+        _cleanup_settings_ struct tf_settings *settings = NULL;
+        if (config && tf_settings_load(config, &settings, &e) < 0) {
+                tf_log("%s", e->msg);
+                return 125;
+        }
+        o.settings = settings;
         struct tf_manager *m = NULL;
         if (tf_manager_new(&o, &m, &e) < 0) {
                 tf_log("up: %s", e->msg);

@@ -22,8 +22,10 @@
 #include "base/parse.h"
 #include "base/strutil.h"
 #include "base/timeutil.h"
+#include "manager/admission.h"
 #include "manager/api.h"
 #include "manager/auth.h"
+#include "manager/budget.h"
 #include "manager/client.h"
 #include "manager/http.h"
 #include "manager/metrics.h"
@@ -33,6 +35,7 @@
 #include "runner/pathwatch.h"
 #include "runner/runner.h"
 #include "runner/service.h"
+#include "spec/settings.h"
 #include "spec/spec.h"
 #include "store/store.h"
 
@@ -89,6 +92,8 @@ struct tf_manager {
         struct live *live;
         struct tf_source *retention_timer;
         char **lost_docker; /* services with docker runs marked lost: their containers are swept at start */
+        struct tf_budget *budget;  /* budget: in the settings: the parent cgroup of every run */
+        struct tf_admission *adm;  /* --config: reservations, queues, pressure (manager/admission.c) */
 };
 
 static const int handled_signals[] = { SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2 };
@@ -189,6 +194,10 @@ static int load_spec(struct tf_manager *m, const char *file, struct tf_spec **re
         unsigned counter = m->ctx.run_counter;
         r = tf_run_check(&m->ctx, spec, &m->run_opts, err);
         m->ctx.run_counter = counter;
+        /* A queue this manager does not have, a reservation larger than the whole budget: it could never
+         * start, so it is broken now rather than waiting for ever. */
+        if (r >= 0 && m->adm)
+                r = tf_admission_check_spec(m->adm, spec, err);
         if (r < 0) {
                 tf_spec_free(spec);
                 return r;
@@ -800,18 +809,24 @@ static void hook_missed(struct tf_service *svc, const char *reason, uint64_t sch
         struct tf_manager *m = userdata;
         const struct tf_spec *spec = tf_service_spec(svc);
         tf_metrics_fire_missed(m->metrics, spec->name, reason);
-        if (!streq(reason, "overlap"))
+        bool admission = streq(reason, "admission");
+        if (!streq(reason, "overlap") && !admission)
                 return;
+        char b[64];
+        _cleanup_free_ char *why =
+                admission ? tf_asprintf("admission: not admitted within admission.max_wait (%s)",
+                                        tf_format_duration(b, sizeof(b), m->o.settings->admission.max_wait_usec))
+                          : NULL;
         _cleanup_error_ tf_error *e = NULL;
         _cleanup_free_ char *id = tf_asprintf("%s-%d-%u", spec->name, (int) getpid(), ++m->ctx.run_counter);
         struct tf_store_run row = TF_STORE_RUN_INIT;
         row.run_id = id;
         row.service = spec->name;
-        row.trigger = "schedule";
+        row.trigger = scheduled_usec || !admission ? "schedule" : "manual";
         row.scheduled_usec = scheduled_usec;
         row.started_usec = row.ended_usec = tf_now(CLOCK_REALTIME);
         row.status = "skipped";
-        row.reason = "overlap: skip (the previous run was still going)";
+        row.reason = admission ? why : "overlap: skip (the previous run was still going)";
         row.backend = tf_backend_name(spec->resolved_backend);
         row.manager_id = m->manager_id;
         if (tf_store_run_begin(m->store, &row, &e) < 0)
@@ -895,10 +910,48 @@ static void hook_job_ended(struct tf_service *svc, const struct tf_run *r, void 
                 enum tf_trigger_outcome oc = tf_service_trigger_ex(t->svc, TF_TRIGGER_SERVICE, why, &x, &id);
                 static const char *const words[] = { [TF_TRIGGER_STARTED] = "started", [TF_TRIGGER_QUEUED] = "queued",
                                                      [TF_TRIGGER_SKIPPED] = "skipped", [TF_TRIGGER_DRAINING] = "draining",
-                                                     [TF_TRIGGER_FAILED] = "failed" };
+                                                     [TF_TRIGGER_FAILED] = "failed",
+                                                     [TF_TRIGGER_WAITING] = "waiting" };
                 tf_log("%s: %s: triggered %s: %s%s%s", spec->name, trigger_keys[k], name, words[oc],
                        id ? " " : "", id ? id : "");
         }
+}
+
+static bool hook_admit(struct tf_service *svc, struct tf_service_job *job, void *userdata) {
+        struct tf_manager *m = userdata;
+        return tf_admission_admit(m->adm, job);
+}
+
+static void hook_release(struct tf_service *svc, struct tf_service_job *job, void *userdata) {
+        struct tf_manager *m = userdata;
+        tf_admission_release(m->adm, job);
+}
+
+/* --config: the budget's cgroup (every run goes below it) and admission. Before any spec is loaded: the
+ * run checks see the budget as the cgroup parent. */
+static int setup_settings(struct tf_manager *m, tf_error **err) {
+        const struct tf_settings *st = m->o.settings;
+        if (!st)
+                return 0;
+        int r;
+        if (st->have_budget) {
+                struct tf_cg_host *h = NULL;
+                r = tf_native_cg_host(&m->ctx, &h, err);
+                if (r < 0)
+                        return r;
+                r = tf_budget_new(h, st, m->o.cgroup_parent, &m->budget, err);
+                if (r < 0)
+                        return r;
+                m->run_opts.cgroup_parent = tf_budget_path(m->budget);
+                m->run_opts.container_cgroup_parent = tf_budget_path(m->budget);
+                tf_log("budget: %s (every run of this manager goes below it)", tf_budget_dir(m->budget));
+        }
+        r = tf_admission_new(m->loop, st, m->budget, &m->adm, err);
+        if (r < 0)
+                return r;
+        m->hooks.admit = hook_admit;
+        m->hooks.release = hook_release;
+        return 0;
 }
 
 static int on_lost(const struct tf_store_run *run, void *userdata) {
@@ -972,6 +1025,9 @@ int tf_manager_new(const struct tf_manager_options *o, struct tf_manager **ret, 
         tf_run_ctx_init(&m->ctx, m->loop);
         m->started_usec = tf_now(CLOCK_REALTIME);
         r = open_history(m, err);
+        if (r < 0)
+                goto fail;
+        r = setup_settings(m, err);
         if (r < 0)
                 goto fail;
         r = tf_api_socket_path(o->socket_path, &m->socket_path, err);
@@ -1099,6 +1155,12 @@ void tf_manager_free(struct tf_manager *m) {
         if (m->loop) {
                 tf_loop_exit(m->loop, 0);
                 (void) tf_loop_run(m->loop);
+                /* After the services (their jobs release what they hold) and the runs' cgroups; before
+                 * the run context, which owns the cgroup host the budget borrows. */
+                tf_admission_free(m->adm);
+                m->adm = NULL;
+                tf_budget_free(m->budget);
+                m->budget = NULL;
                 tf_run_ctx_done(&m->ctx);
                 tf_loop_free(m->loop);
         }
@@ -1137,6 +1199,7 @@ static const char *state_of(const struct msvc *s) {
         if (!s->svc)
                 return "broken";
         return tf_service_running(s->svc, NULL)                 ? "running"
+               : tf_service_admission_waiting(s->svc)        ? "queued"
                : !tf_service_spec(s->svc)->schedule.present ? "idle"
                : tf_service_enabled(s->svc)                  ? "waiting"
                                                              : "disabled";
@@ -1264,7 +1327,7 @@ int tf_manager_trigger(struct tf_manager *m, const char *name, json_t **ret, tf_
         enum tf_trigger_outcome oc = tf_service_trigger_as(s->svc, TF_TRIGGER_MANUAL, "triggered", &id);
         static const char *const names[] = { [TF_TRIGGER_STARTED] = "started", [TF_TRIGGER_QUEUED] = "queued",
                                              [TF_TRIGGER_SKIPPED] = "skipped", [TF_TRIGGER_DRAINING] = "draining",
-                                             [TF_TRIGGER_FAILED] = "failed" };
+                                             [TF_TRIGGER_FAILED] = "failed", [TF_TRIGGER_WAITING] = "waiting" };
         *ret = json_pack("{s:s,s:s,s:s?}", "service", name, "outcome", names[oc], "run_id", id);
         free(id);
         return 0;
@@ -1327,5 +1390,40 @@ json_t *tf_manager_service_status_json(struct tf_manager *m, const char *name) {
                         json_array_append_new(next, time_or_null(t[i]));
         }
         json_object_set_new(o, "next_fires", next);
+        if (s && s->svc && m->adm) {
+                const struct tf_spec *spec = tf_service_spec(s->svc);
+                json_object_set_new(o, "queue", json_string(spec->queue ? spec->queue : "default"));
+                json_object_set_new(o, "priority", json_integer(spec->priority));
+        }
+        json_t *b = tf_manager_budget_json(m);
+        if (b)
+                json_object_set_new(o, "budget", b);
         return o;
+}
+
+json_t *tf_manager_queue_json(struct tf_manager *m) {
+        if (!m->adm)
+                return json_pack("{s:[],s:[]}", "waiting", "queues");
+        return tf_admission_json(m->adm);
+}
+
+json_t *tf_manager_budget_json(struct tf_manager *m) {
+        if (!m->budget && !m->adm)
+                return NULL;
+        uint64_t mem = 0, cpu = 0;
+        unsigned runs = 0;
+        tf_admission_held(m->adm, &mem, &cpu, &runs);
+        json_t *o = m->budget ? tf_budget_json(m->budget) : json_object();
+        json_object_set_new(o, "held", json_pack("{s:I,s:f,s:I}", "runs", (json_int_t) runs, "cpus",
+                                                 (double) cpu / TF_CPU_PERIOD_USEC, "memory", (json_int_t) mem));
+        json_object_set_new(o, "waiting", json_integer(tf_admission_waiting(m->adm)));
+        return o;
+}
+
+struct tf_budget *tf_manager_budget(struct tf_manager *m) {
+        return m->budget;
+}
+
+struct tf_admission *tf_manager_admission(struct tf_manager *m) {
+        return m->adm;
 }

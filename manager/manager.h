@@ -21,6 +21,7 @@
 #include "store/store.h"
 
 struct tf_manager;
+struct tf_settings;
 
 struct tf_manager_options {
         const char *dir;           /* the specs */
@@ -29,6 +30,8 @@ struct tf_manager_options {
         const char *cgroup_parent; /* --cgroup-parent for native runs */
         uint64_t log_max;          /* each run's log cap; 0: TF_OUTLOG_MAX_DEFAULT */
         const char *listen;        /* --listen [ADDR]:PORT: the API on TCP too (bearer tokens); NULL: not */
+        /* --config FILE (borrowed; outlives the manager); NULL: none (no budget, no admission). */
+        const struct tf_settings *settings;
 };
 
 /* Takes the state directory's lock, loads DIR; nothing runs before tf_manager_run(). */
@@ -70,3 +73,12 @@ void tf_manager_foreach(struct tf_manager *m,
                                    void *userdata),
                         void *userdata);
 struct tf_loop *tf_manager_loop(struct tf_manager *m);
+/* Admission (--config): the waiting runs, their position and why each waits, the queues, what the running
+ * runs hold and the budget ({"waiting": [], "queues": []} without settings); new reference. */
+json_t *tf_manager_queue_json(struct tf_manager *m);
+/* The budget's limits, usage, what runs hold and how many wait; NULL without settings. New reference. */
+json_t *tf_manager_budget_json(struct tf_manager *m);
+struct tf_budget;
+struct tf_admission;
+struct tf_budget *tf_manager_budget(struct tf_manager *m);     /* NULL: none */
+struct tf_admission *tf_manager_admission(struct tf_manager *m); /* NULL: none */

@@ -45,7 +45,7 @@ struct svc_metrics {
         uint64_t bucket[N_BOUNDS];
         uint64_t count;
         double sum;
-        uint64_t retries, oom_kills, missed_overlap, missed_downtime;
+        uint64_t retries, oom_kills, missed_overlap, missed_downtime, missed_admission;
         uint64_t totals[N_RESULTS]; /* scratch for a scrape */
         struct svc_metrics *next;
 };
@@ -152,11 +152,52 @@ void tf_metrics_fire_missed(struct tf_metrics *x, const char *service, const cha
         struct svc_metrics *s = get(x, service);
         if (streq(reason, "overlap"))
                 s->missed_overlap++;
+        else if (streq(reason, "admission"))
+                s->missed_admission++;
         else
                 s->missed_downtime++;
 }
 
 /* --- the scrape --- */
+
+static void family(FILE *f, const char *name, const char *type, const char *help);
+
+/* The manager's budget (--config): its caps, what its cgroup uses now, what running runs reserve, and the
+ * runs waiting for admission. Absent without settings. */
+static void budget_metrics(FILE *f, struct tf_manager *m) {
+        json_t *b = tf_manager_budget_json(m);
+        if (!b)
+                return;
+        json_t *lim = json_object_get(b, "limits"), *use = json_object_get(b, "usage"), *held = json_object_get(b, "held");
+        static const char *const res[] = { "memory", "cpus", "pids" };
+        if (json_is_object(lim)) {
+                family(f, "tfrun_budget_limit", "gauge",
+                       "The budget's caps: memory in bytes, cpus, pids (the parent cgroup of every run).");
+                for (size_t i = 0; i < ELEMENTSOF(res); i++) {
+                        json_t *v = json_object_get(lim, res[i]);
+                        if (json_is_number(v))
+                                fprintf(f, "tfrun_budget_limit{resource=\"%s\"} %.17g\n", res[i], json_number_value(v));
+                }
+                family(f, "tfrun_budget_usage", "gauge", "What the budget's cgroup uses now: memory in bytes, pids.");
+                for (size_t i = 0; i < ELEMENTSOF(res); i++) {
+                        json_t *v = json_object_get(use, res[i]);
+                        if (json_is_number(v))
+                                fprintf(f, "tfrun_budget_usage{resource=\"%s\"} %.17g\n", res[i], json_number_value(v));
+                }
+                json_t *cpu = json_object_get(use, "cpu_seconds");
+                if (json_is_number(cpu)) {
+                        family(f, "tfrun_budget_cpu_seconds_total", "counter",
+                               "CPU time used below the budget's cgroup since it was made.");
+                        fprintf(f, "tfrun_budget_cpu_seconds_total %.17g\n", json_number_value(cpu));
+                }
+        }
+        family(f, "tfrun_budget_reserved", "gauge", "What the running runs reserve of the budget: memory in bytes, cpus.");
+        fprintf(f, "tfrun_budget_reserved{resource=\"memory\"} %.17g\n", json_number_value(json_object_get(held, "memory")));
+        fprintf(f, "tfrun_budget_reserved{resource=\"cpus\"} %.17g\n", json_number_value(json_object_get(held, "cpus")));
+        family(f, "tfrun_admission_waiting", "gauge", "Runs waiting for admission (budget, queue, pressure).");
+        fprintf(f, "tfrun_admission_waiting %" JSON_INTEGER_FORMAT "\n", json_integer_value(json_object_get(b, "waiting")));
+        json_decref(b);
+}
 
 struct entry {
         const char *name;
@@ -169,10 +210,10 @@ struct walk {
         struct tf_http_request *req;
         struct entry *v;
         size_t n, cap;
-        unsigned states[5]; /* waiting, running, idle, disabled, broken */
+        unsigned states[6]; /* waiting, running, idle, disabled, broken, queued */
 };
 
-static const char *const state_names[] = {"waiting", "running", "idle", "disabled", "broken"};
+static const char *const state_names[] = {"waiting", "running", "idle", "disabled", "broken", "queued"};
 
 static void on_entry(const char *name, const struct tf_service *svc, const char *state, void *userdata) {
         struct walk *w = userdata;
@@ -329,12 +370,15 @@ int tf_metrics_h(struct tf_http_request *req, struct tf_http_response *resp, voi
                            u64(b, sizeof(b), tf_service_running(v[i].svc, NULL)));
         family(f, "tfrun_missed_runs_total", "counter",
                "Fires that did not run as planned since the manager started: overlap (skipped, the previous "
-               "run still going), downtime (persistent catch-ups of fires missed while nothing ran).");
+               "run still going), downtime (persistent catch-ups of fires missed while nothing ran), "
+               "admission (waited longer than admission.max_wait).");
         for (size_t i = 0; i < w.n; i++) {
                 sample_svc(f, "tfrun_missed_runs_total", v[i].name, "reason", "overlap",
                            u64(b, sizeof(b), v[i].m->missed_overlap));
                 sample_svc(f, "tfrun_missed_runs_total", v[i].name, "reason", "downtime",
                            u64(b, sizeof(b), v[i].m->missed_downtime));
+                sample_svc(f, "tfrun_missed_runs_total", v[i].name, "reason", "admission",
+                           u64(b, sizeof(b), v[i].m->missed_admission));
         }
         family(f, "tfrun_retries_total", "counter", "Retry attempts started since the manager started.");
         for (size_t i = 0; i < w.n; i++)
@@ -364,6 +408,7 @@ int tf_metrics_h(struct tf_http_request *req, struct tf_http_response *resp, voi
         for (size_t i = 0; i < w.n; i++)
                 q += tf_service_waiting(v[i].svc);
         fprintf(f, "tfrun_queue_runs %" PRIu64 "\n", q);
+        budget_metrics(f, m);
         if (fclose(f) != 0)
                 tf_oom();
         tf_http_respond_text(resp, 200, "text/plain; version=0.0.4; charset=utf-8", buf, len);

@@ -48,6 +48,7 @@ static void usage(FILE *f, const char *verb) {
                 { "enable", "NAME", "fire on its schedule again" },
                 { "disable", "NAME", "no more fires (kept across restarts); a running run goes on" },
                 { "reload", "", "re-read the manager's directory" },
+                { "queue", "", "runs waiting for admission (--config): position, priority, why each waits" },
                 { "history", "[NAME] [--status S] [--since DURATION] [-n N]", "past runs, newest first" },
                 { "logs", "NAME|RUN_ID [-f] [-n N]", "a run's output (NAME: its newest run)" },
                 { "token", "create NAME --role read|operate|admin [--services a,b]",
@@ -198,6 +199,61 @@ static const char *result_of(json_t *last, char *buf, size_t len) {
         return buf;
 }
 
+static const char *size_text(json_t *v, char *buf, size_t len) {
+        if (!json_is_integer(v))
+                return "-";
+        return tf_format_size(buf, len, (uint64_t) json_integer_value(v));
+}
+
+/* "budget: memory 128M held, 96M used of 256M; cpus 0.50 held of 1.50; pids 3 of 100; 2 runs, 1 waiting" */
+static void print_budget(json_t *b) {
+        if (!json_is_object(b))
+                return;
+        json_t *lim = json_object_get(b, "limits"), *use = json_object_get(b, "usage"), *held = json_object_get(b, "held");
+        char x[32], y[32], z[32];
+        printf("budget: memory %s held, %s used of %s", size_text(json_object_get(held, "memory"), x, sizeof(x)),
+               size_text(json_object_get(use, "memory"), y, sizeof(y)),
+               json_is_integer(json_object_get(lim, "memory")) ? size_text(json_object_get(lim, "memory"), z, sizeof(z))
+                                                              : "no limit");
+        if (json_is_number(json_object_get(lim, "cpus")))
+                printf("; cpus %.2f held of %.2f", json_number_value(json_object_get(held, "cpus")),
+                       json_number_value(json_object_get(lim, "cpus")));
+        if (json_is_integer(json_object_get(lim, "pids")))
+                printf("; pids %" JSON_INTEGER_FORMAT " of %" JSON_INTEGER_FORMAT,
+                       json_integer_value(json_object_get(use, "pids")), json_integer_value(json_object_get(lim, "pids")));
+        printf("; %" JSON_INTEGER_FORMAT " running, %" JSON_INTEGER_FORMAT " waiting\n",
+               json_integer_value(json_object_get(held, "runs")), json_integer_value(json_object_get(b, "waiting")));
+}
+
+static int verb_queue(struct verb_opts *o) {
+        json_t *body = NULL;
+        if (o->argc != 0) {
+                tf_log("queue: takes no operands, got '%s'", o->argv[0]);
+                return 125;
+        }
+        if (request(o, "GET", "/api/v1/queue", &body) < 0)
+                return 125;
+        if (o->json) {
+                print_json(body);
+                json_decref(body);
+                return 0;
+        }
+        json_t *a = json_object_get(body, "waiting"), *w;
+        size_t i;
+        printf("%-4s %-24s %-12s %-8s %-9s %-12s %s\n", "POS", "SERVICE", "QUEUE", "PRIORITY", "WAITING", "REASON",
+               "DETAIL");
+        json_array_foreach(a, i, w) {
+                char d[32];
+                tf_format_duration_short(d, sizeof(d),
+                                         (uint64_t) (json_number_value(json_object_get(w, "waiting_seconds")) * 1e6));
+                printf("%-4" JSON_INTEGER_FORMAT " %-24s %-12s %-8" JSON_INTEGER_FORMAT " %-9s %-12s %s\n",
+                       json_integer_value(json_object_get(w, "position")), str(w, "service"), str(w, "queue"),
+                       json_integer_value(json_object_get(w, "priority")), d, str(w, "reason"), str(w, "detail"));
+        }
+        json_decref(body);
+        return 0;
+}
+
 static int verb_ps(struct verb_opts *o) {
         json_t *body = NULL;
         if (o->argc != 0) {
@@ -228,6 +284,7 @@ static int verb_ps(struct verb_opts *o) {
                 if (json_is_string(json_object_get(s, "error")))
                         printf("  error: %s\n", str(s, "error"));
         }
+        print_budget(json_object_get(body, "budget"));
         json_decref(body);
         return 0;
 }
@@ -276,6 +333,13 @@ static int verb_status(struct verb_opts *o) {
         size_t i;
         json_array_foreach(next, i, v) printf("%s %s\n", i == 0 ? "      Next:" : "           ",
                                               json_string_value(v));
+        if (json_is_string(json_object_get(s, "queue")))
+                printf("     Queue: %s, priority %" JSON_INTEGER_FORMAT "\n", str(s, "queue"),
+                       json_integer_value(json_object_get(s, "priority")));
+        if (json_is_object(json_object_get(s, "budget"))) {
+                printf("    ");
+                print_budget(json_object_get(s, "budget"));
+        }
         if (json_array_size(runs) > 0) {
                 printf("\n");
                 print_run_header();
@@ -304,8 +368,10 @@ static int verb_action(struct verb_opts *o) {
                         tf_log("trigger: %s: %s%s", o->argv[0], oc,
                                streq(oc, "skipped")   ? " (a run is going and its overlap policy skips)"
                                : streq(oc, "queued")  ? " (it starts when the running one ends)"
+                               : streq(oc, "waiting") ? " (for admission: room in the budget, its queue, pressure; "
+                                                        "see `tfrun queue`)"
                                                       : "");
-                        status = streq(oc, "queued") ? 0 : 125;
+                        status = streq(oc, "queued") || streq(oc, "waiting") ? 0 : 125;
                 }
         } else if (streq(o->verb, "stop"))
                 printf("%s: %" JSON_INTEGER_FORMAT " run(s) stopping\n", o->argv[0],
@@ -557,6 +623,8 @@ int tf_verb_main(int argc, char **argv) {
                 return verb_action(&o);
         if (streq(o.verb, "reload"))
                 return verb_reload(&o);
+        if (streq(o.verb, "queue"))
+                return verb_queue(&o);
         if (streq(o.verb, "history"))
                 return verb_history(&o);
         if (streq(o.verb, "logs"))

@@ -326,7 +326,7 @@ static int docker_check(struct tf_run *r, tf_error **err) {
         k->pidfd = -1;
         r->backend = k;
 
-        if (r->opts->cgroup_parent && !r->opts->docker_cgroup_parent)
+        if (r->opts->cgroup_parent && !r->opts->container_cgroup_parent)
                 return tf_error_set(err, EOPNOTSUPP,
                                     "%s: --cgroup-parent places native services; the Docker engine places "
                                     "containers in its own cgroups (drop the option or use backend: native)",
@@ -347,10 +347,10 @@ static int docker_check(struct tf_run *r, tf_error **err) {
         int ret = tf_docker_create_body(s, r->run_id, &pinned, &k->body, err);
         if (ret < 0)
                 return ret;
-        /* A workflow's step: the container goes below the workflow's cgroup (its top-level limits). */
-        if (r->opts->docker_cgroup_parent)
+        /* Below the manager's budget or a workflow's cgroup: the engine (cgroupfs driver) makes PARENT/<id> in every hierarchy. */
+        if (r->opts->container_cgroup_parent)
                 json_object_set_new(json_object_get(k->body, "HostConfig"), "CgroupParent",
-                                    json_string(r->opts->docker_cgroup_parent));
+                                    json_string(r->opts->container_cgroup_parent));
         /* The engine checks a profile's actions and architectures only when the container starts. */
         ret = tf_sandbox_check_seccomp_profile(s, err);
         if (ret < 0)

@@ -511,6 +511,20 @@ static void put_restart(struct ctx *c) {
                     "without a bound (StartLimitIntervalSec=0)");
 }
 
+/* requests:, queue: and priority: are the manager's admission (`tfrun up --config`): a unit starts when
+ * its timer says, whatever else runs. */
+static void put_admission(struct ctx *c) {
+        const struct tf_spec *s = c->s;
+        if (s->requests.memory != TF_UNSET || s->requests.cpu_quota_usec != TF_UNSET)
+                gap(c, "requests", s->requests.pos,
+                    "systemd reserves nothing before a start; the unit starts whatever the other units hold "
+                    "(a slice caps their sum, it does not make a start wait)");
+        if (s->queue)
+                gap(c, "queue", s->pos_queue, "systemd has no queue of waiting starts");
+        if (s->priority != 0)
+                gap(c, "priority", s->pos_priority, "systemd has no start priority among waiting units");
+}
+
 /* ---- container specs: `docker run` from the create body ---- */
 
 static void flag(FILE *f, const char *name, const char *value) {
@@ -928,6 +942,7 @@ int tf_export_systemd(const struct tf_spec *s, const char *dir, struct tf_export
         }
         put_stop_and_timeout(&c, simple);
         put_restart(&c);
+        put_admission(&c);
         if (!docker) {
                 fputs("# limits\n", c.f);
                 limits_native(&c);

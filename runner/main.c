@@ -84,7 +84,7 @@ static int run_command(int argc, char **argv) {
 #endif
         static const char *const manager_verbs[] = { "up",      "ps",     "status",  "trigger", "stop", "enable",
                                                      "disable", "reload", "history", "logs", "token",
-                                                     "export",  "explain", "doctor" };
+                                                     "export",  "explain", "doctor", "queue" };
         for (size_t i = 0; i < sizeof(manager_verbs) / sizeof(manager_verbs[0]); i++)
                 if (streq(cmd, manager_verbs[i]))
                         return tf_run_manager_module(argc - 1, argv + 1);

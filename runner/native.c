@@ -1032,6 +1032,10 @@ static int ctx_cg_host(struct native_ctx *nc, struct tf_cg_host **ret, tf_error 
         return 0;
 }
 
+int tf_native_cg_host(struct tf_run_ctx *c, struct tf_cg_host **ret, tf_error **err) {
+        return ctx_cg_host(native_ctx_of(c), ret, err);
+}
+
 static int native_cg_host(struct tf_run *r, struct tf_cg_host **ret, tf_error **err) {
         return ctx_cg_host(native_ctx(r), ret, err);
 }

@@ -165,8 +165,11 @@ struct tf_backend_ops {
 struct tf_run_options {
         /* --cgroup-parent; relative: below tfrun's own cgroup in each hierarchy (a workflow's steps) */
         const char *cgroup_parent;
-        /* A workflow's docker step: the container's HostConfig.CgroupParent (the workflow's cgroup). */
-        const char *docker_cgroup_parent;
+        /* Containers are created with this cgroup parent (HostConfig.CgroupParent): the manager's budget
+         * (`budget:` in its settings; the same path as cgroup_parent, which native runs use), or a
+         * workflow's cgroup for its docker steps. NULL: the engine's own cgroups, and a cgroup_parent
+         * refuses containers. */
+        const char *container_cgroup_parent;
         bool json;                 /* --json: summary object on stdout */
         bool quiet;                /* --quiet: no summary line */
         const char *json_file;     /* --json-file: the result object written (atomically) to this file */
@@ -226,6 +229,10 @@ struct tf_cg;
 int tf_native_parent_check(struct tf_run *r, tf_error **err);
 int tf_native_parent_create(struct tf_run *r, struct tf_cg **ret, char **ret_name, tf_error **err);
 void tf_native_parent_remove(struct tf_run *r, struct tf_cg *cg, char *name);
+/* The cgroup host description the native runs of c use (detected on first use; owned by c, freed by
+ * tf_run_ctx_done()): for what lives beside the runs, such as the manager's budget. */
+struct tf_cg_host;
+int tf_native_cg_host(struct tf_run_ctx *c, struct tf_cg_host **ret, tf_error **err);
 /* Containers through the Docker Engine API (runner/docker-backend.c). */
 /* The docker backend lives in a module (tfrun-docker.so) loaded on first use: libcurl stays out of native
  * runs. Fails with a message naming where it looked. */

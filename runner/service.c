@@ -37,6 +37,10 @@ struct job {
         enum tf_trigger trigger;       /* what started the job */
         uint64_t scheduled_usec;       /* the fire it is for; 0 when not scheduled */
         struct tf_run_extra *extra;    /* owned: what every attempt carries (tf_service_trigger_ex) */
+        /* Admission: waiting for the owner's tf_service_job_admit(), or admitted (its run holds a
+         * reservation until release). */
+        bool waiting, admitted;
+        void *tag;
         struct job *next;
 };
 
@@ -161,7 +165,7 @@ static int state_read(struct tf_service *s, uint64_t *ret) {
 /* --- jobs --- */
 
 static void arm_next_fire(struct tf_service *s, uint64_t after);
-static void run_job(struct job *j);
+static bool run_job(struct job *j);
 
 bool tf_service_idle(const struct tf_service *s) {
         return s->n_jobs == 0 && !s->queued;
@@ -181,7 +185,18 @@ static void check_idle(struct tf_service *s) {
                 tf_loop_defer(s->loop, on_idle_call, s, &s->idle_call);
 }
 
+/* Once per admit: the owner frees what the job held or its place in the queue. */
+static void job_release(struct job *j) {
+        struct tf_service *s = j->svc;
+        if (!j->waiting && !j->admitted)
+                return;
+        j->waiting = j->admitted = false;
+        if (s->o.hooks && s->o.hooks->release)
+                s->o.hooks->release(s, (struct tf_service_job *) j, s->o.hooks->userdata);
+}
+
 static void job_free(struct tf_service *s, struct job *j) {
+        job_release(j);
         for (struct job **p = &s->jobs; *p; p = &(*p)->next)
                 if (*p == j) {
                         *p = j->next;
@@ -246,6 +261,9 @@ static void on_run_done(struct tf_run *r, void *userdata) {
         if (s->o.hooks && s->o.hooks->run_ended)
                 s->o.hooks->run_ended(s, r, s->o.hooks->userdata);
         bool retry = !s->draining && should_retry(spec, r, j->attempt);
+        /* Its reservation is free again before anything else starts (a retry asks for admission anew,
+         * and what job_ended triggers may be admitted in its place). */
+        job_release(j);
         if (retry) {
                 uint64_t d = backoff(spec, j->attempt + 1);
                 char b[64];
@@ -273,15 +291,23 @@ static void on_run_done(struct tf_run *r, void *userdata) {
         check_idle(s);
 }
 
-static void run_job(struct job *j) {
+/* False when the job is gone (its run could not be created). */
+static bool run_job(struct job *j) {
         struct tf_service *s = j->svc;
         _cleanup_error_ tf_error *e = NULL;
+        if (s->o.hooks && s->o.hooks->admit && !j->admitted) {
+                j->waiting = true;
+                if (!s->o.hooks->admit(s, (struct tf_service_job *) j, s->o.hooks->userdata))
+                        return true; /* tf_service_job_admit() comes back here */
+                j->waiting = false;
+                j->admitted = true;
+        }
         if (tf_run_new(s->ctx, j->ref->spec, s->o.run, &j->run, &e) < 0) {
                 tf_log("%s", e->msg);
                 s->status = 125;
                 job_free(s, j);
                 check_idle(s);
-                return;
+                return false;
         }
         tf_run_set_extra(j->run, j->extra);
         const struct tf_spec *spec = j->ref->spec;
@@ -297,9 +323,10 @@ static void run_job(struct job *j) {
         if (s->o.hooks && s->o.hooks->run_started)
                 s->o.hooks->run_started(s, j->run, j->attempt > 0 ? TF_TRIGGER_RETRY : j->trigger, j->attempt,
                                         j->scheduled_usec, s->o.hooks->userdata);
+        return true;
 }
 
-/* Takes extra. */
+/* Takes extra. NULL when the job is gone already (its run could not be created). */
 static struct job *new_job(struct tf_service *s, enum tf_trigger kind, uint64_t scheduled_usec,
                            struct tf_run_extra *extra) {
         struct job *j = tf_malloc0(sizeof(*j));
@@ -312,8 +339,7 @@ static struct job *new_job(struct tf_service *s, enum tf_trigger kind, uint64_t 
         j->next = s->jobs;
         s->jobs = j;
         s->n_jobs++;
-        run_job(j);
-        return j;
+        return run_job(j) ? j : NULL;
 }
 
 static void start_queued(struct tf_service *s) {
@@ -323,6 +349,59 @@ static void start_queued(struct tf_service *s) {
                 s->queued_extra = NULL;
                 new_job(s, s->queued_kind, s->queued_scheduled, x);
         }
+}
+
+/* --- admission --- */
+
+void tf_service_job_admit(struct tf_service_job *job) {
+        struct job *j = (struct job *) job;
+        if (!j->waiting)
+                return;
+        j->waiting = false;
+        j->admitted = true;
+        run_job(j);
+}
+
+void tf_service_job_reject(struct tf_service_job *job, const char *reason) {
+        struct job *j = (struct job *) job;
+        struct tf_service *s = j->svc;
+        if (!j->waiting)
+                return;
+        j->waiting = false; /* the owner dropped it already: no release */
+        if (s->o.hooks && s->o.hooks->fire_missed)
+                s->o.hooks->fire_missed(s, reason, j->scheduled_usec, s->o.hooks->userdata);
+        job_free(s, j);
+        start_queued(s);
+        check_idle(s);
+}
+
+uint64_t tf_service_job_scheduled(const struct tf_service_job *job) {
+        return ((const struct job *) job)->scheduled_usec;
+}
+
+enum tf_trigger tf_service_job_trigger(const struct tf_service_job *job) {
+        const struct job *j = (const struct job *) job;
+        return j->attempt > 0 ? TF_TRIGGER_RETRY : j->trigger;
+}
+
+unsigned tf_service_job_attempt(const struct tf_service_job *job) {
+        return ((const struct job *) job)->attempt;
+}
+
+struct tf_service *tf_service_job_service(const struct tf_service_job *job) {
+        return ((const struct job *) job)->svc;
+}
+
+const struct tf_spec *tf_service_job_spec(const struct tf_service_job *job) {
+        return ((const struct job *) job)->ref->spec;
+}
+
+void tf_service_job_set_tag(struct tf_service_job *job, void *tag) {
+        ((struct job *) job)->tag = tag;
+}
+
+void *tf_service_job_tag(const struct tf_service_job *job) {
+        return ((const struct job *) job)->tag;
 }
 
 /* --- firing --- */
@@ -392,8 +471,10 @@ enum tf_trigger_outcome tf_service_trigger_ex(struct tf_service *s, enum tf_trig
         }
         unsigned before = s->runs_started;
         struct job *j = new_job(s, kind, scheduled, tf_run_extra_dup(extra));
+        if (!j)
+                return TF_TRIGGER_FAILED;
         if (s->runs_started == before)
-                return TF_TRIGGER_FAILED; /* new_job freed it */
+                return TF_TRIGGER_WAITING; /* j->waiting */
         if (ret_run_id)
                 *ret_run_id = tf_strdup(j->run->run_id);
         return TF_TRIGGER_STARTED;
@@ -694,6 +775,13 @@ unsigned tf_service_waiting(const struct tf_service *s) {
         unsigned n = s->queued;
         for (const struct job *j = s->jobs; j; j = j->next)
                 n += !j->run;
+        return n;
+}
+
+unsigned tf_service_admission_waiting(const struct tf_service *s) {
+        unsigned n = 0;
+        for (const struct job *j = s->jobs; j; j = j->next)
+                n += j->waiting;
         return n;
 }
 

@@ -16,6 +16,8 @@
 #include "runner/runner.h"
 
 struct tf_service;
+/* One job of a service (a fire or a trigger and its retries), as the owner's admission sees it. */
+struct tf_service_job;
 
 /* What started a job; recorded in history. */
 enum tf_trigger {
@@ -48,6 +50,15 @@ struct tf_service_hooks {
          * run starts). May be NULL. */
         void (*fire_missed)(struct tf_service *s, const char *reason, uint64_t scheduled_usec,
                             void *userdata);
+        /* Admission (the manager's budget and queues), both or neither; may be NULL. admit is asked before
+         * each run of a job (each attempt) is created: true starts it now (the owner took what it
+         * reserves); false makes the job wait, without a run, until the owner calls
+         * tf_service_job_admit() or tf_service_job_reject() (from the loop, never from inside a hook).
+         * release is called once for each admit: when the admitted run ended, or when a waiting job was
+         * dropped (stop, drain, a replace, the service freed). Overlap policies apply before: a waiting
+         * job is a job, so `overlap: skip` skips a fire while one waits. */
+        bool (*admit)(struct tf_service *s, struct tf_service_job *job, void *userdata);
+        void (*release)(struct tf_service *s, struct tf_service_job *job, void *userdata);
         void *userdata;
 };
 
@@ -86,6 +97,7 @@ enum tf_trigger_outcome {
         TF_TRIGGER_SKIPPED,  /* overlap: skip (or one is queued already) */
         TF_TRIGGER_DRAINING, /* the service is stopping */
         TF_TRIGGER_FAILED,   /* the run could not be created (logged; status 125) */
+        TF_TRIGGER_WAITING,  /* admission: the job waits for room in the budget or its queue */
 };
 /* The same, saying what became of it; *ret_run_id (may be NULL) gets a copy of the new run's id. */
 enum tf_trigger_outcome tf_service_trigger_as(struct tf_service *s, enum tf_trigger kind, const char *why,
@@ -93,6 +105,21 @@ enum tf_trigger_outcome tf_service_trigger_as(struct tf_service *s, enum tf_trig
 /* The same, the job (each of its attempts, and a queued fire) carrying extra (copied; NULL: none). */
 enum tf_trigger_outcome tf_service_trigger_ex(struct tf_service *s, enum tf_trigger kind, const char *why,
                                               const struct tf_run_extra *extra, char **ret_run_id);
+
+/* Admission (see tf_service_hooks.admit): start the waiting job's run now, or drop it, recorded as a missed
+ * fire (fire_missed with `reason`, e.g. "admission"). */
+void tf_service_job_admit(struct tf_service_job *job);
+void tf_service_job_reject(struct tf_service_job *job, const char *reason);
+/* The job's fire time (0 when not scheduled), what started it, its attempt (0 first), its service. */
+uint64_t tf_service_job_scheduled(const struct tf_service_job *job);
+enum tf_trigger tf_service_job_trigger(const struct tf_service_job *job);
+unsigned tf_service_job_attempt(const struct tf_service_job *job);
+struct tf_service *tf_service_job_service(const struct tf_service_job *job);
+/* The spec the job's runs use (its reservation, queue and priority): a reload does not change it. */
+const struct tf_spec *tf_service_job_spec(const struct tf_service_job *job);
+/* One pointer the owner keeps on the job (its queue entry). */
+void tf_service_job_set_tag(struct tf_service_job *job, void *tag);
+void *tf_service_job_tag(const struct tf_service_job *job);
 
 /* Resident: a disabled service does not fire (its timer is disarmed) but may be triggered; enabling
  * re-arms from now. Running runs are never touched. */
@@ -124,6 +151,8 @@ int tf_service_last_status(const struct tf_service *s);
 const struct tf_spec *tf_service_spec(const struct tf_service *s);
 /* Runs waiting to start: a fire queued behind a running run, and jobs waiting for their retry. */
 unsigned tf_service_waiting(const struct tf_service *s);
+/* Of those, the jobs waiting for the owner's admission (tf_service_hooks.admit). */
+unsigned tf_service_admission_waiting(const struct tf_service *s);
 /* Runs started so far (attempts included). */
 unsigned tf_service_runs_started(const struct tf_service *s);
 /* Up to n next fire times of the schedule after now (not counting randomized delays); how many. 0 for a

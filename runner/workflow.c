@@ -693,7 +693,7 @@ static int check_step(struct tf_run *r, const struct tf_step *st, tf_error **err
         struct tf_run_options o = *r->opts;
         /* Below the workflow's cgroup (top-level limits), a container gets its CgroupParent. */
         if (limits_set(&r->spec->limits) && st->spec->resolved_backend == TF_BACKEND_DOCKER)
-                o.docker_cgroup_parent = "/";
+                o.container_cgroup_parent = "/";
         return tf_run_check(r->ctx, st->spec, &o, err);
 }
 
@@ -754,7 +754,7 @@ static int workflow_start(struct tf_run *r, tf_error **err) {
                 w->copts.cgroup_parent = w->cg_rel;
                 if (has_docker_steps(s)) {
                         w->docker_parent = docker_parent_path(r, w->cg_name);
-                        w->copts.docker_cgroup_parent = w->docker_parent;
+                        w->copts.container_cgroup_parent = w->docker_parent;
                 }
         }
         w->st = tf_malloc0((w->n + N_HANDLERS) * sizeof(*w->st));

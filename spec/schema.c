@@ -18,6 +18,7 @@
 #include "base/parse.h"
 #include "base/strutil.h"
 #include "spec/caps.h"
+#include "spec/limits.h"
 #include "spec/spec-internal.h"
 
 /* ---- mappings ----------------------------------------------------------------------------------------- */
@@ -1430,6 +1431,83 @@ static int top_history(struct ctx *c, const struct field *f) {
         return walk_section(c, f, "{keep_runs: 100, keep_days: 30}", &c->s->history);
 }
 
+/* ---- requests, queue, priority (the manager's admission) ---------------------------------------------- */
+
+static int requests_cpus(struct ctx *c, const struct field *f) {
+        c->s->requests.pos_cpus = f->k->pos;
+        return spec_get_cpus(c, f->v, f->kp, &c->s->requests.cpu_quota_usec);
+}
+
+static int requests_memory(struct ctx *c, const struct field *f) {
+        c->s->requests.pos_memory = f->k->pos;
+        return spec_get_size(c, f->v, f->kp, false, SPEC_MIN_MEMORY, &c->s->requests.memory);
+}
+
+static const struct key requests_keys[] = {
+        KEY("cpus", requests_cpus),
+        KEY("memory", requests_memory),
+};
+
+static int top_requests(struct ctx *c, const struct field *f) {
+        c->s->requests.pos = f->k->pos;
+        return walk_section(c, f, "{cpus: 0.5, memory: 256M}", c->s);
+}
+
+static int top_queue(struct ctx *c, const struct field *f) {
+        static const char expected[] = "a queue's name from the manager's settings ([a-z0-9][a-z0-9_-]*)";
+        c->s->pos_queue = f->v->pos;
+        int r = spec_get_string(c, f->v, f->kp, expected, true, &c->s->queue);
+        if (r < 0)
+                return r;
+        const char *q = c->s->queue;
+        bool ok = strlen(q) <= 63 && (islower((unsigned char)q[0]) || isdigit((unsigned char)q[0])) &&
+                  q[strspn(q, "abcdefghijklmnopqrstuvwxyz0123456789_-")] == 0;
+        if (!ok) {
+                _cleanup_free_ char *qq = spec_quoted(f->v);
+                return spec_fail(c, f->v->pos, f->kp, "%s is not a queue name; expected %s", qq, expected);
+        }
+        return 0;
+}
+
+static int top_priority(struct ctx *c, const struct field *f) {
+        static const char expected[] = "a whole number from -1000 to 1000 (higher starts first)";
+        c->s->pos_priority = f->v->pos;
+        const char *t = NULL;
+        int r = spec_get_scalar(c, f->v, f->kp, expected, &t);
+        if (r < 0)
+                return r;
+        bool neg = t[0] == '-';
+        uint64_t v = 0;
+        r = tf_parse_u64(t + neg, &v);
+        if (r == -EINVAL || t[neg] == '+' || t[neg] == '-') {
+                _cleanup_free_ char *q = spec_quoted(f->v);
+                return spec_fail(c, f->v->pos, f->kp, "%s is not a whole number; expected %s", q, expected);
+        }
+        if (r < 0 || v > 1000)
+                return spec_fail(c, f->v->pos, f->kp, "%s is out of range; expected %s", t, expected);
+        c->s->priority = neg ? -(int64_t)v : (int64_t)v;
+        return 0;
+}
+
+/* A reservation larger than the limit holds room the run can never use. */
+static int check_requests(struct ctx *c) {
+        struct tf_spec *s = c->s;
+        char a[32], b[32];
+        if (s->requests.memory != TF_UNSET && tf_limit_is_finite(s->limits.memory) &&
+            s->requests.memory > s->limits.memory)
+                return spec_fail(c, s->requests.pos_memory, "requests.memory",
+                                 "%s is more than limits.memory (%s); expected at most the limit",
+                                 tf_format_size(a, sizeof(a), s->requests.memory),
+                                 tf_format_size(b, sizeof(b), s->limits.memory));
+        if (s->requests.cpu_quota_usec != TF_UNSET && s->limits.cpu_quota_usec != TF_UNSET &&
+            s->requests.cpu_quota_usec > s->limits.cpu_quota_usec)
+                return spec_fail(c, s->requests.pos_cpus, "requests.cpus",
+                                 "%.2f is more than limits.cpus (%.2f); expected at most the limit",
+                                 (double)s->requests.cpu_quota_usec / TF_CPU_PERIOD_USEC,
+                                 (double)s->limits.cpu_quota_usec / TF_CPU_PERIOD_USEC);
+        return 0;
+}
+
 static int top_mounts(struct ctx *c, const struct field *f) {
         c->s->pos_mounts = f->k->pos;
         return parse_mounts(c, f->v, f->kp);
@@ -1862,6 +1940,9 @@ static const struct key top_keys[] = {
         SECTION("sandbox", top_sandbox, sandbox_keys),
         KEY("mounts", top_mounts),
         SECTION("history", top_history, history_keys),
+        SECTION("requests", top_requests, requests_keys),
+        KEY("queue", top_queue),
+        KEY("priority", top_priority),
         KEY("steps", top_steps),
         KEY("max_parallel", top_max_parallel),
         SECTION("handlers", top_handlers, handler_keys),
@@ -2410,5 +2491,8 @@ int spec_apply_schema(struct ctx *c, const struct node *root) {
         int r = walk_map(c, root, NULL, top_keys, ELEMENTSOF(top_keys), c->s);
         if (r < 0)
                 return r;
-        return finish(c);
+        r = finish(c);
+        if (r < 0)
+                return r;
+        return check_requests(c);
 }

@@ -125,6 +125,8 @@ int spec_get_uint(struct ctx *c, const struct node *n, const char *kp, uint64_t 
                   const char *expected, uint64_t *ret);
 /* max or infinity */
 bool spec_is_max_word(const char *t);
+/* A number of CPUs (0.01..10000) as a quota over TF_CPU_PERIOD_USEC, as limits.cpus. */
+int spec_get_cpus(struct ctx *c, const struct node *v, const char *kp, uint64_t *ret_quota);
 /* A size in bytes of at least `min` (1, or SPEC_MIN_MEMORY); with allow_max also max/infinity
  * (TF_LIMIT_MAX). */
 int spec_get_size(struct ctx *c, const struct node *n, const char *kp, bool allow_max, uint64_t min,

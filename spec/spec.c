@@ -185,6 +185,7 @@ struct tf_spec *spec_new(void) {
                 l->memory_swap = l->pids = l->io_weight = l->nofile = TF_UNSET;
         s->timeout_usec = TF_UNSET;
         s->history.keep_runs = s->history.keep_days = TF_UNSET;
+        s->requests.cpu_quota_usec = s->requests.memory = TF_UNSET;
         s->stop_signal = SIGTERM;
         s->stop_grace_usec = 10 * TF_USEC_PER_SEC;
         s->restart.policy = TF_RESTART_NO;
@@ -274,6 +275,7 @@ struct tf_spec *tf_spec_free(struct tf_spec *s) {
         tf_strv_free(s->env);
         tf_strv_free(s->env_files);
         free(s->user);
+        free(s->queue);
         free(s->limits.cpuset);
         for (size_t i = 0; i < s->limits.n_io; i++)
                 free(s->limits.io[i].device);

@@ -207,6 +207,16 @@ struct tf_spec {
         struct {
                 uint64_t keep_runs, keep_days;
         } history;
+        /* Under a manager with a budget (`tfrun up --config`): what a run reserves of it, its queue and
+         * priority (manager/admission.c). TF_UNSET where not given: the reservation is then the limit. */
+        struct {
+                uint64_t cpu_quota_usec; /* over TF_CPU_PERIOD_USEC, as limits.cpus */
+                uint64_t memory;         /* bytes */
+                struct tf_pos pos, pos_cpus, pos_memory;
+        } requests;
+        char *queue;      /* NULL: "default" */
+        int64_t priority; /* -1000..1000, higher first; 0 when absent */
+        struct tf_pos pos_queue, pos_priority;
 
         /* Positions for backend-level errors. */
         struct tf_pos pos_image, pos_backend, pos_user, pos_command, pos_working_dir, pos_mounts, pos_sandbox;

@@ -408,3 +408,26 @@ int spec_expect_list(struct ctx *c, const struct node *n, const char *kp, const 
                 return 0;
         return spec_wrong_type(c, n, kp, expected);
 }
+
+/* cpus: 0.01..10000 as a CFS quota over TF_CPU_PERIOD_USEC (the same rounding as limits.cpus). */
+int spec_get_cpus(struct ctx *c, const struct node *v, const char *kp, uint64_t *ret_quota) {
+        static const char expected[] = "0.01 to 10000 (a number of CPUs, e.g. 1.5)";
+        const char *t = NULL;
+        int r = spec_get_scalar(c, v, kp, expected, &t);
+        if (r < 0)
+                return r;
+        const char *p = t + (t[0] == '-' || t[0] == '+');
+        size_t ip = strspn(p, "0123456789"), fp = 0;
+        if (p[ip] == '.')
+                fp = strspn(p + ip + 1, "0123456789");
+        bool ok = (ip > 0 || fp > 0) && p[ip + (p[ip] == '.' ? 1 + fp : 0)] == 0 && !(p[ip] == '.' && fp == 0);
+        if (!ok) {
+                _cleanup_free_ char *q = spec_quoted(v);
+                return spec_fail(c, v->pos, kp, "%s is not a number; expected %s", q, expected);
+        }
+        double d = strtod(t, NULL);
+        if (!(d >= 0.01 && d <= SPEC_MAX_CPUS))
+                return spec_fail(c, v->pos, kp, "%s is out of range; expected %s", t, expected);
+        *ret_quota = (uint64_t)(d * (double)TF_CPU_PERIOD_USEC + 0.5);
+        return 0;
+}

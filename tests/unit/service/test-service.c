@@ -161,6 +161,8 @@ static void hook_job_ended(struct tf_service *s, const struct tf_run *r, void *u
 }
 static const struct tf_service_hooks hooks = { .run_started = hook_started, .run_ended = hook_ended,
                                                .job_ended = hook_job_ended };
+/* The hooks world_begin() gives the service (a test may swap in its own). */
+static const struct tf_service_hooks *world_hooks = &hooks;
 
 static void world_begin(struct world *w, const char *name, const char *yaml, bool resident) {
         _cleanup_error_ tf_error *e = NULL;
@@ -172,7 +174,7 @@ static void world_begin(struct world *w, const char *name, const char *yaml, boo
         tf_run_ctx_init(&w->ctx, loop);
         w->ctx.backend_override = &fake_ops;
         struct tf_service_options so = { .run = &w->ro, .state_dir = tmpdir, .resident = resident,
-                                         .allow_unscheduled = true, .hooks = &hooks };
+                                         .allow_unscheduled = true, .hooks = world_hooks };
         if (tf_service_new(&w->ctx, load(name, yaml), &so, &w->svc, &e) < 0) {
                 printf("# %s\n", e->msg);
                 abort();
@@ -471,6 +473,120 @@ static void test_stop_runs(void) {
         world_end(&w);
 }
 
+/* --- admission: a gate of `gate_slots` runs at once, as the manager's admission is one --- */
+
+static unsigned gate_slots, gate_held, gate_admits, gate_releases;
+static struct tf_service_job *gate_waiting[64];
+static unsigned gate_n_waiting;
+static struct tf_source *gate_pass;
+static bool gate_reject_next;
+
+static int on_gate_pass(struct tf_source *src, int fd, uint32_t events, void *userdata) {
+        gate_pass = NULL;
+        while (gate_n_waiting > 0 && gate_held < gate_slots) {
+                struct tf_service_job *j = gate_waiting[0];
+                memmove(gate_waiting, gate_waiting + 1, --gate_n_waiting * sizeof(*gate_waiting));
+                if (gate_reject_next) {
+                        gate_reject_next = false;
+                        tf_service_job_reject(j, "admission");
+                        continue;
+                }
+                gate_held++;
+                tf_service_job_set_tag(j, (void *) 2);
+                tf_service_job_admit(j);
+        }
+        return 0;
+}
+
+static bool gate_admit(struct tf_service *s, struct tf_service_job *job, void *userdata) {
+        gate_admits++;
+        char b[48];
+        snprintf(b, sizeof(b), "A:%s:%u", tf_trigger_name(tf_service_job_trigger(job)), tf_service_job_attempt(job));
+        heard_add(b);
+        if (gate_held < gate_slots && gate_n_waiting == 0) {
+                gate_held++;
+                tf_service_job_set_tag(job, (void *) 2);
+                return true;
+        }
+        tf_service_job_set_tag(job, (void *) 1);
+        gate_waiting[gate_n_waiting++] = job;
+        return false;
+}
+
+static void gate_release(struct tf_service *s, struct tf_service_job *job, void *userdata) {
+        gate_releases++;
+        if (tf_service_job_tag(job) == (void *) 2)
+                gate_held--;
+        else
+                for (unsigned i = 0; i < gate_n_waiting; i++)
+                        if (gate_waiting[i] == job) {
+                                memmove(gate_waiting + i, gate_waiting + i + 1, (--gate_n_waiting - i) * sizeof(*gate_waiting));
+                                break;
+                        }
+        heard_add("R");
+        if (!gate_pass)
+                tf_loop_defer(loop, on_gate_pass, NULL, &gate_pass);
+}
+
+static void gate_missed(struct tf_service *s, const char *reason, uint64_t scheduled, void *userdata) {
+        char b[48];
+        snprintf(b, sizeof(b), "M:%s", reason);
+        heard_add(b);
+}
+
+static const struct tf_service_hooks gate_hooks = { .admit = gate_admit, .release = gate_release,
+                                                    .fire_missed = gate_missed };
+
+static void gate_reset(unsigned slots) {
+        gate_slots = slots;
+        gate_held = gate_admits = gate_releases = gate_n_waiting = 0;
+        gate_reject_next = false;
+        gate_pass = NULL;
+        world_hooks = &gate_hooks;
+}
+
+static void test_admission(void) {
+        struct world w;
+        gate_reset(1);
+        world_begin(&w, "gate", "command: [fake, 15s, 0]\nschedule: {every: 10s, overlap: allow}\n", true);
+        advance(20);
+        IS_STR(starts_str(), "10", "admission: the second fire waits (one slot)");
+        IS_INT(tf_service_running(w.svc, NULL), 1, "one running");
+        IS_INT(tf_service_waiting(w.svc), 1, "one waiting for admission");
+        advance(21);
+        /* 10..25; 20 admitted at 25 (release, then the owner's pass) -> 40; 30 at 40 -> 55. */
+        IS_STR(starts_str(), "10 25 40", "a waiting job starts when the running one releases its slot");
+        IS_INT(tf_service_trigger_as(w.svc, TF_TRIGGER_MANUAL, "t", NULL), TF_TRIGGER_WAITING,
+               "a trigger that must wait: TF_TRIGGER_WAITING");
+        IS_INT(tf_service_stop_runs(w.svc), 1, "stop_runs: the running one is stopped");
+        advance(1);
+        IS_INT(tf_service_waiting(w.svc), 0, "stop_runs: the waiting jobs are dropped");
+        IS_INT(gate_admits, gate_releases, "every admit has its release (%u)", gate_admits);
+        world_end(&w);
+
+        gate_reset(1);
+        world_begin(&w, "gatereject", "command: [fake, 15s, 0]\nschedule: {every: 10s, overlap: allow}\n", true);
+        advance(20);
+        gate_reject_next = true;
+        advance(6);
+        IS_STR(starts_str(), "10", "a rejected job never starts");
+        OK(strstr(heard, "M:admission") != NULL, "a rejected job is a missed fire with the owner's reason (%s)", heard);
+        world_end(&w);
+        IS_INT(gate_admits, gate_releases + 1, "a rejected job has no release (the owner dropped it)");
+
+        gate_reset(1);
+        world_begin(&w, "gateretry",
+                    "command: [fake, 5s, 1]\nrestart: {policy: on-failure, max_retries: 1, backoff: {initial: 1s, max: 1s, "
+                    "jitter: false}}\n",
+                    true);
+        tf_service_trigger(w.svc, "t");
+        advance(20);
+        IS_STR(starts_str(), "0 6", "a retry asks for admission again and starts once admitted");
+        IS_STR(heard, "A:manual:0 R A:retry:1 R", "admit and release around each attempt");
+        world_end(&w);
+        world_hooks = &hooks;
+}
+
 int main(void) {
         if (!mkdtemp(tmpdir))
                 return 1;
@@ -489,6 +605,7 @@ int main(void) {
         test_unscheduled_trigger();
         test_enable_disable();
         test_stop_runs();
+        test_admission();
         _cleanup_free_ char *cmd = tf_asprintf("rm -rf '%s'", tmpdir);
         if (system(cmd) != 0)
                 return 1;

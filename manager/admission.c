@@ -1,0 +1,624 @@
+/* SPDX-License-Identifier: MIT */
+#include "manager/admission.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "base/cleanup.h"
+#include "base/io.h"
+#include "base/parse.h"
+#include "base/strutil.h"
+#include "manager/budget.h"
+#include "runner/log.h"
+#include "runner/runner.h"
+#include "spec/limits.h"
+
+/* While starts wait for pressure to fall, it is read again this often: avg10 is a 10 s average, and the
+ * kernel's PSI triggers tell of a rise, not of a fall. Only while runs wait. */
+#define PRESSURE_RECHECK_USEC (1 * TF_USEC_PER_SEC)
+
+enum why { WHY_NONE, WHY_RESERVATION, WHY_QUEUE_FULL, WHY_PRESSURE };
+static const char *const why_names[] = {[WHY_NONE] = "next",
+                                        [WHY_RESERVATION] = "reservation",
+                                        [WHY_QUEUE_FULL] = "queue full",
+                                        [WHY_PRESSURE] = "pressure"};
+
+struct queue {
+        char *name;
+        uint64_t max; /* TF_UNSET: no bound */
+        unsigned running, waiting;
+};
+
+/* One job of a service, waiting (in both lists) or holding its reservation (in neither). */
+struct entry {
+        struct tf_admission *a;
+        struct tf_service_job *job;
+        struct queue *q;
+        uint64_t cpu, mem; /* what it reserves */
+        int64_t priority;
+        int64_t key;  /* priority * aging - enqueued: higher first */
+        uint64_t seq; /* arrival: ties, and FIFO */
+        uint64_t enq_mono, enq_rt;
+        enum why why;
+        bool holding;
+        struct entry *prev, *next;   /* by key */
+        struct entry *fprev, *fnext; /* by arrival (max_wait) */
+};
+
+struct psi_file {
+        enum tf_psi_resource res;
+        bool budget; /* the budget cgroup's own file (v2), not the host's */
+        char *path;
+        const struct tf_psi_threshold *t; /* borrowed from the settings */
+};
+
+struct tf_admission {
+        struct tf_loop *loop;
+        const struct tf_settings *st;
+        struct tf_budget *budget;
+        struct queue *queues;
+        size_t n_queues;
+        struct entry *head, *tail, *fhead, *ftail;
+        unsigned n_waiting, n_holding;
+        uint64_t held_cpu, held_mem, seq;
+        struct tf_source *pass_src, *wait_timer, *pressure_timer;
+        struct psi_file psi[2 * TF_PSI_N];
+        size_t n_psi;
+        char pressure_why[160];
+        /* Decisions (an admit, a pass over the queue) and their cost, for `GET queue` and
+         * bench/admission.sh. */
+        uint64_t decisions, decision_nsec, max_decision_nsec;
+};
+
+static uint64_t now_nsec(void) {
+        struct timespec ts;
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+static void count_decision(struct tf_admission *a, uint64_t start_nsec) {
+        uint64_t d = now_nsec() - start_nsec;
+        a->decisions++;
+        a->decision_nsec += d;
+        if (d > a->max_decision_nsec)
+                a->max_decision_nsec = d;
+}
+
+/* ---- pressure ---- */
+
+/* "some avg10=1.23 avg60=..." : the avg10 of the line starting with `kind`; -1 when absent. */
+static double psi_avg10(const char *text, const char *kind) {
+        size_t n = strlen(kind);
+        for (const char *l = text; l && *l; l = strchr(l, '\n') ? strchr(l, '\n') + 1 : NULL)
+                if (strncmp(l, kind, n) == 0 && l[n] == ' ') {
+                        const char *v = strstr(l, "avg10=");
+                        return v ? strtod(v + 6, NULL) : -1;
+                }
+        return -1;
+}
+
+/* A pressure file into buf (NUL-terminated); -errno. Not tf_read_file(): a /proc or cgroup file has no
+ * size, and it would read one byte. */
+static int read_psi(const char *path, char *buf, size_t size) {
+        _cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC);
+        if (fd < 0)
+                return -errno;
+        ssize_t n = read(fd, buf, size - 1);
+        if (n < 0)
+                return -errno;
+        buf[n] = 0;
+        return 0;
+}
+
+/* True when a threshold is passed; why says which. */
+static bool pressure_high(struct tf_admission *a, char *why, size_t len) {
+        for (size_t i = 0; i < a->n_psi; i++) {
+                const struct psi_file *p = &a->psi[i];
+                char buf[512];
+                if (read_psi(p->path, buf, sizeof(buf)) < 0)
+                        continue; /* checked at start; a read that fails now does not hold starts */
+                const char *kinds[] = {"some", "full"};
+                const double lim[] = {p->t->some, p->t->full};
+                for (size_t k = 0; k < 2; k++) {
+                        double v = lim[k] >= 0 ? psi_avg10(buf, kinds[k]) : -1;
+                        if (v >= 0 && v > lim[k]) {
+                                snprintf(why, len, "%s%s %s avg10 %.2f > %.2f (%s)",
+                                         p->budget ? "budget " : "", tf_psi_resource_name(p->res), kinds[k],
+                                         v, lim[k], p->path);
+                                return true;
+                        }
+                }
+        }
+        return false;
+}
+
+/* ---- the lists ---- */
+
+static bool before(const struct entry *x, const struct entry *y) {
+        return x->key > y->key || (x->key == y->key && x->seq < y->seq);
+}
+
+static void insert(struct tf_admission *a, struct entry *e) {
+        /* From the tail: most arrivals sort last. */
+        struct entry *p = a->tail;
+        while (p && before(e, p))
+                p = p->prev;
+        e->prev = p;
+        e->next = p ? p->next : a->head;
+        if (e->next)
+                e->next->prev = e;
+        else
+                a->tail = e;
+        if (p)
+                p->next = e;
+        else
+                a->head = e;
+        e->fprev = a->ftail;
+        e->fnext = NULL;
+        if (a->ftail)
+                a->ftail->fnext = e;
+        else
+                a->fhead = e;
+        a->ftail = e;
+        a->n_waiting++;
+        e->q->waiting++;
+}
+
+static void unlink_entry(struct tf_admission *a, struct entry *e) {
+        if (e->prev)
+                e->prev->next = e->next;
+        else
+                a->head = e->next;
+        if (e->next)
+                e->next->prev = e->prev;
+        else
+                a->tail = e->prev;
+        if (e->fprev)
+                e->fprev->fnext = e->fnext;
+        else
+                a->fhead = e->fnext;
+        if (e->fnext)
+                e->fnext->fprev = e->fprev;
+        else
+                a->ftail = e->fprev;
+        e->prev = e->next = e->fprev = e->fnext = NULL;
+        a->n_waiting--;
+        e->q->waiting--;
+}
+
+static void hold(struct tf_admission *a, struct entry *e) {
+        e->holding = true;
+        a->held_cpu += e->cpu;
+        a->held_mem += e->mem;
+        a->n_holding++;
+        e->q->running++;
+}
+
+static bool fits(const struct tf_admission *a, const struct entry *e) {
+        const struct tf_limits *b = &a->st->budget;
+        if (!a->budget)
+                return true;
+        if (tf_limit_is_finite(b->memory) && a->held_mem + e->mem > b->memory)
+                return false;
+        if (b->cpu_quota_usec != TF_UNSET && a->held_cpu + e->cpu > b->cpu_quota_usec)
+                return false;
+        return true;
+}
+
+static bool queue_full(const struct queue *q) {
+        return q->max != TF_UNSET && q->running >= q->max;
+}
+
+/* ---- passes and timers ---- */
+
+static void arm_wait_timer(struct tf_admission *a);
+static int on_pass(struct tf_source *src, int fd, uint32_t events, void *userdata);
+
+static void schedule_pass(struct tf_admission *a) {
+        if (!a->pass_src && a->head)
+                (void)tf_loop_defer(a->loop, on_pass, a, &a->pass_src);
+}
+
+static int on_pressure_timer(struct tf_source *src, int fd, uint32_t events, void *userdata) {
+        struct tf_admission *a = userdata;
+        tf_source_remove(a->pressure_timer);
+        a->pressure_timer = NULL;
+        schedule_pass(a);
+        return 0;
+}
+
+static int on_pass(struct tf_source *src, int fd, uint32_t events, void *userdata) {
+        struct tf_admission *a = userdata;
+        a->pass_src = NULL;
+        if (!a->head)
+                return 0;
+        uint64_t t0 = now_nsec(), admitted_nsec = 0;
+        if (pressure_high(a, a->pressure_why, sizeof(a->pressure_why))) {
+                for (struct entry *e = a->head; e; e = e->next)
+                        e->why = WHY_PRESSURE;
+                if (!a->pressure_timer) {
+                        _cleanup_error_ tf_error *e = NULL;
+                        if (tf_loop_add_timer(a->loop, CLOCK_MONOTONIC,
+                                              tf_loop_now(a->loop, CLOCK_MONOTONIC) + PRESSURE_RECHECK_USEC,
+                                              on_pressure_timer, a, &a->pressure_timer, &e) < 0)
+                                tf_log("warning: admission: no pressure re-check: %s", e->msg);
+                }
+                count_decision(a, t0);
+                return 0;
+        }
+        a->pressure_why[0] = 0;
+        bool blocked = false;
+        for (struct entry *e = a->head, *next; e; e = next) {
+                next = e->next;
+                if (blocked) {
+                        e->why = WHY_RESERVATION;
+                        continue;
+                }
+                if (queue_full(e->q)) {
+                        e->why = WHY_QUEUE_FULL;
+                        continue;
+                }
+                if (!fits(a, e)) {
+                        e->why = WHY_RESERVATION;
+                        blocked = true;
+                        continue;
+                }
+                unlink_entry(a, e);
+                hold(a, e);
+                /* May end the job at once (its run could not be created): release() frees e then. The
+                 * run's start is not the decision's cost. */
+                uint64_t t = now_nsec();
+                tf_service_job_admit(e->job);
+                admitted_nsec += now_nsec() - t;
+        }
+        arm_wait_timer(a);
+        count_decision(a, t0 + admitted_nsec);
+        return 0;
+}
+
+static int on_wait_timer(struct tf_source *src, int fd, uint32_t events, void *userdata) {
+        struct tf_admission *a = userdata;
+        uint64_t now = tf_loop_now(a->loop, CLOCK_MONOTONIC), max = a->st->admission.max_wait_usec;
+        while (a->fhead && a->fhead->enq_mono + max <= now) {
+                struct entry *e = a->fhead;
+                struct tf_service_job *job = e->job;
+                const struct tf_spec *spec = tf_service_job_spec(job);
+                char b[64];
+                tf_log("%s: waited %s for admission (%s), admission.max_wait: missed", spec->name,
+                       tf_format_duration(b, sizeof(b), now - e->enq_mono), why_names[e->why]);
+                unlink_entry(a, e);
+                tf_service_job_set_tag(job, NULL);
+                free(e);
+                tf_service_job_reject(job, "admission");
+        }
+        arm_wait_timer(a);
+        schedule_pass(a);
+        return 0;
+}
+
+static void arm_wait_timer(struct tf_admission *a) {
+        uint64_t max = a->st->admission.max_wait_usec;
+        if (max == TF_UNSET || !a->fhead) {
+                tf_source_remove(a->wait_timer);
+                a->wait_timer = NULL;
+                return;
+        }
+        uint64_t at = a->fhead->enq_mono + max;
+        _cleanup_error_ tf_error *e = NULL;
+        if (a->wait_timer)
+                tf_source_set_time(a->wait_timer, at);
+        else if (tf_loop_add_timer(a->loop, CLOCK_MONOTONIC, at, on_wait_timer, a, &a->wait_timer, &e) < 0)
+                tf_log("warning: admission: no max_wait timer: %s", e->msg);
+}
+
+/* ---- the hooks ---- */
+
+static void reservation(const struct tf_spec *s, uint64_t *cpu, uint64_t *mem) {
+        *mem = s->requests.memory != TF_UNSET         ? s->requests.memory
+               : tf_limit_is_finite(s->limits.memory) ? s->limits.memory
+                                                      : TF_RESERVE_MIN_MEMORY;
+        *cpu = s->requests.cpu_quota_usec != TF_UNSET ? s->requests.cpu_quota_usec
+               : s->limits.cpu_quota_usec != TF_UNSET ? s->limits.cpu_quota_usec
+                                                      : TF_RESERVE_MIN_CPU_QUOTA;
+}
+
+static struct queue *queue_of(struct tf_admission *a, const struct tf_spec *s) {
+        const char *name = s->queue ? s->queue : "default";
+        for (size_t i = 0; i < a->n_queues; i++)
+                if (streq(a->queues[i].name, name))
+                        return &a->queues[i];
+        return &a->queues[0]; /* checked at load; a reload cannot change a job's spec */
+}
+
+bool tf_admission_admit(struct tf_admission *a, struct tf_service_job *job) {
+        const struct tf_spec *s = tf_service_job_spec(job);
+        struct entry *e = tf_malloc0(sizeof(*e));
+        e->a = a;
+        e->job = job;
+        e->q = queue_of(a, s);
+        reservation(s, &e->cpu, &e->mem);
+        e->priority = s->priority;
+        e->enq_mono = tf_loop_now(a->loop, CLOCK_MONOTONIC);
+        e->enq_rt = tf_loop_now(a->loop, CLOCK_REALTIME);
+        e->seq = ++a->seq;
+        uint64_t aging = a->st->admission.aging_usec;
+        e->key = (int64_t)e->priority * (int64_t)aging - (int64_t)e->enq_mono;
+        tf_service_job_set_tag(job, e);
+        char why[160];
+        uint64_t t0 = now_nsec();
+        /* Nothing waits before it, and it fits: it starts now, without a loop round. */
+        if (!a->head && !queue_full(e->q) && fits(a, e) && !pressure_high(a, why, sizeof(why))) {
+                hold(a, e);
+                count_decision(a, t0);
+                return true;
+        }
+        insert(a, e);
+        e->why = WHY_RESERVATION;
+        arm_wait_timer(a);
+        schedule_pass(a);
+        count_decision(a, t0);
+        return false;
+}
+
+void tf_admission_release(struct tf_admission *a, struct tf_service_job *job) {
+        struct entry *e = tf_service_job_tag(job);
+        if (!e)
+                return;
+        tf_service_job_set_tag(job, NULL);
+        if (e->holding) {
+                a->held_cpu -= e->cpu;
+                a->held_mem -= e->mem;
+                a->n_holding--;
+                e->q->running--;
+        } else {
+                unlink_entry(a, e);
+                arm_wait_timer(a);
+        }
+        free(e);
+        schedule_pass(a);
+}
+
+void tf_admission_stop(struct tf_admission *a) {
+        tf_source_remove(a->pass_src);
+        a->pass_src = NULL;
+}
+
+/* ---- setup ---- */
+
+int tf_admission_new(struct tf_loop *loop, const struct tf_settings *st, struct tf_budget *budget,
+                     struct tf_admission **ret, tf_error **err) {
+        struct tf_admission *a = tf_malloc0(sizeof(*a));
+        a->loop = loop;
+        a->st = st;
+        a->budget = budget;
+        /* "default" first: the queue of a spec without queue:. Unbounded unless the settings say. */
+        a->queues = tf_malloc0((st->n_queues + 1) * sizeof(*a->queues));
+        a->queues[a->n_queues++] = (struct queue){.name = tf_strdup("default"), .max = TF_UNSET};
+        for (size_t i = 0; i < st->n_queues; i++) {
+                struct queue *q =
+                        streq(st->queues[i].name, "default") ? &a->queues[0] : &a->queues[a->n_queues++];
+                if (!q->name)
+                        q->name = tf_strdup(st->queues[i].name);
+                q->max = st->queues[i].max_concurrent;
+        }
+        /* Host-wide PSI files; TFRUN_PRESSURE_DIR stands in for /proc/pressure in tests (a host without
+         * PSI, or pressure made up on demand). */
+        const char *dir = getenv("TFRUN_PRESSURE_DIR");
+        if (!dir || !*dir)
+                dir = "/proc/pressure";
+        for (int r = 0; r < TF_PSI_N; r++) {
+                const struct tf_psi_threshold *t = &st->admission.psi[r];
+                if (t->some < 0 && t->full < 0)
+                        continue;
+                _cleanup_free_ char *path = tf_asprintf("%s/%s", dir, tf_psi_resource_name(r));
+                char text[512] = "";
+                int k = read_psi(path, text, sizeof(text));
+                if (k < 0 || (t->full >= 0 && psi_avg10(text, "full") < 0) ||
+                    (t->some >= 0 && psi_avg10(text, "some") < 0)) {
+                        _cleanup_free_ char *where = tf_settings_where(st, t->pos);
+                        int e = tf_error_set(
+                                err, EOPNOTSUPP,
+                                "%s: admission.%s: this host has no pressure information in %s (%s); PSI "
+                                "needs "
+                                "a kernel 4.20 or later built with CONFIG_PSI and not booted with psi=0; "
+                                "expected no admission.%s thresholds here",
+                                where, tf_psi_resource_name(r), path,
+                                k < 0          ? strerror(-k)
+                                : t->full >= 0 ? "no 'full' line"
+                                               : "no 'some' line",
+                                tf_psi_resource_name(r));
+                        tf_admission_free(a);
+                        return e;
+                }
+                a->psi[a->n_psi++] = (struct psi_file){.res = r, .path = TAKE_PTR(path), .t = t};
+                /* On v2 the budget's own pressure too: what its runs stall on, whatever the rest of the
+                 * host does. Optional: a kernel without cgroup PSI files keeps the host-wide check. */
+                const char *bd = tf_budget_pressure_dir(budget);
+                _cleanup_free_ char *bp =
+                        bd ? tf_asprintf("%s/%s.pressure", bd, tf_psi_resource_name(r)) : NULL;
+                if (bp && access(bp, R_OK) == 0)
+                        a->psi[a->n_psi++] =
+                                (struct psi_file){.res = r, .path = TAKE_PTR(bp), .t = t, .budget = true};
+        }
+        *ret = a;
+        return 0;
+}
+
+void tf_admission_free(struct tf_admission *a) {
+        if (!a)
+                return;
+        tf_source_remove(a->pass_src);
+        tf_source_remove(a->wait_timer);
+        tf_source_remove(a->pressure_timer);
+        while (a->head) {
+                struct entry *e = a->head;
+                unlink_entry(a, e);
+                tf_service_job_set_tag(e->job, NULL);
+                free(e);
+        }
+        for (size_t i = 0; i < a->n_queues; i++)
+                free(a->queues[i].name);
+        free(a->queues);
+        for (size_t i = 0; i < a->n_psi; i++)
+                free(a->psi[i].path);
+        free(a);
+}
+
+/* ---- load-time checks ---- */
+
+int tf_admission_check_spec(struct tf_admission *a, const struct tf_spec *s, tf_error **err) {
+        char x[32], y[32];
+        if (s->queue) {
+                bool known = false;
+                for (size_t i = 0; i < a->n_queues && !known; i++)
+                        known = streq(a->queues[i].name, s->queue);
+                if (!known) {
+                        _cleanup_free_ char *where = tf_spec_where(s, s->pos_queue);
+                        char names[512] = "";
+                        for (size_t i = 0; i < a->n_queues; i++) {
+                                size_t n = strlen(names);
+                                snprintf(names + n, sizeof(names) - n, "%s%s", i ? ", " : "",
+                                         a->queues[i].name);
+                        }
+                        return tf_error_set(
+                                err, EINVAL,
+                                "%s: queue: '%s' is not a queue of this manager; expected one of %s "
+                                "(queues: in %s)",
+                                where, s->queue, names,
+                                a->st->path ? a->st->path : "the settings, --config FILE");
+                }
+        }
+        if (!a->budget)
+                return 0;
+        uint64_t cpu, mem;
+        reservation(s, &cpu, &mem);
+        const struct tf_limits *b = &a->st->budget;
+        const char *src = s->requests.memory != TF_UNSET         ? "requests.memory"
+                          : tf_limit_is_finite(s->limits.memory) ? "limits.memory"
+                                                                 : "the minimum reservation";
+        struct tf_pos pos = s->requests.memory != TF_UNSET         ? s->requests.pos_memory
+                            : tf_limit_is_finite(s->limits.memory) ? s->limits.pos_memory
+                                                                   : (struct tf_pos){1, 1};
+        if (tf_limit_is_finite(b->memory) && mem > b->memory) {
+                _cleanup_free_ char *where = tf_spec_where(s, pos);
+                _cleanup_free_ char *bw = tf_settings_where(a->st, b->pos_memory);
+                return tf_error_set(
+                        err, EINVAL,
+                        "%s: %s: reserves %s of memory, more than the manager's whole budget (budget.memory "
+                        "%s at %s): it could never start; expected at most %s (requests: {memory: ...})",
+                        where, src, tf_format_size(x, sizeof(x), mem),
+                        tf_format_size(y, sizeof(y), b->memory), bw, y);
+        }
+        src = s->requests.cpu_quota_usec != TF_UNSET ? "requests.cpus"
+              : s->limits.cpu_quota_usec != TF_UNSET ? "limits.cpus"
+                                                     : "the minimum reservation";
+        pos = s->requests.cpu_quota_usec != TF_UNSET ? s->requests.pos_cpus
+              : s->limits.cpu_quota_usec != TF_UNSET ? s->limits.pos_cpus
+                                                     : (struct tf_pos){1, 1};
+        if (b->cpu_quota_usec != TF_UNSET && cpu > b->cpu_quota_usec) {
+                _cleanup_free_ char *where = tf_spec_where(s, pos);
+                _cleanup_free_ char *bw = tf_settings_where(a->st, b->pos_cpus);
+                return tf_error_set(
+                        err, EINVAL,
+                        "%s: %s: reserves %.2f CPUs, more than the manager's whole budget (budget.cpus "
+                        "%.2f at %s): it could never start; expected at most %.2f (requests: {cpus: ...})",
+                        where, src, (double)cpu / TF_CPU_PERIOD_USEC,
+                        (double)b->cpu_quota_usec / TF_CPU_PERIOD_USEC, bw,
+                        (double)b->cpu_quota_usec / TF_CPU_PERIOD_USEC);
+        }
+        return 0;
+}
+
+/* ---- what the API shows ---- */
+
+static const char *detail(struct tf_admission *a, const struct entry *e, char *buf, size_t len) {
+        char x[32], y[32], z[32];
+        const struct tf_limits *b = &a->st->budget;
+        switch (e->why) {
+        case WHY_QUEUE_FULL:
+                snprintf(buf, len, "queue %s: %u of %" PRIu64 " running", e->q->name, e->q->running,
+                         e->q->max);
+                break;
+        case WHY_PRESSURE:
+                snprintf(buf, len, "%s",
+                         a->pressure_why[0] ? a->pressure_why : "pressure above a threshold");
+                break;
+        case WHY_RESERVATION:
+                if (a->budget && tf_limit_is_finite(b->memory) && a->held_mem + e->mem > b->memory)
+                        snprintf(buf, len, "reserves memory %s; %s of %s held",
+                                 tf_format_size(x, sizeof(x), e->mem),
+                                 tf_format_size(y, sizeof(y), a->held_mem),
+                                 tf_format_size(z, sizeof(z), b->memory));
+                else if (a->budget && b->cpu_quota_usec != TF_UNSET &&
+                         a->held_cpu + e->cpu > b->cpu_quota_usec)
+                        snprintf(buf, len, "reserves %.2f CPUs; %.2f of %.2f held",
+                                 (double)e->cpu / TF_CPU_PERIOD_USEC,
+                                 (double)a->held_cpu / TF_CPU_PERIOD_USEC,
+                                 (double)b->cpu_quota_usec / TF_CPU_PERIOD_USEC);
+                else
+                        snprintf(buf, len, "behind a run whose reservation does not fit yet");
+                break;
+        default:
+                snprintf(buf, len, "starts at the next pass");
+        }
+        return buf;
+}
+
+json_t *tf_admission_json(struct tf_admission *a) {
+        json_t *w = json_array();
+        uint64_t now = tf_loop_now(a->loop, CLOCK_MONOTONIC), aging = a->st->admission.aging_usec;
+        unsigned pos = 0;
+        for (struct entry *e = a->head; e; e = e->next) {
+                const struct tf_spec *s = tf_service_job_spec(e->job);
+                char d[256], t[40];
+                uint64_t waited = now - e->enq_mono;
+                tf_format_utc_usec(t, sizeof(t), e->enq_rt);
+                json_t *o = json_pack(
+                        "{s:s,s:s,s:I,s:f,s:I,s:f,s:s,s:s,s:s,s:s,s:{s:f,s:I}}", "service", s->name, "queue",
+                        e->q->name, "priority", (json_int_t)e->priority, "effective_priority",
+                        (double)e->priority + (double)waited / (double)aging, "position", (json_int_t)++pos,
+                        "waiting_seconds", (double)waited / 1e6, "since", t, "reason", why_names[e->why],
+                        "detail", detail(a, e, d, sizeof(d)), "trigger",
+                        tf_trigger_name(tf_service_job_trigger(e->job)), "reserves", "cpus",
+                        (double)e->cpu / TF_CPU_PERIOD_USEC, "memory", (json_int_t)e->mem);
+                json_array_append_new(w, o);
+        }
+        json_t *q = json_array();
+        for (size_t i = 0; i < a->n_queues; i++)
+                json_array_append_new(q, json_pack("{s:s,s:o,s:I,s:I}", "name", a->queues[i].name,
+                                                   "max_concurrent",
+                                                   a->queues[i].max == TF_UNSET
+                                                           ? json_null()
+                                                           : json_integer((json_int_t)a->queues[i].max),
+                                                   "running", (json_int_t)a->queues[i].running, "waiting",
+                                                   (json_int_t)a->queues[i].waiting));
+        json_t *o = json_pack("{s:o,s:o,s:{s:I,s:f,s:I}}", "waiting", w, "queues", q, "held", "runs",
+                              (json_int_t)a->n_holding, "cpus", (double)a->held_cpu / TF_CPU_PERIOD_USEC,
+                              "memory", (json_int_t)a->held_mem);
+        if (a->pressure_why[0])
+                json_object_set_new(o, "pressure", json_string(a->pressure_why));
+        json_object_set_new(
+                o, "decisions",
+                json_pack("{s:I,s:f,s:f}", "count", (json_int_t)a->decisions, "mean_usec",
+                          a->decisions ? (double)a->decision_nsec / (double)a->decisions / 1e3 : 0.0,
+                          "max_usec", (double)a->max_decision_nsec / 1e3));
+        if (a->budget)
+                json_object_set_new(o, "budget", tf_budget_json(a->budget));
+        return o;
+}
+
+unsigned tf_admission_waiting(const struct tf_admission *a) {
+        return a ? a->n_waiting : 0;
+}
+
+void tf_admission_held(const struct tf_admission *a, uint64_t *memory, uint64_t *cpu_quota, unsigned *runs) {
+        *memory = a ? a->held_mem : 0;
+        *cpu_quota = a ? a->held_cpu : 0;
+        *runs = a ? a->n_holding : 0;
+}
