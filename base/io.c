@@ -49,14 +49,40 @@ int tf_read_file(const char *path, size_t max, char **ret, size_t *ret_len) {
                 close(fd);
                 return -EFBIG;
         }
-        /* One byte more than the size: a file that grew meanwhile is read up to max, not cut silently. */
-        size_t cap = (size_t) st.st_size + 1 < max + 1 ? (size_t) st.st_size + 1 : max + 1;
+        /* One byte more than the size: a file that grew meanwhile is read up to max, not cut silently.
+         * procfs, sysfs and cgroupfs files say size 0 whatever they hold: those are read until EOF, in
+         * growing steps, still bounded by max. */
+        size_t lim = max < SIZE_MAX - 1 ? max + 1 : SIZE_MAX - 1;
+        size_t cap = st.st_size == 0                        ? (lim < 4096 ? lim : 4096)
+                     : (size_t) st.st_size + 1 < lim ? (size_t) st.st_size + 1
+                                                     : lim;
         char *b = malloc(cap + 1);
         if (!b) {
                 close(fd);
                 return -ENOMEM;
         }
         ssize_t n = tf_read_full(fd, b, cap);
+        while (st.st_size == 0 && n == (ssize_t) cap && cap < lim) {
+                size_t grown = cap < lim / 2 ? cap * 2 : lim;
+                char *nb = realloc(b, grown + 1);
+                if (!nb) {
+                        free(b);
+                        close(fd);
+                        return -ENOMEM;
+                }
+                b = nb;
+                ssize_t more = tf_read_full(fd, b + cap, grown - cap);
+                if (more < 0) {
+                        n = more;
+                        break;
+                }
+                n = (ssize_t) cap + more;
+                if ((size_t) more < grown - cap) {
+                        cap = grown;
+                        break;
+                }
+                cap = grown;
+        }
         close(fd);
         if (n < 0 || (size_t) n > max) {
                 free(b);

@@ -103,8 +103,8 @@ static double psi_avg10(const char *text, const char *kind) {
         return -1;
 }
 
-/* A pressure file into buf (NUL-terminated); -errno. Not tf_read_file(): a /proc or cgroup file has no
- * size, and it would read one byte. */
+/* A pressure file into buf (NUL-terminated); -errno. Into the caller's buffer: re-read every second while
+ * runs wait, with no allocation. */
 static int read_psi(const char *path, char *buf, size_t size) {
         _cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC);
         if (fd < 0)

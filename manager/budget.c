@@ -79,7 +79,6 @@ static bool owner_alive(pid_t pid) {
                 return false; /* an earlier manager had our pid: ours is not made yet */
         char path[64], comm[64];
         snprintf(path, sizeof(path), "/proc/%d/comm", (int)pid);
-        /* Not tf_read_file(): a /proc file has no size (it would read one byte). */
         _cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC);
         ssize_t n = fd < 0 ? -1 : read(fd, comm, sizeof(comm) - 1);
         if (n <= 0)

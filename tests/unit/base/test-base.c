@@ -225,7 +225,28 @@ static void test_sha256(void) {
         OK(tf_memeq_const("a", "b", 0), "memeq_const: nothing to compare is equal");
 }
 
+/* procfs, sysfs and cgroupfs files say size 0: they are read whole anyway, and bounded. */
+static void test_read_file_procfs(void) {
+        char *b = NULL;
+        size_t n = 0;
+        OK(tf_read_file("/proc/sys/kernel/random/boot_id", 4096, &b, &n) == 0 && n == 37 && b[36] == '\n',
+           "boot_id (size 0 in stat) read whole: 37 bytes");
+        free(b);
+        b = NULL;
+        OK(tf_read_file("/proc/self/status", 1 << 20, &b, &n) == 0 && n > 100 && tf_startswith(b, "Name:") &&
+                   strstr(b, "\nVmPeak:") && b[n - 1] == '\n',
+           "/proc/self/status read whole");
+        free(b);
+        b = NULL;
+        int r = tf_read_file("/proc/self/smaps", 64 << 20, &b, &n);
+        OK(r == 0 && n > 8192 && b[n - 1] == '\n' && strlen(b) == n, "/proc/self/smaps (> 4 KiB) read whole");
+        free(b);
+        b = NULL;
+        OK(tf_read_file("/proc/self/smaps", 5000, &b, &n) == -EFBIG && !b, "a size-0 file beyond max: EFBIG");
+}
+
 int main(void) {
+        test_read_file_procfs();
         test_size();
         test_duration();
         test_signal();
