@@ -27,8 +27,8 @@
 
 /*
  * Schema migrations: migrations[v] takes the schema from version v to v + 1, in one transaction with the
- * PRAGMA user_version that records it. Version 2 is a new entry at the end (an ALTER TABLE, or a table
- * rebuilt under a new name and renamed); an entry is never edited once released.
+ * PRAGMA user_version that records it. The next version is a new entry at the end (an ALTER TABLE, or a
+ * table rebuilt under a new name and renamed); an entry is never edited once released.
  */
 static const char *const migrations[] = {
         /* 0 -> 1 */
@@ -103,14 +103,26 @@ static const char *const migrations[] = {
         "  created_usec INTEGER NOT NULL,"
         "  last_used_usec INTEGER"
         ");",
+        /* 2 -> 3: workflows (issue 13): a step's whole result and the output it passes on, which `tfrun
+         * retry` reuses; the run a run retries. retry_of is no foreign key: retention may delete the run
+         * retried, and the link then names a run that is gone, which is what happened. */
+        "ALTER TABLE runs ADD COLUMN retry_of TEXT;"
+        "ALTER TABLE steps ADD COLUMN reason TEXT;"
+        "ALTER TABLE steps ADD COLUMN signal INTEGER;"
+        "ALTER TABLE steps ADD COLUMN oom INTEGER NOT NULL DEFAULT 0;"
+        "ALTER TABLE steps ADD COLUMN peak_memory INTEGER;"
+        "ALTER TABLE steps ADD COLUMN why TEXT;"
+        "ALTER TABLE steps ADD COLUMN output BLOB;"
+        "CREATE INDEX runs_retry_of ON runs(retry_of) WHERE retry_of IS NOT NULL;",
 };
 _Static_assert(ELEMENTSOF(migrations) == TF_STORE_SCHEMA_VERSION, "one migration per schema version");
 
 #define RUN_COLS                                                                                            \
         "run_id, service, trigger, attempt, scheduled_usec, started_usec, ended_usec, status, reason, "     \
-        "exit_code, signal, oom, peak_memory, cpu_usec, backend, log_path, manager_id"
+        "exit_code, signal, oom, peak_memory, cpu_usec, backend, log_path, manager_id, retry_of"
 #define STEP_COLS                                                                                           \
-        "run_id, name, position, status, exit_code, started_usec, ended_usec, output_size, log_path"
+        "run_id, name, position, status, exit_code, started_usec, ended_usec, output_size, log_path, reason, " \
+        "signal, oom, peak_memory, why, output"
 #define ORDER_NEWEST " ORDER BY started_usec DESC, run_id DESC"
 
 /* The fixed statements, prepared once on first use and kept. */
@@ -131,6 +143,7 @@ enum {
         ST_STEP_END,
         ST_STEP_STATUS,
         ST_STEPS,
+        ST_STEP_GET,
         ST_SERVICE_GET,
         ST_SERVICE_SET,
         ST_TOKEN_INSERT,
@@ -143,7 +156,7 @@ enum {
 static const char *const statements[_ST_MAX] = {
         [ST_RUN_INSERT] =
                 "INSERT INTO runs (" RUN_COLS ") "
-                "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17)",
+                "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18)",
         [ST_RUN_END] =
                 "UPDATE runs SET ended_usec = ?2, status = ?3, reason = ?4, exit_code = ?5, signal = ?6, "
                 "oom = ?7, peak_memory = ?8, cpu_usec = ?9, log_path = COALESCE(?10, log_path) "
@@ -170,12 +183,15 @@ static const char *const statements[_ST_MAX] = {
         [ST_STEP_LOGS] =
                 "SELECT log_path FROM steps WHERE run_id = ?1 AND log_path IS NOT NULL ORDER BY position",
         [ST_RUN_DELETE] = "DELETE FROM runs WHERE run_id = ?1",
-        [ST_STEP_INSERT] = "INSERT INTO steps (" STEP_COLS ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+        [ST_STEP_INSERT] = "INSERT INTO steps (" STEP_COLS ") "
+                           "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)",
         [ST_STEP_END] =
                 "UPDATE steps SET status = ?3, exit_code = ?4, ended_usec = ?5, output_size = ?6, "
-                "log_path = COALESCE(?7, log_path) WHERE run_id = ?1 AND name = ?2 AND ended_usec IS NULL",
+                "log_path = COALESCE(?7, log_path), reason = ?8, signal = ?9, oom = ?10, peak_memory = ?11, "
+                "why = ?12, output = ?13 WHERE run_id = ?1 AND name = ?2 AND ended_usec IS NULL",
         [ST_STEP_STATUS] = "SELECT status FROM steps WHERE run_id = ?1 AND name = ?2",
         [ST_STEPS] = "SELECT " STEP_COLS " FROM steps WHERE run_id = ?1 ORDER BY position, name",
+        [ST_STEP_GET] = "SELECT " STEP_COLS " FROM steps WHERE run_id = ?1 AND name = ?2",
         [ST_SERVICE_GET] = "SELECT service, enabled, last_fire_usec, json, updated_usec FROM service_state "
                            "WHERE service = ?1",
         [ST_SERVICE_SET] =
@@ -200,6 +216,10 @@ struct tf_store {
 
 static const char *const run_statuses[] = {
         "running", "success", "failure", "timeout", "oom", "cancelled", "skipped", "lost",
+};
+/* A step is never lost (its run is), and may be reused by a retry. */
+static const char *const step_statuses[] = {
+        "running", "success", "failure", "timeout", "oom", "cancelled", "skipped", "reused",
 };
 
 /* ---- errors ------------------------------------------------------------------------------------------ */
@@ -331,6 +351,17 @@ static int check_status(const char *s, const char *what, tf_error **err) {
                 if (streq(s, run_statuses[i]))
                         return 0;
         return invalid(err, what, s, strnlen(s, TF_STORE_WORD_MAX + 1), expected);
+}
+
+static int check_step_status(const char *s, tf_error **err) {
+        static const char expected[] =
+                "running, success, failure, timeout, oom, cancelled, skipped or reused";
+        if (!s)
+                return tf_error_set(err, EINVAL, "store: step status is missing");
+        for (size_t i = 0; i < ELEMENTSOF(step_statuses); i++)
+                if (streq(s, step_statuses[i]))
+                        return 0;
+        return invalid(err, "step status", s, strnlen(s, TF_STORE_WORD_MAX + 1), expected);
 }
 
 /* Well-formed UTF-8 (no overlong forms, no surrogates, nothing above U+10FFFF); control characters only
@@ -635,7 +666,8 @@ int tf_store_open(const char *path, unsigned flags, tf_store **ret, tf_error **e
         sqlite3_db_config(s->db, SQLITE_DBCONFIG_DEFENSIVE, 1, NULL);
         sqlite3_db_config(s->db, SQLITE_DBCONFIG_TRUSTED_SCHEMA, 0, NULL);
         sqlite3_db_config(s->db, SQLITE_DBCONFIG_ENABLE_FKEY, 1, NULL);
-        sqlite3_limit(s->db, SQLITE_LIMIT_LENGTH, 1 << 20);
+        /* A row holds at most a step's output (TF_STORE_OUTPUT_MAX) and bounded text beside it. */
+        sqlite3_limit(s->db, SQLITE_LIMIT_LENGTH, 2 * TF_STORE_OUTPUT_MAX);
 
         if (!ro) {
                 /*
@@ -724,21 +756,22 @@ static void read_run(sqlite3_stmt *st, struct tf_store_run *r) {
                 .backend = col_text(st, 14),
                 .log_path = col_text(st, 15),
                 .manager_id = col_text(st, 16),
+                .retry_of = col_text(st, 17),
         };
 }
 
 /* A copy of r in one allocation, its strings after the struct. */
 static struct tf_store_run *run_copy(const struct tf_store_run *r) {
-        const char *const src[] = {r->run_id, r->service, r->trigger,  r->status,
-                                   r->reason, r->backend, r->log_path, r->manager_id};
+        const char *const src[] = {r->run_id, r->service,  r->trigger,    r->status, r->reason,
+                                   r->backend, r->log_path, r->manager_id, r->retry_of};
         size_t len = sizeof(*r);
         for (size_t i = 0; i < ELEMENTSOF(src); i++)
                 len += src[i] ? strlen(src[i]) + 1 : 0;
         struct tf_store_run *c = tf_malloc0(len);
         *c = *r;
         char *p = (char *)(c + 1);
-        const char **dst[] = {&c->run_id, &c->service, &c->trigger,  &c->status,
-                              &c->reason, &c->backend, &c->log_path, &c->manager_id};
+        const char **dst[] = {&c->run_id,  &c->service,  &c->trigger,    &c->status, &c->reason,
+                              &c->backend, &c->log_path, &c->manager_id, &c->retry_of};
         for (size_t i = 0; i < ELEMENTSOF(src); i++) {
                 if (!src[i])
                         continue;
@@ -778,7 +811,8 @@ int tf_store_run_begin(tf_store *s, const struct tf_store_run *run, tf_error **e
         if ((r = check_id(v.run_id, "run_id", err)) < 0 || (r = check_id(v.service, "service", err)) < 0 ||
             (r = check_word(v.trigger, "trigger", err)) < 0 ||
             (r = check_id(v.backend, "backend", err)) < 0 ||
-            (r = check_id(v.manager_id, "manager_id", err)) < 0 || (r = check_result(&v, err)) < 0 ||
+            (r = check_id(v.manager_id, "manager_id", err)) < 0 ||
+            (v.retry_of && (r = check_id(v.retry_of, "retry_of", err)) < 0) || (r = check_result(&v, err)) < 0 ||
             (r = check_time(v.scheduled_usec, "scheduled_usec", err)) < 0 ||
             (r = check_time(v.started_usec, "started_usec", err)) < 0)
                 return r;
@@ -814,6 +848,7 @@ int tf_store_run_begin(tf_store *s, const struct tf_store_run *run, tf_error **e
         bind_text(st, 15, v.backend);
         bind_text(st, 16, v.log_path);
         bind_text(st, 17, v.manager_id);
+        bind_text(st, 18, v.retry_of);
         int rc = sqlite3_step(st);
         if (rc == SQLITE_CONSTRAINT_PRIMARYKEY)
                 return tf_error_set(err, EEXIST, "history '%s': run %s is already recorded", s->path,
@@ -1203,8 +1238,10 @@ static int check_step(const struct tf_store_step *step, tf_error **err) {
         int r;
         if ((r = check_id(step->run_id, "run_id", err)) < 0 ||
             (r = check_id(step->name, "step name", err)) < 0 ||
-            (r = check_status(step->status, "step status", err)) < 0 ||
+            (r = check_step_status(step->status, err)) < 0 ||
             (r = check_path(step->log_path, "step log_path", err)) < 0 ||
+            (r = check_cstr(step->reason, TF_STORE_REASON_MAX, "\t\n", "step reason", err)) < 0 ||
+            (r = check_cstr(step->why, TF_STORE_REASON_MAX, "\t\n", "step why", err)) < 0 ||
             (r = check_time(step->started_usec, "step started_usec", err)) < 0 ||
             (r = check_time(step->ended_usec, "step ended_usec", err)) < 0)
                 return r;
@@ -1212,9 +1249,31 @@ static int check_step(const struct tf_store_step *step, tf_error **err) {
                 return tf_error_set(err, EINVAL,
                                     "store: step exit_code %d is out of range (0 to 255, -1: none)",
                                     step->exit_code);
-        if (step->output_size < TF_STORE_UNKNOWN)
-                return tf_error_set(err, EINVAL, "store: step output_size is >= 0 or TF_STORE_UNKNOWN");
+        if (step->signal < 0 || step->signal > 128)
+                return tf_error_set(err, EINVAL, "store: step signal %d is out of range", step->signal);
+        if (step->output_size < TF_STORE_UNKNOWN || step->peak_memory < TF_STORE_UNKNOWN)
+                return tf_error_set(err, EINVAL,
+                                    "store: step output_size and peak_memory are >= 0 or TF_STORE_UNKNOWN");
+        /* Any bytes: an output is what the step printed, passed on byte-exact. Longer is refused, not cut:
+         * a cut output reused by a retry would be a different input. */
+        if (step->output && step->output_len > TF_STORE_OUTPUT_MAX)
+                return tf_error_set(err, EINVAL,
+                                    "store: step %s: its output is %zu bytes long: at most %d are stored",
+                                    step->name, step->output_len, TF_STORE_OUTPUT_MAX);
         return 0;
+}
+
+/* output NULL is NULL; an empty output is a zero-length BLOB, so that "none" and "empty" stay apart. */
+static void bind_output(sqlite3_stmt *st, int i, const struct tf_store_step *step) {
+        if (step->output)
+                sqlite3_bind_blob64(st, i, step->output_len ? step->output : "", step->output_len,
+                                    SQLITE_STATIC);
+        else
+                sqlite3_bind_null(st, i);
+}
+
+static int64_t step_output_size(const struct tf_store_step *step) {
+        return step->output ? (int64_t)step->output_len : step->output_size;
 }
 
 int tf_store_step_begin(tf_store *s, const struct tf_store_step *step, tf_error **err) {
@@ -1238,8 +1297,14 @@ int tf_store_step_begin(tf_store *s, const struct tf_store_step *step, tf_error 
         bind_int(st, 5, step->exit_code, -1);
         bind_time(st, 6, step->started_usec);
         bind_time(st, 7, step->ended_usec);
-        bind_int(st, 8, step->output_size, TF_STORE_UNKNOWN);
+        bind_int(st, 8, step_output_size(step), TF_STORE_UNKNOWN);
         bind_text(st, 9, step->log_path);
+        bind_text(st, 10, step->reason);
+        bind_int(st, 11, step->signal, 0);
+        sqlite3_bind_int(st, 12, step->oom);
+        bind_int(st, 13, step->peak_memory, TF_STORE_UNKNOWN);
+        bind_text(st, 14, step->why);
+        bind_output(st, 15, step);
         int rc = sqlite3_step(st);
         if (rc == SQLITE_CONSTRAINT_PRIMARYKEY)
                 return tf_error_set(err, EEXIST, "history '%s': run %s already has a step %s", s->path,
@@ -1269,14 +1334,46 @@ int tf_store_step_end(tf_store *s, const struct tf_store_step *step, tf_error **
         bind_text(st, 3, step->status);
         bind_int(st, 4, step->exit_code, -1);
         bind_time(st, 5, step->ended_usec ? step->ended_usec : tf_now(CLOCK_REALTIME));
-        bind_int(st, 6, step->output_size, TF_STORE_UNKNOWN);
+        bind_int(st, 6, step_output_size(step), TF_STORE_UNKNOWN);
         bind_text(st, 7, step->log_path);
+        bind_text(st, 8, step->reason);
+        bind_int(st, 9, step->signal, 0);
+        sqlite3_bind_int(st, 10, step->oom);
+        bind_int(st, 11, step->peak_memory, TF_STORE_UNKNOWN);
+        bind_text(st, 12, step->why);
+        bind_output(st, 13, step);
         int rc = sqlite3_step(st);
         if (rc != SQLITE_DONE)
                 return sql_fail(s, rc, err, "record the end of step %s of run %s", step->name, step->run_id);
         if (sqlite3_changes(s->db) == 0)
                 return not_updated(s, ST_STEP_STATUS, "run", step->run_id, step->name, err);
         return 0;
+}
+
+static void read_step(sqlite3_stmt *st, struct tf_store_step *step) {
+        bool has_output = sqlite3_column_type(st, 14) != SQLITE_NULL;
+        *step = (struct tf_store_step){
+                .run_id = col_text(st, 0),
+                .name = col_text(st, 1),
+                .order = col_int(st, 2, 0),
+                .status = col_text(st, 3),
+                .exit_code = (int)col_int(st, 4, -1),
+                .started_usec = (uint64_t)col_int(st, 5, 0),
+                .ended_usec = (uint64_t)col_int(st, 6, 0),
+                .output_size = col_int(st, 7, TF_STORE_UNKNOWN),
+                .log_path = col_text(st, 8),
+                .reason = col_text(st, 9),
+                .signal = (int)col_int(st, 10, 0),
+                .oom = col_int(st, 11, 0) != 0,
+                .peak_memory = col_int(st, 12, TF_STORE_UNKNOWN),
+                .why = col_text(st, 13),
+        };
+        if (has_output) {
+                /* An empty BLOB's pointer is NULL: "" keeps it an output. */
+                const void *b = sqlite3_column_blob(st, 14);
+                step->output_len = (size_t)sqlite3_column_bytes(st, 14);
+                step->output = b ? b : "";
+        }
 }
 
 int tf_store_steps(tf_store *s, const char *run_id, tf_store_step_cb cb, void *userdata, tf_error **err) {
@@ -1288,17 +1385,8 @@ int tf_store_steps(tf_store *s, const char *run_id, tf_store_step_cb cb, void *u
         bind_text(st, 1, run_id);
         int rc, n = 0;
         while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-                struct tf_store_step step = {
-                        .run_id = col_text(st, 0),
-                        .name = col_text(st, 1),
-                        .order = col_int(st, 2, 0),
-                        .status = col_text(st, 3),
-                        .exit_code = (int)col_int(st, 4, -1),
-                        .started_usec = (uint64_t)col_int(st, 5, 0),
-                        .ended_usec = (uint64_t)col_int(st, 6, 0),
-                        .output_size = col_int(st, 7, TF_STORE_UNKNOWN),
-                        .log_path = col_text(st, 8),
-                };
+                struct tf_store_step step;
+                read_step(st, &step);
                 n++;
                 r = cb ? cb(&step, userdata) : 0;
                 if (r < 0)
@@ -1309,6 +1397,50 @@ int tf_store_steps(tf_store *s, const char *run_id, tf_store_step_cb cb, void *u
         if (rc != SQLITE_DONE)
                 return sql_fail(s, rc, err, "list the steps of run %s", run_id);
         return n;
+}
+
+int tf_store_get_step(tf_store *s, const char *run_id, const char *name, struct tf_store_step **ret,
+                      tf_error **err) {
+        sqlite3_stmt *p = NULL;
+        int r;
+        if ((r = check_id(run_id, "run_id", err)) < 0 || (r = check_id(name, "step name", err)) < 0 ||
+            (r = stmt(s, ST_STEP_GET, &p, err)) < 0)
+                return r;
+        _cleanup_reset_ sqlite3_stmt *st = p;
+        bind_text(st, 1, run_id);
+        bind_text(st, 2, name);
+        int rc = sqlite3_step(st);
+        if (rc == SQLITE_DONE)
+                return tf_error_set(err, ENOENT, "history '%s': run %s has no step %s", s->path, run_id,
+                                    name);
+        if (rc != SQLITE_ROW)
+                return sql_fail(s, rc, err, "look up step %s of run %s", name, run_id);
+        struct tf_store_step step;
+        read_step(st, &step);
+        /* One allocation: the struct, then its strings, then the output (NUL-terminated for convenience). */
+        const char *const src[] = {step.run_id, step.name, step.status, step.log_path, step.reason, step.why};
+        size_t len = sizeof(step) + (step.output ? step.output_len + 1 : 0);
+        for (size_t i = 0; i < ELEMENTSOF(src); i++)
+                len += src[i] ? strlen(src[i]) + 1 : 0;
+        struct tf_store_step *c = tf_malloc0(len);
+        *c = step;
+        char *q = (char *)(c + 1);
+        const char **dst[] = {&c->run_id, &c->name, &c->status, &c->log_path, &c->reason, &c->why};
+        for (size_t i = 0; i < ELEMENTSOF(src); i++) {
+                if (!src[i])
+                        continue;
+                size_t n = strlen(src[i]) + 1;
+                memcpy(q, src[i], n);
+                *dst[i] = q;
+                q += n;
+        }
+        if (step.output) {
+                memcpy(q, step.output, step.output_len);
+                q[step.output_len] = 0;
+                c->output = q;
+        }
+        *ret = c;
+        return 0;
 }
 
 /* ---- service state ----------------------------------------------------------------------------------- */

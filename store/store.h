@@ -30,12 +30,13 @@ typedef struct tf_store tf_store;
 #define TF_STORE_REASON_MAX 4096 /* reason */
 #define TF_STORE_JSON_MAX 65536  /* service_state.json */
 #define TF_STORE_QUERY_MAX 10000 /* rows per tf_store_query() */
+#define TF_STORE_OUTPUT_MAX (1024 * 1024) /* a step's output (what a workflow passes on), bytes */
 
 /* An integer field the caller does not know is stored as NULL. */
 #define TF_STORE_UNKNOWN INT64_C(-1)
 
 /* The schema version this build writes (PRAGMA user_version). */
-#define TF_STORE_SCHEMA_VERSION 2
+#define TF_STORE_SCHEMA_VERSION 3
 
 enum {
         /* Open an existing history read-only: nothing is created or migrated; writes fail with -EROFS. */
@@ -46,8 +47,8 @@ enum {
  * One run, used both in (tf_store_run_begin(), tf_store_run_end()) and out (queries).
  * Status is one of running, success, failure, timeout, oom, cancelled, skipped, lost; a run is "running"
  * exactly while ended_usec is 0 (NULL in the table). trigger is a lower-case word (schedule, manual,
- * catchup, retry, start, dependency, ...). Identifiers (run_id, service, backend, manager_id) are 1 to
- * TF_STORE_ID_MAX bytes of [A-Za-z0-9_.:@-].
+ * catchup, retry, rerun, start, dependency, ...). Identifiers (run_id, service, backend, manager_id,
+ * retry_of) are 1 to TF_STORE_ID_MAX bytes of [A-Za-z0-9_.:@-].
  */
 struct tf_store_run {
         const char *run_id;
@@ -67,6 +68,7 @@ struct tf_store_run {
         const char *backend;    /* native, docker */
         const char *log_path;   /* NULL or an absolute path */
         const char *manager_id; /* opaque: which manager instance owns the run (boot id, pid, start) */
+        const char *retry_of;   /* NULL, or the run this one retries (`tfrun retry`): set at begin only */
 };
 
 /* A struct tf_store_run with every integer at its "none" value, for callers to fill. */
@@ -76,7 +78,13 @@ struct tf_store_run {
                                .peak_memory = TF_STORE_UNKNOWN,                                             \
                                .cpu_usec = TF_STORE_UNKNOWN})
 
-/* One step of a workflow run. Status as for runs; order is the step's position in the workflow. */
+/*
+ * One step of a workflow run (or one of its handlers). status is one of running, success, failure, timeout,
+ * oom, cancelled, skipped (its `when:` was false, or a step it needs did not succeed) or reused (a retry took
+ * its recorded output instead of running it); a step is "running" exactly while ended_usec is 0. order is
+ * the step's position in the workflow (handlers after the steps). output is what the step passes on
+ * (`output: VAR`): NULL when it has none, else output_len bytes (any bytes, at most TF_STORE_OUTPUT_MAX).
+ */
 struct tf_store_step {
         const char *run_id;
         const char *name;
@@ -85,9 +93,22 @@ struct tf_store_step {
         int exit_code; /* -1: none */
         uint64_t started_usec;
         uint64_t ended_usec;  /* 0: still running */
-        int64_t output_size;  /* bytes; TF_STORE_UNKNOWN */
+        int64_t output_size;  /* bytes; TF_STORE_UNKNOWN (set from output_len when output is given) */
         const char *log_path; /* NULL or an absolute path */
+        const char *reason;   /* NULL or free text: how it ended (exited, oom-killed, ...) */
+        int signal;           /* 0: none */
+        bool oom;
+        int64_t peak_memory; /* bytes; TF_STORE_UNKNOWN */
+        const char *why;     /* NULL or free text for people: why it was skipped or failed */
+        const char *output;
+        size_t output_len;
 };
+
+/* A struct tf_store_step with every integer at its "none" value, for callers to fill. */
+#define TF_STORE_STEP_INIT                                                                                  \
+        ((struct tf_store_step){.exit_code = -1,                                                            \
+                                .output_size = TF_STORE_UNKNOWN,                                            \
+                                .peak_memory = TF_STORE_UNKNOWN})
 
 /* What tfrun persists per service (tfrun disable survives a restart). json: the caller's own, opaque. */
 struct tf_store_service_state {
@@ -171,12 +192,17 @@ int tf_store_counts(tf_store *s, tf_store_count_cb cb, void *userdata, tf_error 
 int tf_store_retention(tf_store *s, const char *service, unsigned keep_n, unsigned keep_days,
                        tf_store_log_cb cb, void *userdata, tf_error **err);
 
-/* Steps of a workflow run: begin inserts (-EEXIST if the run has that step, -ENOENT if there is no such
- * run), end sets status, exit_code, ended_usec (0: now), output_size and log_path (when non-NULL); list
- * gives them in order. Deleting the run deletes its steps. */
+/* Steps of a workflow run: begin inserts a running step, or one already over (skipped, reused: status and
+ * ended_usec given) (-EEXIST if the run has that step, -ENOENT if there is no such run); end sets the
+ * result fields (status, reason, exit_code, signal, oom, peak_memory, why, output, ended_usec (0: now), and
+ * log_path when non-NULL) (-ENOENT: no such step, -EALREADY: it has ended); list gives them in order, with
+ * their outputs; get gives one (-ENOENT if none; *ret is one allocation: free()). Deleting the run deletes
+ * its steps. */
 int tf_store_step_begin(tf_store *s, const struct tf_store_step *step, tf_error **err);
 int tf_store_step_end(tf_store *s, const struct tf_store_step *step, tf_error **err);
 int tf_store_steps(tf_store *s, const char *run_id, tf_store_step_cb cb, void *userdata, tf_error **err);
+int tf_store_get_step(tf_store *s, const char *run_id, const char *name, struct tf_store_step **ret,
+                      tf_error **err);
 
 /* Persisted service state: get (-ENOENT if never set; *ret is one allocation: free()), set (insert or
  * replace; updated_usec is set to now). */

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /* The run history (store/store.h) on real SQLite files in a temporary directory. Usage: test-store
- * STORE_WRITER (the program the crash test kills). */
+ * STORE_WRITER (the program the crash test kills) V2_FIXTURE (tests/unit/store/v2.sql). */
 #define _XOPEN_SOURCE 700
 #include <errno.h>
 #include <fcntl.h>
@@ -65,6 +65,36 @@ static sqlite3 *raw(const char *path) {
                 abort();
         }
         return db;
+}
+
+/* A new file, through SQLite alone: what an older tfrun made. */
+static sqlite3 *raw_create(const char *path) {
+        sqlite3 *db = NULL;
+        if (sqlite3_open_v2(path, &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, NULL) != SQLITE_OK) {
+                printf("# raw create %s: %s\n", path, db ? sqlite3_errmsg(db) : "?");
+                abort();
+        }
+        return db;
+}
+
+/* The SQL of a file run on db: 0, or -1 with SQLite's message printed. */
+static int load_file(sqlite3 *db, const char *file) {
+        char buf[1 << 16];
+        FILE *f = fopen(file, "re");
+        if (!f) {
+                printf("# %s: %s\n", file, strerror(errno));
+                return -1;
+        }
+        size_t n = fread(buf, 1, sizeof(buf) - 1, f);
+        fclose(f);
+        buf[n] = 0;
+        char *e = NULL;
+        if (sqlite3_exec(db, buf, NULL, NULL, &e) != SQLITE_OK) {
+                printf("# %s: %s\n", file, e ? e : "?");
+                sqlite3_free(e);
+                return -1;
+        }
+        return 0;
 }
 
 static char *raw_text(sqlite3 *db, const char *sql) {
@@ -148,9 +178,9 @@ static void test_schema(void) {
                                     "SELECT group_concat(name, ' ') FROM (SELECT name FROM sqlite_master "
                                     "WHERE type = 'index' AND name NOT LIKE 'sqlite_%' ORDER BY name)");
         IS_STR(jm, "wal", "journal_mode is WAL");
-        IS_STR(uv, "2", "user_version is the schema version");
+        IS_STR(uv, "3", "user_version is the schema version");
         IS_STR(tables, "run_counts runs service_state steps tokens", "the tables");
-        IS_STR(idx, "runs_service_started runs_started runs_status", "the indexes");
+        IS_STR(idx, "runs_retry_of runs_service_started runs_started runs_status", "the indexes");
         sqlite3_close(db);
         tf_store_free(s);
 
@@ -192,7 +222,25 @@ static void test_runs(void) {
         IS_STR(r->backend, "native", "  backend");
         IS_STR(r->log_path, "/var/lib/tfrun/logs/web/web-12-1.log", "  log_path");
         IS_STR(r->manager_id, "boot:12:99", "  manager_id");
-        r = TAKE_PTR(r), free(r);
+        IS_STR(r->retry_of, NULL, "  retry_of NULL: not a retry");
+        free(TAKE_PTR(r));
+
+        /* A retry names the run it retries. */
+        struct tf_store_run rt = mkrun("web-12-9", "web", 1700000020000000, "boot:12:99");
+        rt.trigger = "rerun";
+        rt.retry_of = "web-12-1";
+        OK(tf_store_run_begin(s, &rt, &err) == 0, "a retry is recorded");
+        OK(tf_store_get_run(s, "web-12-9", &r, &err) == 0 && r->retry_of && streq(r->retry_of, "web-12-1") &&
+                   streq(r->trigger, "rerun"),
+           "  with retry_of and its trigger");
+        free(TAKE_PTR(r));
+        rt.run_id = "web-12-10";
+        rt.retry_of = "../etc";
+        IS_INT(tf_store_run_begin(s, &rt, &err), -EINVAL, "  a retry_of that is no run id: -EINVAL");
+        IS_STR(msg(err),
+               "store: retry_of '../etc' is invalid: expected 1 to 255 bytes of letters, digits, '_', '.', "
+               "':', '@' and '-'",
+               "  its message");
 
         struct tf_store_run e = TF_STORE_RUN_INIT;
         e.run_id = "web-12-1";
@@ -441,20 +489,10 @@ static void test_steps(void) {
         _cleanup_error_ tf_error *err = NULL;
         tf_store *s = open_ok(path);
         begin(s, "w-1", "w", 10, "m");
-        struct tf_store_step a = {.run_id = "w-1",
-                                  .name = "build",
-                                  .order = 1,
-                                  .status = "running",
-                                  .exit_code = -1,
-                                  .started_usec = 11,
-                                  .output_size = TF_STORE_UNKNOWN},
-                             b = {.run_id = "w-1",
-                                  .name = "fetch",
-                                  .order = 0,
-                                  .status = "running",
-                                  .exit_code = -1,
-                                  .started_usec = 10,
-                                  .output_size = TF_STORE_UNKNOWN};
+        struct tf_store_step a = TF_STORE_STEP_INIT, b = TF_STORE_STEP_INIT;
+        a.run_id = b.run_id = "w-1";
+        a.name = "build", a.order = 1, a.status = "running", a.started_usec = 11;
+        b.name = "fetch", b.order = 0, b.status = "running", b.started_usec = 10;
         OK(tf_store_step_begin(s, &a, &err) == 0 && tf_store_step_begin(s, &b, &err) == 0,
            "two steps begin");
         IS_INT(tf_store_step_begin(s, &a, &err), -EEXIST, "the same step again: -EEXIST");
@@ -462,14 +500,158 @@ static void test_steps(void) {
         orphan.run_id = "w-9";
         IS_INT(tf_store_step_begin(s, &orphan, &err), -ENOENT, "a step of an unknown run: -ENOENT");
         IS_STR(msg(err), kept("history '%s': no run w-9 (for step fetch)", path), "  its message");
+
+        /* The whole result of a step, and its output byte-exact: NUL, quotes, newlines, '$', not UTF-8. */
+        static const char out[] = "it's \"quoted\"\n$HOME ${x}\0after a NUL\xff\xfe";
         b.status = "success";
         b.exit_code = 0;
-        b.output_size = 42;
+        b.ended_usec = 20;
+        b.output = out;
+        b.output_len = sizeof(out) - 1;
+        b.reason = "exited";
+        b.peak_memory = 4096;
+        b.log_path = "/state/logs/w/w-1.fetch.log";
         OK(tf_store_step_end(s, &b, &err) == 0, "a step ends");
         IS_INT(tf_store_step_end(s, &b, &err), -EALREADY, "  ending it again: -EALREADY");
+        _cleanup_free_ struct tf_store_step *got = NULL;
+        OK(tf_store_get_step(s, "w-1", "fetch", &got, &err) == 0, "get_step");
+        OK(got && got->output_len == sizeof(out) - 1 && memcmp(got->output, out, sizeof(out) - 1) == 0,
+           "  its output, byte-exact");
+        OK(got && got->output_size == (int64_t)sizeof(out) - 1, "  output_size is the output's length");
+        OK(got && streq(got->reason, "exited") && got->peak_memory == 4096 && !got->oom && got->signal == 0 &&
+                   got->why == NULL && got->ended_usec == 20 && got->started_usec == 10,
+           "  reason, peak memory, oom, signal, why, times");
+        IS_STR(got ? got->log_path : NULL, "/state/logs/w/w-1.fetch.log", "  its log path");
+        free(TAKE_PTR(got));
+
+        a.status = "oom";
+        a.signal = 9;
+        a.oom = true;
+        a.reason = "oom-killed";
+        a.why = "killed by the kernel's OOM killer\n\tat 64M";
+        a.peak_memory = 64 << 20;
+        OK(tf_store_step_end(s, &a, &err) == 0, "a step killed by the OOM killer ends");
+        OK(tf_store_get_step(s, "w-1", "build", &got, &err) == 0 && got->oom && got->signal == 9 &&
+                   streq(got->why, a.why) && got->output == NULL && got->output_size == TF_STORE_UNKNOWN,
+           "  oom, signal and why kept; no output is NULL, not empty");
+        free(TAKE_PTR(got));
+
+        /* Skipped and reused steps are recorded over at once; an empty output is not no output. */
+        struct tf_store_step sk = TF_STORE_STEP_INIT, ru = TF_STORE_STEP_INIT;
+        sk.run_id = ru.run_id = "w-1";
+        sk.name = "deploy", sk.order = 2, sk.status = "skipped", sk.started_usec = sk.ended_usec = 30;
+        sk.why = "needs build, which failed";
+        ru.name = "lint", ru.order = 3, ru.status = "reused", ru.started_usec = ru.ended_usec = 30;
+        ru.output = "";
+        ru.output_len = 0;
+        OK(tf_store_step_begin(s, &sk, &err) == 0 && tf_store_step_begin(s, &ru, &err) == 0,
+           "a skipped and a reused step are recorded ended");
+        OK(tf_store_get_step(s, "w-1", "lint", &got, &err) == 0 && got->output && got->output_len == 0 &&
+                   got->output_size == 0,
+           "  an empty output stays an (empty) output");
+        free(TAKE_PTR(got));
+        IS_INT(tf_store_get_step(s, "w-1", "nope", &got, &err), -ENOENT, "get_step of an unknown step: -ENOENT");
+        IS_STR(msg(err), kept("history '%s': run w-1 has no step nope", path), "  its message");
+
         _cleanup_free_ char *list = NULL;
-        IS_INT(tf_store_steps(s, "w-1", step_line, &list, &err), 2, "steps listed");
-        IS_STR(list, "fetch:success:0 build:running:-1", "  in workflow order");
+        IS_INT(tf_store_steps(s, "w-1", step_line, &list, &err), 4, "steps listed");
+        IS_STR(list, "fetch:success:0 build:oom:-1 deploy:skipped:-1 lint:reused:-1", "  in workflow order");
+
+        /* An output of 1 MiB is stored whole; a byte more is refused, not cut. */
+        char *big = malloc(TF_STORE_OUTPUT_MAX + 1);
+        memset(big, 'x', TF_STORE_OUTPUT_MAX + 1);
+        struct tf_store_step bg = TF_STORE_STEP_INIT;
+        bg.run_id = "w-1", bg.name = "big", bg.order = 4, bg.status = "success", bg.exit_code = 0;
+        bg.started_usec = bg.ended_usec = 40;
+        bg.output = big;
+        bg.output_len = TF_STORE_OUTPUT_MAX + 1;
+        IS_INT(tf_store_step_begin(s, &bg, &err), -EINVAL, "an output of 1 MiB + 1 byte: -EINVAL");
+        IS_STR(msg(err), "store: step big: its output is 1048577 bytes long: at most 1048576 are stored",
+               "  its message");
+        bg.output_len = TF_STORE_OUTPUT_MAX;
+        IS_INT(tf_store_step_begin(s, &bg, &err), 0, "an output of 1 MiB is stored");
+        OK(tf_store_get_step(s, "w-1", "big", &got, &err) == 0 && got->output_len == TF_STORE_OUTPUT_MAX &&
+                   memcmp(got->output, big, TF_STORE_OUTPUT_MAX) == 0,
+           "  and read back whole");
+        free(TAKE_PTR(got));
+        free(big);
+
+        struct tf_store_step lost = sk;
+        lost.name = "gone", lost.status = "lost";
+        IS_INT(tf_store_step_begin(s, &lost, &err), -EINVAL, "a step status 'lost': -EINVAL (its run is lost)");
+        IS_STR(msg(err),
+               "store: step status 'lost' is invalid: expected running, success, failure, timeout, oom, "
+               "cancelled, skipped or reused",
+               "  its message");
+        tf_store_free(s);
+}
+
+/* A version 2 history as the previous tfrun wrote it (tests/unit/store/v2.sql, a dump of such a file),
+ * migrated to version 3: every row kept, the new columns none, and what version 3 adds works on it. */
+static int collect_token(const struct tf_store_token *t, void *userdata);
+static void test_migrate_v2(const char *fixture) {
+        _cleanup_error_ tf_error *err = NULL;
+        _cleanup_free_ char *path = in_dir("v2.db");
+        sqlite3 *db = raw_create(path);
+        OK(load_file(db, fixture) == 0, "the v2 fixture loads (%s)", fixture);
+        _cleanup_free_ char *uv0 = raw_text(db, "PRAGMA user_version");
+        IS_STR(uv0, "2", "  a version 2 file");
+        sqlite3_close(db);
+
+        tf_store *s = open_ok(path);
+        if (!s)
+                return;
+        db = raw(path);
+        _cleanup_free_ char *uv = raw_text(db, "PRAGMA user_version"),
+                            *rc = raw_text(db, "SELECT group_concat(name, ' ') FROM pragma_table_info('runs') "
+                                               "WHERE cid >= 17"),
+                            *sc = raw_text(db, "SELECT group_concat(name, ' ') FROM pragma_table_info('steps') "
+                                               "WHERE cid >= 9");
+        sqlite3_close(db);
+        IS_STR(uv, "3", "v2 migrated: user_version 3");
+        IS_STR(rc, "retry_of", "  runs gained retry_of");
+        IS_STR(sc, "reason signal oom peak_memory why output", "  steps gained the rest of a step's result");
+        _cleanup_free_ struct tf_store_run *r = NULL;
+        OK(tf_store_get_run(s, "old-100-1", &r, &err) == 0 && streq(r->status, "failure") && r->exit_code == 3 &&
+                   streq(r->log_path, "/state/logs/old/old-100-1.log") && r->retry_of == NULL,
+           "  the ended run is kept, retry_of none");
+        free(TAKE_PTR(r));
+        OK(tf_store_get_run(s, "old-100-2", &r, &err) == 0 && streq(r->status, "running") &&
+                   streq(r->backend, "docker"),
+           "  the running run is kept");
+        free(TAKE_PTR(r));
+        _cleanup_free_ struct tf_store_step *st = NULL;
+        OK(tf_store_get_step(s, "old-100-1", "a", &st, &err) == 0 && streq(st->status, "success") &&
+                   st->output_size == 5 && st->output == NULL && st->reason == NULL && !st->oom &&
+                   st->peak_memory == TF_STORE_UNKNOWN && streq(st->log_path, "/state/logs/old/old-100-1.a.log"),
+           "  its step is kept, the new fields none");
+        free(TAKE_PTR(st));
+        _cleanup_free_ struct tf_store_service_state *ss = NULL;
+        OK(tf_store_service_get(s, "old", &ss, &err) == 0 && !ss->enabled, "  the service's state is kept");
+        _cleanup_free_ char *list = NULL;
+        IS_INT(tf_store_tokens(s, collect_token, &list, &err), 1, "  the token is kept");
+        struct tf_store_filter fl = { .status = "failure" };
+        IS_INT(tf_store_query(s, &fl, NULL, NULL, &err), 1, "  queries work");
+
+        /* What version 3 adds. */
+        struct tf_store_run rt = mkrun("old-100-3", "old", 1700000003000000, "m2");
+        rt.trigger = "rerun";
+        rt.retry_of = "old-100-1";
+        OK(tf_store_run_begin(s, &rt, &err) == 0, "  a retry of the old run is recorded");
+        struct tf_store_step ru = TF_STORE_STEP_INIT;
+        ru.run_id = "old-100-3", ru.name = "a", ru.status = "reused";
+        ru.started_usec = ru.ended_usec = 1700000003000000;
+        ru.output = "hello";
+        ru.output_len = 5;
+        OK(tf_store_step_begin(s, &ru, &err) == 0, "  with a step reused with its output");
+        OK(tf_store_get_step(s, "old-100-3", "a", &st, &err) == 0 && st->output_len == 5 &&
+                   memcmp(st->output, "hello", 5) == 0,
+           "  and the output read back");
+        OK(tf_store_check(s, &err) == 0, "  quick_check passes");
+        tf_store_free(s);
+
+        /* Opened again: nothing more to migrate. */
+        s = open_ok(path);
         tf_store_free(s);
 }
 
@@ -651,7 +833,7 @@ static void test_open_refusals(void) {
         IS_INT(tf_store_open(future, 0, &s, &err), -EPROTO, "a newer schema: -EPROTO");
         IS_STR(msg(err),
                kept("history '%s': schema version 7 was written by a newer tfrun (this one knows up "
-                    "to 2): run that version, or move the file aside",
+                    "to 3): run that version, or move the file aside",
                     future),
                "  its message");
 
@@ -865,7 +1047,7 @@ static int collect_token(const struct tf_store_token *t, void *userdata) {
 
 /* Tokens: add, a name taken, bad input, use, revoke; and a version 1 history (what tfrun wrote before the
  * tokens table) migrated to version 2 with its runs kept. */
-static void test_tokens(void) {
+static void test_tokens(const char *fixture) {
         _cleanup_error_ tf_error *err = NULL;
         _cleanup_free_ char *path = in_dir("tokens.db");
         tf_store *s = open_ok(path);
@@ -906,13 +1088,14 @@ static void test_tokens(void) {
         IS_INT(tf_store_tokens(s, collect_token, &list, &err), 1, "one token left");
         tf_store_free(s);
 
-        /* A version 1 file: the schema of migration 0 alone, as the previous tfrun left it. */
+        /* A version 1 file: the version 2 fixture without the tokens table, as the previous tfrun left it. */
         _cleanup_free_ char *v1 = in_dir("v1.db");
-        s = open_ok(v1);
-        OK(begin(s, "old-1", "old", 100, "m1") == 0, "v1: a run");
-        tf_store_free(s);
-        sqlite3 *db = raw(v1);
-        OK(sqlite3_exec(db, "DROP TABLE tokens; PRAGMA user_version = 1", NULL, NULL, NULL) == SQLITE_OK,
+        sqlite3 *db = raw_create(v1);
+        OK(load_file(db, fixture) == 0 &&
+                   sqlite3_exec(db, "INSERT INTO runs (run_id, service, trigger, attempt, started_usec, status, "
+                                    "backend, manager_id) VALUES ('old-1', 'old', 'manual', 1, 100, 'running', "
+                                    "'native', 'm1'); DROP TABLE tokens; PRAGMA user_version = 1",
+                                NULL, NULL, NULL) == SQLITE_OK,
            "v1: the file made a version 1 history");
         sqlite3_close(db);
         s = open_ok(v1);
@@ -920,7 +1103,7 @@ static void test_tokens(void) {
         _cleanup_free_ char *uv = raw_text(db, "PRAGMA user_version"),
                             *tt = raw_text(db, "SELECT count(*) FROM sqlite_master WHERE name = 'tokens'");
         sqlite3_close(db);
-        IS_STR(uv, "2", "v1 migrated: user_version 2");
+        IS_STR(uv, "3", "v1 migrated: user_version 3");
         IS_STR(tt, "1", "v1 migrated: the tokens table exists");
         _cleanup_free_ struct tf_store_run *r = NULL;
         OK(tf_store_get_run(s, "old-1", &r, &err) == 0, "v1 migrated: its run is kept");
@@ -929,8 +1112,8 @@ static void test_tokens(void) {
 }
 
 int main(int argc, char **argv) {
-        if (argc != 2) {
-                fprintf(stderr, "usage: test-store STORE_WRITER\n");
+        if (argc != 3) {
+                fprintf(stderr, "usage: test-store STORE_WRITER V2_FIXTURE\n");
                 return 2;
         }
         writer = argv[1];
@@ -946,7 +1129,8 @@ int main(int argc, char **argv) {
         test_mark_lost();
         test_steps();
         test_service_state();
-        test_tokens();
+        test_tokens(argv[2]);
+        test_migrate_v2(argv[2]);
         test_bad_input();
         test_open_refusals();
         test_damaged();
