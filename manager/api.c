@@ -35,7 +35,11 @@ static int bad_name(struct tf_http_response *resp, const char *what, const char 
 }
 
 static int from_errno(struct tf_http_response *resp, int r, const tf_error *e) {
-        unsigned st = r == -ENOENT ? 404 : r == -EBADF ? 409 : r == -ESHUTDOWN ? 503 : r == -EINVAL ? 400 : 500;
+        unsigned st = r == -ENOENT                                      ? 404
+                      : r == -EBADF || r == -EBUSY || r == -ESTALE || r == -EALREADY ? 409
+                      : r == -ESHUTDOWN                                 ? 503
+                      : r == -EINVAL                                    ? 400
+                                                                        : 500;
         tf_http_respond_error(resp, st, "%s", e && e->msg ? e->msg : strerror(-r));
         return TF_HTTP_DONE;
 }
@@ -141,8 +145,17 @@ static int h_reload(struct tf_http_request *req, struct tf_http_response *resp, 
         return TF_HTTP_DONE;
 }
 
+struct run_list {
+        tf_store *store;
+        json_t *runs;
+};
+
+/* A listing's run, with its steps (without their outputs: GET runs/ID has those). */
 static int add_run(const struct tf_store_run *run, void *userdata) {
-        json_array_append_new(userdata, tf_api_run_json(run));
+        struct run_list *l = userdata;
+        json_t *o = tf_api_run_json(run);
+        tf_api_run_add_steps(o, l->store, run->run_id, false);
+        json_array_append_new(l->runs, o);
         return 0;
 }
 
@@ -194,13 +207,13 @@ static int h_runs(struct tf_http_request *req, struct tf_http_response *resp, vo
                 f.before = v;
         }
         f.services = tf_auth_services(req);
-        json_t *a = json_array();
-        int r = tf_store_query(tf_manager_store(m), &f, add_run, a, &e);
+        struct run_list l = { tf_manager_store(m), json_array() };
+        int r = tf_store_query(l.store, &f, add_run, &l, &e);
         if (r < 0) {
-                json_decref(a);
+                json_decref(l.runs);
                 return from_errno(resp, r, e);
         }
-        tf_http_respond_json(resp, 200, json_pack("{s:o}", "runs", a));
+        tf_http_respond_json(resp, 200, json_pack("{s:o}", "runs", l.runs));
         return TF_HTTP_DONE;
 }
 
@@ -218,8 +231,46 @@ static int h_run(struct tf_http_request *req, struct tf_http_response *resp, voi
         }
         if (r < 0)
                 return from_errno(resp, r, e);
-        tf_http_respond_json(resp, 200, tf_api_run_json(run));
+        json_t *o = tf_api_run_json(run);
+        tf_api_run_add_steps(o, tf_manager_store(m), run->run_id, true);
+        tf_http_respond_json(resp, 200, o);
         free(run);
+        return TF_HTTP_DONE;
+}
+
+/* POST runs/{id}/retry, the step to rerun from in the body ({"from": "b"}) or the query (?from=b). */
+static int h_retry(struct tf_http_request *req, struct tf_http_response *resp, void *userdata) {
+        struct tf_manager *m = userdata;
+        _cleanup_error_ tf_error *e = NULL;
+        const char *id = tf_http_request_param(req, "id");
+        if (!tf_http_valid_run_id(id))
+                return bad_name(resp, "run id", id);
+        json_t *body = NULL;
+        if (tf_http_request_json(req, &body, &e) < 0) {
+                tf_http_respond_error(resp, 400, "the body: %s", e->msg);
+                return TF_HTTP_DONE;
+        }
+        _cleanup_(json_decrefp) json_t *bodyp = body;
+        const char *from = tf_http_request_query(req, "from");
+        json_t *jf = json_object_get(body, "from");
+        if (jf && !json_is_null(jf)) {
+                if (!json_is_string(jf)) {
+                        tf_http_respond_error(resp, 400, "invalid \"from\": expected a step's name (a string)");
+                        return TF_HTTP_DONE;
+                }
+                if (from && !streq(from, json_string_value(jf))) {
+                        tf_http_respond_error(resp, 400, "from is given twice (body and query), differently");
+                        return TF_HTTP_DONE;
+                }
+                from = json_string_value(jf);
+        }
+        if (from && !tf_http_valid_name(from))
+                return bad_name(resp, "step name", from);
+        json_t *o = NULL;
+        int r = tf_manager_retry(m, id, from, &o, &e);
+        if (r < 0)
+                return from_errno(resp, r, e);
+        tf_http_respond_json(resp, 200, o);
         return TF_HTTP_DONE;
 }
 
@@ -262,13 +313,27 @@ struct follow {
         int fd;
         off_t off;
         char *run_id;
+        char *step; /* NULL: the run's own log */
 };
+
+/* What is followed still writes: the run goes on, and for a step, the step too (from the history). */
+static bool follow_going(struct follow *f) {
+        if (!tf_manager_run_is_running(f->m, f->run_id))
+                return false;
+        if (!f->step)
+                return true;
+        _cleanup_error_ tf_error *e = NULL;
+        _cleanup_free_ struct tf_store_step *st = NULL;
+        return tf_store_get_step(tf_manager_store(f->m), f->run_id, f->step, &st, &e) == 0 &&
+               streq(st->status, "running");
+}
 
 static void follow_free(struct follow *f) {
         tf_source_remove(f->timer);
         if (f->fd >= 0)
                 close(f->fd);
         free(f->run_id);
+        free(f->step);
         free(f);
 }
 
@@ -296,7 +361,7 @@ static int on_follow_tick(struct tf_source *src, int fd, uint32_t events, void *
         if (follow_pump(f) < 0)
                 return 0;
         /* The run is over and everything it wrote is out: the stream ends. */
-        if (!tf_manager_run_is_running(f->m, f->run_id)) {
+        if (!follow_going(f)) {
                 if (follow_pump(f) < 0)
                         return 0;
                 struct tf_http_stream *st = f->st;
@@ -330,6 +395,11 @@ static int h_log(struct tf_http_request *req, struct tf_http_response *resp, voi
         }
         v = tf_http_request_query(req, "follow");
         bool follow = v && (streq(v, "") || streq(v, "1") || streq(v, "true"));
+        /* A step's name is checked before the history is asked: it never reaches a path at all (the log's
+         * path is the one the history recorded for the step). */
+        const char *step = tf_http_request_query(req, "step");
+        if (step && !tf_http_valid_name(step))
+                return bad_name(resp, "step name", step);
         struct tf_store_run *run = NULL;
         int r = tf_store_get_run(tf_manager_store(m), id, &run, &e);
         if (r == -ENOENT) {
@@ -339,14 +409,33 @@ static int h_log(struct tf_http_request *req, struct tf_http_response *resp, voi
         if (r < 0)
                 return from_errno(resp, r, e);
         _cleanup_free_ struct tf_store_run *runp = run;
-        if (!run->log_path) {
-                tf_http_respond_error(resp, 404, "run '%s' has no log", id);
+        _cleanup_free_ struct tf_store_step *srow = NULL;
+        const char *log_path = run->log_path;
+        if (step) {
+                r = tf_store_get_step(tf_manager_store(m), id, step, &srow, &e);
+                if (r == -ENOENT) {
+                        tf_http_respond_error(resp, 404, "run '%s' has no step '%s'%s", id, step,
+                                              tf_store_steps(tf_manager_store(m), id, NULL, NULL, NULL) > 0
+                                                      ? " (see `tfrun status` for its steps)"
+                                                      : " (it is not a workflow run, or no step has started)");
+                        return TF_HTTP_DONE;
+                }
+                if (r < 0)
+                        return from_errno(resp, r, e);
+                log_path = srow->log_path;
+        }
+        if (!log_path) {
+                if (step)
+                        tf_http_respond_error(resp, 404, "step '%s' of run '%s' has no log (%s)", step, id,
+                                              srow->status);
+                else
+                        tf_http_respond_error(resp, 404, "run '%s' has no log", id);
                 return TF_HTTP_DONE;
         }
         /* The path comes from the history the manager wrote, never from the request. */
-        int fd = open(run->log_path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
+        int fd = open(log_path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
         if (fd < 0) {
-                tf_http_respond_error(resp, errno == ENOENT ? 404 : 500, "run '%s': log %s: %s", id, run->log_path,
+                tf_http_respond_error(resp, errno == ENOENT ? 404 : 500, "run '%s': log %s: %s", id, log_path,
                                       strerror(errno));
                 return TF_HTTP_DONE;
         }
@@ -354,6 +443,7 @@ static int h_log(struct tf_http_request *req, struct tf_http_response *resp, voi
         f->m = m;
         f->fd = fd;
         f->run_id = tf_strdup(id);
+        f->step = step ? tf_strdup(step) : NULL;
         f->off = tail ? tail_offset(fd, tail) : 0;
         f->st = tf_http_respond_stream(resp, 200, "text/plain; charset=utf-8");
         if (!f->st) {
@@ -363,7 +453,7 @@ static int h_log(struct tf_http_request *req, struct tf_http_response *resp, voi
         tf_http_response_on_gone(resp, follow_gone, f);
         if (follow_pump(f) < 0)
                 return TF_HTTP_DONE;
-        if (follow && tf_manager_run_is_running(m, id) &&
+        if (follow && follow_going(f) &&
             tf_loop_add_timer(tf_manager_loop(m), CLOCK_MONOTONIC, tf_now(CLOCK_MONOTONIC) + FOLLOW_POLL_USEC,
                               on_follow_tick, f, &f->timer, &e) == 0)
                 return TF_HTTP_DONE;
@@ -387,6 +477,7 @@ static const struct tf_http_route routes[] = {
         { "GET", "/api/v1/runs", h_runs, TF_ROLE_READ },
         { "GET", "/api/v1/runs/{id}", h_run, TF_ROLE_READ },
         { "GET", "/api/v1/runs/{id}/log", h_log, TF_ROLE_READ },
+        { "POST", "/api/v1/runs/{id}/retry", h_retry, TF_ROLE_OPERATE },
         { "GET", "/api/v1/tokens", tf_auth_h_list, TF_ROLE_ADMIN },
         { "POST", "/api/v1/tokens", tf_auth_h_create, TF_ROLE_ADMIN },
         { "DELETE", "/api/v1/tokens/{name}", tf_auth_h_revoke, TF_ROLE_ADMIN },
@@ -430,5 +521,48 @@ json_t *tf_api_run_json(const struct tf_store_run *r) {
         json_object_set_new(o, "cpu_usec", r->cpu_usec != TF_STORE_UNKNOWN ? json_integer(r->cpu_usec) : json_null());
         json_object_set_new(o, "backend", r->backend ? json_string(r->backend) : json_null());
         json_object_set_new(o, "log_path", r->log_path ? json_string(r->log_path) : json_null());
+        json_object_set_new(o, "retry_of", r->retry_of ? json_string(r->retry_of) : json_null());
         return o;
+}
+
+struct steps_json {
+        json_t *a;
+        bool outputs;
+};
+
+static int add_step(const struct tf_store_step *st, void *userdata) {
+        struct steps_json *w = userdata;
+        json_t *o = json_object();
+        json_object_set_new(o, "name", json_string(st->name));
+        json_object_set_new(o, "position", json_integer(st->order));
+        json_object_set_new(o, "status", json_string(st->status));
+        json_object_set_new(o, "reason", st->reason ? json_string(st->reason) : json_null());
+        json_object_set_new(o, "why", st->why ? json_string(st->why) : json_null());
+        json_object_set_new(o, "exit_code", st->exit_code >= 0 ? json_integer(st->exit_code) : json_null());
+        json_object_set_new(o, "signal", st->signal ? json_integer(st->signal) : json_null());
+        json_object_set_new(o, "oom", json_boolean(st->oom));
+        json_object_set_new(o, "peak_memory",
+                            st->peak_memory != TF_STORE_UNKNOWN ? json_integer(st->peak_memory) : json_null());
+        json_object_set_new(o, "started", usec_time(st->started_usec));
+        json_object_set_new(o, "ended", usec_time(st->ended_usec));
+        json_object_set_new(o, "started_usec", json_integer((json_int_t) st->started_usec));
+        json_object_set_new(o, "ended_usec", st->ended_usec ? json_integer((json_int_t) st->ended_usec) : json_null());
+        json_object_set_new(o, "log_path", st->log_path ? json_string(st->log_path) : json_null());
+        json_object_set_new(o, "output_size",
+                            st->output_size != TF_STORE_UNKNOWN ? json_integer(st->output_size) : json_null());
+        if (w->outputs) {
+                /* JSON holds text: an output that is not UTF-8 is null here (output_size says it exists). */
+                json_t *out = st->output ? json_stringn(st->output, st->output_len) : NULL;
+                json_object_set_new(o, "output", out ? out : json_null());
+        }
+        json_array_append_new(w->a, o);
+        return 0;
+}
+
+void tf_api_run_add_steps(json_t *run, tf_store *store, const char *run_id, bool outputs) {
+        _cleanup_error_ tf_error *e = NULL;
+        struct steps_json w = { json_array(), outputs };
+        if (tf_store_steps(store, run_id, add_step, &w, &e) < 0)
+                json_object_set_new(run, "steps_error", json_string(e->msg));
+        json_object_set_new(run, "steps", w.a);
 }

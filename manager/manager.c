@@ -781,14 +781,92 @@ bool tf_manager_run_is_running(struct tf_manager *m, const char *run_id) {
         return false;
 }
 
+/* The history's word for a step's status (store/store.h): a failure says how, as a run's does. NULL for a
+ * step not started (nothing to record). */
+static const char *step_word(const struct tf_step_result *st) {
+        switch (st->status) {
+        case TF_STEP_RUNNING:
+                return "running";
+        case TF_STEP_SUCCEEDED:
+                return "success";
+        case TF_STEP_SKIPPED:
+                return "skipped";
+        case TF_STEP_CANCELLED:
+                return "cancelled";
+        case TF_STEP_REUSED:
+                return "reused";
+        case TF_STEP_FAILED:
+                return st->result.reason == TF_REASON_TIMED_OUT    ? "timeout"
+                       : st->result.reason == TF_REASON_OOM_KILLED ? "oom"
+                       : st->result.reason == TF_REASON_CANCELLED  ? "cancelled"
+                                                                   : "failure";
+        default:
+                return NULL;
+        }
+}
+
+/* A step's row: begun when it starts, completed when it ends; a step that never ran (skipped, reused, or
+ * one that could not start) is recorded once, ended. */
+static void record_step(struct tf_manager *m, const struct tf_run *r, const struct tf_step_result *st) {
+        _cleanup_error_ tf_error *e = NULL;
+        const char *word = step_word(st);
+        if (!word)
+                return;
+        const struct tf_run_result *res = &st->result;
+        bool running = st->status == TF_STEP_RUNNING;
+        uint64_t now = tf_now(CLOCK_REALTIME);
+        struct tf_store_step row = TF_STORE_STEP_INIT;
+        row.run_id = r->run_id;
+        row.name = st->step->name;
+        row.order = (int64_t) st->position;
+        row.status = word;
+        row.started_usec = res->start_realtime_usec ? res->start_realtime_usec : now;
+        row.ended_usec = running ? 0 : now > row.started_usec ? now : row.started_usec;
+        row.exit_code = res->exit_code >= 0 && res->exit_code <= 255 ? res->exit_code : -1;
+        row.signal = res->signal > 0 && res->signal <= 128 ? res->signal : 0;
+        row.oom = res->reason == TF_REASON_OOM_KILLED || (res->oom_kills != TF_UNSET && res->oom_kills > 0);
+        row.peak_memory = res->memory_peak != TF_UNSET ? (int64_t) res->memory_peak : TF_STORE_UNKNOWN;
+        row.reason = res->error ? res->error : res->reason != TF_REASON_NONE ? tf_run_reason_name(res->reason) : NULL;
+        row.why = st->why;
+        row.log_path = res->log_path;
+        if (st->output && st->output_len <= TF_STORE_OUTPUT_MAX) {
+                row.output = st->output;
+                row.output_len = st->output_len;
+        } else if (st->output)
+                tf_log("warning: %s: step %s: its output (%zu bytes) is too long for the history: a retry "
+                       "cannot reuse it",
+                       r->run_id, row.name, st->output_len);
+        int k = running ? tf_store_step_begin(m->store, &row, &e) : tf_store_step_end(m->store, &row, &e);
+        if (k == -ENOENT && !running) {
+                tf_error_free(e);
+                e = NULL;
+                k = tf_store_step_begin(m->store, &row, &e);
+        }
+        if (k < 0)
+                tf_log("warning: %s: step %s is not recorded in the history: %s", r->run_id, row.name, e->msg);
+}
+
+static void hook_step(const struct tf_run *r, const struct tf_step_result *st, void *userdata) {
+        struct tf_manager *m = userdata;
+        /* Before the run's row exists (steps started from inside tf_run_start()), hook_started records what
+         * its steps did so far. */
+        if (!tf_manager_run_is_running(m, r->run_id))
+                return;
+        record_step(m, r, st);
+}
+
 static void hook_started(struct tf_service *svc, const struct tf_run *r, enum tf_trigger trigger, unsigned attempt,
                          uint64_t scheduled_usec, void *userdata) {
         struct tf_manager *m = userdata;
         _cleanup_error_ tf_error *e = NULL;
         struct tf_store_run row = TF_STORE_RUN_INIT;
+        const char *retry_of = r->extra ? r->extra->retry_of : NULL;
         row.run_id = r->run_id;
         row.service = r->spec->name;
-        row.trigger = tf_trigger_name(trigger);
+        /* `tfrun retry`'s run is started as a manual trigger carrying retry_of; "retry" is the word of a
+         * restart's later attempt already, so the history says "rerun" (its later attempts stay "retry"). */
+        row.trigger = trigger == TF_TRIGGER_MANUAL && retry_of ? "rerun" : tf_trigger_name(trigger);
+        row.retry_of = retry_of;
         row.attempt = attempt + 1;
         row.scheduled_usec = scheduled_usec;
         row.started_usec = r->result.start_realtime_usec ? r->result.start_realtime_usec : tf_now(CLOCK_REALTIME);
@@ -799,6 +877,8 @@ static void hook_started(struct tf_service *svc, const struct tf_run *r, enum tf
         if (tf_store_run_begin(m->store, &row, &e) < 0)
                 tf_log("warning: %s: not recorded in the history: %s", r->run_id, e->msg);
         live_add(m, r->run_id);
+        for (size_t i = 0; i < r->result.n_steps; i++)
+                record_step(m, r, &r->result.steps[i]);
         tf_metrics_run_started(m->metrics, r->spec->name, trigger, row.started_usec);
 }
 
@@ -1006,6 +1086,8 @@ int tf_manager_new(const struct tf_manager_options *o, struct tf_manager **ret, 
         m->logs_dir = tf_asprintf("%s/logs", m->state_dir);
         m->manager_id = make_manager_id();
         m->run_opts.cgroup_parent = o->cgroup_parent;
+        m->run_opts.on_step = hook_step;
+        m->run_opts.on_step_userdata = m;
         m->hooks = (struct tf_service_hooks){ .run_started = hook_started, .run_ended = hook_ended,
                                               .job_ended = hook_job_ended, .fire_missed = hook_missed,
                                               .userdata = m };
@@ -1366,8 +1448,16 @@ struct tf_loop *tf_manager_loop(struct tf_manager *m) {
         return m->loop;
 }
 
+struct status_runs {
+        tf_store *store;
+        json_t *runs;
+};
+
 static int add_run(const struct tf_store_run *run, void *userdata) {
-        json_array_append_new(userdata, tf_api_run_json(run));
+        struct status_runs *w = userdata;
+        json_t *o = tf_api_run_json(run);
+        tf_api_run_add_steps(o, w->store, run->run_id, false);
+        json_array_append_new(w->runs, o);
         return 0;
 }
 
@@ -1378,7 +1468,8 @@ json_t *tf_manager_service_status_json(struct tf_manager *m, const char *name) {
         _cleanup_error_ tf_error *e = NULL;
         json_t *runs = json_array();
         struct tf_store_filter f = { .service = name, .limit = 10 };
-        if (tf_store_query(m->store, &f, add_run, runs, &e) < 0)
+        struct status_runs w = { m->store, runs };
+        if (tf_store_query(m->store, &f, add_run, &w, &e) < 0)
                 json_object_set_new(o, "history_error", json_string(e->msg));
         json_object_set_new(o, "runs", runs);
         struct msvc *s = find_name(m, name);
@@ -1426,4 +1517,248 @@ struct tf_budget *tf_manager_budget(struct tf_manager *m) {
 
 struct tf_admission *tf_manager_admission(struct tf_manager *m) {
         return m->adm;
+}
+
+/* --- tfrun retry --- */
+
+/* A step of the run retried, as the history has it. */
+struct old_step {
+        char *name;
+        char *status;
+        char *output; /* NULL: none recorded */
+        size_t output_len;
+};
+
+struct old_steps {
+        struct old_step *v;
+        size_t n;
+};
+
+static int collect_step(const struct tf_store_step *st, void *userdata) {
+        struct old_steps *o = userdata;
+        o->v = tf_realloc(o->v, (o->n + 1) * sizeof(*o->v));
+        struct old_step *x = &o->v[o->n++];
+        *x = (struct old_step){ .name = tf_strdup(st->name), .status = tf_strdup(st->status) };
+        if (st->output) {
+                x->output = tf_malloc0(st->output_len + 1);
+                memcpy(x->output, st->output, st->output_len);
+                x->output_len = st->output_len;
+        }
+        return 0;
+}
+
+static void old_steps_done(struct old_steps *o) {
+        for (size_t i = 0; i < o->n; i++) {
+                free(o->v[i].name);
+                free(o->v[i].status);
+                free(o->v[i].output);
+        }
+        free(o->v);
+}
+
+static const struct old_step *old_step_find(const struct old_steps *o, const char *name) {
+        for (size_t i = 0; i < o->n; i++)
+                if (streq(o->v[i].name, name))
+                        return &o->v[i];
+        return NULL;
+}
+
+static bool is_handler_name(const struct tf_spec *spec, const char *name) {
+        const struct tf_step *h[] = { spec->on_success, spec->on_failure, spec->on_exit };
+        for (size_t i = 0; i < ELEMENTSOF(h); i++)
+                if (h[i] && streq(h[i]->name, name))
+                        return true;
+        return false;
+}
+
+/* "a, b, c": the spec's steps. */
+static char *spec_step_names(const struct tf_spec *spec) {
+        char *out = tf_strdup("");
+        for (size_t i = 0; i < spec->n_steps; i++) {
+                char *t = tf_asprintf("%s%s%s", out, i ? ", " : "", spec->steps[i].name);
+                free(out);
+                out = t;
+        }
+        return out;
+}
+
+/* "a, b, c": the steps the run recorded (handlers left out). */
+static char *old_step_names(const struct old_steps *o, const struct tf_spec *spec) {
+        char *out = tf_strdup("");
+        for (size_t i = 0; i < o->n; i++) {
+                if (is_handler_name(spec, o->v[i].name))
+                        continue;
+                char *t = tf_asprintf("%s%s%s", out, *out ? ", " : "", o->v[i].name);
+                free(out);
+                out = t;
+        }
+        return out;
+}
+
+/*
+ * Which steps the retry runs again (rerun[i] for spec->steps[i]): --from STEP and everything downstream of
+ * it; else every step that did not succeed (failed, timed out, skipped, cancelled, never recorded) and
+ * everything downstream of those, since a step's inputs are the outputs of the steps it needs. The rest
+ * succeeded (or were reused) with inputs that do not change: they are reused with their outputs.
+ */
+static int plan_rerun(const struct tf_spec *spec, const struct old_steps *old, const char *from, bool *rerun,
+                      tf_error **err) {
+        _cleanup_free_ size_t *order = NULL;
+        int r = tf_spec_steps_order(spec, &order);
+        if (r < 0)
+                return tf_error_set(err, -r, "%s: its steps have no order (a cycle?)", spec->name);
+        for (size_t i = 0; i < spec->n_steps; i++) {
+                const struct old_step *o = old_step_find(old, spec->steps[i].name);
+                if (from)
+                        rerun[i] = streq(spec->steps[i].name, from);
+                else
+                        rerun[i] = !o || !(streq(o->status, "success") || streq(o->status, "reused"));
+        }
+        for (size_t k = 0; k < spec->n_steps; k++) {
+                const struct tf_step *st = &spec->steps[order[k]];
+                for (size_t d = 0; d < st->n_deps && !rerun[order[k]]; d++)
+                        rerun[order[k]] = rerun[st->deps[d]];
+        }
+        return 0;
+}
+
+int tf_manager_retry(struct tf_manager *m, const char *run_id, const char *from, json_t **ret, tf_error **err) {
+        _cleanup_free_ struct tf_store_run *run = NULL;
+        int r = tf_store_get_run(m->store, run_id, &run, err);
+        if (r == -ENOENT) {
+                tf_error_free(*err);
+                *err = NULL;
+                return tf_error_set(err, ENOENT, "no run '%s' in the history (see `tfrun history`)", run_id);
+        }
+        if (r < 0)
+                return r;
+        if (streq(run->status, "running"))
+                return tf_error_set(err, EBUSY,
+                                    "run %s is still running: a retry starts from its end (wait for it, or "
+                                    "`tfrun stop %s`)",
+                                    run_id, run->service);
+        struct msvc *s = find_name(m, run->service);
+        if (!s)
+                return tf_error_set(err, ENOENT,
+                                    "run %s is of service '%s', which is no longer in %s (or does not load: "
+                                    "see `tfrun ps`)",
+                                    run_id, run->service, m->o.dir);
+        if (m->stopping)
+                return tf_error_set(err, ESHUTDOWN, "the manager is stopping");
+        const struct tf_spec *spec = tf_service_spec(s->svc);
+
+        _cleanup_(old_steps_done) struct old_steps old = {};
+        r = tf_store_steps(m->store, run_id, collect_step, &old, err);
+        if (r < 0)
+                return r;
+        _cleanup_free_ char *now_names = spec_step_names(spec), *then_names = old_step_names(&old, spec);
+
+        if (spec->n_steps == 0) {
+                if (*then_names)
+                        return tf_error_set(err, ESTALE,
+                                            "the spec of %s changed since run %s: that run had the steps %s, "
+                                            "and %s has none now: nothing of it can be reused (`tfrun trigger "
+                                            "%s` runs it anew)",
+                                            run->service, run_id, then_names, run->service, run->service);
+                if (from)
+                        return tf_error_set(err, EINVAL,
+                                            "--from %s: run %s is not a workflow run (%s has no steps): retry "
+                                            "it without --from",
+                                            from, run_id, run->service);
+        }
+        if (from) {
+                bool found = false;
+                const char *near = NULL;
+                unsigned best = 3;
+                for (size_t i = 0; i < spec->n_steps; i++) {
+                        found |= streq(spec->steps[i].name, from);
+                        unsigned d = tf_edit_distance(from, spec->steps[i].name);
+                        if (d < best)
+                                best = d, near = spec->steps[i].name;
+                }
+                if (!found) {
+                        _cleanup_free_ char *hint = near ? tf_asprintf(" (did you mean '%s'?)", near) : NULL;
+                        return tf_error_set(err, EINVAL, "--from %s: %s has no step '%s'%s; its steps: %s", from,
+                                            run->service, from, hint ? hint : "", now_names);
+                }
+        }
+        /*
+         * What ran must still be what the spec says, or its results are not the spec's: every step the run
+         * recorded is still there, every step of the spec was recorded (unless the run was lost with its
+         * manager, before it reached them), and a step reused for its output still has one.
+         */
+        bool mismatch = false;
+        _cleanup_free_ char *detail = NULL;
+        for (size_t i = 0; i < old.n && !mismatch; i++) {
+                bool known = is_handler_name(spec, old.v[i].name);
+                for (size_t k = 0; k < spec->n_steps && !known; k++)
+                        known = streq(spec->steps[k].name, old.v[i].name);
+                if (!known) {
+                        mismatch = true;
+                        detail = tf_asprintf("step %s is gone", old.v[i].name);
+                }
+        }
+        for (size_t k = 0; k < spec->n_steps && old.n > 0 && !mismatch; k++) {
+                const struct old_step *o = old_step_find(&old, spec->steps[k].name);
+                if (!o && !streq(run->status, "lost")) {
+                        mismatch = true;
+                        detail = tf_asprintf("step %s is new", spec->steps[k].name);
+                } else if (o && spec->steps[k].output && !o->output &&
+                           (streq(o->status, "success") || streq(o->status, "reused"))) {
+                        mismatch = true;
+                        detail = tf_asprintf("step %s passes on an output (output: %s) that run %s did not record",
+                                             spec->steps[k].name, spec->steps[k].output, run_id);
+                }
+        }
+        if (mismatch)
+                return tf_error_set(err, ESTALE,
+                                    "the steps of %s changed since run %s (%s; then: %s; now: %s): its results "
+                                    "cannot be reused (`tfrun trigger %s` runs it anew)",
+                                    run->service, run_id, detail, then_names, now_names, run->service);
+
+        _cleanup_free_ bool *rerun = tf_malloc0((spec->n_steps + 1) * sizeof(*rerun));
+        _cleanup_free_ struct tf_step_reuse *reuse = tf_malloc0((spec->n_steps + 1) * sizeof(*reuse));
+        size_t n_reuse = 0, n_rerun = 0;
+        json_t *jrerun = json_array(), *jreused = json_array();
+        if (spec->n_steps > 0) {
+                r = plan_rerun(spec, &old, from, rerun, err);
+                if (r < 0) {
+                        json_decref(jrerun), json_decref(jreused);
+                        return r;
+                }
+                for (size_t i = 0; i < spec->n_steps; i++) {
+                        const struct old_step *o = old_step_find(&old, spec->steps[i].name);
+                        if (rerun[i] || !o) {
+                                n_rerun++;
+                                json_array_append_new(jrerun, json_string(spec->steps[i].name));
+                                continue;
+                        }
+                        reuse[n_reuse++] = (struct tf_step_reuse){ .name = spec->steps[i].name,
+                                                                   .output = o->output,
+                                                                   .output_len = o->output_len };
+                        json_array_append_new(jreused, json_string(spec->steps[i].name));
+                }
+                if (n_rerun == 0) {
+                        json_decref(jrerun), json_decref(jreused);
+                        return tf_error_set(err, EALREADY,
+                                            "every step of run %s succeeded: nothing to retry (`tfrun retry %s "
+                                            "--from STEP` reruns a step and what follows it, `tfrun trigger %s` "
+                                            "the whole workflow)",
+                                            run_id, run_id, run->service);
+                }
+        }
+        struct tf_run_extra x = { .retry_of = run_id, .reuse = n_reuse ? reuse : NULL, .n_reuse = n_reuse };
+        _cleanup_free_ char *why = tf_asprintf("retry of %s", run_id);
+        char *id = NULL;
+        enum tf_trigger_outcome oc = tf_service_trigger_ex(s->svc, TF_TRIGGER_MANUAL, why, &x, &id);
+        static const char *const names[] = { [TF_TRIGGER_STARTED] = "started", [TF_TRIGGER_QUEUED] = "queued",
+                                             [TF_TRIGGER_SKIPPED] = "skipped", [TF_TRIGGER_DRAINING] = "draining",
+                                             [TF_TRIGGER_FAILED] = "failed", [TF_TRIGGER_WAITING] = "waiting" };
+        if (oc == TF_TRIGGER_STARTED || oc == TF_TRIGGER_QUEUED || oc == TF_TRIGGER_WAITING)
+                tf_log("%s: retry of %s%s%s: %s%s%s", run->service, run_id, from ? " from step " : "", from ? from : "",
+                       names[oc], id ? " as " : "", id ? id : "");
+        *ret = json_pack("{s:s,s:s,s:s?,s:s,s:o,s:o}", "service", run->service, "outcome", names[oc], "run_id", id,
+                         "retry_of", run_id, "rerun", jrerun, "reused", jreused);
+        free(id);
+        return 0;
 }

@@ -58,6 +58,14 @@ int tf_manager_trigger(struct tf_manager *m, const char *name, json_t **ret, tf_
 int tf_manager_stop(struct tf_manager *m, const char *name, unsigned *ret_stopped, tf_error **err);
 int tf_manager_set_enabled(struct tf_manager *m, const char *name, bool enabled, tf_error **err);
 
+/* tfrun retry RUN_ID [--from STEP]: a new run of the run's service, linked to it (retry_of). A workflow's
+ * retry reruns the steps that did not succeed (or `from` and every step downstream of it) and everything
+ * downstream of them, and reuses the others with their recorded outputs. *ret as for trigger, with
+ * "retry_of", "rerun" and "reused" (step names). -ENOENT: no such run, or its service is gone; -EBUSY: it
+ * is still running; -EINVAL: from is no step of the workflow (or the run is not a workflow's); -ESTALE: the
+ * workflow's steps changed since that run; -EALREADY: every step succeeded (nothing to retry). */
+int tf_manager_retry(struct tf_manager *m, const char *run_id, const char *from, json_t **ret, tf_error **err);
+
 /* status NAME: the service, its last runs from the history and its next fire times (new reference). */
 json_t *tf_manager_service_status_json(struct tf_manager *m, const char *name);
 /* The run is going on in this manager now. */

@@ -32,6 +32,8 @@ struct verb_opts {
         const char *since;
         const char *lines;
         const char *role, *services; /* token create */
+        const char *step;            /* logs --step */
+        const char *from;            /* retry --from */
         char *socket;
         int argc;
         char **argv; /* the operands */
@@ -50,7 +52,11 @@ static void usage(FILE *f, const char *verb) {
                 { "reload", "", "re-read the manager's directory" },
                 { "queue", "", "runs waiting for admission (--config): position, priority, why each waits" },
                 { "history", "[NAME] [--status S] [--since DURATION] [-n N]", "past runs, newest first" },
-                { "logs", "NAME|RUN_ID [-f] [-n N]", "a run's output (NAME: its newest run)" },
+                { "logs", "NAME|RUN_ID [-f] [-n N] [--step STEP]",
+                  "a run's output (NAME: its newest run; --step: one step's of a workflow run)" },
+                { "retry", "RUN_ID [--from STEP]",
+                  "a new run of that run's service, linked to it; a workflow reruns its failed and skipped "
+                  "steps (or STEP and what follows it) and reuses the others' outputs; prints the run id" },
                 { "token", "create NAME --role read|operate|admin [--services a,b]",
                   "a bearer token for `tfrun up --listen`: printed once, alone; only its hash is kept" },
                 { "token", "list", "the tokens: name, role, services, created, last used (never a token)" },
@@ -68,10 +74,11 @@ static int parse(int argc, char **argv, struct verb_opts *o) {
                 { "follow", no_argument, NULL, 'f' },        { "status", required_argument, NULL, 's' },
                 { "since", required_argument, NULL, 'd' },   { "lines", required_argument, NULL, 'n' },
                 { "help", no_argument, NULL, 'h' },          { "role", required_argument, NULL, 'r' },
-                { "services", required_argument, NULL, 'v' }, {},
+                { "services", required_argument, NULL, 'v' }, { "step", required_argument, NULL, 'P' },
+                { "from", required_argument, NULL, 'F' },     {},
         };
         bool is_logs = streq(o->verb, "logs"), is_history = streq(o->verb, "history"),
-             is_token = streq(o->verb, "token");
+             is_token = streq(o->verb, "token"), is_retry = streq(o->verb, "retry");
         int c;
         optind = 1;
         opterr = 0;
@@ -105,6 +112,16 @@ static int parse(int argc, char **argv, struct verb_opts *o) {
                                 goto unknown;
                         *(c == 'r' ? &o->role : &o->services) = optarg;
                         break;
+                case 'P':
+                        if (!is_logs)
+                                goto unknown;
+                        o->step = optarg;
+                        break;
+                case 'F':
+                        if (!is_retry)
+                                goto unknown;
+                        o->from = optarg;
+                        break;
                 case 'h':
                         usage(stdout, o->verb);
                         return 0;
@@ -116,9 +133,10 @@ static int parse(int argc, char **argv, struct verb_opts *o) {
                 unknown:
                         tf_log("%s: unknown option '%s'; its options: %s--json, --socket PATH, --help", o->verb,
                                argv[optind - 1],
-                               is_logs      ? "-f, -n N, "
+                               is_logs      ? "-f, -n N, --step STEP, "
                                : is_history ? "--status S, --since DURATION, -n N, "
                                : is_token   ? "--role ROLE, --services a,b, "
+                               : is_retry   ? "--from STEP, "
                                             : "");
                         return -EINVAL;
                 }
@@ -303,6 +321,30 @@ static void print_run_row(json_t *r) {
                short_time(json_string_value(json_object_get(r, "started")), t, sizeof(t)), d, str(r, "status"), c);
 }
 
+/* A workflow run's steps under its row, in the same columns (and what it retries). */
+static void print_run_steps(json_t *r) {
+        if (json_is_string(json_object_get(r, "retry_of")))
+                printf("  retry of %s\n", str(r, "retry_of"));
+        json_t *steps = json_object_get(r, "steps"), *st;
+        size_t i;
+        json_array_foreach(steps, i, st) {
+                char t[32], d[32] = "-", c[16] = "-";
+                json_t *b = json_object_get(st, "started_usec"), *en = json_object_get(st, "ended_usec"),
+                       *code = json_object_get(st, "exit_code");
+                bool ran = !streq(str(st, "status"), "skipped") && !streq(str(st, "status"), "reused");
+                if (ran && json_is_integer(b) && json_is_integer(en))
+                        tf_format_duration_short(d, sizeof(d),
+                                                 (uint64_t) (json_integer_value(en) - json_integer_value(b)));
+                if (json_is_integer(code))
+                        snprintf(c, sizeof(c), "%" JSON_INTEGER_FORMAT, json_integer_value(code));
+                _cleanup_free_ char *name = tf_asprintf("  step %s", str(st, "name"));
+                const char *why = json_string_value(json_object_get(st, "why"));
+                printf("%-36s %-20s %-9s %-20s %-9s %-10s %s%s%s\n", name, "", "",
+                       ran ? short_time(json_string_value(json_object_get(st, "started")), t, sizeof(t)) : "-", d,
+                       str(st, "status"), c, why ? "  " : "", why ? why : "");
+        }
+}
+
 static void print_run_header(void) {
         printf("%-36s %-20s %-9s %-20s %-9s %-10s %s\n", "RUN", "SERVICE", "TRIGGER", "STARTED (UTC)", "DURATION",
                "STATUS", "EXIT");
@@ -343,7 +385,10 @@ static int verb_status(struct verb_opts *o) {
         if (json_array_size(runs) > 0) {
                 printf("\n");
                 print_run_header();
-                json_array_foreach(runs, i, v) print_run_row(v);
+                json_array_foreach(runs, i, v) {
+                        print_run_row(v);
+                        print_run_steps(v);
+                }
         }
         json_decref(s);
         return 0;
@@ -461,7 +506,10 @@ static int verb_history(struct verb_opts *o) {
                 json_t *runs = json_object_get(a, "runs"), *v;
                 size_t i;
                 print_run_header();
-                json_array_foreach(runs, i, v) print_run_row(v);
+                json_array_foreach(runs, i, v) {
+                        print_run_row(v);
+                        print_run_steps(v);
+                }
         }
         json_decref(a);
         return 0;
@@ -496,15 +544,59 @@ static int verb_logs(struct verb_opts *o) {
         if (!run_id)
                 run_id = tf_strdup(arg);
         _cleanup_free_ char *rid = tf_api_escape(run_id);
-        _cleanup_free_ char *path = tf_asprintf("/api/v1/runs/%s/log?tail=%u%s", rid, n, o->follow ? "&follow=1" : "");
+        _cleanup_free_ char *sesc = o->step ? tf_api_escape(o->step) : NULL;
+        _cleanup_free_ char *path = tf_asprintf("/api/v1/runs/%s/log?tail=%u%s%s%s", rid, n, o->follow ? "&follow=1" : "",
+                                                sesc ? "&step=" : "", sesc ? sesc : "");
         if (tf_api_stream(o->socket, path, write_chunk, NULL, &status, &e) < 0) {
-                if (status == 404)
+                if (status == 404 && o->step && e->msg && strstr(e->msg, "step"))
+                        tf_log("logs: %s", e->msg);
+                else if (status == 404)
                         tf_log("logs: no run '%s' and no service of that name with a run (see `tfrun history`)", arg);
                 else
                         tf_log("logs: %s", e->msg);
                 return 125;
         }
         return 0;
+}
+
+static int verb_retry(struct verb_opts *o) {
+        if (one_name(o, "run id") < 0)
+                return 125;
+        _cleanup_free_ char *esc = tf_api_escape(o->argv[0]);
+        _cleanup_free_ char *path = tf_asprintf("/api/v1/runs/%s/retry", esc);
+        json_t *body = o->from ? json_pack("{s:s}", "from", o->from) : NULL;
+        _cleanup_error_ tf_error *e = NULL;
+        long status = 0;
+        json_t *a = NULL;
+        int r = tf_api_request(o->socket, "POST", path, body, TIMEOUT_MS, &status, &a, &e);
+        json_decref(body);
+        if (r < 0) {
+                tf_log("retry: %s", e->msg);
+                return 125;
+        }
+        if (status >= 400) {
+                const char *msg = tf_api_error_message(a);
+                tf_log("retry: %s", msg ? msg : "the manager answered an error");
+                json_decref(a);
+                return 125;
+        }
+        int ret = 0;
+        const char *oc = str(a, "outcome");
+        if (o->json)
+                print_json(a);
+        else if (streq(oc, "started"))
+                printf("%s\n", str(a, "run_id"));
+        else
+                tf_log("retry: %s of %s: %s%s", o->argv[0], str(a, "service"), oc,
+                       streq(oc, "skipped")   ? " (a run is going and its overlap policy skips)"
+                       : streq(oc, "queued")  ? " (it starts when the running one ends)"
+                       : streq(oc, "waiting") ? " (for admission: room in the budget, its queue, pressure; see "
+                                                "`tfrun queue`)"
+                                              : "");
+        if (!streq(oc, "started") && !streq(oc, "queued") && !streq(oc, "waiting"))
+                ret = 125;
+        json_decref(a);
+        return ret;
 }
 
 static int token_usage(const char *why) {
@@ -631,6 +723,8 @@ int tf_verb_main(int argc, char **argv) {
                 return verb_logs(&o);
         if (streq(o.verb, "token"))
                 return verb_token(&o);
+        if (streq(o.verb, "retry"))
+                return verb_retry(&o);
         tf_log("%s: not a verb of the manager", o.verb);
         return 125;
 }

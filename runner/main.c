@@ -20,6 +20,7 @@ static void usage(FILE *f) {
               "       tfrun up [DIR] [OPTIONS]         supervise every spec in DIR (the manager)\n"
               "       tfrun ps | status NAME | trigger NAME | stop NAME | enable NAME | disable NAME\n"
               "       tfrun reload | history [NAME] | logs NAME|RUN_ID | token create|list|revoke\n"
+              "       tfrun retry RUN_ID [--from STEP]\n"
               "                                       ask the running manager (see docs/manager.md)\n"
               "       tfrun export systemd FILE [--dir D] [--strict]\n"
               "                                       write a spec as systemd units (docs/export.md)\n"
@@ -84,7 +85,7 @@ static int run_command(int argc, char **argv) {
 #endif
         static const char *const manager_verbs[] = { "up",      "ps",     "status",  "trigger", "stop", "enable",
                                                      "disable", "reload", "history", "logs", "token",
-                                                     "export",  "explain", "doctor", "queue" };
+                                                     "retry",   "export",  "explain", "doctor", "queue" };
         for (size_t i = 0; i < sizeof(manager_verbs) / sizeof(manager_verbs[0]); i++)
                 if (streq(cmd, manager_verbs[i]))
                         return tf_run_manager_module(argc - 1, argv + 1);
@@ -95,7 +96,7 @@ static int run_command(int argc, char **argv) {
                 fprintf(stderr,
                         "tfrun: '%s' is not a tfrun command nor a spec file; commands: run, validate, next, "
                         "calendar, up, ps, status, trigger, stop, enable, disable, reload, history, logs, "
-                        "token, export, explain, doctor (see tfrun --help)\n",
+                        "token, retry, export, explain, doctor (see tfrun --help)\n",
                         cmd);
                 return 125;
         }

@@ -73,7 +73,7 @@ f=$(spec dmh "image: tfrun-test/busybox:latest" "command: [true]" "limits: {memo
 is "$(cat "$TMPD/err")" "tfrun: $f:4:23: limits.memory_high: Docker has no equivalent of memory.high (MemoryReservation is a soft minimum, not a throttle); remove it or use the native backend" \
         "validate: docker with memory_high: message"
 "$TFRUN" statsu 2>"$TMPD/err"; is "$?" 125 "an unknown command: 125"
-is "$(cat "$TMPD/err")" "tfrun: 'statsu' is not a tfrun command nor a spec file; commands: run, validate, next, calendar, up, ps, status, trigger, stop, enable, disable, reload, history, logs, token, export, explain, doctor (see tfrun --help)" \
+is "$(cat "$TMPD/err")" "tfrun: 'statsu' is not a tfrun command nor a spec file; commands: run, validate, next, calendar, up, ps, status, trigger, stop, enable, disable, reload, history, logs, token, retry, export, explain, doctor (see tfrun --help)" \
         "an unknown command: message"
 "$TFRUN" --frobnicate "$f" 2>"$TMPD/err"; is "$?" 125 "an unknown option: 125"
 is "$(cat "$TMPD/err")" "tfrun: run: unknown option '--frobnicate'; see \`tfrun run --help\` for the options" \
