@@ -82,6 +82,14 @@ static int parse(int argc, char **argv, struct verb_opts *o) {
         int c;
         optind = 1;
         opterr = 0;
+        /* An option of another verb that takes a value: getopt has moved past its value, which is what
+         * argv[optind - 1] holds then ("--step a": "a"). */
+#define OTHER_VERBS_OPTION()                                                                                \
+        do {                                                                                                \
+                bad = optarg == argv[optind - 1] && optind >= 2 ? argv[optind - 2] : argv[optind - 1];      \
+                goto unknown;                                                                               \
+        } while (0)
+        const char *bad = NULL;
         while ((c = getopt_long(argc, argv, ":fn:h", longopts, NULL)) >= 0) {
                 switch (c) {
                 case 'j':
@@ -98,28 +106,28 @@ static int parse(int argc, char **argv, struct verb_opts *o) {
                 case 's':
                 case 'd':
                         if (!is_history)
-                                goto unknown;
+                                OTHER_VERBS_OPTION();
                         *(c == 's' ? &o->status : &o->since) = optarg;
                         break;
                 case 'n':
                         if (!is_logs && !is_history)
-                                goto unknown;
+                                OTHER_VERBS_OPTION();
                         o->lines = optarg;
                         break;
                 case 'r':
                 case 'v':
                         if (!is_token)
-                                goto unknown;
+                                OTHER_VERBS_OPTION();
                         *(c == 'r' ? &o->role : &o->services) = optarg;
                         break;
                 case 'P':
                         if (!is_logs)
-                                goto unknown;
+                                OTHER_VERBS_OPTION();
                         o->step = optarg;
                         break;
                 case 'F':
                         if (!is_retry)
-                                goto unknown;
+                                OTHER_VERBS_OPTION();
                         o->from = optarg;
                         break;
                 case 'h':
@@ -132,7 +140,7 @@ static int parse(int argc, char **argv, struct verb_opts *o) {
                 default:
                 unknown:
                         tf_log("%s: unknown option '%s'; its options: %s--json, --socket PATH, --help", o->verb,
-                               argv[optind - 1],
+                               bad ? bad : argv[optind - 1],
                                is_logs      ? "-f, -n N, --step STEP, "
                                : is_history ? "--status S, --since DURATION, -n N, "
                                : is_token   ? "--role ROLE, --services a,b, "
@@ -143,6 +151,7 @@ static int parse(int argc, char **argv, struct verb_opts *o) {
         }
         o->argc = argc - optind;
         o->argv = argv + optind;
+#undef OTHER_VERBS_OPTION
         return 1;
 }
 
