@@ -135,6 +135,7 @@ enum {
         ST_RUN_LAST_STATUS,
         ST_RUNNING_OTHERS,
         ST_MARK_LOST,
+        ST_MARK_LOST_STEPS,
         ST_COUNTS,
         ST_RETENTION_VICTIMS,
         ST_STEP_LOGS,
@@ -171,6 +172,9 @@ static const char *const statements[_ST_MAX] = {
         [ST_MARK_LOST] = "UPDATE runs SET status = 'lost', ended_usec = MAX(started_usec, ?2), "
                          "reason = 'its manager ' || manager_id || ' is gone' "
                          "WHERE run_id = ?1 AND ended_usec IS NULL",
+        /* A lost run's steps that were running were stopped with it: cancelled, not running forever. */
+        [ST_MARK_LOST_STEPS] = "UPDATE steps SET status = 'cancelled', ended_usec = MAX(started_usec, ?2), "
+                               "reason = 'its run was lost' WHERE run_id = ?1 AND ended_usec IS NULL",
         [ST_COUNTS] = "SELECT service, status, total FROM run_counts "
                       "UNION ALL SELECT service, 'running', count(*) FROM runs WHERE status = 'running' "
                       "GROUP BY service ORDER BY 1, 2",
@@ -947,18 +951,20 @@ int tf_store_mark_lost(tf_store *s, const char *current_manager_id, tf_store_run
                 if (rc != SQLITE_ROW && rc != SQLITE_DONE)
                         return sql_fail(s, rc, err, "list running runs");
         }
-        r = stmt(s, ST_MARK_LOST, &p, err);
-        if (r < 0)
-                return r;
-        _cleanup_reset_ sqlite3_stmt *st = p;
         uint64_t now = tf_now(CLOCK_REALTIME);
-        for (char **id = ids; id && *id; id++) {
-                sqlite3_reset(st);
-                bind_text(st, 1, *id);
-                bind_time(st, 2, now);
-                r = step_done(s, st, err, "mark runs lost");
+        for (int which = ST_MARK_LOST; which <= ST_MARK_LOST_STEPS; which++) {
+                r = stmt(s, which, &p, err);
                 if (r < 0)
                         return r;
+                _cleanup_reset_ sqlite3_stmt *st = p;
+                for (char **id = ids; id && *id; id++) {
+                        sqlite3_reset(st);
+                        bind_text(st, 1, *id);
+                        bind_time(st, 2, now);
+                        r = step_done(s, st, err, which == ST_MARK_LOST ? "mark runs lost" : "end lost runs' steps");
+                        if (r < 0)
+                                return r;
+                }
         }
         r = exec(s, "COMMIT", err);
         if (r < 0)

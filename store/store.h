@@ -166,7 +166,8 @@ int tf_store_run_begin(tf_store *s, const struct tf_store_run *run, tf_error **e
  * -EALREADY if it has ended (as lost, say). */
 int tf_store_run_end(tf_store *s, const struct tf_store_run *run, tf_error **err);
 
-/* Every run still running whose manager_id is not current_manager_id becomes "lost", ended now. cb (may
+/* Every run still running whose manager_id is not current_manager_id becomes "lost", ended now (its steps
+ * still running become "cancelled"). cb (may
  * be NULL) sees each one before the change commits, so that a crash in between gives them again next
  * time; it typically queues the sweep of the run's cgroup or container. *ret_n (may be NULL): how many. */
 int tf_store_mark_lost(tf_store *s, const char *current_manager_id, tf_store_run_cb cb, void *userdata,

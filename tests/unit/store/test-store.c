@@ -440,6 +440,7 @@ static int lost_line(const struct tf_store_run *r, void *userdata) {
         return 0;
 }
 
+static int step_line(const struct tf_store_step *st, void *userdata);
 static void test_mark_lost(void) {
         _cleanup_free_ char *path = in_dir("lost.db");
         _cleanup_error_ tf_error *err = NULL;
@@ -451,6 +452,12 @@ static void test_mark_lost(void) {
         struct tf_store_run d = mkrun("c-1", "c", 40, "older");
         d.backend = "docker";
         tf_store_run_begin(s, &d, &err);
+        struct tf_store_step st1 = TF_STORE_STEP_INIT, st2 = TF_STORE_STEP_INIT;
+        st1.run_id = st2.run_id = "a-1";
+        st1.name = "x", st1.status = "running", st1.started_usec = 11;
+        st2.name = "y", st2.status = "success", st2.started_usec = 11, st2.ended_usec = 12, st2.order = 1;
+        OK(tf_store_step_begin(s, &st1, &err) == 0 && tf_store_step_begin(s, &st2, &err) == 0,
+           "a-1 has a step running and one ended");
 
         _cleanup_free_ char *seen = NULL;
         unsigned n = 99;
@@ -463,6 +470,9 @@ static void test_mark_lost(void) {
         OK(streq(r->status, "lost") && r->ended_usec > 10, "  a-1 is lost, with an end time");
         IS_STR(r->reason, "its manager old is gone", "  and a reason naming its manager");
         free(r);
+        _cleanup_free_ char *sl = NULL;
+        tf_store_steps(s, "a-1", step_line, &sl, &err);
+        IS_STR(sl, "x:cancelled:-1 y:success:-1", "  its running step is cancelled, the ended one left alone");
         tf_store_get_run(s, "b-1", &r, &err);
         IS_STR(r->status, "running", "  the current manager's run is left running");
         free(r);
