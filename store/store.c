@@ -121,8 +121,8 @@ _Static_assert(ELEMENTSOF(migrations) == TF_STORE_SCHEMA_VERSION, "one migration
         "run_id, service, trigger, attempt, scheduled_usec, started_usec, ended_usec, status, reason, "     \
         "exit_code, signal, oom, peak_memory, cpu_usec, backend, log_path, manager_id, retry_of"
 #define STEP_COLS                                                                                           \
-        "run_id, name, position, status, exit_code, started_usec, ended_usec, output_size, log_path, reason, " \
-        "signal, oom, peak_memory, why, output"
+        "run_id, name, position, status, exit_code, started_usec, ended_usec, output_size, log_path, "      \
+        "reason, signal, oom, peak_memory, why, output"
 #define ORDER_NEWEST " ORDER BY started_usec DESC, run_id DESC"
 
 /* The fixed statements, prepared once on first use and kept. */
@@ -766,7 +766,7 @@ static void read_run(sqlite3_stmt *st, struct tf_store_run *r) {
 
 /* A copy of r in one allocation, its strings after the struct. */
 static struct tf_store_run *run_copy(const struct tf_store_run *r) {
-        const char *const src[] = {r->run_id, r->service,  r->trigger,    r->status, r->reason,
+        const char *const src[] = {r->run_id,  r->service,  r->trigger,    r->status,  r->reason,
                                    r->backend, r->log_path, r->manager_id, r->retry_of};
         size_t len = sizeof(*r);
         for (size_t i = 0; i < ELEMENTSOF(src); i++)
@@ -774,7 +774,7 @@ static struct tf_store_run *run_copy(const struct tf_store_run *r) {
         struct tf_store_run *c = tf_malloc0(len);
         *c = *r;
         char *p = (char *)(c + 1);
-        const char **dst[] = {&c->run_id,  &c->service,  &c->trigger,    &c->status, &c->reason,
+        const char **dst[] = {&c->run_id,  &c->service,  &c->trigger,    &c->status,  &c->reason,
                               &c->backend, &c->log_path, &c->manager_id, &c->retry_of};
         for (size_t i = 0; i < ELEMENTSOF(src); i++) {
                 if (!src[i])
@@ -816,7 +816,8 @@ int tf_store_run_begin(tf_store *s, const struct tf_store_run *run, tf_error **e
             (r = check_word(v.trigger, "trigger", err)) < 0 ||
             (r = check_id(v.backend, "backend", err)) < 0 ||
             (r = check_id(v.manager_id, "manager_id", err)) < 0 ||
-            (v.retry_of && (r = check_id(v.retry_of, "retry_of", err)) < 0) || (r = check_result(&v, err)) < 0 ||
+            (v.retry_of && (r = check_id(v.retry_of, "retry_of", err)) < 0) ||
+            (r = check_result(&v, err)) < 0 ||
             (r = check_time(v.scheduled_usec, "scheduled_usec", err)) < 0 ||
             (r = check_time(v.started_usec, "started_usec", err)) < 0)
                 return r;
@@ -961,7 +962,8 @@ int tf_store_mark_lost(tf_store *s, const char *current_manager_id, tf_store_run
                         sqlite3_reset(st);
                         bind_text(st, 1, *id);
                         bind_time(st, 2, now);
-                        r = step_done(s, st, err, which == ST_MARK_LOST ? "mark runs lost" : "end lost runs' steps");
+                        r = step_done(s, st, err,
+                                      which == ST_MARK_LOST ? "mark runs lost" : "end lost runs' steps");
                         if (r < 0)
                                 return r;
                 }
@@ -1424,7 +1426,8 @@ int tf_store_get_step(tf_store *s, const char *run_id, const char *name, struct 
         struct tf_store_step step;
         read_step(st, &step);
         /* One allocation: the struct, then its strings, then the output (NUL-terminated for convenience). */
-        const char *const src[] = {step.run_id, step.name, step.status, step.log_path, step.reason, step.why};
+        const char *const src[] = {step.run_id,   step.name,   step.status,
+                                   step.log_path, step.reason, step.why};
         size_t len = sizeof(step) + (step.output ? step.output_len + 1 : 0);
         for (size_t i = 0; i < ELEMENTSOF(src); i++)
                 len += src[i] ? strlen(src[i]) + 1 : 0;

@@ -80,9 +80,9 @@ struct tf_store_run {
 
 /*
  * One step of a workflow run (or one of its handlers). status is one of running, success, failure, timeout,
- * oom, cancelled, skipped (its `when:` was false, or a step it needs did not succeed) or reused (a retry took
- * its recorded output instead of running it); a step is "running" exactly while ended_usec is 0. order is
- * the step's position in the workflow (handlers after the steps). output is what the step passes on
+ * oom, cancelled, skipped (its `when:` was false, or a step it needs did not succeed) or reused (a retry
+ * took its recorded output instead of running it); a step is "running" exactly while ended_usec is 0. order
+ * is the step's position in the workflow (handlers after the steps). output is what the step passes on
  * (`output: VAR`): NULL when it has none, else output_len bytes (any bytes, at most TF_STORE_OUTPUT_MAX).
  */
 struct tf_store_step {
@@ -106,9 +106,8 @@ struct tf_store_step {
 
 /* A struct tf_store_step with every integer at its "none" value, for callers to fill. */
 #define TF_STORE_STEP_INIT                                                                                  \
-        ((struct tf_store_step){.exit_code = -1,                                                            \
-                                .output_size = TF_STORE_UNKNOWN,                                            \
-                                .peak_memory = TF_STORE_UNKNOWN})
+        ((struct tf_store_step){                                                                            \
+                .exit_code = -1, .output_size = TF_STORE_UNKNOWN, .peak_memory = TF_STORE_UNKNOWN})
 
 /* What tfrun persists per service (tfrun disable survives a restart). json: the caller's own, opaque. */
 struct tf_store_service_state {

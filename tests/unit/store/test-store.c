@@ -472,7 +472,8 @@ static void test_mark_lost(void) {
         free(r);
         _cleanup_free_ char *sl = NULL;
         tf_store_steps(s, "a-1", step_line, &sl, &err);
-        IS_STR(sl, "x:cancelled:-1 y:success:-1", "  its running step is cancelled, the ended one left alone");
+        IS_STR(sl, "x:cancelled:-1 y:success:-1",
+               "  its running step is cancelled, the ended one left alone");
         tf_store_get_run(s, "b-1", &r, &err);
         IS_STR(r->status, "running", "  the current manager's run is left running");
         free(r);
@@ -528,8 +529,8 @@ static void test_steps(void) {
         OK(got && got->output_len == sizeof(out) - 1 && memcmp(got->output, out, sizeof(out) - 1) == 0,
            "  its output, byte-exact");
         OK(got && got->output_size == (int64_t)sizeof(out) - 1, "  output_size is the output's length");
-        OK(got && streq(got->reason, "exited") && got->peak_memory == 4096 && !got->oom && got->signal == 0 &&
-                   got->why == NULL && got->ended_usec == 20 && got->started_usec == 10,
+        OK(got && streq(got->reason, "exited") && got->peak_memory == 4096 && !got->oom &&
+                   got->signal == 0 && got->why == NULL && got->ended_usec == 20 && got->started_usec == 10,
            "  reason, peak memory, oom, signal, why, times");
         IS_STR(got ? got->log_path : NULL, "/state/logs/w/w-1.fetch.log", "  its log path");
         free(TAKE_PTR(got));
@@ -560,7 +561,8 @@ static void test_steps(void) {
                    got->output_size == 0,
            "  an empty output stays an (empty) output");
         free(TAKE_PTR(got));
-        IS_INT(tf_store_get_step(s, "w-1", "nope", &got, &err), -ENOENT, "get_step of an unknown step: -ENOENT");
+        IS_INT(tf_store_get_step(s, "w-1", "nope", &got, &err), -ENOENT,
+               "get_step of an unknown step: -ENOENT");
         IS_STR(msg(err), kept("history '%s': run w-1 has no step nope", path), "  its message");
 
         _cleanup_free_ char *list = NULL;
@@ -588,7 +590,8 @@ static void test_steps(void) {
 
         struct tf_store_step lost = sk;
         lost.name = "gone", lost.status = "lost";
-        IS_INT(tf_store_step_begin(s, &lost, &err), -EINVAL, "a step status 'lost': -EINVAL (its run is lost)");
+        IS_INT(tf_store_step_begin(s, &lost, &err), -EINVAL,
+               "a step status 'lost': -EINVAL (its run is lost)");
         IS_STR(msg(err),
                "store: step status 'lost' is invalid: expected running, success, failure, timeout, oom, "
                "cancelled, skipped or reused",
@@ -613,17 +616,20 @@ static void test_migrate_v2(const char *fixture) {
                 return;
         db = raw(path);
         _cleanup_free_ char *uv = raw_text(db, "PRAGMA user_version"),
-                            *rc = raw_text(db, "SELECT group_concat(name, ' ') FROM pragma_table_info('runs') "
-                                               "WHERE cid >= 17"),
-                            *sc = raw_text(db, "SELECT group_concat(name, ' ') FROM pragma_table_info('steps') "
-                                               "WHERE cid >= 9");
+                            *rc = raw_text(db,
+                                           "SELECT group_concat(name, ' ') FROM pragma_table_info('runs') "
+                                           "WHERE cid >= 17"),
+                            *sc = raw_text(db,
+                                           "SELECT group_concat(name, ' ') FROM pragma_table_info('steps') "
+                                           "WHERE cid >= 9");
         sqlite3_close(db);
         IS_STR(uv, "3", "v2 migrated: user_version 3");
         IS_STR(rc, "retry_of", "  runs gained retry_of");
         IS_STR(sc, "reason signal oom peak_memory why output", "  steps gained the rest of a step's result");
         _cleanup_free_ struct tf_store_run *r = NULL;
-        OK(tf_store_get_run(s, "old-100-1", &r, &err) == 0 && streq(r->status, "failure") && r->exit_code == 3 &&
-                   streq(r->log_path, "/state/logs/old/old-100-1.log") && r->retry_of == NULL,
+        OK(tf_store_get_run(s, "old-100-1", &r, &err) == 0 && streq(r->status, "failure") &&
+                   r->exit_code == 3 && streq(r->log_path, "/state/logs/old/old-100-1.log") &&
+                   r->retry_of == NULL,
            "  the ended run is kept, retry_of none");
         free(TAKE_PTR(r));
         OK(tf_store_get_run(s, "old-100-2", &r, &err) == 0 && streq(r->status, "running") &&
@@ -633,14 +639,15 @@ static void test_migrate_v2(const char *fixture) {
         _cleanup_free_ struct tf_store_step *st = NULL;
         OK(tf_store_get_step(s, "old-100-1", "a", &st, &err) == 0 && streq(st->status, "success") &&
                    st->output_size == 5 && st->output == NULL && st->reason == NULL && !st->oom &&
-                   st->peak_memory == TF_STORE_UNKNOWN && streq(st->log_path, "/state/logs/old/old-100-1.a.log"),
+                   st->peak_memory == TF_STORE_UNKNOWN &&
+                   streq(st->log_path, "/state/logs/old/old-100-1.a.log"),
            "  its step is kept, the new fields none");
         free(TAKE_PTR(st));
         _cleanup_free_ struct tf_store_service_state *ss = NULL;
         OK(tf_store_service_get(s, "old", &ss, &err) == 0 && !ss->enabled, "  the service's state is kept");
         _cleanup_free_ char *list = NULL;
         IS_INT(tf_store_tokens(s, collect_token, &list, &err), 1, "  the token is kept");
-        struct tf_store_filter fl = { .status = "failure" };
+        struct tf_store_filter fl = {.status = "failure"};
         IS_INT(tf_store_query(s, &fl, NULL, NULL, &err), 1, "  queries work");
 
         /* What version 3 adds. */
@@ -1098,13 +1105,15 @@ static void test_tokens(const char *fixture) {
         IS_INT(tf_store_tokens(s, collect_token, &list, &err), 1, "one token left");
         tf_store_free(s);
 
-        /* A version 1 file: the version 2 fixture without the tokens table, as the previous tfrun left it. */
+        /* A version 1 file: the version 2 fixture without the tokens table, as the previous tfrun left it.
+         */
         _cleanup_free_ char *v1 = in_dir("v1.db");
         sqlite3 *db = raw_create(v1);
         OK(load_file(db, fixture) == 0 &&
-                   sqlite3_exec(db, "INSERT INTO runs (run_id, service, trigger, attempt, started_usec, status, "
-                                    "backend, manager_id) VALUES ('old-1', 'old', 'manual', 1, 100, 'running', "
-                                    "'native', 'm1'); DROP TABLE tokens; PRAGMA user_version = 1",
+                   sqlite3_exec(db,
+                                "INSERT INTO runs (run_id, service, trigger, attempt, started_usec, status, "
+                                "backend, manager_id) VALUES ('old-1', 'old', 'manual', 1, 100, 'running', "
+                                "'native', 'm1'); DROP TABLE tokens; PRAGMA user_version = 1",
                                 NULL, NULL, NULL) == SQLITE_OK,
            "v1: the file made a version 1 history");
         sqlite3_close(db);
