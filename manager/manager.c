@@ -1669,7 +1669,8 @@ int tf_manager_retry(struct tf_manager *m, const char *run_id, const char *from,
         if (from) {
                 bool found = false;
                 const char *near = NULL;
-                unsigned best = 3;
+                /* A suggestion only for a near miss: "zz" is no typo of "a". */
+                unsigned best = (unsigned) strlen(from) / 3 + 2;
                 for (size_t i = 0; i < spec->n_steps; i++) {
                         found |= streq(spec->steps[i].name, from);
                         unsigned d = tf_edit_distance(from, spec->steps[i].name);

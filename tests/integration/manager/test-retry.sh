@@ -189,6 +189,9 @@ is "$(cat "$TMPD/err")" "tfrun: logs: run '$w1' has no step 'zz' (see \`tfrun st
 
 v retry "$w1" --from zz 2>"$TMPD/err"; is "$?" 125 "retry --from an unknown step: 125"
 is "$(cat "$TMPD/err")" "tfrun: retry: --from zz: wf has no step 'zz'; its steps: a, b, c, d" "  its message"
+v retry "$w1" --from dd 2>"$TMPD/err"; is "$?" 125 "retry --from a near miss: 125"
+is "$(cat "$TMPD/err")" "tfrun: retry: --from dd: wf has no step 'dd' (did you mean 'd'?); its steps: a, b, c, d" \
+        "  its message suggests the step"
 v retry "$w1" --json >"$TMPD/r.json"; is "$?" 0 "workflow retry: exit 0"
 w2=$(jget run_id <"$TMPD/r.json")
 is "$(jget rerun <"$TMPD/r.json")" "['b', 'c']" "  it reruns the failed and the skipped steps"
