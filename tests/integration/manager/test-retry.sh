@@ -66,6 +66,15 @@ svc wf "steps:" \
         "  - name: d" \
         "    depends_on: a" \
         "    command: [sh, -c, 'echo run >>$C/d; echo d-out']"
+# q's output has quotes, a '$', a backslash and a newline; r writes what it gets to a file, and fails the
+# first time.
+svc wq "steps:" \
+        "  - name: q" \
+        "    command: [sh, -c, 'echo run >>$C/q; printf \"%s\" \"\$1\"', sh, \"it's \\\"q\\\" \$HOME \\\\ a\\nline 2\"]" \
+        "    output: Q" \
+        "  - name: r" \
+        "    depends_on: q" \
+        "    command: [sh, -c, 'echo run >>$C/r; printf %s \"\$1\" >$C/r.arg; [ \$(wc -l <$C/r) -ge 2 ]', sh, '\${Q}']"
 up --listen :0
 PORT=$(grep -o 'api: listening on 127.0.0.1:[0-9]*' "$TMPD/up.log" | head -1 | sed 's/.*://')
 lines() { [ -f "$C/$1" ] && wc -l <"$C/$1" | tr -d ' ' || echo 0; }
@@ -214,9 +223,21 @@ is "$(wait_end "$w4")" success "retry --from c"
 is "$(steps "$w4")" "a:reused b:reused c:success d:reused" "  reruns c alone (nothing follows it)"
 is "$(lines a) $(lines b) $(lines c)" "2 3 3" "  (counter files)"
 
+# An output reused byte for byte: quotes, '$', a backslash, a newline.
+printf '%s' "it's \"q\" \$HOME \\ a
+line 2" >"$TMPD/q.want"
+q1=$(v trigger wq)
+is "$(wait_end "$q1")" failure "byte-exact outputs: r fails the first time"
+cmp -s "$C/r.arg" "$TMPD/q.want"; ok "  r got q's output byte for byte"
+q2=$(v retry "$q1")
+is "$(wait_end "$q2")" success "  its retry succeeds"
+is "$(steps "$q2")" "q:reused r:success" "  q reused"
+is "$(lines q) $(lines r)" "1 2" "  q ran once in all"
+cmp -s "$C/r.arg" "$TMPD/q.want"; ok "  and r got q's recorded output byte for byte ($(od -c "$C/r.arg" | head -3 | tr -s ' ' | tr '\n' ' '))"
+
 # The workflow's steps change: d becomes e; the old run's results are not the spec's any more.
 sed -i 's/name: d$/name: e/' "$SVC/wf.yaml"
-is "$(v reload)" "0 added, 1 changed, 0 removed, 0 broken, 3 unchanged" "the workflow changed (d renamed e)"
+is "$(v reload)" "0 added, 1 changed, 0 removed, 0 broken, 4 unchanged" "the workflow changed (d renamed e)"
 v retry "$w1" 2>"$TMPD/err"; is "$?" 125 "retry after the steps changed: 125"
 is "$(cat "$TMPD/err")" "tfrun: retry: the steps of wf changed since run $w1 (step d is gone; then: a, b, c, d; now: a, b, c, e): its results cannot be reused (\`tfrun trigger wf\` runs it anew)" \
         "  its message names the change"
