@@ -75,6 +75,13 @@ svc wq "steps:" \
         "  - name: r" \
         "    depends_on: q" \
         "    command: [sh, -c, 'echo run >>$C/r; printf %s \"\$1\" >$C/r.arg; [ \$(wc -l <$C/r) -ge 2 ]', sh, '\${Q}']"
+# s1 writes for about a second while s2 sleeps on: logs -f --step s1 ends with s1, not with the run.
+svc wf2 "steps:" \
+        "  - name: s1" \
+        "    command: [sh, -c, 'for i in 1 2 3; do echo l-\$i; sleep 0.3; done']" \
+        "  - name: s2" \
+        "    command: [sleep, '30']" \
+        "stop: {grace: 1s}"
 up --listen :0
 PORT=$(grep -o 'api: listening on 127.0.0.1:[0-9]*' "$TMPD/up.log" | head -1 | sed 's/.*://')
 lines() { [ -f "$C/$1" ] && wc -l <"$C/$1" | tr -d ' ' || echo 0; }
@@ -223,6 +230,16 @@ is "$(wait_end "$w4")" success "retry --from c"
 is "$(steps "$w4")" "a:reused b:reused c:success d:reused" "  reruns c alone (nothing follows it)"
 is "$(lines a) $(lines b) $(lines c)" "2 3 3" "  (counter files)"
 
+f1=$(v trigger wf2)
+for _ in $(seq 100); do [ "$(steps "$f1")" = "s1:running s2:running" ] && break; sleep 0.05; done
+timeout 20 "$TFRUN" logs -f "$f1" --step s1 --socket "$MSOCK" >"$TMPD/f1.out"; is "$?" 0 "logs -f --step s1: ends"
+is "$(sed 's/^[^ ]* //' "$TMPD/f1.out" | tr '\n' ' ')" "stdout l-1 stdout l-2 stdout l-3 " "  with every line of s1, in order"
+is "$(api "/api/v1/runs/$f1" | jget status) $(steps "$f1")" "running s1:success s2:running" \
+        "  when s1 ended, while the run goes on"
+v stop wf2 >/dev/null
+is "$(wait_end "$f1")" cancelled "  (the run stopped)"
+is "$(steps "$f1")" "s1:success s2:cancelled" "a stopped workflow: its running step is cancelled"
+
 # An output reused byte for byte: quotes, '$', a backslash, a newline.
 printf '%s' "it's \"q\" \$HOME \\ a
 line 2" >"$TMPD/q.want"
@@ -237,7 +254,7 @@ cmp -s "$C/r.arg" "$TMPD/q.want"; ok "  and r got q's recorded output byte for b
 
 # The workflow's steps change: d becomes e; the old run's results are not the spec's any more.
 sed -i 's/name: d$/name: e/' "$SVC/wf.yaml"
-is "$(v reload)" "0 added, 1 changed, 0 removed, 0 broken, 4 unchanged" "the workflow changed (d renamed e)"
+is "$(v reload)" "0 added, 1 changed, 0 removed, 0 broken, 5 unchanged" "the workflow changed (d renamed e)"
 v retry "$w1" 2>"$TMPD/err"; is "$?" 125 "retry after the steps changed: 125"
 is "$(cat "$TMPD/err")" "tfrun: retry: the steps of wf changed since run $w1 (step d is gone; then: a, b, c, d; now: a, b, c, e): its results cannot be reused (\`tfrun trigger wf\` runs it anew)" \
         "  its message names the change"
