@@ -9,7 +9,7 @@
  * (SO_PEERCRED: the manager's uid and root) counts as admin.
  *
  * Roles, each with what the one below may do: read (services, runs, logs, metrics), operate (+ trigger,
- * stop, enable, disable), admin (+ reload, tokens).
+ * stop, enable, disable, retry), admin (+ reload, tokens).
  */
 
 #include <jansson.h>
