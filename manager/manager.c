@@ -829,20 +829,8 @@ static void record_step(struct tf_manager *m, const struct tf_run *r, const stru
         row.reason = res->error ? res->error : res->reason != TF_REASON_NONE ? tf_run_reason_name(res->reason) : NULL;
         row.why = st->why;
         row.log_path = res->log_path;
-        /*
-         * A step that starts has its log open, but its result gets the log's path only when it ends (the
-         * runner copies the step's run's result then). Its first attempt's log is the manager's log
-         * directory's SERVICE/RUN_ID.STEP.log (runner/outlog.c names it after the step's run id): recorded
-         * now if it is there, so that `logs -f --step` follows a running step; the end records the path of
-         * the attempt that ended.
-         */
-        _cleanup_free_ char *first_log = NULL;
-        struct stat lst;
-        if (running && !row.log_path && st->run_id && tf_http_valid_run_id(st->run_id)) {
-                first_log = tf_asprintf("%s/%s/%s.log", m->logs_dir, r->spec->name, st->run_id);
-                if (lstat(first_log, &lst) == 0 && S_ISREG(lst.st_mode))
-                        row.log_path = first_log;
-        }
+        /* A running step's log path is set when it starts (runner/workflow.c): `logs -f --step` follows
+         * it; the end records the path of the attempt that ended. */
         if (st->output && st->output_len <= TF_STORE_OUTPUT_MAX) {
                 row.output = st->output;
                 row.output_len = st->output_len;

@@ -320,6 +320,10 @@ static void launch(struct wstep *ws) {
                         tf_outlog_capture(child->outlog, OUTPUT_MAX);
         }
         ws->run = child;
+        /* The attempt's log is known before it runs: the owner can follow it (logs -f --step). */
+        free(sr->result.log_path);
+        sr->result.log_path =
+                child->outlog && tf_outlog_path(child->outlog) ? tf_strdup(tf_outlog_path(child->outlog)) : NULL;
         if (sr->status != TF_STEP_RUNNING) {
                 sr->status = TF_STEP_RUNNING;
                 sr->result.start_realtime_usec = tf_loop_now(r->loop, CLOCK_REALTIME);
