@@ -963,7 +963,8 @@ static void hook_ended(struct tf_service *svc, const struct tf_run *r, void *use
 
 /* A job ended for good (its last attempt): the services its spec names for that outcome are triggered once,
  * with the run's facts in their env. A cancelled run (stopped) triggers nothing. */
-static void hook_job_ended(struct tf_service *svc, const struct tf_run *r, void *userdata) {
+static void hook_job_ended(struct tf_service *svc, const struct tf_run *r, unsigned attempts,
+                           void *userdata) {
         struct tf_manager *m = userdata;
         const struct tf_spec *spec = r->spec;
         const struct tf_run_result *res = &r->result;

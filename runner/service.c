@@ -55,6 +55,7 @@ struct tf_service {
         struct tf_path_watch *watch;  /* schedule.path (resident); NULL when none */
         struct tf_source *idle_call;  /* deferred on_idle */
         struct tf_source *first[2];   /* deferred first runs: one-shot or catch-up, and @reboot */
+        uint64_t missed_usec;         /* persistent: the first fire missed while nothing ran */
         uint64_t next_due;            /* the scheduled time of the armed fire (without delay) */
         uint64_t fire_at;             /* next_due plus the randomized delay: when the timer goes off */
         bool queued;                  /* overlap queue/replace: one fire waits for the running job */
@@ -283,7 +284,7 @@ static void on_run_done(struct tf_run *r, void *userdata) {
         }
         /* The job's last run: what it ended as is the job's outcome. */
         if (s->o.hooks && s->o.hooks->job_ended)
-                s->o.hooks->job_ended(s, r, s->o.hooks->userdata);
+                s->o.hooks->job_ended(s, r, j->attempt + 1, s->o.hooks->userdata);
         tf_run_free(r);
         j->run = NULL;
         job_free(s, j);
@@ -602,7 +603,7 @@ static int on_first(struct tf_source *src, int fd, uint32_t events, void *userda
                 }
         if (!s->draining) {
                 if (kind == TF_TRIGGER_CATCHUP && s->o.hooks && s->o.hooks->fire_missed)
-                        s->o.hooks->fire_missed(s, "downtime", 0, s->o.hooks->userdata);
+                        s->o.hooks->fire_missed(s, "downtime", s->missed_usec, s->o.hooks->userdata);
                 (void) new_job(s, kind, 0, NULL);
         }
         check_idle(s);
@@ -626,6 +627,7 @@ void tf_service_start(struct tf_service *s) {
                 tf_format_utc_usec(b, sizeof(b), missed);
                 tf_log("%s: catching up the run missed at %s (persistent: true)", spec->name, b);
                 catch_up = true;
+                s->missed_usec = missed;
         }
         if (catch_up)
                 tf_loop_defer(s->loop, on_first, s, &s->first[0]);

@@ -43,11 +43,12 @@ struct tf_service_hooks {
         /* After run_ended, when that run was the job's last (no retry follows: it succeeded, the restart
          * policy does not retry it, its retries are used up, or the service is draining). Not called for a
          * job whose pending retry was dropped (stop, replace, drain): its last run ended earlier. The job's
-         * extra is r->extra. May be NULL. */
-        void (*job_ended)(struct tf_service *s, const struct tf_run *r, void *userdata);
+         * extra is r->extra. attempts: how many runs the job made (1 without retries). One call per job, so
+         * that what is said once per fire (an alert, a trigger) is not said per attempt. May be NULL. */
+        void (*job_ended)(struct tf_service *s, const struct tf_run *r, unsigned attempts, void *userdata);
         /* A fire of the schedule that did not run as planned: "overlap" (skipped: the previous run still
          * going) or "downtime" (persistent: the catch-up of fires missed while nothing ran, just before its
-         * run starts). May be NULL. */
+         * run starts; scheduled_usec: the first fire missed). May be NULL. */
         void (*fire_missed)(struct tf_service *s, const char *reason, uint64_t scheduled_usec,
                             void *userdata);
         /* Admission (the manager's budget and queues), both or neither; may be NULL. admit is asked before

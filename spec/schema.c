@@ -7,6 +7,7 @@
 #include <assert.h>
 #include <ctype.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <inttypes.h>
 #include <regex.h>
 #include <signal.h>
@@ -14,7 +15,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
+#include "base/cleanup.h"
 #include "base/parse.h"
 #include "base/strutil.h"
 #include "spec/caps.h"
@@ -1513,6 +1517,295 @@ static int top_mounts(struct ctx *c, const struct field *f) {
         return parse_mounts(c, f->v, f->kp);
 }
 
+/* ---- notify: alerts ----------------------------------------------------------------------------------- */
+
+static const char *const alert_names[] = {"failure", "missed", "stale", "success", "recovery"};
+_Static_assert(ELEMENTSOF(alert_names) == TF_ALERT_N, "one name per alert");
+
+const char *tf_alert_name(enum tf_alert a) {
+        return (size_t)a < ELEMENTSOF(alert_names) ? alert_names[a] : NULL;
+}
+
+/* What notify:'s keys fill, and what the checks after them need to know. */
+struct notify_parse {
+        struct tf_notify *n;
+        bool have_on, have_stale, have_missed;
+        struct tf_pos pos_on, pos_on_word[TF_ALERT_N], pos_stale_key, pos_missed_key, pos_secret;
+        const struct node *secret_node;
+};
+
+static int notify_on_word(struct ctx *c, struct notify_parse *p, const struct node *v, const char *kp) {
+        static const char expected[] = "failure, missed, stale, success or recovery";
+        const char *t = NULL;
+        int r = spec_get_scalar(c, v, kp, expected, &t);
+        if (r < 0)
+                return r;
+        for (size_t i = 0; i < ELEMENTSOF(alert_names); i++)
+                if (streq(t, alert_names[i])) {
+                        if (p->n->on & TF_ALERT_BIT(i))
+                                return spec_fail(c, v->pos, kp, "'%s' is listed twice; expected each alert once",
+                                                 t);
+                        p->n->on |= TF_ALERT_BIT(i);
+                        p->pos_on_word[i] = v->pos;
+                        return 0;
+                }
+        _cleanup_free_ char *q = spec_quoted(v);
+        const char *sug = spec_suggest(t, alert_names, ELEMENTSOF(alert_names));
+        if (sug)
+                return spec_fail(c, v->pos, kp, "%s is not an alert; expected %s; did you mean '%s'?", q, expected,
+                                 sug);
+        return spec_fail(c, v->pos, kp, "%s is not an alert; expected %s", q, expected);
+}
+
+static int notify_on(struct ctx *c, const struct field *f) {
+        struct notify_parse *p = f->obj;
+        p->have_on = true;
+        p->pos_on = f->k->pos;
+        if (f->v->type != NODE_SEQ)
+                return notify_on_word(c, p, f->v, f->kp);
+        if (f->v->n_items == 0)
+                return spec_fail(c, f->v->pos, f->kp,
+                                 "empty list; expected the alerts to send (e.g. on: [failure, missed])");
+        for (size_t i = 0; i < f->v->n_items; i++) {
+                _cleanup_free_ char *ikp = spec_kp_index(f->kp, i);
+                int r = notify_on_word(c, p, f->v->items[i], ikp);
+                if (r < 0)
+                        return r;
+        }
+        return 0;
+}
+
+static int missed_grace(struct ctx *c, const struct field *f) {
+        struct notify_parse *p = f->obj;
+        return spec_get_duration(c, f->v, f->kp, 0, &p->n->missed_grace_usec);
+}
+
+static const struct key missed_keys[] = {
+        KEY("grace", missed_grace),
+};
+
+static int notify_missed(struct ctx *c, const struct field *f) {
+        struct notify_parse *p = f->obj;
+        p->have_missed = true;
+        p->pos_missed_key = f->k->pos;
+        return walk_section(c, f, "{grace: 5m}", p);
+}
+
+static int notify_stale(struct ctx *c, const struct field *f) {
+        struct notify_parse *p = f->obj;
+        p->have_stale = true;
+        p->pos_stale_key = f->k->pos;
+        return spec_get_duration(c, f->v, f->kp, 0, &p->n->stale_usec);
+}
+
+static int webhook_url(struct ctx *c, const struct field *f) {
+        static const char expected[] = "an http:// or https:// URL (e.g. http://127.0.0.1:9000/hook)";
+        struct notify_parse *p = f->obj;
+        char **url = &p->n->webhook.url;
+        int r = spec_get_string(c, f->v, f->kp, expected, true, url);
+        if (r < 0)
+                return r;
+        const char *u = *url;
+        size_t scheme = tf_startswith(u, "http://") ? 7 : tf_startswith(u, "https://") ? 8 : 0;
+        bool ok = scheme > 0 && strlen(u) <= TF_NOTIFY_URL_MAX && u[scheme] && !strchr("/?#", u[scheme]);
+        for (const char *ch = u; ok && *ch; ch++)
+                ok = (unsigned char)*ch > 0x20 && *ch != 0x7f;
+        if (!ok) {
+                _cleanup_free_ char *q = spec_quoted(f->v);
+                return spec_fail(c, f->v->pos, f->kp, "%s is not a URL tfrun can post to; expected %s%s", q,
+                                 expected, strlen(u) > TF_NOTIFY_URL_MAX ? " of at most 2048 characters" : "");
+        }
+        return 0;
+}
+
+static int webhook_secret_file(struct ctx *c, const struct field *f) {
+        struct notify_parse *p = f->obj;
+        _cleanup_free_ char *path = NULL;
+        int r = spec_get_string(c, f->v, f->kp, "a path to a file holding the secret", true, &path);
+        if (r < 0)
+                return r;
+        free(p->n->webhook.secret_file);
+        p->n->webhook.secret_file = spec_path_resolve(c->s->dir, path);
+        p->secret_node = f->v;
+        return 0;
+}
+
+/* The secret, read now (a spec that loads can sign): a regular file of 1..4096 bytes that other users can
+ * neither read nor write. Its bytes are never put in a message. */
+static int read_secret(struct ctx *c, struct notify_parse *p, const char *kp) {
+        struct tf_notify *n = p->n;
+        const struct node *v = p->secret_node;
+        /* Messages name the file as written: the resolved path is the machine's, not the spec's. */
+        const char *path = v->text;
+        _cleanup_close_ int fd = open(n->webhook.secret_file, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
+        if (fd < 0)
+                return spec_fail(c, v->pos, kp, "%s: %s; expected a readable file holding the secret", path,
+                                 strerror(errno));
+        struct stat st;
+        if (fstat(fd, &st) < 0)
+                return spec_fail(c, v->pos, kp, "%s: %s", path, strerror(errno));
+        if (!S_ISREG(st.st_mode))
+                return spec_fail(c, v->pos, kp, "%s is not a regular file; expected a file holding the secret",
+                                 path);
+        if (st.st_size == 0 || st.st_size > (off_t)TF_NOTIFY_SECRET_MAX)
+                return spec_fail(c, v->pos, kp, "%s is %s; expected a secret of 1 to %u bytes", path,
+                                 st.st_size == 0 ? "empty" : "too large", TF_NOTIFY_SECRET_MAX);
+        if (st.st_mode & (S_IROTH | S_IWOTH))
+                return spec_fail(c, v->pos, kp,
+                                 "%s can be %s by every user (mode %04o); expected a file only its owner "
+                                 "(and group) can read (chmod 600 %s)",
+                                 path, (st.st_mode & S_IROTH) ? "read" : "written",
+                                 (unsigned)(st.st_mode & 07777), path);
+        char *buf = tf_malloc0(TF_NOTIFY_SECRET_MAX + 1);
+        size_t len = 0;
+        for (;;) {
+                ssize_t k = read(fd, buf + len, TF_NOTIFY_SECRET_MAX - len);
+                if (k < 0 && errno == EINTR)
+                        continue;
+                if (k <= 0) {
+                        if (k < 0) {
+                                int e = errno;
+                                free(buf);
+                                return spec_fail(c, v->pos, kp, "%s: %s", path, strerror(e));
+                        }
+                        break;
+                }
+                len += (size_t)k;
+                if (len == TF_NOTIFY_SECRET_MAX)
+                        break;
+        }
+        /* `echo secret > file` leaves a newline that is not part of the secret. */
+        while (len > 0 && (buf[len - 1] == '\n' || buf[len - 1] == '\r'))
+                len--;
+        if (len == 0) {
+                free(buf);
+                return spec_fail(c, v->pos, kp, "%s holds only a newline; expected a secret of 1 to %u bytes",
+                                 path, TF_NOTIFY_SECRET_MAX);
+        }
+        n->webhook.secret = buf;
+        n->webhook.secret_len = len;
+        return 0;
+}
+
+static int webhook_attempts(struct ctx *c, const struct field *f) {
+        struct notify_parse *p = f->obj;
+        uint64_t v = 0;
+        int r = spec_get_uint(c, f->v, f->kp, 1, TF_NOTIFY_ATTEMPTS_MAX, "a number of attempts from 1 to 20", &v);
+        p->n->webhook.attempts = (unsigned)v;
+        return r;
+}
+
+static int webhook_timeout(struct ctx *c, const struct field *f) {
+        struct notify_parse *p = f->obj;
+        return spec_get_duration(c, f->v, f->kp, 0, &p->n->webhook.timeout_usec);
+}
+
+static const struct key webhook_keys[] = {
+        KEY("url", webhook_url),
+        KEY("secret_file", webhook_secret_file),
+        KEY("attempts", webhook_attempts),
+        KEY("timeout", webhook_timeout),
+};
+
+static int notify_webhook(struct ctx *c, const struct field *f) {
+        struct notify_parse *p = f->obj;
+        p->n->pos_webhook = f->k->pos;
+        int r = walk_section(c, f, "{url: http://127.0.0.1:9000/hook, secret_file: hook.secret}", p);
+        if (r < 0)
+                return r;
+        if (!p->n->webhook.url)
+                return spec_fail(c, f->v->pos, f->kp,
+                                 "no url; expected {url: http://127.0.0.1:9000/hook, secret_file: hook.secret}");
+        if (p->secret_node) {
+                _cleanup_free_ char *kp = spec_kp_join(f->kp, "secret_file");
+                return read_secret(c, p, kp);
+        }
+        return 0;
+}
+
+static int notify_command(struct ctx *c, const struct field *f) {
+        struct notify_parse *p = f->obj;
+        p->n->pos_command = f->k->pos;
+        return parse_command(c, f->v, f->kp, &p->n->argv);
+}
+
+static int notify_timeout(struct ctx *c, const struct field *f) {
+        struct notify_parse *p = f->obj;
+        return spec_get_duration(c, f->v, f->kp, 0, &p->n->command_timeout_usec);
+}
+
+static const struct key notify_keys[] = {
+        KEY("on", notify_on),
+        SECTION("missed", notify_missed, missed_keys),
+        KEY("stale", notify_stale),
+        SECTION("webhook", notify_webhook, webhook_keys),
+        KEY("command", notify_command),
+        KEY("command_timeout", notify_timeout),
+};
+
+void tf_notify_done(struct tf_notify *n) {
+        if (!n)
+                return;
+        free(n->webhook.url);
+        free(n->webhook.secret_file);
+        if (n->webhook.secret)
+                explicit_bzero(n->webhook.secret, n->webhook.secret_len);
+        free(n->webhook.secret);
+        tf_strv_free(n->argv);
+        *n = (struct tf_notify){};
+}
+
+int spec_parse_notify(struct ctx *c, const struct node *key, const struct node *v, const char *kp,
+                      struct tf_notify *n) {
+        static const char example[] = "{on: [failure], webhook: {url: http://127.0.0.1:9000/hook}}";
+        tf_notify_done(n);
+        n->present = true;
+        n->pos = key->pos;
+        n->missed_grace_usec = 60 * TF_USEC_PER_SEC;
+        n->stale_usec = TF_UNSET;
+        n->webhook.attempts = TF_NOTIFY_ATTEMPTS_DEFAULT;
+        n->webhook.timeout_usec = 10 * TF_USEC_PER_SEC;
+        n->command_timeout_usec = 60 * TF_USEC_PER_SEC;
+        struct notify_parse p = {.n = n};
+        int r = spec_expect_map(c, v, kp, example);
+        if (r < 0)
+                return r;
+        r = walk_map(c, v, kp, notify_keys, ELEMENTSOF(notify_keys), &p);
+        if (r < 0)
+                return r;
+        if (!p.have_on)
+                n->on = TF_ALERT_BIT(TF_ALERT_FAILURE) | (p.have_missed ? TF_ALERT_BIT(TF_ALERT_MISSED) : 0) |
+                        (p.have_stale ? TF_ALERT_BIT(TF_ALERT_STALE) : 0);
+        if (p.have_stale && !(n->on & TF_ALERT_BIT(TF_ALERT_STALE))) {
+                _cleanup_free_ char *skp = spec_kp_join(kp, "stale");
+                return spec_fail(c, p.pos_stale_key, skp,
+                                 "has no effect: on: does not list stale; expected stale in on: (e.g. on: "
+                                 "[failure, stale]) or no stale: key");
+        }
+        if (p.have_missed && !(n->on & TF_ALERT_BIT(TF_ALERT_MISSED))) {
+                _cleanup_free_ char *mkp = spec_kp_join(kp, "missed");
+                return spec_fail(c, p.pos_missed_key, mkp,
+                                 "has no effect: on: does not list missed; expected missed in on: (e.g. on: "
+                                 "[failure, missed]) or no missed: key");
+        }
+        if ((n->on & TF_ALERT_BIT(TF_ALERT_STALE)) && !p.have_stale) {
+                _cleanup_free_ char *okp = spec_kp_join(kp, "on");
+                return spec_fail(c, p.pos_on_word[TF_ALERT_STALE], okp,
+                                 "stale needs an age; expected a stale: key (e.g. stale: 1h, an alert when no "
+                                 "run succeeded for an hour)");
+        }
+        n->pos_missed = p.have_missed ? p.pos_missed_key : p.pos_on_word[TF_ALERT_MISSED];
+        if (!n->webhook.url && !n->argv)
+                return spec_fail(c, v->pos, kp,
+                                 "no notifier; expected webhook: {url: ...}, command: [...] or both (e.g. %s)",
+                                 example);
+        return 0;
+}
+
+static int top_notify(struct ctx *c, const struct field *f) {
+        return spec_parse_notify(c, f->k, f->v, f->kp, &c->s->notify);
+}
+
 /* ---- workflows: a step's own keys ----------------------------------------------------------------------
  */
 
@@ -1948,6 +2241,7 @@ static const struct key top_keys[] = {
         SECTION("handlers", top_handlers, handler_keys),
         KEY("on_success", top_on_success),
         KEY("on_failure", top_on_failure),
+        KEY("notify", top_notify),
 };
 
 /* A key path in the service or step being finished: "backend", "steps[1].backend". */
@@ -2460,6 +2754,10 @@ static int finish(struct ctx *c) {
                                          "missing; expected a command to run (e.g. command: [python3, "
                                          "app.py]) or an image:");
         }
+        if (s->notify.present && (s->notify.on & TF_ALERT_BIT(TF_ALERT_MISSED)) && !s->schedule.present)
+                return spec_fail(c, s->notify.pos_missed, "notify.missed",
+                                 "a service without a schedule has no fire to miss; expected a schedule: (e.g. "
+                                 "schedule: {every: 1h}) or no missed alerts");
         int r = check_self_trigger(c);
         if (r < 0)
                 return r;

@@ -302,6 +302,7 @@ struct tf_spec *tf_spec_free(struct tf_spec *s) {
                 free(s->mounts[i].target);
         }
         free(s->mounts);
+        tf_notify_done(&s->notify);
         for (size_t i = 0; i < s->n_steps; i++)
                 spec_step_done(&s->steps[i]);
         free(s->steps);

@@ -168,6 +168,47 @@ struct tf_mount {
         struct tf_pos pos;
 };
 
+/* ---- alerts: notify: ---------------------------------------------------------------------------------- */
+
+/* What a notifier is told of (the manager sends them; a one-shot run sends none). */
+enum tf_alert {
+        TF_ALERT_FAILURE,  /* a job's last attempt did not succeed (a run stopped on request excepted) */
+        TF_ALERT_MISSED,   /* a fire of the schedule did not start within the grace of its time */
+        TF_ALERT_STALE,    /* no success for longer than stale: */
+        TF_ALERT_SUCCESS,  /* a job succeeded */
+        TF_ALERT_RECOVERY, /* the first success after a failure */
+        TF_ALERT_N,
+};
+#define TF_ALERT_BIT(a) (1u << (a))
+/* "failure", "missed", "stale", "success", "recovery"; NULL outside the enum. */
+const char *tf_alert_name(enum tf_alert a);
+
+#define TF_NOTIFY_ATTEMPTS_DEFAULT 5u
+#define TF_NOTIFY_ATTEMPTS_MAX 20u
+#define TF_NOTIFY_SECRET_MAX 4096u
+#define TF_NOTIFY_URL_MAX 2048u
+
+struct tf_notify {
+        bool present;
+        unsigned on;                /* TF_ALERT_BIT()s; never 0 when present */
+        uint64_t missed_grace_usec; /* missed: how late a fire may start before it is missed [1m] */
+        uint64_t stale_usec;        /* stale: no success for this long; TF_UNSET unless on has stale */
+        struct {
+                char *url;         /* http:// or https://; NULL: no webhook */
+                char *secret_file; /* absolute; NULL: deliveries are not signed */
+                char *secret;      /* the file's bytes (a trailing newline dropped), read at load; never
+                                      printed or logged */
+                size_t secret_len;
+                unsigned attempts; /* deliveries tried before giving up [5] */
+                uint64_t timeout_usec; /* one attempt's bound [10s] */
+        } webhook;
+        char **argv;                   /* command: NULL: none */
+        uint64_t command_timeout_usec; /* the command's run bound [1m] */
+        struct tf_pos pos, pos_webhook, pos_command, pos_missed;
+};
+/* Frees what n owns (the secret wiped first) and zeroes it. */
+void tf_notify_done(struct tf_notify *n);
+
 struct tf_step;
 
 struct tf_spec {
@@ -217,6 +258,8 @@ struct tf_spec {
         char *queue;      /* NULL: "default" */
         int64_t priority; /* -1000..1000, higher first; 0 when absent */
         struct tf_pos pos_queue, pos_priority;
+        /* Alerts (`tfrun up`): present false when the spec has no notify: (the manager's default applies). */
+        struct tf_notify notify;
 
         /* Positions for backend-level errors. */
         struct tf_pos pos_image, pos_backend, pos_user, pos_command, pos_working_dir, pos_mounts, pos_sandbox;

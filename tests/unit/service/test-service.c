@@ -154,7 +154,7 @@ static void hook_ended(struct tf_service *s, const struct tf_run *r, void *userd
         heard_add(b);
 }
 /* "J:status": the job's last run (on_success/on_failure fire from here). */
-static void hook_job_ended(struct tf_service *s, const struct tf_run *r, void *userdata) {
+static void hook_job_ended(struct tf_service *s, const struct tf_run *r, unsigned attempts, void *userdata) {
         char b[32];
         snprintf(b, sizeof(b), "J:%d", r->result.exit_status);
         heard_add(b);
