@@ -514,6 +514,8 @@ json_t *tf_api_run_json(const struct tf_store_run *r) {
         json_object_set_new(o, "scheduled", usec_time(r->scheduled_usec));
         json_object_set_new(o, "started", usec_time(r->started_usec));
         json_object_set_new(o, "ended", usec_time(r->ended_usec));
+        json_object_set_new(o, "scheduled_usec",
+                            r->scheduled_usec ? json_integer((json_int_t) r->scheduled_usec) : json_null());
         json_object_set_new(o, "started_usec", json_integer((json_int_t) r->started_usec));
         json_object_set_new(o, "ended_usec", r->ended_usec ? json_integer((json_int_t) r->ended_usec) : json_null());
         json_object_set_new(o, "peak_memory",

@@ -23,6 +23,7 @@
 #include "base/strutil.h"
 #include "base/timeutil.h"
 #include "manager/admission.h"
+#include "manager/alerts.h"
 #include "manager/api.h"
 #include "manager/auth.h"
 #include "manager/budget.h"
@@ -89,6 +90,7 @@ struct tf_manager {
         struct tf_http_server *http;
         struct tf_auth *auth;       /* the network API's tokens (manager/auth.c) */
         struct tf_metrics *metrics; /* GET /metrics (manager/metrics.c) */
+        struct tf_alerts *alerts;   /* notify: (manager/alerts.c) */
         struct live *live;
         struct tf_source *retention_timer;
         char **lost_docker; /* services with docker runs marked lost: their containers are swept at start */
@@ -153,6 +155,8 @@ static struct msvc *find_name(struct tf_manager *m, const char *name) {
 static void msvc_free(struct msvc *s) {
         if (!s)
                 return;
+        if (s->svc && s->m->alerts)
+                tf_alerts_service_unset(s->m->alerts, s->svc);
         tf_service_free(s->svc);
         free(s->prefix);
         free(s->file);
@@ -193,6 +197,15 @@ static int load_spec(struct tf_manager *m, const char *file, struct tf_spec **re
         /* tf_run_check() makes a run to check it: the id it takes is given back. */
         unsigned counter = m->ctx.run_counter;
         r = tf_run_check(&m->ctx, spec, &m->run_opts, err);
+        if (r == 0 && spec->notify.present && spec->notify.argv) {
+                /* The notifier runs as a native run of its own: what it needs is checked now too. */
+                struct tf_spec *ns = NULL;
+                tf_spec_notify_command(spec, &spec->notify, &ns);
+                r = tf_run_check(&m->ctx, ns, &m->run_opts, err);
+                tf_spec_free(ns);
+                if (r < 0)
+                        tf_error_prefix(err, "notify.command");
+        }
         m->ctx.run_counter = counter;
         /* A queue this manager does not have, a reservation larger than the whole budget: it could never
          * start, so it is broken now rather than waiting for ever. */
@@ -285,6 +298,7 @@ static struct msvc *add_file(struct tf_manager *m, const char *file, bool start)
         if (s->svc && start) {
                 tf_service_start(s->svc);
                 s->started = true;
+                tf_alerts_service_set(m->alerts, s->svc);
         }
         return s;
 }
@@ -535,6 +549,7 @@ static void start_new(struct tf_manager *m) {
                 if (s->svc && !s->removed && !s->started) {
                         tf_service_start(s->svc);
                         s->started = true;
+                        tf_alerts_service_set(m->alerts, s->svc);
                 }
 }
 
@@ -619,6 +634,7 @@ json_t *tf_manager_reload(struct tf_manager *m) {
                         json_array_append_new(broken, json_pack("{s:s,s:s}", "file", *f, "error", e->msg));
                         continue;
                 }
+                tf_alerts_service_set(m->alerts, s->svc);
                 tf_log("%s: reloaded %s", s->name, s->file);
                 strings_append(changed, s->name);
         }
@@ -882,6 +898,7 @@ static void hook_started(struct tf_service *svc, const struct tf_run *r, enum tf
         for (size_t i = 0; i < r->result.n_steps; i++)
                 record_step(m, r, &r->result.steps[i]);
         tf_metrics_run_started(m->metrics, r->spec->name, trigger, row.started_usec);
+        tf_alerts_run_started(m->alerts, svc, r, scheduled_usec);
 }
 
 /* A fire skipped by overlap goes into the history as a skipped run (so that runs_total{result="skipped"}
@@ -891,6 +908,7 @@ static void hook_missed(struct tf_service *svc, const char *reason, uint64_t sch
         struct tf_manager *m = userdata;
         const struct tf_spec *spec = tf_service_spec(svc);
         tf_metrics_fire_missed(m->metrics, spec->name, reason);
+        tf_alerts_fire_missed(m->alerts, svc, reason, scheduled_usec);
         bool admission = streq(reason, "admission");
         if (!streq(reason, "overlap") && !admission)
                 return;
@@ -963,9 +981,7 @@ static void hook_ended(struct tf_service *svc, const struct tf_run *r, void *use
 
 /* A job ended for good (its last attempt): the services its spec names for that outcome are triggered once,
  * with the run's facts in their env. A cancelled run (stopped) triggers nothing. */
-static void hook_job_ended(struct tf_service *svc, const struct tf_run *r, unsigned attempts,
-                           void *userdata) {
-        struct tf_manager *m = userdata;
+static void triggers_job_ended(struct tf_manager *m, const struct tf_run *r) {
         const struct tf_spec *spec = r->spec;
         const struct tf_run_result *res = &r->result;
         if (res->reason == TF_REASON_CANCELLED || m->stopping)
@@ -1035,6 +1051,13 @@ static int setup_settings(struct tf_manager *m, tf_error **err) {
         m->hooks.admit = hook_admit;
         m->hooks.release = hook_release;
         return 0;
+}
+
+/* Once per job, after its last attempt: what alerts and triggers say once per fire. */
+static void hook_job_ended(struct tf_service *svc, const struct tf_run *r, unsigned attempts, void *userdata) {
+        struct tf_manager *m = userdata;
+        tf_alerts_job_ended(m->alerts, svc, r, result_word(&r->result), attempts);
+        triggers_job_ended(m, r);
 }
 
 static int on_lost(const struct tf_store_run *run, void *userdata) {
@@ -1122,6 +1145,9 @@ int tf_manager_new(const struct tf_manager_options *o, struct tf_manager **ret, 
         if (r < 0)
                 goto fail;
         (void) tf_metrics_new(m->store, &m->metrics);
+        r = tf_alerts_new(&m->ctx, &m->run_opts, m->store, &m->alerts, err);
+        if (r < 0)
+                goto fail;
         struct tf_http_options ho = { .authorize = tf_auth_authorize, .headers = tf_ui_headers() };
         r = tf_http_server_new(m->loop, tf_api_routes(), m, &ho, &m->http, err);
         if (r < 0)
@@ -1246,6 +1272,9 @@ void tf_manager_free(struct tf_manager *m) {
                 m->adm = NULL;
                 tf_budget_free(m->budget);
                 m->budget = NULL;
+                /* After the loop's last round: notifier commands held it until they ended. */
+                tf_alerts_free(m->alerts);
+                m->alerts = NULL;
                 tf_run_ctx_done(&m->ctx);
                 tf_loop_free(m->loop);
         }
@@ -1313,6 +1342,10 @@ struct tf_auth *tf_manager_auth(struct tf_manager *m) {
 
 struct tf_metrics *tf_manager_metrics(struct tf_manager *m) {
         return m->metrics;
+}
+
+struct tf_alerts *tf_manager_alerts(struct tf_manager *m) {
+        return m->alerts;
 }
 
 static json_t *service_json(struct msvc *s) {
@@ -1440,6 +1473,7 @@ int tf_manager_set_enabled(struct tf_manager *m, const char *name, bool enabled,
         if (tf_service_enabled(s->svc) != enabled)
                 tf_log("%s: %s", name, enabled ? "enabled" : "disabled: no more fires until enabled");
         tf_service_set_enabled(s->svc, enabled);
+        tf_alerts_service_set(m->alerts, s->svc);
         return 0;
 }
 

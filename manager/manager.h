@@ -73,6 +73,7 @@ bool tf_manager_run_is_running(struct tf_manager *m, const char *run_id);
 tf_store *tf_manager_store(struct tf_manager *m);
 struct tf_auth *tf_manager_auth(struct tf_manager *m);
 struct tf_metrics *tf_manager_metrics(struct tf_manager *m);
+struct tf_alerts *tf_manager_alerts(struct tf_manager *m);
 /* Every entry of DIR in file order: name and svc NULL for a broken file; state as `ps` shows it (waiting,
  * running, idle, disabled, broken). */
 struct tf_service;

@@ -18,6 +18,7 @@
 #include "base/strutil.h"
 #include "base/timeutil.h"
 #include "config.h"
+#include "manager/alerts.h"
 #include "manager/auth.h"
 #include "manager/manager.h"
 #include "runner/loop.h"
@@ -389,6 +390,39 @@ int tf_metrics_h(struct tf_http_request *req, struct tf_http_response *resp, voi
         for (size_t i = 0; i < w.n; i++)
                 sample_svc(f, "tfrun_oom_kills_total", v[i].name, NULL, NULL,
                            u64(b, sizeof(b), v[i].m->oom_kills));
+
+        /* Alerts: services with a notify: only (a thousand services without one cost no lines). */
+        struct tf_alerts *al = tf_manager_alerts(m);
+        static const char *const notifiers[] = {"webhook", "command"}, *const outcomes[] = {"success", "failure"};
+        family(f, "tfrun_alerts_total", "counter", "Alerts raised since the manager started, by kind.");
+        for (size_t i = 0; i < w.n; i++) {
+                const struct tf_alert_counters *c = tf_alerts_counters(al, v[i].name);
+                for (int k = 0; c && k < TF_ALERT_N; k++)
+                        sample_svc(f, "tfrun_alerts_total", v[i].name, "alert", tf_alert_name(k),
+                                   u64(b, sizeof(b), c->raised[k]));
+        }
+        static const char *const att_fam[] = {"tfrun_alert_attempts_total", "tfrun_alert_deliveries_total"};
+        static const char *const att_help[] = {
+                "Notifier attempts since the manager started (webhook POSTs, retries included; command runs), "
+                "by outcome.",
+                "Alerts delivered (success) or given up on after the last attempt (failure), since the manager "
+                "started."};
+        for (size_t fam = 0; fam < 2; fam++) {
+                family(f, att_fam[fam], "counter", att_help[fam]);
+                for (size_t i = 0; i < w.n; i++) {
+                        const struct tf_alert_counters *c = tf_alerts_counters(al, v[i].name);
+                        for (size_t k = 0; c && k < 2; k++)
+                                for (size_t o = 0; o < 2; o++) {
+                                        fprintf(f, "%s{service=\"", att_fam[fam]);
+                                        label(f, v[i].name);
+                                        fprintf(f, "\",notifier=\"%s\",result=\"%s\"} %" PRIu64 "\n", notifiers[k],
+                                                outcomes[o], fam == 0 ? c->attempts[k][o] : c->deliveries[k][o]);
+                                }
+                }
+        }
+        family(f, "tfrun_alert_deliveries_pending", "gauge",
+               "Webhook deliveries in flight or waiting for their retry.");
+        fprintf(f, "tfrun_alert_deliveries_pending %u\n", tf_alerts_pending(al));
 
         family(f, "tfrun_build_info", "gauge", "The tfrun serving these metrics.");
         fprintf(f, "tfrun_build_info{version=\"");

@@ -202,6 +202,27 @@ struct tf_spec *spec_new(void) {
         return s;
 }
 
+void tf_spec_notify_command(const struct tf_spec *service, const struct tf_notify *n, struct tf_spec **ret) {
+        struct tf_spec *s = spec_new();
+        s->path = tf_strdup(service->path);
+        s->dir = tf_strdup(service->dir);
+        s->name = tf_asprintf("%s.notify", service->name);
+        s->argv = tf_strv_copy(n->argv);
+        s->backend = s->resolved_backend = TF_BACKEND_NATIVE;
+        s->env = tf_malloc0(sizeof(char *));
+        s->env_files = tf_malloc0(sizeof(char *));
+        s->sandbox.cap_drop = tf_malloc0(sizeof(char *));
+        s->sandbox.cap_add = tf_malloc0(sizeof(char *));
+        /* A notifier is a small program that talks to a pager or a chat: bounded so that a hung one
+         * cannot pile up behind a flapping service. */
+        s->timeout_usec = n->command_timeout_usec;
+        s->limits.memory = (uint64_t)256 << 20;
+        s->limits.pids = 64;
+        s->limits.nofile = 1024;
+        s->pos_command = n->pos_command;
+        *ret = s;
+}
+
 static int load(struct ctx *c, const char *buf, size_t len) {
         _cleanup_node_ struct node *root = NULL;
         int r = spec_build_tree(c, buf, len, &root);

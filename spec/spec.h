@@ -208,6 +208,11 @@ struct tf_notify {
 };
 /* Frees what n owns (the secret wiped first) and zeroes it. */
 void tf_notify_done(struct tf_notify *n);
+struct tf_spec;
+/* The spec a notify: command runs as: a native run of n->argv named "SERVICE.notify" in the service's
+ * directory, with the default sandbox and small bounds (timeout: n->command_timeout_usec; memory 256M,
+ * pids 64, nofile 1024), no schedule, no retries. *ret is new; n->argv must be set. */
+void tf_spec_notify_command(const struct tf_spec *service, const struct tf_notify *n, struct tf_spec **ret);
 
 struct tf_step;
 
