@@ -218,6 +218,32 @@ static void test_sha256(void) {
         hexof(d, hex);
         IS_STR(hex, "60e431591ee0b67f0d8a26aacbf5b77f8e0bc6213728c5140546040f0ee37f54",
                "hmac-sha256: RFC 4231 case 6");
+        /* The rest of RFC 4231: the webhook signatures of notify: rest on it (X-Tfrun-Signature). */
+        uint8_t k3[20], d3[50], k4[25], d4[50], k5[20];
+        memset(k3, 0xaa, sizeof(k3));
+        memset(d3, 0xdd, sizeof(d3));
+        for (size_t i = 0; i < sizeof(k4); i++)
+                k4[i] = (uint8_t)(i + 1);
+        memset(d4, 0xcd, sizeof(d4));
+        memset(k5, 0x0c, sizeof(k5));
+        tf_hmac_sha256(k3, sizeof(k3), d3, sizeof(d3), d);
+        hexof(d, hex);
+        IS_STR(hex, "773ea91e36800e46854db8ebd09181a72959098b3ef8c122d9635514ced565fe",
+               "hmac-sha256: RFC 4231 case 3");
+        tf_hmac_sha256(k4, sizeof(k4), d4, sizeof(d4), d);
+        hexof(d, hex);
+        IS_STR(hex, "82558a389a443c0ea4cc819899f2083a85f0faa3e578f8077a2e3ff46729665b",
+               "hmac-sha256: RFC 4231 case 4");
+        tf_hmac_sha256(k5, sizeof(k5), "Test With Truncation", 20, d);
+        hexof(d, hex);
+        hex[32] = 0;
+        IS_STR(hex, "a3b6167473100ee06e0c796c2955552b", "hmac-sha256: RFC 4231 case 5 (128 bits)");
+        const char *m7 = "This is a test using a larger than block-size key and a larger than block-size data. "
+                         "The key needs to be hashed before being used by the HMAC algorithm.";
+        tf_hmac_sha256(k6, sizeof(k6), m7, strlen(m7), d);
+        hexof(d, hex);
+        IS_STR(hex, "9b09ffa71b942fcb27635fbcd5b0e944bfdc63644f0713938a7f51535c3a35e2",
+               "hmac-sha256: RFC 4231 case 7");
 
         OK(tf_memeq_const("abcd", "abcd", 4), "memeq_const: equal");
         OK(!tf_memeq_const("abcd", "abce", 4), "memeq_const: the last byte differs");

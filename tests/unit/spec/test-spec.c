@@ -1208,6 +1208,70 @@ static void test_workflow_errors(void) {
                        "checked when it is known");
 }
 
+/* notify: what each key fills, the defaults, the secret read at load, the notifier command's spec. */
+static void test_notify(void) {
+        char dir[] = "/tmp/tfrun-test-notify-XXXXXX";
+        if (!OK(mkdtemp(dir) != NULL, "notify: a temporary directory"))
+                return;
+        _cleanup_free_ char *sec = tf_asprintf("%s/hook.secret", dir);
+        FILE *f = fopen(sec, "w");
+        fputs("s3cret\n", f);
+        fclose(f);
+        chmod(sec, 0600);
+        _cleanup_free_ char *y = tf_asprintf("name: n\ncommand: [true]\nschedule: {every: 1h}\nnotify:\n"
+                                             "  on: [failure, missed, stale, recovery]\n"
+                                             "  missed: {grace: 5m}\n  stale: 2h\n"
+                                             "  webhook: {url: 'http://127.0.0.1:9000/h', secret_file: %s, "
+                                             "attempts: 3, timeout: 2s}\n"
+                                             "  command: [page-me, --now]\n  command_timeout: 30s\n",
+                                             sec);
+        struct tf_spec *s = load_buf(y);
+        if (s) {
+                const struct tf_notify *n = &s->notify;
+                OK(n->present, "notify: present");
+                IS_INT(n->on, TF_ALERT_BIT(TF_ALERT_FAILURE) | TF_ALERT_BIT(TF_ALERT_MISSED) |
+                                      TF_ALERT_BIT(TF_ALERT_STALE) | TF_ALERT_BIT(TF_ALERT_RECOVERY),
+                       "notify.on: the four listed");
+                OK(n->missed_grace_usec == 5 * 60 * TF_USEC_PER_SEC, "notify.missed.grace: 5m");
+                OK(n->stale_usec == 2 * 3600 * TF_USEC_PER_SEC, "notify.stale: 2h");
+                IS_STR(n->webhook.url, "http://127.0.0.1:9000/h", "notify.webhook.url");
+                IS_STR(n->webhook.secret_file, sec, "notify.webhook.secret_file: absolute");
+                OK(n->webhook.secret_len == 6 && memcmp(n->webhook.secret, "s3cret", 6) == 0,
+                   "the secret is read at load, without its newline");
+                IS_INT(n->webhook.attempts, 3, "notify.webhook.attempts");
+                OK(n->webhook.timeout_usec == 2 * TF_USEC_PER_SEC, "notify.webhook.timeout");
+                IS_STR(n->argv[1], "--now", "notify.command");
+                struct tf_spec *c = NULL;
+                tf_spec_notify_command(s, n, &c);
+                IS_STR(c->name, "n.notify", "the notifier's spec: its name");
+                IS_STR(c->argv[0], "page-me", "  its command");
+                OK(c->timeout_usec == 30 * TF_USEC_PER_SEC, "  its timeout: command_timeout");
+                OK(c->limits.memory == (uint64_t)256 << 20 && c->limits.pids == 64, "  its limits");
+                OK(c->resolved_backend == TF_BACKEND_NATIVE && !c->schedule.present, "  native, unscheduled");
+                tf_spec_free(c);
+                tf_spec_free(s);
+        }
+        s = load_buf("name: d\ncommand: [true]\nschedule: {every: 1h}\n"
+                     "notify: {missed: {grace: 10s}, command: [x]}\n");
+        if (s) {
+                IS_INT(s->notify.on, TF_ALERT_BIT(TF_ALERT_FAILURE) | TF_ALERT_BIT(TF_ALERT_MISSED),
+                       "notify.on by default: failure, and missed with missed:");
+                OK(!s->notify.webhook.url && s->notify.webhook.attempts == TF_NOTIFY_ATTEMPTS_DEFAULT,
+                   "no webhook; the attempts default");
+                OK(s->notify.stale_usec == TF_UNSET, "no stale");
+                tf_spec_free(s);
+        }
+        s = load_buf("name: e\ncommand: [true]\n");
+        if (s) {
+                OK(!s->notify.present, "no notify: not present (the manager's default applies)");
+                tf_spec_free(s);
+        }
+        IS_STR(tf_alert_name(TF_ALERT_RECOVERY), "recovery", "tf_alert_name");
+        OK(tf_alert_name(TF_ALERT_N) == NULL, "tf_alert_name outside the enum");
+        unlink(sec);
+        rmdir(dir);
+}
+
 int main(int argc, char **argv) {
         if (argc == 3 && streq(argv[1], "--bad"))
                 return run_bad(argv[2]);
@@ -1238,6 +1302,7 @@ int main(int argc, char **argv) {
         test_step_expand();
         test_cycles();
         test_workflow_errors();
+        test_notify();
         free(dir);
         return tap_done();
 }
