@@ -105,10 +105,10 @@ struct tf_alerts {
 static size_t hash_name(const char *s) {
         uint64_t h = 1469598103934665603ULL;
         for (; *s; s++) {
-                h ^= (unsigned char) *s;
+                h ^= (unsigned char)*s;
                 h *= 1099511628211ULL;
         }
-        return (size_t) (h & (BUCKETS - 1));
+        return (size_t)(h & (BUCKETS - 1));
 }
 
 static struct asvc *find(struct tf_alerts *a, const char *name) {
@@ -177,7 +177,7 @@ static int socket_cb(CURL *easy, curl_socket_t fd, int what, void *userp, void *
                 return -1; /* the transfers on it fail, and complete with the error */
         }
         a->watches = tf_realloc(a->watches, (a->n_watches + 1) * sizeof(*a->watches));
-        a->watches[a->n_watches++] = (struct watch){ .fd = fd, .src = src };
+        a->watches[a->n_watches++] = (struct watch){.fd = fd, .src = src};
         return 0;
 }
 
@@ -188,7 +188,7 @@ static int timer_cb(CURLM *multi, long timeout_ms, void *userp) {
                 a->timer = NULL;
                 return 0;
         }
-        uint64_t at = tf_loop_now(a->loop, CLOCK_MONOTONIC) + (uint64_t) timeout_ms * 1000;
+        uint64_t at = tf_loop_now(a->loop, CLOCK_MONOTONIC) + (uint64_t)timeout_ms * 1000;
         if (a->timer)
                 return tf_source_set_time(a->timer, at) < 0 ? -1 : 0;
         _cleanup_error_ tf_error *e = NULL;
@@ -268,8 +268,8 @@ static void attempt_done(struct delivery *d, bool ok, const char *why) {
         if (delay > RETRY_MAX_USEC)
                 delay = RETRY_MAX_USEC;
         char b[32];
-        tf_log("warning: %s: webhook %s: %s; attempt %u of %u in %s", d->what, d->origin, why, d->attempt + 1,
-               d->attempts, tf_format_duration(b, sizeof(b), delay));
+        tf_log("warning: %s: webhook %s: %s; attempt %u of %u in %s", d->what, d->origin, why,
+               d->attempt + 1, d->attempts, tf_format_duration(b, sizeof(b), delay));
         _cleanup_error_ tf_error *e = NULL;
         if (tf_loop_add_timer(d->a->loop, CLOCK_MONOTONIC, tf_loop_now(d->a->loop, CLOCK_MONOTONIC) + delay,
                               on_retry, d, &d->retry, &e) < 0) {
@@ -291,7 +291,7 @@ static void drive(struct tf_alerts *a, curl_socket_t fd, int ev) {
                         continue;
                 struct delivery *d = NULL;
                 CURLcode cc = m->data.result;
-                curl_easy_getinfo(m->easy_handle, CURLINFO_PRIVATE, (char **) &d);
+                curl_easy_getinfo(m->easy_handle, CURLINFO_PRIVATE, (char **)&d);
                 long code = 0;
                 curl_easy_getinfo(m->easy_handle, CURLINFO_RESPONSE_CODE, &code);
                 char why[CURL_ERROR_SIZE + 64];
@@ -341,9 +341,9 @@ static void attempt(struct delivery *d) {
         curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
         curl_easy_setopt(e, CURLOPT_HTTPHEADER, d->hdrs);
         curl_easy_setopt(e, CURLOPT_POSTFIELDS, d->body);
-        curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE, (long) strlen(d->body));
+        curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE, (long)strlen(d->body));
         curl_easy_setopt(e, CURLOPT_USERAGENT, "tfrun/" TF_VERSION);
-        curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, (long) (d->timeout_usec / 1000));
+        curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, (long)(d->timeout_usec / 1000));
         curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, discard_cb);
         curl_easy_setopt(e, CURLOPT_WRITEDATA, d);
         curl_easy_setopt(e, CURLOPT_ERRORBUFFER, d->errbuf);
@@ -360,18 +360,19 @@ static char *origin_of(const char *url) {
         /* user:password@ is not shown either */
         const char *at = memchr(p, '@', n);
         if (at) {
-                n -= (size_t) (at + 1 - p);
+                n -= (size_t)(at + 1 - p);
                 p = at + 1;
         }
-        return tf_asprintf("%.*s%.*s", (int) (strstr(url, "://") ? strstr(url, "://") + 3 - url : 0), url,
-                           (int) n, p);
+        return tf_asprintf("%.*s%.*s", (int)(strstr(url, "://") ? strstr(url, "://") + 3 - url : 0), url,
+                           (int)n, p);
 }
 
 static void webhook(struct tf_alerts *a, struct asvc *as, const struct tf_notify *n, enum tf_alert kind,
                     const char *what, json_t *body) {
         if (a->n_pending >= PENDING_MAX) {
                 as->n.deliveries[NOTIFIER_WEBHOOK][1]++;
-                tf_log("warning: %s: dropped: %u webhook deliveries are already waiting", what, a->n_pending);
+                tf_log("warning: %s: dropped: %u webhook deliveries are already waiting", what,
+                       a->n_pending);
                 return;
         }
         struct delivery *d = tf_malloc0(sizeof(*d));
@@ -428,8 +429,8 @@ static void env_add(char ***v, const char *k, const char *val) {
         tf_strv_push(v, kv);
 }
 
-static void command(struct tf_alerts *a, struct asvc *as, const struct tf_spec *spec, const struct tf_notify *n,
-                    const char *what, char **env) {
+static void command(struct tf_alerts *a, struct asvc *as, const struct tf_spec *spec,
+                    const struct tf_notify *n, const char *what, char **env) {
         _cleanup_error_ tf_error *e = NULL;
         struct command *c = tf_malloc0(sizeof(*c));
         c->a = a;
@@ -445,7 +446,7 @@ static void command(struct tf_alerts *a, struct asvc *as, const struct tf_spec *
                 free(c);
                 return;
         }
-        struct tf_run_extra x = { .env = env };
+        struct tf_run_extra x = {.env = env};
         tf_run_set_extra(c->run, &x);
         c->next = a->commands;
         a->commands = c;
@@ -481,7 +482,7 @@ static void raise_alert(struct tf_alerts *a, struct asvc *as, const struct tf_sp
         json_object_set_new(body, "time", json_string(now));
         json_object_set_new(body, "scheduled", scheduled_usec ? json_string(sched) : json_null());
         json_object_set_new(body, "scheduled_usec",
-                            scheduled_usec ? json_integer((json_int_t) scheduled_usec) : json_null());
+                            scheduled_usec ? json_integer((json_int_t)scheduled_usec) : json_null());
         if (n->webhook.url)
                 webhook(a, as, n, kind, what, body);
         if (n->argv) {
@@ -514,7 +515,8 @@ static void seed(struct tf_alerts *a, struct asvc *as) {
         struct tf_store_run *r = NULL;
         if (tf_store_last_run(a->store, as->name, NULL, &r, &e) == 0) {
                 const char *st = r->status ? r->status : "";
-                as->failing = streq(st, "failure") || streq(st, "timeout") || streq(st, "oom") || streq(st, "lost");
+                as->failing = streq(st, "failure") || streq(st, "timeout") || streq(st, "oom") ||
+                              streq(st, "lost");
                 free(r);
                 r = NULL;
         }
@@ -556,8 +558,9 @@ static int on_deadman(struct tf_source *src, int fd, uint32_t events, void *user
         if (tf_service_enabled(as->svc) && as->started_for < due) {
                 const struct tf_notify *n = notify_of(as->a, tf_service_spec(as->svc));
                 char g[32];
-                _cleanup_free_ char *why = tf_asprintf("no run started within %s of its time (missed.grace)",
-                                                       tf_format_duration(g, sizeof(g), n->missed_grace_usec));
+                _cleanup_free_ char *why =
+                        tf_asprintf("no run started within %s of its time (missed.grace)",
+                                    tf_format_duration(g, sizeof(g), n->missed_grace_usec));
                 missed_alert(as, why, due);
         }
         arm(as);
@@ -609,8 +612,8 @@ static void arm(struct asvc *as) {
                 as->deadman_for = due;
                 if (as->deadman)
                         tf_source_set_time(as->deadman, due + n->missed_grace_usec);
-                else if (tf_loop_add_timer(a->loop, CLOCK_REALTIME, due + n->missed_grace_usec, on_deadman, as,
-                                           &as->deadman, &e) < 0)
+                else if (tf_loop_add_timer(a->loop, CLOCK_REALTIME, due + n->missed_grace_usec, on_deadman,
+                                           as, &as->deadman, &e) < 0)
                         tf_log("warning: %s: no missed-run alerts: %s", as->name, e->msg);
         }
         if (!wants(n, TF_ALERT_STALE) || as->stale_alerted) {
@@ -657,9 +660,9 @@ void tf_alerts_run_started(struct tf_alerts *a, struct tf_service *svc, const st
                 uint64_t now = tf_loop_now(a->loop, CLOCK_REALTIME);
                 if (wants(n, TF_ALERT_MISSED) && now > scheduled_usec + n->missed_grace_usec) {
                         char d[32];
-                        _cleanup_free_ char *why = tf_asprintf("started %s after its time (missed.grace)",
-                                                               tf_format_duration(d, sizeof(d),
-                                                                                  now - scheduled_usec));
+                        _cleanup_free_ char *why =
+                                tf_asprintf("started %s after its time (missed.grace)",
+                                            tf_format_duration(d, sizeof(d), now - scheduled_usec));
                         missed_alert(as, why, scheduled_usec);
                 }
         }
@@ -671,18 +674,18 @@ void tf_alerts_fire_missed(struct tf_alerts *a, struct tf_service *svc, const ch
         struct asvc *as = find(a, tf_service_spec(svc)->name);
         if (!as || !as->svc)
                 return;
-        _cleanup_free_ char *why =
-                streq(reason, "overlap")
-                        ? tf_strdup("overlap: skipped, the previous run was still going")
-                        : tf_strdup("downtime: the fire came while no manager ran (persistent: caught up now)");
+        _cleanup_free_ char *why = streq(reason, "overlap")
+                                           ? tf_strdup("overlap: skipped, the previous run was still going")
+                                           : tf_strdup("downtime: the fire came while no manager ran "
+                                                       "(persistent: caught up now)");
         missed_alert(as, why, scheduled_usec);
         if (scheduled_usec > as->started_for && streq(reason, "overlap"))
                 as->started_for = scheduled_usec; /* said: the dead-man timer has nothing to add */
         arm(as);
 }
 
-void tf_alerts_job_ended(struct tf_alerts *a, struct tf_service *svc, const struct tf_run *r, const char *status,
-                         unsigned attempts) {
+void tf_alerts_job_ended(struct tf_alerts *a, struct tf_service *svc, const struct tf_run *r,
+                         const char *status, unsigned attempts) {
         const struct tf_spec *spec = r->spec;
         const struct tf_notify *n = notify_of(a, spec);
         struct asvc *as = find(a, spec->name);
@@ -708,8 +711,9 @@ void tf_alerts_job_ended(struct tf_alerts *a, struct tf_service *svc, const stru
         if (kind != TF_ALERT_N) {
                 const struct tf_run_result *res = &r->result;
                 json_t *o = json_object();
-                json_object_set_new(o, "result", tf_run_result_json(spec->name, tf_backend_name(spec->resolved_backend),
-                                                                    r->run_id, res));
+                json_object_set_new(o, "result",
+                                    tf_run_result_json(spec->name, tf_backend_name(spec->resolved_backend),
+                                                       r->run_id, res));
                 json_object_set_new(o, "status", json_string(status));
                 json_object_set_new(o, "run_id", json_string(r->run_id));
                 json_object_set_new(o, "attempts", json_integer(attempts));
@@ -751,8 +755,8 @@ void tf_alerts_free(struct tf_alerts *a) {
         if (!a)
                 return;
         if (a->n_pending)
-                tf_log("warning: alerts: %u webhook deliver%s dropped (the manager is stopping)", a->n_pending,
-                       a->n_pending == 1 ? "y" : "ies");
+                tf_log("warning: alerts: %u webhook deliver%s dropped (the manager is stopping)",
+                       a->n_pending, a->n_pending == 1 ? "y" : "ies");
         while (a->deliveries)
                 delivery_free(a->deliveries);
         /* Commands still running (the loop is gone or going): their runs are freed, which kills them. */

@@ -47,8 +47,8 @@ void tf_alerts_service_unset(struct tf_alerts *a, struct tf_service *svc);
 /* From the manager's hooks. status: the history's word for the run's result (success, failure, ...). */
 void tf_alerts_run_started(struct tf_alerts *a, struct tf_service *svc, const struct tf_run *r,
                            uint64_t scheduled_usec);
-void tf_alerts_job_ended(struct tf_alerts *a, struct tf_service *svc, const struct tf_run *r, const char *status,
-                         unsigned attempts);
+void tf_alerts_job_ended(struct tf_alerts *a, struct tf_service *svc, const struct tf_run *r,
+                         const char *status, unsigned attempts);
 void tf_alerts_fire_missed(struct tf_alerts *a, struct tf_service *svc, const char *reason,
                            uint64_t scheduled_usec);
 

@@ -393,7 +393,8 @@ int tf_metrics_h(struct tf_http_request *req, struct tf_http_response *resp, voi
 
         /* Alerts: services with a notify: only (a thousand services without one cost no lines). */
         struct tf_alerts *al = tf_manager_alerts(m);
-        static const char *const notifiers[] = {"webhook", "command"}, *const outcomes[] = {"success", "failure"};
+        static const char *const notifiers[] = {"webhook", "command"};
+        static const char *const outcomes[] = {"success", "failure"};
         family(f, "tfrun_alerts_total", "counter", "Alerts raised since the manager started, by kind.");
         for (size_t i = 0; i < w.n; i++) {
                 const struct tf_alert_counters *c = tf_alerts_counters(al, v[i].name);
@@ -403,10 +404,11 @@ int tf_metrics_h(struct tf_http_request *req, struct tf_http_response *resp, voi
         }
         static const char *const att_fam[] = {"tfrun_alert_attempts_total", "tfrun_alert_deliveries_total"};
         static const char *const att_help[] = {
-                "Notifier attempts since the manager started (webhook POSTs, retries included; command runs), "
-                "by outcome.",
-                "Alerts delivered (success) or given up on after the last attempt (failure), since the manager "
-                "started."};
+                "Notifier attempts since the manager started (webhook POSTs, retries included; command "
+                "runs), by outcome.",
+                "Alerts delivered (success) or given up on after the last attempt (failure), since the "
+                "manager started.",
+        };
         for (size_t fam = 0; fam < 2; fam++) {
                 family(f, att_fam[fam], "counter", att_help[fam]);
                 for (size_t i = 0; i < w.n; i++) {
@@ -415,8 +417,9 @@ int tf_metrics_h(struct tf_http_request *req, struct tf_http_response *resp, voi
                                 for (size_t o = 0; o < 2; o++) {
                                         fprintf(f, "%s{service=\"", att_fam[fam]);
                                         label(f, v[i].name);
-                                        fprintf(f, "\",notifier=\"%s\",result=\"%s\"} %" PRIu64 "\n", notifiers[k],
-                                                outcomes[o], fam == 0 ? c->attempts[k][o] : c->deliveries[k][o]);
+                                        fprintf(f, "\",notifier=\"%s\",result=\"%s\"} %" PRIu64 "\n",
+                                                notifiers[k], outcomes[o],
+                                                fam == 0 ? c->attempts[k][o] : c->deliveries[k][o]);
                                 }
                 }
         }

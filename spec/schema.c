@@ -1543,8 +1543,8 @@ static int notify_on_word(struct ctx *c, struct notify_parse *p, const struct no
         for (size_t i = 0; i < ELEMENTSOF(alert_names); i++)
                 if (streq(t, alert_names[i])) {
                         if (p->n->on & TF_ALERT_BIT(i))
-                                return spec_fail(c, v->pos, kp, "'%s' is listed twice; expected each alert once",
-                                                 t);
+                                return spec_fail(c, v->pos, kp,
+                                                 "'%s' is listed twice; expected each alert once", t);
                         p->n->on |= TF_ALERT_BIT(i);
                         p->pos_on_word[i] = v->pos;
                         return 0;
@@ -1552,8 +1552,8 @@ static int notify_on_word(struct ctx *c, struct notify_parse *p, const struct no
         _cleanup_free_ char *q = spec_quoted(v);
         const char *sug = spec_suggest(t, alert_names, ELEMENTSOF(alert_names));
         if (sug)
-                return spec_fail(c, v->pos, kp, "%s is not an alert; expected %s; did you mean '%s'?", q, expected,
-                                 sug);
+                return spec_fail(c, v->pos, kp, "%s is not an alert; expected %s; did you mean '%s'?", q,
+                                 expected, sug);
         return spec_fail(c, v->pos, kp, "%s is not an alert; expected %s", q, expected);
 }
 
@@ -1613,7 +1613,8 @@ static int webhook_url(struct ctx *c, const struct field *f) {
         if (!ok) {
                 _cleanup_free_ char *q = spec_quoted(f->v);
                 return spec_fail(c, f->v->pos, f->kp, "%s is not a URL tfrun can post to; expected %s%s", q,
-                                 expected, strlen(u) > TF_NOTIFY_URL_MAX ? " of at most 2048 characters" : "");
+                                 expected,
+                                 strlen(u) > TF_NOTIFY_URL_MAX ? " of at most 2048 characters" : "");
         }
         return 0;
 }
@@ -1645,8 +1646,8 @@ static int read_secret(struct ctx *c, struct notify_parse *p, const char *kp) {
         if (fstat(fd, &st) < 0)
                 return spec_fail(c, v->pos, kp, "%s: %s", path, strerror(errno));
         if (!S_ISREG(st.st_mode))
-                return spec_fail(c, v->pos, kp, "%s is not a regular file; expected a file holding the secret",
-                                 path);
+                return spec_fail(c, v->pos, kp,
+                                 "%s is not a regular file; expected a file holding the secret", path);
         if (st.st_size == 0 || st.st_size > (off_t)TF_NOTIFY_SECRET_MAX)
                 return spec_fail(c, v->pos, kp, "%s is %s; expected a secret of 1 to %u bytes", path,
                                  st.st_size == 0 ? "empty" : "too large", TF_NOTIFY_SECRET_MAX);
@@ -1679,8 +1680,9 @@ static int read_secret(struct ctx *c, struct notify_parse *p, const char *kp) {
                 len--;
         if (len == 0) {
                 free(buf);
-                return spec_fail(c, v->pos, kp, "%s holds only a newline; expected a secret of 1 to %u bytes",
-                                 path, TF_NOTIFY_SECRET_MAX);
+                return spec_fail(c, v->pos, kp,
+                                 "%s holds only a newline; expected a secret of 1 to %u bytes", path,
+                                 TF_NOTIFY_SECRET_MAX);
         }
         n->webhook.secret = buf;
         n->webhook.secret_len = len;
@@ -1690,7 +1692,8 @@ static int read_secret(struct ctx *c, struct notify_parse *p, const char *kp) {
 static int webhook_attempts(struct ctx *c, const struct field *f) {
         struct notify_parse *p = f->obj;
         uint64_t v = 0;
-        int r = spec_get_uint(c, f->v, f->kp, 1, TF_NOTIFY_ATTEMPTS_MAX, "a number of attempts from 1 to 20", &v);
+        int r = spec_get_uint(c, f->v, f->kp, 1, TF_NOTIFY_ATTEMPTS_MAX, "a number of attempts from 1 to 20",
+                              &v);
         p->n->webhook.attempts = (unsigned)v;
         return r;
 }
@@ -1714,8 +1717,9 @@ static int notify_webhook(struct ctx *c, const struct field *f) {
         if (r < 0)
                 return r;
         if (!p->n->webhook.url)
-                return spec_fail(c, f->v->pos, f->kp,
-                                 "no url; expected {url: http://127.0.0.1:9000/hook, secret_file: hook.secret}");
+                return spec_fail(
+                        c, f->v->pos, f->kp,
+                        "no url; expected {url: http://127.0.0.1:9000/hook, secret_file: hook.secret}");
         if (p->secret_node) {
                 _cleanup_free_ char *kp = spec_kp_join(f->kp, "secret_file");
                 return read_secret(c, p, kp);
@@ -1774,7 +1778,8 @@ int spec_parse_notify(struct ctx *c, const struct node *key, const struct node *
         if (r < 0)
                 return r;
         if (!p.have_on)
-                n->on = TF_ALERT_BIT(TF_ALERT_FAILURE) | (p.have_missed ? TF_ALERT_BIT(TF_ALERT_MISSED) : 0) |
+                n->on = TF_ALERT_BIT(TF_ALERT_FAILURE) |
+                        (p.have_missed ? TF_ALERT_BIT(TF_ALERT_MISSED) : 0) |
                         (p.have_stale ? TF_ALERT_BIT(TF_ALERT_STALE) : 0);
         if (p.have_stale && !(n->on & TF_ALERT_BIT(TF_ALERT_STALE))) {
                 _cleanup_free_ char *skp = spec_kp_join(kp, "stale");
@@ -1790,15 +1795,17 @@ int spec_parse_notify(struct ctx *c, const struct node *key, const struct node *
         }
         if ((n->on & TF_ALERT_BIT(TF_ALERT_STALE)) && !p.have_stale) {
                 _cleanup_free_ char *okp = spec_kp_join(kp, "on");
-                return spec_fail(c, p.pos_on_word[TF_ALERT_STALE], okp,
-                                 "stale needs an age; expected a stale: key (e.g. stale: 1h, an alert when no "
-                                 "run succeeded for an hour)");
+                return spec_fail(
+                        c, p.pos_on_word[TF_ALERT_STALE], okp,
+                        "stale needs an age; expected a stale: key (e.g. stale: 1h, an alert when no "
+                        "run succeeded for an hour)");
         }
         n->pos_missed = p.have_missed ? p.pos_missed_key : p.pos_on_word[TF_ALERT_MISSED];
         if (!n->webhook.url && !n->argv)
-                return spec_fail(c, v->pos, kp,
-                                 "no notifier; expected webhook: {url: ...}, command: [...] or both (e.g. %s)",
-                                 example);
+                return spec_fail(
+                        c, v->pos, kp,
+                        "no notifier; expected webhook: {url: ...}, command: [...] or both (e.g. %s)",
+                        example);
         return 0;
 }
 

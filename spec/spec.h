@@ -199,7 +199,7 @@ struct tf_notify {
                 char *secret;      /* the file's bytes (a trailing newline dropped), read at load; never
                                       printed or logged */
                 size_t secret_len;
-                unsigned attempts; /* deliveries tried before giving up [5] */
+                unsigned attempts;     /* deliveries tried before giving up [5] */
                 uint64_t timeout_usec; /* one attempt's bound [10s] */
         } webhook;
         char **argv;                   /* command: NULL: none */
