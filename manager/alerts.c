@@ -555,7 +555,8 @@ static int on_deadman(struct tf_source *src, int fd, uint32_t events, void *user
                         arm(as);
                 return 0;
         }
-        if (tf_service_enabled(as->svc) && as->started_for < due) {
+        /* Nothing armed any more (disabled, draining, left DIR): that fire was not owed. */
+        if (tf_service_enabled(as->svc) && tf_service_next_fire(as->svc) && as->started_for < due) {
                 const struct tf_notify *n = notify_of(as->a, tf_service_spec(as->svc));
                 char g[32];
                 _cleanup_free_ char *why =

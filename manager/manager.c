@@ -328,6 +328,8 @@ static void retire(struct tf_manager *m, struct msvc *s) {
                 return;
         }
         s->removed = true;
+        /* No more alerts of its schedule (its last run's end still tells). */
+        tf_alerts_service_unset(m->alerts, s->svc);
         tf_service_drain(s->svc);
         if (tf_service_idle(s->svc)) {
                 unlink_msvc(m, s);

@@ -153,14 +153,23 @@ static void hook_ended(struct tf_service *s, const struct tf_run *r, void *userd
         snprintf(b, sizeof(b), "E:%d", r->result.exit_status);
         heard_add(b);
 }
-/* "J:status": the job's last run (on_success/on_failure fire from here). */
+/* "J:status" in heard: the job's last run (on_success/on_failure fire from here); "J:status:attempts" in
+ * jobs_heard. fire_missed: the fire it names. */
+static char jobs_heard[256];
+static uint64_t missed_at;
 static void hook_job_ended(struct tf_service *s, const struct tf_run *r, unsigned attempts, void *userdata) {
         char b[32];
         snprintf(b, sizeof(b), "J:%d", r->result.exit_status);
         heard_add(b);
+        size_t n = strlen(jobs_heard);
+        snprintf(jobs_heard + n, sizeof(jobs_heard) - n, "%sJ:%d:%u", n ? " " : "", r->result.exit_status,
+                 attempts);
+}
+static void hook_missed(struct tf_service *s, const char *reason, uint64_t scheduled, void *userdata) {
+        missed_at = scheduled;
 }
 static const struct tf_service_hooks hooks = { .run_started = hook_started, .run_ended = hook_ended,
-                                               .job_ended = hook_job_ended };
+                                               .job_ended = hook_job_ended, .fire_missed = hook_missed };
 /* The hooks world_begin() gives the service (a test may swap in its own). */
 static const struct tf_service_hooks *world_hooks = &hooks;
 
@@ -169,6 +178,8 @@ static void world_begin(struct world *w, const char *name, const char *yaml, boo
         *w = (struct world){ .ro = { .quiet = true } };
         n_starts = 0;
         heard[0] = 0;
+        jobs_heard[0] = 0;
+        missed_at = 0;
         if (tf_loop_new_virtual(T0, 1000 * SEC, &loop, &e) < 0)
                 abort();
         tf_run_ctx_init(&w->ctx, loop);
@@ -214,6 +225,7 @@ static void test_oneshot(void) {
         advance(5);
         OK(w.idle, "one-shot: idle once the run ended");
         IS_INT(tf_service_last_status(&*w.svc), 3, "one-shot: the run's status");
+        IS_STR(jobs_heard, "J:3:1", "one-shot: job_ended once");
         world_end(&w);
 }
 
@@ -267,6 +279,7 @@ static void test_retry_limit(void) {
         IS_STR(starts_str(), "0 2 5", "retries: backoff doubles, max_retries bounds them");
         OK(w.idle, "retries: idle after the last attempt");
         IS_INT(tf_service_last_status(w.svc), 2, "retries: the last attempt's status");
+        IS_STR(jobs_heard, "J:2:3", "job_ended: once, after the last of the 3 attempts");
         world_end(&w);
 }
 
@@ -384,6 +397,8 @@ static void test_persistent(void) {
         world_begin(&w, "pers", "command: [fake, 1s, 0]\nschedule: {calendar: hourly, persistent: true}\n", true);
         advance(10);
         IS_STR(starts_str(), "0", "persistent: one catch-up run at start");
+        OK(missed_at > T0 - 3 * 3600 * SEC && missed_at <= T0 - 2 * 3600 * SEC,
+           "persistent: fire_missed names the first fire missed (within the hour after the last start)");
         _cleanup_free_ char *p = tf_asprintf("%s/pers.state", tmpdir);
         json_error_t je;
         json_t *o = json_load_file(p, 0, &je);
