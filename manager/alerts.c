@@ -530,6 +530,11 @@ static void seed(struct tf_alerts *a, struct asvc *as) {
 
 static void arm(struct asvc *as);
 
+/* How late a fire may start: the grace, after the randomized delay the schedule itself may add. */
+static uint64_t grace_of(const struct tf_spec *spec, const struct tf_notify *n) {
+        return n->missed_grace_usec + spec->schedule.randomized_delay_usec;
+}
+
 static void missed_alert(struct asvc *as, const char *reason, uint64_t scheduled_usec) {
         struct tf_alerts *a = as->a;
         const struct tf_spec *spec = tf_service_spec(as->svc);
@@ -612,9 +617,10 @@ static void arm(struct asvc *as) {
         } else if (due != as->deadman_for || !as->deadman) {
                 as->deadman_for = due;
                 if (as->deadman)
-                        tf_source_set_time(as->deadman, due + n->missed_grace_usec);
-                else if (tf_loop_add_timer(a->loop, CLOCK_REALTIME, due + n->missed_grace_usec, on_deadman,
-                                           as, &as->deadman, &e) < 0)
+                        tf_source_set_time(as->deadman, due + grace_of(tf_service_spec(as->svc), n));
+                else if (tf_loop_add_timer(a->loop, CLOCK_REALTIME,
+                                           due + grace_of(tf_service_spec(as->svc), n), on_deadman, as,
+                                           &as->deadman, &e) < 0)
                         tf_log("warning: %s: no missed-run alerts: %s", as->name, e->msg);
         }
         if (!wants(n, TF_ALERT_STALE) || as->stale_alerted) {
@@ -659,7 +665,7 @@ void tf_alerts_run_started(struct tf_alerts *a, struct tf_service *svc, const st
         if (scheduled_usec > as->started_for) {
                 as->started_for = scheduled_usec;
                 uint64_t now = tf_loop_now(a->loop, CLOCK_REALTIME);
-                if (wants(n, TF_ALERT_MISSED) && now > scheduled_usec + n->missed_grace_usec) {
+                if (wants(n, TF_ALERT_MISSED) && now > scheduled_usec + grace_of(r->spec, n)) {
                         char d[32];
                         _cleanup_free_ char *why =
                                 tf_asprintf("started %s after its time (missed.grace)",
