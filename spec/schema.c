@@ -1529,6 +1529,7 @@ const char *tf_alert_name(enum tf_alert a) {
 /* What notify:'s keys fill, and what the checks after them need to know. */
 struct notify_parse {
         struct tf_notify *n;
+        const char *dir; /* relative paths are resolved against it */
         bool have_on, have_stale, have_missed;
         struct tf_pos pos_on, pos_on_word[TF_ALERT_N], pos_stale_key, pos_missed_key, pos_secret;
         const struct node *secret_node;
@@ -1626,7 +1627,7 @@ static int webhook_secret_file(struct ctx *c, const struct field *f) {
         if (r < 0)
                 return r;
         free(p->n->webhook.secret_file);
-        p->n->webhook.secret_file = spec_path_resolve(c->s->dir, path);
+        p->n->webhook.secret_file = spec_path_resolve(p->dir, path);
         p->secret_node = f->v;
         return 0;
 }
@@ -1759,8 +1760,8 @@ void tf_notify_done(struct tf_notify *n) {
         *n = (struct tf_notify){};
 }
 
-int spec_parse_notify(struct ctx *c, const struct node *key, const struct node *v, const char *kp,
-                      struct tf_notify *n) {
+int spec_parse_notify(struct ctx *c, const char *dir, const struct node *key, const struct node *v,
+                      const char *kp, struct tf_notify *n) {
         static const char example[] = "{on: [failure], webhook: {url: http://127.0.0.1:9000/hook}}";
         tf_notify_done(n);
         n->present = true;
@@ -1770,7 +1771,7 @@ int spec_parse_notify(struct ctx *c, const struct node *key, const struct node *
         n->webhook.attempts = TF_NOTIFY_ATTEMPTS_DEFAULT;
         n->webhook.timeout_usec = 10 * TF_USEC_PER_SEC;
         n->command_timeout_usec = 60 * TF_USEC_PER_SEC;
-        struct notify_parse p = {.n = n};
+        struct notify_parse p = {.n = n, .dir = dir};
         int r = spec_expect_map(c, v, kp, example);
         if (r < 0)
                 return r;
@@ -1810,7 +1811,7 @@ int spec_parse_notify(struct ctx *c, const struct node *key, const struct node *
 }
 
 static int top_notify(struct ctx *c, const struct field *f) {
-        return spec_parse_notify(c, f->k, f->v, f->kp, &c->s->notify);
+        return spec_parse_notify(c, c->s->dir, f->k, f->v, f->kp, &c->s->notify);
 }
 
 /* ---- workflows: a step's own keys ----------------------------------------------------------------------

@@ -177,10 +177,11 @@ void spec_env_set(char ***v, char *kv);
 
 /* Checks the top-level mapping root against the schema and fills c->s, then the whole-document rules. */
 /* notify: (a spec's, or a default of the manager's settings read with the same keys): parses the mapping v of
- * key into *n (its earlier contents freed first), reads the webhook's secret file (relative to c->s->dir),
- * and checks what notify: alone decides. That missed alerts need a schedule is the caller's to check. */
-int spec_parse_notify(struct ctx *c, const struct node *key, const struct node *v, const char *kp,
-                      struct tf_notify *n);
+ * key into *n (its earlier contents freed first), reads the webhook's secret file (a relative path against
+ * dir, absolute), and checks what notify: alone decides. That missed alerts need a schedule is the
+ * caller's to check (a default applies them to scheduled services only). */
+int spec_parse_notify(struct ctx *c, const char *dir, const struct node *key, const struct node *v,
+                      const char *kp, struct tf_notify *n);
 int spec_apply_schema(struct ctx *c, const struct node *root);
 /* Frees what the load's context holds (not the spec). */
 void spec_ctx_done(struct ctx *c);
