@@ -3,10 +3,11 @@
 # Alerts (notify:) under a real manager, with webhook receivers on 127.0.0.1 started here
 # (webhook-receiver.py checks each signature with python's hmac): one failure alert per failed job despite
 # its restart retries, signed, its body the run's result; the receiver's 500 retried; the command notifier
-# gets the facts in its environment; a recovery after a failure; a receiver that is down and one that
+# gets the facts in its environment and runs under its limits; a recovery after a failure; a receiver that is down and one that
 # never answers get their retries (counted in /metrics, which promtool accepts) while a native service
 # keeps firing on time; an overlap-skipped fire and a fire missed while the manager was stopped
-# (persistent) alert, the second after the restart; a dead-man grace alerts once per fire.
+# (persistent) alert, the second after the restart; a dead-man grace alerts once per fire; a service that
+# never succeeds is stale once.
 . "$SRCDIR/tests/lib.sh"
 . "$SRCDIR/tests/integration/native/common.sh"
 need_root
@@ -65,7 +66,7 @@ svc flaky "command: [sh, -c, 'test -e $TMPD/flag-ok || exit 3']" \
         "notify:" \
         "  on: [failure, recovery]" \
         "  webhook: {url: \"http://127.0.0.1:$MAIN/hooks/flaky?x=1\", secret_file: $TMPD/hook.secret}" \
-        "  command: [sh, -c, 'env | grep ^TFRUN_ | sort >$TMPD/cmd-env.\$TFRUN_ALERT']"
+        "  command: [sh, -c, 'env | grep ^TFRUN_ | sort >$TMPD/cmd-env.\$TFRUN_ALERT; (cat /sys/fs/cgroup/memory/memory.limit_in_bytes || cat /sys/fs/cgroup/memory.max; cat /sys/fs/cgroup/pids/pids.max || cat /sys/fs/cgroup/pids.max; cat /proc/1/comm) >$TMPD/cmd-limits.\$TFRUN_ALERT 2>/dev/null']"
 up
 v trigger flaky >/dev/null; ok "flaky triggered"
 wait_file_lines "$TMPD/main.log" 2 15; ok "the receiver got the alert (after one 500)"
@@ -90,6 +91,9 @@ is "$(grep -E '^TFRUN_(ALERT|SERVICE|STATUS|EXIT_CODE|ATTEMPTS|RUN_ID)=' "$TMPD/
         "TFRUN_ALERT=failure TFRUN_ATTEMPTS=3 TFRUN_EXIT_CODE=3 TFRUN_RUN_ID=$last TFRUN_SERVICE=flaky TFRUN_STATUS=failure " \
         "the command's environment has the facts"
 grep -q '^TFRUN_REASON=exited$' "$TMPD/cmd-env.failure"; ok "  and the reason"
+wait_file_lines "$TMPD/cmd-limits.failure" 3 10
+is "$(tr '\n' ' ' <"$TMPD/cmd-limits.failure")" "268435456 64 tfrun-init " \
+        "the command runs under limits (memory 256M, pids 64) in the default sandbox (its own pid namespace)"
 # Recovery: the first success after the failure.
 touch "$TMPD/flag-ok"
 v trigger flaky >/dev/null
@@ -168,6 +172,7 @@ svc busy "command: [sleep, '2.5']" "schedule: {every: 1s}" "notify: {on: [missed
 svc queued "command: [sleep, '3']" "schedule: {every: 2s, overlap: queue}" \
         "notify: {on: [missed], missed: {grace: 1s}, $hook}"
 # A calendar: an every: series is anchored at the manager's start, so it has no fire to catch up.
+svc sour "command: [sh, -c, 'exit 1']" "schedule: {every: 1s}" "notify: {on: [stale], stale: 2s, $hook}"
 svc nightly "command: [true]" "schedule: {calendar: '*:*:0/4', persistent: true}" "notify: {on: [missed], $hook}"
 up
 wait_log "nightly native status=0" 10; ok "nightly ran once (its start recorded)"
@@ -175,14 +180,18 @@ sleep 5
 down; is "$?" 0 "the manager stops"
 busy=$(py 'sum(1 for x in r if x["body"]["service"] == "busy" and x["body"]["reason"].startswith("overlap"))' "$TMPD/main.log")
 [ "$busy" -ge 1 ]; ok "an overlap-skipped fire is a missed alert ($busy)"
-is "$(py 'all(x["signature_ok"] and x["body"]["alert"] == "missed" and x["body"]["scheduled"] for x in r)' "$TMPD/main.log")" True \
+is "$(py 'all(x["signature_ok"] and x["body"]["scheduled"] for x in r if x["body"]["alert"] == "missed")' "$TMPD/main.log")" True \
         "missed alerts are signed and name the fire's time"
+is "$(py 'sum(1 for x in r if x["body"]["service"] == "sour")' "$TMPD/main.log")" 1 \
+        "a service that never succeeds: one stale alert (stale: 2s), no failure alerts (on: [stale])"
+is "$(py '[x["body"]["alert"] + ": " + x["body"]["reason"] for x in r if x["body"]["service"] == "sour"][0]' "$TMPD/main.log")" \
+        "stale: no success for 2s (none recorded)" "  its reason"
 q=$(py 'sum(1 for x in r if x["body"]["service"] == "queued" and "within 1s" in x["body"]["reason"])' "$TMPD/main.log")
 [ "$q" -ge 1 ]; ok "a queued fire that did not start within the grace is a missed alert ($q)"
 is "$(py 'len([x for x in r if x["body"]["service"] == "queued"]) == len(set(x["body"]["scheduled"] for x in r if x["body"]["service"] == "queued"))' "$TMPD/main.log")" \
         True "  once per fire (not again when it starts late)"
 is "$(py 'sum(1 for x in r if x["body"]["service"] == "nightly")' "$TMPD/main.log")" 0 "nightly missed nothing while up"
-rm -f "$SVC/busy.yaml" "$SVC/queued.yaml"
+rm -f "$SVC/busy.yaml" "$SVC/queued.yaml" "$SVC/sour.yaml"
 sleep 5 # past nightly's next fire (every 4 s) while no manager runs
 : >"$TMPD/main.log"
 up
