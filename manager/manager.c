@@ -555,6 +555,12 @@ static void start_new(struct tf_manager *m) {
                 }
 }
 
+/* A spec whose load reads other files (env files, a webhook's secret) is parsed again on every reload:
+ * their contents may have changed (a rotated secret) while the spec's bytes did not. */
+static bool reads_files(const struct tf_spec *spec) {
+        return tf_strv_length(spec->env_files) > 0 || spec->notify.webhook.secret_file;
+}
+
 json_t *tf_manager_reload(struct tf_manager *m) {
         _cleanup_error_ tf_error *e = NULL;
         json_t *added = json_array(), *changed = json_array(), *removed = json_array(), *broken = json_array();
@@ -589,10 +595,10 @@ json_t *tf_manager_reload(struct tf_manager *m) {
                 uint64_t h = 0;
                 tf_error_free(e);
                 e = NULL;
-                /* The same bytes make the same spec (unless it reads env files, whose contents may have
-                 * changed): neither parsed nor checked again, so that a reload of 1,000 unchanged files
+                /* The same bytes make the same spec (unless it reads env files or a secret, whose contents
+                 * may have changed): neither parsed nor checked again, so that a reload of 1,000 unchanged files
                  * costs their reads, not 1,000 parses and run checks (bench/manager.sh). */
-                if (s->svc && tf_strv_length(tf_service_spec(s->svc)->env_files) == 0 &&
+                if (s->svc && !reads_files(tf_service_spec(s->svc)) &&
                     file_hash(*f, &h) == 0 && h == s->hash) {
                         free(s->error);
                         s->error = NULL;
@@ -600,7 +606,7 @@ json_t *tf_manager_reload(struct tf_manager *m) {
                         continue;
                 }
                 int r = load_spec(m, *f, &spec, &h, &e);
-                if (r == 0 && s->svc && h == s->hash && tf_strv_length(spec->env_files) == 0) {
+                if (r == 0 && s->svc && h == s->hash && !reads_files(spec)) {
                         tf_spec_free(spec);
                         unchanged++;
                         continue;

@@ -110,6 +110,18 @@ is "$(metric "$M" 'tfrun_alerts_total{service="flaky",alert="recovery"}')" 1 "me
 is "$(metric "$M" 'tfrun_alert_attempts_total{service="flaky",notifier="webhook",result="failure"}')" 1 "metrics: one failed post (the 500)"
 is "$(metric "$M" 'tfrun_alert_deliveries_total{service="flaky",notifier="webhook",result="success"}')" 2 "metrics: two deliveries"
 is "$(metric "$M" 'tfrun_alert_deliveries_total{service="flaky",notifier="command",result="success"}')" 2 "metrics: two command runs"
+# A rotated secret: a reload reads the file again although the spec's bytes did not change.
+stop_pids
+printf 'rotated-%s\n' "$RANDOM$RANDOM" >"$TMPD/hook.secret"
+receiver main --port "$MAIN"
+rm -f "$TMPD/main.log"
+v reload --json >"$TMPD/reload.json"; ok "reload"
+is "$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["changed"])' "$TMPD/reload.json")" "['flaky']" \
+        "  flaky is changed (its secret is read again)"
+rm "$TMPD/flag-ok"
+v trigger flaky >/dev/null
+wait_file_lines "$TMPD/main.log" 1 15; ok "the failure after the rotation is delivered"
+is "$(py 'r[0]["signature_ok"], r[0]["body"]["alert"]' "$TMPD/main.log")" "True failure" "  signed with the new secret"
 down; is "$?" 0 "the manager stops"
 
 # --- receivers that are down (refused) and hung (never answer): retries, and fires on time meanwhile.
