@@ -1062,7 +1062,8 @@ static int setup_settings(struct tf_manager *m, tf_error **err) {
 }
 
 /* Once per job, after its last attempt: what alerts and triggers say once per fire. */
-static void hook_job_ended(struct tf_service *svc, const struct tf_run *r, unsigned attempts, void *userdata) {
+static void hook_job_ended(struct tf_service *svc, const struct tf_run *r, unsigned attempts,
+                           void *userdata) {
         struct tf_manager *m = userdata;
         tf_alerts_job_ended(m->alerts, svc, r, result_word(&r->result), attempts);
         triggers_job_ended(m, r);
