@@ -681,10 +681,12 @@ void tf_alerts_fire_missed(struct tf_alerts *a, struct tf_service *svc, const ch
         struct asvc *as = find(a, tf_service_spec(svc)->name);
         if (!as || !as->svc)
                 return;
-        _cleanup_free_ char *why = streq(reason, "overlap")
-                                           ? tf_strdup("overlap: skipped, the previous run was still going")
-                                           : tf_strdup("downtime: the fire came while no manager ran "
-                                                       "(persistent: caught up now)");
+        const char *why = streq(reason, "overlap")    ? "overlap: skipped, the previous run was still going"
+                          : streq(reason, "downtime") ? "downtime: the fire came while no manager ran "
+                                                        "(persistent: caught up now)"
+                          : streq(reason, "admission")
+                                  ? "admission: not admitted within admission.max_wait (the budget was full)"
+                                  : reason;
         missed_alert(as, why, scheduled_usec);
         if (scheduled_usec > as->started_for && streq(reason, "overlap"))
                 as->started_for = scheduled_usec; /* said: the dead-man timer has nothing to add */

@@ -197,10 +197,14 @@ static int load_spec(struct tf_manager *m, const char *file, struct tf_spec **re
         /* tf_run_check() makes a run to check it: the id it takes is given back. */
         unsigned counter = m->ctx.run_counter;
         r = tf_run_check(&m->ctx, spec, &m->run_opts, err);
-        if (r == 0 && spec->notify.present && spec->notify.argv) {
+        /* The spec's notify:, else the settings' default. */
+        const struct tf_notify *nt = spec->notify.present                                ? &spec->notify
+                                     : m->o.settings && m->o.settings->notify.present ? &m->o.settings->notify
+                                                                                       : NULL;
+        if (r == 0 && nt && nt->argv) {
                 /* The notifier runs as a native run of its own: what it needs is checked now too. */
                 struct tf_spec *ns = NULL;
-                tf_spec_notify_command(spec, &spec->notify, &ns);
+                tf_spec_notify_command(spec, nt, &ns);
                 r = tf_run_check(&m->ctx, ns, &m->run_opts, err);
                 tf_spec_free(ns);
                 if (r < 0)
@@ -1157,6 +1161,7 @@ int tf_manager_new(const struct tf_manager_options *o, struct tf_manager **ret, 
         r = tf_alerts_new(&m->ctx, &m->run_opts, m->store, &m->alerts, err);
         if (r < 0)
                 goto fail;
+        tf_alerts_set_default(m->alerts, o->settings ? &o->settings->notify : NULL);
         struct tf_http_options ho = { .authorize = tf_auth_authorize, .headers = tf_ui_headers() };
         r = tf_http_server_new(m->loop, tf_api_routes(), m, &ho, &m->http, err);
         if (r < 0)

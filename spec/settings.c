@@ -10,6 +10,7 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "base/strutil.h"
 #include "spec/spec-internal.h"
@@ -263,6 +264,17 @@ static int top_queues(struct ctx *c, struct tf_settings *st, const struct sfield
         return 0;
 }
 
+/* ---- notify: the default alerts ------------------------------------------------------------------------ */
+
+static int top_notify(struct ctx *c, struct tf_settings *st, const struct sfield *f) {
+        /* A spec's own parser: the same keys, checks and messages. */
+        const char *slash = strrchr(st->path, '/');
+        _cleanup_free_ char *d = slash ? tf_strndup(st->path, (size_t)(slash - st->path) + 1) : tf_strdup(".");
+        _cleanup_free_ char *cwd = getcwd(NULL, 0);
+        _cleanup_free_ char *dir = spec_path_resolve(cwd ? cwd : "/", d);
+        return spec_parse_notify(c, dir, f->k, f->v, f->kp, &st->notify);
+}
+
 /* ---- the document ------------------------------------------------------------------------------------- */
 
 /* One entry per section: adding one (notify:, ...) is a field in struct tf_settings, a parser, and a line
@@ -271,6 +283,7 @@ static const struct skey top_keys[] = {
         {"budget", top_budget},
         {"admission", top_admission},
         {"queues", top_queues},
+        {"notify", top_notify},
 };
 
 struct tf_settings *tf_settings_new(void) {
@@ -291,6 +304,7 @@ struct tf_settings *tf_settings_free(struct tf_settings *s) {
         for (size_t i = 0; i < s->n_queues; i++)
                 free(s->queues[i].name);
         free(s->queues);
+        tf_notify_done(&s->notify);
         free(s->path);
         free(s);
         return NULL;

@@ -58,6 +58,9 @@ struct tf_settings {
         struct tf_settings_queue *queues;
         size_t n_queues;
         struct tf_pos pos_queues;
+        /* notify: the alerts of every service whose spec has no notify: of its own (the spec's keys;
+         * secret_file relative to the settings file's directory). present false when absent. */
+        struct tf_notify notify;
 };
 
 /* Reads FILE. Errors: "FILE:LINE:COL: KEYPATH: what; expected ...", -EINVAL; a file that cannot be read:

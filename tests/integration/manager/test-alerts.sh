@@ -214,5 +214,23 @@ wait_log "nightly: catching up" 5; ok "and the catch-up ran"
 sleep 1
 is "$(py 'sum(1 for x in r if x["body"]["reason"].startswith("downtime"))' "$TMPD/main.log")" 1 "one downtime alert for it"
 down; is "$?" 0 "the manager stops"
+
+# --- the settings' notify: the default of specs without one (a spec's own replaces it).
+rm -f "$SVC"/*.yaml
+cat >"$TMPD/settings.yaml" <<EOF
+notify:
+  command: [sh, -c, 'echo \$TFRUN_SERVICE \$TFRUN_ALERT >>$TMPD/default.out']
+EOF
+svc plain "command: [sh, -c, 'exit 4']"
+svc own "command: [sh, -c, 'exit 5']" "notify: {command: [sh, -c, 'echo own \$TFRUN_ALERT >>$TMPD/own.out']}"
+up --config "$TMPD/settings.yaml"
+v trigger plain >/dev/null
+v trigger own >/dev/null
+wait_file_lines "$TMPD/default.out" 1 10; ok "the settings' default notify: ran for a spec without one"
+wait_file_lines "$TMPD/own.out" 1 10; ok "a spec's own notify: ran"
+sleep 1
+is "$(cat "$TMPD/default.out")" "plain failure" "  the default told of plain alone (own has its own)"
+is "$(cat "$TMPD/own.out")" "own failure" "  own's notify: said its failure once"
+down; is "$?" 0 "the manager stops"
 san_check
 done_testing
