@@ -876,6 +876,11 @@ struct leftover {
         char *swept_service, *swept_run;
         pid_t swept_pid;
         bool swept_reused;
+        /* A workflow's cgroup at one path (tf_native_parent_create(one_path)): the engine's runtime made it
+         * in the v1 hierarchies cgroup/ does not use too, and its ancestors where tfrun's own cgroup is
+         * higher up may be this process's (ancestors): removed with it. */
+        char *others_path;
+        bool ancestors;
         struct tf_source *pid_source, *timer;
         uint64_t deadline, delay;
 };
@@ -899,6 +904,13 @@ static void leftover_cg_done(struct leftover *lo) {
         tf_cg_free(lo->cg);
         lo->cg = NULL;
         own_remove(lo->nc, lo->own_name);
+        if (lo->others_path) {
+                tf_cg_rmdir_others(lo->others_path);
+                _cleanup_free_ char *up = tf_strdup(lo->others_path);
+                *strrchr(up, '/') = 0;
+                if (lo->ancestors && *up && lo->nc->cg_host)
+                        tf_cg_rmdir_parent(lo->nc->cg_host, up);
+        }
 }
 
 static void swept_log(const struct leftover *lo) {
@@ -953,6 +965,7 @@ static void leftover_free(struct leftover *lo, bool report) {
                 leftover_cg_done(lo);
         }
         free(lo->cg_path);
+        free(lo->others_path);
         free(lo->own_name);
         free(lo->swept_service);
         free(lo->swept_run);
@@ -1333,27 +1346,65 @@ int tf_native_sweep(struct tf_run_ctx *c, const char *cgroup_parent, const char 
                 lo->swept_run = tf_strdup(*p + strlen("tfrun-"));
                 lo->swept_pid = pid;
                 lo->swept_reused = o == OWNER_REUSED;
+                if (cgroup_parent && cgroup_parent[0] == '/')
+                        lo->others_path = tf_strdup(below); /* a workflow's with container steps */
                 leftover_start(lo);
         }
         return 0;
 }
 
-int tf_native_parent_create(struct tf_run *r, struct tf_cg **ret_cg, char **ret_name, tf_error **err) {
+/* The one path of a workflow's cgroup parent when containers run below it (their CgroupParent names one
+ * path for every hierarchy): an absolute --cgroup-parent (the manager's budget), else below the deepest of
+ * tfrun's own cgroups, which is below tfrun's own cgroup in every hierarchy. */
+static char *one_path_base(struct tf_run *r, struct tf_cg_host *h) {
+        const char *p = r->opts->cgroup_parent, *own = tf_cg_host_deepest_own(h);
+        if (p && p[0] == '/')
+                return tf_strdup(p);
+        if (!p)
+                return tf_strdup(own);
+        return tf_asprintf("%s/%s", streq(own, "/") ? "" : own, p);
+}
+
+static char *path_join(const char *parent, const char *name) {
+        if (!parent)
+                return tf_strdup(name);
+        return tf_asprintf("%s/%s", streq(parent, "/") ? "" : parent, name);
+}
+
+int tf_native_parent_create(struct tf_run *r, bool one_path, struct tf_cg **ret_cg, char **ret_name,
+                            char **ret_path, tf_error **err) {
         struct tf_cg_host *h;
         int ret = native_cg_host(r, &h, err);
         if (ret < 0)
                 return ret;
+        _cleanup_free_ char *base = one_path ? one_path_base(r, h) : NULL;
+        const char *parent = base ?: r->opts->cgroup_parent;
+        /* Below tfrun's own cgroup a missing ancestor is made (and removed with the workflow's cgroup). */
+        bool make = base && !(r->opts->cgroup_parent && r->opts->cgroup_parent[0] == '/');
+        _cleanup_strv_free_ char **made = NULL;
+        if (make && (ret = tf_cg_make_parent(h, base, &made, err)) < 0)
+                return ret;
         _cleanup_error_ tf_error *se = NULL;
-        if (tf_native_sweep(r->ctx, r->opts->cgroup_parent, r->spec->name, &se) < 0)
+        if (tf_native_sweep(r->ctx, parent, r->spec->name, &se) < 0)
                 tf_log("warning: %s: looking for cgroups left by an earlier tfrun: %s", r->spec->name,
                        se->msg);
         _cleanup_free_ char *name = tf_asprintf("tfrun-%s", r->run_id);
-        struct tf_cg_options o = { .parent = r->opts->cgroup_parent, .name = name,
+        struct tf_cg_options o = { .parent = parent, .name = name,
                                    .spec_path = r->spec->path, .every_controller = true };
-        ret = tf_cg_create(h, &r->spec->limits, &o, ret_cg, err);
-        if (ret < 0)
-                return ret;
+        /* Another workflow's end may remove an ancestor just made (it was empty): make it again. */
+        for (int tries = 0;; tries++) {
+                _cleanup_error_ tf_error *ce = NULL;
+                ret = tf_cg_create(h, &r->spec->limits, &o, ret_cg, &ce);
+                if (ret >= 0)
+                        break;
+                if (!make || ret != -ENOENT || tries >= 3 || (ret = tf_cg_make_parent(h, base, &made, err)) < 0) {
+                        if (ce && err && !*err)
+                                *err = TAKE_PTR(ce);
+                        return ret;
+                }
+        }
         own_add(native_ctx(r), name);
+        *ret_path = path_join(parent, name);
         *ret_name = TAKE_PTR(name);
         return 0;
 }
@@ -1363,17 +1414,24 @@ int tf_native_parent_check(struct tf_run *r, tf_error **err) {
         int ret = native_cg_host(r, &h, err);
         if (ret < 0)
                 return ret;
+        /* Below tfrun's own cgroups (one_path or not: the ancestors a one-path cgroup needs are made when it
+         * is, not here), or below an absolute --cgroup-parent, the same either way. */
         _cleanup_free_ char *name = tf_asprintf("tfrun-%s", r->run_id);
         struct tf_cg_options o = { .parent = r->opts->cgroup_parent, .name = name,
                                    .spec_path = r->spec->path, .every_controller = true };
         return tf_cg_check(h, &r->spec->limits, &o, NULL, err);
 }
 
-void tf_native_parent_remove(struct tf_run *r, struct tf_cg *cg, char *name) {
+void tf_native_parent_remove(struct tf_run *r, struct tf_cg *cg, char *name, const char *one_path) {
         if (!cg) {
                 free(name);
                 return;
         }
         /* Through the leftovers: the steps' cgroups below it may still be going (their own leftovers). */
-        leftover_add(r, -1, 0, cg, name);
+        struct leftover *lo = leftover_new(native_ctx(r), -1, 0, cg, name);
+        if (one_path) {
+                lo->others_path = tf_strdup(one_path);
+                lo->ancestors = !(r->opts->cgroup_parent && r->opts->cgroup_parent[0] == '/');
+        }
+        leftover_start(lo);
 }

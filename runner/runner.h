@@ -223,12 +223,18 @@ extern const struct tf_backend_ops tf_workflow_backend;
 int tf_native_sweep(struct tf_run_ctx *c, const char *cgroup_parent, const char *service, tf_error **err);
 /* Workflows: the cgroup over a workflow's native steps, tfrun-<run id> below --cgroup-parent (or tfrun's own
  * cgroup) in every hierarchy, with the workflow spec's top-level limits; what an earlier tfrun left of the
- * service is swept first. check: tf_cg_check() of it, nothing made. remove: asynchronous (the steps' cgroups
- * below it go first), takes cg and name (NULL-safe). */
+ * service is swept first. one_path (a workflow with container steps, whose CgroupParent names one path
+ * for every hierarchy): at one path in every hierarchy instead, below an absolute --cgroup-parent or else
+ * below the deepest of tfrun's own cgroups (the missing ancestors made). *ret_path: the cgroup's path, for
+ * the steps' cgroup_parent and container_cgroup_parent. check: tf_cg_check() of it, nothing made. remove:
+ * asynchronous (the steps' cgroups below it go first), takes cg and name (NULL-safe); one_path: the
+ * *ret_path of a one-path cgroup, removed in every v1 hierarchy (the engine's runtime makes it in those
+ * cgroup/ does not use too) with the ancestors made for it. */
 struct tf_cg;
 int tf_native_parent_check(struct tf_run *r, tf_error **err);
-int tf_native_parent_create(struct tf_run *r, struct tf_cg **ret, char **ret_name, tf_error **err);
-void tf_native_parent_remove(struct tf_run *r, struct tf_cg *cg, char *name);
+int tf_native_parent_create(struct tf_run *r, bool one_path, struct tf_cg **ret, char **ret_name,
+                            char **ret_path, tf_error **err);
+void tf_native_parent_remove(struct tf_run *r, struct tf_cg *cg, char *name, const char *one_path);
 /* The cgroup host description the native runs of c use (detected on first use; owned by c, freed by
  * tf_run_ctx_done()): for what lives beside the runs, such as the manager's budget. */
 struct tf_cg_host;

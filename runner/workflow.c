@@ -631,53 +631,6 @@ static void end_workflow(struct workflow *w) {
 
 /* ---- the backend ---- */
 
-/* Containers name one CgroupParent for every hierarchy: the workflow's cgroup must sit at the same path
- * in each (an absolute --cgroup-parent, or tfrun's own cgroups agreeing). NULL when they do not. */
-static char *docker_parent_path(struct tf_run *r, const char *name) {
-        if (r->opts->cgroup_parent && r->opts->cgroup_parent[0] == '/')
-                return tf_asprintf("%s/%s", streq(r->opts->cgroup_parent, "/") ? "" : r->opts->cgroup_parent,
-                                   name);
-        _cleanup_fclose_ FILE *f = fopen("/proc/self/cgroup", "re");
-        if (!f)
-                return NULL;
-        char line[4096];
-        _cleanup_free_ char *common = NULL;
-        bool v1 = false;
-        while (fgets(line, sizeof(line), f)) {
-                line[strcspn(line, "\n")] = 0;
-                char *c1 = strchr(line, ':');
-                char *c2 = c1 ? strchr(c1 + 1, ':') : NULL;
-                if (!c2)
-                        continue;
-                *c2 = 0;
-                const char *ctls = c1 + 1, *path = c2 + 1;
-                if (!*ctls || tf_startswith(ctls, "name="))
-                        continue; /* the unified hierarchy (alone on v2, below) and named ones */
-                v1 = true;
-                if (!common)
-                        common = tf_strdup(path);
-                else if (!streq(common, path))
-                        return NULL;
-        }
-        if (!v1) {
-                /* Pure v2: "0::PATH" (tfrun may sit in its supervisor leaf: the parent is one up). */
-                rewind(f);
-                while (fgets(line, sizeof(line), f))
-                        if (tf_startswith(line, "0::")) {
-                                line[strcspn(line, "\n")] = 0;
-                                common = tf_strdup(line + 3);
-                                char *sup = strstr(common, "/tfrun-supervisor");
-                                if (sup && !sup[strlen("/tfrun-supervisor")])
-                                        *sup = 0;
-                        }
-        }
-        if (!common)
-                return NULL;
-        if (!*common || streq(common, "/"))
-                return tf_asprintf("/%s", name);
-        return tf_asprintf("%s/%s", common, name);
-}
-
 static bool has_docker_steps(const struct tf_spec *s) {
         for (size_t i = 0; i < s->n_steps; i++)
                 if (s->steps[i].spec->resolved_backend == TF_BACKEND_DOCKER)
@@ -717,24 +670,10 @@ static int workflow_check(struct tf_run *r, tf_error **err) {
                 }
         if (!limits_set(&s->limits))
                 return 0;
-        int k = tf_native_parent_check(r, err);
-        if (k < 0)
-                return k;
-        if (has_docker_steps(s)) {
-                _cleanup_free_ char *probe = docker_parent_path(r, "x");
-                if (!probe) {
-                        _cleanup_free_ char *w = tf_spec_where(s, s->pos_steps);
-                        return tf_error_set(
-                                err, EOPNOTSUPP,
-                                "%s: limits: the top-level limits bound container steps through "
-                                "the engine's CgroupParent, one path for every cgroup hierarchy, "
-                                "and tfrun's own cgroups differ between hierarchies here (see "
-                                "/proc/self/cgroup); pass an absolute --cgroup-parent, or drop the "
-                                "top-level limits",
-                                w);
-                }
-        }
-        return 0;
+        /* With container steps, the cgroup is at one path in every hierarchy (their CgroupParent). The
+         * engine must take that path as a cgroupfs one: with the systemd cgroup driver it would have to be
+         * a slice name, refused by the engine when the container is created. */
+        return tf_native_parent_check(r, err);
 }
 
 static int workflow_start(struct tf_run *r, tf_error **err) {
@@ -750,14 +689,13 @@ static int workflow_start(struct tf_run *r, tf_error **err) {
         w->copts.on_step = NULL;
         w->copts.log = NULL; /* each step's log is opened here, beside the run's */
         if (limits_set(&s->limits)) {
-                int k = tf_native_parent_create(r, &w->cg, &w->cg_name, err);
+                bool one_path = has_docker_steps(s);
+                int k = tf_native_parent_create(r, one_path, &w->cg, &w->cg_name, &w->cg_rel, err);
                 if (k < 0)
                         return k;
-                w->cg_rel = r->opts->cgroup_parent ? tf_asprintf("%s/%s", r->opts->cgroup_parent, w->cg_name)
-                                                   : tf_strdup(w->cg_name);
                 w->copts.cgroup_parent = w->cg_rel;
-                if (has_docker_steps(s)) {
-                        w->docker_parent = docker_parent_path(r, w->cg_name);
+                if (one_path) {
+                        w->docker_parent = tf_strdup(w->cg_rel);
                         w->copts.container_cgroup_parent = w->docker_parent;
                 }
         }
@@ -899,7 +837,7 @@ static void workflow_cleanup(struct tf_run *r) {
                 free(ws->working_dir);
         }
         free(w->st);
-        tf_native_parent_remove(r, w->cg, w->cg_name);
+        tf_native_parent_remove(r, w->cg, w->cg_name, w->docker_parent);
         free(w->cg_rel);
         free(w->docker_parent);
         free(w);
