@@ -1400,6 +1400,7 @@ int tf_native_parent_create(struct tf_run *r, bool one_path, struct tf_cg **ret_
                 if (!make || ret != -ENOENT || tries >= 3 || (ret = tf_cg_make_parent(h, base, &made, err)) < 0) {
                         if (ce && err && !*err)
                                 *err = TAKE_PTR(ce);
+                        tf_cg_rmdirs(made); /* what is not empty (another run's) stays */
                         return ret;
                 }
         }
