@@ -2017,13 +2017,14 @@ void tf_cg_rmdir_parent(struct tf_cg_host *h, const char *path) {
         }
 }
 
-void tf_cg_rmdir_others(const char *path) {
+int tf_cg_rmdir_others(const char *path) {
         static const char *const used[] = {"cpu", "cpuacct", "cpuset", "memory", "pids", "blkio"};
         /* Not tf_read_file(): a /proc file has no size. */
         _cleanup_fclose_ FILE *f = fopen("/proc/self/mounts", "re");
         if (!f || !path || path[0] != '/')
-                return;
+                return 0;
         char line[4096];
+        int ret = 0;
         while (fgets(line, sizeof(line), f)) {
                 char src[256], mnt[1024], type[64], opts[1024], *save = NULL;
                 if (sscanf(line, "%255s %1023s %63s %1023s", src, mnt, type, opts) != 4 || !streq(type, "cgroup"))
@@ -2037,8 +2038,12 @@ void tf_cg_rmdir_others(const char *path) {
                 _cleanup_free_ char *rel = tf_strdup(path);
                 for (char *slash; *rel && (slash = strrchr(rel, '/')); *slash = 0) {
                         _cleanup_free_ char *d = tf_asprintf("%s%s", mnt, rel);
-                        if (rmdir(d) < 0 && errno != ENOENT)
-                                break; /* not empty: its ancestors are not either */
+                        if (rmdir(d) < 0 && errno != ENOENT) {
+                                if (streq(rel, path))
+                                        ret = -EBUSY; /* the path itself: the runtime's not gone yet */
+                                break;                /* not empty: its ancestors are not either */
+                        }
                 }
         }
+        return ret;
 }

@@ -179,8 +179,9 @@ void tf_cg_rmdir_parent(struct tf_cg_host *h, const char *path);
 /* The engine's runtime makes a container's cgroup below its CgroupParent in every v1 hierarchy, those
  * cgroup/ does not use too (freezer, devices, name=systemd: mkdir -p), and removes only the container's
  * own directory: rmdir of path and its ancestors there, innermost first (tfrun sits at their root). What
- * is not empty stays. */
-void tf_cg_rmdir_others(const char *path);
+ * is not empty stays: -EBUSY when path itself does (the runtime removes the container's own directory
+ * there one hierarchy after another: retry). */
+int tf_cg_rmdir_others(const char *path);
 
 struct tf_cg_usage {
         uint64_t memory;   /* bytes now (memory.current, memory.usage_in_bytes); TF_UNSET unknown */

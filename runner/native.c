@@ -904,13 +904,26 @@ static void leftover_cg_done(struct leftover *lo) {
         tf_cg_free(lo->cg);
         lo->cg = NULL;
         own_remove(lo->nc, lo->own_name);
-        if (lo->others_path) {
-                tf_cg_rmdir_others(lo->others_path);
-                _cleanup_free_ char *up = tf_strdup(lo->others_path);
-                *strrchr(up, '/') = 0;
-                if (lo->ancestors && *up && lo->nc->cg_host)
-                        tf_cg_rmdir_parent(lo->nc->cg_host, up);
+}
+
+/* After the cgroup: its path in the hierarchies cgroup/ does not use, where the runtime removes the
+ * container's own directory one hierarchy after another (retried while it is there), then the ancestors
+ * made for it. True once done; last: the final try, done either way. */
+static bool others_done(struct leftover *lo, bool last) {
+        if (!lo->others_path)
+                return true;
+        if (tf_cg_rmdir_others(lo->others_path) == -EBUSY) {
+                if (!last)
+                        return false;
+                tf_log("warning: cgroup %s not removed in the hierarchies tfrun does not use (freezer, "
+                       "devices, ...): still busy",
+                       lo->others_path);
         }
+        _cleanup_free_ char *up = TAKE_PTR(lo->others_path);
+        *strrchr(up, '/') = 0;
+        if (lo->ancestors && *up && lo->nc->cg_host)
+                tf_cg_rmdir_parent(lo->nc->cg_host, up);
+        return true;
 }
 
 static void swept_log(const struct leftover *lo) {
@@ -941,6 +954,8 @@ static bool leftover_try(struct leftover *lo) {
                         leftover_cg_done(lo);
                 }
         }
+        if (!lo->cg && !others_done(lo, false))
+                return false;
         return lo->pidfd < 0 && !lo->cg;
 }
 
@@ -964,6 +979,7 @@ static void leftover_free(struct leftover *lo, bool report) {
                                lo->cg_path, LEFTOVER_MAX_USEC / TF_USEC_PER_SEC);
                 leftover_cg_done(lo);
         }
+        others_done(lo, true);
         free(lo->cg_path);
         free(lo->others_path);
         free(lo->own_name);
@@ -1435,4 +1451,15 @@ void tf_native_parent_remove(struct tf_run *r, struct tf_cg *cg, char *name, con
                 lo->ancestors = !(r->opts->cgroup_parent && r->opts->cgroup_parent[0] == '/');
         }
         leftover_start(lo);
+        if (one_path) {
+                /* The engine's runtime, deleting a container an earlier tfrun left (swept by label when the
+                 * step started), makes its CgroupParent again in every hierarchy: that earlier workflow's
+                 * cgroup, swept at this run's start, is back (empty) by now. */
+                _cleanup_free_ char *parent = tf_strdup(one_path);
+                *strrchr(parent, '/') = 0;
+                _cleanup_error_ tf_error *se = NULL;
+                if (tf_native_sweep(r->ctx, *parent ? parent : "/", r->spec->name, &se) < 0)
+                        tf_log("warning: %s: looking for cgroups left by an earlier tfrun: %s", r->spec->name,
+                               se->msg);
+        }
 }
