@@ -861,6 +861,12 @@ struct native_ctx {
          * sweep takes a cgroup named with this process's pid only when it is not one of them (an earlier
          * tfrun had the same pid). */
         char **own_cgroups;
+        /* The one-path workflow cgroups this process made ("1/a/b/tfrun-RUN": its ancestors below tfrun's
+         * own cgroup are ours too; "0/...": below an absolute --cgroup-parent). The engine's runtime makes a
+         * container's CgroupParent again when it deletes the container, which may be after the workflow's
+         * cgroup went (a DELETE in flight at a SIGTERM): removed again once the loop has stopped, after
+         * every DELETE. */
+        char **one_paths;
 };
 
 struct leftover {
@@ -1031,6 +1037,22 @@ static void native_ctx_free(void *state) {
                 struct leftover *lo = nc->leftovers;
                 leftover_free(lo, !leftover_try(lo));
         }
+        for (char **p = nc->one_paths; p && *p && nc->cg_host; p++) {
+                const char *path = *p + 1;
+                _cleanup_free_ char *parent = tf_strdup(path);
+                char *name = strrchr(parent, '/');
+                *name++ = 0;
+                struct tf_cg *cg;
+                if (tf_cg_open(nc->cg_host, *parent ? parent : "/", name, &cg, NULL) >= 0) {
+                        if (tf_cg_remove(cg, NULL) < 0)
+                                tf_log("warning: cgroup %s not removed: still busy", tf_cg_path(cg));
+                        tf_cg_free(cg);
+                }
+                (void) tf_cg_rmdir_others(path);
+                if (**p == '1' && *parent)
+                        tf_cg_rmdir_parent(nc->cg_host, parent);
+        }
+        tf_strv_free(nc->one_paths);
         tf_cg_host_free(nc->cg_host);
         tf_strv_free(nc->own_cgroups);
         free(nc);
@@ -1422,6 +1444,10 @@ int tf_native_parent_create(struct tf_run *r, bool one_path, struct tf_cg **ret_
         }
         own_add(native_ctx(r), name);
         *ret_path = path_join(parent, name);
+        if (base) {
+                _cleanup_free_ char *e = tf_asprintf("%c%s", make ? '1' : '0', *ret_path);
+                tf_strv_push(&native_ctx(r)->one_paths, e);
+        }
         *ret_name = TAKE_PTR(name);
         return 0;
 }
