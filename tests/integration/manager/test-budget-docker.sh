@@ -26,6 +26,9 @@ svc dock "image: $IMAGE" "mounts: [{source: $PROBE, target: $PROBE, read_only: t
         "command: [$PROBE, alloc, '120', '4000']" "limits: {memory: 150M, memory_swap: 0}" "requests: {memory: 16M}"
 svc both "image: $IMAGE" "command: [sleep, '3']" "limits: {memory: 32M}"
 svc nsleep "command: [sleep, '3']" "limits: {memory: 32M}"
+# A workflow with top-level limits and a container step: its cgroup below the budget, the container below it.
+svc wfb "limits: {memory: 64M}" "steps:" "  - {name: d, image: $IMAGE, command: [sleep, '2']}" \
+        "  - {name: n, command: [sleep, '2']}"
 up --config "$TMPD/set.yaml"
 B=$(budget_dir)
 [ -d "$B" ]; ok "the budget's cgroup: $B"
@@ -55,6 +58,18 @@ sd=$(v history dock --json | jget runs.0.status); sn=$(v history nat --json | jg
 [ "$(cat "$B/memory.failcnt")" -gt "$fc0" ]; ok "the budget's own limit was hit (memory.failcnt $fc0 -> $(cat "$B/memory.failcnt"))"
 [ "$(cat "$B/memory.max_usage_in_bytes")" -le $((192 << 20)) ]; ok "the budget's peak stayed within 192M ($(cat "$B/memory.max_usage_in_bytes"))"
 kill -0 "$UP_PID"; ok "the manager is still running"
+v trigger wfb >/dev/null
+wait_for '[ -n "$(ls "$B"/tfrun-wfb-*/ 2>/dev/null | grep -E "^[0-9a-f]{64}$")" ]' 20
+ok "a workflow's container step runs below the workflow's cgroup, below the budget"
+W=$(ls -d "$B"/tfrun-wfb-* | head -1)
+cid=$(ls "$W" | grep -E '^[0-9a-f]{64}$' | head -1)
+is "$(curl -sf --unix-socket "$SOCK" "http://localhost/containers/$cid/json" | jget HostConfig.CgroupParent)" \
+        "${W#/sys/fs/cgroup/memory}" "the engine was given the workflow's cgroup as CgroupParent"
+is "$(cat "$W/memory.limit_in_bytes")" $((64 << 20)) "the workflow's limit is on it"
+wait_for '[ "$(v history wfb --json | jget runs.0.status)" = success ]' 20
+ok "the workflow ran to success"
+wait_for '[ -z "$(cgroup_dirs wfb)" ]' 10
+no_cgroup_left wfb "a workflow under the budget (every hierarchy)"
 v ps | grep -q "^budget: memory"; ok "ps shows the budget"
 down; is "$?" 0 "the manager stops"
 [ ! -e "$B" ]; ok "the budget's cgroup is removed"
