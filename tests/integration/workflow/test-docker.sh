@@ -106,7 +106,7 @@ no_cgroup_left wfdlt "limits + timeout (every hierarchy)"
 running_container() {
         for _ in $(seq 100); do
                 find /sys/fs/cgroup/memory -maxdepth 8 -type d -path "*/tfrun-$1-*/*" 2>/dev/null |
-                        grep -q . && return 0
+                        grep -qE '/[0-9a-f]{64}$' && return 0
                 sleep 0.1
         done
         return 1
