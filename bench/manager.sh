@@ -15,13 +15,21 @@
 #                                                                                 (target p99 < 5 ms)
 #  5. the one-shot `tfrun run`: the libraries it maps (none of the manager's), and with BASE=OLD_BUILDDIR
 #     (a build of an earlier commit) its launch of a limited /bin/true against OLD's, interleaved.
-# Usage: [BASE=OLD_BUILDDIR] bench/manager.sh [BUILDDIR] [SERVICES] [ROUNDS]   (root; dockerd for docker)
+#  6. issue 14: GET /api/v1/services under load (bench/mgr-api load: 2 clients back to back for LOAD_S
+#     seconds), requests per second and latency, quiet and while 50 of the one-shot services are
+#     triggered, over the unix socket and over TCP (`--listen 127.0.0.1:0`, a bearer token on every
+#     request), one connection per request; GET /api/v1/services/NAME (one service) under the same load
+#     as the baseline. GET /metrics, ROUNDS scrapes over both, against the same on a manager with 0
+#     services (part 1's).                            (target /metrics < 20 ms per scrape)
+# Usage: [BASE=OLD_BUILDDIR] [LOAD_S=3] bench/manager.sh [BUILDDIR] [SERVICES] [ROUNDS]
+#        (root; dockerd for docker)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 B=${1:-build}
 N=${2:-1000}
 R=${3:-200}
 NTRIG=100
+LOAD_S=${LOAD_S:-3}
 ninja -C "$B" >/dev/null
 tmp=$(mktemp -d)
 UP=
@@ -63,10 +71,12 @@ gen() {
         done
 }
 
-# start DIR NAME: a manager over DIR (state in $tmp/NAME.state, socket $tmp/NAME.sock); sets UP.
+# start DIR NAME: a manager over DIR (state in $tmp/NAME.state, socket $tmp/NAME.sock, and TCP on a free
+# loopback port: tcp_addr NAME names it); sets UP.
 start() {
         : >"$tmp/$2.log"
-        "$T" up "$1" --state-dir "$tmp/$2.state" --socket "$tmp/$2.sock" >"$tmp/$2.log" 2>&1 &
+        "$T" up "$1" --state-dir "$tmp/$2.state" --socket "$tmp/$2.sock" --listen 127.0.0.1:0 \
+                >"$tmp/$2.log" 2>&1 &
         UP=$!
         local i
         for ((i = 0; i < 600; i++)); do
@@ -77,6 +87,7 @@ start() {
         exit 1
 }
 stop() { kill -TERM "$UP"; wait "$UP" || true; UP=; }
+tcp_addr() { echo "tcp:$(grep -o 'listening on 127\.0\.0\.1:[0-9]*' "$tmp/$1.log" | head -1 | cut -d' ' -f3)"; }
 mem() { awk '/^VmRSS|^VmHWM/ {printf "%s=%s ", $1, $2}' "/proc/$UP/status"; }
 
 mkdir -p "$tmp/empty" "$tmp/stamps"
@@ -87,6 +98,12 @@ t0=$(date +%s%N)
 start "$tmp/empty" empty
 sleep 1
 echo "rss0 $(mem)" >"$tmp/out"
+# Part 6's baseline: the same scrape and listing with nothing to list.
+export MGR_API_TOKEN
+MGR_API_TOKEN=$("$T" token create bench --role operate --socket "$tmp/empty.sock")
+echo "metrics0_unix $("$B/bench/mgr-api" "$tmp/empty.sock" get /metrics "$R")" >>"$tmp/out"
+echo "metrics0_tcp $("$B/bench/mgr-api" "$(tcp_addr empty)" get /metrics "$R")" >>"$tmp/out"
+echo "load0_unix $("$B/bench/mgr-api" "$tmp/empty.sock" load /api/v1/services "$LOAD_S" 2)" >>"$tmp/out"
 stop
 t0=$(date +%s%N)
 start "$tmp/svcs" full
@@ -125,6 +142,30 @@ done
 sleep 1
 "$T" history -n 200 --json --socket "$S" >"$tmp/history.json"
 echo "rss_after_runs $(mem)" >>"$tmp/out"
+mv "$tmp/stamps" "$tmp/stamps4"
+mkdir "$tmp/stamps"
+
+# 6. the API under load, over the socket and over TCP with a token; /metrics.
+MGR_API_TOKEN=$("$T" token create bench --role operate --socket "$S")
+A=$(tcp_addr full)
+fire1=("${names[@]:0:50}")
+fire2=("${names[@]:50:50}")
+for via in unix tcp; do
+        addr=$S
+        [ $via = tcp ] && addr=$A
+        fire=("${fire1[@]}")
+        [ $via = tcp ] && fire=("${fire2[@]}")
+        echo "load_${via} $("$B/bench/mgr-api" "$addr" load /api/v1/services "$LOAD_S" 2)" >>"$tmp/out"
+        echo "loadfire_${via} $("$B/bench/mgr-api" "$addr" load /api/v1/services "$LOAD_S" 2 "${fire[@]}")" \
+                >>"$tmp/out"
+        echo "loadone_${via} $("$B/bench/mgr-api" "$addr" load /api/v1/services/s0100 "$LOAD_S" 2)" >>"$tmp/out"
+        echo "metrics_${via} $("$B/bench/mgr-api" "$addr" get /metrics "$R")" >>"$tmp/out"
+done
+for ((i = 0; i < 50; i++)); do
+        [ "$(ls "$tmp/stamps" | wc -l)" -ge 100 ] && break
+        sleep 0.1
+done
+echo "fired $(ls "$tmp/stamps" | wc -l)" >>"$tmp/out"
 stop
 
 # 5. what a one-shot run maps.
@@ -138,9 +179,10 @@ if [ -n "${BASE:-}" ]; then
         echo "base_maps $(ldd "$BASE/tfrun" | wc -l) $(ldd "$T" | wc -l)" >>"$tmp/out"
 fi
 
-python3 - "$tmp" "$N" "$R" "$RR" "$NTRIG" <<'EOS'
+python3 - "$tmp" "$N" "$R" "$RR" "$NTRIG" "$LOAD_S" <<'EOS'
 import json, os, sys
 tmp, n, rounds, rr, ntrig = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4]), int(sys.argv[5])
+load_s = sys.argv[6]
 out = {}
 for l in open(f"{tmp}/out"):
     k, _, v = l.rstrip("\n").partition(" ")
@@ -170,7 +212,7 @@ print(f"       POST /api/v1/reload in-process: median={ar[0]/1000:.1f} ms p99={a
 sent = {l.split()[0]: (float(l.split()[1]), l.split()[2]) for l in open(f"{tmp}/sent")}
 lat = []
 for name, (t, _) in sent.items():
-    try: lat.append(int(open(f"{tmp}/stamps/{name}").read()) - t)
+    try: lat.append(int(open(f"{tmp}/stamps4/{name}").read()) - t)
     except FileNotFoundError: pass
 lat.sort()
 runs = json.load(open(f"{tmp}/history.json"))["runs"]
@@ -189,6 +231,32 @@ if lat:
           f"; trigger-to-exec / baseline (medians): {q(lat,.5)/b[0]:.1f}")
     if hs:
         print(f"       trigger-to-started_usec (history) median={q(hs,.5)/1000:.2f} ms p99={q(hs,.99)/1000:.2f} ms")
+def ld(k):
+    r, med, p99, mx, n, fired = out[k].split()
+    return float(r), float(med) / 1000, float(p99) / 1000, float(mx) / 1000, int(n), int(fired)
+def gt(k): return [float(x) / 1000 for x in out[k].split()[:3]]
+l0 = ld("load0_unix")
+print(f"API load (bench/mgr-api load: 2 clients back to back for {load_s} s each, one connection per request):")
+print(f"       0 services, unix: GET /api/v1/services {l0[0]:.0f} req/s median={l0[1]:.2f} ms p99={l0[2]:.2f} ms")
+for via in ("unix", "tcp"):
+    q, f, o = ld(f"load_{via}"), ld(f"loadfire_{via}"), ld(f"loadone_{via}")
+    print(f"       {n} services, {via}: GET /api/v1/services {q[0]:.0f} req/s median={q[1]:.2f} ms p99={q[2]:.2f} ms"
+          f" max={q[3]:.1f} ms")
+    print(f"         while {f[5]} runs fire: {f[0]:.0f} req/s median={f[1]:.2f} ms p99={f[2]:.2f} ms max={f[3]:.1f} ms"
+          f" (p99 with fires / quiet: {f[2]/q[2]:.2f})")
+    print(f"         one service (GET /api/v1/services/s0100): {o[0]:.0f} req/s median={o[1]:.2f} ms p99={o[2]:.2f} ms;"
+          f" list / one (req/s): {q[0]/o[0]:.3f}")
+print(f"       runs fired by the load: {out['fired']} of 100 exec'd")
+m0u, m0t = gt("metrics0_unix"), gt("metrics0_tcp")
+for via in ("unix", "tcp"):
+    mm = gt(f"metrics_{via}")
+    b = m0u if via == "unix" else m0t
+    print(f"/metrics {via}: {n} services median={mm[0]:.2f} ms p99={mm[1]:.2f} ms max={mm[2]:.1f} ms"
+          f" ({int(out[f'metrics_{via}'].split()[3])//1024} KiB; target < 20 ms);"
+          f" 0 services median={b[0]:.2f} ms p99={b[1]:.2f} ms")
+mu, mt = gt("metrics_unix"), gt("metrics_tcp")
+print(f"       tcp / unix (medians): /metrics {mt[0]/mu[0]:.2f}, GET /api/v1/services"
+      f" {ld('load_unix')[1] and ld('load_tcp')[1]/ld('load_unix')[1]:.2f}")
 libs = out["oneshot_maps"].split()
 bad = [l for l in libs if any(w in l for w in ("sqlite", "microhttpd", "curl", "tfrun-manager", "gnutls"))]
 print(f"one-shot tfrun run maps {len(libs)} libraries; the manager's among them: {' '.join(bad) or 'none'}")
