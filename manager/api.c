@@ -44,21 +44,22 @@ static int from_errno(struct tf_http_response *resp, int r, const tf_error *e) {
         return TF_HTTP_DONE;
 }
 
+static bool token_allows(const char *name, void *userdata) {
+        return name && tf_auth_service_allowed(userdata, name);
+}
+
 static int h_services(struct tf_http_request *req, struct tf_http_response *resp, void *userdata) {
         struct tf_manager *m = userdata;
-        json_t *a = tf_manager_services_json(m);
-        /* A token limited to some services sees those alone (a broken file has no name: nobody's). */
-        if (tf_auth_services(req))
-                for (size_t i = json_array_size(a); i-- > 0;) {
-                        const char *n = json_string_value(json_object_get(json_array_get(a, i), "name"));
-                        if (!n || !tf_auth_service_allowed(req, n))
-                                json_array_remove(a, i);
-                }
-        json_t *o = json_pack("{s:o}", "services", a);
+        /* A token limited to some services sees those alone (a broken file has no name: nobody's). The
+         * list is the manager's cached entries (the same JSON as tf_manager_services_json() dumped). */
         json_t *b = tf_manager_budget_json(m);
-        if (b)
-                json_object_set_new(o, "budget", b);
-        tf_http_respond_json(resp, 200, o);
+        _cleanup_free_ char *bt = b ? json_dumps(b, JSON_COMPACT) : NULL;
+        json_decref(b);
+        _cleanup_free_ char *after = bt ? tf_asprintf(",\"budget\":%s}\n", bt) : tf_strdup("}\n");
+        size_t len;
+        char *body = tf_manager_services_text(m, "{\"services\":", after,
+                                              tf_auth_services(req) ? token_allows : NULL, req, &len);
+        tf_http_respond_text(resp, 200, "application/json", body, len);
         return TF_HTTP_DONE;
 }
 

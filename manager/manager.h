@@ -51,6 +51,12 @@ json_t *tf_manager_reload(struct tf_manager *m);
 /* The services as JSON objects (new references). NULL from _service_json when there is no such name. */
 json_t *tf_manager_services_json(struct tf_manager *m);
 json_t *tf_manager_service_json(struct tf_manager *m, const char *name);
+/* The same list as JSON text, between before and after: what GET /api/v1/services sends, from entries
+ * cached per service and rebuilt only when the service changed. allowed (NULL: every entry) filters by
+ * name (NULL for a broken file). Returns a new string of *ret_len bytes. */
+char *tf_manager_services_text(struct tf_manager *m, const char *before, const char *after,
+                               bool (*allowed)(const char *name, void *userdata), void *userdata,
+                               size_t *ret_len);
 
 /* Actions on a service by name: -ENOENT when there is none, -EBADF for a broken file. trigger: *ret gets a
  * JSON object {"outcome": "started"|"queued"|"skipped"|..., "run_id": ...} (new reference). */
