@@ -1535,11 +1535,13 @@ int tf_cg_attach_self(struct tf_cg *cg, bool placed, char *what, size_t len) {
         for (size_t i = 0; i < cg->n_leaves; i++) {
                 struct leaf *l = &cg->leaves[i];
                 if (l->lone) {
-                        int lr = cgroup_attach_task_pid(l->lone, 0);
-                        if (lr != 0) {
-                                snprintf(what, len, "cgroup: attach to %s (libcgroup: %s)", l->path,
-                                         lcg_strerror(lr));
-                                return -lcg_errno(lr);
+                        /* What libcgroup's cgroup_attach_task_pid(lone, 0) writes, through the leaf's
+                         * descriptor: no path to build, no stdio, no allocation (the caller may share
+                         * tfrun's memory: runner/native.c's spawn_shared()). */
+                        int r = write_at(l->dfd, "tasks", "0");
+                        if (r < 0) {
+                                snprintf(what, len, "cgroup: attach to %s", l->path);
+                                return r;
                         }
                 } else if (!placed) {
                         int r = write_at(l->dfd, "cgroup.procs", "0");

@@ -102,8 +102,9 @@ int tf_cg_attach(struct tf_cg *cg, pid_t pid, tf_error **err);
  * CLONE_INTO_CGROUP), writing "0", which names the writer itself. For the child between fork and exec:
  * a parent writing the child's pid makes the kernel take its global threadgroup lock for writing, which
  * waits for an RCU grace period (about 10 ms on an idle host; nothing when attaches come back to back),
- * while a thread moving itself through a v1 "tasks" file skips that lock. Calls libcgroup, hence malloc:
- * only for the fork of a single-threaded process. 0 or -errno, with the failing step in what[len]. */
+ * while a thread moving itself through a v1 "tasks" file skips that lock. System calls only (openat and
+ * write through the leaves' descriptors, no allocation): safe in a child that shares tfrun's memory
+ * until its execve. 0 or -errno, with the failing step in what[len]. */
 int tf_cg_attach_self(struct tf_cg *cg, bool placed, char *what, size_t len);
 
 /* Send sig to every process in cg (and in cgroups below it), in one pass that never waits. With SIGKILL:

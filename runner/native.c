@@ -7,8 +7,9 @@
  * (tf_cg_attach_self), before anything of the service runs. It moves itself rather than being moved: a
  * parent writing the child's pid takes the kernel's global threadgroup lock, whose writer waits for an
  * RCU grace period, about 10 ms on an idle host, where a thread moving itself through a v1 "tasks" file
- * skips it (bench/launch.sh, docs/benchmarks.md). A CLOEXEC socket carries the parent's go and the
- * setup and exec errors back; EOF with no message means exec succeeded.
+ * skips it (bench/launch.sh, docs/benchmarks.md). A CLOEXEC socket carries the parent's go (to a forked
+ * child; one sharing tfrun's memory needs none, see spawn_shared()) and the setup and exec errors back;
+ * EOF with no message means exec succeeded.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -153,8 +154,8 @@ static int native_check(struct tf_run *r, tf_error **err) {
         return tf_cg_check(host, &s->limits, &o, &n->cg_plan, err);
 }
 
-/* Everything the child needs, computed before the fork: the child calls no NSS, and no allocator but
- * libcgroup's in tf_cg_attach_self() (tfrun is single-threaded when it forks, so that is safe). */
+/* Everything the child needs, computed before the fork: the child calls no NSS and no allocator (it may
+ * share tfrun's memory: spawn_shared()). */
 struct child_plan {
         char **argv;
         char **envp;
@@ -169,6 +170,8 @@ struct child_plan {
         struct tf_cg *cg;
         bool self_attach; /* v1 hierarchies (or no CLONE_INTO_CGROUP): the child moves itself */
         bool placed;      /* born in the unified leaf by CLONE_INTO_CGROUP */
+        bool shared;      /* spawn_shared(): tfrun's memory, tfrun suspended until the execve; no go */
+        pid_t parent;     /* tfrun's pid, for the shared child's check that tfrun is still there */
         int sock;
         int status_fd; /* write end, pid: private only */
         int out_fd, err_fd; /* write ends of the output pipes (the run's log); -1: tfrun's own stdio */
@@ -408,9 +411,11 @@ static _Noreturn void child_main(const struct child_plan *p) {
         /* If tfrun dies, so does the run: the cgroup it leaves is then empty and removable. */
         prctl(PR_SET_PDEATHSIG, SIGKILL);
 
-        /* Wait for the parent's word. EOF: the parent gave up. */
+        /* Wait for the parent's word. EOF: the parent gave up. A shared child has no word to wait for
+         * (tfrun is suspended until its execve): tfrun gone before the death signal was set is seen as
+         * a new parent. */
         char go;
-        if (recv(p->sock, &go, 1, 0) != 1)
+        if (p->shared ? getppid() != p->parent : recv(p->sock, &go, 1, 0) != 1)
                 _exit(125);
         /* The run's output is kept (tf_run_options.log): its stdout and stderr are the pipes tfrun reads.
          * dup2 clears CLOEXEC on 1 and 2; the pipes' own numbers (above 2) go at exec. */
@@ -468,6 +473,97 @@ static _Noreturn void child_exec(const struct child_plan *p) {
         execvpe(p->argv[0], p->argv, p->envp);
         child_fail(p->sock, 1, errno, p->argv[0]);
 }
+
+/*
+ * Without a sandbox the child is started as posix_spawn starts one: sharing tfrun's memory (CLONE_VM |
+ * CLONE_VFORK) on a stack of its own, tfrun suspended until the child's execve (or its exit). A fork
+ * would copy tfrun's page tables and the execve would tear that copy down again, both on the launch's
+ * critical path and the second on tfrun's: about 1.5 ms per run in a manager of 1,000 services
+ * (bench/manager.sh, docs/benchmarks.md). The child then calls no allocator and writes nothing of
+ * tfrun's but its own stack (child_main(): system calls, the prepared plan, tf_cg_attach_self()'s
+ * writes through the leaves' descriptors). The cost of waiting: tfrun's loop waits for the child's
+ * chdir, v1 attach and execve, a fraction of a millisecond, or as long as a hung filesystem holds the
+ * working_dir or the binary. A sandboxed child cannot be started so: it stays as its pid namespace's
+ * init (become_init()), which never execs. glibc has no clone3 wrapper that starts a function on a new
+ * stack, hence the few instructions below (x86-64; other architectures fork).
+ */
+#if defined(__x86_64__) && !defined(SERVICE_BY_FORK)
+#define SPAWN_SHARED 1
+#define SHARED_STACK_SIZE (64 * 1024)
+
+static int shared_main(void *userdata) {
+        child_main(userdata);
+}
+
+/* clone3(ca), the child on ca's stack calling fn(arg), which never returns. The parent gets the pid or
+ * -errno. Every register but rax, rcx and r11 survives the system call, in the child too. */
+static long clone3_call(struct clone_args *ca, int (*fn)(void *), void *arg) {
+        register long rax __asm__("rax") = SYS_clone3;
+        register struct clone_args *rdi __asm__("rdi") = ca;
+        register size_t rsi __asm__("rsi") = sizeof(*ca);
+        register int (*r12)(void *) __asm__("r12") = fn;
+        register void *r13 __asm__("r13") = arg;
+        __asm__ volatile("syscall\n\t"
+                         "test %%rax, %%rax\n\t"
+                         "jnz 1f\n\t"
+                         "xor %%ebp, %%ebp\n\t" /* the child: the end of its stack's frame chain */
+                         "mov %%r13, %%rdi\n\t"
+                         "call *%%r12\n\t"
+                         "ud2\n"
+                         "1:"
+                         : "+r"(rax)
+                         : "r"(rdi), "r"(rsi), "r"(r12), "r"(r13)
+                         : "rcx", "r11", "memory");
+        return rax;
+}
+
+/* spawn() for a child without a sandbox: see above. p->placed is set before each attempt, since the
+ * child reads it from the shared plan. Returns the pid (the child has exec'ed or exited by then). */
+static pid_t spawn_shared(int cgroup_fd, struct child_plan *p, int *ret_pidfd) {
+        /* One stack for every shared child: each has exec'ed or exited before clone3 returns. */
+        static void *stack;
+        if (!stack) {
+                void *m = mmap(NULL, SHARED_STACK_SIZE, PROT_READ | PROT_WRITE,
+                               MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0);
+                if (m == MAP_FAILED)
+                        return -1;
+                stack = m;
+        }
+        struct clone_args ca = {
+                .flags = CLONE_PIDFD | CLONE_VM | CLONE_VFORK,
+                .pidfd = (uint64_t) (uintptr_t) ret_pidfd,
+                .exit_signal = SIGCHLD,
+                .stack = (uint64_t) (uintptr_t) stack,
+                .stack_size = SHARED_STACK_SIZE,
+        };
+        p->shared = true;
+        p->parent = getpid();
+        long pid = -EINVAL;
+        if (cgroup_fd >= 0) {
+                ca.flags |= CLONE_INTO_CGROUP;
+                ca.cgroup = (uint64_t) cgroup_fd;
+                p->placed = true;
+                p->self_attach = tf_cg_needs_attach(p->cg);
+                pid = clone3_call(&ca, shared_main, p);
+                if (pid < 0 && pid != -EINVAL && pid != -EOPNOTSUPP && pid != -E2BIG) {
+                        errno = (int) -pid;
+                        return -1;
+                }
+                ca.flags &= ~(uint64_t) CLONE_INTO_CGROUP;
+                ca.cgroup = 0;
+        }
+        if (pid < 0) {
+                p->placed = false;
+                p->self_attach = true;
+                pid = clone3_call(&ca, shared_main, p);
+        }
+        if (pid < 0) {
+                errno = (int) -pid;
+                return -1;
+        }
+        return (pid_t) pid;
+}
+#endif
 
 /* clone3 with a pidfd and `flags` (CLONE_NEWPID), born in cgroup_fd when given. *ret_placed (in the
  * child too) says whether CLONE_INTO_CGROUP was used; kernels before 5.7 lack it and the child then
@@ -741,9 +837,15 @@ static int native_start(struct tf_run *r, tf_error **err) {
 
         int cgfd = tf_cg_clone_fd(n->cg);
         int pidfd = -1;
-        bool placed;
+        bool placed = false;
         p.cg = n->cg;
-        pid_t pid = spawn(cgfd, flags, &pidfd, &placed);
+        pid_t pid;
+#ifdef SPAWN_SHARED
+        if (!n->sandbox)
+                pid = spawn_shared(cgfd, &p, &pidfd);
+        else
+#endif
+                pid = spawn(cgfd, flags, &pidfd, &placed);
         if (pid < 0) {
                 int e = errno;
                 close(sv[1]);
@@ -773,7 +875,7 @@ static int native_start(struct tf_run *r, tf_error **err) {
         n->pid = pid;
         n->pidfd = pidfd;
 
-        if (send(parent_sock, "g", 1, MSG_NOSIGNAL) != 1)
+        if (!p.shared && send(parent_sock, "g", 1, MSG_NOSIGNAL) != 1)
                 /* The child is gone already; cleanup reaps it without waiting. */
                 return tf_error_setc(err, errno, "release the child");
         n->sock = TAKE_FD(parent_sock);
