@@ -45,6 +45,11 @@
 #define KEEP_DAYS_DEFAULT 30u
 /* keep_days is also enforced for services that do not run: once an hour, and once at start. */
 #define RETENTION_PERIOD_USEC (3600 * TF_USEC_PER_SEC)
+/* The history's WAL is checkpointed (two fdatasyncs, 5-6 ms) once its writes have paused this long, and
+ * at the latest this long after the first write since the last checkpoint: not in the commit of whichever
+ * run start crossed SQLite's threshold (store/store.c). */
+#define CHECKPOINT_QUIET_USEC (1 * TF_USEC_PER_SEC)
+#define CHECKPOINT_MAX_DELAY_USEC (10 * TF_USEC_PER_SEC)
 
 /* One file of DIR. */
 struct msvc {
@@ -107,6 +112,8 @@ struct tf_manager {
         struct tf_alerts *alerts;   /* notify: (manager/alerts.c) */
         struct live *live;
         struct tf_source *retention_timer;
+        struct tf_source *checkpoint_timer;
+        uint64_t history_written, history_dirty_since; /* CLOCK_MONOTONIC; dirty_since 0: checkpointed */
         char **lost_docker; /* services with docker runs marked lost: their containers are swept at start */
         struct tf_budget *budget;  /* budget: in the settings: the parent cgroup of every run */
         struct tf_admission *adm;  /* --config: reservations, queues, pressure (manager/admission.c) */
@@ -824,6 +831,41 @@ bool tf_manager_run_is_running(struct tf_manager *m, const char *run_id) {
         return false;
 }
 
+static int on_checkpoint(struct tf_source *src, int fd, uint32_t events, void *userdata) {
+        struct tf_manager *m = userdata;
+        uint64_t now = tf_loop_now(m->loop, CLOCK_MONOTONIC);
+        uint64_t quiet = m->history_written + CHECKPOINT_QUIET_USEC,
+                 latest = m->history_dirty_since + CHECKPOINT_MAX_DELAY_USEC;
+        if (now < quiet && now < latest) {
+                tf_source_set_time(src, quiet < latest ? quiet : latest);
+                return 0;
+        }
+        _cleanup_error_ tf_error *e = NULL;
+        if (tf_store_checkpoint(m->store, &e) < 0)
+                tf_log("warning: history: %s", e->msg);
+        m->history_dirty_since = 0;
+        tf_source_set_time(src, UINT64_MAX);
+        return 0;
+}
+
+/* The history was written: its checkpoint is due once the writes pause. */
+static void history_written(struct tf_manager *m) {
+        uint64_t now = tf_loop_now(m->loop, CLOCK_MONOTONIC);
+        m->history_written = now;
+        if (m->history_dirty_since)
+                return;
+        m->history_dirty_since = now;
+        if (m->checkpoint_timer) {
+                tf_source_set_time(m->checkpoint_timer, now + CHECKPOINT_QUIET_USEC);
+                return;
+        }
+        _cleanup_error_ tf_error *e = NULL;
+        if (tf_loop_add_timer(m->loop, CLOCK_MONOTONIC, now + CHECKPOINT_QUIET_USEC, on_checkpoint, m,
+                              &m->checkpoint_timer, &e) < 0)
+                /* SQLite's own checkpoint is the bound then (store/store.c). */
+                tf_log("warning: history: no checkpoint timer: %s", e->msg);
+}
+
 /* The history's word for a step's status (store/store.h): a failure says how, as a run's does. NULL for a
  * step not started (nothing to record). */
 static const char *step_word(const struct tf_step_result *st) {
@@ -889,6 +931,7 @@ static void record_step(struct tf_manager *m, const struct tf_run *r, const stru
         }
         if (k < 0)
                 tf_log("warning: %s: step %s is not recorded in the history: %s", r->run_id, row.name, e->msg);
+        history_written(m);
 }
 
 static void hook_step(const struct tf_run *r, const struct tf_step_result *st, void *userdata) {
@@ -921,6 +964,7 @@ static void hook_started(struct tf_service *svc, const struct tf_run *r, enum tf
         row.manager_id = m->manager_id;
         if (tf_store_run_begin(m->store, &row, &e) < 0)
                 tf_log("warning: %s: not recorded in the history: %s", r->run_id, e->msg);
+        history_written(m);
         live_add(m, r->run_id);
         for (size_t i = 0; i < r->result.n_steps; i++)
                 record_step(m, r, &r->result.steps[i]);
@@ -959,6 +1003,7 @@ static void hook_missed(struct tf_service *svc, const char *reason, uint64_t sch
         if (tf_store_run_begin(m->store, &row, &e) < 0)
                 tf_log("warning: %s: the skipped fire is not recorded in the history: %s", spec->name,
                        e->msg);
+        history_written(m);
 }
 
 static int remove_log(const char *run_id, const char *log_path, void *userdata) {
@@ -1003,6 +1048,7 @@ static void hook_ended(struct tf_service *svc, const struct tf_run *r, void *use
         live_remove(m, r->run_id);
         tf_metrics_run_ended(m->metrics, r->spec->name, res, row.status, tf_now(CLOCK_REALTIME));
         retention(m, r->spec);
+        history_written(m);
 }
 
 
@@ -1279,6 +1325,7 @@ void tf_manager_free(struct tf_manager *m) {
         if (!m)
                 return;
         tf_source_remove(m->retention_timer);
+        tf_source_remove(m->checkpoint_timer);
         /* First the API: its streams (logs -f) hold loop timers and ask about runs. */
         tf_http_server_free(m->http);
         m->http = NULL;

@@ -146,6 +146,11 @@ typedef int (*tf_store_log_cb)(const char *run_id, const char *log_path, void *u
  * or migrates the schema to TF_STORE_SCHEMA_VERSION. *ret owns the store: tf_store_free().
  */
 int tf_store_open(const char *path, unsigned flags, tf_store **ret, tf_error **err);
+/* Moves what the WAL holds into the database (a passive checkpoint: two fdatasyncs when there is anything
+ * to move). For its owner to call when the history is quiet: SQLite's own automatic checkpoint waits for
+ * a WAL of 4,000 pages (store.c explains why). 0 also when a reader holds the WAL (the checkpoint then
+ * stops short; the next one goes on), or -errno. */
+int tf_store_checkpoint(tf_store *s, tf_error **err);
 /* NULL-safe; returns NULL. */
 tf_store *tf_store_free(tf_store *s);
 static inline void tf_store_freep(tf_store **s) {

@@ -3,7 +3,8 @@
 # `sandbox: host` end to end. Without a sandbox the child shares tfrun's memory until its execve
 # (runner/native.c spawn_shared(): CLONE_VM | CLONE_VFORK, as posix_spawn): exit codes, signals, exec
 # failures, env, working_dir, user, nofile, stdin, descriptors, its own cgroups, SIGTERM, tfrun killed -9,
-# and a manager's back-to-back runs with their output in the logs and the history.
+# and a manager's back-to-back runs with their output in the logs and the history, checkpointed once the
+# history is quiet.
 . "$SRCDIR/tests/lib.sh"
 . "$SRCDIR/tests/integration/native/common.sh"
 need_root
@@ -128,6 +129,15 @@ for l in $(find "$ST/logs" -name 'hm*.log'); do
         grep -q "out-$s" "$l" && grep -q "err-$s" "$l" || bad=$((bad + 1))
 done
 is "$bad" 0 "each log holds its run's stdout and stderr"
+# The history's checkpoint comes once its writes pause (a second): then the database file alone, without
+# its WAL, holds every run (as after a power loss).
+for _ in $(seq 100); do
+        cp "$ST/tfrun.db" "$TMPD/alone.db"; rm -f "$TMPD/alone.db-wal" "$TMPD/alone.db-shm"
+        n=$(sqlite3 "$TMPD/alone.db" "SELECT count(*) FROM runs WHERE status = 'success'" 2>/dev/null)
+        [ "$n" = 30 ] && break
+        sleep 0.1
+done
+is "$n" 30 "a pause after the runs: the database file alone holds all 30 (the WAL was checkpointed)"
 down; is "$?" 0 "the manager exits 0"
 no_cgroup_left hm1 "manager runs"
 
