@@ -89,6 +89,16 @@ start() {
 stop() { kill -TERM "$UP"; wait "$UP" || true; UP=; }
 tcp_addr() { echo "tcp:$(grep -o 'listening on 127\.0\.0\.1:[0-9]*' "$tmp/$1.log" | head -1 | cut -d' ' -f3)"; }
 mem() { awk '/^VmRSS|^VmHWM/ {printf "%s=%s ", $1, $2}' "/proc/$UP/status"; }
+# cputime: the manager's user+system time so far, in clock ticks (what a busy host does not inflate much).
+cputime() { awk '{print $14 + $15}' "/proc/$UP/stat"; }
+# api_cpu LABEL ADDR MODE ARGS...: bench/mgr-api's output, then the manager's CPU time over the calls.
+api_cpu() {
+        local label=$1 c0 out
+        shift
+        c0=$(cputime)
+        out=$("$B/bench/mgr-api" "$@")
+        echo "$label $out $(($(cputime) - c0))" >>"$tmp/out"
+}
 
 mkdir -p "$tmp/empty" "$tmp/stamps"
 gen "$tmp/svcs" "$N"
@@ -101,7 +111,7 @@ echo "rss0 $(mem)" >"$tmp/out"
 # Part 6's baseline: the same scrape and listing with nothing to list.
 export MGR_API_TOKEN
 MGR_API_TOKEN=$("$T" token create bench --role operate --socket "$tmp/empty.sock")
-echo "metrics0_unix $("$B/bench/mgr-api" "$tmp/empty.sock" get /metrics "$R")" >>"$tmp/out"
+api_cpu metrics0_unix "$tmp/empty.sock" get /metrics "$R"
 echo "metrics0_tcp $("$B/bench/mgr-api" "$(tcp_addr empty)" get /metrics "$R")" >>"$tmp/out"
 echo "load0_unix $("$B/bench/mgr-api" "$tmp/empty.sock" load /api/v1/services "$LOAD_S" 2)" >>"$tmp/out"
 stop
@@ -117,7 +127,7 @@ S=$tmp/full.sock
 # 2. ps round trips: exec'd verbs against the process start alone, then the API in-process.
 TIMEIT_P99=1 TIMEIT_QUIET=1 "$B/bench/timeit" "$R" version "$T" --version :: status "$T" status s0100 --json \
         --socket "$S" :: ps "$T" ps --json --socket "$S" >>"$tmp/out"
-echo "api_services $("$B/bench/mgr-api" "$S" get /api/v1/services "$R")" >>"$tmp/out"
+api_cpu api_services "$S" get /api/v1/services "$R"
 echo "api_one $("$B/bench/mgr-api" "$S" get /api/v1/services/s0100 "$R")" >>"$tmp/out"
 "$T" ps --json --socket "$S" | python3 -c 'import json,sys; d=json.load(sys.stdin)["services"]; print("ps_services", len(d))' >>"$tmp/out"
 
@@ -159,7 +169,7 @@ for via in unix tcp; do
         echo "loadfire_${via} $("$B/bench/mgr-api" "$addr" load /api/v1/services "$LOAD_S" 2 "${fire[@]}")" \
                 >>"$tmp/out"
         echo "loadone_${via} $("$B/bench/mgr-api" "$addr" load /api/v1/services/s0100 "$LOAD_S" 2)" >>"$tmp/out"
-        echo "metrics_${via} $("$B/bench/mgr-api" "$addr" get /metrics "$R")" >>"$tmp/out"
+        api_cpu "metrics_${via}" "$addr" get /metrics "$R"
 done
 for ((i = 0; i < 50; i++)); do
         [ "$(ls "$tmp/stamps" | wc -l)" -ge 100 ] && break
@@ -202,8 +212,11 @@ print(f"ps:    tfrun ps --json median={p[0]/1000:.1f} ms p90={p[1]/1000:.1f} ms 
 print(f"       tfrun --version median={v[0]/1000:.1f} ms p99={v[2]/1000:.1f} ms; tfrun status NAME --json (a small answer)"
       f" median={st[0]/1000:.1f} ms p99={st[2]/1000:.1f} ms ({rounds} rounds, interleaved)")
 a = [float(x) for x in out["api_services"].split()]; o = [float(x) for x in out["api_one"].split()]
+hz = os.sysconf("SC_CLK_TCK")
+def cpu_ms(k, calls): return float(out[k].split()[-1]) * 1000 / hz / (calls + 1)
 print(f"       GET /api/v1/services in-process: median={a[0]/1000:.2f} ms p99={a[1]/1000:.2f} ms max={a[2]/1000:.2f} ms"
       f" ({int(a[3])//1024} KiB) (target p99 < 50 ms); one service: median={o[0]/1000:.2f} ms p99={o[1]/1000:.2f} ms")
+print(f"       the manager's CPU per GET /api/v1/services: {cpu_ms('api_services', rounds):.2f} ms")
 r = [float(x) for x in out["reload"].split()]; v2 = [float(x) for x in out["rversion"].split()]
 print(f"reload: tfrun reload (nothing changed) median={r[0]/1000:.1f} ms p99={r[2]/1000:.1f} ms ({rr} rounds;"
       f" tfrun --version {v2[0]/1000:.1f} ms) (target < 200 ms): {out['reload_says']}")
@@ -253,7 +266,8 @@ for via in ("unix", "tcp"):
     b = m0u if via == "unix" else m0t
     print(f"/metrics {via}: {n} services median={mm[0]:.2f} ms p99={mm[1]:.2f} ms max={mm[2]:.1f} ms"
           f" ({int(out[f'metrics_{via}'].split()[3])//1024} KiB; target < 20 ms);"
-          f" 0 services median={b[0]:.2f} ms p99={b[1]:.2f} ms")
+          f" 0 services median={b[0]:.2f} ms p99={b[1]:.2f} ms; the manager's CPU per scrape"
+          f" {cpu_ms(f'metrics_{via}', rounds):.2f} ms (0 services: {cpu_ms('metrics0_unix', rounds):.2f} ms)")
 mu, mt = gt("metrics_unix"), gt("metrics_tcp")
 print(f"       tcp / unix (medians): /metrics {mt[0]/mu[0]:.2f}, GET /api/v1/services"
       f" {ld('load_unix')[1] and ld('load_tcp')[1]/ld('load_unix')[1]:.2f}")
