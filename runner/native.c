@@ -489,7 +489,7 @@ static _Noreturn void child_exec(const struct child_plan *p) {
  */
 #if defined(__x86_64__) && !defined(SERVICE_BY_FORK)
 #define SPAWN_SHARED 1
-#define SHARED_STACK_SIZE (64 * 1024)
+#define SHARED_STACK_SIZE SERVICE_STACK_SIZE
 
 static int shared_main(void *userdata) {
         child_main(userdata);
