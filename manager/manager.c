@@ -1183,6 +1183,14 @@ int tf_manager_new(const struct tf_manager_options *o, struct tf_manager **ret, 
         m->o = *o;
         m->lock_fd = m->sig_fd = -1;
         m->state_dir = o->state_dir ? tf_strdup(o->state_dir) : tf_default_state_dir();
+        /* The history keeps each run's log path, absolute (the store refuses others): a relative
+         * --state-dir is taken from the working directory now, or no run would be recorded. */
+        _cleanup_free_ char *cwd = m->state_dir[0] != '/' ? getcwd(NULL, 0) : NULL;
+        if (cwd) {
+                char *abs = tf_asprintf("%s/%s", cwd, m->state_dir);
+                free(m->state_dir);
+                m->state_dir = abs;
+        }
         m->logs_dir = tf_asprintf("%s/logs", m->state_dir);
         m->manager_id = make_manager_id();
         m->run_opts.cgroup_parent = o->cgroup_parent;

@@ -4,7 +4,7 @@
 # made of changes): after every kind of change, each entry of the listing must equal the same service's
 # fields in GET /api/v1/services/NAME, which is built afresh. A trigger (running), a stop (its last result),
 # stop, disable and enable, a reload that changes a spec, one that breaks it and one that mends it, a removed
-# file and a new one, a token limited to some services.
+# file and a new one, a token limited to some services. And a relative --state-dir records the runs.
 . "$SRCDIR/tests/lib.sh"
 . "$SRCDIR/tests/integration/native/common.sh"
 need_root
@@ -88,6 +88,22 @@ is "$(curl -s -H "Authorization: Bearer $L" "http://127.0.0.1:$PORT/api/v1/servi
         python3 -c 'import json,sys; print(" ".join(s["name"] for s in json.load(sys.stdin)["services"]))')" \
         a "a limited token's listing: its service alone"
 same "after a restart"
+down; is "$?" 0 "the manager exits 0"
+
+# A relative --state-dir is the working directory's: the history records the runs (it keeps absolute log
+# paths and refused relative ones, so that nothing was recorded).
+(cd "$TMPD" && exec "$TFRUN" up "$SVC" --state-dir rel-state --socket "$MSOCK" >"$TMPD/rel.log" 2>&1) &
+UP_PID=$!
+wait_log "managing [0-9]* service" 20 "$TMPD/rel.log"
+v trigger d >/dev/null
+for _ in $(seq 50); do
+        n=$(v history d --json | python3 -c 'import json,sys; print(len(json.load(sys.stdin)["runs"]))')
+        [ "$n" -ge 1 ] && [ "$(v history d --json | python3 -c 'import json,sys; print(json.load(sys.stdin)["runs"][0]["status"])')" = success ] && break
+        sleep 0.1
+done
+is "$n" 1 "a relative --state-dir: the run is in the history"
+grep -q "not recorded in the history" "$TMPD/rel.log"; is "$?" 1 "  and no 'not recorded' warning"
+[ -f "$TMPD/rel-state/tfrun.db" ]; ok "  the history is in the working directory's rel-state"
 down; is "$?" 0 "the manager exits 0"
 
 done_testing
