@@ -116,7 +116,8 @@ static int host_limits(const struct tf_spec *s, const struct tf_docker_pinned *p
                 }
         }
         if (tf_limit_is_set(l->cpu_weight))
-                set_u64(hc, "CpuShares", tf_cpu_weight_to_shares(l->cpu_weight));
+                set_u64(hc, "CpuShares", pinned && pinned->cgroup_v2 ? tf_cpu_weight_to_runc_v2_shares(l->cpu_weight)
+                                                                     : tf_cpu_weight_to_shares(l->cpu_weight));
         if (l->cpuset)
                 json_object_set_new(hc, "CpusetCpus", json_string(l->cpuset));
         if (tf_limit_is_finite(l->memory))

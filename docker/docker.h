@@ -90,7 +90,9 @@ int tf_docker_image_pull(tf_docker *d, const char *ref, tf_docker_pull_cb cb, vo
  * Docker would reject (io_weight outside 10..1000, swap without memory) with -EINVAL. Mapping:
  *   cpus        -> NanoCpus (CpuQuota+CpuPeriod when the period is not 100 ms)
  *   cpu_weight  -> CpuShares = tf_cpu_weight_to_shares() (spec/limits.h): systemd's CPUWeight->CPUShares,
- *                  the same conversion the native backend writes to cpu.shares on v1 (100 <-> 1024)
+ *                  the same conversion the native backend writes to cpu.shares on v1 (100 <-> 1024);
+ *                  on a v2 host (pinned->cgroup_v2) tf_cpu_weight_to_runc_v2_shares(), which runc turns
+ *                  into cpu.weight = cpu_weight
  *   cpuset      -> CpusetCpus
  *   memory      -> Memory; MemorySwap = memory + memory_swap ("max": -1); memory_swap unset: swap as
  *                  large as memory, MemorySwap = 2 x memory (the engine's default, sent explicitly; the
@@ -110,6 +112,9 @@ struct tf_docker_pinned {
          * RLIMIT_NOFILE), sent as Ulimits so that a container gets the same and not the engine's; 0: leave
          * it to the engine. */
         uint64_t nofile_soft, nofile_hard;
+        /* The engine's host has cgroup v2: cpu_weight is sent as the CpuShares the runtime turns into that
+         * cpu.weight (tf_cpu_weight_to_runc_v2_shares()), not as v1's shares. */
+        bool cgroup_v2;
 };
 int tf_docker_create_body(const struct tf_spec *spec, const char *run_id,
                           const struct tf_docker_pinned *pinned, json_t **ret, tf_error **err);

@@ -32,7 +32,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <linux/magic.h>
 #include <sys/resource.h>
+#include <sys/vfs.h>
 #include <sys/epoll.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -319,6 +321,12 @@ static void remove_later(struct dctx *x, char *id, const char *name) {
 
 /* ---- check ---- */
 
+/* The engine is local (a unix socket): its host's cgroup layout is this one's. */
+static bool host_is_cgroup_v2(void) {
+        struct statfs fs;
+        return statfs("/sys/fs/cgroup", &fs) == 0 && fs.f_type == CGROUP2_SUPER_MAGIC;
+}
+
 static int docker_check(struct tf_run *r, tf_error **err) {
         const struct tf_spec *s = r->spec;
         struct dkr *k = tf_malloc0(sizeof(*k));
@@ -343,7 +351,8 @@ static int docker_check(struct tf_run *r, tf_error **err) {
                                                 .nofile_soft = nofile.rlim_cur,
                                                 .nofile_hard = nofile.rlim_max == RLIM_INFINITY
                                                                        ? nofile.rlim_cur
-                                                                       : nofile.rlim_max};
+                                                                       : nofile.rlim_max,
+                                                .cgroup_v2 = host_is_cgroup_v2()};
         int ret = tf_docker_create_body(s, r->run_id, &pinned, &k->body, err);
         if (ret < 0)
                 return ret;

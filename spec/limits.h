@@ -45,3 +45,14 @@ static inline uint64_t tf_cpu_weight_to_shares(uint64_t weight) {
         uint64_t s = weight * TF_CPU_SHARES_DEFAULT / TF_CPU_WEIGHT_DEFAULT;
         return s < TF_CPU_SHARES_MIN ? TF_CPU_SHARES_MIN : s > TF_CPU_SHARES_MAX ? TF_CPU_SHARES_MAX : s;
 }
+
+/* On cgroup v2 a container's runtime turns CpuShares back into cpu.weight with a formula of its own; runc
+ * 1.1 (Debian 12's) writes 1 + (shares - 2) * 9999 / 262142. The smallest CpuShares that formula turns into
+ * weight exactly, so that a container reads the cpu.weight a native job does (tests/vm/v2: read back). */
+static inline uint64_t tf_cpu_weight_to_runc_v2_shares(uint64_t weight) {
+        if (weight <= 1)
+                return TF_CPU_SHARES_MIN;
+        if (weight >= 10000)
+                return TF_CPU_SHARES_MAX;
+        return TF_CPU_SHARES_MIN + ((weight - 1) * UINT64_C(262142) + 9998) / 9999;
+}

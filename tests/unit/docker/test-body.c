@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
+#include <stdio.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
@@ -12,6 +13,7 @@
 #include "base/cleanup.h"
 #include "base/strutil.h"
 #include "docker/docker-internal.h"
+#include "spec/limits.h"
 #include "tests/tap.h"
 
 static char *argv_true[] = {"/bin/true", NULL};
@@ -187,6 +189,34 @@ static void test_nofile_inherited(void) {
         const struct tf_docker_pinned none = {};
         OK(tf_docker_create_body(&s, "r", &none, &b, NULL) == 0, "no inherited nofile: body built");
         OK(!json_object_get(hc(b), "Ulimits"), "no inherited nofile: Ulimits omitted");
+        json_decref(b);
+}
+
+/* On a v2 host the shares are the ones runc 1.1 turns back into cpu.weight = cpu_weight, every value. */
+static void test_cpu_weight_v2(void) {
+        bool all = true;
+        for (uint64_t w = 1; w <= 10000; w++) {
+                uint64_t sh = tf_cpu_weight_to_runc_v2_shares(w);
+                uint64_t back = 1 + (sh - 2) * 9999 / 262142;
+                if (back != w || sh < 2 || sh > 262144) {
+                        all = false;
+                        printf("# cpu_weight %llu: shares %llu, runc writes %llu\n", (unsigned long long) w,
+                               (unsigned long long) sh, (unsigned long long) back);
+                        break;
+                }
+        }
+        OK(all, "v2: runc 1.1's formula turns the shares sent back into cpu_weight, 1..10000");
+        struct tf_spec s;
+        spec_init(&s);
+        s.limits.cpu_weight = 200;
+        const struct tf_docker_pinned v2 = {.cgroup_v2 = true};
+        json_t *b = NULL;
+        OK(tf_docker_create_body(&s, "r", &v2, &b, NULL) == 0, "v2 cpu_weight: body built");
+        IS_INT(ival(hc(b), "CpuShares"), 5220, "v2: cpu_weight 200 -> CpuShares 5220 (runc: cpu.weight 200)");
+        json_decref(b);
+        const struct tf_docker_pinned v1 = {};
+        OK(tf_docker_create_body(&s, "r", &v1, &b, NULL) == 0, "v1 cpu_weight: body built");
+        IS_INT(ival(hc(b), "CpuShares"), 2048, "v1: cpu_weight 200 -> CpuShares 2048 (cpu.shares as natively)");
         json_decref(b);
 }
 
@@ -718,6 +748,7 @@ int main(void) {
         test_all_limits();
         test_cpu();
         test_nofile_inherited();
+        test_cpu_weight_v2();
         test_refusals();
         test_sandbox();
         test_default_seccomp();
