@@ -63,6 +63,7 @@ struct watch {
 struct removal {
         struct sctx *x;
         char *id, *name;
+        char *container; /* the task's container, removed after the service (see remove_later()) */
         tf_docker_call *call;
         struct removal *next;
 };
@@ -95,7 +96,7 @@ enum step {
         STEP_RUNNING, /* the task runs */
         STEP_TAIL,    /* the task ended: the rest of its logs */
         STEP_EXIT,    /* reading an OOM kill on the manager's node */
-        STEP_STOPPING, /* tfrun removed the service: until its task is gone */
+        STEP_STOPPING, /* tfrun stopped the task (service update): until it is over, then the DELETE */
         STEP_DONE,
 };
 
@@ -113,6 +114,9 @@ struct swr {
         uint64_t bytes[3];     /* payload delivered per stream */
         int stop_sig;
         uint64_t stop_deadline;
+        bool aborting;   /* the stop came while starting: the run ends as a start failure */
+        bool deleting;   /* the stop's DELETE was sent */
+        char *task_id;   /* the task, once seen */
         bool removed; /* the service is deleted (a stop): cleanup has nothing to remove */
         bool oom, oom_known;
         /* The task's final status. */
@@ -193,6 +197,8 @@ static void sweeper_free(struct sweeper *w) {
         free(w);
 }
 
+static void removal_free(struct removal *m);
+
 static void sctx_free(void *p) {
         struct sctx *x = p;
         x->d = tf_docker_free(x->d);
@@ -206,9 +212,7 @@ static void sctx_free(void *p) {
                 struct removal *m = x->removals;
                 x->removals = m->next;
                 tf_loop_release(x->loop);
-                free(m->id);
-                free(m->name);
-                free(m);
+                removal_free(m);
         }
         for (size_t i = 0; i < x->n_watches; i++)
                 tf_source_remove(x->watches[i].src);
@@ -251,21 +255,35 @@ static bool id_ok(const char *id) {
         return true;
 }
 
+static void removal_free(struct removal *m) {
+        free(m->id);
+        free(m->name);
+        free(m->container);
+        free(m);
+}
+
 static void on_removed(tf_docker_call *c, int r, tf_error *err, struct tf_docker_reply *rep, void *userdata) {
         struct removal *m = userdata;
         struct sctx *x = m->x;
-        if (r < 0 && err->code != ENOENT)
-                tf_log("warning: %s: remove swarm service %.12s: %s", m->name, m->id, err->msg);
-        live_remove(x, m->id);
+        if (m->id) {
+                if (r < 0 && err->code != ENOENT)
+                        tf_log("warning: %s: remove swarm service %.12s: %s", m->name, m->id, err->msg);
+                live_remove(x, m->id);
+                m->id = (free(m->id), NULL);
+                _cleanup_error_ tf_error *e = NULL;
+                if (m->container &&
+                    tf_docker_container_remove_async(x->d, m->container, true, REMOVE_TIMEOUT_USEC, on_removed, m,
+                                                     &m->call, &e) == 0)
+                        return;
+        }
+        /* ENOENT: the container is on another node's engine (see remove_later()). */
         for (struct removal **p = &x->removals; *p; p = &(*p)->next)
                 if (*p == m) {
                         *p = m->next;
                         break;
                 }
         tf_loop_release(x->loop);
-        free(m->id);
-        free(m->name);
-        free(m);
+        removal_free(m);
 }
 
 static int service_delete(struct sctx *x, const char *id, tf_docker_done_fn done, void *userdata,
@@ -275,17 +293,21 @@ static int service_delete(struct sctx *x, const char *id, tf_docker_done_fn done
                                        done, userdata, ret, err);
 }
 
-/* The service's DELETE, owned by the process: it outlives the run. Takes id. */
-static void remove_later(struct sctx *x, char *id, const char *name) {
+/* The service's DELETE, owned by the process: it outlives the run. Takes id.
+ *
+ * A job's finished task keeps its container on its node after `service rm` (moby does not remove the
+ * containers of completed job tasks): when the task ran on the manager's own node, the container is
+ * removed through the manager's engine afterwards; on another node that engine answers 404 and the
+ * exited container stays there (docs/spec.md). */
+static void remove_later(struct sctx *x, char *id, const char *container, const char *name) {
         _cleanup_error_ tf_error *e = NULL;
         struct removal *m = tf_malloc0(sizeof(*m));
-        *m = (struct removal){ .x = x, .id = id, .name = tf_strdup(name) };
+        *m = (struct removal){ .x = x, .id = id, .name = tf_strdup(name),
+                               .container = container && id_ok(container) ? tf_strdup(container) : NULL };
         if (service_delete(x, id, on_removed, m, &m->call, &e) < 0) {
                 tf_log("warning: %s: remove swarm service %.12s: %s", name, id, e->msg);
                 live_remove(x, id);
-                free(m->id);
-                free(m->name);
-                free(m);
+                removal_free(m);
                 return;
         }
         m->next = x->removals;
@@ -468,33 +490,24 @@ static void set_str(char **p, const char *v) {
         *p = v && *v ? tf_strdup(v) : NULL;
 }
 
+static void stopping_tasks(struct swr *k, json_t *tasks);
+static void stop_delete(struct swr *k);
+
 static void on_tasks(tf_docker_call *c, int r, tf_error *err, struct tf_docker_reply *rep, void *userdata) {
         struct swr *k = userdata;
         struct tf_run *run = k->run;
         k->poll = NULL;
-        /* A removed service's tasks are answered with 404: none left. */
+        /* A service gone meanwhile is answered with 404: nothing to wait for. */
         if (r == -ENOENT && k->step == STEP_STOPPING)
-                r = 0;
-        else if (r < 0) {
+                return stop_delete(k);
+        if (r < 0) {
                 /* A manager that does not answer: tried again, the run's timeout bounds it. */
                 tf_log("warning: %s: reading the swarm task's status: %s", run->run_id, err->msg);
                 return schedule_poll(k);
         }
         size_t n = json_array_size(rep->json);
-        if (k->step == STEP_STOPPING) {
-                if (n == 0 || tf_now(CLOCK_MONOTONIC) > k->stop_deadline) {
-                        if (n > 0)
-                                tf_log("warning: %s: the swarm still lists %zu task(s) of the removed service",
-                                       run->run_id, n);
-                        k->step = STEP_DONE;
-                        tf_docker_call_cancel(k->logs);
-                        k->logs = NULL;
-                        if (run->state == TF_RUN_STARTING)
-                                tf_run_started(run);
-                        return tf_run_child_exited(run, CLD_KILLED, k->stop_sig);
-                }
-                return schedule_poll(k);
-        }
+        if (k->step == STEP_STOPPING)
+                return stopping_tasks(k, rep->json);
         json_t *task = NULL;
         for (size_t i = 0; i < n; i++) {
                 json_t *t = json_array_get(rep->json, i);
@@ -514,6 +527,7 @@ static void on_tasks(tf_docker_call *c, int r, tf_error *err, struct tf_docker_r
         set_str(&k->task_err, json_string_value(json_object_get(status, "Err")));
         set_str(&k->node_id, json_string_value(json_object_get(task, "NodeID")));
         set_str(&k->container_id, json_string_value(json_object_get(cs, "ContainerID")));
+        set_str(&k->task_id, json_string_value(json_object_get(task, "ID")));
         json_t *ec = json_object_get(cs, "ExitCode");
         k->have_exit_code = json_is_integer(ec);
         k->exit_code = k->have_exit_code ? (int)json_integer_value(ec) : (streq(st, "complete") ? 0 : -1);
@@ -613,17 +627,28 @@ static int swarm_start(struct tf_run *r, tf_error **err) {
         return ret;
 }
 
-static void swarm_abort(struct tf_run *r) {
-        struct swr *k = r->backend;
-        if (!k || k->step >= STEP_RUNNING)
-                return;
-        tf_error *e = NULL;
-        tf_error_set(&e, ECANCELED, "%s: stopped while %s", r->spec->path,
-                     k->step == STEP_CONNECT ? "connecting to the swarm manager"
-                     : k->step == STEP_CREATE ? "creating the swarm service"
-                                              : "waiting for the swarm task to run");
-        unwind(k);
-        tf_run_start_failed(r, e);
+/* ---- stop: a Swarm task cannot be signalled through the manager ----
+ *
+ * Removing the service does not stop a job's task (moby: the container of a replicated job runs on after
+ * `service rm`), but a new job iteration does: the service is updated with a constraint no node meets, the
+ * orchestrator shuts the old task down (the node's agent sends StopSignal, then SIGKILL after
+ * StopGracePeriod, and removes the container) and the new task waits, unplaced, until the DELETE. */
+
+#define STOP_CONSTRAINT "node.id==tfrun-stopped"
+
+static void stop_end(struct swr *k) {
+        struct tf_run *r = k->run;
+        k->step = STEP_DONE;
+        tf_docker_call_cancel(k->logs);
+        k->logs = NULL;
+        if (k->aborting) {
+                tf_error *e = NULL;
+                tf_error_set(&e, ECANCELED, "%s: stopped while waiting for the swarm task to run", r->spec->path);
+                return tf_run_start_failed(r, e);
+        }
+        if (r->state == TF_RUN_STARTING)
+                tf_run_started(r);
+        tf_run_child_exited(r, CLD_KILLED, k->stop_sig);
 }
 
 static void on_stop_removed(tf_docker_call *c, int r, tf_error *err, struct tf_docker_reply *rep, void *userdata) {
@@ -635,7 +660,116 @@ static void on_stop_removed(tf_docker_call *c, int r, tf_error *err, struct tf_d
                 k->removed = true;
                 live_remove(k->x, k->id);
         }
+        stop_end(k);
+}
+
+static void stop_delete(struct swr *k) {
+        _cleanup_error_ tf_error *e = NULL;
+        k->deleting = true;
+        tf_source_remove(k->timer);
+        k->timer = NULL;
+        if (service_delete(k->x, k->id, on_stop_removed, k, &k->rm, &e) < 0) {
+                tf_log("warning: %s: %s", k->run->run_id, e->msg);
+                stop_end(k);
+        }
+}
+
+/* While stopping: the old task over (or gone), or the bound passed: the DELETE. */
+static void stopping_tasks(struct swr *k, json_t *tasks) {
+        bool over = true;
+        for (size_t i = 0; i < json_array_size(tasks); i++) {
+                json_t *t = json_array_get(tasks, i);
+                const char *id = json_string_value(json_object_get(t, "ID"));
+                const char *st = json_string_value(json_object_get(json_object_get(t, "Status"), "State"));
+                if (id && k->task_id && streq(id, k->task_id) && st && !state_final(st))
+                        over = false;
+        }
+        if (!over && tf_now(CLOCK_MONOTONIC) < k->stop_deadline)
+                return schedule_poll(k);
+        if (!over)
+                tf_log("warning: %s: the swarm task %.12s did not stop in time; removing its service",
+                       k->run->run_id, k->task_id);
+        stop_delete(k);
+}
+
+static void on_stop_updated(tf_docker_call *c, int r, tf_error *err, struct tf_docker_reply *rep, void *userdata) {
+        struct swr *k = userdata;
+        k->rm = NULL;
+        if (r < 0) {
+                tf_log("warning: %s: stopping the swarm task: %s", k->run->run_id, err->msg);
+                return stop_delete(k);
+        }
+        if (!k->task_id)
+                return stop_delete(k);
         schedule_poll(k);
+}
+
+static void on_stop_inspected(tf_docker_call *c, int r, tf_error *err, struct tf_docker_reply *rep,
+                              void *userdata) {
+        struct swr *k = userdata;
+        _cleanup_error_ tf_error *e = NULL;
+        k->rm = NULL;
+        json_t *spec = json_object_get(rep->json, "Spec");
+        json_t *version = json_object_get(json_object_get(rep->json, "Version"), "Index");
+        if (r < 0 || !json_is_object(spec) || !json_is_integer(version)) {
+                tf_log("warning: %s: stopping the swarm task: %s", k->run->run_id,
+                       r < 0 ? err->msg : "the engine's answer has no Spec and Version");
+                return stop_delete(k);
+        }
+        json_t *tt = json_object_get(spec, "TaskTemplate");
+        json_t *pl = json_object_get(tt, "Placement");
+        if (!json_is_object(pl)) {
+                pl = json_object();
+                json_object_set_new(tt, "Placement", pl);
+        }
+        json_t *cons = json_object_get(pl, "Constraints");
+        if (!json_is_array(cons)) {
+                cons = json_array();
+                json_object_set_new(pl, "Constraints", cons);
+        }
+        json_array_append_new(cons, json_string(STOP_CONSTRAINT));
+        _cleanup_free_ char *path = tf_asprintf("/services/%s/update?version=%lld", k->id,
+                                                (long long)json_integer_value(version));
+        if (tf_docker_request_async(k->x->d, "stop the swarm task (update its service)", "POST", path, spec, 0,
+                                    on_stop_updated, k, &k->rm, &e) < 0) {
+                tf_log("warning: %s: %s", k->run->run_id, e->msg);
+                stop_delete(k);
+        }
+}
+
+static int stop_begin(struct swr *k, int sig, tf_error **err) {
+        struct tf_run *r = k->run;
+        k->step = STEP_STOPPING;
+        k->stop_sig = sig;
+        k->stop_deadline = tf_now(CLOCK_MONOTONIC) + r->spec->stop_grace_usec + GONE_USEC;
+        tf_docker_call_cancel(k->poll);
+        k->poll = NULL;
+        tf_source_remove(k->timer);
+        k->timer = NULL;
+        _cleanup_free_ char *path = tf_asprintf("/services/%s", k->id);
+        return tf_docker_request_async(k->x->d, "inspect swarm service", "GET", path, NULL, 0, on_stop_inspected, k,
+                                       &k->rm, err);
+}
+
+static void swarm_abort(struct tf_run *r) {
+        struct swr *k = r->backend;
+        if (!k || k->step >= STEP_RUNNING)
+                return;
+        if (k->step == STEP_WAIT && k->id) {
+                /* The task may be starting on its node: stopped as a running one would be. */
+                _cleanup_error_ tf_error *e = NULL;
+                k->aborting = true;
+                if (stop_begin(k, r->spec->stop_signal, &e) == 0)
+                        return;
+                tf_log("warning: %s: %s", r->run_id, e->msg);
+        }
+        tf_error *e = NULL;
+        tf_error_set(&e, ECANCELED, "%s: stopped while %s", r->spec->path,
+                     k->step == STEP_CONNECT ? "connecting to the swarm manager"
+                     : k->step == STEP_CREATE ? "creating the swarm service"
+                                              : "waiting for the swarm task to run");
+        unwind(k);
+        tf_run_start_failed(r, e);
 }
 
 static int swarm_signal(struct tf_run *r, int sig, bool all, tf_error **err) {
@@ -648,14 +782,7 @@ static int swarm_signal(struct tf_run *r, int sig, bool all, tf_error **err) {
                 return 0;
         }
         /* The stop: the node's agent sends the spec's stop signal, then SIGKILL after its grace. */
-        k->step = STEP_STOPPING;
-        k->stop_sig = sig;
-        k->stop_deadline = tf_now(CLOCK_MONOTONIC) + r->spec->stop_grace_usec + GONE_USEC;
-        tf_docker_call_cancel(k->poll);
-        k->poll = NULL;
-        tf_source_remove(k->timer);
-        k->timer = NULL;
-        return service_delete(k->x, k->id, on_stop_removed, k, &k->rm, err);
+        return stop_begin(k, sig, err);
 }
 
 static int swarm_collect(struct tf_run *r, struct tf_run_result *res, bool *oom, tf_error **err) {
@@ -678,12 +805,13 @@ static void swarm_cleanup(struct tf_run *r) {
                 k->removed = false;
         }
         if (k->id && !k->removed)
-                remove_later(k->x, TAKE_PTR(k->id), r->spec->name);
+                remove_later(k->x, TAKE_PTR(k->id), k->container_id, r->spec->name);
         free(k->id);
         free(k->state);
         free(k->task_err);
         free(k->node_id);
         free(k->container_id);
+        free(k->task_id);
         json_decref(k->body);
         free(k);
         r->backend = NULL;
