@@ -48,8 +48,8 @@ static const char *api_text(int api_minor, char *buf, size_t n) {
 }
 
 /* "KEY: a Swarm service has no WHAT on Docker Engine API 1.N; expected SUGGESTION". */
-static int no_field(const struct tf_spec *s, struct tf_pos pos, int api_minor, const char *key, const char *what,
-                    const char *expected, tf_error **err) {
+static int no_field(const struct tf_spec *s, struct tf_pos pos, int api_minor, const char *key,
+                    const char *what, const char *expected, tf_error **err) {
         char buf[32];
         return refuse(s, pos, err, EOPNOTSUPP,
                       "%s: a Swarm service has no %s on Docker Engine API %s, so the backend swarm cannot "
@@ -61,20 +61,22 @@ static int check_limits(const struct tf_spec *s, int api, tf_error **err) {
         const struct tf_limits *l = &s->limits;
         static const char other[] = "no such key with backend: swarm, or backend: docker or native";
         if (tf_limit_is_set(l->memory_high))
-                return no_field(s, l->pos_memory_high, api, "limits.memory_high", "memory.high throttle", other,
-                                err);
-        if (tf_limit_is_set(l->memory_swap))
-                return no_field(s, l->pos_memory_swap, api, "limits.memory_swap",
-                                "swap limit (Resources.Limits has MemoryBytes only; the engine's default, swap "
-                                "as large as memory, is what a spec without memory_swap means)",
+                return no_field(s, l->pos_memory_high, api, "limits.memory_high", "memory.high throttle",
                                 other, err);
+        if (tf_limit_is_set(l->memory_swap))
+                return no_field(
+                        s, l->pos_memory_swap, api, "limits.memory_swap",
+                        "swap limit (Resources.Limits has MemoryBytes only; the engine's default, swap "
+                        "as large as memory, is what a spec without memory_swap means)",
+                        other, err);
         if (tf_limit_is_set(l->cpu_weight))
-                return no_field(s, l->pos_cpu_weight, api, "limits.cpu_weight", "CPU weight (CpuShares)", other,
-                                err);
+                return no_field(s, l->pos_cpu_weight, api, "limits.cpu_weight", "CPU weight (CpuShares)",
+                                other, err);
         if (l->cpuset)
                 return no_field(s, l->pos_cpuset, api, "limits.cpuset", "cpuset", other, err);
         if (tf_limit_is_set(l->io_weight))
-                return no_field(s, l->pos_io_weight, api, "limits.io_weight", "block I/O weight", other, err);
+                return no_field(s, l->pos_io_weight, api, "limits.io_weight", "block I/O weight", other,
+                                err);
         if (l->n_io > 0)
                 return no_field(s, l->pos_io, api, "limits.io", "block I/O limits", other, err);
         if (tf_limit_is_finite(l->cpu_quota_usec) && tf_limit_is_set(l->cpu_period_usec) &&
@@ -95,20 +97,23 @@ static int check_sandbox(const struct tf_spec *s, int api, tf_error **err) {
          * words, so that a spec without sandbox: never runs with less than it says. */
         char buf[32];
         if (sb->no_new_privileges && api < API_PRIVILEGES_MINOR)
-                return refuse(s, s->pos_sandbox.line ? s->pos_sandbox : s->pos_backend, err, EOPNOTSUPP,
-                              "sandbox.no_new_privileges: a Swarm service has no Privileges.NoNewPrivileges on "
-                              "Docker Engine API %s (it needs 1.%d), and the default sandbox sets it, so the "
-                              "backend swarm cannot honour it; expected sandbox: {no_new_privileges: false} to run "
-                              "without it (the engine's own seccomp profile and masked paths still apply), or "
-                              "backend: docker",
-                              api_text(api, buf, sizeof(buf)), API_PRIVILEGES_MINOR);
+                return refuse(
+                        s, s->pos_sandbox.line ? s->pos_sandbox : s->pos_backend, err, EOPNOTSUPP,
+                        "sandbox.no_new_privileges: a Swarm service has no Privileges.NoNewPrivileges on "
+                        "Docker Engine API %s (it needs 1.%d), and the default sandbox sets it, so the "
+                        "backend swarm cannot honour it; expected sandbox: {no_new_privileges: false} to "
+                        "run "
+                        "without it (the engine's own seccomp profile and masked paths still apply), or "
+                        "backend: docker",
+                        api_text(api, buf, sizeof(buf)), API_PRIVILEGES_MINOR);
         if (sb->seccomp == TF_SECCOMP_PROFILE)
                 return no_field(s, sb->pos_seccomp, api, "sandbox.seccomp", "seccomp profile",
                                 "seccomp: default (the engine's built-in profile) or backend: docker", err);
         if (sb->seccomp == TF_SECCOMP_UNCONFINED)
-                return no_field(s, sb->pos_seccomp, api, "sandbox.seccomp",
-                                "way to turn seccomp off (its tasks always get the engine's default profile)",
-                                "seccomp: default or backend: docker", err);
+                return no_field(
+                        s, sb->pos_seccomp, api, "sandbox.seccomp",
+                        "way to turn seccomp off (its tasks always get the engine's default profile)",
+                        "seccomp: default or backend: docker", err);
         if (sb->cap_ambient)
                 return no_field(s, sb->pos_cap_ambient, api, "sandbox.cap_ambient", "ambient capabilities",
                                 "no cap_ambient", err);
@@ -123,7 +128,8 @@ static int check_sandbox(const struct tf_spec *s, int api, tf_error **err) {
         if (sb->uts == TF_NS_HOST)
                 return no_field(s, sb->pos_uts, api, "sandbox.uts", "host uts namespace", other, err);
         if (sb->cgroupns == TF_NS_HOST)
-                return no_field(s, sb->pos_cgroupns, api, "sandbox.cgroupns", "cgroup namespace mode", other, err);
+                return no_field(s, sb->pos_cgroupns, api, "sandbox.cgroupns", "cgroup namespace mode", other,
+                                err);
         if (sb->system_paths == TF_SYSTEM_PATHS_UNCONFINED)
                 return no_field(s, sb->pos_system_paths, api, "sandbox.system_paths",
                                 "way to unmask /proc and /sys paths", other, err);
@@ -191,8 +197,8 @@ int tf_docker_service_body(const struct tf_spec *s, const char *run_id, int api_
                 json_object_set_new(cs, "CapabilityDrop", caps_json(s->sandbox.cap_drop));
         if (tf_limit_is_finite(l->nofile))
                 json_object_set_new(cs, "Ulimits",
-                                    json_pack("[{s:s,s:I,s:I}]", "Name", "nofile", "Soft", (json_int_t)l->nofile,
-                                              "Hard", (json_int_t)l->nofile));
+                                    json_pack("[{s:s,s:I,s:I}]", "Name", "nofile", "Soft",
+                                              (json_int_t)l->nofile, "Hard", (json_int_t)l->nofile));
         char sig[16];
         snprintf(sig, sizeof(sig), "%d", s->stop_signal);
         json_object_set_new(cs, "StopSignal", json_string(sig));
@@ -222,14 +228,17 @@ int tf_docker_service_body(const struct tf_spec *s, const char *run_id, int api_
         json_t *tt = json_object();
         json_object_set_new(tt, "ContainerSpec", cs);
         json_object_set_new(tt, "Resources", json_pack("{s:o}", "Limits", limits));
-        json_object_set_new(tt, "RestartPolicy", json_pack("{s:s,s:i}", "Condition", "none", "MaxAttempts", 0));
+        json_object_set_new(tt, "RestartPolicy",
+                            json_pack("{s:s,s:i}", "Condition", "none", "MaxAttempts", 0));
         /* A driver the engine can read back: GET /services/{id}/logs reads the task's log file. */
         json_object_set_new(tt, "LogDriver", json_pack("{s:s,s:{}}", "Name", "json-file", "Options"));
         if (s->placement)
-                json_object_set_new(tt, "Placement", json_pack("{s:o}", "Constraints", strv_json(s->placement)));
+                json_object_set_new(tt, "Placement",
+                                    json_pack("{s:o}", "Constraints", strv_json(s->placement)));
         json_object_set_new(body, "TaskTemplate", tt);
-        json_object_set_new(body, "Mode", json_pack("{s:{s:i,s:i}}", "ReplicatedJob", "MaxConcurrent", 1,
-                                                    "TotalCompletions", 1));
+        json_object_set_new(
+                body, "Mode",
+                json_pack("{s:{s:i,s:i}}", "ReplicatedJob", "MaxConcurrent", 1, "TotalCompletions", 1));
         *ret = TAKE_PTR(body);
         return 0;
 }

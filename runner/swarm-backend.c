@@ -92,10 +92,10 @@ struct sctx {
 enum step {
         STEP_CONNECT,
         STEP_CREATE,
-        STEP_WAIT,    /* created: polling until the task runs */
-        STEP_RUNNING, /* the task runs */
-        STEP_TAIL,    /* the task ended: the rest of its logs */
-        STEP_EXIT,    /* reading an OOM kill on the manager's node */
+        STEP_WAIT,     /* created: polling until the task runs */
+        STEP_RUNNING,  /* the task runs */
+        STEP_TAIL,     /* the task ended: the rest of its logs */
+        STEP_EXIT,     /* reading an OOM kill on the manager's node */
         STEP_STOPPING, /* tfrun stopped the task (service update): until it is over, then the DELETE */
         STEP_DONE,
 };
@@ -106,18 +106,18 @@ struct swr {
         json_t *body;
         char *id; /* the service */
         enum step step;
-        tf_docker_call *call;  /* the sequence's call in flight */
-        tf_docker_call *logs;  /* the followed logs */
-        tf_docker_call *poll;  /* a tasks list in flight */
-        tf_docker_call *rm;    /* the stop's DELETE */
+        tf_docker_call *call;    /* the sequence's call in flight */
+        tf_docker_call *logs;    /* the followed logs */
+        tf_docker_call *poll;    /* a tasks list in flight */
+        tf_docker_call *rm;      /* the stop's DELETE */
         struct tf_source *timer; /* the next poll */
-        uint64_t bytes[3];     /* payload delivered per stream */
+        uint64_t bytes[3];       /* payload delivered per stream */
         int stop_sig;
         uint64_t stop_deadline;
-        bool aborting;   /* the stop came while starting: the run ends as a start failure */
-        bool deleting;   /* the stop's DELETE was sent */
-        char *task_id;   /* the task, once seen */
-        bool removed; /* the service is deleted (a stop): cleanup has nothing to remove */
+        bool aborting; /* the stop came while starting: the run ends as a start failure */
+        bool deleting; /* the stop's DELETE was sent */
+        char *task_id; /* the task, once seen */
+        bool removed;  /* the service is deleted (a stop): cleanup has nothing to remove */
         bool oom, oom_known;
         /* The task's final status. */
         char *state, *task_err, *node_id, *container_id;
@@ -141,7 +141,8 @@ static void live_remove(struct sctx *x, const char *id) {
 static int on_client_io(struct tf_source *s, int fd, uint32_t events, void *userdata) {
         struct sctx *x = userdata;
         _cleanup_error_ tf_error *e = NULL;
-        int what = ((events & EPOLLIN) ? TF_DOCKER_WATCH_IN : 0) | ((events & EPOLLOUT) ? TF_DOCKER_WATCH_OUT : 0) |
+        int what = ((events & EPOLLIN) ? TF_DOCKER_WATCH_IN : 0) |
+                   ((events & EPOLLOUT) ? TF_DOCKER_WATCH_OUT : 0) |
                    ((events & (EPOLLERR | EPOLLHUP)) ? TF_DOCKER_WATCH_ERR : 0);
         if (tf_docker_on_fd(x->d, fd, what, &e) < 0)
                 tf_log("warning: %s", e->msg);
@@ -166,14 +167,15 @@ static int watch_fd(void *userdata, int fd, int what) {
                 }
         if (what == 0)
                 return 0;
-        uint32_t ev = ((what & TF_DOCKER_WATCH_IN) ? EPOLLIN : 0) | ((what & TF_DOCKER_WATCH_OUT) ? EPOLLOUT : 0);
+        uint32_t ev =
+                ((what & TF_DOCKER_WATCH_IN) ? EPOLLIN : 0) | ((what & TF_DOCKER_WATCH_OUT) ? EPOLLOUT : 0);
         _cleanup_error_ tf_error *e = NULL;
         struct tf_source *src;
         int r = tf_loop_add_io(x->loop, fd, ev, on_client_io, x, &src, &e);
         if (r < 0)
                 return r;
         x->watches = tf_realloc(x->watches, (x->n_watches + 1) * sizeof(*x->watches));
-        x->watches[x->n_watches++] = (struct watch){ .fd = fd, .src = src };
+        x->watches[x->n_watches++] = (struct watch){.fd = fd, .src = src};
         return 0;
 }
 
@@ -234,7 +236,8 @@ static int sctx_get(struct tf_run_ctx *ctx, struct sctx **ret, tf_error **err) {
         struct sctx *x = tf_malloc0(sizeof(*x));
         x->loop = ctx->loop;
         x->d = d;
-        r = tf_docker_watch(d, &(struct tf_docker_watch){ .fd = watch_fd, .timer = watch_timer, .userdata = x }, err);
+        r = tf_docker_watch(
+                d, &(struct tf_docker_watch){.fd = watch_fd, .timer = watch_timer, .userdata = x}, err);
         if (r < 0) {
                 sctx_free(x);
                 return r;
@@ -262,7 +265,8 @@ static void removal_free(struct removal *m) {
         free(m);
 }
 
-static void on_removed(tf_docker_call *c, int r, tf_error *err, struct tf_docker_reply *rep, void *userdata) {
+static void on_removed(tf_docker_call *c, int r, tf_error *err, struct tf_docker_reply *rep,
+                       void *userdata) {
         struct removal *m = userdata;
         struct sctx *x = m->x;
         if (m->id) {
@@ -272,8 +276,8 @@ static void on_removed(tf_docker_call *c, int r, tf_error *err, struct tf_docker
                 m->id = (free(m->id), NULL);
                 _cleanup_error_ tf_error *e = NULL;
                 if (m->container &&
-                    tf_docker_container_remove_async(x->d, m->container, true, REMOVE_TIMEOUT_USEC, on_removed, m,
-                                                     &m->call, &e) == 0)
+                    tf_docker_container_remove_async(x->d, m->container, true, REMOVE_TIMEOUT_USEC,
+                                                     on_removed, m, &m->call, &e) == 0)
                         return;
         }
         /* ENOENT: the container is on another node's engine (see remove_later()). */
@@ -289,8 +293,8 @@ static void on_removed(tf_docker_call *c, int r, tf_error *err, struct tf_docker
 static int service_delete(struct sctx *x, const char *id, tf_docker_done_fn done, void *userdata,
                           tf_docker_call **ret, tf_error **err) {
         _cleanup_free_ char *path = tf_asprintf("/services/%s", id);
-        return tf_docker_request_async(x->d, "remove swarm service", "DELETE", path, NULL, REMOVE_TIMEOUT_USEC,
-                                       done, userdata, ret, err);
+        return tf_docker_request_async(x->d, "remove swarm service", "DELETE", path, NULL,
+                                       REMOVE_TIMEOUT_USEC, done, userdata, ret, err);
 }
 
 /* The service's DELETE, owned by the process: it outlives the run. Takes id.
@@ -302,8 +306,10 @@ static int service_delete(struct sctx *x, const char *id, tf_docker_done_fn done
 static void remove_later(struct sctx *x, char *id, const char *container, const char *name) {
         _cleanup_error_ tf_error *e = NULL;
         struct removal *m = tf_malloc0(sizeof(*m));
-        *m = (struct removal){ .x = x, .id = id, .name = tf_strdup(name),
-                               .container = container && id_ok(container) ? tf_strdup(container) : NULL };
+        *m = (struct removal){.x = x,
+                              .id = id,
+                              .name = tf_strdup(name),
+                              .container = container && id_ok(container) ? tf_strdup(container) : NULL};
         if (service_delete(x, id, on_removed, m, &m->call, &e) < 0) {
                 tf_log("warning: %s: remove swarm service %.12s: %s", name, id, e->msg);
                 live_remove(x, id);
@@ -329,10 +335,11 @@ static int swarm_check(struct tf_run *r, tf_error **err) {
         k->run = r;
         r->backend = k;
         if (r->opts->cgroup_parent)
-                return tf_error_set(err, EOPNOTSUPP,
-                                    "%s: --cgroup-parent places native services; a swarm node's engine places "
-                                    "tasks in its own cgroups (drop the option or use backend: native)",
-                                    s->path);
+                return tf_error_set(
+                        err, EOPNOTSUPP,
+                        "%s: --cgroup-parent places native services; a swarm node's engine places "
+                        "tasks in its own cgroups (drop the option or use backend: native)",
+                        s->path);
         /* Before the engine is asked: what no API version tfrun speaks can express. The body is built again
          * for the engine's own version once connected, still before anything is created. */
         int ret = tf_docker_service_body(s, r->run_id, 0, &k->body, err);
@@ -381,7 +388,8 @@ static bool output_to_fds(const struct swr *k) {
         return !k->run->outlog || tf_outlog_echo_raw(k->run->outlog);
 }
 
-static void on_logs_end(tf_docker_call *c, int r, tf_error *err, struct tf_docker_reply *rep, void *userdata) {
+static void on_logs_end(tf_docker_call *c, int r, tf_error *err, struct tf_docker_reply *rep,
+                        void *userdata) {
         struct swr *k = userdata;
         k->logs = NULL;
         /* Not fatal: the logs are read again at the task's end. */
@@ -402,7 +410,8 @@ static void on_oom_inspected(tf_docker_call *c, int r, tf_error *err, struct tf_
         } else {
                 /* Another node's container: this engine cannot see it. */
                 k->oom = true;
-                tf_log("%s: exit 137 under limits.memory on node %.12s, whose engine tfrun cannot ask: counted "
+                tf_log("%s: exit 137 under limits.memory on node %.12s, whose engine tfrun cannot ask: "
+                       "counted "
                        "as an OOM kill (a Swarm task's status has no OOM flag)",
                        k->run->run_id, k->node_id ? k->node_id : "?");
         }
@@ -416,8 +425,8 @@ static void report_exit(struct swr *k) {
             r->stopping == TF_REASON_NONE && k->container_id && id_ok(k->container_id)) {
                 _cleanup_error_ tf_error *e = NULL;
                 k->step = STEP_EXIT;
-                if (tf_docker_container_inspect_async(k->x->d, k->container_id, on_oom_inspected, k, &k->call,
-                                                      &e) == 0)
+                if (tf_docker_container_inspect_async(k->x->d, k->container_id, on_oom_inspected, k,
+                                                      &k->call, &e) == 0)
                         return;
         }
         k->step = STEP_DONE;
@@ -433,7 +442,8 @@ static void report_exit(struct swr *k) {
         tf_run_child_exited(r, code, status);
 }
 
-static void on_tail_end(tf_docker_call *c, int r, tf_error *err, struct tf_docker_reply *rep, void *userdata) {
+static void on_tail_end(tf_docker_call *c, int r, tf_error *err, struct tf_docker_reply *rep,
+                        void *userdata) {
         struct swr *k = userdata;
         k->call = NULL;
         if (r < 0)
@@ -469,16 +479,17 @@ static void task_ended(struct swr *k) {
         _cleanup_error_ tf_error *e = NULL;
         k->step = STEP_TAIL;
         bool fds = output_to_fds(k);
-        if (tf_docker_service_logs_async(k->x->d, k->id, false, k->bytes[1], k->bytes[2], fds ? STDOUT_FILENO : -1,
-                                         fds ? STDERR_FILENO : -1, on_output, k, on_tail_end, k, &k->call,
-                                         &e) < 0) {
+        if (tf_docker_service_logs_async(k->x->d, k->id, false, k->bytes[1], k->bytes[2],
+                                         fds ? STDOUT_FILENO : -1, fds ? STDERR_FILENO : -1, on_output, k,
+                                         on_tail_end, k, &k->call, &e) < 0) {
                 tf_log("warning: %s: reading the task's logs: %s", r->run_id, e->msg);
                 report_exit(k);
         }
 }
 
 static bool state_final(const char *s) {
-        static const char *const final[] = {"complete", "failed", "rejected", "shutdown", "orphaned", "remove"};
+        static const char *const final[] = {"complete", "failed",   "rejected",
+                                            "shutdown", "orphaned", "remove"};
         for (size_t i = 0; i < ELEMENTSOF(final); i++)
                 if (streq(s, final[i]))
                         return true;
@@ -555,9 +566,10 @@ static int on_poll_timer(struct tf_source *s, int fd, uint32_t events, void *use
         k->timer = NULL;
         _cleanup_error_ tf_error *e = NULL;
         /* The id was checked: [a-z0-9] needs no escaping. */
-        _cleanup_free_ char *path = tf_asprintf("/tasks?filters=%%7B%%22service%%22%%3A%%5B%%22%s%%22%%5D%%7D", k->id);
-        if (tf_docker_request_async(k->x->d, "read the swarm task's status", "GET", path, NULL, 0, on_tasks, k,
-                                    &k->poll, &e) < 0) {
+        _cleanup_free_ char *path =
+                tf_asprintf("/tasks?filters=%%7B%%22service%%22%%3A%%5B%%22%s%%22%%5D%%7D", k->id);
+        if (tf_docker_request_async(k->x->d, "read the swarm task's status", "GET", path, NULL, 0, on_tasks,
+                                    k, &k->poll, &e) < 0) {
                 tf_log("warning: %s: %s", k->run->run_id, e->msg);
                 schedule_poll(k);
         }
@@ -568,12 +580,13 @@ static void schedule_poll(struct swr *k) {
         _cleanup_error_ tf_error *e = NULL;
         if (k->timer || k->poll)
                 return;
-        if (tf_loop_add_timer(k->run->loop, CLOCK_MONOTONIC, tf_now(CLOCK_MONOTONIC) + POLL_USEC, on_poll_timer, k,
-                              &k->timer, &e) < 0)
+        if (tf_loop_add_timer(k->run->loop, CLOCK_MONOTONIC, tf_now(CLOCK_MONOTONIC) + POLL_USEC,
+                              on_poll_timer, k, &k->timer, &e) < 0)
                 tf_log("warning: %s: %s", k->run->run_id, e->msg);
 }
 
-static void on_created(tf_docker_call *c, int r, tf_error *err, struct tf_docker_reply *rep, void *userdata) {
+static void on_created(tf_docker_call *c, int r, tf_error *err, struct tf_docker_reply *rep,
+                       void *userdata) {
         struct swr *k = userdata;
         k->call = NULL;
         if (r < 0)
@@ -595,12 +608,14 @@ static void on_created(tf_docker_call *c, int r, tf_error *err, struct tf_docker
         _cleanup_error_ tf_error *e = NULL;
         bool fds = output_to_fds(k);
         if (tf_docker_service_logs_async(k->x->d, k->id, true, 0, 0, fds ? STDOUT_FILENO : -1,
-                                         fds ? STDERR_FILENO : -1, on_output, k, on_logs_end, k, &k->logs, &e) < 0)
+                                         fds ? STDERR_FILENO : -1, on_output, k, on_logs_end, k, &k->logs,
+                                         &e) < 0)
                 tf_log("warning: %s: following the task's logs: %s", k->run->run_id, e->msg);
         schedule_poll(k);
 }
 
-static void on_connected(tf_docker_call *c, int r, tf_error *err, struct tf_docker_reply *rep, void *userdata) {
+static void on_connected(tf_docker_call *c, int r, tf_error *err, struct tf_docker_reply *rep,
+                         void *userdata) {
         struct swr *k = userdata;
         k->call = NULL;
         if (r < 0)
@@ -643,7 +658,8 @@ static void stop_end(struct swr *k) {
         k->logs = NULL;
         if (k->aborting) {
                 tf_error *e = NULL;
-                tf_error_set(&e, ECANCELED, "%s: stopped while waiting for the swarm task to run", r->spec->path);
+                tf_error_set(&e, ECANCELED, "%s: stopped while waiting for the swarm task to run",
+                             r->spec->path);
                 return tf_run_start_failed(r, e);
         }
         if (r->state == TF_RUN_STARTING)
@@ -651,7 +667,8 @@ static void stop_end(struct swr *k) {
         tf_run_child_exited(r, CLD_KILLED, k->stop_sig);
 }
 
-static void on_stop_removed(tf_docker_call *c, int r, tf_error *err, struct tf_docker_reply *rep, void *userdata) {
+static void on_stop_removed(tf_docker_call *c, int r, tf_error *err, struct tf_docker_reply *rep,
+                            void *userdata) {
         struct swr *k = userdata;
         k->rm = NULL;
         if (r < 0 && err->code != ENOENT)
@@ -692,7 +709,8 @@ static void stopping_tasks(struct swr *k, json_t *tasks) {
         stop_delete(k);
 }
 
-static void on_stop_updated(tf_docker_call *c, int r, tf_error *err, struct tf_docker_reply *rep, void *userdata) {
+static void on_stop_updated(tf_docker_call *c, int r, tf_error *err, struct tf_docker_reply *rep,
+                            void *userdata) {
         struct swr *k = userdata;
         k->rm = NULL;
         if (r < 0) {
@@ -730,8 +748,8 @@ static void on_stop_inspected(tf_docker_call *c, int r, tf_error *err, struct tf
         json_array_append_new(cons, json_string(STOP_CONSTRAINT));
         _cleanup_free_ char *path = tf_asprintf("/services/%s/update?version=%lld", k->id,
                                                 (long long)json_integer_value(version));
-        if (tf_docker_request_async(k->x->d, "stop the swarm task (update its service)", "POST", path, spec, 0,
-                                    on_stop_updated, k, &k->rm, &e) < 0) {
+        if (tf_docker_request_async(k->x->d, "stop the swarm task (update its service)", "POST", path, spec,
+                                    0, on_stop_updated, k, &k->rm, &e) < 0) {
                 tf_log("warning: %s: %s", k->run->run_id, e->msg);
                 stop_delete(k);
         }
@@ -747,8 +765,8 @@ static int stop_begin(struct swr *k, int sig, tf_error **err) {
         tf_source_remove(k->timer);
         k->timer = NULL;
         _cleanup_free_ char *path = tf_asprintf("/services/%s", k->id);
-        return tf_docker_request_async(k->x->d, "inspect swarm service", "GET", path, NULL, 0, on_stop_inspected, k,
-                                       &k->rm, err);
+        return tf_docker_request_async(k->x->d, "inspect swarm service", "GET", path, NULL, 0,
+                                       on_stop_inspected, k, &k->rm, err);
 }
 
 static void swarm_abort(struct tf_run *r) {
@@ -765,7 +783,7 @@ static void swarm_abort(struct tf_run *r) {
         }
         tf_error *e = NULL;
         tf_error_set(&e, ECANCELED, "%s: stopped while %s", r->spec->path,
-                     k->step == STEP_CONNECT ? "connecting to the swarm manager"
+                     k->step == STEP_CONNECT  ? "connecting to the swarm manager"
                      : k->step == STEP_CREATE ? "creating the swarm service"
                                               : "waiting for the swarm task to run");
         unwind(k);
@@ -868,7 +886,8 @@ static void sweeper_done(struct sweeper *w) {
 
 static void sweeper_next(struct sweeper *w);
 
-static void on_sweeper_removed(tf_docker_call *c, int r, tf_error *err, struct tf_docker_reply *rep, void *userdata) {
+static void on_sweeper_removed(tf_docker_call *c, int r, tf_error *err, struct tf_docker_reply *rep,
+                               void *userdata) {
         struct sweeper *w = userdata;
         const char *id = w->ids[w->next], *run = w->runs[w->next];
         w->call = NULL;
@@ -876,8 +895,8 @@ static void on_sweeper_removed(tf_docker_call *c, int r, tf_error *err, struct t
                 tf_log("warning: %s: removing swarm service %.12s left by run %s: %s", w->service, id, run,
                        err->msg);
         else
-                tf_log("%s: removed swarm service %.12s left by run %s (its tfrun, pid %d, is gone)", w->service,
-                       id, run, (int)run_label_pid(run, w->service));
+                tf_log("%s: removed swarm service %.12s left by run %s (its tfrun, pid %d, is gone)",
+                       w->service, id, run, (int)run_label_pid(run, w->service));
         w->next++;
         sweeper_next(w);
 }
@@ -890,12 +909,14 @@ static void sweeper_next(struct sweeper *w) {
                 _cleanup_error_ tf_error *e = NULL;
                 if (service_delete(w->x, id, on_sweeper_removed, w, &w->call, &e) == 0)
                         return;
-                tf_log("warning: %s: removing swarm service %.12s left by run %s: %s", w->service, id, run, e->msg);
+                tf_log("warning: %s: removing swarm service %.12s left by run %s: %s", w->service, id, run,
+                       e->msg);
         }
         sweeper_done(w);
 }
 
-static void on_sweeper_listed(tf_docker_call *c, int r, tf_error *err, struct tf_docker_reply *rep, void *userdata) {
+static void on_sweeper_listed(tf_docker_call *c, int r, tf_error *err, struct tf_docker_reply *rep,
+                              void *userdata) {
         struct sweeper *w = userdata;
         w->call = NULL;
         if (r < 0) {
@@ -932,11 +953,13 @@ static void on_sweeper_connected(tf_docker_call *c, int r, tf_error *err, struct
                        err->msg);
                 return sweeper_done(w);
         }
-        _cleanup_free_ char *path = tf_asprintf(
-                "/services?filters=%%7B%%22label%%22%%3A%%5B%%22tfrun.service%%3D%s%%22%%5D%%7D", w->service);
-        if (tf_docker_request_async(w->x->d, "list swarm services", "GET", path, NULL, 0, on_sweeper_listed, w,
-                                    &w->call, &e) < 0) {
-                tf_log("warning: %s: looking for swarm services left by an earlier tfrun: %s", w->service, e->msg);
+        _cleanup_free_ char *path =
+                tf_asprintf("/services?filters=%%7B%%22label%%22%%3A%%5B%%22tfrun.service%%3D%s%%22%%5D%%7D",
+                            w->service);
+        if (tf_docker_request_async(w->x->d, "list swarm services", "GET", path, NULL, 0, on_sweeper_listed,
+                                    w, &w->call, &e) < 0) {
+                tf_log("warning: %s: looking for swarm services left by an earlier tfrun: %s", w->service,
+                       e->msg);
                 sweeper_done(w);
         }
 }
@@ -946,8 +969,8 @@ static bool service_name_ok(const char *s) {
         if (n == 0 || n > 63)
                 return false;
         for (size_t i = 0; i < n; i++)
-                if (!((s[i] >= 'a' && s[i] <= 'z') || (s[i] >= '0' && s[i] <= '9') || s[i] == '_' || s[i] == '.' ||
-                      s[i] == '-'))
+                if (!((s[i] >= 'a' && s[i] <= 'z') || (s[i] >= '0' && s[i] <= '9') || s[i] == '_' ||
+                      s[i] == '.' || s[i] == '-'))
                         return false;
         return true;
 }
@@ -984,6 +1007,7 @@ static const struct tf_backend_ops tf_swarm_backend = {
         .sweep = swarm_sweep,
 };
 
-__attribute__((visibility("default"))) const struct tf_backend_ops *tf_module_swarm_backend(const char *version) {
+__attribute__((visibility("default"))) const struct tf_backend_ops *
+tf_module_swarm_backend(const char *version) {
         return streq(version, TF_VERSION) ? &tf_swarm_backend : NULL;
 }

@@ -1374,8 +1374,8 @@ static int top_placement(struct ctx *c, const struct field *f) {
                 if (!op || !placement_attr_ok(t, an) || !*val || strstr(val, "==") || strstr(val, "!=") ||
                     strlen(t) > 256) {
                         _cleanup_free_ char *q = spec_quoted(f->v->items[i]);
-                        return spec_fail(c, f->v->items[i]->pos, ikp, "%s is not a placement constraint; expected %s",
-                                         q, expected);
+                        return spec_fail(c, f->v->items[i]->pos, ikp,
+                                         "%s is not a placement constraint; expected %s", q, expected);
                 }
                 s->placement[i] = tf_strdup(t);
         }
@@ -2377,7 +2377,14 @@ static int finish_service(struct ctx *c) {
         int r = check_working_dir(c);
         if (r < 0)
                 return r;
-        if (s->sandbox.host && (s->resolved_backend == TF_BACKEND_DOCKER || s->resolved_backend == TF_BACKEND_SWARM)) {
+        if (s->sandbox.host && s->resolved_backend == TF_BACKEND_SWARM) {
+                _cleanup_free_ char *kp = kp_in(c, "sandbox");
+                return spec_fail(c, c->pos_sandbox_value, kp,
+                                 "'host' (no sandbox) exists only with the native backend, a Swarm task always "
+                                 "has walls; expected the opt-out a Swarm service can honour: sandbox: "
+                                 "{no_new_privileges: false}");
+        }
+        if (s->sandbox.host && s->resolved_backend == TF_BACKEND_DOCKER) {
                 _cleanup_free_ char *kp = kp_in(c, "sandbox");
                 return spec_fail(
                         c, c->pos_sandbox_value, kp,
