@@ -227,7 +227,15 @@ int tf_docker_service_body(const struct tf_spec *s, const char *run_id, int api_
 
         json_t *tt = json_object();
         json_object_set_new(tt, "ContainerSpec", cs);
-        json_object_set_new(tt, "Resources", json_pack("{s:o}", "Limits", limits));
+        /* requests: what the scheduler reserves on the node (the manager's budget reserves the same). */
+        json_t *resv = json_object();
+        if (tf_limit_is_finite(s->requests.cpu_quota_usec))
+                json_object_set_new(resv, "NanoCPUs",
+                                    json_integer((json_int_t)(s->requests.cpu_quota_usec * UINT64_C(1000000000) /
+                                                              TF_CPU_PERIOD_USEC)));
+        if (tf_limit_is_finite(s->requests.memory))
+                json_object_set_new(resv, "MemoryBytes", json_integer((json_int_t)s->requests.memory));
+        json_object_set_new(tt, "Resources", json_pack("{s:o,s:o}", "Limits", limits, "Reservations", resv));
         json_object_set_new(tt, "RestartPolicy",
                             json_pack("{s:s,s:i}", "Condition", "none", "MaxAttempts", 0));
         /* A driver the engine can read back: GET /services/{id}/logs reads the task's log file. */
