@@ -94,9 +94,9 @@ struct tf_manager {
         struct live *live;
         struct tf_source *retention_timer;
         char **lost_docker; /* services with docker runs marked lost: their containers are swept at start */
+        char **lost_swarm;  /* the same for swarm runs: their services */
         struct tf_budget *budget;  /* budget: in the settings: the parent cgroup of every run */
         struct tf_admission *adm;  /* --config: reservations, queues, pressure (manager/admission.c) */
-        char **lost_swarm;  /* the same for swarm runs: their services */
 };
 
 static const int handled_signals[] = { SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2 };
@@ -570,22 +570,6 @@ json_t *tf_manager_reload(struct tf_manager *m) {
         _cleanup_error_ tf_error *e = NULL;
         json_t *added = json_array(), *changed = json_array(), *removed = json_array(), *broken = json_array();
         unsigned unchanged = 0;
-        /* Swarm services of lost swarm runs, likewise (runner/swarm-backend.c). */
-        if (m->lost_swarm && m->lost_swarm[0]) {
-                const struct tf_backend_ops *ops = NULL;
-                if (tf_run_load_swarm_backend(&ops, &e) < 0 || !ops->sweep) {
-                        tf_log("warning: swarm services of lost runs are not swept: %s", e ? e->msg : "no sweep");
-                        tf_error_free(e);
-                        e = NULL;
-                } else
-                        for (char **sv = m->lost_swarm; *sv; sv++)
-                                if (ops->sweep(&m->ctx, *sv, &e) < 0) {
-                                        tf_log("warning: %s: swarm services of lost runs are not swept: %s", *sv,
-                                               e->msg);
-                                        tf_error_free(e);
-                                        e = NULL;
-                                }
-        }
         char **files = NULL;
         if (list_dir(m->o.dir, &files, &e) < 0) {
                 tf_log("reload: %s; keeping every service as it is", e->msg);
@@ -1231,6 +1215,22 @@ int tf_manager_run(struct tf_manager *m) {
                         for (char **sv = m->lost_docker; *sv; sv++)
                                 if (ops->sweep(&m->ctx, *sv, &e) < 0) {
                                         tf_log("warning: %s: containers of lost runs are not swept: %s", *sv, e->msg);
+                                        tf_error_free(e);
+                                        e = NULL;
+                                }
+        }
+        /* Swarm services of lost swarm runs, likewise (runner/swarm-backend.c). */
+        if (m->lost_swarm && m->lost_swarm[0]) {
+                const struct tf_backend_ops *ops = NULL;
+                if (tf_run_load_swarm_backend(&ops, &e) < 0 || !ops->sweep) {
+                        tf_log("warning: swarm services of lost runs are not swept: %s", e ? e->msg : "no sweep");
+                        tf_error_free(e);
+                        e = NULL;
+                } else
+                        for (char **sv = m->lost_swarm; *sv; sv++)
+                                if (ops->sweep(&m->ctx, *sv, &e) < 0) {
+                                        tf_log("warning: %s: swarm services of lost runs are not swept: %s", *sv,
+                                               e->msg);
                                         tf_error_free(e);
                                         e = NULL;
                                 }

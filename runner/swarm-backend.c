@@ -72,6 +72,8 @@ struct sweeper {
         struct sctx *x;
         char *service;
         char **ids, **runs;
+        json_t **specs;  /* each service's Spec, with the stop constraint added (stop_spec()) */
+        long long *versions;
         size_t next;
         tf_docker_call *call;
         struct sweeper *next_sweeper;
@@ -193,6 +195,10 @@ static int watch_timer(void *userdata, uint64_t at) {
 }
 
 static void sweeper_free(struct sweeper *w) {
+        for (size_t i = 0; w->specs && w->ids && w->ids[i]; i++)
+                json_decref(w->specs[i]);
+        free(w->specs);
+        free(w->versions);
         tf_strv_free(w->ids);
         tf_strv_free(w->runs);
         free(w->service);
@@ -709,6 +715,22 @@ static void stopping_tasks(struct swr *k, json_t *tasks) {
         stop_delete(k);
 }
 
+/* A service's Spec (changed in place) with the constraint no node meets added. */
+static void stop_spec(json_t *spec) {
+        json_t *tt = json_object_get(spec, "TaskTemplate");
+        json_t *pl = json_object_get(tt, "Placement");
+        if (!json_is_object(pl)) {
+                pl = json_object();
+                json_object_set_new(tt, "Placement", pl);
+        }
+        json_t *cons = json_object_get(pl, "Constraints");
+        if (!json_is_array(cons)) {
+                cons = json_array();
+                json_object_set_new(pl, "Constraints", cons);
+        }
+        json_array_append_new(cons, json_string(STOP_CONSTRAINT));
+}
+
 static void on_stop_updated(tf_docker_call *c, int r, tf_error *err, struct tf_docker_reply *rep,
                             void *userdata) {
         struct swr *k = userdata;
@@ -734,18 +756,7 @@ static void on_stop_inspected(tf_docker_call *c, int r, tf_error *err, struct tf
                        r < 0 ? err->msg : "the engine's answer has no Spec and Version");
                 return stop_delete(k);
         }
-        json_t *tt = json_object_get(spec, "TaskTemplate");
-        json_t *pl = json_object_get(tt, "Placement");
-        if (!json_is_object(pl)) {
-                pl = json_object();
-                json_object_set_new(tt, "Placement", pl);
-        }
-        json_t *cons = json_object_get(pl, "Constraints");
-        if (!json_is_array(cons)) {
-                cons = json_array();
-                json_object_set_new(pl, "Constraints", cons);
-        }
-        json_array_append_new(cons, json_string(STOP_CONSTRAINT));
+        stop_spec(spec);
         _cleanup_free_ char *path = tf_asprintf("/services/%s/update?version=%lld", k->id,
                                                 (long long)json_integer_value(version));
         if (tf_docker_request_async(k->x->d, "stop the swarm task (update its service)", "POST", path, spec,
@@ -901,12 +912,36 @@ static void on_sweeper_removed(tf_docker_call *c, int r, tf_error *err, struct t
         sweeper_next(w);
 }
 
+/* The update made the orchestrator shut the task down (see stop_spec()): now the DELETE. */
+static void on_sweeper_stopped(tf_docker_call *c, int r, tf_error *err, struct tf_docker_reply *rep,
+                               void *userdata) {
+        struct sweeper *w = userdata;
+        const char *id = w->ids[w->next], *run = w->runs[w->next];
+        _cleanup_error_ tf_error *e = NULL;
+        w->call = NULL;
+        if (r < 0)
+                tf_log("warning: %s: stopping the task of swarm service %.12s left by run %s: %s", w->service, id,
+                       run, err->msg);
+        if (service_delete(w->x, id, on_sweeper_removed, w, &w->call, &e) == 0)
+                return;
+        tf_log("warning: %s: removing swarm service %.12s left by run %s: %s", w->service, id, run, e->msg);
+        w->next++;
+        sweeper_next(w);
+}
+
 static void sweeper_next(struct sweeper *w) {
         for (; w->ids && w->ids[w->next]; w->next++) {
                 const char *id = w->ids[w->next], *run = w->runs[w->next];
                 if (!id_ok(id) || !is_stale(w->x, id, run, w->service))
                         continue;
                 _cleanup_error_ tf_error *e = NULL;
+                /* A job's task runs on after `service rm`: a new iteration no node can place stops it. */
+                _cleanup_free_ char *path = tf_asprintf("/services/%s/update?version=%lld", id, w->versions[w->next]);
+                if (w->specs[w->next] &&
+                    tf_docker_request_async(w->x->d, "stop the swarm task (update its service)", "POST", path,
+                                            w->specs[w->next], 0, on_sweeper_stopped, w, &w->call, &e) == 0)
+                        return;
+                tf_error_free(TAKE_PTR(e));
                 if (service_delete(w->x, id, on_sweeper_removed, w, &w->call, &e) == 0)
                         return;
                 tf_log("warning: %s: removing swarm service %.12s left by run %s: %s", w->service, id, run,
@@ -927,6 +962,8 @@ static void on_sweeper_listed(tf_docker_call *c, int r, tf_error *err, struct tf
         size_t n = json_array_size(rep->json);
         w->ids = tf_malloc0((n + 1) * sizeof(char *));
         w->runs = tf_malloc0((n + 1) * sizeof(char *));
+        w->specs = tf_malloc0((n + 1) * sizeof(json_t *));
+        w->versions = tf_malloc0((n + 1) * sizeof(long long));
         size_t k = 0;
         for (size_t i = 0; i < n; i++) {
                 json_t *sv = json_array_get(rep->json, i);
@@ -936,6 +973,13 @@ static void on_sweeper_listed(tf_docker_call *c, int r, tf_error *err, struct tf
                 const char *svc = json_string_value(json_object_get(labels, "tfrun.service"));
                 if (!id || !run || !svc || !streq(svc, w->service))
                         continue;
+                json_t *spec = json_object_get(sv, "Spec");
+                json_t *ver = json_object_get(json_object_get(sv, "Version"), "Index");
+                if (json_is_object(spec) && json_is_integer(ver)) {
+                        w->specs[k] = json_deep_copy(spec);
+                        stop_spec(w->specs[k]);
+                        w->versions[k] = (long long)json_integer_value(ver);
+                }
                 w->ids[k] = tf_strdup(id);
                 w->runs[k++] = tf_strdup(run);
         }

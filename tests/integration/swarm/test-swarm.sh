@@ -145,6 +145,21 @@ is "$?" 0 "up: the manager stops cleanly"
 for i in 1 2 3 4; do
         is "$(services_left "spread$i")" "" "up: spread$i: no service left"
 done
+
+# --- a kill -9 of the manager mid-run: the service (and its running task) swept at the next start ---
+svc lost "image: $IMAGE" "backend: swarm" "sandbox: {no_new_privileges: false}" \
+        "command: [sh, -c, 'echo lost-started; sleep 120']"
+up
+"$TFRUN" trigger lost --socket "$MSOCK" >/dev/null
+wait_log "lost-[0-9]*-[0-9]*: swarm task on node" 30
+ok "kill -9: the run's task runs"
+kill -KILL "$UP_PID"; wait "$UP_PID" 2>/dev/null; UP_PID=
+is "$(services_left lost | wc -l)" 1 "kill -9: its service outlives the manager"
+up
+wait_log "lost: removed swarm service [a-z0-9]* left by run lost-" 30
+ok "kill -9: the restarted manager sweeps it"
+nothing_left lost "kill -9 then sweep" both
+down
 san_check
 echo "1..$TAP_N"
 exit $((TAP_FAILED > 0))
