@@ -17,6 +17,7 @@ fi
 stop_swarm() {
         [ -n "$started" ] && bash "$SRCDIR/scripts/setup-swarm.sh" stop
         rm -rf "$TMPD"
+        return 0
 }
 trap stop_swarm EXIT
 export DOCKER_HOST=unix:///tmp/tfsw1/docker.sock
@@ -130,6 +131,8 @@ nothing_left nowhere "placement no node meets"
 
 # --- four runs triggered under tfrun up land on both nodes ---
 . "$SRCDIR/tests/integration/manager/common.sh"
+# common.sh sets its own EXIT trap: both cleanups.
+trap 'cleanup_up; stop_swarm' EXIT
 for i in 1 2 3 4; do
         svc "spread$i" "image: $IMAGE" "backend: swarm" "sandbox: {no_new_privileges: false}" \
                 "command: [sh, -c, 'sleep 3; echo spread$i-done']"
