@@ -48,6 +48,7 @@ enum kind {
         KIND_OOM,
         KIND_REMOVE,
         KIND_ATTACH,
+        KIND_JSON, /* tf_docker_request_async(): any call answered with JSON (Swarm services, tasks) */
 };
 
 struct tf_docker_call {
@@ -79,6 +80,7 @@ struct tf_docker_call {
         tf_error *held_err;
         bool told_paused, told_held; /* attach: stalled() called for either */
         bool stall_pending;
+        uint64_t skip[3];           /* logs: payload bytes of each stream not to deliver again */
         tf_docker_output_fn output; /* attach: the caller's sink, instead of out */
         void *output_userdata;
         void (*stalled)(tf_docker_call *c, bool ended, void *userdata);
@@ -153,6 +155,7 @@ static void reply_done(struct tf_docker_reply *rep) {
         tf_docker_state_done(&rep->state);
         tf_strv_free(rep->ids);
         tf_strv_free(rep->values);
+        json_decref(rep->json);
 }
 
 /* ---- libcurl's callbacks: record only ---- */
@@ -343,6 +346,11 @@ static int finish(tf_docker_call *c, struct tf_docker_reply *rep, tf_error **err
         case KIND_LIST:
                 parse_json(c, &j);
                 return docker_parse_list(j, c->key, &rep->ids, c->key ? &rep->values : NULL, err);
+        case KIND_JSON:
+                parse_json(c, &rep->json);
+                if (resp->len > 0 && !rep->json)
+                        return tf_error_set(err, EPROTO, "%s: the engine's answer is not JSON", c->call);
+                return 0;
         }
         return tf_error_set(err, EINVAL, "%s: unknown call", c->call);
 }
@@ -410,6 +418,14 @@ static void transfer_done(tf_docker_call *c, CURLcode cc) {
  * stream accepted and ended in one read is ready before it is done). */
 static int attach_sink(void *userdata, int stream, const uint8_t *p, size_t n, tf_error **err) {
         tf_docker_call *c = userdata;
+        if (stream >= 0 && stream <= 2 && c->skip[stream] > 0) {
+                size_t k = c->skip[stream] < n ? (size_t)c->skip[stream] : n;
+                c->skip[stream] -= k;
+                p += k;
+                n -= k;
+                if (n == 0)
+                        return 0;
+        }
         if (c->output && (stream == 1 || stream == 2))
                 c->output(c->output_userdata, stream, p, n);
         int r = docker_out_push(&c->out, stream, p, n, err);
@@ -776,5 +792,46 @@ int tf_docker_attach_async(tf_docker *d, const char *id, int out_fd, int err_fd,
         c->demux.sink = attach_sink;
         c->demux.sink_userdata = c;
         docker_out_init(&c->out, out_fd, err_fd);
+        return call_go(c, ret, err);
+}
+
+int tf_docker_request_async(tf_docker *d, const char *call, const char *method, const char *path, json_t *body,
+                            uint64_t timeout_usec, tf_docker_done_fn done, void *userdata, tf_docker_call **ret,
+                            tf_error **err) {
+        tf_docker_call *c;
+        int r = call_new(d, KIND_JSON, call, method, tf_strdup(path), done, userdata, &c, err);
+        if (r < 0)
+                return r;
+        if (timeout_usec)
+                c->timeout_usec = timeout_usec;
+        if (body) {
+                c->body = json_dumps(body, JSON_COMPACT);
+                if (!c->body)
+                        tf_oom();
+        }
+        return call_go(c, ret, err);
+}
+
+int tf_docker_service_logs_async(tf_docker *d, const char *id, bool follow, uint64_t skip_out, uint64_t skip_err,
+                                 int out_fd, int err_fd, tf_docker_output_fn output, void *output_userdata,
+                                 tf_docker_done_fn done, void *userdata, tf_docker_call **ret, tf_error **err) {
+        tf_docker_call *c;
+        _cleanup_free_ char *e = docker_escape(id);
+        /* The same frames as attach (a service without a TTY): the same demultiplexer. */
+        int r = call_new(d, KIND_ATTACH, "read the service's logs", "GET",
+                         tf_asprintf("/services/%s/logs?follow=%d&stdout=1&stderr=1", e, follow ? 1 : 0), done,
+                         userdata, &c, err);
+        if (r < 0)
+                return r;
+        if (follow)
+                c->timeout_usec = 0;
+        tf_docker_demux_init(&c->demux, -1, -1);
+        c->demux.sink = attach_sink;
+        c->demux.sink_userdata = c;
+        docker_out_init(&c->out, out_fd, err_fd);
+        c->skip[1] = skip_out;
+        c->skip[2] = skip_err;
+        c->output = output;
+        c->output_userdata = output_userdata;
         return call_go(c, ret, err);
 }

@@ -228,6 +228,7 @@ struct tf_docker_reply {
         bool found;                   /* oom_event */
         char **ids, **values;         /* list */
         uint64_t out_dropped, err_dropped; /* attach: output dropped by tf_docker_attach_drop() */
+        json_t *json;                 /* tf_docker_request_async(): the answer, NULL when empty */
 };
 typedef void (*tf_docker_done_fn)(tf_docker_call *c, int r, tf_error *err, struct tf_docker_reply *rep,
                                   void *userdata);
@@ -301,6 +302,32 @@ void tf_docker_attach_on_stall(tf_docker_call *c,
 /* Give up on the reader: what is queued is dropped, and the rest of the stream is read and dropped too, so
  * that it comes to its end; done() reports the bytes dropped (rep->out_dropped, err_dropped). */
 void tf_docker_attach_drop(tf_docker_call *c);
+
+/* ---- Swarm services (runner/swarm-backend.c) ---- */
+
+/* Any call answered with JSON: method and path (unversioned, query escaped by the caller), body NULL or
+ * sent as JSON. A status >= 400 completes with the engine's error ("<call>: engine said 404: ..."); else
+ * rep->json is the answer (NULL when it was empty). timeout_usec 0: the client's. */
+int tf_docker_request_async(tf_docker *d, const char *call, const char *method, const char *path, json_t *body,
+                            uint64_t timeout_usec, tf_docker_done_fn done, void *userdata, tf_docker_call **ret,
+                            tf_error **err);
+/* GET /services/{id}/logs?follow=&stdout=1&stderr=1: the task's output, framed as attach's, to out_fd and
+ * err_fd (-1: none) as the attach stream's, and each frame's payload to output() as it is read. A follow
+ * stream does not end by itself when the job completes (the engine keeps following the service): the
+ * caller cancels it. Without follow the stream ends after what the log driver has kept; skip_out and
+ * skip_err payload bytes of each stream are then not delivered again (what a follow stream gave already).
+ * No timeout with follow. */
+int tf_docker_service_logs_async(tf_docker *d, const char *id, bool follow, uint64_t skip_out, uint64_t skip_err,
+                                 int out_fd, int err_fd, tf_docker_output_fn output, void *output_userdata,
+                                 tf_docker_done_fn done, void *userdata, tf_docker_call **ret, tf_error **err);
+
+/* The body of POST /services/create for one run of spec: a replicated job (MaxConcurrent 1,
+ * TotalCompletions 1, restart condition none) labelled tfrun.service and tfrun.run, its container spec,
+ * resources, placement and the json-file log driver. api_minor: the engine's API (1.<api_minor>), for
+ * what each version can express; 0 before the engine was asked (every version tfrun speaks). What a Swarm service cannot express on that API is refused with
+ * -EOPNOTSUPP and "FILE:LINE:COL: KEY: ... on Docker Engine API 1.N ...; expected ..." (docker/swarm.c). */
+int tf_docker_service_body(const struct tf_spec *spec, const char *run_id, int api_minor, json_t **ret,
+                           tf_error **err);
 
 /* ---- the multiplexed attach stream ---- */
 

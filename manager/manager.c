@@ -115,6 +115,7 @@ struct tf_manager {
         struct tf_source *checkpoint_timer;
         uint64_t history_written, history_dirty_since; /* CLOCK_MONOTONIC; dirty_since 0: checkpointed */
         char **lost_docker; /* services with docker runs marked lost: their containers are swept at start */
+        char **lost_swarm;  /* the same for swarm runs: their services */
         struct tf_budget *budget;  /* budget: in the settings: the parent cgroup of every run */
         struct tf_admission *adm;  /* --config: reservations, queues, pressure (manager/admission.c) */
 };
@@ -1138,6 +1139,8 @@ static int on_lost(const struct tf_store_run *run, void *userdata) {
         struct tf_manager *m = userdata;
         if (run->backend && streq(run->backend, "docker") && !tf_strv_contains(m->lost_docker, run->service))
                 tf_strv_push(&m->lost_docker, run->service);
+        if (run->backend && streq(run->backend, "swarm") && !tf_strv_contains(m->lost_swarm, run->service))
+                tf_strv_push(&m->lost_swarm, run->service);
         tf_log("%s: run %s (%s, started by manager %s) was lost: its manager is gone; what it left is swept",
                run->service, run->run_id, run->backend ? run->backend : "?", run->manager_id ? run->manager_id : "?");
         return 0;
@@ -1285,6 +1288,22 @@ int tf_manager_run(struct tf_manager *m) {
                                         e = NULL;
                                 }
         }
+        /* Swarm services of lost swarm runs, likewise (runner/swarm-backend.c). */
+        if (m->lost_swarm && m->lost_swarm[0]) {
+                const struct tf_backend_ops *ops = NULL;
+                if (tf_run_load_swarm_backend(&ops, &e) < 0 || !ops->sweep) {
+                        tf_log("warning: swarm services of lost runs are not swept: %s", e ? e->msg : "no sweep");
+                        tf_error_free(e);
+                        e = NULL;
+                } else
+                        for (char **sv = m->lost_swarm; *sv; sv++)
+                                if (ops->sweep(&m->ctx, *sv, &e) < 0) {
+                                        tf_log("warning: %s: swarm services of lost runs are not swept: %s", *sv,
+                                               e->msg);
+                                        tf_error_free(e);
+                                        e = NULL;
+                                }
+        }
         char **files = NULL;
         if (list_dir(m->o.dir, &files, &e) < 0) {
                 tf_log("%s", e->msg);
@@ -1375,6 +1394,7 @@ void tf_manager_free(struct tf_manager *m) {
         free(m->manager_id);
         free(m->socket_path);
         tf_strv_free(m->lost_docker);
+        tf_strv_free(m->lost_swarm);
         free(m);
 }
 

@@ -336,6 +336,22 @@ static void sandbox_native(const struct tf_spec *s) {
                 printf("  rlimit:            RLIMIT_NOFILE %" PRIu64 " (soft and hard)\n", s->limits.nofile);
 }
 
+/* backend swarm: the POST /services/create body, or what it refuses (for every API version tfrun speaks). */
+static void swarm_body(const struct tf_spec *s) {
+        _cleanup_(json_decrefp) json_t *body = NULL;
+        _cleanup_error_ tf_error *e = NULL;
+        puts("swarm: POST /services/create body:");
+        if (tf_docker_service_body(s, NULL, 0, &body, &e) < 0) {
+                printf("  refused: %s\n", e->msg);
+                return;
+        }
+        _cleanup_free_ char *text = json_dumps(body, JSON_INDENT(2));
+        for (char *line = text, *nl; line && *line; line = nl ? nl + 1 : NULL) {
+                nl = strchr(line, '\n');
+                printf("  %.*s\n", nl ? (int)(nl - line) : (int)strlen(line), line);
+        }
+}
+
 static void docker_body(const struct tf_spec *s) {
         const struct tf_docker_pinned pinned = {.seccomp_profile = tf_seccomp_default_profile,
                                                 .masked_paths = tf_sandbox_masked_paths,
@@ -466,9 +482,9 @@ int tf_cmd_explain(int argc, char **argv) {
                         return 125;
                 }
         }
-        if (backend && !streq(backend, "native") && !streq(backend, "docker") &&
+        if (backend && !streq(backend, "native") && !streq(backend, "docker") && !streq(backend, "swarm") &&
             !streq(backend, "systemd")) {
-                tf_log("explain: --backend takes native, docker or systemd, not '%s'", backend);
+                tf_log("explain: --backend takes native, docker, swarm or systemd, not '%s'", backend);
                 return 125;
         }
         if (optind < argc - 1) {
@@ -508,6 +524,8 @@ int tf_cmd_explain(int argc, char **argv) {
         }
         if ((!backend && spec->image) || (backend && streq(backend, "docker")))
                 docker_body(spec);
+        if ((!backend && spec->resolved_backend == TF_BACKEND_SWARM) || (backend && streq(backend, "swarm")))
+                swarm_body(spec);
         if (!backend || streq(backend, "systemd"))
                 systemd_units(spec);
         fire_times(spec, base, base_s != NULL, n);

@@ -80,6 +80,8 @@ static int backend_for(const struct tf_run_ctx *ctx, const struct tf_spec *spec,
                 return 0;
         case TF_BACKEND_DOCKER:
                 return tf_run_load_docker_backend(ret, err);
+        case TF_BACKEND_SWARM:
+                return tf_run_load_swarm_backend(ret, err);
         default:
                 return tf_error_set(err, EOPNOTSUPP, "%s: backend %s is not available in this build", spec->path,
                                     tf_backend_name(spec->resolved_backend));

@@ -128,6 +128,7 @@ struct tf_run_ctx {
 };
 #define TF_RUN_CTX_DOCKER 0
 #define TF_RUN_CTX_NATIVE 1
+#define TF_RUN_CTX_SWARM 2
 void tf_run_ctx_init(struct tf_run_ctx *c, struct tf_loop *loop);
 void tf_run_ctx_done(struct tf_run_ctx *c);
 
@@ -245,6 +246,10 @@ int tf_native_cg_host(struct tf_run_ctx *c, struct tf_cg_host **ret, tf_error **
 int tf_run_load_docker_backend(const struct tf_backend_ops **ret, tf_error **err);
 /* The module's entry point: its ops when `version` is the module's own TF_VERSION, else NULL. */
 const struct tf_backend_ops *tf_module_docker_backend(const char *version);
+/* One Swarm service (replicated job) per run through the manager DOCKER_HOST names
+ * (runner/swarm-backend.c, in tfrun-docker.so). */
+int tf_run_load_swarm_backend(const struct tf_backend_ops **ret, tf_error **err);
+const struct tf_backend_ops *tf_module_swarm_backend(const char *version);
 /* The manager (`tfrun up`) lives in tfrun-manager.so (SQLite and libmicrohttpd stay out of the one-shot
  * path), its client verbs in tfrun-verbs.so (nor are they mapped by a verb): load the one for the verb
  * argv[0] and run it; the process's exit status. */

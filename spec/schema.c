@@ -1313,7 +1313,7 @@ static int top_image(struct ctx *c, const struct field *f) {
 }
 
 static int top_backend(struct ctx *c, const struct field *f) {
-        static const char *const backends[] = {"auto", "native", "docker"};
+        static const char *const backends[] = {"auto", "native", "docker", "swarm"};
         int b;
         c->s->pos_backend = f->k->pos;
         c->pos_backend_value = f->v->pos;
@@ -1322,6 +1322,63 @@ static int top_backend(struct ctx *c, const struct field *f) {
         if (r < 0)
                 return r;
         c->s->backend = (enum tf_backend)b;
+        return 0;
+}
+
+/* A Swarm placement constraint: <attribute> == or != <value>, attribute one of what SwarmKit matches on
+ * (node.id, node.hostname, node.role, node.platform.os, node.platform.arch, node.labels.<name>,
+ * engine.labels.<name>). Checked here so that `tfrun validate` says what the manager would refuse. */
+static bool placement_attr_ok(const char *a, size_t n) {
+        static const char *const fixed[] = {"node.id", "node.hostname", "node.role", "node.platform.os",
+                                            "node.platform.arch"};
+        for (size_t i = 0; i < ELEMENTSOF(fixed); i++)
+                if (strlen(fixed[i]) == n && strncmp(a, fixed[i], n) == 0)
+                        return true;
+        static const char *const prefixes[] = {"node.labels.", "engine.labels."};
+        for (size_t i = 0; i < ELEMENTSOF(prefixes); i++) {
+                size_t pl = strlen(prefixes[i]);
+                if (n > pl && strncmp(a, prefixes[i], pl) == 0)
+                        return true;
+        }
+        return false;
+}
+
+static int top_placement(struct ctx *c, const struct field *f) {
+        static const char expected[] =
+                "a constraint like node.role==manager or node.labels.disk!=ssd (attribute node.id, "
+                "node.hostname, node.role, node.platform.os, node.platform.arch, node.labels.NAME or "
+                "engine.labels.NAME; operator == or !=)";
+        struct tf_spec *s = c->s;
+        s->pos_placement = f->k->pos;
+        int r = spec_expect_list(c, f->v, f->kp, "a list of constraints (e.g. [node.role==worker])");
+        if (r < 0)
+                return r;
+        tf_strv_free(s->placement);
+        s->placement = tf_malloc0((f->v->n_items + 1) * sizeof(char *));
+        for (size_t i = 0; i < f->v->n_items; i++) {
+                _cleanup_free_ char *ikp = spec_kp_index(f->kp, i);
+                const char *t = NULL;
+                r = spec_get_scalar(c, f->v->items[i], ikp, expected, &t);
+                if (r < 0)
+                        return r;
+                const char *op = strstr(t, "==");
+                const char *ne = strstr(t, "!=");
+                if (!op || (ne && ne < op))
+                        op = ne;
+                size_t an = op ? (size_t)(op - t) : 0;
+                while (an > 0 && t[an - 1] == ' ')
+                        an--;
+                const char *val = op ? op + 2 : NULL;
+                while (val && *val == ' ')
+                        val++;
+                if (!op || !placement_attr_ok(t, an) || !*val || strstr(val, "==") || strstr(val, "!=") ||
+                    strlen(t) > 256) {
+                        _cleanup_free_ char *q = spec_quoted(f->v->items[i]);
+                        return spec_fail(c, f->v->items[i]->pos, ikp,
+                                         "%s is not a placement constraint; expected %s", q, expected);
+                }
+                s->placement[i] = tf_strdup(t);
+        }
         return 0;
 }
 
@@ -2240,6 +2297,7 @@ static const struct key top_keys[] = {
         SECTION("schedule", top_schedule, schedule_keys),
         SECTION("sandbox", top_sandbox, sandbox_keys),
         KEY("mounts", top_mounts),
+        KEY("placement", top_placement),
         SECTION("history", top_history, history_keys),
         SECTION("requests", top_requests, requests_keys),
         KEY("queue", top_queue),
@@ -2301,12 +2359,31 @@ static int finish_service(struct ctx *c) {
                 return spec_fail(c, c->pos_backend_value, kp,
                                  "docker needs an image; expected an image: key (e.g. image: debian:12)");
         }
+        if (s->backend == TF_BACKEND_SWARM && !s->image) {
+                _cleanup_free_ char *kp = kp_in(c, "backend");
+                return spec_fail(c, c->pos_backend_value, kp,
+                                 "swarm needs an image (every node pulls or has it); expected an image: key "
+                                 "(e.g. image: debian:12)");
+        }
+        if (s->placement && s->backend != TF_BACKEND_SWARM) {
+                _cleanup_free_ char *kp = kp_in(c, "placement");
+                return spec_fail(c, s->pos_placement, kp,
+                                 "places a Swarm task on a node, and this service does not run on a swarm; "
+                                 "expected backend: swarm, or no placement: key");
+        }
         s->resolved_backend = s->backend != TF_BACKEND_AUTO ? s->backend
                               : s->image                    ? TF_BACKEND_DOCKER
                                                             : TF_BACKEND_NATIVE;
         int r = check_working_dir(c);
         if (r < 0)
                 return r;
+        if (s->sandbox.host && s->resolved_backend == TF_BACKEND_SWARM) {
+                _cleanup_free_ char *kp = kp_in(c, "sandbox");
+                return spec_fail(c, c->pos_sandbox_value, kp,
+                                 "'host' (no sandbox) exists only with the native backend, a Swarm task always "
+                                 "has walls; expected the opt-out a Swarm service can honour: sandbox: "
+                                 "{no_new_privileges: false}");
+        }
         if (s->sandbox.host && s->resolved_backend == TF_BACKEND_DOCKER) {
                 _cleanup_free_ char *kp = kp_in(c, "sandbox");
                 return spec_fail(

@@ -292,6 +292,7 @@ struct tf_spec *tf_spec_free(struct tf_spec *s) {
         free(s->description);
         tf_strv_free(s->argv);
         free(s->image);
+        tf_strv_free(s->placement);
         free(s->working_dir);
         tf_strv_free(s->env);
         tf_strv_free(s->env_files);
@@ -351,6 +352,8 @@ const char *tf_backend_name(enum tf_backend b) {
                 return "native";
         case TF_BACKEND_DOCKER:
                 return "docker";
+        case TF_BACKEND_SWARM:
+                return "swarm";
         }
         return NULL;
 }

@@ -57,7 +57,8 @@ struct tf_limits {
                 pos_pids, pos_io_weight, pos_io, pos_nofile;
 };
 
-enum tf_backend { TF_BACKEND_AUTO, TF_BACKEND_NATIVE, TF_BACKEND_DOCKER };
+/* swarm: one Docker Swarm service (replicated job) per run, through the manager DOCKER_HOST names. */
+enum tf_backend { TF_BACKEND_AUTO, TF_BACKEND_NATIVE, TF_BACKEND_DOCKER, TF_BACKEND_SWARM };
 
 enum tf_restart_policy { TF_RESTART_NO, TF_RESTART_ON_FAILURE, TF_RESTART_ALWAYS };
 
@@ -248,6 +249,10 @@ struct tf_spec {
         bool sandbox_present; /* the sandbox: key was given at all */
         struct tf_mount *mounts;
         size_t n_mounts;
+        /* backend: swarm: placement constraints ("node.role==manager"), syntax checked; NULL-terminated,
+         * NULL when absent. */
+        char **placement;
+        struct tf_pos pos_placement;
         /* The manager's history of this service (`tfrun up`): the newest keep_runs runs and those of the
          * last keep_days days are kept; TF_UNSET: the manager's defaults. */
         struct {

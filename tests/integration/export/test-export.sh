@@ -237,7 +237,7 @@ is "$?:$(cat "$TMPD/err")" "125:tfrun: export: expected a target: \`tfrun export
 is "$?:$(cat "$TMPD/err")" "125:tfrun: explain: expected a spec file (see tfrun explain --help)" \
         "explain without a spec: 125 and message"
 "$TFRUN" explain --backend swarmy "$FIX/exact.yaml" 2>"$TMPD/err"
-is "$?:$(cat "$TMPD/err")" "125:tfrun: explain: --backend takes native, docker or systemd, not 'swarmy'" \
+is "$?:$(cat "$TMPD/err")" "125:tfrun: explain: --backend takes native, docker, swarm or systemd, not 'swarmy'" \
         "explain --backend unknown: 125 and message"
 "$TFRUN" explain "$FIXTURES/bad/capability-unknown.yaml" >/dev/null 2>"$TMPD/err"
 is "$?" 125 "explain: a bad spec: status 125 (the spec's own message)"

@@ -38,4 +38,8 @@ is "$after" "$before" "no bad spec created a cgroup"
 is "$(cat "$TMPD/err")" "tfrun: $TMPD/nope.yaml: cannot open: No such file or directory" "missing file: message"
 "$TFRUN" validate "$TMPD" 2>"$TMPD/err"; is "$?" 125 "a directory: 125"
 is "$(cat "$TMPD/err")" "tfrun: $TMPD: is a directory, expected a spec file" "a directory: message"
+# What the swarm backend refuses (docker/swarm.c): checked without an engine, by validate and by run, before
+# anything is created.
+cd "$FIXTURES/bad-swarm" || exit 1
+bad_fixtures 7 bad-swarm
 done_testing

@@ -34,6 +34,9 @@ const struct tf_backend_ops tf_workflow_backend;
 int tf_run_load_docker_backend(const struct tf_backend_ops **ret, tf_error **err) {
         return tf_error_set(err, ENOTSUP, "no docker in this test");
 }
+int tf_run_load_swarm_backend(const struct tf_backend_ops **ret, tf_error **err) {
+        return tf_error_set(err, ENOTSUP, "no swarm in this test");
+}
 
 static struct tf_loop *loop;
 static unsigned starts[256];
