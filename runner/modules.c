@@ -62,41 +62,34 @@ static int load_module(const char *file, const char *symbol, void **ret, tf_erro
         return 0;
 }
 
-int tf_run_load_docker_backend(const struct tf_backend_ops **ret, tf_error **err) {
-        static const struct tf_backend_ops *cached;
-        if (cached) {
-                *ret = cached;
+/* A backend's ops from the docker module, through entry point `symbol`, once per process (*cached). */
+static int load_engine_backend(const char *symbol, const struct tf_backend_ops **cached,
+                               const struct tf_backend_ops **ret, tf_error **err) {
+        if (*cached) {
+                *ret = *cached;
                 return 0;
         }
         void *sym;
-        int r = load_module("tfrun-docker.so", "tf_module_docker_backend", &sym, err);
+        int r = load_module("tfrun-docker.so", symbol, &sym, err);
         if (r < 0)
                 return r;
         const struct tf_backend_ops *(*entry)(const char *) = (const struct tf_backend_ops * (*) (const char *)) sym;
         const struct tf_backend_ops *ops = entry(TF_VERSION);
         if (!ops)
                 return tf_error_set(err, ENOEXEC, "tfrun-docker.so does not belong to tfrun %s", TF_VERSION);
-        *ret = cached = ops;
+        *ret = *cached = ops;
         return 0;
+}
+
+int tf_run_load_docker_backend(const struct tf_backend_ops **ret, tf_error **err) {
+        static const struct tf_backend_ops *cached;
+        return load_engine_backend("tf_module_docker_backend", &cached, ret, err);
 }
 
 /* The swarm backend lives in the docker module too (it is the same Engine API client). */
 int tf_run_load_swarm_backend(const struct tf_backend_ops **ret, tf_error **err) {
         static const struct tf_backend_ops *cached;
-        if (cached) {
-                *ret = cached;
-                return 0;
-        }
-        void *sym;
-        int r = load_module("tfrun-docker.so", "tf_module_swarm_backend", &sym, err);
-        if (r < 0)
-                return r;
-        const struct tf_backend_ops *(*entry)(const char *) = (const struct tf_backend_ops * (*) (const char *)) sym;
-        const struct tf_backend_ops *ops = entry(TF_VERSION);
-        if (!ops)
-                return tf_error_set(err, ENOEXEC, "tfrun-docker.so does not belong to tfrun %s", TF_VERSION);
-        *ret = cached = ops;
-        return 0;
+        return load_engine_backend("tf_module_swarm_backend", &cached, ret, err);
 }
 
 int tf_run_manager_module(int argc, char **argv) {
