@@ -2002,10 +2002,10 @@ const char *tf_cg_rel_path(const struct tf_cg *cg) {
 void tf_cg_rmdir_parent(struct tf_cg_host *h, const char *path) {
         _cleanup_strv_free_ char **dirs = NULL;
         for (int i = 0; i <= _CTL_MAX; i++) {
-                const char *mnt = hier_mnt(h, i), *own = hier_parent(h, NULL, i);
+                const char *mnt = hier_mnt(h, i);
                 if (!mnt)
                         continue;
-                _cleanup_free_ char *rel = tf_strdup(path);
+                _cleanup_free_ char *own = hier_parent(h, NULL, i), *rel = tf_strdup(path);
                 /* Innermost first, never tfrun's own cgroup or above it. */
                 while (!streq(rel, "/") && *rel && !(tf_startswith(own, rel) &&
                                                      (own[strlen(rel)] == 0 || own[strlen(rel)] == '/'))) {
