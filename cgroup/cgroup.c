@@ -4,10 +4,12 @@
  * destroy) is written once over a list of "leaves", one per mounted hierarchy we need; v1 and v2 differ
  * only in the plan of (file, value) settings each limit becomes and in the files stats are read from.
  *
- * libcgroup creates the leaves, writes every limit, attaches and deletes. Two things it cannot do in
- * 2.0.2 and that are therefore plain syscalls here: a cgroup in a controller-less cgroup2 hierarchy (the
- * hybrid "unified" mount; cgroup_create_cgroup() with no controller silently creates nothing), and
- * reading single files (cgroup_get_cgroup() reads every file of every controller).
+ * libcgroup writes every limit (and attaches a pid from outside). The leaves themselves are mkdir(2)
+ * and rmdir(2) here: libcgroup's cgroup_create_cgroup() and cgroup_delete_cgroup_ext() re-read
+ * /proc/mounts for every directory and walk every path component (mkdir -p), which was about half a
+ * millisecond of each sandboxed launch (seven leaves on a hybrid host; docs/benchmarks.md), and in 2.0.2
+ * they create nothing in a controller-less cgroup2 hierarchy and report success for an rmdir that failed.
+ * Single files are read here too (cgroup_get_cgroup() reads every file of every controller).
  */
 #include "cgroup/cgroup.h"
 
@@ -129,8 +131,7 @@ struct leaf {
         char *rel;  /* path below the mount, "/a/b/name" */
         char *path; /* mnt + rel */
         unsigned ctls;
-        struct cgroup *lcg;  /* every controller of this leaf; NULL: controller-less (plain mkdir) */
-        struct cgroup *lone; /* one controller: attach, modify, delete */
+        struct cgroup *lone; /* one controller (NULL: controller-less): attach, modify */
         const char *lctl;    /* libcgroup's name for this hierarchy */
         int dfd;             /* O_PATH */
         bool created;
@@ -1107,23 +1108,20 @@ static struct leaf *leaf_for(struct tf_cg *cg, int version, const char *mnt, con
 static int leaf_add_ctl(struct leaf *l, enum ctl c) {
         const char *name = l->version == 2 ? ctl_v2_name[c] : ctl_v1_name[c];
         l->ctls |= 1u << c;
-        if (!l->lcg) {
-                l->lcg = cgroup_new_cgroup(l->rel);
+        /* Co-mounted v1 controllers (cpu,cpuacct) share one directory; on v2 the controllers are enabled
+         * in the parent's cgroup.subtree_control by v2_enable(). */
+        if (!l->lone) {
                 l->lone = cgroup_new_cgroup(l->rel);
-                if (!l->lcg || !l->lone || !cgroup_add_controller(l->lone, name))
+                if (!l->lone || !cgroup_add_controller(l->lone, name))
                         return -ENOMEM;
                 l->lctl = name;
-        } else if (l->version == 1)
-                return 0; /* co-mounted v1 controllers (cpu,cpuacct) share one directory */
-        /* On v2 libcgroup enables each controller added here in the parent's cgroup.subtree_control. */
-        return cgroup_add_controller(l->lcg, name) ? 0 : -ENOMEM;
+        }
+        return 0;
 }
 
 static void leaf_free(struct leaf *l) {
         if (l->dfd >= 0)
                 close(l->dfd);
-        if (l->lcg)
-                cgroup_free(&l->lcg);
         if (l->lone)
                 cgroup_free(&l->lone);
         free(l->mnt);
@@ -1170,15 +1168,7 @@ static int leaf_remove(struct leaf *l, tf_error **err) {
         int e;
         if (l->dfd >= 0)
                 remove_children(l->dfd, 0);
-        if (l->lone) {
-                int r = cgroup_delete_cgroup_ext(l->lone, CGFLAG_DELETE_EMPTY_ONLY);
-                e = r == 0 ? 0 : lcg_errno(r);
-                /* libcgroup 2.0.2 reports success when rmdir failed with EBUSY on a cgroup whose last
-                 * process is still exiting: trust the directory, not the return value. */
-                if (e == 0 && access(l->path, F_OK) == 0)
-                        e = EBUSY;
-        } else
-                e = rmdir(l->path) < 0 ? errno : 0;
+        e = rmdir(l->path) < 0 ? errno : 0;
         if (e == 0 || e == ENOENT) {
                 l->created = false;
                 return 0;
@@ -1305,27 +1295,21 @@ static int v2_enable(struct tf_cg_host *h, const struct leaf *l, const char *par
 }
 
 static int leaf_create(struct tf_cg_host *h, struct leaf *l, const char *parent_rel, tf_error **err) {
-        struct stat st;
-        /* libcgroup's mkdir -p would silently adopt a directory left by an earlier run. */
-        if (lstat(l->path, &st) == 0)
-                return tf_error_set(err, EEXIST,
-                                    "create cgroup %s: it already exists (left over from an "
-                                    "earlier run?)",
-                                    l->path);
         if (l->version == 2 && l->ctls) {
                 int r = v2_enable(h, l, parent_rel, err);
                 if (r < 0)
                         return r;
         }
-        if (l->lcg) {
-                int r = cgroup_create_cgroup(l->lcg, 1);
-                if (r != 0) {
-                        /* libcgroup removes what it made when it fails. */
-                        return tf_error_set(err, lcg_errno(r), "create cgroup %s: %s", l->path,
-                                            lcg_strerror(r));
-                }
-        } else if (mkdir(l->path, 0755) < 0)
+        /* Never adopt a directory an earlier run left (mkdir's EEXIST); the parent exists
+         * (plan_check_parents()). */
+        if (mkdir(l->path, 0755) < 0) {
+                if (errno == EEXIST)
+                        return tf_error_set(err, EEXIST,
+                                            "create cgroup %s: it already exists (left over from an "
+                                            "earlier run?)",
+                                            l->path);
                 return tf_error_setc(err, errno, "create cgroup %s", l->path);
+        }
         l->created = true;
         l->dfd = open(l->path, O_PATH | O_DIRECTORY | O_CLOEXEC);
         if (l->dfd < 0)

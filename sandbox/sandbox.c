@@ -285,6 +285,7 @@ struct profile_ctx {
         uint32_t native_arch;
         const char *go_arch; /* moby matches includes/excludes arches against Go's GOARCH names */
         unsigned kernel[3];
+        struct tf_sandbox_cache *cache; /* NULL: none in memory */
         tf_error **err;
         /* The ENOSYS stub's input (see enosys_stub()): every architecture of the filter and the highest
          * syscall number, on it, of the entries that apply here. */
@@ -1104,16 +1105,91 @@ static void cache_store(int dfd, const char *name, const char *key, const struct
 }
 
 /* Parse and compile, or take the filter from the cache. `text` is the profile as read (NUL-free JSON). */
+/* The filters a process compiled or loaded, newest last; beyond CACHE_FILTERS the oldest goes. */
+#define CACHE_FILTERS 8
+struct tf_sandbox_cache {
+        bool have_cgmounts;
+        struct plan_cgmount *cgmounts;
+        size_t n_cgmounts;
+        struct {
+                char *key;
+                struct sock_filter *insns;
+                unsigned short len;
+                uint32_t flags;
+        } filters[CACHE_FILTERS];
+        size_t n_filters;
+};
+
+struct tf_sandbox_cache *tf_sandbox_cache_new(void) {
+        return tf_malloc0(sizeof(struct tf_sandbox_cache));
+}
+
+static void cgmounts_free(struct plan_cgmount *m, size_t n) {
+        for (size_t i = 0; i < n; i++) {
+                free(m[i].target);
+                free(m[i].data);
+        }
+        free(m);
+}
+
+void tf_sandbox_cache_free(struct tf_sandbox_cache *c) {
+        if (!c)
+                return;
+        cgmounts_free(c->cgmounts, c->n_cgmounts);
+        for (size_t i = 0; i < c->n_filters; i++) {
+                free(c->filters[i].key);
+                free(c->filters[i].insns);
+        }
+        free(c);
+}
+
+static struct sock_filter *insns_dup(const struct sock_filter *f, size_t n) {
+        struct sock_filter *d = tf_malloc0(n * sizeof(*d));
+        memcpy(d, f, n * sizeof(*d));
+        return d;
+}
+
+static bool memory_load(const struct tf_sandbox_cache *mc, const char *key, struct tf_sandbox_plan *p) {
+        for (size_t i = 0; mc && i < mc->n_filters; i++)
+                if (streq(mc->filters[i].key, key)) {
+                        p->prog.len = mc->filters[i].len;
+                        p->prog.filter = insns_dup(mc->filters[i].insns, mc->filters[i].len);
+                        p->seccomp_flags = mc->filters[i].flags;
+                        p->seccomp = true;
+                        return true;
+                }
+        return false;
+}
+
+static void memory_store(struct tf_sandbox_cache *mc, const char *key, const struct tf_sandbox_plan *p) {
+        if (!mc || !p->seccomp)
+                return;
+        if (mc->n_filters == CACHE_FILTERS) {
+                free(mc->filters[0].key);
+                free(mc->filters[0].insns);
+                memmove(&mc->filters[0], &mc->filters[1], (CACHE_FILTERS - 1) * sizeof(mc->filters[0]));
+                mc->n_filters--;
+        }
+        size_t i = mc->n_filters++;
+        mc->filters[i].key = tf_strdup(key);
+        mc->filters[i].insns = insns_dup(p->prog.filter, p->prog.len);
+        mc->filters[i].len = p->prog.len;
+        mc->filters[i].flags = p->seccomp_flags;
+}
+
 static int compile_profile_cached(struct profile_ctx *c, const char *text, size_t len, struct tf_sandbox_plan *p) {
+        _cleanup_free_ char *key = cache_key(c, text, len);
+        if (memory_load(c->cache, key, p))
+                return 0;
         _cleanup_free_ char *dir = cache_dir();
         _cleanup_close_ int dfd = dir ? cache_open_dir(dir) : -1;
-        _cleanup_free_ char *key = NULL;
         char name[32];
         if (dfd >= 0) {
-                key = cache_key(c, text, len);
                 snprintf(name, sizeof(name), "%016llx.bpf", (unsigned long long) fnv1a(key));
-                if (cache_load(dfd, name, key, p))
+                if (cache_load(dfd, name, key, p)) {
+                        memory_store(c->cache, key, p);
                         return 0;
+                }
         }
         json_error_t je;
         _cleanup_json_ json_t *root = json_loadb(text, len, JSON_REJECT_DUPLICATES, &je);
@@ -1123,6 +1199,8 @@ static int compile_profile_cached(struct profile_ctx *c, const char *text, size_
         int r = compile_profile(c, root, p);
         if (r == 0 && p->seccomp && dfd >= 0)
                 cache_store(dfd, name, key, p);
+        if (r == 0)
+                memory_store(c->cache, key, p);
         return r;
 }
 
@@ -1151,7 +1229,8 @@ static int read_profile(const char *prefix, const char *path, char **ret, size_t
         return 0;
 }
 
-static int prepare_seccomp(const struct tf_spec *s, struct tf_sandbox_plan *p, tf_error **err) {
+static int prepare_seccomp(const struct tf_spec *s, struct tf_sandbox_plan *p, struct tf_sandbox_cache *cache,
+                           tf_error **err) {
         const struct tf_sandbox *sb = &s->sandbox;
         if (sb->seccomp == TF_SECCOMP_UNCONFINED)
                 return 0;
@@ -1162,6 +1241,7 @@ static int prepare_seccomp(const struct tf_spec *s, struct tf_sandbox_plan *p, t
                 .prefix = prefix,
                 .caps = p->caps,
                 .native_arch = seccomp_arch_native(),
+                .cache = cache,
                 .err = err,
         };
         c.go_arch = go_arch_name(c.native_arch);
@@ -1309,7 +1389,7 @@ static bool cg1_option_kept(const char *o) {
 /* The host's cgroup filesystems under /sys (from /proc/self/mountinfo), for the child to mount afresh
  * in its cgroup namespace, read-only, as a container has them: its own cgroup is the root there, so that
  * /proc/self/cgroup ("/") and /sys/fs/cgroup agree. */
-static int prepare_cgmounts(struct tf_sandbox_plan *p, tf_error **err) {
+static int read_cgmounts(struct tf_sandbox_plan *p, tf_error **err) {
         _cleanup_fclose_ FILE *f = fopen("/proc/self/mountinfo", "re");
         if (!f)
                 return tf_error_setc(err, errno, "sandbox.cgroupns: open /proc/self/mountinfo");
@@ -1348,6 +1428,30 @@ static int prepare_cgmounts(struct tf_sandbox_plan *p, tf_error **err) {
         return 0;
 }
 
+static struct plan_cgmount *cgmounts_dup(const struct plan_cgmount *m, size_t n) {
+        struct plan_cgmount *d = tf_malloc0((n ? n : 1) * sizeof(*d));
+        for (size_t i = 0; i < n; i++)
+                d[i] = (struct plan_cgmount){.target = tf_strdup(m[i].target),
+                                             .v2 = m[i].v2,
+                                             .data = m[i].data ? tf_strdup(m[i].data) : NULL};
+        return d;
+}
+
+static int prepare_cgmounts(struct tf_sandbox_plan *p, struct tf_sandbox_cache *cache, tf_error **err) {
+        if (cache && cache->have_cgmounts) {
+                p->cgmounts = cgmounts_dup(cache->cgmounts, cache->n_cgmounts);
+                p->n_cgmounts = cache->n_cgmounts;
+                return 0;
+        }
+        int r = read_cgmounts(p, err);
+        if (r < 0 || !cache)
+                return r;
+        cache->cgmounts = cgmounts_dup(p->cgmounts, p->n_cgmounts);
+        cache->n_cgmounts = p->n_cgmounts;
+        cache->have_cgmounts = true;
+        return 0;
+}
+
 /* A non-root tfrun builds the default sandbox in a user namespace of the child's own; where the kernel
  * allows none, the run is refused here, never silently left unconfined. */
 static int check_userns(const struct tf_spec *spec, tf_error **err) {
@@ -1375,6 +1479,11 @@ static int check_userns(const struct tf_spec *spec, tf_error **err) {
 
 int tf_sandbox_prepare(const struct tf_spec *spec, bool running_as_root, struct tf_sandbox_plan **ret,
                        tf_error **err) {
+        return tf_sandbox_prepare_cached(NULL, spec, running_as_root, ret, err);
+}
+
+int tf_sandbox_prepare_cached(struct tf_sandbox_cache *cache, const struct tf_spec *spec, bool running_as_root,
+                              struct tf_sandbox_plan **ret, tf_error **err) {
         const struct tf_sandbox *sb = &spec->sandbox;
         struct tf_sandbox_plan *p = tf_malloc0(sizeof(*p));
         _cleanup_sandbox_plan_ struct tf_sandbox_plan *owned = p;
@@ -1434,7 +1543,7 @@ int tf_sandbox_prepare(const struct tf_spec *spec, bool running_as_root, struct 
                 p->outer_gid = getegid();
         }
         if (p->unshare_cgroup) {
-                r = prepare_cgmounts(p, err);
+                r = prepare_cgmounts(p, cache, err);
                 if (r < 0)
                         return r;
         }
@@ -1455,7 +1564,7 @@ int tf_sandbox_prepare(const struct tf_spec *spec, bool running_as_root, struct 
                         "tfrun to run as root; set no_new_privileges: true or seccomp: unconfined",
                         w);
         }
-        r = prepare_seccomp(spec, p, err);
+        r = prepare_seccomp(spec, p, cache, err);
         if (r < 0)
                 return r;
 
@@ -1475,7 +1584,7 @@ int tf_sandbox_check_seccomp_profile(const struct tf_spec *spec, tf_error **err)
         int r = prepare_caps(spec, true, p, err);
         if (r < 0)
                 return r;
-        return prepare_seccomp(spec, p, err);
+        return prepare_seccomp(spec, p, NULL, err);
 }
 
 struct tf_sandbox_plan *tf_sandbox_plan_free(struct tf_sandbox_plan *p) {
@@ -1487,11 +1596,7 @@ struct tf_sandbox_plan *tf_sandbox_plan_free(struct tf_sandbox_plan *p) {
                 free(p->mounts[i].target);
         }
         free(p->mounts);
-        for (size_t i = 0; i < p->n_cgmounts; i++) {
-                free(p->cgmounts[i].target);
-                free(p->cgmounts[i].data);
-        }
-        free(p->cgmounts);
+        cgmounts_free(p->cgmounts, p->n_cgmounts);
         free(p->prog.filter);
         free(p);
         return NULL;

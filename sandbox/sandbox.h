@@ -120,6 +120,18 @@ struct tf_sandbox_plan;
 int tf_sandbox_prepare(const struct tf_spec *spec, bool running_as_root, struct tf_sandbox_plan **ret,
                        tf_error **err);
 
+/* What tf_sandbox_prepare() reads of the host and of the filter cache on disk, kept for the next plans of
+ * one long-lived process (a manager, a resident service, a workflow): the cgroup mounts of
+ * /proc/self/mountinfo and the compiled seccomp filters, under the same key as on disk. Read at a
+ * process's first plan, that was about 0.3 ms of each sandboxed launch (docs/benchmarks.md). A cgroup
+ * hierarchy mounted or unmounted later is seen by the next process. Not thread-safe; NULL-safe free. */
+struct tf_sandbox_cache;
+struct tf_sandbox_cache *tf_sandbox_cache_new(void);
+void tf_sandbox_cache_free(struct tf_sandbox_cache *c);
+/* tf_sandbox_prepare() through `cache` (NULL: none). */
+int tf_sandbox_prepare_cached(struct tf_sandbox_cache *cache, const struct tf_spec *spec, bool running_as_root,
+                              struct tf_sandbox_plan **ret, tf_error **err);
+
 /* Docker's default seccomp profile as pinned (sandbox/seccomp-default.c): the Docker-format JSON text behind
  * `seccomp: default` on both backends, and the revision it is, for messages and docs. */
 extern const char tf_seccomp_default_profile[];
