@@ -196,6 +196,42 @@ static void test_prepare_time(void) {
                (unsigned long long)t[ELEMENTSOF(t) - 1], ELEMENTSOF(t));
 }
 
+/* A long-lived process's plans through one tf_sandbox_cache: the same filter as without it, and a plan for
+ * other capabilities (another key) never gets the filter cached for the first. */
+static void test_prepare_cached(void) {
+        struct tf_spec s;
+        struct result r;
+        spec_init(&s);
+        struct tf_sandbox_cache *c = tf_sandbox_cache_new();
+        struct tf_sandbox_plan *p0 = NULL, *p1 = NULL, *p2 = NULL;
+        bool ok = tf_sandbox_prepare(&s, true, &p0, NULL) == 0 &&
+                  tf_sandbox_prepare_cached(c, &s, true, &p1, NULL) == 0 &&
+                  tf_sandbox_prepare_cached(c, &s, true, &p2, NULL) == 0;
+        OK(ok && tf_sandbox_plan_seccomp_instructions(p0) > 100 &&
+                   tf_sandbox_plan_seccomp_instructions(p1) == tf_sandbox_plan_seccomp_instructions(p0) &&
+                   tf_sandbox_plan_seccomp_instructions(p2) == tf_sandbox_plan_seccomp_instructions(p0) &&
+                   tf_sandbox_plan_capabilities(p2) == tf_sandbox_plan_capabilities(p0),
+           "cached plans: the same filter (%zu instructions) and capabilities as an uncached one",
+           p0 ? tf_sandbox_plan_seccomp_instructions(p0) : 0);
+        char *args[] = {"status", "try", "reboot", NULL};
+        if (p2)
+                run(p2, (uid_t)-1, args, &r);
+        IS_INT(ok ? ival(&r, "reboot") : -1, EPERM, "cached default plan: reboot -> EPERM (the filter is in force)");
+        char *add[] = {(char *)"SYS_BOOT", NULL};
+        s.sandbox.cap_add = add;
+        struct tf_sandbox_plan *p3 = NULL;
+        ok = tf_sandbox_prepare_cached(c, &s, true, &p3, NULL) == 0;
+        if (p3)
+                run(p3, (uid_t)-1, args, &r);
+        IS_INT(ok ? ival(&r, "reboot") : -1, EINVAL,
+               "cached plan with CAP_SYS_BOOT: its own filter, which allows reboot (EINVAL), not the first's");
+        tf_sandbox_plan_free(p0);
+        tf_sandbox_plan_free(p1);
+        tf_sandbox_plan_free(p2);
+        tf_sandbox_plan_free(p3);
+        tf_sandbox_cache_free(c);
+}
+
 static void test_seccomp_default(void) {
         struct tf_spec s;
         struct result r;
@@ -664,6 +700,7 @@ int main(int argc, char **argv) {
         chmod(tmpdir, 0755);
 
         test_prepare_time();
+        test_prepare_cached();
         test_errors();
         test_seccomp_default();
         test_caps();
