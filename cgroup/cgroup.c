@@ -1165,10 +1165,13 @@ static void remove_children(int dfd, unsigned depth) {
 static int leaf_remove(struct leaf *l, tf_error **err) {
         if (!l->created)
                 return 0;
-        int e;
-        if (l->dfd >= 0)
+        /* Sub-cgroups the service made are looked for only when they keep the leaf (EBUSY): listing
+         * every leaf of every run for them was the larger part of a removal. */
+        int e = rmdir(l->path) < 0 ? errno : 0;
+        if ((e == EBUSY || e == ENOTEMPTY) && l->dfd >= 0) {
                 remove_children(l->dfd, 0);
-        e = rmdir(l->path) < 0 ? errno : 0;
+                e = rmdir(l->path) < 0 ? errno : 0;
+        }
         if (e == 0 || e == ENOENT) {
                 l->created = false;
                 return 0;

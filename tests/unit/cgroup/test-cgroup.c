@@ -649,6 +649,37 @@ static void test_failure_leaves_nothing(void) {
         rmdir(d);
 }
 
+/* Cgroups the service made below its leaves (as root it may) go with them: the removal tries rmdir first
+ * and looks for them only when the leaf stays busy. */
+static void test_remove_subcgroups(void) {
+        struct tf_limits l = none();
+        l.memory = 64u << 20;
+        l.pids = 32;
+        struct tf_cg *cg = mk(&l, "for sub-cgroups");
+        if (!cg)
+                return;
+        char name[64];
+        snprintf(name, sizeof(name), "%s", name_buf);
+        bool made = true;
+        for (int h = 0; h < _H_MAX; h++) {
+                char *d = leaf(h, name, NULL);
+                if (!exists(d))
+                        continue;
+                char sub[1100], deep[1200];
+                snprintf(sub, sizeof(sub), "%s/made-by-service", d);
+                snprintf(deep, sizeof(deep), "%s/deeper", sub);
+                made = made && mkdir(sub, 0755) == 0 && mkdir(deep, 0755) == 0;
+        }
+        OK(made, "the service's own sub-cgroups (two levels) below every leaf");
+        tf_error *e = NULL;
+        int r = tf_cg_remove(cg, &e);
+        IS_INT(r, 0, "removed with its sub-cgroups%s%s", e ? ": " : "", e ? e->msg : "");
+        tf_error_free(e);
+        tf_cg_free(cg);
+        for (int h = 0; h < _H_MAX; h++)
+                OK(!exists(leaf(h, name, NULL)), "no %s directory left", hier[h]);
+}
+
 static int child_in_cgroup(void *arg) {
         (void)arg;
         return 0;
@@ -889,6 +920,7 @@ int main(void) {
         test_io();
         test_failure_leaves_nothing();
         test_clone3();
+        test_remove_subcgroups();
         test_attach_self();
         bench();
         host = tf_cg_host_free(host);
