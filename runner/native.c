@@ -1012,8 +1012,9 @@ static struct tf_sandbox_cache *native_sandbox_cache(struct tf_run *r) {
 
 /* Whether the service's leftovers below parent were swept by this process already; marks them swept. */
 static bool swept_once(struct native_ctx *nc, const char *parent, const char *service) {
+        _cleanup_free_ char *all = tf_asprintf("%s\n", parent ? parent : "");
         _cleanup_free_ char *key = tf_asprintf("%s\n%s", parent ? parent : "", service);
-        if (tf_strv_contains(nc->swept, key))
+        if (tf_strv_contains(nc->swept, all) || tf_strv_contains(nc->swept, key))
                 return true;
         tf_strv_push(&nc->swept, key);
         return false;
@@ -1525,6 +1526,12 @@ int tf_native_sweep(struct tf_run_ctx *c, const char *cgroup_parent, const char 
                 if (cgroup_parent && cgroup_parent[0] == '/')
                         lo->others_path = tf_strdup(below); /* a workflow's with container steps */
                 leftover_start(lo);
+        }
+        /* Every service's, as a manager does at its start: no run below this parent looks again. */
+        if (!service) {
+                _cleanup_free_ char *all = tf_asprintf("%s\n", cgroup_parent ? cgroup_parent : "");
+                if (!tf_strv_contains(nc->swept, all))
+                        tf_strv_push(&nc->swept, all);
         }
         return 0;
 }
