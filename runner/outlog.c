@@ -474,11 +474,24 @@ static void unwatch(struct outlog_stream *st) {
 }
 
 /* Read at most budget bytes; false once the fd is at EOF (or failed). */
-static bool pump(struct outlog_stream *st, size_t budget) {
+static bool pump(struct outlog_stream *st, size_t budget, bool unbounded) {
         static char buf[READ_CHUNK];
         size_t got = 0;
         while (got < budget) {
-                ssize_t k = read(st->fd, buf, sizeof(buf));
+                /* The raw copy never reads more than tfrun's queue for it can take: one dispatch's budget
+                 * (four chunks) read past a queue half full would drop what the run wrote. What is not
+                 * read waits in the pipe, and the run's writes block on it (hold()). The final read takes
+                 * everything: the log file must have it all. */
+                size_t want = sizeof(buf);
+                if (st->log->echo_raw && !unbounded) {
+                        size_t q = tf_out_queued(st->stream);
+                        size_t room = q < TF_OUT_QUEUE_MAX ? TF_OUT_QUEUE_MAX - q : 0;
+                        if (room == 0)
+                                return true;
+                        if (room < want)
+                                want = room;
+                }
+                ssize_t k = read(st->fd, buf, want);
                 if (k < 0 && errno == EINTR)
                         continue;
                 if (k < 0 && errno == EAGAIN)
@@ -516,24 +529,29 @@ static int on_out_writable(struct tf_source *s, int fd, uint32_t events, void *u
         return 0;
 }
 
-static void hold(struct outlog_stream *st) {
+/* Whether the pipe is held now (no longer read until the queue is down to a quarter). */
+static bool hold(struct outlog_stream *st) {
         int wfd = tf_out_watch_fd(st->stream);
         if (wfd < 0 || tf_out_queued(st->stream) < TF_OUT_QUEUE_MAX / 2)
-                return;
+                return false;
         _cleanup_error_ tf_error *e = NULL;
         /* Another run holding on the same fd (overlapping runs): read on, the copy drops what is over. */
         if (tf_loop_add_io(st->loop, wfd, EPOLLOUT, on_out_writable, st, &st->held_src, &e) < 0)
-                return;
+                return false;
         tf_source_remove(st->src);
         st->src = NULL;
+        return true;
 }
 
 static int on_readable(struct tf_source *s, int fd, uint32_t events, void *userdata) {
         struct outlog_stream *st = userdata;
-        if (!pump(st, READ_BUDGET))
+        if (!pump(st, READ_BUDGET, false))
                 unwatch(st);
-        else if (st->log->echo_raw)
-                hold(st);
+        else if (st->log->echo_raw && !hold(st) && tf_out_queued(st->stream) >= TF_OUT_QUEUE_MAX &&
+                 !pump(st, READ_BUDGET, true))
+                /* A full queue that cannot be held (its fd is another run's to wait on): read on, and the
+                 * copy drops what is over, rather than spin on a pipe never read. */
+                unwatch(st);
         return 0;
 }
 
@@ -556,7 +574,7 @@ void tf_outlog_finish(struct tf_outlog *l) {
                 return;
         for (int i = 1; i <= 2; i++)
                 if (l->s[i].fd >= 0) {
-                        pump(&l->s[i], FINAL_BUDGET);
+                        pump(&l->s[i], FINAL_BUDGET, true);
                         unwatch(&l->s[i]);
                 }
         /* The last lines without a newline. */
