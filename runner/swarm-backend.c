@@ -24,6 +24,14 @@
  * (ContainerSpec.StopSignal, StopGracePeriod), SIGKILL. The run ends once the service has no task left.
  * Other forwarded signals cannot be delivered and are refused with a warning.
  *
+ * A node lost: while the task runs its node is read once a second (GET /nodes/{id}); a node the swarm
+ * marks down ends the run as node-lost (the task would stay "running" in the manager's records, and its
+ * logs never come). The last logs of an ended task are waited for at most TAIL_USEC.
+ *
+ * Other nodes' engines (ctx->swarm_nodes, `tfrun up --swarm-node`): each is asked for its node id; a
+ * task's exited container is removed, and its OOM kill read, through its own node's engine, and the
+ * manager's sweep removes the exited containers lost runs left there.
+ *
  * Nothing here blocks tfrun's loop: every Engine API call is an asynchronous call of docker/.
  */
 #include <errno.h>
@@ -100,6 +108,17 @@ struct sweeper {
         struct sweeper *next_sweeper;
 };
 
+/* The exited task containers one service's lost runs left on a --swarm-node engine (see csweep_begin()). */
+struct csweep {
+        struct sctx *x;
+        struct engine *g;
+        char *service;
+        char **ids, **runs;
+        size_t next;
+        tf_docker_call *call;
+        struct csweep *next_csweep;
+};
+
 /* The process-wide state: ctx->backend_state[TF_RUN_CTX_SWARM]. */
 struct sctx {
         struct tf_loop *loop; /* borrowed */
@@ -110,6 +129,7 @@ struct sctx {
         char **live_ids; /* services this process created and has not removed yet */
         struct removal *removals;
         struct sweeper *sweepers;
+        struct csweep *csweeps;
 };
 
 enum step {
@@ -278,8 +298,22 @@ static void sweeper_free(struct sweeper *w) {
 
 static void removal_free(struct removal *m);
 
+static void csweep_free(struct csweep *w) {
+        tf_docker_call_cancel(w->call);
+        tf_strv_free(w->ids);
+        tf_strv_free(w->runs);
+        free(w->service);
+        free(w);
+}
+
 static void sctx_free(void *p) {
         struct sctx *x = p;
+        while (x->csweeps) {
+                struct csweep *w = x->csweeps;
+                x->csweeps = w->next_csweep;
+                tf_loop_release(x->loop);
+                csweep_free(w);
+        }
         engine_done(&x->mgr);
         for (size_t i = 0; i < x->n_nodes; i++)
                 engine_done(&x->nodes[i]);
@@ -708,6 +742,9 @@ static void on_tasks(tf_docker_call *c, int r, tf_error *err, struct tf_docker_r
         if (streq(st, "complete"))
                 k->exit_code = k->have_exit_code ? k->exit_code : 0;
         if (state_final(st)) {
+                /* A short task may be over before a poll saw it run: its node is said all the same. */
+                if (k->step == STEP_WAIT && k->node_id && k->container_id)
+                        tf_log("%s: swarm task on node %s", run->run_id, k->node_id);
                 if (k->exit_code < 0 && k->container_id) {
                         k->exit_code = 255;
                         k->have_exit_code = false;
@@ -1177,6 +1214,97 @@ static bool service_name_ok(const char *s) {
         return true;
 }
 
+static void csweep_done(struct csweep *w) {
+        struct sctx *x = w->x;
+        for (struct csweep **p = &x->csweeps; *p; p = &(*p)->next_csweep)
+                if (*p == w) {
+                        *p = w->next_csweep;
+                        break;
+                }
+        w->call = NULL;
+        tf_loop_release(x->loop);
+        csweep_free(w);
+}
+
+static void csweep_next(struct csweep *w);
+
+static void on_csweep_removed(tf_docker_call *c, int r, tf_error *err, struct tf_docker_reply *rep,
+                              void *userdata) {
+        struct csweep *w = userdata;
+        const char *id = w->ids[w->next], *run = w->runs[w->next];
+        w->call = NULL;
+        if (r < 0 && err->code != ENOENT)
+                tf_log("warning: %s: removing the exited container %.12s of run %s on %s: %s", w->service, id,
+                       run, w->g->host, err->msg);
+        else
+                tf_log("%s: removed the exited container %.12s left by run %s on %s (its tfrun, pid %d, is "
+                       "gone)",
+                       w->service, id, run, w->g->host, (int)run_label_pid(run, w->service));
+        w->next++;
+        csweep_next(w);
+}
+
+static void csweep_next(struct csweep *w) {
+        for (; w->ids && w->ids[w->next]; w->next++) {
+                const char *id = w->ids[w->next], *run = w->runs[w->next];
+                if (!is_stale(w->x, id, run, w->service))
+                        continue;
+                _cleanup_error_ tf_error *e = NULL;
+                if (tf_docker_container_remove_async(w->g->d, id, true, REMOVE_TIMEOUT_USEC, on_csweep_removed,
+                                                     w, &w->call, &e) == 0)
+                        return;
+                tf_log("warning: %s: removing the exited container %.12s of run %s on %s: %s", w->service, id,
+                       run, w->g->host, e->msg);
+        }
+        csweep_done(w);
+}
+
+static void on_csweep_listed(tf_docker_call *c, int r, tf_error *err, struct tf_docker_reply *rep,
+                             void *userdata) {
+        struct csweep *w = userdata;
+        w->call = NULL;
+        if (r < 0) {
+                tf_log("warning: %s: looking for exited task containers on %s: %s", w->service, w->g->host,
+                       err->msg);
+                return csweep_done(w);
+        }
+        for (size_t i = 0; i < json_array_size(rep->json); i++) {
+                json_t *ct = json_array_get(rep->json, i);
+                const char *id = json_string_value(json_object_get(ct, "Id"));
+                json_t *labels = json_object_get(ct, "Labels");
+                const char *run = json_string_value(json_object_get(labels, "tfrun.run"));
+                const char *svc = json_string_value(json_object_get(labels, "tfrun.service"));
+                if (!id_ok(id) || !run || !svc || !streq(svc, w->service))
+                        continue;
+                tf_strv_push(&w->ids, id);
+                tf_strv_push(&w->runs, run);
+        }
+        csweep_next(w);
+}
+
+/* A job's completed task keeps its container on its node, whatever is done through the manager (see
+ * remove_later()): on each node engine tfrun was given, the exited ones of runs whose tfrun is gone. Only
+ * containers of swarm tasks (com.docker.swarm.task.id), never the docker backend's. */
+static void csweep_begin(struct sctx *x, struct engine *g, const char *service) {
+        _cleanup_error_ tf_error *e = NULL;
+        struct csweep *w = tf_malloc0(sizeof(*w));
+        *w = (struct csweep){.x = x, .g = g, .service = tf_strdup(service)};
+        /* {"label":["tfrun.service=NAME","com.docker.swarm.task.id"],"status":["exited"]}; NAME checked. */
+        _cleanup_free_ char *path = tf_asprintf(
+                "/containers/json?all=1&filters=%%7B%%22label%%22%%3A%%5B%%22tfrun.service%%3D%s%%22%%2C%%22"
+                "com.docker.swarm.task.id%%22%%5D%%2C%%22status%%22%%3A%%5B%%22exited%%22%%5D%%7D",
+                service);
+        if (tf_docker_request_async(g->d, "list exited task containers", "GET", path, NULL, 0, on_csweep_listed,
+                                    w, &w->call, &e) < 0) {
+                tf_log("warning: %s: looking for exited task containers on %s: %s", service, g->host, e->msg);
+                csweep_free(w);
+                return;
+        }
+        tf_loop_hold(x->loop);
+        w->next_csweep = x->csweeps;
+        x->csweeps = w;
+}
+
 static int swarm_sweep(struct tf_run_ctx *ctx, const char *service, tf_error **err) {
         if (!service_name_ok(service))
                 return tf_error_set(err, EINVAL, "%s: not a service name", service);
@@ -1195,6 +1323,8 @@ static int swarm_sweep(struct tf_run_ctx *ctx, const char *service, tf_error **e
         tf_loop_hold(x->loop);
         w->next_sweeper = x->sweepers;
         x->sweepers = w;
+        for (size_t i = 0; i < x->n_nodes; i++)
+                csweep_begin(x, &x->nodes[i], service);
         return 0;
 }
 

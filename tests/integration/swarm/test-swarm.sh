@@ -203,6 +203,24 @@ nothing_left auto "--swarm: the auto run" both
 nothing_left wnode "--swarm-node: the run on the worker" both
 down
 
+# --- a kill -9 of the manager while its run is on the worker; the job completes without it: the restarted
+# manager removes the service and, through --swarm-node, the completed task's container on the worker ---
+rm -f "$SVC"/*.yaml
+svc done9 "image: $IMAGE" "backend: swarm" "sandbox: {no_new_privileges: false}" "placement: [node.role==worker]" \
+        "command: [sh, -c, 'sleep 2; echo done9']"
+up --swarm-node "$WORKER"
+"$TFRUN" trigger done9 --socket "$MSOCK" >/dev/null
+wait_log "done9-[0-9]*-[0-9]*: swarm task on node" 30
+ok "kill -9, worker: the run's task runs on the worker"
+kill -KILL "$UP_PID"; wait "$UP_PID" 2>/dev/null; UP_PID=
+for _ in $(seq 1 100); do [ "$(tasks_left done9)" = 0 ] && break; sleep 0.2; done
+is "$(containers_left done9 "$WORKER" | grep -c .)" 1 "kill -9, worker: the job completed, its container stays on the worker"
+up --swarm-node "$WORKER"
+wait_log "done9: removed the exited container [a-z0-9]* left by run done9-[0-9]*-[0-9]* on $WORKER" 30
+ok "kill -9, worker: the restarted manager removes it through the worker's engine"
+nothing_left done9 "kill -9, worker, then sweep" both
+down
+
 # --- a node stopped mid-run: the run fails as node-lost within a bound, the manager keeps firing ---
 rm -f "$SVC"/*.yaml
 if [ -z "$started" ]; then
