@@ -184,6 +184,13 @@ svc wnode "image: $IMAGE" "backend: swarm" "sandbox: {no_new_privileges: false}"
 svc nodefault "image: $IMAGE" "command: [true]"
 svc local "image: $IMAGE" "backend: docker" "command: [sh, -c, 'echo local-done']"
 svc plain "command: [sh, -c, 'echo plain-done']"
+got=$("$TFRUN" up "$SVC" --state-dir "$ST" --socket "$MSOCK" --swarm=tcp://127.0.0.1:2375 2>&1); rc=$?
+is "$rc" 125 "--swarm=tcp://...: refused with 125"
+is "$got" "tfrun: up: --swarm takes an engine's socket as unix:///PATH, not 'tcp://127.0.0.1:2375'" "--swarm=tcp://...: the message"
+got=$("$TFRUN" up "$SVC" --state-dir "$ST" --socket "$MSOCK" --swarm-node /tmp/tfsw2/docker.sock 2>&1); rc=$?
+is "$rc" 125 "--swarm-node without unix://: refused with 125"
+is "$got" "tfrun: up: --swarm-node takes an engine's socket as unix:///PATH, not '/tmp/tfsw2/docker.sock'" \
+        "--swarm-node without unix://: the message"
 DOCKER_HOST= up --swarm=unix:///tmp/tfsw1/docker.sock --swarm-node "$WORKER"
 "$TFRUN" ps --socket "$MSOCK" >"$TMPD/ps.out"
 is "$(awk '$1 == "auto" {print $2}' "$TMPD/ps.out")" swarm "--swarm: an image without backend: runs on the swarm"
