@@ -96,16 +96,23 @@ static int check_sandbox(const struct tf_spec *s, int api, tf_error **err) {
         /* The default sandbox's first wall a service cannot pin: it is refused unless the spec opts out in
          * words, so that a spec without sandbox: never runs with less than it says. */
         char buf[32];
+        /* No backend: key: `tfrun up --swarm` sent a spec with an image here; its image: is the line. */
+        struct tf_pos pos = s->pos_sandbox.line ? s->pos_sandbox
+                            : s->pos_backend.line ? s->pos_backend
+                                                  : s->pos_image;
         if (sb->no_new_privileges && api < API_PRIVILEGES_MINOR)
                 return refuse(
-                        s, s->pos_sandbox.line ? s->pos_sandbox : s->pos_backend, err, EOPNOTSUPP,
+                        s, pos, err, EOPNOTSUPP,
                         "sandbox.no_new_privileges: a Swarm service has no Privileges.NoNewPrivileges on "
                         "Docker Engine API %s (it needs 1.%d), and the default sandbox sets it, so the "
-                        "backend swarm cannot honour it; expected sandbox: {no_new_privileges: false} to "
+                        "backend swarm cannot honour it%s; expected sandbox: {no_new_privileges: false} to "
                         "run "
                         "without it (the engine's own seccomp profile and masked paths still apply), or "
                         "backend: docker",
-                        api_text(api, buf, sizeof(buf)), API_PRIVILEGES_MINOR);
+                        api_text(api, buf, sizeof(buf)), API_PRIVILEGES_MINOR,
+                        s->backend == TF_BACKEND_AUTO
+                                ? " (tfrun up --swarm runs a spec with an image and no backend: key there)"
+                                : "");
         if (sb->seccomp == TF_SECCOMP_PROFILE)
                 return no_field(s, sb->pos_seccomp, api, "sandbox.seccomp", "seccomp profile",
                                 "seccomp: default (the engine's built-in profile) or backend: docker", err);

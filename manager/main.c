@@ -35,6 +35,11 @@ static void usage_up(FILE *f) {
               "                         (a warning says so); [IPV6]:PORT; port 0 takes a free one\n"
               "  --log-max SIZE         the cap of each run's log (default 10M): its first three quarters\n"
               "                         and its last quarter are kept\n"
+              "  --swarm[=ENGINE]       specs with an image and no backend: key run on the swarm (as\n"
+              "                         backend: swarm); ENGINE (unix:///PATH) is the swarm manager's engine\n"
+              "                         of every swarm run (default: $DOCKER_HOST, else the local engine)\n"
+              "  --swarm-node ENGINE    another node's engine (repeatable): tfrun removes the exited\n"
+              "                         containers of tasks that ran there and reads their OOM kills\n"
               "  -h, --help             this text\n"
               "\n"
               "SIGTERM/SIGINT stop every run per its `stop:` and exit 0; SIGHUP re-reads DIR (as `tfrun reload`).\n",
@@ -48,8 +53,11 @@ static int cmd_up(int argc, char **argv) {
                 { "log-max", required_argument, NULL, 'M' },
                 { "listen", required_argument, NULL, 'L' },
                 { "config", required_argument, NULL, 'c' },
+                { "swarm", optional_argument, NULL, 'W' },
+                { "swarm-node", required_argument, NULL, 'N' },
                 {},
         };
+        _cleanup_strv_free_ char **nodes = NULL;
         struct tf_manager_options o = { .dir = "." };
         const char *config = NULL;
         int c;
@@ -71,6 +79,20 @@ static int cmd_up(int argc, char **argv) {
                         break;
                 case 'c':
                         config = optarg;
+                        break;
+                case 'W':
+                case 'N':
+                        /* Checked now: tfrun speaks to engines on unix sockets only (docker/docker.h). */
+                        if (optarg && (!tf_startswith(optarg, "unix:///") || strlen(optarg) > 4096)) {
+                                tf_log("up: %s takes an engine's socket as unix:///PATH, not '%s'",
+                                       c == 'W' ? "--swarm" : "--swarm-node", optarg);
+                                return 125;
+                        }
+                        if (c == 'W') {
+                                o.swarm = true;
+                                o.swarm_host = optarg;
+                        } else
+                                tf_strv_push(&nodes, optarg);
                         break;
                 case 'M':
                         if (tf_parse_size(optarg, &o.log_max) < 0 || o.log_max < 4096) {
@@ -104,6 +126,7 @@ static int cmd_up(int argc, char **argv) {
                 return 125;
         }
         o.settings = settings;
+        o.swarm_nodes = nodes;
         struct tf_manager *m = NULL;
         if (tf_manager_new(&o, &m, &e) < 0) {
                 tf_log("up: %s", e->msg);

@@ -217,6 +217,10 @@ static int load_spec(struct tf_manager *m, const char *file, struct tf_spec **re
         r = tf_spec_load(file, NULL, &spec, err);
         if (r < 0)
                 return r;
+        /* --swarm: an image without a backend: key goes to the swarm instead of the local engine. What the
+         * swarm cannot honour (the default sandbox's no_new_privileges ...) is then refused below. */
+        if (m->o.swarm && spec->backend == TF_BACKEND_AUTO && spec->image && spec->n_steps == 0)
+                spec->resolved_backend = TF_BACKEND_SWARM;
         /* tf_run_check() makes a run to check it: the id it takes is given back. */
         unsigned counter = m->ctx.run_counter;
         r = tf_run_check(&m->ctx, spec, &m->run_opts, err);
@@ -1216,6 +1220,8 @@ int tf_manager_new(const struct tf_manager_options *o, struct tf_manager **ret, 
         if (r < 0)
                 goto fail;
         tf_run_ctx_init(&m->ctx, m->loop);
+        m->ctx.swarm_host = m->o.swarm_host;
+        m->ctx.swarm_nodes = m->o.swarm_nodes;
         m->started_usec = tf_now(CLOCK_REALTIME);
         r = open_history(m, err);
         if (r < 0)

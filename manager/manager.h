@@ -32,6 +32,12 @@ struct tf_manager_options {
         const char *listen;        /* --listen [ADDR]:PORT: the API on TCP too (bearer tokens); NULL: not */
         /* --config FILE (borrowed; outlives the manager); NULL: none (no budget, no admission). */
         const struct tf_settings *settings;
+        /* --swarm[=ENGINE]: a spec with an image and no backend: key runs on the swarm backend (as
+         * backend: swarm); swarm_host (NULL: $DOCKER_HOST) is the swarm manager's engine of every swarm run.
+         * --swarm-node ENGINE...: other nodes' engines (NULL-terminated, may be NULL). Borrowed. */
+        bool swarm;
+        const char *swarm_host;
+        char *const *swarm_nodes;
 };
 
 /* Takes the state directory's lock, loads DIR; nothing runs before tf_manager_run(). */

@@ -47,6 +47,7 @@ const char *tf_run_reason_name(enum tf_run_reason r) {
                 [TF_REASON_NOT_EXECUTABLE] = "not-executable",
                 [TF_REASON_START_FAILED] = "start-failed",
                 [TF_REASON_INVALID_SPEC] = "invalid-spec",
+                [TF_REASON_NODE_LOST] = "node-lost",
         };
         return (unsigned) r < ELEMENTSOF(names) ? names[r] : "unknown";
 }
@@ -340,6 +341,19 @@ void tf_run_exec_failed(struct tf_run *r, int exit_status, const char *msg) {
         r->result.exit_status = exit_status;
         r->result.exit_code = exit_status;
         r->result.reason = exit_status == 127 ? TF_REASON_NOT_FOUND : TF_REASON_NOT_EXECUTABLE;
+        r->state = TF_RUN_FAILED;
+        end_run(r);
+}
+
+void tf_run_lost(struct tf_run *r, const char *msg) {
+        if (is_final(r->state))
+                return;
+        mark_ended(r);
+        set_error(r, msg);
+        r->result.exit_status = 125;
+        r->result.exit_code = -1;
+        r->result.signal = 0;
+        r->result.reason = TF_REASON_NODE_LOST;
         r->state = TF_RUN_FAILED;
         end_run(r);
 }

@@ -42,6 +42,7 @@ enum tf_run_reason {
         TF_REASON_NOT_EXECUTABLE, /* the command cannot be executed (126) */
         TF_REASON_START_FAILED,   /* tfrun could not start it: refused limit, backend down, ... (125) */
         TF_REASON_INVALID_SPEC,   /* the spec failed validation; nothing was started (125) */
+        TF_REASON_NODE_LOST,      /* the node running it went away: its end is unknown (125; swarm) */
 };
 const char *tf_run_reason_name(enum tf_run_reason r);
 
@@ -125,6 +126,12 @@ struct tf_run_ctx {
         void (*backend_state_free[4])(void *state);
         /* Unit tests of what drives runs (services) put a backend of their own here. */
         const struct tf_backend_ops *backend_override;
+        /* The swarm backend: the swarm manager's engine ("unix:///path"; NULL: $DOCKER_HOST, else the
+         * default socket) and the engines of other nodes (NULL-terminated; may be NULL), asked for their
+         * node ids so that a task's exited container is removed, and its OOM kill read, on its own node.
+         * Borrowed. */
+        const char *swarm_host;
+        char *const *swarm_nodes;
 };
 #define TF_RUN_CTX_DOCKER 0
 #define TF_RUN_CTX_NATIVE 1
@@ -288,6 +295,9 @@ void tf_run_child_exited(struct tf_run *r, int code, int status);
 
 /* Called by backends when exec failed in the child: 126 or 127, with the child's message. */
 void tf_run_exec_failed(struct tf_run *r, int exit_status, const char *msg);
+/* The main process's end can no longer be known (a swarm node went down under it): the run fails with
+ * status 125, reason node-lost and msg as its error. */
+void tf_run_lost(struct tf_run *r, const char *msg);
 
 /* Stop per the spec: stop signal to every process, grace, then SIGKILL. `cancel` marks it cancelled
  * (operator request) rather than timed-out. */

@@ -24,6 +24,14 @@
  * (ContainerSpec.StopSignal, StopGracePeriod), SIGKILL. The run ends once the service has no task left.
  * Other forwarded signals cannot be delivered and are refused with a warning.
  *
+ * A node lost: while the task runs its node is read once a second (GET /nodes/{id}); a node the swarm
+ * marks down ends the run as node-lost (the task would stay "running" in the manager's records, and its
+ * logs never come). The last logs of an ended task are waited for at most TAIL_USEC.
+ *
+ * Other nodes' engines (ctx->swarm_nodes, `tfrun up --swarm-node`): each is asked for its node id; a
+ * task's exited container is removed, and its OOM kill read, through its own node's engine, and the
+ * manager's sweep removes the exited containers lost runs left there.
+ *
  * Nothing here blocks tfrun's loop: every Engine API call is an asynchronous call of docker/.
  */
 #include <errno.h>
@@ -52,6 +60,12 @@
 #define REMOVE_TIMEOUT_USEC (10 * UINT64_C(1000000))
 /* After a stop removed the service, how long its task may take to go, beyond the stop grace. */
 #define GONE_USEC (10 * UINT64_C(1000000))
+/* How often the node of a running task is asked for (GET /nodes/{id}): a node that went down leaves its
+ * task "running" in the manager's records for good (until it is orphaned, after 24 h), so its state is the
+ * only sign. */
+#define NODE_CHECK_USEC (1000 * UINT64_C(1000))
+/* The last logs of a task once it ended: a node that went away may never send them. */
+#define TAIL_USEC (5 * UINT64_C(1000000))
 /* An id as the engine makes them (25 lower-case alphanumerics); bounded before a path is built with it. */
 #define ID_MAX 64
 
@@ -60,10 +74,25 @@ struct watch {
         struct tf_source *src;
 };
 
+/* One engine client with its watches on the loop: the swarm manager's, or another node's. */
+struct engine {
+        struct tf_loop *loop; /* borrowed */
+        tf_docker *d;
+        struct watch *watches;
+        size_t n_watches;
+        struct tf_source *timer;
+        /* A node's engine (not the manager's): its address as given, and its node id once GET /info
+         * answered (NULL until then, or when it is not part of the swarm). */
+        char *host;
+        char *node_id;
+        tf_docker_call *call;
+};
+
 struct removal {
         struct sctx *x;
         char *id, *name;
         char *container; /* the task's container, removed after the service (see remove_later()) */
+        char *node;      /* the node it ran on */
         tf_docker_call *call;
         struct removal *next;
 };
@@ -79,16 +108,28 @@ struct sweeper {
         struct sweeper *next_sweeper;
 };
 
+/* The exited task containers one service's lost runs left on a --swarm-node engine (see csweep_begin()). */
+struct csweep {
+        struct sctx *x;
+        struct engine *g;
+        char *service;
+        char **ids, **runs;
+        size_t next;
+        tf_docker_call *call;
+        struct csweep *next_csweep;
+};
+
 /* The process-wide state: ctx->backend_state[TF_RUN_CTX_SWARM]. */
 struct sctx {
         struct tf_loop *loop; /* borrowed */
-        tf_docker *d;
-        struct watch *watches;
-        size_t n_watches;
-        struct tf_source *timer;
+        tf_docker *d;         /* mgr.d */
+        struct engine mgr;
+        struct engine *nodes; /* the engines of other nodes (--swarm-node) */
+        size_t n_nodes;
         char **live_ids; /* services this process created and has not removed yet */
         struct removal *removals;
         struct sweeper *sweepers;
+        struct csweep *csweeps;
 };
 
 enum step {
@@ -113,6 +154,9 @@ struct swr {
         tf_docker_call *poll;    /* a tasks list in flight */
         tf_docker_call *rm;      /* the stop's DELETE */
         struct tf_source *timer; /* the next poll */
+        tf_docker_call *node_call;   /* GET /nodes/{id} of the task's node */
+        uint64_t node_checked;       /* when node_call was last sent (CLOCK_MONOTONIC) */
+        struct tf_source *tail_timer; /* bounds STEP_TAIL */
         uint64_t bytes[3];       /* payload delivered per stream */
         int stop_sig;
         uint64_t stop_deadline;
@@ -141,30 +185,30 @@ static void live_remove(struct sctx *x, const char *id) {
 }
 
 static int on_client_io(struct tf_source *s, int fd, uint32_t events, void *userdata) {
-        struct sctx *x = userdata;
+        struct engine *g = userdata;
         _cleanup_error_ tf_error *e = NULL;
         int what = ((events & EPOLLIN) ? TF_DOCKER_WATCH_IN : 0) |
                    ((events & EPOLLOUT) ? TF_DOCKER_WATCH_OUT : 0) |
                    ((events & (EPOLLERR | EPOLLHUP)) ? TF_DOCKER_WATCH_ERR : 0);
-        if (tf_docker_on_fd(x->d, fd, what, &e) < 0)
+        if (tf_docker_on_fd(g->d, fd, what, &e) < 0)
                 tf_log("warning: %s", e->msg);
         return 0;
 }
 
 static int on_client_timer(struct tf_source *s, int fd, uint32_t events, void *userdata) {
-        struct sctx *x = userdata;
+        struct engine *g = userdata;
         _cleanup_error_ tf_error *e = NULL;
-        if (tf_docker_on_timer(x->d, &e) < 0)
+        if (tf_docker_on_timer(g->d, &e) < 0)
                 tf_log("warning: %s", e->msg);
         return 0;
 }
 
 static int watch_fd(void *userdata, int fd, int what) {
-        struct sctx *x = userdata;
-        for (size_t i = 0; i < x->n_watches; i++)
-                if (x->watches[i].fd == fd) {
-                        tf_source_remove(x->watches[i].src);
-                        x->watches[i] = x->watches[--x->n_watches];
+        struct engine *g = userdata;
+        for (size_t i = 0; i < g->n_watches; i++)
+                if (g->watches[i].fd == fd) {
+                        tf_source_remove(g->watches[i].src);
+                        g->watches[i] = g->watches[--g->n_watches];
                         break;
                 }
         if (what == 0)
@@ -173,25 +217,72 @@ static int watch_fd(void *userdata, int fd, int what) {
                 ((what & TF_DOCKER_WATCH_IN) ? EPOLLIN : 0) | ((what & TF_DOCKER_WATCH_OUT) ? EPOLLOUT : 0);
         _cleanup_error_ tf_error *e = NULL;
         struct tf_source *src;
-        int r = tf_loop_add_io(x->loop, fd, ev, on_client_io, x, &src, &e);
+        int r = tf_loop_add_io(g->loop, fd, ev, on_client_io, g, &src, &e);
         if (r < 0)
                 return r;
-        x->watches = tf_realloc(x->watches, (x->n_watches + 1) * sizeof(*x->watches));
-        x->watches[x->n_watches++] = (struct watch){.fd = fd, .src = src};
+        g->watches = tf_realloc(g->watches, (g->n_watches + 1) * sizeof(*g->watches));
+        g->watches[g->n_watches++] = (struct watch){.fd = fd, .src = src};
         return 0;
 }
 
 static int watch_timer(void *userdata, uint64_t at) {
-        struct sctx *x = userdata;
+        struct engine *g = userdata;
         if (at == 0) {
-                tf_source_remove(x->timer);
-                x->timer = NULL;
+                tf_source_remove(g->timer);
+                g->timer = NULL;
                 return 0;
         }
-        if (x->timer)
-                return tf_source_set_time(x->timer, at);
+        if (g->timer)
+                return tf_source_set_time(g->timer, at);
         _cleanup_error_ tf_error *e = NULL;
-        return tf_loop_add_timer(x->loop, CLOCK_MONOTONIC, at, on_client_timer, x, &x->timer, &e);
+        return tf_loop_add_timer(g->loop, CLOCK_MONOTONIC, at, on_client_timer, g, &g->timer, &e);
+}
+
+/* A client for host on the loop (nothing sent yet). */
+static int engine_init(struct engine *g, struct tf_loop *loop, const char *host, tf_error **err) {
+        *g = (struct engine){.loop = loop};
+        int r = tf_docker_new(host, &g->d, err);
+        if (r < 0)
+                return r;
+        return tf_docker_watch(
+                g->d, &(struct tf_docker_watch){.fd = watch_fd, .timer = watch_timer, .userdata = g}, err);
+}
+
+static void engine_done(struct engine *g) {
+        tf_docker_call_cancel(g->call);
+        g->call = NULL;
+        g->d = g->d ? tf_docker_free(g->d) : NULL;
+        for (size_t i = 0; i < g->n_watches; i++)
+                tf_source_remove(g->watches[i].src);
+        free(g->watches);
+        g->watches = NULL;
+        g->n_watches = 0;
+        tf_source_remove(g->timer);
+        g->timer = NULL;
+        free(g->host);
+        free(g->node_id);
+}
+
+/* The engine of the node with this id, if tfrun was given it (--swarm-node); else NULL. */
+static struct engine *node_engine(struct sctx *x, const char *node_id) {
+        for (size_t i = 0; node_id && i < x->n_nodes; i++)
+                if (x->nodes[i].node_id && streq(x->nodes[i].node_id, node_id))
+                        return &x->nodes[i];
+        return NULL;
+}
+
+static void on_node_info(tf_docker_call *c, int r, tf_error *err, struct tf_docker_reply *rep,
+                         void *userdata) {
+        struct engine *g = userdata;
+        g->call = NULL;
+        const char *id = json_string_value(
+                json_object_get(json_object_get(rep ? rep->json : NULL, "Swarm"), "NodeID"));
+        if (r < 0 || !id || !*id) {
+                tf_log("warning: swarm node engine %s: %s", g->host,
+                       r < 0 ? err->msg : "not part of a swarm (its GET /info has no Swarm.NodeID)");
+                return;
+        }
+        g->node_id = tf_strdup(id);
 }
 
 static void sweeper_free(struct sweeper *w) {
@@ -207,9 +298,27 @@ static void sweeper_free(struct sweeper *w) {
 
 static void removal_free(struct removal *m);
 
+static void csweep_free(struct csweep *w) {
+        tf_docker_call_cancel(w->call);
+        tf_strv_free(w->ids);
+        tf_strv_free(w->runs);
+        free(w->service);
+        free(w);
+}
+
 static void sctx_free(void *p) {
         struct sctx *x = p;
-        x->d = tf_docker_free(x->d);
+        while (x->csweeps) {
+                struct csweep *w = x->csweeps;
+                x->csweeps = w->next_csweep;
+                tf_loop_release(x->loop);
+                csweep_free(w);
+        }
+        engine_done(&x->mgr);
+        for (size_t i = 0; i < x->n_nodes; i++)
+                engine_done(&x->nodes[i]);
+        free(x->nodes);
+        x->d = NULL;
         while (x->sweepers) {
                 struct sweeper *w = x->sweepers;
                 x->sweepers = w->next_sweeper;
@@ -222,10 +331,6 @@ static void sctx_free(void *p) {
                 tf_loop_release(x->loop);
                 removal_free(m);
         }
-        for (size_t i = 0; i < x->n_watches; i++)
-                tf_source_remove(x->watches[i].src);
-        free(x->watches);
-        tf_source_remove(x->timer);
         tf_strv_free(x->live_ids);
         free(x);
 }
@@ -235,18 +340,29 @@ static int sctx_get(struct tf_run_ctx *ctx, struct sctx **ret, tf_error **err) {
                 *ret = ctx->backend_state[TF_RUN_CTX_SWARM];
                 return 0;
         }
-        tf_docker *d = NULL;
-        int r = tf_docker_new(NULL, &d, err);
-        if (r < 0)
-                return r;
         struct sctx *x = tf_malloc0(sizeof(*x));
         x->loop = ctx->loop;
-        x->d = d;
-        r = tf_docker_watch(
-                d, &(struct tf_docker_watch){.fd = watch_fd, .timer = watch_timer, .userdata = x}, err);
+        int r = engine_init(&x->mgr, ctx->loop, ctx->swarm_host, err);
         if (r < 0) {
                 sctx_free(x);
                 return r;
+        }
+        x->d = x->mgr.d;
+        size_t n = ctx->swarm_nodes ? tf_strv_length((char **)ctx->swarm_nodes) : 0;
+        /* Not moved once made: each engine is its watches' userdata. */
+        x->nodes = tf_malloc0((n + 1) * sizeof(*x->nodes));
+        for (size_t i = 0; i < n; i++) {
+                struct engine *g = &x->nodes[x->n_nodes];
+                _cleanup_error_ tf_error *e = NULL;
+                if (engine_init(g, ctx->loop, ctx->swarm_nodes[i], &e) < 0 ||
+                    tf_docker_request_async(g->d, "read the node's swarm id", "GET", "/info", NULL, 0,
+                                            on_node_info, g, &g->call, &e) < 0) {
+                        tf_log("warning: swarm node engine %s: %s", ctx->swarm_nodes[i], e->msg);
+                        engine_done(g);
+                        continue;
+                }
+                g->host = tf_strdup(ctx->swarm_nodes[i]);
+                x->n_nodes++;
         }
         ctx->backend_state[TF_RUN_CTX_SWARM] = x;
         ctx->backend_state_free[TF_RUN_CTX_SWARM] = sctx_free;
@@ -268,6 +384,7 @@ static void removal_free(struct removal *m) {
         free(m->id);
         free(m->name);
         free(m->container);
+        free(m->node);
         free(m);
 }
 
@@ -281,12 +398,14 @@ static void on_removed(tf_docker_call *c, int r, tf_error *err, struct tf_docker
                 live_remove(x, m->id);
                 m->id = (free(m->id), NULL);
                 _cleanup_error_ tf_error *e = NULL;
+                struct engine *g = node_engine(x, m->node);
                 if (m->container &&
-                    tf_docker_container_remove_async(x->d, m->container, true, REMOVE_TIMEOUT_USEC,
+                    tf_docker_container_remove_async(g ? g->d : x->d, m->container, true, REMOVE_TIMEOUT_USEC,
                                                      on_removed, m, &m->call, &e) == 0)
                         return;
         }
-        /* ENOENT: the container is on another node's engine (see remove_later()). */
+        /* ENOENT: the container is on another node's engine that tfrun was not given (see
+         * remove_later()). */
         for (struct removal **p = &x->removals; *p; p = &(*p)->next)
                 if (*p == m) {
                         *p = m->next;
@@ -306,16 +425,19 @@ static int service_delete(struct sctx *x, const char *id, tf_docker_done_fn done
 /* The service's DELETE, owned by the process: it outlives the run. Takes id.
  *
  * A job's finished task keeps its container on its node after `service rm` (moby does not remove the
- * containers of completed job tasks): when the task ran on the manager's own node, the container is
- * removed through the manager's engine afterwards; on another node that engine answers 404 and the
- * exited container stays there (docs/spec.md). */
-static void remove_later(struct sctx *x, char *id, const char *container, const char *name) {
+ * containers of completed job tasks, and its task reaper keeps a job's task records whatever the task
+ * history limit): the container is removed afterwards through its node's engine when tfrun was given it
+ * (--swarm-node), else through the manager's engine, which has it when the task ran on the manager's own
+ * node; on another node that engine answers 404 and the exited container stays there (docs/spec.md). */
+static void remove_later(struct sctx *x, char *id, const char *container, const char *node,
+                         const char *name) {
         _cleanup_error_ tf_error *e = NULL;
         struct removal *m = tf_malloc0(sizeof(*m));
         *m = (struct removal){.x = x,
                               .id = id,
                               .name = tf_strdup(name),
-                              .container = container && id_ok(container) ? tf_strdup(container) : NULL};
+                              .container = container && id_ok(container) ? tf_strdup(container) : NULL,
+                              .node = node ? tf_strdup(node) : NULL};
         if (service_delete(x, id, on_removed, m, &m->call, &e) < 0) {
                 tf_log("warning: %s: remove swarm service %.12s: %s", name, id, e->msg);
                 live_remove(x, id);
@@ -371,6 +493,10 @@ static void unwind(struct swr *k) {
         k->poll = NULL;
         tf_source_remove(k->timer);
         k->timer = NULL;
+        tf_docker_call_cancel(k->node_call);
+        k->node_call = NULL;
+        tf_source_remove(k->tail_timer);
+        k->tail_timer = NULL;
         k->step = STEP_DONE;
 }
 
@@ -416,9 +542,9 @@ static void on_oom_inspected(tf_docker_call *c, int r, tf_error *err, struct tf_
         } else {
                 /* Another node's container: this engine cannot see it. */
                 k->oom = true;
-                tf_log("%s: exit 137 under limits.memory on node %.12s, whose engine tfrun cannot ask: "
-                       "counted "
-                       "as an OOM kill (a Swarm task's status has no OOM flag)",
+                tf_log("%s: exit 137 under limits.memory on node %.12s, whose engine tfrun cannot ask "
+                       "(--swarm-node gives it): counted as an OOM kill (a Swarm task's status has no OOM "
+                       "flag)",
                        k->run->run_id, k->node_id ? k->node_id : "?");
         }
         report_exit(k);
@@ -431,8 +557,9 @@ static void report_exit(struct swr *k) {
             r->stopping == TF_REASON_NONE && k->container_id && id_ok(k->container_id)) {
                 _cleanup_error_ tf_error *e = NULL;
                 k->step = STEP_EXIT;
-                if (tf_docker_container_inspect_async(k->x->d, k->container_id, on_oom_inspected, k,
-                                                      &k->call, &e) == 0)
+                struct engine *g = node_engine(k->x, k->node_id);
+                if (tf_docker_container_inspect_async(g ? g->d : k->x->d, k->container_id, on_oom_inspected,
+                                                      k, &k->call, &e) == 0)
                         return;
         }
         k->step = STEP_DONE;
@@ -452,9 +579,24 @@ static void on_tail_end(tf_docker_call *c, int r, tf_error *err, struct tf_docke
                         void *userdata) {
         struct swr *k = userdata;
         k->call = NULL;
+        tf_source_remove(k->tail_timer);
+        k->tail_timer = NULL;
         if (r < 0)
                 tf_log("warning: %s: reading the task's logs: %s", k->run->run_id, err->msg);
         report_exit(k);
+}
+
+static int on_tail_timeout(struct tf_source *s, int fd, uint32_t events, void *userdata) {
+        struct swr *k = userdata;
+        tf_source_remove(s);
+        k->tail_timer = NULL;
+        tf_docker_call_cancel(k->call);
+        k->call = NULL;
+        tf_log("warning: %s: the task's last logs did not come within %llu s (its node %.12s may be gone): "
+               "the run's log may lack its end",
+               k->run->run_id, (unsigned long long)(TAIL_USEC / 1000000), k->node_id ? k->node_id : "?");
+        report_exit(k);
+        return 0;
 }
 
 /* The task reached a final state: its last logs, then its exit. */
@@ -489,8 +631,11 @@ static void task_ended(struct swr *k) {
                                          fds ? STDOUT_FILENO : -1, fds ? STDERR_FILENO : -1, on_output, k,
                                          on_tail_end, k, &k->call, &e) < 0) {
                 tf_log("warning: %s: reading the task's logs: %s", r->run_id, e->msg);
-                report_exit(k);
+                return report_exit(k);
         }
+        if (tf_loop_add_timer(r->loop, CLOCK_MONOTONIC, tf_now(CLOCK_MONOTONIC) + TAIL_USEC, on_tail_timeout,
+                              k, &k->tail_timer, &e) < 0)
+                tf_log("warning: %s: %s", r->run_id, e->msg);
 }
 
 static bool state_final(const char *s) {
@@ -509,6 +654,52 @@ static void set_str(char **p, const char *v) {
 
 static void stopping_tasks(struct swr *k, json_t *tasks);
 static void stop_delete(struct swr *k);
+
+/* The task's node answered: a node that is down (or unknown, disconnected) ends the run now, as lost: its
+ * task would stay "running" in the manager's records, and its logs never come. */
+static void on_node(tf_docker_call *c, int r, tf_error *err, struct tf_docker_reply *rep, void *userdata) {
+        struct swr *k = userdata;
+        k->node_call = NULL;
+        if (r < 0) {
+                /* The manager that does not answer is the poll's business. */
+                return;
+        }
+        json_t *st = json_object_get(rep->json, "Status");
+        const char *state = json_string_value(json_object_get(st, "State"));
+        if (!state || !(streq(state, "down") || streq(state, "unknown") || streq(state, "disconnected")))
+                return;
+        if (k->step != STEP_WAIT && k->step != STEP_RUNNING)
+                return;
+        json_t *desc = json_object_get(rep->json, "Description");
+        const char *host = json_string_value(json_object_get(desc, "Hostname"));
+        const char *addr = json_string_value(json_object_get(st, "Addr"));
+        const char *why = json_string_value(json_object_get(st, "Message"));
+        _cleanup_free_ char *msg = tf_asprintf(
+                "swarm node %s (hostname %s, address %s) is %s (%s) while task %.12s %s on it: the run's "
+                "end is unknown; its service is removed, and what the task left there stays on that node",
+                k->node_id, host ? host : "?", addr ? addr : "?", state, why && *why ? why : "no message",
+                k->task_id ? k->task_id : "?", k->step == STEP_RUNNING ? "ran" : "was starting");
+        struct tf_run *run = k->run;
+        unwind(k);
+        if (run->state == TF_RUN_STARTING) {
+                tf_error *e = NULL;
+                tf_error_set(&e, EHOSTDOWN, "%s", msg);
+                return fail(k, e);
+        }
+        tf_run_lost(run, msg);
+}
+
+static void check_node(struct swr *k) {
+        uint64_t now = tf_now(CLOCK_MONOTONIC);
+        if (k->node_call || !id_ok(k->node_id) || now - k->node_checked < NODE_CHECK_USEC)
+                return;
+        k->node_checked = now;
+        _cleanup_error_ tf_error *e = NULL;
+        _cleanup_free_ char *path = tf_asprintf("/nodes/%s", k->node_id);
+        if (tf_docker_request_async(k->x->d, "read the task's node", "GET", path, NULL, 0, on_node, k,
+                                    &k->node_call, &e) < 0)
+                tf_log("warning: %s: %s", k->run->run_id, e->msg);
+}
 
 static void on_tasks(tf_docker_call *c, int r, tf_error *err, struct tf_docker_reply *rep, void *userdata) {
         struct swr *k = userdata;
@@ -551,6 +742,9 @@ static void on_tasks(tf_docker_call *c, int r, tf_error *err, struct tf_docker_r
         if (streq(st, "complete"))
                 k->exit_code = k->have_exit_code ? k->exit_code : 0;
         if (state_final(st)) {
+                /* A short task may be over before a poll saw it run: its node is said all the same. */
+                if (k->step == STEP_WAIT && k->node_id && k->container_id)
+                        tf_log("%s: swarm task on node %s", run->run_id, k->node_id);
                 if (k->exit_code < 0 && k->container_id) {
                         k->exit_code = 255;
                         k->have_exit_code = false;
@@ -563,6 +757,7 @@ static void on_tasks(tf_docker_call *c, int r, tf_error *err, struct tf_docker_r
                         tf_log("%s: swarm task on node %s", run->run_id, k->node_id);
                 tf_run_started(run);
         }
+        check_node(k);
         schedule_poll(k);
 }
 
@@ -834,7 +1029,7 @@ static void swarm_cleanup(struct tf_run *r) {
                 k->removed = false;
         }
         if (k->id && !k->removed)
-                remove_later(k->x, TAKE_PTR(k->id), k->container_id, r->spec->name);
+                remove_later(k->x, TAKE_PTR(k->id), k->container_id, k->node_id, r->spec->name);
         free(k->id);
         free(k->state);
         free(k->task_err);
@@ -1019,6 +1214,97 @@ static bool service_name_ok(const char *s) {
         return true;
 }
 
+static void csweep_done(struct csweep *w) {
+        struct sctx *x = w->x;
+        for (struct csweep **p = &x->csweeps; *p; p = &(*p)->next_csweep)
+                if (*p == w) {
+                        *p = w->next_csweep;
+                        break;
+                }
+        w->call = NULL;
+        tf_loop_release(x->loop);
+        csweep_free(w);
+}
+
+static void csweep_next(struct csweep *w);
+
+static void on_csweep_removed(tf_docker_call *c, int r, tf_error *err, struct tf_docker_reply *rep,
+                              void *userdata) {
+        struct csweep *w = userdata;
+        const char *id = w->ids[w->next], *run = w->runs[w->next];
+        w->call = NULL;
+        if (r < 0 && err->code != ENOENT)
+                tf_log("warning: %s: removing the exited container %.12s of run %s on %s: %s", w->service, id,
+                       run, w->g->host, err->msg);
+        else
+                tf_log("%s: removed the exited container %.12s left by run %s on %s (its tfrun, pid %d, is "
+                       "gone)",
+                       w->service, id, run, w->g->host, (int)run_label_pid(run, w->service));
+        w->next++;
+        csweep_next(w);
+}
+
+static void csweep_next(struct csweep *w) {
+        for (; w->ids && w->ids[w->next]; w->next++) {
+                const char *id = w->ids[w->next], *run = w->runs[w->next];
+                if (!is_stale(w->x, id, run, w->service))
+                        continue;
+                _cleanup_error_ tf_error *e = NULL;
+                if (tf_docker_container_remove_async(w->g->d, id, true, REMOVE_TIMEOUT_USEC, on_csweep_removed,
+                                                     w, &w->call, &e) == 0)
+                        return;
+                tf_log("warning: %s: removing the exited container %.12s of run %s on %s: %s", w->service, id,
+                       run, w->g->host, e->msg);
+        }
+        csweep_done(w);
+}
+
+static void on_csweep_listed(tf_docker_call *c, int r, tf_error *err, struct tf_docker_reply *rep,
+                             void *userdata) {
+        struct csweep *w = userdata;
+        w->call = NULL;
+        if (r < 0) {
+                tf_log("warning: %s: looking for exited task containers on %s: %s", w->service, w->g->host,
+                       err->msg);
+                return csweep_done(w);
+        }
+        for (size_t i = 0; i < json_array_size(rep->json); i++) {
+                json_t *ct = json_array_get(rep->json, i);
+                const char *id = json_string_value(json_object_get(ct, "Id"));
+                json_t *labels = json_object_get(ct, "Labels");
+                const char *run = json_string_value(json_object_get(labels, "tfrun.run"));
+                const char *svc = json_string_value(json_object_get(labels, "tfrun.service"));
+                if (!id_ok(id) || !run || !svc || !streq(svc, w->service))
+                        continue;
+                tf_strv_push(&w->ids, id);
+                tf_strv_push(&w->runs, run);
+        }
+        csweep_next(w);
+}
+
+/* A job's completed task keeps its container on its node, whatever is done through the manager (see
+ * remove_later()): on each node engine tfrun was given, the exited ones of runs whose tfrun is gone. Only
+ * containers of swarm tasks (com.docker.swarm.task.id), never the docker backend's. */
+static void csweep_begin(struct sctx *x, struct engine *g, const char *service) {
+        _cleanup_error_ tf_error *e = NULL;
+        struct csweep *w = tf_malloc0(sizeof(*w));
+        *w = (struct csweep){.x = x, .g = g, .service = tf_strdup(service)};
+        /* {"label":["tfrun.service=NAME","com.docker.swarm.task.id"],"status":["exited"]}; NAME checked. */
+        _cleanup_free_ char *path = tf_asprintf(
+                "/containers/json?all=1&filters=%%7B%%22label%%22%%3A%%5B%%22tfrun.service%%3D%s%%22%%2C%%22"
+                "com.docker.swarm.task.id%%22%%5D%%2C%%22status%%22%%3A%%5B%%22exited%%22%%5D%%7D",
+                service);
+        if (tf_docker_request_async(g->d, "list exited task containers", "GET", path, NULL, 0, on_csweep_listed,
+                                    w, &w->call, &e) < 0) {
+                tf_log("warning: %s: looking for exited task containers on %s: %s", service, g->host, e->msg);
+                csweep_free(w);
+                return;
+        }
+        tf_loop_hold(x->loop);
+        w->next_csweep = x->csweeps;
+        x->csweeps = w;
+}
+
 static int swarm_sweep(struct tf_run_ctx *ctx, const char *service, tf_error **err) {
         if (!service_name_ok(service))
                 return tf_error_set(err, EINVAL, "%s: not a service name", service);
@@ -1037,6 +1323,8 @@ static int swarm_sweep(struct tf_run_ctx *ctx, const char *service, tf_error **e
         tf_loop_hold(x->loop);
         w->next_sweeper = x->sweepers;
         x->sweepers = w;
+        for (size_t i = 0; i < x->n_nodes; i++)
+                csweep_begin(x, &x->nodes[i], service);
         return 0;
 }
 

@@ -163,6 +163,116 @@ wait_log "lost: removed swarm service [a-z0-9]* left by run lost-" 30
 ok "kill -9: the restarted manager sweeps it"
 nothing_left lost "kill -9 then sweep" both
 down
+
+# --- a run on the worker without its engine: its exited container stays there (only that engine can remove
+# it); with --swarm-node that engine is asked, and nothing is left ---
+spec worker "command: [sh, -c, 'echo on-worker']" "placement: [node.role==worker]"
+"$TFRUN" "$TMPD/worker.yaml" >/dev/null 2>&1
+is "$?" 0 "worker, one-shot: exit 0"
+left=$(containers_left worker "$WORKER")
+is "$(echo "$left" | grep -c .)" 1 "worker, one-shot: its exited container stays on the worker (the manager's engine cannot remove it)"
+[ -n "$left" ] && DOCKER_HOST=$WORKER docker rm -f $left >/dev/null
+rm -f "$SVC"/*.yaml
+
+# --- tfrun up --swarm=ENGINE: a spec with an image and no backend: runs on the swarm, backend: docker on the
+# local engine ($DOCKER_HOST unset: the main engine, which is no swarm), native stays native; --swarm-node
+# removes the worker's exited containers ---
+svc auto "image: $IMAGE" "sandbox: {no_new_privileges: false}" "command: [sh, -c, 'echo auto-done']"
+# placement: needs backend: swarm in words (a spec means the same under any manager).
+svc wnode "image: $IMAGE" "backend: swarm" "sandbox: {no_new_privileges: false}" "placement: [node.role==worker]" \
+        "command: [sh, -c, 'echo wnode-done']"
+svc nodefault "image: $IMAGE" "command: [true]"
+svc local "image: $IMAGE" "backend: docker" "command: [sh, -c, 'echo local-done']"
+svc plain "command: [sh, -c, 'echo plain-done']"
+got=$("$TFRUN" up "$SVC" --state-dir "$ST" --socket "$MSOCK" --swarm=tcp://127.0.0.1:2375 2>&1); rc=$?
+is "$rc" 125 "--swarm=tcp://...: refused with 125"
+is "$got" "tfrun: up: --swarm takes an engine's socket as unix:///PATH, not 'tcp://127.0.0.1:2375'" "--swarm=tcp://...: the message"
+got=$("$TFRUN" up "$SVC" --state-dir "$ST" --socket "$MSOCK" --swarm-node /tmp/tfsw2/docker.sock 2>&1); rc=$?
+is "$rc" 125 "--swarm-node without unix://: refused with 125"
+is "$got" "tfrun: up: --swarm-node takes an engine's socket as unix:///PATH, not '/tmp/tfsw2/docker.sock'" \
+        "--swarm-node without unix://: the message"
+DOCKER_HOST= up --swarm=unix:///tmp/tfsw1/docker.sock --swarm-node "$WORKER"
+"$TFRUN" ps --socket "$MSOCK" >"$TMPD/ps.out"
+is "$(awk '$1 == "auto" {print $2}' "$TMPD/ps.out")" swarm "--swarm: an image without backend: runs on the swarm"
+is "$(awk '$1 == "local" {print $2}' "$TMPD/ps.out")" docker "--swarm: backend: docker stays on the local engine"
+is "$(awk '$1 == "plain" {print $2}' "$TMPD/ps.out")" native "--swarm: a spec without an image stays native"
+is "$(grep -A1 'nodefault.yaml' "$TMPD/ps.out" | sed -n 's/^ *error: //p')" \
+        "$SVC/nodefault.yaml:2:1: sandbox.no_new_privileges: a Swarm service has no Privileges.NoNewPrivileges on Docker Engine API 1.41 to 1.43 (it needs 1.44), and the default sandbox sets it, so the backend swarm cannot honour it (tfrun up --swarm runs a spec with an image and no backend: key there); expected sandbox: {no_new_privileges: false} to run without it (the engine's own seccomp profile and masked paths still apply), or backend: docker" \
+        "--swarm: a default sandbox is refused with its position and why"
+for n in auto local plain wnode; do "$TFRUN" trigger "$n" --socket "$MSOCK" >/dev/null; done
+wait_log "auto swarm status=0" 60 && wait_log "local docker status=0" 60 && wait_log "plain native status=0" 30 &&
+        wait_log "wnode swarm status=0" 30
+ok "--swarm: the four runs ended"
+check "--swarm: the auto run's task ran on a swarm node" grep -Eq "auto-[0-9]*-[0-9]*: swarm task on node" "$TMPD/up.log"
+check "--swarm: its output in its log" grep -q "auto-done" "$ST"/logs/auto/*.log
+check "--swarm: backend: docker ran on the main engine" grep -q "local-done" "$ST"/logs/local/*.log
+nothing_left auto "--swarm: the auto run" both
+nothing_left wnode "--swarm-node: the run on the worker" both
+down
+
+# --- a kill -9 of the manager while its run is on the worker; the job completes without it: the restarted
+# manager removes the service and, through --swarm-node, the completed task's container on the worker ---
+rm -f "$SVC"/*.yaml
+svc done9 "image: $IMAGE" "backend: swarm" "sandbox: {no_new_privileges: false}" "placement: [node.role==worker]" \
+        "command: [sh, -c, 'sleep 2; echo done9']"
+up --swarm-node "$WORKER"
+"$TFRUN" trigger done9 --socket "$MSOCK" >/dev/null
+wait_log "done9-[0-9]*-[0-9]*: swarm task on node" 30
+ok "kill -9, worker: the run's task runs on the worker"
+kill -KILL "$UP_PID"; wait "$UP_PID" 2>/dev/null; UP_PID=
+for _ in $(seq 1 100); do [ "$(tasks_left done9)" = 0 ] && break; sleep 0.2; done
+is "$(containers_left done9 "$WORKER" | grep -c .)" 1 "kill -9, worker: the job completed, its container stays on the worker"
+up --swarm-node "$WORKER"
+wait_log "done9: removed the exited container [a-z0-9]* left by run done9-[0-9]*-[0-9]* on $WORKER" 30
+ok "kill -9, worker: the restarted manager removes it through the worker's engine"
+nothing_left done9 "kill -9, worker, then sweep" both
+down
+
+# --- a node stopped mid-run: the run fails as node-lost within a bound, the manager keeps firing ---
+rm -f "$SVC"/*.yaml
+if [ -z "$started" ]; then
+        skip "node stopped mid-run: the swarm was up before this test, whose engines it may not stop"
+else
+        svc far "image: $IMAGE" "backend: swarm" "sandbox: {no_new_privileges: false}" \
+                "placement: [node.role==worker]" "command: [sh, -c, 'echo far-started; sleep 300']"
+        svc near "image: $IMAGE" "backend: swarm" "sandbox: {no_new_privileges: false}" \
+                "placement: [node.role==manager]" "schedule: {every: 2s}" "command: [true]"
+        svc tick "schedule: {every: 1s}" "command: [true]"
+        up --swarm-node "$WORKER"
+        "$TFRUN" trigger far --socket "$MSOCK" >/dev/null
+        wait_log "far-[0-9]*-[0-9]*: swarm task on node" 30
+        ok "node stop: the far run's task runs on the worker"
+        wait_log "far +\\| far-started" 10
+        ok "node stop: its first output came"
+        ticks0=$(count_log "tick native status=0"); near0=$(count_log "near swarm status=0")
+        wpid=$(cat /tmp/tfsw2/pid)
+        t0=$(date +%s)
+        kill -TERM "$wpid"
+        for _ in $(seq 1 120); do kill -0 "$wpid" 2>/dev/null || break; sleep 0.25; done
+        wait_log "far swarm status=125 reason=node-lost" 60
+        ok "node stop: the far run ends as node-lost (status 125)"
+        took=$(($(date +%s) - t0))
+        check "node stop: within 45 s of the engine's stop (it took ${took} s; the swarm marks a node down after ~15 s)" \
+                test "$took" -le 45
+        "$TFRUN" history far --socket "$MSOCK" --json >"$TMPD/far.json"
+        is "$(python3 -c 'import json,sys; r=json.load(open(sys.argv[1]))["runs"][0]; print(r["status"])' "$TMPD/far.json")" \
+                failure "node stop: recorded as a failure"
+        check "node stop: its reason names the node down and the unknown end" python3 -c '
+import json, re, sys
+r = json.load(open(sys.argv[1]))["runs"][0]["reason"]
+sys.exit(0 if re.match(r"swarm node [a-z0-9]+ \(hostname .*, address .*\) is down \(.*\) while task [a-z0-9]+ ran on it: the run.s end is unknown", r) else 1)' "$TMPD/far.json"
+        sleep 3
+        ticks=$(($(count_log "tick native status=0") - ticks0)); near=$(($(count_log "near swarm status=0") - near0))
+        check "node stop: the native service kept firing ($ticks runs while the node was down)" test "$ticks" -ge 10
+        check "node stop: the swarm service on the manager's node kept running ($near runs)" test "$near" -ge 2
+        is "$(services_left far)" "" "node stop: the far run's service removed"
+        bash "$SRCDIR/scripts/setup-swarm.sh" start >/dev/null
+        is "$?" 0 "node stop: the worker's engine restarted and rejoined"
+        for _ in $(seq 1 100); do [ -z "$(containers_left far "$WORKER")" ] && break; sleep 0.2; done
+        is "$(containers_left far "$WORKER")" "" "node stop: nothing of the far run on the worker once it is back"
+        down
+        is "$?" 0 "node stop: the manager stops cleanly"
+fi
 san_check
 echo "1..$TAP_N"
 exit $((TAP_FAILED > 0))
