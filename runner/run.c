@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <fcntl.h>
@@ -686,4 +687,24 @@ void tf_run_report(const struct tf_run *r) {
                backend, res->exit_status, tf_run_reason_name(res->reason), sig, wall, cpu, mem, pids, extra,
                res->log_path ? " log=" : "", res->log_path ? res->log_path : "",
                res->log_truncated ? " (truncated)" : "");
+}
+
+uint64_t tf_random_below(uint64_t n) {
+        if (n == 0)
+                return 0;
+        uint64_t r = 0;
+        if (getrandom(&r, sizeof(r), GRND_NONBLOCK) != (ssize_t) sizeof(r))
+                r = tf_now(CLOCK_MONOTONIC) * 6364136223846793005ULL;
+        return r % n;
+}
+
+uint64_t tf_restart_backoff(const struct tf_spec *spec, unsigned attempt) {
+        uint64_t d = spec->restart.backoff_initial_usec;
+        for (unsigned i = 1; i < attempt && d < spec->restart.backoff_max_usec; i++)
+                d = d > UINT64_MAX / 2 ? UINT64_MAX : d * 2;
+        if (d > spec->restart.backoff_max_usec)
+                d = spec->restart.backoff_max_usec;
+        if (spec->restart.jitter)
+                d = d / 2 + tf_random_below(d / 2 + 1);
+        return d;
 }

@@ -328,5 +328,12 @@ void tf_run_result_init(struct tf_run_result *res);
 /* Free what a result owns (error, log_path, steps); it is left as after tf_run_result_init(). */
 void tf_run_result_done(struct tf_run_result *res);
 
+/* A random number below n (0 for n == 0): getrandom(), or the monotonic clock when it has no entropy yet. */
+uint64_t tf_random_below(uint64_t n);
+/* The delay before retry `attempt` (1: the first): exponential from restart.backoff_initial, doubled per
+ * attempt, capped at restart.backoff_max; with jitter, a random point in the upper half, so retries of many
+ * services spread out but never come sooner than half the step. One rule for services and workflow steps. */
+uint64_t tf_restart_backoff(const struct tf_spec *spec, unsigned attempt);
+
 /* Log a line on stderr prefixed "tfrun: " (the runner is the only module that prints). */
 void tf_log(const char *fmt, ...) __attribute__((format(printf, 1, 2)));

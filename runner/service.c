@@ -8,7 +8,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/random.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -93,15 +92,6 @@ static void ref_put(struct spec_ref *r) {
 
 static uint64_t now_rt(const struct tf_service *s) {
         return tf_loop_now(s->loop, CLOCK_REALTIME);
-}
-
-static uint64_t random_below(uint64_t n) {
-        if (n == 0)
-                return 0;
-        uint64_t r = 0;
-        if (getrandom(&r, sizeof(r), GRND_NONBLOCK) != (ssize_t) sizeof(r))
-                r = tf_now(CLOCK_MONOTONIC) * 6364136223846793005ULL;
-        return r % n;
 }
 
 char *tf_default_state_dir(void) {
@@ -221,19 +211,6 @@ static bool should_retry(const struct tf_spec *spec, const struct tf_run *r, uns
         return spec->restart.max_retries == TF_UNSET || attempt < spec->restart.max_retries;
 }
 
-/* Exponential backoff from `initial`, doubled per attempt, capped at `max`; with jitter, a random point in
- * the upper half, so retries of many services spread out but never come sooner than half the step. */
-static uint64_t backoff(const struct tf_spec *spec, unsigned attempt) {
-        uint64_t d = spec->restart.backoff_initial_usec;
-        for (unsigned i = 1; i < attempt && d < spec->restart.backoff_max_usec; i++)
-                d = d > UINT64_MAX / 2 ? UINT64_MAX : d * 2;
-        if (d > spec->restart.backoff_max_usec)
-                d = spec->restart.backoff_max_usec;
-        if (spec->restart.jitter)
-                d = d / 2 + random_below(d / 2 + 1);
-        return d;
-}
-
 static int on_retry(struct tf_source *src, int fd, uint32_t events, void *userdata) {
         struct job *j = userdata;
         tf_source_remove(src);
@@ -266,7 +243,7 @@ static void on_run_done(struct tf_run *r, void *userdata) {
          * and what job_ended triggers may be admitted in its place). */
         job_release(j);
         if (retry) {
-                uint64_t d = backoff(spec, j->attempt + 1);
+                uint64_t d = tf_restart_backoff(spec, j->attempt + 1);
                 char b[64];
                 tf_log("%s: retry %u in %s (restart: %s)", spec->name, j->attempt + 1,
                        tf_format_duration(b, sizeof(b), d),
@@ -529,7 +506,7 @@ static void arm_next_fire(struct tf_service *s, uint64_t after) {
                 return;
         }
         s->next_due = next;
-        s->fire_at = next + random_below(spec->schedule.randomized_delay_usec);
+        s->fire_at = next + tf_random_below(spec->schedule.randomized_delay_usec);
         _cleanup_error_ tf_error *e = NULL;
         if (s->fire_timer)
                 tf_source_set_time(s->fire_timer, s->fire_at);

@@ -25,7 +25,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/random.h>
 #include <sys/wait.h>
 
 #include "base/cleanup.h"
@@ -198,21 +197,6 @@ static bool exit_code_continues(const struct tf_step *st, const struct tf_run_re
         return false;
 }
 
-static uint64_t backoff(const struct tf_spec *spec, unsigned attempt) {
-        uint64_t d = spec->restart.backoff_initial_usec;
-        for (unsigned i = 1; i < attempt && d < spec->restart.backoff_max_usec; i++)
-                d = d > UINT64_MAX / 2 ? UINT64_MAX : d * 2;
-        if (d > spec->restart.backoff_max_usec)
-                d = spec->restart.backoff_max_usec;
-        if (spec->restart.jitter && d > 1) {
-                uint64_t x = 0;
-                if (getrandom(&x, sizeof(x), GRND_NONBLOCK) != sizeof(x))
-                        x = (uint64_t)tf_now(CLOCK_MONOTONIC);
-                d = d / 2 + x % (d / 2 + 1);
-        }
-        return d;
-}
-
 static int on_retry(struct tf_source *s, int fd, uint32_t events, void *userdata) {
         struct wstep *ws = userdata;
         tf_source_remove(s);
@@ -268,7 +252,7 @@ static void on_step_done(struct tf_run *child, void *userdata) {
         const struct tf_spec *spec = st->spec;
         if (status == TF_STEP_FAILED && spec->restart.policy != TF_RESTART_NO &&
             (spec->restart.max_retries == TF_UNSET || ws->attempt <= spec->restart.max_retries)) {
-                uint64_t d = backoff(spec, ws->attempt);
+                uint64_t d = tf_restart_backoff(spec, ws->attempt);
                 char ds[32];
                 tf_format_duration_short(ds, sizeof(ds), d);
                 if (!w->r->opts->quiet)
