@@ -23,9 +23,8 @@
 #define CPU_QUOTA_MIN UINT64_C(1000)
 #define SECCOMP_PROFILE_MAX (1024 * 1024)
 
-/* "FILE:LINE:COL: " + message, when the spec knows where the key was. */
-static __attribute__((format(printf, 5, 6))) int refuse(const struct tf_spec *s, struct tf_pos pos,
-                                                        tf_error **err, int code, const char *fmt, ...) {
+int docker_refuse(const struct tf_spec *s, struct tf_pos pos, bool name_spec, tf_error **err, int code,
+                  const char *fmt, ...) {
         va_list ap;
         _cleanup_free_ char *msg = NULL;
         va_start(ap, fmt);
@@ -34,8 +33,13 @@ static __attribute__((format(printf, 5, 6))) int refuse(const struct tf_spec *s,
         va_end(ap);
         if (s->path && pos.line > 0)
                 return tf_error_set(err, code, "%s:%u:%u: %s", s->path, pos.line, pos.column, msg);
+        if (name_spec)
+                return tf_error_set(err, code, "%s: %s", s->path ? s->path : "spec", msg);
         return tf_error_set(err, code, "%s", msg);
 }
+
+/* The create body's refusals: without a position, the message alone (the caller names the spec). */
+#define refuse(s, pos, err, code, ...) docker_refuse(s, pos, false, err, code, __VA_ARGS__)
 
 static json_t *strv_json(char *const *v) {
         json_t *a = json_array();

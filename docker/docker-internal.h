@@ -98,6 +98,11 @@ char *docker_cpath(const char *id, const char *suffix); /* "/containers/<escaped
 char *docker_list_path(const char *label);
 char *docker_kill_path(const char *id, int sig, char **ret_call);
 char *docker_oom_event_path(const char *id, int64_t since, int64_t until);
+/* A refusal of a spec key as *err (returns -code): "FILE:LINE:COL: " + message when the spec knows where the
+ * key was; without a position, "FILE: " (or "spec: ") + message with name_spec, else the message alone. */
+__attribute__((format(printf, 6, 7))) int docker_refuse(const struct tf_spec *s, struct tf_pos pos,
+                                                        bool name_spec, tf_error **err, int code,
+                                                        const char *fmt, ...);
 int docker_parse_create(json_t *j, char **ret_id, char ***ret_warnings, tf_error **err);
 int docker_parse_wait(json_t *j, int *ret_status, tf_error **err);
 int docker_parse_inspect(json_t *j, struct tf_docker_state *ret, tf_error **err);

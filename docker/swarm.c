@@ -25,19 +25,6 @@
 /* The API where ContainerSpec.Privileges gains Seccomp, AppArmor and NoNewPrivileges. */
 #define API_PRIVILEGES_MINOR 44
 
-static __attribute__((format(printf, 5, 6))) int refuse(const struct tf_spec *s, struct tf_pos pos,
-                                                        tf_error **err, int code, const char *fmt, ...) {
-        va_list ap;
-        _cleanup_free_ char *msg = NULL;
-        va_start(ap, fmt);
-        if (vasprintf(&msg, fmt, ap) < 0)
-                tf_oom();
-        va_end(ap);
-        if (s->path && pos.line > 0)
-                return tf_error_set(err, code, "%s:%u:%u: %s", s->path, pos.line, pos.column, msg);
-        return tf_error_set(err, code, "%s: %s", s->path ? s->path : "spec", msg);
-}
-
 /* "1.41", or for 0 (before the engine is asked) every version tfrun speaks. */
 static const char *api_text(int api_minor, char *buf, size_t n) {
         if (api_minor == 0)
@@ -51,10 +38,10 @@ static const char *api_text(int api_minor, char *buf, size_t n) {
 static int no_field(const struct tf_spec *s, struct tf_pos pos, int api_minor, const char *key,
                     const char *what, const char *expected, tf_error **err) {
         char buf[32];
-        return refuse(s, pos, err, EOPNOTSUPP,
-                      "%s: a Swarm service has no %s on Docker Engine API %s, so the backend swarm cannot "
-                      "honour it; expected %s",
-                      key, what, api_text(api_minor, buf, sizeof(buf)), expected);
+        return docker_refuse(s, pos, true, err, EOPNOTSUPP,
+                             "%s: a Swarm service has no %s on Docker Engine API %s, so the backend swarm "
+                             "cannot honour it; expected %s",
+                             key, what, api_text(api_minor, buf, sizeof(buf)), expected);
 }
 
 static int check_limits(const struct tf_spec *s, int api, tf_error **err) {
@@ -91,8 +78,9 @@ static int check_sandbox(const struct tf_spec *s, int api, tf_error **err) {
         const struct tf_sandbox *sb = &s->sandbox;
         static const char other[] = "backend: docker";
         if (sb->host)
-                return refuse(s, s->pos_sandbox, err, EOPNOTSUPP,
-                              "sandbox: 'host' exists only with the native backend; expected a mapping");
+                return docker_refuse(s, s->pos_sandbox, true, err, EOPNOTSUPP,
+                                     "sandbox: 'host' exists only with the native backend; expected a "
+                                     "mapping");
         /* The default sandbox's first wall a service cannot pin: it is refused unless the spec opts out in
          * words, so that a spec without sandbox: never runs with less than it says. */
         char buf[32];
@@ -101,8 +89,8 @@ static int check_sandbox(const struct tf_spec *s, int api, tf_error **err) {
                             : s->pos_backend.line ? s->pos_backend
                                                   : s->pos_image;
         if (sb->no_new_privileges && api < API_PRIVILEGES_MINOR)
-                return refuse(
-                        s, pos, err, EOPNOTSUPP,
+                return docker_refuse(
+                        s, pos, true, err, EOPNOTSUPP,
                         "sandbox.no_new_privileges: a Swarm service has no Privileges.NoNewPrivileges on "
                         "Docker Engine API %s (it needs 1.%d), and the default sandbox sets it, so the "
                         "backend swarm cannot honour it%s; expected sandbox: {no_new_privileges: false} to "
@@ -170,7 +158,8 @@ int tf_docker_service_body(const struct tf_spec *s, const char *run_id, int api_
         if (r < 0)
                 return r;
         if (!s->image)
-                return refuse(s, s->pos_image, err, EINVAL, "image: the backend swarm needs an image");
+                return docker_refuse(s, s->pos_image, true, err, EINVAL,
+                                     "image: the backend swarm needs an image");
 
         const struct tf_limits *l = &s->limits;
         _cleanup_(json_decrefp) json_t *body = json_object();
