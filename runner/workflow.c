@@ -546,9 +546,8 @@ static void schedule(struct workflow *w) {
                                         changed = true;
                                         continue;
                                 }
-                                /* 0: absent (the spec refuses max_parallel: 0). */
-                                if (spec->max_parallel != TF_UNSET && spec->max_parallel != 0 &&
-                                    w->active >= spec->max_parallel)
+                                /* TF_UNSET: no bound (the spec refuses max_parallel: 0). */
+                                if (spec->max_parallel != TF_UNSET && w->active >= spec->max_parallel)
                                         continue;
                                 begin(ws);
                                 changed = true;

@@ -184,6 +184,7 @@ struct tf_spec *spec_new(void) {
         l->cpu_quota_usec = l->cpu_period_usec = l->cpu_weight = l->memory = l->memory_high =
                 l->memory_swap = l->pids = l->io_weight = l->nofile = TF_UNSET;
         s->timeout_usec = TF_UNSET;
+        s->max_parallel = TF_UNSET;
         s->history.keep_runs = s->history.keep_days = TF_UNSET;
         s->requests.cpu_quota_usec = s->requests.memory = TF_UNSET;
         s->stop_signal = SIGTERM;

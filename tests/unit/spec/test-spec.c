@@ -1206,6 +1206,9 @@ static void test_workflow_errors(void) {
                 IS_STR(w->steps[1].spec->working_dir, "${D}/x",
                        "a working_dir that starts with an output is "
                        "checked when it is known");
+        if (w)
+                IS_INT(w->max_parallel, TF_UNSET,
+                       "a workflow without max_parallel: TF_UNSET, like every optional number");
 }
 
 /* notify: what each key fills, the defaults, the secret read at load, the notifier command's spec. */
