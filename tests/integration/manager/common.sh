@@ -6,6 +6,10 @@ ST=$TMPD/state
 MSOCK=$TMPD/tfrun.sock
 mkdir -p "$SVC"
 UP_PID=
+# A long run's sleep: 300 s, with this test's pid (fixed width) as the fraction, so that "no process left"
+# finds this test's runs only, never another test's or agent's `sleep 300` on a shared host.
+LONG=300.$(printf %07d $$)
+LONG_RE="sleep 300\\.$(printf %07d $$)( |\$)"
 
 # svc NAME BODY...: $SVC/NAME.yaml with "name: NAME" and the lines given.
 svc() {

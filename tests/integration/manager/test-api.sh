@@ -21,7 +21,7 @@ svc cal "command: [true]" "schedule: {calendar: '*-*-* 03:00:00'}"
 svc cron "command: [true]" "schedule: {cron: '15 4 * * *'}"
 svc every "command: [true]" "schedule: {every: 1h}"
 svc job "command: [sh, -c, 'echo job-out; echo job-err >&2; sleep 0.2; echo second']"
-svc long "command: [sleep, '300']" "stop: {grace: 2s}"
+svc long "command: [sleep, '$LONG']" "stop: {grace: 2s}"
 svc dock "image: $IMAGE" "command: [sh, -c, 'echo from-docker']"
 up
 is "$(v ps --json | python3 -c 'import json,sys; print(" ".join(s["name"] for s in json.load(sys.stdin)["services"]))')" \
@@ -58,10 +58,11 @@ is "$(v status job --json | jget runs.0.run_id)" "$id" "status: the last runs"
 lid=$(v trigger long)
 for _ in $(seq 50); do [ "$(v ps --json | python3 -c 'import json,sys; print([x for x in json.load(sys.stdin)["services"] if x["name"]=="long"][0]["state"])')" = running ] && break; sleep 0.1; done
 is "$(v status long --json | jget state)" running "a triggered long run is running"
+pgrep -f -- "$LONG_RE" >/dev/null; ok "its sleep is what the no-process checks look for (the pattern can fail)"
 is "$(v stop long)" "long: 1 run(s) stopping" "stop: one run stopping"
 for _ in $(seq 50); do [ "$(v history long --json | jget runs.0.status)" = cancelled ] && break; sleep 0.1; done
 is "$(v history long --json | jget runs.0.status)" cancelled "stop: the run ended cancelled"
-no_process_left "sleep 300" "stop"
+no_process_left "$LONG_RE" "stop"
 
 # docker through the manager.
 did=$(v trigger dock)
@@ -143,7 +144,7 @@ is "$(ls "$ST/logs/keep" | sort | tr '\n' ' ')" "$(printf '%s.log\n' "${kids[2]}
 
 # kill -9 of the manager during a native run and a docker run: after the restart both are lost and
 # nothing is left.
-svc dlong "image: $IMAGE" "command: [sleep, '300']"
+svc dlong "image: $IMAGE" "command: [sleep, '$LONG']"
 v reload >/dev/null
 nid=$(v trigger long); did=$(v trigger dlong)
 for _ in $(seq 100); do [ -n "$(containers_left dlong)" ] && [ -n "$(cgroup_dirs long)" ] && break; sleep 0.1; done
@@ -153,7 +154,7 @@ up
 for _ in $(seq 100); do [ -z "$(containers_left dlong)" ] && [ -z "$(cgroup_dirs long)" ] && break; sleep 0.1; done
 is "$(v history long --json | jget runs.0.status)" lost "after kill -9: the native run is lost"
 is "$(v history dlong --json | jget runs.0.status)" lost "after kill -9: the docker run is lost"
-no_process_left "sleep 300" "after kill -9 and a restart"
+no_process_left "$LONG_RE" "after kill -9 and a restart"
 no_cgroup_left long "after kill -9 and a restart"
 no_container_left dlong "after kill -9 and a restart"
 

@@ -50,14 +50,14 @@ wait_log "reload: 0 added, 0 changed, 0 removed, 3 broken, 2 unchanged" 5; ok "S
 
 # SIGTERM while a long run goes: stopped per its stop: (SIGTERM, grace), manager exits 0.
 rm "$SVC/added.yaml" "$SVC/broken2.yaml" "$SVC/zz-tick.yaml" "$SVC/broken.yaml"
-svc long "command: [sleep, '300']" "schedule: {every: 1s}" "stop: {grace: 3s}"
+svc long "command: [sleep, '$LONG']" "schedule: {every: 1s}" "stop: {grace: 3s}"
 kill -HUP "$UP_PID"
 wait_log "long: firing" 5; ok "the long service started"
 sleep 0.5
 down; is "$?" 0 "SIGTERM with a run going: the manager exits 0"
 grep -q "long native status=143 reason=cancelled" "$TMPD/up.log"; ok "the long run was cancelled by SIGTERM"
 no_cgroup_left long "manager stopped"
-no_process_left "sleep 300" "manager stopped"
+no_process_left "$LONG_RE" "manager stopped"
 
 # sd_notify: READY=1 on a datagram socket named by NOTIFY_SOCKET.
 python3 - "$TMPD/notify.sock" >"$TMPD/notify.out" <<'PY' &
