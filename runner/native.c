@@ -71,9 +71,6 @@ struct native {
         struct tf_source *pid_source;
         bool exited; /* reaped */
         int status_fd; /* pid: private: the init writes the service's wait status here; -1 otherwise */
-        struct tf_source *status_source;
-        bool have_status; /* svc_status was read (the service ended) */
-        int svc_status;
         /* The exec handshake: EOF on sock means exec succeeded, a struct child_msg that it did not. */
         int sock;
         struct tf_source *sock_source;
@@ -731,9 +728,7 @@ static int on_pidfd(struct tf_source *src, int fd, uint32_t events, void *userda
         int code = si.si_code, status = si.si_status, st;
         /* pid: private: the child was the init; the service's own status is in the pipe, unless the
          * init was killed (timeout, tfrun's kill of the cgroup) before the service ended. */
-        if (n->have_status || (n->status_fd >= 0 && read(n->status_fd, &st, sizeof(st)) == (ssize_t) sizeof(st))) {
-                if (n->have_status)
-                        st = n->svc_status;
+        if (n->status_fd >= 0 && read(n->status_fd, &st, sizeof(st)) == (ssize_t) sizeof(st)) {
                 if (WIFEXITED(st)) {
                         code = CLD_EXITED;
                         status = WEXITSTATUS(st);
@@ -771,54 +766,6 @@ static int on_pidfd(struct tf_source *src, int fd, uint32_t events, void *userda
         n->code = code;
         n->status = status;
         drain(r);
-        return 0;
-}
-
-/*
- * pid: private: the service ended and the init handed over its wait status. When the init is all that is
- * left in the cgroup, the run is over: the init only exits now, and the kernel takes its namespaces down
- * as it does (the mount namespace's copy of the host's mounts and the sandbox's own, about half a
- * millisecond here), before its pidfd says it is gone. The run is reported now; the init is reaped and the
- * cgroup removed from the loop by a leftover (as a cgroup the kernel still holds is), in parallel with
- * whatever comes next. With anything else still there, the pidfd and the drain decide as before.
- */
-static int on_status(struct tf_source *src, int fd, uint32_t events, void *userdata) {
-        struct tf_run *r = userdata;
-        struct native *n = r->backend;
-        int st;
-        ssize_t k = read(fd, &st, sizeof(st));
-        if (k < 0 && (errno == EAGAIN || errno == EINTR))
-                return 0;
-        tf_source_remove(src);
-        n->status_source = NULL;
-        if (k != (ssize_t) sizeof(st))
-                return 0; /* EOF: the init died without a word; its pidfd tells */
-        n->have_status = true;
-        n->svc_status = st;
-        if (!n->handshake_done && !handshake_read(r))
-                return 0; /* the exec's outcome first: the pidfd's path reads it */
-        if (n->failed)
-                return 0;
-        _cleanup_free_ pid_t *pids = NULL;
-        size_t np = 0;
-        if (tf_cg_pids(n->cg, &pids, &np, NULL) < 0 || np != 1 || pids[0] != n->pid)
-                return 0;
-        tf_source_remove(n->pid_source);
-        n->pid_source = NULL;
-        tf_run_started(r);
-        if (!r->ended) {
-                r->ended = true;
-                r->result.wall_usec = tf_now(CLOCK_MONOTONIC) - r->start_mono_usec;
-        }
-        r->exit_realtime_usec = tf_now(CLOCK_REALTIME);
-        if (WIFEXITED(st)) {
-                n->code = CLD_EXITED;
-                n->status = WEXITSTATUS(st);
-        } else {
-                n->code = WCOREDUMP(st) ? CLD_DUMPED : CLD_KILLED;
-                n->status = WTERMSIG(st);
-        }
-        tf_run_child_exited(r, n->code, n->status);
         return 0;
 }
 
@@ -953,8 +900,6 @@ static int native_start(struct tf_run *r, tf_error **err) {
         ret = tf_loop_add_io(r->loop, n->sock, EPOLLIN, on_sock, r, &n->sock_source, err);
         if (ret >= 0)
                 ret = tf_loop_add_io(r->loop, pidfd, EPOLLIN, on_pidfd, r, &n->pid_source, err);
-        if (ret >= 0 && n->status_fd >= 0)
-                ret = tf_loop_add_io(r->loop, n->status_fd, EPOLLIN, on_status, r, &n->status_source, err);
         if (ret < 0)
                 return ret; /* cleanup kills and reaps it */
         return 0;
@@ -1378,8 +1323,6 @@ static void native_cleanup(struct tf_run *r) {
                 return;
         tf_source_remove(n->pid_source);
         n->pid_source = NULL;
-        tf_source_remove(n->status_source);
-        n->status_source = NULL;
         close_sock(n);
         if (n->pidfd >= 0 && !n->exited)
                 syscall(SYS_pidfd_send_signal, n->pidfd, SIGKILL, NULL, 0);
