@@ -47,7 +47,10 @@ struct entry {
         uint64_t enq_mono, enq_rt;
         enum why why;
         bool holding;
+        bool preemptible; /* its spec's preemptible: */
+        bool preempting;  /* holding, and being stopped to make room */
         struct entry *prev, *next;   /* by key */
+        struct entry *hprev, *hnext; /* holding: what preemption may choose from */
         struct entry *fprev, *fnext; /* by arrival (max_wait) */
 };
 
@@ -64,8 +67,13 @@ struct tf_admission {
         struct tf_budget *budget;
         struct queue *queues;
         size_t n_queues;
-        struct entry *head, *tail, *fhead, *ftail;
+        struct entry *head, *tail, *fhead, *ftail, *hhead;
         unsigned n_waiting, n_holding;
+        /* Preemption in flight: the waiting run the room is for, and how many runs still stop for it. The
+         * room goes to it first; no other preemption starts meanwhile. */
+        struct entry *beneficiary;
+        unsigned n_preempting;
+        uint64_t preemptions;
         uint64_t held_cpu, held_mem, seq;
         struct tf_source *pass_src, *wait_timer, *pressure_timer;
         struct psi_file psi[2 * TF_PSI_N];
@@ -194,21 +202,31 @@ static void unlink_entry(struct tf_admission *a, struct entry *e) {
 
 static void hold(struct tf_admission *a, struct entry *e) {
         e->holding = true;
+        e->hprev = NULL;
+        e->hnext = a->hhead;
+        if (a->hhead)
+                a->hhead->hprev = e;
+        a->hhead = e;
         a->held_cpu += e->cpu;
         a->held_mem += e->mem;
         a->n_holding++;
         e->q->running++;
 }
 
-static bool fits(const struct tf_admission *a, const struct entry *e) {
+/* Whether e fits once `mem` and `cpu` more are free. */
+static bool fits_freeing(const struct tf_admission *a, const struct entry *e, uint64_t mem, uint64_t cpu) {
         const struct tf_limits *b = &a->st->budget;
         if (!a->budget)
                 return true;
-        if (tf_limit_is_finite(b->memory) && a->held_mem + e->mem > b->memory)
+        if (tf_limit_is_finite(b->memory) && a->held_mem - mem + e->mem > b->memory)
                 return false;
-        if (b->cpu_quota_usec != TF_UNSET && a->held_cpu + e->cpu > b->cpu_quota_usec)
+        if (b->cpu_quota_usec != TF_UNSET && a->held_cpu - cpu + e->cpu > b->cpu_quota_usec)
                 return false;
         return true;
+}
+
+static bool fits(const struct tf_admission *a, const struct entry *e) {
+        return fits_freeing(a, e, 0, 0);
 }
 
 static bool queue_full(const struct queue *q) {
@@ -233,6 +251,62 @@ static int on_pressure_timer(struct tf_source *src, int fd, uint32_t events, voi
         return 0;
 }
 
+/* Victims: lowest priority first, newest first within one. */
+static int cmp_victims(const void *x, const void *y) {
+        const struct entry *p = *(struct entry *const *)x, *q = *(struct entry *const *)y;
+        if (p->priority != q->priority)
+                return p->priority < q->priority ? -1 : 1;
+        return p->seq > q->seq ? -1 : p->seq < q->seq;
+}
+
+/* w waits because its reservation does not fit: stop, per their stop:, as few preemptible runs of a
+ * strictly lower priority as make it fit, or none when even all of them would not. One preemption at a
+ * time: while its victims stop, what they free is for w (on_pass gives it to w first). */
+static void preempt_for(struct tf_admission *a, struct entry *w) {
+        if (a->n_preempting > 0 || !a->budget)
+                return;
+        unsigned n = 0;
+        for (struct entry *h = a->hhead; h; h = h->hnext)
+                n += h->preemptible && !h->preempting && h->priority < w->priority;
+        if (n == 0)
+                return;
+        _cleanup_free_ struct entry **v = tf_malloc0(n * sizeof(*v));
+        n = 0;
+        for (struct entry *h = a->hhead; h; h = h->hnext)
+                if (h->preemptible && !h->preempting && h->priority < w->priority)
+                        v[n++] = h;
+        qsort(v, n, sizeof(*v), cmp_victims);
+        uint64_t mem = 0, cpu = 0;
+        unsigned k = 0;
+        while (k < n && !fits_freeing(a, w, mem, cpu)) {
+                mem += v[k]->mem;
+                cpu += v[k]->cpu;
+                k++;
+        }
+        if (!fits_freeing(a, w, mem, cpu))
+                return; /* stopping them all would not make room: nothing is stopped for nothing */
+        const struct tf_spec *ws = tf_service_job_spec(w->job);
+        char x[32];
+        _cleanup_free_ char *why = tf_asprintf(
+                "preempted: stopped to make room for %s (priority %" PRId64 ", reserves %s and %.2f CPUs)",
+                ws->name, w->priority, tf_format_size(x, sizeof(x), w->mem), (double)w->cpu / TF_CPU_PERIOD_USEC);
+        a->beneficiary = w;
+        /* Marked before any is stopped: a stop that ends a run at once releases it from inside the loop
+         * below (v[i] is not touched after its own stop). */
+        for (unsigned i = 0; i < k; i++) {
+                v[i]->preempting = true;
+                a->n_preempting++;
+        }
+        for (unsigned i = 0; i < k; i++) {
+                struct entry *h = v[i];
+                a->preemptions++;
+                if (!tf_service_job_preempt(h->job, why) && h->preempting) {
+                        /* No run to stop (it is ending already): its release frees the room anyway. */
+                        tf_log("warning: admission: %s: could not be preempted", tf_service_job_spec(h->job)->name);
+                }
+        }
+}
+
 static int on_pass(struct tf_source *src, int fd, uint32_t events, void *userdata) {
         struct tf_admission *a = userdata;
         a->pass_src = NULL;
@@ -253,6 +327,16 @@ static int on_pass(struct tf_source *src, int fd, uint32_t events, void *userdat
                 return 0;
         }
         a->pressure_why[0] = 0;
+        /* The room preempted runs freed goes to the run they were stopped for, before anyone else. */
+        struct entry *w = a->beneficiary;
+        if (w && !queue_full(w->q) && fits(a, w)) {
+                a->beneficiary = NULL;
+                unlink_entry(a, w);
+                hold(a, w);
+                uint64_t t = now_nsec();
+                tf_service_job_admit(w->job);
+                admitted_nsec += now_nsec() - t;
+        }
         bool blocked = false;
         for (struct entry *e = a->head, *next; e; e = next) {
                 next = e->next;
@@ -267,6 +351,7 @@ static int on_pass(struct tf_source *src, int fd, uint32_t events, void *userdat
                 if (!fits(a, e)) {
                         e->why = WHY_RESERVATION;
                         blocked = true;
+                        preempt_for(a, e);
                         continue;
                 }
                 unlink_entry(a, e);
@@ -293,6 +378,8 @@ static int on_wait_timer(struct tf_source *src, int fd, uint32_t events, void *u
                 tf_log("%s: waited %s for admission (%s), admission.max_wait: missed", spec->name,
                        tf_format_duration(b, sizeof(b), now - e->enq_mono), why_names[e->why]);
                 unlink_entry(a, e);
+                if (a->beneficiary == e)
+                        a->beneficiary = NULL;
                 tf_service_job_set_tag(job, NULL);
                 free(e);
                 tf_service_job_reject(job, "admission");
@@ -344,6 +431,7 @@ bool tf_admission_admit(struct tf_admission *a, struct tf_service_job *job) {
         e->q = queue_of(a, s);
         reservation(s, &e->cpu, &e->mem);
         e->priority = s->priority;
+        e->preemptible = s->preemptible;
         e->enq_mono = tf_loop_now(a->loop, CLOCK_MONOTONIC);
         e->enq_rt = tf_loop_now(a->loop, CLOCK_REALTIME);
         e->seq = ++a->seq;
@@ -376,8 +464,18 @@ void tf_admission_release(struct tf_admission *a, struct tf_service_job *job) {
                 a->held_mem -= e->mem;
                 a->n_holding--;
                 e->q->running--;
+                if (e->preempting)
+                        a->n_preempting--;
+                if (e->hprev)
+                        e->hprev->hnext = e->hnext;
+                else
+                        a->hhead = e->hnext;
+                if (e->hnext)
+                        e->hnext->hprev = e->hprev;
         } else {
                 unlink_entry(a, e);
+                if (a->beneficiary == e)
+                        a->beneficiary = NULL;
                 arm_wait_timer(a);
         }
         free(e);
@@ -456,6 +554,7 @@ void tf_admission_free(struct tf_admission *a) {
         tf_source_remove(a->pass_src);
         tf_source_remove(a->wait_timer);
         tf_source_remove(a->pressure_timer);
+        a->beneficiary = NULL;
         while (a->head) {
                 struct entry *e = a->head;
                 unlink_entry(a, e);
@@ -603,6 +702,7 @@ json_t *tf_admission_json(struct tf_admission *a) {
                               "memory", (json_int_t)a->held_mem);
         if (a->pressure_why[0])
                 json_object_set_new(o, "pressure", json_string(a->pressure_why));
+        json_object_set_new(o, "preemptions", json_integer((json_int_t)a->preemptions));
         json_object_set_new(
                 o, "decisions",
                 json_pack("{s:I,s:f,s:f}", "count", (json_int_t)a->decisions, "mean_usec",

@@ -7,8 +7,10 @@
  * budget, its queue has a free place (max_concurrent) and the host's pressure (PSI) is below the
  * settings' thresholds. Otherwise its job waits here, not in the loop: waiting runs are ordered by
  * priority, FIFO within one, with aging (a run gains one priority point per `aging` of waiting), and one
- * that waited max_wait is recorded as missed (reason admission). No preemption: a running run is never
- * stopped to make room.
+ * that waited max_wait is recorded as missed (reason admission). Preemption only where a spec asks for it
+ * (preemptible: true): a waiting run whose reservation does not fit may have such runs of a strictly
+ * lower priority stopped (lowest first, newest first, as few as make it fit, none when all would not),
+ * and what they free goes to it first.
  *
  * The order: a run enqueued at t with priority p sorts by p * aging - t (higher first; ties by arrival), a
  * key that does not change while it waits, so the queue stays sorted without re-sorting. A pass walks it
