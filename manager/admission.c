@@ -78,6 +78,9 @@ struct tf_admission {
         struct tf_source *pass_src, *wait_timer, *pressure_timer;
         struct psi_file psi[2 * TF_PSI_N];
         size_t n_psi;
+        /* A settings reload: the files its thresholds need, from the check until it applies. */
+        struct psi_file next_psi[2 * TF_PSI_N];
+        size_t n_next_psi;
         char pressure_why[160];
         /* Decisions (an admit, a pass over the queue) and their cost, for `GET queue` and
          * bench/admission.sh. */
@@ -489,22 +492,31 @@ void tf_admission_stop(struct tf_admission *a) {
 
 /* ---- setup ---- */
 
-int tf_admission_new(struct tf_loop *loop, const struct tf_settings *st, struct tf_budget *budget,
-                     struct tf_admission **ret, tf_error **err) {
-        struct tf_admission *a = tf_malloc0(sizeof(*a));
-        a->loop = loop;
-        a->st = st;
-        a->budget = budget;
-        /* "default" first: the queue of a spec without queue:. Unbounded unless the settings say. */
-        a->queues = tf_malloc0((st->n_queues + 1) * sizeof(*a->queues));
-        a->queues[a->n_queues++] = (struct queue){.name = tf_strdup("default"), .max = TF_UNSET};
+/* The queues of st: "default" first, the queue of a spec without queue:, unbounded unless st says. */
+static struct queue *queues_of(const struct tf_settings *st, size_t *ret_n) {
+        struct queue *v = tf_malloc0((st->n_queues + 1) * sizeof(*v));
+        size_t n = 0;
+        v[n++] = (struct queue){.name = tf_strdup("default"), .max = TF_UNSET};
         for (size_t i = 0; i < st->n_queues; i++) {
-                struct queue *q =
-                        streq(st->queues[i].name, "default") ? &a->queues[0] : &a->queues[a->n_queues++];
+                struct queue *q = streq(st->queues[i].name, "default") ? &v[0] : &v[n++];
                 if (!q->name)
                         q->name = tf_strdup(st->queues[i].name);
                 q->max = st->queues[i].max_concurrent;
         }
+        *ret_n = n;
+        return v;
+}
+
+static void psi_files_free(struct psi_file *psi, size_t n) {
+        for (size_t i = 0; i < n; i++)
+                free(psi[i].path);
+}
+
+/* The pressure files st's thresholds need, into psi (2 * TF_PSI_N); a threshold this host has no PSI for
+ * is refused at its position. */
+static int psi_files(const struct tf_settings *st, struct tf_budget *budget, struct psi_file *psi,
+                     size_t *ret_n, tf_error **err) {
+        size_t n = 0;
         /* Host-wide PSI files; TFRUN_PRESSURE_DIR stands in for /proc/pressure in tests (a host without
          * PSI, or pressure made up on demand). */
         const char *dir = getenv("TFRUN_PRESSURE_DIR");
@@ -531,21 +543,109 @@ int tf_admission_new(struct tf_loop *loop, const struct tf_settings *st, struct 
                                 : t->full >= 0 ? "no 'full' line"
                                                : "no 'some' line",
                                 tf_psi_resource_name(r));
-                        tf_admission_free(a);
+                        psi_files_free(psi, n);
                         return e;
                 }
-                a->psi[a->n_psi++] = (struct psi_file){.res = r, .path = TAKE_PTR(path), .t = t};
+                psi[n++] = (struct psi_file){.res = r, .path = TAKE_PTR(path), .t = t};
                 /* On v2 the budget's own pressure too: what its runs stall on, whatever the rest of the
                  * host does. Optional: a kernel without cgroup PSI files keeps the host-wide check. */
                 const char *bd = tf_budget_pressure_dir(budget);
                 _cleanup_free_ char *bp =
                         bd ? tf_asprintf("%s/%s.pressure", bd, tf_psi_resource_name(r)) : NULL;
                 if (bp && access(bp, R_OK) == 0)
-                        a->psi[a->n_psi++] =
-                                (struct psi_file){.res = r, .path = TAKE_PTR(bp), .t = t, .budget = true};
+                        psi[n++] = (struct psi_file){.res = r, .path = TAKE_PTR(bp), .t = t, .budget = true};
+        }
+        *ret_n = n;
+        return 0;
+}
+
+int tf_admission_new(struct tf_loop *loop, const struct tf_settings *st, struct tf_budget *budget,
+                     struct tf_admission **ret, tf_error **err) {
+        struct tf_admission *a = tf_malloc0(sizeof(*a));
+        a->loop = loop;
+        a->st = st;
+        a->budget = budget;
+        a->queues = queues_of(st, &a->n_queues);
+        int r = psi_files(st, budget, a->psi, &a->n_psi, err);
+        if (r < 0) {
+                tf_admission_free(a);
+                return r;
         }
         *ret = a;
         return 0;
+}
+
+int tf_admission_check_settings(struct tf_admission *a, const struct tf_settings *st, tf_error **err) {
+        char x[32], y[32];
+        psi_files_free(a->next_psi, a->n_next_psi);
+        a->n_next_psi = 0;
+        int r = psi_files(st, a->budget, a->next_psi, &a->n_next_psi, err);
+        if (r < 0)
+                return r;
+        const struct tf_limits *b = &st->budget;
+        if (a->budget && tf_limit_is_finite(b->memory) && b->memory < a->held_mem) {
+                _cleanup_free_ char *where = tf_settings_where(st, b->pos_memory);
+                return tf_error_set(err, EINVAL,
+                                    "%s: budget.memory: %s is less than the running runs hold (%s reserved by %u "
+                                    "run%s); expected at least %s, or the reload once they ended",
+                                    where, tf_format_size(x, sizeof(x), b->memory),
+                                    tf_format_size(y, sizeof(y), a->held_mem), a->n_holding,
+                                    a->n_holding == 1 ? "" : "s", y);
+        }
+        if (a->budget && b->cpu_quota_usec != TF_UNSET && b->cpu_quota_usec < a->held_cpu) {
+                _cleanup_free_ char *where = tf_settings_where(st, b->pos_cpus);
+                return tf_error_set(err, EINVAL,
+                                    "%s: budget.cpus: %.2f is less than the running runs hold (%.2f CPUs "
+                                    "reserved by %u run%s); expected at least %.2f, or the reload once they "
+                                    "ended",
+                                    where, (double)b->cpu_quota_usec / TF_CPU_PERIOD_USEC,
+                                    (double)a->held_cpu / TF_CPU_PERIOD_USEC, a->n_holding,
+                                    a->n_holding == 1 ? "" : "s",
+                                    (double)a->held_cpu / TF_CPU_PERIOD_USEC);
+        }
+        return 0;
+}
+
+static struct queue *queue_named(struct queue *v, size_t n, const char *name) {
+        for (size_t i = 0; i < n; i++)
+                if (streq(v[i].name, name))
+                        return &v[i];
+        return &v[0];
+}
+
+void tf_admission_set_settings(struct tf_admission *a, const struct tf_settings *st) {
+        size_t nq = 0;
+        struct queue *q = queues_of(st, &nq);
+        /* Every run keeps its queue by name; one whose queue is gone goes on in default (its service is
+         * broken by the manager's checks, so no new run of it comes). */
+        for (struct entry *e = a->hhead; e; e = e->hnext) {
+                e->q = queue_named(q, nq, e->q->name);
+                e->q->running++;
+        }
+        /* The waiting runs again, in arrival order, under the new aging. */
+        struct entry *f = a->fhead;
+        a->head = a->tail = a->fhead = a->ftail = NULL;
+        a->n_waiting = 0;
+        while (f) {
+                struct entry *e = f;
+                f = f->fnext;
+                e->q = queue_named(q, nq, e->q->name);
+                e->key = (int64_t)e->priority * (int64_t)st->admission.aging_usec - (int64_t)e->enq_mono;
+                insert(a, e);
+        }
+        for (size_t i = 0; i < a->n_queues; i++)
+                free(a->queues[i].name);
+        free(a->queues);
+        a->queues = q;
+        a->n_queues = nq;
+        psi_files_free(a->psi, a->n_psi);
+        memcpy(a->psi, a->next_psi, sizeof(a->psi));
+        a->n_psi = a->n_next_psi;
+        a->n_next_psi = 0;
+        a->pressure_why[0] = 0;
+        a->st = st;
+        arm_wait_timer(a);
+        schedule_pass(a);
 }
 
 void tf_admission_free(struct tf_admission *a) {
@@ -564,8 +664,8 @@ void tf_admission_free(struct tf_admission *a) {
         for (size_t i = 0; i < a->n_queues; i++)
                 free(a->queues[i].name);
         free(a->queues);
-        for (size_t i = 0; i < a->n_psi; i++)
-                free(a->psi[i].path);
+        psi_files_free(a->psi, a->n_psi);
+        psi_files_free(a->next_psi, a->n_next_psi);
         free(a);
 }
 

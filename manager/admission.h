@@ -41,6 +41,14 @@ int tf_admission_new(struct tf_loop *loop, const struct tf_settings *st, struct 
                      struct tf_admission **ret, tf_error **err);
 void tf_admission_free(struct tf_admission *a);
 
+/* A reload of the settings (st replaces the settings given so far; borrowed from then on): check refuses,
+ * with its position and numbers, thresholds where the host has no PSI and a budget below what running runs
+ * hold; set applies what check accepted (set without a check before it is not allowed): queues
+ * (max_concurrent; a run whose queue is gone goes on in default), aging (waiting runs re-sorted), max_wait,
+ * thresholds, and starts what now may start. */
+int tf_admission_check_settings(struct tf_admission *a, const struct tf_settings *st, tf_error **err);
+void tf_admission_set_settings(struct tf_admission *a, const struct tf_settings *st);
+
 /* The checks of a spec at load: its queue exists, its reservation fits the budget at all. The message
  * names the spec's position and the numbers. */
 int tf_admission_check_spec(struct tf_admission *a, const struct tf_spec *spec, tf_error **err);

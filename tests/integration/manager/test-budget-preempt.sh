@@ -18,7 +18,8 @@ v() { "$TFRUN" "$@" --socket "$MSOCK"; }
 wait_for() { local i; for ((i = 0; i < $2 * 10; i++)); do eval "$1" && return 0; sleep 0.1; done; return 1; }
 # A run that stamps its start, its TERM and its end into $TMPD/stamps: "NAME start|term|end NANOSECONDS".
 held() {
-        echo "command: [sh, -c, 'echo \"$1 start \$(date +%s%N)\" >>$TMPD/stamps; trap \"echo \\\"$1 term \$(date +%s%N)\\\" >>$TMPD/stamps; exit 143\" TERM; sleep $2 & wait; echo \"$1 end \$(date +%s%N)\" >>$TMPD/stamps']"
+        # The trap first: a TERM right after the start stamp finds it set.
+        echo "command: [sh, -c, 'trap \"echo \\\"$1 term \$(date +%s%N)\\\" >>$TMPD/stamps; exit 143\" TERM; echo \"$1 start \$(date +%s%N)\" >>$TMPD/stamps; sleep $2 & wait; echo \"$1 end \$(date +%s%N)\" >>$TMPD/stamps']"
 }
 stamp() { sed -n "s/^$1 $2 //p" "$TMPD/stamps" | head -1; }
 running() { v ps --json | python3 -c 'import json,sys; print(sum(s["running"] for s in json.load(sys.stdin)["services"] if s["name"] == sys.argv[1]))' "$1"; }
