@@ -292,7 +292,8 @@ static void preempt_for(struct tf_admission *a, struct entry *w) {
         char x[32];
         _cleanup_free_ char *why = tf_asprintf(
                 "preempted: stopped to make room for %s (priority %" PRId64 ", reserves %s and %.2f CPUs)",
-                ws->name, w->priority, tf_format_size(x, sizeof(x), w->mem), (double)w->cpu / TF_CPU_PERIOD_USEC);
+                ws->name, w->priority, tf_format_size(x, sizeof(x), w->mem),
+                (double)w->cpu / TF_CPU_PERIOD_USEC);
         a->beneficiary = w;
         /* Marked before any is stopped: a stop that ends a run at once releases it from inside the loop
          * below (v[i] is not touched after its own stop). */
@@ -303,10 +304,8 @@ static void preempt_for(struct tf_admission *a, struct entry *w) {
         for (unsigned i = 0; i < k; i++) {
                 struct entry *h = v[i];
                 a->preemptions++;
-                if (!tf_service_job_preempt(h->job, why) && h->preempting) {
-                        /* No run to stop (it is ending already): its release frees the room anyway. */
-                        tf_log("warning: admission: %s: could not be preempted", tf_service_job_spec(h->job)->name);
-                }
+                /* False: no run to stop (it is ending already); its release frees the room anyway. */
+                (void)tf_service_job_preempt(h->job, why);
         }
 }
 
@@ -586,8 +585,8 @@ int tf_admission_check_settings(struct tf_admission *a, const struct tf_settings
         if (a->budget && tf_limit_is_finite(b->memory) && b->memory < a->held_mem) {
                 _cleanup_free_ char *where = tf_settings_where(st, b->pos_memory);
                 return tf_error_set(err, EINVAL,
-                                    "%s: budget.memory: %s is less than the running runs hold (%s reserved by %u "
-                                    "run%s); expected at least %s, or the reload once they ended",
+                                    "%s: budget.memory: %s is less than the running runs hold (%s reserved "
+                                    "by %u run%s); expected at least %s, or the reload once they ended",
                                     where, tf_format_size(x, sizeof(x), b->memory),
                                     tf_format_size(y, sizeof(y), a->held_mem), a->n_holding,
                                     a->n_holding == 1 ? "" : "s", y);
@@ -811,6 +810,10 @@ json_t *tf_admission_json(struct tf_admission *a) {
         if (a->budget)
                 json_object_set_new(o, "budget", tf_budget_json(a->budget));
         return o;
+}
+
+uint64_t tf_admission_preemptions(const struct tf_admission *a) {
+        return a ? a->preemptions : 0;
 }
 
 unsigned tf_admission_waiting(const struct tf_admission *a) {

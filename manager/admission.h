@@ -63,5 +63,7 @@ void tf_admission_stop(struct tf_admission *a);
  * "queues": [...]} (new reference). */
 json_t *tf_admission_json(struct tf_admission *a);
 unsigned tf_admission_waiting(const struct tf_admission *a);
+/* Runs stopped to make room so far. */
+uint64_t tf_admission_preemptions(const struct tf_admission *a);
 /* What the running runs hold: memory bytes and CPU quota. */
 void tf_admission_held(const struct tf_admission *a, uint64_t *memory, uint64_t *cpu_quota, unsigned *runs);

@@ -1840,6 +1840,7 @@ json_t *tf_manager_budget_json(struct tf_manager *m) {
         json_object_set_new(o, "held", json_pack("{s:I,s:f,s:I}", "runs", (json_int_t) runs, "cpus",
                                                  (double) cpu / TF_CPU_PERIOD_USEC, "memory", (json_int_t) mem));
         json_object_set_new(o, "waiting", json_integer(tf_admission_waiting(m->adm)));
+        json_object_set_new(o, "preemptions", json_integer((json_int_t) tf_admission_preemptions(m->adm)));
         return o;
 }
 

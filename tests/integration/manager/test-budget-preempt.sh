@@ -55,6 +55,7 @@ v stop low >/dev/null
 wait_for '[ "$(running low)" = 0 ]' 10; ok "stopped by hand"
 v queue --json | python3 -c 'import json,sys; d=json.load(sys.stdin); sys.exit(d["preemptions"] != 1)'
 ok "tfrun queue --json counts one preemption"
+curl -sf --unix-socket "$MSOCK" http://localhost/metrics | grep -q '^tfrun_preemptions_total 1$'; ok "/metrics: tfrun_preemptions_total 1"
 : >"$TMPD/stamps"
 
 # ---- not preemptible --------------------------------------------------------------------------------------
