@@ -8,6 +8,7 @@
 # - a run that is not preemptible is never stopped: the high one waits, and starts when it ends;
 # - a preemptible run of the same priority is not stopped;
 # - a preemption that would not make room (the only preemptible run holds too little) stops nothing.
+# - the victims: lowest priority first, newest first within one, only as many as make room.
 . "$SRCDIR/tests/lib.sh"
 . "$SRCDIR/tests/integration/native/common.sh"
 need_root
@@ -33,6 +34,9 @@ svc high "$(held high 1)" "requests: {memory: 128M}" "priority: 10"
 svc pinned "$(held pinned 300)" "requests: {memory: 192M}" "priority: -5"
 svc peer "$(held peer 300)" "requests: {memory: 192M}" "priority: 10" "preemptible: true"
 svc small "$(held small 300)" "requests: {memory: 64M}" "priority: -5" "preemptible: true"
+svc lo "$(held lo 300)" "requests: {memory: 96M}" "priority: -5" "preemptible: true" "schedule: {every: 1h, overlap: allow}"
+svc mid "$(held mid 300)" "requests: {memory: 64M}" "priority: -1" "preemptible: true"
+svc hi64 "$(held hi64 1)" "requests: {memory: 64M}" "priority: 10"
 up --config "$TMPD/set.yaml"
 
 # ---- preempted -------------------------------------------------------------------------------------------
@@ -94,6 +98,34 @@ v stop pinned >/dev/null
 wait_for '[ -n "$(stamp high end)" ]' 20; ok "the high run starts when there is room (192M freed)"
 [ -z "$(stamp small term)" ]; ok "and the small run was left alone"
 v stop small >/dev/null
+wait_for '[ "$(running small)" = 0 ]' 10
+: >"$TMPD/stamps"
+
+# ---- which ones: lowest priority first, newest first, only as many as needed ------------------------------
+ids() { v history "$1" -n 10 --json | python3 -c 'import json,sys
+for r in sorted(json.load(sys.stdin)["runs"], key=lambda r: r["started"]): print(r["run_id"], r["status"])'; }
+fill() {
+        v trigger lo >/dev/null 2>&1
+        wait_for '[ "$(running lo)" = 1 ]' 10
+        v trigger lo >/dev/null 2>&1
+        v trigger mid >/dev/null 2>&1
+        wait_for '[ "$(running lo)" = 2 ] && [ "$(running mid)" = 1 ]' 10
+}
+fill; ok "two lo runs (96M each, priority -5) and mid (64M, priority -1): the budget is full"
+v trigger hi64 >/dev/null 2>&1
+wait_for '[ -n "$(stamp hi64 end)" ]' 20; ok "hi64 (64M) ran"
+is "$(ids lo | awk '{print $2}' | tr '\n' ' ')" "running cancelled " "for 64M: the newer lo run was stopped, the older one runs on"
+is "$(running mid)" 1 "mid (a higher priority than lo) was left alone"
+v stop lo >/dev/null; v stop mid >/dev/null
+wait_for '[ "$(running lo)" = 0 ] && [ "$(running mid)" = 0 ]' 10
+: >"$TMPD/stamps"
+fill
+v trigger high >/dev/null 2>&1
+wait_for '[ -n "$(stamp high end)" ]' 20; ok "high (128M) ran"
+is "$(ids lo | tail -2 | awk '{print $2}' | tr '\n' ' ')" "cancelled cancelled " "for 128M: both lo runs were stopped (lowest first)"
+is "$(running mid)" 1 "and only they: mid runs on (96M + 96M made room)"
+v stop mid >/dev/null
+wait_for '[ "$(running mid)" = 0 ]' 10
 down; is "$?" 0 "the manager stops"
 san_check
 done_testing
