@@ -368,7 +368,8 @@ void tf_service_job_reject(struct tf_service_job *job, const char *reason) {
 
 bool tf_service_job_preempt(struct tf_service_job *job, const char *why) {
         struct job *j = (struct job *) job;
-        if (!j->admitted || !j->run || j->run->state > TF_RUN_STOPPING || j->preempted)
+        if (!j->admitted || !j->run || j->run->state < TF_RUN_STARTING || j->run->state > TF_RUN_STOPPING ||
+            j->preempted)
                 return false;
         j->preempted = tf_strdup(why);
         tf_log("%s: %s: stopping it (%s)", j->ref->spec->name, j->run->run_id, why);
