@@ -7,7 +7,8 @@
 #   settings still apply (queue bound, budget);
 # - budget.memory changed: the budget cgroup's memory.limit_in_bytes changes (SIGHUP); lowered below what
 #   running runs hold: refused with the numbers, the limit unchanged; the budget removed: refused (restart);
-# - a queue removed that a service uses: that service is broken, as at load.
+# - a queue removed that a service uses: that service is broken, as at load;
+# - max_wait added while a run waits: it is missed; a budget added: refused (restart).
 . "$SRCDIR/tests/lib.sh"
 . "$SRCDIR/tests/integration/native/common.sh"
 need_root
@@ -127,6 +128,19 @@ is "$(qmax default)" 3 "the other queue stays"
 printf 'budget: {memory: 512M%s}\nqueues:\n  default: {max_concurrent: 3}\n  batch: {max_concurrent: 1}\n' "$SWAP" >"$TMPD/set.yaml"
 got=$(v reload 2>&1); is "$?" 0 "the queue back"
 echo "$got" | grep -q "^1 added"; ok "the service is back: $got"
+
+# ---- max_wait added while a run waits -------------------------------------------------------------------
+printf 'budget: {memory: 512M%s}\nqueues:\n  default: {max_concurrent: 1}\n  batch: {max_concurrent: 1}\n' "$SWAP" >"$TMPD/set.yaml"
+v reload >/dev/null 2>&1
+v trigger w >/dev/null 2>&1; v trigger w >/dev/null 2>&1
+wait_for '[ "$(running w)" = 1 ]' 10
+is "$(v queue --json | python3 -c 'import json,sys; print(len(json.load(sys.stdin)["waiting"]))')" 1 "one run of w waits (max_concurrent 1)"
+printf 'budget: {memory: 512M%s}\nadmission: {max_wait: 1s}\nqueues:\n  default: {max_concurrent: 1}\n  batch: {max_concurrent: 1}\n' "$SWAP" >"$TMPD/set.yaml"
+got=$(v reload 2>&1); is "$?" 0 "admission.max_wait 1s added: applies"
+wait_for 'v history w -n 10 --json | grep -q "not admitted within admission.max_wait (1s)"' 10
+ok "the run that was waiting before the reload is missed after the new max_wait"
+v stop w >/dev/null
+wait_for '[ "$(running w)" = 0 ]' 10
 down; is "$?" 0 "the manager stops"
 
 # ---- a budget added -------------------------------------------------------------------------------------
