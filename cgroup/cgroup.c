@@ -1488,6 +1488,31 @@ fail:
         return r;
 }
 
+int tf_cg_set_limits(struct tf_cg *cg, const struct tf_limits *limits, const char *parent, tf_error **err) {
+        struct plan p = {};
+        struct tf_cg_options o = {.parent = parent};
+        int r = plan_build(cg->host, limits, &o, &p, err);
+        for (size_t i = 0; r >= 0 && i < p.n; i++)
+                if (!cg->by_ctl[p.s[i].ctl])
+                        r = tf_error_set(err, EOPNOTSUPP,
+                                         "%s: the cgroup was made without the %s controller, so the limit "
+                                         "cannot be set on it now; expected the limits it was made with",
+                                         p.s[i].key, ctl_v1_name[p.s[i].ctl]);
+        /* On v1 memory.limit_in_bytes may never pass memory.memsw.limit_in_bytes: raising both needs memsw
+         * first, lowering both the memory limit first. A write the kernel refuses is tried again once the
+         * others are written. */
+        _cleanup_free_ bool *again = tf_malloc0((p.n + 1) * sizeof(*again));
+        for (size_t i = 0; r >= 0 && i < p.n; i++) {
+                _cleanup_error_ tf_error *e = NULL;
+                again[i] = apply(cg->by_ctl[p.s[i].ctl], &p.s[i], &e) < 0;
+        }
+        for (size_t i = 0; r >= 0 && i < p.n; i++)
+                if (again[i])
+                        r = apply(cg->by_ctl[p.s[i].ctl], &p.s[i], err);
+        plan_done(&p);
+        return r;
+}
+
 int tf_cg_clone_fd(struct tf_cg *cg) {
         return cg && cg->unified ? cg->unified->dfd : -1;
 }

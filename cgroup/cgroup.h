@@ -91,6 +91,10 @@ int tf_cg_create(struct tf_cg_host *h, const struct tf_limits *limits, const str
 
 /* An O_PATH|O_DIRECTORY fd of the v2 cgroup for clone3(CLONE_INTO_CGROUP), or -1 when the child must
  * instead be attached with tf_cg_attach() before it is released (v1 controllers). Owned by cg. */
+/* Write limits to cg as it is (a manager's budget reloaded; parent: the one it was made below), read back
+ * as at create. A limit whose controller cg was made without is refused. Limits not given are left as
+ * they are. */
+int tf_cg_set_limits(struct tf_cg *cg, const struct tf_limits *limits, const char *parent, tf_error **err);
 int tf_cg_clone_fd(struct tf_cg *cg);
 /* True when tf_cg_attach() must still be called for a child cloned into tf_cg_clone_fd(). */
 bool tf_cg_needs_attach(struct tf_cg *cg);

@@ -47,7 +47,10 @@ struct entry {
         uint64_t enq_mono, enq_rt;
         enum why why;
         bool holding;
+        bool preemptible; /* its spec's preemptible: */
+        bool preempting;  /* holding, and being stopped to make room */
         struct entry *prev, *next;   /* by key */
+        struct entry *hprev, *hnext; /* holding: what preemption may choose from */
         struct entry *fprev, *fnext; /* by arrival (max_wait) */
 };
 
@@ -64,12 +67,20 @@ struct tf_admission {
         struct tf_budget *budget;
         struct queue *queues;
         size_t n_queues;
-        struct entry *head, *tail, *fhead, *ftail;
+        struct entry *head, *tail, *fhead, *ftail, *hhead;
         unsigned n_waiting, n_holding;
+        /* Preemption in flight: the waiting run the room is for, and how many runs still stop for it. The
+         * room goes to it first; no other preemption starts meanwhile. */
+        struct entry *beneficiary;
+        unsigned n_preempting;
+        uint64_t preemptions;
         uint64_t held_cpu, held_mem, seq;
         struct tf_source *pass_src, *wait_timer, *pressure_timer;
         struct psi_file psi[2 * TF_PSI_N];
         size_t n_psi;
+        /* A settings reload: the files its thresholds need, from the check until it applies. */
+        struct psi_file next_psi[2 * TF_PSI_N];
+        size_t n_next_psi;
         char pressure_why[160];
         /* Decisions (an admit, a pass over the queue) and their cost, for `GET queue` and
          * bench/admission.sh. */
@@ -194,21 +205,31 @@ static void unlink_entry(struct tf_admission *a, struct entry *e) {
 
 static void hold(struct tf_admission *a, struct entry *e) {
         e->holding = true;
+        e->hprev = NULL;
+        e->hnext = a->hhead;
+        if (a->hhead)
+                a->hhead->hprev = e;
+        a->hhead = e;
         a->held_cpu += e->cpu;
         a->held_mem += e->mem;
         a->n_holding++;
         e->q->running++;
 }
 
-static bool fits(const struct tf_admission *a, const struct entry *e) {
+/* Whether e fits once `mem` and `cpu` more are free. */
+static bool fits_freeing(const struct tf_admission *a, const struct entry *e, uint64_t mem, uint64_t cpu) {
         const struct tf_limits *b = &a->st->budget;
         if (!a->budget)
                 return true;
-        if (tf_limit_is_finite(b->memory) && a->held_mem + e->mem > b->memory)
+        if (tf_limit_is_finite(b->memory) && a->held_mem - mem + e->mem > b->memory)
                 return false;
-        if (b->cpu_quota_usec != TF_UNSET && a->held_cpu + e->cpu > b->cpu_quota_usec)
+        if (b->cpu_quota_usec != TF_UNSET && a->held_cpu - cpu + e->cpu > b->cpu_quota_usec)
                 return false;
         return true;
+}
+
+static bool fits(const struct tf_admission *a, const struct entry *e) {
+        return fits_freeing(a, e, 0, 0);
 }
 
 static bool queue_full(const struct queue *q) {
@@ -233,6 +254,61 @@ static int on_pressure_timer(struct tf_source *src, int fd, uint32_t events, voi
         return 0;
 }
 
+/* Victims: lowest priority first, newest first within one. */
+static int cmp_victims(const void *x, const void *y) {
+        const struct entry *p = *(struct entry *const *)x, *q = *(struct entry *const *)y;
+        if (p->priority != q->priority)
+                return p->priority < q->priority ? -1 : 1;
+        return p->seq > q->seq ? -1 : p->seq < q->seq;
+}
+
+/* w waits because its reservation does not fit: stop, per their stop:, as few preemptible runs of a
+ * strictly lower priority as make it fit, or none when even all of them would not. One preemption at a
+ * time: while its victims stop, what they free is for w (on_pass gives it to w first). */
+static void preempt_for(struct tf_admission *a, struct entry *w) {
+        if (a->n_preempting > 0 || !a->budget)
+                return;
+        unsigned n = 0;
+        for (struct entry *h = a->hhead; h; h = h->hnext)
+                n += h->preemptible && !h->preempting && h->priority < w->priority;
+        if (n == 0)
+                return;
+        _cleanup_free_ struct entry **v = tf_malloc0(n * sizeof(*v));
+        n = 0;
+        for (struct entry *h = a->hhead; h; h = h->hnext)
+                if (h->preemptible && !h->preempting && h->priority < w->priority)
+                        v[n++] = h;
+        qsort(v, n, sizeof(*v), cmp_victims);
+        uint64_t mem = 0, cpu = 0;
+        unsigned k = 0;
+        while (k < n && !fits_freeing(a, w, mem, cpu)) {
+                mem += v[k]->mem;
+                cpu += v[k]->cpu;
+                k++;
+        }
+        if (!fits_freeing(a, w, mem, cpu))
+                return; /* stopping them all would not make room: nothing is stopped for nothing */
+        const struct tf_spec *ws = tf_service_job_spec(w->job);
+        char x[32];
+        _cleanup_free_ char *why = tf_asprintf(
+                "preempted: stopped to make room for %s (priority %" PRId64 ", reserves %s and %.2f CPUs)",
+                ws->name, w->priority, tf_format_size(x, sizeof(x), w->mem),
+                (double)w->cpu / TF_CPU_PERIOD_USEC);
+        a->beneficiary = w;
+        /* Marked before any is stopped: a stop that ends a run at once releases it from inside the loop
+         * below (v[i] is not touched after its own stop). */
+        for (unsigned i = 0; i < k; i++) {
+                v[i]->preempting = true;
+                a->n_preempting++;
+        }
+        for (unsigned i = 0; i < k; i++) {
+                struct entry *h = v[i];
+                a->preemptions++;
+                /* False: no run to stop (it is ending already); its release frees the room anyway. */
+                (void)tf_service_job_preempt(h->job, why);
+        }
+}
+
 static int on_pass(struct tf_source *src, int fd, uint32_t events, void *userdata) {
         struct tf_admission *a = userdata;
         a->pass_src = NULL;
@@ -253,6 +329,16 @@ static int on_pass(struct tf_source *src, int fd, uint32_t events, void *userdat
                 return 0;
         }
         a->pressure_why[0] = 0;
+        /* The room preempted runs freed goes to the run they were stopped for, before anyone else. */
+        struct entry *w = a->beneficiary;
+        if (w && !queue_full(w->q) && fits(a, w)) {
+                a->beneficiary = NULL;
+                unlink_entry(a, w);
+                hold(a, w);
+                uint64_t t = now_nsec();
+                tf_service_job_admit(w->job);
+                admitted_nsec += now_nsec() - t;
+        }
         bool blocked = false;
         for (struct entry *e = a->head, *next; e; e = next) {
                 next = e->next;
@@ -267,6 +353,7 @@ static int on_pass(struct tf_source *src, int fd, uint32_t events, void *userdat
                 if (!fits(a, e)) {
                         e->why = WHY_RESERVATION;
                         blocked = true;
+                        preempt_for(a, e);
                         continue;
                 }
                 unlink_entry(a, e);
@@ -293,6 +380,8 @@ static int on_wait_timer(struct tf_source *src, int fd, uint32_t events, void *u
                 tf_log("%s: waited %s for admission (%s), admission.max_wait: missed", spec->name,
                        tf_format_duration(b, sizeof(b), now - e->enq_mono), why_names[e->why]);
                 unlink_entry(a, e);
+                if (a->beneficiary == e)
+                        a->beneficiary = NULL;
                 tf_service_job_set_tag(job, NULL);
                 free(e);
                 tf_service_job_reject(job, "admission");
@@ -344,6 +433,7 @@ bool tf_admission_admit(struct tf_admission *a, struct tf_service_job *job) {
         e->q = queue_of(a, s);
         reservation(s, &e->cpu, &e->mem);
         e->priority = s->priority;
+        e->preemptible = s->preemptible;
         e->enq_mono = tf_loop_now(a->loop, CLOCK_MONOTONIC);
         e->enq_rt = tf_loop_now(a->loop, CLOCK_REALTIME);
         e->seq = ++a->seq;
@@ -376,8 +466,18 @@ void tf_admission_release(struct tf_admission *a, struct tf_service_job *job) {
                 a->held_mem -= e->mem;
                 a->n_holding--;
                 e->q->running--;
+                if (e->preempting)
+                        a->n_preempting--;
+                if (e->hprev)
+                        e->hprev->hnext = e->hnext;
+                else
+                        a->hhead = e->hnext;
+                if (e->hnext)
+                        e->hnext->hprev = e->hprev;
         } else {
                 unlink_entry(a, e);
+                if (a->beneficiary == e)
+                        a->beneficiary = NULL;
                 arm_wait_timer(a);
         }
         free(e);
@@ -391,22 +491,31 @@ void tf_admission_stop(struct tf_admission *a) {
 
 /* ---- setup ---- */
 
-int tf_admission_new(struct tf_loop *loop, const struct tf_settings *st, struct tf_budget *budget,
-                     struct tf_admission **ret, tf_error **err) {
-        struct tf_admission *a = tf_malloc0(sizeof(*a));
-        a->loop = loop;
-        a->st = st;
-        a->budget = budget;
-        /* "default" first: the queue of a spec without queue:. Unbounded unless the settings say. */
-        a->queues = tf_malloc0((st->n_queues + 1) * sizeof(*a->queues));
-        a->queues[a->n_queues++] = (struct queue){.name = tf_strdup("default"), .max = TF_UNSET};
+/* The queues of st: "default" first, the queue of a spec without queue:, unbounded unless st says. */
+static struct queue *queues_of(const struct tf_settings *st, size_t *ret_n) {
+        struct queue *v = tf_malloc0((st->n_queues + 1) * sizeof(*v));
+        size_t n = 0;
+        v[n++] = (struct queue){.name = tf_strdup("default"), .max = TF_UNSET};
         for (size_t i = 0; i < st->n_queues; i++) {
-                struct queue *q =
-                        streq(st->queues[i].name, "default") ? &a->queues[0] : &a->queues[a->n_queues++];
+                struct queue *q = streq(st->queues[i].name, "default") ? &v[0] : &v[n++];
                 if (!q->name)
                         q->name = tf_strdup(st->queues[i].name);
                 q->max = st->queues[i].max_concurrent;
         }
+        *ret_n = n;
+        return v;
+}
+
+static void psi_files_free(struct psi_file *psi, size_t n) {
+        for (size_t i = 0; i < n; i++)
+                free(psi[i].path);
+}
+
+/* The pressure files st's thresholds need, into psi (2 * TF_PSI_N); a threshold this host has no PSI for
+ * is refused at its position. */
+static int psi_files(const struct tf_settings *st, struct tf_budget *budget, struct psi_file *psi,
+                     size_t *ret_n, tf_error **err) {
+        size_t n = 0;
         /* Host-wide PSI files; TFRUN_PRESSURE_DIR stands in for /proc/pressure in tests (a host without
          * PSI, or pressure made up on demand). */
         const char *dir = getenv("TFRUN_PRESSURE_DIR");
@@ -433,21 +542,109 @@ int tf_admission_new(struct tf_loop *loop, const struct tf_settings *st, struct 
                                 : t->full >= 0 ? "no 'full' line"
                                                : "no 'some' line",
                                 tf_psi_resource_name(r));
-                        tf_admission_free(a);
+                        psi_files_free(psi, n);
                         return e;
                 }
-                a->psi[a->n_psi++] = (struct psi_file){.res = r, .path = TAKE_PTR(path), .t = t};
+                psi[n++] = (struct psi_file){.res = r, .path = TAKE_PTR(path), .t = t};
                 /* On v2 the budget's own pressure too: what its runs stall on, whatever the rest of the
                  * host does. Optional: a kernel without cgroup PSI files keeps the host-wide check. */
                 const char *bd = tf_budget_pressure_dir(budget);
                 _cleanup_free_ char *bp =
                         bd ? tf_asprintf("%s/%s.pressure", bd, tf_psi_resource_name(r)) : NULL;
                 if (bp && access(bp, R_OK) == 0)
-                        a->psi[a->n_psi++] =
-                                (struct psi_file){.res = r, .path = TAKE_PTR(bp), .t = t, .budget = true};
+                        psi[n++] = (struct psi_file){.res = r, .path = TAKE_PTR(bp), .t = t, .budget = true};
+        }
+        *ret_n = n;
+        return 0;
+}
+
+int tf_admission_new(struct tf_loop *loop, const struct tf_settings *st, struct tf_budget *budget,
+                     struct tf_admission **ret, tf_error **err) {
+        struct tf_admission *a = tf_malloc0(sizeof(*a));
+        a->loop = loop;
+        a->st = st;
+        a->budget = budget;
+        a->queues = queues_of(st, &a->n_queues);
+        int r = psi_files(st, budget, a->psi, &a->n_psi, err);
+        if (r < 0) {
+                tf_admission_free(a);
+                return r;
         }
         *ret = a;
         return 0;
+}
+
+int tf_admission_check_settings(struct tf_admission *a, const struct tf_settings *st, tf_error **err) {
+        char x[32], y[32];
+        psi_files_free(a->next_psi, a->n_next_psi);
+        a->n_next_psi = 0;
+        int r = psi_files(st, a->budget, a->next_psi, &a->n_next_psi, err);
+        if (r < 0)
+                return r;
+        const struct tf_limits *b = &st->budget;
+        if (a->budget && tf_limit_is_finite(b->memory) && b->memory < a->held_mem) {
+                _cleanup_free_ char *where = tf_settings_where(st, b->pos_memory);
+                return tf_error_set(err, EINVAL,
+                                    "%s: budget.memory: %s is less than the running runs hold (%s reserved "
+                                    "by %u run%s); expected at least %s, or the reload once they ended",
+                                    where, tf_format_size(x, sizeof(x), b->memory),
+                                    tf_format_size(y, sizeof(y), a->held_mem), a->n_holding,
+                                    a->n_holding == 1 ? "" : "s", y);
+        }
+        if (a->budget && b->cpu_quota_usec != TF_UNSET && b->cpu_quota_usec < a->held_cpu) {
+                _cleanup_free_ char *where = tf_settings_where(st, b->pos_cpus);
+                return tf_error_set(err, EINVAL,
+                                    "%s: budget.cpus: %.2f is less than the running runs hold (%.2f CPUs "
+                                    "reserved by %u run%s); expected at least %.2f, or the reload once they "
+                                    "ended",
+                                    where, (double)b->cpu_quota_usec / TF_CPU_PERIOD_USEC,
+                                    (double)a->held_cpu / TF_CPU_PERIOD_USEC, a->n_holding,
+                                    a->n_holding == 1 ? "" : "s",
+                                    (double)a->held_cpu / TF_CPU_PERIOD_USEC);
+        }
+        return 0;
+}
+
+static struct queue *queue_named(struct queue *v, size_t n, const char *name) {
+        for (size_t i = 0; i < n; i++)
+                if (streq(v[i].name, name))
+                        return &v[i];
+        return &v[0];
+}
+
+void tf_admission_set_settings(struct tf_admission *a, const struct tf_settings *st) {
+        size_t nq = 0;
+        struct queue *q = queues_of(st, &nq);
+        /* Every run keeps its queue by name; one whose queue is gone goes on in default (its service is
+         * broken by the manager's checks, so no new run of it comes). */
+        for (struct entry *e = a->hhead; e; e = e->hnext) {
+                e->q = queue_named(q, nq, e->q->name);
+                e->q->running++;
+        }
+        /* The waiting runs again, in arrival order, under the new aging. */
+        struct entry *f = a->fhead;
+        a->head = a->tail = a->fhead = a->ftail = NULL;
+        a->n_waiting = 0;
+        while (f) {
+                struct entry *e = f;
+                f = f->fnext;
+                e->q = queue_named(q, nq, e->q->name);
+                e->key = (int64_t)e->priority * (int64_t)st->admission.aging_usec - (int64_t)e->enq_mono;
+                insert(a, e);
+        }
+        for (size_t i = 0; i < a->n_queues; i++)
+                free(a->queues[i].name);
+        free(a->queues);
+        a->queues = q;
+        a->n_queues = nq;
+        psi_files_free(a->psi, a->n_psi);
+        memcpy(a->psi, a->next_psi, sizeof(a->psi));
+        a->n_psi = a->n_next_psi;
+        a->n_next_psi = 0;
+        a->pressure_why[0] = 0;
+        a->st = st;
+        arm_wait_timer(a);
+        schedule_pass(a);
 }
 
 void tf_admission_free(struct tf_admission *a) {
@@ -456,6 +653,7 @@ void tf_admission_free(struct tf_admission *a) {
         tf_source_remove(a->pass_src);
         tf_source_remove(a->wait_timer);
         tf_source_remove(a->pressure_timer);
+        a->beneficiary = NULL;
         while (a->head) {
                 struct entry *e = a->head;
                 unlink_entry(a, e);
@@ -465,8 +663,8 @@ void tf_admission_free(struct tf_admission *a) {
         for (size_t i = 0; i < a->n_queues; i++)
                 free(a->queues[i].name);
         free(a->queues);
-        for (size_t i = 0; i < a->n_psi; i++)
-                free(a->psi[i].path);
+        psi_files_free(a->psi, a->n_psi);
+        psi_files_free(a->next_psi, a->n_next_psi);
         free(a);
 }
 
@@ -603,6 +801,7 @@ json_t *tf_admission_json(struct tf_admission *a) {
                               "memory", (json_int_t)a->held_mem);
         if (a->pressure_why[0])
                 json_object_set_new(o, "pressure", json_string(a->pressure_why));
+        json_object_set_new(o, "preemptions", json_integer((json_int_t)a->preemptions));
         json_object_set_new(
                 o, "decisions",
                 json_pack("{s:I,s:f,s:f}", "count", (json_int_t)a->decisions, "mean_usec",
@@ -611,6 +810,10 @@ json_t *tf_admission_json(struct tf_admission *a) {
         if (a->budget)
                 json_object_set_new(o, "budget", tf_budget_json(a->budget));
         return o;
+}
+
+uint64_t tf_admission_preemptions(const struct tf_admission *a) {
+        return a ? a->preemptions : 0;
 }
 
 unsigned tf_admission_waiting(const struct tf_admission *a) {

@@ -142,7 +142,10 @@ static int h_disable(struct tf_http_request *req, struct tf_http_response *resp,
 }
 
 static int h_reload(struct tf_http_request *req, struct tf_http_response *resp, void *userdata) {
-        tf_http_respond_json(resp, 200, tf_manager_reload(userdata));
+        json_t *o = tf_manager_reload(userdata);
+        /* Nothing was reloaded (the settings do not read, DIR cannot be listed): an error, which `tfrun
+         * reload` reports with a non-zero exit. Broken spec files are part of a reload that happened. */
+        tf_http_respond_json(resp, json_object_get(o, "error") ? 422 : 200, o);
         return TF_HTTP_DONE;
 }
 

@@ -163,6 +163,21 @@ fail:
         return r;
 }
 
+int tf_budget_set_limits(struct tf_budget *b, const struct tf_settings *st, tf_error **err) {
+        _cleanup_free_ char *parent = tf_strdup(b->path);
+        *strrchr(parent, '/') = 0;
+        int r = tf_cg_set_limits(b->cg, &st->budget, *parent ? parent : "/", err);
+        if (r < 0) {
+                /* What was written of the new limits goes back to the old ones. */
+                _cleanup_error_ tf_error *e = NULL;
+                if (tf_cg_set_limits(b->cg, &b->st->budget, *parent ? parent : "/", &e) < 0)
+                        tf_log("warning: budget: the previous limits could not be written back: %s", e->msg);
+                return budget_error(st, err, r);
+        }
+        b->st = st;
+        return 0;
+}
+
 void tf_budget_free(struct tf_budget *b) {
         if (!b)
                 return;

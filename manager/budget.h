@@ -22,6 +22,10 @@ struct tf_budget;
  * that are gone below the same parent (blocking, bounded: before the loop runs). */
 int tf_budget_new(struct tf_cg_host *h, const struct tf_settings *st, const char *parent,
                   struct tf_budget **ret, tf_error **err);
+/* A reload of the settings: st's budget limits written to the budget's cgroup (the same keys as it was made
+ * with; see tf_cg_set_limits()); on failure the previous ones are written back. st is borrowed from then
+ * on. */
+int tf_budget_set_limits(struct tf_budget *b, const struct tf_settings *st, tf_error **err);
 /* Kills what is left below it, removes it and the directories made for it (bounded wait). NULL-safe. */
 void tf_budget_free(struct tf_budget *b);
 /* "/a/b/tfrun-budget-<pid>": the parent of every run. */

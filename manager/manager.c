@@ -36,6 +36,7 @@
 #include "runner/pathwatch.h"
 #include "runner/runner.h"
 #include "runner/service.h"
+#include "spec/limits.h"
 #include "spec/settings.h"
 #include "spec/spec.h"
 #include "store/store.h"
@@ -118,6 +119,10 @@ struct tf_manager {
         char **lost_swarm;  /* the same for swarm runs: their services */
         struct tf_budget *budget;  /* budget: in the settings: the parent cgroup of every run */
         struct tf_admission *adm;  /* --config: reservations, queues, pressure (manager/admission.c) */
+        /* Settings read by reloads (the first are the caller's): every one kept to the end, since
+         * alerts in flight may hold the notify: of the one they were made under. */
+        struct tf_settings **settings_read;
+        size_t n_settings_read;
 };
 
 static const int handled_signals[] = { SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2 };
@@ -592,8 +597,107 @@ static bool reads_files(const struct tf_spec *spec) {
         return tf_strv_length(spec->env_files) > 0 || spec->notify.webhook.secret_file;
 }
 
+/* A budget key the reload drops: its limit would stay in the cgroup as it is. */
+static int budget_key_dropped(const struct tf_settings *old, const struct tf_settings *ns, tf_error **err) {
+        const struct tf_limits *o = &old->budget, *n = &ns->budget;
+        static const char *const keys[] = { "cpus", "memory", "memory_swap", "pids", "io_weight" };
+        const bool was[] = { o->cpu_quota_usec != TF_UNSET, tf_limit_is_set(o->memory),
+                             tf_limit_is_set(o->memory_swap), tf_limit_is_set(o->pids), o->io_weight != TF_UNSET };
+        const bool is[] = { n->cpu_quota_usec != TF_UNSET, tf_limit_is_set(n->memory),
+                            tf_limit_is_set(n->memory_swap), tf_limit_is_set(n->pids), n->io_weight != TF_UNSET };
+        for (size_t i = 0; i < ELEMENTSOF(keys); i++)
+                if (was[i] && !is[i]) {
+                        _cleanup_free_ char *w = tf_settings_where(ns, ns->pos_budget);
+                        return tf_error_set(err, EINVAL,
+                                            "%s: budget.%s: removed, but the budget's cgroup keeps the limit it "
+                                            "was made with until the manager restarts; expected budget.%s "
+                                            "(a new value applies at once), or a restart of the manager",
+                                            w, keys[i], keys[i]);
+                }
+        return 0;
+}
+
+/* --config FILE read again (SIGHUP, `tfrun reload`): a file that does not read, or asks for what cannot
+ * change while runs live (a budget added or removed: the parent cgroup of running runs), or a budget below
+ * what running runs hold, changes nothing and is the reload's error. Else admission (thresholds, max_wait,
+ * aging, queues), the notify: defaults and the budget cgroup's limits apply at once. */
+static int reload_settings(struct tf_manager *m, tf_error **err) {
+        const struct tf_settings *old = m->o.settings;
+        if (!old || !old->path)
+                return 0;
+        _cleanup_settings_ struct tf_settings *ns = NULL;
+        int r = tf_settings_load(old->path, &ns, err);
+        if (r < 0)
+                return r;
+        if (ns->have_budget && !old->have_budget) {
+                _cleanup_free_ char *w = tf_settings_where(ns, ns->pos_budget);
+                return tf_error_set(err, EINVAL,
+                                    "%s: budget: added, but a budget is the parent cgroup of every run from the "
+                                    "manager's start and running runs cannot move into one; expected no budget: "
+                                    "until the manager restarts (its settings are unchanged)", w);
+        }
+        if (!ns->have_budget && old->have_budget)
+                return tf_error_set(err, EINVAL,
+                                    "%s: budget: removed, but the budget's cgroup is the parent of the running "
+                                    "runs and cannot go while the manager runs; expected the budget: back, or a "
+                                    "restart of the manager (its settings are unchanged)", ns->path);
+        if (m->budget) {
+                r = budget_key_dropped(old, ns, err);
+                if (r < 0)
+                        return r;
+        }
+        r = tf_admission_check_settings(m->adm, ns, err);
+        if (r < 0)
+                return r;
+        if (m->budget) {
+                r = tf_budget_set_limits(m->budget, ns, err);
+                if (r < 0)
+                        return r;
+        }
+        tf_admission_set_settings(m->adm, ns);
+        tf_alerts_set_default(m->alerts, &ns->notify);
+        m->o.settings = ns;
+        m->settings_read = tf_realloc(m->settings_read, (m->n_settings_read + 1) * sizeof(*m->settings_read));
+        m->settings_read[m->n_settings_read++] = TAKE_PTR(ns);
+        tf_log("reload: %s: the settings apply", old->path);
+        return 0;
+}
+
+/* After a settings reload: a service whose queue is gone, or whose reservation no longer fits the whole
+ * budget, is broken as it would be at load (ps shows it; its running runs go on to their end). */
+static void check_admission(struct tf_manager *m, json_t *broken, json_t *added, json_t *changed) {
+        for (struct msvc *s = m->svcs, *next; s; s = next) {
+                next = s->next;
+                if (!s->svc || s->removed)
+                        continue;
+                _cleanup_error_ tf_error *e = NULL;
+                if (tf_admission_check_spec(m->adm, tf_service_spec(s->svc), &e) == 0)
+                        continue;
+                tf_log("reload: %s", e->msg);
+                struct msvc *b = tf_malloc0(sizeof(*b));
+                b->m = m;
+                b->file = tf_strdup(s->file);
+                b->seen = true;
+                b->hash = s->hash;
+                b->error = tf_strdup(e->msg);
+                b->next = m->svcs;
+                m->svcs = b;
+                json_array_append_new(broken, json_pack("{s:s,s:s}", "file", s->file, "error", e->msg));
+                json_array_remove_string(added, s->name);
+                json_array_remove_string(changed, s->name);
+                if (s->started && s->name)
+                        tf_log("%s: refused; no more fires (running runs go on to their end)", s->name);
+                retire(m, s);
+        }
+}
+
 json_t *tf_manager_reload(struct tf_manager *m) {
         _cleanup_error_ tf_error *e = NULL;
+        if (reload_settings(m, &e) < 0) {
+                tf_log("reload: %s; keeping the settings and every service as they are", e->msg);
+                return json_pack("{s:s}", "error", e->msg);
+        }
+        bool settings = m->o.settings && m->o.settings->path;
         json_t *added = json_array(), *changed = json_array(), *removed = json_array(), *broken = json_array();
         unsigned unchanged = 0;
         char **files = NULL;
@@ -688,6 +792,8 @@ json_t *tf_manager_reload(struct tf_manager *m) {
                 retire(m, s);
         }
         tf_strv_free(files);
+        if (settings)
+                check_admission(m, broken, added, changed);
         check_triggers(m, broken, added, changed);
         start_new(m);
         tf_log("reload: %zu added, %zu changed, %zu removed, %zu broken, %u unchanged", json_array_size(added),
@@ -1387,6 +1493,10 @@ void tf_manager_free(struct tf_manager *m) {
                 tf_run_ctx_done(&m->ctx);
                 tf_loop_free(m->loop);
         }
+        /* After the alerts, which borrow their notify: defaults. */
+        for (size_t i = 0; i < m->n_settings_read; i++)
+                tf_settings_free(m->settings_read[i]);
+        free(m->settings_read);
         tf_metrics_free(m->metrics);
         tf_store_free(m->store);
         while (m->live)
@@ -1730,6 +1840,7 @@ json_t *tf_manager_budget_json(struct tf_manager *m) {
         json_object_set_new(o, "held", json_pack("{s:I,s:f,s:I}", "runs", (json_int_t) runs, "cpus",
                                                  (double) cpu / TF_CPU_PERIOD_USEC, "memory", (json_int_t) mem));
         json_object_set_new(o, "waiting", json_integer(tf_admission_waiting(m->adm)));
+        json_object_set_new(o, "preemptions", json_integer((json_int_t) tf_admission_preemptions(m->adm)));
         return o;
 }
 

@@ -197,6 +197,8 @@ static void budget_metrics(FILE *f, struct tf_manager *m) {
         fprintf(f, "tfrun_budget_reserved{resource=\"cpus\"} %.17g\n", json_number_value(json_object_get(held, "cpus")));
         family(f, "tfrun_admission_waiting", "gauge", "Runs waiting for admission (budget, queue, pressure).");
         fprintf(f, "tfrun_admission_waiting %" JSON_INTEGER_FORMAT "\n", json_integer_value(json_object_get(b, "waiting")));
+        family(f, "tfrun_preemptions_total", "counter", "Runs stopped to make room for a higher priority one (preemptible: true).");
+        fprintf(f, "tfrun_preemptions_total %" JSON_INTEGER_FORMAT "\n", json_integer_value(json_object_get(b, "preemptions")));
         json_decref(b);
 }
 

@@ -49,7 +49,7 @@ static void usage(FILE *f, const char *verb) {
                 { "stop", "NAME", "stop its running runs per its `stop:`" },
                 { "enable", "NAME", "fire on its schedule again" },
                 { "disable", "NAME", "no more fires (kept across restarts); a running run goes on" },
-                { "reload", "", "re-read the manager's directory" },
+                { "reload", "", "re-read the manager's settings (--config) and directory" },
                 { "queue", "", "runs waiting for admission (--config): position, priority, why each waits" },
                 { "history", "[NAME] [--status S] [--since DURATION] [-n N]", "past runs, newest first" },
                 { "logs", "NAME|RUN_ID [-f] [-n N] [--step STEP]",

@@ -39,6 +39,9 @@ struct job {
         /* Admission: waiting for the owner's tf_service_job_admit(), or admitted (its run holds a
          * reservation until release). */
         bool waiting, admitted;
+        /* Stopped to make room (tf_service_job_preempt): why, for its history; counts as a failed attempt
+         * for restart:. Owned; NULL when not preempted. */
+        char *preempted;
         void *tag;
         struct job *next;
 };
@@ -198,13 +201,16 @@ static void job_free(struct tf_service *s, struct job *j) {
         tf_run_free(j->run);
         ref_put(j->ref);
         tf_run_extra_free(j->extra);
+        free(j->preempted);
         free(j);
 }
 
-static bool should_retry(const struct tf_spec *spec, const struct tf_run *r, unsigned attempt) {
+static bool should_retry(const struct tf_spec *spec, const struct tf_run *r, unsigned attempt,
+                         bool preempted) {
         if (spec->restart.policy == TF_RESTART_NO)
                 return false;
-        if (r->state == TF_RUN_CANCELLED)
+        /* Stopped on request: no retry; stopped to make room: a failed attempt, retried per restart:. */
+        if (r->state == TF_RUN_CANCELLED && !preempted)
                 return false;
         if (spec->restart.policy == TF_RESTART_ON_FAILURE && r->state == TF_RUN_SUCCEEDED)
                 return false;
@@ -226,6 +232,13 @@ static void on_run_done(struct tf_run *r, void *userdata) {
         struct tf_service *s = j->svc;
         const struct tf_spec *spec = j->ref->spec;
         tf_run_report(r);
+        /* The history's reason for a run stopped to make room (its outcome stays cancelled: not a
+         * failure). */
+        bool preempted = j->preempted && r->result.reason == TF_REASON_CANCELLED;
+        if (preempted && !r->result.error)
+                r->result.error = tf_strdup(j->preempted);
+        free(j->preempted);
+        j->preempted = NULL;
         s->status = r->result.exit_status;
         /* A copy that owns its strings: the run goes away below. */
         free(s->last.error);
@@ -238,7 +251,7 @@ static void on_run_done(struct tf_run *r, void *userdata) {
         s->last_ended_usec = now_rt(s);
         if (s->o.hooks && s->o.hooks->run_ended)
                 s->o.hooks->run_ended(s, r, s->o.hooks->userdata);
-        bool retry = !s->draining && should_retry(spec, r, j->attempt);
+        bool retry = !s->draining && should_retry(spec, r, j->attempt, preempted);
         /* Its reservation is free again before anything else starts (a retry asks for admission anew,
          * and what job_ended triggers may be admitted in its place). */
         job_release(j);
@@ -351,6 +364,17 @@ void tf_service_job_reject(struct tf_service_job *job, const char *reason) {
         job_free(s, j);
         start_queued(s);
         check_idle(s);
+}
+
+bool tf_service_job_preempt(struct tf_service_job *job, const char *why) {
+        struct job *j = (struct job *) job;
+        if (!j->admitted || !j->run || j->run->state < TF_RUN_STARTING || j->run->state > TF_RUN_STOPPING ||
+            j->preempted)
+                return false;
+        j->preempted = tf_strdup(why);
+        tf_log("%s: %s: stopping it (%s)", j->ref->spec->name, j->run->run_id, why);
+        tf_run_stop(j->run, true);
+        return true;
 }
 
 uint64_t tf_service_job_scheduled(const struct tf_service_job *job) {

@@ -111,6 +111,11 @@ enum tf_trigger_outcome tf_service_trigger_ex(struct tf_service *s, enum tf_trig
  * fire (fire_missed with `reason`, e.g. "admission"). */
 void tf_service_job_admit(struct tf_service_job *job);
 void tf_service_job_reject(struct tf_service_job *job, const char *reason);
+/* Admission: stop the admitted job's running run per its `stop:` (signal, grace, kill), asynchronously, to
+ * make room; release follows when it ended. It ends cancelled (not a failure) with `why` as its reason, and
+ * counts as a failed attempt for restart: (a retry asks for admission anew). False when it has no run that
+ * could be stopped (or is being preempted already). */
+bool tf_service_job_preempt(struct tf_service_job *job, const char *why);
 /* The job's fire time (0 when not scheduled), what started it, its attempt (0 first), its service. */
 uint64_t tf_service_job_scheduled(const struct tf_service_job *job);
 enum tf_trigger tf_service_job_trigger(const struct tf_service_job *job);

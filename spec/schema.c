@@ -1550,6 +1550,11 @@ static int top_priority(struct ctx *c, const struct field *f) {
         return 0;
 }
 
+static int top_preemptible(struct ctx *c, const struct field *f) {
+        c->s->pos_preemptible = f->v->pos;
+        return spec_get_bool(c, f->v, f->kp, &c->s->preemptible);
+}
+
 /* A reservation larger than the limit holds room the run can never use. */
 static int check_requests(struct ctx *c) {
         struct tf_spec *s = c->s;
@@ -2302,6 +2307,7 @@ static const struct key top_keys[] = {
         SECTION("requests", top_requests, requests_keys),
         KEY("queue", top_queue),
         KEY("priority", top_priority),
+        KEY("preemptible", top_preemptible),
         KEY("steps", top_steps),
         KEY("max_parallel", top_max_parallel),
         SECTION("handlers", top_handlers, handler_keys),

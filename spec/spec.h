@@ -267,7 +267,10 @@ struct tf_spec {
         } requests;
         char *queue;      /* NULL: "default" */
         int64_t priority; /* -1000..1000, higher first; 0 when absent */
-        struct tf_pos pos_queue, pos_priority;
+        /* Its running runs may be stopped to make room for a waiting run of a higher priority whose
+         * reservation does not fit (manager/admission.c); false: never stopped for room. */
+        bool preemptible;
+        struct tf_pos pos_queue, pos_priority, pos_preemptible;
         /* Alerts (`tfrun up`): present false when the spec has no notify: (the manager's default applies). */
         struct tf_notify notify;
 
