@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -98,6 +99,9 @@ int main(int argc, char **argv) {
                 fprintf(stderr, "usage: launch-warm N SPEC   (N >= 2)\n");
                 return 2;
         }
+        /* The runs' cgroups are named with this pid: a tfrun's sweep (a manager's at start, on a shared
+         * host) takes a cgroup whose maker is not called tfrun* for one whose pid was reused. */
+        prctl(PR_SET_NAME, "tfrun-lwarm");
         struct bench b = { .n = atoi(argv[1]), .opts = { .quiet = true } };
         struct tf_spec *spec;
         struct tf_loop *loop;
