@@ -133,8 +133,27 @@ static int budget_error(const struct tf_settings *st, tf_error **err, int r) {
         return tf_error_set(err, -r, "%s", msg);
 }
 
+/* v1's blk-throttle is flat: a cgroup's blkio.throttle.* bound its own tasks, not its children's (the kernel
+ * keeps hierarchical throttling for the default hierarchy; measured on this project's hybrid hosts: a
+ * child of a cgroup throttled to 1 MiB/s writes at 150 MB/s). Written on the budget, the limits would
+ * bound nothing it runs: refused, as any limit the host cannot enforce. */
+static int check_io(struct tf_cg_host *h, const struct tf_settings *st, tf_error **err) {
+        if (st->budget.n_io == 0 || tf_cg_host_mode(h) == TF_CG_V2)
+                return 0;
+        _cleanup_free_ char *where = tf_settings_where(st, st->budget.pos_io);
+        return tf_error_set(err, EOPNOTSUPP,
+                            "%s: budget.io: this host's io controller is cgroup v1 blkio, whose throttling is "
+                            "not hierarchical (a limit on the budget's cgroup would not bound the runs below "
+                            "it); expected no budget.io here (a spec's own limits.io still works), or a "
+                            "cgroup v2 host",
+                            where);
+}
+
 int tf_budget_new(struct tf_cg_host *h, const struct tf_settings *st, const char *parent,
                   struct tf_budget **ret, tf_error **err) {
+        int r = check_io(h, st, err);
+        if (r < 0)
+                return r;
         const char *base = parent ?: tf_cg_host_deepest_own(h);
         _cleanup_strv_free_ char **others = NULL;
         struct tf_budget *b = tf_malloc0(sizeof(*b));
@@ -143,7 +162,7 @@ int tf_budget_new(struct tf_cg_host *h, const struct tf_settings *st, const char
         char name[64];
         snprintf(name, sizeof(name), BUDGET_PREFIX "%d", (int)getpid());
         b->path = streq(base, "/") ? tf_asprintf("/%s", name) : tf_asprintf("%s/%s", base, name);
-        int r = tf_cg_make_parent(h, base, &b->made, err);
+        r = tf_cg_make_parent(h, base, &b->made, err);
         if (r < 0)
                 goto fail;
         sweep(h, base);
@@ -243,6 +262,16 @@ json_t *tf_budget_json(struct tf_budget *b) {
         json_object_set_new(lim, "memory_swap", u64_or_null(l->memory_swap));
         json_object_set_new(lim, "pids", u64_or_null(l->pids));
         json_object_set_new(lim, "io_weight", u64_or_null(l->io_weight));
+        json_t *io = json_array();
+        for (size_t i = 0; i < l->n_io; i++) {
+                const struct tf_io_limit *d = &l->io[i];
+                json_array_append_new(io, json_pack("{s:s,s:o,s:o,s:o,s:o}", "device", d->device, "read_bps",
+                                                    u64_or_null(d->read_bps), "write_bps",
+                                                    u64_or_null(d->write_bps), "read_iops",
+                                                    u64_or_null(d->read_iops), "write_iops",
+                                                    u64_or_null(d->write_iops)));
+        }
+        json_object_set_new(lim, "io", io);
         json_t *use = json_object();
         json_object_set_new(use, "memory", u64_or_null(u.memory));
         json_object_set_new(use, "pids", u64_or_null(u.pids));

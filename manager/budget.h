@@ -35,7 +35,8 @@ const char *tf_budget_path(const struct tf_budget *b);
 const char *tf_budget_pressure_dir(const struct tf_budget *b);
 /* The main hierarchy's directory, for messages. */
 const char *tf_budget_dir(const struct tf_budget *b);
-/* {"path", "limits": {cpus, memory, memory_swap, pids, io_weight}, "usage": {memory, pids, cpu_seconds}};
+/* {"path", "limits": {cpus, memory, memory_swap, pids, io_weight, io: [{device,
+ * read_bps, write_bps, read_iops, write_iops}]}, "usage": {memory, pids, cpu_seconds}};
  * new reference. */
 json_t *tf_budget_json(struct tf_budget *b);
 struct tf_cg_usage;

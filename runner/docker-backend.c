@@ -93,6 +93,7 @@ struct dctx {
         char **live_ids;
         struct removal *removals; /* DELETEs in flight, each holding the loop */
         struct sweeper *sweepers; /* sweeps of services (the manager at start), each holding the loop */
+        char *cgroup_driver;      /* GET /info's CgroupDriver, asked once a run has a cgroup parent */
 };
 
 /* The manager's sweep of one service's containers, without a run (docker_sweep()). */
@@ -253,6 +254,7 @@ static void dctx_free(void *p) {
         free(x->watches);
         tf_source_remove(x->timer);
         tf_strv_free(x->live_ids);
+        free(x->cgroup_driver);
         free(x);
 }
 
@@ -555,11 +557,63 @@ static void on_listed(tf_docker_call *c, int r, tf_error *err, struct tf_docker_
         sweep_next(k);
 }
 
+static void step_sweep(struct dkr *k);
+
+/* HostConfig.CgroupParent (the manager's budget, a workflow's cgroup) is a cgroupfs path: an engine with the
+ * systemd cgroup driver wants a slice name there ("x.slice") and refuses the path or, worse, puts the
+ * container elsewhere, outside the budget. Refused, with what to change. */
+static int driver_check(struct dkr *k, tf_error **err) {
+        const char *drv = k->x->cgroup_driver;
+        if (!drv || !streq(drv, "systemd"))
+                return 0;
+        return tf_error_set(err, EOPNOTSUPP,
+                            "%s: the Docker engine (%s) uses the systemd cgroup driver (GET /info: CgroupDriver "
+                            "systemd), which cannot place containers below %s, the cgroup of the manager's "
+                            "budget or of a workflow; expected an engine with the cgroupfs driver (dockerd "
+                            "--exec-opt native.cgroupdriver=cgroupfs, or \"exec-opts\": "
+                            "[\"native.cgroupdriver=cgroupfs\"] in daemon.json), or no budget: in the "
+                            "manager's settings",
+                            k->run->spec->path, tf_docker_socket_path(k->x->d),
+                            k->run->opts->container_cgroup_parent);
+}
+
+static void on_info(tf_docker_call *c, int r, tf_error *err, struct tf_docker_reply *rep, void *userdata) {
+        struct dkr *k = userdata;
+        k->call = NULL;
+        if (r < 0)
+                return fail(k, error_copy(err));
+        const char *drv = json_string_value(json_object_get(rep->json, "CgroupDriver"));
+        /* An engine that does not say (older than 1.13's API) has only cgroupfs. */
+        free(k->x->cgroup_driver);
+        k->x->cgroup_driver = tf_strdup(drv ? drv : "cgroupfs");
+        tf_error *e = NULL;
+        if (driver_check(k, &e) < 0)
+                return fail(k, e);
+        step_sweep(k);
+}
+
 static void on_connected(tf_docker_call *c, int r, tf_error *err, struct tf_docker_reply *rep, void *userdata) {
         struct dkr *k = userdata;
         k->call = NULL;
         if (r < 0)
                 return fail(k, error_copy(err));
+        if (k->run->opts->container_cgroup_parent && !k->x->cgroup_driver) {
+                tf_error *e = NULL;
+                k->step = STEP_CONNECT;
+                if (tf_docker_request_async(k->x->d, "read the engine's cgroup driver", "GET", "/info", NULL, 0,
+                                            on_info, k, &k->call, &e) < 0)
+                        fail(k, e);
+                return;
+        }
+        if (k->run->opts->container_cgroup_parent) {
+                tf_error *e = NULL;
+                if (driver_check(k, &e) < 0)
+                        return fail(k, e);
+        }
+        step_sweep(k);
+}
+
+static void step_sweep(struct dkr *k) {
         /* Containers of this service whose tfrun is gone (crashed, killed) are removed before the run. */
         _cleanup_error_ tf_error *e = NULL;
         _cleanup_free_ char *label = tf_asprintf("tfrun.service=%s", k->run->spec->name);

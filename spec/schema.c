@@ -549,9 +549,8 @@ static const struct key io_keys[] = {
         KEY("read_iops", io_read_iops), KEY("write_iops", io_write_iops),
 };
 
-static int parse_io(struct ctx *c, const struct node *v, const char *kp) {
+int spec_parse_io(struct ctx *c, const struct node *v, const char *kp, struct tf_limits *l) {
         static const char example[] = "{device: /dev/vda, read_bps: 10M}";
-        struct tf_limits *l = &c->s->limits;
         int r = spec_expect_list(c, v, kp, "a list of mappings (e.g. [{device: /dev/vda, read_bps: 10M}])");
         if (r < 0)
                 return r;
@@ -641,7 +640,7 @@ static int limits_io_weight(struct ctx *c, const struct field *f) {
 
 static int limits_io(struct ctx *c, const struct field *f) {
         c->s->limits.pos_io = f->k->pos;
-        return parse_io(c, f->v, f->kp);
+        return spec_parse_io(c, f->v, f->kp, &c->s->limits);
 }
 
 static int limits_nofile(struct ctx *c, const struct field *f) {

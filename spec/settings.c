@@ -102,9 +102,15 @@ static int budget_io_weight(struct ctx *c, struct tf_settings *st, const struct 
                              &st->budget.io_weight);
 }
 
+/* The spec's limits.io, parsed by the spec's own code: the same devices, sizes and messages. */
+static int budget_io(struct ctx *c, struct tf_settings *st, const struct sfield *f) {
+        st->budget.pos_io = f->k->pos;
+        return spec_parse_io(c, f->v, f->kp, &st->budget);
+}
+
 static const struct skey budget_keys[] = {
         {"cpus", budget_cpus}, {"memory", budget_memory},       {"memory_swap", budget_memory_swap},
-        {"pids", budget_pids}, {"io_weight", budget_io_weight},
+        {"pids", budget_pids}, {"io_weight", budget_io_weight}, {"io", budget_io},
 };
 
 static int top_budget(struct ctx *c, struct tf_settings *st, const struct sfield *f) {
@@ -304,6 +310,9 @@ struct tf_settings *tf_settings_free(struct tf_settings *s) {
         for (size_t i = 0; i < s->n_queues; i++)
                 free(s->queues[i].name);
         free(s->queues);
+        for (size_t i = 0; i < s->budget.n_io; i++)
+                free(s->budget.io[i].device);
+        free(s->budget.io);
         tf_notify_done(&s->notify);
         free(s->path);
         free(s);

@@ -8,7 +8,8 @@
  * field here, a parser there and that one entry.
  *
  *   budget:     the caps of the one parent cgroup of every run of the manager (cpus, memory, memory_swap,
- *               pids, io_weight): a struct tf_limits, so that cgroup/ applies them as it applies a spec's
+ *               pids, io_weight, io): a struct tf_limits, so that cgroup/ applies them as it applies a
+ *               spec's
  *   admission:  PSI avg10 thresholds (percent) per resource, some and full; max_wait; aging
  *   queues:     named queues with max_concurrent
  *
@@ -45,7 +46,7 @@ struct tf_settings {
         char *path;
         bool have_budget;
         struct tf_pos pos_budget;
-        /* cpus (cpu_quota_usec), memory, memory_swap, pids, io_weight; the rest TF_UNSET. */
+        /* cpus (cpu_quota_usec), memory, memory_swap, pids, io_weight, io; the rest TF_UNSET. */
         struct tf_limits budget;
         struct {
                 bool present;

@@ -180,6 +180,9 @@ void spec_env_set(char ***v, char *kv);
  * key into *n (its earlier contents freed first), reads the webhook's secret file (a relative path against
  * dir, absolute), and checks what notify: alone decides. That missed alerts need a schedule is the
  * caller's to check (a default applies them to scheduled services only). */
+/* limits.io (a list of {device, read_bps, write_bps, read_iops, write_iops}) into l->io and l->n_io; also
+ * the settings' budget.io, so that both read the same syntax with the same messages. */
+int spec_parse_io(struct ctx *c, const struct node *v, const char *kp, struct tf_limits *l);
 int spec_parse_notify(struct ctx *c, const char *dir, const struct node *key, const struct node *v,
                       const char *kp, struct tf_notify *n);
 int spec_apply_schema(struct ctx *c, const struct node *root);

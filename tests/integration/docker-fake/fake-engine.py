@@ -12,6 +12,7 @@ Usage: fake-engine.py SOCKET STATEFILE MODE
   hang-kill     never answers a kill
   warn-swap     answers the create with the engine's dropped-swap warning (a host without swap accounting)
   warn-pids     answers the create with the engine's dropped-pids-limit warning
+  systemd-driver  behaves, and GET /info says CgroupDriver systemd (every other mode: cgroupfs)
 Containers run a pretend command: ["sleep", N] ends after N s with 0, ["exit", N] at once with N; a kill
 ends it with 128+signal. STATEFILE gets one line per event ("create ID", "kill ID SIG", "delete ID") and
 the containers not yet deleted are listed in STATEFILE.live after every change; the last create body is in
@@ -100,6 +101,9 @@ class Handler(BaseHTTPRequestHandler):
             return self.reply(200, b"OK", "text/plain")
         if path == "/version":
             return self.reply(200, {"ApiVersion": "1.41", "Version": "fake"})
+        if path == "/info":
+            return self.reply(200, {"CgroupDriver": "systemd" if MODE == "systemd-driver" else "cgroupfs",
+                                    "CgroupVersion": "1"})
         if path == "/containers/json":
             return self.reply(200, [])
         if path.startswith("/images/"):
