@@ -125,6 +125,41 @@ is "$(field memsw0-native memory.swap.max)" 0 "memsw0: memory_swap 0 allows no s
 # 5220: the smallest shares runc 1.1 turns into cpu.weight 200 (tf_cpu_weight_to_runc_v2_shares()).
 row cpuw "{cpu_weight: 200}" 200 --cpu-shares 5220
 
+# The manager's budget on v2: a container's cgroup lands below the budget's cgroup (HostConfig.CgroupParent,
+# the engine's cgroupfs driver, which the docker backend asks GET /info for), with its own limit.
+mkdir -p "$TMPD/svc"
+printf 'budget: {memory: 256M, pids: 200}\n' >"$TMPD/set.yaml"
+printf 'name: boxed\nimage: %s\ncommand: [sleep, "6"]\nlimits: {memory: 32M}\nsandbox: {network: none}\n' "$IMAGE" \
+        >"$TMPD/svc/boxed.yaml"
+"$TFRUN" up "$TMPD/svc" --config "$TMPD/set.yaml" --state-dir "$TMPD/mst" --socket "$TMPD/m.sock" >"$TMPD/up.log" 2>&1 &
+MPID=$!
+for _ in $(seq 200); do grep -q "managing [0-9]* service" "$TMPD/up.log" && break; sleep 0.1; done
+B=$(sed -n 's/^tfrun: budget: \(\/[^ ]*\) (every run.*/\1/p' "$TMPD/up.log")
+[ -n "$B" ] && [ -d "$B" ]; ok "the manager's budget cgroup: ${B:-none} ($(grep -c . "$TMPD/up.log") lines of log)"
+"$TFRUN" trigger boxed --socket "$TMPD/m.sock" >/dev/null
+cdir=
+for _ in $(seq 600); do
+        cdir=$(find "$B" -mindepth 1 -maxdepth 1 -type d -regextype posix-extended -regex '.*/[0-9a-f]{64}' 2>/dev/null | head -1)
+        [ -n "$cdir" ] && break
+        sleep 0.1
+done
+[ -n "$cdir" ]; ok "a container's cgroup is below the budget: ${cdir:-none}"
+is "$(cat "$cdir/memory.max" 2>/dev/null)" $((32 << 20)) "with the container's own memory.max"
+is "$(cat "$B/memory.max")" $((256 << 20)) "below the budget's memory.max"
+for _ in $(seq 600); do grep -q "boxed: run .* \(success\|failure\|exited\)" "$TMPD/up.log" && break; [ -d "$cdir" ] || break; sleep 0.1; done
+for _ in $(seq 300); do [ -d "$cdir" ] || break; sleep 0.1; done
+st=$("$TFRUN" history boxed --json --socket "$TMPD/m.sock" 2>/dev/null | python3 -c 'import json,sys; r=json.load(sys.stdin)["runs"]; print(r[0]["status"] if r else "")')
+for _ in $(seq 300); do [ "$st" = running ] || break; sleep 0.2
+        st=$("$TFRUN" history boxed --json --socket "$TMPD/m.sock" 2>/dev/null | python3 -c 'import json,sys; r=json.load(sys.stdin)["runs"]; print(r[0]["status"] if r else "")')
+done
+is "$st" success "the container under the budget ran to success"
+grep -q "cgroup driver" "$TMPD/up.log"; is "$?" 1 "the guest's engine (cgroupfs driver) is accepted"
+kill -TERM "$MPID"
+wait "$MPID"
+is "$?" 0 "the manager stops"
+[ ! -e "$B" ]; ok "the budget cgroup is removed at exit"
+diag "$(grep -v '^tfrun: boxed' "$TMPD/up.log" | tail -5)"
+
 is "$("$DOCKER" ps -aq --filter label=tfrun.service | wc -l)" 0 "no container left"
 is "$(tfrun_cg_left)" "" "no tfrun cgroup left"
 
