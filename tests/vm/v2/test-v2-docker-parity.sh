@@ -129,8 +129,8 @@ row cpuw "{cpu_weight: 200}" 200 --cpu-shares 5220
 # the engine's cgroupfs driver, which the docker backend asks GET /info for), with its own limit.
 mkdir -p "$TMPD/svc"
 printf 'budget: {memory: 256M, pids: 200}\n' >"$TMPD/set.yaml"
-printf 'name: boxed\nimage: %s\ncommand: [sleep, "6"]\nlimits: {memory: 32M}\nsandbox: {network: none}\n' "$IMAGE" \
-        >"$TMPD/svc/boxed.yaml"
+printf 'name: boxed\nimage: %s\ncommand: [%s, alloc, "1", "6000"]\nmounts: [{source: %s, target: %s, read_only: true}]\nlimits: {memory: 32M}\nsandbox: {network: none}\n' \
+        "$IMAGE" "$PROBE" "$PROBE" "$PROBE" >"$TMPD/svc/boxed.yaml"
 "$TFRUN" up "$TMPD/svc" --config "$TMPD/set.yaml" --state-dir "$TMPD/mst" --socket "$TMPD/m.sock" >"$TMPD/up.log" 2>&1 &
 MPID=$!
 for _ in $(seq 200); do grep -q "managing [0-9]* service" "$TMPD/up.log" && break; sleep 0.1; done
@@ -144,9 +144,17 @@ for _ in $(seq 600); do
         sleep 0.1
 done
 [ -n "$cdir" ]; ok "a container's cgroup is below the budget: ${cdir:-none}"
+# runc makes the directory, then writes the limits: the container's process is in it once they are set.
+# (cgroupfs files have no size: read them.)
+for _ in $(seq 300); do
+        p=
+        read -r p <"$cdir/cgroup.procs" 2>/dev/null
+        [ -n "$p" ] && break
+        sleep 0.1
+done
+diag "the container's cgroup: controllers $(cat "$cdir/cgroup.controllers" 2>&1), pid ${p:-none}"
 is "$(cat "$cdir/memory.max" 2>/dev/null)" $((32 << 20)) "with the container's own memory.max"
 is "$(cat "$B/memory.max")" $((256 << 20)) "below the budget's memory.max"
-for _ in $(seq 600); do grep -q "boxed: run .* \(success\|failure\|exited\)" "$TMPD/up.log" && break; [ -d "$cdir" ] || break; sleep 0.1; done
 for _ in $(seq 300); do [ -d "$cdir" ] || break; sleep 0.1; done
 st=$("$TFRUN" history boxed --json --socket "$TMPD/m.sock" 2>/dev/null | python3 -c 'import json,sys; r=json.load(sys.stdin)["runs"]; print(r[0]["status"] if r else "")')
 for _ in $(seq 300); do [ "$st" = running ] || break; sleep 0.2
