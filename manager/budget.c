@@ -142,10 +142,10 @@ static int check_io(struct tf_cg_host *h, const struct tf_settings *st, tf_error
                 return 0;
         _cleanup_free_ char *where = tf_settings_where(st, st->budget.pos_io);
         return tf_error_set(err, EOPNOTSUPP,
-                            "%s: budget.io: this host's io controller is cgroup v1 blkio, whose throttling is "
-                            "not hierarchical (a limit on the budget's cgroup would not bound the runs below "
-                            "it); expected no budget.io here (a spec's own limits.io still works), or a "
-                            "cgroup v2 host",
+                            "%s: budget.io: this host's io controller is cgroup v1 blkio, whose throttling "
+                            "is not hierarchical (a limit on the budget's cgroup would not bound the runs "
+                            "below it); expected no budget.io here (a spec's own limits.io still works), or "
+                            "a cgroup v2 host",
                             where);
 }
 
