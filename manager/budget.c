@@ -183,9 +183,12 @@ fail:
 }
 
 int tf_budget_set_limits(struct tf_budget *b, const struct tf_settings *st, tf_error **err) {
+        int r = check_io(b->host, st, err);
+        if (r < 0)
+                return r;
         _cleanup_free_ char *parent = tf_strdup(b->path);
         *strrchr(parent, '/') = 0;
-        int r = tf_cg_set_limits(b->cg, &st->budget, *parent ? parent : "/", err);
+        r = tf_cg_set_limits(b->cg, &st->budget, *parent ? parent : "/", err);
         if (r < 0) {
                 /* What was written of the new limits goes back to the old ones. */
                 _cleanup_error_ tf_error *e = NULL;

@@ -614,6 +614,27 @@ static int budget_key_dropped(const struct tf_settings *old, const struct tf_set
                                             "(a new value applies at once), or a restart of the manager",
                                             w, keys[i], keys[i]);
                 }
+        /* The same for each io limit of each device: what io.max had stays there. */
+        static const char *const io_keys[] = { "read_bps", "write_bps", "read_iops", "write_iops" };
+        for (size_t i = 0; i < o->n_io; i++) {
+                const struct tf_io_limit *od = &o->io[i], *nd = NULL;
+                for (size_t j = 0; j < n->n_io && !nd; j++)
+                        if (streq(n->io[j].device, od->device))
+                                nd = &n->io[j];
+                const uint64_t ov[] = { od->read_bps, od->write_bps, od->read_iops, od->write_iops };
+                const uint64_t nv[] = { nd ? nd->read_bps : TF_UNSET, nd ? nd->write_bps : TF_UNSET,
+                                        nd ? nd->read_iops : TF_UNSET, nd ? nd->write_iops : TF_UNSET };
+                for (size_t k = 0; k < ELEMENTSOF(io_keys); k++)
+                        if (ov[k] != TF_UNSET && nv[k] == TF_UNSET) {
+                                _cleanup_free_ char *w = tf_settings_where(ns, ns->pos_budget);
+                                return tf_error_set(err, EINVAL,
+                                                    "%s: budget.io: %s of %s removed, but the budget's cgroup "
+                                                    "keeps the limit it was made with until the manager restarts; "
+                                                    "expected %s for %s (a new value applies at once), or a "
+                                                    "restart of the manager",
+                                                    w, io_keys[k], od->device, io_keys[k], od->device);
+                        }
+        }
         return 0;
 }
 

@@ -235,6 +235,17 @@ if [ "$(stat -f -c %T /sys/fs/cgroup)" != cgroup2fs ]; then
         is "$got" "tfrun: up: $TMPD/set-io.yaml:3:3: budget.io: this host's io controller is cgroup v1 blkio, whose throttling is not hierarchical (a limit on the budget's cgroup would not bound the runs below it); expected no budget.io here (a spec's own limits.io still works), or a cgroup v2 host" \
                 "... named by its settings key, with what to do"
         [ ! -e "$TMPD/io.sock" ]; ok "... and the manager did not start (no socket)"
+        # Added by a reload: refused the same way, the settings unchanged.
+        printf 'budget:\n  memory: 256M\n' >"$TMPD/set-io.yaml"
+        up --config "$TMPD/set-io.yaml"
+        printf 'budget:\n  memory: 256M\n  io: [{device: %s, write_bps: 1M}]\n' "${dev:-/dev/vda}" >"$TMPD/set-io.yaml"
+        got=$(v reload 2>&1); rc=$?
+        [ "$rc" -ne 0 ]; ok "budget.io added by a reload: the reload fails ($rc)"
+        echo "$got" | grep -qF "$TMPD/set-io.yaml:3:3: budget.io: this host's io controller is cgroup v1 blkio"
+        ok "... with the same message"
+        v reload >/dev/null 2>&1
+        grep -q "reload: $TMPD/set-io.yaml: the settings apply" "$TMPD/up.log"; is "$?" 1 "... and the settings are not applied"
+        down
 fi
 san_check
 done_testing

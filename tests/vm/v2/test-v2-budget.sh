@@ -123,6 +123,22 @@ oom_local=$(sed -n 's/^oom //p' "$B/memory.events.local")
 [ "$oom_local" -ge 1 ]; ok "memory.events.local: the budget's own limit was hit (oom $oom_local)"
 kill -0 "$UP_PID"; ok "the manager survives the OOM kill"
 v ps >/dev/null; ok "and answers"
+
+# A reload (tfrun reload re-reads the settings): a new io rate applies to io.max at once; an io limit
+# dropped is refused (io.max would keep it).
+if $have_vda; then
+        sed -i 's/write_bps: 2M/write_bps: 4M/' "$TMPD/set.yaml"
+        v reload >/dev/null 2>&1; ok "a reload with budget.io write_bps 4M"
+        is "$(cat "$B/io.max")" "$(cat /sys/block/vda/dev) rbps=max wbps=$((4 << 20)) riops=max wiops=max" \
+                "io.max follows at once"
+        sed -i 's/write_bps: 4M/read_bps: 4M/' "$TMPD/set.yaml"
+        got=$(v reload 2>&1)
+        echo "$got" | grep -qF "budget.io: write_bps of /dev/vda removed, but the budget's cgroup keeps the limit"
+        ok "a reload dropping write_bps is refused, named"
+        is "$(sed -n 's/.* wbps=\([0-9a-z]*\) .*/\1/p' "$B/io.max")" $((4 << 20)) "and io.max is unchanged"
+else
+        for _ in 1 2 3 4; do skip "no /dev/vda"; done
+fi
 down; is "$?" 0 "the manager stops"
 [ ! -e "$B" ]; ok "the budget cgroup is removed at exit"
 is "$(budgets)" "" "no budget cgroup left anywhere"
