@@ -64,3 +64,8 @@ cleanup_up() {
         rm -rf "$TMPD"
 }
 trap cleanup_up EXIT
+
+# v VERB...: a verb against this test's manager.
+v() { "$TFRUN" "$@" --socket "$MSOCK"; }
+# wait_for EXPR SECONDS: until EXPR (evaluated) is true, at most SECONDS.
+wait_for() { local i; for ((i = 0; i < $2 * 10; i++)); do eval "$1" && return 0; sleep 0.1; done; return 1; }

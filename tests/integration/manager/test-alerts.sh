@@ -15,7 +15,6 @@ need_root
 command -v python3 >/dev/null || skip_all "python3 is missing"
 
 RECV=$SRCDIR/tests/integration/manager/webhook-receiver.py
-v() { "$TFRUN" "$@" --socket "$MSOCK"; }
 PIDS=()
 stop_pids() { local p; for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null; wait "$p" 2>/dev/null; done; PIDS=(); }
 trap 'stop_pids; cleanup_up' EXIT

@@ -11,7 +11,6 @@ need_root
 . "$SRCDIR/tests/integration/docker-cli/common.sh"
 . "$SRCDIR/tests/integration/manager/common.sh"
 
-v() { "$TFRUN" "$@" --socket "$MSOCK"; }
 jget() { python3 -c 'import json,sys; d=json.load(sys.stdin)
 for k in sys.argv[1].split("."):
     d = d[int(k)] if isinstance(d, list) else d.get(k)

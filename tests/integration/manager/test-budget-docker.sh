@@ -11,13 +11,11 @@ need_root
 . "$SRCDIR/tests/integration/manager/common.sh"
 trap cleanup_up EXIT
 
-v() { "$TFRUN" "$@" --socket "$MSOCK"; }
 jget() { python3 -c 'import json,sys; d=json.load(sys.stdin)
 for k in sys.argv[1].split("."):
     d = d[int(k)] if isinstance(d, list) else d.get(k)
 print("null" if d is None else d)' "$1"; }
 budget_dir() { sed -n 's/^tfrun: budget: \(\/[^ ]*\) (every run.*/\1/p' "$TMPD/up.log" | tail -1; }
-wait_for() { local i; for ((i = 0; i < $2 * 10; i++)); do eval "$1" && return 0; sleep 0.1; done; return 1; }
 
 printf 'budget: {memory: 192M}\n' >"$TMPD/set.yaml"
 # Each reserves 16M (so both are admitted) but may use up to 150M: the budget, not their limits, bites.

@@ -23,7 +23,6 @@ fake() {
         for _ in $(seq 50); do grep -q ready "$TMPD/fake.out" 2>/dev/null && return; sleep 0.1; done
         echo "Bail out! fake engine did not start: $(cat "$TMPD/fake.out")"; exit 1
 }
-v() { "$TFRUN" "$@" --socket "$MSOCK"; }
 last() { v history "$1" --json 2>/dev/null | python3 -c 'import json,sys; r=json.load(sys.stdin)["runs"]; print(r[0]["status"] if r else "")'; }
 budget_path() { sed -n 's/^tfrun: budget: \/sys\/fs\/cgroup\/memory\(\/[^ ]*\) (every run.*/\1/p' "$TMPD/up.log" | tail -1; }
 wait_until() { local i; for ((i = 0; i < $2 * 10; i++)); do eval "$1" && return 0; sleep 0.1; done; return 1; }

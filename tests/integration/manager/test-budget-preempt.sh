@@ -15,8 +15,6 @@ need_root
 . "$SRCDIR/tests/integration/manager/common.sh"
 trap cleanup_up EXIT
 
-v() { "$TFRUN" "$@" --socket "$MSOCK"; }
-wait_for() { local i; for ((i = 0; i < $2 * 10; i++)); do eval "$1" && return 0; sleep 0.1; done; return 1; }
 # A run that stamps its start, its TERM and its end into $TMPD/stamps: "NAME start|term|end NANOSECONDS".
 held() {
         # The trap first: a TERM right after the start stamp finds it set.

@@ -28,12 +28,10 @@ stop_gen() {
         return 0
 }
 trap 'stop_gen; cleanup_up' EXIT
-v() { "$TFRUN" "$@" --socket "$MSOCK"; }
 jget() { python3 -c 'import json,sys; d=json.load(sys.stdin)
 for k in sys.argv[1].split("."):
     d = d[int(k)] if isinstance(d, list) else d.get(k)
 print("null" if d is None else d)' "$1"; }
-wait_for() { local i; for ((i = 0; i < $2 * 10; i++)); do eval "$1" && return 0; sleep 0.1; done; return 1; }
 
 printf 'admission:\n  memory: {some: %s}\n' "$THRESHOLD" >"$TMPD/set.yaml"
 svc p "command: [sh, -c, 'date +%s%N >$TMPD/started']"

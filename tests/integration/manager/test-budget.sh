@@ -18,7 +18,6 @@ need_root
 . "$SRCDIR/tests/integration/manager/common.sh"
 trap cleanup_up EXIT
 
-v() { "$TFRUN" "$@" --socket "$MSOCK"; }
 jget() { python3 -c 'import json,sys; d=json.load(sys.stdin)
 for k in sys.argv[1].split("."):
     d = d[int(k)] if isinstance(d, list) else d.get(k)
@@ -29,7 +28,6 @@ budget_dir() { sed -n 's/^tfrun: budget: \(\/[^ ]*\) (every run.*/\1/p' "$TMPD/u
 stamp_cmd() { echo "command: [sh, -c, 'i=\$(od -An -N4 -tu4 /dev/urandom | tr -d \" \"); echo \"$1 start \$(date +%s%N) \$i\" >>$TMPD/stamps; sleep $2; echo \"$1 end \$(date +%s%N) \$i\" >>$TMPD/stamps']"; }
 # The most runs going at once according to the stamps.
 max_overlap() { sort -k3,3n "$TMPD/stamps" | awk '$2 == "start" { n++; if (n > m) m = n } $2 == "end" { n-- } END { print m + 0 }'; }
-wait_for() { local i; for ((i = 0; i < $2 * 10; i++)); do eval "$1" && return 0; sleep 0.1; done; return 1; }
 
 # ---- the storm ----------------------------------------------------------------------------------------
 printf 'budget: {memory: 256M, pids: 512}\n' >"$TMPD/set.yaml"

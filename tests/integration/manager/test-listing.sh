@@ -10,7 +10,6 @@
 need_root
 . "$SRCDIR/tests/integration/manager/common.sh"
 
-v() { "$TFRUN" "$@" --socket "$MSOCK"; }
 api() { curl -s --unix-socket "$MSOCK" "http://localhost$1"; }
 
 # same WHAT: every listed service's entry equals its own GET's fields (the keys of the entry); prints the

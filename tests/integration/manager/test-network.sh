@@ -11,7 +11,6 @@
 need_root
 . "$SRCDIR/tests/integration/manager/common.sh"
 
-v() { "$TFRUN" "$@" --socket "$MSOCK"; }
 # hc TOKEN METHOD PATH [CURL ARGS...]: the status code of one request over TCP ("-": no token).
 hc() {
         local tok=$1 m=$2 p=$3

@@ -15,8 +15,6 @@ need_root
 . "$SRCDIR/tests/integration/manager/common.sh"
 trap cleanup_up EXIT
 
-v() { "$TFRUN" "$@" --socket "$MSOCK"; }
-wait_for() { local i; for ((i = 0; i < $2 * 10; i++)); do eval "$1" && return 0; sleep 0.1; done; return 1; }
 budget_dir() { sed -n 's/^tfrun: budget: \(\/[^ ]*\) (every run.*/\1/p' "$TMPD/up.log" | tail -1; }
 running() { v ps --json | python3 -c 'import json,sys; print(sum(s["running"] for s in json.load(sys.stdin)["services"] if s["name"] == sys.argv[1]))' "$1"; }
 qmax() { v queue --json | python3 -c 'import json,sys; print([q["max_concurrent"] for q in json.load(sys.stdin)["queues"] if q["name"] == sys.argv[1]][0])' "$1"; }
