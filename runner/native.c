@@ -1011,9 +1011,14 @@ static struct tf_sandbox_cache *native_sandbox_cache(struct tf_run *r) {
 }
 
 /* Whether the service's leftovers below parent were swept by this process already; marks them swept. */
+/* "PARENT\nSERVICE"; SERVICE NULL: every service's below PARENT. */
+static char *swept_key(const char *parent, const char *service) {
+        return tf_asprintf("%s\n%s", parent ? parent : "", service ? service : "");
+}
+
 static bool swept_once(struct native_ctx *nc, const char *parent, const char *service) {
-        _cleanup_free_ char *all = tf_asprintf("%s\n", parent ? parent : "");
-        _cleanup_free_ char *key = tf_asprintf("%s\n%s", parent ? parent : "", service);
+        _cleanup_free_ char *all = swept_key(parent, NULL);
+        _cleanup_free_ char *key = swept_key(parent, service);
         if (tf_strv_contains(nc->swept, all) || tf_strv_contains(nc->swept, key))
                 return true;
         tf_strv_push(&nc->swept, key);
@@ -1109,14 +1114,13 @@ static void leftover_free(struct leftover *lo, bool report) {
         tf_source_remove(lo->pid_source);
         tf_source_remove(lo->timer);
         if (lo->cg) {
-                if (report && lo->swept_service)
+                if (report && lo->swept_service) {
+                        swept_forget(nc);
                         tf_log("warning: %s: cgroup %s left by run %s (its tfrun, pid %d, is gone) not "
                                "removed: still busy %" PRIu64 " s after SIGKILL; the next run of %s tries again",
                                lo->swept_service, lo->cg_path, lo->swept_run, (int) lo->swept_pid,
                                LEFTOVER_MAX_USEC / TF_USEC_PER_SEC, lo->swept_service);
-                if (report && lo->swept_service)
-                        swept_forget(nc);
-                else if (report)
+                } else if (report)
                         tf_log("warning: cgroup %s not removed: still busy %" PRIu64 " s after SIGKILL",
                                lo->cg_path, LEFTOVER_MAX_USEC / TF_USEC_PER_SEC);
                 leftover_cg_done(lo);
@@ -1529,7 +1533,7 @@ int tf_native_sweep(struct tf_run_ctx *c, const char *cgroup_parent, const char 
         }
         /* Every service's, as a manager does at its start: no run below this parent looks again. */
         if (!service) {
-                _cleanup_free_ char *all = tf_asprintf("%s\n", cgroup_parent ? cgroup_parent : "");
+                _cleanup_free_ char *all = swept_key(cgroup_parent, NULL);
                 if (!tf_strv_contains(nc->swept, all))
                         tf_strv_push(&nc->swept, all);
         }

@@ -1053,6 +1053,20 @@ static uint64_t fnv1a(const char *s) {
         return h;
 }
 
+static struct sock_filter *insns_dup(const void *f, size_t n) {
+        struct sock_filter *d = tf_malloc0(n * sizeof(*d));
+        memcpy(d, f, n * sizeof(*d));
+        return d;
+}
+
+/* The plan's filter: a copy of f[n] (from a cache, on disk or in memory). */
+static void plan_set_filter(struct tf_sandbox_plan *p, const void *f, size_t n, uint32_t flags) {
+        p->prog.len = (unsigned short) n;
+        p->prog.filter = insns_dup(f, n);
+        p->seccomp_flags = flags;
+        p->seccomp = true;
+}
+
 /* Entry: magic, u32 key length, key, u32 flags, u32 instruction count, instructions. */
 static bool cache_load(int dfd, const char *name, const char *key, struct tf_sandbox_plan *p) {
         _cleanup_close_ int fd = openat(dfd, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
@@ -1079,12 +1093,7 @@ static bool cache_load(int dfd, const char *name, const char *key, struct tf_san
         off += 8;
         if (count == 0 || count > BPF_MAXINSNS || n != off + (size_t) count * sizeof(struct sock_filter))
                 return false;
-        struct sock_filter *insns = tf_malloc0((size_t) count * sizeof(struct sock_filter));
-        memcpy(insns, buf + off, (size_t) count * sizeof(struct sock_filter));
-        p->prog.len = (unsigned short) count;
-        p->prog.filter = insns;
-        p->seccomp_flags = flags;
-        p->seccomp = true;
+        plan_set_filter(p, buf + off, count, flags);
         return true;
 }
 
@@ -1104,7 +1113,6 @@ static void cache_store(int dfd, const char *name, const char *key, const struct
                 (void) unlinkat(dfd, tmp, 0);
 }
 
-/* Parse and compile, or take the filter from the cache. `text` is the profile as read (NUL-free JSON). */
 /* The filters a process compiled or loaded, newest last; beyond CACHE_FILTERS the oldest goes. */
 #define CACHE_FILTERS 8
 struct tf_sandbox_cache {
@@ -1143,19 +1151,10 @@ void tf_sandbox_cache_free(struct tf_sandbox_cache *c) {
         free(c);
 }
 
-static struct sock_filter *insns_dup(const struct sock_filter *f, size_t n) {
-        struct sock_filter *d = tf_malloc0(n * sizeof(*d));
-        memcpy(d, f, n * sizeof(*d));
-        return d;
-}
-
 static bool memory_load(const struct tf_sandbox_cache *mc, const char *key, struct tf_sandbox_plan *p) {
         for (size_t i = 0; mc && i < mc->n_filters; i++)
                 if (streq(mc->filters[i].key, key)) {
-                        p->prog.len = mc->filters[i].len;
-                        p->prog.filter = insns_dup(mc->filters[i].insns, mc->filters[i].len);
-                        p->seccomp_flags = mc->filters[i].flags;
-                        p->seccomp = true;
+                        plan_set_filter(p, mc->filters[i].insns, mc->filters[i].len, mc->filters[i].flags);
                         return true;
                 }
         return false;
@@ -1177,6 +1176,7 @@ static void memory_store(struct tf_sandbox_cache *mc, const char *key, const str
         mc->filters[i].flags = p->seccomp_flags;
 }
 
+/* Parse and compile, or take the filter from the cache. `text` is the profile as read (NUL-free JSON). */
 static int compile_profile_cached(struct profile_ctx *c, const char *text, size_t len, struct tf_sandbox_plan *p) {
         _cleanup_free_ char *key = cache_key(c, text, len);
         if (memory_load(c->cache, key, p))
