@@ -527,6 +527,27 @@ static void json_array_remove_string(json_t *a, const char *s) {
                 }
 }
 
+/* A loaded service turned broken by a check across services (triggers, admission): a broken entry for its
+ * file takes its place in the listing (error owned), and it is retired; its running runs go on. */
+static void break_service(struct tf_manager *m, struct msvc *s, char *error, json_t *broken, json_t *added,
+                          json_t *changed) {
+        struct msvc *b = tf_malloc0(sizeof(*b));
+        b->m = m;
+        b->file = tf_strdup(s->file);
+        b->seen = true;
+        b->hash = s->hash;
+        b->error = error;
+        b->next = m->svcs;
+        m->svcs = b;
+        if (broken)
+                json_array_append_new(broken, json_pack("{s:s,s:s}", "file", s->file, "error", b->error));
+        json_array_remove_string(added, s->name);
+        json_array_remove_string(changed, s->name);
+        if (s->started && s->name)
+                tf_log("%s: refused; no more fires (running runs go on to their end)", s->name);
+        retire(m, s);
+}
+
 /* After a load or reload, before new entries start: a service naming one that DIR does not have, or one
  * in a cycle of triggers, is refused like a file that does not validate (ps shows it broken, with the
  * message); a running one is retired (no more fires; its runs go on to their end). The next reload looks
@@ -562,21 +583,7 @@ static void check_triggers(struct tf_manager *m, json_t *broken, json_t *added, 
                 if (!g.why[u])
                         continue;
                 tf_log("%s", g.why[u]);
-                struct msvc *b = tf_malloc0(sizeof(*b));
-                b->m = m;
-                b->file = tf_strdup(s->file);
-                b->seen = true;
-                b->hash = s->hash;
-                b->error = g.why[u];
-                b->next = m->svcs;
-                m->svcs = b;
-                if (broken)
-                        json_array_append_new(broken, json_pack("{s:s,s:s}", "file", s->file, "error", b->error));
-                json_array_remove_string(added, s->name);
-                json_array_remove_string(changed, s->name);
-                if (s->started && s->name)
-                        tf_log("%s: refused; no more fires (running runs go on to their end)", s->name);
-                retire(m, s);
+                break_service(m, s, g.why[u], broken, added, changed);
         }
         free(g.v);
         free(g.why);
@@ -695,20 +702,7 @@ static void check_admission(struct tf_manager *m, json_t *broken, json_t *added,
                 if (tf_admission_check_spec(m->adm, tf_service_spec(s->svc), &e) == 0)
                         continue;
                 tf_log("reload: %s", e->msg);
-                struct msvc *b = tf_malloc0(sizeof(*b));
-                b->m = m;
-                b->file = tf_strdup(s->file);
-                b->seen = true;
-                b->hash = s->hash;
-                b->error = tf_strdup(e->msg);
-                b->next = m->svcs;
-                m->svcs = b;
-                json_array_append_new(broken, json_pack("{s:s,s:s}", "file", s->file, "error", e->msg));
-                json_array_remove_string(added, s->name);
-                json_array_remove_string(changed, s->name);
-                if (s->started && s->name)
-                        tf_log("%s: refused; no more fires (running runs go on to their end)", s->name);
-                retire(m, s);
+                break_service(m, s, tf_strdup(e->msg), broken, added, changed);
         }
 }
 
