@@ -71,7 +71,7 @@ struct native {
         struct tf_source *pid_source;
         bool exited; /* reaped */
         int status_fd; /* pid: private: the init writes the service's wait status here; -1 otherwise */
-        /* The exec handshake: EOF on sock means exec succeeded, a struct child_msg that it did not. */
+        /* The exec handshake: EOF on sock means exec succeeded, a struct tf_child_msg that it did not. */
         int sock;
         struct tf_source *sock_source;
         bool handshake_done, failed;
@@ -92,12 +92,6 @@ struct native {
 #define DRAIN_MAX_USEC (5 * TF_USEC_PER_SEC)
 #define DRAIN_RECHECK_USEC (100 * TF_USEC_PER_MSEC)
 
-/* What the child sends back when it cannot exec. */
-struct child_msg {
-        int exec_stage; /* 1: execve failed (126/127); 0: setup before exec failed (tfrun's failure) */
-        int err;
-        char text[512];
-};
 
 static struct native_ctx *native_ctx(struct tf_run *r);
 static int native_cg_host(struct tf_run *r, struct tf_cg_host **ret, tf_error **err);
@@ -175,9 +169,9 @@ struct child_plan {
         bool self_attach; /* v1 hierarchies (or no CLONE_INTO_CGROUP): the child moves itself */
         bool placed;      /* born in the unified leaf by CLONE_INTO_CGROUP */
         bool shared;      /* spawn_shared(): tfrun's memory, tfrun suspended until the execve; no go */
-        pid_t parent;     /* tfrun's pid, for the shared child's check that tfrun is still there */
         int sock;
         int status_fd; /* write end, pid: private only */
+        int init_fd;   /* pid: private: tfrun-init to exec once the service is cloned; -1: stay the init */
         int out_fd, err_fd; /* write ends of the output pipes (the run's log); -1: tfrun's own stdio */
 };
 
@@ -252,15 +246,13 @@ static int resolve_user(const struct tf_spec *s, struct child_plan *p, tf_error 
 }
 
 static _Noreturn void child_fail(int sock, int exec_stage, int e, const char *what) {
-        struct child_msg m = { .exec_stage = exec_stage, .err = e };
-        /* snprintf is async-signal-safe enough here: the child is a single-threaded fork. */
-        snprintf(m.text, sizeof(m.text), "%s: %s", what, strerror(e));
+        struct tf_child_msg m = { .exec_stage = exec_stage, .err = e };
+        /* Nothing formatted here (the child may share tfrun's memory): tfrun adds strerror(e). */
+        for (size_t i = 0; what[i] && i + 1 < sizeof(m.text); i++)
+                m.text[i] = what[i];
         ssize_t _unused_ w = send(sock, &m, sizeof(m), MSG_NOSIGNAL);
         _exit(exec_stage ? (e == ENOENT ? 127 : 126) : 125);
 }
-
-/* sival_int of a sigqueue from tfrun asking the init to signal every process of its namespace. */
-#define INIT_SIGNAL_ALL 0x74667275
 
 /* Synchronous signals concern the init itself; forwarding them would be wrong. */
 static bool forwardable(int sig) {
@@ -281,22 +273,24 @@ static bool forwardable(int sig) {
 }
 
 /*
- * pid: private. We are pid 1 of a new pid namespace, its mounts done. Fork the service (pid 2), which
- * returns to child_main's remaining steps; stay behind as the namespace's init, as tini and bwrap's
- * init do:
+ * pid: private. We are pid 1 of a new pid namespace, its mounts done. Start the service (pid 2), which
+ * goes on with child_main's remaining steps, and become the namespace's init, as tini and bwrap's init
+ * do: tfrun-init (sandbox/init.c) where this build has it, so that the init is not a copy (or, from
+ * spawn_shared(), the very memory) of tfrun; otherwise the loop below, which does the same:
  *   - reap every child: orphans of the service are reparented to pid 1, and without this they would
  *     stay zombies until the run ends;
  *   - forward the signals tfrun sends (si_code <= 0, from outside the namespace: si_pid 0) to the
  *     service. Signals from inside (the service's own kill(0, ...)) are not sent back to it. Signals the
  *     kernel sends the terminal's process group (^C, SIGWINCH, SIGHUP) reach the service directly, as it
  *     shares the group: forwarding those would deliver them twice. A signal tfrun marks with
- *     INIT_SIGNAL_ALL (the stop signal of a timeout) goes to every process of the namespace;
+ *     TF_INIT_SIGNAL_ALL (the stop signal of a timeout) goes to every process of the namespace;
  *   - when the service ends, hand its wait status to tfrun through status_fd and exit; the kernel then
  *     kills whatever is left in the namespace. The init cannot end by the service's signal itself (a
  *     namespace's init ignores signals it has no handler for), so tfrun reports the service's status
  *     from the pipe, not the init's.
  * The init keeps only CAP_KILL, gets no_new_privs, is not dumpable and runs under a filter of its own
- * (tf_sandbox_init_filter). Its setup errors still go through p->sock until it closes it.
+ * (tf_sandbox_init_filter). Its setup errors still go through p->sock until it closes it. A failure to
+ * exec tfrun-init kills the service: the child cannot stay the init when it shares tfrun's memory.
  */
 static _Noreturn void child_exec(const struct child_plan *p);
 
@@ -326,6 +320,27 @@ static int service_main(void *userdata) {
 #endif
 #endif
 
+/* Become tfrun-init (sandbox/init.c): fds and argv as init-proto.h says, nothing else of ours. */
+static _Noreturn void exec_init(const struct child_plan *p, pid_t svc) {
+        /* Above the numbers the init takes first, so that no dup2 below clobbers one of them. */
+        int prog = fcntl(p->init_fd, F_DUPFD_CLOEXEC, TF_INIT_SOCK_FD + 1);
+        int st = fcntl(p->status_fd, F_DUPFD_CLOEXEC, TF_INIT_SOCK_FD + 1);
+        int sk = fcntl(p->sock, F_DUPFD_CLOEXEC, TF_INIT_SOCK_FD + 1);
+        if (prog < 0 || st < 0 || sk < 0 || dup2(st, TF_INIT_STATUS_FD) < 0 || dup2(sk, TF_INIT_SOCK_FD) < 0) {
+                kill(svc, SIGKILL);
+                child_fail(p->sock, 0, errno, "sandbox.pid: the init's descriptors");
+        }
+        char pid[16], *d = pid + sizeof(pid);
+        *--d = 0;
+        for (unsigned v = (unsigned) svc; v || !*d; v /= 10)
+                *--d = (char) ('0' + v % 10);
+        char *argv[] = { "tfrun-init", d, NULL }, *envp[] = { NULL };
+        syscall(SYS_execveat, prog, "", argv, envp, AT_EMPTY_PATH);
+        int e = errno;
+        kill(svc, SIGKILL);
+        child_fail(TF_INIT_SOCK_FD, 0, e, "sandbox.pid: exec tfrun-init");
+}
+
 static void become_init(const struct child_plan *p) {
         sigset_t all;
         sigfillset(&all); /* blocked since child_main's start: what arrives waits for the loop below */
@@ -337,15 +352,24 @@ static void become_init(const struct child_plan *p) {
         if (svc == 0)
                 service_main((void *) p);
 #else
-        void *stack = mmap(NULL, SERVICE_STACK_SIZE, PROT_READ | PROT_WRITE,
-                           MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0);
-        if (stack == MAP_FAILED)
-                child_fail(p->sock, 0, errno, "sandbox.pid: the service's stack");
+        /* Mapped once: when we share tfrun's memory (spawn_shared) this is tfrun's static, kept for the
+         * next launch; in a fork of tfrun it is the copy's, gone with it. Each service has exec'ed before
+         * the next can need it. */
+        static void *stack;
+        if (!stack) {
+                void *m = mmap(NULL, SERVICE_STACK_SIZE, PROT_READ | PROT_WRITE,
+                               MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0);
+                if (m == MAP_FAILED)
+                        child_fail(p->sock, 0, errno, "sandbox.pid: the service's stack");
+                stack = m;
+        }
         pid_t svc = clone(service_main, (char *) stack + SERVICE_STACK_SIZE,
                           CLONE_VM | CLONE_VFORK | SIGCHLD, (void *) p);
 #endif
         if (svc < 0)
                 child_fail(p->sock, 0, errno, "sandbox.pid: fork the service");
+        if (p->init_fd >= 0)
+                exec_init(p, svc);
         char what[128];
         int r = tf_sandbox_init_privileges(what, sizeof(what));
         if (r < 0) {
@@ -385,7 +409,7 @@ static void become_init(const struct child_plan *p) {
                          * kill(0, ...) or kill(1, ...) must not come back to it a second time. */
                         if (si.si_code > 0 || si.si_pid != 0)
                                 continue;
-                        if (si.si_code == SI_QUEUE && si.si_value.sival_int == INIT_SIGNAL_ALL)
+                        if (si.si_code == SI_QUEUE && si.si_value.sival_int == TF_INIT_SIGNAL_ALL)
                                 kill(-1, sig); /* everyone in the namespace but us */
                         else
                                 kill(svc, sig);
@@ -419,7 +443,7 @@ static _Noreturn void child_main(const struct child_plan *p) {
          * (tfrun is suspended until its execve): tfrun gone before the death signal was set is seen as
          * a new parent. */
         char go;
-        if (p->shared ? getppid() != p->parent : recv(p->sock, &go, 1, 0) != 1)
+        if (p->shared ? recv(p->sock, &go, 1, MSG_DONTWAIT) == 0 : recv(p->sock, &go, 1, 0) != 1)
                 _exit(125);
         /* The run's output is kept (tf_run_options.log): its stdout and stderr are the pipes tfrun reads.
          * dup2 clears CLOEXEC on 1 and 2; the pipes' own numbers (above 2) go at exec. */
@@ -521,9 +545,10 @@ static long clone3_call(struct clone_args *ca, int (*fn)(void *), void *arg) {
         return rax;
 }
 
-/* spawn() for a child without a sandbox: see above. p->placed is set before each attempt, since the
- * child reads it from the shared plan. Returns the pid (the child has exec'ed or exited by then). */
-static pid_t spawn_shared(int cgroup_fd, struct child_plan *p, int *ret_pidfd) {
+/* spawn() sharing tfrun's memory: see above. p->placed is set before each attempt, since the child reads it
+ * from the shared plan. Returns the pid (the child has exec'ed, the service or tfrun-init, or exited by
+ * then). */
+static pid_t spawn_shared(int cgroup_fd, uint64_t flags, struct child_plan *p, int *ret_pidfd) {
         /* One stack for every shared child: each has exec'ed or exited before clone3 returns. */
         static void *stack;
         if (!stack) {
@@ -534,14 +559,13 @@ static pid_t spawn_shared(int cgroup_fd, struct child_plan *p, int *ret_pidfd) {
                 stack = m;
         }
         struct clone_args ca = {
-                .flags = CLONE_PIDFD | CLONE_VM | CLONE_VFORK,
+                .flags = CLONE_PIDFD | CLONE_VM | CLONE_VFORK | flags,
                 .pidfd = (uint64_t) (uintptr_t) ret_pidfd,
                 .exit_signal = SIGCHLD,
                 .stack = (uint64_t) (uintptr_t) stack,
                 .stack_size = SHARED_STACK_SIZE,
         };
         p->shared = true;
-        p->parent = getpid();
         long pid = -EINVAL;
         if (cgroup_fd >= 0) {
                 ca.flags |= CLONE_INTO_CGROUP;
@@ -683,7 +707,7 @@ static void drain(struct tf_run *r) {
 /* Read the exec handshake without blocking. Returns false while the child has said nothing yet. */
 static bool handshake_read(struct tf_run *r) {
         struct native *n = r->backend;
-        struct child_msg m;
+        struct tf_child_msg m;
         ssize_t got = recv(n->sock, &m, sizeof(m), MSG_DONTWAIT);
         if (got < 0 && (errno == EAGAIN || errno == EINTR))
                 return false;
@@ -695,10 +719,11 @@ static bool handshake_read(struct tf_run *r) {
                 n->fail_err = m.err;
                 if (m.exec_stage) {
                         n->fail_status = m.err == ENOENT ? 127 : 126;
-                        n->fail_msg = tf_strdup(m.text);
+                        n->fail_msg = tf_asprintf("%s: %s", m.text, strerror(m.err));
                 } else {
                         n->fail_status = 125;
-                        n->fail_msg = tf_asprintf("%s: prepare the child: %s", r->spec->path, m.text);
+                        n->fail_msg = tf_asprintf("%s: prepare the child: %s: %s", r->spec->path, m.text,
+                                                  strerror(m.err));
                 }
         }
         close_sock(n);
@@ -841,6 +866,13 @@ static int native_start(struct tf_run *r, tf_error **err) {
                 p.status_fd = pfd[1];
         }
         flags |= tf_sandbox_plan_clone_flags(n->sandbox);
+        /* A namespace's init that is a program of its own (below, become_init()) lets the child share
+         * tfrun's memory too; where there is none the child stays the init, as a fork of tfrun. */
+        p.init_fd = -1;
+        if (p.status_fd >= 0) {
+                int fd = tf_sandbox_init_program(native_sandbox_cache(r));
+                p.init_fd = fd >= 0 ? fd : -1;
+        }
 
         int cgfd = tf_cg_clone_fd(n->cg);
         int pidfd = -1;
@@ -848,8 +880,8 @@ static int native_start(struct tf_run *r, tf_error **err) {
         p.cg = n->cg;
         pid_t pid;
 #ifdef SPAWN_SHARED
-        if (!n->sandbox)
-                pid = spawn_shared(cgfd, &p, &pidfd);
+        if (!n->sandbox || p.init_fd >= 0)
+                pid = spawn_shared(cgfd, flags, &p, &pidfd);
         else
 #endif
                 pid = spawn(cgfd, flags, &pidfd, &placed);
@@ -921,7 +953,7 @@ static int native_signal(struct tf_run *r, int sig, bool all, tf_error **err) {
         siginfo_t si = { .si_signo = sig, .si_code = SI_QUEUE };
         si.si_pid = getpid();
         si.si_uid = getuid();
-        si.si_value.sival_int = INIT_SIGNAL_ALL;
+        si.si_value.sival_int = TF_INIT_SIGNAL_ALL;
         if (syscall(SYS_pidfd_send_signal, n->pidfd, sig, via_init ? &si : NULL, 0) < 0 && errno != ESRCH)
                 return tf_error_setc(err, errno, "send %s to pid %d", tf_signal_name(sig), (int) n->pid);
         return 0;

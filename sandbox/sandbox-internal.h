@@ -20,6 +20,10 @@
 
 #define CAPBIT(c) (UINT64_C(1) << (c))
 
+/* tfrun-init's bytes (init-embed.c), on architectures that build it. */
+extern const unsigned char tf_init_binary[];
+extern const size_t tf_init_binary_size;
+
 struct plan_mount {
         int source_fd; /* O_PATH, pinned at prepare time */
         char *target;

@@ -1126,10 +1126,61 @@ struct tf_sandbox_cache {
                 uint32_t flags;
         } filters[CACHE_FILTERS];
         size_t n_filters;
+        int init_fd; /* tfrun-init in a sealed memfd, made at the first use; -1: not yet, or none here */
+        int init_err;
 };
 
 struct tf_sandbox_cache *tf_sandbox_cache_new(void) {
-        return tf_malloc0(sizeof(struct tf_sandbox_cache));
+        struct tf_sandbox_cache *c = tf_malloc0(sizeof(struct tf_sandbox_cache));
+        c->init_fd = -1;
+        return c;
+}
+
+#ifndef MFD_EXEC
+#define MFD_EXEC 0x0010U
+#endif
+
+/* The embedded tfrun-init in a memfd, sealed against any change, executable (MFD_EXEC: a host with
+ * vm.memfd_noexec 1 would otherwise make it non-executable; one with 2 refuses, and the child then stays
+ * the init itself). */
+static int init_program_make(void) {
+#ifdef TF_HAVE_INIT_PROGRAM
+        int fd = memfd_create("tfrun-init", MFD_CLOEXEC | MFD_ALLOW_SEALING | MFD_EXEC);
+        if (fd < 0 && errno == EINVAL) /* before Linux 6.3, no MFD_EXEC: executable anyway */
+                fd = memfd_create("tfrun-init", MFD_CLOEXEC | MFD_ALLOW_SEALING);
+        if (fd < 0)
+                return -errno;
+        int r = 0;
+        for (size_t off = 0; off < tf_init_binary_size && r >= 0;) {
+                ssize_t w = write(fd, tf_init_binary + off, tf_init_binary_size - off);
+                if (w < 0 && errno != EINTR)
+                        r = -errno;
+                else if (w > 0)
+                        off += (size_t) w;
+        }
+        if (r >= 0 && fcntl(fd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE | F_SEAL_SEAL) < 0)
+                r = -errno;
+        if (r < 0) {
+                close(fd);
+                return r;
+        }
+        return fd;
+#else
+        return -EOPNOTSUPP;
+#endif
+}
+
+int tf_sandbox_init_program(struct tf_sandbox_cache *c) {
+        if (!c)
+                return -EINVAL;
+        if (c->init_fd < 0 && !c->init_err) {
+                int fd = init_program_make();
+                if (fd < 0)
+                        c->init_err = fd;
+                else
+                        c->init_fd = fd;
+        }
+        return c->init_fd >= 0 ? c->init_fd : c->init_err;
 }
 
 static void cgmounts_free(struct plan_cgmount *m, size_t n) {
@@ -1144,6 +1195,8 @@ void tf_sandbox_cache_free(struct tf_sandbox_cache *c) {
         if (!c)
                 return;
         cgmounts_free(c->cgmounts, c->n_cgmounts);
+        if (c->init_fd >= 0)
+                close(c->init_fd);
         for (size_t i = 0; i < c->n_filters; i++) {
                 free(c->filters[i].key);
                 free(c->filters[i].insns);

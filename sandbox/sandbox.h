@@ -1,6 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 #pragma once
 
+#include "sandbox/init-proto.h"
+
 /*
  * The native backend's sandbox: a spec's `sandbox:` and `mounts:` sections enforced on a child process
  * with the effect Docker gives a container. It is the default: no `sandbox:` key means `sandbox: {}`
@@ -128,6 +130,10 @@ int tf_sandbox_prepare(const struct tf_spec *spec, bool running_as_root, struct 
 struct tf_sandbox_cache;
 struct tf_sandbox_cache *tf_sandbox_cache_new(void);
 void tf_sandbox_cache_free(struct tf_sandbox_cache *c);
+/* tfrun-init (sandbox/init.c, init-proto.h) as a descriptor to execveat(fd, "", ..., AT_EMPTY_PATH), made
+ * once per cache and owned by it; -EOPNOTSUPP where this build has none (not x86-64), or the error that
+ * made it impossible (a memfd the host will not execute is found at the execveat). */
+int tf_sandbox_init_program(struct tf_sandbox_cache *c);
 /* tf_sandbox_prepare() through `cache` (NULL: none). */
 int tf_sandbox_prepare_cached(struct tf_sandbox_cache *cache, const struct tf_spec *spec, bool running_as_root,
                               struct tf_sandbox_plan **ret, tf_error **err);

@@ -99,16 +99,30 @@ elif [ "$(uname -m)" != x86_64 ] || [ "$sanitized" != none ]; then
         strace -f -qq -e trace=clone,clone3 -o "$TMPD/strace" "$TFRUN" -q "$f"
         grep -qE '^[0-9]+ +clone3?\(' "$TMPD/strace" && ! grep -q '\bCLONE_VFORK\b' "$TMPD/strace"
         ok "sandbox: host on $(uname -m) with sanitizer '$sanitized': the child is forked (no CLONE_VFORK)"
+        if [ "$(uname -m)" = x86_64 ]; then
+                f=$(spec h-clone-sb "command: [true]")
+                strace -f -qq -e trace=execveat -o "$TMPD/strace2" "$TFRUN" -q "$f"
+                grep -qE 'execveat\([0-9]+, "", \["tfrun-init", "2"\]' "$TMPD/strace2"
+                ok "the default sandbox's forked child still execs tfrun-init from its memfd (the service is pid 2)"
+        fi
 else
         f=$(spec h-clone "command: [true]" "$H")
         strace -f -qq -e trace=clone3 -o "$TMPD/strace" "$TFRUN" -q "$f"
         grep -E 'clone3\(\{flags=[A-Z_|]*\bCLONE_VM\b' "$TMPD/strace" | grep -q '\bCLONE_VFORK\b'
         ok "sandbox: host: the child shares tfrun's memory until its exec (CLONE_VM|CLONE_VFORK)"
         f=$(spec h-clone-sb "command: [true]")
-        strace -f -qq -e trace=clone3 -o "$TMPD/strace2" "$TFRUN" -q "$f"
+        strace -f -qq -e trace=clone3,execveat -o "$TMPD/strace2" "$TFRUN" -q "$f"
         init=$(grep -E 'clone3\(\{flags=[A-Z_|]*\bCLONE_NEWPID\b' "$TMPD/strace2")
-        [ -n "$init" ] && ! grep -q '\bCLONE_VM\b' <<<"$init"
-        ok "the default sandbox's init is forked (it never execs)"
+        grep -q '\bCLONE_VM\b' <<<"$init" && grep -q '\bCLONE_VFORK\b' <<<"$init"
+        ok "the default sandbox's child shares tfrun's memory too (CLONE_VM|CLONE_VFORK|CLONE_NEWPID)"
+        grep -qE 'execveat\([0-9]+, "", \["tfrun-init", "2"\]' "$TMPD/strace2"
+        ok "until it execs tfrun-init from its memfd (the service is pid 2)"
+fi
+# Whichever way it started, the init is a few pages of its own, not a copy of tfrun (or of its memory).
+if [ "$(uname -m)" = x86_64 ]; then
+        f=$(spec h-init-rss "command: [sh, -c, 'grep VmRSS /proc/1/status']")
+        rss=$("$TFRUN" -q "$f" | awk '{print $2}')
+        [ -n "$rss" ] && [ "$rss" -lt 200 ]; ok "the init's resident set is small: ${rss:-?} kB (tfrun's own is megabytes)"
 fi
 
 # A manager: runs back to back, each recorded, each one's output in its log; the manager's heap checked
