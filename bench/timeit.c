@@ -124,7 +124,7 @@ int main(int argc, char **argv) {
                 qsort(v[k].samples, (size_t) rounds, sizeof(double), cmp);
                 printf("%s %.0f %.0f", v[k].label, v[k].samples[rounds / 2], v[k].samples[(rounds * 9) / 10]);
                 if (getenv("TIMEIT_P99"))
-                        printf(" %.0f", v[k].samples[(rounds * 99) / 100]);
+                        printf(" %.0f", v[k].samples[((size_t) rounds * 99 + 99) / 100 - 1]);
                 printf("\n");
         }
         return 0;
