@@ -820,7 +820,7 @@ static int native_start(struct tf_run *r, tf_error **err) {
         _cleanup_strv_free_ char **envp = build_env(s);
         p.envp = envp;
         ret = resolve_user(s, &p, err);
-        _cleanup_free_ gid_t *groups = p.groups;
+        _cleanup_free_ _unused_ gid_t *groups = p.groups; /* freed at return; clang counts no use */
         if (ret < 0)
                 return ret;
 

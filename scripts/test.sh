@@ -25,7 +25,12 @@ setup build-asan -Db_sanitize=address,undefined -Db_lundef=false -Dvm_tests=fals
 ninja -C build-asan >/dev/null || { ninja -C build-asan; exit 1; }
 
 export UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1
-export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1
+# intercept_tls_get_addr=0: gcc 12's LeakSanitizer, at a process's exit, follows a stale dynamic-TLS entry
+# of a dlopen'ed module ("DTLS 6 at 0x...6e4", then "Tracer caught signal 11 ... LeakSanitizer has
+# encountered a fatal error"): the manager under ASan aborted at its SIGTERM in ~1 of 4 runs of
+# manager-budget-driver on kernel 6.18 and glibc 2.36, whatever the code. Leaks are still found; only
+# blocks referenced from a module's thread-local storage alone are not followed.
+export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1:intercept_tls_get_addr=0
 meson test -C build-test --print-errorlogs --num-processes 2 "$@"
 # Under sanitizers: everything but the slow differential and VM suites, which exercise the same code.
 meson test -C build-asan --print-errorlogs --num-processes 2 --no-suite vm --no-suite schedule-diff "$@"
