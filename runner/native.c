@@ -441,7 +441,7 @@ static _Noreturn void child_main(const struct child_plan *p) {
 
         /* Wait for the parent's word. EOF: the parent gave up. A shared child has no word to wait for
          * (tfrun is suspended until its execve): tfrun gone before the death signal was set is seen as
-         * a new parent. */
+         * EOF on the socket, whose other end only tfrun holds. */
         char go;
         if (p->shared ? recv(p->sock, &go, 1, MSG_DONTWAIT) == 0 : recv(p->sock, &go, 1, 0) != 1)
                 _exit(125);
@@ -511,9 +511,11 @@ static _Noreturn void child_exec(const struct child_plan *p) {
  * tfrun's but its own stack (child_main(): system calls, the prepared plan, tf_cg_attach_self()'s
  * writes through the leaves' descriptors). The cost of waiting: tfrun's loop waits for the child's
  * chdir, v1 attach and execve, a fraction of a millisecond, or as long as a hung filesystem holds the
- * working_dir or the binary. A sandboxed child cannot be started so: it stays as its pid namespace's
- * init (become_init()), which never execs. glibc has no clone3 wrapper that starts a function on a new
- * stack, hence the few instructions below (x86-64; other architectures fork).
+ * working_dir or the binary. A sandboxed child is started so too, tfrun then waiting for its whole
+ * setup (namespaces, mounts, the service's own clone and execve, then its own execve of tfrun-init), as
+ * long as a pid namespace's init is that program; a child that would stay the init itself
+ * (become_init()'s loop) never execs, and is forked. glibc has no clone3 wrapper that starts a function
+ * on a new stack, hence the few instructions below (x86-64; other architectures fork).
  */
 #if defined(__x86_64__) && !defined(SERVICE_BY_FORK)
 #define SPAWN_SHARED 1
@@ -873,6 +875,7 @@ static int native_start(struct tf_run *r, tf_error **err) {
                 int fd = tf_sandbox_init_program(native_sandbox_cache(r));
                 p.init_fd = fd >= 0 ? fd : -1;
         }
+        bool stays_init = p.status_fd >= 0 && p.init_fd < 0;
 
         int cgfd = tf_cg_clone_fd(n->cg);
         int pidfd = -1;
@@ -880,7 +883,7 @@ static int native_start(struct tf_run *r, tf_error **err) {
         p.cg = n->cg;
         pid_t pid;
 #ifdef SPAWN_SHARED
-        if (!n->sandbox || p.init_fd >= 0)
+        if (!stays_init)
                 pid = spawn_shared(cgfd, flags, &p, &pidfd);
         else
 #endif
