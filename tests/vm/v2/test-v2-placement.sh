@@ -34,7 +34,9 @@ if command -v strace >/dev/null; then
         diag "$cl"
         [[ "$cl" == *CLONE_INTO_CGROUP* ]]; ok "clone3 asks for CLONE_INTO_CGROUP"
         [ -n "$leaf_fd" ] && [[ "$cl" == *"cgroup=$leaf_fd}"* ]]; ok "... into the leaf's O_PATH fd ($leaf_fd)"
-        child=$(sed -n 's/.*clone3(.*) = \([0-9][0-9]*\)$/\1/p' "$TMPD/st" | head -n 1)
+        # The child shares tfrun's memory until its execve (CLONE_VFORK): strace then splits clone3 into
+        # "clone3(... <unfinished ...>" and "<... clone3 resumed> ... = PID".
+        child=$(sed -n -E 's/.*clone3(\(| resumed>).* = ([0-9]+)$/\2/p' "$TMPD/st" | head -n 1)
         [ -n "$child" ] && grep -q "^$child  *execve(\"$PROBE\"" "$TMPD/st"; ok "the child ($child) execs the probe"
         ! grep -E 'openat\([^)]*cgroup\.procs", O_WRONLY' "$TMPD/st" >/dev/null; ok "no cgroup.procs is opened for writing"
         grep -q "^0::/tfrun-place-" "$TMPD/st.out"; ok "under strace too the child starts in its leaf"
