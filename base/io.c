@@ -113,7 +113,7 @@ int tf_mkdir_p(const char *path, mode_t mode) {
         return 0;
 }
 
-static int write_all(int fd, const void *data, size_t len) {
+int tf_write_all(int fd, const void *data, size_t len) {
         size_t n = 0;
         while (n < len) {
                 ssize_t k = write(fd, (const char *) data + n, len - n);
@@ -138,7 +138,7 @@ int tf_write_file_atomic(const char *path, const void *data, size_t len, mode_t 
         if (fchmod(fd, mode) < 0 || fsync(fd) < 0)
                 r = -errno;
         if (r == 0)
-                r = write_all(fd, data, len);
+                r = tf_write_all(fd, data, len);
         if (r == 0 && fsync(fd) < 0)
                 r = -errno;
         close(fd);

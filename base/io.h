@@ -16,6 +16,9 @@ int tf_read_file(const char *path, size_t max, char **ret, size_t *ret_len);
 /* mkdir -p: each missing component made with `mode`; an existing one is left as it is. 0 or -errno. */
 int tf_mkdir_p(const char *path, mode_t mode);
 
+/* All of data to fd, retrying EINTR and short writes. 0 or -errno. */
+int tf_write_all(int fd, const void *data, size_t len);
+
 /* Replace path with data atomically: a temporary file beside it under a random name, created
  * O_EXCL|O_NOFOLLOW (a directory others may write cannot redirect it), written, fsynced, given `mode`,
  * renamed over path, and the directory fsynced. Readers see the old content or the new, never a part.

@@ -5,24 +5,11 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "base/io.h"
 #include "docker/docker.h"
 
 void tf_docker_demux_init(struct tf_docker_demux *m, int out_fd, int err_fd) {
         *m = (struct tf_docker_demux){.fd = {-1, out_fd, err_fd}};
-}
-
-static int write_all(int fd, const uint8_t *p, size_t n) {
-        while (n > 0) {
-                ssize_t w = write(fd, p, n);
-                if (w < 0) {
-                        if (errno == EINTR)
-                                continue;
-                        return -errno;
-                }
-                p += w;
-                n -= (size_t)w;
-        }
-        return 0;
 }
 
 int tf_docker_demux_feed(struct tf_docker_demux *m, const void *buf, size_t len, tf_error **err) {
@@ -56,7 +43,7 @@ int tf_docker_demux_feed(struct tf_docker_demux *m, const void *buf, size_t len,
                         if (r < 0)
                                 return r;
                 } else if (fd >= 0) {
-                        int r = write_all(fd, p, take);
+                        int r = tf_write_all(fd, p, take);
                         if (r < 0)
                                 return tf_error_setc(err, r, "attach stream: write %s",
                                                      m->stream == 2 ? "stderr" : "stdout");

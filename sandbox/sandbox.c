@@ -1150,14 +1150,7 @@ static int init_program_make(void) {
                 fd = memfd_create("tfrun-init", MFD_CLOEXEC | MFD_ALLOW_SEALING);
         if (fd < 0)
                 return -errno;
-        int r = 0;
-        for (size_t off = 0; off < tf_init_binary_size && r >= 0;) {
-                ssize_t w = write(fd, tf_init_binary + off, tf_init_binary_size - off);
-                if (w < 0 && errno != EINTR)
-                        r = -errno;
-                else if (w > 0)
-                        off += (size_t) w;
-        }
+        int r = tf_write_all(fd, tf_init_binary, tf_init_binary_size);
         if (r >= 0 && fcntl(fd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE | F_SEAL_SEAL) < 0)
                 r = -errno;
         if (r < 0) {
