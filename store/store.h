@@ -149,7 +149,8 @@ int tf_store_open(const char *path, unsigned flags, tf_store **ret, tf_error **e
 /* Moves what the WAL holds into the database (a passive checkpoint: two fdatasyncs when there is anything
  * to move). For its owner to call when the history is quiet: SQLite's own automatic checkpoint waits for
  * a WAL of 4,000 pages (store.c explains why). 0 also when a reader holds the WAL (the checkpoint then
- * stops short; the next one goes on), or -errno. */
+ * stops short; the next one goes on), or -errno. A checkpoint that moved everything also restarts the
+ * WAL (one small write), so that the next commit after the pause pays no sync. */
 int tf_store_checkpoint(tf_store *s, tf_error **err);
 /* NULL-safe; returns NULL. */
 tf_store *tf_store_free(tf_store *s);

@@ -11,7 +11,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -1150,6 +1149,18 @@ static char *db_alone(const char *path, const char *copy, const char *sql) {
         return t;
 }
 
+/* The checkpoint sequence of a WAL file's header (big-endian, bytes 12-15); UINT32_MAX when unreadable. */
+static uint32_t wal_seq(const char *wal) {
+        unsigned char h[32];
+        int fd = open(wal, O_RDONLY | O_CLOEXEC);
+        ssize_t n = fd >= 0 ? pread(fd, h, sizeof(h), 0) : -1;
+        if (fd >= 0)
+                close(fd);
+        if (n != (ssize_t) sizeof(h))
+                return UINT32_MAX;
+        return (uint32_t) h[12] << 24 | (uint32_t) h[13] << 16 | (uint32_t) h[14] << 8 | h[15];
+}
+
 /* A commit stays in the WAL (SQLite checkpoints on its own only past 4,000 pages) until the owner's
  * checkpoint moves it into the database file. */
 static void test_checkpoint(void) {
@@ -1158,10 +1169,19 @@ static void test_checkpoint(void) {
         tf_store *s = open_ok(path);
         IS_INT(begin(s, "ck-1-1", "ck", 1700000000000000, "boot:1:1"), 0, "a run recorded");
         _cleanup_free_ char *before = db_alone(path, copy, "SELECT count(*) FROM runs");
+        _cleanup_free_ char *wal0 = tf_asprintf("%s-wal", path);
+        uint32_t seq0 = wal_seq(wal0);
         OK(!streq(before, "1"), "before the checkpoint the database file alone lacks the run (%s)", before);
         IS_INT(tf_store_checkpoint(s, &err), 0, "checkpoint");
         _cleanup_free_ char *after = db_alone(path, copy, "SELECT count(*) FROM runs");
         IS_STR(after, "1", "after it the database file alone holds the run");
+        /* The WAL was restarted at the checkpoint (a new header, then one frame of the schema version):
+         * its checkpoint sequence (the header's bytes 12-15) moved on then, and the next commit appends to
+         * it instead of restarting it and paying the restart's sync. */
+        _cleanup_free_ char *wal = tf_asprintf("%s-wal", path);
+        IS_INT((long long) wal_seq(wal), (long long) seq0 + 1, "the checkpoint restarted the WAL");
+        IS_INT(begin(s, "ck-1-2", "ck", 1700000000000001, "boot:1:1"), 0, "a second run recorded");
+        IS_INT((long long) wal_seq(wal), (long long) seq0 + 1, "the next commit did not restart it again");
         IS_INT(tf_store_checkpoint(s, &err), 0, "a checkpoint with nothing to move");
         tf_store_free(s);
 }
