@@ -514,6 +514,13 @@ static int exec(tf_store *s, const char *sql, tf_error **err) {
         return 0;
 }
 
+/* A PRAGMA takes no bound parameter; the number is ours, not input. */
+static int write_schema_version(tf_store *s, tf_error **err) {
+        char sql[64];
+        snprintf(sql, sizeof(sql), "PRAGMA user_version = %d", TF_STORE_SCHEMA_VERSION);
+        return exec(s, sql, err);
+}
+
 /* Ends a transaction that was not committed (every early return after BEGIN). */
 static void rollbackp(tf_store **s) {
         if (*s && !sqlite3_get_autocommit((*s)->db))
@@ -585,10 +592,7 @@ static int migrate(tf_store *s, tf_error **err) {
                         return tf_error_prefix(err, "migrate schema %lld to %lld", (long long)v,
                                                (long long)v + 1);
         }
-        /* A PRAGMA takes no bound parameter; the number is ours, not input. */
-        char sql[64];
-        snprintf(sql, sizeof(sql), "PRAGMA user_version = %d", TF_STORE_SCHEMA_VERSION);
-        r = exec(s, sql, err);
+        r = write_schema_version(s, err);
         if (r < 0)
                 return r;
         return exec(s, "COMMIT", err);
@@ -603,11 +607,8 @@ int tf_store_checkpoint(tf_store *s, tf_error **err) {
          * header with an fdatasync of its own (about a millisecond here, under synchronous=NORMAL too),
          * which would land on the first run recorded after a pause, in the path of the next trigger. One
          * write of nothing new (the schema version again) pays for it now, while it is quiet. */
-        if (rc == SQLITE_OK && frames > 0 && done == frames) {
-                char sql[64];
-                snprintf(sql, sizeof(sql), "PRAGMA user_version = %d", TF_STORE_SCHEMA_VERSION);
-                return exec(s, sql, err);
-        }
+        if (rc == SQLITE_OK && frames > 0 && done == frames)
+                return write_schema_version(s, err);
         return 0;
 }
 
