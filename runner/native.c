@@ -344,6 +344,10 @@ static _Noreturn void exec_init(const struct child_plan *p, pid_t svc) {
 static void become_init(const struct child_plan *p) {
         sigset_t all;
         sigfillset(&all); /* blocked since child_main's start: what arrives waits for the loop below */
+        /* Named before the service starts, not after: the service may read /proc/1/comm before we reach
+         * exec_init()'s execveat (we are suspended until its execve), and it must see its init's name
+         * then too, not tfrun's. The service inherits the name until its own execve renames it. */
+        prctl(PR_SET_NAME, "tfrun-init");
         /* The service shares our memory until its execve (CLONE_VM | CLONE_VFORK, as posix_spawn does),
          * with us suspended meanwhile: a fork would copy tfrun's page tables once more, and the service's
          * execve would then tear that copy down again, both on the launch's critical path. */
@@ -385,7 +389,6 @@ static void become_init(const struct child_plan *p) {
                         close(fd);
         for (int fd = 3; fd < keep; fd++)
                 close(fd);
-        prctl(PR_SET_NAME, "tfrun-init");
         if (chdir("/") < 0) {
                 /* Only so the init pins no directory; nothing depends on it. */
         }

@@ -167,6 +167,9 @@ struct siginfo_min {
 };
 
 __attribute__((used)) _Noreturn void tf_init_main(long *sp) {
+        /* First of all: the service runs already, and execveat named us after the memfd
+         * ("memfd:tfrun-ini"); from here on it reads the name it read before our exec. */
+        sys6(__NR_prctl, PR_SET_NAME, (long) "tfrun-init", 0, 0, 0, 0);
         char **argv = (char **) (sp + 1);
         if (sp[0] < 2)
                 die(125);
@@ -181,7 +184,6 @@ __attribute__((used)) _Noreturn void tf_init_main(long *sp) {
         if (r < 0)
                 fail("sandbox.pid: init: not dumpable", r);
         privileges();
-        sys6(__NR_prctl, PR_SET_NAME, (long) "tfrun-init", 0, 0, 0, 0);
         /* Only so the init pins no directory; nothing depends on it. */
         sys(__NR_chdir, "/", 0, 0);
         /* No descriptor of tfrun's but the status pipe, the socket (until the end of the setup) and the

@@ -159,6 +159,12 @@ pair pidp "command: [sh, -c, 'echo init=\$(cat /proc/1/comm); echo procs=\$(ls -
         "sandbox: {pid: private}"
 both pidp
 is "$(field pidp-native init)/$(field pidp-docker init)" "tfrun-init/docker-init" "pid private: pid 1 is an init on both (tfrun-init, docker-init)"
+# The service starts before its init execs tfrun-init (the init is suspended until the service's execve):
+# the init must carry its name from before the service starts, and again at once after its execveat
+# renamed it after the memfd. About one run in twenty read `tfrun` or `memfd:tfrun-ini` when it did not.
+spec pidname "backend: native" "command: [cat, /proc/1/comm]" "sandbox: {pid: private}" >/dev/null
+for i in $(seq 200); do "$TFRUN" -q "$TMPD/pidname.yaml" 2>&1; done | sort | uniq -c | sed 's/^ *//' >"$TMPD/pidname.out"
+is "$(out pidname)" "200 tfrun-init" "pid private, native: pid 1 reads tfrun-init in 200 runs of 200, however early the service looks"
 sn=$(out pidp-native | grep -o 'self=[0-9]*'); sd=$(out pidp-docker | grep -o 'self=[0-9]*')
 [ -n "$sn" ] && [ -n "$sd" ] && [ "$sn" != self=1 ] && [ "$sd" != self=1 ]
 ok "pid private: the service is not pid 1 on either ($(out pidp-native); $(out pidp-docker))"
