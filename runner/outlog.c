@@ -126,6 +126,125 @@ int tf_outlog_dir_open(const char *dir, const char *service, tf_error **err) {
         return fd;
 }
 
+/* After the last spare taken, this long without another before making more: the runs of a burst (a
+ * schedule's minute, triggers back to back) are not held up by the files made for the next one. */
+#define SPARES_QUIET_USEC (100 * 1000)
+/* Made per loop round while filling: one, so that a trigger that comes meanwhile waits for one file
+ * creation at most (up to ~1 ms on a busy ext4), not for a batch. */
+#define SPARES_BATCH 1
+
+struct tf_outlog_spares {
+        struct tf_loop *loop;
+        struct tf_source *timer;
+        char *dir;
+        int dfd; /* dir, once it exists */
+        int *fds;
+        unsigned n, max;
+        bool off; /* an unnamed file or its link was refused: no more */
+};
+
+static int spare_make(struct tf_outlog_spares *sp) {
+        if (sp->dfd < 0) {
+                if (mkdir(sp->dir, 0700) < 0 && errno != EEXIST)
+                        return -errno;
+                sp->dfd = open(sp->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+                if (sp->dfd < 0)
+                        return -errno;
+        }
+        int fd = openat(sp->dfd, ".", O_TMPFILE | O_WRONLY | O_CLOEXEC, 0600);
+        if (fd < 0) {
+                /* A filesystem without unnamed files (EOPNOTSUPP, or EISDIR before Linux 3.11): each log
+                 * is created as before. */
+                int e = errno;
+                if (e == EOPNOTSUPP || e == EISDIR || e == EINVAL)
+                        sp->off = true;
+                return -e;
+        }
+        sp->fds[sp->n++] = fd;
+        return 0;
+}
+
+static int on_spares_timer(struct tf_source *src, int fd, uint32_t events, void *userdata) {
+        struct tf_outlog_spares *sp = userdata;
+        uint64_t next = tf_loop_now(sp->loop, CLOCK_MONOTONIC);
+        for (int k = 0; k < SPARES_BATCH && sp->n < sp->max && !sp->off; k++)
+                if (spare_make(sp) < 0) {
+                        next = UINT64_MAX; /* no directory yet, a full disk: the next take tries again */
+                        break;
+                }
+        tf_source_set_time(src, sp->n < sp->max && !sp->off ? next : UINT64_MAX);
+        return 0;
+}
+
+int tf_outlog_spares_new(struct tf_loop *loop, const char *dir, unsigned max, struct tf_outlog_spares **ret,
+                         tf_error **err) {
+        struct tf_outlog_spares *sp = tf_malloc0(sizeof(*sp));
+        sp->loop = loop;
+        sp->dir = tf_strdup(dir);
+        sp->dfd = -1;
+        sp->max = max;
+        sp->fds = tf_malloc0(sizeof(*sp->fds) * (max ? max : 1));
+        int r = tf_loop_add_timer(loop, CLOCK_MONOTONIC, tf_loop_now(loop, CLOCK_MONOTONIC), on_spares_timer, sp,
+                                  &sp->timer, err);
+        if (r < 0) {
+                tf_outlog_spares_free(sp);
+                return r;
+        }
+        *ret = sp;
+        return 0;
+}
+
+unsigned tf_outlog_spares_ready(const struct tf_outlog_spares *sp) {
+        return sp ? sp->n : 0;
+}
+
+struct tf_outlog_spares *tf_outlog_spares_free(struct tf_outlog_spares *sp) {
+        if (!sp)
+                return NULL;
+        tf_source_remove(sp->timer);
+        for (unsigned i = 0; i < sp->n; i++)
+                close(sp->fds[i]);
+        if (sp->dfd >= 0)
+                close(sp->dfd);
+        free(sp->fds);
+        free(sp->dir);
+        free(sp);
+        return NULL;
+}
+
+/* Give the newest spare the name `name` in dfd: its fd, or -EEXIST (the name is taken: try the next),
+ * or another -errno (none taken: create the file as without spares). */
+static int spare_link(struct tf_outlog_spares *sp, int dfd, const char *name) {
+        if (!sp || sp->off)
+                return -ENOENT;
+        if (sp->n == 0) {
+                /* Taken faster than made, or none could be made yet: more once the runs pause. */
+                tf_source_set_time(sp->timer, tf_loop_now(sp->loop, CLOCK_MONOTONIC) + SPARES_QUIET_USEC);
+                return -ENOENT;
+        }
+        int fd = sp->fds[sp->n - 1];
+        /* By /proc rather than AT_EMPTY_PATH, which wants CAP_DAC_READ_SEARCH; a link never replaces
+         * nor follows what is at its new name. */
+        char proc[40];
+        snprintf(proc, sizeof(proc), "/proc/self/fd/%d", fd);
+        if (linkat(AT_FDCWD, proc, dfd, name, AT_SYMLINK_FOLLOW) < 0) {
+                int e = errno;
+                if (e != EEXIST && e != EXDEV && e != ENOSPC && e != EDQUOT) {
+                        /* No /proc, or a kernel or policy that refuses the link: not again. */
+                        sp->off = true;
+                        for (unsigned i = 0; i < sp->n; i++)
+                                close(sp->fds[i]);
+                        sp->n = 0;
+                }
+                return -e;
+        }
+        sp->n--;
+        /* The spare's times are from when it was made: a log's are from its run (find -mtime, ls -t). */
+        (void) futimens(fd, NULL);
+        tf_source_set_time(sp->timer, tf_loop_now(sp->loop, CLOCK_MONOTONIC) + SPARES_QUIET_USEC);
+        return fd;
+}
+
 int tf_outlog_open(const struct tf_outlog_options *o, const char *service, const char *run_id,
                    struct tf_outlog **ret, tf_error **err) {
         if (!o->dir) {
@@ -154,7 +273,11 @@ int tf_outlog_open(const struct tf_outlog_options *o, const char *service, const
         for (unsigned k = 1; k <= 100 && fd < 0; k++) {
                 free(name);
                 name = k == 1 ? tf_asprintf("%s.log", run_id) : tf_asprintf("%s.%u.log", run_id, k);
-                fd = openat(dfd, name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+                fd = spare_link(o->spares, dfd, name);
+                if (fd == -EEXIST)
+                        continue;
+                if (fd < 0)
+                        fd = openat(dfd, name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
                 if (fd < 0 && errno != EEXIST)
                         return tf_error_setc(err, errno, "log file %s/%s/%s: create", o->dir, service, name);
         }

@@ -50,6 +50,9 @@ struct tf_outlog_options {
          * holds the first max_bytes - tail_bytes, one line saying how much was left out, and the tail,
          * written when the run ends (the end of a long log says how it ended). At most max_bytes / 2. */
         uint64_t tail_bytes;
+        /* Unnamed files made ahead in dir (tf_outlog_spares_new()): the log takes one of them when it
+         * can. NULL: each log is created on its run's start. */
+        struct tf_outlog_spares *spares;
 };
 
 struct tf_outlog;
@@ -60,10 +63,25 @@ struct tf_outlog;
  * that others can write to. */
 int tf_outlog_dir_open(const char *dir, const char *service, tf_error **err);
 
-/* Create the run's log file (O_CREAT|O_EXCL|O_NOFOLLOW, 0600) as o->dir/SERVICE/RUN_ID.log; when that
- * name exists (a run id of an earlier tfrun with the same pid), RUN_ID.2.log and so on. o is copied. */
+/* Create the run's log file (O_CREAT|O_EXCL|O_NOFOLLOW, 0600, or a spare linked there, which neither
+ * replaces nor follows what is at that name) as o->dir/SERVICE/RUN_ID.log; when that name exists (a run
+ * id of an earlier tfrun with the same pid), RUN_ID.2.log and so on. o is copied. */
 int tf_outlog_open(const struct tf_outlog_options *o, const char *service, const char *run_id,
                    struct tf_outlog **ret, tf_error **err);
+
+/*
+ * Spare log files for a resident tfrun: up to max unnamed files (O_TMPFILE, 0600) in dir, made from a
+ * timer of loop once the runs pause, so that a run's log on its way to exec is a link (linkat, tens of
+ * microseconds) rather than an inode allocation (0.1 to over 1 ms on a busy ext4: the slowest step of a
+ * trigger, bench/manager.sh part 4). An unused spare needs no cleanup: it goes with the process, kill -9
+ * included. Where unnamed files or their link through /proc cannot be made, there are none and each log
+ * is created as without spares.
+ */
+struct tf_outlog_spares;
+int tf_outlog_spares_new(struct tf_loop *loop, const char *dir, unsigned max, struct tf_outlog_spares **ret,
+                         tf_error **err);
+unsigned tf_outlog_spares_ready(const struct tf_outlog_spares *sp);
+struct tf_outlog_spares *tf_outlog_spares_free(struct tf_outlog_spares *sp); /* NULL-safe */
 
 /* Bytes of stream 1 (stdout) or 2 (stderr), split anywhere. */
 void tf_outlog_feed(struct tf_outlog *l, int stream, const void *p, size_t n);

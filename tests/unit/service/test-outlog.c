@@ -9,11 +9,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include "base/strutil.h"
 #include "runner/log.h"
+#include "runner/loop.h"
 #include "runner/outlog.h"
 #include "tests/tap.h"
 
@@ -159,11 +161,76 @@ static void test_drop(void) {
         close(o[0]), close(go[1]), close(fed[0]);
 }
 
+/* A log that takes a spare: SERVICE/ID.log (or ID.2.log ...) exists, 0600, and holds what was fed. */
+static void spare_log(struct tf_outlog_spares *sp, const char *id, const char *want_name, const char *what) {
+        struct tf_outlog_options o = { .dir = dir, .spares = sp };
+        struct tf_outlog *l = NULL;
+        tf_error *e = NULL;
+        if (tf_outlog_open(&o, "spare", id, &l, &e) < 0) {
+                tap_ok(0, __FILE__, __LINE__, "%s: %s", what, e->msg);
+                tf_error_free(e);
+                return;
+        }
+        tf_outlog_feed(l, 1, "line\n", 5);
+        char path[256];
+        snprintf(path, sizeof(path), "%s/spare/%s", dir, want_name);
+        IS_STR(tf_outlog_path(l), path, "%s: the log's name", what);
+        tf_outlog_free(l);
+        struct stat st;
+        OK(stat(path, &st) == 0 && S_ISREG(st.st_mode) && (st.st_mode & 07777) == 0600 && st.st_nlink == 1,
+           "%s: a regular file, 0600, one link", what);
+        int fd = open(path, O_RDONLY);
+        char b[128] = "";
+        ssize_t k = fd < 0 ? -1 : read(fd, b, sizeof(b) - 1);
+        if (fd >= 0)
+                close(fd);
+        OK(k > 0 && strstr(b, " line\n"), "%s: it holds the run's line", what);
+}
+
+static void test_spares(void) {
+        struct tf_loop *loop = NULL;
+        struct tf_outlog_spares *sp = NULL;
+        tf_error *e = NULL;
+        if (tf_loop_new_virtual(0, 0, &loop, &e) < 0 || tf_outlog_spares_new(loop, dir, 2, &sp, &e) < 0)
+                abort();
+        IS_INT(tf_outlog_spares_ready(sp), 0, "spares: none before the loop runs (made from its timer)");
+        tf_loop_advance(loop, 0);
+        IS_INT(tf_outlog_spares_ready(sp), 2, "spares: the loop made as many as asked");
+        spare_log(sp, "a", "a.log", "a spare");
+        IS_INT(tf_outlog_spares_ready(sp), 1, "spares: the log took one");
+        /* A name that exists: the link neither replaces it nor follows it (a symbolic link planted there). */
+        char p[256];
+        snprintf(p, sizeof(p), "%s/spare/b.log", dir);
+        OK(symlink("/tmp/tfrun-outlog-never", p) == 0, "a symbolic link at b.log");
+        spare_log(sp, "b", "b.2.log", "a spare at a taken name");
+        struct stat st;
+        OK(lstat(p, &st) == 0 && S_ISLNK(st.st_mode) && lstat("/tmp/tfrun-outlog-never", &st) < 0,
+           "the link is still there and nothing was made where it points");
+        IS_INT(tf_outlog_spares_ready(sp), 0, "spares: the second one taken");
+        spare_log(sp, "c", "c.log", "no spare left: created");
+        tf_loop_advance(loop, 50000);
+        IS_INT(tf_outlog_spares_ready(sp), 0, "spares: none made while the runs come (50 ms after a take)");
+        tf_loop_advance(loop, 60000);
+        IS_INT(tf_outlog_spares_ready(sp), 2, "spares: made again once the runs pause (100 ms)");
+        snprintf(p, sizeof(p), "ls -A %s | sort | tr '\\n' ' '", dir);
+        FILE *f = popen(p, "r");
+        char ls[256] = "";
+        if (f) {
+                if (!fgets(ls, sizeof(ls), f))
+                        ls[0] = 0;
+                pclose(f);
+        }
+        IS_STR(ls, "spare web ", "spares leave no file of their own in the logs' root");
+        tf_outlog_spares_free(sp);
+        tf_loop_free(loop);
+}
+
 int main(void) {
         if (!mkdtemp(dir))
                 abort();
         test_prefix();
         test_drop();
+        test_spares();
         char cmd[64];
         snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
         if (system(cmd) != 0)
