@@ -203,6 +203,85 @@ for b in native docker; do
         wait $p
         is "$?" 7 "$b, pid private: SIGTERM to tfrun reaches the service through the init (exit 7 from its handler)"
 done
+# Where tfrun-init cannot be executed, the child stays the namespace's init itself (a fork of tfrun) with
+# the same walls. vm.memfd_noexec=2 (Linux 6.3+) refuses the executable memfd tfrun-init runs from; the
+# sysctl belongs to a pid namespace, so the test sets it in one of its own (unshare), never the host's.
+# tfrun's pid there is a small number that another tfrun's sweep would take for a dead tfrun's: the runs
+# go below a cgroup parent of the test's own, which no sweep looks into.
+if [ ! -e /proc/sys/vm/memfd_noexec ]; then
+        skip "in-process init: this kernel has no vm.memfd_noexec (Linux 6.3+) to refuse tfrun-init with"
+else
+        FBP=fbtest-$$
+        # fbparent.py NAME mk|rm: the parent in every hierarchy, below the test's own cgroup (a cpuset with
+        # its parent's cpus and mems); rm names what is left below it and removes it when nothing is.
+        cat >"$TMPD/fbparent.py" <<'PY'
+import os, sys
+name, act = sys.argv[1], sys.argv[2]
+own = {}
+for line in open("/proc/self/cgroup"):
+    hid, ctl, path = line.rstrip("\n").split(":", 2)
+    own[ctl] = path
+for line in open("/proc/self/mountinfo"):
+    l, r = line.split(" - ")
+    mnt, fstype, opts = l.split()[4], r.split()[0], r.split()[2]
+    if fstype == "cgroup2":
+        key = ""
+    elif fstype == "cgroup":
+        ks = [o for o in opts.split(",") if o in ("cpu", "cpuacct", "cpuset", "memory", "pids", "blkio",
+                                                 "devices", "freezer", "net_cls", "net_prio", "perf_event",
+                                                 "hugetlb", "rdma", "misc") or o.startswith("name=")]
+        key = next((k for k in own if k and set(k.split(",")) == set(ks)), None)
+    else:
+        continue
+    if key is None or key not in own:
+        continue
+    d = mnt + own[key].rstrip("/") + "/" + name
+    if act == "mk":
+        os.makedirs(d, exist_ok=True)
+        if "cpuset" in key.split(","):
+            for f in ("cpuset.cpus", "cpuset.mems"):
+                open(d + "/" + f, "w").write(open(os.path.dirname(d) + "/" + f).read())
+    elif os.path.isdir(d):
+        left = [e for e in os.listdir(d) if os.path.isdir(d + "/" + e)]
+        if left:
+            print(d + ": " + " ".join(left))
+        else:
+            os.rmdir(d)
+PY
+        python3 "$TMPD/fbparent.py" "$FBP" mk
+        noexec_before=$(cat /proc/sys/vm/memfd_noexec)
+        cat >"$TMPD/fb.sh" <<EOS
+echo 2 >/proc/sys/vm/memfd_noexec && echo noexec=\$(cat /proc/sys/vm/memfd_noexec)
+T="$TFRUN -q --cgroup-parent $FBP"
+echo init=\$(\$T "$TMPD/fbinit.yaml")
+\$T "$TMPD/fbx.yaml"; echo exit=\$?
+\$T "$TMPD/fbs.yaml"; echo signal=\$?
+echo orphan=\$(\$T "$TMPD/fbo.yaml")
+\$T "$TMPD/fbt.yaml" >"$TMPD/fbt.out" & p=\$!
+for _ in \$(seq 100); do grep -q ready "$TMPD/fbt.out" 2>/dev/null && break; sleep 0.1; done
+kill -TERM \$p; wait \$p; echo term=\$?
+EOS
+        spec fbinit "backend: native" "sandbox: {pid: private, seccomp: unconfined}" \
+                "command: [sh, -c, 'echo \$(cat /proc/1/comm) \$(grep -E \"^(VmRSS|CapEff|CapBnd|Seccomp|NoNewPrivs):\" /proc/1/status | tr -d \"\\t \" | tr \"\\n\" \" \")']" >/dev/null
+        spec fbx "backend: native" "sandbox: {pid: private}" "command: [sh, -c, 'exit 3']" >/dev/null
+        spec fbs "backend: native" "sandbox: {pid: private}" "command: [sh, -c, 'kill -USR1 \$\$; sleep 5']" >/dev/null
+        spec fbo "backend: native" "sandbox: {pid: private}" "command: [$PROBE, orphan]" >/dev/null
+        spec fbt "backend: native" "sandbox: {pid: private}" \
+                "command: [sh, -c, 'trap \"echo got-term; exit 7\" TERM; echo ready; sleep 30 & wait']" >/dev/null
+        unshare --pid --fork bash "$TMPD/fb.sh" >"$TMPD/fb.out" 2>"$TMPD/fb.err"
+        fbf() { sed -n "s/^$1=//p" "$TMPD/fb.out"; }
+        is "$(fbf noexec)" 2 "in-process init: vm.memfd_noexec is 2 in the test's pid namespace" || diag "$(cat "$TMPD/fb.err")"
+        is "$(cat /proc/sys/vm/memfd_noexec)" "$noexec_before" "in-process init: the test's own vm.memfd_noexec is untouched"
+        fi_rss=$(fbf init | grep -o 'VmRSS:[0-9]*' | cut -d: -f2)
+        [ -n "$fi_rss" ] && [ "$fi_rss" -gt 500 ]
+        ok "in-process init: pid 1 is a fork of tfrun, not the 16 kB tfrun-init (VmRSS ${fi_rss:-?} kB)"
+        is "$(fbf init | sed 's/VmRSS:[0-9]*kB //')" "tfrun-init CapEff:0000000000000020 CapBnd:0000000000000020 NoNewPrivs:1 Seccomp:2" \
+                "in-process init: named tfrun-init, CAP_KILL only, no_new_privs and a filter of its own"
+        is "$(fbf exit)/$(fbf signal)" 3/138 "in-process init: the service's exit code 3 and its death by SIGUSR1 (138) pass the init"
+        is "$(fbf orphan)" "self=2 zombies=0" "in-process init: the orphan that exited was reaped"
+        is "$(fbf term)/$(grep -c got-term "$TMPD/fbt.out")" 7/1 "in-process init: SIGTERM to tfrun reaches the service once (exit 7 from its handler)"
+        is "$(python3 "$TMPD/fbparent.py" "$FBP" rm)" "" "in-process init: no cgroup left below the test's parent, which is removed"
+fi
 # ^C typed at a terminal: the kernel signals the whole foreground group, the service and the init
 # included; the init forwards only what tfrun sends from outside (si_code <= 0, si_pid 0). The handler
 # counts and the service lives on for 1.5 s, so a forwarded duplicate shows as a second line (unless
