@@ -352,9 +352,27 @@ static void become_init(const struct child_plan *p) {
          * with us suspended meanwhile: a fork would copy tfrun's page tables once more, and the service's
          * execve would then tear that copy down again, both on the launch's critical path. */
 #ifdef SERVICE_BY_FORK
+        /* A forked service runs beside us at once, and would see the name execveat gives us
+         * ("memfd:tfrun-ini") until tfrun-init renames itself: it waits for EOF on a pipe whose write
+         * end we hold above the init's descriptors, not close-on-exec, closed by tfrun-init's
+         * close_range() after its rename (or by ours below, the in-process init, named already). */
+        int gate[2];
+        if (pipe2(gate, O_CLOEXEC) < 0)
+                child_fail(p->sock, 0, errno, "sandbox.pid: pipe");
+        int gw = fcntl(gate[1], F_DUPFD, TF_INIT_SOCK_FD + 1);
+        if (gw < 0)
+                child_fail(p->sock, 0, errno, "sandbox.pid: pipe");
+        close(gate[1]);
         pid_t svc = fork();
-        if (svc == 0)
+        if (svc == 0) {
+                close(gw);
+                char c;
+                while (read(gate[0], &c, 1) < 0 && errno == EINTR) {
+                }
+                close(gate[0]);
                 service_main((void *) p);
+        }
+        close(gate[0]);
 #else
         /* Mapped once: when we share tfrun's memory (spawn_shared) this is tfrun's static, kept for the
          * next launch; in a fork of tfrun it is the copy's, gone with it. Each service has exec'ed before
@@ -878,14 +896,13 @@ static int native_start(struct tf_run *r, tf_error **err) {
                 int fd = tf_sandbox_init_program(native_sandbox_cache(r));
                 p.init_fd = fd >= 0 ? fd : -1;
         }
-        bool stays_init = p.status_fd >= 0 && p.init_fd < 0;
-
         int cgfd = tf_cg_clone_fd(n->cg);
         int pidfd = -1;
         bool placed = false;
         p.cg = n->cg;
         pid_t pid;
 #ifdef SPAWN_SHARED
+        bool stays_init = p.status_fd >= 0 && p.init_fd < 0;
         if (!stays_init)
                 pid = spawn_shared(cgfd, flags, &p, &pidfd);
         else

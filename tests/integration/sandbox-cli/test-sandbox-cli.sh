@@ -161,7 +161,8 @@ both pidp
 is "$(field pidp-native init)/$(field pidp-docker init)" "tfrun-init/docker-init" "pid private: pid 1 is an init on both (tfrun-init, docker-init)"
 # The service starts before its init execs tfrun-init (the init is suspended until the service's execve):
 # the init must carry its name from before the service starts, and again at once after its execveat
-# renamed it after the memfd. About one run in twenty read `tfrun` or `memfd:tfrun-ini` when it did not.
+# renamed it after the memfd (a sanitizer build forks the service, which then waits for that rename).
+# About one run in twenty read `tfrun` or `memfd:tfrun-ini` when it did not.
 spec pidname "backend: native" "command: [cat, /proc/1/comm]" "sandbox: {pid: private}" >/dev/null
 for i in $(seq 200); do "$TFRUN" -q "$TMPD/pidname.yaml" 2>&1; done | sort | uniq -c | sed 's/^ *//' >"$TMPD/pidname.out"
 is "$(out pidname)" "200 tfrun-init" "pid private, native: pid 1 reads tfrun-init in 200 runs of 200, however early the service looks"
@@ -268,7 +269,7 @@ EOS
         spec fbo "backend: native" "sandbox: {pid: private}" "command: [$PROBE, orphan]" >/dev/null
         spec fbt "backend: native" "sandbox: {pid: private}" \
                 "command: [sh, -c, 'trap \"echo got-term; exit 7\" TERM; echo ready; sleep 30 & wait']" >/dev/null
-        unshare --pid --fork bash "$TMPD/fb.sh" >"$TMPD/fb.out" 2>"$TMPD/fb.err"
+        unshare --pid --fork --mount-proc bash "$TMPD/fb.sh" >"$TMPD/fb.out" 2>"$TMPD/fb.err"
         fbf() { sed -n "s/^$1=//p" "$TMPD/fb.out"; }
         is "$(fbf noexec)" 2 "in-process init: vm.memfd_noexec is 2 in the test's pid namespace" || diag "$(cat "$TMPD/fb.err")"
         is "$(cat /proc/sys/vm/memfd_noexec)" "$noexec_before" "in-process init: the test's own vm.memfd_noexec is untouched"
