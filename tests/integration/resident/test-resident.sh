@@ -57,7 +57,10 @@ f=$(spec rnd "command: [true]" "schedule: {every: 1s, randomized_delay: 400ms}")
 start_bg rnd "$f"; wait_for 'rnd: firing' "$TMPD/rnd.err" 5; stop_bg
 lates=$(sed -n 's/.*rnd: firing (scheduled .*, delay \([0-9]*\)us, late [0-9]*us).*/\1/p' "$TMPD/rnd.err" | head -5 | tr '\n' ' ')
 python3 -c "import sys; v=list(map(int,sys.argv[1:])); sys.exit(0 if len(v)==5 and max(v)<450000 and max(v)>5000 else 1)" $lates
-ok "randomized_delay 400ms: each fire delayed by a random amount below 400ms (${lates}us)"
+rc=$?
+(exit $rc); ok "randomized_delay 400ms: each fire delayed by a random amount below 400ms (${lates}us)"
+# Seen once in CI (ASan, loaded host): one fire in 20 s. What tfrun said, for the next time.
+[ "$rc" = 0 ] || diag "tfrun's stderr, last lines:" "$(tail -15 "$TMPD/rnd.err")"
 
 # overlap skip (the default): a 2.5 s job every 1 s runs at 1 s and 4 s, skipping 2, 3 and 5.
 f=$(spec ov-skip "command: [$PROBE, sleep, '2.5']" "schedule: {every: 1s}")
