@@ -80,14 +80,23 @@ static bool name_ok(const char *s) {
         return s && *s && !streq(s, ".") && !streq(s, "..") && !strchr(s, '/');
 }
 
+/* The logs' root, made 0700 when missing: its fd, or -errno; *mkdir_failed tells which step failed. */
+static int root_open(const char *dir, bool *mkdir_failed) {
+        *mkdir_failed = mkdir(dir, 0700) < 0 && errno != EEXIST;
+        if (*mkdir_failed)
+                return -errno;
+        int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        return fd < 0 ? -errno : fd;
+}
+
 int tf_outlog_dir_open(const char *dir, const char *service, tf_error **err) {
         if (!name_ok(service))
                 return tf_error_set(err, EINVAL, "log directory: '%s' cannot be a directory name", service);
-        if (mkdir(dir, 0700) < 0 && errno != EEXIST)
-                return tf_error_setc(err, errno, "log directory %s: create", dir);
-        _cleanup_close_ int root = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        bool mkdir_failed;
+        _cleanup_close_ int root = root_open(dir, &mkdir_failed);
         if (root < 0)
-                return tf_error_setc(err, errno, "log directory %s", dir);
+                return mkdir_failed ? tf_error_setc(err, -root, "log directory %s: create", dir)
+                                    : tf_error_setc(err, -root, "log directory %s", dir);
         if (mkdirat(root, service, 0700) < 0 && errno != EEXIST)
                 return tf_error_setc(err, errno, "log directory %s/%s: create", dir, service);
         /* O_NOFOLLOW: a link planted at SERVICE would send the logs (created 0600, but in a place someone
@@ -145,11 +154,11 @@ struct tf_outlog_spares {
 
 static int spare_make(struct tf_outlog_spares *sp) {
         if (sp->dfd < 0) {
-                if (mkdir(sp->dir, 0700) < 0 && errno != EEXIST)
-                        return -errno;
-                sp->dfd = open(sp->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-                if (sp->dfd < 0)
-                        return -errno;
+                bool mkdir_failed;
+                int fd = root_open(sp->dir, &mkdir_failed);
+                if (fd < 0)
+                        return fd;
+                sp->dfd = fd;
         }
         int fd = openat(sp->dfd, ".", O_TMPFILE | O_WRONLY | O_CLOEXEC, 0600);
         if (fd < 0) {
@@ -212,6 +221,11 @@ struct tf_outlog_spares *tf_outlog_spares_free(struct tf_outlog_spares *sp) {
         return NULL;
 }
 
+/* Make more once no spare has been asked for in SPARES_QUIET_USEC (each ask pushes it back). */
+static void spares_after_pause(struct tf_outlog_spares *sp) {
+        tf_source_set_time(sp->timer, tf_loop_now(sp->loop, CLOCK_MONOTONIC) + SPARES_QUIET_USEC);
+}
+
 /* Give the newest spare the name `name` in dfd: its fd, or -EEXIST (the name is taken: try the next),
  * or another -errno (none taken: create the file as without spares). */
 static int spare_link(struct tf_outlog_spares *sp, int dfd, const char *name) {
@@ -219,7 +233,7 @@ static int spare_link(struct tf_outlog_spares *sp, int dfd, const char *name) {
                 return -ENOENT;
         if (sp->n == 0) {
                 /* Taken faster than made, or none could be made yet: more once the runs pause. */
-                tf_source_set_time(sp->timer, tf_loop_now(sp->loop, CLOCK_MONOTONIC) + SPARES_QUIET_USEC);
+                spares_after_pause(sp);
                 return -ENOENT;
         }
         int fd = sp->fds[sp->n - 1];
@@ -241,7 +255,7 @@ static int spare_link(struct tf_outlog_spares *sp, int dfd, const char *name) {
         sp->n--;
         /* The spare's times are from when it was made: a log's are from its run (find -mtime, ls -t). */
         (void) futimens(fd, NULL);
-        tf_source_set_time(sp->timer, tf_loop_now(sp->loop, CLOCK_MONOTONIC) + SPARES_QUIET_USEC);
+        spares_after_pause(sp);
         return fd;
 }
 
