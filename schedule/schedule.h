@@ -45,8 +45,8 @@ const tf_tz *tf_tz_cache_local(tf_tz_cache *c);
 
 /* Load a zone by IANA name ("Europe/Berlin", "UTC") from /usr/share/zoneinfo, through the default cache. A
  * name that is not a valid zone name (systemd's rules: [A-Za-z0-9_+-] path components, no leading '/', no
- * "//") fails with -EINVAL, one without a readable TZif file with -ENOENT (or -EBADMSG); more than 64
- * distinct zones in one cache with -ENOSPC. */
+ * "//") fails with -EINVAL, one without a readable TZif file with -ENOENT (or -EBADMSG); more than 4096
+ * distinct zones in one cache (more than tzdata names) with -ENOSPC. */
 int tf_tz_load(const char *name, const tf_tz **ret, tf_error **err);
 
 /* The local zone: $TZ if set (a leading ':' is ignored; a zone name, an absolute TZif path or a POSIX TZ

@@ -22,7 +22,11 @@
 
 #define ZONEINFO "/usr/share/zoneinfo/"
 #define TZIF_MAX_SIZE (1024 * 1024)
-#define TZ_CACHE_MAX 64
+#define TZ_LOCALS_MAX 64
+/* Named zones are kept, not recycled (callers hold them), so their number is what tzdata names: about
+ * 600 with backward links, 900 with posix/ and right/. The cap only guards against a zoneinfo tree gone
+ * strange; a manager over services in hundreds of zones must never meet it. */
+#define TZ_ZONES_MAX 4096
 /* How often a cache hit looks at its TZif file again (a tzdata update, a new /etc/localtime). */
 #define TZ_RECHECK_USEC (60 * UINT64_C(1000000))
 
@@ -66,11 +70,11 @@ struct tf_tz {
 };
 
 struct tf_tz_cache {
-        tf_tz *zones[TZ_CACHE_MAX];
-        size_t n_zones;
+        tf_tz **zones;
+        size_t n_zones, n_alloc;
         /* Local zones, one per $TZ value seen: a zone handed out stays valid when $TZ changes. Bounded:
-         * past TZ_CACHE_MAX distinct values the oldest is recycled. */
-        tf_tz *locals[TZ_CACHE_MAX];
+         * past TZ_LOCALS_MAX distinct values the oldest is recycled. */
+        tf_tz *locals[TZ_LOCALS_MAX];
         size_t n_locals, next_local;
         tf_tz *local_zone;
         uint64_t recheck_usec;
@@ -691,6 +695,7 @@ tf_tz_cache *tf_tz_cache_free(tf_tz_cache *c) {
                 return NULL;
         for (size_t i = 0; i < c->n_zones; i++)
                 tz_free(c->zones[i]);
+        free(c->zones);
         for (size_t i = 0; i < c->n_locals; i++)
                 tz_free(c->locals[i]);
         free(c);
@@ -757,11 +762,14 @@ int tf_tz_cache_load(tf_tz_cache *c, const char *name, const tf_tz **ret, tf_err
                 }
                 return tf_error_setc(err, r, "time zone '%s': %s", name, path);
         }
-        if (c->n_zones >= TZ_CACHE_MAX) {
-                /* Zones live as long as the cache, so it is bounded by refusing more. */
+        if (c->n_zones >= TZ_ZONES_MAX) {
                 tz_free(z);
                 return tf_error_set(err, ENOSPC, "time zone '%s': more than %d distinct zones in use", name,
-                                    TZ_CACHE_MAX);
+                                    TZ_ZONES_MAX);
+        }
+        if (c->n_zones == c->n_alloc) {
+                c->n_alloc = c->n_alloc ? 2 * c->n_alloc : 16;
+                c->zones = tf_realloc(c->zones, c->n_alloc * sizeof *c->zones);
         }
         c->zones[c->n_zones++] = z;
         *ret = z;
@@ -810,12 +818,12 @@ const tf_tz *tf_tz_cache_local(tf_tz_cache *c) {
                 z->footer = utc_zone.footer;
         }
         z->env = tf_strdup(env);
-        if (c->n_locals < TZ_CACHE_MAX)
+        if (c->n_locals < TZ_LOCALS_MAX)
                 c->locals[c->n_locals++] = z;
         else {
                 tz_free(c->locals[c->next_local]);
                 c->locals[c->next_local] = z;
-                c->next_local = (c->next_local + 1) % TZ_CACHE_MAX;
+                c->next_local = (c->next_local + 1) % TZ_LOCALS_MAX;
         }
         c->local_zone = z;
         return z;

@@ -3,6 +3,7 @@
  * taken from systemd-analyze 252 (DST in Europe/Berlin, America/New_York, Australia/Lord_Howe, leap days,
  * month ends, '~'), cron (cronie DST rules), exact error messages, timestamp helpers. */
 #include <errno.h>
+#include <ftw.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -749,6 +750,43 @@ static void test_tz_reload(void) {
         set_tz(NULL);
 }
 
+/* Every zone tzdata names, in one process: the cache keeps named zones for good (callers borrow them), and
+ * it once refused the 65th, so a manager over services in many zones read "unknown time zone" for a real
+ * one. Each loads, and a calendar expression in it parses and elapses. */
+static size_t n_zones, n_zone_failures;
+
+static int each_zone(const char *path, const struct stat *st, int type, struct FTW *ftw) {
+        const char *name = path + strlen("/usr/share/zoneinfo/");
+        char magic[4];
+        (void) st;
+        (void) ftw;
+        if (type != FTW_F || !tf_tz_name_valid(name))
+                return 0;
+        FILE *f = fopen(path, "re");
+        bool tzif = f && fread(magic, 1, 4, f) == 4 && memcmp(magic, "TZif", 4) == 0;
+        if (f)
+                fclose(f);
+        if (!tzif)
+                return 0;
+        n_zones++;
+        _cleanup_free_ char *expr = tf_asprintf("*-*-* 09:00 %s", name);
+        tf_cal *c = NULL;
+        _cleanup_error_ tf_error *err = NULL;
+        uint64_t next = 0;
+        if (tf_cal_parse(expr, &c, &err) < 0 || tf_cal_next(c, 1767225600 * USEC, &next, &err) < 0 || next == 0) {
+                if (n_zone_failures++ < 5)
+                        printf("# '%s': %s\n", expr, err ? err->msg : "no elapse");
+        }
+        tf_cal_free(c);
+        return 0;
+}
+
+static void test_every_zone(void) {
+        OK(nftw("/usr/share/zoneinfo/", each_zone, 16, FTW_PHYS) == 0, "walk /usr/share/zoneinfo");
+        OK(n_zones > 400, "tzdata names %zu zones", n_zones);
+        IS_INT(n_zone_failures, 0, "each of them loads and a calendar expression in it elapses");
+}
+
 static void test_timestamps(void) {
         char buf[128];
         const tf_tz *tz;
@@ -810,5 +848,6 @@ int main(void) {
         test_cron_fixed_point();
         test_timestamps();
         test_tz_reload();
+        test_every_zone();
         return tap_done();
 }
