@@ -12,6 +12,7 @@ tmp=$(mktemp -d /tmp/tfrun-fuzz.XXXXXX)
 trap 'rm -rf "$tmp"' EXIT
 mkdir -p "$tmp/corpus" "$art"
 cp "$corpus"/* "$tmp/corpus/"
+touch "$tmp/start"
 n=$(ls "$tmp/corpus" | wc -l)
 "$fuzzer" -max_total_time="$secs" -timeout=10 -max_len="$max_len" -print_final_stats=1 \
         -artifact_prefix="$art/" "$tmp/corpus" >"$tmp/log" 2>&1
@@ -21,9 +22,15 @@ if [ "$rc" = 0 ] && [ -n "$runs" ] && [ "$runs" -gt 0 ]; then
         echo "ok 1 - fuzz-$name: ${secs}s over $n corpus inputs, $runs runs, no finding"
 else
         echo "not ok 1 - fuzz-$name: exit $rc after ${runs:-0} runs (${secs}s over $n corpus inputs)"
-        grep -E '^(==[0-9]+==|SUMMARY|artifact_prefix|Test unit written|FUZZ|.*runtime error)' "$tmp/log" |
-                head -20 | sed 's/^/# /'
-        tail -5 "$tmp/log" | sed 's/^/# /'
-        ls "$art" 2>/dev/null | sed 's/^/# reproducer: '"${art//\//\\/}"'\//'
+        # To stderr as well: meson prints a failed test's stderr, and a CI log is all a finding in a
+        # fresh clone leaves behind, so the reproducer's bytes go there too (printf %q quoting).
+        {
+                grep -E '^(==[0-9]+==|SUMMARY|artifact_prefix|Test unit written|FUZZ|fuzz property|  |.*runtime error)' \
+                        "$tmp/log" | head -40
+                tail -5 "$tmp/log"
+                find "$art" -type f -newer "$tmp/start" | while read -r f; do
+                        echo "reproducer: $f ($(stat -c %s "$f") bytes): $(printf '%q' "$(head -c 400 "$f")")"
+                done
+        } | tee /dev/stderr | sed 's/^/# /'
 fi
 echo "1..1"
