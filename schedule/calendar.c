@@ -859,6 +859,14 @@ static void format_weekdays(FILE *f, int bits) {
         }
 }
 
+/* Every value of every component of the seconds chain is a whole second. */
+static bool whole_seconds(const struct chain *ch) {
+        for (size_t i = 0; i < ch->n; i++)
+                if (ch->v[i].start % USEC_PER_SEC != 0 || ch->v[i].repeat % USEC_PER_SEC != 0)
+                        return false;
+        return true;
+}
+
 static void format_chain(FILE *f, int space, const struct chain *ch, bool usec) {
         int d = usec ? USEC_PER_SEC : 1;
 
@@ -866,8 +874,12 @@ static void format_chain(FILE *f, int space, const struct chain *ch, bool usec) 
                 fputc('*', f);
                 return;
         }
-        /* systemd looks only at the head of the sorted chain: "0/1,59" and "5/1,0/1" both print "*". */
-        if (usec && ch->v[0].start == 0 && ch->v[0].stop < 0 && ch->v[0].repeat == USEC_PER_SEC) {
+        /* systemd looks only at the head of the sorted chain: "0/1,59" and "5/1,0/1" both print "*". That
+         * head covers every whole second, not "0/1.15" (0, 1.15, 2.3, ...): with a component of
+         * sub-second values beside it, "*" would change when the expression elapses, so the chain is
+         * printed in full ("00/1,00/1.150000"), where systemd 252 prints "*". */
+        if (usec && ch->v[0].start == 0 && ch->v[0].stop < 0 && ch->v[0].repeat == USEC_PER_SEC &&
+            whole_seconds(ch)) {
                 fputc('*', f);
                 return;
         }

@@ -150,6 +150,12 @@ static void test_normalize(void) {
                 { "*:*:00..09", "*-*-* *:*:00..09" },
                 { "*:*:0/1", "*-*-* *:*:*" },
                 { "*:*:00/0.5", "*-*-* *:*:00/0.500000" },
+                /* "*" is every whole second, so a head of 0/1 prints "*" only over whole-second
+                 * components (systemd 252 prints "*" for these too, and its normal form then elapses
+                 * at other times than the expression: a fuzz finding) */
+                { "*:*:0/1,59,2/5", "*-*-* *:*:*" },
+                { "*:*:00/1,01,00/1.15", "*-*-* *:*:00/1,00/1.150000,01" },
+                { "*:*:0/1,1.5..3", "*-*-* *:*:00/1,01.500000..02.500000" },
                 { "@1700000000", "2023-11-14 22:13:20 UTC" },
                 { "Mon..Fri 09:00 Europe/Berlin", "Mon..Fri *-*-* 09:00:00 Europe/Berlin" },
                 { "Sat,Sun,Mon 89-1-1", "Mon,Sat,Sun 1989-01-01 00:00:00" },
