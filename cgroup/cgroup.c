@@ -23,6 +23,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <poll.h>
+#include <sys/file.h>
 #include <sys/inotify.h>
 #include <sys/stat.h>
 #include <sys/statfs.h>
@@ -145,6 +146,7 @@ struct tf_cg {
         bool has_v1;
         struct tf_cg_host *host; /* borrowed from the plan: outlives cg */
         int wd; /* the watch on the unified leaf's cgroup.events in the process's inotify fd; -1: none */
+        int hold_fd; /* the flock that says a live process made it (tf_cg_held()); -1: none */
 };
 
 /* ---- small file helpers ---- */
@@ -1199,6 +1201,8 @@ static int leaves_remove(struct tf_cg *cg, tf_error **err) {
 static void cg_free(struct tf_cg *cg) {
         if (cg->wd >= 0)
                 (void)inotify_rm_watch(cg->host->events_fd, cg->wd);
+        if (cg->hold_fd >= 0)
+                close(cg->hold_fd);
         for (size_t i = 0; i < cg->n_leaves; i++)
                 leaf_free(&cg->leaves[i]);
         free(cg->leaves);
@@ -1434,11 +1438,63 @@ static int cpuset_inherit(const struct plan *p, struct leaf *l, tf_error **err) 
         return 0;
 }
 
+/* The leaf whose lock holds a cgroup: the v2 one where there is one (hybrid: the tracking leaf, made for
+ * every run), else the first. A sweep looks at every leaf, so either choice is found. */
+static struct leaf *hold_leaf(struct tf_cg *cg) {
+        return cg->unified ? cg->unified : cg->n_leaves > 0 ? &cg->leaves[0] : NULL;
+}
+
+/* A lock on a cgroup directory, held by the open file description: flock() works on cgroupfs, the kernel
+ * drops it when the process that made the cgroup is gone (kill -9 included), and it says nothing about
+ * pids, which other pid namespaces number differently. CLOEXEC: a child's execve() does not carry it,
+ * and tfrun's sandboxed child closes what it does not need before it runs as init. */
+static int lock_leaf(struct leaf *l, int op) {
+        int fd = openat(l->dfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        if (fd < 0)
+                return -errno;
+        if (flock(fd, op | LOCK_NB) < 0) {
+                int e = errno;
+                close(fd);
+                return -e;
+        }
+        return fd;
+}
+
+static int hold(struct tf_cg *cg, tf_error **err) {
+        struct leaf *l = hold_leaf(cg);
+        if (!l)
+                return 0;
+        int fd = lock_leaf(l, LOCK_EX);
+        if (fd == -EWOULDBLOCK)
+                /* Between its mkdir and this lock, another tfrun's sweep took the new cgroup for a dead
+                 * one's and is removing it. */
+                return tf_error_set(err, EBUSY, "cgroup %s: another tfrun is sweeping it; try again", l->path);
+        if (fd < 0)
+                return tf_error_setc(err, fd, "cgroup %s: lock", l->path);
+        cg->hold_fd = fd;
+        return 0;
+}
+
+bool tf_cg_held(struct tf_cg *cg) {
+        for (size_t i = 0; i < cg->n_leaves; i++) {
+                struct leaf *l = &cg->leaves[i];
+                if (l->dfd < 0)
+                        continue;
+                int fd = lock_leaf(l, LOCK_EX);
+                if (fd == -EWOULDBLOCK)
+                        return true;
+                if (fd >= 0)
+                        close(fd); /* free again: a sweep of it by someone else goes on as before */
+        }
+        return false;
+}
+
 int tf_cg_create_from(const struct tf_cg_plan *cp, struct tf_cg **ret, tf_error **err) {
         const struct plan *p = &cp->p;
         int r = 0;
         struct tf_cg *cg = tf_malloc0(sizeof(*cg));
         cg->wd = -1;
+        cg->hold_fd = -1;
         cg->host = p->host;
         cg->leaves = tf_malloc0((_CTL_MAX + 1) * sizeof(*cg->leaves));
         for (int c = 0; c < _CTL_MAX && r >= 0; c++) {
@@ -1468,6 +1524,9 @@ int tf_cg_create_from(const struct tf_cg_plan *cp, struct tf_cg **ret, tf_error 
                 if (r < 0)
                         goto fail;
         }
+        r = hold(cg, err);
+        if (r < 0)
+                goto fail;
         struct leaf *cs = cg->by_ctl[CTL_CPUSET];
         if (cs && cs->version == 1 && !(p->need & 1u << CTL_CPUSET)) {
                 r = cpuset_inherit(p, cs, err);
@@ -1863,6 +1922,7 @@ int tf_cg_open(struct tf_cg_host *h, const char *parent, const char *name, struc
                 return tf_error_set(err, EINVAL, "cgroup: a leaf name without '/' is required");
         struct tf_cg *cg = tf_malloc0(sizeof(*cg));
         cg->wd = -1;
+        cg->hold_fd = -1;
         cg->host = h;
         cg->leaves = tf_malloc0((_CTL_MAX + 1) * sizeof(*cg->leaves));
         for (int i = 0; i <= _CTL_MAX; i++) {

@@ -159,6 +159,12 @@ int tf_cg_list(struct tf_cg_host *h, const char *parent, const char *prefix, cha
 int tf_cg_open(struct tf_cg_host *h, const char *parent, const char *name, struct tf_cg **ret,
                tf_error **err);
 int tf_cg_pids(struct tf_cg *cg, pid_t **ret, size_t *ret_n, tf_error **err);
+/* True while the process that made cg with tf_cg_create_from() (or a child it forked and that has not
+ * exec'ed yet) lives: each cgroup it makes holds an exclusive flock on its directory until tf_cg_free().
+ * Pid-free, so it holds across pid namespaces, where the pid in a leaf's name means another process.
+ * The lock is taken just after the mkdir: a sweep in that instant sees the cgroup as unheld, and the
+ * create then fails with -EBUSY. Cgroups made by a tfrun before the lock existed are never held. */
+bool tf_cg_held(struct tf_cg *cg);
 
 /* The main path for messages, e.g. /sys/fs/cgroup/memory/.../tfrun-hello-4242-1. */
 const char *tf_cg_path(const struct tf_cg *cg);

@@ -105,6 +105,11 @@ static void sweep(struct tf_cg_host *h, const char *parent) {
                 e = NULL;
                 if (tf_cg_open(h, parent, *p, &cg, &e) < 0)
                         continue;
+                if (tf_cg_held(cg)) {
+                        /* A live manager in another pid namespace, where its pid is another process's. */
+                        tf_cg_free(cg);
+                        continue;
+                }
                 _cleanup_free_ char *where = tf_strdup(tf_cg_path(cg));
                 _cleanup_strv_free_ char **others = other_v1_mounts();
                 for (char **m = others; m && *m; m++) {

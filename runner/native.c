@@ -1564,6 +1564,11 @@ int tf_native_sweep(struct tf_run_ctx *c, const char *cgroup_parent, const char 
                         continue;
                 }
                 enum owner o = owner_of(nc, *p, pid, cg);
+                /* The pid in the name is the maker's in its own pid namespace: a tfrun in a container
+                 * that shares these hierarchies names its cgroups with pids that mean other processes
+                 * here. Its lock on the directory says it lives. */
+                if (o != OWNER_ALIVE && tf_cg_held(cg))
+                        o = OWNER_ALIVE;
                 if (o == OWNER_ALIVE) {
                         tf_cg_free(cg);
                         continue;

@@ -154,6 +154,44 @@ no_process_left "$M-sw-live" "live"
 no_cgroup_left sw-live "live"
 no_cgroup_left sw-live2 "live resident"
 
+# ---- a live tfrun in a pid namespace of its own (a container sharing these hierarchies): its cgroups are
+# named with its pid there, 1, which here is another process. Their lock on the directory keeps a sweep
+# from this namespace off them.
+if ! command -v unshare >/dev/null; then
+        skip "another pid namespace: no unshare(1)"
+else
+        f=$(job_spec sw-ns "stop: {grace: 1s}")
+        unshare --pid --fork --mount-proc "$TFRUN" "$f" >/dev/null 2>"$TMPD/ns.err" &
+        up=$!
+        wait_count 2 "$M-sw-ns-g"; ok "pid namespace: the job and its grandchildren run"
+        tp=$(pgrep -P "$up" -x tfrun)
+        is "$(awk '/^NSpid:/ { print $3 }' /proc/$tp/status)" 1 "pid namespace: tfrun is pid 1 there"
+        check "pid namespace: its cgroups are named with that pid" test "$(nhier sw-ns 1)" -ge "$NHIER"
+        before=$(run_dirs sw-ns 1 | sort)
+        q=$(quick_spec sw-ns)
+        "$TFRUN" "$q" 2>"$TMPD/ns2.err"; is "$?" 0 "pid namespace: a tfrun here runs the same service"
+        grep -q "removed cgroup" "$TMPD/ns2.err" && { fail "pid namespace: the tfrun here swept nothing"; diag "$(cat "$TMPD/ns2.err")"; }
+        check "pid namespace: the job and its grandchildren still run" test "$(count "$M-sw-ns")" = 3
+        is "$(run_dirs sw-ns 1 | sort)" "$before" "pid namespace: its cgroups are all still there"
+        kill -TERM "$tp"; sleep 0.2; kill -TERM "$tp"; wait "$up"
+        is "$?" 137 "pid namespace: the tfrun there, stopped, reports its run (137: SIGKILL after the grace)"
+        no_process_left "$M-sw-ns" "pid namespace"
+        no_cgroup_left sw-ns "pid namespace"
+        # Its kill -9 drops the lock with the process: the next run here sweeps what it left.
+        f=$(job_spec sw-ns9)
+        unshare --pid --fork --mount-proc "$TFRUN" "$f" >/dev/null 2>&1 &
+        up=$!
+        wait_count 2 "$M-sw-ns9-g"
+        tp=$(pgrep -P "$up" -x tfrun)
+        kill -KILL "$tp"; wait "$up" 2>/dev/null
+        q=$(quick_spec sw-ns9)
+        "$TFRUN" "$q" 2>"$TMPD/ns9.err"; is "$?" 0 "pid namespace, kill -9: the next run here succeeds"
+        grep -q "^tfrun: sw-ns9: removed cgroup /sys/fs/cgroup/.*tfrun-sw-ns9-1-1 left by run sw-ns9-1-1 (its tfrun, pid 1, is gone; the pid is now another process's)$" "$TMPD/ns9.err"
+        ok "pid namespace, kill -9: the next run here removes its cgroup"
+        no_process_left "$M-sw-ns9" "pid namespace, kill -9"
+        no_cgroup_left sw-ns9 "pid namespace, kill -9"
+fi
+
 # ---- whose cgroups: made by hand in the cgroup2 hierarchy, below tfrun's own cgroup
 v2mnt=$(awk '$3 == "cgroup2" { print $2; exit }' /proc/mounts)
 v2own=$(sed -n 's/^0:://p' /proc/self/cgroup)

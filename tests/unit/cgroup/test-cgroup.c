@@ -510,6 +510,46 @@ static void test_list_open(void) {
         tf_error_free(e);
 }
 
+/* The lock that tells a sweep the maker lives: held while the creating tf_cg is, and by a child forked
+ * before its execve (the sandboxed child's setup), gone with both. Pid-free, so it holds for a tfrun of
+ * another pid namespace. */
+static void test_held(void) {
+        struct tf_limits l = none();
+        l.memory = 64u << 20;
+        struct tf_cg *cg = mk(&l, "a cgroup whose maker lives");
+        if (!cg)
+                return;
+        char name[64];
+        snprintf(name, sizeof(name), "%s", name_buf);
+        struct tf_cg *o = NULL;
+        tf_error *e = NULL;
+        IS_INT(tf_cg_open(host, NULL, name, &o, &e), 0, "held: open it as a sweep does");
+        if (!o)
+                return;
+        OK(tf_cg_held(o), "held while its maker's tf_cg is");
+        OK(tf_cg_held(o), "held still: a look does not take it");
+        int gate[2];
+        if (!OK(pipe2(gate, O_CLOEXEC) == 0, "held: a pipe"))
+                return;
+        pid_t child = fork();
+        if (child == 0) {
+                char c;
+                close(gate[1]);
+                (void) !read(gate[0], &c, 1); /* until the parent closes its end */
+                _exit(0);
+        }
+        close(gate[0]);
+        tf_cg_free(cg); /* the maker's own handle gone, the cgroup left */
+        OK(tf_cg_held(o), "held by a forked child that has not exec'ed");
+        close(gate[1]);
+        wait_status(child);
+        OK(!tf_cg_held(o), "free once the maker and its child are gone (kill -9 drops it the same way)");
+        OK(!tf_cg_held(o), "free still after a look");
+        IS_INT(tf_cg_destroy(o, &e), 0, "held: removed");
+        OK(!exists(leaf(H_MEMORY, name, NULL)), "held: gone");
+        tf_error_free(e);
+}
+
 static void expect_refusal(struct tf_limits *l, const char *what, const char *msg) {
         tf_error *e = NULL;
         int r = tf_cg_check(host, l, &(struct tf_cg_options){.name = "x"}, NULL, &e);
@@ -916,6 +956,7 @@ int main(void) {
         test_kill_tree();
         test_destroy_kills();
         test_list_open();
+        test_held();
         test_refusals();
         test_io();
         test_failure_leaves_nothing();
