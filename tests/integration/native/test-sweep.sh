@@ -163,7 +163,8 @@ else
         f=$(job_spec sw-ns "stop: {grace: 1s}")
         unshare --pid --fork --mount-proc "$TFRUN" "$f" >/dev/null 2>"$TMPD/ns.err" &
         up=$!
-        wait_count 2 "$M-sw-ns-g"; ok "pid namespace: the job and its grandchildren run"
+        wait_count 2 "$M-sw-ns-g"
+        ok "pid namespace: the job and its grandchildren run" || diag "tfrun there: $(cat "$TMPD/ns.err")"
         tp=$(pgrep -P "$up" -x tfrun)
         is "$(awk '/^NSpid:/ { print $3 }' /proc/$tp/status)" 1 "pid namespace: tfrun is pid 1 there"
         check "pid namespace: its cgroups are named with that pid" test "$(nhier sw-ns 1)" -ge "$NHIER"
