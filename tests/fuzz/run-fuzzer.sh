@@ -23,14 +23,16 @@ if [ "$rc" = 0 ] && [ -n "$runs" ] && [ "$runs" -gt 0 ]; then
 else
         echo "not ok 1 - fuzz-$name: exit $rc after ${runs:-0} runs (${secs}s over $n corpus inputs)"
         # To stderr as well: meson prints a failed test's stderr, and a CI log is all a finding in a
-        # fresh clone leaves behind, so the reproducer's bytes go there too (printf %q quoting).
+        # fresh clone leaves behind, so the reproducer's bytes go there too (printf %q to read, base64 to
+        # replay byte for byte). tee -a: a stderr that is a file is appended to, not truncated.
         {
                 grep -E '^(==[0-9]+==|SUMMARY|artifact_prefix|Test unit written|FUZZ|fuzz property|  |.*runtime error)' \
                         "$tmp/log" | head -40
                 tail -5 "$tmp/log"
                 find "$art" -type f -newer "$tmp/start" | while read -r f; do
-                        echo "reproducer: $f ($(stat -c %s "$f") bytes): $(printf '%q' "$(head -c 400 "$f")")"
+                        echo "reproducer: $f ($(stat -c %s "$f") bytes): $(printf '%q' "$(head -c 400 "$f" | tr -d '\0')")"
+                        echo "reproducer base64: $(head -c 4096 "$f" | base64 -w0)"
                 done
-        } | tee /dev/stderr | sed 's/^/# /'
+        } | tee -a /dev/stderr | sed 's/^/# /'
 fi
 echo "1..1"
