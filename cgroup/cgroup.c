@@ -135,6 +135,7 @@ struct leaf {
         struct cgroup *lone; /* one controller (NULL: controller-less): attach, modify */
         const char *lctl;    /* libcgroup's name for this hierarchy */
         int dfd;             /* O_PATH */
+        int lock_fd;         /* the directory's flock, held (-1: none): tf_cg_take(), hold() */
         bool created;
 };
 
@@ -146,7 +147,6 @@ struct tf_cg {
         bool has_v1;
         struct tf_cg_host *host; /* borrowed from the plan: outlives cg */
         int wd; /* the watch on the unified leaf's cgroup.events in the process's inotify fd; -1: none */
-        int hold_fd; /* the flock that says a live process made it (tf_cg_held()); -1: none */
 };
 
 /* ---- small file helpers ---- */
@@ -1097,7 +1097,7 @@ static struct leaf *leaf_for(struct tf_cg *cg, int version, const char *mnt, con
                 if (streq(cg->leaves[i].mnt, mnt))
                         return &cg->leaves[i];
         struct leaf *l = &cg->leaves[cg->n_leaves++];
-        *l = (struct leaf){.version = version, .mnt = tf_strdup(mnt), .dfd = -1};
+        *l = (struct leaf){.version = version, .mnt = tf_strdup(mnt), .dfd = -1, .lock_fd = -1};
         l->rel = join(parent, name);
         l->path = full_path(mnt, l->rel);
         if (version == 1)
@@ -1124,6 +1124,8 @@ static int leaf_add_ctl(struct leaf *l, enum ctl c) {
 static void leaf_free(struct leaf *l) {
         if (l->dfd >= 0)
                 close(l->dfd);
+        if (l->lock_fd >= 0)
+                close(l->lock_fd);
         if (l->lone)
                 cgroup_free(&l->lone);
         free(l->mnt);
@@ -1201,8 +1203,6 @@ static int leaves_remove(struct tf_cg *cg, tf_error **err) {
 static void cg_free(struct tf_cg *cg) {
         if (cg->wd >= 0)
                 (void)inotify_rm_watch(cg->host->events_fd, cg->wd);
-        if (cg->hold_fd >= 0)
-                close(cg->hold_fd);
         for (size_t i = 0; i < cg->n_leaves; i++)
                 leaf_free(&cg->leaves[i]);
         free(cg->leaves);
@@ -1438,21 +1438,23 @@ static int cpuset_inherit(const struct plan *p, struct leaf *l, tf_error **err) 
         return 0;
 }
 
-/* The leaf whose lock holds a cgroup: the v2 one where there is one (hybrid: the tracking leaf, made for
- * every run), else the first. A sweep looks at every leaf, so either choice is found. */
+/* The leaf whose lock holds a cgroup for its maker: the v2 one where there is one (hybrid: the tracking
+ * leaf, made for every run), else the first. A sweep takes every leaf's, so either choice excludes it. */
 static struct leaf *hold_leaf(struct tf_cg *cg) {
         return cg->unified ? cg->unified : cg->n_leaves > 0 ? &cg->leaves[0] : NULL;
 }
 
-/* A lock on a cgroup directory, held by the open file description: flock() works on cgroupfs, the kernel
- * drops it when the process that made the cgroup is gone (kill -9 included), and it says nothing about
+/* An exclusive lock on a cgroup directory, held by the open file description: flock() works on cgroupfs,
+ * the kernel drops it when the process holding it is gone (kill -9 included), and it says nothing about
  * pids, which other pid namespaces number differently. CLOEXEC: a child's execve() does not carry it,
- * and tfrun's sandboxed child closes what it does not need before it runs as init. */
-static int lock_leaf(struct leaf *l, int op) {
-        int fd = openat(l->dfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+ * and tfrun's sandboxed child closes what it does not need before it runs as init. The directory is
+ * opened again: an O_PATH descriptor cannot be locked. */
+static int lock_dir(int dfd, const char *path) {
+        int fd = dfd >= 0 ? openat(dfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+                          : open(path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
         if (fd < 0)
                 return -errno;
-        if (flock(fd, op | LOCK_NB) < 0) {
+        if (flock(fd, LOCK_EX | LOCK_NB) < 0) {
                 int e = errno;
                 close(fd);
                 return -e;
@@ -1464,29 +1466,49 @@ static int hold(struct tf_cg *cg, tf_error **err) {
         struct leaf *l = hold_leaf(cg);
         if (!l)
                 return 0;
-        int fd = lock_leaf(l, LOCK_EX);
+        int fd = lock_dir(l->dfd, l->path);
         if (fd == -EWOULDBLOCK)
-                /* Between its mkdir and this lock, another tfrun's sweep took the new cgroup for a dead
-                 * one's and is removing it. */
+                /* Between its mkdir and this lock, another tfrun took the new cgroup: a sweep that found
+                 * it unheld and is removing it. */
                 return tf_error_set(err, EBUSY, "cgroup %s: another tfrun is sweeping it; try again", l->path);
         if (fd < 0)
                 return tf_error_setc(err, fd, "cgroup %s: lock", l->path);
-        cg->hold_fd = fd;
+        l->lock_fd = fd;
         return 0;
 }
 
-bool tf_cg_held(struct tf_cg *cg) {
+/* A create that met an existing directory: whether a live process holds a leaf of that name (looked up
+ * by path: the new leaves are not all open yet). */
+static bool held_elsewhere(struct tf_cg *cg) {
         for (size_t i = 0; i < cg->n_leaves; i++) {
-                struct leaf *l = &cg->leaves[i];
-                if (l->dfd < 0)
-                        continue;
-                int fd = lock_leaf(l, LOCK_EX);
+                int fd = lock_dir(-1, cg->leaves[i].path);
                 if (fd == -EWOULDBLOCK)
                         return true;
                 if (fd >= 0)
-                        close(fd); /* free again: a sweep of it by someone else goes on as before */
+                        close(fd);
         }
         return false;
+}
+
+int tf_cg_take(struct tf_cg *cg) {
+        for (size_t i = 0; i < cg->n_leaves; i++) {
+                struct leaf *l = &cg->leaves[i];
+                if (l->dfd < 0 || l->lock_fd >= 0)
+                        continue;
+                int fd = lock_dir(l->dfd, l->path);
+                if (fd == -ENOENT)
+                        continue; /* removed meanwhile */
+                if (fd < 0) {
+                        for (size_t j = 0; j < i; j++)
+                                if (cg->leaves[j].lock_fd >= 0) {
+                                        close(cg->leaves[j].lock_fd);
+                                        cg->leaves[j].lock_fd = -1;
+                                }
+                        return fd == -EWOULDBLOCK ? -EBUSY : fd;
+                }
+                l->lock_fd = fd;
+        }
+        return 0;
 }
 
 int tf_cg_create_from(const struct tf_cg_plan *cp, struct tf_cg **ret, tf_error **err) {
@@ -1494,7 +1516,6 @@ int tf_cg_create_from(const struct tf_cg_plan *cp, struct tf_cg **ret, tf_error 
         int r = 0;
         struct tf_cg *cg = tf_malloc0(sizeof(*cg));
         cg->wd = -1;
-        cg->hold_fd = -1;
         cg->host = p->host;
         cg->leaves = tf_malloc0((_CTL_MAX + 1) * sizeof(*cg->leaves));
         for (int c = 0; c < _CTL_MAX && r >= 0; c++) {
@@ -1521,6 +1542,14 @@ int tf_cg_create_from(const struct tf_cg_plan *cp, struct tf_cg **ret, tf_error 
                         if (l->ctls & (1u << c))
                                 parent_rel = p->parent[c];
                 r = leaf_create(p->host, l, parent_rel, err);
+                if (r == -EEXIST && held_elsewhere(cg))
+                        /* Names carry the maker's pid, which is unique in one pid namespace only. */
+                        r = tf_error_set(err, EEXIST,
+                                         "create cgroup %s: a live tfrun holds a cgroup of that name (one "
+                                         "whose pid in its own pid namespace is ours here); expected another "
+                                         "name: give the two different cgroup parents (--cgroup-parent) or, "
+                                         "for a service, another name",
+                                         l->path);
                 if (r < 0)
                         goto fail;
         }
@@ -1922,7 +1951,6 @@ int tf_cg_open(struct tf_cg_host *h, const char *parent, const char *name, struc
                 return tf_error_set(err, EINVAL, "cgroup: a leaf name without '/' is required");
         struct tf_cg *cg = tf_malloc0(sizeof(*cg));
         cg->wd = -1;
-        cg->hold_fd = -1;
         cg->host = h;
         cg->leaves = tf_malloc0((_CTL_MAX + 1) * sizeof(*cg->leaves));
         for (int i = 0; i <= _CTL_MAX; i++) {
@@ -2091,7 +2119,18 @@ void tf_cg_rmdir_parent(struct tf_cg_host *h, const char *path) {
         }
 }
 
-int tf_cg_rmdir_others(const char *path) {
+/* rmdir of each directory just below dir; what is not empty (a live cgroup) stays. */
+static void rmdir_children(const char *dir) {
+        DIR *d = opendir(dir);
+        if (!d)
+                return;
+        for (struct dirent *de; (de = readdir(d));)
+                if (de->d_type == DT_DIR && !streq(de->d_name, ".") && !streq(de->d_name, ".."))
+                        (void) unlinkat(dirfd(d), de->d_name, AT_REMOVEDIR);
+        closedir(d);
+}
+
+int tf_cg_rmdir_others(const char *path, bool empty_below) {
         static const char *const used[] = {"cpu", "cpuacct", "cpuset", "memory", "pids", "blkio"};
         /* Not tf_read_file(): a /proc file has no size. */
         _cleanup_fclose_ FILE *f = fopen("/proc/self/mounts", "re");
@@ -2110,6 +2149,10 @@ int tf_cg_rmdir_others(const char *path) {
                 if (ours)
                         continue;
                 _cleanup_free_ char *rel = tf_strdup(path);
+                if (empty_below) {
+                        _cleanup_free_ char *d = tf_asprintf("%s%s", mnt, rel);
+                        rmdir_children(d);
+                }
                 for (char *slash; *rel && (slash = strrchr(rel, '/')); *slash = 0) {
                         _cleanup_free_ char *d = tf_asprintf("%s%s", mnt, rel);
                         if (rmdir(d) < 0 && errno != ENOENT) {

@@ -159,12 +159,14 @@ int tf_cg_list(struct tf_cg_host *h, const char *parent, const char *prefix, cha
 int tf_cg_open(struct tf_cg_host *h, const char *parent, const char *name, struct tf_cg **ret,
                tf_error **err);
 int tf_cg_pids(struct tf_cg *cg, pid_t **ret, size_t *ret_n, tf_error **err);
-/* True while the process that made cg with tf_cg_create_from() (or a child it forked and that has not
- * exec'ed yet) lives: each cgroup it makes holds an exclusive flock on its directory until tf_cg_free().
- * Pid-free, so it holds across pid namespaces, where the pid in a leaf's name means another process.
- * The lock is taken just after the mkdir: a sweep in that instant sees the cgroup as unheld, and the
- * create then fails with -EBUSY. Cgroups made by a tfrun before the lock existed are never held. */
-bool tf_cg_held(struct tf_cg *cg);
+/* Take cg for a sweep: an exclusive flock on each of its directories, kept until tf_cg_free(), so that its
+ * maker, if it lives, is never killed, and a maker that comes second fails its create. -EBUSY while the
+ * process that made cg with tf_cg_create_from() (or a child it forked that has not exec'ed yet) lives:
+ * each cgroup made there holds such a lock on one of its directories until tf_cg_free(). Pid-free, so it
+ * holds across pid namespaces, where the pid in a leaf's name means another process. Another -errno
+ * when a lock cannot be tried (treat as alive). Cgroups made by a tfrun before the lock existed are never
+ * held. */
+int tf_cg_take(struct tf_cg *cg);
 
 /* The main path for messages, e.g. /sys/fs/cgroup/memory/.../tfrun-hello-4242-1. */
 const char *tf_cg_path(const struct tf_cg *cg);
@@ -191,8 +193,11 @@ void tf_cg_rmdir_parent(struct tf_cg_host *h, const char *path);
  * cgroup/ does not use too (freezer, devices, name=systemd: mkdir -p), and removes only the container's
  * own directory: rmdir of path and its ancestors there, innermost first (tfrun sits at their root). What
  * is not empty stays: -EBUSY when path itself does (the runtime removes the container's own directory
- * there one hierarchy after another: retry). */
-int tf_cg_rmdir_others(const char *path);
+ * there one hierarchy after another: retry). With `empty_below`, the empty directories just below path
+ * go first: a container's own that the runtime gave up removing (seen under load: runc's delete left a
+ * removed container's freezer, devices and name=systemd directories behind for good), for a caller
+ * that knows no container of path's lives or will be made there. */
+int tf_cg_rmdir_others(const char *path, bool empty_below);
 
 struct tf_cg_usage {
         uint64_t memory;   /* bytes now (memory.current, memory.usage_in_bytes); TF_UNSET unknown */

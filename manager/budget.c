@@ -105,7 +105,7 @@ static void sweep(struct tf_cg_host *h, const char *parent) {
                 e = NULL;
                 if (tf_cg_open(h, parent, *p, &cg, &e) < 0)
                         continue;
-                if (tf_cg_held(cg)) {
+                if (tf_cg_take(cg) < 0) {
                         /* A live manager in another pid namespace, where its pid is another process's. */
                         tf_cg_free(cg);
                         continue;

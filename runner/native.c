@@ -1112,7 +1112,9 @@ static void leftover_cg_done(struct leftover *lo) {
 static bool others_done(struct leftover *lo, bool last) {
         if (!lo->others_path)
                 return true;
-        if (tf_cg_rmdir_others(lo->others_path) == -EBUSY) {
+        /* The last try: the containers are gone (the run's own removed, a killed run's swept), so what
+         * is still below is what the runtime failed to remove. */
+        if (tf_cg_rmdir_others(lo->others_path, last) == -EBUSY) {
                 if (!last)
                         return false;
                 tf_log("warning: cgroup %s not removed in the hierarchies tfrun does not use (freezer, "
@@ -1243,7 +1245,7 @@ static void native_ctx_free(void *state) {
                                 tf_log("warning: cgroup %s not removed: still busy", tf_cg_path(cg));
                         tf_cg_free(cg);
                 }
-                (void) tf_cg_rmdir_others(path);
+                (void) tf_cg_rmdir_others(path, false);
                 if (**p == '1' && *parent)
                         tf_cg_rmdir_parent(nc->cg_host, parent);
         }
@@ -1566,8 +1568,9 @@ int tf_native_sweep(struct tf_run_ctx *c, const char *cgroup_parent, const char 
                 enum owner o = owner_of(nc, *p, pid, cg);
                 /* The pid in the name is the maker's in its own pid namespace: a tfrun in a container
                  * that shares these hierarchies names its cgroups with pids that mean other processes
-                 * here. Its lock on the directory says it lives. */
-                if (o != OWNER_ALIVE && tf_cg_held(cg))
+                 * here. Its lock on the directory says it lives; ours, taken, is kept until the cgroup
+                 * is gone, so that it cannot start using the cgroup meanwhile. */
+                if (o != OWNER_ALIVE && tf_cg_take(cg) < 0)
                         o = OWNER_ALIVE;
                 if (o == OWNER_ALIVE) {
                         tf_cg_free(cg);

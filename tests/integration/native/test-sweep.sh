@@ -157,16 +157,26 @@ no_cgroup_left sw-live2 "live resident"
 # ---- a live tfrun in a pid namespace of its own (a container sharing these hierarchies): its cgroups are
 # named with its pid there, 1, which here is another process. Their lock on the directory keeps a sweep
 # from this namespace off them.
+# ns_tfrun PID: the tfrun below unshare PID (its child, or the child's child), waited for up to 5 s.
+ns_tfrun() {
+        local t
+        for _ in $(seq 50); do
+                t=$(pgrep -x tfrun -P "$1"; for c in $(pgrep -P "$1"); do pgrep -x tfrun -P "$c"; done)
+                [ -n "$t" ] && { echo "$t" | head -1; return 0; }
+                sleep 0.1
+        done
+        return 1
+}
 if ! command -v unshare >/dev/null; then
         skip "another pid namespace: no unshare(1)"
 else
         f=$(job_spec sw-ns "stop: {grace: 1s}")
-        unshare --pid --fork --mount-proc "$TFRUN" "$f" >/dev/null 2>"$TMPD/ns.err" &
+        unshare --pid --fork --mount-proc --kill-child "$TFRUN" "$f" >/dev/null 2>"$TMPD/ns.err" &
         up=$!
         wait_count 2 "$M-sw-ns-g"
         ok "pid namespace: the job and its grandchildren run" || diag "tfrun there: $(cat "$TMPD/ns.err")"
-        tp=$(pgrep -P "$up" -x tfrun)
-        is "$(awk '/^NSpid:/ { print $3 }' /proc/$tp/status)" 1 "pid namespace: tfrun is pid 1 there"
+        tp=$(ns_tfrun "$up") || tp=
+        is "$(awk '/^NSpid:/ { print $3 }' /proc/${tp:-0}/status 2>/dev/null)" 1 "pid namespace: tfrun is pid 1 there"
         check "pid namespace: its cgroups are named with that pid" test "$(nhier sw-ns 1)" -ge "$NHIER"
         before=$(run_dirs sw-ns 1 | sort)
         q=$(quick_spec sw-ns)
@@ -174,23 +184,40 @@ else
         grep -q "removed cgroup" "$TMPD/ns2.err" && { fail "pid namespace: the tfrun here swept nothing"; diag "$(cat "$TMPD/ns2.err")"; }
         check "pid namespace: the job and its grandchildren still run" test "$(count "$M-sw-ns")" = 3
         is "$(run_dirs sw-ns 1 | sort)" "$before" "pid namespace: its cgroups are all still there"
-        kill -TERM "$tp"; sleep 0.2; kill -TERM "$tp"; wait "$up"
-        is "$?" 137 "pid namespace: the tfrun there, stopped, reports its run (137: SIGKILL after the grace)"
+        # A second tfrun in a namespace of its own is pid 1 there too: its first run would have the same
+        # name. It is refused and says why; the live run is not touched.
+        unshare --pid --fork --mount-proc --kill-child "$TFRUN" "$q" 2>"$TMPD/ns3.err"
+        is "$?" 125 "pid namespace: a second one, pid 1 in its own, running the same service: refused (125)"
+        grep -q "^tfrun: create cgroup /sys/fs/cgroup/.*/tfrun-sw-ns-1-1: a live tfrun holds a cgroup of that name (one whose pid in its own pid namespace is ours here); expected another name: give the two different cgroup parents (--cgroup-parent) or, for a service, another name$" "$TMPD/ns3.err"
+        ok "pid namespace: ...saying why" || diag "$(cat "$TMPD/ns3.err")"
+        check "pid namespace: the first one's job still runs" test "$(count "$M-sw-ns")" = 3
+        if [ -n "$tp" ]; then
+                kill -TERM "$tp"; sleep 0.2; kill -TERM "$tp"; wait "$up"
+                is "$?" 137 "pid namespace: the tfrun there, stopped, reports its run (137: SIGKILL after the grace)"
+        else
+                kill -KILL "$up"; wait "$up"
+                fail "pid namespace: the tfrun there, stopped, reports its run (not found)"
+        fi
         no_process_left "$M-sw-ns" "pid namespace"
         no_cgroup_left sw-ns "pid namespace"
-        # Its kill -9 drops the lock with the process: the next run here sweeps what it left.
+        # Its kill -9 drops the lock with the process: the next run here sweeps what it left. tfrun is pid 2
+        # there, below a `sleep` as the namespace's init, so that its run's grandchildren outlive it.
         f=$(job_spec sw-ns9)
-        unshare --pid --fork --mount-proc "$TFRUN" "$f" >/dev/null 2>&1 &
+        unshare --pid --fork --mount-proc --kill-child sh -c '"$0" "$1" & exec sleep 300' "$TFRUN" "$f" \
+                >/dev/null 2>&1 &
         up=$!
         wait_count 2 "$M-sw-ns9-g"
-        tp=$(pgrep -P "$up" -x tfrun)
-        kill -KILL "$tp"; wait "$up" 2>/dev/null
+        tp=$(ns_tfrun "$up") || tp=
+        is "$(awk '/^NSpid:/ { print $3 }' /proc/${tp:-0}/status 2>/dev/null)" 2 "pid namespace, kill -9: tfrun is pid 2 there"
+        [ -n "$tp" ] && kill -KILL "$tp"
+        left_behind sw-ns9 2 "pid namespace, kill -9 tfrun"
         q=$(quick_spec sw-ns9)
         "$TFRUN" "$q" 2>"$TMPD/ns9.err"; is "$?" 0 "pid namespace, kill -9: the next run here succeeds"
-        grep -q "^tfrun: sw-ns9: removed cgroup /sys/fs/cgroup/.*tfrun-sw-ns9-1-1 left by run sw-ns9-1-1 (its tfrun, pid 1, is gone; the pid is now another process's)$" "$TMPD/ns9.err"
-        ok "pid namespace, kill -9: the next run here removes its cgroup"
-        no_process_left "$M-sw-ns9" "pid namespace, kill -9"
+        grep -Eq "^tfrun: sw-ns9: removed cgroup /sys/fs/cgroup/.*tfrun-sw-ns9-2-1 left by run sw-ns9-2-1 \(its tfrun, pid 2, is gone(; the pid is now another process's)?\)$" "$TMPD/ns9.err"
+        ok "pid namespace, kill -9: the next run here removes its cgroup" || diag "$(cat "$TMPD/ns9.err")"
+        no_process_left "$M-sw-ns9" "pid namespace, kill -9 (the grandchildren killed by the sweep)"
         no_cgroup_left sw-ns9 "pid namespace, kill -9"
+        kill -KILL "$up"; wait "$up" 2>/dev/null
 fi
 
 # ---- whose cgroups: made by hand in the cgroup2 hierarchy, below tfrun's own cgroup

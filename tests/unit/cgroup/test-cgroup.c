@@ -511,9 +511,9 @@ static void test_list_open(void) {
 }
 
 /* The lock that tells a sweep the maker lives: held while the creating tf_cg is, and by a child forked
- * before its execve (the sandboxed child's setup), gone with both. Pid-free, so it holds for a tfrun of
- * another pid namespace. */
-static void test_held(void) {
+ * before its execve (the sandboxed child's setup), gone with both; then a sweep takes it and keeps it
+ * while it removes the cgroup. Pid-free, so it holds for a tfrun of another pid namespace. */
+static void test_take(void) {
         struct tf_limits l = none();
         l.memory = 64u << 20;
         struct tf_cg *cg = mk(&l, "a cgroup whose maker lives");
@@ -521,16 +521,15 @@ static void test_held(void) {
                 return;
         char name[64];
         snprintf(name, sizeof(name), "%s", name_buf);
-        struct tf_cg *o = NULL;
+        struct tf_cg *o = NULL, *o2 = NULL;
         tf_error *e = NULL;
-        IS_INT(tf_cg_open(host, NULL, name, &o, &e), 0, "held: open it as a sweep does");
-        if (!o)
-                return;
-        OK(tf_cg_held(o), "held while its maker's tf_cg is");
-        OK(tf_cg_held(o), "held still: a look does not take it");
-        int gate[2];
-        if (!OK(pipe2(gate, O_CLOEXEC) == 0, "held: a pipe"))
-                return;
+        int gate[2] = {-1, -1};
+        IS_INT(tf_cg_open(host, NULL, name, &o, &e), 0, "take: open it as a sweep does");
+        IS_INT(tf_cg_open(host, NULL, name, &o2, &e), 0, "take: and as a second sweep does");
+        if (!o || !o2 || !OK(pipe2(gate, O_CLOEXEC) == 0, "take: a pipe"))
+                goto out;
+        IS_INT(tf_cg_take(o), -EBUSY, "held while its maker's tf_cg is");
+        IS_INT(tf_cg_take(o), -EBUSY, "held still: a failed take leaves nothing taken");
         pid_t child = fork();
         if (child == 0) {
                 char c;
@@ -540,13 +539,21 @@ static void test_held(void) {
         }
         close(gate[0]);
         tf_cg_free(cg); /* the maker's own handle gone, the cgroup left */
-        OK(tf_cg_held(o), "held by a forked child that has not exec'ed");
+        cg = NULL;
+        IS_INT(tf_cg_take(o), -EBUSY, "held by a forked child that has not exec'ed");
         close(gate[1]);
         wait_status(child);
-        OK(!tf_cg_held(o), "free once the maker and its child are gone (kill -9 drops it the same way)");
-        OK(!tf_cg_held(o), "free still after a look");
-        IS_INT(tf_cg_destroy(o, &e), 0, "held: removed");
-        OK(!exists(leaf(H_MEMORY, name, NULL)), "held: gone");
+        IS_INT(tf_cg_take(o), 0, "taken once the maker and its child are gone (kill -9 drops it the same way)");
+        IS_INT(tf_cg_take(o2), -EBUSY, "a second sweep finds it held by the first");
+        IS_INT(tf_cg_destroy(o, &e), 0, "take: removed by the sweep that took it");
+        o = NULL;
+        OK(!exists(leaf(H_MEMORY, name, NULL)), "take: gone");
+out:
+        tf_cg_free(o2);
+        if (o)
+                (void) tf_cg_destroy(o, NULL);
+        if (cg)
+                (void) tf_cg_destroy(cg, NULL);
         tf_error_free(e);
 }
 
@@ -956,7 +963,7 @@ int main(void) {
         test_kill_tree();
         test_destroy_kills();
         test_list_open();
-        test_held();
+        test_take();
         test_refusals();
         test_io();
         test_failure_leaves_nothing();
