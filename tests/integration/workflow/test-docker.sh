@@ -133,13 +133,25 @@ pid=$!
 running_container wfdlk; ok "kill -9: the container step runs below the workflow's cgroup"
 kill -KILL $pid
 wait $pid 2>/dev/null
+# Under load the runtime has been seen to leave a removed container's own directory in the hierarchies
+# tfrun does not use, for good (CI, ASan): one such directory, empty, made by hand below the killed run's
+# cgroup there. The sweep's last try removes it.
+ghosts=0
+for d in $(find /sys/fs/cgroup -maxdepth 8 -type d -name "tfrun-wfdlk-$pid-1" 2>/dev/null); do
+        case $d in /sys/fs/cgroup/freezer/* | /sys/fs/cgroup/devices/* | /sys/fs/cgroup/systemd/*)
+                mkdir "$d/0000ghost$$" && ghosts=$((ghosts + 1)) ;;
+        esac
+done
+check "kill -9: an empty directory the runtime left, in each hierarchy tfrun does not use ($ghosts)" test "$ghosts" -ge 1
 f=$(wf wfdlk "limits: {memory: 64M}" "steps:" \
         "  - {name: d, image: $IMAGE, command: [true]}" \
         "  - {name: n, command: [true]}")
 "$TFRUN" "$f" >/dev/null 2>"$D/dlk.err"; rc=$?
 is "$rc" 0 "the run after a kill -9: 0"
 no_container_left wfdlk.d "kill -9 + next run"
+left=$(cgroup_dirs wfdlk)
 no_cgroup_left wfdlk "kill -9 + next run (every hierarchy)"
+[ "$rc" = 0 ] && [ -z "$left" ] || diag "the run after the kill -9 logged: $(cat "$D/dlk.err")"
 no_process_left "$PROBE sleep 37" "kill -9 + next run"
 
 echo "1..$TAP_N"
