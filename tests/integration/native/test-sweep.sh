@@ -188,7 +188,7 @@ else
         # name. It is refused and says why; the live run is not touched.
         unshare --pid --fork --mount-proc --kill-child "$TFRUN" "$q" 2>"$TMPD/ns3.err"
         is "$?" 125 "pid namespace: a second one, pid 1 in its own, running the same service: refused (125)"
-        grep -q "^tfrun: create cgroup /sys/fs/cgroup/.*/tfrun-sw-ns-1-1: a live tfrun holds a cgroup of that name (one whose pid in its own pid namespace is ours here); expected another name: give the two different cgroup parents (--cgroup-parent) or, for a service, another name$" "$TMPD/ns3.err"
+        grep -q "^tfrun: create cgroup /sys/fs/cgroup/.*tfrun-sw-ns-1-1: a live tfrun holds a cgroup of that name (one whose pid in its own pid namespace is ours here); expected another name: give the two different cgroup parents (--cgroup-parent) or, for a service, another name$" "$TMPD/ns3.err"
         ok "pid namespace: ...saying why" || diag "$(cat "$TMPD/ns3.err")"
         check "pid namespace: the first one's job still runs" test "$(count "$M-sw-ns")" = 3
         if [ -n "$tp" ]; then
