@@ -2119,17 +2119,6 @@ void tf_cg_rmdir_parent(struct tf_cg_host *h, const char *path) {
         }
 }
 
-/* rmdir of each directory just below dir; what is not empty (a live cgroup) stays. */
-static void rmdir_children(const char *dir) {
-        DIR *d = opendir(dir);
-        if (!d)
-                return;
-        for (struct dirent *de; (de = readdir(d));)
-                if (de->d_type == DT_DIR && !streq(de->d_name, ".") && !streq(de->d_name, ".."))
-                        (void) unlinkat(dirfd(d), de->d_name, AT_REMOVEDIR);
-        closedir(d);
-}
-
 int tf_cg_rmdir_others(const char *path, bool empty_below) {
         static const char *const used[] = {"cpu", "cpuacct", "cpuset", "memory", "pids", "blkio"};
         /* Not tf_read_file(): a /proc file has no size. */
@@ -2151,7 +2140,9 @@ int tf_cg_rmdir_others(const char *path, bool empty_below) {
                 _cleanup_free_ char *rel = tf_strdup(path);
                 if (empty_below) {
                         _cleanup_free_ char *d = tf_asprintf("%s%s", mnt, rel);
-                        rmdir_children(d);
+                        _cleanup_close_ int dfd = open(d, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+                        if (dfd >= 0)
+                                remove_children(dfd, 0);
                 }
                 for (char *slash; *rel && (slash = strrchr(rel, '/')); *slash = 0) {
                         _cleanup_free_ char *d = tf_asprintf("%s%s", mnt, rel);

@@ -193,8 +193,8 @@ void tf_cg_rmdir_parent(struct tf_cg_host *h, const char *path);
  * cgroup/ does not use too (freezer, devices, name=systemd: mkdir -p), and removes only the container's
  * own directory: rmdir of path and its ancestors there, innermost first (tfrun sits at their root). What
  * is not empty stays: -EBUSY when path itself does (the runtime removes the container's own directory
- * there one hierarchy after another: retry). With `empty_below`, the empty directories just below path
- * go first: a container's own that the runtime gave up removing (seen under load: runc's delete left a
+ * there one hierarchy after another: retry). With `empty_below`, the empty directories below path go
+ * first (deepest first, as a leaf's removal does): a container's own that the runtime gave up removing (seen under load: runc's delete left a
  * removed container's freezer, devices and name=systemd directories behind for good), for a caller
  * that knows no container of path's lives or will be made there. */
 int tf_cg_rmdir_others(const char *path, bool empty_below);
